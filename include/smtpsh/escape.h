@@ -1,0 +1,28 @@
+/* Display-safe rendering of bytes that came from the network (pure, no I/O). */
+#ifndef SMTPSH_ESCAPE_H
+#define SMTPSH_ESCAPE_H
+
+#include <stddef.h>
+
+#include "smtpsh/buf.h"
+
+enum escape_flags {
+	ESCAPE_DEFAULT = 0,
+	/* Show CR and LF as visible symbols "\r" "\n" (they are escaped either way). */
+	ESCAPE_SHOW_RAW = 1 << 0,
+};
+
+/*
+ * Appends to out a form of in[0..len) that is safe to write to a terminal:
+ * printable ASCII and valid, printable UTF-8 pass through; backslash becomes "\\";
+ * TAB "\t", CR "\r", LF "\n"; other C0 controls, DEL, C1 controls (U+0080..U+009F),
+ * Unicode bidi controls (U+202A..U+202E, U+2066..U+2069) and every byte of invalid,
+ * overlong or surrogate UTF-8 become "\xNN" (one per byte) or "\u{XXXX}" (bidi).
+ * Returns 0, or -1 when memory ran out.
+ */
+int escape_append(struct buf *out, const char *in, size_t len, int flags);
+
+/* Nonzero when escape_append would change something in in[0..len). */
+int escape_needed(const char *in, size_t len);
+
+#endif
