@@ -1,0 +1,73 @@
+/*
+ * TCP connections and the byte-level I/O on them, plain or TLS. Every wait is bounded by a
+ * timeout and can be cut short by an interrupt flag (set from a SIGINT handler). Nothing here
+ * prints: failures come back as -1 with a one-line message in the caller's buffer.
+ */
+#ifndef SMTPSH_CONN_H
+#define SMTPSH_CONN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <openssl/ssl.h>
+
+enum conn_family {
+	CONN_ANY,
+	CONN_V4,
+	CONN_V6,
+};
+
+enum conn_io {
+	CONN_IO_OK = 0,
+	CONN_IO_EOF = -1,         /* the peer closed the connection */
+	CONN_IO_ERROR = -2,       /* a socket or TLS error: message in err */
+	CONN_IO_TIMEOUT = -3,     /* the timeout ran out */
+	CONN_IO_INTERRUPTED = -4, /* the interrupt flag was raised */
+	CONN_IO_AGAIN = -5,       /* nothing to read now (conn_read only) */
+};
+
+struct conn {
+	int fd;   /* -1 when closed */
+	SSL *ssl; /* NULL while plaintext */
+	int want; /* poll events the last AGAIN waits for (POLLIN, or POLLOUT for TLS) */
+	char peer_addr[64]; /* numeric address connected to */
+	unsigned peer_port;
+};
+
+void conn_init(struct conn *c);
+
+/*
+ * Resolves host (getaddrinfo, family as asked) and connects to the first address that
+ * answers within timeout_ms (each attempt), non-blocking. Returns 0, or a CONN_IO_* error with
+ * a message in err ("connection refused by 127.0.0.1 port 25", "no address for host x").
+ */
+int conn_connect(struct conn *c, const char *host, const char *port, enum conn_family family,
+		 int timeout_ms, volatile sig_atomic_t *intr, char *err, size_t errlen);
+
+/* Closes the socket and frees the TLS state (without a TLS close_notify when abrupt). */
+void conn_close(struct conn *c, bool abrupt);
+
+/* Reads what is available now into buf: >0 bytes, or CONN_IO_EOF/ERROR/AGAIN. Never blocks. */
+ssize_t conn_read(struct conn *c, void *buf, size_t len, char *err, size_t errlen);
+
+/* True when bytes are already decrypted and waiting in the TLS layer (poll would not see them). */
+bool conn_has_buffered(const struct conn *c);
+
+/* Waits until the socket is ready for events (POLLIN/POLLOUT) or timeout_ms passes
+   (negative: forever). Returns CONN_IO_OK, CONN_IO_TIMEOUT or CONN_IO_INTERRUPTED. */
+int conn_wait(struct conn *c, short events, int timeout_ms, volatile sig_atomic_t *intr);
+
+/* Writes all of buf, waiting as needed up to timeout_ms in all. Returns 0 or a CONN_IO_* error. */
+int conn_write_all(struct conn *c, const void *buf, size_t len, int timeout_ms,
+		   volatile sig_atomic_t *intr, char *err, size_t errlen);
+
+/* Reads and discards whatever plaintext bytes are waiting on the socket right now (before a
+   STARTTLS handshake); returns how many, or -1 on error. */
+ssize_t conn_drain_plain(struct conn *c);
+
+/* Monotonic milliseconds, for deadlines. */
+long long conn_now_ms(void);
+
+#endif

@@ -1,0 +1,41 @@
+/*
+ * The screen: turns session events and local messages into marked, escaped, optionally
+ * coloured lines. Conversation lines go to out; warnings and errors to err.
+ *   ->  sent in plaintext        <-  received in plaintext
+ *   ~>  sent under TLS           <~  received under TLS
+ *   ?>  sent under unverified TLS (--insecure)   <?  received under unverified TLS
+ *   *   local event               !  warning or error
+ */
+#ifndef SMTPSH_RENDER_H
+#define SMTPSH_RENDER_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "smtpsh/buf.h"
+#include "smtpsh/session.h"
+
+struct render {
+	FILE *out;
+	FILE *err;
+	bool color;
+	int escape_flags;
+	/* Called before anything is written, so the REPL can take its input line off screen. */
+	void (*before_output)(void *arg);
+	void *hook_arg;
+	struct buf line;
+};
+
+void render_init(struct render *r, FILE *out, FILE *err, bool color);
+void render_free(struct render *r);
+
+/* A session_listener: pass the struct render as arg. */
+void render_event(const struct session_event *ev, void *arg);
+
+void render_info(struct render *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void render_warning(struct render *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void render_error(struct render *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Plain text for local commands' output (\help, \caps, \tls): each line indented, no marker. */
+void render_text(struct render *r, const char *text);
+
+#endif

@@ -1,0 +1,157 @@
+/*
+ * The SMTP session: the one object that owns the connection (socket and TLS state), the
+ * reply parser, the phase of the conversation and the server's capabilities. All network I/O
+ * of smtpsh goes through it. It prints nothing: everything that happens is reported as
+ * events to the listeners (the screen renderer, a transcript writer).
+ *
+ * Calls that wait (connect, command, data_end...) are bounded by the session timeout and stop
+ * early when the interrupt flag given to session_set_interrupt() becomes nonzero. They return
+ * a session_status; the message of the last failure is session_error(). A reply from the server
+ * that says no (4xx, 5xx) is a reply, not a failure: SESSION_OK, and the code is in the reply.
+ */
+#ifndef SMTPSH_SESSION_H
+#define SMTPSH_SESSION_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "smtpsh/buf.h"
+#include "smtpsh/caps.h"
+#include "smtpsh/conn.h"
+
+struct smtp_session;
+
+enum session_phase {
+	PHASE_DISCONNECTED, /* never connected, or closed by \disconnect */
+	PHASE_GREETING,     /* connected, waiting for the server's greeting */
+	PHASE_GREETED,      /* greeting received (or after STARTTLS): HELO/EHLO next */
+	PHASE_READY,        /* after HELO/EHLO, no transaction */
+	PHASE_MAIL,         /* MAIL accepted */
+	PHASE_RCPT,         /* at least one RCPT accepted */
+	PHASE_DATA,         /* after 354: message content until the lone "." */
+	PHASE_CLOSED,       /* the connection ended (QUIT, the server closed, an error) */
+};
+
+enum tls_mode {
+	TLS_NONE,     /* plaintext unless the user types STARTTLS */
+	TLS_IMPLICIT, /* TLS from the first byte (port 465) */
+	TLS_STARTTLS, /* EHLO, STARTTLS, handshake, EHLO right after the greeting; never plaintext */
+};
+
+enum session_status {
+	SESSION_OK = 0,
+	SESSION_ERR_NET,         /* cannot connect, connection lost, I/O error */
+	SESSION_ERR_TIMEOUT,     /* no (complete) reply within the timeout */
+	SESSION_ERR_TLS,         /* handshake or certificate failure, STARTTLS impossible */
+	SESSION_ERR_PROTO,       /* the server broke the protocol (malformed reply) */
+	SESSION_ERR_INTERRUPTED, /* the interrupt flag was raised while waiting */
+	SESSION_ERR_STATE,       /* not possible now (not connected, not in DATA...) */
+	SESSION_ERR_LOCAL,       /* a local problem: a file cannot be read, memory ran out */
+};
+
+enum session_event_type {
+	SEV_SENT,     /* a line sent (text without CRLF) */
+	SEV_RECEIVED, /* a reply line received (text without CRLF, raw bytes: escape it) */
+	SEV_INFO,     /* a local event ("connected to ..."), text is ours */
+	SEV_TLS,      /* TLS established: text is the summary */
+	SEV_WARNING,
+	SEV_ERROR,
+	SEV_CLOSED, /* the connection ended: text says how */
+};
+
+struct session_event {
+	enum session_event_type type;
+	const char *text; /* not NUL-terminated for SENT/RECEIVED; use len */
+	size_t len;
+	bool tls;      /* the channel was encrypted when this happened */
+	bool verified; /* with tls: the certificate was verified */
+	int code;      /* SEV_RECEIVED: the reply code, or 0 for a malformed line */
+	bool last;     /* SEV_RECEIVED: the last line of its reply */
+	bool body;     /* SEV_SENT: a line of message content (inside DATA) */
+	bool bare_lf;  /* SEV_RECEIVED: the line ended with LF alone */
+	bool unsolicited; /* SEV_RECEIVED: no command was waiting for this reply */
+};
+
+typedef void (*session_listener)(const struct session_event *ev, void *arg);
+
+struct session_params {
+	const char *cafile;      /* trusted CAs for TLS, or NULL for the system store */
+	bool insecure;           /* do not stop on certificate problems (still reported) */
+	int timeout_ms;          /* connect, TLS handshake and reply timeout */
+	enum conn_family family; /* -4 / -6 */
+	const char *ehlo_name;   /* name for the automatic EHLO of TLS_STARTTLS */
+	size_t body_echo_max;    /* lines of a \file body shown as events (then a summary) */
+};
+
+/* A complete reply as received: its code and its lines joined with "\n" (raw bytes). */
+struct smtp_reply {
+	int code; /* 0: no reply (a failure) */
+	size_t nlines;
+	struct buf text;
+};
+
+/* A new, disconnected session; params are copied. NULL when memory ran out. */
+struct smtp_session *session_new(const struct session_params *params);
+void session_free(struct smtp_session *s);
+
+/* Adds a listener (at most 4); each gets every event in order. */
+int session_add_listener(struct smtp_session *s, session_listener fn, void *arg);
+void session_set_interrupt(struct smtp_session *s, volatile sig_atomic_t *flag);
+
+/*
+ * Connects to host:port (port NULL: 25, 465 or 587 by mode), waits for the greeting, and for
+ * TLS_STARTTLS runs EHLO, STARTTLS, the handshake and EHLO again. Any previous connection is
+ * closed first. Fails with SESSION_ERR_NET, _TIMEOUT, _TLS, _PROTO or _INTERRUPTED; after a
+ * failure the session is disconnected (nothing else was sent in plaintext).
+ */
+enum session_status session_connect(struct smtp_session *s, const char *host, const char *port,
+				    enum tls_mode mode);
+
+/*
+ * Sends one command line (without CRLF; it must hold no CR, LF or NUL) and waits for its
+ * complete reply, which goes to *reply when not NULL. Replies already waiting are shown first
+ * as unsolicited. Effects: EHLO records capabilities, STARTTLS + 220 upgrades the connection
+ * (bytes the server sent after the 220 are discarded with a warning, capabilities forgotten),
+ * DATA + 354 enters PHASE_DATA, QUIT + 221 closes, and so on.
+ * shown: what listeners get instead of line (a secret masked), or NULL for line itself.
+ */
+enum session_status session_command(struct smtp_session *s, const char *line, const char *shown,
+				    struct smtp_reply *reply);
+
+/* In PHASE_DATA: sends one line of message content, dot-stuffed (no CR, LF or NUL in it). */
+enum session_status session_data_line(struct smtp_session *s, const char *line, size_t len);
+/* In PHASE_DATA: streams a file as message content, CRLF-normalised and dot-stuffed. */
+enum session_status session_data_file(struct smtp_session *s, const char *path);
+/* In PHASE_DATA: sends the final "." and waits for the reply. */
+enum session_status session_data_end(struct smtp_session *s, struct smtp_reply *reply);
+
+/* Reads and reports what the server sent unasked, without waiting. For the REPL's poll loop. */
+enum session_status session_poll(struct smtp_session *s);
+/* The socket to poll() for reading, or -1; session_poll() also when has_buffered says so. */
+int session_fd(const struct smtp_session *s);
+bool session_has_buffered(const struct smtp_session *s);
+
+/* Closes the connection without QUIT. */
+void session_disconnect(struct smtp_session *s, const char *why);
+
+enum session_phase session_phase(const struct smtp_session *s);
+const char *session_phase_name(enum session_phase p);
+bool session_connected(const struct smtp_session *s);
+bool session_tls(const struct smtp_session *s);
+/* After a 334 reply to AUTH: the next line is a SASL response (a secret), not a command. */
+bool session_in_auth(const struct smtp_session *s);
+/* Is a reply still owed for a command whose wait was interrupted or timed out? */
+bool session_reply_pending(const struct smtp_session *s);
+const char *session_host(const struct smtp_session *s);
+const char *session_port(const struct smtp_session *s);
+const struct smtp_caps *session_caps(const struct smtp_session *s);
+/* The message of the last failure. */
+const char *session_error(const struct smtp_session *s);
+/* Describes the protection of the connection for \tls (several lines). */
+void session_describe_tls(const struct smtp_session *s, struct buf *out);
+
+void smtp_reply_init(struct smtp_reply *r);
+void smtp_reply_free(struct smtp_reply *r);
+
+#endif

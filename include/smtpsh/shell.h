@@ -1,0 +1,57 @@
+/*
+ * What a line of input does, the same for the REPL and batch mode: a local (backslash)
+ * command, message content inside DATA, or an SMTP command sent through the session.
+ */
+#ifndef SMTPSH_SHELL_H
+#define SMTPSH_SHELL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "smtpsh/render.h"
+#include "smtpsh/session.h"
+
+/* Exit statuses (documented in the README and --help). */
+enum shell_exit {
+	EXIT_OK = 0,
+	EXIT_REPLY = 1,    /* --strict: a 4xx/5xx reply */
+	EXIT_USAGE = 2,    /* bad usage or a local error */
+	EXIT_NET = 3,      /* connection failed or lost, timeout */
+	EXIT_TLS = 4,      /* TLS failure, STARTTLS impossible when required */
+	EXIT_PROTO = 5,    /* --strict: the server broke the protocol */
+	EXIT_INTERRUPT = 130,
+};
+
+struct shell {
+	struct smtp_session *session;
+	struct render *render;
+	bool batch;           /* stop at network/TLS failures */
+	bool strict;          /* also stop at 4xx/5xx replies and protocol errors */
+	enum tls_mode mode;   /* default for \connect */
+	int status;           /* exit status so far */
+	bool done;            /* \quit, or a failure that ends a batch */
+	volatile sig_atomic_t *interrupted;
+};
+
+void shell_init(struct shell *sh, struct smtp_session *s, struct render *r);
+
+/* Runs one line of input (len bytes; it may hold a NUL, which is refused). */
+void shell_execute(struct shell *sh, const char *line, size_t len);
+
+/* Ctrl-D / end of input: QUIT when connected and not in DATA, then done. */
+void shell_end_of_input(struct shell *sh);
+
+/* Sends QUIT if connected (outside DATA) and waits for the 221; then done. */
+void shell_quit(struct shell *sh);
+
+/* Connects as \connect and the command line do; updates the status on failure. */
+void shell_connect(struct shell *sh, const char *host, const char *port, enum tls_mode mode);
+
+/* Records a session failure: sets the exit status, ends a batch when it must. */
+void shell_failed(struct shell *sh, enum session_status st);
+
+/* Is the next typed line a secret (an answer inside an AUTH exchange)? */
+bool shell_line_is_secret(const struct shell *sh, const char *line);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * TLS on top of a connected struct conn: one OpenSSL context made on first use (no CA store
+ * is loaded for a plaintext session), verification with the system store or a given CA file,
+ * SNI and host name checks by OpenSSL, TLS 1.2 at least.
+ */
+#ifndef SMTPSH_TLS_H
+#define SMTPSH_TLS_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+#include "smtpsh/buf.h"
+#include "smtpsh/conn.h"
+
+struct tls_options {
+	const char *cafile; /* PEM file of trusted CAs instead of the system store, or NULL */
+	bool insecure;      /* do not fail on verification errors (they are still reported) */
+};
+
+/* Makes the client context. Returns NULL with a message in err on failure. */
+SSL_CTX *tls_context_new(const struct tls_options *opt, char *err, size_t errlen);
+
+/*
+ * Runs the client handshake on c's socket, verifying the certificate for host (a name or
+ * an IP literal) unless insecure. On success c->ssl is set and 0 is returned. On failure
+ * returns a CONN_IO_* error with a one-line reason in err, naming the certificate problem
+ * ("certificate verify failed: self-signed certificate (subject CN=localhost)").
+ */
+int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, bool insecure, int timeout_ms,
+		  volatile sig_atomic_t *intr, char *err, size_t errlen);
+
+/* One line: "TLSv1.3 TLS_AES_256_GCM_SHA384, certificate verified (CN=localhost)". */
+void tls_summary(SSL *ssl, struct buf *out);
+/* Several lines for \tls: protocol, cipher, subject, issuer, SANs, validity, verification. */
+void tls_describe(SSL *ssl, struct buf *out);
+/* Did the peer certificate verify? */
+bool tls_verified(SSL *ssl);
+
+#endif

@@ -1,0 +1,311 @@
+#include "smtpsh/conn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+void conn_init(struct conn *c)
+{
+	c->fd = -1;
+	c->ssl = NULL;
+	c->want = POLLIN;
+	c->peer_addr[0] = '\0';
+	c->peer_port = 0;
+}
+
+long long conn_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int conn_wait(struct conn *c, short events, int timeout_ms, volatile sig_atomic_t *intr)
+{
+	long long deadline = timeout_ms < 0 ? -1 : conn_now_ms() + timeout_ms;
+	for (;;) {
+		if (intr && *intr)
+			return CONN_IO_INTERRUPTED;
+		int wait = -1;
+		if (deadline >= 0) {
+			long long left = deadline - conn_now_ms();
+			if (left <= 0)
+				return CONN_IO_TIMEOUT;
+			wait = left > 1000000 ? 1000000 : (int)left;
+		}
+		struct pollfd pfd = {.fd = c->fd, .events = events};
+		int r = poll(&pfd, 1, wait);
+		if (r > 0)
+			return CONN_IO_OK;
+		if (r < 0 && errno != EINTR)
+			return CONN_IO_OK; /* let the following I/O call report the error */
+	}
+}
+
+static void describe_addr(const struct sockaddr *sa, char *out, size_t outlen, unsigned *port)
+{
+	char host[NI_MAXHOST], serv[NI_MAXSERV];
+	socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+						    : sizeof(struct sockaddr_in);
+	if (getnameinfo(sa, len, host, sizeof host, serv, sizeof serv,
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(out, outlen, "?");
+		*port = 0;
+		return;
+	}
+	snprintf(out, outlen, "%.63s", host);
+	*port = (unsigned)atoi(serv);
+}
+
+/* One non-blocking connect attempt; 0 on success, else errno-like code or CONN_IO_*. */
+static int try_connect(struct conn *c, const struct addrinfo *ai, int timeout_ms,
+		       volatile sig_atomic_t *intr, int *sys_err)
+{
+	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			ai->ai_protocol);
+	if (fd < 0) {
+		*sys_err = errno;
+		return CONN_IO_ERROR;
+	}
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0 && errno != EINPROGRESS) {
+		*sys_err = errno;
+		close(fd);
+		return CONN_IO_ERROR;
+	}
+	c->fd = fd;
+	int r = conn_wait(c, POLLOUT, timeout_ms, intr);
+	if (r != CONN_IO_OK) {
+		close(fd);
+		c->fd = -1;
+		return r;
+	}
+	int soerr = 0;
+	socklen_t slen = sizeof soerr;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) < 0)
+		soerr = errno;
+	if (soerr) {
+		*sys_err = soerr;
+		close(fd);
+		c->fd = -1;
+		return CONN_IO_ERROR;
+	}
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return 0;
+}
+
+int conn_connect(struct conn *c, const char *host, const char *port, enum conn_family family,
+		 int timeout_ms, volatile sig_atomic_t *intr, char *err, size_t errlen)
+{
+	struct addrinfo hints = {0}, *res = NULL;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_family = family == CONN_V4 ? AF_INET : family == CONN_V6 ? AF_INET6 : AF_UNSPEC;
+	hints.ai_flags = AI_ADDRCONFIG;
+	int gai = getaddrinfo(host, port, &hints, &res);
+	if (gai == EAI_ADDRFAMILY || gai == EAI_NONAME || gai == EAI_NODATA) {
+		/* AI_ADDRCONFIG hides ::1 on hosts whose only IPv6 address is loopback. */
+		hints.ai_flags = 0;
+		gai = getaddrinfo(host, port, &hints, &res);
+	}
+	if (gai != 0) {
+		snprintf(err, errlen, "cannot resolve %s port %s: %s", host, port,
+			 gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+		return CONN_IO_ERROR;
+	}
+	int result = CONN_IO_ERROR, sys_err = 0;
+	char addr[64] = "";
+	unsigned aport = 0;
+	for (const struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		describe_addr(ai->ai_addr, addr, sizeof addr, &aport);
+		result = try_connect(c, ai, timeout_ms, intr, &sys_err);
+		if (result == 0) {
+			snprintf(c->peer_addr, sizeof c->peer_addr, "%s", addr);
+			c->peer_port = aport;
+			break;
+		}
+		if (result == CONN_IO_INTERRUPTED)
+			break;
+	}
+	freeaddrinfo(res);
+	if (result == CONN_IO_TIMEOUT)
+		snprintf(err, errlen, "no answer from %s port %u within %d s", addr, aport,
+			 (timeout_ms + 999) / 1000);
+	else if (result == CONN_IO_INTERRUPTED)
+		snprintf(err, errlen, "connection to %s port %u interrupted", addr, aport);
+	else if (result != 0)
+		snprintf(err, errlen, "cannot connect to %s port %u: %s", addr[0] ? addr : host,
+			 aport, strerror(sys_err));
+	return result;
+}
+
+void conn_close(struct conn *c, bool abrupt)
+{
+	if (c->ssl) {
+		if (!abrupt)
+			SSL_shutdown(c->ssl); /* non-blocking: sends close_notify if it can */
+		SSL_free(c->ssl);
+		c->ssl = NULL;
+	}
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->want = POLLIN;
+}
+
+static void ssl_error_text(char *err, size_t errlen, const char *what)
+{
+	unsigned long e = ERR_get_error();
+	char msg[256];
+	if (e)
+		ERR_error_string_n(e, msg, sizeof msg);
+	else
+		snprintf(msg, sizeof msg, "%s", errno ? strerror(errno) : "unexpected end of stream");
+	snprintf(err, errlen, "%s: %s", what, msg);
+	ERR_clear_error();
+}
+
+ssize_t conn_read(struct conn *c, void *buf, size_t len, char *err, size_t errlen)
+{
+	if (c->fd < 0)
+		return CONN_IO_EOF;
+	if (!c->ssl) {
+		for (;;) {
+			ssize_t n = recv(c->fd, buf, len, 0);
+			if (n > 0)
+				return n;
+			if (n == 0)
+				return CONN_IO_EOF;
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				c->want = POLLIN;
+				return CONN_IO_AGAIN;
+			}
+			if (errno == ECONNRESET) {
+				snprintf(err, errlen, "connection reset by the server");
+				return CONN_IO_ERROR;
+			}
+			snprintf(err, errlen, "read error: %s", strerror(errno));
+			return CONN_IO_ERROR;
+		}
+	}
+	ERR_clear_error();
+	errno = 0;
+	int n = SSL_read(c->ssl, buf, len > 1 << 30 ? 1 << 30 : (int)len);
+	if (n > 0)
+		return n;
+	switch (SSL_get_error(c->ssl, n)) {
+	case SSL_ERROR_WANT_READ:
+		c->want = POLLIN;
+		return CONN_IO_AGAIN;
+	case SSL_ERROR_WANT_WRITE:
+		c->want = POLLOUT;
+		return CONN_IO_AGAIN;
+	case SSL_ERROR_ZERO_RETURN:
+		return CONN_IO_EOF;
+	case SSL_ERROR_SYSCALL:
+		if (errno == 0 && ERR_peek_error() == 0)
+			return CONN_IO_EOF; /* closed without close_notify */
+		ssl_error_text(err, errlen, "TLS read error");
+		return CONN_IO_ERROR;
+	default:
+		if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
+			ERR_clear_error();
+			return CONN_IO_EOF;
+		}
+		ssl_error_text(err, errlen, "TLS read error");
+		return CONN_IO_ERROR;
+	}
+}
+
+bool conn_has_buffered(const struct conn *c)
+{
+	return c->ssl && SSL_pending(c->ssl) > 0;
+}
+
+int conn_write_all(struct conn *c, const void *data, size_t len, int timeout_ms,
+		   volatile sig_atomic_t *intr, char *err, size_t errlen)
+{
+	const char *p = data;
+	long long deadline = conn_now_ms() + timeout_ms;
+	while (len > 0) {
+		if (c->fd < 0) {
+			snprintf(err, errlen, "not connected");
+			return CONN_IO_ERROR;
+		}
+		short want = POLLOUT;
+		ssize_t n;
+		if (!c->ssl) {
+			n = send(c->fd, p, len, MSG_NOSIGNAL);
+			if (n < 0) {
+				if (errno == EINTR)
+					continue;
+				if (errno != EAGAIN && errno != EWOULDBLOCK) {
+					snprintf(err, errlen, "write error: %s", strerror(errno));
+					return errno == EPIPE || errno == ECONNRESET ? CONN_IO_EOF
+										   : CONN_IO_ERROR;
+				}
+			}
+		} else {
+			ERR_clear_error();
+			errno = 0;
+			int r = SSL_write(c->ssl, p, len > 1 << 30 ? 1 << 30 : (int)len);
+			n = r;
+			if (r <= 0) {
+				n = -1;
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_READ)
+					want = POLLIN;
+				else if (e != SSL_ERROR_WANT_WRITE) {
+					ssl_error_text(err, errlen, "TLS write error");
+					return CONN_IO_ERROR;
+				}
+			}
+		}
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+			continue;
+		}
+		long long left = deadline - conn_now_ms();
+		if (left <= 0) {
+			snprintf(err, errlen, "the server accepts no data: write timed out");
+			return CONN_IO_TIMEOUT;
+		}
+		int r = conn_wait(c, want, (int)left, intr);
+		if (r == CONN_IO_INTERRUPTED) {
+			snprintf(err, errlen, "write interrupted");
+			return r;
+		}
+	}
+	return 0;
+}
+
+ssize_t conn_drain_plain(struct conn *c)
+{
+	char tmp[4096];
+	ssize_t total = 0;
+	for (;;) {
+		ssize_t n = recv(c->fd, tmp, sizeof tmp, MSG_DONTWAIT);
+		if (n > 0) {
+			total += n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		return total;
+	}
+}

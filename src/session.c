@@ -1,0 +1,988 @@
+#include "smtpsh/session.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include "smtpsh/dotstuff.h"
+#include "smtpsh/escape.h"
+#include "smtpsh/reply.h"
+#include "smtpsh/tls.h"
+
+#define LISTENERS_MAX 4
+#define PENDING_MAX 256
+#define REPLY_TEXT_MAX (64 * 1024) /* of a reply kept for the caller; every line is shown */
+#define READ_CHUNK (16 * 1024)
+#define FILE_CHUNK (64 * 1024)
+#define SHOWN_LINE_MAX 4096 /* bytes of one \file line shown; the rest is summarised */
+
+/* What a reply answers: decides its effect on the session. */
+enum verb {
+	VERB_GREETING,
+	VERB_EHLO,
+	VERB_HELO,
+	VERB_STARTTLS,
+	VERB_AUTH,
+	VERB_AUTH_DATA,
+	VERB_MAIL,
+	VERB_RCPT,
+	VERB_DATA,
+	VERB_DOT,
+	VERB_RSET,
+	VERB_QUIT,
+	VERB_OTHER,
+};
+
+static const char *const verb_names[] = {
+	[VERB_GREETING] = "the greeting", [VERB_EHLO] = "EHLO",	    [VERB_HELO] = "HELO",
+	[VERB_STARTTLS] = "STARTTLS",	  [VERB_AUTH] = "AUTH",	    [VERB_AUTH_DATA] = "AUTH",
+	[VERB_MAIL] = "MAIL",		  [VERB_RCPT] = "RCPT",	    [VERB_DATA] = "DATA",
+	[VERB_DOT] = "the end of DATA",	  [VERB_RSET] = "RSET",	    [VERB_QUIT] = "QUIT",
+	[VERB_OTHER] = "the command",
+};
+
+static const char *const phase_names[] = {
+	[PHASE_DISCONNECTED] = "disconnected",
+	[PHASE_GREETING] = "greeting",
+	[PHASE_GREETED] = "greeted",
+	[PHASE_READY] = "ready",
+	[PHASE_MAIL] = "mail",
+	[PHASE_RCPT] = "rcpt",
+	[PHASE_DATA] = "data",
+	[PHASE_CLOSED] = "closed",
+};
+
+struct listener {
+	session_listener fn;
+	void *arg;
+};
+
+struct smtp_session {
+	struct session_params p;
+	char *cafile;
+	char *ehlo_name;
+	struct listener listeners[LISTENERS_MAX];
+	size_t nlisteners;
+	volatile sig_atomic_t *intr;
+
+	struct conn conn;
+	SSL_CTX *ctx;
+	bool verified;
+	char *host;
+	char port[16];
+
+	enum session_phase phase;
+	bool in_auth;
+	struct smtp_caps caps;
+
+	struct buf in; /* bytes read and not yet parsed: in.data[in_off..in.len) */
+	size_t in_off;
+	struct reply_parser parser;
+	struct smtp_reply cur;  /* the reply being received */
+	struct smtp_reply last; /* the last complete reply */
+
+	enum verb pending[PENDING_MAX]; /* commands sent whose replies are owed, oldest first */
+	size_t pend_head, pend_n;
+	unsigned long long sent_seq, done_seq;
+
+	struct dotstuff ds;
+	struct buf out; /* staging for body bytes */
+	char err[512];
+};
+
+/* ---- events ---------------------------------------------------------------------------- */
+
+static void emit(struct smtp_session *s, struct session_event *ev)
+{
+	ev->tls = s->conn.ssl != NULL;
+	ev->verified = ev->tls && s->verified;
+	for (size_t i = 0; i < s->nlisteners; i++)
+		s->listeners[i].fn(ev, s->listeners[i].arg);
+}
+
+__attribute__((format(printf, 3, 4))) static void notify(struct smtp_session *s,
+							enum session_event_type type,
+							const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	struct session_event ev = {.type = type, .text = msg, .len = strlen(msg)};
+	emit(s, &ev);
+}
+
+/* Records a failure: the message becomes session_error() and an error event. */
+__attribute__((format(printf, 3, 4))) static enum session_status
+fail(struct smtp_session *s, enum session_status st, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(s->err, sizeof s->err, fmt, ap);
+	va_end(ap);
+	struct session_event ev = {.type = SEV_ERROR, .text = s->err, .len = strlen(s->err)};
+	emit(s, &ev);
+	return st;
+}
+
+static void emit_sent(struct smtp_session *s, const char *text, size_t len, bool body)
+{
+	struct session_event ev = {.type = SEV_SENT, .text = text, .len = len, .body = body};
+	emit(s, &ev);
+}
+
+/* ---- life cycle ------------------------------------------------------------------------ */
+
+void smtp_reply_init(struct smtp_reply *r)
+{
+	r->code = 0;
+	r->nlines = 0;
+	buf_init(&r->text);
+}
+
+void smtp_reply_free(struct smtp_reply *r)
+{
+	buf_free(&r->text);
+	r->code = 0;
+	r->nlines = 0;
+}
+
+static void reply_clear(struct smtp_reply *r)
+{
+	r->code = 0;
+	r->nlines = 0;
+	buf_reset(&r->text);
+}
+
+static void reply_copy(struct smtp_reply *dst, const struct smtp_reply *src)
+{
+	reply_clear(dst);
+	dst->code = src->code;
+	dst->nlines = src->nlines;
+	buf_append(&dst->text, src->text.data ? src->text.data : "", src->text.len);
+}
+
+struct smtp_session *session_new(const struct session_params *params)
+{
+	struct smtp_session *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->p = *params;
+	s->cafile = params->cafile ? strdup(params->cafile) : NULL;
+	s->ehlo_name = strdup(params->ehlo_name ? params->ehlo_name : "localhost");
+	s->p.cafile = s->cafile;
+	s->p.ehlo_name = s->ehlo_name;
+	if (s->p.timeout_ms <= 0)
+		s->p.timeout_ms = 30000;
+	conn_init(&s->conn);
+	caps_init(&s->caps);
+	buf_init(&s->in);
+	buf_init(&s->out);
+	reply_parser_init(&s->parser);
+	smtp_reply_init(&s->cur);
+	smtp_reply_init(&s->last);
+	s->phase = PHASE_DISCONNECTED;
+	if (!s->ehlo_name || (params->cafile && !s->cafile)) {
+		session_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void reset_connection_state(struct smtp_session *s)
+{
+	buf_reset(&s->in);
+	s->in_off = 0;
+	reply_parser_reset(&s->parser);
+	reply_clear(&s->cur);
+	caps_clear(&s->caps);
+	s->pend_head = s->pend_n = 0;
+	s->sent_seq = s->done_seq = 0;
+	s->in_auth = false;
+	s->verified = false;
+}
+
+void session_free(struct smtp_session *s)
+{
+	if (!s)
+		return;
+	conn_close(&s->conn, true);
+	if (s->ctx)
+		SSL_CTX_free(s->ctx);
+	caps_clear(&s->caps);
+	buf_free(&s->in);
+	buf_free_secret(&s->out);
+	reply_parser_free(&s->parser);
+	smtp_reply_free(&s->cur);
+	smtp_reply_free(&s->last);
+	free(s->cafile);
+	free(s->ehlo_name);
+	free(s->host);
+	free(s);
+}
+
+int session_add_listener(struct smtp_session *s, session_listener fn, void *arg)
+{
+	if (s->nlisteners == LISTENERS_MAX)
+		return -1;
+	s->listeners[s->nlisteners++] = (struct listener){fn, arg};
+	return 0;
+}
+
+void session_set_interrupt(struct smtp_session *s, volatile sig_atomic_t *flag)
+{
+	s->intr = flag;
+}
+
+/* Ends the connection; reason is reported as the closing event. */
+static void close_connection(struct smtp_session *s, bool abrupt, const char *reason)
+{
+	if (s->conn.fd < 0)
+		return;
+	bool was_tls = s->conn.ssl != NULL;
+	conn_close(&s->conn, abrupt);
+	reset_connection_state(s);
+	s->phase = PHASE_CLOSED;
+	struct session_event ev = {.type = SEV_CLOSED, .text = reason, .len = strlen(reason)};
+	emit(s, &ev);
+	(void)was_tls;
+}
+
+void session_disconnect(struct smtp_session *s, const char *why)
+{
+	close_connection(s, false, why ? why : "connection closed");
+	if (s->phase == PHASE_CLOSED)
+		s->phase = PHASE_DISCONNECTED;
+}
+
+/* ---- replies --------------------------------------------------------------------------- */
+
+static void pend_push(struct smtp_session *s, enum verb v)
+{
+	if (s->pend_n == PENDING_MAX) { /* forget the oldest: its reply is long overdue */
+		s->pend_head = (s->pend_head + 1) % PENDING_MAX;
+		s->pend_n--;
+		s->done_seq++;
+	}
+	s->pending[(s->pend_head + s->pend_n) % PENDING_MAX] = v;
+	s->pend_n++;
+	s->sent_seq++;
+}
+
+/* The command the next reply answers, popped; false when no reply is owed. */
+static bool pend_pop(struct smtp_session *s, enum verb *v)
+{
+	if (!s->pend_n)
+		return false;
+	*v = s->pending[s->pend_head];
+	s->pend_head = (s->pend_head + 1) % PENDING_MAX;
+	s->pend_n--;
+	s->done_seq++;
+	return true;
+}
+
+static enum session_status upgrade_tls(struct smtp_session *s);
+
+/* What a complete reply does to the session. */
+static enum session_status apply_reply(struct smtp_session *s, enum verb v, int code)
+{
+	bool ok = code >= 200 && code < 300;
+	switch (v) {
+	case VERB_GREETING:
+		s->phase = PHASE_GREETED;
+		if (code != 220)
+			notify(s, SEV_WARNING, "the server refused the session (%d)", code);
+		break;
+	case VERB_EHLO:
+		if (ok)
+			s->phase = PHASE_READY;
+		break;
+	case VERB_HELO:
+		if (ok)
+			s->phase = PHASE_READY;
+		break;
+	case VERB_STARTTLS:
+		if (code == 220)
+			return upgrade_tls(s);
+		break;
+	case VERB_AUTH:
+	case VERB_AUTH_DATA:
+		s->in_auth = code == 334;
+		break;
+	case VERB_MAIL:
+		if (ok)
+			s->phase = PHASE_MAIL;
+		break;
+	case VERB_RCPT:
+		if (ok && (s->phase == PHASE_MAIL || s->phase == PHASE_RCPT))
+			s->phase = PHASE_RCPT;
+		break;
+	case VERB_DATA:
+		if (code == 354) {
+			s->phase = PHASE_DATA;
+			dotstuff_init(&s->ds);
+		}
+		break;
+	case VERB_DOT:
+		s->phase = PHASE_READY;
+		break;
+	case VERB_RSET:
+		if (ok && s->phase > PHASE_READY)
+			s->phase = PHASE_READY;
+		break;
+	case VERB_QUIT:
+		if (code == 221) {
+			close_connection(s, false, "connection closed after QUIT");
+			return SESSION_OK;
+		}
+		break;
+	case VERB_OTHER:
+		break;
+	}
+	if (code == 421)
+		notify(s, SEV_WARNING, "the server says it is closing the connection (421)");
+	return SESSION_OK;
+}
+
+/*
+ * Parses buffered input up to the end of at most one reply. *done is set when a reply
+ * completed (and its effect was applied). Returns SESSION_ERR_PROTO for a malformed line.
+ */
+static enum session_status parse_some(struct smtp_session *s, bool *done)
+{
+	*done = false;
+	while (s->in_off < s->in.len) {
+		size_t used = 0;
+		struct reply_line line;
+		enum reply_result r = reply_parser_push(&s->parser, s->in.data + s->in_off,
+							s->in.len - s->in_off, &used, &line);
+		if (r == REPLY_MORE) {
+			s->in_off += used;
+			break;
+		}
+		struct session_event ev = {
+			.type = SEV_RECEIVED,
+			.text = line.text,
+			.len = line.len,
+			.code = r == REPLY_BAD ? 0 : line.code,
+			.last = r != REPLY_LINE,
+			.bare_lf = line.bare_lf,
+			.unsolicited = s->pend_n == 0,
+		};
+		size_t shown_len = line.len;
+		if (r == REPLY_BAD && line.err == REPLY_ERR_TOO_LONG && shown_len > 256)
+			ev.len = 256; /* the first bytes are enough to see what it is */
+		emit(s, &ev);
+		if (r == REPLY_BAD) {
+			s->in_off += used;
+			reply_clear(&s->cur);
+			enum verb v = VERB_OTHER;
+			bool owed = pend_pop(s, &v);
+			if (v == VERB_GREETING)
+				s->phase = PHASE_GREETED;
+			*done = owed;
+			return fail(s, SESSION_ERR_PROTO, "protocol error: %s%s",
+				    reply_error_str(line.err),
+				    line.err == REPLY_ERR_TOO_LONG ? " (the rest of it is skipped)"
+								   : "");
+		}
+		if (line.bare_lf)
+			notify(s, SEV_WARNING, "reply line ended with a bare LF instead of CRLF");
+		if (s->cur.text.len + line.len < REPLY_TEXT_MAX) {
+			if (s->cur.nlines)
+				buf_putc(&s->cur.text, '\n');
+			buf_append(&s->cur.text, line.text, line.len);
+		}
+		if (s->pend_n && s->pending[s->pend_head] == VERB_EHLO && line.code == 250)
+			caps_add_line(&s->caps, line.text, line.len, s->cur.nlines == 0);
+		s->cur.nlines++;
+		s->cur.code = line.code;
+		s->in_off += used;
+		if (r == REPLY_DONE) {
+			struct smtp_reply tmp = s->last;
+			s->last = s->cur;
+			s->cur = tmp;
+			reply_clear(&s->cur);
+			*done = true;
+			enum verb v;
+			if (!pend_pop(s, &v))
+				return SESSION_OK; /* unsolicited: shown, no effect */
+			return apply_reply(s, v, s->last.code);
+		}
+	}
+	if (s->in_off == s->in.len) {
+		buf_reset(&s->in);
+		s->in_off = 0;
+	}
+	return SESSION_OK;
+}
+
+static enum session_status on_eof(struct smtp_session *s)
+{
+	enum session_status st = SESSION_ERR_NET;
+	if (reply_parser_busy(&s->parser)) {
+		snprintf(s->err, sizeof s->err,
+			 "the server closed the connection in the middle of a reply");
+	} else if (s->pend_n && s->pending[s->pend_head] != VERB_QUIT) {
+		snprintf(s->err, sizeof s->err,
+			 "the server closed the connection without replying to %s",
+			 verb_names[s->pending[s->pend_head]]);
+	} else {
+		snprintf(s->err, sizeof s->err, "the server closed the connection");
+		st = s->pend_n ? SESSION_OK : SESSION_ERR_NET;
+	}
+	char why[sizeof s->err];
+	memcpy(why, s->err, sizeof why);
+	close_connection(s, true, why);
+	return st;
+}
+
+/* Reads what is available into s->in; waits until deadline_ms when wait (-1: no wait). */
+static enum session_status read_some(struct smtp_session *s, long long deadline_ms)
+{
+	for (;;) {
+		if (buf_reserve(&s->in, READ_CHUNK) < 0)
+			return fail(s, SESSION_ERR_LOCAL, "out of memory");
+		char err[256] = "";
+		ssize_t n = conn_read(&s->conn, s->in.data + s->in.len, READ_CHUNK, err, sizeof err);
+		if (n > 0) {
+			s->in.len += (size_t)n;
+			s->in.data[s->in.len] = '\0';
+			return SESSION_OK;
+		}
+		if (n == CONN_IO_EOF)
+			return on_eof(s);
+		if (n == CONN_IO_ERROR) {
+			enum session_status st = fail(s, SESSION_ERR_NET, "%s", err);
+			close_connection(s, true, err);
+			return st;
+		}
+		/* CONN_IO_AGAIN */
+		if (deadline_ms < 0)
+			return SESSION_OK;
+		long long left = deadline_ms - conn_now_ms();
+		int w = left <= 0 ? CONN_IO_TIMEOUT
+				  : conn_wait(&s->conn, (short)s->conn.want, (int)left, s->intr);
+		if (w == CONN_IO_TIMEOUT)
+			return SESSION_ERR_TIMEOUT;
+		if (w == CONN_IO_INTERRUPTED)
+			return SESSION_ERR_INTERRUPTED;
+	}
+}
+
+/* Waits until the reply to the command numbered seq has arrived (or failed). */
+static enum session_status wait_reply(struct smtp_session *s, unsigned long long seq,
+				      enum verb v, struct smtp_reply *reply)
+{
+	long long deadline = conn_now_ms() + s->p.timeout_ms;
+	enum session_status result = SESSION_OK;
+	for (;;) {
+		while (s->in_off < s->in.len && s->done_seq < seq) {
+			bool done;
+			enum session_status st = parse_some(s, &done);
+			if (st != SESSION_OK && s->done_seq >= seq)
+				result = st; /* our own reply was the broken one */
+			if (st == SESSION_ERR_TLS || st == SESSION_ERR_LOCAL)
+				return st;
+		}
+		if (s->done_seq >= seq)
+			break;
+		if (s->conn.fd < 0) {
+			if (v == VERB_QUIT)
+				return SESSION_OK;
+			return SESSION_ERR_NET; /* on_eof or a read error said why */
+		}
+		enum session_status st = read_some(s, deadline);
+		if (st == SESSION_ERR_TIMEOUT)
+			return fail(s, st, "no reply to %s within %d s", verb_names[v],
+				    (s->p.timeout_ms + 999) / 1000);
+		if (st == SESSION_ERR_INTERRUPTED) {
+			snprintf(s->err, sizeof s->err, "interrupted while waiting for the reply to %s",
+				 verb_names[v]);
+			return st;
+		}
+		if (st != SESSION_OK)
+			return st;
+	}
+	if (reply)
+		reply_copy(reply, result == SESSION_OK ? &s->last : &s->cur);
+	return result;
+}
+
+/* ---- sending --------------------------------------------------------------------------- */
+
+static enum session_status send_bytes(struct smtp_session *s, const void *data, size_t len)
+{
+	char err[256] = "";
+	int r = conn_write_all(&s->conn, data, len, s->p.timeout_ms, s->intr, err, sizeof err);
+	if (r == 0)
+		return SESSION_OK;
+	if (r == CONN_IO_INTERRUPTED)
+		return fail(s, SESSION_ERR_INTERRUPTED, "%s; the connection is closed", err);
+	enum session_status st = fail(s, r == CONN_IO_TIMEOUT ? SESSION_ERR_TIMEOUT : SESSION_ERR_NET,
+				      "%s", r == CONN_IO_EOF ? "the server closed the connection" : err);
+	close_connection(s, true, s->err);
+	return st;
+}
+
+static enum verb classify(const char *line, bool in_auth)
+{
+	if (in_auth)
+		return VERB_AUTH_DATA;
+	static const struct {
+		const char *name;
+		enum verb v;
+	} table[] = {
+		{"EHLO", VERB_EHLO}, {"HELO", VERB_HELO},   {"LHLO", VERB_EHLO},
+		{"STARTTLS", VERB_STARTTLS}, {"AUTH", VERB_AUTH}, {"MAIL", VERB_MAIL},
+		{"RCPT", VERB_RCPT}, {"DATA", VERB_DATA},   {"RSET", VERB_RSET},
+		{"QUIT", VERB_QUIT},
+	};
+	size_t n = strcspn(line, " ");
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+		if (strlen(table[i].name) == n && strncasecmp(line, table[i].name, n) == 0)
+			return table[i].v;
+	return VERB_OTHER;
+}
+
+/* Shows what the server sent unasked (before a command, so it is not taken as its reply). */
+static enum session_status drain_unsolicited(struct smtp_session *s)
+{
+	for (;;) {
+		enum session_status st = SESSION_OK;
+		while (st == SESSION_OK && s->in_off < s->in.len) {
+			bool done;
+			st = parse_some(s, &done);
+			if (!done)
+				break;
+		}
+		if (s->conn.fd < 0)
+			return SESSION_ERR_NET;
+		size_t before = s->in.len;
+		st = read_some(s, -1);
+		if (st != SESSION_OK)
+			return st;
+		if (s->in.len == before)
+			return SESSION_OK;
+	}
+}
+
+static enum session_status send_command(struct smtp_session *s, const char *line,
+					const char *shown, enum verb v, struct smtp_reply *reply)
+{
+	size_t len = strlen(line);
+	if (len + 2 > READ_CHUNK * 4)
+		return fail(s, SESSION_ERR_LOCAL, "command too long (%zu bytes)", len);
+	if (strpbrk(line, "\r\n"))
+		return fail(s, SESSION_ERR_LOCAL, "a command cannot contain CR or LF");
+	char *wire = malloc(len + 3);
+	if (!wire)
+		return fail(s, SESSION_ERR_LOCAL, "out of memory");
+	memcpy(wire, line, len);
+	memcpy(wire + len, "\r\n", 3);
+	if (v == VERB_EHLO)
+		caps_clear(&s->caps);
+	const char *disp = shown ? shown : line;
+	emit_sent(s, disp, strlen(disp), false);
+	enum session_status st = send_bytes(s, wire, len + 2);
+	OPENSSL_cleanse(wire, len + 2);
+	free(wire);
+	if (st != SESSION_OK)
+		return st;
+	pend_push(s, v);
+	return wait_reply(s, s->sent_seq, v, reply);
+}
+
+enum session_status session_command(struct smtp_session *s, const char *line, const char *shown,
+				    struct smtp_reply *reply)
+{
+	if (reply)
+		reply_clear(reply);
+	if (s->conn.fd < 0)
+		return fail(s, SESSION_ERR_STATE, "not connected (use \\connect HOST [PORT])");
+	if (s->phase == PHASE_DATA)
+		return fail(s, SESSION_ERR_STATE, "inside DATA: lines are message content");
+	enum session_status st = drain_unsolicited(s);
+	if (st != SESSION_OK)
+		return st;
+	if (s->pend_n)
+		notify(s, SEV_WARNING,
+		       "the reply to %s has not arrived yet: the next reply shown answers it first",
+		       verb_names[s->pending[s->pend_head]]);
+	return send_command(s, line, shown, classify(line, s->in_auth), reply);
+}
+
+/* ---- TLS --------------------------------------------------------------------------------- */
+
+static enum session_status handshake(struct smtp_session *s)
+{
+	char err[512] = "";
+	if (!s->ctx) {
+		struct tls_options opt = {.cafile = s->p.cafile, .insecure = s->p.insecure};
+		s->ctx = tls_context_new(&opt, err, sizeof err);
+		if (!s->ctx) {
+			enum session_status st = fail(s, SESSION_ERR_TLS, "%s", err);
+			close_connection(s, true, "TLS could not be set up");
+			return st;
+		}
+	}
+	int r = tls_handshake(&s->conn, s->ctx, s->host, s->p.insecure, s->p.timeout_ms, s->intr,
+			      err, sizeof err);
+	if (r != 0) {
+		enum session_status st = fail(s, r == CONN_IO_INTERRUPTED ? SESSION_ERR_INTERRUPTED
+									 : SESSION_ERR_TLS,
+					      "%s", err);
+		close_connection(s, true, "connection closed: no TLS");
+		return st;
+	}
+	s->verified = tls_verified(s->conn.ssl);
+	struct buf sum;
+	buf_init(&sum);
+	tls_summary(s->conn.ssl, &sum);
+	struct session_event ev = {.type = SEV_TLS, .text = sum.data ? sum.data : "",
+				   .len = sum.len};
+	emit(s, &ev);
+	buf_free(&sum);
+	if (!s->verified)
+		notify(s, SEV_WARNING,
+		       "--insecure: the server's identity is NOT verified; anyone on the path can "
+		       "read and change this session");
+	return SESSION_OK;
+}
+
+/* After 220 to STARTTLS: nothing the server sent before our handshake may count (RFC 3207). */
+static enum session_status upgrade_tls(struct smtp_session *s)
+{
+	size_t buffered = s->in.len - s->in_off;
+	struct buf shown;
+	buf_init(&shown);
+	escape_append(&shown, s->in.data + s->in_off, buffered > 80 ? 80 : buffered,
+		      ESCAPE_DEFAULT);
+	buffered += reply_parser_pending(&s->parser);
+	ssize_t later = conn_drain_plain(&s->conn);
+	if (later > 0)
+		buffered += (size_t)later;
+	if (buffered)
+		notify(s, SEV_WARNING,
+		       "discarded %zu bytes the server sent after 220 and before the TLS handshake "
+		       "(response injection?)%s%s%s",
+		       buffered, shown.len ? ": \"" : "", shown.len ? shown.data : "",
+		       shown.len ? "\"" : "");
+	buf_free(&shown);
+	buf_reset(&s->in);
+	s->in_off = 0;
+	reply_parser_reset(&s->parser);
+	caps_clear(&s->caps);
+	s->pend_head = s->pend_n = 0;
+	s->done_seq = s->sent_seq;
+	enum session_status st = handshake(s);
+	if (st != SESSION_OK)
+		return st;
+	s->phase = PHASE_GREETED;
+	s->in_auth = false;
+	return SESSION_OK;
+}
+
+/* ---- connecting -------------------------------------------------------------------------- */
+
+enum session_status session_connect(struct smtp_session *s, const char *host, const char *port,
+				    enum tls_mode mode)
+{
+	if (s->conn.fd >= 0)
+		session_disconnect(s, "connection closed (new connection)");
+	reset_connection_state(s);
+	free(s->host);
+	s->host = strdup(host);
+	if (!s->host)
+		return fail(s, SESSION_ERR_LOCAL, "out of memory");
+	if (!port)
+		port = mode == TLS_IMPLICIT ? "465" : mode == TLS_STARTTLS ? "587" : "25";
+	snprintf(s->port, sizeof s->port, "%s", port);
+	char err[512] = "";
+	int r = conn_connect(&s->conn, host, port, s->p.family, s->p.timeout_ms, s->intr, err,
+			     sizeof err);
+	if (r != 0) {
+		s->phase = PHASE_DISCONNECTED;
+		return fail(s, r == CONN_IO_INTERRUPTED ? SESSION_ERR_INTERRUPTED
+			    : r == CONN_IO_TIMEOUT	 ? SESSION_ERR_TIMEOUT
+							 : SESSION_ERR_NET,
+			    "%s", err);
+	}
+	if (strcmp(host, s->conn.peer_addr) == 0)
+		notify(s, SEV_INFO, "connected to %s port %u", s->conn.peer_addr, s->conn.peer_port);
+	else
+		notify(s, SEV_INFO, "connected to %s (%s) port %u", host, s->conn.peer_addr,
+		       s->conn.peer_port);
+	s->phase = PHASE_GREETING;
+	enum session_status st;
+	if (mode == TLS_IMPLICIT && (st = handshake(s)) != SESSION_OK)
+		goto failed;
+	pend_push(s, VERB_GREETING);
+	st = wait_reply(s, s->sent_seq, VERB_GREETING, NULL);
+	if (st != SESSION_OK || mode != TLS_STARTTLS)
+		goto done;
+
+	char line[300];
+	snprintf(line, sizeof line, "EHLO %s", s->p.ehlo_name);
+	struct smtp_reply rep;
+	smtp_reply_init(&rep);
+	st = send_command(s, line, NULL, VERB_EHLO, &rep);
+	if (st == SESSION_OK && rep.code != 250)
+		st = fail(s, SESSION_ERR_TLS, "EHLO refused (%d): cannot ask for STARTTLS", rep.code);
+	else if (st == SESSION_OK && !caps_has(&s->caps, "STARTTLS"))
+		st = fail(s, SESSION_ERR_TLS,
+			  "the server does not offer STARTTLS: stopping here, nothing more is sent "
+			  "in plaintext");
+	if (st == SESSION_OK)
+		st = send_command(s, "STARTTLS", NULL, VERB_STARTTLS, &rep);
+	if (st == SESSION_OK && rep.code != 220)
+		st = fail(s, SESSION_ERR_TLS,
+			  "the server refused STARTTLS (%d): stopping here, nothing more is sent in "
+			  "plaintext",
+			  rep.code);
+	if (st == SESSION_OK && !s->conn.ssl)
+		st = SESSION_ERR_TLS;
+	if (st == SESSION_OK)
+		st = send_command(s, line, NULL, VERB_EHLO, NULL);
+	smtp_reply_free(&rep);
+	if (st == SESSION_ERR_TLS && s->conn.fd >= 0)
+		close_connection(s, true, "connection closed: TLS was required");
+done:
+	if (st == SESSION_OK)
+		return st;
+failed:
+	if (s->conn.fd >= 0 && st != SESSION_ERR_PROTO && st != SESSION_ERR_TIMEOUT &&
+	    st != SESSION_ERR_INTERRUPTED)
+		close_connection(s, true, s->err);
+	if (st == SESSION_ERR_TIMEOUT || st == SESSION_ERR_INTERRUPTED)
+		close_connection(s, true, "connection abandoned");
+	if (s->phase == PHASE_CLOSED)
+		s->phase = PHASE_DISCONNECTED;
+	return st;
+}
+
+/* ---- DATA -------------------------------------------------------------------------------- */
+
+enum session_status session_data_line(struct smtp_session *s, const char *line, size_t len)
+{
+	if (s->phase != PHASE_DATA || s->conn.fd < 0)
+		return fail(s, SESSION_ERR_STATE, "not inside DATA");
+	if (memchr(line, '\r', len) || memchr(line, '\n', len) || memchr(line, '\0', len))
+		return fail(s, SESSION_ERR_LOCAL, "a message line cannot contain CR, LF or NUL");
+	buf_reset(&s->out);
+	if (buf_reserve(&s->out, DOTSTUFF_MAX_OUT(len) + 4) < 0)
+		return fail(s, SESSION_ERR_LOCAL, "out of memory");
+	size_t n = dotstuff_encode(&s->ds, line, len, s->out.data);
+	n += dotstuff_encode(&s->ds, "\n", 1, s->out.data + n);
+	s->out.len = n;
+	emit_sent(s, s->out.data, n - 2, true);
+	return send_bytes(s, s->out.data, n);
+}
+
+/* Shows the lines of encoded body bytes, the first `max` of them in full. */
+struct body_view {
+	struct buf line; /* the start of the current line (up to SHOWN_LINE_MAX) */
+	size_t line_len; /* its whole length */
+	size_t lines, shown, long_lines;
+	unsigned long long bytes;
+};
+
+static void view_line_end(struct smtp_session *s, struct body_view *v)
+{
+	v->lines++;
+	if (v->line_len > 998)
+		v->long_lines++;
+	if (v->shown < s->p.body_echo_max) {
+		v->shown++;
+		if (v->line_len > v->line.len)
+			buf_printf(&v->line, " [... %zu more bytes]", v->line_len - v->line.len);
+		emit_sent(s, v->line.data ? v->line.data : "", v->line.len, true);
+	}
+	buf_reset(&v->line);
+	v->line_len = 0;
+}
+
+static void view_bytes(struct smtp_session *s, struct body_view *v, const char *p, size_t n)
+{
+	v->bytes += n;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\r')
+			continue; /* the encoder only emits CR as part of CRLF */
+		if (p[i] == '\n') {
+			view_line_end(s, v);
+			continue;
+		}
+		if (v->line.len < SHOWN_LINE_MAX && v->shown < s->p.body_echo_max)
+			buf_putc(&v->line, p[i]);
+		v->line_len++;
+	}
+}
+
+enum session_status session_data_file(struct smtp_session *s, const char *path)
+{
+	if (s->phase != PHASE_DATA || s->conn.fd < 0)
+		return fail(s, SESSION_ERR_STATE, "\\file works inside DATA only");
+	FILE *f = fopen(path, "rb");
+	struct stat sb;
+	if (!f)
+		return fail(s, SESSION_ERR_LOCAL, "cannot open %s: %s", path, strerror(errno));
+	if (fstat(fileno(f), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+		fclose(f);
+		return fail(s, SESSION_ERR_LOCAL, "cannot send %s: it is a directory", path);
+	}
+	char *chunk = malloc(FILE_CHUNK);
+	struct body_view v = {0};
+	buf_init(&v.line);
+	enum session_status st = SESSION_OK;
+	if (!chunk || buf_reserve(&s->out, DOTSTUFF_MAX_OUT(FILE_CHUNK)) < 0) {
+		st = fail(s, SESSION_ERR_LOCAL, "out of memory");
+		goto out;
+	}
+	for (;;) {
+		size_t n = fread(chunk, 1, FILE_CHUNK, f);
+		size_t m = n ? dotstuff_encode(&s->ds, chunk, n, s->out.data) : 0;
+		if (n < FILE_CHUNK) {
+			if (ferror(f)) {
+				st = fail(s, SESSION_ERR_LOCAL,
+					  "error reading %s: %s; the message holds part of it (end it "
+					  "with '.' to send it anyway, or \\disconnect to abandon it)",
+					  path, strerror(errno));
+				break;
+			}
+			m += dotstuff_finish(&s->ds, s->out.data + m);
+		}
+		view_bytes(s, &v, s->out.data, m);
+		if (m && (st = send_bytes(s, s->out.data, m)) != SESSION_OK)
+			break;
+		if (n < FILE_CHUNK)
+			break;
+		if (s->intr && *s->intr) {
+			st = fail(s, SESSION_ERR_INTERRUPTED,
+				  "interrupted: the message holds part of %s (end it with '.' to send "
+				  "it anyway, or \\disconnect to abandon it)",
+				  path);
+			break;
+		}
+	}
+	if (v.line_len)
+		view_line_end(s, &v);
+	if (v.lines > v.shown)
+		notify(s, SEV_INFO, "... %zu more lines not shown (%zu lines, %llu bytes from %s)",
+		       v.lines - v.shown, v.lines, v.bytes, path);
+	if (v.long_lines)
+		notify(s, SEV_WARNING, "%zu lines of %s are longer than 998 octets (RFC 5322 limit)",
+		       v.long_lines, path);
+out:
+	free(chunk);
+	buf_free(&v.line);
+	fclose(f);
+	return st;
+}
+
+enum session_status session_data_end(struct smtp_session *s, struct smtp_reply *reply)
+{
+	if (reply)
+		reply_clear(reply);
+	if (s->phase != PHASE_DATA || s->conn.fd < 0)
+		return fail(s, SESSION_ERR_STATE, "not inside DATA");
+	char end[8];
+	size_t n = dotstuff_finish(&s->ds, end);
+	memcpy(end + n, ".\r\n", 3);
+	emit_sent(s, ".", 1, true);
+	enum session_status st = send_bytes(s, end, n + 3);
+	if (st != SESSION_OK)
+		return st;
+	pend_push(s, VERB_DOT);
+	return wait_reply(s, s->sent_seq, VERB_DOT, reply);
+}
+
+/* ---- polling and queries ------------------------------------------------------------------ */
+
+enum session_status session_poll(struct smtp_session *s)
+{
+	if (s->conn.fd < 0)
+		return SESSION_OK;
+	enum session_status st = drain_unsolicited(s);
+	return st == SESSION_ERR_NET && s->conn.fd < 0 ? SESSION_OK : st;
+}
+
+int session_fd(const struct smtp_session *s)
+{
+	return s->conn.fd;
+}
+
+bool session_has_buffered(const struct smtp_session *s)
+{
+	return conn_has_buffered(&s->conn) || s->in_off < s->in.len;
+}
+
+enum session_phase session_phase(const struct smtp_session *s)
+{
+	return s->phase;
+}
+
+const char *session_phase_name(enum session_phase p)
+{
+	return phase_names[p];
+}
+
+bool session_connected(const struct smtp_session *s)
+{
+	return s->conn.fd >= 0;
+}
+
+bool session_tls(const struct smtp_session *s)
+{
+	return s->conn.ssl != NULL;
+}
+
+bool session_in_auth(const struct smtp_session *s)
+{
+	return s->in_auth;
+}
+
+bool session_reply_pending(const struct smtp_session *s)
+{
+	return s->pend_n > 0;
+}
+
+const char *session_host(const struct smtp_session *s)
+{
+	return s->host;
+}
+
+const char *session_port(const struct smtp_session *s)
+{
+	return s->port;
+}
+
+const struct smtp_caps *session_caps(const struct smtp_session *s)
+{
+	return &s->caps;
+}
+
+const char *session_error(const struct smtp_session *s)
+{
+	return s->err;
+}
+
+void session_describe_tls(const struct smtp_session *s, struct buf *out)
+{
+	if (s->conn.fd < 0) {
+		buf_puts(out, "not connected");
+		return;
+	}
+	if (!s->conn.ssl) {
+		buf_printf(out, "plaintext: nothing protects this session to %s port %s%s",
+			   s->conn.peer_addr, s->port,
+			   caps_has(&s->caps, "STARTTLS") ? " (the server offers STARTTLS)" : "");
+		return;
+	}
+	buf_printf(out, "TLS to %s (%s) port %s\n", s->host, s->conn.peer_addr, s->port);
+	tls_describe(s->conn.ssl, out);
+}

@@ -1,0 +1,222 @@
+#include "smtpsh/meta.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "smtpsh/verbs.h"
+
+#define ARGS_MAX 16
+
+static void cmd_connect(struct shell *sh, int argc, char **argv)
+{
+	const char *host = NULL, *port = NULL;
+	enum tls_mode mode = sh->mode;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--tls") == 0)
+			mode = TLS_IMPLICIT;
+		else if (strcmp(argv[i], "--starttls") == 0)
+			mode = TLS_STARTTLS;
+		else if (strcmp(argv[i], "--plain") == 0)
+			mode = TLS_NONE;
+		else if (argv[i][0] == '-' && argv[i][1] == '-') {
+			render_error(sh->render, "\\connect: unknown option %s", argv[i]);
+			shell_failed(sh, SESSION_ERR_LOCAL);
+			return;
+		} else if (!host)
+			host = argv[i];
+		else if (!port)
+			port = argv[i];
+		else {
+			render_error(sh->render, "\\connect: too many arguments");
+			shell_failed(sh, SESSION_ERR_LOCAL);
+			return;
+		}
+	}
+	if (!host) {
+		render_error(sh->render, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain]");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	shell_connect(sh, host, port, mode);
+}
+
+static void cmd_disconnect(struct shell *sh, int argc, char **argv)
+{
+	if (!session_connected(sh->session)) {
+		render_info(sh->render, "not connected");
+		return;
+	}
+	session_disconnect(sh->session, "connection closed (no QUIT sent)");
+}
+
+static void cmd_caps(struct shell *sh, int argc, char **argv)
+{
+	const struct smtp_caps *c = session_caps(sh->session);
+	if (!session_connected(sh->session)) {
+		render_info(sh->render, "not connected");
+		return;
+	}
+	if (!c->known) {
+		render_info(sh->render, "no capabilities known: send EHLO%s",
+			    session_tls(sh->session) ? " (those seen before STARTTLS were forgotten)"
+						     : "");
+		return;
+	}
+	struct buf out;
+	buf_init(&out);
+	buf_printf(&out, "capabilities of %s%s:\n", session_host(sh->session),
+		   session_tls(sh->session) ? " (under TLS)" : "");
+	for (size_t i = 0; i < c->n; i++)
+		buf_printf(&out, "  %-20s %s\n", c->items[i].name, c->items[i].params);
+	if (!c->n)
+		buf_puts(&out, "  (none advertised)\n");
+	render_text(sh->render, out.data);
+	buf_free(&out);
+}
+
+static void cmd_tls(struct shell *sh, int argc, char **argv)
+{
+	struct buf out;
+	buf_init(&out);
+	session_describe_tls(sh->session, &out);
+	render_text(sh->render, out.data);
+	buf_free(&out);
+}
+
+static void cmd_help(struct shell *sh, int argc, char **argv)
+{
+	meta_help(sh, argc > 1 ? argv[1] : NULL);
+}
+
+static void cmd_quit(struct shell *sh, int argc, char **argv)
+{
+	shell_quit(sh);
+}
+
+static void cmd_file(struct shell *sh, int argc, char **argv)
+{
+	if (argc != 2) {
+		render_error(sh->render, "usage: \\file PATH (inside DATA)");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	shell_failed(sh, session_data_file(sh->session, argv[1]));
+}
+
+const struct meta_command meta_commands[] = {
+	{"connect", "HOST [PORT] [--tls|--starttls|--plain]",
+	 "connect to an SMTP server (closes the current connection)", cmd_connect,
+	 META_COMPLETE_CONNECT, false},
+	{"disconnect", "", "close the connection without QUIT", cmd_disconnect, META_COMPLETE_NONE,
+	 false},
+	{"caps", "", "list the capabilities of the last EHLO reply", cmd_caps, META_COMPLETE_NONE,
+	 false},
+	{"tls", "", "show what protects the connection: protocol, cipher, certificate", cmd_tls,
+	 META_COMPLETE_NONE, false},
+	{"file", "PATH", "inside DATA: send a file as message lines (CRLF, dot-stuffing done)",
+	 cmd_file, META_COMPLETE_FILE, true},
+	{"help", "[VERB|\\COMMAND]", "list commands, or explain one", cmd_help, META_COMPLETE_HELP,
+	 false},
+	{"quit", "", "send QUIT (when connected) and leave", cmd_quit, META_COMPLETE_NONE, false},
+};
+
+const size_t meta_command_count = sizeof meta_commands / sizeof meta_commands[0];
+
+const struct meta_command *meta_find(const char *name)
+{
+	for (size_t i = 0; i < meta_command_count; i++)
+		if (strcmp(meta_commands[i].name, name) == 0)
+			return &meta_commands[i];
+	return NULL;
+}
+
+/* Splits s in place into words; quotes group, a backslash before a quote or blank escapes it. */
+static int split_words(char *s, char **argv, int max)
+{
+	int argc = 0;
+	char *w = s;
+	while (*s) {
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (!*s)
+			break;
+		if (argc == max)
+			return -1;
+		argv[argc++] = w;
+		char quote = 0;
+		while (*s && (quote || (*s != ' ' && *s != '\t'))) {
+			if (quote && *s == quote) {
+				quote = 0;
+				s++;
+			} else if (!quote && (*s == '"' || *s == '\'')) {
+				quote = *s++;
+			} else {
+				*w++ = *s++;
+			}
+		}
+		if (*s)
+			s++;
+		*w++ = '\0';
+	}
+	return argc;
+}
+
+bool meta_run(struct shell *sh, const char *line)
+{
+	char *copy = strdup(line + 1);
+	if (!copy)
+		return true;
+	char *argv[ARGS_MAX];
+	int argc = split_words(copy, argv, ARGS_MAX);
+	const struct meta_command *cmd = argc > 0 ? meta_find(argv[0]) : NULL;
+	bool in_data = session_phase(sh->session) == PHASE_DATA;
+	if (!cmd || (in_data && !cmd->in_data)) {
+		free(copy);
+		return false;
+	}
+	if (!in_data && cmd->in_data) {
+		render_error(sh->render, "\\%s works inside DATA only (after a 354 reply)",
+			     cmd->name);
+		shell_failed(sh, SESSION_ERR_LOCAL);
+	} else {
+		cmd->run(sh, argc, argv);
+	}
+	free(copy);
+	return true;
+}
+
+void meta_help(struct shell *sh, const char *topic)
+{
+	struct buf out;
+	buf_init(&out);
+	if (topic && topic[0] == '\\')
+		topic++;
+	const struct meta_command *m = topic ? meta_find(topic) : NULL;
+	const struct smtp_verb *v = topic ? verb_find(topic, strlen(topic)) : NULL;
+	if (v) {
+		buf_printf(&out, "%s — %s\nsyntax:   %s\nreplies:  %s\nspec:     %s\nexample:  %s",
+			   v->name, v->summary, v->syntax, v->replies, v->rfc, v->example);
+	} else if (m) {
+		buf_printf(&out, "\\%s %s\n%s", m->name, m->args, m->help);
+	} else if (topic) {
+		render_error(sh->render, "no help for %s (\\help lists the topics)", topic);
+		buf_free(&out);
+		return;
+	} else {
+		buf_puts(&out, "SMTP commands (sent to the server as typed):\n");
+		for (size_t i = 0; i < smtp_verb_count; i++)
+			buf_printf(&out, "  %-9s %s\n", smtp_verbs[i].name, smtp_verbs[i].summary);
+		buf_puts(&out, "Local commands (never sent):\n");
+		for (size_t i = 0; i < meta_command_count; i++) {
+			char name[64];
+			snprintf(name, sizeof name, "\\%s %s", meta_commands[i].name,
+				 meta_commands[i].args);
+			buf_printf(&out, "  %-44s %s\n", name, meta_commands[i].help);
+		}
+		buf_puts(&out, "Tab completes; \\help VERB explains one; inside DATA a line with only "
+			       "'.' ends the message.");
+	}
+	render_text(sh->render, out.data);
+	buf_free(&out);
+}

@@ -1,0 +1,197 @@
+#include "smtpsh/repl.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <readline/history.h>
+#include <readline/readline.h>
+
+#include "smtpsh/complete.h"
+
+static struct shell *the_shell;
+static volatile sig_atomic_t got_sigint, got_sigwinch;
+static bool at_prompt;   /* Readline owns the input line on screen */
+static bool line_hidden; /* the input line was taken off screen to print something */
+static bool eof_in_data; /* Ctrl-D was pressed once inside DATA */
+static char prompt[512];
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	got_sigint = 1;
+}
+
+static void on_sigwinch(int sig)
+{
+	(void)sig;
+	got_sigwinch = 1;
+}
+
+static void make_prompt(const struct shell *sh)
+{
+	const struct smtp_session *s = sh->session;
+	bool color = sh->render->color;
+	const char *on = color ? "\001\033[1m\002" : "", *off = color ? "\001\033[0m\002" : "";
+	if (!session_connected(s)) {
+		snprintf(prompt, sizeof prompt, "%ssmtpsh%s> ", on, off);
+		return;
+	}
+	const char *host = session_host(s);
+	bool v6 = strchr(host, ':') != NULL;
+	snprintf(prompt, sizeof prompt, "%s%s%s%s:%s%s%s %s%s> ", on, v6 ? "[" : "", host,
+		 v6 ? "]" : "", session_port(s), session_tls(s) ? " tls" : "",
+		 session_in_auth(s) ? " auth" : "", session_phase_name(session_phase(s)), off);
+}
+
+/* The renderer's hook: takes the input line off screen before output appears. */
+static void hide_line(void *arg)
+{
+	(void)arg;
+	if (at_prompt && !line_hidden) {
+		rl_clear_visible_line();
+		line_hidden = true;
+	}
+}
+
+static void show_line(void)
+{
+	make_prompt(the_shell);
+	rl_set_prompt(prompt);
+	if (line_hidden) {
+		rl_on_new_line();
+		rl_forced_update_display();
+		line_hidden = false;
+	}
+}
+
+static void on_line(char *line)
+{
+	struct shell *sh = the_shell;
+	at_prompt = false;
+	if (!line) {
+		if (session_phase(sh->session) == PHASE_DATA && !eof_in_data) {
+			eof_in_data = true;
+			rl_crlf();
+			render_warning(sh->render, "inside DATA: end the message with a line holding "
+						   "only '.'; Ctrl-D again abandons it and quits");
+		} else {
+			rl_crlf();
+			shell_end_of_input(sh);
+		}
+	} else {
+		eof_in_data = false;
+		bool secret = shell_line_is_secret(sh, line);
+		bool data = session_phase(sh->session) == PHASE_DATA;
+		if (*line && !secret && !data && line[0] != ' ')
+			add_history(line);
+		shell_execute(sh, line, strlen(line));
+		if (secret)
+			memset(line, 0, strlen(line));
+		free(line);
+	}
+	got_sigint = 0;
+	make_prompt(sh);
+	rl_set_prompt(prompt);
+	at_prompt = true;
+	line_hidden = false;
+}
+
+static void on_interrupt(void)
+{
+	got_sigint = 0;
+	/* Ctrl-C at the prompt: forget the typed line, start a fresh one. */
+	rl_free_line_state();
+	rl_callback_sigcleanup();
+	rl_replace_line("", 0);
+	rl_point = rl_end = 0;
+	printf("^C");
+	rl_crlf();
+	rl_on_new_line();
+	rl_redisplay();
+}
+
+int repl_run(struct shell *sh)
+{
+	the_shell = sh;
+	struct sigaction sa = {0};
+	sa.sa_handler = on_sigint; /* no SA_RESTART: poll() and waits see EINTR */
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_sigwinch;
+	sigaction(SIGWINCH, &sa, NULL);
+	sh->interrupted = &got_sigint;
+	session_set_interrupt(sh->session, &got_sigint);
+
+	rl_readline_name = "smtpsh";
+	rl_catch_signals = 0;
+	rl_catch_sigwinch = 0;
+	complete_install(sh);
+	sh->render->before_output = hide_line;
+	make_prompt(sh);
+	rl_callback_handler_install(prompt, on_line);
+	at_prompt = true;
+
+	while (!sh->done) {
+		int fd = session_fd(sh->session);
+		if (fd >= 0 && session_has_buffered(sh->session)) {
+			shell_failed(sh, session_poll(sh->session));
+			show_line();
+			continue;
+		}
+		struct pollfd fds[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
+					{.fd = fd, .events = POLLIN}};
+		int r = poll(fds, fd >= 0 ? 2 : 1, -1);
+		if (got_sigwinch) {
+			got_sigwinch = 0;
+			rl_resize_terminal();
+		}
+		if (got_sigint) {
+			on_interrupt();
+			continue;
+		}
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			render_error(sh->render, "poll: %s", strerror(errno));
+			break;
+		}
+		if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			rl_callback_read_char();
+			continue;
+		}
+		if (fd >= 0 && fds[1].revents) {
+			shell_failed(sh, session_poll(sh->session));
+			show_line();
+		}
+	}
+	sh->render->before_output = NULL;
+	rl_callback_handler_remove();
+	return sh->status;
+}
+
+int batch_run(struct shell *sh, FILE *in)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	while (!sh->done && (n = getline(&line, &cap, in)) >= 0) {
+		size_t len = (size_t)n;
+		if (len && line[len - 1] == '\n')
+			line[--len] = '\0';
+		if (len && line[len - 1] == '\r') /* a script written with CRLF line ends */
+			line[--len] = '\0';
+		if (session_connected(sh->session))
+			shell_failed(sh, session_poll(sh->session));
+		if (sh->done)
+			break;
+		shell_execute(sh, line, len);
+	}
+	if (!sh->done)
+		shell_end_of_input(sh);
+	free(line);
+	return sh->status;
+}

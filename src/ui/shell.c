@@ -1,0 +1,222 @@
+#include "smtpsh/shell.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include "smtpsh/meta.h"
+
+#define COMMAND_MAX 512 /* octets with CRLF (RFC 5321 4.5.3.1.4) */
+#define TEXT_LINE_MAX 998 /* octets without CRLF (RFC 5322 2.1.1) */
+
+void shell_init(struct shell *sh, struct smtp_session *s, struct render *r)
+{
+	memset(sh, 0, sizeof *sh);
+	sh->session = s;
+	sh->render = r;
+	sh->mode = TLS_NONE;
+	sh->status = EXIT_OK;
+}
+
+static void set_status(struct shell *sh, int status)
+{
+	if (sh->status == EXIT_OK)
+		sh->status = status;
+}
+
+void shell_failed(struct shell *sh, enum session_status st)
+{
+	switch (st) {
+	case SESSION_OK:
+		return;
+	case SESSION_ERR_NET:
+	case SESSION_ERR_TIMEOUT:
+		set_status(sh, EXIT_NET);
+		sh->done |= sh->batch;
+		return;
+	case SESSION_ERR_TLS:
+		set_status(sh, EXIT_TLS);
+		sh->done |= sh->batch;
+		return;
+	case SESSION_ERR_PROTO:
+		if (sh->strict) {
+			set_status(sh, EXIT_PROTO);
+			sh->done = true;
+		}
+		return;
+	case SESSION_ERR_INTERRUPTED:
+		if (sh->batch) {
+			set_status(sh, EXIT_INTERRUPT);
+			sh->done = true;
+		} else {
+			render_info(sh->render, "interrupted: %s%s", session_error(sh->session),
+				    session_reply_pending(sh->session)
+					    ? " (the reply will be shown when it comes)"
+					    : "");
+		}
+		return;
+	case SESSION_ERR_STATE:
+		if (sh->batch) {
+			set_status(sh, session_connected(sh->session) ? EXIT_USAGE : EXIT_NET);
+			sh->done = true;
+		}
+		return;
+	case SESSION_ERR_LOCAL:
+		if (sh->batch) {
+			set_status(sh, EXIT_USAGE);
+			sh->done = true;
+		}
+		return;
+	}
+}
+
+static void check_reply(struct shell *sh, const struct smtp_reply *rep)
+{
+	if (rep->code >= 400 && sh->strict) {
+		render_error(sh->render, "--strict: stopping at reply %d", rep->code);
+		set_status(sh, EXIT_REPLY);
+		sh->done = true;
+	}
+}
+
+void shell_connect(struct shell *sh, const char *host, const char *port, enum tls_mode mode)
+{
+	enum session_status st = session_connect(sh->session, host, port, mode);
+	shell_failed(sh, st);
+}
+
+bool shell_line_is_secret(const struct shell *sh, const char *line)
+{
+	if (session_in_auth(sh->session))
+		return true;
+	/* AUTH with an initial response: the mechanism is fine to keep, the response is not. */
+	return strncasecmp(line, "AUTH ", 5) == 0 && strchr(line + 5 + strspn(line + 5, " "), ' ');
+}
+
+/* What the screen shows for a command holding a secret. */
+static const char *masked(const struct shell *sh, const char *line, char *out, size_t outlen)
+{
+	if (session_in_auth(sh->session)) {
+		snprintf(out, outlen, "%s", strcmp(line, "*") == 0 ? "*" : "<redacted>");
+		return out;
+	}
+	if (shell_line_is_secret(sh, line)) {
+		const char *mech = line + 5 + strspn(line + 5, " ");
+		int n = (int)strcspn(mech, " ");
+		snprintf(out, outlen, "AUTH %.*s <redacted>", n > 40 ? 40 : n, mech);
+		return out;
+	}
+	return NULL;
+}
+
+static void run_command(struct shell *sh, const char *line, size_t len)
+{
+	if (len + 2 > COMMAND_MAX)
+		render_warning(sh->render,
+			       "this command is %zu octets with CRLF; RFC 5321 allows 512 (sent anyway)",
+			       len + 2);
+	char shown[96];
+	const char *disp = masked(sh, line, shown, sizeof shown);
+	struct smtp_reply rep;
+	smtp_reply_init(&rep);
+	enum session_status st = session_command(sh->session, line, disp, &rep);
+	shell_failed(sh, st);
+	if (st == SESSION_OK) {
+		check_reply(sh, &rep);
+		if (!sh->batch && session_phase(sh->session) == PHASE_DATA)
+			render_info(sh->render,
+				    "type the message: headers, an empty line, the body; a line with "
+				    "only '.' sends it (\\file PATH inserts a file)");
+	}
+	smtp_reply_free(&rep);
+}
+
+static void run_data_line(struct shell *sh, const char *line, size_t len)
+{
+	if (len == 1 && line[0] == '.') {
+		struct smtp_reply rep;
+		smtp_reply_init(&rep);
+		enum session_status st = session_data_end(sh->session, &rep);
+		shell_failed(sh, st);
+		if (st == SESSION_OK)
+			check_reply(sh, &rep);
+		smtp_reply_free(&rep);
+		return;
+	}
+	if (line[0] == '\\') {
+		if (line[1] == '\\') { /* "\\..." sends a line that starts with one backslash */
+			line++;
+			len--;
+		} else if (meta_run(sh, line)) {
+			return;
+		}
+	}
+	if (len > TEXT_LINE_MAX)
+		render_warning(sh->render,
+			       "this line is %zu octets; RFC 5322 allows 998 (sent anyway)", len);
+	shell_failed(sh, session_data_line(sh->session, line, len));
+}
+
+void shell_execute(struct shell *sh, const char *line, size_t len)
+{
+	if (memchr(line, '\0', len)) {
+		render_error(sh->render, "a line with a NUL byte cannot be sent: ignored");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	if (strpbrk(line, "\r\n")) {
+		render_error(sh->render, "a line with a CR or LF inside cannot be sent: ignored");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	if (session_phase(sh->session) == PHASE_DATA) {
+		run_data_line(sh, line, len);
+		return;
+	}
+	if (line[0] == '\\') {
+		if (!meta_run(sh, line)) {
+			render_error(sh->render, "unknown local command %.*s (\\help lists them)",
+				     (int)strcspn(line, " "), line);
+			shell_failed(sh, SESSION_ERR_LOCAL);
+		}
+		return;
+	}
+	if (!session_in_auth(sh->session) && (len == 0 || line[0] == '#'))
+		return;
+	run_command(sh, line, len);
+}
+
+void shell_quit(struct shell *sh)
+{
+	if (session_connected(sh->session) && session_phase(sh->session) != PHASE_DATA) {
+		struct smtp_reply rep;
+		smtp_reply_init(&rep);
+		enum session_status st = session_command(sh->session, "QUIT", NULL, &rep);
+		if (st != SESSION_OK && st != SESSION_ERR_INTERRUPTED)
+			shell_failed(sh, st);
+		smtp_reply_free(&rep);
+		if (session_connected(sh->session))
+			session_disconnect(sh->session, "connection closed");
+	} else if (session_connected(sh->session)) {
+		session_disconnect(sh->session, "connection closed inside DATA: the message is "
+						"abandoned");
+	}
+	sh->done = true;
+}
+
+void shell_end_of_input(struct shell *sh)
+{
+	if (sh->batch) {
+		if (session_phase(sh->session) == PHASE_DATA) {
+			render_error(sh->render,
+				     "input ended inside DATA (no line with only '.'): the message "
+				     "is not sent");
+			set_status(sh, EXIT_USAGE);
+			session_disconnect(sh->session, "connection closed: message abandoned");
+		} else if (session_connected(sh->session)) {
+			session_disconnect(sh->session, "end of input: connection closed without QUIT");
+		}
+		sh->done = true;
+		return;
+	}
+	shell_quit(sh);
+}
