@@ -1,0 +1,173 @@
+#include "smtpsh/escape.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* How one unit of input (a byte, or a whole UTF-8 sequence) is shown. */
+enum unit_kind {
+	UNIT_PASS,    /* as it is */
+	UNIT_BYTES,   /* every byte as \xNN */
+	UNIT_NAMED,   /* a backslash escape: \\ \t \r \n */
+	UNIT_UNICODE, /* \u{XXXX} */
+};
+
+struct unit {
+	enum unit_kind kind;
+	size_t len;  /* input bytes it covers */
+	uint32_t cp; /* the code point, for UNIT_UNICODE */
+	char name;   /* the letter after the backslash, for UNIT_NAMED */
+};
+
+/*
+ * Length of the well-formed UTF-8 sequence at s[0..len) (RFC 3629 table: no overlong
+ * forms, no surrogates, nothing above U+10FFFF) and its code point; 0 when not well formed.
+ */
+static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
+{
+	unsigned char c = s[0];
+	size_t n;
+	unsigned char lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+
+	if (c >= 0xC2 && c <= 0xDF) {
+		n = 2;
+		*cp = c & 0x1F;
+	} else if (c >= 0xE0 && c <= 0xEF) {
+		n = 3;
+		*cp = c & 0x0F;
+		if (c == 0xE0)
+			lo = 0xA0;
+		else if (c == 0xED)
+			hi = 0x9F;
+	} else if (c >= 0xF0 && c <= 0xF4) {
+		n = 4;
+		*cp = c & 0x07;
+		if (c == 0xF0)
+			lo = 0x90;
+		else if (c == 0xF4)
+			hi = 0x8F;
+	} else {
+		return 0;
+	}
+	if (len < n || s[1] < lo || s[1] > hi)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		*cp = (*cp << 6) | (s[i] & 0x3F);
+	}
+	return n;
+}
+
+/* Unicode's Bidi_Control characters: they can reorder what the terminal shows. */
+static bool is_bidi_control(uint32_t cp)
+{
+	return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
+}
+
+static struct unit next_unit(const char *in, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)in;
+	struct unit u = {UNIT_PASS, 1, 0, 0};
+
+	if (s[0] < 0x80) {
+		switch (s[0]) {
+		case '\\':
+			u.kind = UNIT_NAMED;
+			u.name = '\\';
+			break;
+		case '\t':
+			u.kind = UNIT_NAMED;
+			u.name = 't';
+			break;
+		case '\r':
+			u.kind = UNIT_NAMED;
+			u.name = 'r';
+			break;
+		case '\n':
+			u.kind = UNIT_NAMED;
+			u.name = 'n';
+			break;
+		default:
+			if (s[0] < 0x20 || s[0] == 0x7F)
+				u.kind = UNIT_BYTES;
+		}
+		return u;
+	}
+
+	uint32_t cp = 0;
+	size_t n = utf8_decode(s, len, &cp);
+	if (n == 0) {
+		/* Only the first byte: what follows is looked at again on its own. */
+		u.kind = UNIT_BYTES;
+		return u;
+	}
+	u.len = n;
+	if (cp <= 0x9F) {
+		u.kind = UNIT_BYTES; /* C1 control */
+	} else if (is_bidi_control(cp)) {
+		u.kind = UNIT_UNICODE;
+		u.cp = cp;
+	}
+	return u;
+}
+
+static int append_escaped(struct buf *out, const char *in, struct unit u)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	switch (u.kind) {
+	case UNIT_PASS:
+		return buf_append(out, in, u.len);
+	case UNIT_NAMED: {
+		char e[2] = {'\\', u.name};
+		return buf_append(out, e, 2);
+	}
+	case UNIT_UNICODE:
+		return buf_printf(out, "\\u{%04X}", (unsigned)u.cp);
+	case UNIT_BYTES:
+		for (size_t k = 0; k < u.len; k++) {
+			unsigned char b = (unsigned char)in[k];
+			char e[4] = {'\\', 'x', hex[b >> 4], hex[b & 0x0F]};
+			if (buf_append(out, e, 4) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+int escape_append(struct buf *out, const char *in, size_t len, int flags)
+{
+	size_t i = 0, pass = 0; /* in[pass..i) passes through, not copied yet */
+
+	/* CR and LF are shown as \r and \n with or without ESCAPE_SHOW_RAW. */
+	(void)flags;
+	while (i < len) {
+		struct unit u = next_unit(in + i, len - i);
+		if (u.kind != UNIT_PASS) {
+			if (i > pass && buf_append(out, in + pass, i - pass) < 0)
+				return -1;
+			if (append_escaped(out, in + i, u) < 0)
+				return -1;
+			pass = i + u.len;
+		}
+		i += u.len;
+	}
+	if (i > pass && buf_append(out, in + pass, i - pass) < 0)
+		return -1;
+	/* Even for empty input, out->data is then a string. */
+	return buf_append(out, "", 0);
+}
+
+int escape_needed(const char *in, size_t len)
+{
+	size_t i = 0;
+	while (i < len) {
+		struct unit u = next_unit(in + i, len - i);
+		if (u.kind != UNIT_PASS)
+			return 1;
+		i += u.len;
+	}
+	return 0;
+}
