@@ -49,6 +49,7 @@ int buf_reserve(struct buf *b, size_t extra)
 	char *p = realloc(b->data, cap);
 	if (!p)
 		return -1;
+	p[b->len] = '\0'; /* a first allocation holds garbage: keep data a string */
 	b->data = p;
 	b->cap = cap;
 	return 0;
