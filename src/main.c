@@ -25,6 +25,7 @@ enum {
 	OPT_EHLO,
 	OPT_STRICT,
 	OPT_COLOR,
+	OPT_ALLOW_PLAINTEXT_AUTH,
 };
 
 static const struct option long_options[] = {
@@ -37,6 +38,7 @@ static const struct option long_options[] = {
 	{"file", required_argument, NULL, 'f'},
 	{"strict", no_argument, NULL, OPT_STRICT},
 	{"color", required_argument, NULL, OPT_COLOR},
+	{"allow-plaintext-auth", no_argument, NULL, OPT_ALLOW_PLAINTEXT_AUTH},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -60,6 +62,8 @@ static void usage(FILE *f)
 	      "      --timeout SECONDS connect, handshake and reply timeout (default 30)\n"
 	      "      --ehlo NAME       the name the automatic EHLO of --starttls gives (default\n"
 	      "                        localhost)\n"
+	      "      --allow-plaintext-auth\n"
+	      "                        allow AUTH without TLS to a host that is not loopback\n"
 	      "\n"
 	      "Batch mode (used when standard input is not a terminal, or with -f):\n"
 	      "  -f, --file FILE       read the lines to run from FILE\n"
@@ -102,7 +106,7 @@ int main(int argc, char **argv)
 	};
 	enum tls_mode mode = TLS_NONE;
 	const char *script = NULL, *color = "auto";
-	bool strict = false;
+	bool strict = false, allow_plaintext_auth = false;
 	int opt;
 	while ((opt = getopt_long(argc, argv, "46f:hV", long_options, NULL)) != -1) {
 		switch (opt) {
@@ -140,6 +144,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			script = optarg;
+			break;
+		case OPT_ALLOW_PLAINTEXT_AUTH:
+			allow_plaintext_auth = true;
 			break;
 		case OPT_STRICT:
 			strict = true;
@@ -200,6 +207,7 @@ int main(int argc, char **argv)
 	sh.batch = in != NULL;
 	sh.strict = strict;
 	sh.mode = mode;
+	sh.allow_plaintext_auth = allow_plaintext_auth;
 
 	if (host)
 		shell_connect(&sh, host, port, mode);

@@ -1,5 +1,6 @@
 #include "smtpsh/session.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -72,6 +73,7 @@ struct smtp_session {
 	struct conn conn;
 	SSL_CTX *ctx;
 	bool verified;
+	bool implicit_tls; /* TLS from the first byte, not upgraded by STARTTLS */
 	char *host;
 	char port[16];
 
@@ -720,6 +722,7 @@ enum session_status session_connect(struct smtp_session *s, const char *host, co
 		       s->conn.peer_port);
 	s->phase = PHASE_GREETING;
 	enum session_status st;
+	s->implicit_tls = mode == TLS_IMPLICIT;
 	if (mode == TLS_IMPLICIT && (st = handshake(s)) != SESSION_OK)
 		goto failed;
 	pend_push(s, VERB_GREETING);
@@ -941,6 +944,19 @@ bool session_tls(const struct smtp_session *s)
 	return s->conn.ssl != NULL;
 }
 
+bool session_peer_loopback(const struct smtp_session *s)
+{
+	unsigned char a[16];
+	const char *addr = s->conn.peer_addr;
+	if (inet_pton(AF_INET, addr, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, addr, a) != 1)
+		return false;
+	static const unsigned char loop6[16] = {[15] = 1};
+	static const unsigned char mapped[12] = {[10] = 0xff, [11] = 0xff};
+	return memcmp(a, loop6, 16) == 0 || (memcmp(a, mapped, 12) == 0 && a[12] == 127);
+}
+
 bool session_in_auth(const struct smtp_session *s)
 {
 	return s->in_auth;
@@ -983,6 +999,8 @@ void session_describe_tls(const struct smtp_session *s, struct buf *out)
 			   caps_has(&s->caps, "STARTTLS") ? " (the server offers STARTTLS)" : "");
 		return;
 	}
-	buf_printf(out, "TLS to %s (%s) port %s\n", s->host, s->conn.peer_addr, s->port);
+	buf_printf(out, "TLS (%s) to %s (%s) port %s\n",
+		   s->implicit_tls ? "implicit, from the first byte" : "upgraded by STARTTLS", s->host,
+		   s->conn.peer_addr, s->port);
 	tls_describe(s->conn.ssl, out);
 }

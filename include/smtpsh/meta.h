@@ -14,6 +14,7 @@ enum meta_complete {
 	META_COMPLETE_FILE,    /* file names */
 	META_COMPLETE_HELP,    /* SMTP verbs and local commands */
 	META_COMPLETE_CONNECT, /* host, then port, then --tls/--starttls/--plain */
+	META_COMPLETE_SET,     /* a setting's name, then on/off */
 };
 
 struct meta_command {
@@ -34,6 +35,9 @@ const struct meta_command *meta_find(const char *name);
 /* Splits a line after its backslash into words (quotes '...' "..." group), runs the command.
    Returns false when line names no local command. */
 bool meta_run(struct shell *sh, const char *line);
+
+/* The names of the \set settings; returns how many were put in out. */
+size_t meta_setting_names(const char **out, size_t max);
 
 /* \help [TOPIC] */
 void meta_help(struct shell *sh, const char *topic);

@@ -139,6 +139,8 @@ enum session_phase session_phase(const struct smtp_session *s);
 const char *session_phase_name(enum session_phase p);
 bool session_connected(const struct smtp_session *s);
 bool session_tls(const struct smtp_session *s);
+/* Is the peer a loopback address (127.0.0.0/8, ::1)? */
+bool session_peer_loopback(const struct smtp_session *s);
 /* After a 334 reply to AUTH: the next line is a SASL response (a secret), not a command. */
 bool session_in_auth(const struct smtp_session *s);
 /* Is a reply still owed for a command whose wait was interrupted or timed out? */

@@ -32,6 +32,8 @@ struct shell {
 	int status;           /* exit status so far */
 	bool done;            /* \quit, or a failure that ends a batch */
 	volatile sig_atomic_t *interrupted;
+	bool reveal_secrets;       /* show AUTH payloads instead of <redacted> (\set) */
+	bool allow_plaintext_auth; /* allow AUTH without TLS to a host that is not loopback */
 };
 
 void shell_init(struct shell *sh, struct smtp_session *s, struct render *r);

@@ -11,6 +11,25 @@
 
 #include "smtpsh/escape.h"
 
+/* What the verification callback saw first; OpenSSL keeps no certificate of a failed handshake. */
+struct verify_note {
+	long err;
+	X509 *cert; /* the certificate the error is about */
+};
+
+static int verify_cb(int ok, X509_STORE_CTX *x)
+{
+	SSL *ssl = X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx());
+	struct verify_note *note = ssl ? SSL_get_app_data(ssl) : NULL;
+	if (!ok && note && !note->err) {
+		note->err = X509_STORE_CTX_get_error(x);
+		X509 *cert = X509_STORE_CTX_get_current_cert(x);
+		if (cert && X509_up_ref(cert))
+			note->cert = cert;
+	}
+	return ok; /* OpenSSL's decision stands: fail with SSL_VERIFY_PEER, go on without */
+}
+
 SSL_CTX *tls_context_new(const struct tls_options *opt, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
@@ -21,7 +40,7 @@ SSL_CTX *tls_context_new(const struct tls_options *opt, char *err, size_t errlen
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
-	SSL_CTX_set_verify(ctx, opt->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_verify(ctx, opt->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, verify_cb);
 	int ok;
 	if (opt->cafile) {
 		ok = SSL_CTX_load_verify_locations(ctx, opt->cafile, NULL);
@@ -102,15 +121,60 @@ bool tls_verified(SSL *ssl)
 	return cert && SSL_get_verify_result(ssl) == X509_V_OK;
 }
 
+/* Why verification failed, in words that say what to do about it. */
+static void append_verify_problem(struct buf *out, long v, X509 *cert, const char *host)
+{
+	switch (v) {
+	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+		buf_puts(out, "self-signed certificate (trust it with --cafile FILE)");
+		break;
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+	case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+		buf_puts(out, "issued by an unknown CA (");
+		if (cert)
+			append_name(out, X509_get_issuer_name(cert));
+		buf_puts(out, "; --cafile FILE trusts a CA)");
+		break;
+	case X509_V_ERR_CERT_HAS_EXPIRED:
+		buf_puts(out, "certificate expired on ");
+		if (cert)
+			append_time(out, X509_get0_notAfter(cert));
+		break;
+	case X509_V_ERR_CERT_NOT_YET_VALID:
+		buf_puts(out, "certificate not valid before ");
+		if (cert)
+			append_time(out, X509_get0_notBefore(cert));
+		buf_puts(out, " (is the clock right?)");
+		break;
+	case X509_V_ERR_HOSTNAME_MISMATCH:
+	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		buf_printf(out, "name mismatch: the certificate is not for %s but for ",
+			   host ? host : "this host");
+		if (cert)
+			append_sans(out, cert);
+		break;
+	case X509_V_ERR_CERT_REVOKED:
+		buf_puts(out, "certificate revoked");
+		break;
+	default:
+		buf_puts(out, X509_verify_cert_error_string(v));
+		break;
+	}
+}
+
 static void append_verify(struct buf *out, SSL *ssl)
 {
-	long v = SSL_get_verify_result(ssl);
 	if (!SSL_get0_peer_certificate(ssl))
 		buf_puts(out, "no certificate");
-	else if (v == X509_V_OK)
+	else if (SSL_get_verify_result(ssl) == X509_V_OK)
 		buf_puts(out, "certificate verified");
-	else
-		buf_printf(out, "certificate NOT verified: %s", X509_verify_cert_error_string(v));
+	else {
+		buf_puts(out, "certificate NOT verified: ");
+		append_verify_problem(out, SSL_get_verify_result(ssl),
+				      SSL_get0_peer_certificate(ssl), SSL_get0_peername(ssl));
+	}
 }
 
 void tls_summary(SSL *ssl, struct buf *out)
@@ -149,18 +213,21 @@ void tls_describe(SSL *ssl, struct buf *out)
 	append_verify(out, ssl);
 }
 
-static void handshake_error(SSL *ssl, int ret, const char *host, char *err, size_t errlen)
+static void handshake_error(SSL *ssl, int ret, const struct verify_note *note, const char *host,
+			    char *err, size_t errlen)
 {
-	long v = SSL_get_verify_result(ssl);
-	X509 *cert = SSL_get0_peer_certificate(ssl);
 	unsigned long e = ERR_peek_error();
-	if (cert && v != X509_V_OK) {
-		struct buf subj;
-		buf_init(&subj);
-		append_name(&subj, X509_get_subject_name(cert));
-		snprintf(err, errlen, "TLS certificate of %s not trusted: %s (certificate %s)", host,
-			 X509_verify_cert_error_string(v), subj.data ? subj.data : "?");
-		buf_free(&subj);
+	if (note->err) {
+		struct buf msg;
+		buf_init(&msg);
+		append_verify_problem(&msg, note->err, note->cert, host);
+		if (note->cert) {
+			buf_puts(&msg, "; certificate ");
+			append_name(&msg, X509_get_subject_name(note->cert));
+		}
+		snprintf(err, errlen, "TLS certificate of %s not trusted: %s", host,
+			 msg.data ? msg.data : "?");
+		buf_free(&msg);
 	} else if (e) {
 		const char *reason = ERR_reason_error_string(e);
 		snprintf(err, errlen, "TLS handshake with %s failed: %s%s", host,
@@ -192,6 +259,9 @@ int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, bool insecure,
 	/* Checked by OpenSSL during verification; IP literals are recognised by SSL_set1_host. */
 	SSL_set1_host(ssl, host);
 	SSL_set_connect_state(ssl);
+	struct verify_note note = {0};
+	SSL_set_app_data(ssl, &note);
+	int result = 0;
 	long long deadline = conn_now_ms() + timeout_ms;
 	for (;;) {
 		ERR_clear_error();
@@ -206,18 +276,24 @@ int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, bool insecure,
 		else if (e == SSL_ERROR_WANT_WRITE)
 			want = POLLOUT;
 		else {
-			handshake_error(ssl, r, host, err, errlen);
-			SSL_free(ssl);
-			return CONN_IO_ERROR;
+			handshake_error(ssl, r, &note, host, err, errlen);
+			result = CONN_IO_ERROR;
+			break;
 		}
 		long long left = deadline - conn_now_ms();
 		int w = left <= 0 ? CONN_IO_TIMEOUT : conn_wait(c, want, (int)left, intr);
 		if (w != CONN_IO_OK) {
 			snprintf(err, errlen, "TLS handshake with %s %s", host,
 				 w == CONN_IO_TIMEOUT ? "timed out" : "interrupted");
-			SSL_free(ssl);
-			return w;
+			result = w;
+			break;
 		}
+	}
+	SSL_set_app_data(ssl, NULL);
+	X509_free(note.cert);
+	if (result != 0) {
+		SSL_free(ssl);
+		return result;
 	}
 	c->ssl = ssl;
 	return 0;

@@ -125,6 +125,19 @@ size_t complete_candidates(const struct shell *sh, const char *line, size_t star
 				n = add(out, n, max, "localhost");
 			return n;
 		}
+		case META_COMPLETE_SET: {
+			const char *names[32];
+			size_t k = nwords == 1 ? meta_setting_names(names, 32) : 0, n = 0;
+			if (nwords == 2) {
+				names[0] = "on";
+				names[1] = "off";
+				k = 2;
+			}
+			for (size_t i = 0; i < k; i++)
+				if (prefix_ci(names[i], text))
+					n = add(out, n, max, names[i]);
+			return n;
+		}
 		case META_COMPLETE_NONE:
 			return 0;
 		}

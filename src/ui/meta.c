@@ -1,5 +1,6 @@
 #include "smtpsh/meta.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -104,6 +105,63 @@ static void cmd_file(struct shell *sh, int argc, char **argv)
 	shell_failed(sh, session_data_file(sh->session, argv[1]));
 }
 
+/* Settings of \set: each a boolean of the shell. */
+struct setting {
+	const char *name;
+	const char *help;
+	size_t offset; /* of the bool in struct shell */
+	const char *on_notice;
+};
+
+static const struct setting settings[] = {
+	{"reveal-secrets", "show AUTH payloads on screen instead of <redacted>",
+	 offsetof(struct shell, reveal_secrets),
+	 "AUTH payloads (base64 of user names and passwords) are now shown on screen: use "
+	 "throwaway accounts only"},
+};
+
+static bool *setting_field(struct shell *sh, const struct setting *st)
+{
+	return (bool *)((char *)sh + st->offset);
+}
+
+static void cmd_set(struct shell *sh, int argc, char **argv)
+{
+	if (argc == 1) {
+		struct buf out;
+		buf_init(&out);
+		for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+			buf_printf(&out, "%-16s %-3s  %s\n", settings[i].name,
+				   *setting_field(sh, &settings[i]) ? "on" : "off", settings[i].help);
+		render_text(sh->render, out.data);
+		buf_free(&out);
+		return;
+	}
+	const struct setting *st = NULL;
+	for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+		if (strcmp(settings[i].name, argv[1]) == 0)
+			st = &settings[i];
+	bool on = argc == 3 && strcmp(argv[2], "on") == 0;
+	if (!st || argc != 3 || (!on && strcmp(argv[2], "off") != 0)) {
+		render_error(sh->render, "usage: \\set [NAME on|off] (\\set alone lists them)");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	*setting_field(sh, st) = on;
+	if (on && st->on_notice)
+		render_warning(sh->render, "%s", st->on_notice);
+	else
+		render_info(sh->render, "%s is %s", st->name, on ? "on" : "off");
+}
+
+size_t meta_setting_names(const char **out, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < sizeof settings / sizeof settings[0] && n < max; i++)
+		out[n++] = settings[i].name;
+	return n;
+}
+
 const struct meta_command meta_commands[] = {
 	{"connect", "HOST [PORT] [--tls|--starttls|--plain]",
 	 "connect to an SMTP server (closes the current connection)", cmd_connect,
@@ -116,6 +174,8 @@ const struct meta_command meta_commands[] = {
 	 META_COMPLETE_NONE, false},
 	{"file", "PATH", "inside DATA: send a file as message lines (CRLF, dot-stuffing done)",
 	 cmd_file, META_COMPLETE_FILE, true},
+	{"set", "[NAME on|off]", "list the settings, or change one", cmd_set, META_COMPLETE_SET,
+	 false},
 	{"help", "[VERB|\\COMMAND]", "list commands, or explain one", cmd_help, META_COMPLETE_HELP,
 	 false},
 	{"quit", "", "send QUIT (when connected) and leave", cmd_quit, META_COMPLETE_NONE, false},

@@ -6,8 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <readline/history.h>
 #include <readline/readline.h>
 
@@ -69,6 +71,51 @@ static void show_line(void)
 	}
 }
 
+/* Where the secret part of the line being typed starts (rl_end when there is none). */
+static int secret_from(const struct shell *sh)
+{
+	if (sh->reveal_secrets)
+		return rl_end;
+	if (session_in_auth(sh->session))
+		return 0;
+	const char *p = rl_line_buffer;
+	int i = (int)strspn(p, " ");
+	if (strncasecmp(p + i, "AUTH", 4) != 0 || (p[i + 4] != ' '))
+		return rl_end;
+	i += 4 + (int)strspn(p + i + 4, " ");
+	i += (int)strcspn(p + i, " ");
+	if (p[i] != ' ')
+		return rl_end;
+	return i + 1 < rl_end ? i + 1 : rl_end;
+}
+
+/* Readline's redisplay, with the secret part of the line shown as asterisks. */
+static void masked_redisplay(void)
+{
+	int from = secret_from(the_shell);
+	if (from >= rl_end) {
+		rl_redisplay();
+		return;
+	}
+	size_t n = (size_t)(rl_end - from);
+	char *saved = malloc(n);
+	if (!saved) { /* show nothing of the secret rather than the secret */
+		int end = rl_end, point = rl_point;
+		rl_end = from;
+		rl_point = point > from ? from : point;
+		rl_redisplay();
+		rl_end = end;
+		rl_point = point;
+		return;
+	}
+	memcpy(saved, rl_line_buffer + from, n);
+	memset(rl_line_buffer + from, '*', n);
+	rl_redisplay();
+	memcpy(rl_line_buffer + from, saved, n);
+	OPENSSL_cleanse(saved, n);
+	free(saved);
+}
+
 static void on_line(char *line)
 {
 	struct shell *sh = the_shell;
@@ -90,8 +137,11 @@ static void on_line(char *line)
 		if (*line && !secret && !data && line[0] != ' ')
 			add_history(line);
 		shell_execute(sh, line, strlen(line));
-		if (secret)
-			memset(line, 0, strlen(line));
+		if (secret) {
+			OPENSSL_cleanse(line, strlen(line));
+			OPENSSL_cleanse(rl_line_buffer, strlen(rl_line_buffer));
+			rl_free_undo_list();
+		}
 		free(line);
 	}
 	got_sigint = 0;
@@ -129,6 +179,7 @@ int repl_run(struct shell *sh)
 	rl_readline_name = "smtpsh";
 	rl_catch_signals = 0;
 	rl_catch_sigwinch = 0;
+	rl_redisplay_function = masked_redisplay;
 	complete_install(sh);
 	sh->render->before_output = hide_line;
 	make_prompt(sh);

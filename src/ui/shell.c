@@ -95,6 +95,8 @@ bool shell_line_is_secret(const struct shell *sh, const char *line)
 /* What the screen shows for a command holding a secret. */
 static const char *masked(const struct shell *sh, const char *line, char *out, size_t outlen)
 {
+	if (sh->reveal_secrets)
+		return NULL;
 	if (session_in_auth(sh->session)) {
 		snprintf(out, outlen, "%s", strcmp(line, "*") == 0 ? "*" : "<redacted>");
 		return out;
@@ -108,8 +110,27 @@ static const char *masked(const struct shell *sh, const char *line, char *out, s
 	return NULL;
 }
 
+/* AUTH in plaintext over a network hands the password to anyone on the path. */
+static bool auth_allowed(struct shell *sh, const char *line)
+{
+	if (session_in_auth(sh->session) || strncasecmp(line, "AUTH", 4) != 0 ||
+	    (line[4] != ' ' && line[4] != '\0'))
+		return true;
+	if (!session_connected(sh->session) || session_tls(sh->session) ||
+	    session_peer_loopback(sh->session) || sh->allow_plaintext_auth)
+		return true;
+	render_error(sh->render,
+		     "refusing to send AUTH without TLS to %s: the password would cross the network "
+		     "readable by anyone (STARTTLS first, or --allow-plaintext-auth)",
+		     session_host(sh->session));
+	shell_failed(sh, SESSION_ERR_TLS);
+	return false;
+}
+
 static void run_command(struct shell *sh, const char *line, size_t len)
 {
+	if (!auth_allowed(sh, line))
+		return;
 	if (len + 2 > COMMAND_MAX)
 		render_warning(sh->render,
 			       "this command is %zu octets with CRLF; RFC 5321 allows 512 (sent anyway)",
