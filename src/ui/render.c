@@ -139,7 +139,8 @@ void render_event(const struct session_event *ev, void *arg)
 	flush_line(r, r->out);
 }
 
-static void vlocal(struct render *r, FILE *f, const char *marker, const char *color,
+__attribute__((format(printf, 6, 0))) static void vlocal(struct render *r, FILE *f,
+							 const char *marker, const char *color,
 		   const char *prefix, const char *fmt, va_list ap)
 {
 	char msg[2048];

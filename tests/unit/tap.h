@@ -33,7 +33,8 @@ static inline void diag(const char *fmt, ...)
 	va_end(ap);
 }
 
-static inline bool tap_vok(bool pass, const char *file, int line, const char *fmt, va_list ap)
+__attribute__((format(printf, 4, 0))) static inline bool tap_vok(bool pass, const char *file,
+								 int line, const char *fmt, va_list ap)
 {
 	tap_run++;
 	if (!pass)
