@@ -43,6 +43,7 @@ SSL_CTX *tls_context_new(const struct tls_options *opt, char *err, size_t errlen
 	SSL_CTX_set_verify(ctx, opt->insecure ? SSL_VERIFY_NONE : SSL_VERIFY_PEER, verify_cb);
 	int ok;
 	if (opt->cafile) {
+		SSL_CTX_set_app_data(ctx, (void *)opt->cafile); /* says "--cafile given" */
 		ok = SSL_CTX_load_verify_locations(ctx, opt->cafile, NULL);
 		if (!ok) {
 			unsigned long e = ERR_get_error();
@@ -122,12 +123,14 @@ bool tls_verified(SSL *ssl)
 }
 
 /* Why verification failed, in words that say what to do about it. */
-static void append_verify_problem(struct buf *out, long v, X509 *cert, const char *host)
+static void append_verify_problem(struct buf *out, long v, X509 *cert, const char *host,
+				  bool have_cafile)
 {
 	switch (v) {
 	case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
 	case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
-		buf_puts(out, "self-signed certificate (trust it with --cafile FILE)");
+		buf_puts(out, have_cafile ? "self-signed certificate, not one of the --cafile CAs"
+					  : "self-signed certificate (trust it with --cafile FILE)");
 		break;
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
 	case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
@@ -135,7 +138,8 @@ static void append_verify_problem(struct buf *out, long v, X509 *cert, const cha
 		buf_puts(out, "issued by an unknown CA (");
 		if (cert)
 			append_name(out, X509_get_issuer_name(cert));
-		buf_puts(out, "; --cafile FILE trusts a CA)");
+		buf_puts(out, have_cafile ? "; not one of the --cafile CAs)"
+					  : "; --cafile FILE trusts a CA)");
 		break;
 	case X509_V_ERR_CERT_HAS_EXPIRED:
 		buf_puts(out, "certificate expired on ");
@@ -173,7 +177,8 @@ static void append_verify(struct buf *out, SSL *ssl)
 	else {
 		buf_puts(out, "certificate NOT verified: ");
 		append_verify_problem(out, SSL_get_verify_result(ssl),
-				      SSL_get0_peer_certificate(ssl), SSL_get0_peername(ssl));
+				      SSL_get0_peer_certificate(ssl), SSL_get0_peername(ssl),
+				      SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) != NULL);
 	}
 }
 
@@ -220,7 +225,8 @@ static void handshake_error(SSL *ssl, int ret, const struct verify_note *note, c
 	if (note->err) {
 		struct buf msg;
 		buf_init(&msg);
-		append_verify_problem(&msg, note->err, note->cert, host);
+		append_verify_problem(&msg, note->err, note->cert, host,
+				      SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) != NULL);
 		if (note->cert) {
 			buf_puts(&msg, "; certificate ");
 			append_name(&msg, X509_get_subject_name(note->cert));
