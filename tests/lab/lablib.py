@@ -19,6 +19,7 @@ import re
 import shutil
 import signal
 import socket
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -352,7 +353,11 @@ def run_smtpsh(args, stdin=b"", timeout=30, env=None, home=None):
         e["HOME"] = home
     if env:
         e.update(env)
-    argv = [exe] + [str(a) for a in args]
+    # SMTPSH_WRAPPER runs the binary under a tool, e.g. "valgrind --error-exitcode=99 ..."
+    wrapper = shlex.split(os.environ.get("SMTPSH_WRAPPER", ""))
+    if wrapper:
+        timeout *= 10
+    argv = wrapper + [exe] + [str(a) for a in args]
     t0 = time.monotonic()
     try:
         p = subprocess.run(argv, input=stdin, stdout=subprocess.PIPE,
