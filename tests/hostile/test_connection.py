@@ -1,0 +1,71 @@
+#!/usr/bin/python3
+"""The server goes away or goes silent: close in the middle of a reply or of the greeting, no
+answer to a command, no greeting. smtpsh must stop with exit status 3 and one clear error,
+within its --timeout, and send nothing after the failure."""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SmtpshTestCase  # noqa: E402
+
+# What a timeout error says ("timed out", "no reply ... within 2 s").
+TIMEOUT_RX = r'time|within \d+ ?s\b'
+
+
+class Connection(SmtpshTestCase):
+    def test_close_in_middle_of_reply(self):
+        srv, r = self.run_case('close_mid_reply.smtp', 'NOOP\nNOOP\nQUIT\n')
+        self.assert_exit(r, 3)
+        self.assert_diag(r, 'error')
+        self.assert_line(r, '<- 250-first line')
+        self.assert_server_ok(srv, r)
+        self.assertEqual(srv.record(), b'NOOP\r\n')
+
+    def test_close_in_middle_of_greeting(self):
+        srv, r = self.run_case('close_mid_greeting.smtp', 'NOOP\nQUIT\n')
+        self.assert_exit(r, 3)
+        self.assert_diag(r, 'error')
+        self.assert_server_ok(srv, r)
+        self.assertEqual(srv.record(), b'')
+
+    def test_no_answer_to_a_command(self):
+        srv, r = self.run_case('no_answer.smtp', 'NOOP\nNOOP\nQUIT\n', smtpsh_timeout=2)
+        self.assert_exit(r, 3)
+        self.assert_diag(r, 'error', TIMEOUT_RX)
+        self.assertLess(r.elapsed, 4.0, 'a 2 s timeout took %.1f s' % r.elapsed)
+        self.assertGreater(r.elapsed, 1.5, 'gave up before the timeout: %r' % r)
+        self.assertEqual(srv.record().count(b'NOOP'), 1, srv.record())
+
+    def test_drip_fed_reply_is_bounded_by_the_timeout(self):
+        srv, r = self.run_case('drip_feed.smtp', 'NOOP\nNOOP\nQUIT\n', smtpsh_timeout=2)
+        self.assert_exit(r, 3)
+        self.assert_diag(r, 'error', TIMEOUT_RX)
+        self.assertLess(r.elapsed, 4.0, 'a 2 s timeout took %.1f s' % r.elapsed)
+        self.assertEqual(srv.record().count(b'NOOP'), 1, srv.record())
+
+    def test_no_greeting(self):
+        srv, r = self.run_case('no_greeting.smtp', 'NOOP\nQUIT\n', smtpsh_timeout=2)
+        self.assert_exit(r, 3)
+        self.assert_diag(r, 'error', TIMEOUT_RX)
+        self.assertLess(r.elapsed, 4.0, 'a 2 s timeout took %.1f s' % r.elapsed)
+        self.assertNotIn(b'NOOP', srv.record())
+
+    def test_connection_refused(self):
+        # A port nobody listens on: bind one, close it, connect there.
+        import socket
+        s = socket.socket()
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+        s.close()
+        from harness import run_smtpsh
+        r = run_smtpsh(['--timeout', '3', '127.0.0.1', str(port)], stdin=b'NOOP\n',
+                       workdir=self.tmp)
+        self.assert_no_crash(r)
+        self.assert_exit(r, 3)
+        self.assert_diag(r, 'error')
+
+
+if __name__ == '__main__':
+    unittest.main()

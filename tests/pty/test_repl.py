@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+"""The interactive shell in a real pty (pexpect): prompt, Tab completion, a reply that arrives
+while the user types, Ctrl-C on a half-typed line and while waiting for a reply, Ctrl-D.
+
+Environment: TERM=xterm, INPUTRC=tests/pty/inputrc (no bracketed paste), NO_COLOR=1, HOME
+a temporary folder. The scripted server (tests/hostile/server.py) records what smtpsh sent.
+Readline echoes only what it inserts: after "EH" and Tab the terminal shows "LO ".
+"""
+
+import os
+import re
+import sys
+import time
+import unittest
+
+import pexpect
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'hostile'))
+from harness import SmtpshTestCase  # noqa: E402
+
+INPUTRC = os.path.join(HERE, 'inputrc')
+TIMEOUT = 5
+
+
+
+def prompt_rx(port, phase=None, host='127.0.0.1'):
+    """The prompt of src/ui/repl.c: "HOST:PORT[ tls][ auth] PHASE> " (any phase when None)."""
+    return (re.escape('%s:%d' % (host, port)) + r'(?: tls)?(?: auth)? ' +
+            (re.escape(phase) if phase else r'[a-z]+') + r'> ')
+
+
+class Repl(SmtpshTestCase):
+    def spawn(self, case, args=()):
+        self.srv = self.server(case)
+        env = dict(os.environ)
+        env.update({'TERM': 'xterm', 'INPUTRC': INPUTRC, 'NO_COLOR': '1', 'HOME': self.tmp,
+                    'LC_ALL': 'C.UTF-8', 'COLUMNS': '200', 'LINES': '40'})
+        env.pop('SMTPSH_OPTS', None)
+        self.log_path = os.path.join(self.tmp, 'pty.log')
+        self.logf = open(self.log_path, 'wb')
+        argv = ['--timeout', '5'] + list(args) + ['127.0.0.1', str(self.srv.port)]
+        self.child = pexpect.spawn(self.smtpsh, argv, env=env, cwd=self.tmp,
+                                   timeout=TIMEOUT, dimensions=(40, 200))
+        self.child.logfile_read = self.logf
+        return self.child
+
+    def tearDown(self):
+        child = getattr(self, 'child', None)
+        if child is not None and child.isalive():
+            child.terminate(force=True)
+        if getattr(self, 'logf', None):
+            self.logf.close()
+        super().tearDown()
+
+    def raw_transcript(self):
+        """Every byte smtpsh wrote to the terminal so far."""
+        self.logf.flush()
+        with open(self.log_path, 'rb') as f:
+            return f.read()
+
+    def transcript(self):
+        return self.raw_transcript().decode('utf-8', 'replace')
+
+    def expect(self, rx):
+        """child.expect with a useful failure message (what the terminal showed)."""
+        try:
+            return self.child.expect(rx)
+        except (pexpect.TIMEOUT, pexpect.EOF) as e:
+            self.fail('waited for /%s/, got %s; terminal so far:\n%r\n--- server log\n%s'
+                      % (rx, type(e).__name__, self.transcript()[-3000:],
+                         self.srv.log()[-3000:]))
+
+    def expect_exact(self, s):
+        try:
+            return self.child.expect_exact(s)
+        except (pexpect.TIMEOUT, pexpect.EOF) as e:
+            self.fail('waited for %r, got %s; terminal so far:\n%r\n--- server log\n%s'
+                      % (s, type(e).__name__, self.transcript()[-3000:],
+                         self.srv.log()[-3000:]))
+
+    def prompt(self, phase=None):
+        return prompt_rx(self.srv.port, phase)
+
+    def ctrl_d_quit(self):
+        """Ctrl-D on an empty line: QUIT is sent, the 221 shown, smtpsh exits with 0."""
+        self.child.sendcontrol('d')
+        self.expect(r'221 2\.0\.0 bye')
+        self.expect(pexpect.EOF)
+        self.child.close()
+        self.assertEqual(self.child.exitstatus, 0,
+                         'exit status %r / signal %r\n%r' % (self.child.exitstatus,
+                                                             self.child.signalstatus,
+                                                             self.transcript()[-2000:]))
+        self.assert_server_ok(self.srv)
+        self.assertNotRegex(self.transcript(), r'Segmentation|Sanitizer|runtime error')
+
+    # -- tests ------------------------------------------------------------------------
+
+    def test_prompt_shows_host_and_phase(self):
+        self.spawn('pty_complete.smtp')
+        self.expect(r'220 pty\.example ESMTP')
+        self.expect(self.prompt('greeted'))
+        self.child.send('EHLO client.test\r')
+        self.expect(r'250 SIZE 1000')
+        self.expect(self.prompt('ready'))
+        self.child.send('MAIL FROM:<a@b.test>\r')
+        self.expect(r'250 2\.1\.0 ok')
+        self.expect(self.prompt('mail'))
+        self.ctrl_d_quit()
+
+    def test_ctrl_d_sends_quit(self):
+        self.spawn('pty_quit.smtp')
+        self.expect(self.prompt())
+        self.ctrl_d_quit()
+        self.assertEqual(self.srv.record(), b'QUIT\r\n')
+
+    def test_tab_completes_verbs(self):
+        self.spawn('pty_complete.smtp')
+        self.expect(self.prompt('greeted'))
+        self.child.send('EH')
+        self.expect_exact('EH')
+        self.child.send('\t')
+        self.expect_exact('LO ')
+        self.child.send('client.test\r')
+        self.expect(r'250 SIZE 1000')
+        self.expect(self.prompt('ready'))
+        self.child.send('MAIL ')
+        self.expect_exact('MAIL ')
+        self.child.send('\t')
+        self.expect_exact('FROM:<')
+        self.child.send('a@b.test>\r')
+        self.expect(r'250 2\.1\.0 ok')
+        self.expect(self.prompt('mail'))
+        self.ctrl_d_quit()
+        self.assertEqual(self.srv.record(),
+                         b'EHLO client.test\r\nMAIL FROM:<a@b.test>\r\nQUIT\r\n')
+
+    def test_tab_completes_local_commands(self):
+        self.spawn('pty_quit.smtp')
+        self.expect(self.prompt())
+        self.child.send('\\con')
+        self.expect_exact('\\con')
+        self.child.send('\t')
+        self.expect_exact('nect ')
+        # Throw the line away (Ctrl-U) and leave: nothing but QUIT reaches the server.
+        self.child.sendcontrol('u')
+        time.sleep(0.2)
+        self.ctrl_d_quit()
+        self.assertEqual(self.srv.record(), b'QUIT\r\n')
+
+    def test_unsolicited_reply_redraws_the_line(self):
+        self.spawn('pty_unsolicited.smtp')
+        self.expect(self.prompt())
+        self.child.send('NOOP partial')
+        self.expect_exact('NOOP partial')
+        # The server sends 421 about 2 s after the greeting, without being asked.
+        self.expect(r'421 4\.4\.2 timeout')
+        # ... then the prompt and the half-typed line are drawn again, intact.
+        self.expect(self.prompt() + r'NOOP partial')
+        self.child.send(' line\r')
+        self.expect(r'250 2\.0\.0 ok')
+        self.expect(self.prompt())
+        self.ctrl_d_quit()
+        self.assertEqual(self.srv.record(), b'NOOP partial line\r\nQUIT\r\n')
+
+    def test_ctrl_c_clears_the_line(self):
+        self.spawn('pty_ctrl_c_line.smtp')
+        self.expect(self.prompt())
+        self.child.send('MAIL FROM:<oops@example.test>')
+        self.expect_exact('oops@example.test>')
+        self.child.sendcontrol('c')
+        self.expect(self.prompt())
+        self.child.send('NOOP\r')
+        self.expect(r'250 2\.0\.0 ok')
+        self.expect(self.prompt())
+        self.ctrl_d_quit()
+        self.assertNotIn(b'oops', self.srv.record())
+
+    def test_ctrl_c_while_waiting_for_a_reply(self):
+        self.spawn('pty_ctrl_c_wait.smtp')
+        self.expect(self.prompt())
+        self.child.send('VRFY slow\r')
+        self.expect(r'VRFY slow\r?\n')   # echoed/sent; now smtpsh waits for the reply
+        time.sleep(0.5)
+        self.child.sendcontrol('c')
+        self.expect(self.prompt())         # the prompt is back before any reply...
+        self.assertTrue(self.child.isalive())
+        self.child.send('NOOP\r')        # ... and the session still works
+        self.expect(r'250 2\.0\.0 noop ok')
+        self.expect(self.prompt())
+        self.ctrl_d_quit()
+        self.assertIn('252 2.0.0 late answer', self.transcript())
+
+    def test_completion_does_not_print_hostile_capabilities_raw(self):
+        # AUTH mechanisms come from the server's EHLO reply; listing them for completion
+        # must not send its escape sequences (ESC, OSC, or the C1 CSI U+009B) to the terminal.
+        self.spawn('pty_hostile_caps.smtp')
+        self.expect(self.prompt('greeted'))
+        self.child.send('EHLO client.test\r')
+        self.expect(r'250 SIZE 1000')
+        self.expect(self.prompt('ready'))
+        mark = len(self.raw_transcript())
+        self.child.send('AUTH ')
+        self.expect_exact('AUTH ')
+        self.child.send('\t')
+        self.expect(self.prompt('ready') + 'AUTH ')  # candidates listed, line redrawn
+        self.child.sendcontrol('u')
+        time.sleep(0.2)
+        self.ctrl_d_quit()
+        shown = self.raw_transcript()[mark:]
+        for bad in (b'\x1b[31m', b'\x1b]0;', b'\x07', b'\xc2\x9b'):
+            self.assertNotIn(bad, shown, 'raw %r from the server reached the terminal: %r'
+                             % (bad, shown))
+
+
+if __name__ == '__main__':
+    unittest.main()
