@@ -164,6 +164,24 @@ class Repl(SmtpshTestCase):
         self.ctrl_d_quit()
         self.assertEqual(self.srv.record(), b'NOOP partial line\r\nQUIT\r\n')
 
+    def test_server_closes_while_the_user_types(self):
+        self.spawn('pty_421_close.smtp')
+        self.expect(self.prompt('greeted'))
+        self.child.send('NOOP partial')
+        self.expect_exact('NOOP partial')
+        self.expect(r'421 4\.4\.2 idle too long, closing')
+        # The shell notices the close: the prompt says so, and the typed text is kept.
+        self.expect(r'smtpsh> NOOP partial')
+        self.child.send(' line\r')
+        self.expect(r'!  error: [^\r\n]*not connected')
+        self.expect(r'smtpsh> ')
+        self.child.sendcontrol('d')
+        self.expect(pexpect.EOF)
+        self.child.close()
+        self.assertIsNone(self.child.signalstatus, self.transcript())
+        self.assert_server_ok(self.srv)
+        self.assertEqual(self.srv.record(), b'')
+
     def test_ctrl_c_clears_the_line(self):
         self.spawn('pty_ctrl_c_line.smtp')
         self.expect(self.prompt())
