@@ -426,21 +426,21 @@ static enum session_status parse_some(struct smtp_session *s, bool *done)
 
 static enum session_status on_eof(struct smtp_session *s)
 {
-	enum session_status st = SESSION_ERR_NET;
-	if (reply_parser_busy(&s->parser)) {
-		snprintf(s->err, sizeof s->err,
-			 "the server closed the connection in the middle of a reply");
-	} else if (s->pend_n && s->pending[s->pend_head] != VERB_QUIT) {
-		snprintf(s->err, sizeof s->err,
-			 "the server closed the connection without replying to %s",
-			 verb_names[s->pending[s->pend_head]]);
-	} else {
+	enum session_status st;
+	if (reply_parser_busy(&s->parser))
+		st = fail(s, SESSION_ERR_NET,
+			  "the server closed the connection in the middle of a reply");
+	else if (s->pend_n && s->pending[s->pend_head] != VERB_QUIT)
+		st = fail(s, SESSION_ERR_NET,
+			  "the server closed the connection without replying to %s",
+			  verb_names[s->pending[s->pend_head]]);
+	else {
 		snprintf(s->err, sizeof s->err, "the server closed the connection");
 		st = s->pend_n ? SESSION_OK : SESSION_ERR_NET;
+		close_connection(s, true, s->err);
+		return st;
 	}
-	char why[sizeof s->err];
-	memcpy(why, s->err, sizeof why);
-	close_connection(s, true, why);
+	close_connection(s, true, "connection closed");
 	return st;
 }
 

@@ -10,6 +10,8 @@ enum escape_flags {
 	ESCAPE_DEFAULT = 0,
 	/* Show CR and LF as visible symbols "\r" "\n" (they are escaped either way). */
 	ESCAPE_SHOW_RAW = 1 << 0,
+	/* Let backslashes through: for our own messages, which may quote text escaped already. */
+	ESCAPE_KEEP_BACKSLASH = 1 << 1,
 };
 
 /*

@@ -163,7 +163,9 @@ size_t complete_candidates(const struct shell *sh, const char *line, size_t star
 			const char *p = cap->params;
 			for (size_t k = 0; *p && k < 16;) {
 				size_t len = strcspn(p, " ");
-				if (len && len < sizeof mechs[k]) {
+				/* RFC 4422 mechanism names only: nothing else from the server is shown */
+				if (len && len <= 20 && strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+								  "0123456789-_") >= len) {
 					snprintf(mechs[k], sizeof mechs[k], "%.*s", (int)len, p);
 					if (prefix_ci(mechs[k], text))
 						n = add(out, n, max, mechs[k]);

@@ -48,11 +48,10 @@ static const char *code_color(int code)
 	return C_RED;
 }
 
-/* Our own messages may quote server bytes (already escaped); control bytes never pass. */
-static void put_sanitized(struct buf *b, const char *s)
+/* Our own messages may quote server bytes: whatever they hold, no control byte passes. */
+static void put_sanitized(struct buf *b, const char *s, size_t len)
 {
-	for (; *s; s++)
-		buf_putc(b, (unsigned char)*s < 0x20 || *s == 0x7f ? '?' : *s);
+	escape_append(b, s, len, ESCAPE_KEEP_BACKSLASH);
 }
 
 static void flush_line(struct render *r, FILE *f)
@@ -73,7 +72,7 @@ static void local_line(struct render *r, FILE *f, const char *marker, const char
 	buf_puts(&r->line, marker);
 	buf_puts(&r->line, "  ");
 	buf_puts(&r->line, prefix);
-	put_sanitized(&r->line, text);
+	put_sanitized(&r->line, text, strlen(text));
 	if (r->color)
 		buf_puts(&r->line, C_RESET);
 	buf_putc(&r->line, '\n');
@@ -181,11 +180,7 @@ void render_text(struct render *r, const char *text)
 		const char *nl = strchr(p, '\n');
 		size_t n = nl ? (size_t)(nl - p) : strlen(p);
 		buf_puts(&r->line, "   ");
-		char tmp[2] = {0};
-		for (size_t i = 0; i < n; i++) {
-			tmp[0] = (unsigned char)p[i] < 0x20 || p[i] == 0x7f ? '?' : p[i];
-			buf_append(&r->line, tmp, 1);
-		}
+		put_sanitized(&r->line, p, n);
 		buf_putc(&r->line, '\n');
 		p += n + (nl ? 1 : 0);
 	}

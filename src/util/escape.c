@@ -142,9 +142,10 @@ int escape_append(struct buf *out, const char *in, size_t len, int flags)
 	size_t i = 0, pass = 0; /* in[pass..i) passes through, not copied yet */
 
 	/* CR and LF are shown as \r and \n with or without ESCAPE_SHOW_RAW. */
-	(void)flags;
 	while (i < len) {
 		struct unit u = next_unit(in + i, len - i);
+		if (u.kind == UNIT_NAMED && u.name == '\\' && (flags & ESCAPE_KEEP_BACKSLASH))
+			u.kind = UNIT_PASS;
 		if (u.kind != UNIT_PASS) {
 			if (i > pass && buf_append(out, in + pass, i - pass) < 0)
 				return -1;
