@@ -36,7 +36,8 @@ def smtpsh_path():
     return path
 
 
-def make_cert(directory, subject='/CN=localhost', name='cert'):
+def make_cert(directory, subject='/CN=localhost', name='cert',
+              san='DNS:localhost,IP:127.0.0.1,IP:::1'):
     """A self-signed certificate for subject (default CN=localhost), SAN localhost, 127.0.0.1
     and ::1. Returns (certfile, keyfile); the certificate is its own CA (use --cafile)."""
     cert = os.path.join(directory, name + '.pem')
@@ -44,10 +45,41 @@ def make_cert(directory, subject='/CN=localhost', name='cert'):
     openssl = shutil.which('openssl') or '/usr/bin/openssl'
     subprocess.run([openssl, 'req', '-x509', '-utf8', '-newkey', 'rsa:2048', '-nodes',
                     '-keyout', key, '-out', cert, '-days', '2', '-subj', subject,
-                    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
+                    '-addext', 'subjectAltName=' + san,
                     '-addext', 'basicConstraints=critical,CA:TRUE'],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return cert, key
+
+
+def make_expired_cert(directory, name='expired'):
+    """A self-signed certificate for CN=localhost whose validity ended yesterday."""
+    fresh, key = make_cert(directory, name=name + '-fresh')
+    cert = os.path.join(directory, name + '.pem')
+    openssl = shutil.which('openssl') or '/usr/bin/openssl'
+    subprocess.run([openssl, 'x509', '-in', fresh, '-signkey', key, '-days', '-1',
+                    '-out', cert], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE)
+    return cert, key
+
+
+def make_ca_signed_cert(directory, name='leaf'):
+    """A CA and a certificate for localhost it signed. Returns (ca, cert, key)."""
+    ca, ca_key = make_cert(directory, subject='/CN=smtpsh test CA', name=name + '-ca',
+                           san='DNS:ca.invalid')
+    csr = os.path.join(directory, name + '.csr')
+    key = os.path.join(directory, name + '-key.pem')
+    cert = os.path.join(directory, name + '.pem')
+    ext = os.path.join(directory, name + '.ext')
+    with open(ext, 'w') as f:
+        f.write('subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n')
+    openssl = shutil.which('openssl') or '/usr/bin/openssl'
+    subprocess.run([openssl, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key,
+                    '-out', csr, '-subj', '/CN=localhost'], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    subprocess.run([openssl, 'x509', '-req', '-in', csr, '-CA', ca, '-CAkey', ca_key,
+                    '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', cert],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return ca, cert, key
 
 
 class ScriptedServer:

@@ -10,7 +10,8 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SmtpshTestCase, make_cert  # noqa: E402
+from harness import (SmtpshTestCase, make_ca_signed_cert, make_cert,  # noqa: E402
+                     make_expired_cert)
 
 SECRET_CMD = 'MAIL FROM:<secret@example.test>'
 
@@ -118,6 +119,47 @@ class Tls(SmtpshTestCase):
         self.assert_exit(r, 4)
         self.assert_diag(r, 'error', r'certif|verif')
         self.assertNotIn(b'\x1b', r.stdout + r.stderr)
+
+    def assert_refused_certificate(self, defines, args, host, pattern):
+        srv, r = self.run_case('tls_untrusted.smtp', SECRET_CMD + '\nQUIT\n',
+                               args=['--tls'] + args, defines=defines, host=host)
+        self.assert_exit(r, 4)
+        self.assert_diag(r, 'error', pattern)
+        self.assertNotIn('220 secret', r.out())
+        srv.wait()
+        self.assertNotIn(b'MAIL', srv.record())
+
+    def test_certificate_name_mismatch(self):
+        # Trusted, but made for another name: the error names the names it has.
+        cert, key = make_cert(self.tmp, name='other', subject='/CN=other.example',
+                              san='DNS:other.example')
+        self.assert_refused_certificate({'CERT': cert, 'KEY': key}, ['--cafile', cert],
+                                        '127.0.0.1', r'name mismatch.*other\.example')
+
+    def test_certificate_expired(self):
+        cert, key = make_expired_cert(self.tmp)
+        self.assert_refused_certificate({'CERT': cert, 'KEY': key}, ['--cafile', cert],
+                                        'localhost', r'expired on')
+
+    def test_certificate_from_unknown_ca(self):
+        ca, cert, key = make_ca_signed_cert(self.tmp)
+        other_ca, _ = make_cert(self.tmp, name='unrelated-ca', subject='/CN=unrelated CA')
+        self.assert_refused_certificate({'CERT': cert, 'KEY': key}, ['--cafile', other_ca],
+                                        'localhost', r'unknown CA.*smtpsh test CA')
+        # ... and the same certificate is fine once its CA is trusted.
+        srv, r = self.run_case('tls_ok.smtp', 'NOOP\nQUIT\n', args=['--tls', '--cafile', ca],
+                               defines={'CERT': cert, 'KEY': key}, host='localhost')
+        self.assert_exit(r, 0)
+
+    def test_insecure_says_so_on_every_line(self):
+        srv, r = self.run_case('tls_ok.smtp', 'NOOP\nQUIT\n', args=['--tls', '--insecure'],
+                               defines=self.defines)
+        self.assert_exit(r, 0)
+        self.assert_diag(r, 'warning', r'NOT verified')
+        convo = [l for l in self.stdout_lines(r) if l[:2] in ('->', '<-', '~>', '<~', '?>', '<?')]
+        self.assertTrue(convo, r)
+        for l in convo:
+            self.assertTrue(l.startswith('?> ') or l.startswith('<? '), (l, r))
 
     def test_implicit_tls_works(self):
         srv, r = self.run_case('tls_ok.smtp', 'NOOP\nQUIT\n',
