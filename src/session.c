@@ -1,6 +1,5 @@
 #include "smtpsh/session.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -90,6 +89,7 @@ struct smtp_session {
 	enum verb pending[PENDING_MAX]; /* commands sent whose replies are owed, oldest first */
 	size_t pend_head, pend_n;
 	unsigned long long sent_seq, done_seq;
+	size_t unsolicited; /* replies nobody asked for since the last command */
 
 	struct dotstuff ds;
 	struct buf out; /* staging for body bytes */
@@ -412,8 +412,12 @@ static enum session_status parse_some(struct smtp_session *s, bool *done)
 			reply_clear(&s->cur);
 			*done = true;
 			enum verb v;
-			if (!pend_pop(s, &v))
-				return SESSION_OK; /* unsolicited: shown, no effect */
+			if (!pend_pop(s, &v)) { /* unsolicited: shown, no effect */
+				if (s->unsolicited++ == 0)
+					notify(s, SEV_WARNING,
+					       "the server sent a reply no command was waiting for");
+				return SESSION_OK;
+			}
 			return apply_reply(s, v, s->last.code);
 		}
 	}
@@ -597,6 +601,7 @@ static enum session_status send_command(struct smtp_session *s, const char *line
 	if (st != SESSION_OK)
 		return st;
 	pend_push(s, v);
+	s->unsolicited = 0;
 	return wait_reply(s, s->sent_seq, v, reply);
 }
 
@@ -946,15 +951,7 @@ bool session_tls(const struct smtp_session *s)
 
 bool session_peer_loopback(const struct smtp_session *s)
 {
-	unsigned char a[16];
-	const char *addr = s->conn.peer_addr;
-	if (inet_pton(AF_INET, addr, a) == 1)
-		return a[0] == 127;
-	if (inet_pton(AF_INET6, addr, a) != 1)
-		return false;
-	static const unsigned char loop6[16] = {[15] = 1};
-	static const unsigned char mapped[12] = {[10] = 0xff, [11] = 0xff};
-	return memcmp(a, loop6, 16) == 0 || (memcmp(a, mapped, 12) == 0 && a[12] == 127);
+	return conn_addr_is_loopback(s->conn.peer_addr);
 }
 
 bool session_in_auth(const struct smtp_session *s)

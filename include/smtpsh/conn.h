@@ -38,6 +38,9 @@ struct conn {
 
 void conn_init(struct conn *c);
 
+/* Is addr (numeric IPv4 or IPv6) a loopback address: 127.0.0.0/8, ::1, ::ffff:127.x.y.z? */
+bool conn_addr_is_loopback(const char *addr);
+
 /*
  * Resolves host (getaddrinfo, family as asked) and connects to the first address that
  * answers within timeout_ms (each attempt), non-blocking. Returns 0, or a CONN_IO_* error with

@@ -1,5 +1,6 @@
 #include "smtpsh/conn.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -14,6 +15,18 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+
+bool conn_addr_is_loopback(const char *addr)
+{
+	unsigned char a[16];
+	if (inet_pton(AF_INET, addr, a) == 1)
+		return a[0] == 127;
+	if (inet_pton(AF_INET6, addr, a) != 1)
+		return false;
+	static const unsigned char loop6[16] = {[15] = 1};
+	static const unsigned char mapped[12] = {[10] = 0xff, [11] = 0xff};
+	return memcmp(a, loop6, 16) == 0 || (memcmp(a, mapped, 12) == 0 && a[12] == 127);
+}
 
 void conn_init(struct conn *c)
 {
