@@ -234,6 +234,41 @@ class Repl(SmtpshTestCase):
             self.assertNotIn(bad, shown, 'raw %r from the server reached the terminal: %r'
                              % (bad, shown))
 
+    def test_auth_secrets_masked_and_kept_out_of_history(self):
+        self.spawn('pty_auth_secret.smtp')
+        self.expect(self.prompt('greeted'))
+        self.child.send('EHLO client.test\r')
+        self.expect(r'250 AUTH PLAIN LOGIN')
+        self.expect(self.prompt('ready'))
+        self.child.send('AUTH PLAIN AHN0dWRlbnQAczNjcjN0')
+        self.expect_exact('AUTH PLAIN ' + '*' * len('AHN0dWRlbnQAczNjcjN0'))  # masked while typed
+        self.child.send('\r')
+        self.expect_exact('AUTH PLAIN <redacted>')
+        self.expect(r'535 5\.7\.8')
+        self.expect(self.prompt('ready'))
+        self.child.send('AUTH LOGIN\r')
+        self.expect(r'334 VXNlcm5hbWU6')
+        self.expect(self.prompt('ready'))  # "auth" shows in the prompt
+        self.child.send('c3R1ZGVudA==\r')
+        self.expect(r'334 UGFzc3dvcmQ6')
+        self.child.send('czNjcjN0\r')
+        self.expect(r'235 2\.7\.0')
+        self.expect(self.prompt('ready'))
+        self.child.send('NOOP\r')
+        self.expect(r'250 2\.0\.0 ok')
+        self.expect(self.prompt('ready'))
+        # History: NOOP, AUTH LOGIN, EHLO; never a line that holds a secret.
+        for want in ('NOOP', 'AUTH LOGIN', 'EHLO client.test'):
+            self.child.send('\x1b[A')  # Up
+            self.expect_exact(want)
+        self.child.sendcontrol('u')
+        time.sleep(0.2)
+        self.ctrl_d_quit()
+        shown = self.transcript()
+        for secret in ('AHN0dWRlbnQAczNjcjN0', 'c3R1ZGVudA==', 'czNjcjN0'):
+            self.assertNotIn(secret, shown, 'secret %r on screen' % secret)
+        self.assertEqual(shown.count('<redacted>'), 3, shown)
+
 
 if __name__ == '__main__':
     unittest.main()
