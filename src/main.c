@@ -7,10 +7,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/opensslv.h>
+#include <openssl/crypto.h>
 #include <readline/readline.h>
 
 #include "config.h"
+#include "smtpsh/history.h"
+#include "smtpsh/paths.h"
+#include "smtpsh/profiles.h"
+#include "smtpsh/rcfile.h"
 #include "smtpsh/render.h"
 #include "smtpsh/repl.h"
 #include "smtpsh/session.h"
@@ -26,7 +30,10 @@ enum {
 	OPT_STRICT,
 	OPT_COLOR,
 	OPT_ALLOW_PLAINTEXT_AUTH,
+	OPT_LIST_PROFILES,
 };
+
+static const char short_options[] = "46f:hp:VX";
 
 static const struct option long_options[] = {
 	{"tls", no_argument, NULL, OPT_TLS},
@@ -39,6 +46,9 @@ static const struct option long_options[] = {
 	{"strict", no_argument, NULL, OPT_STRICT},
 	{"color", required_argument, NULL, OPT_COLOR},
 	{"allow-plaintext-auth", no_argument, NULL, OPT_ALLOW_PLAINTEXT_AUTH},
+	{"profile", required_argument, NULL, 'p'},
+	{"list-profiles", no_argument, NULL, OPT_LIST_PROFILES},
+	{"no-rc", no_argument, NULL, 'X'},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -47,23 +57,31 @@ static const struct option long_options[] = {
 static void usage(FILE *f)
 {
 	fputs("Usage: smtpsh [OPTION]... [HOST [PORT]]\n"
-	      "An interactive shell for SMTP: every command sent and every reply received is shown.\n"
+	      "  or:  smtpsh [OPTION]... PROFILE [PORT]\n"
+	      "An interactive shell for SMTP: shows every command sent and every reply.\n"
 	      "Without HOST the shell starts disconnected (\\connect HOST [PORT] connects).\n"
+	      "A HOST without a dot or colon that names a profile or preset connects with it.\n"
 	      "\n"
 	      "Connection:\n"
 	      "  -4                    use IPv4 only\n"
 	      "  -6                    use IPv6 only\n"
 	      "      --tls             implicit TLS from the first byte (default port 465)\n"
-	      "      --starttls        EHLO, STARTTLS and EHLO again after the greeting (default\n"
-	      "                        port 587); never goes on in plaintext\n"
-	      "      --cafile FILE     trust the CA certificates in FILE (PEM) instead of the\n"
-	      "                        system store\n"
-	      "      --insecure        do not stop on certificate problems (shown on every line)\n"
+	      "      --starttls        EHLO, STARTTLS, EHLO again after the greeting\n"
+	      "                        (default port 587); never goes on in plaintext\n"
+	      "      --cafile FILE     trust the CA certificates in FILE (PEM) instead of\n"
+	      "                        the system store\n"
+	      "      --insecure        go on despite certificate problems (marked ?> <?)\n"
 	      "      --timeout SECONDS connect, handshake and reply timeout (default 30)\n"
-	      "      --ehlo NAME       the name the automatic EHLO of --starttls gives (default\n"
-	      "                        localhost)\n"
+	      "      --ehlo NAME       the name of the automatic EHLO of --starttls\n"
+	      "                        (default localhost)\n"
 	      "      --allow-plaintext-auth\n"
 	      "                        allow AUTH without TLS to a host that is not loopback\n"
+	      "\n"
+	      "Profiles and start-up:\n"
+	      "  -p, --profile NAME    connect with the profile or preset NAME (office365,\n"
+	      "                        outlook, gmail, aol, yahoo, icloud, or your own)\n"
+	      "      --list-profiles   print the names of the presets and profiles and exit\n"
+	      "  -X, --no-rc           do not run the rc file (~/.config/smtpsh/smtpshrc)\n"
 	      "\n"
 	      "Batch mode (used when standard input is not a terminal, or with -f):\n"
 	      "  -f, --file FILE       read the lines to run from FILE\n"
@@ -76,114 +94,308 @@ static void usage(FILE *f)
 	      "  -h, --help            show this help and exit\n"
 	      "  -V, --version         show the version and exit\n"
 	      "\n"
-	      "Markers: -> sent, <- received, ~> <~ under TLS, ?> <? under TLS whose certificate\n"
-	      "was not verified (--insecure), * local event, ! warning or error (on stderr).\n"
+	      "Markers: -> sent, <- received, ~> <~ under TLS, ?> <? under TLS whose\n"
+	      "certificate was not verified (--insecure), * local event, ! warning or\n"
+	      "error (on stderr).\n"
+	      "\n"
+	      "Environment: SMTPSH_TIMEOUT, SMTPSH_CAFILE, SMTPSH_EHLO, SMTPSH_COLOR (an\n"
+	      "option or a profile wins), SMTPSH_HISTFILE, SMTPSH_HISTSIZE, NO_COLOR,\n"
+	      "XDG_CONFIG_HOME, XDG_STATE_HOME. Files: ~/.config/smtpsh/smtpshrc,\n"
+	      "~/.config/smtpsh/profiles, ~/.local/state/smtpsh/history.\n"
 	      "\n"
 	      "Exit status: 0 ok; 1 --strict and a 4xx/5xx reply; 2 usage or local error;\n"
-	      "3 connection failed or lost, or timeout; 4 TLS failure (handshake, certificate,\n"
-	      "STARTTLS unavailable when required); 5 --strict and a malformed reply;\n"
-	      "130 interrupted.\n",
+	      "3 connection failed or lost, or timeout; 4 TLS failure (handshake,\n"
+	      "certificate, STARTTLS unavailable when required); 5 --strict and a\n"
+	      "malformed reply; 130 interrupted.\n"
+	      "\n"
+	      "Full documentation: man smtpsh\n",
 	      f);
 }
+
+/* What the command line or the environment asked for; NULL / false: not given. */
+struct choices {
+	const char *cafile;
+	const char *ehlo;
+	const char *color;
+	const char *timeout; /* seconds, as given */
+	const char *profile;
+	const char *script;
+	enum tls_mode mode;
+	bool mode_set;
+	bool insecure;
+	bool strict;
+	bool allow_plaintext_auth;
+	bool no_rc;
+	bool list_profiles;
+	enum conn_family family;
+};
 
 static int parse_timeout(const char *s, int *ms)
 {
 	char *end;
 	double v = strtod(s, &end);
-	if (end == s || *end || v <= 0 || v > 86400)
+	if (end == s || *end || !(v > 0) || v > 86400)
 		return -1;
 	*ms = (int)(v * 1000);
-	return 0;
+	return *ms > 0 ? 0 : -1;
 }
 
-int main(int argc, char **argv)
+static bool valid_color(const char *s)
 {
-	struct session_params params = {
-		.timeout_ms = 30000,
-		.family = CONN_ANY,
-		.ehlo_name = "localhost",
-		.body_echo_max = 100,
-	};
-	enum tls_mode mode = TLS_NONE;
-	const char *script = NULL, *color = "auto";
-	bool strict = false, allow_plaintext_auth = false;
-	int opt;
-	while ((opt = getopt_long(argc, argv, "46f:hV", long_options, NULL)) != -1) {
+	return !strcmp(s, "auto") || !strcmp(s, "always") || !strcmp(s, "never");
+}
+
+static bool valid_ehlo(const char *s)
+{
+	return *s && !strpbrk(s, " \t\r\n");
+}
+
+/* Returns -1 to go on, or the exit status. */
+static int parse_options(int argc, char **argv, struct choices *c)
+{
+	int opt, ms;
+	while ((opt = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
 		switch (opt) {
 		case '4':
-			params.family = CONN_V4;
+			c->family = CONN_V4;
 			break;
 		case '6':
-			params.family = CONN_V6;
+			c->family = CONN_V6;
 			break;
 		case OPT_TLS:
-			mode = TLS_IMPLICIT;
-			break;
 		case OPT_STARTTLS:
-			mode = TLS_STARTTLS;
+			c->mode = opt == OPT_TLS ? TLS_IMPLICIT : TLS_STARTTLS;
+			c->mode_set = true;
 			break;
 		case OPT_CAFILE:
-			params.cafile = optarg;
+			c->cafile = optarg;
 			break;
 		case OPT_INSECURE:
-			params.insecure = true;
+			c->insecure = true;
 			break;
 		case OPT_TIMEOUT:
-			if (parse_timeout(optarg, &params.timeout_ms) < 0) {
+			if (parse_timeout(optarg, &ms) < 0) {
 				fprintf(stderr, "smtpsh: --timeout needs a number of seconds, not '%s'\n",
 					optarg);
 				return EXIT_USAGE;
 			}
+			c->timeout = optarg;
 			break;
 		case OPT_EHLO:
-			if (!*optarg || strpbrk(optarg, " \t\r\n")) {
+			if (!valid_ehlo(optarg)) {
 				fprintf(stderr, "smtpsh: --ehlo needs a name without blanks\n");
 				return EXIT_USAGE;
 			}
-			params.ehlo_name = optarg;
+			c->ehlo = optarg;
 			break;
 		case 'f':
-			script = optarg;
+			c->script = optarg;
 			break;
 		case OPT_ALLOW_PLAINTEXT_AUTH:
-			allow_plaintext_auth = true;
+			c->allow_plaintext_auth = true;
 			break;
 		case OPT_STRICT:
-			strict = true;
+			c->strict = true;
 			break;
 		case OPT_COLOR:
-			if (strcmp(optarg, "auto") && strcmp(optarg, "always") && strcmp(optarg, "never")) {
+			if (!valid_color(optarg)) {
 				fprintf(stderr, "smtpsh: --color takes auto, always or never\n");
 				return EXIT_USAGE;
 			}
-			color = optarg;
+			c->color = optarg;
+			break;
+		case 'p':
+			c->profile = optarg;
+			break;
+		case OPT_LIST_PROFILES:
+			c->list_profiles = true;
+			break;
+		case 'X':
+			c->no_rc = true;
 			break;
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
 		case 'V':
 			printf("smtpsh %s\nReadline %s\n%s\n", SMTPSH_VERSION, rl_library_version,
-			       OPENSSL_VERSION_TEXT);
+			       OpenSSL_version(OPENSSL_VERSION));
 			return EXIT_OK;
 		default:
 			fputs("Try 'smtpsh --help' for more information.\n", stderr);
 			return EXIT_USAGE;
 		}
 	}
-	if (argc - optind > 2) {
-		fputs("smtpsh: too many arguments (HOST [PORT])\nTry 'smtpsh --help' for more "
-		      "information.\n",
-		      stderr);
+	return -1;
+}
+
+/* A variable of the environment; an empty one counts as not set. */
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+/* The SMTPSH_* variables for options; the command line wins later. Returns 0 or -1. */
+static int parse_environment(struct choices *e, int *histsize)
+{
+	int ms;
+	e->cafile = env("SMTPSH_CAFILE");
+	e->timeout = env("SMTPSH_TIMEOUT");
+	if (e->timeout && parse_timeout(e->timeout, &ms) < 0) {
+		fprintf(stderr, "smtpsh: SMTPSH_TIMEOUT needs a number of seconds, not '%s'\n",
+			e->timeout);
+		return -1;
+	}
+	e->ehlo = env("SMTPSH_EHLO");
+	if (e->ehlo && !valid_ehlo(e->ehlo)) {
+		fprintf(stderr, "smtpsh: SMTPSH_EHLO needs a name without blanks\n");
+		return -1;
+	}
+	e->color = env("SMTPSH_COLOR");
+	if (e->color && !valid_color(e->color)) {
+		fprintf(stderr, "smtpsh: SMTPSH_COLOR takes auto, always or never, not '%s'\n",
+			e->color);
+		return -1;
+	}
+	const char *hs = env("SMTPSH_HISTSIZE");
+	*histsize = HISTORY_SIZE_DEFAULT;
+	if (hs) {
+		char *end;
+		long v = strtol(hs, &end, 10);
+		if (end == hs || *end || v < 0 || v > 1000000) {
+			fprintf(stderr,
+				"smtpsh: SMTPSH_HISTSIZE needs a number of lines from 0 to 1000000, "
+				"not '%s'\n",
+				hs);
+			return -1;
+		}
+		*histsize = (int)v;
+	}
+	return 0;
+}
+
+static void list_profiles(const struct profile_set *set)
+{
+	size_t n;
+	const struct profile *presets = profile_presets(&n);
+	for (size_t i = 0; i < n; i++)
+		if (profile_find(set, presets[i].name)->builtin) /* else listed as the user's */
+			puts(presets[i].name);
+	for (size_t i = 0; i < set->n; i++)
+		puts(set->items[i].name);
+}
+
+/* Which profile the command line names, and the host and port to connect to. */
+static int pick_target(int argc, char **argv, const struct choices *cli,
+		       const struct profile_set *set, const struct profile **prof,
+		       const char **host, const char **port)
+{
+	int npos = argc - optind;
+	*prof = NULL;
+	*host = *port = NULL;
+	if (cli->profile) {
+		*prof = profile_find(set, cli->profile);
+		if (!*prof) {
+			fprintf(stderr, "smtpsh: no profile or preset named '%s' (smtpsh "
+					"--list-profiles lists them)\n",
+				cli->profile);
+			return -1;
+		}
+		if (npos > 1) {
+			fputs("smtpsh: with --profile, only a PORT may follow\n", stderr);
+			return -1;
+		}
+		*port = npos ? argv[optind] : NULL;
+	} else {
+		if (npos > 2) {
+			fputs("smtpsh: too many arguments (HOST [PORT])\n", stderr);
+			return -1;
+		}
+		*host = npos ? argv[optind] : NULL;
+		*port = npos > 1 ? argv[optind + 1] : NULL;
+		*prof = *host ? profile_for_argument(set, *host) : NULL;
+	}
+	if (*prof) {
+		*host = (*prof)->host;
+		if (!*port)
+			*port = (*prof)->port;
+	}
+	return 0;
+}
+
+/* The first of the values given: command line, profile, environment. */
+static const char *first(const char *cli, const char *profile, const char *environment)
+{
+	return cli ? cli : profile ? profile : environment;
+}
+
+int main(int argc, char **argv)
+{
+	struct choices cli = {.family = CONN_ANY, .mode = TLS_NONE}, envc = {0};
+	int r = parse_options(argc, argv, &cli), histsize;
+	if (r >= 0)
+		return r;
+	if (parse_environment(&envc, &histsize) < 0)
+		return EXIT_USAGE;
+
+	struct buf profiles_path, msg, cafile_path;
+	buf_init(&profiles_path);
+	buf_init(&msg);
+	buf_init(&cafile_path);
+	struct profile_set profiles;
+	profile_set_init(&profiles);
+	const char *ppath = NULL;
+	if (paths_file(PATHS_CONFIG, "profiles", &profiles_path) == 0) {
+		ppath = profiles_path.data;
+		if (profiles_load(&profiles, ppath, &msg) < 0) {
+			fprintf(stderr, "smtpsh: %s\n", msg.data);
+			return EXIT_USAGE;
+		}
+	}
+	if (cli.list_profiles) {
+		list_profiles(&profiles);
+		return EXIT_OK;
+	}
+	const struct profile *prof;
+	const char *host, *port;
+	if (pick_target(argc, argv, &cli, &profiles, &prof, &host, &port) < 0) {
+		fputs("Try 'smtpsh --help' for more information.\n", stderr);
 		return EXIT_USAGE;
 	}
-	const char *host = optind < argc ? argv[optind] : NULL;
-	const char *port = optind + 1 < argc ? argv[optind + 1] : NULL;
+
+	struct session_params params = {
+		.timeout_ms = 30000,
+		.family = cli.family,
+		.ehlo_name = first(cli.ehlo, prof ? prof->ehlo : NULL, envc.ehlo),
+		.insecure = cli.insecure,
+		.body_echo_max = 100,
+	};
+	if (!params.ehlo_name)
+		params.ehlo_name = "localhost";
+	if (cli.timeout || !prof || !prof->timeout_ms) {
+		const char *t = first(cli.timeout, NULL, envc.timeout);
+		if (t)
+			parse_timeout(t, &params.timeout_ms);
+	} else {
+		params.timeout_ms = prof->timeout_ms;
+	}
+	if (!cli.cafile && prof && prof->cafile) {
+		if (paths_expand_home(prof->cafile, &cafile_path) < 0) {
+			fprintf(stderr, "smtpsh: profile %s: cafile %s: no home directory known\n",
+				prof->name, prof->cafile);
+			return EXIT_USAGE;
+		}
+		params.cafile = cafile_path.data;
+	} else {
+		params.cafile = first(cli.cafile, NULL, envc.cafile);
+	}
+	enum tls_mode mode = cli.mode_set ? cli.mode : prof ? prof->tls : TLS_NONE;
 
 	FILE *in = NULL;
-	if (script) {
-		in = strcmp(script, "-") == 0 ? stdin : fopen(script, "r");
+	if (cli.script) {
+		in = strcmp(cli.script, "-") == 0 ? stdin : fopen(cli.script, "r");
 		if (!in) {
-			fprintf(stderr, "smtpsh: cannot read %s: %s\n", script, strerror(errno));
+			fprintf(stderr, "smtpsh: cannot read %s: %s\n", cli.script, strerror(errno));
 			return EXIT_USAGE;
 		}
 	} else if (!isatty(STDIN_FILENO)) {
@@ -191,6 +403,8 @@ int main(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
+	const char *color = first(cli.color, NULL, envc.color);
+	color = color ? color : "auto";
 	bool use_color = strcmp(color, "always") == 0 ||
 			 (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
 			  !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0));
@@ -205,20 +419,52 @@ int main(int argc, char **argv)
 	struct shell sh;
 	shell_init(&sh, session, &render);
 	sh.batch = in != NULL;
-	sh.strict = strict;
-	sh.mode = mode;
-	sh.allow_plaintext_auth = allow_plaintext_auth;
+	sh.strict = cli.strict;
+	sh.mode = cli.mode;
+	sh.allow_plaintext_auth = cli.allow_plaintext_auth;
+	sh.profiles = &profiles;
+	sh.profiles_path = ppath;
+	if (prof) {
+		sh.default_user = prof->user;
+		sh.default_mech = prof->auth;
+		sh.password_command = prof->password_command;
+	}
 
-	if (host)
+	if (!cli.no_rc && paths_file(PATHS_CONFIG, "smtpshrc", &msg) == 0)
+		rcfile_run(&sh, msg.data);
+	if (!in && !sh.done) {
+		const char *hist = getenv("SMTPSH_HISTFILE");
+		bool own = hist != NULL;
+		if (!own && paths_file(PATHS_STATE, "history", &msg) == 0)
+			hist = msg.data;
+		history_open(hist, histsize, !own, &render);
+	}
+	if (prof && !sh.done) {
+		struct buf line;
+		buf_init(&line);
+		profiles_summary(prof, &line);
+		render_info(&render, "%s %s: %s", prof->builtin ? "preset" : "profile", prof->name,
+			    line.data);
+		if (prof->note)
+			render_info(&render, "%s", prof->note);
+		buf_free(&line);
+	}
+
+	if (host && !sh.done)
 		shell_connect(&sh, host, port, mode);
 	int status;
 	if (in)
 		status = sh.done ? sh.status : batch_run(&sh, in);
 	else
-		status = repl_run(&sh);
+		status = sh.done ? sh.status : repl_run(&sh);
+	history_close();
 	if (in && in != stdin)
 		fclose(in);
 	session_free(session);
 	render_free(&render);
+	profile_set_free(&profiles);
+	buf_free(&profiles_path);
+	buf_free(&msg);
+	buf_free(&cafile_path);
 	return status;
 }

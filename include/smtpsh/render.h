@@ -23,6 +23,8 @@ struct render {
 	/* Called before anything is written, so the REPL can take its input line off screen. */
 	void (*before_output)(void *arg);
 	void *hook_arg;
+	/* When set ("file:line"), warnings and errors name it first: for the rc file's lines. */
+	const char *where;
 	struct buf line;
 };
 

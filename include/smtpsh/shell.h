@@ -12,6 +12,8 @@
 #include "smtpsh/render.h"
 #include "smtpsh/session.h"
 
+struct profile_set;
+
 /* Exit statuses (documented in the README and --help). */
 enum shell_exit {
 	EXIT_OK = 0,
@@ -34,6 +36,13 @@ struct shell {
 	volatile sig_atomic_t *interrupted;
 	bool reveal_secrets;       /* show AUTH payloads instead of <redacted> (\set) */
 	bool allow_plaintext_auth; /* allow AUTH without TLS to a host that is not loopback */
+	/* From the profile smtpsh started with, for \auth; NULL when not set. */
+	const char *default_user;     /* the user name */
+	const char *default_mech;     /* the SASL mechanism */
+	const char *password_command; /* a command whose output is the password */
+	/* The user's profiles (for \presets) and the file they came from (may be NULL). */
+	const struct profile_set *profiles;
+	const char *profiles_path;
 };
 
 void shell_init(struct shell *sh, struct smtp_session *s, struct render *r);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "smtpsh/profiles.h"
 #include "smtpsh/verbs.h"
 
 #define ARGS_MAX 16
@@ -105,6 +106,15 @@ static void cmd_file(struct shell *sh, int argc, char **argv)
 	shell_failed(sh, session_data_file(sh->session, argv[1]));
 }
 
+static void cmd_presets(struct shell *sh, int argc, char **argv)
+{
+	struct buf out;
+	buf_init(&out);
+	profiles_describe(sh->profiles, sh->profiles_path, &out);
+	render_text(sh->render, out.data);
+	buf_free(&out);
+}
+
 /* Settings of \set: each a boolean of the shell. */
 struct setting {
 	const char *name;
@@ -174,6 +184,8 @@ const struct meta_command meta_commands[] = {
 	 META_COMPLETE_NONE, false},
 	{"file", "PATH", "inside DATA: send a file as message lines (CRLF, dot-stuffing done)",
 	 cmd_file, META_COMPLETE_FILE, true},
+	{"presets", "", "list the provider presets and your profiles (smtpsh NAME connects)",
+	 cmd_presets, META_COMPLETE_NONE, false},
 	{"set", "[NAME on|off]", "list the settings, or change one", cmd_set, META_COMPLETE_SET,
 	 false},
 	{"help", "[VERB|\\COMMAND]", "list commands, or explain one", cmd_help, META_COMPLETE_HELP,

@@ -23,6 +23,7 @@ void render_init(struct render *r, FILE *out, FILE *err, bool color)
 	r->escape_flags = ESCAPE_DEFAULT;
 	r->before_output = NULL;
 	r->hook_arg = NULL;
+	r->where = NULL;
 	buf_init(&r->line);
 }
 
@@ -71,6 +72,10 @@ static void local_line(struct render *r, FILE *f, const char *marker, const char
 		buf_puts(&r->line, color);
 	buf_puts(&r->line, marker);
 	buf_puts(&r->line, "  ");
+	if (r->where && f == r->err) {
+		put_sanitized(&r->line, r->where, strlen(r->where));
+		buf_puts(&r->line, ": ");
+	}
 	buf_puts(&r->line, prefix);
 	put_sanitized(&r->line, text, strlen(text));
 	if (r->color)

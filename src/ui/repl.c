@@ -10,10 +10,10 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
-#include <readline/history.h>
 #include <readline/readline.h>
 
 #include "smtpsh/complete.h"
+#include "smtpsh/history.h"
 
 static struct shell *the_shell;
 static volatile sig_atomic_t got_sigint, got_sigwinch;
@@ -133,9 +133,7 @@ static void on_line(char *line)
 	} else {
 		eof_in_data = false;
 		bool secret = shell_line_is_secret(sh, line);
-		bool data = session_phase(sh->session) == PHASE_DATA;
-		if (*line && !secret && !data && line[0] != ' ')
-			add_history(line);
+		history_remember(sh, line); /* decides on the state before the line runs */
 		shell_execute(sh, line, strlen(line));
 		if (secret) {
 			OPENSSL_cleanse(line, strlen(line));

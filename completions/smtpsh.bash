@@ -1,0 +1,69 @@
+# bash completion for smtpsh(1): options, their values, profile and preset
+# names (from smtpsh --list-profiles) and host names.
+
+_smtpsh_profiles()
+{
+	local exe=${COMP_WORDS[0]}
+	command -v -- "$exe" >/dev/null 2>&1 || exe=smtpsh
+	"$exe" --list-profiles 2>/dev/null
+}
+
+_smtpsh()
+{
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+	local opts="-4 -6 --tls --starttls --cafile --insecure --timeout --ehlo
+		--allow-plaintext-auth -p --profile --list-profiles -X --no-rc -f --file
+		--strict --color -h --help -V --version"
+	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
+	COMPREPLY=()
+
+	# --opt=value: bash splits it into "--opt" "=" "value"
+	if [[ $cur == = ]]; then
+		cur=
+	elif [[ $prev == = && COMP_CWORD -ge 2 ]]; then
+		prev=${COMP_WORDS[COMP_CWORD - 2]}
+	fi
+	case $prev in
+	--cafile | -f | --file)
+		compopt -o filenames 2>/dev/null
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return
+		;;
+	--color)
+		COMPREPLY=($(compgen -W "auto always never" -- "$cur"))
+		return
+		;;
+	-p | --profile)
+		COMPREPLY=($(compgen -W "$(_smtpsh_profiles)" -- "$cur"))
+		return
+		;;
+	--timeout | --ehlo)
+		return
+		;;
+	esac
+	if [[ $cur == -* ]]; then
+		COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+		return
+	fi
+
+	# Which positional argument is this? (words that are not options or their values)
+	local i n=0 w profile=
+	for ((i = 1; i < COMP_CWORD; i++)); do
+		w=${COMP_WORDS[i]}
+		if [[ $w == = ]]; then
+			((i++))
+		elif [[ $with_arg == *" $w "* ]]; then
+			[[ $w == -p || $w == --profile ]] && profile=1
+			((i++))
+		elif [[ $w != -* ]]; then
+			((n++))
+		fi
+	done
+	if [[ -n $profile || $n -ge 1 ]]; then
+		COMPREPLY=($(compgen -W "25 465 587" -- "$cur"))
+	else
+		COMPREPLY=($(compgen -W "$(_smtpsh_profiles)" -- "$cur") $(compgen -A hostname -- "$cur"))
+	fi
+}
+
+complete -F _smtpsh smtpsh

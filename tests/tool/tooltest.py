@@ -1,0 +1,54 @@
+"""Shared bits of the tests of tests/tool: TAP through lablib, the paths meson gives."""
+
+import os
+import re
+import sys
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "lab"))
+from lablib import smtpsh_path, tap_main  # noqa: E402,F401
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def build_file(rel):
+    """A file meson generated in the build directory (SMTPSH_BUILD_ROOT)."""
+    root = os.environ.get("SMTPSH_BUILD_ROOT") or os.path.dirname(smtpsh_path())
+    return os.path.join(root, rel)
+
+
+def long_options():
+    """The long option names of src/main.c's long_options[] table."""
+    src = read(os.path.join(REPO, "src", "main.c"))
+    m = re.search(r"long_options\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
+    if not m:
+        raise AssertionError("src/main.c: no long_options[] table")
+    return set(re.findall(r'^\s*\{"([a-z0-9-]+)",', m.group(1), re.M))
+
+
+def short_options():
+    """The short options of src/main.c's getopt string (letters, no colons)."""
+    src = read(os.path.join(REPO, "src", "main.c"))
+    m = re.search(r'short_options\[\]\s*=\s*"([^"]*)"', src)
+    if not m:
+        raise AssertionError("src/main.c: no short_options[] string")
+    return set(c for c in m.group(1) if c != ":")
+
+
+def local_commands():
+    """The names of src/ui/meta.c's meta_commands[] table (without backslash)."""
+    src = read(os.path.join(REPO, "src", "ui", "meta.c"))
+    m = re.search(r"meta_commands\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
+    if not m:
+        raise AssertionError("src/ui/meta.c: no meta_commands[] table")
+    return set(re.findall(r'^\s*\{"([a-z0-9-]+)",', m.group(1), re.M))
+
+
+def project_version():
+    m = re.search(r"version:\s*'([^']+)'", read(os.path.join(REPO, "meson.build")))
+    return m.group(1)
