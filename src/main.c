@@ -329,142 +329,160 @@ static const char *first(const char *cli, const char *profile, const char *envir
 	return cli ? cli : profile ? profile : environment;
 }
 
-int main(int argc, char **argv)
-{
-	struct choices cli = {.family = CONN_ANY, .mode = TLS_NONE}, envc = {0};
-	int r = parse_options(argc, argv, &cli), histsize;
-	if (r >= 0)
-		return r;
-	if (parse_environment(&envc, &histsize) < 0)
-		return EXIT_USAGE;
-
-	struct buf profiles_path, msg, cafile_path;
-	buf_init(&profiles_path);
-	buf_init(&msg);
-	buf_init(&cafile_path);
+/* What main() sets up before the shell runs; freed in one place. */
+struct startup {
 	struct profile_set profiles;
-	profile_set_init(&profiles);
-	const char *ppath = NULL;
-	if (paths_file(PATHS_CONFIG, "profiles", &profiles_path) == 0) {
-		ppath = profiles_path.data;
-		if (profiles_load(&profiles, ppath, &msg) < 0) {
-			fprintf(stderr, "smtpsh: %s\n", msg.data);
-			return EXIT_USAGE;
-		}
+	struct buf profiles_path;
+	struct buf cafile;
+	struct buf scratch;
+	const struct profile *profile; /* the one the command line named, or NULL */
+	const char *host;
+	const char *port;
+	enum tls_mode mode;
+	struct session_params params;
+	FILE *in; /* batch input, or NULL for the REPL */
+	int histsize;
+};
+
+/* Profiles, target, session parameters, batch input. Returns -1 to go on, or the exit status. */
+static int prepare(int argc, char **argv, const struct choices *cli, const struct choices *envc,
+		   struct startup *st)
+{
+	if (paths_file(PATHS_CONFIG, "profiles", &st->profiles_path) == 0 &&
+	    profiles_load(&st->profiles, st->profiles_path.data, &st->scratch) < 0) {
+		fprintf(stderr, "smtpsh: %s\n", st->scratch.data);
+		return EXIT_USAGE;
 	}
-	if (cli.list_profiles) {
-		list_profiles(&profiles);
+	if (cli->list_profiles) {
+		list_profiles(&st->profiles);
 		return EXIT_OK;
 	}
-	const struct profile *prof;
-	const char *host, *port;
-	if (pick_target(argc, argv, &cli, &profiles, &prof, &host, &port) < 0) {
+	if (pick_target(argc, argv, cli, &st->profiles, &st->profile, &st->host, &st->port) < 0) {
 		fputs("Try 'smtpsh --help' for more information.\n", stderr);
 		return EXIT_USAGE;
 	}
-
-	struct session_params params = {
-		.timeout_ms = 30000,
-		.family = cli.family,
-		.ehlo_name = first(cli.ehlo, prof ? prof->ehlo : NULL, envc.ehlo),
-		.insecure = cli.insecure,
-		.body_echo_max = 100,
-	};
-	if (!params.ehlo_name)
-		params.ehlo_name = "localhost";
-	if (cli.timeout || !prof || !prof->timeout_ms) {
-		const char *t = first(cli.timeout, NULL, envc.timeout);
-		if (t)
-			parse_timeout(t, &params.timeout_ms);
-	} else {
-		params.timeout_ms = prof->timeout_ms;
-	}
-	if (!cli.cafile && prof && prof->cafile) {
-		if (paths_expand_home(prof->cafile, &cafile_path) < 0) {
+	const struct profile *prof = st->profile;
+	struct session_params *p = &st->params;
+	p->timeout_ms = 30000;
+	p->family = cli->family;
+	p->insecure = cli->insecure;
+	p->body_echo_max = 100;
+	p->ehlo_name = first(cli->ehlo, prof ? prof->ehlo : NULL, envc->ehlo);
+	if (!p->ehlo_name)
+		p->ehlo_name = "localhost";
+	if (!cli->timeout && prof && prof->timeout_ms)
+		p->timeout_ms = prof->timeout_ms;
+	else if (first(cli->timeout, NULL, envc->timeout))
+		parse_timeout(first(cli->timeout, NULL, envc->timeout), &p->timeout_ms);
+	if (!cli->cafile && prof && prof->cafile) {
+		if (paths_expand_home(prof->cafile, &st->cafile) < 0) {
 			fprintf(stderr, "smtpsh: profile %s: cafile %s: no home directory known\n",
 				prof->name, prof->cafile);
 			return EXIT_USAGE;
 		}
-		params.cafile = cafile_path.data;
+		p->cafile = st->cafile.data;
 	} else {
-		params.cafile = first(cli.cafile, NULL, envc.cafile);
+		p->cafile = first(cli->cafile, NULL, envc->cafile);
 	}
-	enum tls_mode mode = cli.mode_set ? cli.mode : prof ? prof->tls : TLS_NONE;
+	st->mode = cli->mode_set ? cli->mode : prof ? prof->tls : TLS_NONE;
 
-	FILE *in = NULL;
-	if (cli.script) {
-		in = strcmp(cli.script, "-") == 0 ? stdin : fopen(cli.script, "r");
-		if (!in) {
-			fprintf(stderr, "smtpsh: cannot read %s: %s\n", cli.script, strerror(errno));
+	if (cli->script) {
+		st->in = strcmp(cli->script, "-") == 0 ? stdin : fopen(cli->script, "r");
+		if (!st->in) {
+			fprintf(stderr, "smtpsh: cannot read %s: %s\n", cli->script,
+				strerror(errno));
 			return EXIT_USAGE;
 		}
 	} else if (!isatty(STDIN_FILENO)) {
-		in = stdin;
+		st->in = stdin;
 	}
+	return -1;
+}
 
+/* The rc file, the history, the profile's note, the connection, then the REPL or the batch. */
+static int run(const struct choices *cli, const struct choices *envc, struct startup *st)
+{
 	signal(SIGPIPE, SIG_IGN);
-	const char *color = first(cli.color, NULL, envc.color);
+	const char *color = first(cli->color, NULL, envc->color);
 	color = color ? color : "auto";
 	bool use_color = strcmp(color, "always") == 0 ||
 			 (strcmp(color, "auto") == 0 && isatty(STDOUT_FILENO) && !getenv("NO_COLOR") &&
 			  !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0));
 	struct render render;
 	render_init(&render, stdout, stderr, use_color);
-	struct smtp_session *session = session_new(&params);
+	struct smtp_session *session = session_new(&st->params);
 	if (!session) {
 		fputs("smtpsh: out of memory\n", stderr);
+		render_free(&render);
 		return EXIT_USAGE;
 	}
 	session_add_listener(session, render_event, &render);
 	struct shell sh;
 	shell_init(&sh, session, &render);
-	sh.batch = in != NULL;
-	sh.strict = cli.strict;
-	sh.mode = cli.mode;
-	sh.allow_plaintext_auth = cli.allow_plaintext_auth;
-	sh.profiles = &profiles;
-	sh.profiles_path = ppath;
+	sh.batch = st->in != NULL;
+	sh.strict = cli->strict;
+	sh.mode = cli->mode;
+	sh.allow_plaintext_auth = cli->allow_plaintext_auth;
+	sh.profiles = &st->profiles;
+	sh.profiles_path = st->profiles_path.len ? st->profiles_path.data : NULL;
+	const struct profile *prof = st->profile;
 	if (prof) {
 		sh.default_user = prof->user;
 		sh.default_mech = prof->auth;
 		sh.password_command = prof->password_command;
 	}
 
-	if (!cli.no_rc && paths_file(PATHS_CONFIG, "smtpshrc", &msg) == 0)
-		rcfile_run(&sh, msg.data);
-	if (!in && !sh.done) {
+	if (!cli->no_rc && paths_file(PATHS_CONFIG, "smtpshrc", &st->scratch) == 0)
+		rcfile_run(&sh, st->scratch.data);
+	if (!st->in && !sh.done) {
 		const char *hist = getenv("SMTPSH_HISTFILE");
 		bool own = hist != NULL;
-		if (!own && paths_file(PATHS_STATE, "history", &msg) == 0)
-			hist = msg.data;
-		history_open(hist, histsize, !own, &render);
+		if (!own && paths_file(PATHS_STATE, "history", &st->scratch) == 0)
+			hist = st->scratch.data;
+		history_open(hist, st->histsize, !own, &render);
 	}
 	if (prof && !sh.done) {
-		struct buf line;
-		buf_init(&line);
-		profiles_summary(prof, &line);
+		buf_reset(&st->scratch);
+		profiles_summary(prof, &st->scratch);
 		render_info(&render, "%s %s: %s", prof->builtin ? "preset" : "profile", prof->name,
-			    line.data);
+			    st->scratch.data);
 		if (prof->note)
 			render_info(&render, "%s", prof->note);
-		buf_free(&line);
 	}
-
-	if (host && !sh.done)
-		shell_connect(&sh, host, port, mode);
+	if (st->host && !sh.done)
+		shell_connect(&sh, st->host, st->port, st->mode);
 	int status;
-	if (in)
-		status = sh.done ? sh.status : batch_run(&sh, in);
+	if (sh.done)
+		status = sh.status;
 	else
-		status = sh.done ? sh.status : repl_run(&sh);
+		status = st->in ? batch_run(&sh, st->in) : repl_run(&sh);
 	history_close();
-	if (in && in != stdin)
-		fclose(in);
 	session_free(session);
 	render_free(&render);
-	profile_set_free(&profiles);
-	buf_free(&profiles_path);
-	buf_free(&msg);
-	buf_free(&cafile_path);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct choices cli = {.family = CONN_ANY, .mode = TLS_NONE}, envc = {0};
+	struct startup st = {0};
+	int status = parse_options(argc, argv, &cli);
+	if (status >= 0)
+		return status;
+	if (parse_environment(&envc, &st.histsize) < 0)
+		return EXIT_USAGE;
+	profile_set_init(&st.profiles);
+	buf_init(&st.profiles_path);
+	buf_init(&st.cafile);
+	buf_init(&st.scratch);
+	status = prepare(argc, argv, &cli, &envc, &st);
+	if (status < 0)
+		status = run(&cli, &envc, &st);
+	if (st.in && st.in != stdin)
+		fclose(st.in);
+	profile_set_free(&st.profiles);
+	buf_free(&st.profiles_path);
+	buf_free(&st.cafile);
+	buf_free(&st.scratch);
 	return status;
 }

@@ -11,9 +11,9 @@ static const struct profile presets[] = {
 		.host = "smtp.office365.com",
 		.port = "587",
 		.tls = TLS_STARTTLS,
-		.note = "Office 365: SMTP AUTH must be enabled for the tenant and the mailbox "
-			"(535 5.7.139 when it is not); Microsoft is retiring basic auth (password), "
-			"OAuth2 is \\auth XOAUTH2",
+		.note = "Office 365: SMTP AUTH must be enabled for the tenant and the "
+			"mailbox (535 5.7.139 when it is not); Microsoft is retiring basic "
+			"auth (password), OAuth2 is \\auth XOAUTH2",
 		.builtin = true,
 	},
 	{
@@ -40,8 +40,8 @@ static const struct profile presets[] = {
 		.host = "smtp.aol.com",
 		.port = "465",
 		.tls = TLS_IMPLICIT,
-		.note = "AOL: log in with an app password (Account Security, Generate app password), "
-			"not the account password",
+		.note = "AOL: log in with an app password (Account Security, Generate app "
+			"password), not the account password",
 		.builtin = true,
 	},
 	{

@@ -85,7 +85,9 @@ bool profile_name_valid(const char *name)
 	size_t n = strlen(name);
 	if (n == 0 || n > PROFILE_NAME_MAX)
 		return false;
-	return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") == n;
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyz"
+				      "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+	return strspn(name, allowed) == n;
 }
 
 const char *profile_tls_name(enum tls_mode mode)
@@ -136,8 +138,8 @@ static int section(struct parser *ps, const char *s, size_t n)
 	name[len] = '\0';
 	if (!profile_name_valid(name))
 		return fail(ps,
-			    "profile name '%s': use letters, digits, '-' and '_' only (a name with a "
-			    "dot or colon would be taken for a host)",
+			    "profile name '%s': use letters, digits, '-' and '_' only (a name "
+			    "with a dot or colon would be taken for a host)",
 			    name);
 	if (finish_section(ps) < 0)
 		return -1;
@@ -188,7 +190,8 @@ static int set_value(struct parser *ps, struct profile *p, const struct key *k, 
 		return 0;
 	case KEY_TIMEOUT:
 		if (parse_timeout(v, &p->timeout_ms) < 0)
-			return fail(ps, "timeout is a number of seconds (up to 86400), not '%s'", v);
+			return fail(ps, "timeout is a number of seconds (up to 86400), not '%s'",
+				    v);
 		return 0;
 	case KEY_PORT: {
 		size_t n = strlen(v);

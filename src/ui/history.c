@@ -31,20 +31,23 @@ static bool check_file(const char *path, struct render *r)
 		return false;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		render_warning(r, "history file %s is not a regular file (history not saved)", path);
+		render_warning(r, "history file %s is not a regular file (history not saved)",
+			       path);
 		return false;
 	}
 	hist_file_exists = true;
 	if (st.st_mode & 077) {
 		if (chmod(path, 0600) < 0) {
-			render_warning(r,
-				       "history file %s is readable by others and its mode cannot be "
-				       "changed: %s (history not saved)",
-				       path, strerror(errno));
+			render_warning(
+			    r,
+			    "history file %s is readable by others and its mode cannot be "
+			    "changed: %s (history not saved)",
+			    path, strerror(errno));
 			return false;
 		}
-		render_warning(r, "history file %s was readable by others (mode %03o): mode set "
-				  "to 600",
+		render_warning(r,
+			       "history file %s was readable by others (mode %03o): mode set "
+			       "to 600",
 			       path, (unsigned)(st.st_mode & 0777));
 	}
 	return true;
@@ -69,7 +72,8 @@ void history_open(const char *path, int size, bool make_dirs, struct render *r)
 	if (hist_file_exists) {
 		int e = read_history(hist_path);
 		if (e && e != ENOENT)
-			render_warning(r, "cannot read history file %s: %s", hist_path, strerror(e));
+			render_warning(r, "cannot read history file %s: %s", hist_path,
+				       strerror(e));
 	}
 }
 
@@ -112,8 +116,8 @@ bool history_keeps(const struct shell *sh, const char *line)
 		return false;
 	if (line[0] == '\\' && local_may_hold_secret(line))
 		return false;
-	HIST_ENTRY *last = history_length > 0 ? history_get(history_base + history_length - 1)
-					      : NULL;
+	HIST_ENTRY *last =
+	    history_length > 0 ? history_get(history_base + history_length - 1) : NULL;
 	return !(last && strcmp(last->line, line) == 0);
 }
 
@@ -126,8 +130,9 @@ void history_remember(const struct shell *sh, const char *line)
 		return;
 	int e = hist_file_exists ? append_history(1, hist_path) : write_history(hist_path);
 	if (e) {
-		render_warning(hist_render, "cannot write history file %s: %s (history no longer "
-					    "saved)",
+		render_warning(hist_render,
+			       "cannot write history file %s: %s (history no longer "
+			       "saved)",
 			       hist_path, strerror(e));
 		free(hist_path);
 		hist_path = NULL;

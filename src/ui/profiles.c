@@ -16,7 +16,7 @@ int profiles_load(struct profile_set *set, const char *path, struct buf *err)
 		if (e == ENOENT)
 			return 0;
 		buf_printf(err, "%s: %s", path,
-			   e == EFBIG    ? "larger than 1 MiB: not a profiles file"
+			   e == EFBIG	 ? "larger than 1 MiB: not a profiles file"
 			   : e == EINVAL ? "not a regular file"
 					 : strerror(e));
 		return -1;

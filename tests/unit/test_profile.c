@@ -13,12 +13,12 @@ static const struct {
 	enum tls_mode tls;
 	const char *note_word; /* the note must say this */
 } documented[] = {
-	{"office365", "smtp.office365.com", "587", TLS_STARTTLS, "OAuth2"},
-	{"outlook", "smtp-mail.outlook.com", "587", TLS_STARTTLS, "OAuth2"},
-	{"gmail", "smtp.gmail.com", "587", TLS_STARTTLS, "app password"},
-	{"aol", "smtp.aol.com", "465", TLS_IMPLICIT, "app password"},
-	{"yahoo", "smtp.mail.yahoo.com", "465", TLS_IMPLICIT, "app password"},
-	{"icloud", "smtp.mail.me.com", "587", TLS_STARTTLS, "app-specific password"},
+    {"office365", "smtp.office365.com", "587", TLS_STARTTLS, "OAuth2"},
+    {"outlook", "smtp-mail.outlook.com", "587", TLS_STARTTLS, "OAuth2"},
+    {"gmail", "smtp.gmail.com", "587", TLS_STARTTLS, "app password"},
+    {"aol", "smtp.aol.com", "465", TLS_IMPLICIT, "app password"},
+    {"yahoo", "smtp.mail.yahoo.com", "465", TLS_IMPLICIT, "app password"},
+    {"icloud", "smtp.mail.me.com", "587", TLS_STARTTLS, "app-specific password"},
 };
 #define NDOC (sizeof documented / sizeof documented[0])
 
@@ -125,7 +125,7 @@ static void test_parse_ok(void)
 
 	ok(parse(&set, "", &line, err, sizeof err) == 0 && set.n == 0, "an empty file is fine");
 	ok(parse(&set, "[x]\nhost=h\ntls=starttls\n", &line, err, sizeof err) == 0 &&
-		   set.items[0].tls == TLS_STARTTLS && !set.items[0].port,
+	       set.items[0].tls == TLS_STARTTLS && !set.items[0].port,
 	   "starttls without a port");
 	ok(set.n && strcmp(profile_port(&set.items[0]), "587") == 0, "default port of STARTTLS");
 	profile_set_free(&set);
@@ -151,8 +151,7 @@ static void test_parse_errors(void)
 	bad("[a]\nhost = x\nhots = y\n", 3, "unknown key 'hots'", "unknown key");
 	bad("[a]\nhost = x\ninsecure = yes\n", 3, "insecure is not allowed",
 	    "insecure refused (a footgun)");
-	bad("[a]\nhost = x\npassword = hunter2\n", 3, "password-command",
-	    "a password is refused");
+	bad("[a]\nhost = x\npassword = hunter2\n", 3, "password-command", "a password is refused");
 	bad("[a]\nhost = x\ntls = maybe\n", 3, "none, starttls or tls", "bad tls");
 	bad("[a]\nhost = x\ntls = STARTTLS\n", 3, "none, starttls or tls", "tls is lower case");
 	bad("[a]\nhost = x\nport = 0\n", 3, "port is a number", "port 0");
@@ -180,7 +179,7 @@ static void test_parse_errors(void)
 	char err[128];
 	profile_set_init(&set);
 	ok(profile_parse(&set, "[a]\nhost = x\0y\n", 13, &line, err, sizeof err) == -1 &&
-		   line == 2 && strstr(err, "NUL"),
+	       line == 2 && strstr(err, "NUL"),
 	   "a NUL byte: line 2");
 	profile_set_free(&set);
 	char big[200];
