@@ -15,6 +15,9 @@ import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'lab'))
+from lablib import clean_environ  # noqa: E402,F401 (also for tests/pty)
+
 SERVER = os.path.join(HERE, 'server.py')
 CASES = os.path.join(HERE, 'cases')
 PYTHON = '/usr/bin/python3'
@@ -190,7 +193,7 @@ def run_smtpsh(args, stdin=b'', timeout=15.0, env=None, workdir=None):
     Python (wait4), it would include the Python interpreter's RSS at fork time, a floor
     that hides megabytes. Without /usr/bin/time, wait4's figure is used (less sensitive).
     smtpsh (and time) run in their own process group, killed after timeout seconds."""
-    e = dict(os.environ)
+    e = clean_environ()
     e['NO_COLOR'] = '1'
     e.setdefault('LC_ALL', 'C.UTF-8')
     if workdir:

@@ -337,6 +337,18 @@ def _shorten(text, keep):
                      + lines[-keep:])
 
 
+# The variables smtpsh reads for its defaults and files (smtpsh(1), ENVIRONMENT): a test
+# must not inherit the tester's, and its HOME must hold the rc, profiles and history files.
+SMTPSH_ENVIRONMENT = ("SMTPSH_TIMEOUT", "SMTPSH_CAFILE", "SMTPSH_EHLO", "SMTPSH_COLOR",
+                      "SMTPSH_HISTFILE", "SMTPSH_HISTSIZE", "XDG_CONFIG_HOME",
+                      "XDG_STATE_HOME")
+
+
+def clean_environ():
+    """os.environ without the variables of SMTPSH_ENVIRONMENT."""
+    return {k: v for k, v in os.environ.items() if k not in SMTPSH_ENVIRONMENT}
+
+
 def run_smtpsh(args, stdin=b"", timeout=30, env=None, home=None):
     """Run smtpsh in batch mode (stdin a pipe) and capture everything."""
     exe = smtpsh_path()
@@ -345,7 +357,7 @@ def run_smtpsh(args, stdin=b"", timeout=30, env=None, home=None):
                              "meson setup build && ninja -C build)" % exe)
     if isinstance(stdin, str):
         stdin = stdin.encode("utf-8")
-    e = dict(os.environ)
+    e = clean_environ()
     e["NO_COLOR"] = "1"
     e["TERM"] = "dumb"
     e["INPUTRC"] = "/dev/null"

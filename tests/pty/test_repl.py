@@ -17,7 +17,7 @@ import pexpect
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'hostile'))
-from harness import SmtpshTestCase  # noqa: E402
+from harness import SmtpshTestCase, clean_environ  # noqa: E402
 
 INPUTRC = os.path.join(HERE, 'inputrc')
 TIMEOUT = 5
@@ -33,7 +33,7 @@ def prompt_rx(port, phase=None, host='127.0.0.1'):
 class Repl(SmtpshTestCase):
     def spawn(self, case, args=()):
         self.srv = self.server(case)
-        env = dict(os.environ)
+        env = clean_environ()
         env.update({'TERM': 'xterm', 'INPUTRC': INPUTRC, 'NO_COLOR': '1', 'HOME': self.tmp,
                     'LC_ALL': 'C.UTF-8', 'COLUMNS': '200', 'LINES': '40'})
         env.pop('SMTPSH_OPTS', None)
