@@ -1,0 +1,132 @@
+/*
+ * Transcripts (transcripts/FORMAT.md): a header, then one line per event with the screen's
+ * markers. The writer is a session listener: it writes each event as it happens, flushed per
+ * line, and only ever sees and writes the redacted form of a secret. The parser reads the
+ * lines back (pure and bounded: a hostile file gives an error, never a crash or unbounded
+ * memory); the reader feeds it from a file.
+ */
+#ifndef SMTPSH_TRANSCRIPT_H
+#define SMTPSH_TRANSCRIPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "smtpsh/buf.h"
+#include "smtpsh/session.h"
+
+#define TRANSCRIPT_MAGIC "smtpsh-transcript 1" /* the first line */
+#define TRANSCRIPT_VERSION 1
+#define TRANSCRIPT_LINE_MAX (512 * 1024) /* bytes in one line of a transcript file */
+#define TRANSCRIPT_PIPE_MAX 1000         /* largest group size a "pI/N" field may give */
+
+/* ---- writing -------------------------------------------------------------------------------- */
+
+struct transcript_writer {
+	FILE *f;          /* NULL: not recording */
+	char *path;
+	const struct smtp_session *session; /* asked for the header's peer and TLS mode */
+	bool times;       /* write the elapsed-time field (the shell follows \set timing) */
+	bool header_done;
+	bool failed;      /* a write failed: recording stopped, err says why */
+	char err[300];
+	unsigned long lines; /* event lines written */
+	struct buf line;
+};
+
+void transcript_writer_init(struct transcript_writer *w, const struct smtp_session *s);
+void transcript_writer_free(struct transcript_writer *w);
+
+/*
+ * Starts recording to path (created with mode 0600, or truncated); a recording going on is
+ * closed first. The header is written at once when the session is connected, otherwise with
+ * the first event (so it names the peer of the connection that follows). Returns 0, or -1
+ * with a message in w->err.
+ */
+int transcript_open(struct transcript_writer *w, const char *path);
+
+/* Ends the recording (writes the header if nothing else was written) and closes the file. */
+void transcript_close(struct transcript_writer *w);
+
+bool transcript_active(const struct transcript_writer *w);
+
+/* Writes "# text" (one line; control bytes are replaced). For comments typed while recording. */
+void transcript_comment(struct transcript_writer *w, const char *text);
+
+/* The session listener; arg is the struct transcript_writer. */
+void transcript_event(const struct session_event *ev, void *arg);
+
+/* ---- parsing (pure) -------------------------------------------------------------------------- */
+
+enum transcript_kind {
+	TR_BLANK,    /* an empty line */
+	TR_COMMENT,  /* "# text": text is what follows "#" and one blank */
+	TR_SENT,     /* "-> ", "~> ", "?> " */
+	TR_RECEIVED, /* "<- ", "<~ ", "<? " */
+	TR_INFO,     /* "*  text" (connected, TLS, closed...) */
+	TR_ALERT,    /* "!  text" (a warning or an error) */
+};
+
+struct transcript_entry {
+	enum transcript_kind kind;
+	bool tls;      /* SENT/RECEIVED: under TLS (~ or ?) */
+	bool verified; /* with tls: the certificate was verified (~) */
+	long elapsed_ms; /* the "+Nms" field, or -1 */
+	unsigned pipe_index, pipe_total; /* the "pI/N" field of a pipelined command, or 0 */
+	struct buf text; /* SENT/RECEIVED: the bytes (unescaped); others: the text as written */
+	int code;        /* RECEIVED: the reply code, 0 when the line is not a well-formed reply */
+	bool last;       /* RECEIVED with a code: the last line of its reply ("250 " not "250-") */
+	bool bare_lf;    /* RECEIVED: the server ended this line with LF alone */
+};
+
+struct transcript_header {
+	int version;
+	char tool[128];
+	char date[64];
+	char host[256];
+	char port[16];
+	char tls[16]; /* "none", "starttls", "implicit", or "" */
+};
+
+void transcript_entry_init(struct transcript_entry *e);
+void transcript_entry_free(struct transcript_entry *e);
+
+/* Checks the first line (without its line end). Returns 0, or -1 with a reason in err. */
+int transcript_parse_magic(const char *line, size_t len, char *err, size_t errlen);
+
+/*
+ * Parses one header line (after the first, without its line end). Returns 1 for a field
+ * ("name: value"; known ones are stored in h, unknown ones ignored) or a "#" comment, 0 for the
+ * empty line that ends the header, -1 for a malformed line (reason in err).
+ */
+int transcript_parse_header_line(const char *line, size_t len, struct transcript_header *h,
+				 char *err, size_t errlen);
+
+/* Parses one line after the header (without its line end) into e. Returns 0, or -1 with a
+   reason in err. */
+int transcript_parse_line(const char *line, size_t len, struct transcript_entry *e, char *err,
+			  size_t errlen);
+
+/*
+ * Undoes the escaping of the screen (escape_append): "\\" "\t" "\r" "\n" "\xNN" "\u{X...}"
+ * back to bytes, appended to out. Returns 0, or -1 for a malformed escape.
+ */
+int transcript_unescape(const char *in, size_t len, struct buf *out);
+
+/* ---- reading a file ---------------------------------------------------------------------------- */
+
+struct transcript_reader {
+	FILE *f;
+	unsigned long lineno; /* of the line last read */
+	struct transcript_header header;
+	struct buf line;
+	char err[400];
+};
+
+/* Opens path and reads its header. Returns 0, or -1 with a message in rd->err. */
+int transcript_reader_open(struct transcript_reader *rd, const char *path);
+/* Reads the next line into e: 1, 0 at the end of the file, -1 on error (rd->err names the line). */
+int transcript_reader_next(struct transcript_reader *rd, struct transcript_entry *e);
+void transcript_reader_close(struct transcript_reader *rd);
+
+#endif

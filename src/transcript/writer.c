@@ -1,0 +1,186 @@
+/* Writing transcripts as the session goes (see transcripts/FORMAT.md). */
+#include "smtpsh/transcript.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "smtpsh/escape.h"
+
+void transcript_writer_init(struct transcript_writer *w, const struct smtp_session *s)
+{
+	memset(w, 0, sizeof *w);
+	w->session = s;
+	buf_init(&w->line);
+}
+
+void transcript_writer_free(struct transcript_writer *w)
+{
+	transcript_close(w);
+	buf_free(&w->line);
+}
+
+bool transcript_active(const struct transcript_writer *w)
+{
+	return w->f != NULL;
+}
+
+/* Writes w->line and flushes; on failure stops recording. */
+static void put_line(struct transcript_writer *w)
+{
+	if (!w->f)
+		return;
+	buf_putc(&w->line, '\n');
+	if (fwrite(w->line.data, 1, w->line.len, w->f) != w->line.len || fflush(w->f) != 0) {
+		snprintf(w->err, sizeof w->err, "cannot write the transcript %s: %s; recording stopped",
+			 w->path, strerror(errno));
+		w->failed = true;
+		fclose(w->f);
+		w->f = NULL;
+	}
+	buf_reset(&w->line);
+}
+
+/* Our own text (messages, header values): control bytes become '?'. */
+static void put_plain(struct buf *b, const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		buf_putc(b, (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i]);
+}
+
+static void header(struct transcript_writer *w)
+{
+	if (w->header_done || !w->f)
+		return;
+	w->header_done = true;
+	char date[64];
+	time_t now = time(NULL);
+	struct tm tm;
+	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+	buf_reset(&w->line);
+	buf_printf(&w->line, "%s\ntool: smtpsh %s\ndate: %s", TRANSCRIPT_MAGIC, SMTPSH_VERSION, date);
+	const char *host = w->session ? session_host(w->session) : NULL;
+	if (host) {
+		static const char *const modes[] = {[TLS_NONE] = "none",
+						    [TLS_IMPLICIT] = "implicit",
+						    [TLS_STARTTLS] = "starttls"};
+		buf_puts(&w->line, "\nhost: ");
+		put_plain(&w->line, host, strlen(host));
+		buf_printf(&w->line, "\nport: %s\ntls: %s", session_port(w->session),
+			   modes[session_tls_mode(w->session)]);
+	}
+	buf_putc(&w->line, '\n'); /* the empty line that ends the header */
+	put_line(w);
+}
+
+int transcript_open(struct transcript_writer *w, const char *path)
+{
+	transcript_close(w);
+	w->failed = false;
+	w->err[0] = '\0';
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+	if (!f) {
+		snprintf(w->err, sizeof w->err, "cannot write %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	w->path = strdup(path);
+	w->f = f;
+	w->header_done = false;
+	w->lines = 0;
+	if (w->session && session_connected(w->session))
+		header(w);
+	return 0;
+}
+
+void transcript_close(struct transcript_writer *w)
+{
+	if (w->f) {
+		header(w);
+		if (w->f && fclose(w->f) != 0 && !w->failed) {
+			snprintf(w->err, sizeof w->err, "cannot write the transcript %s: %s", w->path,
+				 strerror(errno));
+			w->failed = true;
+		}
+		w->f = NULL;
+	}
+	free(w->path);
+	w->path = NULL;
+}
+
+void transcript_comment(struct transcript_writer *w, const char *text)
+{
+	if (!w->f)
+		return;
+	header(w);
+	buf_reset(&w->line);
+	buf_puts(&w->line, "# ");
+	put_plain(&w->line, text, strlen(text));
+	put_line(w);
+}
+
+/* Wire text, escaped like the screen; a final blank as \x20 so no editor can eat it. */
+static void put_wire(struct buf *b, const char *text, size_t len)
+{
+	size_t keep = len && (text[len - 1] == ' ') ? len - 1 : len;
+	escape_append(b, text, keep, ESCAPE_DEFAULT);
+	if (keep < len)
+		buf_puts(b, "\\x20");
+}
+
+void transcript_event(const struct session_event *ev, void *arg)
+{
+	struct transcript_writer *w = arg;
+	if (!w->f)
+		return;
+	header(w);
+	buf_reset(&w->line);
+	if (w->times && ev->elapsed_ms >= 0 &&
+	    (ev->type == SEV_RECEIVED || ev->type == SEV_INFO || ev->type == SEV_TLS))
+		buf_printf(&w->line, "+%ldms ", ev->elapsed_ms);
+	switch (ev->type) {
+	case SEV_SENT: {
+		if (ev->pipe_total)
+			buf_printf(&w->line, "p%u/%u ", ev->pipe_index, ev->pipe_total);
+		buf_puts(&w->line, !ev->tls ? "->" : ev->verified ? "~>" : "?>");
+		/* By construction: a secret is written only in its redacted form. */
+		const char *t = ev->secret ? (ev->redacted ? ev->redacted : "<redacted>") : ev->text;
+		size_t n = ev->secret ? strlen(t) : ev->len;
+		if (n) {
+			buf_putc(&w->line, ' ');
+			put_wire(&w->line, t, n);
+		}
+		break;
+	}
+	case SEV_RECEIVED:
+		buf_puts(&w->line, !ev->tls ? "<-" : ev->verified ? "<~" : "<?");
+		if (ev->len || ev->bare_lf)
+			buf_putc(&w->line, ' ');
+		put_wire(&w->line, ev->text, ev->len);
+		if (ev->bare_lf)
+			buf_puts(&w->line, "\\n");
+		break;
+	case SEV_INFO:
+	case SEV_TLS:
+	case SEV_CLOSED:
+		buf_puts(&w->line, "*  ");
+		put_plain(&w->line, ev->text, ev->len);
+		break;
+	case SEV_WARNING:
+		buf_puts(&w->line, "!  warning: ");
+		put_plain(&w->line, ev->text, ev->len);
+		break;
+	case SEV_ERROR:
+		buf_puts(&w->line, "!  error: ");
+		put_plain(&w->line, ev->text, ev->len);
+		break;
+	}
+	w->lines++;
+	put_line(w);
+}
