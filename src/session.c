@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "smtpsh/authview.h"
 #include "smtpsh/dotstuff.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/reply.h"
@@ -23,6 +24,8 @@
 #define READ_CHUNK (16 * 1024)
 #define FILE_CHUNK (64 * 1024)
 #define SHOWN_LINE_MAX 4096 /* bytes of one \file line shown; the rest is summarised */
+#define SHOWN_CMD_MAX 128   /* bytes of a command kept to say which command a reply answers */
+#define AUTH_USER_MAX 256
 
 /* What a reply answers: decides its effect on the session. */
 enum verb {
@@ -49,6 +52,15 @@ static const char *const verb_names[] = {
 	[VERB_OTHER] = "the command",
 };
 
+/* Short names for events (what hints match on); NULL: not known. */
+static const char *const verb_short[] = {
+	[VERB_GREETING] = "greeting", [VERB_EHLO] = "EHLO", [VERB_HELO] = "HELO",
+	[VERB_STARTTLS] = "STARTTLS", [VERB_AUTH] = "AUTH", [VERB_AUTH_DATA] = "AUTH",
+	[VERB_MAIL] = "MAIL",	      [VERB_RCPT] = "RCPT", [VERB_DATA] = "DATA",
+	[VERB_DOT] = ".",	      [VERB_RSET] = "RSET", [VERB_QUIT] = "QUIT",
+	[VERB_OTHER] = NULL,
+};
+
 static const char *const phase_names[] = {
 	[PHASE_DISCONNECTED] = "disconnected",
 	[PHASE_GREETING] = "greeting",
@@ -65,6 +77,14 @@ struct listener {
 	void *arg;
 };
 
+/* A command whose reply is owed. */
+struct pending {
+	enum verb v;
+	long long sent_ms; /* when it was written */
+	unsigned pipe_index, pipe_total;
+	char shown[SHOWN_CMD_MAX]; /* as shown, secrets masked */
+};
+
 struct smtp_session {
 	struct session_params p;
 	char *cafile;
@@ -77,6 +97,7 @@ struct smtp_session {
 	SSL_CTX *ctx;
 	bool verified;
 	bool implicit_tls; /* TLS from the first byte, not upgraded by STARTTLS */
+	enum tls_mode mode;
 	char *host;
 	char port[16];
 
@@ -90,10 +111,20 @@ struct smtp_session {
 	struct smtp_reply cur;  /* the reply being received */
 	struct smtp_reply last; /* the last complete reply */
 
-	enum verb pending[PENDING_MAX]; /* commands sent whose replies are owed, oldest first */
+	struct pending pending[PENDING_MAX]; /* commands sent whose replies are owed, oldest first */
 	size_t pend_head, pend_n;
 	unsigned long long sent_seq, done_seq;
 	size_t unsolicited; /* replies nobody asked for since the last command */
+
+	unsigned long long bytes_in, bytes_out;
+
+	/* AUTH on this connection: the exchange going on, and its result. */
+	char auth_mech[24];     /* mechanism of the exchange going on */
+	unsigned auth_nresp;    /* client responses sent in it (an initial response counts) */
+	char auth_try[AUTH_USER_MAX];  /* the user it names, when seen */
+	bool authed;
+	char auth_user[AUTH_USER_MAX];
+	char authed_mech[24];
 
 	struct dotstuff ds;
 	struct buf out; /* staging for body bytes */
@@ -110,17 +141,34 @@ static void emit(struct smtp_session *s, struct session_event *ev)
 		s->listeners[i].fn(ev, s->listeners[i].arg);
 }
 
+__attribute__((format(printf, 4, 0))) static void vnotify(struct smtp_session *s,
+							 enum session_event_type type, long ms,
+							 const char *fmt, va_list ap)
+{
+	char msg[1024];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	struct session_event ev = {.type = type, .text = msg, .len = strlen(msg), .elapsed_ms = ms};
+	emit(s, &ev);
+}
+
 __attribute__((format(printf, 3, 4))) static void notify(struct smtp_session *s,
 							enum session_event_type type,
 							const char *fmt, ...)
 {
-	char msg[1024];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	vnotify(s, type, -1, fmt, ap);
 	va_end(ap);
-	struct session_event ev = {.type = type, .text = msg, .len = strlen(msg)};
-	emit(s, &ev);
+}
+
+/* An info event that carries a duration (connect time). */
+__attribute__((format(printf, 3, 4))) static void notify_timed(struct smtp_session *s, long ms,
+							      const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vnotify(s, SEV_INFO, ms, fmt, ap);
+	va_end(ap);
 }
 
 /* Records a failure: the message becomes session_error() and an error event. */
@@ -131,14 +179,16 @@ fail(struct smtp_session *s, enum session_status st, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(s->err, sizeof s->err, fmt, ap);
 	va_end(ap);
-	struct session_event ev = {.type = SEV_ERROR, .text = s->err, .len = strlen(s->err)};
+	struct session_event ev = {.type = SEV_ERROR, .text = s->err, .len = strlen(s->err),
+				   .elapsed_ms = -1};
 	emit(s, &ev);
 	return st;
 }
 
 static void emit_sent(struct smtp_session *s, const char *text, size_t len, bool body)
 {
-	struct session_event ev = {.type = SEV_SENT, .text = text, .len = len, .body = body};
+	struct session_event ev = {.type = SEV_SENT, .text = text, .len = len, .body = body,
+				   .elapsed_ms = -1};
 	emit(s, &ev);
 }
 
@@ -200,6 +250,17 @@ struct smtp_session *session_new(const struct session_params *params)
 	return s;
 }
 
+/* Forgets the AUTH state of the connection (a new connection, STARTTLS). */
+static void auth_forget(struct smtp_session *s)
+{
+	OPENSSL_cleanse(s->auth_try, sizeof s->auth_try);
+	s->auth_mech[0] = '\0';
+	s->auth_nresp = 0;
+	s->authed = false;
+	s->auth_user[0] = '\0';
+	s->authed_mech[0] = '\0';
+}
+
 static void reset_connection_state(struct smtp_session *s)
 {
 	buf_reset(&s->in);
@@ -211,6 +272,8 @@ static void reset_connection_state(struct smtp_session *s)
 	s->sent_seq = s->done_seq = 0;
 	s->in_auth = false;
 	s->verified = false;
+	s->bytes_in = s->bytes_out = 0;
+	auth_forget(s);
 }
 
 void session_free(struct smtp_session *s)
@@ -254,7 +317,8 @@ static void close_connection(struct smtp_session *s, bool abrupt, const char *re
 	conn_close(&s->conn, abrupt);
 	reset_connection_state(s);
 	s->phase = PHASE_CLOSED;
-	struct session_event ev = {.type = SEV_CLOSED, .text = reason, .len = strlen(reason)};
+	struct session_event ev = {.type = SEV_CLOSED, .text = reason, .len = strlen(reason),
+				   .elapsed_ms = -1};
 	emit(s, &ev);
 	(void)was_tls;
 }
@@ -268,14 +332,21 @@ void session_disconnect(struct smtp_session *s, const char *why)
 
 /* ---- replies --------------------------------------------------------------------------- */
 
-static void pend_push(struct smtp_session *s, enum verb v)
+/* Notes that a reply is owed to a command written at sent_ms (shown: as displayed, or NULL). */
+static void pend_push(struct smtp_session *s, enum verb v, long long sent_ms, const char *shown,
+		      unsigned pipe_index, unsigned pipe_total)
 {
 	if (s->pend_n == PENDING_MAX) { /* forget the oldest: its reply is long overdue */
 		s->pend_head = (s->pend_head + 1) % PENDING_MAX;
 		s->pend_n--;
 		s->done_seq++;
 	}
-	s->pending[(s->pend_head + s->pend_n) % PENDING_MAX] = v;
+	struct pending *p = &s->pending[(s->pend_head + s->pend_n) % PENDING_MAX];
+	p->v = v;
+	p->sent_ms = sent_ms;
+	p->pipe_index = pipe_index;
+	p->pipe_total = pipe_total;
+	snprintf(p->shown, sizeof p->shown, "%s", shown ? shown : "");
 	s->pend_n++;
 	s->sent_seq++;
 }
@@ -285,11 +356,16 @@ static bool pend_pop(struct smtp_session *s, enum verb *v)
 {
 	if (!s->pend_n)
 		return false;
-	*v = s->pending[s->pend_head];
+	*v = s->pending[s->pend_head].v;
 	s->pend_head = (s->pend_head + 1) % PENDING_MAX;
 	s->pend_n--;
 	s->done_seq++;
 	return true;
+}
+
+static const struct pending *pend_head(const struct smtp_session *s)
+{
+	return s->pend_n ? &s->pending[s->pend_head] : NULL;
 }
 
 static enum session_status upgrade_tls(struct smtp_session *s);
@@ -319,6 +395,13 @@ static enum session_status apply_reply(struct smtp_session *s, enum verb v, int 
 	case VERB_AUTH:
 	case VERB_AUTH_DATA:
 		s->in_auth = code == 334;
+		if (code == 235) {
+			s->authed = true;
+			memcpy(s->auth_user, s->auth_try, sizeof s->auth_user);
+			memcpy(s->authed_mech, s->auth_mech, sizeof s->authed_mech);
+		}
+		if (code != 334)
+			OPENSSL_cleanse(s->auth_try, sizeof s->auth_try);
 		break;
 	case VERB_MAIL:
 		if (ok)
@@ -371,6 +454,7 @@ static enum session_status parse_some(struct smtp_session *s, bool *done)
 			s->in_off += used;
 			break;
 		}
+		const struct pending *pd = pend_head(s);
 		struct session_event ev = {
 			.type = SEV_RECEIVED,
 			.text = line.text,
@@ -378,7 +462,12 @@ static enum session_status parse_some(struct smtp_session *s, bool *done)
 			.code = r == REPLY_BAD ? 0 : line.code,
 			.last = r != REPLY_LINE,
 			.bare_lf = line.bare_lf,
-			.unsolicited = s->pend_n == 0,
+			.unsolicited = pd == NULL,
+			.elapsed_ms = pd ? (long)(conn_now_ms() - pd->sent_ms) : -1,
+			.verb = pd ? verb_short[pd->v] : NULL,
+			.command = pd && pd->shown[0] ? pd->shown : NULL,
+			.pipe_index = pd ? pd->pipe_index : 0,
+			.pipe_total = pd ? pd->pipe_total : 0,
 		};
 		size_t shown_len = line.len;
 		if (r == REPLY_BAD && line.err == REPLY_ERR_TOO_LONG && shown_len > 256)
@@ -404,7 +493,7 @@ static enum session_status parse_some(struct smtp_session *s, bool *done)
 				buf_putc(&s->cur.text, '\n');
 			buf_append(&s->cur.text, line.text, line.len);
 		}
-		if (s->pend_n && s->pending[s->pend_head] == VERB_EHLO && line.code == 250)
+		if (pd && pd->v == VERB_EHLO && line.code == 250)
 			caps_add_line(&s->caps, line.text, line.len, s->cur.nlines == 0);
 		s->cur.nlines++;
 		s->cur.code = line.code;
@@ -438,10 +527,10 @@ static enum session_status on_eof(struct smtp_session *s)
 	if (reply_parser_busy(&s->parser))
 		st = fail(s, SESSION_ERR_NET,
 			  "the server closed the connection in the middle of a reply");
-	else if (s->pend_n && s->pending[s->pend_head] != VERB_QUIT)
+	else if (s->pend_n && pend_head(s)->v != VERB_QUIT)
 		st = fail(s, SESSION_ERR_NET,
 			  "the server closed the connection without replying to %s",
-			  verb_names[s->pending[s->pend_head]]);
+			  verb_names[pend_head(s)->v]);
 	else {
 		snprintf(s->err, sizeof s->err, "the server closed the connection");
 		st = s->pend_n ? SESSION_OK : SESSION_ERR_NET;
@@ -462,6 +551,7 @@ static enum session_status read_some(struct smtp_session *s, long long deadline_
 		ssize_t n = conn_read(&s->conn, s->in.data + s->in.len, READ_CHUNK, err, sizeof err);
 		if (n > 0) {
 			s->in.len += (size_t)n;
+			s->bytes_in += (unsigned long long)n;
 			s->in.data[s->in.len] = '\0';
 			return SESSION_OK;
 		}
@@ -530,8 +620,10 @@ static enum session_status send_bytes(struct smtp_session *s, const void *data, 
 {
 	char err[256] = "";
 	int r = conn_write_all(&s->conn, data, len, s->p.timeout_ms, s->intr, err, sizeof err);
-	if (r == 0)
+	if (r == 0) {
+		s->bytes_out += len;
 		return SESSION_OK;
+	}
 	if (r == CONN_IO_INTERRUPTED)
 		return fail(s, SESSION_ERR_INTERRUPTED, "%s; the connection is closed", err);
 	enum session_status st = fail(s, r == CONN_IO_TIMEOUT ? SESSION_ERR_TIMEOUT : SESSION_ERR_NET,
@@ -582,14 +674,100 @@ static enum session_status drain_unsolicited(struct smtp_session *s)
 	}
 }
 
-static enum session_status send_command(struct smtp_session *s, const char *line,
-					const char *shown, enum verb v, struct smtp_reply *reply)
+/* The masked form of a line that holds a secret; false when it holds none. */
+static bool redact(const char *line, bool in_auth, char *out, size_t outlen)
+{
+	if (in_auth) {
+		if (strcmp(line, "*") == 0)
+			return false; /* cancelling is no secret */
+		snprintf(out, outlen, "<redacted>");
+		return true;
+	}
+	if (strncasecmp(line, "AUTH ", 5) != 0)
+		return false;
+	const char *mech = line + 5 + strspn(line + 5, " ");
+	size_t n = strcspn(mech, " ");
+	if (!mech[n] || !mech[n + strspn(mech + n, " ")])
+		return false; /* no initial response */
+	snprintf(out, outlen, "AUTH %.*s <redacted>", n > 40 ? 40 : (int)n, mech);
+	return true;
+}
+
+/* Follows an AUTH exchange far enough to know the user name (for \status), never the secret. */
+static void auth_track(struct smtp_session *s, enum verb v, const char *line)
+{
+	if (v == VERB_AUTH) {
+		OPENSSL_cleanse(s->auth_try, sizeof s->auth_try);
+		const char *mech = line + 4 + strspn(line + 4, " ");
+		size_t n = strcspn(mech, " ");
+		snprintf(s->auth_mech, sizeof s->auth_mech, "%.*s", n > 23 ? 23 : (int)n, mech);
+		for (char *c = s->auth_mech; *c; c++)
+			*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
+		s->auth_nresp = 0;
+		const char *resp = mech + n + strspn(mech + n, " ");
+		if (!*resp)
+			return;
+		line = resp;
+	} else if (v != VERB_AUTH_DATA || strcmp(line, "*") == 0) {
+		return;
+	}
+	s->auth_nresp++;
+	char user[AUTH_USER_MAX];
+	if (authview_user(s->auth_mech, s->auth_nresp, line, strlen(line), user, sizeof user))
+		memcpy(s->auth_try, user, sizeof user);
+	OPENSSL_cleanse(user, sizeof user);
+}
+
+/* One command line: its verb, what is shown, and what a transcript may keep. */
+struct outgoing {
+	const char *line;
+	enum verb v;
+	const char *shown; /* what listeners see as text */
+	bool secret;
+	char redacted[96];
+};
+
+static void outgoing_init(struct smtp_session *s, struct outgoing *o, const char *line,
+			  const char *shown, bool in_auth)
+{
+	o->line = line;
+	o->v = classify(line, in_auth);
+	o->secret = redact(line, in_auth, o->redacted, sizeof o->redacted);
+	o->shown = shown ? shown : line;
+	(void)s;
+}
+
+static void emit_command(struct smtp_session *s, const struct outgoing *o, unsigned index,
+			 unsigned total)
+{
+	struct session_event ev = {.type = SEV_SENT,
+				   .text = o->shown,
+				   .len = strlen(o->shown),
+				   .elapsed_ms = -1,
+				   .pipe_index = index,
+				   .pipe_total = total,
+				   .secret = o->secret,
+				   .redacted = o->secret ? o->redacted : NULL};
+	emit(s, &ev);
+}
+
+static enum session_status check_line(struct smtp_session *s, const char *line)
 {
 	size_t len = strlen(line);
 	if (len + 2 > READ_CHUNK * 4)
 		return fail(s, SESSION_ERR_LOCAL, "command too long (%zu bytes)", len);
 	if (strpbrk(line, "\r\n"))
 		return fail(s, SESSION_ERR_LOCAL, "a command cannot contain CR or LF");
+	return SESSION_OK;
+}
+
+static enum session_status send_command(struct smtp_session *s, const char *line,
+					const char *shown, enum verb v, struct smtp_reply *reply)
+{
+	enum session_status st = check_line(s, line);
+	if (st != SESSION_OK)
+		return st;
+	size_t len = strlen(line);
 	char *wire = malloc(len + 3);
 	if (!wire)
 		return fail(s, SESSION_ERR_LOCAL, "out of memory");
@@ -597,16 +775,105 @@ static enum session_status send_command(struct smtp_session *s, const char *line
 	memcpy(wire + len, "\r\n", 3);
 	if (v == VERB_EHLO)
 		caps_clear(&s->caps);
-	const char *disp = shown ? shown : line;
-	emit_sent(s, disp, strlen(disp), false);
-	enum session_status st = send_bytes(s, wire, len + 2);
+	struct outgoing o;
+	outgoing_init(s, &o, line, shown, v == VERB_AUTH_DATA);
+	o.v = v;
+	auth_track(s, v, line);
+	emit_command(s, &o, 0, 0);
+	long long t = conn_now_ms();
+	st = send_bytes(s, wire, len + 2);
 	OPENSSL_cleanse(wire, len + 2);
 	free(wire);
 	if (st != SESSION_OK)
 		return st;
-	pend_push(s, v);
+	pend_push(s, v, t, o.secret ? o.redacted : o.shown, 0, 0);
 	s->unsolicited = 0;
 	return wait_reply(s, s->sent_seq, v, reply);
+}
+
+bool session_pipelinable(const char *line)
+{
+	enum verb v = classify(line, false);
+	return v == VERB_MAIL || v == VERB_RCPT || v == VERB_RSET;
+}
+
+enum session_status session_pipeline(struct smtp_session *s, const char *const *lines,
+				     const char *const *shown, size_t n,
+				     struct smtp_reply *replies)
+{
+	for (size_t i = 0; replies && i < n; i++)
+		reply_clear(&replies[i]);
+	if (s->conn.fd < 0)
+		return fail(s, SESSION_ERR_STATE, "not connected (use \\connect HOST [PORT])");
+	if (s->phase == PHASE_DATA)
+		return fail(s, SESSION_ERR_STATE, "inside DATA: lines are message content");
+	if (s->in_auth)
+		return fail(s, SESSION_ERR_STATE, "inside an AUTH exchange: answer the challenge first");
+	if (!caps_has(&s->caps, "PIPELINING"))
+		return fail(s, SESSION_ERR_STATE, "the server did not offer PIPELINING%s",
+			    s->caps.known ? "" : " (no EHLO reply known: send EHLO first)");
+	if (n == 0 || n > SESSION_PIPELINE_MAX)
+		return fail(s, SESSION_ERR_LOCAL, "a pipelined group holds 1 to %d commands",
+			    SESSION_PIPELINE_MAX);
+	for (size_t i = 0; i < n; i++) {
+		enum session_status st = check_line(s, lines[i]);
+		if (st != SESSION_OK)
+			return st;
+		if (i + 1 < n && !session_pipelinable(lines[i]))
+			return fail(s, SESSION_ERR_LOCAL,
+				    "%.40s can only end a pipelined group (RFC 2920 3.1): only MAIL, "
+				    "RCPT and RSET may come before others",
+				    lines[i]);
+	}
+	enum session_status st = drain_unsolicited(s);
+	if (st != SESSION_OK)
+		return st;
+	if (s->pend_n)
+		return fail(s, SESSION_ERR_STATE, "the reply to %s has not arrived yet",
+			    verb_names[pend_head(s)->v]);
+
+	struct outgoing *o = calloc(n, sizeof *o);
+	struct buf wire;
+	buf_init(&wire);
+	if (!o) {
+		return fail(s, SESSION_ERR_LOCAL, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		outgoing_init(s, &o[i], lines[i], shown ? shown[i] : NULL, false);
+		buf_puts(&wire, lines[i]);
+		buf_puts(&wire, "\r\n");
+	}
+	if (!wire.data) {
+		free(o);
+		return fail(s, SESSION_ERR_LOCAL, "out of memory");
+	}
+	notify(s, SEV_INFO, "pipelining %zu commands in one write (%zu bytes)", n, wire.len);
+	for (size_t i = 0; i < n; i++) {
+		if (o[i].v == VERB_EHLO)
+			caps_clear(&s->caps);
+		auth_track(s, o[i].v, lines[i]);
+		emit_command(s, &o[i], (unsigned)(i + 1), (unsigned)n);
+	}
+	long long t = conn_now_ms();
+	st = send_bytes(s, wire.data, wire.len);
+	buf_free_secret(&wire);
+	if (st == SESSION_OK) {
+		unsigned long long first = s->sent_seq + 1;
+		for (size_t i = 0; i < n; i++)
+			pend_push(s, o[i].v, t, o[i].secret ? o[i].redacted : o[i].shown,
+				  (unsigned)(i + 1), (unsigned)n);
+		s->unsolicited = 0;
+		for (size_t i = 0; i < n; i++) {
+			enum session_status r = wait_reply(s, first + i, o[i].v,
+							   replies ? &replies[i] : NULL);
+			if (r != SESSION_OK && st == SESSION_OK)
+				st = r;
+			if (r != SESSION_OK && r != SESSION_ERR_PROTO)
+				break;
+		}
+	}
+	free(o);
+	return st;
 }
 
 enum session_status session_command(struct smtp_session *s, const char *line, const char *shown,
@@ -624,7 +891,7 @@ enum session_status session_command(struct smtp_session *s, const char *line, co
 	if (s->pend_n)
 		notify(s, SEV_WARNING,
 		       "the reply to %s has not arrived yet: the next reply shown answers it first",
-		       verb_names[s->pending[s->pend_head]]);
+		       verb_names[pend_head(s)->v]);
 	return send_command(s, line, shown, classify(line, s->in_auth), reply);
 }
 
@@ -642,8 +909,10 @@ static enum session_status handshake(struct smtp_session *s)
 			return st;
 		}
 	}
+	long long t0 = conn_now_ms();
 	int r = tls_handshake(&s->conn, s->ctx, s->host, s->p.insecure, s->p.timeout_ms, s->intr,
 			      err, sizeof err);
+	long took = (long)(conn_now_ms() - t0);
 	if (r != 0) {
 		enum session_status st = fail(s, r == CONN_IO_INTERRUPTED ? SESSION_ERR_INTERRUPTED
 									 : SESSION_ERR_TLS,
@@ -656,7 +925,7 @@ static enum session_status handshake(struct smtp_session *s)
 	buf_init(&sum);
 	tls_summary(s->conn.ssl, &sum);
 	struct session_event ev = {.type = SEV_TLS, .text = sum.data ? sum.data : "",
-				   .len = sum.len};
+				   .len = sum.len, .elapsed_ms = took};
 	emit(s, &ev);
 	buf_free(&sum);
 	if (!s->verified)
@@ -718,6 +987,7 @@ static enum session_status upgrade_tls(struct smtp_session *s)
 	settle_tls(s);
 	s->phase = PHASE_GREETED;
 	s->in_auth = false;
+	auth_forget(s); /* RFC 3207 4.2: the client forgets what it learnt before TLS */
 	return SESSION_OK;
 }
 
@@ -736,9 +1006,12 @@ enum session_status session_connect(struct smtp_session *s, const char *host, co
 	if (!port)
 		port = mode == TLS_IMPLICIT ? "465" : mode == TLS_STARTTLS ? "587" : "25";
 	snprintf(s->port, sizeof s->port, "%s", port);
+	s->mode = mode;
 	char err[512] = "";
+	long long t0 = conn_now_ms();
 	int r = conn_connect(&s->conn, host, port, s->p.family, s->p.timeout_ms, s->intr, err,
 			     sizeof err);
+	long took = (long)(conn_now_ms() - t0);
 	if (r != 0) {
 		s->phase = PHASE_DISCONNECTED;
 		return fail(s, r == CONN_IO_INTERRUPTED ? SESSION_ERR_INTERRUPTED
@@ -747,16 +1020,17 @@ enum session_status session_connect(struct smtp_session *s, const char *host, co
 			    "%s", err);
 	}
 	if (strcmp(host, s->conn.peer_addr) == 0)
-		notify(s, SEV_INFO, "connected to %s port %u", s->conn.peer_addr, s->conn.peer_port);
+		notify_timed(s, took, "connected to %s port %u", s->conn.peer_addr,
+			     s->conn.peer_port);
 	else
-		notify(s, SEV_INFO, "connected to %s (%s) port %u", host, s->conn.peer_addr,
-		       s->conn.peer_port);
+		notify_timed(s, took, "connected to %s (%s) port %u", host, s->conn.peer_addr,
+			     s->conn.peer_port);
 	s->phase = PHASE_GREETING;
 	enum session_status st;
 	s->implicit_tls = mode == TLS_IMPLICIT;
 	if (mode == TLS_IMPLICIT && (st = handshake(s)) != SESSION_OK)
 		goto failed;
-	pend_push(s, VERB_GREETING);
+	pend_push(s, VERB_GREETING, conn_now_ms(), NULL, 0, 0);
 	st = wait_reply(s, s->sent_seq, VERB_GREETING, NULL);
 	if (st != SESSION_OK || mode != TLS_STARTTLS)
 		goto done;
@@ -831,12 +1105,19 @@ static void view_line_end(struct smtp_session *s, struct body_view *v)
 	v->lines++;
 	if (v->line_len > 998)
 		v->long_lines++;
-	if (v->shown < s->p.body_echo_max) {
+	/* Past the screen's limit, lines still go to listeners, marked quiet (transcripts). */
+	bool quiet = v->shown >= s->p.body_echo_max;
+	if (!quiet)
 		v->shown++;
-		if (v->line_len > v->line.len)
-			buf_printf(&v->line, " [... %zu more bytes]", v->line_len - v->line.len);
-		emit_sent(s, v->line.data ? v->line.data : "", v->line.len, true);
-	}
+	if (v->line_len > v->line.len)
+		buf_printf(&v->line, " [... %zu more bytes]", v->line_len - v->line.len);
+	struct session_event ev = {.type = SEV_SENT,
+				   .text = v->line.data ? v->line.data : "",
+				   .len = v->line.len,
+				   .body = true,
+				   .quiet = quiet,
+				   .elapsed_ms = -1};
+	emit(s, &ev);
 	buf_reset(&v->line);
 	v->line_len = 0;
 }
@@ -851,7 +1132,7 @@ static void view_bytes(struct smtp_session *s, struct body_view *v, const char *
 			view_line_end(s, v);
 			continue;
 		}
-		if (v->line.len < SHOWN_LINE_MAX && v->shown < s->p.body_echo_max)
+		if (v->line.len < SHOWN_LINE_MAX)
 			buf_putc(&v->line, p[i]);
 		v->line_len++;
 	}
@@ -928,10 +1209,11 @@ enum session_status session_data_end(struct smtp_session *s, struct smtp_reply *
 	size_t n = dotstuff_finish(&s->ds, end);
 	memcpy(end + n, ".\r\n", 3);
 	emit_sent(s, ".", 1, true);
+	long long t = conn_now_ms();
 	enum session_status st = send_bytes(s, end, n + 3);
 	if (st != SESSION_OK)
 		return st;
-	pend_push(s, VERB_DOT);
+	pend_push(s, VERB_DOT, t, ".", 0, 0);
 	return wait_reply(s, s->sent_seq, VERB_DOT, reply);
 }
 
@@ -1003,6 +1285,47 @@ const char *session_port(const struct smtp_session *s)
 const struct smtp_caps *session_caps(const struct smtp_session *s)
 {
 	return &s->caps;
+}
+
+enum tls_mode session_tls_mode(const struct smtp_session *s)
+{
+	return s->mode;
+}
+
+const char *session_peer_addr(const struct smtp_session *s)
+{
+	return s->conn.peer_addr;
+}
+
+unsigned session_peer_port(const struct smtp_session *s)
+{
+	return s->conn.peer_port;
+}
+
+unsigned long long session_bytes_in(const struct smtp_session *s)
+{
+	return s->bytes_in;
+}
+
+unsigned long long session_bytes_out(const struct smtp_session *s)
+{
+	return s->bytes_out;
+}
+
+const char *session_auth_user(const struct smtp_session *s)
+{
+	return s->authed ? s->auth_user : NULL;
+}
+
+const char *session_auth_mech(const struct smtp_session *s)
+{
+	return s->authed ? s->authed_mech : NULL;
+}
+
+void session_tls_summary(const struct smtp_session *s, struct buf *out)
+{
+	if (s->conn.ssl)
+		tls_summary(s->conn.ssl, out);
 }
 
 const char *session_error(const struct smtp_session *s)

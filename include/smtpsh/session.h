@@ -71,6 +71,29 @@ struct session_event {
 	bool body;     /* SEV_SENT: a line of message content (inside DATA) */
 	bool bare_lf;  /* SEV_RECEIVED: the line ended with LF alone */
 	bool unsolicited; /* SEV_RECEIVED: no command was waiting for this reply */
+	/*
+	 * Milliseconds, or -1 when not measured: SEV_RECEIVED since its command was written (the
+	 * greeting: since the connection was ready); the SEV_INFO "connected" event: the TCP
+	 * connect time; SEV_TLS: the handshake time.
+	 */
+	long elapsed_ms;
+	/* SEV_RECEIVED: the verb of the command this reply answers ("EHLO", "AUTH", "MAIL", "."
+	   for the end of DATA, "greeting"), or NULL (unsolicited, or a verb smtpsh does not
+	   know). */
+	const char *verb;
+	/* SEV_RECEIVED: that command as shown (a secret is always masked here), or NULL. */
+	const char *command;
+	/* SEV_SENT and SEV_RECEIVED of a pipelined group (session_pipeline): the command's
+	   position 1..pipe_total; 0 outside a group. */
+	unsigned pipe_index, pipe_total;
+	/* SEV_SENT: the line holds a secret (an AUTH response); text is what the user chose to see
+	   (masked unless \set reveal-secrets), redacted is always the masked form: what may be
+	   written to a file. */
+	bool secret;
+	const char *redacted;
+	/* SEV_SENT body line past the screen's limit (body_echo_max): for a transcript, not the
+	   screen. */
+	bool quiet;
 };
 
 typedef void (*session_listener)(const struct session_event *ev, void *arg);
@@ -119,6 +142,23 @@ enum session_status session_connect(struct smtp_session *s, const char *host, co
 enum session_status session_command(struct smtp_session *s, const char *line, const char *shown,
 				    struct smtp_reply *reply);
 
+/*
+ * PIPELINING (RFC 2920): sends the n command lines in one write, then waits for their n
+ * replies, in order; replies[i] (when replies is not NULL) gets the reply to lines[i] (code 0:
+ * none came). Every line but the last must be one that session_pipelinable() accepts (MAIL,
+ * RCPT, RSET); the last may be any command (DATA, EHLO, QUIT, AUTH... end a group). Needs the
+ * PIPELINING capability (SESSION_ERR_STATE otherwise). shown: as for session_command, one per
+ * line (the array or an entry may be NULL). Events carry pipe_index and pipe_total. Returns
+ * the first failure; after a network, TLS or timeout failure the remaining replies are not
+ * waited for.
+ */
+enum session_status session_pipeline(struct smtp_session *s, const char *const *lines,
+				     const char *const *shown, size_t n,
+				     struct smtp_reply *replies);
+/* May line be followed by more commands in the same pipelined group (MAIL, RCPT, RSET)? */
+bool session_pipelinable(const char *line);
+#define SESSION_PIPELINE_MAX 100 /* commands in one group */
+
 /* In PHASE_DATA: sends one line of message content, dot-stuffed (no CR, LF or NUL in it). */
 enum session_status session_data_line(struct smtp_session *s, const char *line, size_t len);
 /* In PHASE_DATA: streams a file as message content, CRLF-normalised and dot-stuffed. */
@@ -148,6 +188,22 @@ bool session_reply_pending(const struct smtp_session *s);
 const char *session_host(const struct smtp_session *s);
 const char *session_port(const struct smtp_session *s);
 const struct smtp_caps *session_caps(const struct smtp_session *s);
+/* How the current (or last) connection was asked to do TLS. */
+enum tls_mode session_tls_mode(const struct smtp_session *s);
+/* The numeric address and port connected to ("" and 0 before any connection). */
+const char *session_peer_addr(const struct smtp_session *s);
+unsigned session_peer_port(const struct smtp_session *s);
+/* SMTP bytes received and sent on this connection (after TLS decryption). */
+unsigned long long session_bytes_in(const struct smtp_session *s);
+unsigned long long session_bytes_out(const struct smtp_session *s);
+/* After a 235 reply to AUTH on this connection: the mechanism, and the user name when the
+   exchange showed it (PLAIN, LOGIN, CRAM-MD5, XOAUTH2; "" otherwise). NULL when not
+   authenticated. The password is never kept. */
+const char *session_auth_user(const struct smtp_session *s);
+const char *session_auth_mech(const struct smtp_session *s);
+/* One line on the TLS of the connection ("TLSv1.3 TLS_AES_256_GCM_SHA384, certificate
+   verified (CN=localhost)"), or nothing when plaintext. */
+void session_tls_summary(const struct smtp_session *s, struct buf *out);
 /* The message of the last failure. */
 const char *session_error(const struct smtp_session *s);
 /* Describes the protection of the connection for \tls (several lines). */
