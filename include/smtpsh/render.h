@@ -20,6 +20,12 @@ struct render {
 	FILE *err;
 	bool color;
 	int escape_flags;
+	/* Annotations beside lines (set by the shell from its settings). Whatever the flags, a
+	   334 challenge shows its decoded text and a failure the table knows shows its hint. */
+	bool explain;  /* what every reply code means (RFC 5321, RFC 3463) */
+	bool timing;   /* milliseconds beside replies, the connect and the TLS handshake */
+	bool show_raw; /* line ends shown (\r\n, or \n for a bare LF) */
+	struct buf reply; /* lines of the reply being shown, for hints (bounded) */
 	/* Called before anything is written, so the REPL can take its input line off screen. */
 	void (*before_output)(void *arg);
 	void *hook_arg;
@@ -37,6 +43,10 @@ void render_event(const struct session_event *ev, void *arg);
 void render_info(struct render *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void render_warning(struct render *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void render_error(struct render *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A "!  " line on err without "warning:" (replay differences). */
+void render_alert(struct render *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A comment of a transcript, shown during a replay: "#  text". */
+void render_comment(struct render *r, const char *text, size_t len);
 /* Plain text for local commands' output (\help, \caps, \tls): each line indented, no marker. */
 void render_text(struct render *r, const char *text);
 

@@ -3,7 +3,11 @@
 #include <stdarg.h>
 #include <string.h>
 
+#include "smtpsh/authview.h"
+#include "smtpsh/codes.h"
 #include "smtpsh/escape.h"
+
+#define REPLY_KEEP (8 * 1024) /* bytes of a reply kept for matching hints */
 
 #define C_RESET "\033[0m"
 #define C_DIM "\033[2m"
@@ -24,12 +28,15 @@ void render_init(struct render *r, FILE *out, FILE *err, bool color)
 	r->before_output = NULL;
 	r->hook_arg = NULL;
 	r->where = NULL;
+	r->explain = r->timing = r->show_raw = false;
 	buf_init(&r->line);
+	buf_init(&r->reply);
 }
 
 void render_free(struct render *r)
 {
 	buf_free(&r->line);
+	buf_free(&r->reply);
 }
 
 static void before(struct render *r)
@@ -63,8 +70,34 @@ static void flush_line(struct render *r, FILE *f)
 	fflush(f);
 }
 
-static void local_line(struct render *r, FILE *f, const char *marker, const char *color,
-		       const char *prefix, const char *text)
+/* Starts an annotation group: "   [" the first time, "  [" after another one. */
+static void note_open(struct render *r, struct buf *b)
+{
+	buf_puts(b, b->len ? "  [" : "   [");
+	(void)r;
+}
+
+static void note_text(struct render *r, struct buf *b, const char *text)
+{
+	note_open(r, b);
+	put_sanitized(b, text, strlen(text));
+	buf_putc(b, ']');
+}
+
+/* Appends the annotations (already bracketed) to the line, dim on a colour terminal. */
+static void put_notes(struct render *r, const struct buf *notes)
+{
+	if (!notes->len)
+		return;
+	if (r->color)
+		buf_puts(&r->line, C_DIM);
+	buf_append(&r->line, notes->data, notes->len);
+	if (r->color)
+		buf_puts(&r->line, C_RESET);
+}
+
+static void local_line_notes(struct render *r, FILE *f, const char *marker, const char *color,
+			     const char *prefix, const char *text, const struct buf *notes)
 {
 	before(r);
 	buf_reset(&r->line);
@@ -80,20 +113,103 @@ static void local_line(struct render *r, FILE *f, const char *marker, const char
 	put_sanitized(&r->line, text, strlen(text));
 	if (r->color)
 		buf_puts(&r->line, C_RESET);
+	if (notes)
+		put_notes(r, notes);
 	buf_putc(&r->line, '\n');
 	flush_line(r, f);
+}
+
+static void local_line(struct render *r, FILE *f, const char *marker, const char *color,
+		       const char *prefix, const char *text)
+{
+	local_line_notes(r, f, marker, color, prefix, text, NULL);
+}
+
+static void note_ms(struct render *r, struct buf *notes, const char *what, long ms)
+{
+	if (!r->timing || ms < 0)
+		return;
+	note_open(r, notes);
+	buf_printf(notes, "%s%ld ms]", what, ms);
+}
+
+/* The annotations of the last line of a reply: which command it answers (pipelining), the
+   decoded 334 challenge, the hint, the meaning (--explain), the time (--timing). */
+static void reply_notes(struct render *r, const struct session_event *ev, struct buf *notes)
+{
+	if (ev->pipe_total) {
+		note_open(r, notes);
+		buf_printf(notes, "reply to %u/%u: ", ev->pipe_index, ev->pipe_total);
+		if (ev->command)
+			escape_append(notes, ev->command, strlen(ev->command), ESCAPE_DEFAULT);
+		buf_putc(notes, ']');
+	}
+	int code;
+	struct enh_code enh;
+	bool has_enh;
+	if (!codes_parse_reply_line(ev->text, ev->len, &code, &enh, &has_enh))
+		return;
+	if (code == 334) {
+		const char *c = ev->len > 4 ? ev->text + 4 : "";
+		size_t clen = ev->len > 4 ? ev->len - 4 : 0;
+		struct buf dec;
+		buf_init(&dec);
+		if (authview_b64_decode(c, clen, &dec) == 0) {
+			note_open(r, notes);
+			if (dec.len)
+				escape_append(notes, dec.data, dec.len, ESCAPE_DEFAULT);
+			else
+				buf_puts(notes, "empty challenge");
+			buf_putc(notes, ']');
+		}
+		buf_free(&dec);
+	}
+	const struct code_hint *h = codes_hint(code, has_enh ? &enh : NULL, ev->verb, r->reply.data,
+					       r->reply.len);
+	if (h) {
+		note_open(r, notes);
+		buf_puts(notes, "hint: ");
+		put_sanitized(notes, h->hint, strlen(h->hint));
+		buf_putc(notes, ']');
+	}
+	if (r->explain) {
+		struct buf b;
+		buf_init(&b);
+		codes_brief(code, has_enh ? &enh : NULL, &b);
+		if (b.len)
+			note_text(r, notes, b.data);
+		buf_free(&b);
+	}
+	note_ms(r, notes, "", ev->elapsed_ms);
+}
+
+/* Keeps the lines of the reply being shown, so its last line can be matched as a whole. */
+static void keep_reply_line(struct render *r, const struct session_event *ev)
+{
+	if (r->reply.len + ev->len + 1 <= REPLY_KEEP) {
+		if (r->reply.len)
+			buf_putc(&r->reply, '\n');
+		buf_append(&r->reply, ev->text, ev->len);
+	}
 }
 
 void render_event(const struct session_event *ev, void *arg)
 {
 	struct render *r = arg;
+	struct buf notes;
+	buf_init(&notes);
 	switch (ev->type) {
 	case SEV_INFO:
 	case SEV_CLOSED:
-		local_line(r, r->out, "*", C_DIM, "", ev->text);
+		note_ms(r, &notes, "", ev->elapsed_ms);
+		local_line_notes(r, r->out, "*", C_DIM, "", ev->text, &notes);
+		buf_free(&notes);
 		return;
 	case SEV_TLS:
-		local_line(r, r->out, "*", ev->verified ? C_MAGENTA : C_RED, "", ev->text);
+		note_ms(r, &notes, "handshake ", ev->elapsed_ms);
+		local_line_notes(r, r->out, "*", ev->verified ? C_MAGENTA : C_RED, "", ev->text,
+				 &notes);
+		buf_free(&notes);
 		return;
 	case SEV_WARNING:
 		local_line(r, r->err, "!", C_YELLOW, "warning: ", ev->text);
@@ -102,10 +218,23 @@ void render_event(const struct session_event *ev, void *arg)
 		local_line(r, r->err, "!", C_BOLD C_RED, "error: ", ev->text);
 		return;
 	case SEV_SENT:
+		if (ev->quiet)
+			return; /* past the screen's limit: for transcripts only */
+		break;
 	case SEV_RECEIVED:
 		break;
 	}
 	bool sent = ev->type == SEV_SENT;
+	if (!sent) {
+		keep_reply_line(r, ev);
+		if (ev->last && ev->code)
+			reply_notes(r, ev, &notes);
+		if (ev->last || !ev->code)
+			buf_reset(&r->reply);
+	} else if (ev->pipe_total) {
+		note_open(r, &notes);
+		buf_printf(&notes, "pipelined %u/%u]", ev->pipe_index, ev->pipe_total);
+	}
 	const char *marker = !ev->tls ? (sent ? "->" : "<-")
 			     : ev->verified ? (sent ? "~>" : "<~")
 					    : (sent ? "?>" : "<?");
@@ -137,8 +266,15 @@ void render_event(const struct session_event *ev, void *arg)
 		buf_putc(&r->line, ' ');
 		escape_append(&r->line, ev->text, ev->len, r->escape_flags);
 	}
-	if (!sent && ev->bare_lf && (r->escape_flags & ESCAPE_SHOW_RAW))
-		buf_puts(&r->line, "\\n");
+	if (r->show_raw) {
+		const char *end = !sent && ev->bare_lf ? "\\n" : "\\r\\n";
+		if (r->color)
+			buf_printf(&r->line, C_YELLOW "%s" C_RESET, end);
+		else
+			buf_puts(&r->line, end);
+	}
+	put_notes(r, &notes);
+	buf_free(&notes);
 	buf_putc(&r->line, '\n');
 	flush_line(r, r->out);
 }
@@ -174,6 +310,23 @@ void render_error(struct render *r, const char *fmt, ...)
 	va_start(ap, fmt);
 	vlocal(r, r->err, "!", C_BOLD C_RED, "error: ", fmt, ap);
 	va_end(ap);
+}
+
+void render_alert(struct render *r, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vlocal(r, r->err, "!", C_BOLD C_YELLOW, "", fmt, ap);
+	va_end(ap);
+}
+
+void render_comment(struct render *r, const char *text, size_t len)
+{
+	struct buf b;
+	buf_init(&b);
+	escape_append(&b, text, len, ESCAPE_DEFAULT);
+	local_line(r, r->out, "#", C_DIM, "", b.data ? b.data : "");
+	buf_free(&b);
 }
 
 void render_text(struct render *r, const char *text)
