@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -17,8 +18,11 @@
 #include "smtpsh/rcfile.h"
 #include "smtpsh/render.h"
 #include "smtpsh/repl.h"
+#include "smtpsh/replay.h"
 #include "smtpsh/session.h"
 #include "smtpsh/shell.h"
+#include "smtpsh/step.h"
+#include "smtpsh/transcript.h"
 
 enum {
 	OPT_TLS = 256,
@@ -31,6 +35,15 @@ enum {
 	OPT_COLOR,
 	OPT_ALLOW_PLAINTEXT_AUTH,
 	OPT_LIST_PROFILES,
+	OPT_EXPLAIN,
+	OPT_TIMING,
+	OPT_SHOW_RAW,
+	OPT_PIPELINE,
+	OPT_STEP,
+	OPT_RECORD,
+	OPT_REPLAY,
+	OPT_REPLAY_USER,
+	OPT_REPLAY_SKIP_AUTH,
 };
 
 static const char short_options[] = "46f:hp:VX";
@@ -49,6 +62,15 @@ static const struct option long_options[] = {
 	{"profile", required_argument, NULL, 'p'},
 	{"list-profiles", no_argument, NULL, OPT_LIST_PROFILES},
 	{"no-rc", no_argument, NULL, 'X'},
+	{"explain", no_argument, NULL, OPT_EXPLAIN},
+	{"timing", no_argument, NULL, OPT_TIMING},
+	{"show-raw", no_argument, NULL, OPT_SHOW_RAW},
+	{"pipeline", no_argument, NULL, OPT_PIPELINE},
+	{"step", no_argument, NULL, OPT_STEP},
+	{"record", required_argument, NULL, OPT_RECORD},
+	{"replay", required_argument, NULL, OPT_REPLAY},
+	{"replay-user", required_argument, NULL, OPT_REPLAY_USER},
+	{"replay-skip-auth", no_argument, NULL, OPT_REPLAY_SKIP_AUTH},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -86,17 +108,38 @@ static void usage(FILE *f)
 	      "Batch mode (used when standard input is not a terminal, or with -f):\n"
 	      "  -f, --file FILE       read the lines to run from FILE\n"
 	      "      --strict          stop at the first 4xx/5xx reply or protocol error\n"
+	      "      --pipeline        when the server offers PIPELINING, send MAIL, RCPT...\n"
+	      "                        and the command after them (DATA) in one write\n"
+	      "      --step            wait for Enter on the terminal before each command\n"
+	      "                        (batch and --replay; for lectures)\n"
+	      "\n"
+	      "Transcripts:\n"
+	      "      --record FILE     write the session to FILE as it happens (secrets as\n"
+	      "                        <redacted>; format: transcripts/FORMAT.md)\n"
+	      "      --replay FILE     play the client side of a transcript against HOST\n"
+	      "                        [PORT] (or its header's host) and report every reply\n"
+	      "                        code that differs; exit 0 if all matched, 1 if not\n"
+	      "      --replay-user USER\n"
+	      "                        log in as USER where the transcript hides the AUTH\n"
+	      "                        secret; the password comes from SMTPSH_REPLAY_PASSWORD\n"
+	      "      --replay-skip-auth\n"
+	      "                        leave the AUTH exchanges of the transcript out\n"
 	      "\n"
 	      "Display:\n"
 	      "      --color WHEN      colour the output: auto (default), always, never;\n"
 	      "                        NO_COLOR in the environment means never for auto\n"
+	      "      --explain         say beside every reply what its code means\n"
+	      "      --timing          show milliseconds per reply, connect and handshake\n"
+	      "      --show-raw        show the line ends: \\r\\n, or \\n for a bare LF\n"
 	      "\n"
 	      "  -h, --help            show this help and exit\n"
 	      "  -V, --version         show the version and exit\n"
 	      "\n"
 	      "Markers: -> sent, <- received, ~> <~ under TLS, ?> <? under TLS whose\n"
 	      "certificate was not verified (--insecure), * local event, ! warning or\n"
-	      "error (on stderr).\n"
+	      "error (on stderr). Beside a reply, in brackets: the decoded text of a 334\n"
+	      "challenge, a hint for a known failure, and with --explain / --timing its\n"
+	      "meaning and time.\n"
 	      "\n"
 	      "Environment: SMTPSH_TIMEOUT, SMTPSH_CAFILE, SMTPSH_EHLO, SMTPSH_COLOR (an\n"
 	      "option or a profile wins), SMTPSH_HISTFILE, SMTPSH_HISTSIZE, NO_COLOR,\n"
@@ -106,7 +149,9 @@ static void usage(FILE *f)
 	      "Exit status: 0 ok; 1 --strict and a 4xx/5xx reply; 2 usage or local error;\n"
 	      "3 connection failed or lost, or timeout; 4 TLS failure (handshake,\n"
 	      "certificate, STARTTLS unavailable when required); 5 --strict and a\n"
-	      "malformed reply; 130 interrupted.\n"
+	      "malformed reply; 130 interrupted. With --replay: 0 every reply as recorded,\n"
+	      "1 some differed, 2 the transcript cannot be replayed (unreadable, or a\n"
+	      "hidden secret).\n"
 	      "\n"
 	      "Full documentation: man smtpsh\n",
 	      f);
@@ -128,6 +173,9 @@ struct choices {
 	bool no_rc;
 	bool list_profiles;
 	enum conn_family family;
+	bool explain, timing, show_raw, pipeline, step;
+	const char *record;
+	struct replay_options replay;
 };
 
 static int parse_timeout(const char *s, int *ms)
@@ -212,6 +260,33 @@ static int parse_options(int argc, char **argv, struct choices *c)
 			break;
 		case 'X':
 			c->no_rc = true;
+			break;
+		case OPT_EXPLAIN:
+			c->explain = true;
+			break;
+		case OPT_TIMING:
+			c->timing = true;
+			break;
+		case OPT_SHOW_RAW:
+			c->show_raw = true;
+			break;
+		case OPT_PIPELINE:
+			c->pipeline = true;
+			break;
+		case OPT_STEP:
+			c->step = true;
+			break;
+		case OPT_RECORD:
+			c->record = optarg;
+			break;
+		case OPT_REPLAY:
+			c->replay.path = optarg;
+			break;
+		case OPT_REPLAY_USER:
+			c->replay.user = optarg;
+			break;
+		case OPT_REPLAY_SKIP_AUTH:
+			c->replay.skip_auth = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -344,6 +419,47 @@ struct startup {
 	int histsize;
 };
 
+/* The transcript options: they go together, and --step needs a terminal. Returns -1 to go
+   on, or the exit status. */
+static int check_transcript_options(struct choices *c)
+{
+	struct replay_options *r = &c->replay;
+	if (r->path && c->script) {
+		fputs("smtpsh: --replay and -f cannot go together\n", stderr);
+		return EXIT_USAGE;
+	}
+	if ((r->user || r->skip_auth) && !r->path) {
+		fputs("smtpsh: --replay-user and --replay-skip-auth go with --replay FILE\n", stderr);
+		return EXIT_USAGE;
+	}
+	if (r->user) {
+		r->password = getenv("SMTPSH_REPLAY_PASSWORD");
+		if (!r->password) {
+			fputs("smtpsh: --replay-user needs the password in SMTPSH_REPLAY_PASSWORD\n",
+			      stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!r->path && !c->script && isatty(STDIN_FILENO) && (c->step || c->pipeline)) {
+		fprintf(stderr, "smtpsh: %s works with -f FILE, a piped script or --replay; in the "
+				"shell, use \\pipeline\n",
+			c->step ? "--step" : "--pipeline");
+		return EXIT_USAGE;
+	}
+	struct stat a, b;
+	if (c->record && r->path && stat(c->record, &a) == 0 && stat(r->path, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		fputs("smtpsh: --record would overwrite the transcript --replay reads\n", stderr);
+		return EXIT_USAGE;
+	}
+	char err[200];
+	if (c->step && step_open(err, sizeof err) < 0) {
+		fprintf(stderr, "smtpsh: %s\n", err);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
 /* Profiles, target, session parameters, batch input. Returns -1 to go on, or the exit status. */
 static int prepare(int argc, char **argv, const struct choices *cli, const struct choices *envc,
 		   struct startup *st)
@@ -386,7 +502,9 @@ static int prepare(int argc, char **argv, const struct choices *cli, const struc
 	}
 	st->mode = cli->mode_set ? cli->mode : prof ? prof->tls : TLS_NONE;
 
-	if (cli->script) {
+	if (cli->replay.path) {
+		/* the transcript is the input */
+	} else if (cli->script) {
 		st->in = strcmp(cli->script, "-") == 0 ? stdin : fopen(cli->script, "r");
 		if (!st->in) {
 			fprintf(stderr, "smtpsh: cannot read %s: %s\n", cli->script,
@@ -417,9 +535,13 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 		return EXIT_USAGE;
 	}
 	session_add_listener(session, render_event, &render);
+	struct transcript_writer rec;
+	transcript_writer_init(&rec, session);
+	session_add_listener(session, transcript_event, &rec);
 	struct shell sh;
 	shell_init(&sh, session, &render);
-	sh.batch = st->in != NULL;
+	sh.rec = &rec;
+	sh.batch = st->in != NULL || cli->replay.path;
 	sh.strict = cli->strict;
 	sh.mode = cli->mode;
 	sh.allow_plaintext_auth = cli->allow_plaintext_auth;
@@ -434,7 +556,19 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 
 	if (!cli->no_rc && paths_file(PATHS_CONFIG, "smtpshrc", &st->scratch) == 0)
 		rcfile_run(&sh, st->scratch.data);
-	if (!st->in && !sh.done) {
+	/* the command line turns settings on over the rc file */
+	sh.explain |= cli->explain;
+	sh.timing |= cli->timing;
+	sh.show_raw |= cli->show_raw;
+	sh.pipeline_auto = cli->pipeline;
+	sh.step = cli->step;
+	shell_apply_settings(&sh);
+	if (cli->record && !sh.done && transcript_open(&rec, cli->record) < 0) {
+		fprintf(stderr, "smtpsh: --record: %s\n", rec.err);
+		sh.status = EXIT_USAGE;
+		sh.done = true;
+	}
+	if (!st->in && !cli->replay.path && !sh.done) {
 		const char *hist = getenv("SMTPSH_HISTFILE");
 		bool own = hist != NULL;
 		if (!own && paths_file(PATHS_STATE, "history", &st->scratch) == 0)
@@ -449,14 +583,30 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 		if (prof->note)
 			render_info(&render, "%s", prof->note);
 	}
-	if (st->host && !sh.done)
-		shell_connect(&sh, st->host, st->port, st->mode);
 	int status;
-	if (sh.done)
-		status = sh.status;
-	else
-		status = st->in ? batch_run(&sh, st->in) : repl_run(&sh);
+	if (cli->replay.path && !sh.done) {
+		struct replay_options r = cli->replay;
+		r.host = st->host;
+		r.port = st->port;
+		status = replay_run(&sh, &r);
+	} else {
+		if (st->host && !sh.done)
+			shell_connect(&sh, st->host, st->port, st->mode);
+		if (sh.done)
+			status = sh.status;
+		else
+			status = st->in ? batch_run(&sh, st->in) : repl_run(&sh);
+	}
 	history_close();
+	transcript_close(&rec);
+	if (rec.failed) {
+		if (rec.err[0])
+			fprintf(stderr, "smtpsh: %s\n", rec.err);
+		if (status == EXIT_OK)
+			status = EXIT_USAGE;
+	}
+	shell_free(&sh);
+	transcript_writer_free(&rec);
 	session_free(session);
 	render_free(&render);
 	return status;
@@ -471,6 +621,9 @@ int main(int argc, char **argv)
 		return status;
 	if (parse_environment(&envc, &st.histsize) < 0)
 		return EXIT_USAGE;
+	status = check_transcript_options(&cli);
+	if (status >= 0)
+		return status;
 	profile_set_init(&st.profiles);
 	buf_init(&st.profiles_path);
 	buf_init(&st.cafile);
@@ -484,5 +637,6 @@ int main(int argc, char **argv)
 	buf_free(&st.profiles_path);
 	buf_free(&st.cafile);
 	buf_free(&st.scratch);
+	step_close();
 	return status;
 }

@@ -581,6 +581,7 @@ static enum session_status wait_reply(struct smtp_session *s, unsigned long long
 {
 	long long deadline = conn_now_ms() + s->p.timeout_ms;
 	enum session_status result = SESSION_OK;
+	bool closed_by_reply = false; /* 221 to QUIT: the reply closed the connection */
 	for (;;) {
 		while (s->in_off < s->in.len && s->done_seq < seq) {
 			bool done;
@@ -589,8 +590,12 @@ static enum session_status wait_reply(struct smtp_session *s, unsigned long long
 				result = st; /* our own reply was the broken one */
 			if (st == SESSION_ERR_TLS || st == SESSION_ERR_LOCAL)
 				return st;
+			if (done && s->conn.fd < 0 && v == VERB_QUIT && st == SESSION_OK) {
+				closed_by_reply = true; /* closing reset the sequence numbers */
+				break;
+			}
 		}
-		if (s->done_seq >= seq)
+		if (s->done_seq >= seq || closed_by_reply)
 			break;
 		if (s->conn.fd < 0) {
 			if (v == VERB_QUIT)

@@ -11,6 +11,7 @@
 
 #include "smtpsh/render.h"
 #include "smtpsh/session.h"
+#include "smtpsh/transcript.h"
 
 struct profile_set;
 
@@ -43,9 +44,33 @@ struct shell {
 	/* The user's profiles (for \presets) and the file they came from (may be NULL). */
 	const struct profile_set *profiles;
 	const char *profiles_path;
+	/* \set settings the renderer follows (shell_apply_settings copies them to it). */
+	bool explain;  /* --explain: the meaning of every reply code beside it */
+	bool timing;   /* --timing: milliseconds beside replies, connect and handshake */
+	bool show_raw; /* line ends (CRLF, bare LF) shown */
+	bool pipeline_auto; /* --pipeline: group MAIL/RCPT/RSET with what follows when offered */
+	bool step;          /* --step: wait for Enter (on the terminal) before each command */
+	struct transcript_writer *rec; /* \record / --record (set by main), or NULL */
+	/* Commands collected for one pipelined write (\pipeline, or --pipeline). */
+	bool pipe_collecting; /* \pipeline was typed: collect until DATA or \end */
+	size_t pipe_n;
+	char *pipe_lines[SESSION_PIPELINE_MAX];
+	char *pipe_shown[SESSION_PIPELINE_MAX];
 };
 
 void shell_init(struct shell *sh, struct smtp_session *s, struct render *r);
+/* Frees what the shell holds (collected pipeline commands). */
+void shell_free(struct shell *sh);
+
+/* Copies the settings (explain, timing, show-raw) to the renderer and the transcript writer. */
+void shell_apply_settings(struct shell *sh);
+
+/* \pipeline: starts collecting commands; false (with an error shown) when not possible. */
+bool shell_pipeline_start(struct shell *sh);
+/* Sends the collected commands in one write and shows their replies (\end). */
+void shell_pipeline_flush(struct shell *sh);
+/* Drops the collected commands (\cancel). */
+void shell_pipeline_cancel(struct shell *sh);
 
 /* Runs one line of input (len bytes; it may hold a NUL, which is refused). */
 void shell_execute(struct shell *sh, const char *line, size_t len);

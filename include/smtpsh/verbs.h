@@ -12,6 +12,7 @@ struct smtp_verb {
 	const char *name;
 	const char *syntax;
 	const char *summary;
+	const char *details;  /* what it does, a few sentences for \help VERB */
 	const char *replies; /* the replies to expect */
 	const char *rfc;
 	const char *example;

@@ -373,10 +373,10 @@ const struct code_hint code_hints[] = {
 	{452, "4.2.2", NULL, NULL, "the recipient's mailbox is full (for now): try later"},
 	{452, "4.5.3", NULL, NULL,
 	 "too many recipients for one message: send the rest in another transaction"},
-	{451, "4.7.1", NULL, "reylist",
+	{451, "4.7.1", NULL, "greylist",
 	 "greylisting: the server wants the same message again in a few minutes (real mail "
 	 "servers retry by themselves)"},
-	{450, "4.7.1", NULL, "reylist",
+	{450, "4.7.1", NULL, "greylist",
 	 "greylisting: the server wants the same message again in a few minutes (real mail "
 	 "servers retry by themselves)"},
 	{501, "5.1.7", NULL, NULL,
@@ -521,6 +521,8 @@ static void explain_hints(int code, const struct enh_code *enh, struct buf *out)
 			buf_printf(out, "%d ", h->code);
 		else if (h->enh)
 			buf_printf(out, "%s ", h->enh);
+		else if (!h->verb && !h->text)
+			buf_puts(out, "otherwise ");
 		if (h->verb)
 			buf_printf(out, "to %s ", h->verb);
 		if (h->text)
@@ -555,9 +557,8 @@ static int explain_enhanced(const struct enh_code *e, struct buf *out)
 	const char *cls = codes_enh_class(e->cls);
 	const char *subject = codes_enh_subject(e->subject);
 	const char *detail = codes_enh_detail(e->subject, e->detail);
-	buf_printf(out, "%d.%d.%d: %s", e->cls, e->subject, e->detail, detail ? detail : "");
-	if (!detail)
-		buf_puts(out, "detail not in the IANA registry");
+	buf_printf(out, "%d.%d.%d: %s", e->cls, e->subject, e->detail,
+		   detail ? detail : "a detail the IANA registry does not list (the server's own)");
 	buf_printf(out, "\n  class %d: %s\n  subject %d: %s\n  (RFC 3463 and the IANA registry of "
 			"SMTP enhanced status codes)",
 		   e->cls, cls, e->subject, subject ? subject : "not assigned");

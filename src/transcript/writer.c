@@ -142,7 +142,7 @@ void transcript_event(const struct session_event *ev, void *arg)
 	header(w);
 	buf_reset(&w->line);
 	if (w->times && ev->elapsed_ms >= 0 &&
-	    (ev->type == SEV_RECEIVED || ev->type == SEV_INFO || ev->type == SEV_TLS))
+	    ((ev->type == SEV_RECEIVED && ev->last) || ev->type == SEV_INFO || ev->type == SEV_TLS))
 		buf_printf(&w->line, "+%ldms ", ev->elapsed_ms);
 	switch (ev->type) {
 	case SEV_SENT: {

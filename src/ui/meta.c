@@ -1,11 +1,15 @@
 #include "smtpsh/meta.h"
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "smtpsh/profiles.h"
+#include "smtpsh/codes.h"
+#include "smtpsh/escape.h"
 #include "smtpsh/verbs.h"
 
 #define ARGS_MAX 16
@@ -115,6 +119,196 @@ static void cmd_presets(struct shell *sh, int argc, char **argv)
 	buf_free(&out);
 }
 
+static void cmd_explain(struct shell *sh, int argc, char **argv)
+{
+	if (argc < 2) {
+		render_error(sh->render, "usage: \\explain CODE... (a reply code like 451, or an "
+					 "enhanced status code like 5.7.1)");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	struct buf out;
+	buf_init(&out);
+	for (int i = 1; i < argc; i++) {
+		if (out.len)
+			buf_putc(&out, '\n');
+		if (codes_explain(argv[i], &out) < 0) {
+			struct buf e;
+			buf_init(&e);
+			escape_append(&e, argv[i], strlen(argv[i]), ESCAPE_DEFAULT);
+			render_error(sh->render,
+				     "\\explain: %s is neither a reply code (200-599) nor an enhanced "
+				     "status code (2.x.x, 4.x.x, 5.x.x)",
+				     e.data);
+			buf_free(&e);
+			shell_failed(sh, SESSION_ERR_LOCAL);
+		}
+	}
+	if (out.len)
+		render_text(sh->render, out.data);
+	buf_free(&out);
+}
+
+static void cmd_pipeline(struct shell *sh, int argc, char **argv)
+{
+	if (argc != 1) {
+		render_error(sh->render, "usage: \\pipeline (then the commands; \\end or DATA sends "
+					 "them)");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	if (sh->pipe_collecting) {
+		render_info(sh->render, "already collecting (%zu command%s): \\end sends them",
+			    sh->pipe_n, sh->pipe_n == 1 ? "" : "s");
+		return;
+	}
+	shell_pipeline_start(sh);
+}
+
+static void cmd_end(struct shell *sh, int argc, char **argv)
+{
+	if (!sh->pipe_collecting) {
+		render_error(sh->render, "\\end: no \\pipeline is collecting commands");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	if (!sh->pipe_n)
+		render_info(sh->render, "nothing collected: pipeline closed");
+	shell_pipeline_flush(sh);
+}
+
+static void cmd_cancel(struct shell *sh, int argc, char **argv)
+{
+	if (!sh->pipe_collecting) {
+		render_error(sh->render, "\\cancel: no \\pipeline is collecting commands");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	shell_pipeline_cancel(sh);
+}
+
+static void cmd_record(struct shell *sh, int argc, char **argv)
+{
+	struct transcript_writer *w = sh->rec;
+	if (!w) {
+		render_error(sh->render, "\\record is not available here");
+		return;
+	}
+	if (argc == 1) {
+		if (transcript_active(w))
+			render_info(sh->render, "recording to %s (%lu lines so far)", w->path, w->lines);
+		else
+			render_info(sh->render, "not recording (\\record FILE starts)");
+		return;
+	}
+	if (argc != 2) {
+		render_error(sh->render, "usage: \\record FILE | \\record off");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	if (strcmp(argv[1], "off") == 0) {
+		if (!transcript_active(w)) {
+			render_info(sh->render, "not recording");
+			return;
+		}
+		unsigned long n = w->lines;
+		char *path = strdup(w->path);
+		transcript_close(w);
+		if (w->failed)
+			render_error(sh->render, "%s", w->err);
+		else
+			render_info(sh->render, "recording stopped: %lu lines in %s", n,
+				    path ? path : "the file");
+		free(path);
+		return;
+	}
+	if (transcript_open(w, argv[1]) < 0) {
+		render_error(sh->render, "\\record: %s", w->err);
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	render_info(sh->render, "recording to %s (secrets are written as <redacted>; \\record off "
+				"stops)",
+		    w->path);
+}
+
+static void status_line(struct buf *out, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void status_line(struct buf *out, const char *name, const char *fmt, ...)
+{
+	buf_printf(out, "%-14s", name);
+	va_list ap;
+	va_start(ap, fmt);
+	buf_vprintf(out, fmt, ap);
+	va_end(ap);
+	buf_putc(out, '\n');
+}
+
+static void cmd_status(struct shell *sh, int argc, char **argv)
+{
+	const struct smtp_session *s = sh->session;
+	struct buf out, tmp;
+	buf_init(&out);
+	buf_init(&tmp);
+	if (!session_connected(s)) {
+		status_line(&out, "peer:", "not connected%s", session_host(s) ? " (was " : "");
+		if (session_host(s)) {
+			out.len--;
+			buf_printf(&out, "%s port %s)\n", session_host(s), session_port(s));
+		}
+	} else {
+		const char *host = session_host(s), *addr = session_peer_addr(s);
+		if (strcmp(host, addr) == 0)
+			status_line(&out, "peer:", "%s port %u", addr, session_peer_port(s));
+		else
+			status_line(&out, "peer:", "%s (%s) port %u", host, addr, session_peer_port(s));
+		if (session_tls(s)) {
+			session_tls_summary(s, &tmp);
+			status_line(&out, "TLS:", "%s; %s", tmp.data ? tmp.data : "",
+				    session_tls_mode(s) == TLS_IMPLICIT ? "implicit (from the first byte)"
+									: "upgraded by STARTTLS");
+		} else {
+			status_line(&out, "TLS:", "none: plaintext%s",
+				    caps_has(session_caps(s), "STARTTLS") ? " (STARTTLS is offered)" : "");
+		}
+		const char *user = session_auth_user(s);
+		if (user) {
+			buf_reset(&tmp);
+			escape_append(&tmp, user, strlen(user), ESCAPE_DEFAULT);
+			status_line(&out, "auth:", "%s (%s)", *user ? tmp.data : "(user not shown)",
+				    session_auth_mech(s));
+		} else {
+			status_line(&out, "auth:", "not authenticated");
+		}
+		status_line(&out, "phase:", "%s%s", session_phase_name(session_phase(s)),
+			    session_in_auth(s) ? " (inside an AUTH exchange)" : "");
+		const struct smtp_caps *c = session_caps(s);
+		buf_reset(&tmp);
+		for (size_t i = 0; c->known && i < c->n; i++)
+			buf_printf(&tmp, "%s%s%s%s", i ? ", " : "", c->items[i].name,
+				   *c->items[i].params ? " " : "", c->items[i].params);
+		status_line(&out, "capabilities:", "%s",
+			    !c->known ? "none known (send EHLO)" : c->n ? tmp.data : "(none advertised)");
+		status_line(&out, "bytes:", "%llu received, %llu sent", session_bytes_in(s),
+			    session_bytes_out(s));
+	}
+	if (sh->pipe_collecting || sh->pipe_n)
+		status_line(&out, "pipeline:", "%zu command%s collected%s", sh->pipe_n,
+			    sh->pipe_n == 1 ? "" : "s",
+			    sh->pipe_collecting ? " (\\end sends them)" : "");
+	if (sh->rec && transcript_active(sh->rec))
+		status_line(&out, "recording:", "%s (%lu lines)", sh->rec->path, sh->rec->lines);
+	else
+		status_line(&out, "recording:", "off");
+	status_line(&out, "settings:", "explain %s, timing %s, show-raw %s, reveal-secrets %s",
+		    sh->explain ? "on" : "off", sh->timing ? "on" : "off",
+		    sh->show_raw ? "on" : "off", sh->reveal_secrets ? "on" : "off");
+	out.data[--out.len] = '\0';
+	render_text(sh->render, out.data);
+	buf_free(&out);
+	buf_free(&tmp);
+}
+
 /* Settings of \set: each a boolean of the shell. */
 struct setting {
 	const char *name;
@@ -124,10 +318,16 @@ struct setting {
 };
 
 static const struct setting settings[] = {
+	{"explain", "show what every reply code means beside the reply", offsetof(struct shell, explain),
+	 NULL},
+	{"timing", "show milliseconds per reply, connect time and TLS handshake time",
+	 offsetof(struct shell, timing), NULL},
+	{"show-raw", "show line ends (\\r\\n, or \\n for a bare LF) of every line",
+	 offsetof(struct shell, show_raw), NULL},
 	{"reveal-secrets", "show AUTH payloads on screen instead of <redacted>",
 	 offsetof(struct shell, reveal_secrets),
-	 "AUTH payloads (base64 of user names and passwords) are now shown on screen: use "
-	 "throwaway accounts only"},
+	 "AUTH payloads (base64 of user names and passwords) are now shown on screen (never in a "
+	 "transcript): use throwaway accounts only"},
 };
 
 static bool *setting_field(struct shell *sh, const struct setting *st)
@@ -158,6 +358,7 @@ static void cmd_set(struct shell *sh, int argc, char **argv)
 		return;
 	}
 	*setting_field(sh, st) = on;
+	shell_apply_settings(sh);
 	if (on && st->on_notice)
 		render_warning(sh->render, "%s", st->on_notice);
 	else
@@ -186,6 +387,17 @@ const struct meta_command meta_commands[] = {
 	 cmd_file, META_COMPLETE_FILE, true},
 	{"presets", "", "list the provider presets and your profiles (smtpsh NAME connects)",
 	 cmd_presets, META_COMPLETE_NONE, false},
+	{"status", "", "the session: peer, TLS, authenticated user, phase, capabilities, bytes",
+	 cmd_status, META_COMPLETE_NONE, false},
+	{"explain", "CODE...", "what a reply code (451) or enhanced status code (5.7.1) means",
+	 cmd_explain, META_COMPLETE_NONE, false},
+	{"pipeline", "", "collect MAIL, RCPT... and send them in one write (PIPELINING)",
+	 cmd_pipeline, META_COMPLETE_NONE, false},
+	{"end", "", "send the commands \\pipeline collected", cmd_end, META_COMPLETE_NONE, false},
+	{"cancel", "", "drop the commands \\pipeline collected", cmd_cancel, META_COMPLETE_NONE,
+	 false},
+	{"record", "FILE|off", "write the session to a transcript file (secrets redacted)",
+	 cmd_record, META_COMPLETE_FILE, false},
 	{"set", "[NAME on|off]", "list the settings, or change one", cmd_set, META_COMPLETE_SET,
 	 false},
 	{"help", "[VERB|\\COMMAND]", "list commands, or explain one", cmd_help, META_COMPLETE_HELP,
@@ -258,6 +470,29 @@ bool meta_run(struct shell *sh, const char *line)
 	return true;
 }
 
+/* "label:   text", the text wrapped at blanks to lines of about 88 columns. */
+static void field(struct buf *out, const char *label, const char *text)
+{
+	enum { INDENT = 10, WIDTH = 88 };
+	buf_printf(out, "%-*s", INDENT, label);
+	size_t col = INDENT;
+	while (*text) {
+		size_t w = strcspn(text, " ");
+		if (col > INDENT && col + 1 + w > WIDTH) {
+			buf_printf(out, "\n%*s", INDENT, "");
+			col = INDENT;
+		} else if (col > INDENT) {
+			buf_putc(out, ' ');
+			col++;
+		}
+		buf_append(out, text, w);
+		col += w;
+		text += w;
+		text += strspn(text, " ");
+	}
+	buf_putc(out, '\n');
+}
+
 void meta_help(struct shell *sh, const char *topic)
 {
 	struct buf out;
@@ -267,8 +502,13 @@ void meta_help(struct shell *sh, const char *topic)
 	const struct meta_command *m = topic ? meta_find(topic) : NULL;
 	const struct smtp_verb *v = topic ? verb_find(topic, strlen(topic)) : NULL;
 	if (v) {
-		buf_printf(&out, "%s — %s\nsyntax:   %s\nreplies:  %s\nspec:     %s\nexample:  %s",
-			   v->name, v->summary, v->syntax, v->replies, v->rfc, v->example);
+		buf_printf(&out, "%s — %s\n", v->name, v->summary);
+		field(&out, "syntax:", v->syntax);
+		field(&out, "what:", v->details);
+		field(&out, "replies:", v->replies);
+		field(&out, "spec:", v->rfc);
+		field(&out, "example:", v->example);
+		out.data[--out.len] = '\0';
 	} else if (m) {
 		buf_printf(&out, "\\%s %s\n%s", m->name, m->args, m->help);
 	} else if (topic) {

@@ -45,9 +45,12 @@ static void make_prompt(const struct shell *sh)
 	}
 	const char *host = session_host(s);
 	bool v6 = strchr(host, ':') != NULL;
-	snprintf(prompt, sizeof prompt, "%s%s%s%s:%s%s%s %s%s> ", on, v6 ? "[" : "", host,
+	char pipe[32] = "";
+	if (sh->pipe_collecting)
+		snprintf(pipe, sizeof pipe, " pipeline[%zu]", sh->pipe_n);
+	snprintf(prompt, sizeof prompt, "%s%s%s%s:%s%s%s %s%s%s> ", on, v6 ? "[" : "", host,
 		 v6 ? "]" : "", session_port(s), session_tls(s) ? " tls" : "",
-		 session_in_auth(s) ? " auth" : "", session_phase_name(session_phase(s)), off);
+		 session_in_auth(s) ? " auth" : "", session_phase_name(session_phase(s)), pipe, off);
 }
 
 /* The renderer's hook: takes the input line off screen before output appears. */

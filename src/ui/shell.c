@@ -1,9 +1,14 @@
 #include "smtpsh/shell.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
+#include "smtpsh/escape.h"
 #include "smtpsh/meta.h"
+#include "smtpsh/step.h"
 
 #define COMMAND_MAX 512 /* octets with CRLF (RFC 5321 4.5.3.1.4) */
 #define TEXT_LINE_MAX 998 /* octets without CRLF (RFC 5322 2.1.1) */
@@ -15,6 +20,34 @@ void shell_init(struct shell *sh, struct smtp_session *s, struct render *r)
 	sh->render = r;
 	sh->mode = TLS_NONE;
 	sh->status = EXIT_OK;
+}
+
+static void pipe_clear(struct shell *sh)
+{
+	for (size_t i = 0; i < sh->pipe_n; i++) {
+		OPENSSL_cleanse(sh->pipe_lines[i], strlen(sh->pipe_lines[i]));
+		free(sh->pipe_lines[i]);
+		free(sh->pipe_shown[i]);
+		sh->pipe_lines[i] = sh->pipe_shown[i] = NULL;
+	}
+	sh->pipe_n = 0;
+	sh->pipe_collecting = false;
+}
+
+void shell_free(struct shell *sh)
+{
+	pipe_clear(sh);
+}
+
+void shell_apply_settings(struct shell *sh)
+{
+	struct render *r = sh->render;
+	r->explain = sh->explain;
+	r->timing = sh->timing;
+	r->show_raw = sh->show_raw;
+	r->escape_flags = sh->show_raw ? ESCAPE_SHOW_RAW : ESCAPE_DEFAULT;
+	if (sh->rec)
+		sh->rec->times = sh->timing;
 }
 
 static void set_status(struct shell *sh, int status)
@@ -127,14 +160,127 @@ static bool auth_allowed(struct shell *sh, const char *line)
 	return false;
 }
 
-static void run_command(struct shell *sh, const char *line, size_t len)
+static void warn_length(struct shell *sh, size_t len)
 {
-	if (!auth_allowed(sh, line))
-		return;
 	if (len + 2 > COMMAND_MAX)
 		render_warning(sh->render,
 			       "this command is %zu octets with CRLF; RFC 5321 allows 512 (sent anyway)",
 			       len + 2);
+}
+
+static void after_reply(struct shell *sh)
+{
+	if (!sh->batch && session_phase(sh->session) == PHASE_DATA)
+		render_info(sh->render, "type the message: headers, an empty line, the body; a line with "
+					"only '.' sends it (\\file PATH inserts a file)");
+}
+
+bool shell_pipeline_start(struct shell *sh)
+{
+	const struct smtp_caps *caps = session_caps(sh->session);
+	const char *why = !session_connected(sh->session) ? "not connected"
+			  : session_phase(sh->session) == PHASE_DATA ? "inside DATA"
+			  : session_in_auth(sh->session)	    ? "inside an AUTH exchange"
+			  : !caps->known ? "no EHLO reply known yet: send EHLO first"
+			  : !caps_has(caps, "PIPELINING") ? "the server did not offer PIPELINING"
+							  : NULL;
+	if (why) {
+		render_error(sh->render, "\\pipeline: %s", why);
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return false;
+	}
+	sh->pipe_collecting = true;
+	render_info(sh->render,
+		    "pipelining: type MAIL, RCPT... (RSET too); DATA (or EHLO, QUIT, NOOP...) ends the "
+		    "group and sends all in one write; \\end sends it now, \\cancel drops it");
+	return true;
+}
+
+void shell_pipeline_cancel(struct shell *sh)
+{
+	size_t n = sh->pipe_n;
+	bool was = sh->pipe_collecting || n;
+	pipe_clear(sh);
+	if (was)
+		render_info(sh->render, "pipeline cancelled (%zu command%s not sent)", n,
+			    n == 1 ? "" : "s");
+}
+
+void shell_pipeline_flush(struct shell *sh)
+{
+	size_t n = sh->pipe_n;
+	sh->pipe_collecting = false;
+	if (n == 0) {
+		pipe_clear(sh);
+		return;
+	}
+	struct smtp_reply *reps = calloc(n, sizeof *reps);
+	if (!reps) {
+		render_error(sh->render, "out of memory");
+		pipe_clear(sh);
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		smtp_reply_init(&reps[i]);
+	enum session_status st =
+		session_pipeline(sh->session, (const char *const *)sh->pipe_lines,
+				 (const char *const *)sh->pipe_shown, n, reps);
+	pipe_clear(sh);
+	shell_failed(sh, st);
+	if (st == SESSION_OK || st == SESSION_ERR_PROTO) {
+		for (size_t i = 0; i < n && !sh->done; i++)
+			check_reply(sh, &reps[i]);
+		after_reply(sh);
+	}
+	for (size_t i = 0; i < n; i++)
+		smtp_reply_free(&reps[i]);
+	free(reps);
+}
+
+/* Adds a command to the group; sends the group when the command must end it. */
+static void pipe_add(struct shell *sh, const char *line, size_t len)
+{
+	if (!auth_allowed(sh, line))
+		return;
+	warn_length(sh, len);
+	char shown[96];
+	const char *disp = masked(sh, line, shown, sizeof shown);
+	char *copy = strdup(line);
+	char *scopy = disp ? strdup(disp) : NULL;
+	if (!copy || (disp && !scopy)) {
+		free(copy);
+		free(scopy);
+		render_error(sh->render, "out of memory");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	sh->pipe_lines[sh->pipe_n] = copy;
+	sh->pipe_shown[sh->pipe_n] = scopy;
+	sh->pipe_n++;
+	if (!session_pipelinable(line) || sh->pipe_n == SESSION_PIPELINE_MAX)
+		shell_pipeline_flush(sh);
+}
+
+/* Does this command go into a pipelined group rather than out at once? */
+static bool pipe_takes(struct shell *sh, const char *line)
+{
+	if (sh->pipe_collecting)
+		return true;
+	if (!sh->pipeline_auto || session_in_auth(sh->session))
+		return false;
+	if (sh->pipe_n)
+		return true; /* a group is open: this command joins it (and may end it) */
+	const struct smtp_caps *caps = session_caps(sh->session);
+	return session_connected(sh->session) && caps->known && caps_has(caps, "PIPELINING") &&
+	       session_pipelinable(line);
+}
+
+static void run_command(struct shell *sh, const char *line, size_t len)
+{
+	if (!auth_allowed(sh, line))
+		return;
+	warn_length(sh, len);
 	char shown[96];
 	const char *disp = masked(sh, line, shown, sizeof shown);
 	struct smtp_reply rep;
@@ -143,12 +289,30 @@ static void run_command(struct shell *sh, const char *line, size_t len)
 	shell_failed(sh, st);
 	if (st == SESSION_OK) {
 		check_reply(sh, &rep);
-		if (!sh->batch && session_phase(sh->session) == PHASE_DATA)
-			render_info(sh->render,
-				    "type the message: headers, an empty line, the body; a line with "
-				    "only '.' sends it (\\file PATH inserts a file)");
+		after_reply(sh);
 	}
 	smtp_reply_free(&rep);
+}
+
+/* Local commands that may run while \pipeline collects (they send nothing). */
+static bool meta_ok_in_pipeline(const char *line)
+{
+	static const char *const ok[] = {"end",	 "cancel", "help", "explain",
+					 "status", "caps", "tls",  "set"};
+	size_t n = strcspn(line + 1, " \t");
+	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+		if (strlen(ok[i]) == n && strncmp(line + 1, ok[i], n) == 0)
+			return true;
+	return false;
+}
+
+/* A "# comment" typed outside DATA: ignored, and kept in the transcript when recording. */
+static void comment(struct shell *sh, const char *line)
+{
+	if (sh->rec && transcript_active(sh->rec)) {
+		const char *t = line + 1;
+		transcript_comment(sh->rec, *t == ' ' ? t + 1 : t);
+	}
 }
 
 static void run_data_line(struct shell *sh, const char *line, size_t len)
@@ -177,7 +341,18 @@ static void run_data_line(struct shell *sh, const char *line, size_t len)
 	shell_failed(sh, session_data_line(sh->session, line, len));
 }
 
+static void run_line(struct shell *sh, const char *line, size_t len);
+
 void shell_execute(struct shell *sh, const char *line, size_t len)
+{
+	run_line(sh, line, len);
+	if (sh->rec && sh->rec->failed && sh->rec->err[0]) {
+		render_error(sh->render, "%s", sh->rec->err);
+		sh->rec->err[0] = '\0'; /* said once */
+	}
+}
+
+static void run_line(struct shell *sh, const char *line, size_t len)
 {
 	if (memchr(line, '\0', len)) {
 		render_error(sh->render, "a line with a NUL byte cannot be sent: ignored");
@@ -194,6 +369,15 @@ void shell_execute(struct shell *sh, const char *line, size_t len)
 		return;
 	}
 	if (line[0] == '\\') {
+		if (sh->pipe_collecting && !meta_ok_in_pipeline(line)) {
+			render_error(sh->render, "finish the pipeline first: \\end sends the %zu "
+						 "command%s collected, \\cancel drops them",
+				     sh->pipe_n, sh->pipe_n == 1 ? "" : "s");
+			shell_failed(sh, SESSION_ERR_LOCAL);
+			return;
+		}
+		if (sh->pipe_n && !sh->pipe_collecting)
+			shell_pipeline_flush(sh); /* --pipeline: what was grouped goes first */
 		if (!meta_run(sh, line)) {
 			render_error(sh->render, "unknown local command %.*s (\\help lists them)",
 				     (int)strcspn(line, " "), line);
@@ -201,8 +385,26 @@ void shell_execute(struct shell *sh, const char *line, size_t len)
 		}
 		return;
 	}
-	if (!session_in_auth(sh->session) && (len == 0 || line[0] == '#'))
+	if (!session_in_auth(sh->session) && (len == 0 || line[0] == '#')) {
+		if (len)
+			comment(sh, line);
 		return;
+	}
+	if (sh->step) {
+		char shown[96];
+		const char *disp = masked(sh, line, shown, sizeof shown);
+		if (!step_wait(disp ? disp : line)) {
+			render_info(sh->render, "stopped (--step)");
+			pipe_clear(sh);
+			set_status(sh, EXIT_INTERRUPT);
+			sh->done = true;
+			return;
+		}
+	}
+	if (pipe_takes(sh, line)) {
+		pipe_add(sh, line, len);
+		return;
+	}
 	run_command(sh, line, len);
 }
 
@@ -226,6 +428,10 @@ void shell_quit(struct shell *sh)
 
 void shell_end_of_input(struct shell *sh)
 {
+	if (sh->pipe_n && sh->batch && !sh->done)
+		shell_pipeline_flush(sh); /* the script's last group */
+	else if (sh->pipe_n || sh->pipe_collecting)
+		shell_pipeline_cancel(sh);
 	if (sh->batch) {
 		if (session_phase(sh->session) == PHASE_DATA) {
 			render_error(sh->render,

@@ -1,0 +1,492 @@
+#include "smtpsh/replay.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "smtpsh/authview.h"
+#include "smtpsh/step.h"
+#include "smtpsh/transcript.h"
+
+struct replay {
+	struct shell *sh;
+	const struct replay_options *o;
+	struct transcript_reader rd;
+	struct transcript_entry e;
+	bool pushed;          /* e holds an entry read but not used yet */
+	bool rec_in_data;     /* the recording is inside DATA (after its 354) */
+	bool rec_in_auth;     /* the recording is inside an AUTH exchange (after its 334) */
+	char mech[32];        /* mechanism of the AUTH exchange going on */
+	unsigned nresp;       /* responses sent in it */
+	bool skip_exchange;   /* --replay-skip-auth: leaving this AUTH exchange out */
+	struct buf challenge; /* the live server's last 334 text (base64) */
+	int live_greeting;
+	unsigned long compared, differed;
+	bool stop;
+};
+
+/* Remembers the live greeting's code (session_connect shows it, but does not return it). */
+static void on_event(const struct session_event *ev, void *arg)
+{
+	struct replay *rp = arg;
+	if (ev->type == SEV_RECEIVED && ev->last && ev->verb && strcmp(ev->verb, "greeting") == 0)
+		rp->live_greeting = ev->code;
+}
+
+static void set_status(struct replay *rp, int status)
+{
+	if (rp->sh->status == EXIT_OK)
+		rp->sh->status = status;
+}
+
+__attribute__((format(printf, 2, 3))) static void stop(struct replay *rp, const char *fmt, ...)
+{
+	char msg[600];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	render_alert(rp->sh->render, "replay: %s", msg);
+	rp->stop = true;
+}
+
+/* The next entry that matters; comments are shown on the way. 1, 0 at the end, -1 error. */
+static int next(struct replay *rp)
+{
+	if (rp->pushed) {
+		rp->pushed = false;
+		return 1;
+	}
+	for (;;) {
+		int r = transcript_reader_next(&rp->rd, &rp->e);
+		if (r < 0) {
+			stop(rp, "%s: %s", rp->o->path, rp->rd.err);
+			set_status(rp, EXIT_USAGE);
+			return -1;
+		}
+		if (r == 0)
+			return 0;
+		if (rp->e.kind == TR_COMMENT)
+			render_comment(rp->sh->render, rp->e.text.data ? rp->e.text.data : "",
+				       rp->e.text.len);
+		else if (rp->e.kind != TR_BLANK)
+			return 1;
+	}
+}
+
+/*
+ * Reads the recorded reply of the command just replayed: its final code (0 for a malformed
+ * reply), -1 when none was recorded (the transcript ends, or goes on with a sent line).
+ * *line gets the line number of its last line.
+ */
+static int recorded_reply(struct replay *rp, unsigned long *line)
+{
+	for (;;) {
+		int r = next(rp);
+		if (r <= 0)
+			return -1;
+		if (rp->e.kind == TR_SENT) {
+			rp->pushed = true;
+			return -1;
+		}
+		if (rp->e.kind != TR_RECEIVED)
+			continue; /* local events of the recording: the replay makes its own */
+		*line = rp->rd.lineno;
+		if (!rp->e.code)
+			return 0;
+		if (rp->e.last)
+			return rp->e.code;
+	}
+}
+
+static void compare(struct replay *rp, int expected, unsigned long line, int got,
+		    const char *what)
+{
+	if (expected < 0)
+		return;
+	rp->compared++;
+	if (expected == got)
+		return;
+	rp->differed++;
+	set_status(rp, EXIT_REPLY);
+	char g[32], e[32];
+	snprintf(g, sizeof g, "%d", got);
+	snprintf(e, sizeof e, "%d", expected);
+	render_alert(rp->sh->render, "replay: line %lu: expected %s, got %s (%s)", line,
+		     expected ? e : "a malformed reply", got ? g : "no reply", what);
+}
+
+/* After the live reply to an AUTH step: keep its challenge for the next response. */
+static void keep_challenge(struct replay *rp, const struct smtp_reply *rep)
+{
+	buf_reset(&rp->challenge);
+	if (rep->code != 334 || !rep->text.data)
+		return;
+	const char *last = strrchr(rep->text.data, '\n');
+	last = last ? last + 1 : rep->text.data;
+	if (strlen(last) > 4)
+		buf_puts(&rp->challenge, last + 4);
+}
+
+/* Follows the recording's state after a command and its recorded reply. */
+static void track(struct replay *rp, const char *line, int recorded)
+{
+	bool was_auth = rp->rec_in_auth;
+	rp->rec_in_auth = recorded == 334 && (was_auth || strncasecmp(line, "AUTH", 4) == 0);
+	if (!was_auth && strncasecmp(line, "DATA", 4) == 0 && (line[4] == '\0' || line[4] == ' '))
+		rp->rec_in_data = recorded == 354;
+	if (!was_auth && strncasecmp(line, "AUTH ", 5) == 0) {
+		const char *m = line + 5 + strspn(line + 5, " ");
+		size_t n = strcspn(m, " ");
+		snprintf(rp->mech, sizeof rp->mech, "%.*s", n > 31 ? 31 : (int)n, m);
+		rp->nresp = m[n] ? 1 : 0;
+	} else if (was_auth && strcmp(line, "*") != 0) {
+		rp->nresp++;
+	}
+}
+
+static bool is_redacted(const struct replay *rp, const char *line)
+{
+	if (rp->rec_in_auth)
+		return strcmp(line, "<redacted>") == 0;
+	size_t n = strlen(line);
+	return strncasecmp(line, "AUTH ", 5) == 0 && n > 11 &&
+	       strcmp(line + n - 11, " <redacted>") == 0;
+}
+
+/*
+ * The line to send for a recorded command: the recorded text, or, where the recording hides a
+ * secret, a response made from --replay-user and the password. NULL when it cannot be made
+ * (the replay stops). *secret says that the line holds one.
+ */
+static char *line_to_send(struct replay *rp, const char *rec, bool *secret)
+{
+	*secret = false;
+	if (!is_redacted(rp, rec))
+		return strdup(rec);
+	if (!rp->o->user || !rp->o->password) {
+		stop(rp,
+		     "line %lu: the transcript hides the AUTH secret here (<redacted>): give "
+		     "--replay-user USER (and the password in SMTPSH_REPLAY_PASSWORD) to log in, or "
+		     "--replay-skip-auth to leave AUTH out",
+		     rp->rd.lineno);
+		set_status(rp, EXIT_USAGE);
+		return NULL;
+	}
+	const struct smtp_session *s = rp->sh->session;
+	if (!session_tls(s) && !session_peer_loopback(s) && !rp->sh->allow_plaintext_auth) {
+		stop(rp, "line %lu: refusing to send the password without TLS to %s", rp->rd.lineno,
+		     session_host(s));
+		set_status(rp, EXIT_TLS);
+		return NULL;
+	}
+	*secret = true;
+	struct buf out;
+	buf_init(&out);
+	int r;
+	if (rp->rec_in_auth) {
+		r = authview_respond(rp->mech, rp->nresp + 1, rp->challenge.data, rp->challenge.len,
+				     rp->o->user, rp->o->password, &out);
+	} else {
+		const char *m = rec + 5 + strspn(rec + 5, " ");
+		size_t n = strcspn(m, " ");
+		char mech[32];
+		snprintf(mech, sizeof mech, "%.*s", n > 31 ? 31 : (int)n, m);
+		buf_printf(&out, "AUTH %s ", mech);
+		r = authview_respond(mech, 1, "", 0, rp->o->user, rp->o->password, &out);
+	}
+	if (r < 0 || !out.data) {
+		buf_free_secret(&out);
+		stop(rp, "line %lu: cannot answer AUTH %s for a replay (PLAIN, LOGIN, CRAM-MD5 and "
+			 "XOAUTH2 can be)",
+		     rp->rd.lineno, rp->mech[0] ? rp->mech : "?");
+		set_status(rp, EXIT_USAGE);
+		return NULL;
+	}
+	char *line = strdup(out.data);
+	buf_free_secret(&out);
+	return line;
+}
+
+static void free_secret(char *line, bool secret)
+{
+	if (line && secret)
+		OPENSSL_cleanse(line, strlen(line));
+	free(line);
+}
+
+/* One command, in lockstep. */
+static void replay_command(struct replay *rp, const char *rec)
+{
+	struct shell *sh = rp->sh;
+	unsigned long cmd_line = rp->rd.lineno;
+	bool starts_auth = !rp->rec_in_auth && strncasecmp(rec, "AUTH", 4) == 0 &&
+			   (rec[4] == ' ' || rec[4] == '\0');
+	if (rp->o->skip_auth && (starts_auth || rp->rec_in_auth)) {
+		unsigned long line;
+		int expected = recorded_reply(rp, &line);
+		render_info(sh->render, "replay: line %lu left out (--replay-skip-auth)", cmd_line);
+		track(rp, rec, expected);
+		return;
+	}
+	if (rp->rec_in_auth && !session_in_auth(sh->session)) {
+		/* the live server ended the exchange already: its other responses are moot */
+		unsigned long line;
+		int expected = recorded_reply(rp, &line);
+		track(rp, rec, expected);
+		return;
+	}
+	if (!rp->rec_in_auth && session_in_auth(sh->session)) {
+		render_info(sh->render, "replay: the server still waits for an AUTH answer where the "
+					"recording does not: cancelling it with *");
+		struct smtp_reply r;
+		smtp_reply_init(&r);
+		shell_failed(sh, session_command(sh->session, "*", NULL, &r));
+		smtp_reply_free(&r);
+		if (sh->done)
+			return;
+	}
+	if (rp->e.tls && !session_tls(sh->session)) {
+		stop(rp, "line %lu was sent under TLS in the recording, but this connection is not "
+			 "encrypted: stopping, nothing more is sent",
+		     cmd_line);
+		set_status(rp, EXIT_REPLY);
+		return;
+	}
+	bool secret;
+	char *line = line_to_send(rp, rec, &secret);
+	if (!line)
+		return;
+	if (sh->step && !step_wait(secret ? rec : line)) {
+		free_secret(line, secret);
+		stop(rp, "stopped at line %lu (--step)", cmd_line);
+		set_status(rp, EXIT_INTERRUPT);
+		return;
+	}
+	struct smtp_reply rep;
+	smtp_reply_init(&rep);
+	enum session_status st = session_command(sh->session, line, secret ? rec : NULL, &rep);
+	free_secret(line, secret);
+	shell_failed(sh, st);
+	keep_challenge(rp, &rep);
+	unsigned long rline = cmd_line;
+	int expected = recorded_reply(rp, &rline);
+	compare(rp, expected, rline, st == SESSION_OK || st == SESSION_ERR_PROTO ? rep.code : 0, rec);
+	smtp_reply_free(&rep);
+	track(rp, rec, expected);
+	if (!rp->rec_in_data && session_phase(sh->session) == PHASE_DATA) {
+		stop(rp, "the server accepted DATA where the recording shows a refusal: stopping "
+			 "without sending a message");
+		session_disconnect(sh->session, "connection closed: the message is abandoned");
+		set_status(rp, EXIT_REPLY);
+	}
+}
+
+/* A pipelined group: the first entry is in rp->e. */
+static void replay_group(struct replay *rp)
+{
+	struct shell *sh = rp->sh;
+	unsigned total = rp->e.pipe_total;
+	unsigned long first_line = rp->rd.lineno;
+	char *lines[TRANSCRIPT_PIPE_MAX];
+	size_t n = 0;
+	bool bad = false;
+	for (;;) {
+		if (rp->e.kind != TR_SENT || rp->e.pipe_total != total ||
+		    rp->e.pipe_index != n + 1 || is_redacted(rp, rp->e.text.data)) {
+			bad = true;
+			break;
+		}
+		lines[n++] = strdup(rp->e.text.data);
+		if (n == total)
+			break;
+		if (next(rp) <= 0) {
+			bad = true;
+			break;
+		}
+	}
+	if (bad || total > SESSION_PIPELINE_MAX) {
+		for (size_t i = 0; i < n; i++)
+			free(lines[i]);
+		stop(rp, "line %lu: a broken pipelined group (positions 1..%u expected, no secrets)",
+		     rp->rd.lineno, total);
+		set_status(rp, EXIT_USAGE);
+		return;
+	}
+	if (rp->e.tls && !session_tls(sh->session)) {
+		for (size_t i = 0; i < n; i++)
+			free(lines[i]);
+		stop(rp, "line %lu was sent under TLS in the recording, but this connection is not "
+			 "encrypted: stopping, nothing more is sent",
+		     first_line);
+		set_status(rp, EXIT_REPLY);
+		return;
+	}
+	char what[200];
+	snprintf(what, sizeof what, "%zu pipelined commands: %s ... %s", n, lines[0], lines[n - 1]);
+	if (sh->step && !step_wait(what)) {
+		for (size_t i = 0; i < n; i++)
+			free(lines[i]);
+		stop(rp, "stopped at line %lu (--step)", first_line);
+		set_status(rp, EXIT_INTERRUPT);
+		return;
+	}
+	struct smtp_reply reps[TRANSCRIPT_PIPE_MAX];
+	for (size_t i = 0; i < n; i++)
+		smtp_reply_init(&reps[i]);
+	const struct smtp_caps *caps = session_caps(sh->session);
+	enum session_status st;
+	if (caps->known && caps_has(caps, "PIPELINING")) {
+		st = session_pipeline(sh->session, (const char *const *)lines, NULL, n, reps);
+	} else {
+		render_info(sh->render, "replay: the server does not offer PIPELINING: sending the "
+					"group one command at a time");
+		st = SESSION_OK;
+		for (size_t i = 0; i < n && st == SESSION_OK; i++)
+			st = session_command(sh->session, lines[i], NULL, &reps[i]);
+	}
+	shell_failed(sh, st);
+	for (size_t i = 0; i < n; i++) {
+		unsigned long rline = first_line + i;
+		int expected = recorded_reply(rp, &rline);
+		compare(rp, expected, rline, reps[i].code, lines[i]);
+		track(rp, lines[i], expected);
+		smtp_reply_free(&reps[i]);
+		free(lines[i]);
+	}
+	if (!rp->rec_in_data && session_phase(sh->session) == PHASE_DATA) {
+		stop(rp, "the server accepted DATA where the recording shows a refusal: stopping "
+			 "without sending a message");
+		session_disconnect(sh->session, "connection closed: the message is abandoned");
+		set_status(rp, EXIT_REPLY);
+	}
+}
+
+/* A line of message content, or the final ".". */
+static void replay_body(struct replay *rp)
+{
+	struct shell *sh = rp->sh;
+	const char *t = rp->e.text.data;
+	size_t len = rp->e.text.len;
+	bool live = session_phase(sh->session) == PHASE_DATA;
+	if (len == 1 && t[0] == '.') {
+		rp->rec_in_data = false;
+		unsigned long cmd_line = rp->rd.lineno, rline = cmd_line;
+		if (!live) { /* the server refused DATA: the recorded reply to "." is moot */
+			recorded_reply(rp, &rline);
+			return;
+		}
+		struct smtp_reply rep;
+		smtp_reply_init(&rep);
+		enum session_status st = session_data_end(sh->session, &rep);
+		shell_failed(sh, st);
+		int expected = recorded_reply(rp, &rline);
+		compare(rp, expected, rline, rep.code, "the end of DATA");
+		smtp_reply_free(&rep);
+		return;
+	}
+	if (!live)
+		return;
+	if (len > 1 && t[0] == '.') { /* recorded dot-stuffed: the session stuffs it again */
+		t++;
+		len--;
+	}
+	shell_failed(sh, session_data_line(sh->session, t, len));
+}
+
+static void report(struct replay *rp)
+{
+	struct shell *sh = rp->sh;
+	if (rp->differed)
+		render_alert(sh->render, "replay: %lu of %lu replies differed from %s", rp->differed,
+			     rp->compared, rp->o->path);
+	else
+		render_info(sh->render, "replay: %lu replies compared, all as recorded in %s",
+			    rp->compared, rp->o->path);
+}
+
+int replay_run(struct shell *sh, const struct replay_options *o)
+{
+	struct replay rp = {.sh = sh, .o = o, .live_greeting = -1};
+	transcript_entry_init(&rp.e);
+	buf_init(&rp.challenge);
+	if (transcript_reader_open(&rp.rd, o->path) < 0) {
+		render_error(sh->render, "--replay: %s", rp.rd.err);
+		transcript_entry_free(&rp.e);
+		return EXIT_USAGE;
+	}
+	const struct transcript_header *h = &rp.rd.header;
+	const char *host = o->host ? o->host : h->host[0] ? h->host : NULL;
+	const char *port = o->host ? o->port : h->port[0] ? h->port : NULL;
+	enum tls_mode mode = strcmp(h->tls, "implicit") == 0 ? TLS_IMPLICIT : TLS_NONE;
+	if (!host) {
+		render_error(sh->render, "--replay: %s names no host: give HOST [PORT] on the command "
+					 "line",
+			     o->path);
+		transcript_reader_close(&rp.rd);
+		transcript_entry_free(&rp.e);
+		return EXIT_USAGE;
+	}
+	render_info(sh->render, "replaying %s (recorded %s%s%s%s%s) against %s%s%s", o->path,
+		    h->date[0] ? h->date : "at an unknown date", h->host[0] ? " with " : "", h->host,
+		    h->port[0] ? " port " : "", h->port, host, port ? " port " : "",
+		    port ? port : "");
+	session_add_listener(sh->session, on_event, &rp);
+	shell_connect(sh, host, port, mode);
+	bool started = false;
+	while (!rp.stop && !sh->done) {
+		int r = next(&rp);
+		if (r <= 0)
+			break;
+		switch (rp.e.kind) {
+		case TR_RECEIVED:
+			if (!started && rp.e.last) { /* the recorded greeting */
+				compare(&rp, rp.e.code, rp.rd.lineno, rp.live_greeting,
+					"the greeting");
+				started = true;
+			}
+			break;
+		case TR_INFO:
+			if (started && strncmp(rp.e.text.data, "connected to ", 13) == 0)
+				stop(&rp, "line %lu: the recording connects again; a replay plays one "
+					  "connection",
+				     rp.rd.lineno);
+			break;
+		case TR_SENT:
+			started = true;
+			if (!session_connected(sh->session)) {
+				stop(&rp, "line %lu: the connection is closed, the rest is not sent",
+				     rp.rd.lineno);
+				set_status(&rp, EXIT_REPLY);
+			} else if (rp.rec_in_data) {
+				replay_body(&rp);
+			} else if (rp.e.pipe_total) {
+				replay_group(&rp);
+			} else {
+				char *rec = strdup(rp.e.text.data);
+				if (rec)
+					replay_command(&rp, rec);
+				free(rec);
+			}
+			break;
+		default:
+			break;
+		}
+	}
+	if (session_connected(sh->session)) {
+		if (session_phase(sh->session) == PHASE_DATA)
+			session_disconnect(sh->session, "end of the replay inside DATA: the message "
+							"is abandoned");
+		else
+			session_disconnect(sh->session, "end of the replay: connection closed");
+	}
+	report(&rp);
+	transcript_reader_close(&rp.rd);
+	transcript_entry_free(&rp.e);
+	buf_free(&rp.challenge);
+	return sh->status;
+}
