@@ -120,7 +120,7 @@ void transcript_comment(struct transcript_writer *w, const char *text)
 		return;
 	header(w);
 	buf_reset(&w->line);
-	buf_puts(&w->line, "# ");
+	buf_puts(&w->line, *text ? "# " : "#");
 	put_plain(&w->line, text, strlen(text));
 	put_line(w);
 }

@@ -70,10 +70,14 @@ static void flush_line(struct render *r, FILE *f)
 	fflush(f);
 }
 
-/* Starts an annotation group: "   [" the first time, "  [" after another one. */
+/*
+ * Starts an annotation group: "  <TAB>[" the first time, "  [" after another one. The TAB
+ * cannot occur in the escaped wire text (escape_append shows a TAB as \t), so whatever
+ * reads the screen can split the wire text from the annotations exactly.
+ */
 static void note_open(struct render *r, struct buf *b)
 {
-	buf_puts(b, b->len ? "  [" : "   [");
+	buf_puts(b, b->len ? "  [" : "  \t[");
 	(void)r;
 }
 
@@ -325,7 +329,14 @@ void render_comment(struct render *r, const char *text, size_t len)
 	struct buf b;
 	buf_init(&b);
 	escape_append(&b, text, len, ESCAPE_DEFAULT);
-	local_line(r, r->out, "#", C_DIM, "", b.data ? b.data : "");
+	if (!b.len) { /* an empty comment line: no trailing blanks */
+		before(r);
+		buf_reset(&r->line);
+		buf_puts(&r->line, "#\n");
+		flush_line(r, r->out);
+	} else {
+		local_line(r, r->out, "#", C_DIM, "", b.data);
+	}
 	buf_free(&b);
 }
 

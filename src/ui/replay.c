@@ -436,7 +436,10 @@ int replay_run(struct shell *sh, const struct replay_options *o)
 		    h->port[0] ? " port " : "", h->port, host, port ? " port " : "",
 		    port ? port : "");
 	session_add_listener(sh->session, on_event, &rp);
-	shell_connect(sh, host, port, mode);
+	if (next(&rp) > 0) /* the comments before the session are shown before connecting */
+		rp.pushed = true;
+	if (!rp.stop)
+		shell_connect(sh, host, port, mode);
 	bool started = false;
 	while (!rp.stop && !sh->done) {
 		int r = next(&rp);

@@ -60,8 +60,11 @@ def require_postfix():
 class PostfixLab:
     """One private Postfix instance (see tests/lab/postfix-lab.sh)."""
 
-    def __init__(self, directory=None):
+    def __init__(self, directory=None, small_limit=None):
+        """small_limit: also start SMALL_PORT, a plain listener that refuses
+        messages over that many bytes (see postfix-lab.sh)."""
         self._own_dir = directory is None
+        self.small_limit = small_limit
         self.dir = directory or tempfile.mkdtemp(prefix="smtpsh-lab-")
         self.env = {}
         self.running = False
@@ -79,8 +82,11 @@ class PostfixLab:
             _running_labs.append(self)
         for _ in range(attempts):
             env = dict(os.environ)
-            for k in ("PLAIN_PORT", "SUBMISSION_PORT", "SMTPS_PORT"):
+            for k in ("PLAIN_PORT", "SUBMISSION_PORT", "SMTPS_PORT", "SMALL_PORT",
+                      "LAB_SMALL_LIMIT"):
                 env.pop(k, None)
+            if self.small_limit:
+                env["LAB_SMALL_LIMIT"] = str(self.small_limit)
             p = subprocess.run(["/bin/bash", LAB_SCRIPT, "start", self.dir],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=env, timeout=120)
@@ -138,6 +144,10 @@ class PostfixLab:
     @property
     def smtps_port(self):
         return self.port("smtps")
+
+    @property
+    def small_port(self):
+        return self.port("small")
 
     @property
     def cafile(self):
@@ -389,14 +399,29 @@ RECV_MARKERS = ("<-", "<~", "<?")
 _EVENT_RX = re.compile(r"^(->|<-|~>|<~|\?>|<\?)(?: (.*))?$")
 
 
+# smtpsh writes annotations beside a line (decoded 334 challenges, hints,
+# --explain, --timing) after two blanks and a TAB: the escaped wire text never
+# holds a TAB, so this split is exact.
+NOTES_SEP = "  \t"
+
+
+def split_notes(line):
+    """A screen line -> (line without its annotations, [annotation texts])."""
+    if NOTES_SEP not in line:
+        return line, []
+    head, _, tail = line.partition(NOTES_SEP)
+    return head, re.findall(r"\[((?:[^\]]|\](?!  \[|$))*)\]", tail)
+
+
 def parse_transcript(text):
     """stdout -> list of (marker, text). Markers: -> <- (plain), ~> <~ (TLS),
     ?> <? (TLS, certificate not verified) for wire lines, '*' for local info
-    lines, '?' for anything else."""
+    lines, '?' for anything else. Annotations (see split_notes) are left out."""
     events = []
     for line in text.split("\n"):
         if line == "":
             continue
+        line = split_notes(line)[0]
         m = _EVENT_RX.match(line)
         if m:
             events.append((m.group(1), m.group(2) or ""))

@@ -12,8 +12,12 @@
 #   SUBMISSION_PORT  STARTTLS required (smtpd_tls_security_level=encrypt),
 #                    AUTH (PLAIN LOGIN CRAM-MD5) only after STARTTLS
 #   SMTPS_PORT       implicit TLS (wrapper mode), AUTH PLAIN LOGIN CRAM-MD5
+#   SMALL_PORT       only with LAB_SMALL_LIMIT=BYTES in the environment: plain
+#                    SMTP like PLAIN_PORT, but its smtpd refuses messages over
+#                    BYTES (message_size_limit, advertised as SIZE BYTES), for
+#                    "message too big" tests without sending 10 MB
 # Ports are picked free at start unless given in the environment
-# (PLAIN_PORT=, SUBMISSION_PORT=, SMTPS_PORT=).
+# (PLAIN_PORT=, SUBMISSION_PORT=, SMTPS_PORT=, SMALL_PORT=).
 #
 # Mail for alice@, bob@, carol@example.test is delivered by virtual(8) to
 # Maildirs $MAILDIR_BASE/<user>/{new,cur,tmp}. Any other recipient is
@@ -139,11 +143,19 @@ do_start() {
     fi
 
     local plain=${PLAIN_PORT:-} sub=${SUBMISSION_PORT:-} smtps=${SMTPS_PORT:-}
+    local small_limit=${LAB_SMALL_LIMIT:-} small=
     [ -n "$plain" ] || plain=$(pick_port "$sub" "$smtps")
     [ -n "$sub" ] || sub=$(pick_port "$plain" "$smtps")
     [ -n "$smtps" ] || smtps=$(pick_port "$plain" "$sub")
+    local ports="$plain $sub $smtps"
+    if [ -n "$small_limit" ]; then
+        case $small_limit in *[!0-9]*) die "bad LAB_SMALL_LIMIT '$small_limit'" ;; esac
+        small=${SMALL_PORT:-}
+        [ -n "$small" ] || small=$(pick_port "$plain" "$sub" "$smtps")
+        ports="$ports $small"
+    fi
     local p
-    for p in "$plain" "$sub" "$smtps"; do
+    for p in $ports; do
         case $p in '' | *[!0-9]*) die "bad port '$p'" ;; esac
         port_in_use "$p" && die "port $p is already in use"
     done
@@ -276,6 +288,7 @@ $smtps      inet  n       -       n       -       -       smtpd
   -o syslog_name=postfix-lab/smtps
   -o smtpd_tls_wrappermode=yes
   -o smtpd_sasl_auth_enable=yes
+$( [ -n "$small" ] && printf '%s      inet  n       -       n       -       -       smtpd\n  -o syslog_name=postfix-lab/small\n  -o smtpd_tls_security_level=none\n  -o smtpd_sasl_auth_enable=no\n  -o message_size_limit=%s\n' "$small" "$small_limit")
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
 qmgr      unix  n       -       n       300     1       qmgr
@@ -315,7 +328,7 @@ EOF
     [ "$ipv6" = 1 ] && hosts="127.0.0.1 ::1"
     local h
     for h in $hosts; do
-        for p in "$plain" "$sub" "$smtps"; do
+        for p in $ports; do
             if ! wait_port "$h" "$p"; then
                 say "port $h $p does not accept connections"
                 explain_failure "$dir"
@@ -341,6 +354,10 @@ IPV6='$ipv6'
 POSTFIX_CONFIG='$etc'
 POSTFIX_LOG='$dir/log/postfix.log'
 EOF
+    if [ -n "$small" ]; then
+        echo "SMALL_PORT='$small'" >>"$dir/env"
+        echo "SMALL_LIMIT='$small_limit'" >>"$dir/env"
+    fi
     cat "$dir/env"
 }
 
