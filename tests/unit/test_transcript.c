@@ -203,6 +203,7 @@ static void test_round_trip(const char *dir)
 
 	/* reopening truncates; closing before any event still writes a header */
 	stub_connected = false;
+	transcript_writer_free(&w);
 	transcript_writer_init(&w, NULL);
 	ok(transcript_open(&w, path) == 0, "reopen");
 	transcript_close(&w);
