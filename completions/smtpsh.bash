@@ -13,8 +13,10 @@ _smtpsh()
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local opts="-4 -6 --tls --starttls --cafile --insecure --timeout --ehlo
 		--allow-plaintext-auth -p --profile --list-profiles -X --no-rc -f --file
-		--strict --color -h --help -V --version"
+		--strict --color -h --help -V --version --explain --timing --show-raw
+		--pipeline --step --record --replay --replay-user --replay-skip-auth"
 	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
+	with_arg+="--record --replay --replay-user "
 	COMPREPLY=()
 
 	# --opt=value: bash splits it into "--opt" "=" "value"
@@ -24,7 +26,7 @@ _smtpsh()
 		prev=${COMP_WORDS[COMP_CWORD - 2]}
 	fi
 	case $prev in
-	--cafile | -f | --file)
+	--cafile | -f | --file | --record | --replay)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
@@ -37,7 +39,7 @@ _smtpsh()
 		COMPREPLY=($(compgen -W "$(_smtpsh_profiles)" -- "$cur"))
 		return
 		;;
-	--timeout | --ehlo)
+	--timeout | --ehlo | --replay-user)
 		return
 		;;
 	esac

@@ -350,8 +350,8 @@ def _shorten(text, keep):
 # The variables smtpsh reads for its defaults and files (smtpsh(1), ENVIRONMENT): a test
 # must not inherit the tester's, and its HOME must hold the rc, profiles and history files.
 SMTPSH_ENVIRONMENT = ("SMTPSH_TIMEOUT", "SMTPSH_CAFILE", "SMTPSH_EHLO", "SMTPSH_COLOR",
-                      "SMTPSH_HISTFILE", "SMTPSH_HISTSIZE", "XDG_CONFIG_HOME",
-                      "XDG_STATE_HOME")
+                      "SMTPSH_HISTFILE", "SMTPSH_HISTSIZE", "SMTPSH_REPLAY_PASSWORD",
+                      "XDG_CONFIG_HOME", "XDG_STATE_HOME")
 
 
 def clean_environ():
