@@ -96,7 +96,9 @@ class Record(harness.SmtpshTestCase):
         self.assertEqual(proc.returncode, 3, err.decode())
         lines = self.read(rec)
         self.assert_seen(lines, srv.port)
-        self.assertIn('*  the server closed the connection without replying to RCPT', lines)
+        self.assertIn('!  error: the server closed the connection without replying to RCPT',
+                      lines)
+        self.assertIn('*  connection closed', lines)
         self.assertEqual(lines[-1], '', 'the file ends with a complete line')
         # the screen and the file agree on every line
         for l in lines[lines.index('') + 1:]:
