@@ -60,7 +60,7 @@ int codes_explain(const char *arg, struct buf *out);
 
 /* A hint: what to do about a failure, matched on the reply. */
 struct code_hint {
-	int code;         /* the basic code */
+	int code;	  /* the basic code */
 	const char *enh;  /* the enhanced code ("5.7.8"), or NULL for any (or none) */
 	const char *verb; /* the command the reply answers ("AUTH"), or NULL for any */
 	const char *text; /* a piece of the reply text (ASCII, case-insensitive), or NULL */

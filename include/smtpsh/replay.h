@@ -16,7 +16,7 @@ struct replay_options {
 	const char *port;     /* from the command line, or NULL */
 	const char *user;     /* --replay-user: log in as this user where the secret is redacted */
 	const char *password; /* with user: the password (SMTPSH_REPLAY_PASSWORD) */
-	bool skip_auth;       /* --replay-skip-auth: leave every AUTH exchange out */
+	bool skip_auth;	      /* --replay-skip-auth: leave every AUTH exchange out */
 };
 
 /*

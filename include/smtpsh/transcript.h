@@ -18,17 +18,17 @@
 #define TRANSCRIPT_MAGIC "smtpsh-transcript 1" /* the first line */
 #define TRANSCRIPT_VERSION 1
 #define TRANSCRIPT_LINE_MAX (512 * 1024) /* bytes in one line of a transcript file */
-#define TRANSCRIPT_PIPE_MAX 1000         /* largest group size a "pI/N" field may give */
+#define TRANSCRIPT_PIPE_MAX 1000	 /* largest group size a "pI/N" field may give */
 
 /* ---- writing -------------------------------------------------------------------------------- */
 
 struct transcript_writer {
-	FILE *f;          /* NULL: not recording */
+	FILE *f; /* NULL: not recording */
 	char *path;
 	const struct smtp_session *session; /* asked for the header's peer and TLS mode */
-	bool times;       /* write the elapsed-time field (the shell follows \set timing) */
+	bool times; /* write the elapsed-time field (the shell follows \set timing) */
 	bool header_done;
-	bool failed;      /* a write failed: recording stopped, err says why */
+	bool failed; /* a write failed: recording stopped, err says why */
 	char err[300];
 	unsigned long lines; /* event lines written */
 	struct buf line;
@@ -69,14 +69,14 @@ enum transcript_kind {
 
 struct transcript_entry {
 	enum transcript_kind kind;
-	bool tls;      /* SENT/RECEIVED: under TLS (~ or ?) */
-	bool verified; /* with tls: the certificate was verified (~) */
-	long elapsed_ms; /* the "+Nms" field, or -1 */
+	bool tls;			 /* SENT/RECEIVED: under TLS (~ or ?) */
+	bool verified;			 /* with tls: the certificate was verified (~) */
+	long elapsed_ms;		 /* the "+Nms" field, or -1 */
 	unsigned pipe_index, pipe_total; /* the "pI/N" field of a pipelined command, or 0 */
 	struct buf text; /* SENT/RECEIVED: the bytes (unescaped); others: the text as written */
-	int code;        /* RECEIVED: the reply code, 0 when the line is not a well-formed reply */
-	bool last;       /* RECEIVED with a code: the last line of its reply ("250 " not "250-") */
-	bool bare_lf;    /* RECEIVED: the server ended this line with LF alone */
+	int code;	 /* RECEIVED: the reply code, 0 when the line is not a well-formed reply */
+	bool last;	 /* RECEIVED with a code: the last line of its reply ("250 " not "250-") */
+	bool bare_lf;	 /* RECEIVED: the server ended this line with LF alone */
 };
 
 struct transcript_header {
@@ -113,7 +113,8 @@ int transcript_parse_line(const char *line, size_t len, struct transcript_entry 
  */
 int transcript_unescape(const char *in, size_t len, struct buf *out);
 
-/* ---- reading a file ---------------------------------------------------------------------------- */
+/* ---- reading a file ----------------------------------------------------------------------------
+ */
 
 struct transcript_reader {
 	FILE *f;

@@ -143,8 +143,8 @@ int authview_respond(const char *mech, unsigned nth, const char *challenge, size
 	} else if (strcasecmp(mech, "CRAM-MD5") == 0 && nth == 1 && ch.len) {
 		unsigned char md[EVP_MAX_MD_SIZE];
 		unsigned int mdlen = 0;
-		if (!HMAC(EVP_md5(), pass, (int)strlen(pass), (const unsigned char *)ch.data, ch.len,
-			  md, &mdlen))
+		if (!HMAC(EVP_md5(), pass, (int)strlen(pass), (const unsigned char *)ch.data,
+			  ch.len, md, &mdlen))
 			goto out;
 		buf_puts(&plain, user);
 		buf_putc(&plain, ' ');

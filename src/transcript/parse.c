@@ -7,8 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-__attribute__((format(printf, 3, 4))) static int bad(char *err, size_t errlen, const char *fmt,
-						     ...)
+__attribute__((format(printf, 3, 4))) static int bad(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err && errlen) {
 		va_list ap;
@@ -164,7 +163,8 @@ int transcript_parse_header_line(const char *line, size_t len, struct transcript
 			   line[k] == '-'))
 		k++;
 	if (k == 0 || k > 32 || k >= len || line[k] != ':')
-		return bad(err, errlen, "a header line is \"name: value\" (or empty to end the header)");
+		return bad(err, errlen,
+			   "a header line is \"name: value\" (or empty to end the header)");
 	const char *v = line + k + 1;
 	size_t vlen = len - k - 1;
 	while (vlen && (*v == ' ' || *v == '\t')) {
@@ -175,7 +175,7 @@ int transcript_parse_header_line(const char *line, size_t len, struct transcript
 		vlen--;
 	h->version = TRANSCRIPT_VERSION;
 #define FIELD(name, dst)                                                                           \
-	if (k == strlen(name) && memcmp(line, name, k) == 0)                                        \
+	if (k == strlen(name) && memcmp(line, name, k) == 0)                                       \
 		return store(dst, sizeof dst, v, vlen, name, err, errlen);
 	FIELD("tool", h->tool)
 	FIELD("date", h->date)
@@ -221,8 +221,9 @@ static int fields(const char *line, size_t len, size_t *pos, struct transcript_e
 		} else if (i + 1 < len && line[i] == 'p' && isdigit((unsigned char)line[i + 1])) {
 			i++;
 			if (!number(line, len, &i, TRANSCRIPT_PIPE_MAX, &a) || i >= len ||
-			    line[i] != '/' || (i++, !number(line, len, &i, TRANSCRIPT_PIPE_MAX, &b)) ||
-			    a == 0 || a > b || e->pipe_total)
+			    line[i] != '/' ||
+			    (i++, !number(line, len, &i, TRANSCRIPT_PIPE_MAX, &b)) || a == 0 ||
+			    a > b || e->pipe_total)
 				return bad(err, errlen, "bad pipelining field (\"p2/4 \")");
 			e->pipe_index = (unsigned)a;
 			e->pipe_total = (unsigned)b;
@@ -264,8 +265,9 @@ int transcript_parse_line(const char *line, size_t len, struct transcript_entry 
 	if (line[0] == '#') {
 		e->kind = TR_COMMENT;
 		size_t skip = len > 1 && line[1] == ' ' ? 2 : 1;
-		return buf_append(&e->text, line + skip, len - skip) < 0 ? bad(err, errlen, "no memory")
-									 : 0;
+		return buf_append(&e->text, line + skip, len - skip) < 0
+			   ? bad(err, errlen, "no memory")
+			   : 0;
 	}
 	size_t i = 0;
 	if (fields(line, len, &i, e, err, errlen) < 0)
@@ -275,21 +277,21 @@ int transcript_parse_line(const char *line, size_t len, struct transcript_entry 
 	if (rest >= 2 && (m[0] == '*' || m[0] == '!') && m[1] == ' ') {
 		e->kind = m[0] == '*' ? TR_INFO : TR_ALERT;
 		size_t skip = rest >= 3 && m[2] == ' ' ? 3 : 2;
-		return buf_append(&e->text, m + skip, rest - skip) < 0 ? bad(err, errlen, "no memory")
-								      : 0;
+		return buf_append(&e->text, m + skip, rest - skip) < 0
+			   ? bad(err, errlen, "no memory")
+			   : 0;
 	}
 	static const struct {
 		const char mark[3];
 		enum transcript_kind kind;
 		bool tls, verified;
 	} marks[] = {
-		{"->", TR_SENT, false, false},	   {"<-", TR_RECEIVED, false, false},
-		{"~>", TR_SENT, true, true},	   {"<~", TR_RECEIVED, true, true},
-		{"?>", TR_SENT, true, false},	   {"<?", TR_RECEIVED, true, false},
+	    {"->", TR_SENT, false, false}, {"<-", TR_RECEIVED, false, false},
+	    {"~>", TR_SENT, true, true},   {"<~", TR_RECEIVED, true, true},
+	    {"?>", TR_SENT, true, false},  {"<?", TR_RECEIVED, true, false},
 	};
 	size_t k = 0;
-	while (k < sizeof marks / sizeof marks[0] &&
-	       (rest < 2 || memcmp(m, marks[k].mark, 2) != 0))
+	while (k < sizeof marks / sizeof marks[0] && (rest < 2 || memcmp(m, marks[k].mark, 2) != 0))
 		k++;
 	if (k == sizeof marks / sizeof marks[0] || (rest > 2 && m[2] != ' '))
 		return bad(err, errlen, "unknown line (not a comment, not -> <- ~> <~ ?> <? * !)");

@@ -15,7 +15,8 @@ static int read_line(struct transcript_reader *rd)
 		if (c == '\n')
 			break;
 		if (c == '\0') {
-			snprintf(rd->err, sizeof rd->err, "line %lu: holds a NUL byte", rd->lineno + 1);
+			snprintf(rd->err, sizeof rd->err, "line %lu: holds a NUL byte",
+				 rd->lineno + 1);
 			return -1;
 		}
 		if (rd->line.len >= TRANSCRIPT_LINE_MAX) {

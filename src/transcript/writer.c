@@ -36,8 +36,9 @@ static void put_line(struct transcript_writer *w)
 		return;
 	buf_putc(&w->line, '\n');
 	if (fwrite(w->line.data, 1, w->line.len, w->f) != w->line.len || fflush(w->f) != 0) {
-		snprintf(w->err, sizeof w->err, "cannot write the transcript %s: %s; recording stopped",
-			 w->path, strerror(errno));
+		snprintf(w->err, sizeof w->err,
+			 "cannot write the transcript %s: %s; recording stopped", w->path,
+			 strerror(errno));
 		w->failed = true;
 		fclose(w->f);
 		w->f = NULL;
@@ -62,12 +63,12 @@ static void header(struct transcript_writer *w)
 	struct tm tm;
 	strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 	buf_reset(&w->line);
-	buf_printf(&w->line, "%s\ntool: smtpsh %s\ndate: %s", TRANSCRIPT_MAGIC, SMTPSH_VERSION, date);
+	buf_printf(&w->line, "%s\ntool: smtpsh %s\ndate: %s", TRANSCRIPT_MAGIC, SMTPSH_VERSION,
+		   date);
 	const char *host = w->session ? session_host(w->session) : NULL;
 	if (host) {
-		static const char *const modes[] = {[TLS_NONE] = "none",
-						    [TLS_IMPLICIT] = "implicit",
-						    [TLS_STARTTLS] = "starttls"};
+		static const char *const modes[] = {
+		    [TLS_NONE] = "none", [TLS_IMPLICIT] = "implicit", [TLS_STARTTLS] = "starttls"};
 		buf_puts(&w->line, "\nhost: ");
 		put_plain(&w->line, host, strlen(host));
 		buf_printf(&w->line, "\nport: %s\ntls: %s", session_port(w->session),
@@ -104,8 +105,8 @@ void transcript_close(struct transcript_writer *w)
 	if (w->f) {
 		header(w);
 		if (w->f && fclose(w->f) != 0 && !w->failed) {
-			snprintf(w->err, sizeof w->err, "cannot write the transcript %s: %s", w->path,
-				 strerror(errno));
+			snprintf(w->err, sizeof w->err, "cannot write the transcript %s: %s",
+				 w->path, strerror(errno));
 			w->failed = true;
 		}
 		w->f = NULL;
@@ -150,7 +151,8 @@ void transcript_event(const struct session_event *ev, void *arg)
 			buf_printf(&w->line, "p%u/%u ", ev->pipe_index, ev->pipe_total);
 		buf_puts(&w->line, !ev->tls ? "->" : ev->verified ? "~>" : "?>");
 		/* By construction: a secret is written only in its redacted form. */
-		const char *t = ev->secret ? (ev->redacted ? ev->redacted : "<redacted>") : ev->text;
+		const char *t =
+		    ev->secret ? (ev->redacted ? ev->redacted : "<redacted>") : ev->text;
 		size_t n = ev->secret ? strlen(t) : ev->len;
 		if (n) {
 			buf_putc(&w->line, ' ');

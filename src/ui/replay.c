@@ -17,11 +17,11 @@ struct replay {
 	const struct replay_options *o;
 	struct transcript_reader rd;
 	struct transcript_entry e;
-	bool pushed;          /* e holds an entry read but not used yet */
+	bool pushed;	      /* e holds an entry read but not used yet */
 	bool rec_in_data;     /* the recording is inside DATA (after its 354) */
 	bool rec_in_auth;     /* the recording is inside an AUTH exchange (after its 334) */
-	char mech[32];        /* mechanism of the AUTH exchange going on */
-	unsigned nresp;       /* responses sent in it */
+	char mech[32];	      /* mechanism of the AUTH exchange going on */
+	unsigned nresp;	      /* responses sent in it */
 	bool skip_exchange;   /* --replay-skip-auth: leaving this AUTH exchange out */
 	struct buf challenge; /* the live server's last 334 text (base64) */
 	int live_greeting;
@@ -103,8 +103,7 @@ static int recorded_reply(struct replay *rp, unsigned long *line)
 	}
 }
 
-static void compare(struct replay *rp, int expected, unsigned long line, int got,
-		    const char *what)
+static void compare(struct replay *rp, int expected, unsigned long line, int got, const char *what)
 {
 	if (expected < 0)
 		return;
@@ -169,11 +168,12 @@ static char *line_to_send(struct replay *rp, const char *rec, bool *secret)
 	if (!is_redacted(rp, rec))
 		return strdup(rec);
 	if (!rp->o->user || !rp->o->password) {
-		stop(rp,
-		     "line %lu: the transcript hides the AUTH secret here (<redacted>): give "
-		     "--replay-user USER (and the password in SMTPSH_REPLAY_PASSWORD) to log in, or "
-		     "--replay-skip-auth to leave AUTH out",
-		     rp->rd.lineno);
+		stop(
+		    rp,
+		    "line %lu: the transcript hides the AUTH secret here (<redacted>): give "
+		    "--replay-user USER (and the password in SMTPSH_REPLAY_PASSWORD) to log in, or "
+		    "--replay-skip-auth to leave AUTH out",
+		    rp->rd.lineno);
 		set_status(rp, EXIT_USAGE);
 		return NULL;
 	}
@@ -201,8 +201,9 @@ static char *line_to_send(struct replay *rp, const char *rec, bool *secret)
 	}
 	if (r < 0 || !out.data) {
 		buf_free_secret(&out);
-		stop(rp, "line %lu: cannot answer AUTH %s for a replay (PLAIN, LOGIN, CRAM-MD5 and "
-			 "XOAUTH2 can be)",
+		stop(rp,
+		     "line %lu: cannot answer AUTH %s for a replay (PLAIN, LOGIN, CRAM-MD5 and "
+		     "XOAUTH2 can be)",
 		     rp->rd.lineno, rp->mech[0] ? rp->mech : "?");
 		set_status(rp, EXIT_USAGE);
 		return NULL;
@@ -241,8 +242,9 @@ static void replay_command(struct replay *rp, const char *rec)
 		return;
 	}
 	if (!rp->rec_in_auth && session_in_auth(sh->session)) {
-		render_info(sh->render, "replay: the server still waits for an AUTH answer where the "
-					"recording does not: cancelling it with *");
+		render_info(sh->render,
+			    "replay: the server still waits for an AUTH answer where the "
+			    "recording does not: cancelling it with *");
 		struct smtp_reply r;
 		smtp_reply_init(&r);
 		shell_failed(sh, session_command(sh->session, "*", NULL, &r));
@@ -251,8 +253,9 @@ static void replay_command(struct replay *rp, const char *rec)
 			return;
 	}
 	if (rp->e.tls && !session_tls(sh->session)) {
-		stop(rp, "line %lu was sent under TLS in the recording, but this connection is not "
-			 "encrypted: stopping, nothing more is sent",
+		stop(rp,
+		     "line %lu was sent under TLS in the recording, but this connection is not "
+		     "encrypted: stopping, nothing more is sent",
 		     cmd_line);
 		set_status(rp, EXIT_REPLY);
 		return;
@@ -275,7 +278,8 @@ static void replay_command(struct replay *rp, const char *rec)
 	keep_challenge(rp, &rep);
 	unsigned long rline = cmd_line;
 	int expected = recorded_reply(rp, &rline);
-	compare(rp, expected, rline, st == SESSION_OK || st == SESSION_ERR_PROTO ? rep.code : 0, rec);
+	compare(rp, expected, rline, st == SESSION_OK || st == SESSION_ERR_PROTO ? rep.code : 0,
+		rec);
 	smtp_reply_free(&rep);
 	track(rp, rec, expected);
 	if (!rp->rec_in_data && session_phase(sh->session) == PHASE_DATA) {
@@ -312,7 +316,8 @@ static void replay_group(struct replay *rp)
 	if (bad || total > SESSION_PIPELINE_MAX) {
 		for (size_t i = 0; i < n; i++)
 			free(lines[i]);
-		stop(rp, "line %lu: a broken pipelined group (positions 1..%u expected, no secrets)",
+		stop(rp,
+		     "line %lu: a broken pipelined group (positions 1..%u expected, no secrets)",
 		     rp->rd.lineno, total);
 		set_status(rp, EXIT_USAGE);
 		return;
@@ -320,8 +325,9 @@ static void replay_group(struct replay *rp)
 	if (rp->e.tls && !session_tls(sh->session)) {
 		for (size_t i = 0; i < n; i++)
 			free(lines[i]);
-		stop(rp, "line %lu was sent under TLS in the recording, but this connection is not "
-			 "encrypted: stopping, nothing more is sent",
+		stop(rp,
+		     "line %lu was sent under TLS in the recording, but this connection is not "
+		     "encrypted: stopping, nothing more is sent",
 		     first_line);
 		set_status(rp, EXIT_REPLY);
 		return;
@@ -402,8 +408,8 @@ static void report(struct replay *rp)
 {
 	struct shell *sh = rp->sh;
 	if (rp->differed)
-		render_alert(sh->render, "replay: %lu of %lu replies differed from %s", rp->differed,
-			     rp->compared, rp->o->path);
+		render_alert(sh->render, "replay: %lu of %lu replies differed from %s",
+			     rp->differed, rp->compared, rp->o->path);
 	else
 		render_info(sh->render, "replay: %lu replies compared, all as recorded in %s",
 			    rp->compared, rp->o->path);
@@ -424,16 +430,17 @@ int replay_run(struct shell *sh, const struct replay_options *o)
 	const char *port = o->host ? o->port : h->port[0] ? h->port : NULL;
 	enum tls_mode mode = strcmp(h->tls, "implicit") == 0 ? TLS_IMPLICIT : TLS_NONE;
 	if (!host) {
-		render_error(sh->render, "--replay: %s names no host: give HOST [PORT] on the command "
-					 "line",
+		render_error(sh->render,
+			     "--replay: %s names no host: give HOST [PORT] on the command "
+			     "line",
 			     o->path);
 		transcript_reader_close(&rp.rd);
 		transcript_entry_free(&rp.e);
 		return EXIT_USAGE;
 	}
 	render_info(sh->render, "replaying %s (recorded %s%s%s%s%s) against %s%s%s", o->path,
-		    h->date[0] ? h->date : "at an unknown date", h->host[0] ? " with " : "", h->host,
-		    h->port[0] ? " port " : "", h->port, host, port ? " port " : "",
+		    h->date[0] ? h->date : "at an unknown date", h->host[0] ? " with " : "",
+		    h->host, h->port[0] ? " port " : "", h->port, host, port ? " port " : "",
 		    port ? port : "");
 	session_add_listener(sh->session, on_event, &rp);
 	if (next(&rp) > 0) /* the comments before the session are shown before connecting */
@@ -455,14 +462,16 @@ int replay_run(struct shell *sh, const struct replay_options *o)
 			break;
 		case TR_INFO:
 			if (started && strncmp(rp.e.text.data, "connected to ", 13) == 0)
-				stop(&rp, "line %lu: the recording connects again; a replay plays one "
-					  "connection",
+				stop(&rp,
+				     "line %lu: the recording connects again; a replay plays one "
+				     "connection",
 				     rp.rd.lineno);
 			break;
 		case TR_SENT:
 			started = true;
 			if (!session_connected(sh->session)) {
-				stop(&rp, "line %lu: the connection is closed, the rest is not sent",
+				stop(&rp,
+				     "line %lu: the connection is closed, the rest is not sent",
 				     rp.rd.lineno);
 				set_status(&rp, EXIT_REPLY);
 			} else if (rp.rec_in_data) {
@@ -482,8 +491,9 @@ int replay_run(struct shell *sh, const struct replay_options *o)
 	}
 	if (session_connected(sh->session)) {
 		if (session_phase(sh->session) == PHASE_DATA)
-			session_disconnect(sh->session, "end of the replay inside DATA: the message "
-							"is abandoned");
+			session_disconnect(sh->session,
+					   "end of the replay inside DATA: the message "
+					   "is abandoned");
 		else
 			session_disconnect(sh->session, "end of the replay: connection closed");
 	}
