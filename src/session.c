@@ -115,6 +115,7 @@ struct smtp_session {
 	size_t pend_head, pend_n;
 	unsigned long long sent_seq, done_seq;
 	size_t unsolicited; /* replies nobody asked for since the last command */
+	bool reply_broken;  /* inside a malformed multi-line reply: lines until its last one */
 
 	unsigned long long bytes_in, bytes_out;
 
@@ -267,6 +268,7 @@ static void reset_connection_state(struct smtp_session *s)
 	s->in_off = 0;
 	reply_parser_reset(&s->parser);
 	reply_clear(&s->cur);
+	s->reply_broken = false;
 	caps_clear(&s->caps);
 	s->pend_head = s->pend_n = 0;
 	s->sent_seq = s->done_seq = 0;
@@ -438,6 +440,17 @@ static enum session_status apply_reply(struct smtp_session *s, enum verb v, int 
 	return SESSION_OK;
 }
 
+/* The end of a malformed reply (already reported): it answers the oldest command. */
+static enum session_status end_broken_reply(struct smtp_session *s, bool *done)
+{
+	enum verb v = VERB_OTHER;
+	bool owed = pend_pop(s, &v);
+	if (v == VERB_GREETING)
+		s->phase = PHASE_GREETED;
+	*done = owed;
+	return SESSION_ERR_PROTO;
+}
+
 /*
  * Parses buffered input up to the end of at most one reply. *done is set when a reply
  * completed (and its effect was applied). Returns SESSION_ERR_PROTO for a malformed line.
@@ -476,15 +489,17 @@ static enum session_status parse_some(struct smtp_session *s, bool *done)
 		if (r == REPLY_BAD) {
 			s->in_off += used;
 			reply_clear(&s->cur);
-			enum verb v = VERB_OTHER;
-			bool owed = pend_pop(s, &v);
-			if (v == VERB_GREETING)
-				s->phase = PHASE_GREETED;
-			*done = owed;
-			return fail(s, SESSION_ERR_PROTO, "protocol error: %s%s",
-				    reply_error_str(line.err),
-				    line.err == REPLY_ERR_TOO_LONG ? " (the rest of it is skipped)"
-								   : "");
+			if (!s->reply_broken) /* one error per broken reply, however long */
+				fail(s, SESSION_ERR_PROTO, "protocol error: %s%s",
+				     reply_error_str(line.err),
+				     line.err == REPLY_ERR_TOO_LONG ? " (the rest of it is skipped)"
+								    : "");
+			/* "250-..." says more lines follow: they still answer the same command */
+			s->reply_broken = line.err != REPLY_ERR_SYNTAX && line.len >= 4 &&
+					  line.text[3] == '-';
+			if (s->reply_broken)
+				continue;
+			return end_broken_reply(s, done);
 		}
 		if (line.bare_lf)
 			notify(s, SEV_WARNING, "reply line ended with a bare LF instead of CRLF");
@@ -498,6 +513,11 @@ static enum session_status parse_some(struct smtp_session *s, bool *done)
 		s->cur.nlines++;
 		s->cur.code = line.code;
 		s->in_off += used;
+		if (r == REPLY_DONE && s->reply_broken) {
+			s->reply_broken = false;
+			reply_clear(&s->cur);
+			return end_broken_reply(s, done);
+		}
 		if (r == REPLY_DONE) {
 			struct smtp_reply tmp = s->last;
 			s->last = s->cur;
@@ -983,6 +1003,7 @@ static enum session_status upgrade_tls(struct smtp_session *s)
 	buf_reset(&s->in);
 	s->in_off = 0;
 	reply_parser_reset(&s->parser);
+	s->reply_broken = false;
 	caps_clear(&s->caps);
 	s->pend_head = s->pend_n = 0;
 	s->done_seq = s->sent_seq;
