@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +19,8 @@
 #include "smtpsh/rcfile.h"
 #include "smtpsh/render.h"
 #include "smtpsh/repl.h"
+#include "smtpsh/sasl.h"
+#include "smtpsh/send.h"
 #include "smtpsh/replay.h"
 #include "smtpsh/session.h"
 #include "smtpsh/shell.h"
@@ -44,6 +47,12 @@ enum {
 	OPT_REPLAY,
 	OPT_REPLAY_USER,
 	OPT_REPLAY_SKIP_AUTH,
+	OPT_PASSWORD_COMMAND,
+	OPT_TOKEN_COMMAND,
+	OPT_SEND,
+	OPT_SEND_OPTION, /* --from --to ...: recorded by send_opts_add() under their name */
+	OPT_AUTH,
+	OPT_USER,
 };
 
 static const char short_options[] = "46f:hp:VX";
@@ -71,6 +80,20 @@ static const struct option long_options[] = {
 	{"replay", required_argument, NULL, OPT_REPLAY},
 	{"replay-user", required_argument, NULL, OPT_REPLAY_USER},
 	{"replay-skip-auth", no_argument, NULL, OPT_REPLAY_SKIP_AUTH},
+	{"password-command", required_argument, NULL, OPT_PASSWORD_COMMAND},
+	{"oauth-token-command", required_argument, NULL, OPT_TOKEN_COMMAND},
+	{"send", no_argument, NULL, OPT_SEND},
+	{"from", required_argument, NULL, OPT_SEND_OPTION},
+	{"to", required_argument, NULL, OPT_SEND_OPTION},
+	{"cc", required_argument, NULL, OPT_SEND_OPTION},
+	{"bcc", required_argument, NULL, OPT_SEND_OPTION},
+	{"subject", required_argument, NULL, OPT_SEND_OPTION},
+	{"body", required_argument, NULL, OPT_SEND_OPTION},
+	{"body-file", required_argument, NULL, OPT_SEND_OPTION},
+	{"attach", required_argument, NULL, OPT_SEND_OPTION},
+	{"header", required_argument, NULL, OPT_SEND_OPTION},
+	{"auth", required_argument, NULL, OPT_AUTH},
+	{"user", required_argument, NULL, OPT_USER},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -98,8 +121,40 @@ static void usage(FILE *f)
 	      "                        (default localhost)\n"
 	      "      --allow-plaintext-auth\n"
 	      "                        allow AUTH without TLS to a host that is not loopback\n"
+	      "\n",
+	      f);
+	fputs("Logging in (\\auth in the shell, --auth with --send):\n"
+	      "      --password-command CMD\n"
+	      "                        run CMD with /bin/sh; the first line it prints is\n"
+	      "                        the password\n"
+	      "      --oauth-token-command CMD\n"
+	      "                        the same for the OAuth2 bearer token of XOAUTH2\n"
+	      "  Without them: SMTPSH_PASSWORD / SMTPSH_OAUTH_TOKEN (other processes of the\n"
+	      "  same user can read the environment: prefer a command), then ~/.netrc (mode\n"
+	      "  600), then a question on the terminal (the password is not echoed).\n"
 	      "\n"
-	      "Profiles and start-up:\n"
+	      "Sending one message (connect, EHLO, [AUTH], the message, QUIT):\n"
+	      "      --send            send the message the options below describe to HOST\n"
+	      "                        (or a profile) and leave; exit status 0 only when\n"
+	      "                        the server accepted it\n"
+	      "      --from ADDRESS    the sender (envelope and From:); 'Name <addr>' works\n"
+	      "      --to ADDRESS      a recipient shown in To: (repeat for more)\n"
+	      "      --cc ADDRESS      a recipient shown in Cc: (repeatable)\n"
+	      "      --bcc ADDRESS     a recipient shown in no header (repeatable)\n"
+	      "      --subject TEXT    the subject (RFC 2047 encoded when not ASCII)\n"
+	      "      --body TEXT       the body text\n"
+	      "      --body-file PATH  the body from a file (streamed; not with --body)\n"
+	      "      --attach PATH     attach a file, base64 (repeatable)\n"
+	      "      --header 'NAME: VALUE'\n"
+	      "                        an extra header line (repeatable)\n"
+	      "      --auth MECH       log in first: PLAIN, LOGIN, CRAM-MD5, XOAUTH2, or\n"
+	      "                        auto (the best one the server offers)\n"
+	      "      --user USER       the user for --auth (default: the profile's, then\n"
+	      "                        ~/.netrc, else asked)\n"
+	      "  In the shell, \\send takes the same message options.\n"
+	      "\n",
+	      f);
+	fputs("Profiles and start-up:\n"
 	      "  -p, --profile NAME    connect with the profile or preset NAME (office365,\n"
 	      "                        outlook, gmail, aol, yahoo, icloud, or your own)\n"
 	      "      --list-profiles   print the names of the presets and profiles and exit\n"
@@ -146,7 +201,8 @@ static void usage(FILE *f)
 	      "XDG_CONFIG_HOME, XDG_STATE_HOME. Files: ~/.config/smtpsh/smtpshrc,\n"
 	      "~/.config/smtpsh/profiles, ~/.local/state/smtpsh/history.\n"
 	      "\n"
-	      "Exit status: 0 ok; 1 --strict and a 4xx/5xx reply; 2 usage or local error;\n"
+	      "Exit status: 0 ok; 1 --strict and a 4xx/5xx reply (--send: the message,\n"
+	      "EHLO or AUTH refused); 2 usage or local error;\n"
 	      "3 connection failed or lost, or timeout; 4 TLS failure (handshake,\n"
 	      "certificate, STARTTLS unavailable when required); 5 --strict and a\n"
 	      "malformed reply; 130 interrupted. With --replay: 0 every reply as recorded,\n"
@@ -176,6 +232,13 @@ struct choices {
 	bool explain, timing, show_raw, pipeline, step;
 	const char *record;
 	struct replay_options replay;
+	const char *password_command;
+	const char *token_command;
+	bool send;             /* --send: one message, then leave */
+	const char *send_only; /* the name of an option given that needs --send */
+	const char *auth;      /* --auth MECH|auto */
+	const char *user;      /* --user */
+	struct send_opts *message; /* --from, --to... */
 };
 
 static int parse_timeout(const char *s, int *ms)
@@ -201,9 +264,35 @@ static bool valid_ehlo(const char *s)
 /* Returns -1 to go on, or the exit status. */
 static int parse_options(int argc, char **argv, struct choices *c)
 {
-	int opt, ms;
-	while ((opt = getopt_long(argc, argv, short_options, long_options, NULL)) != -1) {
+	int opt, ms, idx = 0;
+	char err[512];
+	while ((opt = getopt_long(argc, argv, short_options, long_options, &idx)) != -1) {
 		switch (opt) {
+		case OPT_PASSWORD_COMMAND:
+			c->password_command = optarg;
+			break;
+		case OPT_TOKEN_COMMAND:
+			c->token_command = optarg;
+			break;
+		case OPT_SEND:
+			c->send = true;
+			break;
+		case OPT_SEND_OPTION:
+			c->send_only = long_options[idx].name;
+			if (send_opts_add(c->message, long_options[idx].name, optarg, err,
+					  sizeof err) < 0) {
+				fprintf(stderr, "smtpsh: %s\n", err);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_AUTH:
+			c->auth = optarg;
+			c->send_only = "auth";
+			break;
+		case OPT_USER:
+			c->user = optarg;
+			c->send_only = "user";
+			break;
 		case '4':
 			c->family = CONN_V4;
 			break;
@@ -301,6 +390,33 @@ static int parse_options(int argc, char **argv, struct choices *c)
 		}
 	}
 	return -1;
+}
+
+/* The combinations of --send and its options that cannot work; NULL when all is well. */
+static const char *send_conflict(const struct choices *c, char *buf, size_t len)
+{
+	const struct send_opts *m = c->message;
+	enum sasl_mech mech;
+	if (!c->send && c->send_only) {
+		snprintf(buf, len, "--%s works with --send only (in the shell: \\send, \\auth)",
+			 c->send_only);
+		return buf;
+	}
+	if (!c->send)
+		return NULL;
+	if (c->script)
+		return "--send and -f exclude each other";
+	if (c->replay.path)
+		return "--send and --replay exclude each other";
+	if (c->list_profiles)
+		return "--send and --list-profiles exclude each other";
+	if (c->user && !c->auth)
+		return "--user needs --auth MECH (or --auth auto)";
+	if (!m->from || m->nto + m->ncc + m->nbcc == 0)
+		return "--send needs --from ADDRESS and --to ADDRESS (or --cc, --bcc)";
+	if (c->auth && strcasecmp(c->auth, "auto") != 0 && sasl_mech_parse(c->auth, &mech) < 0)
+		return "--auth takes PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or auto";
+	return NULL;
 }
 
 /* A variable of the environment; an empty one counts as not set. */
@@ -477,6 +593,12 @@ static int prepare(int argc, char **argv, const struct choices *cli, const struc
 		fputs("Try 'smtpsh --help' for more information.\n", stderr);
 		return EXIT_USAGE;
 	}
+	if (cli->send && !st->host) {
+		fputs("smtpsh: --send needs HOST [PORT] (or a profile)\nTry 'smtpsh --help' for "
+		      "more information.\n",
+		      stderr);
+		return EXIT_USAGE;
+	}
 	const struct profile *prof = st->profile;
 	struct session_params *p = &st->params;
 	p->timeout_ms = 30000;
@@ -511,7 +633,7 @@ static int prepare(int argc, char **argv, const struct choices *cli, const struc
 				strerror(errno));
 			return EXIT_USAGE;
 		}
-	} else if (!isatty(STDIN_FILENO)) {
+	} else if (!isatty(STDIN_FILENO) && !cli->send) {
 		st->in = stdin;
 	}
 	return -1;
@@ -541,7 +663,7 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 	struct shell sh;
 	shell_init(&sh, session, &render);
 	sh.rec = &rec;
-	sh.batch = st->in != NULL || cli->replay.path;
+	sh.batch = st->in != NULL || cli->replay.path || cli->send;
 	sh.strict = cli->strict;
 	sh.mode = cli->mode;
 	sh.allow_plaintext_auth = cli->allow_plaintext_auth;
@@ -553,8 +675,12 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 		sh.default_mech = prof->auth;
 		sh.password_command = prof->password_command;
 	}
+	if (cli->password_command)
+		sh.password_command = cli->password_command;
+	sh.token_command = cli->token_command;
 
-	if (!cli->no_rc && paths_file(PATHS_CONFIG, "smtpshrc", &st->scratch) == 0)
+	/* --send does what its options say: no rc file, no history */
+	if (!cli->no_rc && !cli->send && paths_file(PATHS_CONFIG, "smtpshrc", &st->scratch) == 0)
 		rcfile_run(&sh, st->scratch.data);
 	/* the command line turns settings on over the rc file */
 	sh.explain |= cli->explain;
@@ -568,7 +694,7 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 		sh.status = EXIT_USAGE;
 		sh.done = true;
 	}
-	if (!st->in && !cli->replay.path && !sh.done) {
+	if (!st->in && !cli->replay.path && !cli->send && !sh.done) {
 		const char *hist = getenv("SMTPSH_HISTFILE");
 		bool own = hist != NULL;
 		if (!own && paths_file(PATHS_STATE, "history", &st->scratch) == 0)
@@ -589,6 +715,9 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 		r.host = st->host;
 		r.port = st->port;
 		status = replay_run(&sh, &r);
+	} else if (cli->send && !sh.done) {
+		shell_connect(&sh, st->host, st->port, st->mode);
+		status = send_oneshot(&sh, cli->message, st->params.ehlo_name, cli->auth, cli->user);
 	} else {
 		if (st->host && !sh.done)
 			shell_connect(&sh, st->host, st->port, st->mode);
@@ -614,16 +743,27 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 
 int main(int argc, char **argv)
 {
-	struct choices cli = {.family = CONN_ANY, .mode = TLS_NONE}, envc = {0};
+	struct send_opts message;
+	send_opts_init(&message);
+	struct choices cli = {.family = CONN_ANY, .mode = TLS_NONE, .message = &message};
+	struct choices envc = {0};
 	struct startup st = {0};
+	char err[512];
+	const char *conflict = NULL;
 	int status = parse_options(argc, argv, &cli);
-	if (status >= 0)
+	if (status < 0 && (conflict = send_conflict(&cli, err, sizeof err))) {
+		fprintf(stderr, "smtpsh: %s\nTry 'smtpsh --help' for more information.\n", conflict);
+		status = EXIT_USAGE;
+	}
+	if (status < 0 && parse_environment(&envc, &st.histsize) < 0)
+		status = EXIT_USAGE;
+	if (status < 0)
+		status = check_transcript_options(&cli);
+	if (status >= 0) {
+		send_opts_free(&message);
+		step_close();
 		return status;
-	if (parse_environment(&envc, &st.histsize) < 0)
-		return EXIT_USAGE;
-	status = check_transcript_options(&cli);
-	if (status >= 0)
-		return status;
+	}
 	profile_set_init(&st.profiles);
 	buf_init(&st.profiles_path);
 	buf_init(&st.cafile);
@@ -637,6 +777,7 @@ int main(int argc, char **argv)
 	buf_free(&st.profiles_path);
 	buf_free(&st.cafile);
 	buf_free(&st.scratch);
+	send_opts_free(&message);
 	step_close();
 	return status;
 }

@@ -1164,6 +1164,21 @@ static void view_bytes(struct smtp_session *s, struct body_view *v, const char *
 	}
 }
 
+struct file_reader {
+	FILE *f;
+};
+
+static ssize_t read_file(void *arg, char *buf, size_t cap, char *err, size_t errlen)
+{
+	struct file_reader *fr = arg;
+	size_t n = fread(buf, 1, cap, fr->f);
+	if (n == 0 && ferror(fr->f)) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	return (ssize_t)n;
+}
+
 enum session_status session_data_file(struct smtp_session *s, const char *path)
 {
 	if (s->phase != PHASE_DATA || s->conn.fd < 0)
@@ -1176,6 +1191,21 @@ enum session_status session_data_file(struct smtp_session *s, const char *path)
 		fclose(f);
 		return fail(s, SESSION_ERR_LOCAL, "cannot send %s: it is a directory", path);
 	}
+	struct file_reader fr = {f};
+	enum session_status st = session_data_stream(s, read_file, &fr, path);
+	fclose(f);
+	if ((st == SESSION_ERR_LOCAL || st == SESSION_ERR_INTERRUPTED) && s->phase == PHASE_DATA)
+		notify(s, SEV_INFO, "the message holds part of %s: end it with '.' to send it "
+				    "anyway, or \\disconnect to abandon it",
+		       path);
+	return st;
+}
+
+enum session_status session_data_stream(struct smtp_session *s, session_reader reader,
+					void *arg, const char *label)
+{
+	if (s->phase != PHASE_DATA || s->conn.fd < 0)
+		return fail(s, SESSION_ERR_STATE, "not inside DATA");
 	char *chunk = malloc(FILE_CHUNK);
 	struct body_view v = {0};
 	buf_init(&v.line);
@@ -1185,28 +1215,23 @@ enum session_status session_data_file(struct smtp_session *s, const char *path)
 		goto out;
 	}
 	for (;;) {
-		size_t n = fread(chunk, 1, FILE_CHUNK, f);
-		size_t m = n ? dotstuff_encode(&s->ds, chunk, n, s->out.data) : 0;
-		if (n < FILE_CHUNK) {
-			if (ferror(f)) {
-				st = fail(s, SESSION_ERR_LOCAL,
-					  "error reading %s: %s; the message holds part of it (end it "
-					  "with '.' to send it anyway, or \\disconnect to abandon it)",
-					  path, strerror(errno));
-				break;
-			}
-			m += dotstuff_finish(&s->ds, s->out.data + m);
+		char err[256] = "";
+		ssize_t r = reader(arg, chunk, FILE_CHUNK, err, sizeof err);
+		if (r < 0) {
+			st = fail(s, SESSION_ERR_LOCAL, "error reading %s: %s", label, err);
+			break;
 		}
+		size_t n = (size_t)r;
+		size_t m = n ? dotstuff_encode(&s->ds, chunk, n, s->out.data) : 0;
+		if (n == 0)
+			m += dotstuff_finish(&s->ds, s->out.data + m);
 		view_bytes(s, &v, s->out.data, m);
 		if (m && (st = send_bytes(s, s->out.data, m)) != SESSION_OK)
 			break;
-		if (n < FILE_CHUNK)
+		if (n == 0)
 			break;
 		if (s->intr && *s->intr) {
-			st = fail(s, SESSION_ERR_INTERRUPTED,
-				  "interrupted: the message holds part of %s (end it with '.' to send "
-				  "it anyway, or \\disconnect to abandon it)",
-				  path);
+			st = fail(s, SESSION_ERR_INTERRUPTED, "interrupted while sending %s", label);
 			break;
 		}
 	}
@@ -1214,14 +1239,13 @@ enum session_status session_data_file(struct smtp_session *s, const char *path)
 		view_line_end(s, &v);
 	if (v.lines > v.shown)
 		notify(s, SEV_INFO, "... %zu more lines not shown (%zu lines, %llu bytes from %s)",
-		       v.lines - v.shown, v.lines, v.bytes, path);
+		       v.lines - v.shown, v.lines, v.bytes, label);
 	if (v.long_lines)
 		notify(s, SEV_WARNING, "%zu lines of %s are longer than 998 octets (RFC 5322 limit)",
-		       v.long_lines, path);
+		       v.long_lines, label);
 out:
 	free(chunk);
 	buf_free(&v.line);
-	fclose(f);
 	return st;
 }
 
@@ -1281,6 +1305,11 @@ bool session_connected(const struct smtp_session *s)
 bool session_tls(const struct smtp_session *s)
 {
 	return s->conn.ssl != NULL;
+}
+
+bool session_tls_verified(const struct smtp_session *s)
+{
+	return s->conn.ssl != NULL && s->verified;
 }
 
 bool session_peer_loopback(const struct smtp_session *s)

@@ -15,6 +15,8 @@ enum meta_complete {
 	META_COMPLETE_HELP,    /* SMTP verbs and local commands */
 	META_COMPLETE_CONNECT, /* host, then port, then --tls/--starttls/--plain */
 	META_COMPLETE_SET,     /* a setting's name, then on/off */
+	META_COMPLETE_AUTH,    /* a mechanism (those advertised that \auth knows) */
+	META_COMPLETE_SEND,    /* the options of \send, file names after --body-file/--attach */
 };
 
 struct meta_command {
@@ -24,6 +26,8 @@ struct meta_command {
 	void (*run)(struct shell *sh, int argc, char **argv);
 	enum meta_complete complete;
 	bool in_data; /* a local command inside DATA too (others are message content there) */
+	bool secret_args; /* the line may hold a secret: kept out of the history, wiped */
+	bool raw_args;    /* argv[1] is the rest of the line as typed (no word splitting) */
 };
 
 extern const struct meta_command meta_commands[];

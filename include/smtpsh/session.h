@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "smtpsh/buf.h"
 #include "smtpsh/caps.h"
@@ -163,6 +164,19 @@ bool session_pipelinable(const char *line);
 enum session_status session_data_line(struct smtp_session *s, const char *line, size_t len);
 /* In PHASE_DATA: streams a file as message content, CRLF-normalised and dot-stuffed. */
 enum session_status session_data_file(struct smtp_session *s, const char *path);
+
+/* A source of message content: puts up to cap bytes into buf and returns their number, 0 at
+   its end, or -1 on an error (a message in err). */
+typedef ssize_t (*session_reader)(void *arg, char *buf, size_t cap, char *err, size_t errlen);
+
+/*
+ * In PHASE_DATA: streams what reader gives as message content, CRLF-normalised and
+ * dot-stuffed, in chunks (never all in memory); the first body_echo_max lines are shown,
+ * then a summary naming label. The way session_data_file() sends a file. A read error gives
+ * SESSION_ERR_LOCAL; the message then holds part of the content (still in PHASE_DATA).
+ */
+enum session_status session_data_stream(struct smtp_session *s, session_reader reader,
+					void *arg, const char *label);
 /* In PHASE_DATA: sends the final "." and waits for the reply. */
 enum session_status session_data_end(struct smtp_session *s, struct smtp_reply *reply);
 
@@ -179,6 +193,8 @@ enum session_phase session_phase(const struct smtp_session *s);
 const char *session_phase_name(enum session_phase p);
 bool session_connected(const struct smtp_session *s);
 bool session_tls(const struct smtp_session *s);
+/* Under TLS with a verified certificate (not just --insecure)? */
+bool session_tls_verified(const struct smtp_session *s);
 /* Is the peer a loopback address (127.0.0.0/8, ::1)? */
 bool session_peer_loopback(const struct smtp_session *s);
 /* After a 334 reply to AUTH: the next line is a SASL response (a secret), not a command. */

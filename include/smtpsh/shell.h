@@ -40,7 +40,9 @@ struct shell {
 	/* From the profile smtpsh started with, for \auth; NULL when not set. */
 	const char *default_user;     /* the user name */
 	const char *default_mech;     /* the SASL mechanism */
-	const char *password_command; /* a command whose output is the password */
+	const char *password_command; /* a command whose output is the password
+					 (--password-command, else the profile's) */
+	const char *token_command;    /* --oauth-token-command: prints the XOAUTH2 token */
 	/* The user's profiles (for \presets) and the file they came from (may be NULL). */
 	const struct profile_set *profiles;
 	const char *profiles_path;
@@ -87,7 +89,15 @@ void shell_connect(struct shell *sh, const char *host, const char *port, enum tl
 /* Records a session failure: sets the exit status, ends a batch when it must. */
 void shell_failed(struct shell *sh, enum session_status st);
 
-/* Is the next typed line a secret (an answer inside an AUTH exchange)? */
+/* Is the line a secret (an answer inside an AUTH exchange, an AUTH initial response, a
+   local command whose arguments may be secrets such as \b64)? Such lines stay out of the
+   history and are wiped. */
 bool shell_line_is_secret(const struct shell *sh, const char *line);
+
+/* May AUTH be sent now (sasl_plaintext_allowed)? If not, says why and records a failure. */
+bool shell_auth_allowed(struct shell *sh);
+
+/* Records a reply to a command: with --strict a 4xx/5xx stops the batch (exit status 1). */
+void shell_check_reply(struct shell *sh, const struct smtp_reply *rep);
 
 #endif

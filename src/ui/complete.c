@@ -9,6 +9,8 @@
 #include <readline/readline.h>
 
 #include "smtpsh/meta.h"
+#include "smtpsh/sasl.h"
+#include "smtpsh/send.h"
 #include "smtpsh/verbs.h"
 
 #define CANDIDATES_MAX 64
@@ -79,7 +81,7 @@ size_t complete_candidates(const struct shell *sh, const char *line, size_t star
 	*no_space = 0;
 	*files = 0;
 	/* The words before the one being completed. */
-	char first[32] = "";
+	char first[32] = "", prev[32] = "";
 	size_t nwords = 0;
 	for (size_t i = 0; i < start;) {
 		while (i < start && (line[i] == ' ' || line[i] == '\t'))
@@ -91,6 +93,7 @@ size_t complete_candidates(const struct shell *sh, const char *line, size_t star
 			j++;
 		if (nwords == 0)
 			snprintf(first, sizeof first, "%.*s", (int)(j - i), line + i);
+		snprintf(prev, sizeof prev, "%.*s", (int)(j - i < 31 ? j - i : 31), line + i);
 		nwords++;
 		i = j;
 	}
@@ -136,6 +139,32 @@ size_t complete_candidates(const struct shell *sh, const char *line, size_t star
 			for (size_t i = 0; i < k; i++)
 				if (prefix_ci(names[i], text))
 					n = add(out, n, max, names[i]);
+			return n;
+		}
+		case META_COMPLETE_AUTH: {
+			if (nwords != 1)
+				return 0;
+			unsigned adv = sasl_advertised(session_caps(sh->session));
+			size_t n = 0;
+			for (int i = 0; i < SASL_MECH_COUNT; i++) {
+				const char *name = sasl_mech_name((enum sasl_mech)i);
+				if ((!adv || (adv & (1u << i))) && prefix_ci(name, text))
+					n = add(out, n, max, name);
+			}
+			return n;
+		}
+		case META_COMPLETE_SEND: {
+			if (strcmp(prev, "--body-file") == 0 || strcmp(prev, "--attach") == 0) {
+				*files = 1;
+				return 0;
+			}
+			size_t n = 0;
+			if (strncmp(prev, "--", 2) == 0 && !strchr(prev, '='))
+				return 0; /* the value of the option before */
+			if (text[0] == '-' || text[0] == '\0')
+				for (size_t i = 0; i < send_option_count; i++)
+					if (strncmp(send_option_names[i], text, strlen(text)) == 0)
+						n = add(out, n, max, send_option_names[i]);
 			return n;
 		}
 		case META_COMPLETE_NONE:

@@ -7,12 +7,16 @@
 #include <string.h>
 #include <strings.h>
 
-#include "smtpsh/profiles.h"
+#include <openssl/crypto.h>
+
+#include "smtpsh/auth.h"
 #include "smtpsh/codes.h"
 #include "smtpsh/escape.h"
+#include "smtpsh/profiles.h"
+#include "smtpsh/send.h"
 #include "smtpsh/verbs.h"
 
-#define ARGS_MAX 16
+#define ARGS_MAX 128
 
 static void cmd_connect(struct shell *sh, int argc, char **argv)
 {
@@ -374,35 +378,99 @@ size_t meta_setting_names(const char **out, size_t max)
 }
 
 const struct meta_command meta_commands[] = {
-	{"connect", "HOST [PORT] [--tls|--starttls|--plain]",
-	 "connect to an SMTP server (closes the current connection)", cmd_connect,
-	 META_COMPLETE_CONNECT, false},
-	{"disconnect", "", "close the connection without QUIT", cmd_disconnect, META_COMPLETE_NONE,
-	 false},
-	{"caps", "", "list the capabilities of the last EHLO reply", cmd_caps, META_COMPLETE_NONE,
-	 false},
-	{"tls", "", "show what protects the connection: protocol, cipher, certificate", cmd_tls,
-	 META_COMPLETE_NONE, false},
-	{"file", "PATH", "inside DATA: send a file as message lines (CRLF, dot-stuffing done)",
-	 cmd_file, META_COMPLETE_FILE, true},
-	{"presets", "", "list the provider presets and your profiles (smtpsh NAME connects)",
-	 cmd_presets, META_COMPLETE_NONE, false},
-	{"status", "", "the session: peer, TLS, authenticated user, phase, capabilities, bytes",
-	 cmd_status, META_COMPLETE_NONE, false},
-	{"explain", "CODE...", "what a reply code (451) or enhanced status code (5.7.1) means",
-	 cmd_explain, META_COMPLETE_NONE, false},
-	{"pipeline", "", "collect MAIL, RCPT... and send them in one write (PIPELINING)",
-	 cmd_pipeline, META_COMPLETE_NONE, false},
-	{"end", "", "send the commands \\pipeline collected", cmd_end, META_COMPLETE_NONE, false},
-	{"cancel", "", "drop the commands \\pipeline collected", cmd_cancel, META_COMPLETE_NONE,
-	 false},
-	{"record", "FILE|off", "write the session to a transcript file (secrets redacted)",
-	 cmd_record, META_COMPLETE_FILE, false},
-	{"set", "[NAME on|off]", "list the settings, or change one", cmd_set, META_COMPLETE_SET,
-	 false},
-	{"help", "[VERB|\\COMMAND]", "list commands, or explain one", cmd_help, META_COMPLETE_HELP,
-	 false},
-	{"quit", "", "send QUIT (when connected) and leave", cmd_quit, META_COMPLETE_NONE, false},
+	{.name = "connect",
+	 .args = "HOST [PORT] [--tls|--starttls|--plain]",
+	 .help = "connect to an SMTP server (closes the current connection)",
+	 .run = cmd_connect,
+	 .complete = META_COMPLETE_CONNECT},
+	{.name = "disconnect",
+	 .args = "",
+	 .help = "close the connection without QUIT",
+	 .run = cmd_disconnect},
+	{.name = "caps",
+	 .args = "",
+	 .help = "list the capabilities of the last EHLO reply",
+	 .run = cmd_caps},
+	{.name = "tls",
+	 .args = "",
+	 .help = "show what protects the connection: protocol, cipher, certificate",
+	 .run = cmd_tls},
+	{.name = "file",
+	 .args = "PATH",
+	 .help = "inside DATA: send a file as message lines (CRLF, dot-stuffing done)",
+	 .run = cmd_file,
+	 .complete = META_COMPLETE_FILE,
+	 .in_data = true},
+	{.name = "presets",
+	 .args = "",
+	 .help = "list the provider presets and your profiles (smtpsh NAME connects)",
+	 .run = cmd_presets},
+	{.name = "status",
+	 .args = "",
+	 .help = "the session: peer, TLS, authenticated user, phase, capabilities, bytes",
+	 .run = cmd_status},
+	{.name = "explain",
+	 .args = "CODE...",
+	 .help = "what a reply code (451) or enhanced status code (5.7.1) means",
+	 .run = cmd_explain},
+	{.name = "pipeline",
+	 .args = "",
+	 .help = "collect MAIL, RCPT... and send them in one write (PIPELINING)",
+	 .run = cmd_pipeline},
+	{.name = "end",
+	 .args = "",
+	 .help = "send the commands \\pipeline collected",
+	 .run = cmd_end},
+	{.name = "cancel",
+	 .args = "",
+	 .help = "drop the commands \\pipeline collected",
+	 .run = cmd_cancel},
+	{.name = "record",
+	 .args = "FILE|off",
+	 .help = "write the session to a transcript file (secrets redacted)",
+	 .run = cmd_record,
+	 .complete = META_COMPLETE_FILE},
+	{.name = "set",
+	 .args = "[NAME on|off]",
+	 .help = "list the settings, or change one",
+	 .run = cmd_set,
+	 .complete = META_COMPLETE_SET},
+	{.name = "auth",
+	 .args = "[MECH] [USER]",
+	 .help = "log in: the whole AUTH exchange (PLAIN, LOGIN, CRAM-MD5, XOAUTH2), every step "
+		 "shown; the password from --password-command, SMTPSH_PASSWORD, ~/.netrc or a "
+		 "prompt without echo",
+	 .run = auth_cmd,
+	 .complete = META_COMPLETE_AUTH},
+	{.name = "b64",
+	 .args = "TEXT",
+	 .help = "show TEXT in base64; \\0 is a NUL octet (\\b64 \\0user\\0password is "
+		 "a PLAIN answer), also \\t \\n \\r \\\\ \\xNN",
+	 .run = auth_cmd_b64,
+	 .secret_args = true,
+	 .raw_args = true},
+	{.name = "unb64",
+	 .args = "BASE64",
+	 .help = "decode base64 (a 334 challenge, an AUTH answer); the octets shown escaped",
+	 .run = auth_cmd_unb64,
+	 .secret_args = true,
+	 .raw_args = true},
+	{.name = "send",
+	 .args = "--from A --to B [OPTION]...",
+	 .help = "compose and send a message as visible steps (MAIL, RCPT, DATA, '.'); options "
+		 "--to --cc --bcc (repeatable) --subject S --body TEXT --body-file PATH "
+		 "--attach PATH (repeatable) --header 'Name: value' (repeatable)",
+	 .run = send_cmd,
+	 .complete = META_COMPLETE_SEND},
+	{.name = "help",
+	 .args = "[VERB|\\COMMAND]",
+	 .help = "list commands, or explain one",
+	 .run = cmd_help,
+	 .complete = META_COMPLETE_HELP},
+	{.name = "quit",
+	 .args = "",
+	 .help = "send QUIT (when connected) and leave",
+	 .run = cmd_quit},
 };
 
 const size_t meta_command_count = sizeof meta_commands / sizeof meta_commands[0];
@@ -452,8 +520,33 @@ bool meta_run(struct shell *sh, const char *line)
 	if (!copy)
 		return true;
 	char *argv[ARGS_MAX];
-	int argc = split_words(copy, argv, ARGS_MAX);
-	const struct meta_command *cmd = argc > 0 ? meta_find(argv[0]) : NULL;
+	int argc;
+	char name[32];
+	size_t n = strcspn(line + 1, " \t");
+	const struct meta_command *cmd = NULL;
+	if (n < sizeof name) {
+		memcpy(name, line + 1, n);
+		name[n] = '\0';
+		cmd = meta_find(name);
+	}
+	if (cmd && cmd->raw_args) {
+		/* the rest of the line as typed, after the blanks that follow the name */
+		const char *rest = line + 1 + n;
+		rest += strspn(rest, " \t");
+		argv[0] = copy;
+		copy[n] = '\0';
+		argv[1] = (char *)rest;
+		argc = *rest ? 2 : 1;
+	} else {
+		argc = split_words(copy, argv, ARGS_MAX);
+		cmd = argc > 0 ? meta_find(argv[0]) : NULL;
+	}
+	if (argc < 0) {
+		render_error(sh->render, "too many words (at most %d)", ARGS_MAX);
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		free(copy);
+		return true;
+	}
 	bool in_data = session_phase(sh->session) == PHASE_DATA;
 	if (!cmd || (in_data && !cmd->in_data)) {
 		free(copy);
@@ -466,6 +559,8 @@ bool meta_run(struct shell *sh, const char *line)
 	} else {
 		cmd->run(sh, argc, argv);
 	}
+	if (cmd->secret_args)
+		OPENSSL_cleanse(copy, strlen(line + 1));
 	free(copy);
 	return true;
 }
@@ -497,10 +592,12 @@ void meta_help(struct shell *sh, const char *topic)
 {
 	struct buf out;
 	buf_init(&out);
-	if (topic && topic[0] == '\\')
+	bool local = topic && topic[0] == '\\';
+	if (local)
 		topic++;
 	const struct meta_command *m = topic ? meta_find(topic) : NULL;
-	const struct smtp_verb *v = topic ? verb_find(topic, strlen(topic)) : NULL;
+	/* "\auth" is the local command, "auth" the SMTP verb */
+	const struct smtp_verb *v = topic && !(local && m) ? verb_find(topic, strlen(topic)) : NULL;
 	if (v) {
 		buf_printf(&out, "%s — %s\n", v->name, v->summary);
 		field(&out, "syntax:", v->syntax);

@@ -8,6 +8,7 @@
 
 #include "smtpsh/escape.h"
 #include "smtpsh/meta.h"
+#include "smtpsh/sasl.h"
 #include "smtpsh/step.h"
 
 #define COMMAND_MAX 512 /* octets with CRLF (RFC 5321 4.5.3.1.4) */
@@ -102,7 +103,7 @@ void shell_failed(struct shell *sh, enum session_status st)
 	}
 }
 
-static void check_reply(struct shell *sh, const struct smtp_reply *rep)
+void shell_check_reply(struct shell *sh, const struct smtp_reply *rep)
 {
 	if (rep->code >= 400 && sh->strict) {
 		render_error(sh->render, "--strict: stopping at reply %d", rep->code);
@@ -121,6 +122,16 @@ bool shell_line_is_secret(const struct shell *sh, const char *line)
 {
 	if (session_in_auth(sh->session))
 		return true;
+	if (line[0] == '\\' && session_phase(sh->session) != PHASE_DATA) {
+		char name[32];
+		size_t n = strcspn(line + 1, " \t");
+		if (n >= sizeof name)
+			return false;
+		memcpy(name, line + 1, n);
+		name[n] = '\0';
+		const struct meta_command *m = meta_find(name);
+		return m && m->secret_args;
+	}
 	/* AUTH with an initial response: the mechanism is fine to keep, the response is not. */
 	return strncasecmp(line, "AUTH ", 5) == 0 && strchr(line + 5 + strspn(line + 5, " "), ' ');
 }
@@ -144,13 +155,11 @@ static const char *masked(const struct shell *sh, const char *line, char *out, s
 }
 
 /* AUTH in plaintext over a network hands the password to anyone on the path. */
-static bool auth_allowed(struct shell *sh, const char *line)
+bool shell_auth_allowed(struct shell *sh)
 {
-	if (session_in_auth(sh->session) || strncasecmp(line, "AUTH", 4) != 0 ||
-	    (line[4] != ' ' && line[4] != '\0'))
-		return true;
-	if (!session_connected(sh->session) || session_tls(sh->session) ||
-	    session_peer_loopback(sh->session) || sh->allow_plaintext_auth)
+	if (!session_connected(sh->session) ||
+	    sasl_plaintext_allowed(session_tls(sh->session), session_peer_loopback(sh->session),
+				   sh->allow_plaintext_auth))
 		return true;
 	render_error(sh->render,
 		     "refusing to send AUTH without TLS to %s: the password would cross the network "
@@ -158,6 +167,14 @@ static bool auth_allowed(struct shell *sh, const char *line)
 		     session_host(sh->session));
 	shell_failed(sh, SESSION_ERR_TLS);
 	return false;
+}
+
+static bool auth_allowed(struct shell *sh, const char *line)
+{
+	if (session_in_auth(sh->session) || strncasecmp(line, "AUTH", 4) != 0 ||
+	    (line[4] != ' ' && line[4] != '\0'))
+		return true;
+	return shell_auth_allowed(sh);
 }
 
 static void warn_length(struct shell *sh, size_t len)
@@ -230,7 +247,7 @@ void shell_pipeline_flush(struct shell *sh)
 	shell_failed(sh, st);
 	if (st == SESSION_OK || st == SESSION_ERR_PROTO) {
 		for (size_t i = 0; i < n && !sh->done; i++)
-			check_reply(sh, &reps[i]);
+			shell_check_reply(sh, &reps[i]);
 		after_reply(sh);
 	}
 	for (size_t i = 0; i < n; i++)
@@ -288,7 +305,7 @@ static void run_command(struct shell *sh, const char *line, size_t len)
 	enum session_status st = session_command(sh->session, line, disp, &rep);
 	shell_failed(sh, st);
 	if (st == SESSION_OK) {
-		check_reply(sh, &rep);
+		shell_check_reply(sh, &rep);
 		after_reply(sh);
 	}
 	smtp_reply_free(&rep);
@@ -323,7 +340,7 @@ static void run_data_line(struct shell *sh, const char *line, size_t len)
 		enum session_status st = session_data_end(sh->session, &rep);
 		shell_failed(sh, st);
 		if (st == SESSION_OK)
-			check_reply(sh, &rep);
+			shell_check_reply(sh, &rep);
 		smtp_reply_free(&rep);
 		return;
 	}

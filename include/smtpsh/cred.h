@@ -1,0 +1,41 @@
+/*
+ * Where \auth and --send --auth get a user name, a password or an OAuth2 token: a command
+ * (--password-command, --oauth-token-command), ~/.netrc, or a question on the terminal
+ * (/dev/tty, without echo for secrets). The environment (SMTPSH_PASSWORD, SMTPSH_OAUTH_TOKEN)
+ * is read by the caller with getenv(). Strings returned here that may hold a secret are
+ * released with cred_free(), which wipes them.
+ */
+#ifndef SMTPSH_CRED_H
+#define SMTPSH_CRED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "smtpsh/netrc.h"
+
+enum cred_status {
+	CRED_OK,
+	CRED_NONE,        /* this source has nothing (no ~/.netrc, no entry for the host) */
+	CRED_ERROR,       /* the source failed; err says why */
+	CRED_INTERRUPTED, /* Ctrl-C at the question (the terminal is restored) */
+};
+
+/* Runs cmd with /bin/sh -c (standard input and error inherited); *out gets the first line of
+   its standard output. CRED_ERROR when it fails (exit status not 0) or prints no line. */
+enum cred_status cred_from_command(const char *cmd, char **out, char *err, size_t errlen);
+
+/* Looks host (and user, when not NULL) up in $HOME/.netrc. CRED_NONE: no file, or no entry;
+   CRED_ERROR: the file is not private (group or others may access it, or another user owns
+   it): refused, as ftp(1) and msmtp do; or it cannot be read. */
+enum cred_status cred_from_netrc(const char *host, const char *user, struct netrc_entry *out,
+				 char *err, size_t errlen);
+
+/* Asks prompt on the terminal and reads one line (echo off when secret; restored afterwards
+   and on Ctrl-C). CRED_ERROR when there is no terminal (batch mode without one). */
+enum cred_status cred_prompt(const char *prompt, bool secret, char **out, char *err,
+			     size_t errlen);
+
+/* Wipes and releases s (NULL is fine). */
+void cred_free(char *s);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * \send and the one-line --send mode: a message composed from options (message.h) and sent
+ * through the session as visible steps: MAIL, RCPT for each recipient, DATA, the message, ".".
+ */
+#ifndef SMTPSH_SEND_H
+#define SMTPSH_SEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "smtpsh/shell.h"
+
+/* The options of \send (and of smtpsh --send); the strings are borrowed. */
+struct send_opts {
+	const char *from;
+	const char *subject;
+	const char *body;
+	const char *body_file;
+	const char **to, **cc, **bcc, **attach, **headers;
+	size_t nto, ncc, nbcc, nattach, nheaders;
+};
+
+/* The names of the options (without "--"), for --help, completion and the parsers. */
+extern const char *const send_option_names[];
+extern const size_t send_option_count;
+
+void send_opts_init(struct send_opts *o);
+void send_opts_free(struct send_opts *o);
+
+/* Records option name (without "--": "to", "body-file"...) with value. Returns 0, or -1 with
+   err set (unknown option, given twice when it may be given once, out of memory). */
+int send_opts_add(struct send_opts *o, const char *name, const char *value, char *err,
+		  size_t errlen);
+
+/*
+ * Sends the message: needs a connection after EHLO and no open transaction. Checks first
+ * (nothing is sent when a check fails): SMTPUTF8 for non-ASCII addresses, SIZE against the
+ * composed size; warns when an 8-bit body meets a server without 8BITMIME (the body then
+ * goes base64). Stops at the first refused step with the reply shown and sends RSET after a
+ * refused MAIL/RCPT/DATA. A file that fails while it is sent abandons the message (the
+ * connection is closed so nothing half-written is delivered). Returns true when the server
+ * accepted the message (2xx to the final ".").
+ */
+bool send_run(struct shell *sh, const struct send_opts *o);
+
+/* \send --from A --to B [...]: parses argv (--opt VALUE or --opt=VALUE), then send_run. */
+void send_cmd(struct shell *sh, int argc, char **argv);
+
+/*
+ * smtpsh --send: on a connected shell, EHLO (unless --starttls did it), AUTH when mech is
+ * not NULL ("auto" picks one; user may be NULL), the message, QUIT. Returns the exit status:
+ * 0 only when the message was accepted; 1 when a 4xx/5xx refused it (or EHLO, or AUTH);
+ * else the status of the failure (2 local, 3 network, 4 TLS...).
+ */
+int send_oneshot(struct shell *sh, const struct send_opts *o, const char *ehlo_name,
+		 const char *mech, const char *user);
+
+#endif

@@ -1,0 +1,435 @@
+/* \auth, \b64 and \unb64: logging in with help, and base64 for logging in by hand. */
+#include "smtpsh/auth.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "smtpsh/cred.h"
+#include "smtpsh/escape.h"
+#include "smtpsh/meta.h"
+#include "smtpsh/sasl.h"
+
+#define PASSWORD_ENV "SMTPSH_PASSWORD"
+#define TOKEN_ENV "SMTPSH_OAUTH_TOKEN"
+
+/* A failure of a credential source: shown, and recorded like a local error (or Ctrl-C). */
+static void cred_failed(struct shell *sh, enum cred_status st, const char *what, const char *err)
+{
+	if (st == CRED_INTERRUPTED) {
+		render_error(sh->render, "%s: %s; nothing sent", what, err);
+		shell_failed(sh, sh->batch ? SESSION_ERR_INTERRUPTED : SESSION_ERR_LOCAL);
+		return;
+	}
+	render_error(sh->render, "%s: %s", what, err);
+	shell_failed(sh, SESSION_ERR_LOCAL);
+}
+
+/* What a terminal question says when there is none. */
+static const char *no_tty_hint(bool token)
+{
+	return token ? "no terminal to ask for the token: give --oauth-token-command CMD or set "
+		       "SMTPSH_OAUTH_TOKEN"
+		     : "no terminal to ask for the password: give --password-command CMD, set "
+		       "SMTPSH_PASSWORD, or add the host to ~/.netrc";
+}
+
+struct creds {
+	char *user;
+	char *secret;
+	struct netrc_entry netrc;
+	bool netrc_read;
+};
+
+static void creds_free(struct creds *c)
+{
+	cred_free(c->user);
+	cred_free(c->secret);
+	netrc_entry_free(&c->netrc);
+}
+
+/* Reads ~/.netrc once; false after an error (shown). */
+static bool read_netrc(struct shell *sh, struct creds *c, const char *user)
+{
+	if (c->netrc_read)
+		return true;
+	c->netrc_read = true;
+	char err[512] = "";
+	enum cred_status st =
+		cred_from_netrc(session_host(sh->session), user, &c->netrc, err, sizeof err);
+	if (st == CRED_ERROR) {
+		cred_failed(sh, st, "~/.netrc", err);
+		return false;
+	}
+	return true;
+}
+
+static bool get_user(struct shell *sh, struct creds *c, const char *given)
+{
+	if (given) {
+		c->user = strdup(given);
+		return c->user != NULL;
+	}
+	if (!read_netrc(sh, c, NULL))
+		return false;
+	if (c->netrc.login) {
+		c->user = strdup(c->netrc.login);
+		if (c->user)
+			render_info(sh->render, "user %s (from ~/.netrc)", c->user);
+		return c->user != NULL;
+	}
+	char prompt[512], err[512] = "";
+	snprintf(prompt, sizeof prompt, "user name for %s: ", session_host(sh->session));
+	enum cred_status st = cred_prompt(prompt, false, &c->user, err, sizeof err);
+	if (st == CRED_ERROR && strncmp(err, "no terminal", 11) == 0)
+		snprintf(err, sizeof err, "no terminal to ask for the user name: give it (\\auth "
+					  "MECH USER, --user USER) or add the host to ~/.netrc");
+	if (st != CRED_OK) {
+		cred_failed(sh, st, "user name", err);
+		return false;
+	}
+	if (!*c->user) {
+		render_error(sh->render, "no user name given: nothing sent");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return false;
+	}
+	return true;
+}
+
+static bool get_secret(struct shell *sh, struct creds *c, bool token)
+{
+	const char *cmd = token ? sh->token_command : sh->password_command;
+	const char *what = token ? "the token" : "the password";
+	char err[512] = "";
+	enum cred_status st;
+	if (cmd) {
+		st = cred_from_command(cmd, &c->secret, err, sizeof err);
+		if (st != CRED_OK) {
+			cred_failed(sh, st, token ? "--oauth-token-command" : "--password-command", err);
+			return false;
+		}
+		render_info(sh->render, "%s from %s", what,
+			    token ? "--oauth-token-command" : "--password-command");
+		return true;
+	}
+	const char *env = getenv(token ? TOKEN_ENV : PASSWORD_ENV);
+	if (env && *env) {
+		c->secret = strdup(env);
+		if (c->secret)
+			render_info(sh->render, "%s from %s", what, token ? TOKEN_ENV : PASSWORD_ENV);
+		return c->secret != NULL;
+	}
+	if (!token) {
+		/* the netrc entry read for the user name, or one for this user */
+		if (c->netrc_read && c->netrc.login && strcmp(c->netrc.login, c->user) != 0) {
+			netrc_entry_free(&c->netrc);
+			c->netrc_read = false;
+		}
+		if (!read_netrc(sh, c, c->user))
+			return false;
+		if (c->netrc.password) {
+			c->secret = strdup(c->netrc.password);
+			if (c->secret)
+				render_info(sh->render, "the password from ~/.netrc (%s)",
+					    c->netrc.is_default ? "default entry" : "machine entry");
+			return c->secret != NULL;
+		}
+	}
+	char prompt[600];
+	snprintf(prompt, sizeof prompt, "%s for %s at %s (not shown): ", token ? "OAuth2 token"
+										: "password",
+		 c->user, session_host(sh->session));
+	st = cred_prompt(prompt, true, &c->secret, err, sizeof err);
+	if (st == CRED_ERROR && strncmp(err, "no terminal", 11) == 0)
+		snprintf(err, sizeof err, "%s", no_tty_hint(token));
+	if (st != CRED_OK) {
+		cred_failed(sh, st, what, err);
+		return false;
+	}
+	if (!*c->secret) {
+		render_error(sh->render, "empty %s: nothing sent", token ? "token" : "password");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return false;
+	}
+	return true;
+}
+
+/* Sends one step; the shown form masks a secret. */
+static enum session_status send_step(struct shell *sh, const char *line, bool secret,
+				     const char *masked, struct smtp_reply *rep)
+{
+	const char *shown = secret && !sh->reveal_secrets ? masked : NULL;
+	return session_command(sh->session, line, shown, rep);
+}
+
+static bool exchange(struct shell *sh, enum sasl_mech mech, const char *user, const char *secret)
+{
+	struct sasl_client c;
+	sasl_client_init(&c, mech, user, secret);
+	struct buf line;
+	buf_init(&line);
+	bool is_secret;
+	const char *why;
+	if (sasl_client_start(&c, &line, &is_secret, &why) < 0) {
+		buf_free_secret(&line);
+		render_error(sh->render, "%s: nothing sent", why);
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return false;
+	}
+	char masked[64];
+	snprintf(masked, sizeof masked, "AUTH %s <redacted>", sasl_mech_name(mech));
+	struct smtp_reply rep;
+	smtp_reply_init(&rep);
+	enum session_status st = send_step(sh, line.data, is_secret, masked, &rep);
+	buf_free_secret(&line);
+	while (st == SESSION_OK && rep.code == 334) {
+		struct buf resp;
+		buf_init(&resp);
+		enum sasl_step step =
+			sasl_client_step(&c, rep.text.data, rep.text.len, &resp, &is_secret, &why);
+		if (step != SASL_STEP_SEND) {
+			buf_free_secret(&resp);
+			render_warning(sh->render, "cancelling the AUTH exchange: %s",
+				       step == SASL_STEP_NOMEM ? "out of memory" : why);
+			st = session_command(sh->session, "*", NULL, &rep);
+			if (st == SESSION_OK && rep.code == 334)
+				render_warning(sh->render, "the server still asks: answer it by hand "
+							   "(or send * again)");
+			break;
+		}
+		if (c.token_error)
+			render_info(sh->render, "the server refused the token (the 334 holds its "
+						"reason); an empty line asks for the final reply");
+		st = send_step(sh, resp.data, is_secret, "<redacted>", &rep);
+		buf_free_secret(&resp);
+	}
+	shell_failed(sh, st);
+	bool ok = st == SESSION_OK && rep.code == 235;
+	if (ok)
+		render_info(sh->render, "authenticated as %s (%s)", user, sasl_mech_name(mech));
+	else if (st == SESSION_OK)
+		shell_check_reply(sh, &rep);
+	smtp_reply_free(&rep);
+	return ok;
+}
+
+static bool pick_mech(struct shell *sh, const char *name, enum sasl_mech *mech)
+{
+	const struct smtp_caps *caps = session_caps(sh->session);
+	unsigned adv = caps->known ? sasl_advertised(caps) : 0;
+	if (name) {
+		if (sasl_mech_parse(name, mech) < 0) {
+			render_error(sh->render,
+				     "\\auth does not know the mechanism %s (it knows PLAIN, LOGIN, "
+				     "CRAM-MD5 and XOAUTH2; type AUTH %s to try it by hand)",
+				     name, name);
+			shell_failed(sh, SESSION_ERR_LOCAL);
+			return false;
+		}
+		if (caps->known && !(adv & (1u << *mech)))
+			render_warning(sh->render, "the server did not advertise %s (trying anyway)",
+				       sasl_mech_name(*mech));
+		return true;
+	}
+	if (!caps->known) {
+		render_error(sh->render, "no capabilities known: send EHLO first, or name the "
+					 "mechanism (\\auth MECH [USER])");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return false;
+	}
+	bool have_token = sh->token_command || (getenv(TOKEN_ENV) && *getenv(TOKEN_ENV));
+	bool verified = session_tls_verified(sh->session);
+	if (sasl_choose(adv, verified, have_token, mech) < 0) {
+		const struct smtp_cap *a = caps_find(caps, "AUTH");
+		render_error(sh->render, "%s%s%s", a ? "no mechanism smtpsh supports among: " : "",
+			     a ? a->params
+			       : "the server does not offer AUTH here (STARTTLS first?)",
+			     a && (adv & (1u << SASL_XOAUTH2)) ? " (XOAUTH2 needs a token: "
+								"--oauth-token-command or "
+								"SMTPSH_OAUTH_TOKEN)"
+							      : "");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return false;
+	}
+	render_info(sh->render, "mechanism %s (%s)", sasl_mech_name(*mech),
+		    *mech == SASL_XOAUTH2 ? "a token source was given"
+		    : verified	      ? "the best advertised one under verified TLS"
+				      : "the best advertised one without verified TLS: the "
+					"password itself is not sent when CRAM-MD5 is possible");
+	return true;
+}
+
+bool auth_run(struct shell *sh, const char *mech_name, const char *user)
+{
+	struct smtp_session *s = sh->session;
+	if (!session_connected(s)) {
+		render_error(sh->render, "not connected (use \\connect HOST [PORT])");
+		shell_failed(sh, SESSION_ERR_STATE);
+		return false;
+	}
+	if (session_in_auth(s)) {
+		render_error(sh->render, "an AUTH exchange is going on: answer it, or send * to "
+					 "cancel it");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return false;
+	}
+	if (session_phase(s) == PHASE_MAIL || session_phase(s) == PHASE_RCPT) {
+		render_error(sh->render, "AUTH is not allowed inside a mail transaction (RSET first)");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return false;
+	}
+	if (!shell_auth_allowed(sh))
+		return false;
+	/* the profile's user and mechanism when none is given */
+	if (!mech_name)
+		mech_name = sh->default_mech;
+	if (!user)
+		user = sh->default_user;
+	enum sasl_mech mech;
+	if (!pick_mech(sh, mech_name, &mech))
+		return false;
+	bool token = sasl_mech_takes_token(mech);
+	struct creds c = {0};
+	bool ok = get_user(sh, &c, user) && get_secret(sh, &c, token) &&
+		  exchange(sh, mech, c.user, c.secret);
+	creds_free(&c);
+	return ok;
+}
+
+void auth_cmd(struct shell *sh, int argc, char **argv)
+{
+	const char *mech = NULL, *user = NULL;
+	enum sasl_mech m;
+	if (argc > 3) {
+		render_error(sh->render, "usage: \\auth [MECH] [USER]");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	if (argc == 3) {
+		mech = argv[1];
+		user = argv[2];
+	} else if (argc == 2) {
+		/* one word: a mechanism when it names one (ours or advertised), else the user */
+		if (sasl_mech_parse(argv[1], &m) == 0 ||
+		    caps_has_param(session_caps(sh->session), "AUTH", argv[1]))
+			mech = argv[1];
+		else
+			user = argv[1];
+	}
+	auth_run(sh, mech, user);
+}
+
+/* ---- \b64 and \unb64 ------------------------------------------------------------------- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* \0 \t \n \r \\ \xNN in text become the octets they name (into out, exact size). */
+static int unescape(const char *text, struct buf *out, const char **bad)
+{
+	size_t n = strlen(text);
+	if (buf_reserve(out, n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char c = text[i];
+		if (c == '\\' && i + 1 < n) {
+			char e = text[++i];
+			if (e == '0')
+				c = '\0';
+			else if (e == 't')
+				c = '\t';
+			else if (e == 'n')
+				c = '\n';
+			else if (e == 'r')
+				c = '\r';
+			else if (e == '\\')
+				c = '\\';
+			else if (e == 'x' && i + 2 < n && hexval(text[i + 1]) >= 0 &&
+				 hexval(text[i + 2]) >= 0) {
+				c = (char)(hexval(text[i + 1]) * 16 + hexval(text[i + 2]));
+				i += 2;
+			} else {
+				*bad = text + i - 1;
+				return -1;
+			}
+		}
+		out->data[out->len++] = c;
+	}
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+void auth_cmd_b64(struct shell *sh, int argc, char **argv)
+{
+	if (argc != 2) {
+		render_error(sh->render, "usage: \\b64 TEXT (\\0 is a NUL octet, also \\t \\n \\r "
+					 "\\\\ \\xNN)");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	struct buf raw, enc;
+	buf_init(&raw);
+	buf_init(&enc);
+	const char *bad = NULL;
+	if (unescape(argv[1], &raw, &bad) < 0) {
+		if (bad)
+			render_error(sh->render, "\\b64: unknown escape %.2s (use \\0 \\t \\n \\r \\\\ "
+						 "\\xNN)",
+				     bad);
+		else
+			render_error(sh->render, "out of memory");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+	} else if (buf_reserve(&enc, (raw.len + 2) / 3 * 4) < 0 ||
+		   sasl_b64_encode(raw.data, raw.len, &enc) < 0) {
+		render_error(sh->render, "out of memory");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+	} else if (enc.len == 0) {
+		render_info(sh->render, "empty text: nothing to encode");
+	} else {
+		render_text(sh->render, enc.data);
+	}
+	buf_free_secret(&raw);
+	buf_free_secret(&enc);
+}
+
+void auth_cmd_unb64(struct shell *sh, int argc, char **argv)
+{
+	if (argc != 2) {
+		render_error(sh->render, "usage: \\unb64 BASE64");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	const char *in = argv[1];
+	size_t len = strlen(in);
+	while (len && (in[len - 1] == ' ' || in[len - 1] == '\t'))
+		len--;
+	if (len >= 4 && strncmp(in, "334 ", 4) == 0) { /* a whole challenge line pasted */
+		in += 4;
+		len -= 4;
+	}
+	struct buf raw, shown;
+	buf_init(&raw);
+	buf_init(&shown);
+	enum sasl_decode d = sasl_b64_decode(in, len, 1024 * 1024, &raw);
+	if (d != SASL_DECODE_OK) {
+		render_error(sh->render, "\\unb64: %s", sasl_decode_str(d));
+		shell_failed(sh, SESSION_ERR_LOCAL);
+	} else if (escape_append(&shown, raw.data ? raw.data : "", raw.len, ESCAPE_DEFAULT) < 0) {
+		render_error(sh->render, "out of memory");
+		shell_failed(sh, SESSION_ERR_LOCAL);
+	} else if (shown.len == 0) {
+		render_info(sh->render, "it decodes to nothing (empty)");
+	} else {
+		render_text(sh->render, shown.data);
+	}
+	buf_free_secret(&raw);
+	buf_free_secret(&shown);
+}

@@ -1,0 +1,257 @@
+#include "smtpsh/cred.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#define SECRET_LINE_MAX 8192      /* octets of a password or token line we keep */
+#define NETRC_MAX (1024 * 1024) /* a bigger ~/.netrc is not one */
+
+void cred_free(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
+/* The first line of buf[0..len) (without CR LF) as a new string. */
+static char *first_line(const char *buf, size_t len)
+{
+	size_t n = 0;
+	while (n < len && buf[n] != '\n')
+		n++;
+	if (n && buf[n - 1] == '\r')
+		n--;
+	char *s = malloc(n + 1);
+	if (s) {
+		memcpy(s, buf, n);
+		s[n] = '\0';
+	}
+	return s;
+}
+
+enum cred_status cred_from_command(const char *cmd, char **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return CRED_ERROR;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return CRED_ERROR;
+	}
+	if (pid == 0) {
+		if (dup2(p[1], STDOUT_FILENO) < 0)
+			_exit(127);
+		signal(SIGPIPE, SIG_DFL);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	char buf[SECRET_LINE_MAX];
+	size_t len = 0;
+	bool have_line = false;
+	for (;;) {
+		char junk[4096];
+		char *dst = len < sizeof buf && !have_line ? buf + len : junk;
+		size_t room = dst == junk ? sizeof junk : sizeof buf - len;
+		ssize_t n = read(p[0], dst, room);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (dst == buf + len) {
+			have_line = memchr(buf + len, '\n', (size_t)n) != NULL;
+			len += (size_t)n;
+		} else {
+			OPENSSL_cleanse(junk, sizeof junk);
+		}
+	}
+	close(p[0]);
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	enum cred_status st = CRED_OK;
+	if (WIFSIGNALED(status)) {
+		snprintf(err, errlen, "the command was killed by signal %d", WTERMSIG(status));
+		st = WTERMSIG(status) == SIGINT ? CRED_INTERRUPTED : CRED_ERROR;
+	} else if (WEXITSTATUS(status) != 0) {
+		snprintf(err, errlen, "the command failed (exit status %d)", WEXITSTATUS(status));
+		st = CRED_ERROR;
+	} else if (len == 0 || buf[0] == '\n' || (buf[0] == '\r' && len > 1 && buf[1] == '\n')) {
+		snprintf(err, errlen, "the command printed no line (or an empty one)");
+		st = CRED_ERROR;
+	} else if (!(*out = first_line(buf, len))) {
+		snprintf(err, errlen, "out of memory");
+		st = CRED_ERROR;
+	}
+	OPENSSL_cleanse(buf, sizeof buf);
+	return st;
+}
+
+enum cred_status cred_from_netrc(const char *host, const char *user, struct netrc_entry *out,
+				 char *err, size_t errlen)
+{
+	memset(out, 0, sizeof *out);
+	const char *home = getenv("HOME");
+	if (!home || !*home)
+		return CRED_NONE;
+	char path[4096];
+	snprintf(path, sizeof path, "%s/.netrc", home);
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return CRED_NONE;
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		return CRED_ERROR;
+	}
+	struct stat sb;
+	enum cred_status st = CRED_ERROR;
+	char *text = NULL;
+	size_t len = 0;
+	if (fstat(fd, &sb) < 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+	} else if (!S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "%s is not a regular file", path);
+	} else if (sb.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, errlen,
+			 "refusing to use %s: its mode %04o lets other users read or change it "
+			 "(chmod 600 %s)",
+			 path, (unsigned)(sb.st_mode & 07777), path);
+	} else if (sb.st_uid != geteuid()) {
+		snprintf(err, errlen, "refusing to use %s: it belongs to another user (uid %u)", path,
+			 (unsigned)sb.st_uid);
+	} else if (sb.st_size > NETRC_MAX) {
+		snprintf(err, errlen, "%s is too big to be a netrc file", path);
+	} else if (!(text = malloc((size_t)sb.st_size + 1))) {
+		snprintf(err, errlen, "out of memory");
+	} else {
+		for (;;) {
+			ssize_t n = read(fd, text + len, (size_t)sb.st_size - len);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			len += (size_t)n;
+		}
+		int r = netrc_lookup(text, len, host, user, out);
+		st = r > 0 ? CRED_OK : r == 0 ? CRED_NONE : CRED_ERROR;
+		if (r < 0)
+			snprintf(err, errlen, "out of memory");
+	}
+	if (text) {
+		OPENSSL_cleanse(text, len);
+		free(text);
+	}
+	close(fd);
+	return st;
+}
+
+static volatile sig_atomic_t prompt_interrupted;
+
+static void on_prompt_signal(int sig)
+{
+	(void)sig;
+	prompt_interrupted = 1;
+}
+
+enum cred_status cred_prompt(const char *prompt, bool secret, char **out, char *err,
+			     size_t errlen)
+{
+	*out = NULL;
+	int fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(err, errlen, "no terminal to ask on (%s)", strerror(errno));
+		return CRED_ERROR;
+	}
+	fflush(NULL);
+	struct termios saved, quiet;
+	bool restore = false;
+	if (secret && tcgetattr(fd, &saved) == 0) {
+		quiet = saved;
+		quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK | ECHONL);
+		quiet.c_lflag |= ICANON;
+		restore = tcsetattr(fd, TCSAFLUSH, &quiet) == 0;
+	}
+	/* Ctrl-C must not leave the terminal without echo: catch it while we ask. */
+	struct sigaction sa = {0}, old_int, old_term, old_hup;
+	sa.sa_handler = on_prompt_signal; /* no SA_RESTART: read() returns EINTR */
+	prompt_interrupted = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	sigaction(SIGHUP, &sa, &old_hup);
+
+	enum cred_status st = CRED_OK;
+	if (write(fd, prompt, strlen(prompt)) < 0) {
+		snprintf(err, errlen, "cannot write to the terminal: %s", strerror(errno));
+		st = CRED_ERROR;
+	}
+	char buf[SECRET_LINE_MAX];
+	size_t len = 0;
+	bool overflow = false;
+	char c = 0;
+	while (st == CRED_OK) {
+		ssize_t n = read(fd, &c, 1);
+		if (prompt_interrupted) {
+			st = CRED_INTERRUPTED;
+			snprintf(err, errlen, "interrupted");
+			break;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			snprintf(err, errlen, "cannot read the terminal: %s", strerror(errno));
+			st = CRED_ERROR;
+			break;
+		}
+		if (n == 0) {
+			snprintf(err, errlen, "end of input at the question");
+			st = CRED_INTERRUPTED;
+			break;
+		}
+		if (c == '\n')
+			break;
+		if (len < sizeof buf - 1)
+			buf[len++] = c;
+		else
+			overflow = true;
+	}
+	if (restore)
+		tcsetattr(fd, TCSAFLUSH, &saved);
+	if (secret || st != CRED_OK) {
+		ssize_t w = write(fd, "\n", 1);
+		(void)w;
+	}
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	sigaction(SIGHUP, &old_hup, NULL);
+	close(fd);
+	prompt_interrupted = 0;
+	if (st == CRED_OK && overflow) {
+		snprintf(err, errlen, "the line is longer than %d octets", SECRET_LINE_MAX - 1);
+		st = CRED_ERROR;
+	}
+	if (st == CRED_OK && !(*out = first_line(buf, len))) {
+		snprintf(err, errlen, "out of memory");
+		st = CRED_ERROR;
+	}
+	OPENSSL_cleanse(buf, sizeof buf);
+	OPENSSL_cleanse(&c, sizeof c);
+	return st;
+}

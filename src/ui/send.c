@@ -1,0 +1,370 @@
+/* \send and smtpsh --send: compose a message from options and send it as visible steps. */
+#include "smtpsh/send.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "smtpsh/auth.h"
+#include "smtpsh/message.h"
+
+const char *const send_option_names[] = {
+	"--from", "--to", "--cc", "--bcc", "--subject", "--body", "--body-file", "--attach",
+	"--header",
+};
+const size_t send_option_count = sizeof send_option_names / sizeof send_option_names[0];
+
+void send_opts_init(struct send_opts *o)
+{
+	memset(o, 0, sizeof *o);
+}
+
+void send_opts_free(struct send_opts *o)
+{
+	free(o->to);
+	free(o->cc);
+	free(o->bcc);
+	free(o->attach);
+	free(o->headers);
+	send_opts_init(o);
+}
+
+static int push(const char ***list, size_t *n, const char *v)
+{
+	const char **p = realloc(*list, (*n + 1) * sizeof *p);
+	if (!p)
+		return -1;
+	p[(*n)++] = v;
+	*list = p;
+	return 0;
+}
+
+int send_opts_add(struct send_opts *o, const char *name, const char *value, char *err,
+		  size_t errlen)
+{
+	const char **one = NULL;
+	const char ***many = NULL;
+	size_t *count = NULL;
+	if (strcmp(name, "from") == 0)
+		one = &o->from;
+	else if (strcmp(name, "subject") == 0)
+		one = &o->subject;
+	else if (strcmp(name, "body") == 0)
+		one = &o->body;
+	else if (strcmp(name, "body-file") == 0)
+		one = &o->body_file;
+	else if (strcmp(name, "to") == 0)
+		many = &o->to, count = &o->nto;
+	else if (strcmp(name, "cc") == 0)
+		many = &o->cc, count = &o->ncc;
+	else if (strcmp(name, "bcc") == 0)
+		many = &o->bcc, count = &o->nbcc;
+	else if (strcmp(name, "attach") == 0)
+		many = &o->attach, count = &o->nattach;
+	else if (strcmp(name, "header") == 0)
+		many = &o->headers, count = &o->nheaders;
+	else {
+		snprintf(err, errlen, "unknown option --%s (the options: --from --to --cc --bcc "
+				      "--subject --body --body-file --attach --header)",
+			 name);
+		return -1;
+	}
+	if (one) {
+		if (*one) {
+			snprintf(err, errlen, "--%s given twice", name);
+			return -1;
+		}
+		*one = value;
+		return 0;
+	}
+	if (push(many, count, value) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- sending ------------------------------------------------------------------------------ */
+
+static bool positive(const struct smtp_reply *r)
+{
+	return r->code >= 200 && r->code < 300;
+}
+
+static void local_error(struct shell *sh, const char *msg)
+{
+	render_error(sh->render, "%s", msg);
+	shell_failed(sh, SESSION_ERR_LOCAL);
+}
+
+/* Sends RSET after a refused step, so the session is ready for the next try. */
+static void rset(struct shell *sh)
+{
+	struct smtp_reply r;
+	smtp_reply_init(&r);
+	enum session_status st = session_command(sh->session, "RSET", NULL, &r);
+	shell_failed(sh, st);
+	smtp_reply_free(&r);
+}
+
+/* One command of the transaction; false when it failed or was refused (reply shown). */
+static bool step(struct shell *sh, const char *line, int want, bool *refused)
+{
+	struct smtp_reply r;
+	smtp_reply_init(&r);
+	enum session_status st = session_command(sh->session, line, NULL, &r);
+	bool ok = st == SESSION_OK && (want ? r.code == want : positive(&r));
+	shell_failed(sh, st);
+	if (st == SESSION_OK && !ok) {
+		*refused = true;
+		shell_check_reply(sh, &r);
+	}
+	smtp_reply_free(&r);
+	return ok;
+}
+
+static ssize_t read_message(void *arg, char *buf, size_t cap, char *err, size_t errlen)
+{
+	return message_read(arg, buf, cap, err, errlen);
+}
+
+static bool check_state(struct shell *sh)
+{
+	struct smtp_session *s = sh->session;
+	if (!session_connected(s)) {
+		render_error(sh->render, "not connected (use \\connect HOST [PORT])");
+		shell_failed(sh, SESSION_ERR_STATE);
+		return false;
+	}
+	const char *why = NULL;
+	switch (session_phase(s)) {
+	case PHASE_GREETING:
+	case PHASE_GREETED:
+		why = "send EHLO first (its reply says whether SIZE, 8BITMIME and SMTPUTF8 are "
+		      "offered)";
+		break;
+	case PHASE_MAIL:
+	case PHASE_RCPT:
+		why = "a mail transaction is open: RSET first";
+		break;
+	case PHASE_DATA:
+		why = "inside DATA";
+		break;
+	default:
+		break;
+	}
+	if (!why && session_in_auth(s))
+		why = "an AUTH exchange is going on: answer it, or send * to cancel it";
+	if (why) {
+		local_error(sh, why);
+		return false;
+	}
+	return true;
+}
+
+/* Checks the addresses; *utf8 when one is not ASCII. */
+static bool check_addresses(struct shell *sh, const struct send_opts *o, bool *utf8)
+{
+	char addr[1024], msg[1200];
+	*utf8 = false;
+	const char *const *lists[] = {&o->from, o->to, o->cc, o->bcc};
+	const size_t counts[] = {o->from ? 1 : 0, o->nto, o->ncc, o->nbcc};
+	static const char *const names[] = {"--from", "--to", "--cc", "--bcc"};
+	for (size_t l = 0; l < 4; l++)
+		for (size_t i = 0; i < counts[l]; i++) {
+			if (message_address(lists[l][i], addr, sizeof addr) < 0) {
+				snprintf(msg, sizeof msg, "%s '%s': not an address", names[l],
+					 lists[l][i]);
+				local_error(sh, msg);
+				return false;
+			}
+			*utf8 |= message_non_ascii(addr);
+		}
+	return true;
+}
+
+bool send_run(struct shell *sh, const struct send_opts *o)
+{
+	if (!check_state(sh))
+		return false;
+	if (!o->from) {
+		local_error(sh, "\\send needs --from ADDRESS");
+		return false;
+	}
+	if (o->nto + o->ncc + o->nbcc == 0) {
+		local_error(sh, "\\send needs a recipient: --to (or --cc, --bcc) ADDRESS");
+		return false;
+	}
+	bool utf8;
+	if (!check_addresses(sh, o, &utf8))
+		return false;
+	struct smtp_session *s = sh->session;
+	const struct smtp_caps *caps = session_caps(s);
+	if (utf8 && !caps_has(caps, "SMTPUTF8")) {
+		local_error(sh, "an address is not ASCII and the server does not offer SMTPUTF8 "
+				"(RFC 6531): not sent");
+		return false;
+	}
+
+	struct message_spec spec = {
+		.from = o->from,
+		.to = o->to,
+		.nto = o->nto,
+		.cc = o->cc,
+		.ncc = o->ncc,
+		.subject = o->subject,
+		.body = o->body,
+		.body_file = o->body_file,
+		.attach = o->attach,
+		.nattach = o->nattach,
+		.headers = o->headers,
+		.nheaders = o->nheaders,
+	};
+	struct message m;
+	char err[1200];
+	if (message_open(&m, &spec, err, sizeof err) < 0) {
+		local_error(sh, err);
+		return false;
+	}
+	bool eight = message_body_8bit(&m), has8 = caps_has(caps, "8BITMIME");
+	if (eight && !has8)
+		render_warning(sh->render, "the body holds 8-bit octets and the server does not offer "
+					   "8BITMIME: it is sent base64-encoded");
+	bool accepted = false, refused = false;
+	if (message_compose(&m, has8, err, sizeof err) < 0) {
+		local_error(sh, err);
+		goto out;
+	}
+	unsigned long long size = message_size(&m), limit = 0;
+	bool size_known = caps_size(caps, &limit) == 0;
+	if (size_known && limit && size > limit) {
+		snprintf(err, sizeof err,
+			 "the message is %llu octets and the server takes at most %llu (SIZE): not "
+			 "sent",
+			 size, limit);
+		local_error(sh, err);
+		goto out;
+	}
+	size_t nrcpt = o->nto + o->ncc + o->nbcc;
+	render_info(sh->render, "message of %llu octets for %zu recipient%s%s", size, nrcpt,
+		    nrcpt == 1 ? "" : "s", o->nbcc ? " (Bcc ones get no header)" : "");
+
+	struct buf line;
+	buf_init(&line);
+	char addr[1024];
+	message_address(o->from, addr, sizeof addr);
+	buf_printf(&line, "MAIL FROM:<%s>", addr);
+	if (caps_has(caps, "SIZE"))
+		buf_printf(&line, " SIZE=%llu", size);
+	if (eight && has8)
+		buf_puts(&line, " BODY=8BITMIME");
+	if (utf8)
+		buf_puts(&line, " SMTPUTF8");
+	bool ok = line.data && step(sh, line.data, 0, &refused);
+	const char *const *lists[] = {o->to, o->cc, o->bcc};
+	const size_t counts[] = {o->nto, o->ncc, o->nbcc};
+	for (size_t l = 0; ok && l < 3; l++)
+		for (size_t i = 0; ok && i < counts[l]; i++) {
+			message_address(lists[l][i], addr, sizeof addr);
+			buf_reset(&line);
+			buf_printf(&line, "RCPT TO:<%s>", addr);
+			ok = line.data && step(sh, line.data, 0, &refused);
+		}
+	buf_free(&line);
+	if (ok)
+		ok = step(sh, "DATA", 354, &refused);
+	if (!ok) {
+		if (refused && session_connected(s))
+			rset(sh);
+		goto out;
+	}
+	enum session_status st = session_data_stream(s, read_message, &m, "the message");
+	if (st != SESSION_OK) {
+		shell_failed(sh, st);
+		if (session_connected(s))
+			session_disconnect(s, "connection closed: the message is abandoned (so that "
+					      "nothing half-written is delivered)");
+		goto out;
+	}
+	struct smtp_reply r;
+	smtp_reply_init(&r);
+	st = session_data_end(s, &r);
+	shell_failed(sh, st);
+	if (st == SESSION_OK) {
+		accepted = positive(&r);
+		if (accepted)
+			render_info(sh->render, "message accepted");
+		else
+			shell_check_reply(sh, &r);
+	}
+	smtp_reply_free(&r);
+out:
+	message_close(&m);
+	return accepted;
+}
+
+void send_cmd(struct shell *sh, int argc, char **argv)
+{
+	struct send_opts o;
+	send_opts_init(&o);
+	char err[512];
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		if (strncmp(a, "--", 2) != 0) {
+			snprintf(err, sizeof err, "\\send: unexpected '%s' (it takes --options: \\help "
+						  "\\send)",
+				 a);
+			local_error(sh, err);
+			send_opts_free(&o);
+			return;
+		}
+		char name[32];
+		const char *eq = strchr(a, '=');
+		size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+		snprintf(name, sizeof name, "%.*s", (int)(n < 31 ? n : 31), a + 2);
+		const char *value = eq ? eq + 1 : NULL;
+		if (!value) {
+			if (i + 1 >= argc) {
+				snprintf(err, sizeof err, "\\send: %s needs a value", a);
+				local_error(sh, err);
+				send_opts_free(&o);
+				return;
+			}
+			value = argv[++i];
+		}
+		if (send_opts_add(&o, name, value, err, sizeof err) < 0) {
+			char msg[600];
+			snprintf(msg, sizeof msg, "\\send: %s", err);
+			local_error(sh, msg);
+			send_opts_free(&o);
+			return;
+		}
+	}
+	send_run(sh, &o);
+	send_opts_free(&o);
+}
+
+int send_oneshot(struct shell *sh, const struct send_opts *o, const char *ehlo_name,
+		 const char *mech, const char *user)
+{
+	bool accepted = false;
+	struct smtp_session *s = sh->session;
+	if (!session_connected(s))
+		return sh->status != EXIT_OK ? sh->status : EXIT_NET;
+	if (session_phase(s) == PHASE_GREETED) {
+		char line[300];
+		snprintf(line, sizeof line, "EHLO %s", ehlo_name ? ehlo_name : "localhost");
+		bool refused = false;
+		if (!step(sh, line, 250, &refused))
+			goto quit;
+	}
+	if (mech && !auth_run(sh, strcasecmp(mech, "auto") == 0 ? NULL : mech, user))
+		goto quit;
+	accepted = send_run(sh, o);
+quit:
+	if (session_connected(s))
+		shell_quit(sh);
+	if (accepted)
+		return EXIT_OK;
+	return sh->status != EXIT_OK ? sh->status : EXIT_REPLY;
+}
