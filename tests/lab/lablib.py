@@ -60,11 +60,13 @@ def require_postfix():
 class PostfixLab:
     """One private Postfix instance (see tests/lab/postfix-lab.sh)."""
 
-    def __init__(self, directory=None, small_limit=None):
+    def __init__(self, directory=None, small_limit=None, size_limit=None):
         """small_limit: also start SMALL_PORT, a plain listener that refuses
-        messages over that many bytes (see postfix-lab.sh)."""
+        messages over that many bytes (see postfix-lab.sh). size_limit: the
+        message_size_limit (SIZE) of the other listeners (default Postfix's)."""
         self._own_dir = directory is None
         self.small_limit = small_limit
+        self.size_limit = size_limit
         self.dir = directory or tempfile.mkdtemp(prefix="smtpsh-lab-")
         self.env = {}
         self.running = False
@@ -83,10 +85,12 @@ class PostfixLab:
         for _ in range(attempts):
             env = dict(os.environ)
             for k in ("PLAIN_PORT", "SUBMISSION_PORT", "SMTPS_PORT", "SMALL_PORT",
-                      "LAB_SMALL_LIMIT"):
+                      "LAB_SMALL_LIMIT", "MESSAGE_SIZE_LIMIT"):
                 env.pop(k, None)
             if self.small_limit:
                 env["LAB_SMALL_LIMIT"] = str(self.small_limit)
+            if self.size_limit is not None:
+                env["MESSAGE_SIZE_LIMIT"] = str(int(self.size_limit))
             p = subprocess.run(["/bin/bash", LAB_SCRIPT, "start", self.dir],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                env=env, timeout=120)

@@ -17,7 +17,9 @@
 #                    BYTES (message_size_limit, advertised as SIZE BYTES), for
 #                    "message too big" tests without sending 10 MB
 # Ports are picked free at start unless given in the environment
-# (PLAIN_PORT=, SUBMISSION_PORT=, SMTPS_PORT=, SMALL_PORT=).
+# (PLAIN_PORT=, SUBMISSION_PORT=, SMTPS_PORT=, SMALL_PORT=). MESSAGE_SIZE_LIMIT=
+# sets the SIZE the other listeners advertise and enforce (default 10240000,
+# Postfix's own).
 #
 # Mail for alice@, bob@, carol@example.test is delivered by virtual(8) to
 # Maildirs $MAILDIR_BASE/<user>/{new,cur,tmp}. Any other recipient is
@@ -230,6 +232,8 @@ virtual_mailbox_maps = texthash:$etc/vmailbox
 virtual_uid_maps = static:$NOBODY_UID
 virtual_gid_maps = static:$NOBODY_GID
 virtual_minimum_uid = 100
+virtual_mailbox_limit = 0
+message_size_limit = ${MESSAGE_SIZE_LIMIT:-10240000}
 
 # Never deliver anywhere else.
 default_transport = error:outbound mail disabled in the test lab

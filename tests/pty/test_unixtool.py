@@ -158,9 +158,9 @@ class UnixTool(unittest.TestCase):
                 ("\\help VRFY", "VRFY"),
                 (" \\help NOOP", "NOOP"),                      # ignorespace
                 ("AUTH PLAIN AGFsaWNlAHNlY3JldC1wdw==", "not connected"),
-                ("\\b64 secret-pw", "unknown local command"),
-                ("\\auth plain alice --password-command secret-pw", "unknown local command"),
-                ("\\auth plain alice", "unknown local command"),
+                ("\\b64 secret-pw", "c2VjcmV0LXB3"),
+                ("\\auth plain alice --password-command secret-pw", "usage: \\auth"),
+                ("\\auth plain alice", "not connected"),
                 ("\\help RSET", "RSET"),
                 ("\\help RSET", "RSET")]:                      # a repeat
             s.line(line)

@@ -46,7 +46,8 @@ def local_commands():
     m = re.search(r"meta_commands\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
     if not m:
         raise AssertionError("src/ui/meta.c: no meta_commands[] table")
-    return set(re.findall(r'^\s*\{"([a-z0-9-]+)",', m.group(1), re.M))
+    # {"name", ...} or {.name = "name", ...}
+    return set(re.findall(r'^\s*\{(?:\.name\s*=\s*)?"([a-z0-9-]+)",', m.group(1), re.M))
 
 
 def project_version():
