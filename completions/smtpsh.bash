@@ -14,9 +14,13 @@ _smtpsh()
 	local opts="-4 -6 --tls --starttls --cafile --insecure --timeout --ehlo
 		--allow-plaintext-auth -p --profile --list-profiles -X --no-rc -f --file
 		--strict --color -h --help -V --version --explain --timing --show-raw
-		--pipeline --step --record --replay --replay-user --replay-skip-auth"
+		--pipeline --step --record --replay --replay-user --replay-skip-auth
+		--password-command --oauth-token-command --send --from --to --cc --bcc
+		--subject --body --body-file --attach --header --auth --user"
 	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
-	with_arg+="--record --replay --replay-user "
+	with_arg+="--record --replay --replay-user --password-command --oauth-token-command "
+	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
+	with_arg+="--auth --user "
 	COMPREPLY=()
 
 	# --opt=value: bash splits it into "--opt" "=" "value"
@@ -26,7 +30,7 @@ _smtpsh()
 		prev=${COMP_WORDS[COMP_CWORD - 2]}
 	fi
 	case $prev in
-	--cafile | -f | --file | --record | --replay)
+	--cafile | -f | --file | --record | --replay | --body-file | --attach)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
@@ -39,7 +43,16 @@ _smtpsh()
 		COMPREPLY=($(compgen -W "$(_smtpsh_profiles)" -- "$cur"))
 		return
 		;;
-	--timeout | --ehlo | --replay-user)
+	--auth)
+		COMPREPLY=($(compgen -W "auto PLAIN LOGIN CRAM-MD5 XOAUTH2" -- "$cur"))
+		return
+		;;
+	--password-command | --oauth-token-command)
+		COMPREPLY=($(compgen -c -- "$cur"))
+		return
+		;;
+	--timeout | --ehlo | --replay-user | --from | --to | --cc | --bcc | --subject | --body | \
+		--header | --user)
 		return
 		;;
 	esac
