@@ -196,7 +196,16 @@ int repl_run(struct shell *sh)
 		}
 		struct pollfd fds[2] = {{.fd = STDIN_FILENO, .events = POLLIN},
 					{.fd = fd, .events = POLLIN}};
-		int r = poll(fds, fd >= 0 ? 2 : 1, -1);
+		/* SIGINT/SIGWINCH blocked from the check to the wait (ppoll unblocks them while it
+		   waits): a Ctrl-C that came while Readline was busy is handled now, not after the
+		   next key. */
+		sigset_t block, saved;
+		sigemptyset(&block);
+		sigaddset(&block, SIGINT);
+		sigaddset(&block, SIGWINCH);
+		sigprocmask(SIG_BLOCK, &block, &saved);
+		int r = got_sigint || got_sigwinch ? 0 : ppoll(fds, fd >= 0 ? 2 : 1, NULL, &saved);
+		sigprocmask(SIG_SETMASK, &saved, NULL);
 		if (got_sigwinch) {
 			got_sigwinch = 0;
 			rl_resize_terminal();
