@@ -87,6 +87,15 @@ int sasl_choose(unsigned advertised, bool tls_verified, bool have_token, enum sa
  */
 bool sasl_plaintext_allowed(bool tls, bool peer_loopback, bool allowed_by_user);
 
+/*
+ * The CRAM-MD5 response (RFC 2195) to a decoded challenge: base64 of user, a blank and the
+ * lower-case hex HMAC-MD5 of the challenge keyed with secret, appended to out with one
+ * allocation of the exact size (the intermediate buffers are wiped). Returns 0, or -1 when
+ * memory ran out or OpenSSL has no MD5 (FIPS mode).
+ */
+int sasl_cram_md5_response(const char *user, const char *secret, const void *challenge,
+			   size_t len, struct buf *out);
+
 /* ---- the client's steps ------------------------------------------------------------------ */
 
 /* One exchange. user and secret (password or token) are borrowed, never copied. */

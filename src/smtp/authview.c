@@ -1,19 +1,15 @@
 #include "smtpsh/authview.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
-static bool b64_char(unsigned char c)
-{
-	return isalnum(c) || c == '+' || c == '/';
-}
+#include "smtpsh/sasl.h"
 
+/* base64 is sasl.c's (OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock, checked strictly): one
+   implementation for \b64, \auth and the screen. */
 int authview_b64_decode(const char *text, size_t len, struct buf *out)
 {
 	while (len && (*text == ' ' || *text == '\t')) {
@@ -23,40 +19,15 @@ int authview_b64_decode(const char *text, size_t len, struct buf *out)
 	while (len && (text[len - 1] == ' ' || text[len - 1] == '\t'))
 		len--;
 	if (len % 4)
-		return -1;
-	size_t pad = 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)text[i];
-		if (c == '=' && i >= len - 2) {
-			pad++;
-			continue;
-		}
-		if (pad || !b64_char(c))
-			return -1; /* a '=' inside, or a byte that is not base64 */
-	}
-	if (len > 0x7fffffff || buf_reserve(out, len / 4 * 3 + 1) < 0)
-		return -1;
+		return -1; /* padding is required here */
 	if (len == 0)
 		return buf_append(out, "", 0);
-	int n = EVP_DecodeBlock((unsigned char *)out->data + out->len, (const unsigned char *)text,
-				(int)len);
-	if (n < 0 || (size_t)n < pad) {
-		out->data[out->len] = '\0';
-		return -1;
-	}
-	out->len += (size_t)n - pad;
-	out->data[out->len] = '\0';
-	return 0;
+	return sasl_b64_decode(text, len, len / 4 * 3, out) == SASL_DECODE_OK ? 0 : -1;
 }
 
 int authview_b64_encode(const void *data, size_t len, struct buf *out)
 {
-	if (len > 0x3fffffff || buf_reserve(out, (len + 2) / 3 * 4 + 1) < 0)
-		return -1;
-	int n = EVP_EncodeBlock((unsigned char *)out->data + out->len, data, (int)len);
-	out->len += (size_t)n;
-	out->data[out->len] = '\0';
-	return 0;
+	return sasl_b64_encode(data, len, out);
 }
 
 static void copy_out(const char *p, size_t n, char *out, size_t outlen)
@@ -141,16 +112,8 @@ int authview_respond(const char *mech, unsigned nth, const char *challenge, size
 		bool want_user = says(&ch, "user") ? true : says(&ch, "pass") ? false : nth == 1;
 		buf_puts(&plain, want_user ? user : pass);
 	} else if (strcasecmp(mech, "CRAM-MD5") == 0 && nth == 1 && ch.len) {
-		unsigned char md[EVP_MAX_MD_SIZE];
-		unsigned int mdlen = 0;
-		if (!HMAC(EVP_md5(), pass, (int)strlen(pass), (const unsigned char *)ch.data,
-			  ch.len, md, &mdlen))
-			goto out;
-		buf_puts(&plain, user);
-		buf_putc(&plain, ' ');
-		for (unsigned i = 0; i < mdlen; i++)
-			buf_printf(&plain, "%02x", md[i]);
-		OPENSSL_cleanse(md, sizeof md);
+		r = sasl_cram_md5_response(user, pass, ch.data, ch.len, out);
+		goto out;
 	} else if (strcasecmp(mech, "XOAUTH2") == 0 && nth == 1) {
 		buf_printf(&plain, "user=%s\001auth=Bearer %s\001\001", user, pass);
 	} else {

@@ -273,6 +273,30 @@ int sasl_client_start(struct sasl_client *c, struct buf *line, bool *secret, con
 	return -1;
 }
 
+int sasl_cram_md5_response(const char *user, const char *secret, const void *challenge,
+			   size_t len, struct buf *out)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t klen = strlen(secret);
+	if (klen > INT_MAX || !HMAC(EVP_md5(), secret, (int)klen, challenge, len, md, &mdlen) ||
+	    mdlen != 16)
+		return -1;
+	char hex[33];
+	static const char digits[] = "0123456789abcdef";
+	for (unsigned i = 0; i < 16; i++) {
+		hex[2 * i] = digits[md[i] >> 4];
+		hex[2 * i + 1] = digits[md[i] & 15];
+	}
+	hex[32] = '\0';
+	const char *parts[] = {user, " ", hex};
+	size_t lens[] = {strlen(user), 1, 32};
+	int r = encode_parts(out, "", parts, lens, 3);
+	OPENSSL_cleanse(md, sizeof md);
+	OPENSSL_cleanse(hex, sizeof hex);
+	return r;
+}
+
 /* RFC 2195: base64("user " hex(HMAC-MD5(key = password, challenge))). */
 static enum sasl_step cram_md5(struct sasl_client *c, const char *text, size_t len,
 			       struct buf *resp, const char **why)
@@ -288,33 +312,11 @@ static enum sasl_step cram_md5(struct sasl_client *c, const char *text, size_t l
 					      : "the CRAM-MD5 challenge is too long";
 		return d == SASL_DECODE_NOMEM ? SASL_STEP_NOMEM : SASL_STEP_CANCEL;
 	}
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	size_t klen = strlen(c->secret);
-	unsigned char *ok = klen <= INT_MAX ? HMAC(EVP_md5(), c->secret, (int)klen,
-						   (const unsigned char *)chal.data, chal.len, md,
-						   &mdlen)
-					    : NULL;
+	int r = sasl_cram_md5_response(c->user, c->secret, chal.data, chal.len, resp);
 	buf_free(&chal);
-	if (!ok || mdlen != 16) {
-		*why = "HMAC-MD5 is not available in this OpenSSL (FIPS mode?)";
-		return SASL_STEP_CANCEL;
-	}
-	char hex[33];
-	static const char digits[] = "0123456789abcdef";
-	for (unsigned i = 0; i < 16; i++) {
-		hex[2 * i] = digits[md[i] >> 4];
-		hex[2 * i + 1] = digits[md[i] & 15];
-	}
-	hex[32] = '\0';
-	const char *parts[] = {c->user, " ", hex};
-	size_t lens[] = {strlen(c->user), 1, 32};
-	int r = encode_parts(resp, "", parts, lens, 3);
-	OPENSSL_cleanse(md, sizeof md);
-	OPENSSL_cleanse(hex, sizeof hex);
 	if (r < 0) {
-		*why = "out of memory";
-		return SASL_STEP_NOMEM;
+		*why = "out of memory, or no HMAC-MD5 in this OpenSSL (FIPS mode?)";
+		return SASL_STEP_CANCEL;
 	}
 	return SASL_STEP_SEND;
 }
