@@ -28,6 +28,7 @@ from lablib import (PostfixLab, free_port, parse_transcript, run_smtpsh,  # noqa
 
 LAB = None
 BIG = 50 * 1024 * 1024
+SMALL = 4000  # the SIZE of the lab's small listener
 MAX_RSS_KB = 16 * 1024
 # AddressSanitizer's shadow memory and quarantine count in the RSS of an ASan build: the
 # bound there still proves the 50 MB are streamed, not held.
@@ -42,7 +43,7 @@ def sanitized():
 
 def setUpModule():
     global LAB
-    lab = PostfixLab(size_limit=BIG + 20 * 1024 * 1024)
+    lab = PostfixLab(size_limit=BIG + 20 * 1024 * 1024, small_limit=SMALL)
     lab.start()
     LAB = lab
 
@@ -224,6 +225,30 @@ class Send(unittest.TestCase):
         self.assertIn("NOOP", sent)
         self.assertTrue(any(t.startswith("550 5.1.1 <nobody@example.test>")
                             for _, t in r.received()), r.describe())
+
+    def test_size_over_the_limit_not_sent(self):
+        """Postfix advertises SIZE 4000: a bigger message is refused before MAIL"""
+        body = self.path("big-for-small.txt", b"x" * 70 + b"\n" * 1 + (b"y" * 79 + b"\n") * 60)
+        r = run_smtpsh(["127.0.0.1", LAB.small_port],
+                       "EHLO c\n\\send --from a@client.test --to bob@example.test "
+                       "--body-file %s\nQUIT\n" % body, home=self.home)
+        self.assertEqual(r.rc, 2, r.describe())
+        self.assertRegex(r.stderr, r"the message is \d+ octets and the server takes at most "
+                                   r"4000 \(SIZE\): not sent")
+        self.assertEqual(r.sent_text(), ["EHLO c"], r.describe())
+
+    def test_size_under_the_limit_declared(self):
+        """Postfix advertises SIZE 4000: a small message goes with SIZE= on MAIL"""
+        tok = token()
+        r = run_smtpsh(["127.0.0.1", LAB.small_port],
+                       "EHLO c\n\\send --from a@client.test --to bob@example.test "
+                       "--subject %s --body hello\nQUIT\n" % tok, home=self.home)
+        self.assertEqual(r.rc, 0, r.describe())
+        mail = [t for t in r.sent_text() if t.startswith("MAIL")]
+        self.assertRegex(mail[0], r"^MAIL FROM:<a@client\.test> SIZE=\d{3}$")
+        _, data = LAB.wait_for_message("bob", tok)
+        self.assertEqual(len(split_delivered(data)[1].replace(b"\n", b"\r\n")),
+                         int(mail[0].rsplit("=", 1)[1]))
 
     def test_send_needs_ehlo(self):
         """\\send before EHLO: a clear error, nothing sent"""
