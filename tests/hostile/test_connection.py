@@ -1,7 +1,8 @@
 #!/usr/bin/python3
-"""The server goes away or goes silent: close in the middle of a reply or of the greeting, no
-answer to a command, no greeting. smtpsh must stop with exit status 3 and one clear error,
-within its --timeout, and send nothing after the failure."""
+"""The server goes away or goes silent: close in the middle of a reply, of the greeting, of DATA
+or of the TLS handshake; no answer to a command, no greeting. smtpsh must stop with exit
+status 3 (4 for the handshake) and one clear error, within its --timeout, and send nothing
+after the failure."""
 
 import os
 import sys
@@ -29,6 +30,26 @@ class Connection(SmtpshTestCase):
         self.assert_diag(r, 'error')
         self.assert_server_ok(srv, r)
         self.assertEqual(srv.record(), b'')
+
+    def test_close_in_middle_of_data(self):
+        body = os.path.join(self.tmp, 'body.txt')
+        with open(body, 'w') as f:
+            f.write(''.join('line %d %s\n' % (i, 'x' * 70) for i in range(100000)))
+        script = ('MAIL FROM:<a@example.test>\nRCPT TO:<b@example.test>\nDATA\n'
+                  'Subject: first line\n\\file %s\n.\nQUIT\n' % body)
+        srv, r = self.run_case('close_mid_data.smtp', script)
+        self.assert_exit(r, 3)
+        self.assert_diag(r, 'error', r'closed|reset|write')
+        self.assert_server_ok(srv, r)
+        self.assertNotIn('-> QUIT', r.out())
+
+    def test_close_in_middle_of_handshake(self):
+        srv, r = self.run_case('close_mid_handshake.smtp', 'MAIL FROM:<a@example.test>\n',
+                               args=['--starttls'])
+        self.assert_exit(r, 4)
+        self.assert_diag(r, 'error', r'handshake')
+        self.assert_server_ok(srv, r)
+        self.assertNotIn(b'MAIL', srv.record())
 
     def test_no_answer_to_a_command(self):
         srv, r = self.run_case('no_answer.smtp', 'NOOP\nNOOP\nQUIT\n', smtpsh_timeout=2)
