@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 __attribute__((format(printf, 3, 4))) static int bad(char *err, size_t errlen, const char *fmt, ...)
 {
 	if (err && errlen) {
@@ -28,17 +30,6 @@ void transcript_entry_init(struct transcript_entry *e)
 void transcript_entry_free(struct transcript_entry *e)
 {
 	buf_free(&e->text);
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* Appends the UTF-8 form of code point cp. */
@@ -93,8 +84,8 @@ int transcript_unescape(const char *in, size_t len, struct buf *out)
 		if (c == '\\' || c == 't' || c == 'r' || c == 'n') {
 			i += 2;
 		} else if (c == 'x') {
-			int hi = i + 2 < len ? hexval(in[i + 2]) : -1;
-			int lo = i + 3 < len ? hexval(in[i + 3]) : -1;
+			int hi = i + 2 < len ? OPENSSL_hexchar2int((unsigned char)in[i + 2]) : -1;
+			int lo = i + 3 < len ? OPENSSL_hexchar2int((unsigned char)in[i + 3]) : -1;
 			if (hi < 0 || lo < 0)
 				return -1;
 			r = buf_putc(out, (char)(hi << 4 | lo));
@@ -103,8 +94,8 @@ int transcript_unescape(const char *in, size_t len, struct buf *out)
 			size_t j = i + 3;
 			uint32_t cp = 0;
 			int digits = 0;
-			while (j < len && hexval(in[j]) >= 0 && digits < 6) {
-				cp = cp << 4 | (uint32_t)hexval(in[j]);
+			while (j < len && OPENSSL_hexchar2int((unsigned char)in[j]) >= 0 && digits < 6) {
+				cp = cp << 4 | (uint32_t)OPENSSL_hexchar2int((unsigned char)in[j]);
 				j++;
 				digits++;
 			}

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "smtpsh/cred.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/meta.h"
@@ -321,21 +323,16 @@ void auth_cmd(struct shell *sh, int argc, char **argv)
 
 /* ---- \b64 and \unb64 ------------------------------------------------------------------- */
 
-static int hexval(char c)
+static int hex(char c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
+	return OPENSSL_hexchar2int((unsigned char)c);
 }
 
 /* \0 \t \n \r \\ \xNN in text become the octets they name (into out, exact size). */
 static int unescape(const char *text, struct buf *out, const char **bad)
 {
 	size_t n = strlen(text);
+	int hi, lo;
 	if (buf_reserve(out, n) < 0)
 		return -1;
 	for (size_t i = 0; i < n; i++) {
@@ -352,9 +349,9 @@ static int unescape(const char *text, struct buf *out, const char **bad)
 				c = '\r';
 			else if (e == '\\')
 				c = '\\';
-			else if (e == 'x' && i + 2 < n && hexval(text[i + 1]) >= 0 &&
-				 hexval(text[i + 2]) >= 0) {
-				c = (char)(hexval(text[i + 1]) * 16 + hexval(text[i + 2]));
+			else if (e == 'x' && i + 2 < n && (hi = hex(text[i + 1])) >= 0 &&
+				 (lo = hex(text[i + 2])) >= 0) {
+				c = (char)(hi * 16 + lo);
 				i += 2;
 			} else {
 				*bad = text + i - 1;
