@@ -15,6 +15,7 @@
 #include "config.h"
 #include "smtpsh/history.h"
 #include "smtpsh/paths.h"
+#include "smtpsh/practice.h"
 #include "smtpsh/profiles.h"
 #include "smtpsh/rcfile.h"
 #include "smtpsh/render.h"
@@ -53,6 +54,11 @@ enum {
 	OPT_SEND_OPTION, /* --from --to ...: recorded by send_opts_add() under their name */
 	OPT_AUTH,
 	OPT_USER,
+	OPT_PRACTICE,
+	OPT_SERVE,
+	OPT_LISTEN,
+	OPT_MAILDIR,
+	OPT_SCRIPT,
 };
 
 static const char short_options[] = "46f:hp:VX";
@@ -94,6 +100,11 @@ static const struct option long_options[] = {
 	{"header", required_argument, NULL, OPT_SEND_OPTION},
 	{"auth", required_argument, NULL, OPT_AUTH},
 	{"user", required_argument, NULL, OPT_USER},
+	{"practice", no_argument, NULL, OPT_PRACTICE},
+	{"serve", no_argument, NULL, OPT_SERVE},
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"maildir", required_argument, NULL, OPT_MAILDIR},
+	{"script", required_argument, NULL, OPT_SCRIPT},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -103,6 +114,8 @@ static void usage(FILE *f)
 {
 	fputs("Usage: smtpsh [OPTION]... [HOST [PORT]]\n"
 	      "  or:  smtpsh [OPTION]... PROFILE [PORT]\n"
+	      "  or:  smtpsh --practice [OPTION]...\n"
+	      "  or:  smtpsh --serve [PORT] [--listen ADDR] [--maildir DIR] [--script FILE]\n"
 	      "An interactive shell for SMTP: shows every command sent and every reply.\n"
 	      "Without HOST the shell starts disconnected (\\connect HOST [PORT] connects).\n"
 	      "A HOST without a dot or colon that names a profile or preset connects with it.\n"
@@ -167,8 +180,26 @@ static void usage(FILE *f)
 	      "                        and the command after them (DATA) in one write\n"
 	      "      --step            wait for Enter on the terminal before each command\n"
 	      "                        (batch and --replay; for lectures)\n"
-	      "\n"
-	      "Transcripts:\n"
+	      "\n",
+	      f);
+	/* in pieces: C99 compilers need not take string literals over 4095 bytes */
+	fputs("Practice server (built in; it stores mail and never relays it):\n"
+	      "      --practice        start a practice SMTP server on a free loopback port\n"
+	      "                        and connect to it: STARTTLS with a CA made at start\n"
+	      "                        and trusted by this session, AUTH with a demo login\n"
+	      "                        printed at start, a Maildir (\\inbox, \\practice)\n"
+	      "      --serve [PORT]    run the practice server alone in the foreground (port\n"
+	      "                        2525; 0 picks a free one) and show every conversation,\n"
+	      "                        to test your own SMTP client; Ctrl-C stops it\n"
+	      "      --listen ADDR     --serve on this IP address instead of 127.0.0.1 and\n"
+	      "                        ::1 (a warning when it is not a loopback address)\n"
+	      "      --maildir DIR     keep the practice server's mail in DIR (else a\n"
+	      "                        temporary folder, removed at the end)\n"
+	      "      --script FILE     --serve the server side of a transcript: every client\n"
+	      "                        gets its recorded replies (a recorded server, offline)\n"
+	      "\n",
+	      f);
+	fputs("Transcripts:\n"
 	      "      --record FILE     write the session to FILE as it happens (secrets as\n"
 	      "                        <redacted>; format: transcripts/FORMAT.md)\n"
 	      "      --replay FILE     play the client side of a transcript against HOST\n"
@@ -239,6 +270,8 @@ struct choices {
 	const char *auth;      /* --auth MECH|auto */
 	const char *user;      /* --user */
 	struct send_opts *message; /* --from, --to... */
+	bool practice;                     /* --practice */
+	struct practice_options practice_opt; /* --serve, --listen, --maildir */
 };
 
 static int parse_timeout(const char *s, int *ms)
@@ -376,6 +409,21 @@ static int parse_options(int argc, char **argv, struct choices *c)
 			break;
 		case OPT_REPLAY_SKIP_AUTH:
 			c->replay.skip_auth = true;
+			break;
+		case OPT_PRACTICE:
+			c->practice = true;
+			break;
+		case OPT_SERVE:
+			c->practice_opt.serve = true;
+			break;
+		case OPT_LISTEN:
+			c->practice_opt.listen = optarg;
+			break;
+		case OPT_MAILDIR:
+			c->practice_opt.maildir = optarg;
+			break;
+		case OPT_SCRIPT:
+			c->practice_opt.script = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -533,6 +581,7 @@ struct startup {
 	struct session_params params;
 	FILE *in; /* batch input, or NULL for the REPL */
 	int histsize;
+	struct practice *practice; /* --practice: the server the shell talks to */
 };
 
 /* The transcript options: they go together, and --step needs a terminal. Returns -1 to go
@@ -573,6 +622,54 @@ static int check_transcript_options(struct choices *c)
 		fprintf(stderr, "smtpsh: %s\n", err);
 		return EXIT_USAGE;
 	}
+	return -1;
+}
+
+/* --serve runs the practice server here and now; --practice and its options are checked.
+   Returns -1 to go on, or the exit status. */
+static int practice_options(int argc, char **argv, struct choices *c)
+{
+	struct practice_options *o = &c->practice_opt;
+	if (o->serve) {
+		if (c->practice || argc - optind > 1 || c->profile || c->replay.path || c->script ||
+		    c->send) {
+			fputs("smtpsh: --serve takes only a PORT (and --listen, --maildir, --script)\n",
+			      stderr);
+			return EXIT_USAGE;
+		}
+		o->port = optind < argc ? argv[optind] : NULL;
+		return practice_serve(o);
+	}
+	if (o->listen || o->script || (o->maildir && !c->practice)) {
+		fprintf(stderr, "smtpsh: %s goes with %s\n",
+			o->listen ? "--listen" : o->script ? "--script" : "--maildir",
+			o->maildir && !o->listen && !o->script ? "--serve or --practice" : "--serve");
+		return EXIT_USAGE;
+	}
+	if (c->practice && (optind < argc || c->cafile || c->profile || c->replay.path || c->send ||
+			    (c->mode_set && c->mode == TLS_IMPLICIT))) {
+		fputs("smtpsh: --practice connects to its own server and trusts its own CA: no "
+		      "HOST, profile, --cafile, --replay, --send or --tls (use STARTTLS or "
+		      "--starttls; \\send in the shell)\n",
+		      stderr);
+		return EXIT_USAGE;
+	}
+	return -1;
+}
+
+/* --practice: starts the server (before any Readline state exists) and points the session
+   at it. Returns -1 to go on, or the exit status. */
+static int start_practice(const struct choices *c, struct startup *st)
+{
+	char err[512];
+	st->practice = practice_start(&c->practice_opt, err, sizeof err);
+	if (!st->practice) {
+		fprintf(stderr, "smtpsh: cannot start the practice server: %s\n", err);
+		return EXIT_USAGE;
+	}
+	st->host = "127.0.0.1";
+	st->port = st->practice->port;
+	st->params.cafile = st->practice->env.cafile;
 	return -1;
 }
 
@@ -670,6 +767,9 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 	sh.profiles = &st->profiles;
 	sh.profiles_path = st->profiles_path.len ? st->profiles_path.data : NULL;
 	const struct profile *prof = st->profile;
+	sh.practice = st->practice;
+	if (st->practice) /* \auth asks only for the password */
+		sh.default_user = st->practice->env.user;
 	if (prof) {
 		sh.default_user = prof->user;
 		sh.default_mech = prof->auth;
@@ -709,6 +809,8 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 		if (prof->note)
 			render_info(&render, "%s", prof->note);
 	}
+	if (st->practice && !sh.done)
+		practice_banner(st->practice, &render);
 	int status;
 	if (cli->replay.path && !sh.done) {
 		struct replay_options r = cli->replay;
@@ -759,6 +861,8 @@ int main(int argc, char **argv)
 		status = EXIT_USAGE;
 	if (status < 0)
 		status = check_transcript_options(&cli);
+	if (status < 0)
+		status = practice_options(argc, argv, &cli);
 	if (status >= 0) {
 		send_opts_free(&message);
 		step_close();
@@ -769,8 +873,11 @@ int main(int argc, char **argv)
 	buf_init(&st.cafile);
 	buf_init(&st.scratch);
 	status = prepare(argc, argv, &cli, &envc, &st);
+	if (status < 0 && cli.practice)
+		status = start_practice(&cli, &st);
 	if (status < 0)
 		status = run(&cli, &envc, &st);
+	practice_stop(st.practice);
 	if (st.in && st.in != stdin)
 		fclose(st.in);
 	profile_set_free(&st.profiles);

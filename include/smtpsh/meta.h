@@ -17,6 +17,7 @@ enum meta_complete {
 	META_COMPLETE_SET,     /* a setting's name, then on/off */
 	META_COMPLETE_AUTH,    /* a mechanism (those advertised that \auth knows) */
 	META_COMPLETE_SEND,    /* the options of \send, file names after --body-file/--attach */
+	META_COMPLETE_PRACTICE, /* a practice server setting's name, then its values */
 };
 
 struct meta_command {

@@ -26,6 +26,8 @@ enum shell_exit {
 	EXIT_INTERRUPT = 130,
 };
 
+struct practice; /* smtpsh --practice (practice.h) */
+
 struct shell {
 	struct smtp_session *session;
 	struct render *render;
@@ -58,6 +60,7 @@ struct shell {
 	size_t pipe_n;
 	char *pipe_lines[SESSION_PIPELINE_MAX];
 	char *pipe_shown[SESSION_PIPELINE_MAX];
+	struct practice *practice; /* the practice server of --practice, or NULL */
 };
 
 void shell_init(struct shell *sh, struct smtp_session *s, struct render *r);

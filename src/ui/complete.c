@@ -11,6 +11,7 @@
 #include "smtpsh/meta.h"
 #include "smtpsh/sasl.h"
 #include "smtpsh/send.h"
+#include "smtpsh/practice_settings.h"
 #include "smtpsh/verbs.h"
 
 #define CANDIDATES_MAX 64
@@ -165,6 +166,24 @@ size_t complete_candidates(const struct shell *sh, const char *line, size_t star
 				for (size_t i = 0; i < send_option_count; i++)
 					if (strncmp(send_option_names[i], text, strlen(text)) == 0)
 						n = add(out, n, max, send_option_names[i]);
+			return n;
+		}
+		case META_COMPLETE_PRACTICE: {
+			const char *names[32];
+			size_t k = 0, n = 0;
+			if (nwords == 1) {
+				k = practice_setting_names(names, 32);
+			} else if (nwords == 2) {
+				char setting[32] = "";
+				size_t i = strcspn(line, " \t");
+				i += strspn(line + i, " \t");
+				snprintf(setting, sizeof setting, "%.*s", (int)strcspn(line + i, " \t"),
+					 line + i);
+				k = practice_setting_values(setting, names, 32);
+			}
+			for (size_t i = 0; i < k; i++)
+				if (prefix_ci(names[i], text))
+					n = add(out, n, max, names[i]);
 			return n;
 		}
 		case META_COMPLETE_NONE:

@@ -14,6 +14,7 @@
 #include "smtpsh/escape.h"
 #include "smtpsh/profiles.h"
 #include "smtpsh/send.h"
+#include "smtpsh/practice.h"
 #include "smtpsh/verbs.h"
 
 #define ARGS_MAX 128
@@ -462,6 +463,16 @@ const struct meta_command meta_commands[] = {
 		 "--attach PATH (repeatable) --header 'Name: value' (repeatable)",
 	 .run = send_cmd,
 	 .complete = META_COMPLETE_SEND},
+	{.name = "inbox",
+	 .args = "[N]",
+	 .help = "practice server: list the messages received, or show message N as stored",
+	 .run = practice_cmd_inbox},
+	{.name = "practice",
+	 .args = "[NAME VALUE]",
+	 .help = "practice server: show its settings, or set a teaching fault (greylist, reject, "
+		 "...)",
+	 .run = practice_cmd_practice,
+	 .complete = META_COMPLETE_PRACTICE},
 	{.name = "help",
 	 .args = "[VERB|\\COMMAND]",
 	 .help = "list commands, or explain one",

@@ -1,0 +1,81 @@
+/*
+ * The practice server's process: its private folder (certificates, Maildir), its listening
+ * sockets, and the poll() loop serving many connections at once (src/practice/server.c).
+ * Used by smtpsh --practice (in a child process) and smtpsh --serve (in the foreground).
+ */
+#ifndef SMTPSH_PRACTICE_SERVER_H
+#define SMTPSH_PRACTICE_SERVER_H
+
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <openssl/ssl.h>
+
+#include "smtpsh/smtpd.h"
+
+#define PRACTICE_LISTEN_MAX 2
+#define PRACTICE_CONN_MAX 64 /* connections served at once; more get a 421 */
+#define PRACTICE_SERVE_PORT "2525"
+
+struct practice_options {
+	bool serve;	     /* --serve (else --practice) */
+	const char *port;    /* --serve PORT; NULL: 2525 for --serve, any free one for --practice */
+	const char *listen;  /* --listen ADDR, or NULL: loopback only */
+	const char *maildir; /* --maildir DIR, or NULL: inside the temporary folder */
+	const char *script;  /* --serve --script FILE: play a transcript's server side */
+};
+
+/* What a running practice server is made of. */
+struct practice_env {
+	char dir[1024];	       /* the temporary folder (removed at the end) */
+	char cafile[PATH_MAX]; /* the CA certificate to trust */
+	char certfile[PATH_MAX];
+	char maildir[PATH_MAX];
+	char logfile[PATH_MAX]; /* --practice: the server's log */
+	char user[32];
+	char password[32];
+	unsigned port;
+	int fds[PRACTICE_LISTEN_MAX];
+	char addrs[PRACTICE_LISTEN_MAX][64]; /* numeric addresses listened on */
+	size_t nfds;
+	bool loopback; /* every address listened on is a loopback one */
+	SSL_CTX *ssl;
+};
+
+/*
+ * Makes the temporary folder, the certificates, the Maildir and the demo password, and
+ * binds the listening sockets. Returns 0, or -1 with a reason in err (everything undone).
+ */
+int practice_env_setup(struct practice_env *e, const struct practice_options *o, char *err,
+		       size_t errlen);
+/* Closes the sockets, frees the TLS context, removes the temporary folder (never --maildir). */
+void practice_env_cleanup(struct practice_env *e);
+/* Removes the temporary folder only (what practice_env_cleanup does last). */
+void practice_env_remove_dir(const struct practice_env *e);
+
+/* Makes the CA (to cafile) and the server certificate (to certfile) for localhost, 127.0.0.1,
+   ::1 and extra_ip (or NULL); returns the server's TLS context, or NULL with err. */
+SSL_CTX *practice_tls_context(const char *cafile, const char *certfile, const char *extra_ip,
+			      char *err, size_t errlen);
+
+struct practice_loop {
+	struct practice_env *env;
+	struct smtpd_config cfg;
+	FILE *out;	 /* where conversations and notes are printed */
+	bool show_body;	 /* print message lines too (the first 100 of each message) */
+	int control_in;	 /* control lines come from here (-1: none) */
+	int control_out; /* replies go here (-1: printed to out as "*" lines) */
+	volatile sig_atomic_t *stop;
+};
+
+/*
+ * Serves connections until *stop is set (or the control channel ends, when control_out is
+ * a socket). Control lines: "show", "help", "reset", "NAME VALUE...", "quit". Replies to
+ * control_out are lines "- text" and a last line "ok [text]" or "error text".
+ * Returns 0, or -1 when poll() failed.
+ */
+int practice_loop_run(struct practice_loop *l);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * The practice server's teaching faults and limits, changed at run time with
+ * \practice NAME VALUE (from the shell) or NAME VALUE (typed into --serve). Pure: one table
+ * of settings drives parsing, the listing and Tab completion.
+ */
+#ifndef SMTPSH_PRACTICE_SETTINGS_H
+#define SMTPSH_PRACTICE_SETTINGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "smtpsh/buf.h"
+
+#define PRACTICE_SIZE_DEFAULT 10240000UL /* the SIZE advertised (as Postfix's default) */
+#define PRACTICE_SIZE_MAX (100UL * 1024 * 1024)
+#define PRACTICE_SLOW_MAX 60000u      /* ms */
+#define PRACTICE_TIMEOUT_DEFAULT 300u /* s, RFC 5321 4.5.3.2.7 */
+#define PRACTICE_TIMEOUT_MAX 3600u
+#define PRACTICE_REJECT_MAX 256
+
+struct practice_settings {
+	bool greylist;			  /* 451 4.7.1 to the first attempt of a triplet */
+	unsigned greylist_delay;	  /* seconds before a retry is accepted (0: the next try) */
+	char reject[PRACTICE_REJECT_MAX]; /* glob patterns (blank-separated) of refused RCPTs */
+	unsigned long size;		  /* SIZE limit in octets */
+	bool require_tls;		  /* 530 5.7.0 before STARTTLS */
+	bool auth_required;		  /* 530 5.7.0 to MAIL before AUTH */
+	bool plain_auth;		  /* offer AUTH without TLS (off: only after STARTTLS) */
+	unsigned slow_ms;		  /* delay before every reply */
+	char drop_after[12]; /* close without a reply when this verb arrives ("" none) */
+	unsigned timeout;    /* idle seconds before 421 4.4.2 */
+};
+
+void practice_settings_defaults(struct practice_settings *s);
+
+/*
+ * Applies "NAME VALUE" (value may hold several words for reject). Returns 0 and a
+ * confirmation in msg ("greylist is on: ..."), or -1 and the reason in msg. "reset" alone
+ * (value NULL or "") restores the defaults.
+ */
+int practice_settings_set(struct practice_settings *s, const char *name, const char *value,
+			  struct buf *msg);
+
+/* One line per setting: "greylist      off    451 4.7.1 to the first attempt ...". */
+void practice_settings_describe(const struct practice_settings *s, struct buf *out);
+
+/* The setting names (and "reset"), for completion; returns how many were put in out. */
+size_t practice_setting_names(const char **out, size_t max);
+/* Values worth offering after a setting's name ("on", "off", verbs...). */
+size_t practice_setting_values(const char *name, const char **out, size_t max);
+
+/* Does the address match one of the reject patterns (case-insensitive globs)? */
+bool practice_settings_rejects(const struct practice_settings *s, const char *addr);
+
+#endif

@@ -1,0 +1,97 @@
+/* smtpsh --serve: the practice server alone in the foreground, showing every conversation. */
+#include "smtpsh/practice.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "smtpsh/maildir.h"
+#include "smtpsh/practice_script.h"
+
+static volatile sig_atomic_t serve_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	serve_stop = 1;
+}
+
+int practice_serve(const struct practice_options *o)
+{
+	struct practice_env env;
+	struct smtpd_script script;
+	char err[512];
+	smtpd_script_init(&script);
+	if (o->script && smtpd_script_load(&script, o->script, err, sizeof err) < 0) {
+		fprintf(stderr, "smtpsh: --script: %s\n", err);
+		return EXIT_USAGE;
+	}
+	if (practice_env_setup(&env, o, err, sizeof err) < 0) {
+		fprintf(stderr, "smtpsh: %s\n", err);
+		smtpd_script_free(&script);
+		return EXIT_USAGE;
+	}
+	struct sigaction sa = {0};
+	sa.sa_handler = on_signal; /* no SA_RESTART: poll() returns, the loop sees the flag */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	printf("*  smtpsh practice server on %s port %u", env.addrs[0], env.port);
+	for (size_t i = 1; i < env.nfds; i++)
+		printf(" and %s port %u", env.addrs[i], env.port);
+	printf("%s\n", env.loopback ? " (loopback only)" : "");
+	if (!env.loopback)
+		fprintf(stderr,
+			"! warning: listening on %s: anyone who can reach this machine can "
+			"talk to this server (it stores mail, it never relays it)\n",
+			env.addrs[0]);
+	if (!o->script)
+		printf("*  AUTH login: user %s, password %s (offered after STARTTLS)\n", env.user,
+		       env.password);
+	printf("*  CA certificate to trust: %s\n", env.cafile);
+	printf("*    e.g. smtpsh --cafile %s --starttls localhost %u\n", env.cafile, env.port);
+	printf("*    or   openssl s_client -starttls smtp -CAfile %s -connect localhost:%u\n",
+	       env.cafile, env.port);
+	if (!o->script)
+		printf("*  Maildir: %s%s\n", env.maildir,
+		       o->maildir ? ""
+				  : " (removed when the server stops; --maildir DIR keeps "
+				    "the mail)");
+	if (o->script)
+		printf(
+		    "*  playing the server side of %s to every client (%zu steps%s): its replies, "
+		    "not the practice server's; nothing is stored; Ctrl-C stops the server\n",
+		    o->script, script.n, script.implicit_tls ? ", implicit TLS" : "");
+	else
+		printf("*  mail is stored, never relayed; type 'help' for the teaching faults; "
+		       "Ctrl-C stops the server\n");
+	printf("*  [N] numbers the connections; -> is what the server sends, <- what it receives "
+	       "(~> <~ under TLS)\n");
+	fflush(stdout);
+
+	struct practice_loop loop = {
+	    .env = &env,
+	    .out = stdout,
+	    .show_body = true,
+	    .control_in = STDIN_FILENO,
+	    .control_out = -1,
+	    .stop = &serve_stop,
+	};
+	loop.cfg.hostname = "localhost";
+	loop.cfg.user = env.user;
+	loop.cfg.password = env.password;
+	loop.cfg.tls_available = true;
+	loop.cfg.script = o->script ? &script : NULL;
+	practice_settings_defaults(&loop.cfg.settings);
+	maildir_store(&loop.cfg.store, env.maildir);
+	int r = practice_loop_run(&loop);
+	printf("*  server stopped (%lu message%s stored)\n", loop.cfg.messages,
+	       loop.cfg.messages == 1 ? "" : "s");
+	fflush(stdout);
+	practice_env_cleanup(&env);
+	smtpd_script_free(&script);
+	return r == 0 ? EXIT_OK : EXIT_NET;
+}

@@ -1,0 +1,1096 @@
+/*
+ * The practice server's SMTP state machine: lines, commands, the envelope and DATA.
+ * Reply texts follow Postfix where both implement a case (the differential test compares
+ * them); where RFC 5321/4954 name a better code, the RFC wins (README, "Practice server").
+ */
+#include "smtpd_int.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/rand.h>
+
+static const char *const state_names[] = {
+    [SMTPD_S_COMMAND] = "command",   [SMTPD_S_AUTH] = "auth",	  [SMTPD_S_DATA] = "data",
+    [SMTPD_S_TLS_WAIT] = "tls-wait", [SMTPD_S_CLOSED] = "closed",
+};
+
+const char *smtpd_state_name(enum smtpd_state s)
+{
+	return state_names[s];
+}
+
+void smtpd_set_state(struct smtpd_conn *c, enum smtpd_state s)
+{
+	c->state = s;
+}
+
+static void emit(struct smtpd_conn *c, enum smtpd_event_type type, const char *text, size_t len,
+		 bool body, bool secret)
+{
+	if (!c->on_event)
+		return;
+	struct smtpd_event ev = {
+	    .type = type,
+	    .text = text,
+	    .len = len,
+	    .tls = c->tls,
+	    .body = body,
+	    .secret = secret,
+	};
+	c->on_event(c->event_arg, &ev);
+}
+
+void smtpd_say(struct smtpd_conn *c, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	size_t len = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+	buf_append(&c->out, line, len);
+	buf_puts(&c->out, "\r\n");
+	emit(c, SMTPD_EV_SENT, line, len, false, false);
+	if ((line[0] == '4' || line[0] == '5') && strncmp(line, "421", 3) != 0)
+		c->errors++;
+}
+
+void smtpd_note(struct smtpd_conn *c, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		emit(c, SMTPD_EV_INFO, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1,
+		     false, false);
+}
+
+bool smtpd_auth_offered(const struct smtpd_conn *c)
+{
+	return c->tls || c->cfg->settings.plain_auth;
+}
+
+/* --- transaction ----------------------------------------------------------------------- */
+
+static void abort_message(struct smtpd_conn *c)
+{
+	if (c->msg) {
+		c->cfg->store.abort(c->msg);
+		c->msg = NULL;
+	}
+}
+
+static void reset_transaction(struct smtpd_conn *c)
+{
+	abort_message(c);
+	free(c->from);
+	c->from = NULL;
+	for (size_t i = 0; i < c->nrcpts; i++)
+		free(c->rcpts[i]);
+	c->nrcpts = 0;
+	c->mail = false;
+	c->rcpt_tried = false;
+	c->declared_size = 0;
+}
+
+/* --- life cycle -------------------------------------------------------------------------- */
+
+int smtpd_conn_init(struct smtpd_conn *c, struct smtpd_config *cfg, const char *peer, bool tls,
+		    void (*on_event)(void *arg, const struct smtpd_event *ev), void *event_arg)
+{
+	memset(c, 0, sizeof *c);
+	c->cfg = cfg;
+	c->tls = tls;
+	c->on_event = on_event;
+	c->event_arg = event_arg;
+	buf_init(&c->in);
+	buf_init(&c->out);
+	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	if (buf_reserve(&c->in, SMTPD_IN_MAX) < 0)
+		return -1;
+	if (strcasecmp(cfg->settings.drop_after, "CONNECT") == 0) {
+		smtpd_note(c, "drop-after connect: closing without a greeting");
+		smtpd_set_state(c, SMTPD_S_CLOSED);
+		c->drop_pending = true;
+		return 0;
+	}
+	smtpd_set_state(c, SMTPD_S_COMMAND);
+	const struct smtpd_script *sc = cfg->script;
+	if (sc && sc->n && !sc->steps[0].expect) { /* the recorded greeting */
+		for (size_t i = 0; i < sc->steps[0].nreplies; i++)
+			smtpd_say(c, "%s", sc->steps[0].replies[i]);
+		c->script_pos = 1;
+		return 0;
+	}
+	smtpd_say(c, "220 %s ESMTP smtpsh practice server", cfg->hostname);
+	return 0;
+}
+
+void smtpd_conn_free(struct smtpd_conn *c)
+{
+	reset_transaction(c);
+	smtpd_auth_reset(c);
+	free(c->helo);
+	c->helo = NULL;
+	buf_free_secret(&c->in); /* may hold an AUTH line */
+	buf_free(&c->out);
+}
+
+size_t smtpd_room(const struct smtpd_conn *c)
+{
+	if (c->state == SMTPD_S_CLOSED || c->state == SMTPD_S_TLS_WAIT)
+		return 0;
+	return c->in.len < SMTPD_IN_MAX ? SMTPD_IN_MAX - c->in.len : 0;
+}
+
+size_t smtpd_feed(struct smtpd_conn *c, const char *data, size_t len)
+{
+	size_t room = smtpd_room(c);
+	if (len > room)
+		len = room;
+	if (len && buf_append(&c->in, data, len) < 0)
+		return 0;
+	return len;
+}
+
+struct buf *smtpd_out(struct smtpd_conn *c)
+{
+	return &c->out;
+}
+
+void smtpd_tls_started(struct smtpd_conn *c)
+{
+	if (c->in.len) {
+		smtpd_note(c, "discarded %zu bytes received before the TLS handshake", c->in.len);
+		OPENSSL_cleanse(c->in.data, c->in.len);
+		buf_reset(&c->in);
+	}
+	c->tls = true;
+	c->skipping = false;
+	/* RFC 3207 4.2: forget everything learnt from the client; EHLO again. */
+	free(c->helo);
+	c->helo = NULL;
+	c->esmtp = false;
+	c->authenticated = false;
+	reset_transaction(c);
+	smtpd_set_state(c, SMTPD_S_COMMAND);
+}
+
+static void close_with(struct smtpd_conn *c, const char *line)
+{
+	if (c->state == SMTPD_S_CLOSED)
+		return;
+	abort_message(c);
+	smtpd_auth_reset(c);
+	smtpd_say(c, "%s", line);
+	smtpd_set_state(c, SMTPD_S_CLOSED);
+}
+
+void smtpd_timeout(struct smtpd_conn *c)
+{
+	char line[300];
+	snprintf(line, sizeof line, "421 4.4.2 %s Error: timeout exceeded", c->cfg->hostname);
+	close_with(c, line);
+}
+
+void smtpd_shutdown(struct smtpd_conn *c)
+{
+	char line[300];
+	snprintf(line, sizeof line, "421 4.3.2 %s Service shutting down, closing connection",
+		 c->cfg->hostname);
+	close_with(c, line);
+}
+
+/* --- greylisting ------------------------------------------------------------------------- */
+
+void smtpd_greylist_clear(struct smtpd_greylist *g)
+{
+	memset(g, 0, sizeof *g);
+}
+
+static uint64_t fnv1a(uint64_t h, const char *s)
+{
+	for (; *s; s++) {
+		h ^= (unsigned char)tolower((unsigned char)*s);
+		h *= 0x100000001b3ULL;
+	}
+	h ^= 0xff; /* separator */
+	return h * 0x100000001b3ULL;
+}
+
+/* 0 when the triplet may pass; otherwise the seconds left (at least 1). */
+static long greylist_check(struct smtpd_conn *c, const char *rcpt, time_t now)
+{
+	struct smtpd_greylist *g = &c->cfg->greylist;
+	uint64_t key = fnv1a(fnv1a(fnv1a(0xcbf29ce484222325ULL, c->peer), c->from), rcpt);
+	size_t slot = 0;
+	bool free_found = false;
+	for (size_t i = 0; i < SMTPD_GREYLIST_SLOTS; i++) {
+		if (!g->first[i]) {
+			if (!free_found)
+				slot = i;
+			free_found = true;
+		} else if (g->key[i] == key) {
+			long left =
+			    (long)(g->first[i] + (time_t)c->cfg->settings.greylist_delay - now);
+			return left > 0 ? left : 0;
+		} else if (!free_found && g->first[i] < g->first[slot]) {
+			slot = i; /* the oldest triplet makes room */
+		}
+	}
+	g->key[slot] = key;
+	g->first[slot] = now > 0 ? now : 1;
+	return c->cfg->settings.greylist_delay ? (long)c->cfg->settings.greylist_delay : 1;
+}
+
+/* --- addresses ---------------------------------------------------------------------------- */
+
+static bool atext(unsigned char ch)
+{
+	return isalnum(ch) || strchr("!#$%&'*+-/=?^_`{|}~", ch);
+}
+
+/* A domain (dot-separated labels of letters, digits, hyphens) or an address literal. */
+static bool valid_domain(const char *d, size_t len)
+{
+	if (!len)
+		return false;
+	if (d[0] == '[')
+		return len > 2 && d[len - 1] == ']' && !memchr(d + 1, '[', len - 2) &&
+		       !memchr(d + 1, ']', len - 2) && !memchr(d, ' ', len);
+	size_t label = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)d[i];
+		if (ch == '.') {
+			if (!label || d[i - 1] == '-')
+				return false;
+			label = 0;
+		} else if (isalnum(ch) || (ch == '-' && label)) {
+			label++;
+		} else {
+			return false;
+		}
+	}
+	return label && d[len - 1] != '-';
+}
+
+/* local-part "@" domain (RFC 5321 4.1.2), or "postmaster" alone when postmaster_ok. */
+static bool valid_mailbox(const char *a, bool postmaster_ok)
+{
+	if (postmaster_ok && strcasecmp(a, "postmaster") == 0)
+		return true;
+	const char *at = strrchr(a, '@');
+	if (!at || at == a)
+		return false;
+	size_t llen = (size_t)(at - a);
+	if (a[0] == '"') { /* quoted string */
+		if (llen < 2 || a[llen - 1] != '"')
+			return false;
+		for (size_t i = 1; i + 1 < llen; i++) {
+			unsigned char ch = (unsigned char)a[i];
+			if (ch == '\\' && i + 2 < llen)
+				i++;
+			else if (ch < 0x20 || ch > 0x7e || ch == '"')
+				return false;
+		}
+	} else { /* dot-string */
+		for (size_t i = 0; i < llen; i++) {
+			unsigned char ch = (unsigned char)a[i];
+			if (ch == '.' ? (i == 0 || i + 1 == llen || a[i - 1] == '.') : !atext(ch))
+				return false;
+		}
+	}
+	return valid_domain(at + 1, strlen(at + 1));
+}
+
+static bool has_8bit(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return true;
+	return false;
+}
+
+enum path_result {
+	PATH_OK,
+	PATH_SYNTAX, /* not "FROM:"/"TO:" then a path */
+	PATH_BAD,    /* the address is malformed */
+	PATH_8BIT,   /* non-ASCII without SMTPUTF8 */
+	PATH_LONG,
+};
+
+struct path {
+	char addr[SMTPD_PATH_MAX + 1]; /* without brackets and source route */
+	char *params;		       /* what follows the path, or "" */
+	bool spaced;		       /* a blank after the colon (tolerated, noted) */
+	bool bare;		       /* no angle brackets (tolerated, noted) */
+};
+
+/* Parses "FROM:<path> params" (keyword "FROM:" or "TO:"); args is modified. */
+static enum path_result parse_path(char *args, const char *keyword, struct path *p, bool null_ok,
+				   bool postmaster_ok)
+{
+	size_t klen = strlen(keyword);
+	memset(p, 0, sizeof *p);
+	if (strncasecmp(args, keyword, klen) != 0)
+		return PATH_SYNTAX;
+	char *s = args + klen;
+	size_t sp = strspn(s, " ");
+	p->spaced = sp > 0;
+	s += sp;
+	char *end;
+	if (*s == '<') {
+		bool quoted = false;
+		for (end = s + 1; *end && (quoted || *end != '>'); end++) {
+			if (*end == '\\' && quoted && end[1])
+				end++;
+			else if (*end == '"')
+				quoted = !quoted;
+		}
+		if (*end != '>')
+			return PATH_SYNTAX;
+		*end = '\0';
+		s++;
+		end++;
+	} else {
+		if (!*s)
+			return PATH_SYNTAX;
+		p->bare = true;
+		end = s + strcspn(s, " ");
+		if (*end)
+			*end++ = '\0';
+	}
+	if (*end && *end != ' ')
+		return PATH_SYNTAX;
+	p->params = end + strspn(end, " ");
+	if (strlen(s) + 2 > SMTPD_PATH_MAX)
+		return PATH_LONG;
+	/* A source route "@a,@b:" is accepted and ignored (RFC 5321 4.1.2, C.). */
+	if (s[0] == '@') {
+		char *colon = strchr(s, ':');
+		if (!colon)
+			return PATH_BAD;
+		s = colon + 1;
+	}
+	if (has_8bit(s))
+		return PATH_8BIT;
+	if (!*s ? !null_ok : !valid_mailbox(s, postmaster_ok))
+		return PATH_BAD;
+	snprintf(p->addr, sizeof p->addr, "%s", s);
+	return PATH_OK;
+}
+
+static const char *path_notes(const struct path *p)
+{
+	if (p->spaced && p->bare)
+		return " (note: RFC 5321 wants no blank after the colon and <> around the address)";
+	if (p->spaced)
+		return " (note: RFC 5321 wants no blank after the colon)";
+	if (p->bare)
+		return " (note: RFC 5321 wants <> around the address)";
+	return "";
+}
+
+/* --- commands ------------------------------------------------------------------------------ */
+
+/* A printable, bounded copy of client text for our replies and headers. */
+static void printable(char *out, size_t outlen, const char *in)
+{
+	size_t j = 0;
+	for (size_t i = 0; in[i] && j + 1 < outlen; i++)
+		out[j++] =
+		    (unsigned char)in[i] >= 0x21 && (unsigned char)in[i] < 0x7f ? in[i] : '?';
+	out[j] = '\0';
+}
+
+static void cmd_ehlo(struct smtpd_conn *c, char *args, bool esmtp)
+{
+	if (!*args) {
+		smtpd_say(c, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+		return;
+	}
+	reset_transaction(c);
+	free(c->helo);
+	c->helo = strndup(args, 255);
+	c->esmtp = esmtp;
+	char name[72];
+	printable(name, sizeof name, args);
+	if (!esmtp) {
+		smtpd_say(c, "250 %s", c->cfg->hostname);
+		return;
+	}
+	smtpd_say(c, "250-%s Hello %s", c->cfg->hostname, name);
+	smtpd_say(c, "250-PIPELINING");
+	smtpd_say(c, "250-SIZE %lu", c->cfg->settings.size);
+	smtpd_say(c, "250-8BITMIME");
+	smtpd_say(c, "250-ENHANCEDSTATUSCODES");
+	if (c->cfg->tls_available && !c->tls)
+		smtpd_say(c, "250-STARTTLS");
+	if (smtpd_auth_offered(c))
+		smtpd_say(c, "250-AUTH PLAIN LOGIN CRAM-MD5");
+	smtpd_say(c, "250 HELP");
+}
+
+/* MAIL parameters (RFC 1870 SIZE, RFC 6152 BODY, RFC 4954 AUTH). 0 when all are fine. */
+static int mail_params(struct smtpd_conn *c, char *params)
+{
+	for (char *p = strtok(params, " "); p; p = strtok(NULL, " ")) {
+		char *eq = strchr(p, '=');
+		size_t klen = eq ? (size_t)(eq - p) : strlen(p);
+		const char *val = eq ? eq + 1 : NULL;
+		if (klen == 4 && strncasecmp(p, "SIZE", 4) == 0) {
+			if (!val || !*val || strspn(val, "0123456789") != strlen(val) ||
+			    strlen(val) > 18) {
+				smtpd_say(c, "501 5.5.4 Bad message size syntax");
+				return -1;
+			}
+			c->declared_size = strtoull(val, NULL, 10);
+			if (c->declared_size > c->cfg->settings.size) {
+				smtpd_say(c, "552 5.3.4 Message size exceeds fixed limit");
+				return -1;
+			}
+		} else if (klen == 4 && strncasecmp(p, "BODY", 4) == 0 && val &&
+			   (strcasecmp(val, "7BIT") == 0 || strcasecmp(val, "8BITMIME") == 0)) {
+			continue;
+		} else if (klen == 4 && strncasecmp(p, "AUTH", 4) == 0 && val && *val &&
+			   smtpd_auth_offered(c)) {
+			continue; /* RFC 4954 5: accepted, and not trusted */
+		} else {
+			char opt[80];
+			printable(opt, sizeof opt, p);
+			smtpd_say(c, "555 5.5.4 Unsupported option: %s", opt);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void cmd_mail(struct smtpd_conn *c, char *args)
+{
+	if (!c->helo) {
+		smtpd_say(c, "503 5.5.1 Error: send HELO/EHLO first");
+		return;
+	}
+	if (c->mail) {
+		smtpd_say(c, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if (c->cfg->settings.auth_required && !c->authenticated) {
+		smtpd_say(c, "530 5.7.0 Authentication required");
+		return;
+	}
+	struct path p;
+	switch (parse_path(args, "FROM:", &p, true, false)) {
+	case PATH_SYNTAX:
+		smtpd_say(c, "501 5.5.4 Syntax: MAIL FROM:<address>");
+		return;
+	case PATH_BAD:
+		smtpd_say(c, "501 5.1.7 Bad sender address syntax");
+		return;
+	case PATH_8BIT:
+		smtpd_say(c, "553 5.6.7 Non-ASCII sender address needs SMTPUTF8, which this server "
+			     "does not offer");
+		return;
+	case PATH_LONG:
+		smtpd_say(c, "501 5.1.7 Path too long");
+		return;
+	case PATH_OK:
+		break;
+	}
+	c->declared_size = 0;
+	if (mail_params(c, p.params) < 0)
+		return;
+	c->from = strdup(p.addr);
+	if (!c->from) {
+		smtpd_say(c, "451 4.3.0 Error: out of memory");
+		return;
+	}
+	c->mail = true;
+	smtpd_say(c, "250 2.1.0 Ok%s", path_notes(&p));
+}
+
+static void cmd_rcpt(struct smtpd_conn *c, char *args, time_t now)
+{
+	if (!c->mail) {
+		smtpd_say(c, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	struct path p;
+	switch (parse_path(args, "TO:", &p, false, true)) {
+	case PATH_SYNTAX:
+		smtpd_say(c, "501 5.5.4 Syntax: RCPT TO:<address>");
+		return;
+	case PATH_BAD:
+		smtpd_say(c, "501 5.1.3 Bad recipient address syntax");
+		return;
+	case PATH_8BIT:
+		smtpd_say(c, "553 5.6.7 Non-ASCII recipient address needs SMTPUTF8, which this "
+			     "server does not offer");
+		return;
+	case PATH_LONG:
+		smtpd_say(c, "501 5.1.3 Path too long");
+		return;
+	case PATH_OK:
+		break;
+	}
+	if (*p.params) {
+		char opt[80];
+		printable(opt, sizeof opt, strtok(p.params, " "));
+		smtpd_say(c, "555 5.5.4 Unsupported option: %s", opt);
+		return;
+	}
+	c->rcpt_tried = true;
+	if (c->nrcpts == SMTPD_RCPT_MAX) {
+		smtpd_say(c, "452 4.5.3 Error: too many recipients");
+		return;
+	}
+	if (practice_settings_rejects(&c->cfg->settings, p.addr)) {
+		smtpd_say(c,
+			  "550 5.1.1 <%s>: Recipient address rejected: User unknown "
+			  "(matches the reject setting)",
+			  p.addr);
+		return;
+	}
+	if (c->cfg->settings.greylist) {
+		long left = greylist_check(c, p.addr, now);
+		if (left) {
+			smtpd_say(c,
+				  "451 4.7.1 <%s>: Recipient address rejected: Greylisted, try "
+				  "again in %ld second%s",
+				  p.addr, left, left == 1 ? "" : "s");
+			return;
+		}
+	}
+	for (size_t i = 0; i < c->nrcpts; i++)
+		if (strcasecmp(c->rcpts[i], p.addr) == 0) {
+			smtpd_say(c, "250 2.1.5 Ok (already a recipient: stored once)");
+			return;
+		}
+	c->rcpts[c->nrcpts] = strdup(p.addr);
+	if (!c->rcpts[c->nrcpts]) {
+		smtpd_say(c, "451 4.3.0 Error: out of memory");
+		return;
+	}
+	c->nrcpts++;
+	smtpd_say(c, "250 2.1.5 Ok%s", path_notes(&p));
+}
+
+static void rfc5322_date(time_t now, char *out, size_t outlen)
+{
+	static const char *const days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+	static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+	struct tm tm;
+	gmtime_r(&now, &tm);
+	snprintf(out, outlen, "%s, %d %s %d %02d:%02d:%02d +0000", days[tm.tm_wday], tm.tm_mday,
+		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Return-Path, Envelope-To and Received, LF line ends (README: "What is stored"). */
+static int write_trace_headers(struct smtpd_conn *c, time_t now)
+{
+	struct buf h;
+	buf_init(&h);
+	char helo[72], date[64];
+	printable(helo, sizeof helo, c->helo);
+	rfc5322_date(now, date, sizeof date);
+	buf_printf(&h, "Return-Path: <%s>\n", c->from);
+	buf_puts(&h, "Envelope-To: ");
+	for (size_t i = 0; i < c->nrcpts; i++)
+		buf_printf(&h, "%s%s", i ? ",\n\t" : "", c->rcpts[i]);
+	buf_printf(&h,
+		   "\nReceived: from %s ([%s])\n\tby %s (smtpsh practice server) with %s%s%s "
+		   "id %s",
+		   helo, c->peer, c->cfg->hostname, c->esmtp ? "ESMTP" : "SMTP",
+		   c->esmtp && c->tls ? "S" : "", c->esmtp && c->authenticated ? "A" : "",
+		   c->msg_id);
+	if (c->nrcpts == 1)
+		buf_printf(&h, "\n\tfor <%s>", c->rcpts[0]);
+	buf_printf(&h, "; %s\n", date);
+	int r = h.data ? c->cfg->store.write(c->msg, h.data, h.len) : -1;
+	buf_free(&h);
+	return r;
+}
+
+static void cmd_data(struct smtpd_conn *c, char *args, time_t now)
+{
+	if (!c->nrcpts) { /* before the syntax, as Postfix does */
+		if (c->mail && c->rcpt_tried)
+			smtpd_say(c, "554 5.5.1 Error: no valid recipients");
+		else
+			smtpd_say(c, "503 5.5.1 Error: need RCPT command");
+		return;
+	}
+	if (*args) {
+		smtpd_say(c, "501 5.5.4 Syntax: DATA");
+		return;
+	}
+	unsigned char rnd[5];
+	if (RAND_bytes(rnd, sizeof rnd) != 1)
+		memset(rnd, 0, sizeof rnd);
+	snprintf(c->msg_id, sizeof c->msg_id, "%02X%02X%02X%02X%02X", rnd[0], rnd[1], rnd[2],
+		 rnd[3], rnd[4]);
+	struct smtpd_envelope env = {
+	    .id = c->msg_id,
+	    .helo = c->helo,
+	    .peer = c->peer,
+	    .from = c->from,
+	    .rcpts = c->rcpts,
+	    .nrcpts = c->nrcpts,
+	    .tls = c->tls,
+	    .authenticated = c->authenticated,
+	    .esmtp = c->esmtp,
+	};
+	c->msg = c->cfg->store.begin(c->cfg->store.arg, &env);
+	if (!c->msg || write_trace_headers(c, now) < 0) {
+		abort_message(c);
+		smtpd_say(c, "451 4.3.0 Error: cannot store the message now");
+		return;
+	}
+	c->msg_size = 0;
+	c->msg_too_big = c->msg_line_too_long = c->msg_write_failed = false;
+	c->prev_crlf = true;
+	c->bare_lf_lines = 0;
+	c->body_lines = 0;
+	smtpd_set_state(c, SMTPD_S_DATA);
+	smtpd_say(c, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static void cmd_vrfy(struct smtpd_conn *c, char *args)
+{
+	if (!*args) {
+		smtpd_say(c, "501 5.5.4 Syntax: VRFY address");
+		return;
+	}
+	char addr[SMTPD_PATH_MAX];
+	size_t len = strlen(args);
+	if (args[0] == '<' && len > 1 && args[len - 1] == '>')
+		snprintf(addr, sizeof addr, "%.*s", (int)(len - 2), args + 1);
+	else
+		snprintf(addr, sizeof addr, "%s", args);
+	char shown[SMTPD_PATH_MAX];
+	printable(shown, sizeof shown, addr);
+	if (practice_settings_rejects(&c->cfg->settings, addr))
+		smtpd_say(c,
+			  "550 5.1.1 <%s>: Recipient address rejected: User unknown "
+			  "(matches the reject setting)",
+			  shown);
+	else
+		smtpd_say(c, "252 2.0.0 Cannot VRFY user, but will accept message and attempt "
+			     "delivery");
+}
+
+struct help_entry {
+	const char *verb;
+	const char *syntax;
+};
+
+static const struct help_entry help_entries[] = {
+    {"EHLO", "EHLO domain: say hello and get the extensions"},
+    {"HELO", "HELO domain: say hello (no extensions)"},
+    {"STARTTLS", "STARTTLS: switch to TLS, then EHLO again"},
+    {"AUTH", "AUTH PLAIN|LOGIN|CRAM-MD5 [initial-response]: log in (after STARTTLS)"},
+    {"MAIL", "MAIL FROM:<address> [SIZE=octets] [BODY=7BIT|8BITMIME]: start a message"},
+    {"RCPT", "RCPT TO:<address>: add a recipient"},
+    {"DATA", "DATA: send the message, end with a line holding only '.'"},
+    {"RSET", "RSET: abandon the message"},
+    {"NOOP", "NOOP: do nothing"},
+    {"VRFY", "VRFY address: ask about a mailbox (252: cannot say)"},
+    {"HELP", "HELP [command]: this help"},
+    {"QUIT", "QUIT: say goodbye"},
+};
+
+static void cmd_help(struct smtpd_conn *c, char *args)
+{
+	if (*args) {
+		for (size_t i = 0; i < sizeof help_entries / sizeof help_entries[0]; i++)
+			if (strcasecmp(help_entries[i].verb, args) == 0) {
+				smtpd_say(c, "214 2.0.0 %s", help_entries[i].syntax);
+				return;
+			}
+		smtpd_say(c, "504 5.5.4 HELP topic unknown (HELP alone lists the commands)");
+		return;
+	}
+	smtpd_say(c, "214-2.0.0 smtpsh practice server; commands:");
+	smtpd_say(c, "214-2.0.0   EHLO HELO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY HELP QUIT");
+	smtpd_say(c, "214-2.0.0 HELP command explains one. Mail is stored here, never relayed.");
+	smtpd_say(c, "214 2.0.0 See RFC 5321");
+}
+
+enum cmd_flags {
+	CMD_PRE_TLS = 1, /* allowed before STARTTLS when require-tls is on */
+};
+
+static const struct {
+	const char *name;
+	unsigned flags;
+} known[] = {
+    {"EHLO", CMD_PRE_TLS}, {"HELO", CMD_PRE_TLS}, {"STARTTLS", CMD_PRE_TLS},
+    {"NOOP", CMD_PRE_TLS}, {"QUIT", CMD_PRE_TLS}, {"HELP", CMD_PRE_TLS},
+    {"MAIL", 0},	   {"RCPT", 0},		  {"DATA", 0},
+    {"RSET", 0},	   {"VRFY", 0},		  {"AUTH", 0},
+};
+
+/* Known to SMTP but not implemented here: 502 (RFC 5321 4.2.4), not 500. */
+static const char *const not_implemented[] = {"EXPN", "TURN", "ETRN", "ATRN", "BDAT",
+					      "SEND", "SOML", "SAML", NULL};
+
+static enum smtpd_action command(struct smtpd_conn *c, char *line, size_t len, time_t now)
+{
+	if (memchr(line, '\0', len)) {
+		smtpd_say(c, "500 5.5.2 Error: command contains a NUL byte");
+		return SMTPD_REPLY;
+	}
+	size_t vlen = strcspn(line, " ");
+	char *args = line + vlen;
+	args += strspn(args, " ");
+	for (size_t n = strlen(args); n && args[n - 1] == ' '; n--) /* trailing blanks */
+		args[n - 1] = '\0';
+	if (!vlen) {
+		smtpd_say(c, "500 5.5.2 Error: bad syntax");
+		return SMTPD_REPLY;
+	}
+	int k = -1;
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+		if (strlen(known[i].name) == vlen && strncasecmp(known[i].name, line, vlen) == 0)
+			k = (int)i;
+	if (k < 0) {
+		for (size_t i = 0; not_implemented[i]; i++)
+			if (strlen(not_implemented[i]) == vlen &&
+			    strncasecmp(not_implemented[i], line, vlen) == 0) {
+				smtpd_say(c, "502 5.5.1 Error: command not implemented");
+				return SMTPD_REPLY;
+			}
+		smtpd_say(c, "500 5.5.2 Error: command not recognized");
+		return SMTPD_REPLY;
+	}
+	const char *verb = known[k].name;
+	if (c->cfg->settings.drop_after[0] && strcasecmp(c->cfg->settings.drop_after, verb) == 0) {
+		smtpd_note(c, "drop-after %s: closing the connection without a reply", verb);
+		abort_message(c);
+		smtpd_set_state(c, SMTPD_S_CLOSED);
+		return SMTPD_DROP;
+	}
+	if (c->cfg->settings.require_tls && !c->tls && !(known[k].flags & CMD_PRE_TLS)) {
+		smtpd_say(c, "530 5.7.0 Must issue a STARTTLS command first");
+		return SMTPD_REPLY;
+	}
+	if (strcmp(verb, "EHLO") == 0 || strcmp(verb, "HELO") == 0) {
+		cmd_ehlo(c, args, verb[0] == 'E');
+	} else if (strcmp(verb, "MAIL") == 0) {
+		cmd_mail(c, args);
+	} else if (strcmp(verb, "RCPT") == 0) {
+		cmd_rcpt(c, args, now);
+	} else if (strcmp(verb, "DATA") == 0) {
+		cmd_data(c, args, now);
+	} else if (strcmp(verb, "RSET") == 0) {
+		if (*args) {
+			smtpd_say(c, "501 5.5.4 Syntax: RSET");
+		} else {
+			reset_transaction(c);
+			smtpd_say(c, "250 2.0.0 Ok");
+		}
+	} else if (strcmp(verb, "NOOP") == 0) {
+		smtpd_say(c, "250 2.0.0 Ok");
+	} else if (strcmp(verb, "VRFY") == 0) {
+		cmd_vrfy(c, args);
+	} else if (strcmp(verb, "HELP") == 0) {
+		cmd_help(c, args);
+	} else if (strcmp(verb, "QUIT") == 0) {
+		smtpd_say(c, "221 2.0.0 Bye");
+		reset_transaction(c);
+		smtpd_set_state(c, SMTPD_S_CLOSED);
+		return SMTPD_CLOSE;
+	} else if (strcmp(verb, "STARTTLS") == 0) {
+		if (*args) {
+			smtpd_say(c, "501 5.5.4 Syntax: STARTTLS");
+		} else if (c->tls) {
+			smtpd_say(c, "554 5.5.1 Error: TLS already active");
+		} else if (!c->cfg->tls_available) {
+			smtpd_say(c, "454 4.7.0 TLS not available due to local problem");
+		} else {
+			smtpd_say(c, "220 2.0.0 Ready to start TLS");
+			smtpd_set_state(c, SMTPD_S_TLS_WAIT);
+			return SMTPD_STARTTLS;
+		}
+	} else { /* AUTH */
+		smtpd_auth_command(c, args);
+	}
+	return SMTPD_REPLY;
+}
+
+/* --- DATA ---------------------------------------------------------------------------------- */
+
+static void data_write(struct smtpd_conn *c, const char *p, size_t n)
+{
+	if (c->msg_too_big || c->msg_line_too_long || c->msg_write_failed)
+		return;
+	if (c->cfg->store.write(c->msg, p, n) < 0)
+		c->msg_write_failed = true;
+}
+
+static enum smtpd_action end_of_data(struct smtpd_conn *c)
+{
+	smtpd_set_state(c, SMTPD_S_COMMAND);
+	void *msg = c->msg;
+	c->msg = NULL;
+	if (c->msg_line_too_long) {
+		c->cfg->store.abort(msg);
+		smtpd_say(c,
+			  "500 5.5.2 Error: line too long: a message line has more than %d octets "
+			  "with CRLF (RFC 5321 4.5.3.1.6); nothing was stored",
+			  SMTPD_TEXT_MAX);
+	} else if (c->msg_too_big) {
+		c->cfg->store.abort(msg);
+		smtpd_say(c, "552 5.3.4 Error: message file too big");
+	} else if (c->msg_write_failed) {
+		c->cfg->store.abort(msg);
+		smtpd_say(c, "451 4.3.0 Error: cannot write the message");
+	} else {
+		const char *id = c->msg_id;
+		if (c->cfg->store.commit(msg) < 0) {
+			smtpd_say(c, "451 4.3.0 Error: cannot write the message");
+		} else {
+			c->cfg->messages++;
+			smtpd_note(c, "message stored as %s (%llu octets, %lu lines)", id,
+				   c->msg_size, c->body_lines);
+			if (strcasecmp(c->cfg->settings.drop_after, ".") == 0) {
+				smtpd_note(c,
+					   "drop-after .: the message is stored; closing without "
+					   "a reply");
+				reset_transaction(c);
+				smtpd_set_state(c, SMTPD_S_CLOSED);
+				return SMTPD_DROP;
+			}
+			if (c->bare_lf_lines)
+				smtpd_say(
+				    c,
+				    "250 2.0.0 Ok: stored as %s (note: %lu line%s ended with a "
+				    "bare LF instead of CRLF)",
+				    id, c->bare_lf_lines, c->bare_lf_lines == 1 ? "" : "s");
+			else
+				smtpd_say(c, "250 2.0.0 Ok: stored as %s", id);
+		}
+	}
+	reset_transaction(c);
+	return SMTPD_REPLY;
+}
+
+static enum smtpd_action data_line(struct smtpd_conn *c, const char *line, size_t len, bool crlf)
+{
+	if (len == 1 && line[0] == '.') {
+		if (crlf && c->prev_crlf) {
+			emit(c, SMTPD_EV_RECEIVED, line, len, false, false);
+			return end_of_data(c);
+		}
+		/* RFC 5321 4.1.1.4: only CRLF.CRLF ends the data (SMTP smuggling, 2023). */
+		smtpd_note(c, "a '.' line not between two CRLFs does not end the message: kept as "
+			      "content (the end is <CR><LF>.<CR><LF>)");
+	}
+	emit(c, SMTPD_EV_RECEIVED, line, len, true, false);
+	c->body_lines++;
+	if (!crlf)
+		c->bare_lf_lines++;
+	c->prev_crlf = crlf;
+	if (len > 1 && line[0] == '.') { /* dot-unstuffing (RFC 5321 4.5.2) */
+		line++;
+		len--;
+	}
+	c->msg_size += len + 2;
+	if (c->msg_size > c->cfg->settings.size && !c->msg_too_big) {
+		c->msg_too_big = true;
+		smtpd_note(c,
+			   "message over the SIZE limit of %lu octets: the rest is read and "
+			   "thrown away",
+			   c->cfg->settings.size);
+	}
+	data_write(c, line, len);
+	data_write(c, "\n", 1);
+	return SMTPD_NO_REPLY;
+}
+
+/* --- --script: a recorded server ---------------------------------------------------------------
+ */
+
+static enum smtpd_action script_line(struct smtpd_conn *c, const char *line, size_t len)
+{
+	const struct smtpd_script *sc = c->cfg->script;
+	if (c->script_pos >= sc->n) {
+		emit(c, SMTPD_EV_RECEIVED, line, len, false, false);
+		char end[300];
+		snprintf(end, sizeof end, "421 4.7.0 %s Error: the transcript ends here",
+			 c->cfg->hostname);
+		close_with(c, end);
+		return SMTPD_CLOSE;
+	}
+	const struct smtpd_script_step *st = &sc->steps[c->script_pos++];
+	if (st->secret)
+		emit(c, SMTPD_EV_RECEIVED, "<redacted>", 10, st->content, true);
+	else
+		emit(c, SMTPD_EV_RECEIVED, line, len, st->content, false);
+	if (!st->secret && st->expect &&
+	    (strlen(st->expect) != len || strncasecmp(st->expect, line, len) != 0))
+		smtpd_note(c, "the recorded client sent: %.200s",
+			   st->expect); /* escaped when shown */
+	if (!st->nreplies)
+		return SMTPD_NO_REPLY;
+	for (size_t i = 0; i < st->nreplies; i++)
+		smtpd_say(c, "%s", st->replies[i]);
+	if (st->starttls) {
+		smtpd_set_state(c, SMTPD_S_TLS_WAIT);
+		return SMTPD_STARTTLS;
+	}
+	const char *last = st->replies[st->nreplies - 1];
+	if (strncmp(last, "221", 3) == 0 || strncmp(last, "421", 3) == 0) {
+		smtpd_set_state(c, SMTPD_S_CLOSED);
+		return SMTPD_CLOSE;
+	}
+	return SMTPD_REPLY;
+}
+
+/* --- lines ----------------------------------------------------------------------------------- */
+
+static size_t line_limit(const struct smtpd_conn *c)
+{
+	if (c->cfg->script)
+		return SMTPD_AUTH_MAX;
+	if (c->state == SMTPD_S_DATA)
+		return SMTPD_TEXT_MAX;
+	if (c->state == SMTPD_S_AUTH ||
+	    (c->in.len >= 5 && strncasecmp(c->in.data, "AUTH ", 5) == 0))
+		return SMTPD_AUTH_MAX;
+	return SMTPD_CMD_MAX;
+}
+
+/* A line over the limit ended (its bytes were thrown away). */
+static enum smtpd_action too_long(struct smtpd_conn *c, bool crlf)
+{
+	if (c->state == SMTPD_S_DATA) {
+		if (!c->msg_line_too_long)
+			smtpd_note(c,
+				   "a message line is over %d octets: the message will be refused",
+				   SMTPD_TEXT_MAX);
+		c->msg_line_too_long = true;
+		c->prev_crlf = crlf;
+		c->body_lines++;
+		return SMTPD_NO_REPLY;
+	}
+	if (c->state == SMTPD_S_AUTH) {
+		smtpd_auth_reset(c);
+		smtpd_set_state(c, SMTPD_S_COMMAND);
+		smtpd_say(c, "500 5.5.6 Error: authentication line too long");
+		return SMTPD_REPLY;
+	}
+	smtpd_say(c, "500 5.5.2 Error: line too long (a command is at most %d octets with CRLF)",
+		  SMTPD_CMD_MAX);
+	return SMTPD_REPLY;
+}
+
+static enum smtpd_action after_errors(struct smtpd_conn *c, enum smtpd_action a)
+{
+	if (c->errors >= SMTPD_ERRORS_MAX && c->state != SMTPD_S_CLOSED) {
+		char line[300];
+		snprintf(line, sizeof line, "421 4.7.0 %s Error: too many errors",
+			 c->cfg->hostname);
+		close_with(c, line);
+		return SMTPD_CLOSE;
+	}
+	return a;
+}
+
+static void consume(struct smtpd_conn *c, size_t n)
+{
+	OPENSSL_cleanse(c->in.data, n); /* the line may have been an AUTH secret */
+	buf_consume(&c->in, n);
+}
+
+enum smtpd_action smtpd_step(struct smtpd_conn *c, time_t now)
+{
+	if (c->drop_pending) { /* drop-after connect */
+		c->drop_pending = false;
+		return SMTPD_DROP;
+	}
+	if (c->state == SMTPD_S_CLOSED || c->state == SMTPD_S_TLS_WAIT)
+		return SMTPD_NEED_MORE;
+	char *data = c->in.data;
+	char *nl = c->in.len ? memchr(data, '\n', c->in.len) : NULL;
+	size_t limit = line_limit(c);
+	if (c->skipping) {
+		if (!nl) {
+			consume(c, c->in.len);
+			return SMTPD_NEED_MORE;
+		}
+		size_t n = (size_t)(nl - data) + 1;
+		bool crlf = n >= 2 && data[n - 2] == '\r';
+		consume(c, n);
+		c->skipping = false;
+		return after_errors(c, too_long(c, crlf));
+	}
+	if (!nl) {
+		if (c->in.len >= limit) {
+			consume(c, c->in.len);
+			c->skipping = true;
+		}
+		return SMTPD_NEED_MORE;
+	}
+	size_t total = (size_t)(nl - data) + 1;
+	bool crlf = total >= 2 && data[total - 2] == '\r';
+	size_t len = total - (crlf ? 2 : 1);
+	if (len + 2 > limit) {
+		consume(c, total);
+		return after_errors(c, too_long(c, crlf));
+	}
+	data[len] = '\0';
+	enum smtpd_action a;
+	if (c->cfg->script) {
+		a = script_line(c, data, len);
+		if (a == SMTPD_STARTTLS) {
+			consume(c, c->in.len); /* nothing pipelined after STARTTLS counts */
+			return a;
+		}
+	} else if (c->state == SMTPD_S_DATA) {
+		a = data_line(c, data, len, crlf);
+	} else if (c->state == SMTPD_S_AUTH) {
+		bool star = strcmp(data, "*") == 0;
+		emit(c, SMTPD_EV_RECEIVED, star ? "*" : "<redacted>", star ? 1 : 10, false, !star);
+		smtpd_auth_response(c, data);
+		a = SMTPD_REPLY;
+	} else {
+		if (len >= 5 && strncasecmp(data, "AUTH ", 5) == 0 &&
+		    strchr(data + 5 + strspn(data + 5, " "), ' ')) {
+			char shown[64];
+			const char *mech = data + 5 + strspn(data + 5, " ");
+			snprintf(shown, sizeof shown, "AUTH %.*s <redacted>",
+				 (int)(strcspn(mech, " ") > 40 ? 40 : strcspn(mech, " ")), mech);
+			emit(c, SMTPD_EV_RECEIVED, shown, strlen(shown), false, true);
+		} else {
+			emit(c, SMTPD_EV_RECEIVED, data, len, false, false);
+		}
+		a = command(c, data, len, now);
+		if (a == SMTPD_STARTTLS) {
+			/* RFC 3207 4.2 / CVE-2011-0411: nothing sent before the handshake may
+			   count as a command inside TLS. */
+			if (c->in.len > total)
+				smtpd_note(
+				    c,
+				    "discarded %zu bytes the client pipelined after STARTTLS "
+				    "(RFC 3207: wait for the 220 first)",
+				    c->in.len - total);
+			consume(c, c->in.len);
+			return a;
+		}
+	}
+	consume(c, total);
+	if (a == SMTPD_DROP || a == SMTPD_CLOSE)
+		return a;
+	return after_errors(c, a);
+}

@@ -1,0 +1,114 @@
+/* libFuzzer harness for the practice server's state machine: whatever a client sends, in
+   whatever pieces, the server's memory stays bounded and every reply it queues is a well-formed
+   reply line ("ddd" then " " or "-", CRLF-terminated, no CR or LF inside). */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtpsh/smtpd.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static size_t stored;
+
+static void *begin(void *arg, const struct smtpd_envelope *env)
+{
+	(void)env;
+	return arg;
+}
+
+static int write_cb(void *h, const char *d, size_t n)
+{
+	(void)h;
+	(void)d;
+	stored += n;
+	return 0;
+}
+
+static int commit(void *h)
+{
+	(void)h;
+	return 0;
+}
+
+static void abort_cb(void *h)
+{
+	(void)h;
+}
+
+static void check_out(struct buf *out)
+{
+	size_t i = 0;
+	while (i < out->len) {
+		const char *p = out->data + i;
+		const char *nl = memchr(p, '\n', out->len - i);
+		if (!nl || nl == p || nl[-1] != '\r')
+			abort();
+		size_t len = (size_t)(nl - p) - 1;
+		if (len < 3 || !isdigit((unsigned char)p[0]) || p[0] < '2' || p[0] > '5' ||
+		    !isdigit((unsigned char)p[1]) || !isdigit((unsigned char)p[2]))
+			abort();
+		if (len > 3 && p[3] != ' ' && p[3] != '-')
+			abort();
+		if (memchr(p, '\r', len) || len > 1100)
+			abort();
+		i += len + 2;
+	}
+	buf_consume(out, out->len);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 2)
+		return 0;
+	size_t piece = (size_t)data[0] * 8 + 1;
+	uint8_t flags = data[1];
+	data += 2;
+	size -= 2;
+	struct smtpd_config cfg;
+	memset(&cfg, 0, sizeof cfg);
+	cfg.hostname = "localhost";
+	cfg.user = "student";
+	cfg.password = "pw";
+	cfg.tls_available = flags & 1;
+	practice_settings_defaults(&cfg.settings);
+	cfg.settings.plain_auth = flags & 2;
+	cfg.settings.require_tls = flags & 4;
+	cfg.settings.greylist = flags & 8;
+	cfg.settings.auth_required = flags & 16;
+	if (flags & 32)
+		cfg.settings.size = 100;
+	if (flags & 64)
+		strcpy(cfg.settings.reject, "a*@* *.test");
+	cfg.store = (struct smtpd_store){begin, write_cb, commit, abort_cb, &cfg};
+	struct smtpd_conn c;
+	if (smtpd_conn_init(&c, &cfg, "127.0.0.1", flags & 128, NULL, NULL) < 0)
+		return 0;
+	size_t off = 0;
+	bool closed = false;
+	while (!closed) {
+		size_t n = size - off < piece ? size - off : piece;
+		off += smtpd_feed(&c, (const char *)data + off, n);
+		if (c.in.len > SMTPD_IN_MAX)
+			abort();
+		for (;;) {
+			enum smtpd_action a = smtpd_step(&c, 1700000000);
+			check_out(smtpd_out(&c));
+			if (a == SMTPD_STARTTLS) {
+				smtpd_tls_started(&c);
+			} else if (a == SMTPD_CLOSE || a == SMTPD_DROP) {
+				closed = true;
+				break;
+			} else if (a == SMTPD_NEED_MORE) {
+				break;
+			}
+		}
+		if (off == size)
+			break;
+	}
+	smtpd_timeout(&c);
+	check_out(smtpd_out(&c));
+	smtpd_conn_free(&c);
+	return 0;
+}

@@ -1,0 +1,894 @@
+/*
+ * Unit tests of the practice server's state machine (src/practice/smtpd.c, smtpd_auth.c)
+ * and its settings (src/practice/settings.c): every verb, every misstep's code, pipelining,
+ * DATA, STARTTLS, AUTH, the teaching faults and the limits. No sockets: bytes in, replies out.
+ */
+#include "smtpsh/smtpd.h"
+
+#include "smtpsh/practice_script.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "tap.h"
+
+/* --- a store in memory ------------------------------------------------------------------- */
+
+static struct buf stored;  /* the last committed message */
+static struct buf writing; /* the message being written */
+static int commits, aborts, begins;
+static bool fail_begin;
+
+static void *mem_begin(void *arg, const struct smtpd_envelope *env)
+{
+	(void)arg;
+	(void)env;
+	if (fail_begin)
+		return NULL;
+	begins++;
+	buf_reset(&writing);
+	return &writing;
+}
+
+static int mem_write(void *h, const char *d, size_t n)
+{
+	return buf_append(h, d, n);
+}
+
+static int mem_commit(void *h)
+{
+	buf_reset(&stored);
+	buf_append(&stored, ((struct buf *)h)->data, ((struct buf *)h)->len);
+	commits++;
+	return 0;
+}
+
+static void mem_abort(void *h)
+{
+	(void)h;
+	aborts++;
+}
+
+/* --- events ------------------------------------------------------------------------------ */
+
+static struct buf events; /* "R text\n", "S text\n", "I text\n" */
+
+static void on_event(void *arg, const struct smtpd_event *ev)
+{
+	(void)arg;
+	buf_putc(&events, ev->type == SMTPD_EV_RECEIVED ? 'R'
+			  : ev->type == SMTPD_EV_SENT	? 'S'
+							: 'I');
+	buf_putc(&events, ' ');
+	buf_append(&events, ev->text, ev->len);
+	buf_putc(&events, '\n');
+}
+
+/* --- driving a connection ---------------------------------------------------------------- */
+
+static struct smtpd_config cfg;
+static enum smtpd_action last_action;
+static time_t clock_now = 1700000000;
+static char out_text[65536];
+
+static void reset_config(void)
+{
+	memset(&cfg, 0, sizeof cfg);
+	cfg.hostname = "localhost";
+	cfg.user = "student";
+	cfg.password = "s3cret-Pw";
+	cfg.tls_available = true;
+	practice_settings_defaults(&cfg.settings);
+	cfg.store = (struct smtpd_store){mem_begin, mem_write, mem_commit, mem_abort, NULL};
+}
+
+/* Takes what the engine queued. */
+static const char *take(struct smtpd_conn *c)
+{
+	struct buf *o = smtpd_out(c);
+	size_t n = o->len < sizeof out_text - 1 ? o->len : sizeof out_text - 1;
+	memcpy(out_text, o->data ? o->data : "", n);
+	out_text[n] = '\0';
+	buf_consume(o, o->len);
+	return out_text;
+}
+
+/* Feeds in (all of it, as room allows) and steps until the engine waits or stops. */
+static const char *talk_n(struct smtpd_conn *c, const char *in, size_t len)
+{
+	size_t off = 0;
+	struct buf acc;
+	buf_init(&acc);
+	last_action = SMTPD_NEED_MORE;
+	for (;;) {
+		size_t took = smtpd_feed(c, in + off, len - off);
+		off += took;
+		enum smtpd_action a;
+		do {
+			a = smtpd_step(c, clock_now);
+			if (a != SMTPD_NEED_MORE)
+				last_action = a;
+		} while (a == SMTPD_REPLY || a == SMTPD_NO_REPLY);
+		buf_puts(&acc, take(c));
+		if (a != SMTPD_NEED_MORE || off == len || (!took && !smtpd_room(c)))
+			break;
+	}
+	snprintf(out_text, sizeof out_text, "%s", acc.data ? acc.data : "");
+	buf_free(&acc);
+	return out_text;
+}
+
+static const char *talk(struct smtpd_conn *c, const char *in)
+{
+	return talk_n(c, in, strlen(in));
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+/* is_str() evaluates its arguments twice: this takes the reply once. */
+#define reply_is(expr, want, ...)                                                                  \
+	do {                                                                                       \
+		const char *r_ = (expr);                                                           \
+		is_str(r_, (want), __VA_ARGS__);                                                   \
+	} while (0)
+
+/* want, with its CR and LF visible (TAP lines must stay one line). */
+static const char *visible(const char *want)
+{
+	static char out[512];
+	size_t j = 0;
+	for (size_t i = 0; want[i] && j + 3 < sizeof out; i++) {
+		if (want[i] == '\r' || want[i] == '\n') {
+			out[j++] = '\\';
+			out[j++] = want[i] == '\r' ? 'r' : 'n';
+		} else {
+			out[j++] = want[i];
+		}
+	}
+	out[j] = '\0';
+	return out;
+}
+
+/* The reply to in starts with want. */
+#define expect(c, in, want)                                                                        \
+	do {                                                                                       \
+		const char *got_ = talk((c), (in));                                                \
+		if (!ok(starts(got_, (want)), "%s -> %s", #in, visible(want)))                     \
+			tap_show("got", got_, strlen(got_));                                       \
+	} while (0)
+
+static void open_conn(struct smtpd_conn *c, bool tls)
+{
+	buf_reset(&events);
+	smtpd_conn_init(c, &cfg, "127.0.0.1", tls, on_event, NULL);
+	take(c);
+}
+
+static void ehlo(struct smtpd_conn *c)
+{
+	talk(c, "EHLO client.test\r\n");
+}
+
+static void b64(const char *in, size_t len, char *out)
+{
+	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
+}
+
+/* --- the tests ------------------------------------------------------------------------------ */
+
+static void test_greeting_and_sequence(void)
+{
+	struct smtpd_conn c;
+	reset_config();
+	smtpd_conn_init(&c, &cfg, "127.0.0.1", false, NULL, NULL);
+	reply_is(take(&c), "220 localhost ESMTP smtpsh practice server\r\n", "greeting");
+	is_str(smtpd_state_name(c.state), "command", "state after the greeting");
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "503 5.5.1 Error: send HELO/EHLO first");
+	expect(&c, "RCPT TO:<a@b.test>\r\n", "503 5.5.1 Error: need MAIL command");
+	expect(&c, "DATA\r\n", "503 5.5.1 Error: need RCPT command");
+	expect(&c, "EHLO\r\n", "501 5.5.4 Syntax: EHLO hostname");
+	expect(&c, "HELO\r\n", "501 5.5.4 Syntax: HELO hostname");
+	expect(&c, "FOO bar\r\n", "500 5.5.2 Error: command not recognized");
+	expect(&c, "EXPN staff\r\n", "502 5.5.1 Error: command not implemented");
+	expect(&c, "BDAT 10 LAST\r\n", "502 5.5.1");
+	expect(&c, "\r\n", "500 5.5.2 Error: bad syntax");
+	expect(&c, "   \r\n", "500 5.5.2 Error: bad syntax");
+	const char nul[] = "NO\0OP\r\n";
+	const char *got = talk_n(&c, nul, sizeof nul - 1);
+	ok(starts(got, "500 5.5.2 Error: command contains a NUL byte"), "a NUL byte in a command");
+	expect(&c, "HELO client.test\r\n", "250 localhost\r\n");
+	expect(&c, "NOOP\r\n", "250 2.0.0 Ok");
+	expect(&c, "noop with words\r\n", "250 2.0.0 Ok");
+	expect(&c, "RSET\r\n", "250 2.0.0 Ok");
+	expect(&c, "RSET x\r\n", "501 5.5.4 Syntax: RSET");
+	expect(&c, "VRFY\r\n", "501 5.5.4 Syntax: VRFY address");
+	expect(&c, "VRFY bob@example.test\r\n", "252 2.0.0 Cannot VRFY user");
+	got = talk(&c, "HELP\r\n");
+	ok(starts(got, "214-2.0.0") && strstr(got, "\r\n214 2.0.0 See RFC 5321\r\n"),
+	   "HELP: a multi-line 214");
+	expect(&c, "HELP mail\r\n", "214 2.0.0 MAIL FROM:<address>");
+	expect(&c, "HELP xyzzy\r\n", "504 5.5.4 HELP topic unknown");
+	expect(&c, "QUIT now\r\n", "221 2.0.0 Bye");
+	is_int(last_action, SMTPD_CLOSE, "QUIT closes");
+	is_int(smtpd_room(&c), 0, "nothing more is read after QUIT");
+	smtpd_conn_free(&c);
+}
+
+static void test_ehlo(void)
+{
+	struct smtpd_conn c;
+	reset_config();
+	open_conn(&c, false);
+	reply_is(talk(&c, "EHLO client.test\r\n"),
+		 "250-localhost Hello client.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+		 "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-STARTTLS\r\n250 HELP\r\n",
+		 "EHLO in plaintext: STARTTLS, no AUTH");
+	cfg.settings.plain_auth = true;
+	cfg.settings.size = 5000;
+	reply_is(talk(&c, "ehlo x\r\n"),
+		 "250-localhost Hello x\r\n250-PIPELINING\r\n250-SIZE 5000\r\n"
+		 "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-STARTTLS\r\n"
+		 "250-AUTH PLAIN LOGIN CRAM-MD5\r\n250 HELP\r\n",
+		 "plain-auth on: AUTH in plaintext; the SIZE setting shows");
+	smtpd_conn_free(&c);
+	reset_config();
+	open_conn(&c, true);
+	reply_is(talk(&c, "EHLO client.test\r\n"),
+		 "250-localhost Hello client.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
+		 "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-AUTH PLAIN LOGIN CRAM-MD5\r\n"
+		 "250 HELP\r\n",
+		 "EHLO under TLS: AUTH, no STARTTLS");
+	smtpd_conn_free(&c);
+}
+
+static void test_mail_rcpt(void)
+{
+	struct smtpd_conn c;
+	reset_config();
+	open_conn(&c, false);
+	ehlo(&c);
+	expect(&c, "MAIL TO:<a@b.test>\r\n", "501 5.5.4 Syntax: MAIL FROM:<address>");
+	expect(&c, "MAIL\r\n", "501 5.5.4 Syntax: MAIL FROM:<address>");
+	expect(&c, "MAIL FROM:<a@b.test\r\n", "501 5.5.4 Syntax: MAIL FROM:<address>");
+	expect(&c, "MAIL FROM:<a b@b.test>\r\n", "501 5.1.7 Bad sender address syntax");
+	expect(&c, "MAIL FROM:<a@>\r\n", "501 5.1.7 Bad sender address syntax");
+	expect(&c, "MAIL FROM:<a@b..test>\r\n", "501 5.1.7 Bad sender address syntax");
+	expect(&c, "MAIL FROM:<a..b@b.test>\r\n", "501 5.1.7 Bad sender address syntax");
+	expect(&c, "MAIL FROM:<gr\xc3\xbc\xc3\x9f@b.test>\r\n", "553 5.6.7 Non-ASCII sender");
+	char longpath[400];
+	snprintf(longpath, sizeof longpath, "MAIL FROM:<%0250d@b.test>\r\n", 0);
+	expect(&c, longpath, "501 5.1.7 Path too long");
+	expect(&c, "MAIL FROM:<a@b.test> SIZE=abc\r\n", "501 5.5.4 Bad message size syntax");
+	expect(&c, "MAIL FROM:<a@b.test> SIZE=\r\n", "501 5.5.4 Bad message size syntax");
+	expect(&c, "MAIL FROM:<a@b.test> SIZE=10240001\r\n",
+	       "552 5.3.4 Message size exceeds fixed limit");
+	expect(&c, "MAIL FROM:<a@b.test> BODY=FOO\r\n", "555 5.5.4 Unsupported option: BODY=FOO");
+	expect(&c, "MAIL FROM:<a@b.test> FOO=BAR\r\n", "555 5.5.4 Unsupported option: FOO=BAR");
+	expect(&c, "MAIL FROM:<a@b.test> SMTPUTF8\r\n", "555 5.5.4 Unsupported option: SMTPUTF8");
+	expect(&c, "MAIL FROM:<a@b.test> AUTH=<>\r\n", "555 5.5.4 Unsupported option: AUTH=<>");
+	expect(&c, "MAIL FROM:<a@b.test> BODY=8BITMIME SIZE=10240000\r\n", "250 2.1.0 Ok\r\n");
+	expect(&c, "MAIL FROM:<c@d.test>\r\n", "503 5.5.1 Error: nested MAIL command");
+	expect(&c, "RCPT FROM:<x@y.test>\r\n", "501 5.5.4 Syntax: RCPT TO:<address>");
+	expect(&c, "RCPT TO:<>\r\n", "501 5.1.3 Bad recipient address syntax");
+	expect(&c, "RCPT TO:<a b@example.test>\r\n", "501 5.1.3 Bad recipient address syntax");
+	expect(&c, "RCPT TO:<x@y.test> NOTIFY=NEVER\r\n", "555 5.5.4 Unsupported option: NOTIFY");
+	expect(&c, "RCPT TO:<postmaster>\r\n", "250 2.1.5 Ok\r\n");
+	expect(&c, "RCPT TO:<\"john doe\"@example.test>\r\n", "250 2.1.5 Ok\r\n");
+	expect(&c, "RCPT TO:<@relay.test:bob@example.test>\r\n", "250 2.1.5 Ok\r\n");
+	expect(&c, "RCPT TO:<x@[127.0.0.1]>\r\n", "250 2.1.5 Ok\r\n");
+	expect(&c, "rcpt to:<POSTMASTER>\r\n", "250 2.1.5 Ok (already a recipient");
+	expect(&c, "DATA now\r\n", "501 5.5.4 Syntax: DATA");
+	expect(&c, "RSET\r\n", "250 2.0.0 Ok");
+	expect(&c, "RCPT TO:<a@b.test>\r\n", "503 5.5.1 Error: need MAIL command");
+	/* tolerated forms, with a note */
+	expect(&c, "MAIL FROM: <a@b.test>\r\n", "250 2.1.0 Ok (note: RFC 5321 wants no blank");
+	expect(&c, "RCPT TO:bob@example.test\r\n", "250 2.1.5 Ok (note: RFC 5321 wants <>");
+	expect(&c, "RSET\r\n", "250");
+	expect(&c, "MAIL FROM:<>\r\n", "250 2.1.0 Ok\r\n");
+	for (int i = 0; i < SMTPD_RCPT_MAX; i++) {
+		char cmd[64];
+		snprintf(cmd, sizeof cmd, "RCPT TO:<r%d@example.test>\r\n", i);
+		talk(&c, cmd);
+	}
+	is_int(c.nrcpts, SMTPD_RCPT_MAX, "100 recipients accepted");
+	expect(&c, "RCPT TO:<one-more@example.test>\r\n", "452 4.5.3 Error: too many recipients");
+	expect(&c, "RSET\r\n", "250");
+	/* a refused recipient, then DATA: no valid recipients */
+	cfg.settings.size = 100;
+	expect(&c, "MAIL FROM:<a@b.test> SIZE=101\r\n", "552 5.3.4 Message size exceeds fixed");
+	expect(&c, "MAIL FROM:<a@b.test> SIZE=100\r\n", "250 2.1.0 Ok");
+	snprintf(cfg.settings.reject, sizeof cfg.settings.reject, "nobody@*");
+	expect(&c, "RCPT TO:<nobody@example.test>\r\n",
+	       "550 5.1.1 <nobody@example.test>: Recipient address rejected: User unknown");
+	expect(&c, "DATA\r\n", "554 5.5.1 Error: no valid recipients");
+	smtpd_conn_free(&c);
+}
+
+static void test_data(void)
+{
+	struct smtpd_conn c;
+	reset_config();
+	open_conn(&c, false);
+	ehlo(&c);
+	commits = aborts = 0;
+	expect(&c, "MAIL FROM:<alice@example.test>\r\n", "250");
+	expect(&c, "RCPT TO:<bob@example.test>\r\n", "250");
+	expect(&c, "DATA\r\n", "354 End data with <CR><LF>.<CR><LF>");
+	is_str(smtpd_state_name(c.state), "data", "in DATA after 354");
+	const char *got = talk(&c, "Subject: hi\r\n\r\n..dot\r\n.\r\n");
+	ok(starts(got, "250 2.0.0 Ok: stored as "), "the final dot: 250");
+	char id[16];
+	snprintf(id, sizeof id, "%.10s", got + strlen("250 2.0.0 Ok: stored as "));
+	is_int(commits, 1, "one message committed");
+	char want[1024];
+	snprintf(
+	    want, sizeof want,
+	    "Return-Path: <alice@example.test>\nEnvelope-To: bob@example.test\n"
+	    "Received: from client.test ([127.0.0.1])\n\tby localhost (smtpsh practice server) "
+	    "with ESMTP id %s\n\tfor <bob@example.test>; Tue, 14 Nov 2023 22:13:20 +0000\n"
+	    "Subject: hi\n\n.dot\n",
+	    id);
+	is_mem(stored.data, stored.len, want, strlen(want),
+	       "stored: trace headers, LF line ends, dots unstuffed");
+	is_str(smtpd_state_name(c.state), "command", "back to commands");
+	expect(&c, "RCPT TO:<x@y.test>\r\n", "503 5.5.1 Error: need MAIL command");
+
+	/* pipelined: the whole transaction in one write, replies in order */
+	got = talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nRCPT TO:<e@f.test>\r\n"
+		       "DATA\r\nline one\r\n.\r\nNOOP\r\n");
+	ok(starts(got, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 End data") &&
+	       strstr(got, "\r\n250 2.0.0 Ok: stored as ") && strstr(got, "\r\n250 2.0.0 Ok\r\n"),
+	   "pipelined commands and message: every reply, in order");
+	ok(strstr(stored.data, "Envelope-To: c@d.test,\n\te@f.test\n") &&
+	       !strstr(stored.data, "\tfor <"),
+	   "two recipients: both in Envelope-To, no 'for' clause");
+
+	/* bare LF lines: accepted as line ends, noted; ".\n" does not end the data */
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n");
+	got = talk(&c, "one\ntwo\r\n.\nthree\r\n.\r\n");
+	ok(starts(got, "250 2.0.0 Ok: stored as ") &&
+	       strstr(got, "(note: 2 lines ended with a bare LF instead of CRLF)"),
+	   "bare LF noted in the reply");
+	ok(strstr(stored.data, "\none\ntwo\n.\nthree\n") != NULL, "'.' after a bare LF is content");
+	ok(strstr(events.data, "I a '.' line not between two CRLFs") != NULL,
+	   "and a note says why");
+	/* a bare CR inside a line is kept */
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n");
+	talk(&c, "a\rb\r\n.\r\n");
+	ok(strstr(stored.data, "\na\rb\n") != NULL, "a bare CR stays in the stored line");
+
+	/* line length: 998 octets + CRLF is fine, 999 is not */
+	char line[1200];
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n");
+	memset(line, 'x', 998);
+	memcpy(line + 998, "\r\n.\r\n", 6);
+	expect(&c, line, "250 2.0.0 Ok");
+	int before = commits;
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n");
+	memset(line, 'x', 999);
+	memcpy(line + 999, "\r\nafter\r\n.\r\n", 13);
+	expect(&c, line, "500 5.5.2 Error: line too long: a message line has more than 1000");
+	is_int(commits, before, "a message with a long line is not stored");
+	expect(&c, "NOOP\r\n", "250 2.0.0 Ok");
+
+	/* the SIZE limit while the message arrives */
+	cfg.settings.size = 50;
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n");
+	expect(&c, "0123456789012345678901234567890123456789\r\n0123456789\r\n.\r\n",
+	       "552 5.3.4 Error: message file too big");
+	is_int(commits, before, "a message over the limit is not stored");
+	cfg.settings.size = 54;
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n");
+	expect(&c, "0123456789012345678901234567890123456789\r\n0123456789\r\n.\r\n",
+	       "250 2.0.0 Ok");
+	/* the store fails */
+	fail_begin = true;
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(&c, "DATA\r\n", "451 4.3.0 Error: cannot store the message now");
+	fail_begin = false;
+	smtpd_conn_free(&c);
+}
+
+static void test_limits(void)
+{
+	struct smtpd_conn c;
+	reset_config();
+	open_conn(&c, false);
+	ehlo(&c);
+	char line[600];
+	memset(line, 'x', 510);
+	memcpy(line, "NOOP ", 5);
+	memcpy(line + 510, "\r\n", 3);
+	expect(&c, line, "250 2.0.0 Ok"); /* 512 octets with CRLF */
+	memset(line, 'x', 511);
+	memcpy(line, "NOOP ", 5);
+	memcpy(line + 511, "\r\n", 3);
+	expect(&c, line, "500 5.5.2 Error: line too long");
+	expect(&c, "NOOP\r\n", "250 2.0.0 Ok");
+	/* a hostile client: a megabyte without a line end, in pieces */
+	char chunk[4096];
+	memset(chunk, 'A', sizeof chunk);
+	size_t most = 0;
+	for (int i = 0; i < 256; i++) {
+		talk_n(&c, chunk, sizeof chunk);
+		if (c.in.len > most)
+			most = c.in.len;
+	}
+	ok(most <= SMTPD_IN_MAX, "memory stays bounded (%zu bytes held at most)", most);
+	expect(&c, "\r\n", "500 5.5.2 Error: line too long");
+	expect(&c, "NOOP\r\n", "250 2.0.0 Ok");
+	/* AUTH lines may be longer (RFC 4954) */
+	cfg.settings.plain_auth = true;
+	char auth[2100] = "AUTH PLAIN ";
+	memset(auth + 11, 'A', 2000);
+	memcpy(auth + 2011, "\r\n", 3);
+	expect(&c, auth, "535 5.7.8"); /* long, decoded, wrong: but not "too long" */
+	/* too many errors */
+	c.errors = 0;
+	const char *got = "";
+	for (int i = 0; i < SMTPD_ERRORS_MAX && last_action != SMTPD_CLOSE; i++)
+		got = talk(&c, "FOO\r\n");
+	ok(strstr(got, "421 4.7.0 localhost Error: too many errors\r\n") != NULL,
+	   "421 after %d errors", SMTPD_ERRORS_MAX);
+	is_int(last_action, SMTPD_CLOSE, "and the connection closes");
+	smtpd_conn_free(&c);
+
+	open_conn(&c, false);
+	smtpd_timeout(&c);
+	reply_is(take(&c), "421 4.4.2 localhost Error: timeout exceeded\r\n", "timeout: 421 4.4.2");
+	is_int(smtpd_step(&c, clock_now), SMTPD_NEED_MORE, "nothing after the timeout");
+	smtpd_conn_free(&c);
+	open_conn(&c, false);
+	talk(&c,
+	     "EHLO x\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nhalf a message\r\n");
+	aborts = 0;
+	smtpd_shutdown(&c);
+	ok(starts(take(&c), "421 4.3.2 localhost Service shutting down"), "shutdown: 421 4.3.2");
+	is_int(aborts, 1, "the unfinished message is thrown away");
+	smtpd_conn_free(&c);
+}
+
+static void test_starttls(void)
+{
+	struct smtpd_conn c;
+	reset_config();
+	open_conn(&c, false);
+	ehlo(&c);
+	expect(&c, "STARTTLS now\r\n", "501 5.5.4 Syntax: STARTTLS");
+	const char *got = talk(&c, "STARTTLS\r\nMAIL FROM:<injected@evil.test>\r\n");
+	is_str(got, "220 2.0.0 Ready to start TLS\r\n", "STARTTLS: 220, and nothing else");
+	is_int(last_action, SMTPD_STARTTLS, "the handshake comes next");
+	is_int(smtpd_room(&c), 0, "no plaintext is read while waiting for the handshake");
+	ok(strstr(events.data, "I discarded 32 bytes the client pipelined after STARTTLS"),
+	   "what was pipelined after STARTTLS is discarded, and said so");
+	smtpd_tls_started(&c);
+	ok(c.tls && !c.helo, "after the handshake: TLS, and the session starts over");
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "503 5.5.1 Error: send HELO/EHLO first");
+	ehlo(&c);
+	expect(&c, "STARTTLS\r\n", "554 5.5.1 Error: TLS already active");
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "250 2.1.0 Ok");
+	talk(&c, "RCPT TO:<c@d.test>\r\nDATA\r\nx\r\n.\r\n");
+	ok(strstr(stored.data, "with ESMTPS id ") != NULL, "Received says ESMTPS");
+	smtpd_conn_free(&c);
+
+	cfg.tls_available = false;
+	open_conn(&c, false);
+	ehlo(&c);
+	expect(&c, "STARTTLS\r\n", "454 4.7.0 TLS not available");
+	smtpd_conn_free(&c);
+
+	reset_config();
+	cfg.settings.require_tls = true;
+	open_conn(&c, false);
+	expect(&c, "EHLO x\r\n", "250-");
+	expect(&c, "NOOP\r\n", "250 2.0.0 Ok");
+	expect(&c, "HELP\r\n", "214");
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "530 5.7.0 Must issue a STARTTLS command first");
+	expect(&c, "RSET\r\n", "530 5.7.0 Must issue a STARTTLS command first");
+	expect(&c, "VRFY x\r\n", "530 5.7.0 Must issue a STARTTLS command first");
+	expect(&c, "AUTH PLAIN\r\n", "530 5.7.0 Must issue a STARTTLS command first");
+	expect(&c, "DATA\r\n", "530 5.7.0 Must issue a STARTTLS command first");
+	expect(&c, "FOO\r\n", "500 5.5.2");
+	expect(&c, "STARTTLS\r\n", "220");
+	smtpd_tls_started(&c);
+	ehlo(&c);
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "250 2.1.0 Ok");
+	smtpd_conn_free(&c);
+}
+
+static void plain_response(const char *authzid, const char *user, const char *pass, char *out)
+{
+	char raw[256];
+	size_t n = (size_t)snprintf(raw, sizeof raw, "%s%c%s%c%s", authzid, 0, user, 0, pass);
+	b64(raw, n, out);
+}
+
+static void test_auth(void)
+{
+	struct smtpd_conn c;
+	char resp[512], line[600];
+	reset_config();
+	open_conn(&c, false);
+	expect(&c, "AUTH PLAIN\r\n", "538 5.7.11 Encryption required");
+	ehlo(&c);
+	expect(&c, "AUTH PLAIN\r\n", "538 5.7.11 Encryption required");
+	smtpd_conn_free(&c);
+
+	open_conn(&c, true);
+	expect(&c, "AUTH PLAIN\r\n", "503 5.5.1 Error: send HELO/EHLO first");
+	ehlo(&c);
+	expect(&c, "AUTH\r\n", "501 5.5.4 Syntax: AUTH mechanism");
+	expect(&c, "AUTH FOO\r\n", "504 5.5.4 Unrecognized authentication type");
+	expect(&c, "AUTH PLAIN !!!!\r\n", "501 5.5.2 Cannot decode response");
+	plain_response("", "student", "wrong", resp);
+	snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", resp);
+	expect(&c, line, "535 5.7.8 Authentication credentials invalid");
+	ok(strstr(events.data, "I PLAIN login failed: wrong password"), "the note says why");
+	plain_response("", "someone", "s3cret-Pw", resp);
+	snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", resp);
+	expect(&c, line, "535 5.7.8");
+	ok(strstr(events.data, "I PLAIN login failed: unknown user name"), "unknown user noted");
+	plain_response("admin", "student", "s3cret-Pw", resp);
+	snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", resp);
+	expect(&c, line, "535 5.7.8");
+	b64("student\0s3cret-Pw", 17, resp);
+	snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", resp);
+	expect(&c, line, "535 5.7.8"); /* one NUL only */
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "250");
+	expect(&c, "AUTH PLAIN\r\n", "503 5.5.1 Error: MAIL transaction in progress");
+	expect(&c, "RSET\r\n", "250");
+	/* PLAIN with a 334 */
+	expect(&c, "AUTH PLAIN\r\n", "334 \r\n");
+	is_str(smtpd_state_name(c.state), "auth", "inside the AUTH exchange");
+	expect(&c, "*\r\n", "501 5.7.0 Authentication aborted");
+	expect(&c, "AUTH PLAIN\r\n", "334 ");
+	expect(&c, "not base64!\r\n", "501 5.5.2 Cannot decode response");
+	expect(&c, "AUTH PLAIN\r\n", "334 ");
+	plain_response("student", "student", "s3cret-Pw", resp);
+	snprintf(line, sizeof line, "%s\r\n", resp);
+	expect(&c, line, "235 2.7.0 Authentication successful");
+	ok(c.authenticated, "authenticated");
+	expect(&c, "AUTH LOGIN\r\n", "503 5.5.1 Error: already authenticated");
+	ok(!strstr(events.data, "s3cret") && !strstr(events.data, resp) &&
+	       strstr(events.data, "R <redacted>\n"),
+	   "no AUTH payload in the events");
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nx\r\n.\r\n");
+	ok(strstr(stored.data, "with ESMTPSA id ") != NULL, "Received says ESMTPSA");
+	smtpd_conn_free(&c);
+
+	/* LOGIN, in two steps and with the user name on the AUTH line */
+	open_conn(&c, true);
+	ehlo(&c);
+	expect(&c, "AUTH LOGIN\r\n", "334 VXNlcm5hbWU6\r\n");
+	b64("student", 7, resp);
+	snprintf(line, sizeof line, "%s\r\n", resp);
+	expect(&c, line, "334 UGFzc3dvcmQ6\r\n");
+	b64("s3cret-Pw", 9, resp);
+	snprintf(line, sizeof line, "%s\r\n", resp);
+	expect(&c, line, "235 2.7.0 Authentication successful");
+	smtpd_conn_free(&c);
+	open_conn(&c, true);
+	ehlo(&c);
+	b64("student", 7, resp);
+	snprintf(line, sizeof line, "AUTH LOGIN %s\r\n", resp);
+	expect(&c, line, "334 UGFzc3dvcmQ6\r\n");
+	b64("nope", 4, resp);
+	snprintf(line, sizeof line, "%s\r\n", resp);
+	expect(&c, line, "535 5.7.8 Authentication credentials invalid");
+	smtpd_conn_free(&c);
+
+	/* CRAM-MD5 */
+	open_conn(&c, true);
+	ehlo(&c);
+	expect(&c, "AUTH CRAM-MD5 abc=\r\n", "501 5.5.4 CRAM-MD5 takes no initial response");
+	const char *got = talk(&c, "AUTH CRAM-MD5\r\n");
+	ok(starts(got, "334 "), "CRAM-MD5: a challenge");
+	unsigned char challenge[256];
+	char enc[256];
+	snprintf(enc, sizeof enc, "%.*s", (int)strcspn(got + 4, "\r"), got + 4);
+	int clen = EVP_DecodeBlock(challenge, (unsigned char *)enc, (int)strlen(enc));
+	while (clen > 0 && challenge[clen - 1] == '\0')
+		clen--;
+	ok(clen > 10 && challenge[0] == '<' && challenge[clen - 1] == '>' &&
+	       memmem(challenge, (size_t)clen, "@localhost>", 11),
+	   "the challenge looks like <digits.time@localhost>");
+	unsigned char mac[16];
+	unsigned maclen;
+	HMAC(EVP_md5(), "s3cret-Pw", 9, challenge, (size_t)clen, mac, &maclen);
+	char answer[80];
+	int n = snprintf(answer, sizeof answer, "student ");
+	for (int i = 0; i < 16; i++)
+		n += snprintf(answer + n, sizeof answer - (size_t)n, "%02x", mac[i]);
+	b64(answer, strlen(answer), resp);
+	snprintf(line, sizeof line, "%s\r\n", resp);
+	expect(&c, line, "235 2.7.0 Authentication successful");
+	smtpd_conn_free(&c);
+	open_conn(&c, true);
+	ehlo(&c);
+	talk(&c, "AUTH CRAM-MD5\r\n");
+	b64("student 00000000000000000000000000000000", 40, resp);
+	snprintf(line, sizeof line, "%s\r\n", resp);
+	expect(&c, line, "535 5.7.8");
+	ok(strstr(events.data, "I CRAM-MD5 login failed: wrong password"),
+	   "CRAM-MD5 failure noted");
+	smtpd_conn_free(&c);
+
+	/* auth-required */
+	cfg.settings.auth_required = true;
+	open_conn(&c, true);
+	ehlo(&c);
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "530 5.7.0 Authentication required");
+	plain_response("", "student", "s3cret-Pw", resp);
+	snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", resp);
+	expect(&c, line, "235");
+	expect(&c, "MAIL FROM:<a@b.test> AUTH=<>\r\n", "250 2.1.0 Ok");
+	smtpd_conn_free(&c);
+}
+
+static void test_faults(void)
+{
+	struct smtpd_conn c;
+	reset_config();
+	/* greylisting: the next try passes */
+	cfg.settings.greylist = true;
+	open_conn(&c, false);
+	ehlo(&c);
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "250");
+	expect(&c, "RCPT TO:<c@d.test>\r\n",
+	       "451 4.7.1 <c@d.test>: Recipient address rejected: Greylisted");
+	expect(&c, "RCPT TO:<c@d.test>\r\n", "250 2.1.5 Ok");
+	expect(&c, "RCPT TO:<e@f.test>\r\n", "451 4.7.1");
+	expect(&c, "RSET\r\n", "250");
+	expect(&c, "MAIL FROM:<other@b.test>\r\n", "250");
+	expect(&c, "RCPT TO:<c@d.test>\r\n", "451 4.7.1"); /* another sender: another triplet */
+	/* with a delay */
+	cfg.settings.greylist_delay = 60;
+	smtpd_greylist_clear(&cfg.greylist);
+	expect(&c, "RCPT TO:<g@h.test>\r\n",
+	       "451 4.7.1 <g@h.test>: Recipient address rejected: "
+	       "Greylisted, try again in 60 seconds");
+	clock_now += 10;
+	expect(&c, "RCPT TO:<g@h.test>\r\n",
+	       "451 4.7.1 <g@h.test>: Recipient address rejected: "
+	       "Greylisted, try again in 50 seconds");
+	clock_now += 51;
+	expect(&c, "RCPT TO:<g@h.test>\r\n", "250 2.1.5 Ok");
+	smtpd_conn_free(&c);
+
+	/* reject patterns */
+	reset_config();
+	snprintf(cfg.settings.reject, sizeof cfg.settings.reject, "nobody@* *@SPAM.test");
+	open_conn(&c, false);
+	ehlo(&c);
+	talk(&c, "MAIL FROM:<a@b.test>\r\n");
+	expect(&c, "RCPT TO:<nobody@example.test>\r\n", "550 5.1.1 <nobody@example.test>");
+	expect(&c, "RCPT TO:<x@spam.test>\r\n", "550 5.1.1 <x@spam.test>");
+	expect(&c, "RCPT TO:<x@example.test>\r\n", "250 2.1.5 Ok");
+	expect(&c, "VRFY <nobody@example.test>\r\n", "550 5.1.1 <nobody@example.test>");
+	expect(&c, "VRFY somebody@example.test\r\n", "252");
+	smtpd_conn_free(&c);
+
+	/* drop-after */
+	reset_config();
+	snprintf(cfg.settings.drop_after, sizeof cfg.settings.drop_after, "MAIL");
+	open_conn(&c, false);
+	ehlo(&c);
+	reply_is(talk(&c, "MAIL FROM:<a@b.test>\r\nNOOP\r\n"), "", "drop-after MAIL: no reply");
+	is_int(last_action, SMTPD_DROP, "the connection is dropped");
+	smtpd_conn_free(&c);
+	snprintf(cfg.settings.drop_after, sizeof cfg.settings.drop_after, ".");
+	open_conn(&c, false);
+	ehlo(&c);
+	commits = 0;
+	reply_is(talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\nhello\r\n.\r\n"),
+		 "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n354 End data with <CR><LF>.<CR><LF>\r\n",
+		 "drop-after .: no reply to the final dot");
+	is_int(last_action, SMTPD_DROP, "dropped");
+	is_int(commits, 1, "but the message was stored (a client will send it again)");
+	smtpd_conn_free(&c);
+	snprintf(cfg.settings.drop_after, sizeof cfg.settings.drop_after, "CONNECT");
+	smtpd_conn_init(&c, &cfg, "127.0.0.1", false, NULL, NULL);
+	reply_is(take(&c), "", "drop-after connect: no greeting");
+	is_int(smtpd_step(&c, clock_now), SMTPD_DROP, "dropped at once");
+	smtpd_conn_free(&c);
+}
+
+static void test_settings(void)
+{
+	struct practice_settings s;
+	struct buf msg;
+	buf_init(&msg);
+	practice_settings_defaults(&s);
+	is_int(s.size, 10240000, "default SIZE");
+	is_int(s.timeout, 300, "default timeout");
+	is_int(practice_settings_set(&s, "greylist", "on", &msg), 0, "greylist on");
+	ok(s.greylist && s.greylist_delay == 0, "greylist on: the next try passes");
+	buf_reset(&msg);
+	is_int(practice_settings_set(&s, "greylist", "30", &msg), 0, "greylist 30");
+	ok(s.greylist && s.greylist_delay == 30 && strstr(msg.data, "greylist       on, 30s"),
+	   "greylist 30: a delay");
+	buf_reset(&msg);
+	is_int(practice_settings_set(&s, "greylist", "maybe", &msg), -1, "greylist maybe: refused");
+	ok(strstr(msg.data, "bad value for greylist") != NULL, "with a reason");
+	buf_reset(&msg);
+	is_int(practice_settings_set(&s, "size", "0", &msg), -1, "size 0 refused");
+	is_int(practice_settings_set(&s, "size", "1000", &msg), 0, "size 1000");
+	is_int(s.size, 1000, "size set");
+	is_int(practice_settings_set(&s, "slow", "60001", &msg), -1, "slow over 60000 refused");
+	is_int(practice_settings_set(&s, "slow", "250", &msg), 0, "slow 250");
+	is_int(s.slow_ms, 250, "slow set");
+	is_int(practice_settings_set(&s, "drop-after", "rcpt", &msg), 0, "drop-after rcpt");
+	is_str(s.drop_after, "RCPT", "drop-after stores the verb");
+	is_int(practice_settings_set(&s, "drop-after", "FOO", &msg), -1, "drop-after FOO refused");
+	is_int(practice_settings_set(&s, "require-tls", "on", &msg), 0, "require-tls on");
+	is_int(practice_settings_set(&s, "auth-required", "yes", &msg), 0, "auth-required yes");
+	is_int(practice_settings_set(&s, "plain-auth", "1", &msg), 0, "plain-auth 1");
+	ok(s.require_tls && s.auth_required && s.plain_auth, "booleans set");
+	is_int(practice_settings_set(&s, "timeout", "5", &msg), 0, "timeout 5");
+	is_int(practice_settings_set(&s, "reject", "a@* b@*", &msg), 0, "reject two patterns");
+	ok(practice_settings_rejects(&s, "A@x.test") && practice_settings_rejects(&s, "b@y") &&
+	       !practice_settings_rejects(&s, "c@x.test"),
+	   "patterns match case-insensitively");
+	is_int(practice_settings_set(&s, "reject", "\x1b[2J", &msg), -1, "control bytes refused");
+	buf_reset(&msg);
+	is_int(practice_settings_set(&s, "colour", "on", &msg), -1, "unknown setting");
+	ok(strstr(msg.data, "no setting 'colour'") != NULL, "named in the error");
+	buf_reset(&msg);
+	is_int(practice_settings_set(&s, "reset", NULL, &msg), 0, "reset");
+	ok(!s.greylist && !s.reject[0] && s.size == 10240000 && !s.slow_ms && !s.drop_after[0],
+	   "reset restores the defaults");
+	buf_reset(&msg);
+	practice_settings_describe(&s, &msg);
+	ok(strstr(msg.data, "greylist       off") && strstr(msg.data, "timeout        300 s"),
+	   "describe lists every setting");
+	const char *names[16];
+	size_t n = practice_setting_names(names, 16);
+	is_int(n, 10, "nine settings and reset for completion");
+	n = practice_setting_values("drop-after", names, 16);
+	ok(n > 5 && strcmp(names[0], "connect") == 0, "values of drop-after for completion");
+	buf_free(&msg);
+}
+
+/* Builds a script from transcript lines (after the header). */
+static void build_script(struct smtpd_script *sc, const char *const *lines)
+{
+	struct script_builder b = {0};
+	struct transcript_entry e;
+	char err[200];
+	smtpd_script_init(sc);
+	transcript_entry_init(&e);
+	for (size_t i = 0; lines[i]; i++) {
+		if (transcript_parse_line(lines[i], strlen(lines[i]), &e, err, sizeof err) < 0)
+			diag("bad test line %s: %s", lines[i], err);
+		else
+			smtpd_script_add(sc, &b, &e);
+	}
+	transcript_entry_free(&e);
+	smtpd_script_finish(sc);
+}
+
+static void test_script(void)
+{
+	static const char *const lines[] = {
+	    "*  connected to localhost (127.0.0.1) port 25",
+	    "<- 220 mx.example.test ESMTP recorded",
+	    "-> EHLO client.example",
+	    "<- 250-mx.example.test",
+	    "<- 250 PIPELINING",
+	    "p1/3 -> MAIL FROM:<a@example.test>",
+	    "p2/3 -> RCPT TO:<b@example.test>",
+	    "p3/3 -> DATA",
+	    "<- 250 2.1.0 Ok",
+	    "<- 550 5.1.1 no such user",
+	    "<- 554 5.5.1 Error: no valid recipients",
+	    "-> RSET",
+	    "<- 250 2.0.0 Ok",
+	    "-> MAIL FROM:<a@example.test>",
+	    "<- 250 2.1.0 Ok",
+	    "-> RCPT TO:<c@example.test>",
+	    "<- 250 2.1.5 Ok",
+	    "-> DATA",
+	    "<- 354 go ahead",
+	    "-> Subject: x",
+	    "->",
+	    "-> ..dot",
+	    "-> .",
+	    "<- 250 2.0.0 queued as 1234",
+	    "-> STARTTLS",
+	    "<- 220 2.0.0 Ready to start TLS",
+	    "*  TLSv1.3 TLS_AES_256_GCM_SHA384, certificate verified (CN=localhost)",
+	    "~> AUTH PLAIN <redacted>",
+	    "<~ 235 2.7.0 Authentication successful",
+	    "~> QUIT",
+	    "<~ 221 2.0.0 Bye",
+	    NULL,
+	};
+	struct smtpd_script sc;
+	build_script(&sc, lines);
+	is_int(sc.n, 16, "a step per client line, plus the greeting");
+	ok(!sc.steps[0].expect && sc.steps[0].nreplies == 1, "step 0: the greeting");
+	ok(sc.steps[2].nreplies == 1 && sc.steps[3].nreplies == 1 && sc.steps[4].nreplies == 1,
+	   "a pipelined group's replies go one per command");
+	ok(sc.steps[9].content && sc.steps[10].content && sc.steps[11].content &&
+	       !sc.steps[12].content && sc.steps[12].nreplies == 1,
+	   "message lines are content; the '.' gets the reply");
+	ok(sc.steps[13].starttls && sc.steps[14].secret, "STARTTLS and a secret are marked");
+
+	struct smtpd_conn c;
+	reset_config();
+	cfg.script = &sc;
+	open_conn(&c, false);
+	smtpd_conn_free(&c);
+	smtpd_conn_init(&c, &cfg, "127.0.0.1", false, on_event, NULL);
+	reply_is(take(&c), "220 mx.example.test ESMTP recorded\r\n", "the recorded greeting");
+	reply_is(talk(&c, "EHLO other.name\r\n"), "250-mx.example.test\r\n250 PIPELINING\r\n",
+		 "the recorded EHLO reply");
+	ok(strstr(events.data, "I the recorded client sent: EHLO client.example") != NULL,
+	   "a different line is noted");
+	reply_is(talk(&c, "MAIL FROM:<a@example.test>\r\n"), "250 2.1.0 Ok\r\n",
+		 "a client that waits gets each reply");
+	reply_is(talk(&c, "RCPT TO:<b@example.test>\r\nDATA\r\n"),
+		 "550 5.1.1 no such user\r\n554 5.5.1 Error: no valid recipients\r\n",
+		 "a client that pipelines gets them too");
+	talk(&c, "RSET\r\nMAIL FROM:<a@example.test>\r\nRCPT TO:<c@example.test>\r\n");
+	reply_is(talk(&c, "DATA\r\n"), "354 go ahead\r\n", "354");
+	reply_is(talk(&c, "Subject: x\r\n\r\n..dot\r\n"), "", "no reply to content");
+	reply_is(talk(&c, ".\r\n"), "250 2.0.0 queued as 1234\r\n", "the recorded 250");
+	reply_is(talk(&c, "STARTTLS\r\n"), "220 2.0.0 Ready to start TLS\r\n", "220");
+	is_int(last_action, SMTPD_STARTTLS, "a handshake follows");
+	smtpd_tls_started(&c);
+	reply_is(talk(&c, "AUTH PLAIN AHUAcA==\r\n"), "235 2.7.0 Authentication successful\r\n",
+		 "AUTH: the recorded answer");
+	ok(strstr(events.data, "R <redacted>\n") && !strstr(events.data, "AHUAcA"),
+	   "a recorded secret stays hidden");
+	reply_is(talk(&c, "QUIT\r\n"), "221 2.0.0 Bye\r\n", "221");
+	is_int(last_action, SMTPD_CLOSE, "and the connection closes");
+	smtpd_conn_free(&c);
+
+	smtpd_conn_init(&c, &cfg, "127.0.0.1", false, NULL, NULL);
+	take(&c);
+	for (int i = 0; i < 16 && last_action != SMTPD_CLOSE; i++) {
+		talk(&c, "NOOP\r\n");
+		if (last_action == SMTPD_STARTTLS)
+			smtpd_tls_started(&c);
+	}
+	ok(last_action == SMTPD_CLOSE || c.state == SMTPD_S_CLOSED,
+	   "past the end of the transcript: the connection closes");
+	smtpd_conn_free(&c);
+	smtpd_script_free(&sc);
+	cfg.script = NULL;
+
+	char err[300];
+	is_int(smtpd_script_load(&sc, "/nonexistent/x.transcript", err, sizeof err), -1,
+	       "a missing file: an error");
+	ok(err[0] != '\0', "with a reason: %s", err);
+}
+
+int main(void)
+{
+	buf_init(&stored);
+	buf_init(&writing);
+	buf_init(&events);
+	test_greeting_and_sequence();
+	test_ehlo();
+	test_mail_rcpt();
+	test_data();
+	test_limits();
+	test_starttls();
+	test_auth();
+	test_faults();
+	test_settings();
+	test_script();
+	buf_free(&stored);
+	buf_free(&writing);
+	buf_free(&events);
+	return done_testing();
+}
