@@ -16,11 +16,12 @@ _smtpsh()
 		--strict --color -h --help -V --version --explain --timing --show-raw
 		--pipeline --step --record --replay --replay-user --replay-skip-auth
 		--password-command --oauth-token-command --send --from --to --cc --bcc
-		--subject --body --body-file --attach --header --auth --user"
+		--subject --body --body-file --attach --header --auth --user
+		--practice --serve --listen --maildir --script"
 	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
 	with_arg+="--record --replay --replay-user --password-command --oauth-token-command "
 	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
-	with_arg+="--auth --user "
+	with_arg+="--auth --user --listen --maildir --script "
 	COMPREPLY=()
 
 	# --opt=value: bash splits it into "--opt" "=" "value"
@@ -30,9 +31,22 @@ _smtpsh()
 		prev=${COMP_WORDS[COMP_CWORD - 2]}
 	fi
 	case $prev in
-	--cafile | -f | --file | --record | --replay | --body-file | --attach)
+	--cafile | -f | --file | --record | --replay | --body-file | --attach | --script)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
+		return
+		;;
+	--maildir)
+		compopt -o filenames 2>/dev/null
+		COMPREPLY=($(compgen -d -- "$cur"))
+		return
+		;;
+	--listen)
+		COMPREPLY=($(compgen -W "127.0.0.1 ::1 0.0.0.0" -- "$cur"))
+		return
+		;;
+	--serve)
+		COMPREPLY=($(compgen -W "2525 0" -- "$cur"))
 		return
 		;;
 	--color)

@@ -8,7 +8,8 @@ set -eu
 PKGS="meson ninja-build gcc pkg-config libreadline-dev libssl-dev
 postfix sasl2-bin libsasl2-modules python3-pexpect python3-aiosmtpd
 swaks openssl clang libfuzzer-14-dev valgrind ca-certificates time
-man-db groff-base zsh bash-completion"
+man-db groff-base zsh bash-completion
+libnet-ssleay-perl libio-socket-ssl-perl"
 
 missing=""
 for p in $PKGS; do
