@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import os
 import re
+import shutil
 import sys
 import tempfile
 import unittest
@@ -43,6 +44,7 @@ def setUpModule():
 def tearDownModule():
     if LAB:
         LAB.stop()
+    shutil.rmtree(HOME, ignore_errors=True)
 
 
 def b64(s):
