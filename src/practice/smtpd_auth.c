@@ -1,10 +1,13 @@
 /*
  * The server side of AUTH (RFC 4954) for the practice server: PLAIN (RFC 4616), LOGIN
- * (draft-murchison-sasl-login) and CRAM-MD5 (RFC 2195), against one demo account. Base64,
- * HMAC-MD5 and the random challenge come from OpenSSL; every buffer that held a secret is
- * wiped. Notes say why a login failed (for the teacher's screen), never what was typed.
+ * (draft-murchison-sasl-login) and CRAM-MD5 (RFC 2195), against one demo account. Base64 and
+ * the CRAM-MD5 digest are sasl.c's (the client's own, OpenSSL underneath), the challenge's
+ * randomness OpenSSL's; every buffer that held a secret is wiped. Notes say why a login failed (for
+ * the teacher's screen), never what was typed.
  */
 #include "smtpd_int.h"
+
+#include "smtpsh/sasl.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -13,8 +16,6 @@
 #include <strings.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 enum mech {
@@ -26,32 +27,13 @@ enum mech {
 
 static const char *const mech_names[] = {"", "PLAIN", "LOGIN", "CRAM-MD5"};
 
-/* Strict base64 ("=" alone is the empty response, RFC 4954 4). 0, or -1 when malformed. */
+/* A response in base64 ("=" alone is the empty response, RFC 4954 4); sasl.c decodes. */
 static int b64_decode(const char *in, struct buf *out)
 {
-	size_t len = strlen(in);
 	buf_reset(out);
 	if (strcmp(in, "=") == 0)
 		return buf_reserve(out, 1);
-	if (len == 0 || len % 4)
-		return -1;
-	size_t pad = in[len - 1] == '=' ? (in[len - 2] == '=' ? 2 : 1) : 0;
-	for (size_t i = 0; i < len - pad; i++)
-		if (!isalnum((unsigned char)in[i]) && in[i] != '+' && in[i] != '/')
-			return -1;
-	if (buf_reserve(out, len / 4 * 3 + 1) < 0)
-		return -1;
-	int n = EVP_DecodeBlock((unsigned char *)out->data, (const unsigned char *)in, (int)len);
-	if (n < 0 || (size_t)n < pad)
-		return -1;
-	out->len = (size_t)n - pad;
-	out->data[out->len] = '\0';
-	return 0;
-}
-
-static void b64_encode(const char *in, size_t len, char *out)
-{
-	EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
+	return sasl_b64_decode(in, strlen(in), SMTPD_AUTH_MAX, out) == SASL_DECODE_OK ? 0 : -1;
 }
 
 /* Constant-time comparison of a received secret with the expected one. */
@@ -152,27 +134,29 @@ static void cram_response(struct smtpd_conn *c, const struct buf *d)
 		fail(c, "the CRAM-MD5 response is not 'user SP 32 hex digits'");
 		return;
 	}
-	unsigned char mac[EVP_MAX_MD_SIZE];
-	unsigned int maclen = 0;
-	const char *pw = c->cfg->password;
-	if (!HMAC(EVP_md5(), pw, (int)strlen(pw), (const unsigned char *)c->challenge,
-		  strlen(c->challenge), mac, &maclen) ||
-	    maclen != 16) {
+	/* The expected answer, made as a client makes it (sasl.c): "user hex", base64. */
+	struct buf want, plain;
+	buf_init(&want);
+	buf_init(&plain);
+	if (sasl_cram_md5_response(c->cfg->user, c->cfg->password, c->challenge,
+				   strlen(c->challenge), &want) < 0 ||
+	    sasl_b64_decode(want.data, want.len, SMTPD_AUTH_MAX, &plain) != SASL_DECODE_OK ||
+	    plain.len != strlen(c->cfg->user) + 33) {
+		buf_free_secret(&want);
+		buf_free_secret(&plain);
 		fail(c, "HMAC-MD5 is not available");
 		return;
 	}
-	char want[33], got[33];
-	for (unsigned i = 0; i < 16; i++)
-		snprintf(want + 2 * i, 3, "%02x", mac[i]);
-	for (unsigned i = 0; i < 32; i++)
+	char got[33];
+	for (unsigned i = 0; i < 32; i++) /* RFC 2195 says lower case; accept both */
 		got[i] = (char)tolower((unsigned char)sp[1 + i]);
 	got[32] = '\0';
-	OPENSSL_cleanse(mac, sizeof mac);
 	size_t ulen = (size_t)(sp - d->data);
 	const char *why = same_secret(d->data, ulen, c->cfg->user) ? NULL : "unknown user name";
-	if (!why && CRYPTO_memcmp(got, want, 32) != 0)
+	if (!why && CRYPTO_memcmp(got, plain.data + plain.len - 32, 32) != 0)
 		why = "wrong password (the digest does not match)";
-	OPENSSL_cleanse(want, sizeof want);
+	buf_free_secret(&want);
+	buf_free_secret(&plain);
 	OPENSSL_cleanse(got, sizeof got);
 	if (why)
 		fail(c, why);
@@ -271,9 +255,16 @@ void smtpd_auth_command(struct smtpd_conn *c, char *args)
 			memcpy(&r, rnd, sizeof r);
 		snprintf(c->challenge, sizeof c->challenge, "<%llu.%ld@%s>", r % 10000000000ULL,
 			 (long)time(NULL), c->cfg->hostname);
-		char enc[4 * (sizeof c->challenge + 2) / 3 + 4];
-		b64_encode(c->challenge, strlen(c->challenge), enc);
-		smtpd_say(c, "334 %s", enc);
+		struct buf enc;
+		buf_init(&enc);
+		if (sasl_b64_encode(c->challenge, strlen(c->challenge), &enc) < 0 || !enc.data) {
+			smtpd_auth_reset(c);
+			smtpd_set_state(c, SMTPD_S_COMMAND);
+			smtpd_say(c, "454 4.7.0 Temporary authentication failure (out of memory)");
+		} else {
+			smtpd_say(c, "334 %s", enc.data);
+		}
+		buf_free(&enc);
 	}
 }
 
