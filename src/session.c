@@ -547,6 +547,10 @@ static enum session_status on_eof(struct smtp_session *s)
 	if (reply_parser_busy(&s->parser))
 		st = fail(s, SESSION_ERR_NET,
 			  "the server closed the connection in the middle of a reply");
+	else if (!s->pend_n && s->phase == PHASE_DATA)
+		st = fail(s, SESSION_ERR_NET,
+			  "the server closed the connection in the middle of the message: it was "
+			  "not sent");
 	else if (s->pend_n && pend_head(s)->v != VERB_QUIT)
 		st = fail(s, SESSION_ERR_NET,
 			  "the server closed the connection without replying to %s",

@@ -563,7 +563,12 @@ bool meta_run(struct shell *sh, const char *line)
 		free(copy);
 		return false;
 	}
-	if (!in_data && cmd->in_data) {
+	if (!in_data && cmd->in_data && !session_connected(sh->session)) {
+		/* the connection ended under the message: a network failure, not a usage error */
+		render_error(sh->render, "\\%s: not connected any more (the message was not sent)",
+			     cmd->name);
+		shell_failed(sh, SESSION_ERR_STATE);
+	} else if (!in_data && cmd->in_data) {
 		render_error(sh->render, "\\%s works inside DATA only (after a 354 reply)",
 			     cmd->name);
 		shell_failed(sh, SESSION_ERR_LOCAL);
