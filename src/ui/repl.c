@@ -146,6 +146,10 @@ static void on_line(char *line)
 		free(line);
 	}
 	got_sigint = 0;
+	if (sh->done) { /* leaving: no new prompt after the last line */
+		rl_callback_handler_remove();
+		return;
+	}
 	make_prompt(sh);
 	rl_set_prompt(prompt);
 	at_prompt = true;
