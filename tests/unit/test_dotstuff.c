@@ -268,11 +268,73 @@ static void test_property(void)
 	buf_free(&norm);
 }
 
+/* The encoder byte by byte, as the RFC says it: what the fast one must match. */
+static void reference(const char *in, size_t len, struct buf *out)
+{
+	bool bol = true;
+	for (size_t i = 0; i < len; i++) {
+		if (in[i] == '\r' || in[i] == '\n') {
+			buf_puts(out, "\r\n");
+			if (in[i] == '\r' && i + 1 < len && in[i + 1] == '\n')
+				i++;
+			bol = true;
+			continue;
+		}
+		if (bol && in[i] == '.')
+			buf_putc(out, '.');
+		buf_putc(out, in[i]);
+		bol = false;
+	}
+	if (!bol)
+		buf_puts(out, "\r\n");
+}
+
+/* Long lines (the runs copied whole), line ends of every kind, cut anywhere. */
+static void test_long_runs(void)
+{
+	uint32_t seed = 77;
+	int diff = 0, overflow = 0;
+	struct buf in, want, got;
+	buf_init(&in);
+	buf_init(&want);
+	buf_init(&got);
+	for (int round = 0; round < 2000; round++) {
+		buf_reset(&in);
+		size_t len = rnd(&seed) % 3000;
+		for (size_t i = 0; i < len; i++) {
+			uint32_t r = rnd(&seed) % 200;
+			buf_putc(&in, r == 0   ? '\r'
+				      : r == 1 ? '\n'
+				      : r < 4  ? '.'
+					       : (char)('a' + r % 26));
+		}
+		const char *data = in.data ? in.data : "";
+		buf_reset(&want);
+		reference(data, len, &want);
+		size_t cuts[4], nc = 0, at = 0;
+		while (nc < 4 && (at += rnd(&seed) % (len + 1)) <= len)
+			cuts[nc++] = at;
+		buf_reset(&got);
+		if (!encode_cut(data, len, cuts, nc, &got))
+			overflow++;
+		if (got.len != want.len || (got.len && memcmp(got.data, want.data, got.len))) {
+			if (!diff++)
+				diag("round %d: differs from the byte-by-byte encoder", round);
+		}
+	}
+	is_int(diff, 0, "long random lines: same output as the byte-by-byte encoder");
+	is_int(overflow, 0, "long random lines: no call writes more than promised");
+	buf_free(&in);
+	buf_free(&want);
+	buf_free(&got);
+}
+
 int main(void)
 {
 	test_examples();
 	test_state();
 	test_splits();
 	test_property();
+	test_long_runs();
 	return done_testing();
 }
