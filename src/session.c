@@ -1152,19 +1152,23 @@ static void view_line_end(struct smtp_session *s, struct body_view *v)
 	v->line_len = 0;
 }
 
+/* Encoded bytes (CR only in CRLF) cut into lines: memchr, and one copy of each line's start. */
 static void view_bytes(struct smtp_session *s, struct body_view *v, const char *p, size_t n)
 {
 	v->bytes += n;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] == '\r')
-			continue; /* the encoder only emits CR as part of CRLF */
-		if (p[i] == '\n') {
-			view_line_end(s, v);
-			continue;
-		}
-		if (v->line.len < SHOWN_LINE_MAX)
-			buf_putc(&v->line, p[i]);
-		v->line_len++;
+	while (n) {
+		const char *lf = memchr(p, '\n', n);
+		size_t len = lf ? (size_t)(lf - p) : n;
+		size_t text = lf && len && p[len - 1] == '\r' ? len - 1 : len; /* CRLF: not shown */
+		size_t room = SHOWN_LINE_MAX - v->line.len;
+		if (room)
+			buf_append(&v->line, p, text < room ? text : room);
+		v->line_len += text;
+		if (!lf)
+			break;
+		view_line_end(s, v);
+		p = lf + 1;
+		n -= len + 1;
 	}
 }
 
