@@ -949,6 +949,14 @@ static enum session_status handshake(struct smtp_session *s)
 		close_connection(s, true, "connection closed: no TLS");
 		return st;
 	}
+	/*
+	 * TLS 1.3 servers send session tickets right after the handshake. If our next command
+	 * leaves before they arrive and our kernel delays its ACK of them (delayed ACK), a server
+	 * that uses Nagle (Postfix) holds its reply until that ACK: a 40 ms stall. Waiting for the
+	 * tickets would cost a round trip; instead the kernel ACKs at once (conn_write_all renews
+	 * this after every write), and our next command can leave with our Finished message.
+	 */
+	conn_quickack(&s->conn);
 	s->verified = tls_verified(s->conn.ssl);
 	struct buf sum;
 	buf_init(&sum);
@@ -962,27 +970,6 @@ static enum session_status handshake(struct smtp_session *s)
 		       "--insecure: the server's identity is NOT verified; anyone on the path can "
 		       "read and change this session");
 	return SESSION_OK;
-}
-
-/*
- * TLS 1.3 servers send session tickets right after the handshake. If our next command leaves
- * before they arrive, our kernel delays its ACK of them, and a server that uses Nagle (Postfix)
- * holds its reply until that ACK: a 40 ms stall. Reading them first avoids it; we wait about
- * one round trip for them (never long: a server may send none).
- */
-static void settle_tls(struct smtp_session *s)
-{
-	if (SSL_version(s->conn.ssl) != TLS1_3_VERSION)
-		return;
-	int wait_ms = 5;
-	struct tcp_info ti;
-	socklen_t len = sizeof ti;
-	if (getsockopt(s->conn.fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0) {
-		unsigned ms = ti.tcpi_rtt / 500 + 5; /* 2 RTT (tcpi_rtt is in microseconds) */
-		wait_ms = ms > 100 ? 100 : (int)ms;
-	}
-	if (conn_wait(&s->conn, POLLIN, wait_ms, s->intr) == CONN_IO_OK)
-		read_some(s, -1); /* handles the tickets; any real data stays for later */
 }
 
 /* After 220 to STARTTLS: nothing the server sent before our handshake may count (RFC 3207). */
@@ -1014,7 +1001,6 @@ static enum session_status upgrade_tls(struct smtp_session *s)
 	enum session_status st = handshake(s);
 	if (st != SESSION_OK)
 		return st;
-	settle_tls(s);
 	s->phase = PHASE_GREETED;
 	s->in_auth = false;
 	auth_forget(s); /* RFC 3207 4.2: the client forgets what it learnt before TLS */

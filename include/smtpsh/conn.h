@@ -66,6 +66,13 @@ int conn_wait(struct conn *c, short events, int timeout_ms, volatile sig_atomic_
 int conn_write_all(struct conn *c, const void *buf, size_t len, int timeout_ms,
 		   volatile sig_atomic_t *intr, char *err, size_t errlen);
 
+/*
+ * Asks the kernel to ACK what arrives next at once instead of delaying the ACK (TCP_QUICKACK).
+ * The kernel drops the mode by itself after a while, so it is renewed after every write: a
+ * server using Nagle then never waits ~40 ms for our ACK before sending its reply.
+ */
+void conn_quickack(struct conn *c);
+
 /* Reads and discards whatever plaintext bytes are waiting on the socket right now (before a
    STARTTLS handshake); returns how many, or -1 on error. */
 ssize_t conn_drain_plain(struct conn *c);

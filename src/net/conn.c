@@ -289,6 +289,8 @@ int conn_write_all(struct conn *c, const void *data, size_t len, int timeout_ms,
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
+			if (!len) /* the reply to what we wrote: ACK what comes at once */
+				conn_quickack(c);
 			continue;
 		}
 		long long left = deadline - conn_now_ms();
@@ -303,6 +305,13 @@ int conn_write_all(struct conn *c, const void *data, size_t len, int timeout_ms,
 		}
 	}
 	return 0;
+}
+
+void conn_quickack(struct conn *c)
+{
+	int one = 1;
+	if (c->fd >= 0)
+		setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }
 
 ssize_t conn_drain_plain(struct conn *c)
