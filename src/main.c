@@ -177,7 +177,8 @@ static void usage(FILE *f)
 	      "  -f, --file FILE       read the lines to run from FILE\n"
 	      "      --strict          stop at the first 4xx/5xx reply or protocol error\n"
 	      "      --pipeline        when the server offers PIPELINING, send MAIL, RCPT...\n"
-	      "                        and the command after them (DATA) in one write\n"
+	      "                        and the command after them (DATA) in one write, and\n"
+	      "                        the final \".\" of a message with what follows it\n"
 	      "      --step            wait for Enter on the terminal before each command\n"
 	      "                        (batch and --replay; for lectures)\n"
 	      "\n",

@@ -772,6 +772,7 @@ static void emit_command(struct smtp_session *s, const struct outgoing *o, unsig
 	struct session_event ev = {.type = SEV_SENT,
 				   .text = o->shown,
 				   .len = strlen(o->shown),
+				   .body = o->v == VERB_DOT,
 				   .elapsed_ms = -1,
 				   .pipe_index = index,
 				   .pipe_total = total,
@@ -834,7 +835,9 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 		reply_clear(&replies[i]);
 	if (s->conn.fd < 0)
 		return fail(s, SESSION_ERR_STATE, "not connected (use \\connect HOST [PORT])");
-	if (s->phase == PHASE_DATA)
+	/* RFC 2920 3.1: the message content may be the first "command" of a group. */
+	bool dot = s->phase == PHASE_DATA && n && strcmp(lines[0], ".") == 0;
+	if (s->phase == PHASE_DATA && !dot)
 		return fail(s, SESSION_ERR_STATE, "inside DATA: lines are message content");
 	if (s->in_auth)
 		return fail(s, SESSION_ERR_STATE, "inside an AUTH exchange: answer the challenge first");
@@ -848,7 +851,7 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 		enum session_status st = check_line(s, lines[i]);
 		if (st != SESSION_OK)
 			return st;
-		if (i + 1 < n && !session_pipelinable(lines[i]))
+		if (i + 1 < n && !session_pipelinable(lines[i]) && !(dot && i == 0))
 			return fail(s, SESSION_ERR_LOCAL,
 				    "%.40s can only end a pipelined group (RFC 2920 3.1): only MAIL, "
 				    "RCPT and RSET may come before others",
@@ -867,8 +870,14 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 	if (!o) {
 		return fail(s, SESSION_ERR_LOCAL, "out of memory");
 	}
+	if (dot) { /* the end of the body: its last line ended, then "." */
+		char end[2];
+		buf_append(&wire, end, dotstuff_finish(&s->ds, end));
+	}
 	for (size_t i = 0; i < n; i++) {
 		outgoing_init(s, &o[i], lines[i], shown ? shown[i] : NULL, false);
+		if (dot && i == 0)
+			o[i].v = VERB_DOT;
 		buf_puts(&wire, lines[i]);
 		buf_puts(&wire, "\r\n");
 	}

@@ -147,8 +147,10 @@ enum session_status session_command(struct smtp_session *s, const char *line, co
  * PIPELINING (RFC 2920): sends the n command lines in one write, then waits for their n
  * replies, in order; replies[i] (when replies is not NULL) gets the reply to lines[i] (code 0:
  * none came). Every line but the last must be one that session_pipelinable() accepts (MAIL,
- * RCPT, RSET); the last may be any command (DATA, EHLO, QUIT, AUTH... end a group). Needs the
- * PIPELINING capability (SESSION_ERR_STATE otherwise). shown: as for session_command, one per
+ * RCPT, RSET); the last may be any command (DATA, EHLO, QUIT, AUTH... end a group). In
+ * PHASE_DATA the group must start with "." (the end of the message: RFC 2920 lets the content
+ * be the first command of a group), e.g. ".", "QUIT" or ".", "MAIL...", "RCPT...", "DATA". Needs
+ * the PIPELINING capability (SESSION_ERR_STATE otherwise). shown: as for session_command, one per
  * line (the array or an entry may be NULL). Events carry pipe_index and pipe_total. Returns
  * the first failure; after a network, TLS or timeout failure the remaining replies are not
  * waited for.

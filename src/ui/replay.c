@@ -344,22 +344,32 @@ static void replay_group(struct replay *rp)
 	struct smtp_reply reps[TRANSCRIPT_PIPE_MAX];
 	for (size_t i = 0; i < n; i++)
 		smtp_reply_init(&reps[i]);
+	/* A group may open with the "." that ends a message; if the live server refused DATA
+	   there is no message to end, and the recorded reply to "." is moot. */
+	bool dot = strcmp(lines[0], ".") == 0;
+	size_t skip = dot && session_phase(sh->session) != PHASE_DATA ? 1 : 0;
 	const struct smtp_caps *caps = session_caps(sh->session);
-	enum session_status st;
-	if (caps->known && caps_has(caps, "PIPELINING")) {
-		st = session_pipeline(sh->session, (const char *const *)lines, NULL, n, reps);
+	enum session_status st = SESSION_OK;
+	if (skip == n) {
+		/* nothing to send */
+	} else if (caps->known && caps_has(caps, "PIPELINING")) {
+		st = session_pipeline(sh->session, (const char *const *)lines + skip, NULL,
+				      n - skip, reps + skip);
 	} else {
 		render_info(sh->render, "replay: the server does not offer PIPELINING: sending the "
 					"group one command at a time");
-		st = SESSION_OK;
-		for (size_t i = 0; i < n && st == SESSION_OK; i++)
-			st = session_command(sh->session, lines[i], NULL, &reps[i]);
+		for (size_t i = skip; i < n && st == SESSION_OK; i++)
+			st = dot && i == 0 ? session_data_end(sh->session, &reps[i])
+					   : session_command(sh->session, lines[i], NULL, &reps[i]);
 	}
 	shell_failed(sh, st);
 	for (size_t i = 0; i < n; i++) {
 		unsigned long rline = first_line + i;
 		int expected = recorded_reply(rp, &rline);
-		compare(rp, expected, rline, reps[i].code, lines[i]);
+		if (i < skip)
+			expected = -1;
+		compare(rp, expected, rline, reps[i].code,
+			dot && i == 0 ? "the end of DATA" : lines[i]);
 		track(rp, lines[i], expected);
 		smtp_reply_free(&reps[i]);
 		free(lines[i]);
@@ -381,6 +391,10 @@ static void replay_body(struct replay *rp)
 	bool live = session_phase(sh->session) == PHASE_DATA;
 	if (len == 1 && t[0] == '.') {
 		rp->rec_in_data = false;
+		if (rp->e.pipe_total) { /* sent in one write with what followed it (--pipeline) */
+			replay_group(rp);
+			return;
+		}
 		unsigned long cmd_line = rp->rd.lineno, rline = cmd_line;
 		if (!live) { /* the server refused DATA: the recorded reply to "." is moot */
 			recorded_reply(rp, &rline);

@@ -275,7 +275,8 @@ static void pipe_add(struct shell *sh, const char *line, size_t len)
 	sh->pipe_lines[sh->pipe_n] = copy;
 	sh->pipe_shown[sh->pipe_n] = scopy;
 	sh->pipe_n++;
-	if (!session_pipelinable(line) || sh->pipe_n == SESSION_PIPELINE_MAX)
+	bool opening_dot = sh->pipe_n == 1 && session_phase(sh->session) == PHASE_DATA;
+	if ((!session_pipelinable(line) && !opening_dot) || sh->pipe_n == SESSION_PIPELINE_MAX)
 		shell_pipeline_flush(sh);
 }
 
@@ -332,8 +333,29 @@ static void comment(struct shell *sh, const char *line)
 	}
 }
 
+/*
+ * --pipeline in a batch: the "." that ends a message opens a group, so that what follows it
+ * (QUIT, or the next MAIL, RCPT... DATA) leaves in the same write (RFC 2920 3.1). While it is
+ * held the session is still in PHASE_DATA: run_line then treats lines as commands.
+ */
+static bool dot_opens_group(struct shell *sh)
+{
+	const struct smtp_caps *caps = session_caps(sh->session);
+	return sh->pipeline_auto && sh->batch && !sh->pipe_collecting && caps->known &&
+	       caps_has(caps, "PIPELINING");
+}
+
+static bool dot_held(const struct shell *sh)
+{
+	return sh->pipe_n && session_phase(sh->session) == PHASE_DATA;
+}
+
 static void run_data_line(struct shell *sh, const char *line, size_t len)
 {
+	if (len == 1 && line[0] == '.' && dot_opens_group(sh)) {
+		pipe_add(sh, line, len);
+		return;
+	}
 	if (len == 1 && line[0] == '.') {
 		struct smtp_reply rep;
 		smtp_reply_init(&rep);
@@ -381,7 +403,7 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		shell_failed(sh, SESSION_ERR_LOCAL);
 		return;
 	}
-	if (session_phase(sh->session) == PHASE_DATA) {
+	if (session_phase(sh->session) == PHASE_DATA && !dot_held(sh)) {
 		run_data_line(sh, line, len);
 		return;
 	}

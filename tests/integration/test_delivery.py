@@ -207,6 +207,49 @@ class PlainDelivery(unittest.TestCase):
         self.check_prepended(headers, "carol@example.test")
         self.assertEqual(rest, ("\n".join(head + lines) + "\n").encode())
 
+    def test_pipeline_end_of_data_opens_group(self):
+        """--pipeline: "." leaves with what follows it (the next MAIL..DATA, then QUIT), RFC
+        2920; bodies without a final line end; both messages intact"""
+        toks = [token(), token()]
+        paths = []
+        for i, tok in enumerate(toks):
+            path = os.path.join(LAB.dir, "home", "pipe-body-%d.txt" % i)
+            with open(path, "wb") as f:  # no final line end, a lone dot inside
+                f.write(b"Subject: pipelined %s\n\nfirst\n.\n.last line" % tok.encode())
+            paths.append(path)
+        msg = ["MAIL FROM:<%s>" % SENDER, "RCPT TO:<carol@example.test>", "DATA"]
+        r = smtpsh(["--pipeline", "127.0.0.1", LAB.plain_port],
+                   script(["EHLO client.test"] + msg + ["\\file " + paths[0], "."] + msg
+                          + ["\\file " + paths[1], ".", "QUIT"]))
+        self.assertExit(r, 0)
+        groups = [t for t in r.info() if t.startswith("pipelining ")]
+        self.assertEqual(groups, ["pipelining 3 commands in one write (68 bytes)",
+                                  "pipelining 4 commands in one write (71 bytes)",
+                                  "pipelining 2 commands in one write (9 bytes)"],
+                         r.describe())
+        self.assertIn(".  \t[pipelined 1/4]", r.stdout)
+        self.assertRegex(r.stdout, r"\n<- 250 2\.0\.0 Ok: queued as \w+  \t\[reply to 1/4: \.\]\n")
+        self.assertRegex(r.stdout, r"\n<- 354 .*  \t\[reply to 4/4: DATA\]\n")
+        self.assertRegex(r.stdout, r"\n-> \.  \t\[pipelined 1/2\]\n-> QUIT  \t\[pipelined 2/2\]\n")
+        self.assertRegex(r.stdout, r"\n<- 221 .*  \t\[reply to 2/2: QUIT\]\n")
+        for tok in toks:
+            _, data = LAB.wait_for_message("carol", tok)
+            self.assertEqual(split_delivered(data)[1],
+                             b"Subject: pipelined %s\n\nfirst\n.\n.last line\n" % tok.encode())
+
+    def test_pipeline_input_ends_after_dot(self):
+        """--pipeline: input that ends right after "." still sends the message"""
+        tok = token()
+        r = smtpsh(["--pipeline", "127.0.0.1", LAB.plain_port],
+                   script(["EHLO client.test", "MAIL FROM:<%s>" % SENDER,
+                           "RCPT TO:<carol@example.test>", "DATA", "Subject: " + tok, "",
+                           "body", "."]))
+        self.assertExit(r, 0)
+        self.assertRegex(r.stdout, r"\n-> \.  \t\[pipelined 1/1\]\n<- 250 2\.0\.0 Ok")
+        self.assertIn("end of input: connection closed without QUIT", r.stdout)
+        _, data = LAB.wait_for_message("carol", tok)
+        self.assertEqual(split_delivered(data)[1], ("Subject: %s\n\nbody\n" % tok).encode())
+
     def test_rejections_shown_without_strict(self):
         """without --strict: 554 relay denied / 550 unknown user shown, exit 0"""
         tok = token()

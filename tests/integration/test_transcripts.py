@@ -220,6 +220,8 @@ class RecordReplay(unittest.TestCase):
         self.assertIn("\np1/4 -> MAIL FROM:<alice@example.test>\n", text)
         self.assertIn("\n-> line 299 .\n", text, "lines past the screen's limit are recorded")
         self.assertIn("\n-> ..starts with a dot\n", text)
+        # RFC 2920: the end of the message and QUIT leave in one write
+        self.assertIn("\np1/2 -> .\np2/2 -> QUIT\n", text)
         _, first = LAB.wait_for_message("bob", tok)
         os.unlink(_)
         r = smtpsh(["--replay", rec, "--explain"])  # host and port from the header
