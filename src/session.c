@@ -1119,35 +1119,47 @@ enum session_status session_data_line(struct smtp_session *s, const char *line, 
 
 /* Shows the lines of encoded body bytes, the first `max` of them in full. */
 struct body_view {
-	struct buf line; /* the start of the current line (up to SHOWN_LINE_MAX) */
-	size_t line_len; /* its whole length */
+	struct buf line; /* the start of a line cut by the end of a chunk (up to SHOWN_LINE_MAX) */
+	size_t line_len; /* its whole length so far */
 	size_t lines, shown, long_lines;
 	unsigned long long bytes;
 };
 
-static void view_line_end(struct smtp_session *s, struct body_view *v)
+/* One line of the body (total bytes without CRLF; text holds its first len bytes). */
+static void view_line(struct smtp_session *s, struct body_view *v, const char *text, size_t len,
+		      size_t total)
 {
 	v->lines++;
-	if (v->line_len > 998)
+	if (total > 998)
 		v->long_lines++;
 	/* Past the screen's limit, lines still go to listeners, marked quiet (transcripts). */
 	bool quiet = v->shown >= s->p.body_echo_max;
 	if (!quiet)
 		v->shown++;
-	if (v->line_len > v->line.len)
-		buf_printf(&v->line, " [... %zu more bytes]", v->line_len - v->line.len);
+	if (total > len) {
+		if (text != v->line.data) {
+			buf_reset(&v->line);
+			buf_append(&v->line, text, len);
+		}
+		buf_printf(&v->line, " [... %zu more bytes]", total - len);
+		text = v->line.data;
+		len = v->line.len;
+	}
 	struct session_event ev = {.type = SEV_SENT,
-				   .text = v->line.data ? v->line.data : "",
-				   .len = v->line.len,
+				   .text = text ? text : "",
+				   .len = len,
 				   .body = true,
 				   .quiet = quiet,
 				   .elapsed_ms = -1};
 	emit(s, &ev);
-	buf_reset(&v->line);
-	v->line_len = 0;
+	if (text == v->line.data)
+		buf_reset(&v->line);
 }
 
-/* Encoded bytes (CR only in CRLF) cut into lines: memchr, and one copy of each line's start. */
+/*
+ * Encoded bytes (CR only in CRLF, which the encoder writes whole) cut into lines with memchr;
+ * a line inside the chunk is shown from the chunk, only one cut by its end is copied.
+ */
 static void view_bytes(struct smtp_session *s, struct body_view *v, const char *p, size_t n)
 {
 	v->bytes += n;
@@ -1155,13 +1167,18 @@ static void view_bytes(struct smtp_session *s, struct body_view *v, const char *
 		const char *lf = memchr(p, '\n', n);
 		size_t len = lf ? (size_t)(lf - p) : n;
 		size_t text = lf && len && p[len - 1] == '\r' ? len - 1 : len; /* CRLF: not shown */
-		size_t room = SHOWN_LINE_MAX - v->line.len;
-		if (room)
-			buf_append(&v->line, p, text < room ? text : room);
-		v->line_len += text;
-		if (!lf)
-			break;
-		view_line_end(s, v);
+		if (!lf || v->line_len) { /* a line cut by a chunk's end */
+			size_t room = SHOWN_LINE_MAX - v->line.len;
+			if (room)
+				buf_append(&v->line, p, text < room ? text : room);
+			v->line_len += text;
+			if (!lf)
+				break;
+			view_line(s, v, v->line.data, v->line.len, v->line_len);
+			v->line_len = 0;
+		} else {
+			view_line(s, v, p, text < SHOWN_LINE_MAX ? text : SHOWN_LINE_MAX, text);
+		}
 		p = lf + 1;
 		n -= len + 1;
 	}
@@ -1238,8 +1255,8 @@ enum session_status session_data_stream(struct smtp_session *s, session_reader r
 			break;
 		}
 	}
-	if (v.line_len)
-		view_line_end(s, &v);
+	if (v.line_len) /* cannot happen: the encoder ends the body with CRLF */
+		view_line(s, &v, v.line.data, v.line.len, v.line_len);
 	if (v.lines > v.shown)
 		notify(s, SEV_INFO, "... %zu more lines not shown (%zu lines, %llu bytes from %s)",
 		       v.lines - v.shown, v.lines, v.bytes, label);

@@ -231,6 +231,38 @@ class RecordReplay(unittest.TestCase):
         _, second = LAB.wait_for_message("bob", tok)
         self.assertEqual(split_delivered(second)[1], split_delivered(first)[1])
 
+    def test_record_file_lines_across_chunks(self):
+        """\\file read in 64 KiB chunks: every line is recorded whole, also those cut by a
+        chunk's end, a line over 4096 bytes is summarised and the lines after it are intact;
+        the message arrives byte for byte"""
+        tok = token()
+        lines = ["Subject: chunks " + tok, ""]
+        i = 0
+        while sum(len(l) + 1 for l in lines) < 3 * 65536:
+            n = (i * 37) % 151
+            lines.append((".dot %05d-" % i if i % 11 == 0 else "line %05d-" % i) + "x" * n)
+            if i == 500:
+                lines.append("long " + "y" * 6000)
+            i += 1
+        path = tmpfile("chunks.txt", "\n".join(lines) + "\n")
+        rec = tmpfile("chunks.transcript")
+        r = smtpsh(["--record", rec, "127.0.0.1", LAB.plain_port],
+                   "EHLO client.test\nMAIL FROM:<alice@example.test>\n"
+                   "RCPT TO:<bob@example.test>\nDATA\n\\file %s\n.\nQUIT\n" % path)
+        self.assertEqual(r.rc, 0, r.describe())
+        sent = [l[3:] for l in read(rec).split("\n") if l.startswith("-> ") or l == "->"]
+        body = sent[sent.index("DATA") + 1:sent.index(".")]
+        want = []
+        for l in lines:
+            l = "." + l if l.startswith(".") else l
+            if len(l) > 4096:
+                l = l[:4096] + " [... %d more bytes]" % (len(l) - 4096)
+            want.append(l)
+        self.assertEqual(len(body), len(want))
+        self.assertEqual(body, want)
+        _, data = LAB.wait_for_message("bob", tok)
+        self.assertEqual(split_delivered(data)[1], ("\n".join(lines) + "\n").encode())
+
     def test_screen_annotations(self):
         """annotations sit beside the wire text, after two blanks and a TAB"""
         r = smtpsh(["--explain", "127.0.0.1", LAB.plain_port],
