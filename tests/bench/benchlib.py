@@ -1,0 +1,642 @@
+"""Shared parts of smtpsh's benchmarks (tests/bench/): the lab, the clients, timing,
+delivered-message checks and tables.
+
+Run the benchmarks with /usr/bin/python3 (Debian's), as root (the Postfix lab needs it):
+tests/bench/run-all, or one of tests/bench/{txn,big,rtt,startup}. They print numbers; they
+are not tests and are not part of `meson test`. Every delivered message is checked byte for
+byte; a mismatch is printed loudly and makes the exit status 1.
+"""
+
+import hashlib
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.dont_write_bytecode = True
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "lab"))
+from lablib import PostfixLab, split_delivered  # noqa: E402
+
+SENDER_DOMAIN = "example.test"
+BIG_LIMIT = 300 * 1000 * 1000  # message_size_limit for the lab: room for 100 MB + headers
+MAILBOXES = ("alice", "bob", "carol")
+
+
+class BenchError(Exception):
+    pass
+
+
+# --- output ----------------------------------------------------------------------------
+
+def say(fmt, *args):
+    print(fmt % args if args else fmt, flush=True)
+
+
+def progress(text):
+    """A transient progress line on a terminal (stderr), nothing otherwise."""
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K" + text)
+        sys.stderr.flush()
+
+
+def progress_done():
+    if sys.stderr.isatty():
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
+
+
+class Mismatches:
+    """Delivered messages that differ from what was sent: reported loudly, counted."""
+    items = []
+
+    @classmethod
+    def add(cls, what):
+        cls.items.append(what)
+        sys.stderr.write("\n!!!!! MISMATCH: %s\n" % what)
+        sys.stderr.flush()
+
+
+def table(headers, rows, align=None):
+    """A Markdown table (also readable as text)."""
+    cols = len(headers)
+    align = align or ["l"] + ["r"] * (cols - 1)
+    cells = [[str(c) for c in r] for r in rows]
+    width = [max([len(headers[i])] + [len(r[i]) for r in cells]) for i in range(cols)]
+
+    def line(vals):
+        out = []
+        for i, v in enumerate(vals):
+            out.append(v.ljust(width[i]) if align[i] == "l" else v.rjust(width[i]))
+        return "| " + " | ".join(out) + " |"
+    sep = "|" + "|".join(("-" * (width[i] + 1) + ":") if align[i] == "r"
+                         else ("-" * (width[i] + 2)) for i in range(cols)) + "|"
+    return "\n".join([line(headers), sep] + [line(r) for r in cells])
+
+
+def fmt_ms(v):
+    return "-" if v is None else ("%.1f" % v if v < 100 else "%.0f" % v)
+
+
+def fmt_ratio(v):
+    return "-" if v is None else "%.2f" % v
+
+
+def median(xs):
+    return statistics.median(xs) if xs else None
+
+
+# --- tools and dependencies --------------------------------------------------------------
+
+def smtpsh_path():
+    exe = os.path.abspath(os.environ.get("SMTPSH") or os.path.join(REPO, "build", "smtpsh"))
+    if not os.access(exe, os.X_OK):
+        raise BenchError("smtpsh not found at %s: build it (meson setup build && ninja -C "
+                         "build) or set SMTPSH" % exe)
+    return exe
+
+
+def perl_has(module):
+    return subprocess.run(["perl", "-M" + module, "-e", "1"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL).returncode == 0
+
+
+def missing_deps():
+    need = {"swaks": "/usr/bin/swaks", "curl": "/usr/bin/curl", "openssl": "/usr/bin/openssl",
+            "time": "/usr/bin/time", "cc": "/usr/bin/cc", "pkg-config": "/usr/bin/pkg-config",
+            "strace": "/usr/bin/strace", "perl": "/usr/bin/perl"}
+    miss = [name for name, path in need.items() if not os.access(path, os.X_OK)]
+    if "perl" not in miss:
+        miss += [m for m in ("Net::SSLeay", "IO::Socket::SSL") if not perl_has(m)]
+    return miss
+
+
+def ensure_deps():
+    """Installs what the benchmarks need (tests/bench/install-deps) when something is
+    missing."""
+    miss = missing_deps()
+    if not miss:
+        return
+    say("* missing for the benchmarks: %s; running tests/bench/install-deps", ", ".join(miss))
+    r = subprocess.run([os.path.join(HERE, "install-deps")])
+    miss = missing_deps()
+    if r.returncode != 0 or miss:
+        raise BenchError("still missing: %s (run tests/bench/install-deps as root)"
+                         % ", ".join(miss))
+
+
+def tool_version(argv, pattern=None):
+    try:
+        out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                             timeout=20).stdout.decode("utf-8", "replace")
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    if pattern:
+        m = re.search(pattern, out)
+        return m.group(1) if m else "?"
+    return out.strip().split("\n")[0]
+
+
+def versions():
+    smtpsh = tool_version([smtpsh_path(), "--version"], r"^smtpsh (\S+)")
+    dpkg = lambda p: tool_version(["dpkg-query", "-W", "-f=${Version}", p])  # noqa: E731
+    try:
+        commit = subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                timeout=10).stdout.decode().strip()
+    except OSError:
+        commit = "?"
+    return {
+        "smtpsh": "%s (commit %s)" % (smtpsh, commit or "?"),
+        "Postfix": dpkg("postfix"),
+        "OpenSSL": tool_version(["openssl", "version"], r"^OpenSSL (\S+)"),
+        "swaks": tool_version(["swaks", "--version"], r"version (\S+)"),
+        "curl": tool_version(["curl", "--version"], r"^curl (\S+)"),
+        "Python": platform.python_version(),
+    }
+
+
+def machine():
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
+            cpu = m.group(1).strip() if m else "?"
+    except OSError:
+        pass
+    return {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release()}
+
+
+def load():
+    return os.getloadavg()[0]
+
+
+def wait_for_low_load(limit=1.5, max_wait=120):
+    """Waits (up to max_wait s) until the 1-minute load average is under limit."""
+    t0 = time.monotonic()
+    while load() > limit and time.monotonic() - t0 < max_wait:
+        progress("load %.2f > %.1f: waiting for a quieter machine (%.0f s)"
+                 % (load(), limit, time.monotonic() - t0))
+        time.sleep(5)
+    progress_done()
+    return load()
+
+
+# --- work directory, floor client, message files --------------------------------------------
+
+class Workdir:
+    def __init__(self, path=None):
+        self.own = path is None
+        self.path = path or tempfile.mkdtemp(prefix="smtpsh-bench-")
+        os.makedirs(self.path, exist_ok=True)
+        os.chmod(self.path, 0o755)
+
+    def file(self, name):
+        return os.path.join(self.path, name)
+
+    def write(self, name, data, mode=0o644):
+        p = self.file(name)
+        with open(p, "wb" if isinstance(data, bytes) else "w") as f:
+            f.write(data)
+        os.chmod(p, mode)
+        return p
+
+    def remove(self):
+        if self.own and not os.environ.get("SMTPSH_KEEP_BENCH"):
+            shutil.rmtree(self.path, ignore_errors=True)
+
+
+def build_floor(work):
+    """Compiles tests/bench/floor.c with OpenSSL; returns the binary's path."""
+    out = work.file("floor")
+    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "openssl"],
+                           stdout=subprocess.PIPE, check=True).stdout.decode().split()
+    r = subprocess.run(["cc", "-O2", "-Wall", "-o", out, os.path.join(HERE, "floor.c")]
+                       + flags, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    if r.returncode != 0:
+        raise BenchError("cannot build floor.c:\n" + r.stdout.decode("utf-8", "replace"))
+    return out
+
+
+ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
+def body_bytes(size, seed=b"smtpsh-bench"):
+    """About size bytes of 76-character lines (plus LF): pseudo-random base64 letters;
+    every 7th line starts with a dot, every 97th is a lone dot; the last line is ordinary
+    (a final lone dot would end the message for clients that take it as the terminator)."""
+    pool = bytes(ALPHABET[b % 64] for b in hashlib.shake_256(seed).digest(1 << 16))
+    plen = len(pool) - 80
+    lines = []
+    total = i = pos = 0
+    while total < size - 77:
+        if i % 97 == 96:
+            line = b"."
+        else:
+            line = pool[pos:pos + 76]
+            if i % 7 == 3:
+                line = b"." + line[1:]
+            pos = (pos + 77 + i % 5) % plen
+        lines.append(line)
+        total += len(line) + 1
+        i += 1
+    lines.append(pool[:76])
+    return b"\n".join(lines) + b"\n"
+
+
+def message_file(work, name, size, subject):
+    """A message file: a Subject header, an empty line, then body_bytes(size). Returns
+    (path, sha256 hex, length). Also writes PATH.swaks, the same without its last line end:
+    swaks ends the data it is given with a line end of its own."""
+    data = b"Subject: " + subject.encode() + b"\n\n" + body_bytes(size)
+    path = work.write(name, data)
+    work.write(name + ".swaks", data[:-1])
+    return path, hashlib.sha256(data).hexdigest(), len(data)
+
+
+def auth_plain(user, password):
+    import base64
+    return base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
+
+
+# --- running clients -----------------------------------------------------------------------
+
+class Run:
+    def __init__(self, rc, wall_ms, cpu_ms, maxrss_kb=None, timed_out=False):
+        self.rc = rc
+        self.wall_ms = wall_ms
+        self.cpu_ms = cpu_ms  # user + system, the process and what it waited for
+        self.maxrss_kb = maxrss_kb
+        self.timed_out = timed_out
+
+
+def spawn(argv, stdin=None, out=None, timeout=120, env=None, rss=False):
+    """Runs argv (posix_spawn, no shell) with stdin from the file stdin (or /dev/null) and
+    stdout+stderr to the file out (or /dev/null); measures its wall time from spawn to
+    exit. With rss, runs it under /usr/bin/time for the peak RSS (its own fork makes that
+    exact: a posix_spawned child would report this big Python process's RSS)."""
+    timefile = None
+    if rss:
+        timefile = (out or "/tmp/smtpsh-bench") + ".time"
+        argv = ["/usr/bin/time", "-f", "%M", "-o", timefile] + list(argv)
+    fin = os.open(stdin or "/dev/null", os.O_RDONLY)
+    fout = os.open(out or "/dev/null", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    actions = [(os.POSIX_SPAWN_DUP2, fin, 0), (os.POSIX_SPAWN_DUP2, fout, 1),
+               (os.POSIX_SPAWN_DUP2, fout, 2)]
+    e = dict(os.environ if env is None else env)
+    timed_out = []
+    t0 = time.perf_counter()
+    pid = os.posix_spawn(argv[0], argv, e, file_actions=actions)
+
+    def kill():
+        timed_out.append(True)
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    watchdog = threading.Timer(timeout, kill)
+    watchdog.start()
+    try:
+        _, status, ru = os.wait4(pid, 0)
+    finally:
+        watchdog.cancel()
+    wall = (time.perf_counter() - t0) * 1000
+    os.close(fin)
+    os.close(fout)
+    rc = os.waitstatus_to_exitcode(status)
+    maxrss = None
+    if timefile:
+        try:
+            with open(timefile) as f:
+                nums = re.findall(r"^(\d+)$", f.read(), re.M)
+            maxrss = int(nums[-1]) if nums else None
+        finally:
+            try:
+                os.unlink(timefile)
+            except OSError:
+                pass
+    return Run(rc, wall, (ru.ru_utime + ru.ru_stime) * 1000, maxrss, bool(timed_out))
+
+
+def clean_env():
+    """The environment for clients: no smtpsh settings or files of the tester."""
+    e = {k: v for k, v in os.environ.items()
+         if not k.startswith("SMTPSH_") and k not in ("XDG_CONFIG_HOME", "XDG_STATE_HOME")}
+    e["NO_COLOR"] = "1"
+    e["TERM"] = "dumb"
+    e["HOME"] = tempfile.gettempdir()
+    e["LC_ALL"] = "C"
+    return e
+
+
+# --- the lab and delivered mail --------------------------------------------------------------
+
+class Lab:
+    """The Postfix lab of the test suite, with room for 100 MB messages."""
+
+    def __init__(self):
+        self.lab = PostfixLab(message_limit=BIG_LIMIT)
+
+    def start(self):
+        self.lab.start()
+        self.env = self.lab.env
+        self.port = self.lab.submission_port
+        self.cafile = self.lab.cafile
+        self.user = self.lab.user
+        self.password = self.lab.password
+        return self
+
+    def stop(self):
+        self.lab.stop()
+
+    def maildir_new(self, box):
+        return os.path.join(self.lab.maildir(box), "new")
+
+    def take_message(self, box, sender, timeout=60.0):
+        """Waits for the message whose Return-Path is <sender> in box's Maildir; returns its
+        bytes and removes the file (keeps the Maildir small)."""
+        want = ("Return-Path: <%s>\n" % sender).encode()
+        d = self.maildir_new(box)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                names = os.listdir(d)
+            except FileNotFoundError:
+                names = []
+            for n in names:
+                p = os.path.join(d, n)
+                try:
+                    with open(p, "rb") as f:
+                        head = f.read(len(want))
+                        if head != want:
+                            continue
+                        data = head + f.read()
+                except FileNotFoundError:
+                    continue
+                os.unlink(p)
+                return data
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.002)
+
+    def check(self, box, sender, expected=None, sha256=None, length=None, what=""):
+        """Checks the message from sender delivered to box: its content after Postfix's 4
+        prepended headers must equal expected (bytes), or have this sha256 and length.
+        Reports a mismatch loudly; returns True when it matched."""
+        data = self.take_message(box, sender)
+        if data is None:
+            Mismatches.add("%s: no message from <%s> reached %s's Maildir" % (what, sender, box))
+            return False
+        try:
+            _, rest = split_delivered(data)
+        except AssertionError as e:
+            Mismatches.add("%s: delivered file not as expected: %s" % (what, e))
+            return False
+        if expected is not None:
+            if rest != expected:
+                Mismatches.add("%s: delivered message differs from what was sent (%d bytes "
+                               "instead of %d; first difference at byte %d)"
+                               % (what, len(rest), len(expected), first_diff(rest, expected)))
+                return False
+            return True
+        got = hashlib.sha256(rest).hexdigest()
+        if got != sha256 or len(rest) != length:
+            Mismatches.add("%s: delivered message differs from what was sent (%d bytes, "
+                           "sha256 %s..., instead of %d bytes, %s...)"
+                           % (what, len(rest), got[:12], length, sha256[:12]))
+            return False
+        return True
+
+    def clear_mail(self):
+        for box in MAILBOXES:
+            for sub in ("new", "cur", "tmp"):
+                d = os.path.join(self.lab.maildir(box), sub)
+                for n in os.listdir(d) if os.path.isdir(d) else []:
+                    try:
+                        os.unlink(os.path.join(d, n))
+                    except OSError:
+                        pass
+
+
+def first_diff(a, b):
+    n = min(len(a), len(b))
+    for i in range(n):
+        if a[i] != b[i]:
+            return i
+    return n
+
+
+def sender(client, bench, n):
+    """A unique envelope sender: it names the message in the Maildir (Return-Path)."""
+    safe = re.sub(r"[^a-z0-9]+", "-", client.lower()).strip("-")
+    return "%s-%s-%d-%s@%s" % (bench, safe, n, os.urandom(3).hex(), SENDER_DOMAIN)
+
+
+# --- how each client plays the conversation ------------------------------------------------------
+
+def crlf_stuffed(data):
+    """A message as it goes on the wire: CRLF line ends, leading dots doubled."""
+    out = []
+    for line in data.split(b"\n")[:-1] if data.endswith(b"\n") else data.split(b"\n"):
+        out.append((b"." + line if line.startswith(b".") else line) + b"\r\n")
+    return b"".join(out)
+
+
+class Conversation:
+    """What one run sends: envelope, recipients, the message file."""
+
+    def __init__(self, lab, mail_from, rcpts, msg_path, ehlo="bench"):
+        self.lab = lab
+        self.mail_from = mail_from
+        self.rcpts = rcpts
+        self.msg = msg_path
+        self.ehlo = ehlo
+
+
+def smtpsh_script(work, name, conv, starttls_typed=True):
+    """The batch script smtpsh runs: typed EHLO/STARTTLS/EHLO (or none with --starttls),
+    AUTH PLAIN with its initial response, the envelope, DATA, \\file, "." and QUIT."""
+    lines = []
+    if starttls_typed:
+        lines += ["EHLO " + conv.ehlo, "STARTTLS", "EHLO " + conv.ehlo]
+    lines += ["AUTH PLAIN " + auth_plain(conv.lab.user, conv.lab.password),
+              "MAIL FROM:<%s>" % conv.mail_from]
+    lines += ["RCPT TO:<%s>" % r for r in conv.rcpts]
+    lines += ["DATA", "\\file " + conv.msg, ".", "QUIT"]
+    return work.write(name, "".join(l + "\n" for l in lines), 0o600)
+
+
+def smtpsh_argv(conv, script, starttls_opt=False, pipeline=False, port=None):
+    argv = [smtpsh_path(), "--cafile", conv.lab.cafile, "--timeout", "60"]
+    if starttls_opt:
+        argv += ["--starttls", "--ehlo", conv.ehlo]
+    if pipeline:
+        argv.append("--pipeline")
+    return argv + ["-f", script, "localhost", str(port or conv.lab.port)]
+
+
+def curl_argv(conv, port=None):
+    argv = ["/usr/bin/curl", "-sS", "--ssl-reqd", "--cacert", conv.lab.cafile,
+            "--login-options", "AUTH=PLAIN",
+            "--user", "%s:%s" % (conv.lab.user, conv.lab.password),
+            "--mail-from", conv.mail_from]
+    for r in conv.rcpts:
+        argv += ["--mail-rcpt", r]
+    return argv + ["--crlf", "--upload-file", conv.msg,
+                   "smtp://localhost:%s/%s" % (port or conv.lab.port, conv.ehlo)]
+
+
+def swaks_argv(conv, pipeline=False, port=None):
+    argv = ["/usr/bin/swaks", "--silent", "2", "--tls", "--tls-verify",
+            "--tls-ca-path", conv.lab.cafile, "--server", "localhost",
+            "--port", str(port or conv.lab.port), "--ehlo", conv.ehlo,
+            "--auth", "PLAIN", "--auth-user", conv.lab.user,
+            "--auth-password", conv.lab.password, "--from", conv.mail_from,
+            "--to", ",".join(conv.rcpts), "--data", "@" + conv.msg + ".swaks"]
+    if pipeline:
+        argv.append("--pipeline")
+    return argv
+
+
+def s_client_input(work, name, conv):
+    """What openssl s_client gets on stdin: the whole conversation after its own EHLO and
+    STARTTLS, CRLF, the message dot-stuffed (s_client sends it as it is, at once)."""
+    with open(conv.msg, "rb") as f:
+        msg = f.read()
+    head = "EHLO %s\r\nAUTH PLAIN %s\r\nMAIL FROM:<%s>\r\n" % (
+        conv.ehlo, auth_plain(conv.lab.user, conv.lab.password), conv.mail_from)
+    head += "".join("RCPT TO:<%s>\r\n" % r for r in conv.rcpts) + "DATA\r\n"
+    return work.write(name, head.encode() + crlf_stuffed(msg) + b".\r\nQUIT\r\n", 0o600)
+
+
+def s_client_argv(conv, port=None):
+    return ["/usr/bin/openssl", "s_client", "-quiet", "-starttls", "smtp", "-name", conv.ehlo,
+            "-connect", "localhost:%s" % (port or conv.lab.port), "-CAfile", conv.lab.cafile,
+            "-verify_return_error", "-verify_hostname", "localhost"]
+
+
+def floor_argv(floor, conv, rounds=1, pipeline=False, port=None):
+    """conv.mail_from may hold %d: the round number."""
+    argv = [floor, "--cafile", conv.lab.cafile, "--user", conv.lab.user,
+            "--pass", conv.lab.password, "--from", conv.mail_from, "--ehlo", conv.ehlo,
+            "--body", conv.msg, "--rounds", str(rounds), "--settle", "quickack"]
+    for r in conv.rcpts:
+        argv += ["--rcpt", r]
+    if pipeline:
+        argv.append("--pipeline")
+    return argv + ["localhost", str(port or conv.lab.port)]
+
+
+def floor_rounds(out_path):
+    """The floor's output: [(microseconds, body bytes sent, CPU microseconds)] per round."""
+    res = []
+    with open(out_path) as f:
+        for line in f:
+            m = re.match(r"^round (\d+) (\d+) (\d+)$", line.strip())
+            if m:
+                res.append((int(m.group(1)), int(m.group(2)), int(m.group(3))))
+    return res
+
+
+def shell_quote(arg):
+    import shlex
+    return shlex.quote(arg)
+
+
+def tail(path, n=15):
+    try:
+        with open(path, "rb") as f:
+            lines = f.read().decode("utf-8", "replace").rstrip("\n").split("\n")
+    except OSError:
+        return "(no output)"
+    return "\n".join("    " + l for l in lines[-n:])
+
+
+def floor_init_us(out_path, what="init"):
+    """The floor's OpenSSL start: wall ("init") or CPU ("init-cpu") microseconds."""
+    with open(out_path) as f:
+        m = re.search(r"^%s (\d+)$" % what, f.read(), re.M)
+    return int(m.group(1)) if m else None
+
+
+# --- running one benchmark or all --------------------------------------------------------------
+
+class Context:
+    """What the benchmarks share in one run: the lab, a work directory, the floor client."""
+
+    def __init__(self, lab, work, floor):
+        self.lab = lab
+        self.work = work
+        self.floor = floor
+        self.env = clean_env()
+
+
+def load_bench(name):
+    """Imports tests/bench/NAME (a script without .py) as a module."""
+    import importlib.machinery
+    import importlib.util
+    loader = importlib.machinery.SourceFileLoader("bench_" + name, os.path.join(HERE, name))
+    spec = importlib.util.spec_from_loader(loader.name, loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+def setup(need_lab=True):
+    if os.geteuid() != 0:
+        raise BenchError("the benchmarks run the Postfix lab: run them as root")
+    ensure_deps()
+    smtpsh_path()
+    work = Workdir()
+    lab = None
+    try:
+        floor = build_floor(work)
+        if need_lab:
+            lab = Lab().start()
+    except BaseException:
+        if lab:
+            lab.stop()
+        work.remove()
+        raise
+    return Context(lab, work, floor)
+
+
+def teardown(ctx):
+    if ctx.lab:
+        ctx.lab.stop()
+    ctx.work.remove()
+
+
+def main_single(mod, argv):
+    """tests/bench/NAME [--rounds N]: one benchmark on its own (its own lab)."""
+    import argparse
+    ap = argparse.ArgumentParser(description=mod.__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, help="rounds per client (default: %s)"
+                    % getattr(mod, "ROUNDS", "?"))
+    args = ap.parse_args(argv)
+    try:
+        ctx = setup(need_lab=getattr(mod, "NEEDS_LAB", True))
+    except BenchError as e:
+        sys.stderr.write("bench: %s\n" % e)
+        return 2
+    try:
+        res = mod.run(ctx, args.rounds)
+        print(mod.report(res))
+    except BenchError as e:
+        sys.stderr.write("bench: %s\n" % e)
+        return 2
+    finally:
+        teardown(ctx)
+    if Mismatches.items:
+        sys.stderr.write("\n!!!!! %d delivered message(s) did not match what was sent\n"
+                         % len(Mismatches.items))
+        return 1
+    return 0
