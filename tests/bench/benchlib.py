@@ -252,14 +252,30 @@ def body_bytes(size, seed=b"smtpsh-bench"):
     return b"\n".join(lines) + b"\n"
 
 
-def message_file(work, name, size, subject):
-    """A message file: a Subject header, an empty line, then body_bytes(size). Returns
-    (path, sha256 hex, length). Also writes PATH.swaks, the same without its last line end:
-    swaks ends the data it is given with a line end of its own."""
-    data = b"Subject: " + subject.encode() + b"\n\n" + body_bytes(size)
-    path = work.write(name, data)
-    work.write(name + ".swaks", data[:-1])
-    return path, hashlib.sha256(data).hexdigest(), len(data)
+class Message:
+    """The message of a benchmark, in files: `path` (a Subject header, an empty line, then
+    body_bytes(size)), `path.swaks` (the same without its last line end: swaks ends the data
+    it is given with one of its own) and `body` (only the body, for smtpsh --send, which
+    writes its own header). bytes, sha256 and length of each, to check deliveries."""
+
+    def __init__(self, work, name, size, subject):
+        self.subject = subject
+        body = body_bytes(size)
+        data = b"Subject: " + subject.encode() + b"\n\n" + body
+        self.path = work.write(name, data)
+        self.swaks = work.write(name + ".swaks", data[:-1])
+        self.body = work.write(name + ".body", body)
+        self.sha256, self.length = hashlib.sha256(data).hexdigest(), len(data)
+        self.body_sha256, self.body_length = hashlib.sha256(body).hexdigest(), len(body)
+        self.data = data if size <= 1 << 20 else None  # small ones are compared in full
+        self.body_data = body if size <= 1 << 20 else None
+
+    def remove(self):
+        for p in (self.path, self.swaks, self.body):
+            try:
+                os.unlink(p)
+            except OSError:
+                pass
 
 
 def auth_plain(user, password):
@@ -343,7 +359,7 @@ class Lab:
     """The Postfix lab of the test suite, with room for 100 MB messages."""
 
     def __init__(self):
-        self.lab = PostfixLab(message_limit=BIG_LIMIT)
+        self.lab = PostfixLab(size_limit=BIG_LIMIT)
 
     def start(self):
         self.lab.start()
@@ -387,10 +403,13 @@ class Lab:
                 return None
             time.sleep(0.002)
 
-    def check(self, box, sender, expected=None, sha256=None, length=None, what=""):
+    def check(self, box, sender, expected=None, sha256=None, length=None, what="",
+              body_only=None):
         """Checks the message from sender delivered to box: its content after Postfix's 4
-        prepended headers must equal expected (bytes), or have this sha256 and length.
-        Reports a mismatch loudly; returns True when it matched."""
+        prepended headers must equal expected (bytes), or have this sha256 and length. With
+        body_only (a Subject), the header is smtpsh --send's: it must hold that Subject, and
+        only what follows it is compared. Reports a mismatch loudly; returns True when it
+        matched."""
         data = self.take_message(box, sender)
         if data is None:
             Mismatches.add("%s: no message from <%s> reached %s's Maildir" % (what, sender, box))
@@ -400,6 +419,13 @@ class Lab:
         except AssertionError as e:
             Mismatches.add("%s: delivered file not as expected: %s" % (what, e))
             return False
+        if body_only is not None:
+            head, sep, rest = rest.partition(b"\n\n")
+            want = b"\nSubject: " + body_only.encode() + b"\n"
+            if not sep or want not in b"\n" + head + b"\n":
+                Mismatches.add("%s: the header of the delivered message lacks Subject: %s"
+                               % (what, body_only))
+                return False
         if expected is not None:
             if rest != expected:
                 Mismatches.add("%s: delivered message differs from what was sent (%d bytes "
@@ -451,14 +477,52 @@ def crlf_stuffed(data):
 
 
 class Conversation:
-    """What one run sends: envelope, recipients, the message file."""
+    """What one run sends: envelope, recipients, the message (a Message)."""
 
-    def __init__(self, lab, mail_from, rcpts, msg_path, ehlo="bench"):
+    def __init__(self, lab, mail_from, rcpts, message, ehlo="bench"):
         self.lab = lab
         self.mail_from = mail_from
         self.rcpts = rcpts
-        self.msg = msg_path
+        self.message = message
+        self.msg = message.path
         self.ehlo = ehlo
+
+    def expect(self, lab, box, what, sender=None, send_mode=False):
+        """Checks this conversation's delivery to box (see Lab.check)."""
+        m = self.message
+        snd = sender or self.mail_from
+        if send_mode:
+            if m.body_data is not None:
+                return lab.check(box, snd, expected=m.body_data, what=what,
+                                 body_only=m.subject)
+            return lab.check(box, snd, sha256=m.body_sha256, length=m.body_length, what=what,
+                             body_only=m.subject)
+        if m.data is not None:
+            return lab.check(box, snd, expected=m.data, what=what)
+        return lab.check(box, snd, sha256=m.sha256, length=m.length, what=what)
+
+
+class Job:
+    """One run of a client: its command line and what it must have delivered."""
+
+    def __init__(self, argv, conv, stdin=None, env=None, floor=False, send_mode=False,
+                 senders=None, boxes=("bob",)):
+        self.argv = argv
+        self.conv = conv
+        self.stdin = stdin
+        self.env = env
+        self.floor = floor
+        self.send_mode = send_mode
+        self.senders = senders or [conv.mail_from]
+        self.boxes = boxes
+
+    def check(self, lab, what):
+        ok = True
+        for snd in self.senders:
+            for box in self.boxes:
+                ok = self.conv.expect(lab, box, "%s (%s)" % (what, box), sender=snd,
+                                      send_mode=self.send_mode) and ok
+        return ok
 
 
 def smtpsh_script(work, name, conv, starttls_typed=True):
@@ -500,7 +564,7 @@ def swaks_argv(conv, pipeline=False, port=None):
             "--port", str(port or conv.lab.port), "--ehlo", conv.ehlo,
             "--auth", "PLAIN", "--auth-user", conv.lab.user,
             "--auth-password", conv.lab.password, "--from", conv.mail_from,
-            "--to", ",".join(conv.rcpts), "--data", "@" + conv.msg + ".swaks"]
+            "--to", ",".join(conv.rcpts), "--data", "@" + conv.message.swaks]
     if pipeline:
         argv.append("--pipeline")
     return argv
@@ -515,6 +579,24 @@ def s_client_input(work, name, conv):
         conv.ehlo, auth_plain(conv.lab.user, conv.lab.password), conv.mail_from)
     head += "".join("RCPT TO:<%s>\r\n" % r for r in conv.rcpts) + "DATA\r\n"
     return work.write(name, head.encode() + crlf_stuffed(msg) + b".\r\nQUIT\r\n", 0o600)
+
+
+def smtpsh_send_argv(conv, port=None):
+    """smtpsh's one-line mode: --send composes the header (Date, From, To, Subject...) and
+    streams --body-file; the password comes from SMTPSH_PASSWORD (see send_env)."""
+    argv = [smtpsh_path(), "--cafile", conv.lab.cafile, "--timeout", "60", "--starttls",
+            "--ehlo", conv.ehlo, "--auth", "PLAIN", "--user", conv.lab.user, "--send",
+            "--from", conv.mail_from, "--subject", conv.message.subject,
+            "--body-file", conv.message.body]
+    for r in conv.rcpts:
+        argv += ["--to", r]
+    return argv + ["localhost", str(port or conv.lab.port)]
+
+
+def send_env(ctx):
+    e = dict(ctx.env)
+    e["SMTPSH_PASSWORD"] = ctx.lab.password
+    return e
 
 
 def s_client_argv(conv, port=None):
