@@ -16,49 +16,47 @@ static size_t put_crlf(struct dotstuff *d, char *out)
 	return 2;
 }
 
-/* Where the run of ordinary bytes (neither CR nor LF) that starts at p ends. */
-static size_t plain_run(const char *p, size_t n)
-{
-	const char *lf = memchr(p, '\n', n);
-	size_t run = lf ? (size_t)(lf - p) : n;
-	const char *cr = memchr(p, '\r', run);
-	return cr ? (size_t)(cr - p) : run;
-}
-
 /*
  * A CR is held back until the next byte says whether it starts CRLF; either way it ends the
  * line, so every input byte writes at most 2 bytes, plus 2 for a CR held from the last call.
- * Runs of ordinary bytes are copied whole (memchr finds their end): a 100 MB body costs
- * little more than a copy.
+ * Runs of ordinary bytes are copied whole: memchr finds each LF, and the next CR is looked
+ * for once and remembered (a file with LF line ends is scanned for CR once per call), so a
+ * 100 MB body costs little more than a copy.
  */
 size_t dotstuff_encode(struct dotstuff *d, const char *in, size_t len, char *out)
 {
 	size_t o = 0;
+	const char *p = in, *end = in + len;
+	const char *cr = memchr(p, '\r', len); /* the next CR at or after p, or NULL */
 
-	for (size_t i = 0; i < len;) {
-		char ch = in[i];
+	while (p < end) {
+		char ch = *p;
 
 		if (d->cr) {
 			d->cr = false;
 			o += put_crlf(d, out + o);
 			if (ch == '\n') {
-				i++;
+				p++;
 				continue; /* CRLF */
 			}
 		}
 		if (ch == '\r') {
 			d->cr = true;
-			i++;
+			p++;
+			cr = memchr(p, '\r', (size_t)(end - p));
 		} else if (ch == '\n') {
 			o += put_crlf(d, out + o);
-			i++;
+			p++;
 		} else {
 			if (d->bol && ch == '.')
 				out[o++] = '.';
-			size_t run = plain_run(in + i, len - i);
-			memcpy(out + o, in + i, run);
-			o += run;
-			i += run;
+			const char *stop = cr ? cr : end;
+			const char *lf = memchr(p, '\n', (size_t)(stop - p));
+			if (lf)
+				stop = lf;
+			memcpy(out + o, p, (size_t)(stop - p));
+			o += (size_t)(stop - p);
+			p = stop;
 			d->bol = false;
 		}
 	}
