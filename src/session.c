@@ -74,6 +74,7 @@ static const char *const phase_names[] = {
 
 struct listener {
 	session_listener fn;
+	session_quiet_query wants_quiet; /* NULL: never gets quiet body lines */
 	void *arg;
 };
 
@@ -139,7 +140,8 @@ static void emit(struct smtp_session *s, struct session_event *ev)
 	ev->tls = s->conn.ssl != NULL;
 	ev->verified = ev->tls && s->verified;
 	for (size_t i = 0; i < s->nlisteners; i++)
-		s->listeners[i].fn(ev, s->listeners[i].arg);
+		if (!ev->quiet || s->listeners[i].wants_quiet)
+			s->listeners[i].fn(ev, s->listeners[i].arg);
 }
 
 __attribute__((format(printf, 4, 0))) static void vnotify(struct smtp_session *s,
@@ -301,8 +303,26 @@ int session_add_listener(struct smtp_session *s, session_listener fn, void *arg)
 {
 	if (s->nlisteners == LISTENERS_MAX)
 		return -1;
-	s->listeners[s->nlisteners++] = (struct listener){fn, arg};
+	s->listeners[s->nlisteners++] = (struct listener){fn, NULL, arg};
 	return 0;
+}
+
+int session_add_quiet_listener(struct smtp_session *s, session_listener fn,
+			       session_quiet_query wants, void *arg)
+{
+	if (s->nlisteners == LISTENERS_MAX)
+		return -1;
+	s->listeners[s->nlisteners++] = (struct listener){fn, wants, arg};
+	return 0;
+}
+
+/* Does a listener want the quiet lines of the body that starts now? */
+static bool quiet_wanted(const struct smtp_session *s)
+{
+	for (size_t i = 0; i < s->nlisteners; i++)
+		if (s->listeners[i].wants_quiet && s->listeners[i].wants_quiet(s->listeners[i].arg))
+			return true;
+	return false;
 }
 
 void session_set_interrupt(struct smtp_session *s, volatile sig_atomic_t *flag)
@@ -1123,6 +1143,7 @@ struct body_view {
 	size_t line_len; /* its whole length so far */
 	size_t lines, shown, long_lines;
 	unsigned long long bytes;
+	bool quiet_wanted; /* a listener wants the lines past the screen's limit */
 };
 
 /* One line of the body (total bytes without CRLF; text holds its first len bytes). */
@@ -1136,6 +1157,8 @@ static void view_line(struct smtp_session *s, struct body_view *v, const char *t
 	bool quiet = v->shown >= s->p.body_echo_max;
 	if (!quiet)
 		v->shown++;
+	else if (!v->quiet_wanted)
+		return; /* counted, no event: cheap after the first lines */
 	if (total > len) {
 		if (text != v->line.data) {
 			buf_reset(&v->line);
@@ -1227,7 +1250,7 @@ enum session_status session_data_stream(struct smtp_session *s, session_reader r
 	if (s->phase != PHASE_DATA || s->conn.fd < 0)
 		return fail(s, SESSION_ERR_STATE, "not inside DATA");
 	char *chunk = malloc(FILE_CHUNK);
-	struct body_view v = {0};
+	struct body_view v = {.quiet_wanted = quiet_wanted(s)};
 	buf_init(&v.line);
 	enum session_status st = SESSION_OK;
 	if (!chunk || buf_reserve(&s->out, DOTSTUFF_MAX_OUT(FILE_CHUNK)) < 0) {

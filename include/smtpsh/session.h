@@ -98,6 +98,8 @@ struct session_event {
 };
 
 typedef void (*session_listener)(const struct session_event *ev, void *arg);
+/* Asked when a body starts: does this listener want its quiet lines now? */
+typedef bool (*session_quiet_query)(void *arg);
 
 struct session_params {
 	const char *cafile;      /* trusted CAs for TLS, or NULL for the system store */
@@ -119,8 +121,15 @@ struct smtp_reply {
 struct smtp_session *session_new(const struct session_params *params);
 void session_free(struct smtp_session *s);
 
-/* Adds a listener (at most 4); each gets every event in order. */
+/* Adds a listener (at most 4); each gets every event in order, but for quiet body lines. */
 int session_add_listener(struct smtp_session *s, session_listener fn, void *arg);
+/*
+ * Adds a listener that also gets the quiet body lines (past body_echo_max) of a streamed
+ * body when wants(arg) says so as the body starts (a transcript that is recording). When no
+ * listener wants them, those lines make no events: a 100 MB \file costs no event per line.
+ */
+int session_add_quiet_listener(struct smtp_session *s, session_listener fn,
+			       session_quiet_query wants, void *arg);
 void session_set_interrupt(struct smtp_session *s, volatile sig_atomic_t *flag);
 
 /*

@@ -55,6 +55,8 @@ void transcript_comment(struct transcript_writer *w, const char *text);
 
 /* The session listener; arg is the struct transcript_writer. */
 void transcript_event(const struct session_event *ev, void *arg);
+/* For session_add_quiet_listener: a recording transcript wants every body line. */
+bool transcript_wants_quiet(void *arg);
 
 /* ---- parsing (pure) -------------------------------------------------------------------------- */
 

@@ -29,6 +29,11 @@ bool transcript_active(const struct transcript_writer *w)
 	return w->f != NULL;
 }
 
+bool transcript_wants_quiet(void *arg)
+{
+	return transcript_active(arg);
+}
+
 /* Writes w->line and flushes; on failure stops recording. */
 static void put_line(struct transcript_writer *w)
 {
