@@ -342,7 +342,8 @@ static long long round_once(const struct opts *o, int round, size_t *sent)
 	}
 	const char *pct = strstr(o->from, "%d");
 	if (pct)
-		snprintf(from, sizeof from, "%.*s%d%s", (int)(pct - o->from), o->from, round, pct + 2);
+		snprintf(from, sizeof from, "%.*s%d%s", (int)(pct - o->from), o->from, round,
+			 pct + 2);
 	else
 		snprintf(from, sizeof from, "%s", o->from);
 	if (o->pipeline) {
@@ -385,35 +386,53 @@ static long long round_once(const struct opts *o, int round, size_t *sent)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{"cafile", 1, 0, 'c'},	 {"user", 1, 0, 'u'},	  {"pass", 1, 0, 'p'},
-		{"from", 1, 0, 'f'},	 {"rcpt", 1, 0, 'r'},	  {"ehlo", 1, 0, 'e'},
-		{"body", 1, 0, 'b'},	 {"rounds", 1, 0, 'R'},	  {"pipeline", 0, 0, 'P'},
-		{"settle", 1, 0, 'S'},	 {0, 0, 0, 0},
+	    {"cafile", 1, 0, 'c'}, {"user", 1, 0, 'u'},	  {"pass", 1, 0, 'p'},
+	    {"from", 1, 0, 'f'},   {"rcpt", 1, 0, 'r'},	  {"ehlo", 1, 0, 'e'},
+	    {"body", 1, 0, 'b'},   {"rounds", 1, 0, 'R'}, {"pipeline", 0, 0, 'P'},
+	    {"settle", 1, 0, 'S'}, {0, 0, 0, 0},
 	};
 	struct opts o = {.from = "alice@example.test", .ehlo = "floor", .rounds = 1};
 	int opt;
 	while ((opt = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'c': o.cafile = optarg; break;
-		case 'u': o.user = optarg; break;
-		case 'p': o.pass = optarg; break;
-		case 'f': o.from = optarg; break;
+		case 'c':
+			o.cafile = optarg;
+			break;
+		case 'u':
+			o.user = optarg;
+			break;
+		case 'p':
+			o.pass = optarg;
+			break;
+		case 'f':
+			o.from = optarg;
+			break;
 		case 'r':
 			if (o.nrcpt == MAX_RCPTS)
 				die(2, "too many recipients");
 			o.rcpt[o.nrcpt++] = optarg;
 			break;
-		case 'e': o.ehlo = optarg; break;
-		case 'b': o.body = optarg; break;
-		case 'R': o.rounds = atoi(optarg); break;
-		case 'P': o.pipeline = true; break;
-		case 'S':
-			o.settle = !strcmp(optarg, "read")	  ? SETTLE_READ
-				   : !strcmp(optarg, "quickack") ? SETTLE_QUICKACK
-				   : !strcmp(optarg, "none")	  ? SETTLE_NONE
-								  : (die(2, "bad --settle"), SETTLE_NONE);
+		case 'e':
+			o.ehlo = optarg;
 			break;
-		default: die(2, "usage: floor [OPTIONS] HOST PORT (see floor.c)");
+		case 'b':
+			o.body = optarg;
+			break;
+		case 'R':
+			o.rounds = atoi(optarg);
+			break;
+		case 'P':
+			o.pipeline = true;
+			break;
+		case 'S':
+			o.settle = !strcmp(optarg, "read")	 ? SETTLE_READ
+				   : !strcmp(optarg, "quickack") ? SETTLE_QUICKACK
+				   : !strcmp(optarg, "none")
+				       ? SETTLE_NONE
+				       : (die(2, "bad --settle"), SETTLE_NONE);
+			break;
+		default:
+			die(2, "usage: floor [OPTIONS] HOST PORT (see floor.c)");
 		}
 	}
 	if (argc - optind != 2 || !o.body || (o.user && !o.pass))
