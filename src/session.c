@@ -982,8 +982,9 @@ static enum session_status handshake(struct smtp_session *s)
 	 * TLS 1.3 servers send session tickets right after the handshake. If our next command
 	 * leaves before they arrive and our kernel delays its ACK of them (delayed ACK), a server
 	 * that uses Nagle (Postfix) holds its reply until that ACK: a 40 ms stall. Waiting for the
-	 * tickets would cost a round trip; instead the kernel ACKs at once (conn_write_all renews
-	 * this after every write), and our next command can leave with our Finished message.
+	 * tickets would cost a round trip; instead the kernel ACKs at once (conn.c renews this
+	 * after every write and every read of records without data), and our next command can
+	 * leave with our Finished message.
 	 */
 	conn_quickack(&s->conn);
 	s->verified = tls_verified(s->conn.ssl);

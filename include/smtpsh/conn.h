@@ -67,8 +67,9 @@ int conn_write_all(struct conn *c, const void *buf, size_t len, int timeout_ms,
 		   volatile sig_atomic_t *intr, char *err, size_t errlen);
 
 /*
- * Asks the kernel to ACK what arrives next at once instead of delaying the ACK (TCP_QUICKACK).
- * The kernel drops the mode by itself after a while, so it is renewed after every write: a
+ * Asks the kernel to ACK at once (TCP_QUICKACK): what is pending now, and what arrives next,
+ * instead of delaying the ACK. The kernel drops the mode by itself, so conn_write_all renews
+ * it after every write and conn_read after a TLS read that found no data (session tickets): a
  * server using Nagle then never waits ~40 ms for our ACK before sending its reply.
  */
 void conn_quickack(struct conn *c);

@@ -220,6 +220,9 @@ ssize_t conn_read(struct conn *c, void *buf, size_t len, char *err, size_t errle
 		return n;
 	switch (SSL_get_error(c->ssl, n)) {
 	case SSL_ERROR_WANT_READ:
+		/* Records that hold no data (TLS 1.3 session tickets) may just have been read:
+		   ACK them now, a server using Nagle may hold our reply until it sees that ACK. */
+		conn_quickack(c);
 		c->want = POLLIN;
 		return CONN_IO_AGAIN;
 	case SSL_ERROR_WANT_WRITE:
