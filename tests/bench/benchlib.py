@@ -538,8 +538,10 @@ def smtpsh_script(work, name, conv, starttls_typed=True):
     return work.write(name, "".join(l + "\n" for l in lines), 0o600)
 
 
-def smtpsh_argv(conv, script, starttls_opt=False, pipeline=False, port=None):
+def smtpsh_argv(conv, script, starttls_opt=False, pipeline=False, port=None, timing=False):
     argv = [smtpsh_path(), "--cafile", conv.lab.cafile, "--timeout", "60"]
+    if timing:
+        argv.append("--timing")
     if starttls_opt:
         argv += ["--starttls", "--ehlo", conv.ehlo]
     if pipeline:
@@ -631,6 +633,31 @@ def floor_rounds(out_path):
 def shell_quote(arg):
     import shlex
     return shlex.quote(arg)
+
+
+def slowest_step(out_path):
+    """From smtpsh --timing output: (milliseconds, what) of its slowest step: a reply (since
+    its command was written), the TCP connect or the TLS handshake."""
+    best = (-1, "")
+    cmd = "the greeting"
+    try:
+        with open(out_path, "rb") as f:
+            text = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    for line in text.split("\n"):
+        head = line.split("  \t", 1)[0]
+        if line[:3] in ("-> ", "~> "):
+            cmd = head[3:43]
+        m = re.search(r"\[(handshake )?(\d+) ms\]", line)
+        if not m:
+            continue
+        ms = int(m.group(2))
+        what = ("the TLS handshake" if m.group(1) else "the connect" if "connected" in head
+                else "the reply to " + cmd)
+        if ms > best[0]:
+            best = (ms, what)
+    return best if best[0] >= 0 else None
 
 
 def tail(path, n=15):
