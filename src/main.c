@@ -748,6 +748,15 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 			  !(getenv("TERM") && strcmp(getenv("TERM"), "dumb") == 0));
 	struct render render;
 	render_init(&render, stdout, stderr, use_color);
+	bool batch = st->in != NULL || cli->replay.path || cli->send;
+	if (batch) {
+		/* Lines come fast: message lines go out in large writes, the screen's lines in
+		   stdio's buffer when it is not a terminal (flushed before every wait). */
+		st->params.coalesce_body = true;
+		render.flush_each = isatty(STDOUT_FILENO);
+		st->params.before_wait = render_flush;
+		st->params.before_wait_arg = &render;
+	}
 	struct smtp_session *session = session_new(&st->params);
 	if (!session) {
 		fputs("smtpsh: out of memory\n", stderr);

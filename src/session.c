@@ -135,6 +135,13 @@ struct smtp_session {
 
 /* ---- events ---------------------------------------------------------------------------- */
 
+/* Before the session waits for the network: the caller's buffered output goes out first. */
+static void before_wait(struct smtp_session *s)
+{
+	if (s->p.before_wait)
+		s->p.before_wait(s->p.before_wait_arg);
+}
+
 static void emit(struct smtp_session *s, struct session_event *ev)
 {
 	ev->tls = s->conn.ssl != NULL;
@@ -277,6 +284,7 @@ static void reset_connection_state(struct smtp_session *s)
 	s->in_auth = false;
 	s->verified = false;
 	s->bytes_in = s->bytes_out = 0;
+	buf_reset(&s->out); /* message lines not written yet: the message is abandoned */
 	auth_forget(s);
 }
 
@@ -609,6 +617,7 @@ static enum session_status read_some(struct smtp_session *s, long long deadline_
 		/* CONN_IO_AGAIN */
 		if (deadline_ms < 0)
 			return SESSION_OK;
+		before_wait(s);
 		long long left = deadline_ms - conn_now_ms();
 		int w = left <= 0 ? CONN_IO_TIMEOUT
 				  : conn_wait(&s->conn, (short)s->conn.want, (int)left, s->intr);
@@ -890,8 +899,10 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 	if (!o) {
 		return fail(s, SESSION_ERR_LOCAL, "out of memory");
 	}
-	if (dot) { /* the end of the body: its last line ended, then "." */
+	if (dot) { /* the lines gathered, the end of the body (its last line ended), then "." */
 		char end[2];
+		buf_append(&wire, s->out.data ? s->out.data : "", s->out.len);
+		buf_reset(&s->out);
 		buf_append(&wire, end, dotstuff_finish(&s->ds, end));
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -967,6 +978,7 @@ static enum session_status handshake(struct smtp_session *s)
 			return st;
 		}
 	}
+	before_wait(s);
 	long long t0 = conn_now_ms();
 	int r = tls_handshake(&s->conn, s->ctx, s->host, s->p.insecure, s->p.timeout_ms, s->intr,
 			      err, sizeof err);
@@ -1054,6 +1066,7 @@ enum session_status session_connect(struct smtp_session *s, const char *host, co
 	snprintf(s->port, sizeof s->port, "%s", port);
 	s->mode = mode;
 	char err[512] = "";
+	before_wait(s);
 	long long t0 = conn_now_ms();
 	int r = conn_connect(&s->conn, host, port, s->p.family, s->p.timeout_ms, s->intr, err,
 			     sizeof err);
@@ -1122,20 +1135,33 @@ failed:
 
 /* ---- DATA -------------------------------------------------------------------------------- */
 
+enum session_status session_flush(struct smtp_session *s)
+{
+	if (!s->out.len || s->conn.fd < 0)
+		return SESSION_OK;
+	before_wait(s);
+	enum session_status st = send_bytes(s, s->out.data, s->out.len);
+	buf_reset(&s->out);
+	return st;
+}
+
+/* s->out holds the encoded lines of session_data_line not written yet (coalesce_body). */
 enum session_status session_data_line(struct smtp_session *s, const char *line, size_t len)
 {
 	if (s->phase != PHASE_DATA || s->conn.fd < 0)
 		return fail(s, SESSION_ERR_STATE, "not inside DATA");
 	if (memchr(line, '\r', len) || memchr(line, '\n', len) || memchr(line, '\0', len))
 		return fail(s, SESSION_ERR_LOCAL, "a message line cannot contain CR, LF or NUL");
-	buf_reset(&s->out);
+	size_t at = s->out.len;
 	if (buf_reserve(&s->out, DOTSTUFF_MAX_OUT(len) + 4) < 0)
 		return fail(s, SESSION_ERR_LOCAL, "out of memory");
-	size_t n = dotstuff_encode(&s->ds, line, len, s->out.data);
-	n += dotstuff_encode(&s->ds, "\n", 1, s->out.data + n);
-	s->out.len = n;
-	emit_sent(s, s->out.data, n - 2, true);
-	return send_bytes(s, s->out.data, n);
+	size_t n = dotstuff_encode(&s->ds, line, len, s->out.data + at);
+	n += dotstuff_encode(&s->ds, "\n", 1, s->out.data + at + n);
+	s->out.len = at + n;
+	emit_sent(s, s->out.data + at, n - 2, true);
+	if (s->p.coalesce_body && s->out.len < FILE_CHUNK)
+		return SESSION_OK;
+	return session_flush(s);
 }
 
 /* Shows the lines of encoded body bytes, the first `max` of them in full. */
@@ -1250,6 +1276,9 @@ enum session_status session_data_stream(struct smtp_session *s, session_reader r
 {
 	if (s->phase != PHASE_DATA || s->conn.fd < 0)
 		return fail(s, SESSION_ERR_STATE, "not inside DATA");
+	enum session_status fst = session_flush(s); /* lines typed before it go first */
+	if (fst != SESSION_OK)
+		return fst;
 	char *chunk = malloc(FILE_CHUNK);
 	struct body_view v = {.quiet_wanted = quiet_wanted(s)};
 	buf_init(&v.line);
@@ -1270,6 +1299,7 @@ enum session_status session_data_stream(struct smtp_session *s, session_reader r
 		if (n == 0)
 			m += dotstuff_finish(&s->ds, s->out.data + m);
 		view_bytes(s, &v, s->out.data, m);
+		before_wait(s); /* the shown lines appear before a write that may wait */
 		if (m && (st = send_bytes(s, s->out.data, m)) != SESSION_OK)
 			break;
 		if (n == 0)
@@ -1288,6 +1318,7 @@ enum session_status session_data_stream(struct smtp_session *s, session_reader r
 		notify(s, SEV_WARNING, "%zu lines of %s are longer than 998 octets (RFC 5322 limit)",
 		       v.long_lines, label);
 out:
+	buf_reset(&s->out);
 	free(chunk);
 	buf_free(&v.line);
 	return st;
@@ -1303,8 +1334,11 @@ enum session_status session_data_end(struct smtp_session *s, struct smtp_reply *
 	size_t n = dotstuff_finish(&s->ds, end);
 	memcpy(end + n, ".\r\n", 3);
 	emit_sent(s, ".", 1, true);
+	buf_append(&s->out, end, n + 3); /* after the lines gathered: one write */
+	if (!s->out.data)
+		return fail(s, SESSION_ERR_LOCAL, "out of memory");
 	long long t = conn_now_ms();
-	enum session_status st = send_bytes(s, end, n + 3);
+	enum session_status st = session_flush(s);
 	if (st != SESSION_OK)
 		return st;
 	pend_push(s, VERB_DOT, t, ".", 0, 0);

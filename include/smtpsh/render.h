@@ -31,11 +31,18 @@ struct render {
 	void *hook_arg;
 	/* When set ("file:line"), warnings and errors name it first: for the rc file's lines. */
 	const char *where;
+	/* Flush out after every line (the default). Off (batch mode writing to a file or a
+	   pipe), lines gather in stdio's buffer and go out with render_flush: the caller calls
+	   it before waiting (for the network, for input); out is still flushed before anything
+	   is written to err, so the two streams stay in order. */
+	bool flush_each;
 	struct buf line;
 };
 
 void render_init(struct render *r, FILE *out, FILE *err, bool color);
 void render_free(struct render *r);
+/* Writes what out holds (see flush_each); arg is the struct render (a session's before_wait). */
+void render_flush(void *arg);
 
 /* A session_listener: pass the struct render as arg. */
 void render_event(const struct session_event *ev, void *arg);

@@ -108,6 +108,15 @@ struct session_params {
 	enum conn_family family; /* -4 / -6 */
 	const char *ehlo_name;   /* name for the automatic EHLO of TLS_STARTTLS */
 	size_t body_echo_max;    /* lines of a \file body shown as events (then a summary) */
+	/* session_data_line gathers the lines into writes of up to 64 KiB (sent by the end of
+	   DATA, \file, session_flush): for batch mode, where the lines come fast. Off, each
+	   line is written at once (the shell: a line typed now and then keeps the server's
+	   timeout from running out). */
+	bool coalesce_body;
+	/* Called before the session waits for the network (a reply, connect, handshake, a body
+	   write): the caller flushes its buffered output there. NULL: nothing. */
+	void (*before_wait)(void *arg);
+	void *before_wait_arg;
 };
 
 /* A complete reply as received: its code and its lines joined with "\n" (raw bytes). */
@@ -171,8 +180,11 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 bool session_pipelinable(const char *line);
 #define SESSION_PIPELINE_MAX 100 /* commands in one group */
 
-/* In PHASE_DATA: sends one line of message content, dot-stuffed (no CR, LF or NUL in it). */
+/* In PHASE_DATA: sends one line of message content, dot-stuffed (no CR, LF or NUL in it);
+   with coalesce_body it may wait in a buffer for the next lines (see session_flush). */
 enum session_status session_data_line(struct smtp_session *s, const char *line, size_t len);
+/* Writes the message lines session_data_line gathered (coalesce_body), if any. */
+enum session_status session_flush(struct smtp_session *s);
 /* In PHASE_DATA: streams a file as message content, CRLF-normalised and dot-stuffed. */
 enum session_status session_data_file(struct smtp_session *s, const char *path);
 

@@ -28,6 +28,7 @@ void render_init(struct render *r, FILE *out, FILE *err, bool color)
 	r->before_output = NULL;
 	r->hook_arg = NULL;
 	r->where = NULL;
+	r->flush_each = true;
 	r->explain = r->timing = r->show_raw = false;
 	buf_init(&r->line);
 	buf_init(&r->reply);
@@ -62,12 +63,19 @@ static void put_sanitized(struct buf *b, const char *s, size_t len)
 	escape_append(b, s, len, ESCAPE_KEEP_BACKSLASH);
 }
 
+void render_flush(void *arg)
+{
+	struct render *r = arg;
+	fflush(r->out);
+}
+
 static void flush_line(struct render *r, FILE *f)
 {
 	if (f == r->err)
 		fflush(r->out);
 	fwrite(r->line.data, 1, r->line.len, f);
-	fflush(f);
+	if (f == r->err || r->flush_each)
+		fflush(f);
 }
 
 /*

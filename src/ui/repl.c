@@ -238,12 +238,27 @@ int repl_run(struct shell *sh)
 	return sh->status;
 }
 
+/* Can a line be read from in without waiting? (A regular file: always.) */
+static bool input_ready(FILE *in)
+{
+	struct pollfd p = {.fd = fileno(in), .events = POLLIN};
+	return poll(&p, 1, 0) > 0;
+}
+
 int batch_run(struct shell *sh, FILE *in)
 {
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
-	while (!sh->done && (n = getline(&line, &cap, in)) >= 0) {
+	for (;;) {
+		if (sh->done)
+			break;
+		if (!input_ready(in)) { /* its writer is slow: show and send what we have */
+			shell_failed(sh, session_flush(sh->session));
+			render_flush(sh->render);
+		}
+		if (sh->done || (n = getline(&line, &cap, in)) < 0)
+			break;
 		size_t len = (size_t)n;
 		if (len && line[len - 1] == '\n')
 			line[--len] = '\0';
