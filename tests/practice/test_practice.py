@@ -359,7 +359,9 @@ class Faults(PracticeTest):
 
     def test_drop_after_dot(self):
         """drop-after .: the message is stored, but no 250 comes back"""
-        sh = self.start()
+        # batch mode ends at the lost connection and removes its own Maildir: keep one
+        md = os.path.join(tempfile.mkdtemp(prefix="smtpsh-md-", dir=HOME), "mail")
+        sh = self.start(["--maildir", md])
         sh.local("\\practice drop-after .")
         self.code(sh, "EHLO client.test", 250)
         self.code(sh, "MAIL FROM:<a@b.test>", 250)
@@ -368,7 +370,7 @@ class Faults(PracticeTest):
         sh.send("Subject: lost reply")
         sh.send(".")
         sh.err.wait(r"closed the connection without replying")
-        self.assertEqual(len(maildir_files(sh.maildir)), 1)
+        self.assertEqual(len(maildir_files(md)), 1, sh.describe())
         sh.close()
 
     def test_timeout(self):
