@@ -5,13 +5,15 @@ side is written to the other side `delay` seconds after it arrived (12.5 ms each
 25 ms RTT), in order. Both of the forwarder's sockets use TCP_NODELAY and ACK at once
 (TCP_QUICKACK), so the forwarder adds no Nagle or delayed-ACK waits of its own.
 
-Round trips are counted as direction turns, causally: server bytes that arrive after the
-forwarder has *delivered* client bytes to the server, and before it delivered more, answer
-one burst of the client: one round trip (the server could only answer what it had got). So
-EHLO and its reply is 1; a TLS Finished and the command sent with it are one; MAIL, 50 RCPT
-and DATA in one write are one, however the server splits its replies; the body, "." and QUIT
-in one burst are one. The greeting answers nothing, and a last burst the server does not
-answer (a TLS close_notify after 221) is not a round trip.
+Round trips are counted causally. A *burst* of the client is what it sends before the
+forwarder delivers it anything from the server (the client cannot have reacted to server
+bytes it has not got): a TLS Finished and the command written right after it are one burst,
+even if they arrive as two chunks. A round trip is a burst the server answers: server bytes
+that arrive after bytes of that burst were delivered to the server (the server could only
+answer what it had got). So EHLO and its reply is 1; MAIL, 50 RCPT and DATA in one write are
+one, however the server splits its replies; the body, "." and QUIT in one burst are one. The
+greeting answers nothing, and a last burst the server does not answer (a TLS close_notify
+after 221) is not a round trip.
 """
 
 import socket
@@ -35,7 +37,10 @@ class ConnStats:
         self.turns = 0
         self.c2s_bytes = 0
         self.s2c_bytes = 0
-        self.client_data_delivered = False  # to the server, since its last answer
+        self.burst = 0                # the client's bursts so far (see the module's comment)
+        self.s2c_since_burst = False  # server bytes delivered to the client since its last chunk
+        self.delivered_burst = 0      # the latest burst with bytes delivered to the server
+        self.answered_burst = 0       # the latest burst the server answered
         self.lock = threading.Lock()
         self.started = time.monotonic()
         self.ended = None
@@ -114,23 +119,28 @@ class Forwarder:
             except OSError:
                 data = b""
             now = time.monotonic()
+            burst = 0
             if data:
                 _quick(sock)
                 with st.lock:
                     if from_client:
                         st.c2s_bytes += len(data)
+                        if st.s2c_since_burst or st.burst == 0:
+                            st.burst += 1
+                            st.s2c_since_burst = False
+                        burst = st.burst
                     else:
                         st.s2c_bytes += len(data)
-                        if st.client_data_delivered:
+                        if st.delivered_burst > st.answered_burst:
                             st.turns += 1
-                            st.client_data_delivered = False
-            q.put((now + self.delay, data))
+                            st.answered_burst = st.delivered_burst
+            q.put((now + self.delay, data, burst))
             if not data:
                 return
 
     def _write(self, sock, q, st, to_server):
         while True:
-            when, data = q.get()
+            when, data, burst = q.get()
             wait = when - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
@@ -140,9 +150,12 @@ class Forwarder:
                 except OSError:
                     pass
                 return
-            if to_server:  # before the write: the answer may come before we run again
-                with st.lock:
-                    st.client_data_delivered = True
+            # noted before the write: the other side may answer before this thread runs again
+            with st.lock:
+                if to_server:
+                    st.delivered_burst = max(st.delivered_burst, burst)
+                else:
+                    st.s2c_since_burst = True
             try:
                 sock.sendall(data)
             except OSError:
