@@ -16,13 +16,21 @@
 struct dotstuff {
 	bool bol; /* at the beginning of a line */
 	bool cr;  /* the last input byte was a CR whose meaning depends on the next byte */
+	/* Counted as the lines are written, so a caller needs no pass of its own over them: */
+	size_t col;                    /* octets of the line being written (a stuffed dot too) */
+	unsigned long long lines;      /* line ends (CRLF) written since dotstuff_init */
+	unsigned long long long_lines; /* of those lines, the ones longer than 998 octets */
 };
 
+#define DOTSTUFF_LINE_MAX 998 /* octets of a line without CRLF (RFC 5322 2.1.1) */
+
+/* Starts a body: at the beginning of a line, counters at zero. */
 void dotstuff_init(struct dotstuff *d);
 /* Encodes in[0..len) into out (room for DOTSTUFF_MAX_OUT(len)); returns bytes written. */
 size_t dotstuff_encode(struct dotstuff *d, const char *in, size_t len, char *out);
 /* Ends the body: writes CRLF if the last line was not terminated (out needs 2 bytes);
-   returns bytes written (0 or 2) and leaves d as after dotstuff_init(). */
+   returns bytes written (0 or 2) and leaves d at the beginning of a line, as after
+   dotstuff_init() but for the counters, which go on. */
 size_t dotstuff_finish(struct dotstuff *d, char *out);
 
 #endif

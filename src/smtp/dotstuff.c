@@ -6,6 +6,8 @@ void dotstuff_init(struct dotstuff *d)
 {
 	d->bol = true;
 	d->cr = false;
+	d->col = 0;
+	d->lines = d->long_lines = 0;
 }
 
 static size_t put_crlf(struct dotstuff *d, char *out)
@@ -13,6 +15,10 @@ static size_t put_crlf(struct dotstuff *d, char *out)
 	out[0] = '\r';
 	out[1] = '\n';
 	d->bol = true;
+	d->lines++;
+	if (d->col > DOTSTUFF_LINE_MAX)
+		d->long_lines++;
+	d->col = 0;
 	return 2;
 }
 
@@ -48,14 +54,17 @@ size_t dotstuff_encode(struct dotstuff *d, const char *in, size_t len, char *out
 			o += put_crlf(d, out + o);
 			p++;
 		} else {
-			if (d->bol && ch == '.')
+			if (d->bol && ch == '.') {
 				out[o++] = '.';
+				d->col++;
+			}
 			const char *stop = cr ? cr : end;
 			const char *lf = memchr(p, '\n', (size_t)(stop - p));
 			if (lf)
 				stop = lf;
 			memcpy(out + o, p, (size_t)(stop - p));
 			o += (size_t)(stop - p);
+			d->col += (size_t)(stop - p);
 			p = stop;
 			d->bol = false;
 		}
@@ -68,6 +77,7 @@ size_t dotstuff_finish(struct dotstuff *d, char *out)
 	size_t o = 0;
 	if (d->cr || !d->bol)
 		o = put_crlf(d, out);
-	dotstuff_init(d);
+	d->bol = true;
+	d->cr = false;
 	return o;
 }

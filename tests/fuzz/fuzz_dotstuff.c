@@ -1,5 +1,5 @@
 /* libFuzzer harness: whatever the body, the wire never sees a bare CR or LF or an
-   unstuffed leading dot (SMTP smuggling). */
+   unstuffed leading dot (SMTP smuggling), and the encoder's line counters are right. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +26,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		n += dotstuff_encode(&d, (const char *)data + off, len, out + n);
 	}
 	n += dotstuff_finish(&d, out + n);
+	unsigned long long lines = 0, longs = 0;
+	size_t start = 0;
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (out[i] == '\r' && out[i + 1] == '\n') {
+			lines++;
+			longs += i - start > DOTSTUFF_LINE_MAX;
+			start = i + 2;
+		}
+	}
+	if (lines != d.lines || longs != d.long_lines) /* the counters match the output */
+		abort();
 	for (size_t i = 0; i < n; i++) {
 		if (out[i] == '\r' && (i + 1 >= n || out[i + 1] != '\n'))
 			abort();

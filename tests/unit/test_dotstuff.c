@@ -329,6 +329,63 @@ static void test_long_runs(void)
 	buf_free(&got);
 }
 
+/* The counters: line ends written and lines over 998 octets, as counted on the output. */
+static void test_counters(void)
+{
+	uint32_t seed = 4242;
+	int lines_bad = 0, long_bad = 0, long_seen = 0;
+	struct buf in, out;
+	buf_init(&in);
+	buf_init(&out);
+	for (int round = 0; round < 400; round++) {
+		buf_reset(&in);
+		size_t len = rnd(&seed) % 6000;
+		for (size_t i = 0; i < len; i++) {
+			uint32_t r = rnd(&seed) % 1500;
+			buf_putc(&in, r == 0 ? '\r' : r == 1 ? '\n' : r < 5 ? '.' : 'z');
+		}
+		struct dotstuff d;
+		dotstuff_init(&d);
+		buf_reset(&out);
+		size_t at = 0;
+		while (at < len) { /* pieces of random size: the counters go across calls */
+			size_t n = 1 + rnd(&seed) % 700;
+			n = n > len - at ? len - at : n;
+			if (buf_reserve(&out, DOTSTUFF_MAX_OUT(n)) < 0)
+				break;
+			out.len += dotstuff_encode(&d, in.data + at, n, out.data + out.len);
+			at += n;
+		}
+		if (buf_reserve(&out, 2) == 0)
+			out.len += dotstuff_finish(&d, out.data + out.len);
+		unsigned long long lines = 0, longs = 0;
+		size_t start = 0;
+		for (size_t i = 0; i + 1 < out.len; i++) {
+			if (out.data[i] == '\r' && out.data[i + 1] == '\n') {
+				lines++;
+				longs += i - start > DOTSTUFF_LINE_MAX;
+				start = i + 2;
+			}
+		}
+		long_seen += longs > 0;
+		lines_bad += lines != d.lines;
+		long_bad += longs != d.long_lines;
+	}
+	is_int(lines_bad, 0, "counters: lines is the number of CRLFs written");
+	is_int(long_bad, 0, "counters: long_lines is the number of lines over 998 octets");
+	ok(long_seen > 10, "counters: the inputs had long lines (%d)", long_seen);
+	struct dotstuff d;
+	dotstuff_init(&d);
+	char o[16];
+	size_t n = dotstuff_encode(&d, "ab", 2, o);
+	n += dotstuff_finish(&d, o + n);
+	ok(d.lines == 1 && d.col == 0, "finish counts the line it ends and keeps the counters");
+	dotstuff_init(&d);
+	ok(d.lines == 0 && d.long_lines == 0, "init clears the counters");
+	buf_free(&in);
+	buf_free(&out);
+}
+
 int main(void)
 {
 	test_examples();
@@ -336,5 +393,6 @@ int main(void)
 	test_splits();
 	test_property();
 	test_long_runs();
+	test_counters();
 	return done_testing();
 }
