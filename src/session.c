@@ -1168,8 +1168,7 @@ enum session_status session_data_line(struct smtp_session *s, const char *line, 
 struct body_view {
 	struct buf line; /* the start of a line cut by the end of a chunk (up to SHOWN_LINE_MAX) */
 	size_t line_len; /* its whole length so far */
-	size_t lines, shown, long_lines;
-	unsigned long long bytes;
+	size_t shown;
 	bool quiet_wanted; /* a listener wants the lines past the screen's limit */
 };
 
@@ -1177,9 +1176,6 @@ struct body_view {
 static void view_line(struct smtp_session *s, struct body_view *v, const char *text, size_t len,
 		      size_t total)
 {
-	v->lines++;
-	if (total > 998)
-		v->long_lines++;
 	/* Past the screen's limit, lines still go to listeners, marked quiet (transcripts). */
 	bool quiet = v->shown >= s->p.body_echo_max;
 	if (!quiet)
@@ -1212,7 +1208,6 @@ static void view_line(struct smtp_session *s, struct body_view *v, const char *t
  */
 static void view_bytes(struct smtp_session *s, struct body_view *v, const char *p, size_t n)
 {
-	v->bytes += n;
 	while (n) {
 		const char *lf = memchr(p, '\n', n);
 		size_t len = lf ? (size_t)(lf - p) : n;
@@ -1282,6 +1277,9 @@ enum session_status session_data_stream(struct smtp_session *s, session_reader r
 	char *chunk = malloc(FILE_CHUNK);
 	struct body_view v = {.quiet_wanted = quiet_wanted(s)};
 	buf_init(&v.line);
+	/* The encoder counts the lines; they are looked at only while some are to be shown. */
+	unsigned long long lines0 = s->ds.lines, long0 = s->ds.long_lines, bytes = 0;
+	bool viewing = true;
 	enum session_status st = SESSION_OK;
 	if (!chunk || buf_reserve(&s->out, DOTSTUFF_MAX_OUT(FILE_CHUNK)) < 0) {
 		st = fail(s, SESSION_ERR_LOCAL, "out of memory");
@@ -1298,7 +1296,11 @@ enum session_status session_data_stream(struct smtp_session *s, session_reader r
 		size_t m = n ? dotstuff_encode(&s->ds, chunk, n, s->out.data) : 0;
 		if (n == 0)
 			m += dotstuff_finish(&s->ds, s->out.data + m);
-		view_bytes(s, &v, s->out.data, m);
+		bytes += m;
+		if (viewing) {
+			view_bytes(s, &v, s->out.data, m);
+			viewing = v.quiet_wanted || v.shown < s->p.body_echo_max;
+		}
 		before_wait(s); /* the shown lines appear before a write that may wait */
 		if (m && (st = send_bytes(s, s->out.data, m)) != SESSION_OK)
 			break;
@@ -1309,14 +1311,15 @@ enum session_status session_data_stream(struct smtp_session *s, session_reader r
 			break;
 		}
 	}
-	if (v.line_len) /* cannot happen: the encoder ends the body with CRLF */
+	if (viewing && v.line_len) /* cannot happen: the encoder ends the body with CRLF */
 		view_line(s, &v, v.line.data, v.line.len, v.line_len);
-	if (v.lines > v.shown)
-		notify(s, SEV_INFO, "... %zu more lines not shown (%zu lines, %llu bytes from %s)",
-		       v.lines - v.shown, v.lines, v.bytes, label);
-	if (v.long_lines)
-		notify(s, SEV_WARNING, "%zu lines of %s are longer than 998 octets (RFC 5322 limit)",
-		       v.long_lines, label);
+	unsigned long long lines = s->ds.lines - lines0, longs = s->ds.long_lines - long0;
+	if (lines > v.shown)
+		notify(s, SEV_INFO, "... %llu more lines not shown (%llu lines, %llu bytes from %s)",
+		       lines - v.shown, lines, bytes, label);
+	if (longs)
+		notify(s, SEV_WARNING, "%llu lines of %s are longer than 998 octets (RFC 5322 limit)",
+		       longs, label);
 out:
 	buf_reset(&s->out);
 	free(chunk);

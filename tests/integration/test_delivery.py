@@ -207,6 +207,29 @@ class PlainDelivery(unittest.TestCase):
         self.check_prepended(headers, "carol@example.test")
         self.assertEqual(rest, ("\n".join(head + lines) + "\n").encode())
 
+    def test_file_long_lines_past_the_screen(self):
+        """\\file: lines over 998 octets are counted past the lines shown too; the summary
+        counts every line"""
+        tok = token()
+        lines = ["Subject: long lines " + tok, ""]
+        lines += ["l%03d" % i if i not in (150, 280) else "L" * 1200 for i in range(300)]
+        lines.append("." + "d" * 998)  # 999 octets with the stuffed dot: over the limit too
+        path = os.path.join(LAB.dir, "home", "long-lines.txt")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        r = smtpsh(["127.0.0.1", LAB.plain_port],
+                   script(["EHLO client.test", "MAIL FROM:<%s>" % SENDER,
+                           "RCPT TO:<carol@example.test>", "DATA", "\\file " + path, ".",
+                           "QUIT"]))
+        self.assertExit(r, 0)
+        self.assertIn("3 lines of %s are longer than 998 octets" % path, r.stderr)
+        summary = [t for t in r.info() if "not shown" in t]
+        self.assertEqual(len(summary), 1, r.describe())
+        self.assertRegex(summary[0], r"\(%d lines, %d bytes from " % (
+            len(lines), sum(len(l) + 2 + l.startswith(".") for l in lines)))
+        _, data = LAB.wait_for_message("carol", tok)
+        self.assertEqual(split_delivered(data)[1], ("\n".join(lines) + "\n").encode())
+
     def test_pipeline_end_of_data_opens_group(self):
         """--pipeline: "." leaves with what follows it (the next MAIL..DATA, then QUIT), RFC
         2920; bodies without a final line end; both messages intact"""
