@@ -1315,11 +1315,13 @@ enum session_status session_data_stream(struct smtp_session *s, session_reader r
 		view_line(s, &v, v.line.data, v.line.len, v.line_len);
 	unsigned long long lines = s->ds.lines - lines0, longs = s->ds.long_lines - long0;
 	if (lines > v.shown)
-		notify(s, SEV_INFO, "... %llu more lines not shown (%llu lines, %llu bytes from %s)",
+		notify(s, SEV_INFO,
+		       "... %llu more lines not shown (%llu lines, %llu bytes from %s)",
 		       lines - v.shown, lines, bytes, label);
 	if (longs)
-		notify(s, SEV_WARNING, "%llu lines of %s are longer than 998 octets (RFC 5322 limit)",
-		       longs, label);
+		notify(s, SEV_WARNING,
+		       "%llu lines of %s are longer than 998 octets (RFC 5322 limit)", longs,
+		       label);
 out:
 	buf_reset(&s->out);
 	free(chunk);

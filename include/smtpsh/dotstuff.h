@@ -17,7 +17,7 @@ struct dotstuff {
 	bool bol; /* at the beginning of a line */
 	bool cr;  /* the last input byte was a CR whose meaning depends on the next byte */
 	/* Counted as the lines are written, so a caller needs no pass of its own over them: */
-	size_t col;                    /* octets of the line being written (a stuffed dot too) */
+	size_t col;		       /* octets of the line being written (a stuffed dot too) */
 	unsigned long long lines;      /* line ends (CRLF) written since dotstuff_init */
 	unsigned long long long_lines; /* of those lines, the ones longer than 998 octets */
 };
