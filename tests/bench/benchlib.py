@@ -583,11 +583,14 @@ def s_client_input(work, name, conv):
     return work.write(name, head.encode() + crlf_stuffed(msg) + b".\r\nQUIT\r\n", 0o600)
 
 
-def smtpsh_send_argv(conv, port=None):
+def smtpsh_send_argv(conv, port=None, timing=False):
     """smtpsh's one-line mode: --send composes the header (Date, From, To, Subject...) and
     streams --body-file; the password comes from SMTPSH_PASSWORD (see send_env)."""
-    argv = [smtpsh_path(), "--cafile", conv.lab.cafile, "--timeout", "60", "--starttls",
-            "--ehlo", conv.ehlo, "--auth", "PLAIN", "--user", conv.lab.user, "--send",
+    argv = [smtpsh_path(), "--cafile", conv.lab.cafile, "--timeout", "60"]
+    if timing:
+        argv.append("--timing")
+    argv += ["--starttls", "--ehlo", conv.ehlo, "--auth", "PLAIN", "--user", conv.lab.user,
+             "--send",
             "--from", conv.mail_from, "--subject", conv.message.subject,
             "--body-file", conv.message.body]
     for r in conv.rcpts:
