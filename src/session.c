@@ -1181,7 +1181,7 @@ static void view_line(struct smtp_session *s, struct body_view *v, const char *t
 	if (!quiet)
 		v->shown++;
 	else if (!v->quiet_wanted)
-		return; /* counted, no event: cheap after the first lines */
+		return; /* no listener wants it: no event, cheap after the first lines */
 	if (total > len) {
 		if (text != v->line.data) {
 			buf_reset(&v->line);
@@ -1339,8 +1339,7 @@ enum session_status session_data_end(struct smtp_session *s, struct smtp_reply *
 	size_t n = dotstuff_finish(&s->ds, end);
 	memcpy(end + n, ".\r\n", 3);
 	emit_sent(s, ".", 1, true);
-	buf_append(&s->out, end, n + 3); /* after the lines gathered: one write */
-	if (!s->out.data)
+	if (buf_append(&s->out, end, n + 3) < 0) /* after the lines gathered: one write */
 		return fail(s, SESSION_ERR_LOCAL, "out of memory");
 	long long t = conn_now_ms();
 	enum session_status st = session_flush(s);
