@@ -343,14 +343,12 @@ static void close_connection(struct smtp_session *s, bool abrupt, const char *re
 {
 	if (s->conn.fd < 0)
 		return;
-	bool was_tls = s->conn.ssl != NULL;
 	conn_close(&s->conn, abrupt);
 	reset_connection_state(s);
 	s->phase = PHASE_CLOSED;
 	struct session_event ev = {.type = SEV_CLOSED, .text = reason, .len = strlen(reason),
 				   .elapsed_ms = -1};
 	emit(s, &ev);
-	(void)was_tls;
 }
 
 void session_disconnect(struct smtp_session *s, const char *why)
@@ -980,7 +978,7 @@ static enum session_status handshake(struct smtp_session *s)
 	}
 	before_wait(s);
 	long long t0 = conn_now_ms();
-	int r = tls_handshake(&s->conn, s->ctx, s->host, s->p.insecure, s->p.timeout_ms, s->intr,
+	int r = tls_handshake(&s->conn, s->ctx, s->host, s->p.timeout_ms, s->intr,
 			      err, sizeof err);
 	long took = (long)(conn_now_ms() - t0);
 	if (r != 0) {

@@ -250,10 +250,9 @@ static void handshake_error(SSL *ssl, int ret, const struct verify_note *note, c
 	ERR_clear_error();
 }
 
-int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, bool insecure, int timeout_ms,
+int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, int timeout_ms,
 		  volatile sig_atomic_t *intr, char *err, size_t errlen)
 {
-	(void)insecure; /* the context's verify mode already says it */
 	SSL *ssl = SSL_new(ctx);
 	if (!ssl || !SSL_set_fd(ssl, c->fd)) {
 		snprintf(err, errlen, "cannot set up TLS");
