@@ -220,6 +220,18 @@ static void free_secret(char *line, bool secret)
 	free(line);
 }
 
+/* Never send a message the recording does not have: the server said 354 where it refused. */
+static void refuse_unrecorded_data(struct replay *rp)
+{
+	struct shell *sh = rp->sh;
+	if (rp->rec_in_data || session_phase(sh->session) != PHASE_DATA)
+		return;
+	stop(rp, "the server accepted DATA where the recording shows a refusal: stopping "
+		 "without sending a message");
+	session_disconnect(sh->session, "connection closed: the message is abandoned");
+	set_status(rp, EXIT_REPLY);
+}
+
 /* One command, in lockstep. */
 static void replay_command(struct replay *rp, const char *rec)
 {
@@ -282,12 +294,7 @@ static void replay_command(struct replay *rp, const char *rec)
 		rec);
 	smtp_reply_free(&rep);
 	track(rp, rec, expected);
-	if (!rp->rec_in_data && session_phase(sh->session) == PHASE_DATA) {
-		stop(rp, "the server accepted DATA where the recording shows a refusal: stopping "
-			 "without sending a message");
-		session_disconnect(sh->session, "connection closed: the message is abandoned");
-		set_status(rp, EXIT_REPLY);
-	}
+	refuse_unrecorded_data(rp);
 }
 
 /* A pipelined group: the first entry is in rp->e. */
@@ -374,12 +381,7 @@ static void replay_group(struct replay *rp)
 		smtp_reply_free(&reps[i]);
 		free(lines[i]);
 	}
-	if (!rp->rec_in_data && session_phase(sh->session) == PHASE_DATA) {
-		stop(rp, "the server accepted DATA where the recording shows a refusal: stopping "
-			 "without sending a message");
-		session_disconnect(sh->session, "connection closed: the message is abandoned");
-		set_status(rp, EXIT_REPLY);
-	}
+	refuse_unrecorded_data(rp);
 }
 
 /* A line of message content, or the final ".". */
