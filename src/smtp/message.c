@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -56,49 +57,78 @@ static void crlf_init(struct message_crlf *c)
 	c->bol = true;
 }
 
-/* Normalises in[0..n) (bare CR, bare LF -> CRLF) into out (2n octets of room), or only counts
-   when out is NULL. Returns the octets produced. */
+/* Notes what a run of octets other than CR and LF holds: 8-bit octets, NULs. */
+static void crlf_flags(struct message_crlf *c, const unsigned char *p, size_t n)
+{
+	if (!c->eightbit) { /* an OR of every octet, eight at a time */
+		uint64_t any = 0;
+		size_t i = 0;
+		for (; i + 8 <= n; i += 8) {
+			uint64_t w;
+			memcpy(&w, p + i, 8);
+			any |= w;
+		}
+		for (; i < n; i++)
+			any |= p[i];
+		c->eightbit = (any & 0x8080808080808080ULL) != 0;
+	}
+	if (!c->nul && memchr(p, 0, n))
+		c->nul = true;
+}
+
+/* One line end (CRLF) into out (or only counted when out is NULL). */
+static size_t crlf_eol(struct message_crlf *c, char *out)
+{
+	if (out) {
+		out[0] = '\r';
+		out[1] = '\n';
+	}
+	c->bol = true;
+	c->line = 0;
+	return 2;
+}
+
+/*
+ * Normalises in[0..n) (bare CR, bare LF -> CRLF) into out (2n octets of room), or only counts
+ * when out is NULL. Returns the octets produced. A CR at the end of in waits in c for the next
+ * call (it may be half of a CRLF). The text between line ends is found with memchr and copied
+ * whole: this runs over every octet of a --send body twice (size, then send).
+ */
 static size_t crlf_run(struct message_crlf *c, const unsigned char *in, size_t n, char *out)
 {
-	size_t w = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = in[i];
-		if (c->cr) {
+	size_t w = 0, i = 0;
+	while (i < n) {
+		if (c->cr) { /* the CR before: CRLF, or a bare CR (a line end too) */
 			c->cr = false;
-			if (out) {
-				out[w] = '\r';
-				out[w + 1] = '\n';
-			}
-			w += 2;
-			c->bol = true;
-			c->line = 0;
-			if (ch == '\n')
+			w += crlf_eol(c, out ? out + w : NULL);
+			if (in[i] == '\n') {
+				i++;
 				continue;
-		}
-		if (ch == '\r') {
-			c->cr = true;
-			continue;
-		}
-		if (ch == '\n') {
-			if (out) {
-				out[w] = '\r';
-				out[w + 1] = '\n';
 			}
-			w += 2;
-			c->bol = true;
-			c->line = 0;
-			continue;
 		}
-		if (out)
-			out[w] = (char)ch;
-		w++;
-		c->bol = false;
-		if (++c->line > 998)
-			c->long_line = true;
-		if (ch >= 0x80)
-			c->eightbit = true;
-		if (ch == 0)
-			c->nul = true;
+		const unsigned char *p = in + i;
+		const unsigned char *lf = memchr(p, '\n', n - i);
+		size_t run = lf ? (size_t)(lf - p) : n - i;
+		const unsigned char *cr = memchr(p, '\r', run);
+		if (cr)
+			run = (size_t)(cr - p);
+		if (run) {
+			if (out)
+				memcpy(out + w, p, run);
+			w += run;
+			i += run;
+			c->bol = false;
+			c->line += run;
+			if (c->line > 998)
+				c->long_line = true;
+			crlf_flags(c, p, run);
+		}
+		if (i == n)
+			break;
+		if (in[i++] == '\r')
+			c->cr = true;
+		else
+			w += crlf_eol(c, out ? out + w : NULL);
 	}
 	return w;
 }

@@ -376,6 +376,111 @@ static void test_bodies(void)
 	buf_free(&out);
 }
 
+/* CR, LF and CRLF each become one CRLF; a text that does not end with a line end gets one. */
+static void reference_crlf(const unsigned char *in, size_t n, struct buf *out)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (in[i] == '\r' || in[i] == '\n') {
+			buf_append(out, "\r\n", 2);
+			if (in[i] == '\r' && i + 1 < n && in[i + 1] == '\n')
+				i++;
+		} else {
+			buf_putc(out, (char)in[i]);
+		}
+	}
+	if (n && in[n - 1] != '\r' && in[n - 1] != '\n')
+		buf_append(out, "\r\n", 2);
+}
+
+/* The message's body as sent: what follows the header's empty line. */
+static bool sent_body(const struct message_spec *spec, struct buf *body, bool *b64,
+		      unsigned long long *size_ok)
+{
+	struct message m;
+	char err[256];
+	struct buf out;
+	buf_init(&out);
+	if (message_open(&m, spec, err, sizeof err) < 0) {
+		diag("%s", err);
+		return false;
+	}
+	message_compose(&m, true, err, sizeof err);
+	bool r = read_all(&m, &out, 65536) >= 0;
+	*size_ok = r && out.len == message_size(&m);
+	message_close(&m);
+	const char *p = r ? strstr(out.data, "\r\n\r\n") : NULL;
+	if (p) {
+		*b64 = memmem(out.data, (size_t)(p - out.data), "base64", 6) != NULL;
+		buf_append(body, p + 4, out.len - (size_t)(p + 4 - out.data));
+	}
+	buf_free(&out);
+	return p != NULL;
+}
+
+/* Line ends of a --body-file over many reads: CRs at the end of a read, long runs, 8-bit. */
+static void test_line_ends(void)
+{
+	const char *to[] = {"b@x.test"};
+	const unsigned char alphabet[] = {'a', 'b', '.', ' ', '\r', '\n', 0xc3, 0xbc};
+	unsigned seed = 4711;
+	size_t sizes[] = {1, 2, 57 * 512 - 1, 57 * 512, 57 * 512 + 1, 200000};
+	for (int round = 0; round < 24; round++) {
+		size_t n = sizes[round % 6] + (size_t)(round / 6);
+		unsigned char *data = malloc(n);
+		bool eight = round % 2 == 0;
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			data[i] = alphabet[(seed >> 16) % (eight ? 8 : 6)];
+		}
+		if (round % 4 == 1 && n > 57 * 512) /* a CRLF split by the end of the first read */
+			data[57 * 512 - 1] = '\r', data[57 * 512] = '\n';
+		char name[40];
+		snprintf(name, sizeof name, "random-%d.txt", round);
+		char *path = write_file(name, data, n);
+		struct message_spec spec = {.from = "a@x.test", .to = to, .nto = 1, .body_file = path};
+		struct buf want, got;
+		buf_init(&want);
+		buf_init(&got);
+		reference_crlf(data, n, &want);
+		bool b64 = true;
+		unsigned long long size_ok = 0;
+		bool r = sent_body(&spec, &got, &b64, &size_ok);
+		ok(r && !b64 && size_ok && got.len == want.len &&
+			   memcmp(got.data, want.data, want.len) == 0,
+		   "body of %zu random octets (%s): CRLF everywhere, nothing else changed", n,
+		   eight ? "8-bit" : "7-bit");
+		buf_free(&want);
+		buf_free(&got);
+		unlink(path);
+		free(path);
+		free(data);
+	}
+
+	/* 998 octets is the longest line sent as is; 999 octets, even over two reads, is not */
+	for (size_t len = 998; len <= 999; len++) {
+		size_t n = 57 * 512 - 500 + len + 1;
+		char *data = malloc(n);
+		memset(data, 'x', n);
+		for (size_t i = 79; i < 57 * 512 - 501; i += 80)
+			data[i] = '\n';
+		data[57 * 512 - 501] = '\n'; /* the long line starts 500 octets before a read ends */
+		data[n - 1] = '\n';
+		char *path = write_file("long.txt", data, n);
+		struct message_spec spec = {.from = "a@x.test", .to = to, .nto = 1, .body_file = path};
+		struct buf got;
+		buf_init(&got);
+		bool b64 = false;
+		unsigned long long size_ok = 0;
+		sent_body(&spec, &got, &b64, &size_ok);
+		ok(b64 == (len == 999) && size_ok, "a line of %zu octets across two reads: %s", len,
+		   len == 999 ? "base64" : "sent as is");
+		buf_free(&got);
+		unlink(path);
+		free(path);
+		free(data);
+	}
+}
+
 static void test_filenames(void)
 {
 	const char *to[] = {"b@x.test"};
@@ -470,6 +575,7 @@ int main(void)
 	test_types();
 	test_compose();
 	test_bodies();
+	test_line_ends();
 	test_filenames();
 	test_refusals();
 	rmdir(tmpdir);
