@@ -214,14 +214,21 @@ class Workdir:
             shutil.rmtree(self.path, ignore_errors=True)
 
 
-def build_floor(work):
-    """Compiles tests/bench/floor.c with OpenSSL; returns the binary's path."""
-    out = work.file("floor")
-    flags = subprocess.run(["pkg-config", "--cflags", "--libs", "openssl"],
-                           stdout=subprocess.PIPE, check=True).stdout.decode().split()
-    r = subprocess.run(["cc", "-O2", "-Wall", "-o", out, os.path.join(HERE, "floor.c")]
-                       + flags, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+def build_floor(work, static=False):
+    """Compiles tests/bench/floor.c with OpenSSL; returns the binary's path. static: linked
+    with nothing shared (libc.a, libssl.a, libcrypto.a), the cheapest start a process can
+    have; None if this machine cannot link it."""
+    out = work.file("floor-static" if static else "floor")
+    pc = ["pkg-config", "--cflags", "--libs"] + (["--static"] if static else []) + ["openssl"]
+    flags = subprocess.run(pc, stdout=subprocess.PIPE, check=True).stdout.decode().split()
+    r = subprocess.run(["cc", "-O2", "-Wall"] + (["-static"] if static else []) +
+                       ["-o", out, os.path.join(HERE, "floor.c")] + flags,
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     if r.returncode != 0:
+        if static:
+            say("! the static floor cannot be linked here (its row stays empty):\n%s",
+                r.stdout.decode("utf-8", "replace")[-2000:])
+            return None
         raise BenchError("cannot build floor.c:\n" + r.stdout.decode("utf-8", "replace"))
     return out
 
@@ -684,10 +691,11 @@ def floor_init_us(out_path, what="init"):
 class Context:
     """What the benchmarks share in one run: the lab, a work directory, the floor client."""
 
-    def __init__(self, lab, work, floor):
+    def __init__(self, lab, work, floor, floor_static=None):
         self.lab = lab
         self.work = work
         self.floor = floor
+        self.floor_static = floor_static
         self.env = clean_env()
 
 
@@ -711,6 +719,7 @@ def setup(need_lab=True):
     lab = None
     try:
         floor = build_floor(work)
+        floor_static = build_floor(work, static=True)
         if need_lab:
             lab = Lab().start()
     except BaseException:
@@ -718,7 +727,7 @@ def setup(need_lab=True):
             lab.stop()
         work.remove()
         raise
-    return Context(lab, work, floor)
+    return Context(lab, work, floor, floor_static)
 
 
 def teardown(ctx):
