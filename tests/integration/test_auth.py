@@ -8,7 +8,6 @@ in the output. (The password typed at a prompt is tested in tests/pty/test_auth_
 Usage: /usr/bin/python3 tests/integration/test_auth.py [PATH/TO/smtpsh] [NAME...]
 """
 
-import base64
 import os
 import sys
 import tempfile
@@ -16,25 +15,10 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import PostfixLab, exchanges, run_smtpsh, tap_main  # noqa: E402
+from lablib import (ModuleLab, b64, exchanges, run_smtpsh, tap_main)  # noqa: E402
 
-LAB = None
-
-
-def setUpModule():
-    global LAB
-    lab = PostfixLab()
-    lab.start()
-    LAB = lab
-
-
-def tearDownModule():
-    if LAB:
-        LAB.stop()
-
-
-def b64(s):
-    return base64.b64encode(s.encode()).decode()
+LAB = ModuleLab()
+setUpModule, tearDownModule = LAB.start, LAB.stop
 
 
 def secret_forms():

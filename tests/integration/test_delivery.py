@@ -10,39 +10,17 @@ needs root and the packages of scripts/install-test-deps.sh.
 import os
 import sys
 import unittest
-import uuid
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import (PostfixLab, display, dot_stuff, exchanges, free_port,  # noqa: E402
-                    has_ipv6_loopback, run_smtpsh, split_delivered, tap_main)
+from lablib import (ModuleLab, display, dot_stuff, exchanges, free_port,  # noqa: E402
+                   has_ipv6_loopback, run_smtpsh, script, split_delivered, tap_main, token)
 
-LAB = None
-
-
-def setUpModule():
-    global LAB
-    lab = PostfixLab()
-    lab.start()
-    LAB = lab
-    os.makedirs(os.path.join(LAB.dir, "home"), exist_ok=True)
+LAB = ModuleLab()
+setUpModule, tearDownModule = LAB.start, LAB.stop
 
 
-def tearDownModule():
-    if LAB:
-        LAB.stop()
-
-
-def token():
-    return "tok-" + uuid.uuid4().hex[:16]
-
-
-def smtpsh(args, stdin, **kw):
-    return run_smtpsh(args, stdin, home=os.path.join(LAB.dir, "home"), **kw)
-
-
-def script(lines):
-    return "".join(l + "\n" for l in lines)
+smtpsh = LAB.smtpsh
 
 
 LONG_LINE = "long:" + "".join("%03d-abcdefgh" % i for i in range(75))  # 905 chars
@@ -153,7 +131,7 @@ class PlainDelivery(unittest.TestCase):
         lines = ["X-File: yes", "", "lf line", "crlf line", "bare cr",
                  ".after bare cr", ".", "..", ".dot", "",
                  "utf-8 \u00e4\u00f6\u00fc \u20ac", "last line without newline"]
-        path = os.path.join(LAB.dir, "home", "body-tricky.txt")
+        path = os.path.join(LAB.home, "body-tricky.txt")
         with open(path, "wb") as f:
             f.write(content)
         cmds = ["EHLO client.test", "MAIL FROM:<%s>" % SENDER,
@@ -181,7 +159,7 @@ class PlainDelivery(unittest.TestCase):
             text = ("%s%05d %s" % ("." if i % 7 == 0 else "", i, "x" * (i % 97)))
             lines.append(text)
             parts.append(text.encode() + ends[i % 3])
-        path = os.path.join(LAB.dir, "home", "body-large.txt")
+        path = os.path.join(LAB.home, "body-large.txt")
         with open(path, "wb") as f:
             f.write(b"".join(parts))
         cmds = ["EHLO client.test", "MAIL FROM:<%s>" % SENDER,
@@ -214,7 +192,7 @@ class PlainDelivery(unittest.TestCase):
         lines = ["Subject: long lines " + tok, ""]
         lines += ["l%03d" % i if i not in (150, 280) else "L" * 1200 for i in range(300)]
         lines.append("." + "d" * 998)  # 999 octets with the stuffed dot: over the limit too
-        path = os.path.join(LAB.dir, "home", "long-lines.txt")
+        path = os.path.join(LAB.home, "long-lines.txt")
         with open(path, "w") as f:
             f.write("\n".join(lines) + "\n")
         r = smtpsh(["127.0.0.1", LAB.plain_port],
@@ -236,7 +214,7 @@ class PlainDelivery(unittest.TestCase):
         toks = [token(), token()]
         paths = []
         for i, tok in enumerate(toks):
-            path = os.path.join(LAB.dir, "home", "pipe-body-%d.txt" % i)
+            path = os.path.join(LAB.home, "pipe-body-%d.txt" % i)
             with open(path, "wb") as f:  # no final line end, a lone dot inside
                 f.write(b"Subject: pipelined %s\n\nfirst\n.\n.last line" % tok.encode())
             paths.append(path)
@@ -324,11 +302,11 @@ class PlainDelivery(unittest.TestCase):
         cmds = ["# a comment line, not sent", "", "EHLO client.test",
                 "MAIL FROM:<%s>" % SENDER, "RCPT TO:<bob@example.test>", "DATA",
                 "Subject: strict ok " + tok, "", "strict body", ".", "QUIT"]
-        path = os.path.join(LAB.dir, "home", "strict-ok.smtp")
+        path = os.path.join(LAB.home, "strict-ok.smtp")
         with open(path, "w") as f:
             f.write(script(cmds))
         r = run_smtpsh(["--strict", "-f", path, "127.0.0.1", LAB.plain_port], b"",
-                       home=os.path.join(LAB.dir, "home"))
+                       home=LAB.home)
         self.assertExit(r, 0)
         self.check_wire(r, cmds[2:])
         _, data = LAB.wait_for_message("bob", tok)
@@ -341,11 +319,11 @@ class PlainDelivery(unittest.TestCase):
         body = ["Subject: crlf script " + tok, "", "line one", ".dot line", "", "end"]
         cmds = ["EHLO client.test", "MAIL FROM:<%s>" % SENDER,
                 "RCPT TO:<alice@example.test>", "DATA"] + body + [".", "QUIT"]
-        path = os.path.join(LAB.dir, "home", "crlf.smtp")
+        path = os.path.join(LAB.home, "crlf.smtp")
         with open(path, "wb") as f:
             f.write("".join(l + "\r\n" for l in cmds).encode())
         r = run_smtpsh(["--strict", "-f", path, "127.0.0.1", LAB.plain_port], b"",
-                       home=os.path.join(LAB.dir, "home"))
+                       home=LAB.home)
         self.assertExit(r, 0)
         self.check_wire(r, [dot_stuff(l) if i >= 4 and l != "." else l
                             for i, l in enumerate(cmds)])

@@ -19,21 +19,10 @@ import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import PostfixLab, b64, run_smtpsh, tap_main  # noqa: E402
+from lablib import (ModuleLab, b64, run_smtpsh, tap_main)  # noqa: E402
 
-LAB = None
-
-
-def setUpModule():
-    global LAB
-    lab = PostfixLab()
-    lab.start()
-    LAB = lab
-
-
-def tearDownModule():
-    if LAB:
-        LAB.stop()
+LAB = ModuleLab()
+setUpModule, tearDownModule = LAB.start, LAB.stop
 
 
 class Profiles(unittest.TestCase):

@@ -19,14 +19,12 @@ import sys
 import tempfile
 import time
 import unittest
-import uuid
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import (PostfixLab, free_port, parse_transcript, run_smtpsh,  # noqa: E402
-                    smtpsh_path, split_delivered, tap_main)
+from lablib import (ModuleLab, free_port, parse_transcript, run_smtpsh, smtpsh_path,  # noqa: E402
+                   split_delivered, tap_main, token)
 
-LAB = None
 BIG = 50 * 1024 * 1024
 SMALL = 4000  # the SIZE of the lab's small listener
 MAX_RSS_KB = 16 * 1024
@@ -41,20 +39,8 @@ def sanitized():
         return b"__asan_init" in f.read()
 
 
-def setUpModule():
-    global LAB
-    lab = PostfixLab(size_limit=BIG + 20 * 1024 * 1024, small_limit=SMALL)
-    lab.start()
-    LAB = lab
-
-
-def tearDownModule():
-    if LAB:
-        LAB.stop()
-
-
-def token():
-    return "tok-" + uuid.uuid4().hex[:16]
+LAB = ModuleLab(size_limit=BIG + 20 * 1024 * 1024, small_limit=SMALL)
+setUpModule, tearDownModule = LAB.start, LAB.stop
 
 
 def parse(data):

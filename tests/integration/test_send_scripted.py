@@ -12,7 +12,6 @@ import base64
 import os
 import re
 import sys
-import unittest
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))

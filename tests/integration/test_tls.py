@@ -8,43 +8,20 @@ needs root and the packages of scripts/install-test-deps.sh.
 """
 
 import os
-import re
 import subprocess
 import sys
 import unittest
-import uuid
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import (PostfixLab, b64, dot_stuff, exchanges,  # noqa: E402
-                    has_ipv6_loopback, run_smtpsh, split_delivered, tap_main)
+from lablib import (ModuleLab, b64, dot_stuff, exchanges, has_ipv6_loopback, script,  # noqa: E402
+                   split_delivered, tap_main, token)
 
-LAB = None
-
-
-def setUpModule():
-    global LAB
-    lab = PostfixLab()
-    lab.start()
-    LAB = lab
-    os.makedirs(os.path.join(LAB.dir, "home"), exist_ok=True)
+LAB = ModuleLab()
+setUpModule, tearDownModule = LAB.start, LAB.stop
 
 
-def tearDownModule():
-    if LAB:
-        LAB.stop()
-
-
-def token():
-    return "tok-" + uuid.uuid4().hex[:16]
-
-
-def smtpsh(args, stdin, **kw):
-    return run_smtpsh(args, stdin, home=os.path.join(LAB.dir, "home"), **kw)
-
-
-def script(lines):
-    return "".join(l + "\n" for l in lines)
+smtpsh = LAB.smtpsh
 
 
 def message(rcpt, tok, what):
@@ -291,12 +268,12 @@ class Tls(unittest.TestCase):
 
     def test_other_ca_exit_4(self):
         """--cafile with an unrelated CA (same CN=localhost): exit 4, not trusted"""
-        other = os.path.join(LAB.dir, "home", "other-ca.pem")
+        other = os.path.join(LAB.home, "other-ca.pem")
         if not os.path.exists(other):
             subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
                             "-days", "2", "-subj", "/CN=localhost",
                             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-                            "-keyout", os.path.join(LAB.dir, "home", "other-key.pem"),
+                            "-keyout", os.path.join(LAB.home, "other-key.pem"),
                             "-out", other], check=True,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         r = smtpsh(["--tls", "--cafile", other, "localhost", LAB.smtps_port],

@@ -13,42 +13,23 @@ import os
 import re
 import sys
 import unittest
-import uuid
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 sys.path.insert(0, os.path.join(HERE, "..", "transcripts"))
-from lablib import (PostfixLab, run_smtpsh, split_delivered, split_notes,  # noqa: E402
-                    tap_main)
+from lablib import (ModuleLab, split_delivered, split_notes, tap_main, token)  # noqa: E402
 import curated  # noqa: E402
 
-LAB = None
+LAB = ModuleLab(small_limit=curated.SMALL_LIMIT)
+setUpModule, tearDownModule = LAB.start, LAB.stop
 
 
-def setUpModule():
-    global LAB
-    lab = PostfixLab(small_limit=curated.SMALL_LIMIT)
-    lab.start()
-    LAB = lab
-    os.makedirs(os.path.join(LAB.dir, "home"), exist_ok=True)
-
-
-def tearDownModule():
-    if LAB:
-        LAB.stop()
-
-
-def token():
-    return "tok-" + uuid.uuid4().hex[:16]
-
-
-def smtpsh(args, stdin=b"", env=None, **kw):
-    return run_smtpsh(args, stdin, home=os.path.join(LAB.dir, "home"), env=env, **kw)
+smtpsh = LAB.smtpsh
 
 
 def tmpfile(name, text=None):
-    path = os.path.join(LAB.dir, "home", name)
+    path = os.path.join(LAB.home, name)
     if text is not None:
         with open(path, "w") as f:
             f.write(text)

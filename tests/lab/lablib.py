@@ -500,6 +500,55 @@ def b64(s):
     return base64.b64encode(s).decode("ascii")
 
 
+def token():
+    """A fresh string to find one test's message or line by."""
+    import uuid
+    return "tok-" + uuid.uuid4().hex[:16]
+
+
+def script(lines):
+    """A batch script: the lines, each ended by a newline."""
+    return "".join(l + "\n" for l in lines)
+
+
+class ModuleLab:
+    """The Postfix lab of one test module, with a HOME folder for smtpsh inside it:
+
+        LAB = ModuleLab(small_limit=4000)
+        setUpModule, tearDownModule = LAB.start, LAB.stop
+
+    Until start() it is empty; after it, every attribute is the running PostfixLab's
+    (LAB.port("submission"), LAB.cafile, LAB.dir...)."""
+
+    def __init__(self, **kwargs):
+        self._kwargs = kwargs
+        self._lab = None
+
+    def start(self):
+        lab = PostfixLab(**self._kwargs)
+        lab.start()
+        self._lab = lab
+        os.makedirs(self.home, exist_ok=True)
+
+    def stop(self):
+        if self._lab:
+            self._lab.stop()
+
+    @property
+    def home(self):
+        return os.path.join(self.dir, "home")
+
+    def smtpsh(self, args, stdin=b"", **kwargs):
+        """run_smtpsh with HOME in the lab (no profile or rc file of the machine's user)."""
+        return run_smtpsh(args, stdin, home=self.home, **kwargs)
+
+    def __getattr__(self, name):
+        lab = self.__dict__.get("_lab")
+        if lab is None:
+            raise AttributeError("%s: the lab is not started (setUpModule)" % name)
+        return getattr(lab, name)
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))

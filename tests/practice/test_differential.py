@@ -26,29 +26,21 @@ sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from lablib import PostfixLab, tap_main  # noqa: E402
+from lablib import (ModuleLab, b64, tap_main)  # noqa: E402
 from practicelib import Practice, Shell, strip_note  # noqa: E402
 
-LAB = None
+LAB = ModuleLab()
 HOME = tempfile.mkdtemp(prefix="smtpsh-diff-test-")
 ENHANCED_RX = re.compile(r"^\S+ \d{3}[ -]([245]\.\d{1,3}\.\d{1,3})(?: |$)")
 
 
-def setUpModule():
-    global LAB
-    lab = PostfixLab()
-    lab.start()
-    LAB = lab
+setUpModule = LAB.start
 
 
 def tearDownModule():
-    if LAB:
-        LAB.stop()
+    LAB.stop()
     shutil.rmtree(HOME, ignore_errors=True)
-
-
-def b64(s):
-    return base64.b64encode(s.encode()).decode()
+    shutil.rmtree(HOME, ignore_errors=True)
 
 
 class Target:

@@ -8,7 +8,6 @@ Prints TAP. Needs only smtpsh, Python and openssl (no network, no Postfix).
 """
 
 import base64
-import datetime
 import hashlib
 import hmac
 import os
@@ -140,7 +139,7 @@ class Tls(PracticeTest):
         """STARTTLS is verified against the generated CA (no --insecure), by smtpsh and Python"""
         sh = self.start()
         self.ehlo_tls(sh)
-        lines = sh.local("\\tls", rx=r"verif")
+        sh.local("\\tls", rx=r"verif")
         text = "\n".join(sh.out.lines)
         self.assertRegex(text, r"\*  TLSv1\.3 \S+, certificate verified \(CN=localhost")
         self.assertNotIn("?>", text)

@@ -8,7 +8,6 @@ Usage: /usr/bin/python3 tests/practice/test_serve.py [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Needs swaks (with its TLS modules) from scripts/install-test-deps.sh.
 """
 
-import base64
 import os
 import re
 import shutil
@@ -28,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 from lablib import smtpsh_path, tap_main  # noqa: E402
-from practicelib import Serve, maildir_files, split_stored, wait_files  # noqa: E402
+from practicelib import Serve, maildir_files, split_stored  # noqa: E402
 
 WORK = tempfile.mkdtemp(prefix="smtpsh-serve-test-")
 SRV = None

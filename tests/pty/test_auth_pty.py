@@ -9,7 +9,6 @@ shell back with the terminal's echo restored.
 Usage: /usr/bin/python3 tests/pty/test_auth_pty.py [PATH/TO/smtpsh] [NAME...]
 """
 
-import base64
 import os
 import sys
 import tempfile
@@ -21,27 +20,14 @@ import pexpect
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from lablib import PostfixLab, smtpsh_path, tap_main  # noqa: E402
+from lablib import (ModuleLab, b64, smtpsh_path, tap_main)  # noqa: E402
 
-LAB = None
+LAB = ModuleLab()
 TIMEOUT = 10
 UP = "\x1b[A"
 
 
-def setUpModule():
-    global LAB
-    lab = PostfixLab()
-    lab.start()
-    LAB = lab
-
-
-def tearDownModule():
-    if LAB:
-        LAB.stop()
-
-
-def b64(s):
-    return base64.b64encode(s.encode()).decode()
+setUpModule, tearDownModule = LAB.start, LAB.stop
 
 
 class AuthPty(unittest.TestCase):

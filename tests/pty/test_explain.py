@@ -6,7 +6,6 @@ Usage: /usr/bin/python3 tests/pty/test_explain.py   (TAP; $SMTPSH is the binary)
 """
 
 import os
-import re
 import shutil
 import sys
 import tempfile
