@@ -2,7 +2,8 @@
  * DATA body encoding (RFC 5321 section 4.5.2), pure and streaming: any input bytes become
  * CRLF-terminated, dot-stuffed lines. Bare CR and bare LF become CRLF, so the output never
  * holds a CR or LF that is not part of CRLF (SMTP smuggling). The caller sends the final
- * ".\r\n" itself after dotstuff_finish().
+ * ".\r\n" itself after dotstuff_finish(). dotstuff_init_lines() keeps the line ends and the
+ * counters but stuffs no dot: the message composer (message.c) normalises bodies with it.
  */
 #ifndef SMTPSH_DOTSTUFF_H
 #define SMTPSH_DOTSTUFF_H
@@ -16,6 +17,7 @@
 struct dotstuff {
 	bool bol; /* at the beginning of a line */
 	bool cr;  /* the last input byte was a CR whose meaning depends on the next byte */
+	bool stuff; /* a dot that starts a line is doubled (not with dotstuff_init_lines) */
 	/* Counted as the lines are written, so a caller needs no pass of its own over them: */
 	size_t col;		       /* octets of the line being written (a stuffed dot too) */
 	unsigned long long lines;      /* line ends (CRLF) written since dotstuff_init */
@@ -26,6 +28,8 @@ struct dotstuff {
 
 /* Starts a body: at the beginning of a line, counters at zero. */
 void dotstuff_init(struct dotstuff *d);
+/* The same, for CRLF line ends only: dots are left as they are. */
+void dotstuff_init_lines(struct dotstuff *d);
 /* Encodes in[0..len) into out (room for DOTSTUFF_MAX_OUT(len)); returns bytes written. */
 size_t dotstuff_encode(struct dotstuff *d, const char *in, size_t len, char *out);
 /* Ends the body: writes CRLF if the last line was not terminated (out needs 2 bytes);

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "smtpsh/buf.h"
+#include "smtpsh/dotstuff.h"
 
 struct message_spec {
 	const char *from; /* "addr@host" or "Display Name <addr@host>" */
@@ -59,13 +60,6 @@ struct message_file {
 	unsigned long long size;
 };
 
-/* Line-end normalisation state, and what it saw. */
-struct message_crlf {
-	bool cr, bol;
-	size_t line;
-	bool eightbit, nul, long_line;
-};
-
 struct message {
 	struct message_spec spec;
 	struct buf mem; /* the header, boundaries and part headers */
@@ -74,13 +68,14 @@ struct message {
 	struct message_file body;  /* fp NULL without --body-file */
 	struct message_file *att;  /* spec.nattach of them */
 	bool has_body;
-	struct message_crlf scan;  /* what the body holds */
+	struct dotstuff scan;	   /* the body's line ends (lines-only mode), and its long lines */
+	bool eightbit, nul;	   /* what the body holds */
 	unsigned long long body_size; /* after CRLF normalisation */
 	unsigned long long size;
 	/* streaming */
 	size_t cur;
 	unsigned long long cur_in, cur_out;
-	struct message_crlf crlf;
+	struct dotstuff crlf; /* line ends of the part being streamed */
 	unsigned char carry[57];
 	size_t ncarry;
 	char *raw, *mid;

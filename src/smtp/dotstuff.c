@@ -6,8 +6,15 @@ void dotstuff_init(struct dotstuff *d)
 {
 	d->bol = true;
 	d->cr = false;
+	d->stuff = true;
 	d->col = 0;
 	d->lines = d->long_lines = 0;
+}
+
+void dotstuff_init_lines(struct dotstuff *d)
+{
+	dotstuff_init(d);
+	d->stuff = false;
 }
 
 static size_t put_crlf(struct dotstuff *d, char *out)
@@ -54,7 +61,7 @@ size_t dotstuff_encode(struct dotstuff *d, const char *in, size_t len, char *out
 			o += put_crlf(d, out + o);
 			p++;
 		} else {
-			if (d->bol && ch == '.') {
+			if (d->stuff && d->bol && ch == '.') {
 				out[o++] = '.';
 				d->col++;
 			}

@@ -51,16 +51,10 @@ static unsigned long long b64_out(unsigned long long n)
 
 /* ---- line ends --------------------------------------------------------------------------- */
 
-static void crlf_init(struct message_crlf *c)
+/* Notes what a run of octets holds: 8-bit octets, NULs (CR and LF are neither). */
+static void note_octets(struct message *m, const unsigned char *p, size_t n)
 {
-	memset(c, 0, sizeof *c);
-	c->bol = true;
-}
-
-/* Notes what a run of octets other than CR and LF holds: 8-bit octets, NULs. */
-static void crlf_flags(struct message_crlf *c, const unsigned char *p, size_t n)
-{
-	if (!c->eightbit) { /* an OR of every octet, eight at a time */
+	if (!m->eightbit) { /* an OR of every octet, eight at a time */
 		uint64_t any = 0;
 		size_t i = 0;
 		for (; i + 8 <= n; i += 8) {
@@ -70,81 +64,10 @@ static void crlf_flags(struct message_crlf *c, const unsigned char *p, size_t n)
 		}
 		for (; i < n; i++)
 			any |= p[i];
-		c->eightbit = (any & 0x8080808080808080ULL) != 0;
+		m->eightbit = (any & 0x8080808080808080ULL) != 0;
 	}
-	if (!c->nul && memchr(p, 0, n))
-		c->nul = true;
-}
-
-/* One line end (CRLF) into out (or only counted when out is NULL). */
-static size_t crlf_eol(struct message_crlf *c, char *out)
-{
-	if (out) {
-		out[0] = '\r';
-		out[1] = '\n';
-	}
-	c->bol = true;
-	c->line = 0;
-	return 2;
-}
-
-/*
- * Normalises in[0..n) (bare CR, bare LF -> CRLF) into out (2n octets of room), or only counts
- * when out is NULL. Returns the octets produced. A CR at the end of in waits in c for the next
- * call (it may be half of a CRLF). The text between line ends is found with memchr and copied
- * whole: this runs over every octet of a --send body twice (size, then send).
- */
-static size_t crlf_run(struct message_crlf *c, const unsigned char *in, size_t n, char *out)
-{
-	size_t w = 0, i = 0;
-	while (i < n) {
-		if (c->cr) { /* the CR before: CRLF, or a bare CR (a line end too) */
-			c->cr = false;
-			w += crlf_eol(c, out ? out + w : NULL);
-			if (in[i] == '\n') {
-				i++;
-				continue;
-			}
-		}
-		const unsigned char *p = in + i;
-		const unsigned char *lf = memchr(p, '\n', n - i);
-		size_t run = lf ? (size_t)(lf - p) : n - i;
-		const unsigned char *cr = memchr(p, '\r', run);
-		if (cr)
-			run = (size_t)(cr - p);
-		if (run) {
-			if (out)
-				memcpy(out + w, p, run);
-			w += run;
-			i += run;
-			c->bol = false;
-			c->line += run;
-			if (c->line > 998)
-				c->long_line = true;
-			crlf_flags(c, p, run);
-		}
-		if (i == n)
-			break;
-		if (in[i++] == '\r')
-			c->cr = true;
-		else
-			w += crlf_eol(c, out ? out + w : NULL);
-	}
-	return w;
-}
-
-/* Ends the text with CRLF unless it is empty or ends with one already. */
-static size_t crlf_finish(struct message_crlf *c, char *out)
-{
-	if (!c->cr && c->bol)
-		return 0;
-	c->cr = false;
-	c->bol = true;
-	if (out) {
-		out[0] = '\r';
-		out[1] = '\n';
-	}
-	return 2;
+	if (!m->nul && memchr(p, 0, n))
+		m->nul = true;
 }
 
 /* ---- base64 in lines --------------------------------------------------------------------- */
@@ -557,17 +480,26 @@ static int open_file(struct message_file *f, const char *path, const char *what,
 	return 0;
 }
 
+/* One piece of the body in the scan: its size with CRLF line ends (written to mid and left
+   there), its long lines, its 8-bit octets and NULs. */
+static void scan_piece(struct message *m, const char *in, size_t n)
+{
+	note_octets(m, (const unsigned char *)in, n);
+	m->body_size += dotstuff_encode(&m->scan, in, n, m->mid);
+}
+
 static int scan_body(struct message *m, char *err, size_t errlen)
 {
-	crlf_init(&m->scan);
+	dotstuff_init_lines(&m->scan);
 	if (m->spec.body) {
 		size_t n = strlen(m->spec.body);
-		m->body_size = crlf_run(&m->scan, (const unsigned char *)m->spec.body, n, NULL);
+		for (size_t off = 0; off < n; off += RAW_CHUNK)
+			scan_piece(m, m->spec.body + off, n - off < RAW_CHUNK ? n - off : RAW_CHUNK);
 	} else if (m->body.fp) {
 		unsigned long long in = 0;
 		size_t n;
 		while ((n = fread(m->raw, 1, RAW_CHUNK, m->body.fp)) > 0) {
-			m->body_size += crlf_run(&m->scan, (unsigned char *)m->raw, n, NULL);
+			scan_piece(m, m->raw, n);
 			in += n;
 		}
 		if (ferror(m->body.fp) || fseek(m->body.fp, 0, SEEK_SET) != 0)
@@ -575,7 +507,7 @@ static int scan_body(struct message *m, char *err, size_t errlen)
 				       strerror(errno));
 		m->body.size = in;
 	}
-	m->body_size += crlf_finish(&m->scan, NULL);
+	m->body_size += dotstuff_finish(&m->scan, m->mid);
 	return 0;
 }
 
@@ -620,7 +552,7 @@ int message_open(struct message *m, const struct message_spec *spec, char *err, 
 		if (check_header_line(spec->headers[i], err, errlen) < 0)
 			return -1;
 	m->raw = malloc(RAW_CHUNK);
-	m->mid = malloc(2 * RAW_CHUNK + 2);
+	m->mid = malloc(DOTSTUFF_MAX_OUT(RAW_CHUNK));
 	m->att = calloc(spec->nattach ? spec->nattach : 1, sizeof *m->att);
 	m->parts = calloc(2 * spec->nattach + 4, sizeof *m->parts);
 	if (!m->raw || !m->mid || !m->att || !m->parts) {
@@ -646,7 +578,7 @@ int message_open(struct message *m, const struct message_spec *spec, char *err, 
 
 bool message_body_8bit(const struct message *m)
 {
-	return m->scan.eightbit;
+	return m->eightbit;
 }
 
 /* Adds the memory written since the last part as a part. */
@@ -682,8 +614,8 @@ int message_compose(struct message *m, bool allow_8bit, char *err, size_t errlen
 	struct buf *h = &m->mem;
 	buf_reset(h);
 	m->nparts = 0;
-	bool b64 = m->scan.nul || m->scan.long_line || (m->scan.eightbit && !allow_8bit);
-	const char *cte = b64 ? "base64" : m->scan.eightbit ? "8bit" : "7bit";
+	bool b64 = m->nul || m->scan.long_lines || (m->eightbit && !allow_8bit);
+	const char *cte = b64 ? "base64" : m->eightbit ? "8bit" : "7bit";
 	char boundary[64] = "=_smtpsh_", hex[49];
 	if (random_hex(hex, 12) < 0)
 		return set_err(err, errlen, "no random numbers (RAND_bytes)");
@@ -759,7 +691,7 @@ int message_compose(struct message *m, bool allow_8bit, char *err, size_t errlen
 	m->cur = 0;
 	m->cur_in = m->cur_out = 0;
 	m->ncarry = 0;
-	crlf_init(&m->crlf);
+	dotstuff_init_lines(&m->crlf);
 	buf_reset(&m->pending);
 	m->pending_off = 0;
 	if (buf_reserve(&m->pending, 3 * RAW_CHUNK + 4096) < 0)
@@ -797,9 +729,9 @@ static int produce(struct message *m, struct message_part *p, bool *done, char *
 	m->cur_in += n;
 	bool end = n == 0 || (p->file ? feof(p->file) != 0 : m->cur_in >= p->len);
 	if (p->crlf) {
-		size_t k = crlf_run(&m->crlf, in, n, m->mid);
+		size_t k = dotstuff_encode(&m->crlf, (const char *)in, n, m->mid);
 		if (end)
-			k += crlf_finish(&m->crlf, m->mid + k);
+			k += dotstuff_finish(&m->crlf, m->mid + k);
 		in = (const unsigned char *)m->mid;
 		n = k;
 	}
@@ -845,7 +777,7 @@ ssize_t message_read(struct message *m, char *buf, size_t cap, char *err, size_t
 			m->cur++;
 			m->cur_in = m->cur_out = 0;
 			m->ncarry = 0;
-			crlf_init(&m->crlf);
+			dotstuff_init_lines(&m->crlf);
 		}
 	}
 	return (ssize_t)got;

@@ -386,6 +386,21 @@ static void test_counters(void)
 	buf_free(&out);
 }
 
+/* dotstuff_init_lines: the same line ends and counters, no dot doubled (message.c's bodies). */
+static void test_lines_only(void)
+{
+	struct dotstuff d;
+	char out[64];
+	dotstuff_init_lines(&d);
+	size_t n = dotstuff_encode(&d, ".a\r.b\n..\r", 9, out);
+	n += dotstuff_finish(&d, out + n);
+	is_mem(out, n, ".a\r\n.b\r\n..\r\n", 12, "lines only: CR, LF -> CRLF, dots as they are");
+	ok(d.lines == 3 && d.long_lines == 0, "lines only: the lines are counted");
+	dotstuff_init(&d);
+	n = dotstuff_encode(&d, ".a", 2, out);
+	is_mem(out, n, "..a", 3, "dotstuff_init after it: dots doubled again");
+}
+
 int main(void)
 {
 	test_examples();
@@ -394,5 +409,6 @@ int main(void)
 	test_property();
 	test_long_runs();
 	test_counters();
+	test_lines_only();
 	return done_testing();
 }

@@ -392,22 +392,28 @@ static void reference_crlf(const unsigned char *in, size_t n, struct buf *out)
 		buf_append(out, "\r\n", 2);
 }
 
-/* The message's body as sent: what follows the header's empty line. */
-static bool sent_body(const struct message_spec *spec, struct buf *body, bool *b64,
-		      unsigned long long *size_ok)
+/* Sends data[0..n) as a --body-file: the body as sent (what follows the header's empty line)
+   into body, whether it went as base64, whether the size told beforehand was right. */
+static bool sent_body(const void *data, size_t n, struct buf *body, bool *b64, bool *size_ok)
 {
+	const char *to[] = {"b@x.test"};
+	char *path = write_file("body.txt", data, n);
+	struct message_spec spec = {.from = "a@x.test", .to = to, .nto = 1, .body_file = path};
 	struct message m;
 	char err[256];
 	struct buf out;
 	buf_init(&out);
-	if (message_open(&m, spec, err, sizeof err) < 0) {
+	bool r = message_open(&m, &spec, err, sizeof err) == 0;
+	if (r) {
+		message_compose(&m, true, err, sizeof err);
+		r = read_all(&m, &out, 65536) >= 0;
+		*size_ok = r && out.len == message_size(&m);
+		message_close(&m);
+	} else {
 		diag("%s", err);
-		return false;
 	}
-	message_compose(&m, true, err, sizeof err);
-	bool r = read_all(&m, &out, 65536) >= 0;
-	*size_ok = r && out.len == message_size(&m);
-	message_close(&m);
+	unlink(path);
+	free(path);
 	const char *p = r ? strstr(out.data, "\r\n\r\n") : NULL;
 	if (p) {
 		*b64 = memmem(out.data, (size_t)(p - out.data), "base64", 6) != NULL;
@@ -420,7 +426,6 @@ static bool sent_body(const struct message_spec *spec, struct buf *body, bool *b
 /* Line ends of a --body-file over many reads: CRs at the end of a read, long runs, 8-bit. */
 static void test_line_ends(void)
 {
-	const char *to[] = {"b@x.test"};
 	const unsigned char alphabet[] = {'a', 'b', '.', ' ', '\r', '\n', 0xc3, 0xbc};
 	unsigned seed = 4711;
 	size_t sizes[] = {1, 2, 57 * 512 - 1, 57 * 512, 57 * 512 + 1, 200000};
@@ -434,25 +439,18 @@ static void test_line_ends(void)
 		}
 		if (round % 4 == 1 && n > 57 * 512) /* a CRLF split by the end of the first read */
 			data[57 * 512 - 1] = '\r', data[57 * 512] = '\n';
-		char name[40];
-		snprintf(name, sizeof name, "random-%d.txt", round);
-		char *path = write_file(name, data, n);
-		struct message_spec spec = {.from = "a@x.test", .to = to, .nto = 1, .body_file = path};
 		struct buf want, got;
 		buf_init(&want);
 		buf_init(&got);
 		reference_crlf(data, n, &want);
-		bool b64 = true;
-		unsigned long long size_ok = 0;
-		bool r = sent_body(&spec, &got, &b64, &size_ok);
+		bool b64 = true, size_ok = false;
+		bool r = sent_body(data, n, &got, &b64, &size_ok);
 		ok(r && !b64 && size_ok && got.len == want.len &&
 			   memcmp(got.data, want.data, want.len) == 0,
 		   "body of %zu random octets (%s): CRLF everywhere, nothing else changed", n,
 		   eight ? "8-bit" : "7-bit");
 		buf_free(&want);
 		buf_free(&got);
-		unlink(path);
-		free(path);
 		free(data);
 	}
 
@@ -465,18 +463,13 @@ static void test_line_ends(void)
 			data[i] = '\n';
 		data[57 * 512 - 501] = '\n'; /* the long line starts 500 octets before a read ends */
 		data[n - 1] = '\n';
-		char *path = write_file("long.txt", data, n);
-		struct message_spec spec = {.from = "a@x.test", .to = to, .nto = 1, .body_file = path};
 		struct buf got;
 		buf_init(&got);
-		bool b64 = false;
-		unsigned long long size_ok = 0;
-		sent_body(&spec, &got, &b64, &size_ok);
+		bool b64 = false, size_ok = false;
+		sent_body(data, n, &got, &b64, &size_ok);
 		ok(b64 == (len == 999) && size_ok, "a line of %zu octets across two reads: %s", len,
 		   len == 999 ? "base64" : "sent as is");
 		buf_free(&got);
-		unlink(path);
-		free(path);
 		free(data);
 	}
 }
