@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "smtpsh/authline.h"
 #include "smtpsh/authview.h"
 #include "smtpsh/dotstuff.h"
 #include "smtpsh/escape.h"
@@ -701,9 +702,10 @@ static enum verb classify(const char *line, bool in_auth)
 		{"RCPT", VERB_RCPT}, {"DATA", VERB_DATA},   {"RSET", VERB_RSET},
 		{"QUIT", VERB_QUIT},
 	};
-	size_t n = strcspn(line, " ");
+	/* The verb as the server reads it (leading blanks, TABs): " STARTTLS" is STARTTLS. */
+	size_t off, n = authline_verb(line, strlen(line), &off);
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-		if (strlen(table[i].name) == n && strncasecmp(line, table[i].name, n) == 0)
+		if (strlen(table[i].name) == n && strncasecmp(line + off, table[i].name, n) == 0)
 			return table[i].v;
 	return VERB_OTHER;
 }
@@ -739,37 +741,32 @@ static bool redact(const char *line, bool in_auth, char *out, size_t outlen)
 		snprintf(out, outlen, "<redacted>");
 		return true;
 	}
-	if (strncasecmp(line, "AUTH ", 5) != 0)
-		return false;
-	const char *mech = line + 5 + strspn(line + 5, " ");
-	size_t n = strcspn(mech, " ");
-	if (!mech[n] || !mech[n + strspn(mech + n, " ")])
-		return false; /* no initial response */
-	snprintf(out, outlen, "AUTH %.*s <redacted>", n > 40 ? 40 : (int)n, mech);
-	return true;
+	return authline_redact(line, strlen(line), out, outlen);
 }
 
 /* Follows an AUTH exchange far enough to know the user name (for \status), never the secret. */
 static void auth_track(struct smtp_session *s, enum verb v, const char *line)
 {
-	if (v == VERB_AUTH) {
+	struct authline a;
+	size_t len = strlen(line);
+	if (v == VERB_AUTH && authline_parse(line, len, &a)) {
 		OPENSSL_cleanse(s->auth_try, sizeof s->auth_try);
-		const char *mech = line + 4 + strspn(line + 4, " ");
-		size_t n = strcspn(mech, " ");
-		snprintf(s->auth_mech, sizeof s->auth_mech, "%.*s", n > 23 ? 23 : (int)n, mech);
+		size_t n = a.mech_len;
+		snprintf(s->auth_mech, sizeof s->auth_mech, "%.*s", n > 23 ? 23 : (int)n,
+			 line + a.mech_off);
 		for (char *c = s->auth_mech; *c; c++)
 			*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
 		s->auth_nresp = 0;
-		const char *resp = mech + n + strspn(mech + n, " ");
-		if (!*resp)
+		if (!a.has_response)
 			return;
-		line = resp;
+		line += a.resp_off;
+		len = a.resp_len;
 	} else if (v != VERB_AUTH_DATA || strcmp(line, "*") == 0) {
 		return;
 	}
 	s->auth_nresp++;
 	char user[AUTH_USER_MAX];
-	if (authview_user(s->auth_mech, s->auth_nresp, line, strlen(line), user, sizeof user))
+	if (authview_user(s->auth_mech, s->auth_nresp, line, len, user, sizeof user))
 		memcpy(s->auth_try, user, sizeof user);
 	OPENSSL_cleanse(user, sizeof user);
 }

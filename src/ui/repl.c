@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <readline/readline.h>
 
+#include "smtpsh/authline.h"
 #include "smtpsh/complete.h"
 #include "smtpsh/history.h"
 
@@ -81,15 +82,13 @@ static int secret_from(const struct shell *sh)
 		return rl_end;
 	if (session_in_auth(sh->session))
 		return 0;
-	const char *p = rl_line_buffer;
-	int i = (int)strspn(p, " ");
-	if (strncasecmp(p + i, "AUTH", 4) != 0 || (p[i + 4] != ' '))
+	/* AUTH with an initial response, spelt any way a server reads it: from the blank after
+	   the mechanism on, so the response is hidden from its first character. */
+	struct authline a;
+	if (!authline_parse(rl_line_buffer, (size_t)rl_end, &a) || !a.mech_len)
 		return rl_end;
-	i += 4 + (int)strspn(p + i + 4, " ");
-	i += (int)strcspn(p + i, " ");
-	if (p[i] != ' ')
-		return rl_end;
-	return i + 1 < rl_end ? i + 1 : rl_end;
+	size_t from = a.mech_off + a.mech_len + 1;
+	return from < (size_t)rl_end ? (int)from : rl_end;
 }
 
 /* Readline's redisplay, with the secret part of the line shown as asterisks. */
