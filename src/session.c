@@ -805,6 +805,21 @@ static void emit_command(struct smtp_session *s, const struct outgoing *o, unsig
 	emit(s, &ev);
 }
 
+/*
+ * Commands the session refuses to send in its present state, whoever asks (REPL, batch,
+ * --replay, a pipelined group). RFC 3207 4.2: "A client MUST NOT attempt to start a TLS
+ * session if a TLS session is already active." Sent anyway, a 220 would start a second
+ * handshake on the raw socket under the first TLS layer.
+ */
+static enum session_status check_verb(struct smtp_session *s, enum verb v)
+{
+	if (v == VERB_STARTTLS && s->conn.ssl)
+		return fail(s, SESSION_ERR_STATE,
+			    "STARTTLS not sent: this connection is already encrypted with TLS "
+			    "(RFC 3207 4.2: no STARTTLS inside TLS)");
+	return SESSION_OK;
+}
+
 static enum session_status check_line(struct smtp_session *s, const char *line)
 {
 	size_t len = strlen(line);
@@ -873,6 +888,8 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 			    SESSION_PIPELINE_MAX);
 	for (size_t i = 0; i < n; i++) {
 		enum session_status st = check_line(s, lines[i]);
+		if (st == SESSION_OK && !(dot && i == 0))
+			st = check_verb(s, classify(lines[i], false));
 		if (st != SESSION_OK)
 			return st;
 		if (i + 1 < n && !session_pipelinable(lines[i]) && !(dot && i == 0))
@@ -952,11 +969,15 @@ enum session_status session_command(struct smtp_session *s, const char *line, co
 	enum session_status st = drain_unsolicited(s);
 	if (st != SESSION_OK)
 		return st;
+	enum verb v = classify(line, s->in_auth);
+	st = check_verb(s, v);
+	if (st != SESSION_OK)
+		return st;
 	if (s->pend_n)
 		notify(s, SEV_WARNING,
 		       "the reply to %s has not arrived yet: the next reply shown answers it first",
 		       verb_names[pend_head(s)->v]);
-	return send_command(s, line, shown, classify(line, s->in_auth), reply);
+	return send_command(s, line, shown, v, reply);
 }
 
 /* ---- TLS --------------------------------------------------------------------------------- */
