@@ -309,6 +309,49 @@ class Repl(SmtpshTestCase):
         self.assertIn('NOOP', hist)
         self.assertNotIn(secret[:4], hist, 'secret in the history file: %r' % hist)
 
+    def test_masked_answer_stays_masked_when_the_server_closes(self):
+        # Inside AUTH LOGIN the user types the masked answer; meanwhile the server says 421
+        # and closes. The half-typed answer must not be redrawn in clear, nor sent as a
+        # command, nor enter the history.
+        secret = 'c2VjcmV0LXVzZXI='
+        self.spawn('pty_auth_421.smtp',
+                   env_extra={'SMTPSH_HISTFILE': os.path.join(self.tmp, 'history')})
+        self.expect(self.prompt('greeted'))
+        self.child.send('EHLO client.test\r')
+        self.expect(r'250 AUTH PLAIN LOGIN')
+        self.expect(self.prompt('ready'))
+        self.child.send('AUTH LOGIN\r')
+        self.expect(r'334 VXNlcm5hbWU6')
+        self.expect(re.escape('127.0.0.1:%d auth ready> ' % self.srv.port))
+        for c in secret[:8]:  # typing when the 421 arrives
+            self.child.send(c)
+            time.sleep(0.05)
+        self.expect_exact('*' * 8)
+        self.expect(r'421 4\.4\.2 idle too long, closing')
+        self.expect(r'smtpsh> \*{8}')  # redrawn under the new prompt, still masked
+        for c in secret[8:]:
+            self.child.send(c)
+        self.expect_exact('*' * (len(secret) - 8))
+        self.child.send('\r')
+        self.expect(r'the AUTH exchange ended while its answer was typed: the answer is '
+                    r'not sent')
+        self.expect(r'smtpsh> ')
+        self.child.send('\x1b[A')  # Up: the line before the secret
+        self.expect_exact('AUTH LOGIN')
+        self.child.sendcontrol('u')
+        self.child.sendcontrol('d')
+        self.expect(pexpect.EOF)
+        self.child.close()
+        self.assertIsNone(self.child.signalstatus, self.transcript())
+        self.assert_server_ok(self.srv)
+        shown = self.transcript()
+        for s in (secret, secret[:8], secret[8:]):
+            self.assertNotIn(s, shown, 'secret %r on screen' % s)
+        hist = self.history_file()
+        self.assertIn('AUTH LOGIN', hist)
+        self.assertNotIn(secret[:8], hist, 'secret in the history file: %r' % hist)
+        self.assertEqual(self.srv.record(), b'EHLO client.test\r\nAUTH LOGIN\r\n')
+
 
 if __name__ == '__main__':
     unittest.main()
