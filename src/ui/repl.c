@@ -152,9 +152,10 @@ static void on_line(char *line)
 		if (line_secret && !session_in_auth(sh->session)) {
 			/* Typed as the answer to a challenge, but the exchange is over (the server
 			   closed, or answered already): sent now it would be a command in clear. */
-			render_warning(sh->render,
-				       "the AUTH exchange ended while its answer was typed: "
-				       "the answer is not sent");
+			if (*line)
+				render_warning(sh->render,
+					       "the AUTH exchange ended while its answer was typed: "
+					       "the answer is not sent");
 		} else {
 			/* history decides on the state before the line runs */
 			if (!secret)
