@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "smtpsh/authline.h"
 #include "smtpsh/authview.h"
 #include "smtpsh/dotstuff.h"
 #include "smtpsh/escape.h"
@@ -701,9 +702,10 @@ static enum verb classify(const char *line, bool in_auth)
 		{"RCPT", VERB_RCPT}, {"DATA", VERB_DATA},   {"RSET", VERB_RSET},
 		{"QUIT", VERB_QUIT},
 	};
-	size_t n = strcspn(line, " ");
+	/* The verb as the server reads it (leading blanks, TABs): " STARTTLS" is STARTTLS. */
+	size_t off, n = authline_verb(line, strlen(line), &off);
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-		if (strlen(table[i].name) == n && strncasecmp(line, table[i].name, n) == 0)
+		if (strlen(table[i].name) == n && strncasecmp(line + off, table[i].name, n) == 0)
 			return table[i].v;
 	return VERB_OTHER;
 }
@@ -739,37 +741,32 @@ static bool redact(const char *line, bool in_auth, char *out, size_t outlen)
 		snprintf(out, outlen, "<redacted>");
 		return true;
 	}
-	if (strncasecmp(line, "AUTH ", 5) != 0)
-		return false;
-	const char *mech = line + 5 + strspn(line + 5, " ");
-	size_t n = strcspn(mech, " ");
-	if (!mech[n] || !mech[n + strspn(mech + n, " ")])
-		return false; /* no initial response */
-	snprintf(out, outlen, "AUTH %.*s <redacted>", n > 40 ? 40 : (int)n, mech);
-	return true;
+	return authline_redact(line, strlen(line), out, outlen);
 }
 
 /* Follows an AUTH exchange far enough to know the user name (for \status), never the secret. */
 static void auth_track(struct smtp_session *s, enum verb v, const char *line)
 {
-	if (v == VERB_AUTH) {
+	struct authline a;
+	size_t len = strlen(line);
+	if (v == VERB_AUTH && authline_parse(line, len, &a)) {
 		OPENSSL_cleanse(s->auth_try, sizeof s->auth_try);
-		const char *mech = line + 4 + strspn(line + 4, " ");
-		size_t n = strcspn(mech, " ");
-		snprintf(s->auth_mech, sizeof s->auth_mech, "%.*s", n > 23 ? 23 : (int)n, mech);
+		size_t n = a.mech_len;
+		snprintf(s->auth_mech, sizeof s->auth_mech, "%.*s", n > 23 ? 23 : (int)n,
+			 line + a.mech_off);
 		for (char *c = s->auth_mech; *c; c++)
 			*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
 		s->auth_nresp = 0;
-		const char *resp = mech + n + strspn(mech + n, " ");
-		if (!*resp)
+		if (!a.has_response)
 			return;
-		line = resp;
+		line += a.resp_off;
+		len = a.resp_len;
 	} else if (v != VERB_AUTH_DATA || strcmp(line, "*") == 0) {
 		return;
 	}
 	s->auth_nresp++;
 	char user[AUTH_USER_MAX];
-	if (authview_user(s->auth_mech, s->auth_nresp, line, strlen(line), user, sizeof user))
+	if (authview_user(s->auth_mech, s->auth_nresp, line, len, user, sizeof user))
 		memcpy(s->auth_try, user, sizeof user);
 	OPENSSL_cleanse(user, sizeof user);
 }
@@ -806,6 +803,21 @@ static void emit_command(struct smtp_session *s, const struct outgoing *o, unsig
 				   .secret = o->secret,
 				   .redacted = o->secret ? o->redacted : NULL};
 	emit(s, &ev);
+}
+
+/*
+ * Commands the session refuses to send in its present state, whoever asks (REPL, batch,
+ * --replay, a pipelined group). RFC 3207 4.2: "A client MUST NOT attempt to start a TLS
+ * session if a TLS session is already active." Sent anyway, a 220 would start a second
+ * handshake on the raw socket under the first TLS layer.
+ */
+static enum session_status check_verb(struct smtp_session *s, enum verb v)
+{
+	if (v == VERB_STARTTLS && s->conn.ssl)
+		return fail(s, SESSION_ERR_STATE,
+			    "STARTTLS not sent: this connection is already encrypted with TLS "
+			    "(RFC 3207 4.2: no STARTTLS inside TLS)");
+	return SESSION_OK;
 }
 
 static enum session_status check_line(struct smtp_session *s, const char *line)
@@ -876,6 +888,8 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 			    SESSION_PIPELINE_MAX);
 	for (size_t i = 0; i < n; i++) {
 		enum session_status st = check_line(s, lines[i]);
+		if (st == SESSION_OK && !(dot && i == 0))
+			st = check_verb(s, classify(lines[i], false));
 		if (st != SESSION_OK)
 			return st;
 		if (i + 1 < n && !session_pipelinable(lines[i]) && !(dot && i == 0))
@@ -955,11 +969,15 @@ enum session_status session_command(struct smtp_session *s, const char *line, co
 	enum session_status st = drain_unsolicited(s);
 	if (st != SESSION_OK)
 		return st;
+	enum verb v = classify(line, s->in_auth);
+	st = check_verb(s, v);
+	if (st != SESSION_OK)
+		return st;
 	if (s->pend_n)
 		notify(s, SEV_WARNING,
 		       "the reply to %s has not arrived yet: the next reply shown answers it first",
 		       verb_names[pend_head(s)->v]);
-	return send_command(s, line, shown, classify(line, s->in_auth), reply);
+	return send_command(s, line, shown, v, reply);
 }
 
 /* ---- TLS --------------------------------------------------------------------------------- */

@@ -14,6 +14,8 @@
 
 #include <openssl/rand.h>
 
+#include "smtpsh/authline.h"
+
 static const char *const state_names[] = {
     [SMTPD_S_COMMAND] = "command",   [SMTPD_S_AUTH] = "auth",	  [SMTPD_S_DATA] = "data",
     [SMTPD_S_TLS_WAIT] = "tls-wait", [SMTPD_S_CLOSED] = "closed",
@@ -43,6 +45,17 @@ static void emit(struct smtpd_conn *c, enum smtpd_event_type type, const char *t
 	    .secret = secret,
 	};
 	c->on_event(c->event_arg, &ev);
+}
+
+/* Reports a command line received; an AUTH with a response (a secret), spelt any way a server
+   reads one (authline.h), is reported redacted, whatever this server makes of it. */
+static void emit_command(struct smtpd_conn *c, const char *line, size_t len)
+{
+	char shown[64];
+	if (authline_redact(line, len, shown, sizeof shown))
+		emit(c, SMTPD_EV_RECEIVED, shown, strlen(shown), false, true);
+	else
+		emit(c, SMTPD_EV_RECEIVED, line, len, false, false);
 }
 
 void smtpd_say(struct smtpd_conn *c, const char *fmt, ...)
@@ -925,7 +938,7 @@ static enum smtpd_action script_line(struct smtpd_conn *c, const char *line, siz
 {
 	const struct smtpd_script *sc = c->cfg->script;
 	if (c->script_pos >= sc->n) {
-		emit(c, SMTPD_EV_RECEIVED, line, len, false, false);
+		emit_command(c, line, len);
 		char end[300];
 		snprintf(end, sizeof end, "421 4.7.0 %s Error: the transcript ends here",
 			 c->cfg->hostname);
@@ -935,8 +948,10 @@ static enum smtpd_action script_line(struct smtpd_conn *c, const char *line, siz
 	const struct smtpd_script_step *st = &sc->steps[c->script_pos++];
 	if (st->secret)
 		emit(c, SMTPD_EV_RECEIVED, "<redacted>", 10, st->content, true);
+	else if (!st->content)
+		emit_command(c, line, len);
 	else
-		emit(c, SMTPD_EV_RECEIVED, line, len, st->content, false);
+		emit(c, SMTPD_EV_RECEIVED, line, len, true, false);
 	if (!st->secret && st->expect &&
 	    (strlen(st->expect) != len || strncasecmp(st->expect, line, len) != 0))
 		smtpd_note(c, "the recorded client sent: %.200s",
@@ -965,8 +980,7 @@ static size_t line_limit(const struct smtpd_conn *c)
 		return SMTPD_AUTH_MAX;
 	if (c->state == SMTPD_S_DATA)
 		return SMTPD_TEXT_MAX;
-	if (c->state == SMTPD_S_AUTH ||
-	    (c->in.len >= 5 && strncasecmp(c->in.data, "AUTH ", 5) == 0))
+	if (c->state == SMTPD_S_AUTH || authline_parse(c->in.data, c->in.len, NULL))
 		return SMTPD_AUTH_MAX;
 	return SMTPD_CMD_MAX;
 }
@@ -1065,16 +1079,7 @@ enum smtpd_action smtpd_step(struct smtpd_conn *c, time_t now)
 		smtpd_auth_response(c, data);
 		a = SMTPD_REPLY;
 	} else {
-		if (len >= 5 && strncasecmp(data, "AUTH ", 5) == 0 &&
-		    strchr(data + 5 + strspn(data + 5, " "), ' ')) {
-			char shown[64];
-			const char *mech = data + 5 + strspn(data + 5, " ");
-			snprintf(shown, sizeof shown, "AUTH %.*s <redacted>",
-				 (int)(strcspn(mech, " ") > 40 ? 40 : strcspn(mech, " ")), mech);
-			emit(c, SMTPD_EV_RECEIVED, shown, strlen(shown), false, true);
-		} else {
-			emit(c, SMTPD_EV_RECEIVED, data, len, false, false);
-		}
+		emit_command(c, data, len);
 		a = command(c, data, len, now);
 		if (a == SMTPD_STARTTLS) {
 			/* RFC 3207 4.2 / CVE-2011-0411: nothing sent before the handshake may

@@ -63,6 +63,31 @@ class Input(SmtpshTestCase):
         self.assertEqual(lines[ehlo + 1], '<- 250 mx.example at your service', r)
         self.assert_diag(r, 'warning', r'no command was waiting')
 
+    def test_auth_spelt_any_way_is_redacted(self):
+        # A server splits on any white space: each of these logs in with the response, so
+        # each must be shown and recorded as AUTH PLAIN <redacted> (and sent as typed).
+        secret = 'AHN0dWRlbnQAczNjcjN0'
+        typed = ['AUTH\tPLAIN ' + secret, ' AUTH PLAIN ' + secret,
+                 'AUTH  PLAIN  ' + secret, 'auth\tplain\t' + secret]
+        rec = os.path.join(self.tmp, 'auth.transcript')
+        srv, r = self.run_case('auth_spellings.smtp',
+                               'EHLO client.test\n' + '\n'.join(typed) + '\nQUIT\n',
+                               args=['--record', rec])
+        self.assert_server_ok(srv, r)
+        self.assert_exit(r, 0)
+        sent = [l for l in self.stdout_lines(r) if l.startswith('-> ')]
+        self.assertEqual(sent, ['-> EHLO client.test'] + ['-> AUTH PLAIN <redacted>'] * 3 +
+                         ['-> AUTH plain <redacted>', '-> QUIT'], r)
+        with open(rec, 'rb') as f:
+            recorded = f.read()
+        for where, data in (('stdout', r.stdout), ('stderr', r.stderr), ('transcript', recorded)):
+            # the base64 response, and the password it encodes
+            for s in (secret.encode(), b's3cr3t'):
+                self.assertNotIn(s, data, '%s holds the secret: %r' % (where, data))
+        self.assertEqual(recorded.count(b'<redacted>'), 4, recorded)
+        # what went on the wire is what was typed
+        self.assertEqual(self.sent_lines(srv)[1:5], [t.encode() for t in typed])
+
 
 if __name__ == '__main__':
     unittest.main()

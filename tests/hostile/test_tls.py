@@ -173,6 +173,19 @@ class Tls(SmtpshTestCase):
                         'no "*  TLS ..." line: %r' % r)
         self.assertEqual(self.diag_lines(r, 'warning'), [], r)
 
+    def test_starttls_inside_tls_is_refused_locally(self):
+        # RFC 3207 4.2: no STARTTLS on a TLS connection. Sent, a 220 would start a second
+        # handshake on the raw socket under the first TLS layer (and leak the first one).
+        for typed in ('STARTTLS', ' starttls'):
+            srv, r = self.run_case('starttls_inside_tls.smtp', 'NOOP\n%s\nQUIT\n' % typed,
+                                   args=['--tls', '--cafile', self.cert], defines=self.defines)
+            self.assert_server_ok(srv, r)
+            self.assertEqual(srv.record(), b'NOOP\r\n', r)
+            self.assert_diag(r, 'error', r'STARTTLS not sent: .*already encrypted.*RFC 3207')
+            self.assertFalse(any('STARTTLS' in l.upper() for l in self.stdout_lines(r)
+                                 if l[:3] in ('~> ', '-> ')), r)
+            self.assert_exit(r, 2)  # a local refusal ends a script, as "inside DATA" does
+
 
 if __name__ == '__main__':
     unittest.main()

@@ -872,6 +872,24 @@ static void test_script(void)
 	ok(err[0] != '\0', "with a reason: %s", err);
 }
 
+/* What the server shows of an AUTH line with a response: redacted however it is spelt (a
+   TAB, a leading blank, double blanks: a server splitting on any white space reads each). */
+static void test_auth_spellings_redacted(void)
+{
+	static const char *const lines[] = {"AUTH\tPLAIN AHUAcA==\r\n", " AUTH PLAIN AHUAcA==\r\n",
+					    "AUTH  PLAIN  AHUAcA==\r\n",
+					    "auth plain\tAHUAcA==\r\n"};
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		struct smtpd_conn c;
+		open_conn(&c, true);
+		ehlo(&c);
+		talk(&c, lines[i]);
+		ok(!strstr(events.data, "AHUAcA") && strstr(events.data, " <redacted>\n"),
+		   "AUTH spelling %zu redacted in the server's events", i);
+		smtpd_conn_free(&c);
+	}
+}
+
 int main(void)
 {
 	buf_init(&stored);
@@ -887,6 +905,7 @@ int main(void)
 	test_faults();
 	test_settings();
 	test_script();
+	test_auth_spellings_redacted();
 	buf_free(&stored);
 	buf_free(&writing);
 	buf_free(&events);
