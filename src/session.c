@@ -914,7 +914,8 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 		free(o);
 		return fail(s, SESSION_ERR_LOCAL, "out of memory");
 	}
-	notify(s, SEV_INFO, "pipelining %zu commands in one write (%zu bytes)", n, wire.len);
+	notify(s, SEV_INFO, "pipelining %zu command%s in one write (%zu byte%s)", n,
+	       n == 1 ? "" : "s", wire.len, wire.len == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++) {
 		if (o[i].v == VERB_EHLO)
 			caps_clear(&s->caps);

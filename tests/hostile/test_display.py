@@ -45,6 +45,19 @@ class Display(SmtpshTestCase):
         self.assertIn('SIZE', r.out().split('-> QUIT')[0].split('<- 250 SIZE')[-1],
                       '\\caps printed nothing about the capabilities: %r' % r)
 
+    def test_caps_text_exact(self):
+        # Issue 12 (10g): no trailing blanks after a name without parameters; "1 command".
+        srv, r = self.run_case('caps_plain.smtp',
+                               'EHLO client.test\n\\caps\n\\pipeline\nNOOP\nQUIT\n')
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        lines = self.stdout_lines(r)
+        i = lines.index('   capabilities of 127.0.0.1:')
+        self.assertEqual(lines[i + 1:i + 4], ['     PIPELINING',
+                                              '     SIZE                 1000',
+                                              '     8BITMIME'], r)
+        self.assertIn('*  pipelining 1 command in one write (6 bytes)', lines, r)
+
     def test_command_longer_than_512_octets(self):
         cmd = 'NOOP ' + 'x' * 600
         srv, r = self.run_case('long_command.smtp', cmd + '\nQUIT\n')
