@@ -258,10 +258,17 @@ void render_event(const struct session_event *ev, void *arg)
 		buf_puts(&r->line, marker);
 		buf_puts(&r->line, C_RESET " ");
 		if (!sent && ev->len >= 3 && ev->code) {
+			/* Escaped in one piece, exactly as without colour: whether a combining mark
+			   after the code is escaped depends on what precedes it, not on where the
+			   colour changes. A reply with a code starts with 3 digits, kept as they are. */
+			struct buf esc;
+			buf_init(&esc);
+			escape_append(&esc, ev->text, ev->len, r->escape_flags);
 			buf_puts(&r->line, code_color(ev->code));
-			escape_append(&r->line, ev->text, 3, r->escape_flags);
+			buf_append(&r->line, esc.data, 3);
 			buf_puts(&r->line, C_RESET);
-			escape_append(&r->line, ev->text + 3, ev->len - 3, r->escape_flags);
+			buf_append(&r->line, esc.data + 3, esc.len - 3);
+			buf_free(&esc);
 		} else if (!sent && !ev->code) {
 			buf_puts(&r->line, C_RED);
 			escape_append(&r->line, ev->text, ev->len, r->escape_flags);

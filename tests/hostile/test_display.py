@@ -24,6 +24,16 @@ class Display(SmtpshTestCase):
         want = r'<- 250 ok \x1b[1;31mbold red\x1b[0m\x08\x08\x08over'.lower()
         self.assertIn(want, [l.lower() for l in self.stdout_lines(r)], r)
 
+    def test_invisible_characters_escaped(self):
+        # Issue 12 (10d, 10e): invisible characters (Cf, Zl, Zp, default ignorables) and a
+        # combining mark after an escape are shown by number; an accent on a letter is not.
+        srv, r = self.run_case('invisible.smtp', 'QUIT\n')
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        want = ('<- 220 zero\\u{200B}width\\u{2028}sep soft\\u{00AD}hyphen tag\\u{E0041} '
+                '\\u{FEFF} \\x01\\u{0301} cafe\u0301')
+        self.assertIn(want, self.stdout_lines(r), r)
+
     def test_reply_split_into_single_bytes(self):
         srv, r = self.run_case('split_bytes.smtp', 'EHLO client.test\nQUIT\n')
         self.assert_exit(r, 0)
