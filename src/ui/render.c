@@ -3,9 +3,9 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "smtpsh/authview.h"
 #include "smtpsh/codes.h"
 #include "smtpsh/escape.h"
+#include "smtpsh/sasl.h"
 
 #define REPLY_KEEP (8 * 1024) /* bytes of a reply kept for matching hints */
 
@@ -162,17 +162,21 @@ static void reply_notes(struct render *r, const struct session_event *ev, struct
 	if (!codes_parse_reply_line(ev->text, ev->len, &code, &enh, &has_enh))
 		return;
 	if (code == 334) {
-		const char *c = ev->len > 4 ? ev->text + 4 : "";
-		size_t clen = ev->len > 4 ? ev->len - 4 : 0;
+		/* The decoder \auth answers with, so the screen and the exchange agree on what a
+		   challenge is and on its limit (SASL_CHALLENGE_MAX, refused before allocating). */
 		struct buf dec;
 		buf_init(&dec);
-		if (authview_b64_decode(c, clen, &dec) == 0) {
+		enum sasl_decode d = sasl_challenge_decode(ev->text, ev->len, &dec);
+		if (d == SASL_DECODE_OK) {
 			note_open(r, notes);
 			if (dec.len)
 				escape_append(notes, dec.data, dec.len, ESCAPE_DEFAULT);
 			else
 				buf_puts(notes, "empty challenge");
 			buf_putc(notes, ']');
+		} else if (d == SASL_DECODE_TOO_LONG) {
+			note_open(r, notes);
+			buf_printf(notes, "challenge not decoded: over %d octets]", SASL_CHALLENGE_MAX);
 		}
 		buf_free(&dec);
 	}

@@ -3,6 +3,7 @@
 carries a bare CR or LF (SMTP smuggling); a typed line with CR or NUL inside is refused;
 replies nobody asked for are shown with a warning and never taken as the answer to a command."""
 
+import base64
 import os
 import sys
 import unittest
@@ -63,6 +64,23 @@ class Input(SmtpshTestCase):
         self.assertEqual(lines[ehlo + 1], '<- 250 mx.example at your service', r)
         self.assert_diag(r, 'warning', r'no command was waiting')
 
+
+    def test_challenge_decoded_up_to_the_limit(self):
+        # Issue 12 (10h): a 334 challenge is decoded (and shown) up to 12288 octets, the
+        # limit \\auth answers with (SASL_CHALLENGE_MAX); one octet more is not decoded.
+        at, over = b'x' * 12288, b'y' * 12289
+        srv, r = self.run_case('challenge_limit.smtp',
+                               'AUTH LOGIN\n*\nAUTH LOGIN\n*\nQUIT\n',
+                               defines={'AT': base64.b64encode(at).decode(),
+                                        'OVER': base64.b64encode(over).decode()})
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        lines = [l for l in self.stdout_lines(r) if l.startswith('<- 334 ')]
+        self.assertEqual(len(lines), 2, r)
+        self.assertTrue(lines[0].endswith('  \t[' + 'x' * 12288 + ']'), lines[0][-60:])
+        self.assertTrue(lines[1].endswith('  \t[challenge not decoded: over 12288 octets]'),
+                        lines[1][-60:])
+        self.assertNotIn('yyyy', r.out())
 
 if __name__ == '__main__':
     unittest.main()
