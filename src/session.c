@@ -1546,6 +1546,11 @@ unsigned long long session_bytes_out(const struct smtp_session *s)
 	return s->bytes_out;
 }
 
+int session_timeout_ms(const struct smtp_session *s)
+{
+	return s->p.timeout_ms;
+}
+
 const char *session_auth_user(const struct smtp_session *s)
 {
 	return s->authed ? s->auth_user : NULL;

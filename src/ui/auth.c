@@ -105,7 +105,8 @@ static bool get_secret(struct shell *sh, struct creds *c, bool token)
 	char err[512] = "";
 	enum cred_status st;
 	if (cmd) {
-		st = cred_from_command(cmd, &c->secret, err, sizeof err);
+		st = cred_from_command(cmd, session_timeout_ms(sh->session), &c->secret, err,
+				       sizeof err);
 		if (st != CRED_OK) {
 			cred_failed(sh, st, token ? "--oauth-token-command" : "--password-command", err);
 			return false;
