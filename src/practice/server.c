@@ -63,8 +63,9 @@ static long long now_ms(void)
 
 /* --- printing ----------------------------------------------------------------------------- */
 
+/* Every line of the server's view goes through escape_append, as the client's view does. */
 static void print_line(struct practice_loop *l, unsigned id, const char *marker, const char *text,
-		       size_t len, bool escape)
+		       size_t len)
 {
 	struct buf b;
 	buf_init(&b);
@@ -72,10 +73,7 @@ static void print_line(struct practice_loop *l, unsigned id, const char *marker,
 		buf_printf(&b, "[%u] ", id);
 	buf_puts(&b, marker);
 	buf_puts(&b, marker[0] == '*' ? "  " : " ");
-	if (escape)
-		escape_append(&b, text, len, ESCAPE_DEFAULT);
-	else
-		buf_append(&b, text, len);
+	escape_append(&b, text, len, ESCAPE_DEFAULT);
 	buf_putc(&b, '\n');
 	if (b.data) {
 		fwrite(b.data, 1, b.len, l->out);
@@ -93,7 +91,7 @@ static void print_note(struct practice_loop *l, unsigned id, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	print_line(l, id, "*", text, strlen(text), true);
+	print_line(l, id, "*", text, strlen(text));
 }
 
 static void flush_hidden(struct pconn *c)
@@ -110,7 +108,7 @@ static void on_event(void *arg, const struct smtpd_event *ev)
 	struct pconn *c = arg;
 	struct practice_loop *l = c->loop;
 	if (ev->type == SMTPD_EV_INFO) {
-		print_line(l, c->id, "*", ev->text, ev->len, true);
+		print_line(l, c->id, "*", ev->text, ev->len);
 		return;
 	}
 	if (ev->type == SMTPD_EV_RECEIVED && ev->body) {
@@ -124,7 +122,7 @@ static void on_event(void *arg, const struct smtpd_event *ev)
 	}
 	const char *marker =
 	    ev->type == SMTPD_EV_SENT ? (ev->tls ? "~>" : "->") : (ev->tls ? "<~" : "<-");
-	print_line(l, c->id, marker, ev->text, ev->len, true);
+	print_line(l, c->id, marker, ev->text, ev->len);
 }
 
 /* --- connections --------------------------------------------------------------------------- */
@@ -432,7 +430,7 @@ static void control_reply(struct practice_loop *l, bool ok, const char *text)
 		for (const char *p = text; *p;) {
 			size_t n = strcspn(p, "\n");
 			if (ok)
-				print_line(l, 0, "*", p, n, true);
+				print_line(l, 0, "*", p, n);
 			else
 				fprintf(stderr, "! error: %.*s\n", (int)n, p);
 			p += n + (p[n] == '\n');

@@ -10,7 +10,7 @@
 
 /* base64 is sasl.c's (OpenSSL's EVP_EncodeBlock/EVP_DecodeBlock, checked strictly): one
    implementation for \b64, \auth and the screen. */
-int authview_b64_decode(const char *text, size_t len, struct buf *out)
+static int decode_at_most(const char *text, size_t len, size_t max, struct buf *out)
 {
 	while (len && (*text == ' ' || *text == '\t')) {
 		text++;
@@ -22,7 +22,12 @@ int authview_b64_decode(const char *text, size_t len, struct buf *out)
 		return -1; /* padding is required here */
 	if (len == 0)
 		return buf_append(out, "", 0);
-	return sasl_b64_decode(text, len, len / 4 * 3, out) == SASL_DECODE_OK ? 0 : -1;
+	return sasl_b64_decode(text, len, max ? max : len / 4 * 3, out) == SASL_DECODE_OK ? 0 : -1;
+}
+
+int authview_b64_decode(const char *text, size_t len, struct buf *out)
+{
+	return decode_at_most(text, len, 0, out);
 }
 
 int authview_b64_encode(const void *data, size_t len, struct buf *out)
@@ -98,7 +103,9 @@ int authview_respond(const char *mech, unsigned nth, const char *challenge, size
 	buf_init(&plain);
 	buf_init(&ch);
 	int r = -1;
-	if (authview_b64_decode(challenge ? challenge : "", challenge ? clen : 0, &ch) < 0)
+	/* A challenge from the server: bounded as \auth bounds it (SASL_CHALLENGE_MAX). */
+	if (decode_at_most(challenge ? challenge : "", challenge ? clen : 0, SASL_CHALLENGE_MAX,
+			   &ch) < 0)
 		goto out;
 	/* One allocation up front: no copy of the password left behind by a realloc. */
 	if (buf_reserve(&plain, strlen(user) + strlen(pass) + 80) < 0)

@@ -6,6 +6,7 @@ plaintext), an untrusted certificate; and one working implicit-TLS session as th
 
 import os
 import re
+import subprocess
 import sys
 import unittest
 
@@ -135,6 +136,17 @@ class Tls(SmtpshTestCase):
                               san='DNS:other.example')
         self.assert_refused_certificate({'CERT': cert, 'KEY': key}, ['--cafile', cert],
                                         '127.0.0.1', r'name mismatch.*other\.example')
+
+    def test_certificate_with_cn_only(self):
+        # Issue 12 (10f): trusted, CN=localhost, but no subjectAltName: OpenSSL's fallback to
+        # the CN is off (RFC 6125 6.4.4), and the reason says so.
+        cert, key = make_cert(self.tmp, name='cnonly', subject='/CN=localhost', san=None)
+        self.assertNotIn(b'Subject Alternative Name', subprocess.run(
+            ['openssl', 'x509', '-noout', '-text', '-in', cert], check=True,
+            stdout=subprocess.PIPE).stdout)
+        self.assert_refused_certificate(
+            {'CERT': cert, 'KEY': key}, ['--cafile', cert], 'localhost',
+            r'certificate has no subjectAltName; names in the CN are not checked \(RFC 6125\)')
 
     def test_certificate_expired(self):
         cert, key = make_expired_cert(self.tmp)

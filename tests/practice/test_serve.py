@@ -334,6 +334,24 @@ class Screen(unittest.TestCase):
         self.assertIn("-> 221 2.0.0 Bye", lines)
         self.assertEqual(lines[-1], "*  connection closed")
 
+    def test_invisible_and_combining_bytes_escaped(self):
+        """issue 12 (10d, 10e): what a TLS ClientHello sent in plaintext looks like (controls then
+        combining marks), zero-width characters: escaped as the client view does"""
+        s = socket.create_connection(("127.0.0.1", SRV.port), timeout=10)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"\x16\x03\x01\xcc\x81\xcc\x88\x02 hello\xe2\x80\x8bworld\xef\xbb\xbf\r\n"
+                  b"\xcc\x81NOOP\r\nQUIT\r\n")
+        while not f.readline().startswith(b"221"):
+            pass
+        s.close()
+        time.sleep(0.2)
+        lines = conversation(last_connection())
+        self.assertIn("<- \\x16\\x03\\x01\\u{0301}\\u{0308}\\x02 hello\\u{200B}world\\u{FEFF}", lines)
+        self.assertIn("<- \\u{0301}NOOP", lines)
+        self.assertNotIn("\u0301", SRV.out.text())
+        self.assertNotIn("\u200b", SRV.out.text())
+
     def test_control_lines(self):
         """the teacher types settings on standard input: shown, applied, errors on stderr"""
         SRV.control("greylist on", rx=r"^\*  greylist\s+on")

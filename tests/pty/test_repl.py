@@ -98,6 +98,21 @@ class Repl(SmtpshTestCase):
 
     # -- tests ------------------------------------------------------------------------
 
+    def test_password_command_asks_on_the_terminal(self):
+        # Issue 12 (defect 9): the command runs in its own process group (so a timeout kills
+        # all of it) and is the terminal's foreground job meanwhile: it can ask on the terminal.
+        cmd = "printf 'passphrase? ' >/dev/tty; read -r p </dev/tty; echo \"$p\""
+        self.spawn('pty_auth_command.smtp', ['--password-command', cmd])
+        self.expect(self.prompt())
+        self.child.sendline('EHLO client.test')
+        self.expect(self.prompt())
+        self.child.sendline('\\auth PLAIN alice')
+        self.expect_exact('passphrase? ')
+        self.child.sendline('tty-secret')
+        self.expect(r'235 2\.7\.0 ok')
+        self.expect(self.prompt())
+        self.ctrl_d_quit()
+
     def test_prompt_shows_host_and_phase(self):
         self.spawn('pty_complete.smtp')
         self.expect(r'220 pty\.example ESMTP')
