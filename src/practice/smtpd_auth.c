@@ -82,25 +82,21 @@ static bool check_login(struct smtpd_conn *c, const char *user, size_t ulen, con
 	return user_ok && pass_ok;
 }
 
-/* PLAIN: authzid NUL authcid NUL password (RFC 4616 2). */
+/* PLAIN: authzid NUL authcid NUL password (RFC 4616 2), split as the client builds it. */
 static void plain_response(struct smtpd_conn *c, const struct buf *d)
 {
-	const char *p = d->data;
-	const char *nul1 = memchr(p, '\0', d->len);
-	const char *nul2 = nul1 ? memchr(nul1 + 1, '\0', d->len - (size_t)(nul1 + 1 - p)) : NULL;
-	if (!nul2 || memchr(nul2 + 1, '\0', d->len - (size_t)(nul2 + 1 - p))) {
+	struct sasl_plain_fields f;
+	if (sasl_plain_split(d->data, d->len, &f) < 0 || memchr(f.passwd, '\0', f.passwd_len)) {
 		fail(c, "the PLAIN response is not authzid NUL user NUL password");
 		return;
 	}
-	size_t zlen = (size_t)(nul1 - p);
-	const char *user = nul1 + 1, *pass = nul2 + 1;
-	size_t ulen = (size_t)(nul2 - user), plen = d->len - (size_t)(pass - p);
 	const char *why;
-	if (zlen && (zlen != ulen || memcmp(p, user, ulen) != 0)) {
+	if (f.authzid_len &&
+	    (f.authzid_len != f.authcid_len || memcmp(f.authzid, f.authcid, f.authcid_len) != 0)) {
 		fail(c, "the authorization identity differs from the user name");
 		return;
 	}
-	if (check_login(c, user, ulen, pass, plen, &why))
+	if (check_login(c, f.authcid, f.authcid_len, f.passwd, f.passwd_len, &why))
 		succeed(c);
 	else
 		fail(c, why);
