@@ -117,13 +117,8 @@ struct smtpd_config {
 	const struct smtpd_script *script; /* --script: play it instead of the state machine */
 };
 
-/* An AUTH exchange in progress (src/practice/smtpd_auth.c). */
-struct smtpd_auth {
-	int mech; /* enum in smtpd_auth.c */
-	int step;
-	char *user;	     /* LOGIN: the user name received (a secret) */
-	char challenge[128]; /* CRAM-MD5 */
-};
+/* An AUTH exchange in progress: src/practice/smtpd_auth.c's alone. */
+struct smtpd_auth;
 
 enum smtpd_state {
 	SMTPD_S_COMMAND,  /* reading commands */
@@ -168,7 +163,7 @@ struct smtpd_conn {
 	unsigned long bare_lf_lines;
 	unsigned long body_lines;
 
-	struct smtpd_auth auth;
+	struct smtpd_auth *auth; /* the AUTH exchange in progress, or NULL */
 
 	size_t script_pos; /* --script: the next step */
 };

@@ -3,6 +3,8 @@
  * Reply texts follow Postfix where both implement a case (the differential test compares
  * them); where RFC 5321/4954 name a better code, the RFC wins (README, "Practice server").
  */
+#include "smtpsh/smtpd.h"
+
 #include "smtpd_int.h"
 
 #include <ctype.h>
@@ -146,7 +148,7 @@ int smtpd_conn_init(struct smtpd_conn *c, struct smtpd_config *cfg, const char *
 void smtpd_conn_free(struct smtpd_conn *c)
 {
 	reset_transaction(c);
-	smtpd_auth_reset(&c->auth);
+	smtpd_auth_end(&c->auth);
 	free(c->helo);
 	c->helo = NULL;
 	buf_free_secret(&c->in); /* may hold an AUTH line */
@@ -198,7 +200,7 @@ static void close_with(struct smtpd_conn *c, const char *line)
 	if (c->state == SMTPD_S_CLOSED)
 		return;
 	abort_message(c);
-	smtpd_auth_reset(&c->auth);
+	smtpd_auth_end(&c->auth);
 	smtpd_say(c, "%s", line);
 	smtpd_set_state(c, SMTPD_S_CLOSED);
 }
@@ -763,6 +765,16 @@ static enum smtpd_action cmd_starttls(struct smtpd_conn *c, char *args, time_t n
 	return SMTPD_REPLY;
 }
 
+/* The demo account, as the auth part sees it. */
+static struct smtpd_account account(const struct smtpd_conn *c)
+{
+	return (struct smtpd_account){
+	    .hostname = c->cfg->hostname,
+	    .user = c->cfg->user,
+	    .password = c->cfg->password,
+	};
+}
+
 /* Carries out what a step of an AUTH exchange decided (smtpd_auth.c decides, this sends). */
 static enum smtpd_action auth_apply(struct smtpd_conn *c, const struct smtpd_auth_outcome *o)
 {
@@ -796,7 +808,8 @@ static enum smtpd_action cmd_auth(struct smtpd_conn *c, char *args, time_t now)
 		return SMTPD_REPLY;
 	}
 	struct smtpd_auth_outcome o;
-	smtpd_auth_start(&c->auth, c->cfg, args, &o);
+	struct smtpd_account acct = account(c);
+	smtpd_auth_start(&c->auth, &acct, args, &o);
 	return auth_apply(c, &o);
 }
 
@@ -1065,7 +1078,7 @@ static enum smtpd_action too_long(struct smtpd_conn *c, bool crlf)
 		return SMTPD_NO_REPLY;
 	}
 	if (c->state == SMTPD_S_AUTH) {
-		smtpd_auth_reset(&c->auth);
+		smtpd_auth_end(&c->auth);
 		smtpd_set_state(c, SMTPD_S_COMMAND);
 		smtpd_say(c, "500 5.5.6 Error: authentication line too long");
 		return SMTPD_REPLY;
@@ -1143,7 +1156,8 @@ enum smtpd_action smtpd_step(struct smtpd_conn *c, time_t now)
 		bool star = strcmp(data, "*") == 0;
 		emit(c, SMTPD_EV_RECEIVED, star ? "*" : "<redacted>", star ? 1 : 10, false, !star);
 		struct smtpd_auth_outcome o;
-		smtpd_auth_continue(&c->auth, c->cfg, data, &o);
+		struct smtpd_account acct = account(c);
+		smtpd_auth_continue(&c->auth, &acct, data, &o);
 		a = auth_apply(c, &o);
 	} else {
 		if (len >= 5 && strncasecmp(data, "AUTH ", 5) == 0 &&

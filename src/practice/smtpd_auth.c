@@ -12,10 +12,12 @@
 
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -29,13 +31,22 @@ enum mech {
 
 static const char *const mech_names[] = {"", "PLAIN", "LOGIN", "CRAM-MD5"};
 
-/* A response in base64 ("=" alone is the empty response, RFC 4954 4); sasl.c decodes. */
+struct smtpd_auth {
+	enum mech mech;
+	int step;
+	char *user;	     /* LOGIN: the user name received (a secret) */
+	char challenge[128]; /* CRAM-MD5 */
+};
+
+/* A response in base64 ("=" alone is the empty response, RFC 4954 4); sasl.c decodes. The
+   core bounds the line (SMTPD_AUTH_MAX), and base64 never decodes to more than its length. */
 static int b64_decode(const char *in, struct buf *out)
 {
 	buf_reset(out);
 	if (strcmp(in, "=") == 0)
 		return buf_reserve(out, 1);
-	return sasl_b64_decode(in, strlen(in), SMTPD_AUTH_MAX, out) == SASL_DECODE_OK ? 0 : -1;
+	size_t len = strlen(in);
+	return sasl_b64_decode(in, len, len, out) == SASL_DECODE_OK ? 0 : -1;
 }
 
 /* Constant-time comparison of a received secret with the expected one. */
@@ -45,7 +56,8 @@ static bool same_secret(const char *got, size_t len, const char *want)
 	return len == wlen && CRYPTO_memcmp(got, want, len) == 0;
 }
 
-void smtpd_auth_reset(struct smtpd_auth *a)
+/* Forgets what the exchange learnt, wiping it (the struct itself stays). */
+static void wipe(struct smtpd_auth *a)
 {
 	if (a->user) {
 		OPENSSL_cleanse(a->user, strlen(a->user));
@@ -78,33 +90,31 @@ static void note(struct smtpd_auth_outcome *out, const char *fmt, ...)
 	va_end(ap);
 }
 
-static void succeed(struct smtpd_auth *a, const struct smtpd_config *cfg,
+static void succeed(struct smtpd_auth *a, const struct smtpd_account *acct,
 		    struct smtpd_auth_outcome *out)
 {
-	note(out, "%s login as %s succeeded", mech_names[a->mech], cfg->user);
-	smtpd_auth_reset(a);
+	note(out, "%s login as %s succeeded", mech_names[a->mech], acct->user);
 	reply(out, SMTPD_AUTH_OK, "235 2.7.0 Authentication successful");
 }
 
 static void fail(struct smtpd_auth *a, const char *why, struct smtpd_auth_outcome *out)
 {
 	note(out, "%s login failed: %s", mech_names[a->mech], why);
-	smtpd_auth_reset(a);
 	reply(out, SMTPD_AUTH_DONE, "535 5.7.8 Authentication credentials invalid");
 }
 
 /* The identity and password of a login; sets why when it fails. */
-static bool check_login(const struct smtpd_config *cfg, const char *user, size_t ulen,
+static bool check_login(const struct smtpd_account *acct, const char *user, size_t ulen,
 			const char *pass, size_t plen, const char **why)
 {
-	bool user_ok = same_secret(user, ulen, cfg->user);
-	bool pass_ok = same_secret(pass, plen, cfg->password);
+	bool user_ok = same_secret(user, ulen, acct->user);
+	bool pass_ok = same_secret(pass, plen, acct->password);
 	*why = !user_ok ? "unknown user name" : !pass_ok ? "wrong password" : NULL;
 	return user_ok && pass_ok;
 }
 
 /* PLAIN: authzid NUL authcid NUL password (RFC 4616 2), split as the client builds it. */
-static void plain_response(struct smtpd_auth *a, const struct smtpd_config *cfg,
+static void plain_response(struct smtpd_auth *a, const struct smtpd_account *acct,
 			   const struct buf *d, struct smtpd_auth_outcome *out)
 {
 	struct sasl_plain_fields f;
@@ -118,13 +128,13 @@ static void plain_response(struct smtpd_auth *a, const struct smtpd_config *cfg,
 		fail(a, "the authorization identity differs from the user name", out);
 		return;
 	}
-	if (check_login(cfg, f.authcid, f.authcid_len, f.passwd, f.passwd_len, &why))
-		succeed(a, cfg, out);
+	if (check_login(acct, f.authcid, f.authcid_len, f.passwd, f.passwd_len, &why))
+		succeed(a, acct, out);
 	else
 		fail(a, why, out);
 }
 
-static void login_response(struct smtpd_auth *a, const struct smtpd_config *cfg,
+static void login_response(struct smtpd_auth *a, const struct smtpd_account *acct,
 			   const struct buf *d, struct smtpd_auth_outcome *out)
 {
 	if (a->step == 0) {
@@ -139,15 +149,15 @@ static void login_response(struct smtpd_auth *a, const struct smtpd_config *cfg,
 		return;
 	}
 	const char *why;
-	if (check_login(cfg, a->user, strlen(a->user), d->data, d->len, &why))
-		succeed(a, cfg, out);
+	if (check_login(acct, a->user, strlen(a->user), d->data, d->len, &why))
+		succeed(a, acct, out);
 	else
 		fail(a, why, out);
 }
 
 /* CRAM-MD5: "user SP hex(HMAC-MD5(password, challenge))" (RFC 2195). */
-static void cram_response(struct smtpd_auth *a, const struct smtpd_config *cfg, const struct buf *d,
-			  struct smtpd_auth_outcome *out)
+static void cram_response(struct smtpd_auth *a, const struct smtpd_account *acct,
+			  const struct buf *d, struct smtpd_auth_outcome *out)
 {
 	const char *sp = d->len ? memrchr(d->data, ' ', d->len) : NULL;
 	if (!sp || d->len - (size_t)(sp + 1 - d->data) != 32) {
@@ -158,10 +168,10 @@ static void cram_response(struct smtpd_auth *a, const struct smtpd_config *cfg, 
 	struct buf want, plain;
 	buf_init(&want);
 	buf_init(&plain);
-	if (sasl_cram_md5_response(cfg->user, cfg->password, a->challenge, strlen(a->challenge),
+	if (sasl_cram_md5_response(acct->user, acct->password, a->challenge, strlen(a->challenge),
 				   &want) < 0 ||
-	    sasl_b64_decode(want.data, want.len, SMTPD_AUTH_MAX, &plain) != SASL_DECODE_OK ||
-	    plain.len != strlen(cfg->user) + 33) {
+	    sasl_b64_decode(want.data, want.len, want.len, &plain) != SASL_DECODE_OK ||
+	    plain.len != strlen(acct->user) + 33) {
 		buf_free_secret(&want);
 		buf_free_secret(&plain);
 		fail(a, "HMAC-MD5 is not available", out);
@@ -172,7 +182,7 @@ static void cram_response(struct smtpd_auth *a, const struct smtpd_config *cfg, 
 		got[i] = (char)tolower((unsigned char)sp[1 + i]);
 	got[32] = '\0';
 	size_t ulen = (size_t)(sp - d->data);
-	const char *why = same_secret(d->data, ulen, cfg->user) ? NULL : "unknown user name";
+	const char *why = same_secret(d->data, ulen, acct->user) ? NULL : "unknown user name";
 	if (!why && CRYPTO_memcmp(got, plain.data + plain.len - 32, 32) != 0)
 		why = "wrong password (the digest does not match)";
 	buf_free_secret(&want);
@@ -181,39 +191,76 @@ static void cram_response(struct smtpd_auth *a, const struct smtpd_config *cfg, 
 	if (why)
 		fail(a, why, out);
 	else
-		succeed(a, cfg, out);
+		succeed(a, acct, out);
 }
 
 /* A base64 response (from the AUTH line or a continuation line). */
-static void respond(struct smtpd_auth *a, const struct smtpd_config *cfg, const char *b64,
+static void respond(struct smtpd_auth *a, const struct smtpd_account *acct, const char *b64,
 		    struct smtpd_auth_outcome *out)
 {
 	struct buf d;
 	buf_init(&d);
 	if (b64_decode(b64, &d) < 0) {
 		note(out, "%s: the response is not valid base64", mech_names[a->mech]);
-		smtpd_auth_reset(a);
 		reply(out, SMTPD_AUTH_DONE, "501 5.5.2 Cannot decode response (not base64)");
 	} else {
 		switch (a->mech) {
 		case MECH_PLAIN:
-			plain_response(a, cfg, &d, out);
+			plain_response(a, acct, &d, out);
 			break;
 		case MECH_LOGIN:
-			login_response(a, cfg, &d, out);
+			login_response(a, acct, &d, out);
 			break;
 		case MECH_CRAM_MD5:
-			cram_response(a, cfg, &d, out);
+			cram_response(a, acct, &d, out);
+			break;
+		case MECH_NONE: /* not reached: an exchange has its mechanism from the start */
+			fail(a, "no mechanism", out);
 			break;
 		}
 	}
 	buf_free_secret(&d);
 }
 
-void smtpd_auth_start(struct smtpd_auth *a, const struct smtpd_config *cfg, char *args,
+/* The exchange after the mechanism was chosen: an initial response, or the first 334. */
+static void begin(struct smtpd_auth *a, const struct smtpd_account *acct, const char *resp,
+		  struct smtpd_auth_outcome *out)
+{
+	if (*resp) {
+		if (a->mech == MECH_CRAM_MD5) {
+			reply(out, SMTPD_AUTH_DONE, "501 5.5.4 CRAM-MD5 takes no initial response");
+			return;
+		}
+		respond(a, acct, resp, out);
+		return;
+	}
+	if (a->mech == MECH_PLAIN) {
+		reply(out, SMTPD_AUTH_MORE, "334 ");
+	} else if (a->mech == MECH_LOGIN) {
+		reply(out, SMTPD_AUTH_MORE, "334 VXNlcm5hbWU6"); /* "Username:" */
+	} else {
+		unsigned char rnd[8];
+		unsigned long long r = 0;
+		if (RAND_bytes(rnd, sizeof rnd) == 1)
+			memcpy(&r, rnd, sizeof r);
+		snprintf(a->challenge, sizeof a->challenge, "<%llu.%ld@%s>", r % 10000000000ULL,
+			 (long)time(NULL), acct->hostname);
+		struct buf enc;
+		buf_init(&enc);
+		if (sasl_b64_encode(a->challenge, strlen(a->challenge), &enc) < 0 || !enc.data)
+			reply(out, SMTPD_AUTH_DONE,
+			      "454 4.7.0 Temporary authentication failure (out of memory)");
+		else
+			reply(out, SMTPD_AUTH_MORE, "334 %s", enc.data);
+		buf_free(&enc);
+	}
+}
+
+void smtpd_auth_start(struct smtpd_auth **ap, const struct smtpd_account *acct, char *args,
 		      struct smtpd_auth_outcome *out)
 {
 	out->note[0] = '\0';
+	smtpd_auth_end(ap);
 	char *resp = args + strcspn(args, " ");
 	if (*resp) {
 		*resp++ = '\0';
@@ -232,50 +279,42 @@ void smtpd_auth_start(struct smtpd_auth *a, const struct smtpd_config *cfg, char
 		      "504 5.5.4 Unrecognized authentication type (PLAIN, LOGIN or CRAM-MD5)");
 		return;
 	}
-	a->mech = m;
-	a->step = 0;
-	if (*resp) {
-		if (m == MECH_CRAM_MD5) {
-			smtpd_auth_reset(a);
-			reply(out, SMTPD_AUTH_DONE, "501 5.5.4 CRAM-MD5 takes no initial response");
-			return;
-		}
-		respond(a, cfg, resp, out);
+	*ap = calloc(1, sizeof **ap);
+	if (!*ap) {
+		reply(out, SMTPD_AUTH_DONE,
+		      "454 4.7.0 Temporary authentication failure (out of memory)");
 		return;
 	}
-	if (m == MECH_PLAIN) {
-		reply(out, SMTPD_AUTH_MORE, "334 ");
-	} else if (m == MECH_LOGIN) {
-		reply(out, SMTPD_AUTH_MORE, "334 VXNlcm5hbWU6"); /* "Username:" */
-	} else {
-		unsigned char rnd[8];
-		unsigned long long r = 0;
-		if (RAND_bytes(rnd, sizeof rnd) == 1)
-			memcpy(&r, rnd, sizeof r);
-		snprintf(a->challenge, sizeof a->challenge, "<%llu.%ld@%s>", r % 10000000000ULL,
-			 (long)time(NULL), cfg->hostname);
-		struct buf enc;
-		buf_init(&enc);
-		if (sasl_b64_encode(a->challenge, strlen(a->challenge), &enc) < 0 || !enc.data) {
-			smtpd_auth_reset(a);
-			reply(out, SMTPD_AUTH_DONE,
-			      "454 4.7.0 Temporary authentication failure (out of memory)");
-		} else {
-			reply(out, SMTPD_AUTH_MORE, "334 %s", enc.data);
-		}
-		buf_free(&enc);
-	}
+	(*ap)->mech = m;
+	begin(*ap, acct, resp, out);
+	if (out->next != SMTPD_AUTH_MORE)
+		smtpd_auth_end(ap);
 }
 
-void smtpd_auth_continue(struct smtpd_auth *a, const struct smtpd_config *cfg, const char *line,
+void smtpd_auth_continue(struct smtpd_auth **ap, const struct smtpd_account *acct, const char *line,
 			 struct smtpd_auth_outcome *out)
 {
 	out->note[0] = '\0';
-	if (strcmp(line, "*") == 0) {
-		note(out, "%s login cancelled by the client", mech_names[a->mech]);
-		smtpd_auth_reset(a);
-		reply(out, SMTPD_AUTH_DONE, "501 5.7.0 Authentication aborted");
+	struct smtpd_auth *a = *ap;
+	if (!a) { /* the core only calls this inside an exchange */
+		reply(out, SMTPD_AUTH_DONE, "503 5.5.1 Error: no authentication in progress");
 		return;
 	}
-	respond(a, cfg, line, out);
+	if (strcmp(line, "*") == 0) {
+		note(out, "%s login cancelled by the client", mech_names[a->mech]);
+		reply(out, SMTPD_AUTH_DONE, "501 5.7.0 Authentication aborted");
+	} else {
+		respond(a, acct, line, out);
+	}
+	if (out->next != SMTPD_AUTH_MORE)
+		smtpd_auth_end(ap);
+}
+
+void smtpd_auth_end(struct smtpd_auth **ap)
+{
+	if (!*ap)
+		return;
+	wipe(*ap);
+	free(*ap);
+	*ap = NULL;
 }

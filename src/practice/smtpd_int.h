@@ -2,9 +2,10 @@
  * Inside the practice server's state machine: what smtpd.c (the core: lines, commands, the
  * envelope, DATA) uses of smtpd_auth.c (the server side of SASL, RFC 4954).
  *
- * The layering: smtpd_auth.c is the floor and smtpd.c stands on it; nothing calls back up.
- * The auth part knows the exchange (struct smtpd_auth) and the account (struct smtpd_config),
- * never the connection: it does not send a reply, note anything or change the state itself.
+ * The layering: smtpd_auth.c is the floor and smtpd.c stands on it; nothing calls or includes
+ * back up. The auth part knows the exchange (struct smtpd_auth, opaque to the core, which
+ * holds a pointer to it) and the account (struct smtpd_account, below), never the connection
+ * nor smtpd.h: it does not send a reply, note anything or change the state itself.
  * It returns what should happen (one reply line, an optional note, and whether the exchange
  * goes on, ended or logged the client in), and the core carries that out through its own
  * doors (smtpd_say, which counts errors and reports every line; the one function that changes
@@ -17,7 +18,15 @@
 #ifndef SMTPSH_SMTPD_INT_H
 #define SMTPSH_SMTPD_INT_H
 
-#include "smtpsh/smtpd.h"
+/* Nothing of smtpd.h: the auth part sees the exchange and the account, not the connection. */
+struct smtpd_auth; /* the exchange in progress (smtpd_auth.c's own) */
+
+/* The demo account (from struct smtpd_config). */
+struct smtpd_account {
+	const char *hostname; /* in the CRAM-MD5 challenge */
+	const char *user;
+	const char *password;
+};
 
 /* What the core does after a step of an AUTH exchange. */
 enum smtpd_auth_next {
@@ -35,14 +44,16 @@ struct smtpd_auth_outcome {
 /*
  * The AUTH command: args is what follows "AUTH " ("mechanism [initial-response]"),
  * NUL-terminated, and may be modified. The caller has checked that AUTH is offered, that
- * HELO/EHLO came first, that no login and no transaction are in progress.
+ * HELO/EHLO came first, that no login and no transaction are in progress. *a is NULL before
+ * (no exchange); afterwards it holds the exchange exactly when the outcome is MORE.
  */
-void smtpd_auth_start(struct smtpd_auth *a, const struct smtpd_config *cfg, char *args,
+void smtpd_auth_start(struct smtpd_auth **a, const struct smtpd_account *acct, char *args,
 		      struct smtpd_auth_outcome *out);
-/* A line received inside the exchange (a base64 response, or "*" to cancel it). */
-void smtpd_auth_continue(struct smtpd_auth *a, const struct smtpd_config *cfg, const char *line,
+/* A line received inside the exchange (a base64 response, or "*" to cancel it); *a is
+   freed (NULL) unless the outcome is MORE. */
+void smtpd_auth_continue(struct smtpd_auth **a, const struct smtpd_account *acct, const char *line,
 			 struct smtpd_auth_outcome *out);
-/* Forgets the exchange in progress, wiping what it held. */
-void smtpd_auth_reset(struct smtpd_auth *a);
+/* Ends the exchange in progress (if any), wiping what it held; *a becomes NULL. */
+void smtpd_auth_end(struct smtpd_auth **a);
 
 #endif
