@@ -237,7 +237,7 @@ static void usage(FILE *f)
 	      "EHLO or AUTH refused); 2 usage or local error;\n"
 	      "3 connection failed or lost, or timeout; 4 TLS failure (handshake,\n"
 	      "certificate, STARTTLS unavailable when required); 5 --strict and a\n"
-	      "malformed reply; 130 interrupted. With --replay: 0 every reply as recorded,\n"
+	      "malformed reply (or one that cost the connection); 130 interrupted. With --replay: 0 every reply as recorded,\n"
 	      "1 some differed, 2 the transcript cannot be replayed (unreadable, or a\n"
 	      "hidden secret).\n"
 	      "\n"

@@ -116,6 +116,9 @@ struct smtp_session {
 	size_t pend_head, pend_n;
 	unsigned long long sent_seq, done_seq;
 	size_t unsolicited; /* replies nobody asked for since the last command */
+	size_t unsol_lines; /* their lines */
+	unsigned long long unsol_hidden, unsol_hidden_bytes; /* those lines not shown (past the
+								cap), not yet reported */
 	bool reply_broken;  /* inside a malformed multi-line reply: lines until its last one */
 
 	unsigned long long bytes_in, bytes_out;
@@ -478,6 +481,31 @@ static enum session_status end_broken_reply(struct smtp_session *s, bool *done)
 }
 
 /*
+ * A reply past REPLY_LINES_MAX lines: no server has a reason to send that, and one that does
+ * may never stop (an endless multi-line reply). Its remaining lines are not shown (what was
+ * read of them is counted), and the connection is closed as a protocol error: the reply's end,
+ * if it ever came, could not be told from what follows, so smtpsh could not get back in step.
+ */
+static enum session_status too_many_lines(struct smtp_session *s, bool *done)
+{
+	const char *rest = s->in.data + s->in_off;
+	size_t bytes = s->in.len - s->in_off, lines = 0;
+	for (const char *p = rest; (p = memchr(p, '\n', (size_t)(rest + bytes - p))); p++)
+		lines++;
+	char verb[40] = "";
+	const struct pending *pd = pend_head(s);
+	if (pd)
+		snprintf(verb, sizeof verb, " to %s", verb_names[pd->v]);
+	*done = pend_head(s) != NULL;
+	fail(s, SESSION_ERR_PROTO,
+	     "protocol error: the reply%s has more than %d lines; the rest is not shown (%zu more "
+	     "lines, %zu bytes already received); connection closed",
+	     verb, REPLY_LINES_MAX, lines, bytes);
+	close_connection(s, true, "connection closed: a reply that did not end");
+	return SESSION_ERR_PROTO;
+}
+
+/*
  * Parses buffered input up to the end of at most one reply. *done is set when a reply
  * completed (and its effect was applied). Returns SESSION_ERR_PROTO for a malformed line.
  */
@@ -492,6 +520,10 @@ static enum session_status parse_some(struct smtp_session *s, bool *done)
 		if (r == REPLY_MORE) {
 			s->in_off += used;
 			break;
+		}
+		if (r == REPLY_BAD && line.err == REPLY_ERR_TOO_MANY_LINES) {
+			s->in_off += used;
+			return too_many_lines(s, done);
 		}
 		const struct pending *pd = pend_head(s);
 		struct session_event ev = {
@@ -511,7 +543,14 @@ static enum session_status parse_some(struct smtp_session *s, bool *done)
 		size_t shown_len = line.len;
 		if (r == REPLY_BAD && line.err == REPLY_ERR_TOO_LONG && shown_len > 256)
 			ev.len = 256; /* the first bytes are enough to see what it is */
-		emit(s, &ev);
+		/* Lines nobody asked for are shown up to the cap of one reply, then counted: a
+		   server that sends them without end must not flood the screen. */
+		if (pd || s->unsol_lines++ < REPLY_LINES_MAX) {
+			emit(s, &ev);
+		} else {
+			s->unsol_hidden++;
+			s->unsol_hidden_bytes += line.len;
+		}
 		if (r == REPLY_BAD) {
 			s->in_off += used;
 			reply_clear(&s->cur);
@@ -595,6 +634,15 @@ static enum session_status on_eof(struct smtp_session *s)
 static enum session_status read_some(struct smtp_session *s, long long deadline_ms)
 {
 	for (;;) {
+		/*
+		 * Checked before every read, not only when the socket is empty: a server that
+		 * never stops sending (an endless reply, a line without end) must not keep us
+		 * reading past the deadline or past a Ctrl-C.
+		 */
+		if (deadline_ms >= 0 && s->intr && *s->intr)
+			return SESSION_ERR_INTERRUPTED;
+		if (deadline_ms >= 0 && conn_now_ms() >= deadline_ms)
+			return SESSION_ERR_TIMEOUT;
 		if (buf_reserve(&s->in, READ_CHUNK) < 0)
 			return fail(s, SESSION_ERR_LOCAL, "out of memory");
 		char err[256] = "";
@@ -626,6 +674,24 @@ static enum session_status read_some(struct smtp_session *s, long long deadline_
 	}
 }
 
+/* Is the server in the middle of a reply (a line or a multi-line reply begun, bytes read and
+   not parsed yet)? */
+static bool mid_reply(const struct smtp_session *s)
+{
+	return reply_parser_busy(&s->parser) || s->reply_broken || s->in_off < s->in.len;
+}
+
+/*
+ * A wait ended (timeout, Ctrl-C) while the server was still sending: whatever comes next
+ * could not be told from the rest of that reply, so the connection is closed rather than
+ * left to a stream that may never end.
+ */
+static void abandon_stream(struct smtp_session *s)
+{
+	if (s->conn.fd >= 0 && mid_reply(s))
+		close_connection(s, true, "connection closed: the server was still sending");
+}
+
 /* Waits until the reply to the command numbered seq has arrived (or failed). */
 static enum session_status wait_reply(struct smtp_session *s, unsigned long long seq,
 				      enum verb v, struct smtp_reply *reply)
@@ -641,6 +707,8 @@ static enum session_status wait_reply(struct smtp_session *s, unsigned long long
 				result = st; /* our own reply was the broken one */
 			if (st == SESSION_ERR_TLS || st == SESSION_ERR_LOCAL)
 				return st;
+			if (st == SESSION_ERR_PROTO && s->conn.fd < 0)
+				return st; /* a reply that did not end closed the connection */
 			if (done && s->conn.fd < 0 && v == VERB_QUIT && st == SESSION_OK) {
 				closed_by_reply = true; /* closing reset the sequence numbers */
 				break;
@@ -654,12 +722,17 @@ static enum session_status wait_reply(struct smtp_session *s, unsigned long long
 			return SESSION_ERR_NET; /* on_eof or a read error said why */
 		}
 		enum session_status st = read_some(s, deadline);
-		if (st == SESSION_ERR_TIMEOUT)
-			return fail(s, st, "no reply to %s within %d s", verb_names[v],
-				    (s->p.timeout_ms + 999) / 1000);
+		if (st == SESSION_ERR_TIMEOUT) {
+			st = fail(s, st, "no reply to %s within %d s%s", verb_names[v],
+				  (s->p.timeout_ms + 999) / 1000,
+				  mid_reply(s) ? " (the server was still sending it)" : "");
+			abandon_stream(s);
+			return st;
+		}
 		if (st == SESSION_ERR_INTERRUPTED) {
 			snprintf(s->err, sizeof s->err, "interrupted while waiting for the reply to %s",
 				 verb_names[v]);
+			abandon_stream(s);
 			return st;
 		}
 		if (st != SESSION_OK)
@@ -709,8 +782,31 @@ static enum verb classify(const char *line, bool in_auth)
 }
 
 /* Shows what the server sent unasked (before a command, so it is not taken as its reply). */
+/* Says how many lines nobody asked for were not shown, if any. */
+static void report_hidden(struct smtp_session *s)
+{
+	if (!s->unsol_hidden)
+		return;
+	notify(s, SEV_INFO, "... %llu more lines nobody asked for not shown (%llu bytes)",
+	       s->unsol_hidden, s->unsol_hidden_bytes);
+	s->unsol_hidden = s->unsol_hidden_bytes = 0;
+}
+
+static enum session_status drain_some(struct smtp_session *s);
+
 static enum session_status drain_unsolicited(struct smtp_session *s)
 {
+	enum session_status st = drain_some(s);
+	report_hidden(s);
+	return st;
+}
+
+static enum session_status drain_some(struct smtp_session *s)
+{
+	/* Bounded like a wait for a reply: a server that sends without end must not hold the
+	   shell here (the REPL is not reading the terminal meanwhile). */
+	long long deadline = conn_now_ms() + s->p.timeout_ms;
+	unsigned reads = 0;
 	for (;;) {
 		enum session_status st = SESSION_OK;
 		while (st == SESSION_OK && s->in_off < s->in.len) {
@@ -727,6 +823,22 @@ static enum session_status drain_unsolicited(struct smtp_session *s)
 			return st;
 		if (s->in.len == before)
 			return SESSION_OK;
+		/* A Ctrl-C counts here once the server has been sending for more than one read:
+		   one pressed at the prompt as a line arrives is the REPL's. */
+		bool intr = s->intr && *s->intr && ++reads > 1;
+		if (intr || conn_now_ms() >= deadline) {
+			st = intr
+				 ? fail(s, SESSION_ERR_INTERRUPTED,
+					"interrupted while the server kept sending unasked; "
+					"connection closed")
+				 : fail(s, SESSION_ERR_PROTO,
+					"protocol error: the server kept sending unasked for %d s; "
+					"connection closed",
+					(s->p.timeout_ms + 999) / 1000);
+			close_connection(s, true,
+					 "connection closed: the server did not stop sending");
+			return st;
+		}
 	}
 }
 
@@ -844,7 +956,7 @@ static enum session_status send_command(struct smtp_session *s, const char *line
 	if (st != SESSION_OK)
 		return st;
 	pend_push(s, v, t, o.secret ? o.redacted : o.shown, 0, 0);
-	s->unsolicited = 0;
+	s->unsolicited = s->unsol_lines = 0;
 	return wait_reply(s, s->sent_seq, v, reply);
 }
 
@@ -929,7 +1041,7 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 		for (size_t i = 0; i < n; i++)
 			pend_push(s, o[i].v, t, o[i].secret ? o[i].redacted : o[i].shown,
 				  (unsigned)(i + 1), (unsigned)n);
-		s->unsolicited = 0;
+		s->unsolicited = s->unsol_lines = 0;
 		for (size_t i = 0; i < n; i++) {
 			enum session_status r = wait_reply(s, first + i, o[i].v,
 							   replies ? &replies[i] : NULL);

@@ -72,7 +72,9 @@ void shell_failed(struct shell *sh, enum session_status st)
 		sh->done |= sh->batch;
 		return;
 	case SESSION_ERR_PROTO:
-		if (sh->strict) {
+		/* A protocol error that cost the connection (a reply that did not end) ends a
+		   batch as one: nothing more can be sent. */
+		if (sh->strict || (sh->batch && !session_connected(sh->session))) {
 			set_status(sh, EXIT_PROTO);
 			sh->done = true;
 		}
