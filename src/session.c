@@ -960,6 +960,11 @@ static enum session_status send_command(struct smtp_session *s, const char *line
 	return wait_reply(s, s->sent_seq, v, reply);
 }
 
+bool session_is_data(const char *line)
+{
+	return classify(line, false) == VERB_DATA;
+}
+
 bool session_pipelinable(const char *line)
 {
 	enum verb v = classify(line, false);

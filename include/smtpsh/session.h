@@ -178,6 +178,8 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 				     struct smtp_reply *replies);
 /* May line be followed by more commands in the same pipelined group (MAIL, RCPT, RSET)? */
 bool session_pipelinable(const char *line);
+/* Is line a DATA command (the verb as the session classifies it)? */
+bool session_is_data(const char *line);
 #define SESSION_PIPELINE_MAX 100 /* commands in one group */
 
 /* In PHASE_DATA: sends one line of message content, dot-stuffed (no CR, LF or NUL in it);

@@ -61,6 +61,15 @@ struct shell {
 	char *pipe_lines[SESSION_PIPELINE_MAX];
 	char *pipe_shown[SESSION_PIPELINE_MAX];
 	struct practice *practice; /* the practice server of --practice, or NULL */
+	int last_code;		   /* the code of the last reply checked (0: none yet) */
+	/* The message of a script whose DATA the server did not accept: its lines up to the
+	   lone "." are skipped, never run (shell_skip_begin). */
+	struct {
+		bool on;
+		int code; /* the reply to DATA, 0 when none came */
+		unsigned long lines;
+		unsigned long long bytes;
+	} skip;
 };
 
 void shell_init(struct shell *sh, struct smtp_session *s, struct render *r);
@@ -102,5 +111,16 @@ bool shell_auth_allowed(struct shell *sh);
 
 /* Records a reply to a command: with --strict a 4xx/5xx stops the batch (exit status 1). */
 void shell_check_reply(struct shell *sh, const struct smtp_reply *rep);
+
+/*
+ * What a script means is decided by the script, not by the server's reply: after its DATA
+ * line, everything up to the lone "." is message content, even when the server refused DATA.
+ * A batch script and --replay call shell_skip_begin when their DATA got no 354 (code: the
+ * reply, 0 when none came); the lines that follow go to shell_skip_line, which counts them
+ * (nothing is sent or run) and at the "." says how many were skipped and why.
+ */
+void shell_skip_begin(struct shell *sh, int code);
+bool shell_skipping(const struct shell *sh);
+void shell_skip_line(struct shell *sh, const char *line, size_t len);
 
 #endif

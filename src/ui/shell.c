@@ -107,11 +107,52 @@ void shell_failed(struct shell *sh, enum session_status st)
 
 void shell_check_reply(struct shell *sh, const struct smtp_reply *rep)
 {
+	sh->last_code = rep->code;
 	if (rep->code >= 400 && sh->strict) {
 		render_error(sh->render, "--strict: stopping at reply %d", rep->code);
 		set_status(sh, EXIT_REPLY);
 		sh->done = true;
 	}
+}
+
+void shell_skip_begin(struct shell *sh, int code)
+{
+	sh->skip.on = true;
+	sh->skip.code = code;
+	sh->skip.lines = 0;
+	sh->skip.bytes = 0;
+}
+
+bool shell_skipping(const struct shell *sh)
+{
+	return sh->skip.on;
+}
+
+/* Says how many lines of a message were skipped, and why; the skip is over. */
+static void skip_end(struct shell *sh, const char *where)
+{
+	char why[64];
+	if (sh->skip.code)
+		snprintf(why, sizeof why, "the server did not accept DATA (%d)", sh->skip.code);
+	else
+		snprintf(why, sizeof why, "DATA got no reply");
+	render_warning(sh->render,
+		       "%s: %lu line%s of message content skipped (%llu octets), not sent and not "
+		       "run as commands",
+		       why, sh->skip.lines, sh->skip.lines == 1 ? "" : "s", sh->skip.bytes);
+	if (where)
+		render_error(sh->render, "%s", where);
+	sh->skip.on = false;
+}
+
+void shell_skip_line(struct shell *sh, const char *line, size_t len)
+{
+	if (len == 1 && line[0] == '.') {
+		skip_end(sh, NULL);
+		return;
+	}
+	sh->skip.lines++;
+	sh->skip.bytes += len;
 }
 
 void shell_connect(struct shell *sh, const char *host, const char *port, enum tls_mode mode)
@@ -405,6 +446,10 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		shell_failed(sh, SESSION_ERR_LOCAL);
 		return;
 	}
+	if (sh->skip.on) {
+		shell_skip_line(sh, line, len);
+		return;
+	}
 	if (session_phase(sh->session) == PHASE_DATA && !dot_held(sh)) {
 		run_data_line(sh, line, len);
 		return;
@@ -442,11 +487,16 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 			return;
 		}
 	}
-	if (pipe_takes(sh, line)) {
+	sh->last_code = 0;
+	bool data = !session_in_auth(sh->session) && session_is_data(line);
+	if (pipe_takes(sh, line))
 		pipe_add(sh, line, len);
-		return;
-	}
-	run_command(sh, line, len);
+	else
+		run_command(sh, line, len);
+	/* A script's DATA that got no 354: its message is skipped up to the "." (shell.h). */
+	if (data && sh->batch && !sh->done && !sh->pipe_n &&
+	    session_phase(sh->session) != PHASE_DATA)
+		shell_skip_begin(sh, sh->last_code);
 }
 
 void shell_quit(struct shell *sh)
@@ -474,6 +524,10 @@ void shell_end_of_input(struct shell *sh)
 	else if (sh->pipe_n || sh->pipe_collecting)
 		shell_pipeline_cancel(sh);
 	if (sh->batch) {
+		if (sh->skip.on) {
+			skip_end(sh, "input ended inside the message (no line with only '.')");
+			set_status(sh, EXIT_USAGE);
+		}
 		if (session_phase(sh->session) == PHASE_DATA) {
 			render_error(sh->render,
 				     "input ended inside DATA (no line with only '.'): the message "

@@ -1,0 +1,67 @@
+#!/usr/bin/python3
+"""What a script means is decided by the script and the options, not by what the server
+happens to answer: a refused DATA leaves the message's lines message content (skipped, never
+sent or run); --strict stops at a refusing greeting; a locally refused \\send is a refusal
+like the server's; \\connect says QUIT to the server it leaves; --pipeline survives a server
+that refuses commands pipelined after the end of DATA (Haraka)."""
+
+import os
+import sys
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import SmtpshTestCase  # noqa: E402
+
+ENVELOPE = 'EHLO client.test\nMAIL FROM:<a@example.test>\nRCPT TO:<b@example.test>\n'
+
+
+class RefusedData(SmtpshTestCase):
+    def script(self):
+        self.trap = os.path.join(self.tmp, 'created-by-the-message.txt')
+        return (ENVELOPE + 'DATA\nSubject: a message\n\nRSET\n\\record %s\nQUIT\n'
+                '..a stuffed line\n.\nNOOP\nQUIT\n' % self.trap)
+
+    def test_message_lines_are_skipped_not_sent_or_run(self):
+        srv, r = self.run_case('data_refused.smtp', self.script())
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)  # nothing between DATA and NOOP reached the server
+        self.assertEqual(self.sent_lines(srv),
+                         [b'EHLO client.test', b'MAIL FROM:<a@example.test>',
+                          b'RCPT TO:<b@example.test>', b'DATA', b'NOOP', b'QUIT'])
+        self.assertFalse(os.path.exists(self.trap), '\\record ran from the message')
+        self.assert_diag(r, 'warning', r'^!  warning: the server did not accept DATA \(554\): '
+                                       r'6 lines of message content skipped \(\d+ octets\), '
+                                       r'not sent and not run as commands$')
+        self.assertNotIn('-> RSET', r.out())
+        self.assert_line(r, '<- 250 2.0.0 still here')
+
+    def test_strict_stops_at_the_refused_data(self):
+        srv, r = self.run_case('data_refused.smtp', self.script(), args=['--strict'])
+        self.assert_exit(r, 1)
+        srv.wait()
+        self.assertEqual(self.sent_lines(srv)[-1], b'DATA')
+        self.assertFalse(os.path.exists(self.trap))
+
+    def test_input_ending_inside_a_skipped_message(self):
+        srv, r = self.run_case('data_refused.smtp', ENVELOPE + 'DATA\nSubject: x\n\nQUIT\n')
+        self.assert_exit(r, 2)
+        self.assert_diag(r, 'warning', r'3 lines of message content skipped')
+        self.assert_diag(r, 'error', r'input ended inside the message')
+        srv.wait()
+        self.assertEqual(self.sent_lines(srv)[-1], b'DATA')
+
+    def test_replay_skips_the_recorded_message_the_same_way(self):
+        rec = os.path.join(self.tmp, 'session.smtp')
+        srv, r = self.run_case('data_accepted.smtp', ENVELOPE + 'DATA\nSubject: a message\n\n'
+                               'RSET\nQUIT\n.\nNOOP\nQUIT\n', args=['--record', rec])
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        srv2, r2 = self.run_case('data_refused.smtp', '', args=['--replay', rec])
+        self.assert_exit(r2, 1)  # DATA: 554 where the recording has 354
+        self.assert_server_ok(srv2, r2)
+        self.assert_diag(r2, 'warning', r'the server did not accept DATA \(554\): 4 lines of '
+                                        r'message content skipped')
+
+
+if __name__ == '__main__':
+    unittest.main()
