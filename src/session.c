@@ -103,6 +103,7 @@ struct smtp_session {
 	char port[16];
 
 	enum session_phase phase;
+	int greeting; /* the greeting's code, 0 before it */
 	bool in_auth;
 	struct smtp_caps caps;
 
@@ -285,6 +286,7 @@ static void reset_connection_state(struct smtp_session *s)
 	s->pend_head = s->pend_n = 0;
 	s->sent_seq = s->done_seq = 0;
 	s->in_auth = false;
+	s->greeting = 0;
 	s->verified = false;
 	s->bytes_in = s->bytes_out = 0;
 	buf_reset(&s->out); /* message lines not written yet: the message is abandoned */
@@ -408,6 +410,7 @@ static enum session_status apply_reply(struct smtp_session *s, enum verb v, int 
 	switch (v) {
 	case VERB_GREETING:
 		s->phase = PHASE_GREETED;
+		s->greeting = code;
 		if (code != 220)
 			notify(s, SEV_WARNING, "the server refused the session (%d)", code);
 		break;
@@ -1208,6 +1211,14 @@ enum session_status session_connect(struct smtp_session *s, const char *host, co
 	st = wait_reply(s, s->sent_seq, VERB_GREETING, NULL);
 	if (st != SESSION_OK || mode != TLS_STARTTLS)
 		goto done;
+	if (s->greeting >= 400) { /* no EHLO, no STARTTLS to a server that refused us */
+		st = fail(s, SESSION_ERR_REFUSED,
+			  "the server refused the session (%d): stopping before STARTTLS, nothing "
+			  "is sent",
+			  s->greeting);
+		close_connection(s, true, "connection closed: the session was refused");
+		goto failed;
+	}
 
 	char line[300];
 	snprintf(line, sizeof line, "EHLO %s", s->p.ehlo_name);
@@ -1472,6 +1483,11 @@ enum session_status session_poll(struct smtp_session *s)
 		return SESSION_OK;
 	enum session_status st = drain_unsolicited(s);
 	return st == SESSION_ERR_NET && s->conn.fd < 0 ? SESSION_OK : st;
+}
+
+int session_greeting_code(const struct smtp_session *s)
+{
+	return s->greeting;
 }
 
 int session_fd(const struct smtp_session *s)

@@ -351,6 +351,14 @@ int send_oneshot(struct shell *sh, const struct send_opts *o, const char *ehlo_n
 	struct smtp_session *s = sh->session;
 	if (!session_connected(s))
 		return sh->status != EXIT_OK ? sh->status : EXIT_NET;
+	int greeting = session_greeting_code(s);
+	if (greeting >= 400) { /* the server takes no mail on this connection (RFC 5321 3.1) */
+		render_error(sh->render,
+			     "the server refused the session (%d): the message is not sent",
+			     greeting);
+		session_disconnect(s, "connection closed: the session was refused");
+		return EXIT_REPLY;
+	}
 	if (session_phase(s) == PHASE_GREETED) {
 		char line[300];
 		snprintf(line, sizeof line, "EHLO %s", ehlo_name ? ehlo_name : "localhost");

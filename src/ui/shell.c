@@ -96,6 +96,10 @@ void shell_failed(struct shell *sh, enum session_status st)
 			sh->done = true;
 		}
 		return;
+	case SESSION_ERR_REFUSED: /* a refusing greeting: a reply, exit status 1 */
+		set_status(sh, EXIT_REPLY);
+		sh->done |= sh->batch;
+		return;
 	case SESSION_ERR_LOCAL:
 		if (sh->batch) {
 			set_status(sh, EXIT_USAGE);
@@ -159,6 +163,18 @@ void shell_connect(struct shell *sh, const char *host, const char *port, enum tl
 {
 	enum session_status st = session_connect(sh->session, host, port, mode);
 	shell_failed(sh, st);
+	/* RFC 5321 3.1: after a 554 (or a 4xx) greeting the server takes no mail. --strict stops
+	   there, before anything is sent, as it stops at any other refusal. */
+	int greeting = session_greeting_code(sh->session);
+	if (st == SESSION_OK && greeting >= 400 && sh->strict) {
+		render_error(sh->render,
+			     "--strict: the server refused the session (%d): stopping, nothing is "
+			     "sent",
+			     greeting);
+		set_status(sh, EXIT_REPLY);
+		sh->done = true;
+		session_disconnect(sh->session, "connection closed: the session was refused");
+	}
 }
 
 bool shell_line_is_secret(const struct shell *sh, const char *line)

@@ -63,5 +63,41 @@ class RefusedData(SmtpshTestCase):
                                         r'message content skipped')
 
 
+class RefusingGreeting(SmtpshTestCase):
+    """--strict, --starttls and --send stop at a 4xx/5xx greeting: exit 1, nothing sent."""
+
+    def run_greeting(self, code, args, stdin='EHLO client.test\nNOOP\nQUIT\n'):
+        srv, r = self.run_case('greeting_refused.smtp', stdin, args=args,
+                               defines={'CODE': str(code)})
+        self.assert_server_ok(srv, r)
+        self.assertEqual(srv.record(), b'', 'something was sent after a %d greeting' % code)
+        self.assert_exit(r, 1)
+        return r
+
+    def test_strict_554(self):
+        r = self.run_greeting(554, ['--strict'])
+        self.assert_diag(r, 'error', r'--strict: the server refused the session \(554\): '
+                                     r'stopping, nothing is sent')
+
+    def test_strict_421(self):
+        self.run_greeting(421, ['--strict'])
+
+    def test_starttls(self):
+        r = self.run_greeting(554, ['--starttls'])
+        self.assert_diag(r, 'error', r'refused the session \(554\): stopping before STARTTLS')
+
+    def test_send(self):
+        r = self.run_greeting(554, ['--send', '--from', 'a@example.test', '--to',
+                                    'b@example.test', '--body', 'hi'], stdin='')
+        self.assert_diag(r, 'error', r'refused the session \(554\): the message is not sent')
+
+    def test_without_strict_the_script_goes_on(self):
+        srv, r = self.run_case('greeting_refused.smtp', 'NOOP\n', defines={'CODE': '554'},
+                               smtpsh_timeout=1)
+        self.assert_exit(r, 3)  # the scripted server does not answer it
+        srv.wait()
+        self.assertEqual(srv.record(), b'NOOP\r\n')
+
+
 if __name__ == '__main__':
     unittest.main()
