@@ -112,6 +112,11 @@ bool shell_auth_allowed(struct shell *sh);
 /* Records a reply to a command: with --strict a 4xx/5xx stops the batch (exit status 1). */
 void shell_check_reply(struct shell *sh, const struct smtp_reply *rep);
 
+/* A refusal decided before sending, on the server's own terms (a message over its SIZE, a
+   non-ASCII address without SMTPUTF8): said, then treated as a 5xx reply would be (--strict
+   stops the batch with exit status 1; otherwise it goes on). */
+void shell_refused(struct shell *sh, const char *why);
+
 /*
  * What a script means is decided by the script, not by the server's reply: after its DATA
  * line, everything up to the lone "." is message content, even when the server refused DATA.

@@ -200,9 +200,11 @@ bool send_run(struct shell *sh, const struct send_opts *o)
 		return false;
 	struct smtp_session *s = sh->session;
 	const struct smtp_caps *caps = session_caps(s);
+	/* What this server would refuse is a refusal, as its reply would be (shell_refused):
+	   a batch goes on to its next line (its QUIT), unless --strict. */
 	if (utf8 && !caps_has(caps, "SMTPUTF8")) {
-		local_error(sh, "an address is not ASCII and the server does not offer SMTPUTF8 "
-				"(RFC 6531): not sent");
+		shell_refused(sh, "an address is not ASCII and the server does not offer SMTPUTF8 "
+				  "(RFC 6531): not sent");
 		return false;
 	}
 
@@ -242,7 +244,7 @@ bool send_run(struct shell *sh, const struct send_opts *o)
 			 "the message is %llu octets and the server takes at most %llu (SIZE): not "
 			 "sent",
 			 size, limit);
-		local_error(sh, err);
+		shell_refused(sh, err);
 		goto out;
 	}
 	size_t nrcpt = o->nto + o->ncc + o->nbcc;

@@ -119,6 +119,16 @@ void shell_check_reply(struct shell *sh, const struct smtp_reply *rep)
 	}
 }
 
+void shell_refused(struct shell *sh, const char *why)
+{
+	render_error(sh->render, "%s", why);
+	if (sh->strict) {
+		render_error(sh->render, "--strict: stopping at a message the server would refuse");
+		set_status(sh, EXIT_REPLY);
+		sh->done = true;
+	}
+}
+
 void shell_skip_begin(struct shell *sh, int code)
 {
 	sh->skip.on = true;
