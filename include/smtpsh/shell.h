@@ -95,7 +95,8 @@ void shell_end_of_input(struct shell *sh);
 /* Sends QUIT if connected (outside DATA) and waits for the 221; then done. */
 void shell_quit(struct shell *sh);
 
-/* Connects as \connect and the command line do; updates the status on failure. */
+/* Connects as \connect and the command line do (a connection already open gets QUIT first);
+   updates the status on failure. */
 void shell_connect(struct shell *sh, const char *host, const char *port, enum tls_mode mode);
 
 /* Records a session failure: sets the exit status, ends a batch when it must. */

@@ -169,8 +169,13 @@ void shell_skip_line(struct shell *sh, const char *line, size_t len)
 	sh->skip.bytes += len;
 }
 
+static enum session_status say_quit(struct shell *sh);
+
 void shell_connect(struct shell *sh, const char *host, const char *port, enum tls_mode mode)
 {
+	/* The connection being left gets its QUIT (\disconnect is the abrupt way); how that
+	   goes is shown, and does not keep the new connection from being made. */
+	say_quit(sh);
 	enum session_status st = session_connect(sh->session, host, port, mode);
 	shell_failed(sh, st);
 	/* RFC 5321 3.1: after a 554 (or a 4xx) greeting the server takes no mail. --strict stops
@@ -525,14 +530,18 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		shell_skip_begin(sh, sh->last_code);
 }
 
-void shell_quit(struct shell *sh)
+/*
+ * Ends the connection as RFC 5321 4.1.1.10 asks: QUIT, and its reply awaited (within the
+ * timeout; Ctrl-C cuts it short), then closed. Inside DATA a QUIT would be message content:
+ * the message is abandoned by closing. Returns the status of the QUIT.
+ */
+static enum session_status say_quit(struct shell *sh)
 {
+	enum session_status st = SESSION_OK;
 	if (session_connected(sh->session) && session_phase(sh->session) != PHASE_DATA) {
 		struct smtp_reply rep;
 		smtp_reply_init(&rep);
-		enum session_status st = session_command(sh->session, "QUIT", NULL, &rep);
-		if (st != SESSION_OK && st != SESSION_ERR_INTERRUPTED)
-			shell_failed(sh, st);
+		st = session_command(sh->session, "QUIT", NULL, &rep);
 		smtp_reply_free(&rep);
 		if (session_connected(sh->session))
 			session_disconnect(sh->session, "connection closed");
@@ -540,6 +549,14 @@ void shell_quit(struct shell *sh)
 		session_disconnect(sh->session, "connection closed inside DATA: the message is "
 						"abandoned");
 	}
+	return st;
+}
+
+void shell_quit(struct shell *sh)
+{
+	enum session_status st = say_quit(sh);
+	if (st != SESSION_OK && st != SESSION_ERR_INTERRUPTED)
+		shell_failed(sh, st);
 	sh->done = true;
 }
 

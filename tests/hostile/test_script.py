@@ -10,7 +10,7 @@ import sys
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SmtpshTestCase  # noqa: E402
+from harness import SmtpshTestCase, run_smtpsh  # noqa: E402
 
 ENVELOPE = 'EHLO client.test\nMAIL FROM:<a@example.test>\nRCPT TO:<b@example.test>\n'
 
@@ -96,6 +96,40 @@ class RefusingGreeting(SmtpshTestCase):
                                smtpsh_timeout=1)
         self.assert_exit(r, 3)  # the scripted server does not answer it
         srv.wait()
+        self.assertEqual(srv.record(), b'NOOP\r\n')
+
+
+class Reconnect(SmtpshTestCase):
+    """\\connect while connected says QUIT to the server it leaves (RFC 5321 4.1.1.10);
+    \\disconnect stays the abrupt one."""
+
+    OLD = ('send 220 old.example ESMTP\\r\\n\nexpect ^NOOP$\nsend 250 2.0.0 ok\\r\\n\n'
+           'expect ^QUIT$\nsend 221 2.0.0 bye\\r\\n\nwait-close\n')
+    NEW = ('send 220 new.example ESMTP\\r\\n\nexpect ^NOOP$\nsend 250 2.0.0 new ok\\r\\n\n'
+           'expect ^QUIT$\nsend 221 2.0.0 bye\\r\\n\nwait-close\n')
+
+    def run_text(self, script, stdin, args=()):
+        """run_case with the server's script as text."""
+        srv = self.server(script, text=True)
+        r = run_smtpsh(['--timeout', '5'] + list(args) + ['127.0.0.1', str(srv.port)],
+                       stdin=stdin.encode(), timeout=15, workdir=self.tmp)
+        self.assert_no_crash(r)
+        return srv, r
+
+    def test_connect_says_quit_to_the_old_server(self):
+        new = self.server(self.NEW, text=True)
+        srv, r = self.run_text(self.OLD, 'NOOP\n\\connect 127.0.0.1 %d\nNOOP\nQUIT\n' % new.port)
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)  # the old server got its QUIT
+        self.assert_server_ok(new, r)
+        lines = self.stdout_lines(r)
+        self.assertLess(lines.index('<- 221 2.0.0 bye'), lines.index('<- 220 new.example ESMTP'))
+
+    def test_disconnect_sends_no_quit(self):
+        old = 'send 220 old.example ESMTP\\r\\n\nexpect ^NOOP$\nsend 250 2.0.0 ok\\r\\n\nwait-close\n'
+        srv, r = self.run_text(old, 'NOOP\n\\disconnect\n')
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
         self.assertEqual(srv.record(), b'NOOP\r\n')
 
 
