@@ -104,6 +104,10 @@ struct smtp_session {
 
 	enum session_phase phase;
 	int greeting; /* the greeting's code, 0 before it */
+	/* The server refused commands pipelined after the "." that ends a message: on this
+	   connection "." goes alone (session_pipeline). */
+	bool dot_alone;
+	bool pipe_resent; /* the last session_pipeline sent its commands again in lockstep */
 	bool in_auth;
 	struct smtp_caps caps;
 
@@ -287,6 +291,7 @@ static void reset_connection_state(struct smtp_session *s)
 	s->sent_seq = s->done_seq = 0;
 	s->in_auth = false;
 	s->greeting = 0;
+	s->dot_alone = false;
 	s->verified = false;
 	s->bytes_in = s->bytes_out = 0;
 	buf_reset(&s->out); /* message lines not written yet: the message is abandoned */
@@ -974,6 +979,38 @@ bool session_pipelinable(const char *line)
 	return v == VERB_MAIL || v == VERB_RCPT || v == VERB_RSET;
 }
 
+/*
+ * The server accepted the message and answered 503 to every command pipelined after its "."
+ * (Haraka does so on purpose, GHSA-rp4q-8m6x-c43c, although RFC 2920 3.1 allows it). Those
+ * commands were not run: they are sent again one at a time, and on this connection the "."
+ * goes alone from now on. Not pipelining past the "." with every server would cost each
+ * message a round trip on servers that allow it (Postfix, most others); learning it from the
+ * refusal costs one resend per connection, and nothing is lost: the replies given to the
+ * caller are those of the resend.
+ */
+static enum session_status resend_after_dot(struct smtp_session *s, const char *const *lines,
+					    const char *const *shown, size_t n,
+					    const struct outgoing *o, struct smtp_reply *replies)
+{
+	s->dot_alone = true;
+	s->pipe_resent = true;
+	notify(s, SEV_WARNING,
+	       "the server refused the %zu command%s pipelined after the end of DATA (503): "
+	       "sending %s again one at a time; no more pipelining after \".\" on this "
+	       "connection",
+	       n - 1, n == 2 ? "" : "s", n == 2 ? "it" : "them");
+	enum session_status st = SESSION_OK;
+	for (size_t i = 1; i < n && st == SESSION_OK; i++)
+		st = send_command(s, lines[i], shown ? shown[i] : NULL, o[i].v,
+				  replies ? &replies[i] : NULL);
+	return st;
+}
+
+bool session_pipeline_resent(const struct smtp_session *s)
+{
+	return s->pipe_resent;
+}
+
 enum session_status session_pipeline(struct smtp_session *s, const char *const *lines,
 				     const char *const *shown, size_t n,
 				     struct smtp_reply *replies)
@@ -1004,12 +1041,24 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 				    "RCPT and RSET may come before others",
 				    lines[i]);
 	}
+	s->pipe_resent = false;
 	enum session_status st = drain_unsolicited(s);
 	if (st != SESSION_OK)
 		return st;
 	if (s->pend_n)
 		return fail(s, SESSION_ERR_STATE, "the reply to %s has not arrived yet",
 			    verb_names[pend_head(s)->v]);
+	if (dot && s->dot_alone && n > 1) { /* this server wants the end of DATA alone */
+		st = session_data_end(s, replies ? &replies[0] : NULL);
+		if (st != SESSION_OK)
+			return st;
+		if (n == 2)
+			return send_command(s, lines[1], shown ? shown[1] : NULL,
+					    classify(lines[1], s->in_auth),
+					    replies ? &replies[1] : NULL);
+		return session_pipeline(s, lines + 1, shown ? shown + 1 : NULL, n - 1,
+					replies ? replies + 1 : NULL);
+	}
 
 	struct outgoing *o = calloc(n, sizeof *o);
 	struct buf wire;
@@ -1050,6 +1099,8 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 			pend_push(s, o[i].v, t, o[i].secret ? o[i].redacted : o[i].shown,
 				  (unsigned)(i + 1), (unsigned)n);
 		s->unsolicited = s->unsol_lines = 0;
+		bool dot_ok = false; /* the message was accepted... */
+		size_t refused = 0;  /* ...and these commands after it got 503 */
 		for (size_t i = 0; i < n; i++) {
 			enum session_status r = wait_reply(s, first + i, o[i].v,
 							   replies ? &replies[i] : NULL);
@@ -1057,7 +1108,14 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 				st = r;
 			if (r != SESSION_OK && r != SESSION_ERR_PROTO)
 				break;
+			int code = r == SESSION_OK ? s->last.code : 0;
+			if (dot && i == 0)
+				dot_ok = code >= 200 && code < 300;
+			else if (dot && code == 503)
+				refused++;
 		}
+		if (st == SESSION_OK && dot_ok && n > 1 && refused == n - 1 && s->conn.fd >= 0)
+			st = resend_after_dot(s, lines, shown, n, o, replies);
 	}
 	free(o);
 	return st;

@@ -179,6 +179,13 @@ enum session_status session_command(struct smtp_session *s, const char *line, co
 enum session_status session_pipeline(struct smtp_session *s, const char *const *lines,
 				     const char *const *shown, size_t n,
 				     struct smtp_reply *replies);
+/*
+ * Did the last session_pipeline send its commands again one at a time? A server that
+ * refuses every command pipelined after the "." that ends a message with 503 (Haraka) gets
+ * them again in lockstep, and the "." alone from then on, on that connection; the replies
+ * given are those of the resend.
+ */
+bool session_pipeline_resent(const struct smtp_session *s);
 /* May line be followed by more commands in the same pipelined group (MAIL, RCPT, RSET)? */
 bool session_pipelinable(const char *line);
 /* Is line a DATA command (the verb as the session classifies it)? */

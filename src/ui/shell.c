@@ -317,8 +317,17 @@ void shell_pipeline_flush(struct shell *sh)
 	enum session_status st =
 		session_pipeline(sh->session, (const char *const *)sh->pipe_lines,
 				 (const char *const *)sh->pipe_shown, n, reps);
+	bool data = session_is_data(sh->pipe_lines[n - 1]);
 	pipe_clear(sh);
 	shell_failed(sh, st);
+	/* After the server refused what was pipelined past a "." (session_pipeline_resent), a
+	   message that still did not get its 354 is lost: that is never a silent success. */
+	if (session_pipeline_resent(sh->session) && data &&
+	    session_phase(sh->session) != PHASE_DATA) {
+		render_error(sh->render, "the message after a refused pipelined group was not "
+					 "accepted either: it is not sent");
+		set_status(sh, EXIT_REPLY);
+	}
 	if (st == SESSION_OK || st == SESSION_ERR_PROTO) {
 		for (size_t i = 0; i < n && !sh->done; i++)
 			shell_check_reply(sh, &reps[i]);

@@ -133,5 +133,47 @@ class Reconnect(SmtpshTestCase):
         self.assertEqual(srv.record(), b'NOOP\r\n')
 
 
+class HarakaPipelining(SmtpshTestCase):
+    """--pipeline against a server that refuses commands pipelined after the end of DATA."""
+
+    TWO = (ENVELOPE +
+           'DATA\nSubject: one\n\nfirst\n.\nMAIL FROM:<a@example.test>\n'
+           'RCPT TO:<b@example.test>\nDATA\nSubject: two\n\nsecond\n.\nQUIT\n')
+    # The second message, its "." alone (nothing pipelined after it: the step would refuse
+    # the QUIT and the script's "expect ^QUIT$" fail), then QUIT.
+    SECOND = ('expect ^Subject: two$\nexpect ^$\nexpect ^second$\n'
+              'end-of-data 250 2.0.0 queued two\\r\\n\nexpect ^QUIT$\n'
+              'send 221 2.0.0 bye\\r\\n\nwait-close')
+
+    def run_haraka(self, data2, rest):
+        """cases/haraka_pipelining.smtp with the reply to the second DATA and the rest."""
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), 'cases',
+                               'haraka_pipelining.smtp')) as f:
+            script = f.read().replace('${DATA2}', data2) + rest + '\n'
+        srv = self.server(script, text=True)
+        r = run_smtpsh(['--timeout', '5', '--pipeline', '127.0.0.1', str(srv.port)],
+                       stdin=self.TWO.encode(), timeout=15, workdir=self.tmp)
+        self.assert_no_crash(r)
+        return srv, r
+
+    def test_both_messages_delivered(self):
+        srv, r = self.run_haraka('354 go ahead', self.SECOND)
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)  # message two's lines and "." came after the 354
+        self.assertRegex(r.out(), r'\n<- 250 2\.0\.0 queued one\b')
+        self.assertRegex(r.out(), r'\n<- 250 2\.0\.0 queued two\n')  # "." alone: no group
+        self.assert_diag(r, 'warning', r'refused the 3 commands pipelined after the end of '
+                                       r'DATA \(503\): sending them again one at a time')
+        self.assertEqual(len(self.diag_lines(r, 'error')), 0, r)
+
+    def test_a_message_lost_after_the_refusal_exits_1(self):
+        second = ('expect ^QUIT$\nsend 221 2.0.0 bye\\r\\n\nwait-close')
+        srv, r = self.run_haraka('554 5.7.1 not now', second)
+        self.assert_exit(r, 1)  # even without --strict
+        self.assert_server_ok(srv, r)
+        self.assert_diag(r, 'error', r'the message after a refused pipelined group was not '
+                                     r'accepted either')
+
+
 if __name__ == '__main__':
     unittest.main()
