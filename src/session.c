@@ -833,7 +833,7 @@ static enum session_status drain_some(struct smtp_session *s)
 			return SESSION_OK;
 		/* A Ctrl-C counts here once the server has been sending for more than one read:
 		   one pressed at the prompt as a line arrives is the REPL's. */
-		bool intr = s->intr && *s->intr && ++reads > 1;
+		bool intr = ++reads > 1 && s->intr && *s->intr;
 		if (intr || conn_now_ms() >= deadline) {
 			st = intr
 				 ? fail(s, SESSION_ERR_INTERRUPTED,
