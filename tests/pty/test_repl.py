@@ -229,6 +229,22 @@ class Repl(SmtpshTestCase):
         self.child.sendcontrol('d')
         self.expect(pexpect.EOF)
 
+    def test_ctrl_c_during_a_reply_that_never_ends(self):
+        self.spawn('pty_endless_line.smtp', args=['--timeout', '60'])
+        self.expect(self.prompt())
+        self.child.send('NOOP\r')
+        self.expect(r'reply line longer than|too long|64 KiB|longer')
+        time.sleep(0.5)
+        self.child.sendcontrol('c')
+        self.expect(r'interrupted while waiting for the reply to the command')
+        self.expect(r'smtpsh> ')  # the connection was closed: the stream cannot be followed
+        self.assertTrue(self.child.isalive())
+        self.child.send('\\status\r')  # the shell answers (no endless read behind the prompt)
+        self.expect(r'not connected')
+        self.assertLess(len(self.raw_transcript()), 64 * 1024)
+        self.child.sendcontrol('d')
+        self.expect(pexpect.EOF)
+
     def test_completion_does_not_print_hostile_capabilities_raw(self):
         # AUTH mechanisms come from the server's EHLO reply; listing them for completion
         # must not send its escape sequences (ESC, OSC, or the C1 CSI U+009B) to the terminal.
