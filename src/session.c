@@ -104,6 +104,11 @@ struct smtp_session {
 	char port[16];
 
 	enum session_phase phase;
+	int greeting; /* the greeting's code, 0 before it */
+	/* The server refused commands pipelined after the "." that ends a message: on this
+	   connection "." goes alone (session_pipeline). */
+	bool dot_alone;
+	bool pipe_resent; /* the last session_pipeline sent its commands again in lockstep */
 	bool in_auth;
 	struct smtp_caps caps;
 
@@ -117,6 +122,9 @@ struct smtp_session {
 	size_t pend_head, pend_n;
 	unsigned long long sent_seq, done_seq;
 	size_t unsolicited; /* replies nobody asked for since the last command */
+	size_t unsol_lines; /* their lines */
+	unsigned long long unsol_hidden, unsol_hidden_bytes; /* those lines not shown (past the
+								cap), not yet reported */
 	bool reply_broken;  /* inside a malformed multi-line reply: lines until its last one */
 
 	unsigned long long bytes_in, bytes_out;
@@ -283,6 +291,8 @@ static void reset_connection_state(struct smtp_session *s)
 	s->pend_head = s->pend_n = 0;
 	s->sent_seq = s->done_seq = 0;
 	s->in_auth = false;
+	s->greeting = 0;
+	s->dot_alone = false;
 	s->verified = false;
 	s->bytes_in = s->bytes_out = 0;
 	buf_reset(&s->out); /* message lines not written yet: the message is abandoned */
@@ -406,6 +416,7 @@ static enum session_status apply_reply(struct smtp_session *s, enum verb v, int 
 	switch (v) {
 	case VERB_GREETING:
 		s->phase = PHASE_GREETED;
+		s->greeting = code;
 		if (code != 220)
 			notify(s, SEV_WARNING, "the server refused the session (%d)", code);
 		break;
@@ -479,6 +490,31 @@ static enum session_status end_broken_reply(struct smtp_session *s, bool *done)
 }
 
 /*
+ * A reply past REPLY_LINES_MAX lines: no server has a reason to send that, and one that does
+ * may never stop (an endless multi-line reply). Its remaining lines are not shown (what was
+ * read of them is counted), and the connection is closed as a protocol error: the reply's end,
+ * if it ever came, could not be told from what follows, so smtpsh could not get back in step.
+ */
+static enum session_status too_many_lines(struct smtp_session *s, bool *done)
+{
+	const char *rest = s->in.data + s->in_off;
+	size_t bytes = s->in.len - s->in_off, lines = 0;
+	for (const char *p = rest; (p = memchr(p, '\n', (size_t)(rest + bytes - p))); p++)
+		lines++;
+	char verb[40] = "";
+	const struct pending *pd = pend_head(s);
+	if (pd)
+		snprintf(verb, sizeof verb, " to %s", verb_names[pd->v]);
+	*done = pend_head(s) != NULL;
+	fail(s, SESSION_ERR_PROTO,
+	     "protocol error: the reply%s has more than %d lines; the rest is not shown (%zu more "
+	     "lines, %zu bytes already received); connection closed",
+	     verb, REPLY_LINES_MAX, lines, bytes);
+	close_connection(s, true, "connection closed: a reply that did not end");
+	return SESSION_ERR_PROTO;
+}
+
+/*
  * Parses buffered input up to the end of at most one reply. *done is set when a reply
  * completed (and its effect was applied). Returns SESSION_ERR_PROTO for a malformed line.
  */
@@ -493,6 +529,10 @@ static enum session_status parse_some(struct smtp_session *s, bool *done)
 		if (r == REPLY_MORE) {
 			s->in_off += used;
 			break;
+		}
+		if (r == REPLY_BAD && line.err == REPLY_ERR_TOO_MANY_LINES) {
+			s->in_off += used;
+			return too_many_lines(s, done);
 		}
 		const struct pending *pd = pend_head(s);
 		struct session_event ev = {
@@ -512,7 +552,14 @@ static enum session_status parse_some(struct smtp_session *s, bool *done)
 		size_t shown_len = line.len;
 		if (r == REPLY_BAD && line.err == REPLY_ERR_TOO_LONG && shown_len > 256)
 			ev.len = 256; /* the first bytes are enough to see what it is */
-		emit(s, &ev);
+		/* Lines nobody asked for are shown up to the cap of one reply, then counted: a
+		   server that sends them without end must not flood the screen. */
+		if (pd || s->unsol_lines++ < REPLY_LINES_MAX) {
+			emit(s, &ev);
+		} else {
+			s->unsol_hidden++;
+			s->unsol_hidden_bytes += line.len;
+		}
 		if (r == REPLY_BAD) {
 			s->in_off += used;
 			reply_clear(&s->cur);
@@ -596,6 +643,15 @@ static enum session_status on_eof(struct smtp_session *s)
 static enum session_status read_some(struct smtp_session *s, long long deadline_ms)
 {
 	for (;;) {
+		/*
+		 * Checked before every read, not only when the socket is empty: a server that
+		 * never stops sending (an endless reply, a line without end) must not keep us
+		 * reading past the deadline or past a Ctrl-C.
+		 */
+		if (deadline_ms >= 0 && s->intr && *s->intr)
+			return SESSION_ERR_INTERRUPTED;
+		if (deadline_ms >= 0 && conn_now_ms() >= deadline_ms)
+			return SESSION_ERR_TIMEOUT;
 		if (buf_reserve(&s->in, READ_CHUNK) < 0)
 			return fail(s, SESSION_ERR_LOCAL, "out of memory");
 		char err[256] = "";
@@ -627,6 +683,24 @@ static enum session_status read_some(struct smtp_session *s, long long deadline_
 	}
 }
 
+/* Is the server in the middle of a reply (a line or a multi-line reply begun, bytes read and
+   not parsed yet)? */
+static bool mid_reply(const struct smtp_session *s)
+{
+	return reply_parser_busy(&s->parser) || s->reply_broken || s->in_off < s->in.len;
+}
+
+/*
+ * A wait ended (timeout, Ctrl-C) while the server was still sending: whatever comes next
+ * could not be told from the rest of that reply, so the connection is closed rather than
+ * left to a stream that may never end.
+ */
+static void abandon_stream(struct smtp_session *s)
+{
+	if (s->conn.fd >= 0 && mid_reply(s))
+		close_connection(s, true, "connection closed: the server was still sending");
+}
+
 /* Waits until the reply to the command numbered seq has arrived (or failed). */
 static enum session_status wait_reply(struct smtp_session *s, unsigned long long seq,
 				      enum verb v, struct smtp_reply *reply)
@@ -642,6 +716,8 @@ static enum session_status wait_reply(struct smtp_session *s, unsigned long long
 				result = st; /* our own reply was the broken one */
 			if (st == SESSION_ERR_TLS || st == SESSION_ERR_LOCAL)
 				return st;
+			if (st == SESSION_ERR_PROTO && s->conn.fd < 0)
+				return st; /* a reply that did not end closed the connection */
 			if (done && s->conn.fd < 0 && v == VERB_QUIT && st == SESSION_OK) {
 				closed_by_reply = true; /* closing reset the sequence numbers */
 				break;
@@ -655,12 +731,17 @@ static enum session_status wait_reply(struct smtp_session *s, unsigned long long
 			return SESSION_ERR_NET; /* on_eof or a read error said why */
 		}
 		enum session_status st = read_some(s, deadline);
-		if (st == SESSION_ERR_TIMEOUT)
-			return fail(s, st, "no reply to %s within %d s", verb_names[v],
-				    (s->p.timeout_ms + 999) / 1000);
+		if (st == SESSION_ERR_TIMEOUT) {
+			st = fail(s, st, "no reply to %s within %d s%s", verb_names[v],
+				  (s->p.timeout_ms + 999) / 1000,
+				  mid_reply(s) ? " (the server was still sending it)" : "");
+			abandon_stream(s);
+			return st;
+		}
 		if (st == SESSION_ERR_INTERRUPTED) {
 			snprintf(s->err, sizeof s->err, "interrupted while waiting for the reply to %s",
 				 verb_names[v]);
+			abandon_stream(s);
 			return st;
 		}
 		if (st != SESSION_OK)
@@ -711,8 +792,31 @@ static enum verb classify(const char *line, bool in_auth)
 }
 
 /* Shows what the server sent unasked (before a command, so it is not taken as its reply). */
+/* Says how many lines nobody asked for were not shown, if any. */
+static void report_hidden(struct smtp_session *s)
+{
+	if (!s->unsol_hidden)
+		return;
+	notify(s, SEV_INFO, "... %llu more lines nobody asked for not shown (%llu bytes)",
+	       s->unsol_hidden, s->unsol_hidden_bytes);
+	s->unsol_hidden = s->unsol_hidden_bytes = 0;
+}
+
+static enum session_status drain_some(struct smtp_session *s);
+
 static enum session_status drain_unsolicited(struct smtp_session *s)
 {
+	enum session_status st = drain_some(s);
+	report_hidden(s);
+	return st;
+}
+
+static enum session_status drain_some(struct smtp_session *s)
+{
+	/* Bounded like a wait for a reply: a server that sends without end must not hold the
+	   shell here (the REPL is not reading the terminal meanwhile). */
+	long long deadline = conn_now_ms() + s->p.timeout_ms;
+	unsigned reads = 0;
 	for (;;) {
 		enum session_status st = SESSION_OK;
 		while (st == SESSION_OK && s->in_off < s->in.len) {
@@ -729,6 +833,22 @@ static enum session_status drain_unsolicited(struct smtp_session *s)
 			return st;
 		if (s->in.len == before)
 			return SESSION_OK;
+		/* A Ctrl-C counts here once the server has been sending for more than one read:
+		   one pressed at the prompt as a line arrives is the REPL's. */
+		bool intr = ++reads > 1 && s->intr && *s->intr;
+		if (intr || conn_now_ms() >= deadline) {
+			st = intr
+				 ? fail(s, SESSION_ERR_INTERRUPTED,
+					"interrupted while the server kept sending unasked; "
+					"connection closed")
+				 : fail(s, SESSION_ERR_PROTO,
+					"protocol error: the server kept sending unasked for %d s; "
+					"connection closed",
+					(s->p.timeout_ms + 999) / 1000);
+			close_connection(s, true,
+					 "connection closed: the server did not stop sending");
+			return st;
+		}
 	}
 }
 
@@ -856,14 +976,51 @@ static enum session_status send_command(struct smtp_session *s, const char *line
 	if (st != SESSION_OK)
 		return st;
 	pend_push(s, v, t, o.secret ? o.redacted : o.shown, 0, 0);
-	s->unsolicited = 0;
+	s->unsolicited = s->unsol_lines = 0;
 	return wait_reply(s, s->sent_seq, v, reply);
+}
+
+bool session_is_data(const char *line)
+{
+	return classify(line, false) == VERB_DATA;
 }
 
 bool session_pipelinable(const char *line)
 {
 	enum verb v = classify(line, false);
 	return v == VERB_MAIL || v == VERB_RCPT || v == VERB_RSET;
+}
+
+/*
+ * The server accepted the message and answered 503 to every command pipelined after its "."
+ * (Haraka does so on purpose, GHSA-rp4q-8m6x-c43c, although RFC 2920 3.1 allows it). Those
+ * commands were not run: they are sent again one at a time, and on this connection the "."
+ * goes alone from now on. Not pipelining past the "." with every server would cost each
+ * message a round trip on servers that allow it (Postfix, most others); learning it from the
+ * refusal costs one resend per connection, and nothing is lost: the replies given to the
+ * caller are those of the resend.
+ */
+static enum session_status resend_after_dot(struct smtp_session *s, const char *const *lines,
+					    const char *const *shown, size_t n,
+					    const struct outgoing *o, struct smtp_reply *replies)
+{
+	s->dot_alone = true;
+	s->pipe_resent = true;
+	notify(s, SEV_WARNING,
+	       "the server refused the %zu command%s pipelined after the end of DATA (503): "
+	       "sending %s again one at a time; no more pipelining after \".\" on this "
+	       "connection",
+	       n - 1, n == 2 ? "" : "s", n == 2 ? "it" : "them");
+	enum session_status st = SESSION_OK;
+	for (size_t i = 1; i < n && st == SESSION_OK; i++)
+		st = send_command(s, lines[i], shown ? shown[i] : NULL, o[i].v,
+				  replies ? &replies[i] : NULL);
+	return st;
+}
+
+bool session_pipeline_resent(const struct smtp_session *s)
+{
+	return s->pipe_resent;
 }
 
 enum session_status session_pipeline(struct smtp_session *s, const char *const *lines,
@@ -898,12 +1055,24 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 				    "RCPT and RSET may come before others",
 				    lines[i]);
 	}
+	s->pipe_resent = false;
 	enum session_status st = drain_unsolicited(s);
 	if (st != SESSION_OK)
 		return st;
 	if (s->pend_n)
 		return fail(s, SESSION_ERR_STATE, "the reply to %s has not arrived yet",
 			    verb_names[pend_head(s)->v]);
+	if (dot && s->dot_alone && n > 1) { /* this server wants the end of DATA alone */
+		st = session_data_end(s, replies ? &replies[0] : NULL);
+		if (st != SESSION_OK)
+			return st;
+		if (n == 2)
+			return send_command(s, lines[1], shown ? shown[1] : NULL,
+					    classify(lines[1], s->in_auth),
+					    replies ? &replies[1] : NULL);
+		return session_pipeline(s, lines + 1, shown ? shown + 1 : NULL, n - 1,
+					replies ? replies + 1 : NULL);
+	}
 
 	struct outgoing *o = calloc(n, sizeof *o);
 	struct buf wire;
@@ -944,7 +1113,9 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 		for (size_t i = 0; i < n; i++)
 			pend_push(s, o[i].v, t, o[i].secret ? o[i].redacted : o[i].shown,
 				  (unsigned)(i + 1), (unsigned)n);
-		s->unsolicited = 0;
+		s->unsolicited = s->unsol_lines = 0;
+		bool dot_ok = false; /* the message was accepted... */
+		size_t refused = 0;  /* ...and these commands after it got 503 */
 		for (size_t i = 0; i < n; i++) {
 			enum session_status r = wait_reply(s, first + i, o[i].v,
 							   replies ? &replies[i] : NULL);
@@ -952,7 +1123,14 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 				st = r;
 			if (r != SESSION_OK && r != SESSION_ERR_PROTO)
 				break;
+			int code = r == SESSION_OK ? s->last.code : 0;
+			if (dot && i == 0)
+				dot_ok = code >= 200 && code < 300;
+			else if (dot && code == 503)
+				refused++;
 		}
+		if (st == SESSION_OK && dot_ok && n > 1 && refused == n - 1 && s->conn.fd >= 0)
+			st = resend_after_dot(s, lines, shown, n, o, replies);
 	}
 	free(o);
 	return st;
@@ -1110,6 +1288,14 @@ enum session_status session_connect(struct smtp_session *s, const char *host, co
 	st = wait_reply(s, s->sent_seq, VERB_GREETING, NULL);
 	if (st != SESSION_OK || mode != TLS_STARTTLS)
 		goto done;
+	if (s->greeting >= 400) { /* no EHLO, no STARTTLS to a server that refused us */
+		st = fail(s, SESSION_ERR_REFUSED,
+			  "the server refused the session (%d): stopping before STARTTLS, nothing "
+			  "is sent",
+			  s->greeting);
+		close_connection(s, true, "connection closed: the session was refused");
+		goto failed;
+	}
 
 	char line[300];
 	snprintf(line, sizeof line, "EHLO %s", s->p.ehlo_name);
@@ -1472,6 +1658,11 @@ enum session_status session_poll(struct smtp_session *s)
 		return SESSION_OK;
 	enum session_status st = drain_unsolicited(s);
 	return st == SESSION_ERR_NET && s->conn.fd < 0 ? SESSION_OK : st;
+}
+
+int session_greeting_code(const struct smtp_session *s)
+{
+	return s->greeting;
 }
 
 int session_fd(const struct smtp_session *s)

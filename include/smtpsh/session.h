@@ -42,13 +42,14 @@ enum tls_mode {
 
 enum session_status {
 	SESSION_OK = 0,
-	SESSION_ERR_NET,         /* cannot connect, connection lost, I/O error */
-	SESSION_ERR_TIMEOUT,     /* no (complete) reply within the timeout */
-	SESSION_ERR_TLS,         /* handshake or certificate failure, STARTTLS impossible */
-	SESSION_ERR_PROTO,       /* the server broke the protocol (malformed reply) */
+	SESSION_ERR_NET,	 /* cannot connect, connection lost, I/O error */
+	SESSION_ERR_TIMEOUT,	 /* no (complete) reply within the timeout */
+	SESSION_ERR_TLS,	 /* handshake or certificate failure, STARTTLS impossible */
+	SESSION_ERR_PROTO,	 /* the server broke the protocol (malformed reply) */
 	SESSION_ERR_INTERRUPTED, /* the interrupt flag was raised while waiting */
-	SESSION_ERR_STATE,       /* not possible now (not connected, not in DATA...) */
-	SESSION_ERR_LOCAL,       /* a local problem: a file cannot be read, memory ran out */
+	SESSION_ERR_STATE,	 /* not possible now (not connected, not in DATA...) */
+	SESSION_ERR_LOCAL,	 /* a local problem: a file cannot be read, memory ran out */
+	SESSION_ERR_REFUSED,	 /* connect with TLS_STARTTLS: the greeting was 4xx/5xx */
 };
 
 enum session_event_type {
@@ -145,7 +146,9 @@ void session_set_interrupt(struct smtp_session *s, volatile sig_atomic_t *flag);
  * Connects to host:port (port NULL: 25, 465 or 587 by mode), waits for the greeting, and for
  * TLS_STARTTLS runs EHLO, STARTTLS, the handshake and EHLO again. Any previous connection is
  * closed first. Fails with SESSION_ERR_NET, _TIMEOUT, _TLS, _PROTO or _INTERRUPTED; after a
- * failure the session is disconnected (nothing else was sent in plaintext).
+ * failure the session is disconnected (nothing else was sent in plaintext). A 4xx/5xx greeting
+ * is a reply (SESSION_OK, see session_greeting_code), but with TLS_STARTTLS nothing is sent
+ * after it: the connection is closed and the result is SESSION_ERR_REFUSED.
  */
 enum session_status session_connect(struct smtp_session *s, const char *host, const char *port,
 				    enum tls_mode mode);
@@ -176,8 +179,17 @@ enum session_status session_command(struct smtp_session *s, const char *line, co
 enum session_status session_pipeline(struct smtp_session *s, const char *const *lines,
 				     const char *const *shown, size_t n,
 				     struct smtp_reply *replies);
+/*
+ * Did the last session_pipeline send its commands again one at a time? A server that
+ * refuses every command pipelined after the "." that ends a message with 503 (Haraka) gets
+ * them again in lockstep, and the "." alone from then on, on that connection; the replies
+ * given are those of the resend.
+ */
+bool session_pipeline_resent(const struct smtp_session *s);
 /* May line be followed by more commands in the same pipelined group (MAIL, RCPT, RSET)? */
 bool session_pipelinable(const char *line);
+/* Is line a DATA command (the verb as the session classifies it)? */
+bool session_is_data(const char *line);
 #define SESSION_PIPELINE_MAX 100 /* commands in one group */
 
 /* In PHASE_DATA: sends one line of message content, dot-stuffed (no CR, LF or NUL in it);
@@ -208,6 +220,9 @@ enum session_status session_poll(struct smtp_session *s);
 /* The socket to poll() for reading, or -1; session_poll() also when has_buffered says so. */
 int session_fd(const struct smtp_session *s);
 bool session_has_buffered(const struct smtp_session *s);
+
+/* The code of this connection's greeting (0 before it, or when it was malformed). */
+int session_greeting_code(const struct smtp_session *s);
 
 /* Closes the connection without QUIT. */
 void session_disconnect(struct smtp_session *s, const char *why);

@@ -61,6 +61,15 @@ struct shell {
 	char *pipe_lines[SESSION_PIPELINE_MAX];
 	char *pipe_shown[SESSION_PIPELINE_MAX];
 	struct practice *practice; /* the practice server of --practice, or NULL */
+	int last_code;		   /* the code of the last reply checked (0: none yet) */
+	/* The message of a script whose DATA the server did not accept: its lines up to the
+	   lone "." are skipped, never run (shell_skip_begin). */
+	struct {
+		bool on;
+		int code; /* the reply to DATA, 0 when none came */
+		unsigned long lines;
+		unsigned long long bytes;
+	} skip;
 };
 
 void shell_init(struct shell *sh, struct smtp_session *s, struct render *r);
@@ -86,7 +95,8 @@ void shell_end_of_input(struct shell *sh);
 /* Sends QUIT if connected (outside DATA) and waits for the 221; then done. */
 void shell_quit(struct shell *sh);
 
-/* Connects as \connect and the command line do; updates the status on failure. */
+/* Connects as \connect and the command line do (a connection already open gets QUIT first);
+   updates the status on failure. */
 void shell_connect(struct shell *sh, const char *host, const char *port, enum tls_mode mode);
 
 /* Records a session failure: sets the exit status, ends a batch when it must. */
@@ -102,5 +112,21 @@ bool shell_auth_allowed(struct shell *sh);
 
 /* Records a reply to a command: with --strict a 4xx/5xx stops the batch (exit status 1). */
 void shell_check_reply(struct shell *sh, const struct smtp_reply *rep);
+
+/* A refusal decided before sending, on the server's own terms (a message over its SIZE, a
+   non-ASCII address without SMTPUTF8): said, then treated as a 5xx reply would be (--strict
+   stops the batch with exit status 1; otherwise it goes on). */
+void shell_refused(struct shell *sh, const char *why);
+
+/*
+ * What a script means is decided by the script, not by the server's reply: after its DATA
+ * line, everything up to the lone "." is message content, even when the server refused DATA.
+ * A batch script and --replay call shell_skip_begin when their DATA got no 354 (code: the
+ * reply, 0 when none came); the lines that follow go to shell_skip_line, which counts them
+ * (nothing is sent or run) and at the "." says how many were skipped and why.
+ */
+void shell_skip_begin(struct shell *sh, int code);
+bool shell_skipping(const struct shell *sh);
+void shell_skip_line(struct shell *sh, const char *line, size_t len);
 
 #endif

@@ -224,10 +224,16 @@ static void free_secret(char *line, bool secret)
 	free(line);
 }
 
-/* Never send a message the recording does not have: the server said 354 where it refused. */
-static void refuse_unrecorded_data(struct replay *rp)
+/*
+ * Never send a message the recording does not have: the server said 354 where it refused.
+ * Where it refused a DATA the recording has accepted, the recorded message is skipped up to
+ * its "." as a batch script's is (shell_skip_begin).
+ */
+static void refuse_unrecorded_data(struct replay *rp, int live_code)
 {
 	struct shell *sh = rp->sh;
+	if (rp->rec_in_data && session_phase(sh->session) != PHASE_DATA && !shell_skipping(sh))
+		shell_skip_begin(sh, live_code);
 	if (rp->rec_in_data || session_phase(sh->session) != PHASE_DATA)
 		return;
 	stop(rp, "the server accepted DATA where the recording shows a refusal: stopping "
@@ -299,9 +305,9 @@ static void replay_command(struct replay *rp, const char *rec)
 	int expected = recorded_reply(rp, &rline);
 	compare(rp, expected, rline, st == SESSION_OK || st == SESSION_ERR_PROTO ? rep.code : 0,
 		rec);
-	smtp_reply_free(&rep);
 	track(rp, rec, expected);
-	refuse_unrecorded_data(rp);
+	refuse_unrecorded_data(rp, rep.code);
+	smtp_reply_free(&rep);
 }
 
 /* A pipelined group: the first entry is in rp->e. */
@@ -377,6 +383,7 @@ static void replay_group(struct replay *rp)
 					   : session_command(sh->session, lines[i], NULL, &reps[i]);
 	}
 	shell_failed(sh, st);
+	int last_code = reps[n - 1].code;
 	for (size_t i = 0; i < n; i++) {
 		unsigned long rline = first_line + i;
 		int expected = recorded_reply(rp, &rline);
@@ -388,7 +395,7 @@ static void replay_group(struct replay *rp)
 		smtp_reply_free(&reps[i]);
 		free(lines[i]);
 	}
-	refuse_unrecorded_data(rp);
+	refuse_unrecorded_data(rp, last_code);
 }
 
 /* A line of message content, or the final ".". */
@@ -398,6 +405,9 @@ static void replay_body(struct replay *rp)
 	const char *t = rp->e.text.data;
 	size_t len = rp->e.text.len;
 	bool live = session_phase(sh->session) == PHASE_DATA;
+	bool skipped = shell_skipping(sh);
+	if (skipped) /* the server refused DATA: the recorded message is skipped, counted */
+		shell_skip_line(sh, t, len);
 	if (len == 1 && t[0] == '.') {
 		rp->rec_in_data = false;
 		if (rp->e.pipe_total) { /* sent in one write with what followed it (--pipeline) */
@@ -418,7 +428,7 @@ static void replay_body(struct replay *rp)
 		smtp_reply_free(&rep);
 		return;
 	}
-	if (!live)
+	if (!live || skipped)
 		return;
 	if (len > 1 && t[0] == '.') { /* recorded dot-stuffed: the session stuffs it again */
 		t++;

@@ -200,9 +200,11 @@ bool send_run(struct shell *sh, const struct send_opts *o)
 		return false;
 	struct smtp_session *s = sh->session;
 	const struct smtp_caps *caps = session_caps(s);
+	/* What this server would refuse is a refusal, as its reply would be (shell_refused):
+	   a batch goes on to its next line (its QUIT), unless --strict. */
 	if (utf8 && !caps_has(caps, "SMTPUTF8")) {
-		local_error(sh, "an address is not ASCII and the server does not offer SMTPUTF8 "
-				"(RFC 6531): not sent");
+		shell_refused(sh, "an address is not ASCII and the server does not offer SMTPUTF8 "
+				  "(RFC 6531): not sent");
 		return false;
 	}
 
@@ -242,7 +244,7 @@ bool send_run(struct shell *sh, const struct send_opts *o)
 			 "the message is %llu octets and the server takes at most %llu (SIZE): not "
 			 "sent",
 			 size, limit);
-		local_error(sh, err);
+		shell_refused(sh, err);
 		goto out;
 	}
 	size_t nrcpt = o->nto + o->ncc + o->nbcc;
@@ -351,6 +353,14 @@ int send_oneshot(struct shell *sh, const struct send_opts *o, const char *ehlo_n
 	struct smtp_session *s = sh->session;
 	if (!session_connected(s))
 		return sh->status != EXIT_OK ? sh->status : EXIT_NET;
+	int greeting = session_greeting_code(s);
+	if (greeting >= 400) { /* the server takes no mail on this connection (RFC 5321 3.1) */
+		render_error(sh->render,
+			     "the server refused the session (%d): the message is not sent",
+			     greeting);
+		session_disconnect(s, "connection closed: the session was refused");
+		return EXIT_REPLY;
+	}
 	if (session_phase(s) == PHASE_GREETED) {
 		char line[300];
 		snprintf(line, sizeof line, "EHLO %s", ehlo_name ? ehlo_name : "localhost");

@@ -73,7 +73,9 @@ void shell_failed(struct shell *sh, enum session_status st)
 		sh->done |= sh->batch;
 		return;
 	case SESSION_ERR_PROTO:
-		if (sh->strict) {
+		/* A protocol error that cost the connection (a reply that did not end) ends a
+		   batch as one: nothing more can be sent. */
+		if (sh->strict || (sh->batch && !session_connected(sh->session))) {
 			set_status(sh, EXIT_PROTO);
 			sh->done = true;
 		}
@@ -95,6 +97,10 @@ void shell_failed(struct shell *sh, enum session_status st)
 			sh->done = true;
 		}
 		return;
+	case SESSION_ERR_REFUSED: /* a refusing greeting: a reply, exit status 1 */
+		set_status(sh, EXIT_REPLY);
+		sh->done |= sh->batch;
+		return;
 	case SESSION_ERR_LOCAL:
 		if (sh->batch) {
 			set_status(sh, EXIT_USAGE);
@@ -106,6 +112,7 @@ void shell_failed(struct shell *sh, enum session_status st)
 
 void shell_check_reply(struct shell *sh, const struct smtp_reply *rep)
 {
+	sh->last_code = rep->code;
 	if (rep->code >= 400 && sh->strict) {
 		render_error(sh->render, "--strict: stopping at reply %d", rep->code);
 		set_status(sh, EXIT_REPLY);
@@ -113,10 +120,77 @@ void shell_check_reply(struct shell *sh, const struct smtp_reply *rep)
 	}
 }
 
+void shell_refused(struct shell *sh, const char *why)
+{
+	render_error(sh->render, "%s", why);
+	if (sh->strict) {
+		render_error(sh->render, "--strict: stopping at a message the server would refuse");
+		set_status(sh, EXIT_REPLY);
+		sh->done = true;
+	}
+}
+
+void shell_skip_begin(struct shell *sh, int code)
+{
+	sh->skip.on = true;
+	sh->skip.code = code;
+	sh->skip.lines = 0;
+	sh->skip.bytes = 0;
+}
+
+bool shell_skipping(const struct shell *sh)
+{
+	return sh->skip.on;
+}
+
+/* Says how many lines of a message were skipped, and why; the skip is over. */
+static void skip_end(struct shell *sh, const char *where)
+{
+	char why[64];
+	if (sh->skip.code)
+		snprintf(why, sizeof why, "the server did not accept DATA (%d)", sh->skip.code);
+	else
+		snprintf(why, sizeof why, "DATA got no reply");
+	render_warning(sh->render,
+		       "%s: %lu line%s of message content skipped (%llu octets), not sent and not "
+		       "run as commands",
+		       why, sh->skip.lines, sh->skip.lines == 1 ? "" : "s", sh->skip.bytes);
+	if (where)
+		render_error(sh->render, "%s", where);
+	sh->skip.on = false;
+}
+
+void shell_skip_line(struct shell *sh, const char *line, size_t len)
+{
+	if (len == 1 && line[0] == '.') {
+		skip_end(sh, NULL);
+		return;
+	}
+	sh->skip.lines++;
+	sh->skip.bytes += len;
+}
+
+static enum session_status say_quit(struct shell *sh);
+
 void shell_connect(struct shell *sh, const char *host, const char *port, enum tls_mode mode)
 {
+	/* The connection being left gets its QUIT (\disconnect is the abrupt way); how that
+	   goes is shown, and does not keep the new connection from being made. */
+	say_quit(sh);
 	enum session_status st = session_connect(sh->session, host, port, mode);
 	shell_failed(sh, st);
+	/* RFC 5321 3.1: after a 554 (or a 4xx) greeting the server takes no mail. --strict stops
+	   there, before anything is sent, as it stops at any other refusal. */
+	int greeting = session_greeting_code(sh->session);
+	if (st == SESSION_OK && greeting >= 400 && sh->strict) {
+		render_error(sh->render,
+			     "--strict: the server refused the session (%d): stopping, nothing is "
+			     "sent",
+			     greeting);
+		set_status(sh, EXIT_REPLY);
+		sh->done = true;
+		session_disconnect(sh->session, "connection closed: the session was refused");
+	}
 }
 
 bool shell_line_is_secret(const struct shell *sh, const char *line)
@@ -247,8 +321,17 @@ void shell_pipeline_flush(struct shell *sh)
 	enum session_status st =
 		session_pipeline(sh->session, (const char *const *)sh->pipe_lines,
 				 (const char *const *)sh->pipe_shown, n, reps);
+	bool data = session_is_data(sh->pipe_lines[n - 1]);
 	pipe_clear(sh);
 	shell_failed(sh, st);
+	/* After the server refused what was pipelined past a "." (session_pipeline_resent), a
+	   message that still did not get its 354 is lost: that is never a silent success. */
+	if (session_pipeline_resent(sh->session) && data &&
+	    session_phase(sh->session) != PHASE_DATA) {
+		render_error(sh->render, "the message after a refused pipelined group was not "
+					 "accepted either: it is not sent");
+		set_status(sh, EXIT_REPLY);
+	}
 	if (st == SESSION_OK || st == SESSION_ERR_PROTO) {
 		for (size_t i = 0; i < n && !sh->done; i++)
 			shell_check_reply(sh, &reps[i]);
@@ -407,6 +490,10 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		shell_failed(sh, SESSION_ERR_LOCAL);
 		return;
 	}
+	if (sh->skip.on) {
+		shell_skip_line(sh, line, len);
+		return;
+	}
 	if (session_phase(sh->session) == PHASE_DATA && !dot_held(sh)) {
 		run_data_line(sh, line, len);
 		return;
@@ -444,21 +531,30 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 			return;
 		}
 	}
-	if (pipe_takes(sh, line)) {
+	sh->last_code = 0;
+	bool data = !session_in_auth(sh->session) && session_is_data(line);
+	if (pipe_takes(sh, line))
 		pipe_add(sh, line, len);
-		return;
-	}
-	run_command(sh, line, len);
+	else
+		run_command(sh, line, len);
+	/* A script's DATA that got no 354: its message is skipped up to the "." (shell.h). */
+	if (data && sh->batch && !sh->done && !sh->pipe_n &&
+	    session_phase(sh->session) != PHASE_DATA)
+		shell_skip_begin(sh, sh->last_code);
 }
 
-void shell_quit(struct shell *sh)
+/*
+ * Ends the connection as RFC 5321 4.1.1.10 asks: QUIT, and its reply awaited (within the
+ * timeout; Ctrl-C cuts it short), then closed. Inside DATA a QUIT would be message content:
+ * the message is abandoned by closing. Returns the status of the QUIT.
+ */
+static enum session_status say_quit(struct shell *sh)
 {
+	enum session_status st = SESSION_OK;
 	if (session_connected(sh->session) && session_phase(sh->session) != PHASE_DATA) {
 		struct smtp_reply rep;
 		smtp_reply_init(&rep);
-		enum session_status st = session_command(sh->session, "QUIT", NULL, &rep);
-		if (st != SESSION_OK && st != SESSION_ERR_INTERRUPTED)
-			shell_failed(sh, st);
+		st = session_command(sh->session, "QUIT", NULL, &rep);
 		smtp_reply_free(&rep);
 		if (session_connected(sh->session))
 			session_disconnect(sh->session, "connection closed");
@@ -466,6 +562,14 @@ void shell_quit(struct shell *sh)
 		session_disconnect(sh->session, "connection closed inside DATA: the message is "
 						"abandoned");
 	}
+	return st;
+}
+
+void shell_quit(struct shell *sh)
+{
+	enum session_status st = say_quit(sh);
+	if (st != SESSION_OK && st != SESSION_ERR_INTERRUPTED)
+		shell_failed(sh, st);
 	sh->done = true;
 }
 
@@ -476,6 +580,10 @@ void shell_end_of_input(struct shell *sh)
 	else if (sh->pipe_n || sh->pipe_collecting)
 		shell_pipeline_cancel(sh);
 	if (sh->batch) {
+		if (sh->skip.on) {
+			skip_end(sh, "input ended inside the message (no line with only '.')");
+			set_status(sh, EXIT_USAGE);
+		}
 		if (session_phase(sh->session) == PHASE_DATA) {
 			render_error(sh->render,
 				     "input ended inside DATA (no line with only '.'): the message "

@@ -21,6 +21,11 @@ Byte arguments understand the escapes \\r \\n \\t \\e (ESC) \\0 \\\\ \\s (space)
   send-repeat N BYTES     write BYTES N times, in chunks of about 64 KiB
   expect REGEX            read the next line from the client; it must end in CRLF and the
                           text before CRLF must match REGEX entirely (re.fullmatch, latin-1)
+  end-of-data BYTES       Haraka's rule (GHSA-rp4q-8m6x-c43c): read the line that ends DATA (it
+                          must be "."), wait 200 ms for more, send BYTES (the reply to the
+                          message), then answer every command the client pipelined after the
+                          "." with "503 5.5.0 Bad sequence of commands - pipelined after end
+                          of DATA" and forget it
   expect-silence MS       the client must send nothing for MS milliseconds
   sleep MS                wait MS milliseconds (what the client sends meanwhile is recorded)
   tls CERTFILE KEYFILE    run a TLS server handshake on the connection (STARTTLS or implicit)
@@ -119,7 +124,7 @@ def parse_script(path, defines):
             arg = substitute(arg, defines)
             where = '%s:%d' % (path, n)
             try:
-                if step in ('send', 'send-bytes-slowly'):
+                if step in ('send', 'send-bytes-slowly', 'end-of-data'):
                     arg = unescape(arg)
                 elif step == 'send-repeat':
                     count, _, data = arg.partition(' ')
@@ -281,6 +286,29 @@ class Server:
         if not rx.fullmatch(text):
             raise Failed('expected /%s/, client sent %r' % (rx.pattern, line))
         self.log('expect /%s/ ok: %r', rx.pattern, line[:200])
+
+    PIPELINED_AFTER_DATA = b'503 5.5.0 Bad sequence of commands - pipelined after end of DATA\r\n'
+
+    def step_end_of_data(self, reply):
+        line = self.read_line(min(STEP_READ_TIMEOUT, self.remaining()))
+        if line != b'.\r\n':
+            raise Failed('expected the "." that ends DATA, client sent %r' % line)
+        end = time.monotonic() + 0.2  # what came in the same write is here by then
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            data = self._recv_some(left)
+            if data:
+                self.inbuf += data
+            elif data == b'':
+                break
+        self.log('end of DATA: reply %r, %d bytes pipelined after it', reply, len(self.inbuf))
+        self.write(reply)
+        while b'\n' in self.inbuf:
+            cmd, _, self.inbuf = self.inbuf.partition(b'\n')
+            self.log('pipelined after end of DATA, refused: %r', cmd[:200])
+            self.write(self.PIPELINED_AFTER_DATA)
 
     def step_expect_silence(self, seconds):
         if self.inbuf:

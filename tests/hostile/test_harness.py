@@ -80,6 +80,26 @@ class Harness(unittest.TestCase):
             self.assertEqual(srv.wait(), 0, srv.log())
             self.assertEqual(srv.record(), b'EHLO me\r\nQUIT\r\n')
 
+    def test_end_of_data_refuses_what_is_pipelined_after_the_dot(self):
+        # Haraka's rule: the message gets its reply, every command after the "." a 503.
+        with self.srv('send 220 hi\\r\\n\n'
+                      'end-of-data 250 queued\\r\\n\n'
+                      'expect NOOP\n'
+                      'send 250 ok\\r\\n\n'
+                      'end-of-data 250 queued again\\r\\n\n'
+                      'wait-close\n') as srv:
+            s = connect(srv.port)
+            read_until(s, b'\r\n')
+            s.sendall(b'.\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n')
+            want = (b'250 queued\r\n' + server.Server.PIPELINED_AFTER_DATA * 2)
+            self.assertEqual(read_until(s, want), want)
+            s.sendall(b'NOOP\r\n')  # the refused commands are forgotten: NOOP is next
+            self.assertEqual(read_until(s, b'\r\n'), b'250 ok\r\n')
+            s.sendall(b'.\r\n')  # alone: no 503
+            self.assertEqual(read_until(s, b'again\r\n'), b'250 queued again\r\n')
+            s.close()
+            self.assertEqual(srv.wait(), 0, srv.log())
+
     def test_expect_mismatch_fails(self):
         with self.srv('send 220 hi\\r\\n\nexpect NOOP\n') as srv:
             s = connect(srv.port)

@@ -138,13 +138,13 @@ class Scripted(SmtpshTestCase):
         body = os.path.join(self.tmp, "body.txt")
         with open(body, "w") as f:
             f.write("x" * 80 + "\n" * 1 + ("y" * 99 + "\n") * 20)
-        # a local error ends a batch (exit 2) before QUIT: the server sees EHLO only
-        script = GREET + caps("SIZE 1000", "8BITMIME")
+        # refused as the server would refuse it: the batch goes on (its QUIT is sent)
+        script = GREET + caps("SIZE 1000", "8BITMIME") + QUIT
         srv, r = self.run_script(script, "EHLO c\n\\send --from a@x.test --to b@x.test "
                                          "--body-file %s\nQUIT\n" % body)
-        self.assert_exit(r, 2)
+        self.assert_exit(r, 0)
         self.assert_server_ok(srv, r)
-        self.assertEqual(srv.record(), b"EHLO c\r\n")
+        self.assertEqual(srv.record(), b"EHLO c\r\nQUIT\r\n")
         self.assert_diag(r, "error", r"the message is \d+ octets and the server takes at most "
                                      r"1000 \(SIZE\): not sent")
 
@@ -192,13 +192,37 @@ class Scripted(SmtpshTestCase):
 
     def test_no_smtputf8_refused(self):
         """a non-ASCII address and no SMTPUTF8: refused before MAIL"""
-        script = GREET + caps("8BITMIME")
+        script = GREET + caps("8BITMIME") + QUIT
         srv, r = self.run_script(script, "EHLO c\n\\send --from a@x.test --to "
                                          "j\u00f6rg@x.test\nQUIT\n")
-        self.assert_exit(r, 2)
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        self.assertEqual(srv.record(), b"EHLO c\r\nQUIT\r\n")
+        self.assert_diag(r, "error", "does not offer SMTPUTF8")
+
+    def test_local_refusals_are_refusals(self):
+        """a locally refused \\send is treated like a server's refusal: the batch goes on to
+        its QUIT; with --strict it stops (exit 1); --send exits 1 (refused)"""
+        script = GREET + caps("SIZE 100", "8BITMIME") + "expect NOOP\nsend 250 ok\\r\\n\n" + QUIT
+        srv, r = self.run_script(script, "EHLO c\n\\send --from a@x.test --to b@x.test "
+                                         "--body-file /etc/services\nNOOP\nQUIT\n")
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        script = GREET + caps("SIZE 100", "8BITMIME")
+        srv, r = self.run_script(script, "EHLO c\n\\send --from a@x.test --to b@x.test "
+                                         "--body-file /etc/services\nNOOP\nQUIT\n",
+                                 ["--strict"])
+        self.assert_exit(r, 1)
         self.assert_server_ok(srv, r)
         self.assertEqual(srv.record(), b"EHLO c\r\n")
-        self.assert_diag(r, "error", "does not offer SMTPUTF8")
+        srv = self.server(GREET.replace("EHLO .*", "EHLO localhost") + caps("8BITMIME") + QUIT,
+                          text=True)
+        r = run_smtpsh(["--timeout", "5", "--send", "--from", "a@x.test", "--to",
+                        "j\u00f6rg@x.test", "--body", "hi", "127.0.0.1", str(srv.port)], b"",
+                       timeout=20, workdir=self.tmp)
+        self.assert_no_crash(r)
+        self.assert_exit(r, 1)
+        self.assert_server_ok(srv, r)
 
     def test_oneshot_refused_at_end_of_data(self):
         """--send refused after the message (554): exit 1, QUIT sent"""

@@ -41,6 +41,9 @@ def strip_note(line):
 PREPENDED = ("Return-Path", "Envelope-To", "Received")
 
 
+DATA_RX = re.compile(r"(?i)^DATA(?: |$)")
+
+
 class Output:
     """Lines of a stream, collected by a thread, waited for by regex."""
 
@@ -114,7 +117,15 @@ class Shell:
         self.send(line)
         i = self.out.wait(FINAL_RX, start, timeout)
         lines = [strip_note(l) for l in self.out.lines[start:i + 1] if REPLY_RX.match(l)]
-        return int(FINAL_RX.match(self.out.lines[i]).group(2)), lines
+        code = int(FINAL_RX.match(self.out.lines[i]).group(2))
+        if DATA_RX.match(line) and code != 354:
+            # In batch mode a script's DATA line opens its message whatever the reply: the
+            # lines up to "." would be skipped. The driver ends that empty message at once,
+            # so that its next line is a command again.
+            errstart = len(self.err.lines)
+            self.send(".")
+            self.err.wait(r"lines? of message content skipped", errstart, timeout)
+        return code, lines
 
     def local(self, line, rx=r"^\*  ", timeout=15.0):
         """Send a local command, wait for a line matching RX; the lines it printed."""

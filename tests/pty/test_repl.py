@@ -226,6 +226,41 @@ class Repl(SmtpshTestCase):
         self.ctrl_d_quit()
         self.assertIn('252 2.0.0 late answer', self.transcript())
 
+    def test_ctrl_c_during_a_flood_brings_the_prompt_back(self):
+        # The server never stops sending: the deadline and the interrupt are checked on
+        # every read, not only when the socket is empty; the flood is not printed past the
+        # cap of 1000 lines.
+        self.spawn('pty_flood.smtp', args=['--timeout', '60'])
+        self.expect(self.prompt())
+        self.child.send('NOOP\r')
+        self.expect(r'250 2\.0\.0 noop ok')
+        time.sleep(0.5)
+        self.child.sendcontrol('c')
+        self.expect(r'interrupted while the server kept sending unasked; connection closed')
+        self.expect(r'smtpsh> ')
+        self.assertTrue(self.child.isalive())
+        self.assertLess(self.transcript().count('250 2.0.0 flood'), 1100)
+        self.child.send('\\status\r')  # the shell still answers
+        self.expect(r'not connected')
+        self.child.sendcontrol('d')
+        self.expect(pexpect.EOF)
+
+    def test_ctrl_c_during_a_reply_that_never_ends(self):
+        self.spawn('pty_endless_line.smtp', args=['--timeout', '60'])
+        self.expect(self.prompt())
+        self.child.send('NOOP\r')
+        self.expect(r'reply line longer than|too long|64 KiB|longer')
+        time.sleep(0.5)
+        self.child.sendcontrol('c')
+        self.expect(r'interrupted while waiting for the reply to the command')
+        self.expect(r'smtpsh> ')  # the connection was closed: the stream cannot be followed
+        self.assertTrue(self.child.isalive())
+        self.child.send('\\status\r')  # the shell answers (no endless read behind the prompt)
+        self.expect(r'not connected')
+        self.assertLess(len(self.raw_transcript()), 64 * 1024)
+        self.child.sendcontrol('d')
+        self.expect(pexpect.EOF)
+
     def test_completion_does_not_print_hostile_capabilities_raw(self):
         # AUTH mechanisms come from the server's EHLO reply; listing them for completion
         # must not send its escape sequences (ESC, OSC, or the C1 CSI U+009B) to the terminal.
