@@ -8,9 +8,13 @@ const path = require('node:path')
 
 exports.register = function () {
     this.dir = this.config.get('store_file.ini').main.dir
+    // an authenticated client is relaying: Haraka hands its mail to queue_outbound (which
+    // would try to deliver it), the others' to queue. Both are kept here, nothing leaves.
+    this.register_hook('queue', 'store')
+    this.register_hook('queue_outbound', 'store')
 }
 
-exports.hook_queue = function (next, connection) {
+exports.store = function (next, connection) {
     const txn = connection.transaction
     const base = path.join(this.dir, txn.uuid)
     const ws = fs.createWriteStream(base + '.tmp')
