@@ -161,14 +161,19 @@ class Store:
     """A folder where a server leaves each message as a file NAME.eml (written under another
     name and renamed, so a file that is there is complete)."""
 
-    def __init__(self, directory, suffix=".eml"):
+    def __init__(self, directory, suffix=".eml", maildir=False):
+        """MAILDIR: DIRECTORY is a Maildir, whose messages are the files of new/ and cur/
+        (tmp/ holds those being written)."""
         self.dir = directory
         self.suffix = suffix
+        self.maildir = maildir
         os.makedirs(directory, exist_ok=True)
 
     def files(self):
         out = []
         for root, _, names in os.walk(self.dir):
+            if self.maildir and os.path.basename(root) not in ("new", "cur"):
+                continue
             out += [os.path.join(root, n) for n in names if n.endswith(self.suffix)]
         return sorted(out)
 
