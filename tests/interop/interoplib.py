@@ -154,6 +154,17 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 os.killpg(self.p.pid, signal.SIGKILL)
                 self.p.wait(10)
+        # the server's children (Exim's connection processes) may outlive it and write
+        # into the temporary folder once it is gone: wait until the group is empty
+        # (bounded: a zombie nobody reaps would keep the group alive for ever)
+        start = time.monotonic()
+        while time.monotonic() - start < 10:
+            try:
+                os.killpg(self.p.pid, signal.SIGTERM if time.monotonic() - start < 5
+                          else signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
         self.logf.close()
 
 
