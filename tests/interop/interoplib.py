@@ -507,6 +507,26 @@ class MatrixTests:
         self.assertFalse([t for t in r.sent_text() if t.startswith("MAIL")], self.describe(r))
         self.assertRegex(r.stdout + r.stderr, r"server takes at most %d \(SIZE\)" % S.size)
 
+    def test_size_refusal_after_data(self):
+        """a message over SIZE sent without SIZE= (typed DATA and \\file): the server refuses
+        it after the "." (5xx), nothing is stored, and the session goes on"""
+        S = self.S
+        tok = token()
+        d = tempfile.mkdtemp(dir=S.home)
+        big = os.path.join(d, "big.txt")
+        with open(big, "wb") as f:
+            f.write((b"z" * 70 + b"\n") * (S.size // 71 + 10))
+        r = self.smtpsh(self.tls_args() + [S.host, S.port], self.login() + [
+            "MAIL FROM:<%s>" % S.sender, "RCPT TO:<%s>" % S.rcpt, "DATA",
+            "Subject: too big " + tok, "", "\\file " + big, ".", "NOOP", "QUIT"])
+        self.assertOk(r)
+        codes = self.codes_after(r, ".")
+        self.assertEqual(len(codes), 1, self.describe(r))
+        self.assertEqual(codes[0] // 100, 5, self.describe(r))
+        self.assertEqual(self.codes_after(r, "NOOP"), [250], self.describe(r))
+        time.sleep(0.5)
+        self.assertEqual(S.store.find_all(tok), [], "a refused message was stored")
+
     def test_record_then_replay(self):
         """--record a session (STARTTLS, AUTH, a message), then --replay it against the same
         server: every reply code as recorded, the message delivered twice, no secret in the
