@@ -403,6 +403,33 @@ class MatrixTests:
                 self.assertEqual(self.codes_after(r, "NOOP"), [250], what + self.describe(r))
                 no_secret(self, r, secret)
 
+    def test_typed_auth_redacted(self):
+        """AUTH typed by hand (PLAIN with an initial response, LOGIN step by step): 235, and
+        neither the screen nor the --record transcript shows the base64 or the password"""
+        import base64
+        S = self.S
+        b64 = lambda t: base64.b64encode(t.encode()).decode()  # noqa: E731
+        forms = []
+        if "PLAIN" in S.mechs:
+            forms.append(("PLAIN", ["AUTH PLAIN " + b64("\0%s\0%s" % (S.user, S.password))],
+                          [b64("\0%s\0%s" % (S.user, S.password))]))
+        if "LOGIN" in S.mechs:
+            forms.append(("LOGIN", ["AUTH LOGIN", b64(S.user), b64(S.password)],
+                          [b64(S.password)]))
+        self.assertTrue(forms, "the server offers neither PLAIN nor LOGIN")
+        for mech, lines, secrets in forms:
+            rec = os.path.join(tempfile.mkdtemp(dir=S.home), "auth.smtpsh")
+            r = self.smtpsh(self.tls_args() + ["--record", rec, S.host, S.port],
+                            lines + ["NOOP", "QUIT"])
+            self.assertOk(r)
+            self.assertEqual(self.auth_result(r), 235, mech + ": " + self.describe(r))
+            self.assertIn("<redacted>", r.stdout, mech)
+            with open(rec, encoding="utf-8") as f:
+                transcript = f.read()
+            for secret in secrets + [S.password]:
+                self.assertNotIn(secret, r.stdout + r.stderr, mech + ": on screen")
+                self.assertNotIn(secret, transcript, mech + ": in the transcript")
+
     def test_send_attachments_utf8_subject(self):
         """\\send: a UTF-8 subject, a binary and a UTF-8-named attachment arrive intact"""
         S = self.S
