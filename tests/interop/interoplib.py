@@ -15,6 +15,7 @@ Run with /usr/bin/python3 only. A missing tool (node, the npm packages, Exim's u
 packages) is a FAILURE with the command that installs it, never a skip.
 """
 
+import base64
 import email
 import email.policy
 import json
@@ -30,7 +31,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from lablib import (parse_transcript, run_smtpsh, script, token)  # noqa: E402,F401
+from lablib import exchanges, run_smtpsh, script, token  # noqa: E402,F401
 
 NODE = "/usr/bin/node"
 NODE_MODULES = os.path.join(HERE, "node_modules")
@@ -237,10 +238,12 @@ class Server:
 
     port: the STARTTLS listener; user/password: a login it accepts; mechs: the AUTH
     mechanisms it offers after STARTTLS (the matrix tries each); caps: capability names its
-    EHLO must list under TLS; size: its SIZE limit; store(tok, count): the messages holding
-    TOK as the server stored them, each with the server's own fields taken off the front
-    (PREPENDED names) and CRLF line ends; sender/rcpt: an envelope it accepts;
-    oauth_token: the XOAUTH2 bearer token it accepts."""
+    EHLO must list under TLS; size: its SIZE limit; size_code: its reply to MAIL FROM with a
+    SIZE= over it; store: a Store; stored(tok, count): the messages holding TOK as the
+    server stored them, each with the server's own fields (the names of `prepended`) taken
+    off the front, with CRLF line ends; sender/rcpt: an envelope it accepts; oauth_token:
+    the XOAUTH2 bearer token it accepts; pki: a PKI whose CA verifies it (and a wrong CA);
+    home: smtpsh's HOME."""
 
     name = "?"
     host = "localhost"
@@ -257,7 +260,7 @@ class Server:
     line_end = b"\r\n"
     pki = None
     home = None
-    # EHLO again after AUTH? (no server here needs it)
+    size_code = None
 
     def stored(self, tok, count=1):
         out = []
@@ -309,7 +312,6 @@ class MatrixTests:
 
     def codes_after(self, r, prefix):
         """The final reply codes of the commands sent starting with PREFIX."""
-        from lablib import exchanges
         out = []
         for _, sent, replies in exchanges(r.events):
             if sent is not None and sent.startswith(prefix) and replies:
@@ -406,7 +408,6 @@ class MatrixTests:
     def test_typed_auth_redacted(self):
         """AUTH typed by hand (PLAIN with an initial response, LOGIN step by step): 235, and
         neither the screen nor the --record transcript shows the base64 or the password"""
-        import base64
         S = self.S
         b64 = lambda t: base64.b64encode(t.encode()).decode()  # noqa: E731
         forms = []

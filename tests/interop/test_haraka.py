@@ -21,7 +21,6 @@ import socket
 import ssl
 import sys
 import tempfile
-import time
 import unittest
 
 sys.dont_write_bytecode = True

@@ -8,6 +8,7 @@ Messages are checked byte for byte as the server's onData stream wrote them.
 Usage: /usr/bin/python3 tests/interop/test_smtp_server.py [PATH/TO/smtpsh] [NAME...]
 """
 
+import json
 import os
 import sys
 import tempfile
@@ -45,7 +46,6 @@ class SmtpServer(Server):
             cfg = {"port": self.port, "key": pki.key, "cert": pki.cert, "user": self.user,
                    "password": self.password, "token": self.oauth_token, "size": self.size,
                    "hide8bit": hide8bit, "store": self.store.dir}
-            import json
             try:
                 self.daemon = Daemon([NODE, os.path.join(HERE, "servers", "smtp_server.js"),
                                       json.dumps(cfg)], os.path.join(base, "server.log"),
