@@ -2,14 +2,17 @@
 # Install everything needed to build smtpsh and run its whole test suite
 # (Debian 12). Idempotent: does nothing (no apt at all) when every package
 # is already installed. Must run as root; re-executes itself with sudo if
-# available.
+# available. Then tests/interop/install-deps: the pinned npm packages
+# (`npm ci`, with the machine's Node.js >= 20) and Exim unpacked from
+# Debian's packages, each only when missing or out of date.
 set -eu
 
 PKGS="meson ninja-build gcc pkg-config libreadline-dev libssl-dev
 postfix sasl2-bin libsasl2-modules python3-pexpect python3-aiosmtpd
 swaks openssl clang libfuzzer-14-dev valgrind ca-certificates time
 man-db groff-base zsh bash-completion
-libnet-ssleay-perl libio-socket-ssl-perl"
+libnet-ssleay-perl libio-socket-ssl-perl
+curl msmtp libnss-wrapper"
 
 missing=""
 for p in $PKGS; do
@@ -19,9 +22,14 @@ for p in $PKGS; do
     fi
 done
 
+# (needs no root: npm ci and apt-get download + dpkg -x into the tree)
+interop() {
+    exec "$(dirname "$0")/../tests/interop/install-deps"
+}
+
 if [ -z "$missing" ]; then
     echo "install-test-deps: all packages already installed"
-    exit 0
+    interop
 fi
 
 if [ "$(id -u)" -ne 0 ]; then
@@ -46,3 +54,4 @@ apt-get update
 # shellcheck disable=SC2086
 apt-get install -y --no-install-recommends $missing
 echo "install-test-deps: done"
+interop
