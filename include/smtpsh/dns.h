@@ -51,7 +51,8 @@ enum dns_status {
 	DNS_OK,	      /* NOERROR with records of the type asked */
 	DNS_NODATA,   /* NOERROR, the name exists but has no record of that type */
 	DNS_NXDOMAIN, /* the name does not exist */
-	DNS_SERVFAIL, /* SERVFAIL (also what libunbound gives for bogus answers) */
+	DNS_SERVFAIL, /* SERVFAIL, and every bogus answer (its records are dropped: sec says
+			 DNS_SEC_BOGUS and why_bogus why) */
 	DNS_REFUSED,  /* another rcode: REFUSED, FORMERR, NOTIMP ... (rcode tells) */
 	DNS_TIMEOUT,  /* no answer before the deadline */
 	DNS_ERROR,    /* the resolver itself failed (error says why) */

@@ -161,6 +161,14 @@ static void fill_answer(struct dns_answer *a, const struct ub_result *res)
 		if (l > 1 && a->canonname[l - 1] == '.')
 			a->canonname[l - 1] = '\0';
 	}
+	if (a->sec == DNS_SEC_BOGUS) {
+		/* libunbound hands out the records of a bogus answer too. Nobody may use them
+		   (an address or TLSA record an attacker forged): like a validating resolver we
+		   answer SERVFAIL and keep only why_bogus. */
+		a->status = DNS_SERVFAIL;
+		a->rcode = 2;
+		return;
+	}
 	if (res->rcode == 3 || res->nxdomain) {
 		a->status = DNS_NXDOMAIN;
 	} else if (res->rcode == 2) {

@@ -1,0 +1,466 @@
+#!/usr/bin/python3
+"""The DNS, DANE, HTTPS and MTA-STS services of the core library (through tests/dns/dnstool)
+against a private DNSSEC lab on loopback: Knot serving signed zones (tests/lab/dnslab.py), a
+TLS server presenting a certificate of a test CA (the "MX host"), and an HTTPS server with a
+certificate of the same CA serving MTA-STS policies. Nothing leaves the machine.
+
+Usage: test_dns.py [TEST_NAME_PATTERN...]   (DNSTOOL=path/to/dnstool)
+"""
+
+import hashlib
+import http.server
+import os
+import socket
+import ssl
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lab"))
+import lablib  # noqa: E402
+import dnslab  # noqa: E402
+
+DNSTOOL = os.environ.get("DNSTOOL") or os.path.join(
+    os.path.dirname(os.path.dirname(HERE)), "build", "tests", "dns", "dnstool")
+
+PARENT = "example.net."
+GOOD_POLICY = ("version: STSv1\r\nmode: enforce\r\nmx: mx-sts1.example.net\r\n"
+               "mx: *.sts-pool.example.net\r\nmax_age: 86400\r\n")
+
+
+def openssl(*args, cwd):
+    subprocess.run(("openssl",) + args, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.PIPE)
+
+
+def make_certs(d):
+    """A test CA, a leaf for the MX hosts (chain: leaf + CA) and one for the policy hosts."""
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=smtpsh DNS lab CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+
+    def leaf(name, sans):
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n" %
+                    ",".join("DNS:" + s for s in sans))
+        openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr",
+                "-subj", "/CN=" + sans[0], cwd=d)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "2", "-out", name + ".pem", "-extfile",
+                name + ".ext", cwd=d)
+        with open(os.path.join(d, name + "-chain.pem"), "w") as out:
+            for part in (name + ".pem", "ca.pem"):
+                with open(os.path.join(d, part)) as f:
+                    out.write(f.read())
+
+    leaf("mx", ["mx-dane3.example.net", "mx-dane2.example.net", "mx-bad.example.net"])
+    leaf("web", ["mta-sts." + s + ".example.net"
+                 for s in ("sts", "stsbad", "stsredirect", "stsbig", "stsstream", "sts2")])
+
+
+def der(pem_path):
+    with open(pem_path) as f:
+        return ssl.PEM_cert_to_DER_cert(f.read())
+
+
+def spki_sha256(pem_path):
+    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", pem_path],
+                         check=True, stdout=subprocess.PIPE).stdout
+    spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
+                          check=True, stdout=subprocess.PIPE).stdout
+    return hashlib.sha256(spki).hexdigest()
+
+
+class TlsServer:
+    """The "MX host": completes a TLS handshake with the chain it was given, says 220."""
+
+    def __init__(self, chain, key):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(chain, key)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                with self.ctx.wrap_socket(conn, server_side=True) as s:
+                    s.sendall(b"220 mx.example.net ESMTP lab\r\n")
+            except (OSError, ssl.SSLError):
+                pass  # the client refused our certificate: expected in some tests
+            finally:
+                conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+class PolicyHandler(http.server.BaseHTTPRequestHandler):
+    """mta-sts.<case>.example.net/.well-known/mta-sts.txt, by Host header."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        host = (self.headers.get("Host") or "").split(":")[0]
+        case = host[len("mta-sts."):].split(".")[0] if host.startswith("mta-sts.") else ""
+        if self.path != "/.well-known/mta-sts.txt":
+            return self._send(404, b"not found")
+        if case in ("sts", "stsbad", "sts2"):
+            return self._send(200, GOOD_POLICY.encode())
+        if case == "stsredirect":
+            self.send_response(301)
+            self.send_header("Location", "https://elsewhere.example.net/policy")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if case == "stsbig":  # over 64 KiB, with a Content-Length
+            return self._send(200, GOOD_POLICY.encode() + b"x: " + b"y" * 70000 + b"\n")
+        if case == "stsstream":  # over 64 KiB, no length: ends when the connection does
+            self.protocol_version = "HTTP/1.0"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            try:
+                for _ in range(200):
+                    self.wfile.write(b"x: " + b"y" * 1000 + b"\n")
+            except OSError:
+                pass  # the client stopped reading: what the test wants
+            return None
+        return self._send(404, b"no such case")
+
+    def _send(self, code, body):
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class HttpsServer:
+    def __init__(self, chain, key):
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PolicyHandler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(chain, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class Env:
+    dir = None
+    lab = None
+    tls = None
+    https = None
+
+
+E = Env()
+
+
+def zone_records(tls_port):
+    d = E.dir
+    ee = spki_sha256(os.path.join(d, "mx.pem"))
+    ta = hashlib.sha256(der(os.path.join(d, "ca.pem"))).hexdigest()
+    wrong = hashlib.sha256(b"not the key").hexdigest()
+    tcp = "_%d._tcp" % tls_port
+    lo = "127.0.0.1"
+    recs = [
+        # RFC 5321 5.1 ordering: 10 (two, random order), 20, 30
+        "ordered MX 20 mx-b", "ordered MX 10 mx-a1", "ordered MX 30 mx-c",
+        "ordered MX 10 mx-a2",
+        "mx-a1 A 127.0.0.11", "mx-a2 A 127.0.0.12", "mx-b A 127.0.0.13", "mx-c A 127.0.0.14",
+        "mx-c AAAA ::1",
+        "implicit A 127.0.0.5",
+        "nullmx MX 0 .",
+        "cname MX 10 alias", "alias CNAME mx-a1",
+        # DANE cases, TLSA on the lab TLS server's port
+        "dane3 MX 10 mx-dane3", "mx-dane3 A " + lo, "%s.mx-dane3 TLSA 3 1 1 %s" % (tcp, ee),
+        "dane2 MX 10 mx-dane2", "mx-dane2 A " + lo, "%s.mx-dane2 TLSA 2 0 1 %s" % (tcp, ta),
+        # DANE-TA, but the certificate does not name mx-name (RFC 7672 3.2.2 name checks)
+        "danename MX 10 mx-name", "mx-name A " + lo, "%s.mx-name TLSA 2 0 1 %s" % (tcp, ta),
+        "danebad MX 10 mx-bad", "mx-bad A " + lo, "%s.mx-bad TLSA 3 1 1 %s" % (tcp, wrong),
+        "unusable MX 10 mx-unusable", "mx-unusable A " + lo,
+        "%s.mx-unusable TLSA 1 1 1 %s" % (tcp, ee),
+        # MTA-STS and the records \dns shows
+        "sts MX 10 mx-sts1", "mx-sts1 A " + lo,
+        '_mta-sts.sts TXT "v=STSv1; id=20261207T01;"', "mta-sts.sts A " + lo,
+        'sts TXT "v=spf1 ip4:127.0.0.0/8 -all"', 'sts TXT "unrelated text"',
+        '_dmarc.sts TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.net"',
+        '_smtp._tls.sts TXT "v=TLSRPTv1; rua=mailto:tlsrpt@example.net"',
+        'split TXT "v=spf1 " "ip4:127.0.0.1" " -all"',
+        "stsbad MX 10 mx-elsewhere", "mx-elsewhere A " + lo,
+        '_mta-sts.stsbad TXT "v=STSv1; id=1"', "mta-sts.stsbad A " + lo,
+        "sts2 MX 10 mx-sts1", '_mta-sts.sts2 TXT "v=STSv1; id=new2"', "mta-sts.sts2 A " + lo,
+        "stsredirect MX 10 mx-sts1", '_mta-sts.stsredirect TXT "v=STSv1; id=1"',
+        "mta-sts.stsredirect A " + lo,
+        "stsbig MX 10 mx-sts1", '_mta-sts.stsbig TXT "v=STSv1; id=1"', "mta-sts.stsbig A " + lo,
+        "stsstream MX 10 mx-sts1", '_mta-sts.stsstream TXT "v=STSv1; id=1"',
+        "mta-sts.stsstream A " + lo,
+        "stsdouble MX 10 mx-sts1", '_mta-sts.stsdouble TXT "v=STSv1; id=1"',
+        '_mta-sts.stsdouble TXT "v=STSv1; id=2"',
+    ]
+    child = lambda: ["@ MX 10 mx", "mx A 127.0.0.3",
+                     "%s.mx TLSA 3 1 1 %s" % (tcp, ee)]
+    children = {"secure": (child(), "ds"), "insecure": (child(), None),
+                "bogus": (child(), "bad-ds")}
+    return recs, children
+
+
+def setUpModule():
+    dnslab.require_knot()
+    E.dir = tempfile.mkdtemp(prefix="smtpsh-dnstest-")
+    make_certs(E.dir)
+    E.tls = TlsServer(os.path.join(E.dir, "mx-chain.pem"), os.path.join(E.dir, "mx.key"))
+    E.https = HttpsServer(os.path.join(E.dir, "web-chain.pem"), os.path.join(E.dir, "web.key"))
+    recs, children = zone_records(E.tls.port)
+    E.lab = dnslab.DnsLab(PARENT, recs, children, directory=os.path.join(E.dir, "knot"))
+    os.makedirs(E.lab.dir)
+    E.lab.start()
+
+
+def tearDownModule():
+    if E.lab:
+        E.lab.stop(remove=False)
+    if E.tls:
+        E.tls.close()
+    if E.https:
+        E.https.close()
+    if E.dir:
+        subprocess.run(["rm", "-rf", E.dir])
+
+
+def tool(*args, timeout_ms=5000, resolver=None, cafile=True):
+    env = dict(os.environ)
+    env.pop(dnslab_ca_env(), None)
+    if cafile:
+        env[dnslab_ca_env()] = os.path.join(E.dir, "ca.pem")
+    cmd = [DNSTOOL, "--resolver", resolver or E.lab.resolver, "--trust-anchor",
+           E.lab.trust_anchor, "--timeout", str(timeout_ms)] + [str(a) for a in args]
+    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       universal_newlines=True, env=env, timeout=60)
+    return r.stdout
+
+
+def dnslab_ca_env():
+    return "SMTPSH_MTA_STS_CAFILE"
+
+
+def hosts(out):
+    return [l.split()[3] for l in out.splitlines() if l.startswith("host ")]
+
+
+def line(out, prefix):
+    for l in out.splitlines():
+        if l.startswith(prefix):
+            return l
+    return ""
+
+
+class MxRouting(unittest.TestCase):
+    def test_preference_order_and_random_ties(self):
+        seen = set()
+        for _ in range(16):
+            out = tool("mx", "ordered.example.net")
+            self.assertIn("kind=mx mx-status=NOERROR mx-sec=secure", out)
+            h = hosts(out)
+            self.assertEqual(sorted(h[:2]), ["mx-a1.example.net", "mx-a2.example.net"], out)
+            self.assertEqual(h[2:], ["mx-b.example.net", "mx-c.example.net"], out)
+            seen.add(tuple(h[:2]))
+        self.assertEqual(len(seen), 2, "equal preferences must come in random order")
+
+    def test_addresses_with_dnssec_state(self):
+        out = tool("mx", "ordered.example.net")
+        self.assertIn("host 4 30 mx-c.example.net canon=- addr-sec=secure", out)
+        self.assertIn("  addr ::1 secure\n  addr 127.0.0.14 secure", out)
+
+    def test_no_mx_means_the_domain_itself(self):
+        out = tool("mx", "implicit.example.net")
+        self.assertIn("route implicit.example.net kind=implicit mx-status=NODATA mx-sec=secure",
+                      out)
+        self.assertIn("host 1 0 implicit.example.net", out)
+        self.assertIn("  addr 127.0.0.5 secure", out)
+
+    def test_nxdomain_is_implicit_with_no_address(self):
+        out = tool("mx", "missing.example.net")
+        self.assertIn("kind=implicit mx-status=NXDOMAIN mx-sec=secure", out)
+        self.assertNotIn("  addr ", out)
+
+    def test_null_mx(self):
+        out = tool("mx", "nullmx.example.net")
+        self.assertIn("route nullmx.example.net kind=null MX", out)
+        self.assertEqual(hosts(out), [])
+
+    def test_cname_mx_host(self):
+        out = tool("mx", "cname.example.net")
+        self.assertIn("host 1 10 alias.example.net canon=mx-a1.example.net addr-sec=secure",
+                      out)
+        self.assertIn("  addr 127.0.0.11 secure", out)
+
+    def test_timeout_stops(self):
+        # a "resolver" that never answers: the MX lookup times out, and that stops (no
+        # fallback to the domain's A record)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))
+        try:
+            out = tool("mx", "ordered.example.net", timeout_ms=600,
+                       resolver="127.0.0.1@%d" % s.getsockname()[1])
+        finally:
+            s.close()
+        self.assertIn("kind=failed mx-status=timeout", out)
+        self.assertIn("error MX lookup of ordered.example.net: timeout", out)
+        self.assertEqual(hosts(out), [])
+
+
+class Delegations(unittest.TestCase):
+    def test_secure_child(self):
+        out = tool("mx", "secure.example.net", E.tls.port)
+        self.assertIn("kind=mx mx-status=NOERROR mx-sec=secure", out)
+        self.assertIn('addr-sec=secure dane="DANE applies"', out)
+
+    def test_insecure_delegation(self):
+        out = tool("mx", "insecure.example.net", E.tls.port)
+        self.assertIn("kind=mx mx-status=NOERROR mx-sec=insecure", out)
+        self.assertIn('addr-sec=insecure dane="DANE not available" '
+                      'why="the host\'s address records are insecure"', out)
+
+    def test_bogus_child_stops(self):
+        out = tool("mx", "bogus.example.net")
+        self.assertIn("kind=failed mx-status=SERVFAIL mx-sec=bogus", out)
+        self.assertRegex(line(out, "error "), r"^error MX lookup of bogus\.example\.net: bogus \(.+\)")
+        self.assertEqual(hosts(out), [])
+
+    def test_bogus_query_says_why(self):
+        out = tool("query", "mx.bogus.example.net", "A")
+        self.assertIn("status=SERVFAIL sec=bogus why_bogus=", out)
+
+
+class Dane(unittest.TestCase):
+    def test_dane_ee_matches_leaf_key(self):
+        out = tool("dane", "dane3.example.net", E.tls.port)
+        self.assertIn("  tlsa 3 1 1 ", out)
+        self.assertIn("dane verified=1 3 1 1 matched the leaf key", out)
+
+    def test_dane_ta_matches_ca(self):
+        out = tool("dane", "dane2.example.net", E.tls.port)
+        self.assertIn("dane verified=1 2 0 1 matched the trust anchor certificate at depth 1",
+                      out)
+
+    def test_dane_ta_checks_names(self):
+        out = tool("dane", "danename.example.net", E.tls.port)
+        self.assertIn("dane error handshake failed: hostname mismatch", out)
+
+    def test_mismatch_refused(self):
+        out = tool("dane", "danebad.example.net", E.tls.port)
+        self.assertIn('dane="DANE applies"', out)
+        self.assertIn("dane error handshake failed:", out)
+        self.assertNotIn("dane verified=1", out)
+
+    def test_unusable_records(self):
+        out = tool("mx", "unusable.example.net", E.tls.port)
+        self.assertIn('dane="no usable TLSA records" why="none of the 1 TLSA records at '
+                      '_%d._tcp.mx-unusable.example.net is usable for SMTP"' % E.tls.port, out)
+
+    def test_other_port_has_no_tlsa(self):
+        out = tool("mx", "dane3.example.net", 25)
+        self.assertIn('dane="no TLSA records" why="_25._tcp.mx-dane3.example.net has no '
+                      'TLSA records (signed denial)"', out)
+
+
+class Txt(unittest.TestCase):
+    def test_spf_dmarc_tlsrpt(self):
+        out = tool("query", "sts.example.net", "TXT")
+        self.assertIn("status=NOERROR sec=secure", out)
+        self.assertIn('  rr "v=spf1 ip4:127.0.0.0/8 -all"', out)
+        self.assertIn('"v=DMARC1; p=reject; rua=mailto:dmarc@example.net"',
+                      tool("query", "_dmarc.sts.example.net", "TXT"))
+        self.assertIn('"v=TLSRPTv1; rua=mailto:tlsrpt@example.net"',
+                      tool("query", "_smtp._tls.sts.example.net", "TXT"))
+
+    def test_strings_joined(self):
+        self.assertIn('  rr "v=spf1 ip4:127.0.0.1 -all"', tool("query", "split.example.net", "TXT"))
+
+
+class MtaSts(unittest.TestCase):
+    def cache(self, name):
+        d = os.path.join(E.dir, "cache-" + name)
+        return d
+
+    def test_enforce_policy_fetched_matched_and_cached(self):
+        cache = self.cache("good")
+        out = tool("mtasts", "sts.example.net", E.https.port, cache)
+        self.assertIn("sts-txt _mta-sts.sts.example.net TXT status=NOERROR sec=secure", out)
+        self.assertIn('mta-sts source=fetched id=20261207T01 note=""', out)
+        self.assertIn("policy mode=enforce max_age=86400", out)
+        self.assertIn("  policy-mx *.sts-pool.example.net", out)
+        self.assertIn("mx-match mx-sts1.example.net yes", out)
+        path = os.path.join(cache, "sts.example.net")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(cache).st_mode), 0o700)
+        out = tool("mtasts", "sts.example.net", E.https.port, cache)
+        self.assertIn("mta-sts source=cache id=20261207T01", out)
+
+    def test_changed_id_refetches(self):
+        cache = self.cache("refresh")
+        os.makedirs(cache, mode=0o700)
+        with open(os.path.join(cache, "sts2.example.net"), "w") as f:
+            f.write("smtpsh-mta-sts-cache 1 old1 %d\n" % (int(__import__("time").time())))
+            f.write("version: STSv1\nmode: testing\nmx: other.example.net\nmax_age: 86400\n")
+        out = tool("mtasts", "sts2.example.net", E.https.port, cache)
+        self.assertIn("mta-sts source=fetched id=new2", out)
+        self.assertIn("policy mode=enforce", out)
+
+    def test_unlisted_mx(self):
+        out = tool("mtasts", "stsbad.example.net", E.https.port, "")
+        self.assertIn("mta-sts source=fetched", out)
+        self.assertIn("mx-match mx-elsewhere.example.net no", out)
+
+    def test_redirect_refused(self):
+        out = tool("mtasts", "stsredirect.example.net", E.https.port, "")
+        self.assertIn("mta-sts source=none", out)
+        self.assertIn("redirect (HTTP 301 to https://elsewhere.example.net/policy) refused", out)
+
+    def test_too_big_with_length(self):
+        out = tool("mtasts", "stsbig.example.net", E.https.port, "")
+        self.assertIn("mta-sts source=none", out)
+        self.assertIn("larger than 65536 bytes, transfer aborted", out)
+
+    def test_too_big_streamed(self):
+        out = tool("mtasts", "stsstream.example.net", E.https.port, "")
+        self.assertIn("mta-sts source=none", out)
+        self.assertIn("larger than 65536 bytes, transfer aborted", out)
+
+    def test_two_records_no_policy(self):
+        out = tool("mtasts", "stsdouble.example.net", E.https.port, "")
+        self.assertIn('mta-sts source=none id=- note="several v=STSv1 records at _mta-sts: '
+                      'no policy (3.1)"', out)
+
+    def test_webpki_verified(self):
+        out = tool("mtasts", "sts.example.net", E.https.port, "", cafile=False)
+        self.assertIn("mta-sts source=none", out)
+        self.assertRegex(line(out, "mta-sts "), r"policy fetch failed: .*(certificate|SSL)")
+
+    def test_https_resolves_through_libunbound(self):
+        # the name exists only in the lab's zones: found only through our resolver
+        out = tool("https", "mta-sts.sts.example.net", E.https.port, "/.well-known/mta-sts.txt")
+        self.assertIn("https status=200 bytes=%d type=text/plain" % len(GOOD_POLICY), out)
+        out = tool("https", "mta-sts.nowhere.example.net", E.https.port, "/x")
+        self.assertIn("https error no address for mta-sts.nowhere.example.net (NXDOMAIN", out)
+
+
+if __name__ == "__main__":
+    lablib.tap_main()
