@@ -34,6 +34,7 @@ struct dns_pending {
 
 struct dns_ctx {
 	struct ub_ctx *ub;
+	FILE *log; /* /dev/null: libunbound's own messages must not reach the terminal */
 	struct dns_pending *pending;
 	size_t npending;
 };
@@ -82,6 +83,11 @@ struct dns_ctx *dns_new(const struct dns_params *p, struct buf *err)
 		free(ctx);
 		return NULL;
 	}
+	/* Below the session nothing prints: libunbound logs errors (a broken trust anchor,
+	   validation failures) to stderr unless given another stream. */
+	ctx->log = fopen("/dev/null", "we");
+	if (ctx->log)
+		ub_ctx_debugout(ctx->ub, ctx->log);
 	int r = ub_ctx_async(ctx->ub, 1);
 	if (r == 0 && p && p->resolver) {
 		struct buf fwd;
@@ -103,16 +109,35 @@ struct dns_ctx *dns_new(const struct dns_params *p, struct buf *err)
 	}
 	if (r == 0) {
 		const char *ta = p && p->trust_anchor ? p->trust_anchor : DNS_DEFAULT_TRUST_ANCHOR;
-		r = ub_ctx_add_ta_file(ctx->ub, ta);
-		if (r != 0)
-			buf_printf(err, "cannot load the DNSSEC trust anchor %s: %s", ta,
-				   r == UB_READFILE ? strerror(errno) : ub_strerror(r));
+		/* libunbound reads the file only at the first query, and then says no more than
+		   "initialization failure": check here that it can be read at all */
+		FILE *f = fopen(ta, "re");
+		if (!f) {
+			buf_printf(err, "cannot read the DNSSEC trust anchor %s: %s", ta,
+				   strerror(errno));
+			r = UB_READFILE;
+		} else {
+			fclose(f);
+			r = ub_ctx_add_ta_file(ctx->ub, ta);
+			if (r != 0)
+				buf_printf(err, "cannot load the DNSSEC trust anchor %s: %s", ta,
+					   ub_strerror(r));
+		}
 	}
 	if (r != 0) {
 		dns_free(ctx);
 		return NULL;
 	}
 	return ctx;
+}
+
+/* libunbound's error text, with the likely cause of the least helpful one. */
+static const char *ub_error(int err)
+{
+	if (err == UB_INITFAIL)
+		return "the resolver could not start (is the trust anchor file a zone file of DS "
+		       "or DNSKEY records?)";
+	return ub_strerror(err);
 }
 
 static void answer_fail(struct dns_answer *a, enum dns_status st, const char *why)
@@ -211,7 +236,11 @@ static void on_result(void *arg, int err, struct ub_result *res)
 {
 	struct dns_pending *p = arg;
 	struct dns_answer *a = p->ans;
-	if (err != 0)
+	if (err == UB_INITFAIL)
+		answer_fail(a, DNS_ERROR,
+			    "the resolver could not start (is the trust anchor file "
+			    "a zone file of DS or DNSKEY records?)");
+	else if (err != 0)
 		answer_fail(a, DNS_ERROR, ub_strerror(err));
 	else if (!res)
 		answer_fail(a, DNS_ERROR, "no result from the resolver");
@@ -248,7 +277,7 @@ int dns_submit(struct dns_ctx *ctx, const char *name, int type, struct dns_answe
 	ctx->npending++;
 	int r = ub_resolve_async(ctx->ub, name, type, 1 /* IN */, p, on_result, &p->async_id);
 	if (r != 0) {
-		answer_fail(ans, DNS_ERROR, ub_strerror(r));
+		answer_fail(ans, DNS_ERROR, ub_error(r));
 		*done = true;
 		pending_drop(p);
 		return -1;
@@ -323,5 +352,7 @@ void dns_free(struct dns_ctx *ctx)
 		dns_cancel_all(ctx, "resolver closed");
 	if (ctx->ub)
 		ub_ctx_delete(ctx->ub);
+	if (ctx->log)
+		fclose(ctx->log);
 	free(ctx);
 }

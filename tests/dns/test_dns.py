@@ -244,16 +244,17 @@ def tearDownModule():
         subprocess.run(["rm", "-rf", E.dir])
 
 
-def tool(*args, timeout_ms=5000, resolver=None, cafile=True):
+def tool(*args, timeout_ms=5000, resolver=None, cafile=True, trust_anchor=None,
+         stderr=False):
     env = dict(os.environ)
     env.pop(dnslab_ca_env(), None)
     if cafile:
         env[dnslab_ca_env()] = os.path.join(E.dir, "ca.pem")
     cmd = [DNSTOOL, "--resolver", resolver or E.lab.resolver, "--trust-anchor",
-           E.lab.trust_anchor, "--timeout", str(timeout_ms)] + [str(a) for a in args]
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                       universal_newlines=True, env=env, timeout=60)
-    return r.stdout
+           trust_anchor or E.lab.trust_anchor, "--timeout", str(timeout_ms)]
+    r = subprocess.run(cmd + [str(a) for a in args], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, universal_newlines=True, env=env, timeout=60)
+    return (r.stdout, r.stderr) if stderr else r.stdout
 
 
 def dnslab_ca_env():
@@ -324,6 +325,25 @@ class MxRouting(unittest.TestCase):
         self.assertIn("kind=failed mx-status=timeout", out)
         self.assertIn("error MX lookup of ordered.example.net: timeout", out)
         self.assertEqual(hosts(out), [])
+
+
+class Resolver(unittest.TestCase):
+    def test_missing_trust_anchor(self):
+        out, err = tool("query", "ordered.example.net", "MX", stderr=True,
+                        trust_anchor=os.path.join(E.dir, "no-such-file"))
+        self.assertIn("resolver error cannot read the DNSSEC trust anchor %s: No such file"
+                      % os.path.join(E.dir, "no-such-file"), out)
+
+    def test_unusable_trust_anchor_is_one_line_and_silent(self):
+        bad = os.path.join(E.dir, "bad.key")
+        with open(bad, "w") as f:
+            f.write("this is not a zone file\n")
+        out, err = tool("query", "ordered.example.net", "MX", stderr=True, trust_anchor=bad)
+        self.assertIn('status=error sec=indeterminate error="the resolver could not start '
+                      '(is the trust anchor file a zone file of DS or DNSKEY records?)"', out)
+        # libunbound's own log lines must not reach the terminal
+        self.assertNotIn("libunbound", err)
+        self.assertNotIn("error", err)
 
 
 class Delegations(unittest.TestCase):
