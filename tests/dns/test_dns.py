@@ -254,6 +254,9 @@ def tool(*args, timeout_ms=5000, resolver=None, cafile=True, trust_anchor=None,
            trust_anchor or E.lab.trust_anchor, "--timeout", str(timeout_ms)]
     r = subprocess.run(cmd + [str(a) for a in args], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, universal_newlines=True, env=env, timeout=60)
+    # under ASan/UBSan a leak or undefined behaviour only shows on stderr
+    if "Sanitizer" in r.stderr or "runtime error:" in r.stderr:
+        raise AssertionError("dnstool %s:\n%s" % (" ".join(map(str, args)), r.stderr[-3000:]))
     return (r.stdout, r.stderr) if stderr else r.stdout
 
 
