@@ -6,6 +6,10 @@
  *   2. A, AAAA and TLSA (_PORT._tcp.HOST) of every MX host (or of the domain itself when it
  *      has no MX);
  *   3. only for hosts reached through a secure CNAME: TLSA at the expanded name (2.2.2).
+ * DANE verdicts follow RFC 7672 2.2: a host's TLSA records count when its address records are
+ * secure, also when the MX RRset itself is insecure (2.2.1 allows this "MAY": an unsigned
+ * domain hosted by a provider with signed MX hosts still gets DANE); mx.sec tells the caller
+ * which case it is.
  * The lookups run on a struct dns_ctx; mx_route_start/mx_route_continue let an event loop
  * drive them (poll dns_fd, dns_process, then mx_route_continue when dns_pending is 0), and
  * mx_route_resolve does it all, blocking.

@@ -173,6 +173,14 @@ static void fill_answer(struct dns_answer *a, const struct ub_result *res)
 		a->sec = DNS_SEC_INSECURE;
 	if (res->bogus && res->why_bogus)
 		a->why_bogus = strndup(res->why_bogus, 512);
+	if (a->sec == DNS_SEC_BOGUS) {
+		/* libunbound hands out the records (and the CNAME target) of a bogus answer too.
+		   Nobody may use them (an address or TLSA record an attacker forged): like a
+		   validating resolver we answer SERVFAIL and keep only why_bogus. */
+		a->status = DNS_SERVFAIL;
+		a->rcode = 2;
+		return;
+	}
 	if (res->canonname && res->qname && strcasecmp(res->canonname, res->qname) != 0) {
 		/* libunbound writes names with a trailing dot; qname is as we asked */
 		size_t cl = strnlen(res->canonname, DNS_NAME_TEXT_MAX);
@@ -185,14 +193,6 @@ static void fill_answer(struct dns_answer *a, const struct ub_result *res)
 		size_t l = strlen(a->canonname);
 		if (l > 1 && a->canonname[l - 1] == '.')
 			a->canonname[l - 1] = '\0';
-	}
-	if (a->sec == DNS_SEC_BOGUS) {
-		/* libunbound hands out the records of a bogus answer too. Nobody may use them
-		   (an address or TLSA record an attacker forged): like a validating resolver we
-		   answer SERVFAIL and keep only why_bogus. */
-		a->status = DNS_SERVFAIL;
-		a->rcode = 2;
-		return;
 	}
 	if (res->rcode == 3 || res->nxdomain) {
 		a->status = DNS_NXDOMAIN;

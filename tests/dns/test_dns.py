@@ -217,7 +217,9 @@ def zone_records(tls_port):
     child = lambda: ["@ MX 10 mx", "mx A 127.0.0.3",
                      "%s.mx TLSA 3 1 1 %s" % (tcp, ee)]
     children = {"secure": (child(), "ds"), "insecure": (child(), None),
-                "bogus": (child(), "bad-ds")}
+                "bogus": (child(), "bad-ds"),
+                # an unsigned domain whose MX is a host with signed TLSA (RFC 7672 2.2.1)
+                "hosted": (["@ MX 10 mx-dane3.example.net."], None)}
     return recs, children
 
 
@@ -361,6 +363,12 @@ class Delegations(unittest.TestCase):
         self.assertIn('addr-sec=insecure dane="DANE not available" '
                       'why="the host\'s address records are insecure"', out)
 
+    def test_insecure_mx_secure_host_gets_dane(self):
+        out = tool("mx", "hosted.example.net", E.tls.port)
+        self.assertIn("kind=mx mx-status=NOERROR mx-sec=insecure", out)
+        self.assertIn('host 1 10 mx-dane3.example.net canon=- addr-sec=secure '
+                      'dane="DANE applies"', out)
+
     def test_bogus_child_stops(self):
         out = tool("mx", "bogus.example.net")
         self.assertIn("kind=failed mx-status=SERVFAIL mx-sec=bogus", out)
@@ -370,6 +378,7 @@ class Delegations(unittest.TestCase):
     def test_bogus_query_says_why(self):
         out = tool("query", "mx.bogus.example.net", "A")
         self.assertIn("status=SERVFAIL sec=bogus why_bogus=", out)
+        self.assertNotIn("  rr ", out)  # the forged address is not handed out
 
 
 class Dane(unittest.TestCase):
