@@ -2,7 +2,10 @@
 """The DNS, DANE, HTTPS and MTA-STS services of the core library (through tests/dns/dnstool)
 against a private DNSSEC lab on loopback: Knot serving signed zones (tests/lab/dnslab.py), a
 TLS server presenting a certificate of a test CA (the "MX host"), and an HTTPS server with a
-certificate of the same CA serving MTA-STS policies. Nothing leaves the machine.
+certificate of the same CA serving MTA-STS policies. PosttlsFinger runs Postfix's
+posttls-finger on the same zones (through Debian's unbound as a validating resolver on a
+loopback address of its own, seen through a bind-mounted resolv.conf in a private mount
+namespace) and expects the same MX order and DANE verdicts. Nothing leaves the machine.
 
 Usage: test_dns.py [TEST_NAME_PATTERN...]   (DNSTOOL=path/to/dnstool)
 """
@@ -10,6 +13,7 @@ Usage: test_dns.py [TEST_NAME_PATTERN...]   (DNSTOOL=path/to/dnstool)
 import hashlib
 import http.server
 import os
+import re
 import socket
 import ssl
 import stat
@@ -214,7 +218,7 @@ def zone_records(tls_port):
         "stsdouble MX 10 mx-sts1", '_mta-sts.stsdouble TXT "v=STSv1; id=1"',
         '_mta-sts.stsdouble TXT "v=STSv1; id=2"',
     ]
-    child = lambda: ["@ MX 10 mx", "mx A 127.0.0.3",
+    child = lambda: ["@ MX 10 mx", "mx A 127.0.0.1",
                      "%s.mx TLSA 3 1 1 %s" % (tcp, ee)]
     children = {"secure": (child(), "ds"), "insecure": (child(), None),
                 "bogus": (child(), "bad-ds"),
@@ -492,6 +496,106 @@ class MtaSts(unittest.TestCase):
         self.assertIn("https status=200 bytes=%d type=text/plain" % len(GOOD_POLICY), out)
         out = tool("https", "mta-sts.nowhere.example.net", E.https.port, "/x")
         self.assertIn("https error no address for mta-sts.nowhere.example.net (NXDOMAIN", out)
+
+
+def ours(domain):
+    """smtpsh's verdict for the first MX host of domain, in posttls_verdict's words."""
+    out = tool("dane", domain, E.tls.port)
+    if "kind=failed" in out:
+        return "lookup failed"
+    if "kind=null MX" in out:
+        return "null MX"
+    m = re.search(r"^dane verified=1 (\d \d \d) matched", out, re.M)
+    if m:
+        return "DANE match " + m.group(1)
+    m = re.search(r"^dane error handshake failed: (.*)$", out, re.M)
+    if m:
+        return "DANE failed: " + m.group(1).lower()
+    if 'dane="no usable TLSA records"' in out:
+        return "no usable TLSA"
+    if re.search(r'dane="(no TLSA records|DANE not available)"', out):
+        return "no DANE"
+    return "unknown: " + out
+
+
+def posttls_verdict(out):
+    """posttls-finger's verdict for the first MX host it reached (with -L ...,dane)."""
+    if "Destination address lookup failed" in out:
+        return "null MX" if "(nullMX)" in out else "lookup failed"
+    signed = "DNSSEC-signed TLSA record:" in out
+    m = re.search(r"Matched DANE (?:EE|TA) certificate at depth \d+: (\d \d \d) ", out)
+    if signed and m and re.search(r"(Verified|Trusted) TLS connection established", out):
+        return "DANE match " + m.group(1)
+    m = re.search(r"server certificate verification failed for \S+: num=\d+:(.*)$", out, re.M)
+    if signed and m:
+        return "DANE failed: " + m.group(1).lower()
+    if "unsupported TLSA certificate usage" in out:
+        return "no usable TLSA"
+    if not signed and "TLS connection established" in out:
+        return "no DANE"
+    return "unknown: " + out
+
+
+class PosttlsFinger(unittest.TestCase):
+    """The same zones through Postfix's posttls-finger (libc resolver, AD bit from Debian's
+    unbound validating with the lab's trust anchor, in a private mount namespace): the same
+    MX order and the same DANE verdicts."""
+
+    resolver = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.resolver = dnslab.ValidatingResolver(E.lab).start()
+        cls.conf = os.path.join(E.dir, "postfix-conf")
+        os.makedirs(cls.conf, exist_ok=True)
+        open(os.path.join(cls.conf, "main.cf"), "w").close()
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.resolver:
+            cls.resolver.stop()
+
+    def finger(self, domain, *opts):
+        r = self.resolver.run_with_resolver(
+            ["posttls-finger", "-c", "-w", "-l", "dane", "-L", "routine,certmatch,dane",
+             "-o", "dnssec_probe=", "-t", "3", "-T", "3"] + list(opts) +
+            ["%s:%d" % (domain, E.tls.port)],
+            env=dict(os.environ, MAIL_CONFIG=self.conf))
+        return r.stdout
+
+    def test_same_mx_order(self):
+        out = self.finger("ordered.example.net", "-a", "ipv4")
+        theirs = []
+        for h in re.findall(r"Failed to establish session to \S+ via (\S+):", out):
+            if not theirs or theirs[-1] != h:
+                theirs.append(h)
+        mine = hosts(tool("mx", "ordered.example.net"))
+        # equal preferences are in random order in both: compare the groups
+        group = lambda hs: [frozenset(hs[:2])] + hs[2:]
+        self.assertEqual(len(theirs), 4, out)
+        self.assertEqual(group(theirs), group(mine), out)
+
+    def test_same_dane_verdicts(self):
+        cases = {
+            "dane3.example.net": "DANE match 3 1 1",
+            "dane2.example.net": "DANE match 2 0 1",
+            "danebad.example.net": "DANE failed: no matching dane tlsa records",
+            "danename.example.net": "DANE failed: hostname mismatch",
+            "unusable.example.net": "no usable TLSA",
+            "secure.example.net": "DANE match 3 1 1",
+            "insecure.example.net": "no DANE",
+            "hosted.example.net": "DANE match 3 1 1",
+            "bogus.example.net": "lookup failed",
+            "nullmx.example.net": "null MX",
+        }
+        wrong = []
+        for domain, want in cases.items():
+            out = self.finger(domain)
+            got = (posttls_verdict(out), ours(domain))
+            if got != (want, want):
+                wrong.append("%s: want %r, posttls-finger %r, smtpsh %r\n%s"
+                             % (domain, want, got[0], got[1], out))
+        self.assertEqual(wrong, [])
 
 
 if __name__ == "__main__":
