@@ -35,10 +35,11 @@ void https_result_init(struct https_result *r);
 void https_result_free(struct https_result *r);
 
 /*
- * GET https://host[:port]path. Returns 0 when a final response came (any status but 3xx:
- * the caller judges it), or -1 with one line in err: the address lookup failed, the
- * connection or TLS verification failed, "redirect (HTTP 301 to URL) refused", "larger than
- * N bytes", timeout.
+ * GET https://host[:port]path. Blocking: it waits for the address lookup (dns_wait, which
+ * also waits for other queries pending on p->dns) and the transfer, within timeout_ms. Returns 0
+ * when a final response came (any status but 3xx: the caller judges it), or -1 with one line in
+ * err: the address lookup failed, the connection or TLS verification failed, "redirect (HTTP 301 to
+ * URL) refused", "larger than N bytes", timeout.
  */
 int https_get(const struct https_params *p, struct https_result *out, struct buf *err);
 

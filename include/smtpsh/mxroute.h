@@ -58,7 +58,7 @@ enum mx_route_kind {
 struct mx_route_params {
 	unsigned port;		 /* SMTP port, also the TLSA name's _PORT (default 25 when 0) */
 	bool mta_sts;		 /* also look up TXT _mta-sts.DOMAIN in round 1 */
-	bool tlsa;		 /* look up TLSA records (round 2 and 3) */
+	bool skip_tlsa;		 /* no TLSA lookups (rounds 2 and 3): dane is DANE_INSECURE */
 	uint32_t (*rnd)(void *); /* tie-breaker for equal preferences; NULL: dns_random */
 	void *rnd_arg;
 };

@@ -61,7 +61,8 @@ static int fetch(struct dns_ctx *dns, const char *domain, const struct mtasts_pa
 		buf_printf(err, "https://%s%s: HTTP status %ld, not 200", hp.host, hp.path,
 			   res.status);
 		r = -1;
-	} else if (r == 0 && strncasecmp(res.content_type, "text/plain", 10) != 0) {
+	} else if (r == 0 && !(strncasecmp(res.content_type, "text/plain", 10) == 0 &&
+			       strchr("; \t", res.content_type[10]))) {
 		/* 3.3: the policy is served as text/plain */
 		buf_printf(err, "https://%s%s: Content-Type \"%.60s\", not text/plain", hp.host,
 			   hp.path, res.content_type);

@@ -106,7 +106,7 @@ static int add_host(struct mx_route *r, const char *name, unsigned pref)
 	r->n++;
 	dns_submit(r->ctx, h->name, DNS_T_A, &h->a, &h->qdone[0]);
 	dns_submit(r->ctx, h->name, DNS_T_AAAA, &h->aaaa, &h->qdone[1]);
-	if (r->params.tlsa)
+	if (!r->params.skip_tlsa)
 		submit_tlsa(r, h->name, &h->tlsa, &h->qdone[2]);
 	return 0;
 }
@@ -220,7 +220,7 @@ static int after_hosts(struct mx_route *r)
 			h->canon = strdup(canon);
 		/* RFC 7672 2.2.2: a secure CNAME chain makes the expanded name the first TLSA
 		   base domain */
-		if (r->params.tlsa && h->canon && h->addr_sec == DNS_SEC_SECURE) {
+		if (!r->params.skip_tlsa && h->canon && h->addr_sec == DNS_SEC_SECURE) {
 			submit_tlsa(r, h->canon, &h->tlsa_canon, &h->qdone[3]);
 			more = 1;
 		}
@@ -236,7 +236,7 @@ static void judge_dane(struct mx_route *r)
 		buf_init(&why);
 		h->tlsa_used = &h->tlsa;
 		h->tlsa_base = h->name;
-		if (!r->params.tlsa) {
+		if (r->params.skip_tlsa) {
 			h->dane = DANE_INSECURE;
 			buf_puts(&why, "TLSA records not looked up");
 		} else if (h->canon && h->addr_sec == DNS_SEC_SECURE) {

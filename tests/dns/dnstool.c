@@ -153,7 +153,7 @@ static void print_route(const struct mx_route *r)
 static int resolve_route(struct dns_ctx *ctx, const char *domain, unsigned port, bool sts,
 			 struct mx_route *r)
 {
-	struct mx_route_params p = {.port = port, .tlsa = true, .mta_sts = sts};
+	struct mx_route_params p = {.port = port, .mta_sts = sts};
 	long long t0 = dns_now_ms();
 	mx_route_resolve(ctx, domain, &p, timeout_ms, r);
 	fprintf(stderr, "route took %lld ms\n", dns_now_ms() - t0);

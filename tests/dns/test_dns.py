@@ -64,7 +64,8 @@ def make_certs(d):
 
     leaf("mx", ["mx-dane3.example.net", "mx-dane2.example.net", "mx-bad.example.net"])
     leaf("web", ["mta-sts." + s + ".example.net"
-                 for s in ("sts", "stsbad", "stsredirect", "stsbig", "stsstream", "sts2")])
+                 for s in ("sts", "stsbad", "stsredirect", "stsbig", "stsstream", "sts2",
+                           "ststype", "sts404")])
 
 
 def der(pem_path):
@@ -142,14 +143,19 @@ class PolicyHandler(http.server.BaseHTTPRequestHandler):
             except OSError:
                 pass  # the client stopped reading: what the test wants
             return None
+        if case == "ststype":  # 3.3: the policy is text/plain
+            return self._send(200, GOOD_POLICY.encode(), "text/plainx")
         return self._send(404, b"no such case")
 
-    def _send(self, code, body):
+    def _send(self, code, body, ctype="text/plain"):
         self.send_response(code)
-        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except OSError:
+            pass  # the client stopped reading (the 64 KiB limit): what the test wants
 
 
 class HttpsServer:
@@ -217,6 +223,8 @@ def zone_records(tls_port):
         "mta-sts.stsstream A " + lo,
         "stsdouble MX 10 mx-sts1", '_mta-sts.stsdouble TXT "v=STSv1; id=1"',
         '_mta-sts.stsdouble TXT "v=STSv1; id=2"',
+        "ststype MX 10 mx-sts1", '_mta-sts.ststype TXT "v=STSv1; id=1"', "mta-sts.ststype A " + lo,
+        "sts404 MX 10 mx-sts1", '_mta-sts.sts404 TXT "v=STSv1; id=1"', "mta-sts.sts404 A " + lo,
     ]
     child = lambda: ["@ MX 10 mx", "mx A 127.0.0.1",
                      "%s.mx TLSA 3 1 1 %s" % (tcp, ee)]
@@ -479,6 +487,16 @@ class MtaSts(unittest.TestCase):
         out = tool("mtasts", "stsstream.example.net", E.https.port, "")
         self.assertIn("mta-sts source=none", out)
         self.assertIn("larger than 65536 bytes, transfer aborted", out)
+
+    def test_not_text_plain(self):
+        out = tool("mtasts", "ststype.example.net", E.https.port, "")
+        self.assertIn("mta-sts source=none", out)
+        self.assertIn('Content-Type "text/plainx", not text/plain', out)
+
+    def test_not_found(self):
+        out = tool("mtasts", "sts404.example.net", E.https.port, "")
+        self.assertIn("mta-sts source=none", out)
+        self.assertIn("/.well-known/mta-sts.txt: HTTP status 404, not 200", out)
 
     def test_two_records_no_policy(self):
         out = tool("mtasts", "stsdouble.example.net", E.https.port, "")
