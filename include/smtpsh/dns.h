@@ -203,6 +203,8 @@ size_t dns_pending(const struct dns_ctx *ctx);
 int dns_wait(struct dns_ctx *ctx, long long deadline_ms);
 /* Cancels every pending query, answering each with DNS_TIMEOUT and reason. */
 void dns_cancel_all(struct dns_ctx *ctx, const char *reason);
+/* Cancels the query whose answer goes to ans, if it is still pending (same answer). */
+void dns_cancel(struct dns_ctx *ctx, struct dns_answer *ans, const char *reason);
 long long dns_now_ms(void);
 
 /* Blocking convenience: one query, run until answered or timeout_ms (also waits for, and

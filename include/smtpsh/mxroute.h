@@ -10,9 +10,9 @@
  * secure, also when the MX RRset itself is insecure (2.2.1 allows this "MAY": an unsigned
  * domain hosted by a provider with signed MX hosts still gets DANE); mx.sec tells the caller
  * which case it is.
- * The lookups run on a struct dns_ctx; mx_route_start/mx_route_continue let an event loop
- * drive them (poll dns_fd, dns_process, then mx_route_continue when dns_pending is 0), and
- * mx_route_resolve does it all, blocking.
+ * The lookups run on a struct dns_ctx, which other queries may share; mx_route_start and
+ * mx_route_continue let an event loop drive them (poll dns_fd, dns_process, mx_route_continue
+ * until it returns 0), and mx_route_resolve does it all, blocking.
  */
 #ifndef SMTPSH_MXROUTE_H
 #define SMTPSH_MXROUTE_H
@@ -79,19 +79,23 @@ struct mx_route {
 	bool qdone[2];
 };
 
-/* Starts round 1. -1 when nothing could be submitted (route->kind MX_ROUTE_FAIL, error set).
-   route must stay in place (answers are written into it) until it is complete or freed. */
+/* Starts round 1. -1 when nothing could be submitted (route->kind MX_ROUTE_FAIL, error set,
+   the route is complete). route must stay in place (answers are written into it) until it
+   is complete or freed. */
 int mx_route_start(struct dns_ctx *ctx, const char *domain, const struct mx_route_params *p,
 		   struct mx_route *route);
-/* After every query of the round was answered (dns_pending(ctx) == 0): evaluates it and
-   submits the next round. Returns 1 when queries are running again, 0 when the route is
-   complete. */
+/* Has every query of the current round been answered? */
+bool mx_route_ready(const struct mx_route *route);
+/* When the round is answered (mx_route_ready): evaluates it and submits the next round.
+   Returns 1 while queries are running (also when called before the round is ready), 0 when
+   the route is complete. Call it after each dns_process(). */
 int mx_route_continue(struct mx_route *route);
 /* Start, wait and continue until complete or timeout_ms (for all rounds together: what is
    unanswered then counts as a timeout). Returns 0; the outcome is in route->kind. */
 int mx_route_resolve(struct dns_ctx *ctx, const char *domain, const struct mx_route_params *p,
 		     int timeout_ms, struct mx_route *route);
-/* Releases everything (cancels queries still pending on its context first). */
+/* Releases everything; the route's own queries still pending are cancelled first (other
+   queries on the same context go on). */
 void mx_route_free(struct mx_route *route);
 
 /* "mx", "implicit", "null MX", "failed". */

@@ -316,6 +316,19 @@ void dns_cancel_all(struct dns_ctx *ctx, const char *reason)
 	cancel_all(ctx, DNS_TIMEOUT, reason);
 }
 
+void dns_cancel(struct dns_ctx *ctx, struct dns_answer *ans, const char *reason)
+{
+	for (struct dns_pending *p = ctx->pending; p; p = p->next) {
+		if (p->ans == ans) {
+			ub_cancel(ctx->ub, p->async_id);
+			answer_fail(p->ans, DNS_TIMEOUT, reason);
+			*p->done = true;
+			pending_drop(p);
+			return;
+		}
+	}
+}
+
 int dns_wait(struct dns_ctx *ctx, long long deadline_ms)
 {
 	int fd = ub_fd(ctx->ub);

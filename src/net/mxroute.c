@@ -62,14 +62,18 @@ int mx_route_start(struct dns_ctx *ctx, const char *domain, const struct mx_rout
 	r->port = p->port ? p->port : 25;
 	r->kind = MX_ROUTE_FAIL;
 	r->round = 1;
+	/* a flag is false only while its query is pending (dns_submit clears it) */
+	r->qdone[0] = r->qdone[1] = true;
 	r->domain = plain_name(domain);
-	if (!r->domain)
-		return set_error(r, "out of memory");
-	if (strlen(r->domain) > DNS_NAME_WIRE_MAX || r->domain[0] == '\0')
-		return set_error(r, "not a domain name");
-	if (dns_submit(ctx, r->domain, DNS_T_MX, &r->mx, &r->qdone[0]) < 0)
+	if (!r->domain || strlen(r->domain) > DNS_NAME_WIRE_MAX || r->domain[0] == '\0') {
+		r->round = 4; /* complete: nothing was asked */
+		return set_error(r, r->domain ? "not a domain name" : "out of memory");
+	}
+	if (dns_submit(ctx, r->domain, DNS_T_MX, &r->mx, &r->qdone[0]) < 0) {
+		r->round = 4;
 		return set_error(r, "MX lookup of %s: %s", r->domain,
 				 r->mx.error ? r->mx.error : "cannot start");
+	}
 	if (p->mta_sts) {
 		struct buf name;
 		buf_init(&name);
@@ -103,6 +107,8 @@ static int add_host(struct mx_route *r, const char *name, unsigned pref)
 	if (!h->name)
 		return -1;
 	h->pref = pref;
+	for (size_t k = 0; k < 4; k++)
+		h->qdone[k] = true;
 	r->n++;
 	dns_submit(r->ctx, h->name, DNS_T_A, &h->a, &h->qdone[0]);
 	dns_submit(r->ctx, h->name, DNS_T_AAAA, &h->aaaa, &h->qdone[1]);
@@ -258,8 +264,21 @@ static void judge_dane(struct mx_route *r)
 	}
 }
 
+bool mx_route_ready(const struct mx_route *r)
+{
+	if (!r->qdone[0] || !r->qdone[1])
+		return false;
+	for (size_t i = 0; i < r->n; i++)
+		for (size_t k = 0; k < 4; k++)
+			if (!r->hosts[i].qdone[k])
+				return false;
+	return true;
+}
+
 int mx_route_continue(struct mx_route *r)
 {
+	if (!mx_route_ready(r))
+		return r->round < 4 ? 1 : 0;
 	switch (r->round) {
 	case 1:
 		r->round = 2;
@@ -286,11 +305,8 @@ int mx_route_resolve(struct dns_ctx *ctx, const char *domain, const struct mx_ro
 		     int timeout_ms, struct mx_route *r)
 {
 	long long deadline = dns_now_ms() + timeout_ms;
-	if (mx_route_start(ctx, domain, p, r) < 0) {
-		dns_cancel_all(ctx, "cancelled");
-		r->round = 4;
+	if (mx_route_start(ctx, domain, p, r) < 0)
 		return 0;
-	}
 	do {
 		dns_wait(ctx, deadline);
 	} while (mx_route_continue(r) == 1);
@@ -310,8 +326,17 @@ static void host_free(struct mx_host *h)
 
 void mx_route_free(struct mx_route *r)
 {
-	if (r->ctx && r->round < 4 && dns_pending(r->ctx))
-		dns_cancel_all(r->ctx, "cancelled");
+	if (r->ctx && r->round < 4) {
+		/* only this route's queries: others may share the context */
+		dns_cancel(r->ctx, &r->mx, "cancelled");
+		dns_cancel(r->ctx, &r->sts_txt, "cancelled");
+		for (size_t i = 0; i < r->n; i++) {
+			struct dns_answer *as[] = {&r->hosts[i].a, &r->hosts[i].aaaa,
+						   &r->hosts[i].tlsa, &r->hosts[i].tlsa_canon};
+			for (size_t k = 0; k < 4; k++)
+				dns_cancel(r->ctx, as[k], "cancelled");
+		}
+	}
 	for (size_t i = 0; i < r->n; i++)
 		host_free(&r->hosts[i]);
 	free(r->hosts);

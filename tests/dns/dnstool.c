@@ -6,12 +6,16 @@
  *   dnstool [--resolver ADDR@PORT] [--trust-anchor FILE] [--timeout MS] COMMAND ...
  *     query NAME TYPE         one answer: status, DNSSEC state, records
  *     mx DOMAIN [PORT]        the MX route with addresses, TLSA and DANE verdicts
+ *     mx-async DOMAIN OTHER   the route driven by our own poll() loop while a query for the
+ *                             A record of OTHER runs on the same context
+ *     mx-cancel DOMAIN OTHER  the route freed at once, the query for OTHER still answered
  *     dane DOMAIN PORT        route, then a TLS handshake with DANE to the first host
  *     https HOST PORT PATH    a GET through https.c (CA file from $SMTPSH_MTA_STS_CAFILE)
  *     mtasts DOMAIN HTTPSPORT CACHEDIR   MX route + MTA-STS discovery + policy match
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +161,44 @@ static int resolve_route(struct dns_ctx *ctx, const char *domain, unsigned port,
 	long long t0 = dns_now_ms();
 	mx_route_resolve(ctx, domain, &p, timeout_ms, r);
 	fprintf(stderr, "route took %lld ms\n", dns_now_ms() - t0);
+	return 0;
+}
+
+/* The route and an unrelated query on one context, driven as an event loop would. */
+static int cmd_mx_async(struct dns_ctx *ctx, const char *domain, const char *other, bool cancel)
+{
+	struct dns_answer a;
+	bool a_done;
+	dns_submit(ctx, other, DNS_T_A, &a, &a_done);
+	struct mx_route r;
+	struct mx_route_params p = {.port = 25};
+	int running = mx_route_start(ctx, domain, &p, &r) == 0;
+	if (cancel) {
+		mx_route_free(&r);
+		running = 0;
+		printf("route freed, pending %zu\n", dns_pending(ctx));
+	}
+	long long deadline = dns_now_ms() + timeout_ms;
+	int loops = 0;
+	while ((running || !a_done) && dns_now_ms() < deadline) {
+		struct pollfd pfd = {.fd = dns_fd(ctx), .events = POLLIN};
+		if (poll(&pfd, 1, 100) > 0)
+			dns_process(ctx);
+		if (running)
+			running = mx_route_continue(&r);
+		loops++;
+	}
+	if (running || !a_done) {
+		printf("async: not complete\n");
+		return 1;
+	}
+	if (!cancel) {
+		print_route(&r);
+		mx_route_free(&r);
+	}
+	print_answer("other", &a);
+	dns_answer_free(&a);
+	printf("async: complete, pending %zu\n", dns_pending(ctx));
 	return 0;
 }
 
@@ -344,7 +386,11 @@ int main(int argc, char **argv)
 		print_route(&r);
 		mx_route_free(&r);
 		rc = 0;
-	} else if (strcmp(cmd, "dane") == 0 && left == 2)
+	} else if (strcmp(cmd, "mx-async") == 0 && left == 2)
+		rc = cmd_mx_async(ctx, a[0], a[1], false);
+	else if (strcmp(cmd, "mx-cancel") == 0 && left == 2)
+		rc = cmd_mx_async(ctx, a[0], a[1], true);
+	else if (strcmp(cmd, "dane") == 0 && left == 2)
 		rc = cmd_dane(ctx, a[0], (unsigned)atoi(a[1]));
 	else if (strcmp(cmd, "https") == 0 && left == 3)
 		rc = cmd_https(ctx, a[0], (unsigned)atoi(a[1]), a[2]);

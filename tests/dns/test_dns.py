@@ -329,6 +329,17 @@ class MxRouting(unittest.TestCase):
                       out)
         self.assertIn("  addr 127.0.0.11 secure", out)
 
+    def test_event_loop_with_other_queries(self):
+        out = tool("mx-async", "ordered.example.net", "mx-b.example.net")
+        self.assertEqual(hosts(out)[2:], ["mx-b.example.net", "mx-c.example.net"], out)
+        self.assertIn("other mx-b.example.net A status=NOERROR sec=secure\n  rr 127.0.0.13", out)
+        self.assertIn("async: complete, pending 0", out)
+
+    def test_freeing_a_route_leaves_other_queries(self):
+        out = tool("mx-cancel", "ordered.example.net", "mx-b.example.net")
+        self.assertIn("route freed, pending 1", out)
+        self.assertIn("other mx-b.example.net A status=NOERROR sec=secure\n  rr 127.0.0.13", out)
+
     def test_timeout_stops(self):
         # a "resolver" that never answers: the MX lookup times out, and that stops (no
         # fallback to the domain's A record)
