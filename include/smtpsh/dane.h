@@ -25,9 +25,9 @@ int dane_ctx_enable(SSL_CTX *ctx, struct buf *err);
  * its CNAME expansion, RFC 7672 2.2.2), also used as SNI; mx_host, when it differs, is added
  * as a second reference identifier (section 3.2.2). Adds the usable records among rrs[0..n)
  * (dns_tlsa_usable) and sets DANE_FLAG_NO_DANE_EE_NAMECHECKS (section 3.1.1: DANE-EE ignores
- * names and validity dates). The caller's verify mode must be SSL_VERIFY_PEER for a mismatch
- * to stop the handshake. Returns how many records were added (0: none usable, DANE was not
- * enabled), or -1 with the reason in err.
+ * names; OpenSSL itself ignores the validity dates of a DANE-EE match, DANE-TA checks both). The
+ * caller's verify mode must be SSL_VERIFY_PEER for a mismatch to stop the handshake. Returns how
+ * many records were added (0: none usable, DANE was not enabled), or -1 with the reason in err.
  */
 int dane_apply(SSL *ssl, const char *tlsa_base, const char *mx_host, const struct dns_tlsa *rrs,
 	       size_t n, struct buf *err);

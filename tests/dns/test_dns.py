@@ -48,21 +48,37 @@ def make_certs(d):
             "-subj", "/CN=smtpsh DNS lab CA", "-addext", "basicConstraints=critical,CA:TRUE",
             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
 
-    def leaf(name, sans):
+    def leaf(name, sans, expired=False):
         with open(os.path.join(d, name + ".ext"), "w") as f:
             f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n" %
                     ",".join("DNS:" + s for s in sans))
         openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr",
                 "-subj", "/CN=" + sans[0], cwd=d)
-        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "2", "-out", name + ".pem", "-extfile",
-                name + ".ext", cwd=d)
+        if expired:
+            # `openssl ca` is the command line's way to give a certificate past dates
+            with open(os.path.join(d, "ca.cnf"), "w") as f:
+                f.write("[ca]\ndefault_ca=lab\n[lab]\ndatabase=index.txt\n"
+                        "new_certs_dir=.\nserial=serial\ndefault_md=sha256\npolicy=any\n"
+                        "[any]\ncommonName=supplied\n")
+            open(os.path.join(d, "index.txt"), "w").close()
+            with open(os.path.join(d, "serial"), "w") as f:
+                f.write("1000\n")
+            openssl("ca", "-batch", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile",
+                    "ca.key", "-in", name + ".csr", "-out", name + ".pem", "-notext",
+                    "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
+                    "-extfile", name + ".ext", cwd=d)
+        else:
+            openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                    "-CAcreateserial", "-days", "2", "-out", name + ".pem", "-extfile",
+                    name + ".ext", cwd=d)
         with open(os.path.join(d, name + "-chain.pem"), "w") as out:
             for part in (name + ".pem", "ca.pem"):
                 with open(os.path.join(d, part)) as f:
                     out.write(f.read())
 
     leaf("mx", ["mx-dane3.example.net", "mx-dane2.example.net", "mx-bad.example.net"])
+    # expired in 2020 (names both hosts that use it: the expiry tests test only expiry)
+    leaf("old", ["mx-old.example.net", "mx-exp3.example.net"], expired=True)
     leaf("web", ["mta-sts." + s + ".example.net"
                  for s in ("sts", "stsbad", "stsredirect", "stsbig", "stsstream", "sts2",
                            "ststype", "sts404")])
@@ -176,15 +192,18 @@ class Env:
     dir = None
     lab = None
     tls = None
+    old = None
     https = None
 
 
 E = Env()
 
 
-def zone_records(tls_port):
+def zone_records(tls_port, old_port):
     d = E.dir
     ee = spki_sha256(os.path.join(d, "mx.pem"))
+    old_ee = spki_sha256(os.path.join(d, "old.pem"))
+    old_tcp = "_%d._tcp" % old_port
     ta = hashlib.sha256(der(os.path.join(d, "ca.pem"))).hexdigest()
     wrong = hashlib.sha256(b"not the key").hexdigest()
     tcp = "_%d._tcp" % tls_port
@@ -204,6 +223,12 @@ def zone_records(tls_port):
         # DANE-TA, but the certificate does not name mx-name (RFC 7672 3.2.2 name checks)
         "danename MX 10 mx-name", "mx-name A " + lo, "%s.mx-name TLSA 2 0 1 %s" % (tcp, ta),
         "danebad MX 10 mx-bad", "mx-bad A " + lo, "%s.mx-bad TLSA 3 1 1 %s" % (tcp, wrong),
+        # DANE-EE(3) ignores names and dates (RFC 7672 3.1.1): a host the certificate does
+        # not name, and an expired certificate; DANE-TA(2) checks both
+        "daneee MX 10 mx-unnamed", "mx-unnamed A " + lo,
+        "%s.mx-unnamed TLSA 3 1 1 %s" % (tcp, ee),
+        "expee MX 10 mx-exp3", "mx-exp3 A " + lo, "%s.mx-exp3 TLSA 3 1 1 %s" % (old_tcp, old_ee),
+        "expta MX 10 mx-old", "mx-old A " + lo, "%s.mx-old TLSA 2 0 1 %s" % (old_tcp, ta),
         "unusable MX 10 mx-unusable", "mx-unusable A " + lo,
         "%s.mx-unusable TLSA 1 1 1 %s" % (tcp, ee),
         # MTA-STS and the records \dns shows
@@ -240,8 +265,9 @@ def setUpModule():
     E.dir = tempfile.mkdtemp(prefix="smtpsh-dnstest-")
     make_certs(E.dir)
     E.tls = TlsServer(os.path.join(E.dir, "mx-chain.pem"), os.path.join(E.dir, "mx.key"))
+    E.old = TlsServer(os.path.join(E.dir, "old-chain.pem"), os.path.join(E.dir, "old.key"))
     E.https = HttpsServer(os.path.join(E.dir, "web-chain.pem"), os.path.join(E.dir, "web.key"))
-    recs, children = zone_records(E.tls.port)
+    recs, children = zone_records(E.tls.port, E.old.port)
     E.lab = dnslab.DnsLab(PARENT, recs, children, directory=os.path.join(E.dir, "knot"))
     os.makedirs(E.lab.dir)
     E.lab.start()
@@ -250,8 +276,9 @@ def setUpModule():
 def tearDownModule():
     if E.lab:
         E.lab.stop(remove=False)
-    if E.tls:
-        E.tls.close()
+    for server in (E.tls, E.old):
+        if server:
+            server.close()
     if E.https:
         E.https.close()
     if E.dir:
@@ -419,6 +446,18 @@ class Dane(unittest.TestCase):
         out = tool("dane", "danename.example.net", E.tls.port)
         self.assertIn("dane error handshake failed: hostname mismatch", out)
 
+    def test_dane_ee_ignores_names(self):
+        out = tool("dane", "daneee.example.net", E.tls.port)
+        self.assertIn("dane verified=1 3 1 1 matched the leaf key", out)
+
+    def test_dane_ee_ignores_expiry(self):
+        out = tool("dane", "expee.example.net", E.old.port)
+        self.assertIn("dane verified=1 3 1 1 matched the leaf key", out)
+
+    def test_dane_ta_checks_expiry(self):
+        out = tool("dane", "expta.example.net", E.old.port)
+        self.assertIn("dane error handshake failed: certificate has expired", out)
+
     def test_mismatch_refused(self):
         out = tool("dane", "danebad.example.net", E.tls.port)
         self.assertIn('dane="DANE applies"', out)
@@ -527,9 +566,9 @@ class MtaSts(unittest.TestCase):
         self.assertIn("https error no address for mta-sts.nowhere.example.net (NXDOMAIN", out)
 
 
-def ours(domain):
+def ours(domain, port):
     """smtpsh's verdict for the first MX host of domain, in posttls_verdict's words."""
-    out = tool("dane", domain, E.tls.port)
+    out = tool("dane", domain, port)
     if "kind=failed" in out:
         return "lookup failed"
     if "kind=null MX" in out:
@@ -555,7 +594,8 @@ def posttls_verdict(out):
     m = re.search(r"Matched DANE (?:EE|TA) certificate at depth \d+: (\d \d \d) ", out)
     if signed and m and re.search(r"(Verified|Trusted) TLS connection established", out):
         return "DANE match " + m.group(1)
-    m = re.search(r"server certificate verification failed for \S+: num=\d+:(.*)$", out, re.M)
+    m = re.search(r"server certificate verification failed for \S+: (?:num=\d+:)?(.*)$", out,
+                  re.M)
     if signed and m:
         return "DANE failed: " + m.group(1).lower()
     if "unsupported TLSA certificate usage" in out:
@@ -584,11 +624,11 @@ class PosttlsFinger(unittest.TestCase):
         if cls.resolver:
             cls.resolver.stop()
 
-    def finger(self, domain, *opts):
+    def finger(self, domain, *opts, port=None):
         r = self.resolver.run_with_resolver(
             ["posttls-finger", "-c", "-w", "-l", "dane", "-L", "routine,certmatch,dane",
              "-o", "dnssec_probe=", "-t", "3", "-T", "3"] + list(opts) +
-            ["%s:%d" % (domain, E.tls.port)],
+            ["%s:%d" % (domain, port or E.tls.port)],
             env=dict(os.environ, MAIL_CONFIG=self.conf))
         return r.stdout
 
@@ -616,11 +656,15 @@ class PosttlsFinger(unittest.TestCase):
             "hosted.example.net": "DANE match 3 1 1",
             "bogus.example.net": "lookup failed",
             "nullmx.example.net": "null MX",
+            "daneee.example.net": "DANE match 3 1 1",
+            "expee.example.net": "DANE match 3 1 1",
+            "expta.example.net": "DANE failed: certificate has expired",
         }
         wrong = []
         for domain, want in cases.items():
-            out = self.finger(domain)
-            got = (posttls_verdict(out), ours(domain))
+            port = E.old.port if domain.startswith("exp") else E.tls.port
+            out = self.finger(domain, port=port)
+            got = (posttls_verdict(out), ours(domain, port))
             if got != (want, want):
                 wrong.append("%s: want %r, posttls-finger %r, smtpsh %r\n%s"
                              % (domain, want, got[0], got[1], out))
