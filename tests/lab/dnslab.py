@@ -186,8 +186,21 @@ zone:
             time.sleep(0.05)
         raise lablib.LabError("no KSK for %s\n%s" % (self.parent, self.log_tail()))
 
-    def start(self):
+    def start(self, attempts=3):
+        """Starts Knot; a port taken between choosing and binding it means another try."""
         require_knot()
+        for attempt in range(attempts):
+            try:
+                return self._start()
+            except lablib.LabError:
+                self.stop(remove=False)
+                for sub in ("run", "db", "keys", "zones"):
+                    shutil.rmtree(os.path.join(self.dir, sub), ignore_errors=True)
+                if attempt == attempts - 1:
+                    raise
+        return self
+
+    def _start(self):
         for sub in ("run", "db", "keys", "zones"):
             os.makedirs(os.path.join(self.dir, sub), exist_ok=True)
         self.port = free_udp_tcp_port()
