@@ -9,6 +9,7 @@
 #ifndef SMTPSH_HTTPS_H
 #define SMTPSH_HTTPS_H
 
+#include <poll.h>
 #include <stddef.h>
 
 #include "smtpsh/buf.h"
@@ -34,9 +35,33 @@ struct https_result {
 void https_result_init(struct https_result *r);
 void https_result_free(struct https_result *r);
 
+/* ---- one request, driven by the caller's event loop ------------------------------------ */
+
+struct https_req;
+
+/* Starts a GET: the A and AAAA lookups of host go out on p->dns at once (strings are
+   copied). NULL only when out of memory; other failures show in https_finish. */
+struct https_req *https_start(const struct https_params *p);
 /*
- * GET https://host[:port]path. Blocking: it waits for the address lookup (dns_wait, which
- * also waits for other queries pending on p->dns) and the transfer, within timeout_ms. Returns 0
+ * Moves the request on: call it after dns_process() on p->dns, when one of its pollfds is
+ * ready, or when https_timeout_ms() passed. Returns 1 while it runs, 0 when it is done (then
+ * call https_finish). Never blocks.
+ */
+int https_step(struct https_req *r);
+/* The sockets of the transfer to poll(), into out[0..max) (none while resolving: poll
+   dns_fd then). */
+size_t https_pollfds(struct https_req *r, struct pollfd *out, size_t max);
+/* How long the caller's poll() may wait before the next https_step (ms, at most 100). */
+int https_timeout_ms(struct https_req *r);
+/* The outcome as https_get returns it; frees r (a request not done yet is cancelled: its
+   queries too). */
+int https_finish(struct https_req *r, struct https_result *out, struct buf *err);
+
+/* ---- blocking ----------------------------------------------------------------------------- */
+
+/*
+ * GET https://host[:port]path: https_start, https_step until done, https_finish. Blocks up
+ * to timeout_ms (processing every answer that comes in on p->dns meanwhile). Returns 0
  * when a final response came (any status but 3xx: the caller judges it), or -1 with one line in
  * err: the address lookup failed, the connection or TLS verification failed, "redirect (HTTP 301 to
  * URL) refused", "larger than N bytes", timeout.

@@ -126,6 +126,28 @@ struct mtasts_result {
 
 void mtasts_result_free(struct mtasts_result *r);
 
+/* Discovery driven by the caller's event loop (the blocking mtasts_discover runs it). */
+struct https_req;
+struct mtasts_discovery {
+	struct mtasts_result result; /* complete when the last call returned 0 */
+	struct https_req *req;	     /* the policy fetch while it runs: poll https_pollfds(req)
+					and dns_fd, see https.h */
+	/* internal */
+	char *domain;
+	struct buf dir;
+	bool use_cache;
+	int cached;
+	time_t now;
+};
+/* Reads the TXT answer and the cache; starts the fetch when one is needed. Returns 1 while
+   the fetch runs (call mtasts_discover_step after dns_process or when a pollfd of req is
+   ready), 0 when result is complete. */
+int mtasts_discover_start(struct dns_ctx *dns, const char *domain, const struct dns_answer *sts_txt,
+			  const struct mtasts_params *p, struct mtasts_discovery *d);
+int mtasts_discover_step(struct mtasts_discovery *d);
+/* Releases d (a fetch still running is cancelled). */
+void mtasts_discovery_free(struct mtasts_discovery *d);
+
 /*
  * Section 3 and 5 together: reads the _mta-sts TXT answer (one valid v=STSv1 record or no
  * policy, 3.1), takes the cached policy when its id is current, else fetches

@@ -5,6 +5,7 @@
  */
 #include "smtpsh/mtasts.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -39,12 +40,14 @@ static void read_txt(const struct dns_answer *a, struct mtasts_result *r)
 		buf_free(&recs[i]);
 }
 
-static int fetch(struct dns_ctx *dns, const char *domain, const struct mtasts_params *p,
-		 struct buf *body, struct buf *err)
+/* Starts the policy fetch of 3.3: https://mta-sts.DOMAIN/.well-known/mta-sts.txt. */
+static struct https_req *fetch_start(struct dns_ctx *dns, const char *domain,
+				     const struct mtasts_params *p)
 {
 	struct buf host;
 	buf_init(&host);
-	buf_printf(&host, "mta-sts.%s", domain);
+	if (buf_printf(&host, "mta-sts.%s", domain) < 0)
+		return NULL;
 	const char *cafile = p->cafile ? p->cafile : getenv(MTASTS_CAFILE_ENV);
 	struct https_params hp = {
 	    .host = host.data,
@@ -55,17 +58,27 @@ static int fetch(struct dns_ctx *dns, const char *domain, const struct mtasts_pa
 	    .timeout_ms = p->timeout_ms,
 	    .dns = dns,
 	};
+	struct https_req *req = https_start(&hp);
+	buf_free(&host);
+	return req;
+}
+
+/* The fetched response as a policy body: 200 and text/plain (3.3). */
+static int fetch_finish(struct https_req *req, const char *domain, struct buf *body,
+			struct buf *err)
+{
 	struct https_result res;
-	int r = https_get(&hp, &res, err);
+	const char *path = "/.well-known/mta-sts.txt";
+	int r = https_finish(req, &res, err);
 	if (r == 0 && res.status != 200) {
-		buf_printf(err, "https://%s%s: HTTP status %ld, not 200", hp.host, hp.path,
+		buf_printf(err, "https://mta-sts.%s%s: HTTP status %ld, not 200", domain, path,
 			   res.status);
 		r = -1;
 	} else if (r == 0 && !(strncasecmp(res.content_type, "text/plain", 10) == 0 &&
 			       strchr("; \t", res.content_type[10]))) {
 		/* 3.3: the policy is served as text/plain */
-		buf_printf(err, "https://%s%s: Content-Type \"%.60s\", not text/plain", hp.host,
-			   hp.path, res.content_type);
+		buf_printf(err, "https://mta-sts.%s%s: Content-Type \"%.60s\", not text/plain",
+			   domain, path, res.content_type);
 		r = -1;
 	}
 	if (r == 0) {
@@ -73,61 +86,127 @@ static int fetch(struct dns_ctx *dns, const char *domain, const struct mtasts_pa
 		buf_init(&res.body);
 	}
 	https_result_free(&res);
-	buf_free(&host);
 	return r;
 }
 
-int mtasts_discover(struct dns_ctx *dns, const char *domain, const struct dns_answer *sts_txt,
-		    const struct mtasts_params *p, struct mtasts_result *r)
+int mtasts_discover_start(struct dns_ctx *dns, const char *domain, const struct dns_answer *sts_txt,
+			  const struct mtasts_params *p, struct mtasts_discovery *d)
 {
-	memset(r, 0, sizeof *r);
+	memset(d, 0, sizeof *d);
+	struct mtasts_result *r = &d->result;
 	buf_init(&r->note);
-	time_t now = p->now ? p->now : time(NULL);
-	struct buf dir, err, body;
-	buf_init(&dir);
+	buf_init(&d->dir);
+	d->now = p->now ? p->now : time(NULL);
+	d->domain = strdup(domain);
+	if (!d->domain) {
+		buf_puts(&r->note, "out of memory");
+		return 0;
+	}
+	struct buf err;
+	buf_init(&err);
+	read_txt(sts_txt, r);
+	d->use_cache = !(p->cache_dir && p->cache_dir[0] == '\0');
+	if (d->use_cache) {
+		if (p->cache_dir)
+			buf_puts(&d->dir, p->cache_dir);
+		else if (mtasts_cache_dir(&d->dir) < 0)
+			d->use_cache = false;
+	}
+	if (d->use_cache) {
+		d->cached = mtasts_cache_load(d->dir.data, domain, d->now, &r->policy, &err);
+		if (d->cached < 0)
+			buf_printf(&r->note, "%scache: %s", r->note.len ? "; " : "", err.data);
+	}
+	buf_free(&err);
+	if (!mtasts_need_fetch(d->cached == 1 ? &r->policy : NULL, r->have_txt ? &r->txt : NULL)) {
+		r->source = d->cached == 1 ? MTASTS_SRC_CACHE : MTASTS_SRC_NONE;
+		return 0;
+	}
+	d->req = fetch_start(dns, domain, p);
+	if (!d->req) {
+		buf_printf(&r->note, "%spolicy fetch failed: out of memory",
+			   r->note.len ? "; " : "");
+		r->source = d->cached == 1 ? MTASTS_SRC_CACHE : MTASTS_SRC_NONE;
+		return 0;
+	}
+	return 1;
+}
+
+/* The fetch is done: parse, take and cache the policy, or fall back to the cached one. */
+static void discover_finish(struct mtasts_discovery *d)
+{
+	struct mtasts_result *r = &d->result;
+	struct buf err, body;
 	buf_init(&err);
 	buf_init(&body);
-	read_txt(sts_txt, r);
-
-	bool use_cache = !(p->cache_dir && p->cache_dir[0] == '\0');
-	int cached = 0;
-	if (use_cache) {
-		if (p->cache_dir)
-			buf_puts(&dir, p->cache_dir);
-		else if (mtasts_cache_dir(&dir) < 0)
-			use_cache = false;
-	}
-	if (use_cache) {
-		cached = mtasts_cache_load(dir.data, domain, now, &r->policy, &err);
-		if (cached < 0) {
-			buf_printf(&r->note, "%scache: %s", r->note.len ? "; " : "", err.data);
-			buf_reset(&err);
-		}
-	}
-	if (!mtasts_need_fetch(cached == 1 ? &r->policy : NULL, r->have_txt ? &r->txt : NULL)) {
-		r->source = cached == 1 ? MTASTS_SRC_CACHE : MTASTS_SRC_NONE;
-		goto out;
-	}
+	struct https_req *req = d->req;
+	d->req = NULL;
 	struct mtasts_policy fresh;
-	if (fetch(dns, domain, p, &body, &err) < 0 ||
+	if (fetch_finish(req, d->domain, &body, &err) < 0 ||
 	    mtasts_parse_policy(body.data, body.len, &fresh, &err) < 0) {
 		buf_printf(&r->note, "%spolicy fetch failed: %s%s", r->note.len ? "; " : "",
-			   err.data, cached == 1 ? "; using the cached policy" : "");
-		r->source = cached == 1 ? MTASTS_SRC_CACHE : MTASTS_SRC_NONE;
+			   err.data, d->cached == 1 ? "; using the cached policy" : "");
+		r->source = d->cached == 1 ? MTASTS_SRC_CACHE : MTASTS_SRC_NONE;
 		goto out;
 	}
 	mtasts_cached_free(&r->policy);
 	r->policy.policy = fresh;
 	memcpy(r->policy.id, r->txt.id, sizeof r->txt.id);
-	r->policy.fetched = now;
+	r->policy.fetched = d->now;
 	r->source = MTASTS_SRC_FETCHED;
 	buf_reset(&err);
-	if (use_cache &&
-	    mtasts_cache_store(dir.data, domain, r->txt.id, now, body.data, body.len, &err) < 0)
+	if (d->use_cache && mtasts_cache_store(d->dir.data, d->domain, r->txt.id, d->now, body.data,
+					       body.len, &err) < 0)
 		buf_printf(&r->note, "%scache: %s", r->note.len ? "; " : "", err.data);
 out:
-	buf_free(&dir);
 	buf_free(&err);
 	buf_free(&body);
+}
+
+int mtasts_discover_step(struct mtasts_discovery *d)
+{
+	if (!d->req)
+		return 0;
+	if (https_step(d->req) == 1)
+		return 1;
+	discover_finish(d);
+	return 0;
+}
+
+void mtasts_discovery_free(struct mtasts_discovery *d)
+{
+	if (d->req) {
+		struct https_result res;
+		struct buf err;
+		buf_init(&err);
+		https_finish(d->req, &res, &err); /* cancels it */
+		https_result_free(&res);
+		buf_free(&err);
+	}
+	mtasts_result_free(&d->result);
+	buf_free(&d->dir);
+	free(d->domain);
+	memset(d, 0, sizeof *d);
+}
+
+int mtasts_discover(struct dns_ctx *dns, const char *domain, const struct dns_answer *sts_txt,
+		    const struct mtasts_params *p, struct mtasts_result *r)
+{
+	struct mtasts_discovery d;
+	if (mtasts_discover_start(dns, domain, sts_txt, p, &d) == 1) {
+		while (mtasts_discover_step(&d) == 1) {
+			struct pollfd pfd[9];
+			size_t n = https_pollfds(d.req, pfd, 8);
+			pfd[n].fd = dns_fd(dns);
+			pfd[n].events = POLLIN;
+			pfd[n].revents = 0;
+			if (poll(pfd, n + 1, https_timeout_ms(d.req)) > 0 &&
+			    (pfd[n].revents & POLLIN))
+				dns_process(dns);
+		}
+	}
+	*r = d.result;
+	memset(&d.result, 0, sizeof d.result);
+	mtasts_discovery_free(&d);
 	return 0;
 }

@@ -12,6 +12,8 @@
  *     dane DOMAIN PORT        route, then a TLS handshake with DANE to the first host
  *     https HOST PORT PATH    a GET through https.c (CA file from $SMTPSH_MTA_STS_CAFILE)
  *     mtasts DOMAIN HTTPSPORT CACHEDIR   MX route + MTA-STS discovery + policy match
+ *     mtasts-async DOMAIN HTTPSPORT      the same in one poll() loop: the policy fetch starts
+ *                             as soon as the TXT record is in, beside the route's lookups
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -322,6 +324,22 @@ static int cmd_https(struct dns_ctx *ctx, const char *host, unsigned port, const
 	return r < 0 ? 1 : 0;
 }
 
+static void print_policy(const struct mtasts_result *res, const struct mx_route *r)
+{
+	static const char *const src[] = {"none", "cache", "fetched"};
+	printf("mta-sts source=%s id=%s note=\"%s\"\n", src[res->source],
+	       res->have_txt ? res->txt.id : "-", res->note.data ? ESC(res->note.data) : "");
+	if (res->source == MTASTS_SRC_NONE)
+		return;
+	const struct mtasts_policy *pol = &res->policy.policy;
+	printf("policy mode=%s max_age=%lu\n", mtasts_mode_name(pol->mode), pol->max_age);
+	for (size_t i = 0; i < pol->nmx; i++)
+		printf("  policy-mx %s\n", ESC(pol->mx[i]));
+	for (size_t i = 0; i < r->n; i++)
+		printf("mx-match %s %s\n", ESC(r->hosts[i].name),
+		       mtasts_mx_match(pol, r->hosts[i].name) ? "yes" : "no");
+}
+
 static int cmd_mtasts(struct dns_ctx *ctx, const char *domain, unsigned port, const char *cache)
 {
 	struct mx_route r;
@@ -331,19 +349,54 @@ static int cmd_mtasts(struct dns_ctx *ctx, const char *domain, unsigned port, co
 	struct mtasts_params p = {.port = port, .timeout_ms = timeout_ms, .cache_dir = cache};
 	struct mtasts_result res;
 	mtasts_discover(ctx, r.domain ? r.domain : domain, &r.sts_txt, &p, &res);
-	static const char *const src[] = {"none", "cache", "fetched"};
-	printf("mta-sts source=%s id=%s note=\"%s\"\n", src[res.source],
-	       res.have_txt ? res.txt.id : "-", res.note.data ? ESC(res.note.data) : "");
-	if (res.source != MTASTS_SRC_NONE) {
-		const struct mtasts_policy *pol = &res.policy.policy;
-		printf("policy mode=%s max_age=%lu\n", mtasts_mode_name(pol->mode), pol->max_age);
-		for (size_t i = 0; i < pol->nmx; i++)
-			printf("  policy-mx %s\n", ESC(pol->mx[i]));
-		for (size_t i = 0; i < r.n; i++)
-			printf("mx-match %s %s\n", ESC(r.hosts[i].name),
-			       mtasts_mx_match(pol, r.hosts[i].name) ? "yes" : "no");
-	}
+	print_policy(&res, &r);
 	mtasts_result_free(&res);
+	mx_route_free(&r);
+	return 0;
+}
+
+/* Route and policy in one event loop, as the session will run them. */
+static int cmd_mtasts_async(struct dns_ctx *ctx, const char *domain, unsigned port)
+{
+	struct mx_route r;
+	struct mx_route_params rp = {.port = 25, .mta_sts = true};
+	struct mtasts_params mp = {.port = port, .timeout_ms = timeout_ms, .cache_dir = ""};
+	struct mtasts_discovery d;
+	bool d_started = false, route_running = mx_route_start(ctx, domain, &rp, &r) == 0;
+	bool fetch_running = false, overlapped = false;
+	long long deadline = dns_now_ms() + timeout_ms;
+	while ((route_running || fetch_running) && dns_now_ms() < deadline) {
+		struct pollfd pfd[9];
+		size_t n = fetch_running ? https_pollfds(d.req, pfd, 8) : 0;
+		pfd[n].fd = dns_fd(ctx);
+		pfd[n].events = POLLIN;
+		pfd[n].revents = 0;
+		int wait = fetch_running ? https_timeout_ms(d.req) : 100;
+		if (poll(pfd, n + 1, wait) > 0 && (pfd[n].revents & POLLIN))
+			dns_process(ctx);
+		if (route_running)
+			route_running = mx_route_continue(&r);
+		/* the TXT answer is in once round 1 is over: fetch beside rounds 2 and 3 */
+		if (!d_started && (r.round > 1 || !route_running)) {
+			d_started = true;
+			fetch_running = mtasts_discover_start(ctx, r.domain, &r.sts_txt, &mp, &d);
+		} else if (fetch_running) {
+			fetch_running = mtasts_discover_step(&d);
+		}
+		if (fetch_running && route_running)
+			overlapped = true;
+	}
+	if (route_running || fetch_running || !d_started) {
+		printf("async: not complete\n");
+		if (d_started)
+			mtasts_discovery_free(&d);
+		mx_route_free(&r);
+		return 1;
+	}
+	print_route(&r);
+	print_policy(&d.result, &r);
+	printf("overlapped=%s\n", overlapped ? "yes" : "no");
+	mtasts_discovery_free(&d);
 	mx_route_free(&r);
 	return 0;
 }
@@ -394,6 +447,8 @@ int main(int argc, char **argv)
 		rc = cmd_dane(ctx, a[0], (unsigned)atoi(a[1]));
 	else if (strcmp(cmd, "https") == 0 && left == 3)
 		rc = cmd_https(ctx, a[0], (unsigned)atoi(a[1]), a[2]);
+	else if (strcmp(cmd, "mtasts-async") == 0 && left == 2)
+		rc = cmd_mtasts_async(ctx, a[0], (unsigned)atoi(a[1]));
 	else if (strcmp(cmd, "mtasts") == 0 && left == 3)
 		rc = cmd_mtasts(ctx, a[0], (unsigned)atoi(a[1]), a[2]);
 	else

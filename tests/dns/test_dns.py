@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -512,11 +513,38 @@ class MtaSts(unittest.TestCase):
         cache = self.cache("refresh")
         os.makedirs(cache, mode=0o700)
         with open(os.path.join(cache, "sts2.example.net"), "w") as f:
-            f.write("smtpsh-mta-sts-cache 1 old1 %d\n" % (int(__import__("time").time())))
+            f.write("smtpsh-mta-sts-cache 1 old1 %d\n" % int(time.time()))
             f.write("version: STSv1\nmode: testing\nmx: other.example.net\nmax_age: 86400\n")
         out = tool("mtasts", "sts2.example.net", E.https.port, cache)
         self.assertIn("mta-sts source=fetched id=new2", out)
         self.assertIn("policy mode=enforce", out)
+
+    def test_event_loop_fetch_beside_the_route(self):
+        # the session's way: one poll() loop, the policy fetch starting as soon as the
+        # _mta-sts TXT answer is in, while the MX hosts are still being looked up
+        out = tool("mtasts-async", "sts.example.net", E.https.port)
+        self.assertIn('mta-sts source=fetched id=20261207T01 note=""', out)
+        self.assertIn("mx-match mx-sts1.example.net yes", out)
+        self.assertIn('host 1 10 mx-sts1.example.net canon=- addr-sec=secure', out)
+        self.assertIn("overlapped=yes", out)
+        out = tool("mtasts-async", "stsredirect.example.net", E.https.port)
+        self.assertIn("mta-sts source=none", out)
+        self.assertIn("redirect (HTTP 301 to https://elsewhere.example.net/policy) refused", out)
+
+    def test_silent_server_times_out(self):
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)  # accepts (in the kernel) and never says a word
+        try:
+            t0 = time.monotonic()
+            out = tool("mtasts", "sts.example.net", silent.getsockname()[1], "",
+                       timeout_ms=1500)
+            took = time.monotonic() - t0
+        finally:
+            silent.close()
+        self.assertIn("mta-sts source=none", out)
+        self.assertRegex(line(out, "mta-sts "), r"policy fetch failed: .*(timed out|timeout)")
+        self.assertLess(took, 5)
 
     def test_unlisted_mx(self):
         out = tool("mtasts", "stsbad.example.net", E.https.port, "")
