@@ -184,7 +184,8 @@ void dns_free(struct dns_ctx *ctx);
 
 /*
  * Starts a query; the answer is written to *ans (initialised here) when it arrives, and
- * *done set to true. Both must stay valid until then (or until dns_cancel_all / dns_free).
+ * *done set to true. Both must stay valid until then (or until dns_cancel, dns_cancel_all,
+ * dns_wait or dns_free answered it).
  * -1 (with ans->status DNS_ERROR and ans->error) when it could not start.
  */
 int dns_submit(struct dns_ctx *ctx, const char *name, int type, struct dns_answer *ans, bool *done);
@@ -214,7 +215,9 @@ int dns_query(struct dns_ctx *ctx, const char *name, int type, int timeout_ms,
 
 /* The TXT records of an answer joined per record (dns_parse_txt) that start with prefix
    (case-insensitive, e.g. "v=spf1"), into out[0..max), returning how many; records that do
-   not parse are skipped. Each out[i] is a buf owned by the caller (buf_free). */
+   not parse are skipped. The prefix must end the record or be followed by a blank or ";"
+   ("v=spf1" matches "v=spf1 -all", not "v=spf10"). Each out[i] is a buf owned by the caller
+   (buf_free). */
 size_t dns_txt_matching(const struct dns_answer *a, const char *prefix, struct buf *out,
 			size_t max);
 
