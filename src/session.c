@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "smtpsh/authline.h"
 #include "smtpsh/authview.h"
 #include "smtpsh/dotstuff.h"
 #include "smtpsh/escape.h"
@@ -701,9 +702,10 @@ static enum verb classify(const char *line, bool in_auth)
 		{"RCPT", VERB_RCPT}, {"DATA", VERB_DATA},   {"RSET", VERB_RSET},
 		{"QUIT", VERB_QUIT},
 	};
-	size_t n = strcspn(line, " ");
+	/* The verb as the server reads it (leading blanks, TABs): " STARTTLS" is STARTTLS. */
+	size_t off, n = authline_verb(line, strlen(line), &off);
 	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
-		if (strlen(table[i].name) == n && strncasecmp(line, table[i].name, n) == 0)
+		if (strlen(table[i].name) == n && strncasecmp(line + off, table[i].name, n) == 0)
 			return table[i].v;
 	return VERB_OTHER;
 }
@@ -739,37 +741,32 @@ static bool redact(const char *line, bool in_auth, char *out, size_t outlen)
 		snprintf(out, outlen, "<redacted>");
 		return true;
 	}
-	if (strncasecmp(line, "AUTH ", 5) != 0)
-		return false;
-	const char *mech = line + 5 + strspn(line + 5, " ");
-	size_t n = strcspn(mech, " ");
-	if (!mech[n] || !mech[n + strspn(mech + n, " ")])
-		return false; /* no initial response */
-	snprintf(out, outlen, "AUTH %.*s <redacted>", n > 40 ? 40 : (int)n, mech);
-	return true;
+	return authline_redact(line, strlen(line), out, outlen);
 }
 
 /* Follows an AUTH exchange far enough to know the user name (for \status), never the secret. */
 static void auth_track(struct smtp_session *s, enum verb v, const char *line)
 {
-	if (v == VERB_AUTH) {
+	struct authline a;
+	size_t len = strlen(line);
+	if (v == VERB_AUTH && authline_parse(line, len, &a)) {
 		OPENSSL_cleanse(s->auth_try, sizeof s->auth_try);
-		const char *mech = line + 4 + strspn(line + 4, " ");
-		size_t n = strcspn(mech, " ");
-		snprintf(s->auth_mech, sizeof s->auth_mech, "%.*s", n > 23 ? 23 : (int)n, mech);
+		size_t n = a.mech_len;
+		snprintf(s->auth_mech, sizeof s->auth_mech, "%.*s", n > 23 ? 23 : (int)n,
+			 line + a.mech_off);
 		for (char *c = s->auth_mech; *c; c++)
 			*c = (char)(*c >= 'a' && *c <= 'z' ? *c - 32 : *c);
 		s->auth_nresp = 0;
-		const char *resp = mech + n + strspn(mech + n, " ");
-		if (!*resp)
+		if (!a.has_response)
 			return;
-		line = resp;
+		line += a.resp_off;
+		len = a.resp_len;
 	} else if (v != VERB_AUTH_DATA || strcmp(line, "*") == 0) {
 		return;
 	}
 	s->auth_nresp++;
 	char user[AUTH_USER_MAX];
-	if (authview_user(s->auth_mech, s->auth_nresp, line, strlen(line), user, sizeof user))
+	if (authview_user(s->auth_mech, s->auth_nresp, line, len, user, sizeof user))
 		memcpy(s->auth_try, user, sizeof user);
 	OPENSSL_cleanse(user, sizeof user);
 }
@@ -806,6 +803,21 @@ static void emit_command(struct smtp_session *s, const struct outgoing *o, unsig
 				   .secret = o->secret,
 				   .redacted = o->secret ? o->redacted : NULL};
 	emit(s, &ev);
+}
+
+/*
+ * Commands the session refuses to send in its present state, whoever asks (REPL, batch,
+ * --replay, a pipelined group). RFC 3207 4.2: "A client MUST NOT attempt to start a TLS
+ * session if a TLS session is already active." Sent anyway, a 220 would start a second
+ * handshake on the raw socket under the first TLS layer.
+ */
+static enum session_status check_verb(struct smtp_session *s, enum verb v)
+{
+	if (v == VERB_STARTTLS && s->conn.ssl)
+		return fail(s, SESSION_ERR_STATE,
+			    "STARTTLS not sent: this connection is already encrypted with TLS "
+			    "(RFC 3207 4.2: no STARTTLS inside TLS)");
+	return SESSION_OK;
 }
 
 static enum session_status check_line(struct smtp_session *s, const char *line)
@@ -876,6 +888,8 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 			    SESSION_PIPELINE_MAX);
 	for (size_t i = 0; i < n; i++) {
 		enum session_status st = check_line(s, lines[i]);
+		if (st == SESSION_OK && !(dot && i == 0))
+			st = check_verb(s, classify(lines[i], false));
 		if (st != SESSION_OK)
 			return st;
 		if (i + 1 < n && !session_pipelinable(lines[i]) && !(dot && i == 0))
@@ -914,7 +928,8 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 		free(o);
 		return fail(s, SESSION_ERR_LOCAL, "out of memory");
 	}
-	notify(s, SEV_INFO, "pipelining %zu commands in one write (%zu bytes)", n, wire.len);
+	notify(s, SEV_INFO, "pipelining %zu command%s in one write (%zu byte%s)", n,
+	       n == 1 ? "" : "s", wire.len, wire.len == 1 ? "" : "s");
 	for (size_t i = 0; i < n; i++) {
 		if (o[i].v == VERB_EHLO)
 			caps_clear(&s->caps);
@@ -955,11 +970,15 @@ enum session_status session_command(struct smtp_session *s, const char *line, co
 	enum session_status st = drain_unsolicited(s);
 	if (st != SESSION_OK)
 		return st;
+	enum verb v = classify(line, s->in_auth);
+	st = check_verb(s, v);
+	if (st != SESSION_OK)
+		return st;
 	if (s->pend_n)
 		notify(s, SEV_WARNING,
 		       "the reply to %s has not arrived yet: the next reply shown answers it first",
 		       verb_names[pend_head(s)->v]);
-	return send_command(s, line, shown, classify(line, s->in_auth), reply);
+	return send_command(s, line, shown, v, reply);
 }
 
 /* ---- TLS --------------------------------------------------------------------------------- */
@@ -1227,6 +1246,75 @@ static void view_bytes(struct smtp_session *s, struct body_view *v, const char *
 	}
 }
 
+/*
+ * Line ends in p[0..n) as the encoder sees them (CRLF, bare CR and bare LF each end one line);
+ * *cr says whether the byte before p was a CR. For the line number of a refused NUL only.
+ */
+static unsigned long long count_line_ends(const char *p, size_t n, bool *cr)
+{
+	unsigned long long lines = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\r')
+			lines++;
+		else if (p[i] == '\n' && !*cr)
+			lines++;
+		*cr = p[i] == '\r';
+	}
+	return lines;
+}
+
+/*
+ * Message content never holds a NUL: a server (or a relay after it) that drops NULs would then
+ * see "\r\n\0.\r\n" as the end of the data (SMTP smuggling), and RFC 5321 section 4.5.2 allows
+ * NUL in no SMTP text. Typed lines with a NUL are refused and the composer of \send base64-
+ * encodes such bodies; a file is refused with the line of its first NUL. A regular file is
+ * read once for that before any of it is sent (memchr, so the cost is a read of the file);
+ * what cannot be read twice (a pipe) is checked chunk by chunk as it is sent.
+ */
+static enum session_status refuse_nul(struct smtp_session *s, const char *label,
+				      unsigned long long line, bool partly_sent)
+{
+	return fail(s, SESSION_ERR_LOCAL,
+		    "cannot send %s: line %llu holds a NUL octet (a server that drops it could "
+		    "take what follows for the end of the data); %s",
+		    label, line,
+		    partly_sent ? "nothing from that line's chunk on was sent"
+				: "nothing of it was sent");
+}
+
+/* 0, or the 1-based line of the first NUL in the regular file f (left at its start). */
+static int file_nul_line(FILE *f, char *chunk, unsigned long long *line, char *err, size_t errlen)
+{
+	unsigned long long off = 0, at = 0;
+	bool found = false;
+	size_t n;
+	while (!found && (n = fread(chunk, 1, FILE_CHUNK, f)) > 0) {
+		const char *z = memchr(chunk, '\0', n);
+		if (z) {
+			found = true;
+			at = off + (unsigned long long)(z - chunk);
+		}
+		off += n;
+	}
+	if (ferror(f) || fseek(f, 0, SEEK_SET) != 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	*line = 0;
+	if (!found)
+		return 0;
+	bool cr = false;
+	unsigned long long lines = 0;
+	for (off = 0; off < at && (n = fread(chunk, 1, FILE_CHUNK, f)) > 0; off += n)
+		lines += count_line_ends(chunk, at - off < n ? (size_t)(at - off) : n, &cr);
+	if (ferror(f) || fseek(f, 0, SEEK_SET) != 0) {
+		snprintf(err, errlen, "%s", strerror(errno));
+		return -1;
+	}
+	*line = lines + 1;
+	return 0;
+}
+
 struct file_reader {
 	FILE *f;
 };
@@ -1254,10 +1342,30 @@ enum session_status session_data_file(struct smtp_session *s, const char *path)
 		fclose(f);
 		return fail(s, SESSION_ERR_LOCAL, "cannot send %s: it is a directory", path);
 	}
+	if (S_ISREG(sb.st_mode)) {
+		char *chunk = malloc(FILE_CHUNK), err[256] = "";
+		unsigned long long line = 0;
+		int r = chunk ? file_nul_line(f, chunk, &line, err, sizeof err) : -1;
+		free(chunk);
+		if (r < 0 || line) {
+			fclose(f);
+			if (r < 0)
+				return fail(s, SESSION_ERR_LOCAL, "error reading %s: %s", path,
+					    err[0] ? err : "out of memory");
+			return refuse_nul(s, path, line, false);
+		}
+	}
 	struct file_reader fr = {f};
+	enum session_status fst = session_flush(s); /* typed lines first: not part of the file */
+	if (fst != SESSION_OK) {
+		fclose(f);
+		return fst;
+	}
+	unsigned long long out0 = s->bytes_out;
 	enum session_status st = session_data_stream(s, read_file, &fr, path);
 	fclose(f);
-	if ((st == SESSION_ERR_LOCAL || st == SESSION_ERR_INTERRUPTED) && s->phase == PHASE_DATA)
+	if ((st == SESSION_ERR_LOCAL || st == SESSION_ERR_INTERRUPTED) && s->phase == PHASE_DATA &&
+	    s->bytes_out != out0)
 		notify(s, SEV_INFO, "the message holds part of %s: end it with '.' to send it "
 				    "anyway, or \\disconnect to abandon it",
 		       path);
@@ -1291,6 +1399,15 @@ enum session_status session_data_stream(struct smtp_session *s, session_reader r
 			break;
 		}
 		size_t n = (size_t)r;
+		const char *nul = n ? memchr(chunk, '\0', n) : NULL;
+		if (nul) { /* a file that changed since it was checked, or a pipe */
+			bool cr = s->ds.cr;
+			unsigned long long line =
+			    s->ds.lines - lines0 + (s->ds.cr ? 1 : 0) +
+			    count_line_ends(chunk, (size_t)(nul - chunk), &cr) + 1;
+			st = refuse_nul(s, label, line, bytes > 0);
+			break;
+		}
 		size_t m = n ? dotstuff_encode(&s->ds, chunk, n, s->out.data) : 0;
 		if (n == 0)
 			m += dotstuff_finish(&s->ds, s->out.data + m);
@@ -1445,6 +1562,11 @@ unsigned long long session_bytes_in(const struct smtp_session *s)
 unsigned long long session_bytes_out(const struct smtp_session *s)
 {
 	return s->bytes_out;
+}
+
+int session_timeout_ms(const struct smtp_session *s)
+{
+	return s->p.timeout_ms;
 }
 
 const char *session_auth_user(const struct smtp_session *s)

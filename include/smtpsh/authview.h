@@ -37,7 +37,7 @@ bool authview_user(const char *mech, unsigned nth, const char *resp, size_t len,
  * initial response). LOGIN answers a challenge that decodes to "Username:" or "Password:",
  * otherwise by position (1 user, 2 password); CRAM-MD5 needs the challenge (RFC 2195);
  * XOAUTH2 takes pass as the bearer token. Returns 0, or -1 for another mechanism or a missing
- * or undecodable challenge.
+ * or undecodable challenge (or one over SASL_CHALLENGE_MAX octets, as \auth refuses it).
  */
 int authview_respond(const char *mech, unsigned nth, const char *challenge, size_t clen,
 		     const char *user, const char *pass, struct buf *out);

@@ -21,17 +21,17 @@ enum conn_family {
 
 enum conn_io {
 	CONN_IO_OK = 0,
-	CONN_IO_EOF = -1,         /* the peer closed the connection */
-	CONN_IO_ERROR = -2,       /* a socket or TLS error: message in err */
-	CONN_IO_TIMEOUT = -3,     /* the timeout ran out */
+	CONN_IO_EOF = -1,	  /* the peer closed the connection */
+	CONN_IO_ERROR = -2,	  /* a socket or TLS error: message in err */
+	CONN_IO_TIMEOUT = -3,	  /* the timeout ran out */
 	CONN_IO_INTERRUPTED = -4, /* the interrupt flag was raised */
-	CONN_IO_AGAIN = -5,       /* nothing to read now (conn_read only) */
+	CONN_IO_AGAIN = -5,	  /* nothing to read now (conn_read only) */
 };
 
 struct conn {
-	int fd;   /* -1 when closed */
-	SSL *ssl; /* NULL while plaintext */
-	int want; /* poll events the last AGAIN waits for (POLLIN, or POLLOUT for TLS) */
+	int fd;		    /* -1 when closed */
+	SSL *ssl;	    /* NULL while plaintext */
+	int want;	    /* poll events the last AGAIN waits for (POLLIN, or POLLOUT for TLS) */
 	char peer_addr[64]; /* numeric address connected to */
 	unsigned peer_port;
 };
@@ -49,6 +49,22 @@ bool conn_addr_is_loopback(const char *addr);
 int conn_connect(struct conn *c, const char *host, const char *port, enum conn_family family,
 		 int timeout_ms, volatile sig_atomic_t *intr, char *err, size_t errlen);
 
+/*
+ * The server's side: accepts one connection waiting on listen_fd (a non-blocking listening
+ * socket) into c, non-blocking itself, with the peer's numeric address and port in
+ * peer_addr/peer_port. Returns 0, CONN_IO_AGAIN when none is waiting, or CONN_IO_ERROR with
+ * a message in err (out of descriptors...).
+ */
+int conn_accept(struct conn *c, int listen_fd, char *err, size_t errlen);
+
+/*
+ * The server's side of a TLS handshake, non-blocking (after the 220 to STARTTLS, or at once on
+ * an implicit-TLS port): the first call makes the TLS state from ctx; call again when the
+ * socket is ready for c->want. Returns CONN_IO_OK once the handshake is done, CONN_IO_AGAIN,
+ * or CONN_IO_ERROR with "TLS handshake failed: reason" (or "cannot start TLS ...") in err.
+ */
+int conn_tls_accept(struct conn *c, SSL_CTX *ctx, char *err, size_t errlen);
+
 /* Closes the socket and frees the TLS state (without a TLS close_notify when abrupt). */
 void conn_close(struct conn *c, bool abrupt);
 
@@ -61,6 +77,14 @@ bool conn_has_buffered(const struct conn *c);
 /* Waits until the socket is ready for events (POLLIN/POLLOUT) or timeout_ms passes
    (negative: forever). Returns CONN_IO_OK, CONN_IO_TIMEOUT or CONN_IO_INTERRUPTED. */
 int conn_wait(struct conn *c, short events, int timeout_ms, volatile sig_atomic_t *intr);
+
+/*
+ * Writes what the socket takes now of buf[0..len): >0 bytes written, or CONN_IO_AGAIN (then
+ * c->want says what to wait for: TLS may need to read first), CONN_IO_EOF (the peer has gone)
+ * or CONN_IO_ERROR, both with a message in err. Never blocks. Under TLS a write that returned
+ * AGAIN must be retried with the same bytes (OpenSSL's rule for SSL_write).
+ */
+ssize_t conn_write(struct conn *c, const void *buf, size_t len, char *err, size_t errlen);
 
 /* Writes all of buf, waiting as needed up to timeout_ms in all. Returns 0 or a CONN_IO_* error. */
 int conn_write_all(struct conn *c, const void *buf, size_t len, int timeout_ms,

@@ -21,12 +21,16 @@ enum cred_status {
 };
 
 /* Runs cmd with /bin/sh -c (standard input and error inherited); *out gets the first line of
-   its standard output. CRED_ERROR when it fails (exit status not 0) or prints no line. */
-enum cred_status cred_from_command(const char *cmd, char **out, char *err, size_t errlen);
+   its standard output. CRED_ERROR when it fails (exit status not 0), prints no line, a first
+   line over 8191 octets or holding a NUL (refused, never cut), or has not ended within
+   timeout_ms (it is then killed with SIGKILL). */
+enum cred_status cred_from_command(const char *cmd, int timeout_ms, char **out, char *err,
+				   size_t errlen);
 
 /* Looks host (and user, when not NULL) up in $HOME/.netrc. CRED_NONE: no file, or no entry;
-   CRED_ERROR: the file is not private (group or others may access it, or another user owns
-   it): refused, as ftp(1) and msmtp do; or it cannot be read. */
+   CRED_ERROR: not a regular file (a FIFO is refused without blocking); the file is not private
+   (group or others may access it, or another user owns it): refused, as ftp(1) and msmtp do; or it
+   cannot be read. */
 enum cred_status cred_from_netrc(const char *host, const char *user, struct netrc_entry *out,
 				 char *err, size_t errlen);
 

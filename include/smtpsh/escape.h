@@ -17,9 +17,13 @@ enum escape_flags {
 /*
  * Appends to out a form of in[0..len) that is safe to write to a terminal:
  * printable ASCII and valid, printable UTF-8 pass through; backslash becomes "\\";
- * TAB "\t", CR "\r", LF "\n"; other C0 controls, DEL, C1 controls (U+0080..U+009F),
- * Unicode bidi controls (U+202A..U+202E, U+2066..U+2069) and every byte of invalid,
- * overlong or surrogate UTF-8 become "\xNN" (one per byte) or "\u{XXXX}" (bidi).
+ * TAB "\t", CR "\r", LF "\n"; other C0 controls, DEL, C1 controls (U+0080..U+009F)
+ * and every byte of invalid, overlong or surrogate UTF-8 become "\xNN" (one per byte);
+ * invisible characters (general categories Cf, Zl, Zp and the default-ignorable code
+ * points: bidi controls, zero-width spaces and joiners, U+FEFF, the soft hyphen, tags,
+ * variation selectors) become "\u{XXXX}", and so does a combining mark at the start of in or
+ * right after anything escaped (it would draw on the escape or on what precedes the text).
+ * This is the one escaping function for every view: client, transcript annotations, --serve.
  * Returns 0, or -1 when memory ran out.
  */
 int escape_append(struct buf *out, const char *in, size_t len, int flags);

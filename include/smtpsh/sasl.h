@@ -93,8 +93,44 @@ bool sasl_plaintext_allowed(bool tls, bool peer_loopback, bool allowed_by_user);
  * allocation of the exact size (the intermediate buffers are wiped). Returns 0, or -1 when
  * memory ran out or OpenSSL has no MD5 (FIPS mode).
  */
-int sasl_cram_md5_response(const char *user, const char *secret, const void *challenge,
-			   size_t len, struct buf *out);
+int sasl_cram_md5_response(const char *user, const char *secret, const void *challenge, size_t len,
+			   struct buf *out);
+
+/* ---- responses: the one place that builds and splits them -------------------------------- */
+/* Used by the client's steps below, by the replay (authview_respond), by the screen
+   (authview_user) and by the practice server (smtpd_auth.c): one encoding of each mechanism. */
+
+/*
+ * PLAIN's response (RFC 4616): base64 of an empty authzid, NUL, user, NUL, secret, appended to
+ * out with one allocation of the exact size (the plaintext is wiped). Returns 0, or -1 when
+ * memory ran out.
+ */
+int sasl_plain_response(const char *user, const char *secret, struct buf *out);
+
+/*
+ * XOAUTH2's response: base64 of "user=" user ^A "auth=Bearer " token ^A ^A, appended to out
+ * like sasl_plain_response. A user or token with a 0x01 byte would end its field early (the
+ * server would read another user or token), so it is refused: -1 with *why set, nothing
+ * appended; -1 with *why "out of memory" when memory ran out.
+ */
+int sasl_xoauth2_response(const char *user, const char *token, struct buf *out, const char **why);
+
+/* LOGIN's answer to one prompt: base64 of text (the user name or the password), appended to
+   out like sasl_plain_response. Returns 0, or -1 when memory ran out. */
+int sasl_login_response(const char *text, struct buf *out);
+
+/* The three fields of a decoded PLAIN response, pointing into it (not NUL-terminated). */
+struct sasl_plain_fields {
+	const char *authzid, *authcid, *passwd;
+	size_t authzid_len, authcid_len, passwd_len;
+};
+
+/*
+ * Splits a decoded PLAIN response p[0..n) at its first two NULs: authzid NUL authcid NUL
+ * passwd (RFC 4616 section 2). Returns 0, or -1 when it has fewer than two NULs. A passwd
+ * holding a NUL itself is left to the caller (a server refuses it; the screen does not care).
+ */
+int sasl_plain_split(const char *p, size_t n, struct sasl_plain_fields *out);
 
 /* ---- the client's steps ------------------------------------------------------------------ */
 
@@ -103,7 +139,7 @@ struct sasl_client {
 	enum sasl_mech mech;
 	const char *user;
 	const char *secret;
-	int step;         /* 334 challenges answered so far */
+	int step;	  /* 334 challenges answered so far */
 	bool token_error; /* XOAUTH2: the server answered the token with an error challenge */
 };
 
@@ -119,7 +155,7 @@ void sasl_client_init(struct sasl_client *c, enum sasl_mech mech, const char *us
 int sasl_client_start(struct sasl_client *c, struct buf *line, bool *secret, const char **why);
 
 enum sasl_step {
-	SASL_STEP_SEND,   /* send resp (it may be empty: a line with only CRLF) */
+	SASL_STEP_SEND,	  /* send resp (it may be empty: a line with only CRLF) */
 	SASL_STEP_CANCEL, /* send "*" to cancel the exchange (RFC 4954); why says what went wrong */
 	SASL_STEP_NOMEM,
 };

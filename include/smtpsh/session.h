@@ -235,6 +235,8 @@ unsigned session_peer_port(const struct smtp_session *s);
 /* SMTP bytes received and sent on this connection (after TLS decryption). */
 unsigned long long session_bytes_in(const struct smtp_session *s);
 unsigned long long session_bytes_out(const struct smtp_session *s);
+/* The --timeout in milliseconds (also the limit of a --password-command). */
+int session_timeout_ms(const struct smtp_session *s);
 /* After a 235 reply to AUTH on this connection: the mechanism, and the user name when the
    exchange showed it (PLAIN, LOGIN, CRAM-MD5, XOAUTH2; "" otherwise). NULL when not
    authenticated. The password is never kept. */

@@ -117,6 +117,9 @@ struct smtpd_config {
 	const struct smtpd_script *script; /* --script: play it instead of the state machine */
 };
 
+/* An AUTH exchange in progress: src/practice/smtpd_auth.c's alone. */
+struct smtpd_auth;
+
 enum smtpd_state {
 	SMTPD_S_COMMAND,  /* reading commands */
 	SMTPD_S_AUTH,	  /* inside an AUTH exchange: the next line is a SASL response */
@@ -160,11 +163,7 @@ struct smtpd_conn {
 	unsigned long bare_lf_lines;
 	unsigned long body_lines;
 
-	/* AUTH */
-	int auth_mech; /* enum in smtpd.c */
-	int auth_step;
-	char *auth_user;     /* LOGIN: the user name received (a secret) */
-	char challenge[128]; /* CRAM-MD5 */
+	struct smtpd_auth *auth; /* the AUTH exchange in progress, or NULL */
 
 	size_t script_pos; /* --script: the next step */
 };

@@ -38,10 +38,11 @@ void transcript_writer_init(struct transcript_writer *w, const struct smtp_sessi
 void transcript_writer_free(struct transcript_writer *w);
 
 /*
- * Starts recording to path (created with mode 0600, or truncated); a recording going on is
- * closed first. The header is written at once when the session is connected, otherwise with
- * the first event (so it names the peer of the connection that follows). Returns 0, or -1
- * with a message in w->err.
+ * Starts recording to path (created with mode 0600, or truncated and made 0600); refuses a
+ * symbolic link (the message names its target) and anything but a regular file, without
+ * blocking on a FIFO. A recording going on is closed first. The header is written at once when the
+ * session is connected, otherwise with the first event (so it names the peer of the connection that
+ * follows). Returns 0, or -1 with a message in w->err.
  */
 int transcript_open(struct transcript_writer *w, const char *path);
 

@@ -69,8 +69,8 @@ int conn_wait(struct conn *c, short events, int timeout_ms, volatile sig_atomic_
 static void describe_addr(const struct sockaddr *sa, char *out, size_t outlen, unsigned *port)
 {
 	char host[NI_MAXHOST], serv[NI_MAXSERV];
-	socklen_t len = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-						    : sizeof(struct sockaddr_in);
+	socklen_t len =
+	    sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
 	if (getnameinfo(sa, len, host, sizeof host, serv, sizeof serv,
 			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
 		snprintf(out, outlen, "?");
@@ -85,8 +85,8 @@ static void describe_addr(const struct sockaddr *sa, char *out, size_t outlen, u
 static int try_connect(struct conn *c, const struct addrinfo *ai, int timeout_ms,
 		       volatile sig_atomic_t *intr, int *sys_err)
 {
-	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
-			ai->ai_protocol);
+	int fd =
+	    socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
 	if (fd < 0) {
 		*sys_err = errno;
 		return CONN_IO_ERROR;
@@ -162,6 +162,59 @@ int conn_connect(struct conn *c, const char *host, const char *port, enum conn_f
 	return result;
 }
 
+int conn_accept(struct conn *c, int listen_fd, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	int fd;
+	do
+		fd = accept4(listen_fd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ECONNABORTED)
+			return CONN_IO_AGAIN;
+		snprintf(err, errlen, "cannot accept a connection: %s", strerror(errno));
+		return CONN_IO_ERROR;
+	}
+	conn_init(c);
+	c->fd = fd;
+	describe_addr((const struct sockaddr *)&ss, c->peer_addr, sizeof c->peer_addr,
+		      &c->peer_port);
+	return 0;
+}
+
+/* The reason of the first queued OpenSSL error, short ("sslv3 alert bad certificate"), for
+   the practice server's screen; the queue is emptied. */
+static const char *ssl_reason(void)
+{
+	unsigned long e = ERR_get_error();
+	const char *r = e ? ERR_reason_error_string(e) : NULL;
+	ERR_clear_error();
+	return r ? r : "connection closed";
+}
+
+int conn_tls_accept(struct conn *c, SSL_CTX *ctx, char *err, size_t errlen)
+{
+	if (!c->ssl) {
+		c->ssl = SSL_new(ctx);
+		if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+			snprintf(err, errlen, "cannot start TLS (out of memory)");
+			return CONN_IO_ERROR;
+		}
+	}
+	ERR_clear_error();
+	int r = SSL_accept(c->ssl);
+	if (r == 1)
+		return CONN_IO_OK;
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		c->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		return CONN_IO_AGAIN;
+	}
+	snprintf(err, errlen, "TLS handshake failed: %s", ssl_reason());
+	return CONN_IO_ERROR;
+}
+
 void conn_close(struct conn *c, bool abrupt)
 {
 	if (c->ssl) {
@@ -183,7 +236,8 @@ static void ssl_error_text(char *err, size_t errlen, const char *what)
 	if (e)
 		ERR_error_string_n(e, msg, sizeof msg);
 	else
-		snprintf(msg, sizeof msg, "%s", errno ? strerror(errno) : "unexpected end of stream");
+		snprintf(msg, sizeof msg, "%s",
+			 errno ? strerror(errno) : "unexpected end of stream");
 	snprintf(err, errlen, "%s: %s", what, msg);
 	ERR_clear_error();
 }
@@ -250,45 +304,49 @@ bool conn_has_buffered(const struct conn *c)
 	return c->ssl && SSL_pending(c->ssl) > 0;
 }
 
+ssize_t conn_write(struct conn *c, const void *buf, size_t len, char *err, size_t errlen)
+{
+	if (c->fd < 0) {
+		snprintf(err, errlen, "not connected");
+		return CONN_IO_ERROR;
+	}
+	if (!c->ssl) {
+		for (;;) {
+			ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL);
+			if (n >= 0)
+				return n;
+			int e = errno;
+			if (e == EINTR)
+				continue;
+			if (e == EAGAIN || e == EWOULDBLOCK) {
+				c->want = POLLOUT;
+				return CONN_IO_AGAIN;
+			}
+			snprintf(err, errlen, "write error: %s", strerror(e));
+			return e == EPIPE || e == ECONNRESET ? CONN_IO_EOF : CONN_IO_ERROR;
+		}
+	}
+	ERR_clear_error();
+	errno = 0;
+	int r = SSL_write(c->ssl, buf, len > 1 << 30 ? 1 << 30 : (int)len);
+	if (r > 0)
+		return r;
+	int e = SSL_get_error(c->ssl, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		c->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		return CONN_IO_AGAIN;
+	}
+	ssl_error_text(err, errlen, "TLS write error");
+	return CONN_IO_ERROR;
+}
+
 int conn_write_all(struct conn *c, const void *data, size_t len, int timeout_ms,
 		   volatile sig_atomic_t *intr, char *err, size_t errlen)
 {
 	const char *p = data;
 	long long deadline = conn_now_ms() + timeout_ms;
 	while (len > 0) {
-		if (c->fd < 0) {
-			snprintf(err, errlen, "not connected");
-			return CONN_IO_ERROR;
-		}
-		short want = POLLOUT;
-		ssize_t n;
-		if (!c->ssl) {
-			n = send(c->fd, p, len, MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno != EAGAIN && errno != EWOULDBLOCK) {
-					snprintf(err, errlen, "write error: %s", strerror(errno));
-					return errno == EPIPE || errno == ECONNRESET ? CONN_IO_EOF
-										   : CONN_IO_ERROR;
-				}
-			}
-		} else {
-			ERR_clear_error();
-			errno = 0;
-			int r = SSL_write(c->ssl, p, len > 1 << 30 ? 1 << 30 : (int)len);
-			n = r;
-			if (r <= 0) {
-				n = -1;
-				int e = SSL_get_error(c->ssl, r);
-				if (e == SSL_ERROR_WANT_READ)
-					want = POLLIN;
-				else if (e != SSL_ERROR_WANT_WRITE) {
-					ssl_error_text(err, errlen, "TLS write error");
-					return CONN_IO_ERROR;
-				}
-			}
-		}
+		ssize_t n = conn_write(c, p, len, err, errlen);
 		if (n > 0) {
 			p += n;
 			len -= (size_t)n;
@@ -296,12 +354,14 @@ int conn_write_all(struct conn *c, const void *data, size_t len, int timeout_ms,
 				conn_quickack(c);
 			continue;
 		}
+		if (n != CONN_IO_AGAIN)
+			return (int)n;
 		long long left = deadline - conn_now_ms();
 		if (left <= 0) {
 			snprintf(err, errlen, "the server accepts no data: write timed out");
 			return CONN_IO_TIMEOUT;
 		}
-		int r = conn_wait(c, want, (int)left, intr);
+		int r = conn_wait(c, (short)c->want, (int)left, intr);
 		if (r == CONN_IO_INTERRUPTED) {
 			snprintf(err, errlen, "write interrupted");
 			return r;

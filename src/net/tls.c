@@ -154,6 +154,11 @@ static void append_verify_problem(struct buf *out, long v, X509 *cert, const cha
 		break;
 	case X509_V_ERR_HOSTNAME_MISMATCH:
 	case X509_V_ERR_IP_ADDRESS_MISMATCH:
+		if (cert && X509_get_ext_by_NID(cert, NID_subject_alt_name, -1) < 0) {
+			buf_puts(out, "certificate has no subjectAltName; names in the CN are not "
+				      "checked (RFC 6125)");
+			break;
+		}
 		buf_printf(out, "name mismatch: the certificate is not for %s but for ",
 			   host ? host : "this host");
 		if (cert)
@@ -261,7 +266,11 @@ int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, int timeout_ms
 	}
 	if (!is_ip_literal(host))
 		SSL_set_tlsext_host_name(ssl, host);
-	/* Checked by OpenSSL during verification; IP literals are recognised by SSL_set1_host. */
+	/* Checked by OpenSSL during verification; IP literals are recognised by SSL_set1_host.
+	   Only the subjectAltName counts: OpenSSL would fall back to the subject's CN when a
+	   certificate has no DNS name, which RFC 6125 section 6.4.4 deprecates and browsers and
+	   the CA/Browser Forum no longer accept. */
+	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 	SSL_set1_host(ssl, host);
 	SSL_set_connect_state(ssl);
 	struct verify_note note = {0};

@@ -1,28 +1,25 @@
 /*
  * The practice server's loop: one process, poll() over the listening sockets, the control
  * channel and every connection (plain or TLS, non-blocking). Each connection's SMTP is the
- * state machine of smtpd.c; this file only moves bytes, applies the "slow" delay and the
- * idle timeout, runs the TLS handshake after STARTTLS, and prints what happens.
+ * state machine of smtpd.c; this file only moves bytes (through net/conn.c, the client's own
+ * non-blocking plain/TLS I/O), applies the "slow" delay and the idle timeout, runs the TLS
+ * handshake after STARTTLS, and prints what happens.
  * Memory per connection is bounded: the engine takes at most SMTPD_IN_MAX bytes of input,
  * and no input is read while replies wait to be sent (a client that never reads stalls only
  * itself, and is dropped after the timeout).
  */
 #include "smtpsh/practice_server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-
+#include "smtpsh/conn.h"
 #include "smtpsh/escape.h"
 
 #define BODY_SHOWN_MAX 100 /* message lines printed per message */
@@ -39,8 +36,7 @@ struct pconn {
 	struct pconn *next;
 	struct practice_loop *loop;
 	unsigned id;
-	int fd;
-	SSL *ssl;
+	struct conn conn; /* the socket, and TLS once started */
 	bool handshaking;
 	short want; /* what the TLS layer waits for (POLLIN/POLLOUT), 0 when nothing */
 	bool eof;   /* the client closed its side */
@@ -49,8 +45,6 @@ struct pconn {
 	long long hold_until; /* the slow setting: output waits until then */
 	long long idle_since; /* the last input read or output completed */
 	struct smtpd_conn eng;
-	char addr[64];
-	unsigned port;
 	unsigned long body_shown, body_hidden;
 };
 
@@ -63,8 +57,9 @@ static long long now_ms(void)
 
 /* --- printing ----------------------------------------------------------------------------- */
 
+/* Every line of the server's view goes through escape_append, as the client's view does. */
 static void print_line(struct practice_loop *l, unsigned id, const char *marker, const char *text,
-		       size_t len, bool escape)
+		       size_t len)
 {
 	struct buf b;
 	buf_init(&b);
@@ -72,10 +67,7 @@ static void print_line(struct practice_loop *l, unsigned id, const char *marker,
 		buf_printf(&b, "[%u] ", id);
 	buf_puts(&b, marker);
 	buf_puts(&b, marker[0] == '*' ? "  " : " ");
-	if (escape)
-		escape_append(&b, text, len, ESCAPE_DEFAULT);
-	else
-		buf_append(&b, text, len);
+	escape_append(&b, text, len, ESCAPE_DEFAULT);
 	buf_putc(&b, '\n');
 	if (b.data) {
 		fwrite(b.data, 1, b.len, l->out);
@@ -93,7 +85,7 @@ static void print_note(struct practice_loop *l, unsigned id, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof text, fmt, ap);
 	va_end(ap);
-	print_line(l, id, "*", text, strlen(text), true);
+	print_line(l, id, "*", text, strlen(text));
 }
 
 static void flush_hidden(struct pconn *c)
@@ -110,7 +102,7 @@ static void on_event(void *arg, const struct smtpd_event *ev)
 	struct pconn *c = arg;
 	struct practice_loop *l = c->loop;
 	if (ev->type == SMTPD_EV_INFO) {
-		print_line(l, c->id, "*", ev->text, ev->len, true);
+		print_line(l, c->id, "*", ev->text, ev->len);
 		return;
 	}
 	if (ev->type == SMTPD_EV_RECEIVED && ev->body) {
@@ -124,7 +116,7 @@ static void on_event(void *arg, const struct smtpd_event *ev)
 	}
 	const char *marker =
 	    ev->type == SMTPD_EV_SENT ? (ev->tls ? "~>" : "->") : (ev->tls ? "<~" : "<-");
-	print_line(l, c->id, marker, ev->text, ev->len, true);
+	print_line(l, c->id, marker, ev->text, ev->len);
 }
 
 /* --- connections --------------------------------------------------------------------------- */
@@ -136,58 +128,32 @@ static void conn_kill(struct pconn *c, const char *why)
 	flush_hidden(c);
 	if (why)
 		print_note(c->loop, c->id, "%s", why);
-	if (c->ssl) {
-		if (!c->handshaking && c->after != AFTER_NOTHING)
-			SSL_shutdown(c->ssl); /* a close_notify, best effort */
-		SSL_free(c->ssl);
-		c->ssl = NULL;
-	}
-	close(c->fd);
-	c->fd = -1;
+	/* a close_notify (best effort) once TLS carried a conversation that ended */
+	conn_close(&c->conn, c->handshaking || c->after == AFTER_NOTHING);
 	smtpd_conn_free(&c->eng);
 	c->dead = true;
 }
 
-static const char *ssl_problem(void)
-{
-	unsigned long e = ERR_get_error();
-	const char *r = e ? ERR_reason_error_string(e) : NULL;
-	ERR_clear_error();
-	return r ? r : "connection closed";
-}
-
 static void do_handshake(struct pconn *c)
 {
-	ERR_clear_error();
-	int r = SSL_accept(c->ssl);
-	if (r == 1) {
+	char err[300];
+	int r = conn_tls_accept(&c->conn, c->loop->env->ssl, err, sizeof err);
+	if (r == CONN_IO_OK) {
 		c->handshaking = false;
 		c->want = 0;
-		print_note(c->loop, c->id, "TLS established: %s %s", SSL_get_version(c->ssl),
-			   SSL_get_cipher_name(c->ssl));
+		print_note(c->loop, c->id, "TLS established: %s %s", SSL_get_version(c->conn.ssl),
+			   SSL_get_cipher_name(c->conn.ssl));
 		smtpd_tls_started(&c->eng);
-		return;
-	}
-	int e = SSL_get_error(c->ssl, r);
-	if (e == SSL_ERROR_WANT_READ) {
-		c->want = POLLIN;
-	} else if (e == SSL_ERROR_WANT_WRITE) {
-		c->want = POLLOUT;
+	} else if (r == CONN_IO_AGAIN) {
+		c->want = (short)c->conn.want;
 	} else {
-		char why[300];
-		snprintf(why, sizeof why, "TLS handshake failed: %s", ssl_problem());
-		conn_kill(c, why);
+		conn_kill(c, err);
 	}
 }
 
 static void start_tls(struct pconn *c)
 {
 	c->after = AFTER_NOTHING;
-	c->ssl = SSL_new(c->loop->env->ssl);
-	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
-		conn_kill(c, "cannot start TLS (out of memory)");
-		return;
-	}
 	c->handshaking = true;
 	do_handshake(c);
 }
@@ -197,33 +163,17 @@ static bool write_some(struct pconn *c, long long now)
 {
 	struct buf *out = smtpd_out(&c->eng);
 	while (out->len) {
-		ssize_t n;
-		if (c->ssl) {
-			ERR_clear_error();
-			int r = SSL_write(c->ssl, out->data,
-					  (int)(out->len > 65536 ? 65536 : out->len));
-			if (r <= 0) {
-				int e = SSL_get_error(c->ssl, r);
-				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
-					c->want = e == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
-					return true;
-				}
-				conn_kill(c, "the client went away (TLS write failed)");
-				return false;
-			}
-			n = r;
-		} else {
-			n = send(c->fd, out->data, out->len, MSG_NOSIGNAL);
-			if (n < 0) {
-				if (errno == EAGAIN || errno == EWOULDBLOCK) {
-					c->want = POLLOUT;
-					return true;
-				}
-				if (errno == EINTR)
-					continue;
-				conn_kill(c, "the client went away (write failed)");
-				return false;
-			}
+		char err[300];
+		ssize_t n = conn_write(&c->conn, out->data, out->len > 65536 ? 65536 : out->len,
+				       err, sizeof err);
+		if (n == CONN_IO_AGAIN) {
+			c->want = (short)c->conn.want;
+			return true;
+		}
+		if (n < 0) {
+			conn_kill(c, c->conn.ssl ? "the client went away (TLS write failed)"
+						 : "the client went away (write failed)");
+			return false;
 		}
 		buf_consume(out, (size_t)n);
 		c->idle_since = now;
@@ -242,46 +192,25 @@ static void read_some(struct pconn *c, long long now)
 			return;
 		if (room > sizeof chunk)
 			room = sizeof chunk;
-		ssize_t n;
-		if (c->ssl) {
-			ERR_clear_error();
-			int r = SSL_read(c->ssl, chunk, (int)room);
-			if (r <= 0) {
-				int e = SSL_get_error(c->ssl, r);
-				if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
-					if (e == SSL_ERROR_WANT_WRITE)
-						c->want = POLLOUT;
-					return;
-				}
-				if (e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL) {
-					c->eof = true;
-					return;
-				}
-				char why[300];
-				snprintf(why, sizeof why, "TLS error: %s", ssl_problem());
-				conn_kill(c, why);
-				return;
-			}
-			n = r;
-		} else {
-			n = recv(c->fd, chunk, room, 0);
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno != EAGAIN && errno != EWOULDBLOCK)
-					c->eof = true;
-				return;
-			}
-			if (n == 0) {
-				c->eof = true;
-				return;
-			}
+		char err[300];
+		ssize_t n = conn_read(&c->conn, chunk, room, err, sizeof err);
+		if (n == CONN_IO_AGAIN) {
+			if (c->conn.want == POLLOUT) /* TLS must write first */
+				c->want = POLLOUT;
+			return;
+		}
+		if (n == CONN_IO_ERROR && c->conn.ssl) {
+			conn_kill(c, err);
+			return;
+		}
+		if (n < 0) { /* the end, or a socket error: what was read still counts */
+			c->eof = true;
+			return;
 		}
 		smtpd_feed(&c->eng, chunk, (size_t)n);
 		c->idle_since = now;
-		if (!c->ssl || !SSL_pending(c->ssl))
-			if ((size_t)n < room)
-				return;
+		if (!conn_has_buffered(&c->conn) && (size_t)n < room)
+			return;
 	}
 }
 
@@ -349,19 +278,6 @@ static void check_timeout(struct pconn *c, long long now)
 	c->idle_since = now;
 }
 
-static void peer_name(const struct sockaddr_storage *ss, char *addr, size_t len, unsigned *port)
-{
-	if (ss->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)ss;
-		inet_ntop(AF_INET6, &v6->sin6_addr, addr, (socklen_t)len);
-		*port = ntohs(v6->sin6_port);
-	} else {
-		const struct sockaddr_in *v4 = (const struct sockaddr_in *)ss;
-		inet_ntop(AF_INET, &v4->sin_addr, addr, (socklen_t)len);
-		*port = ntohs(v4->sin_port);
-	}
-}
-
 static size_t count_conns(struct pconn *list)
 {
 	size_t n = 0;
@@ -373,41 +289,33 @@ static size_t count_conns(struct pconn *list)
 static void accept_one(struct practice_loop *l, int lfd, struct pconn **list, unsigned *next_id,
 		       long long now)
 {
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof ss;
-	int fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	if (fd < 0)
+	struct conn conn;
+	char err[300];
+	if (conn_accept(&conn, lfd, err, sizeof err) != 0)
 		return;
-	char addr[64] = "?";
-	unsigned port = 0;
-	peer_name(&ss, addr, sizeof addr, &port);
 	if (count_conns(*list) >= PRACTICE_CONN_MAX) {
 		char line[300];
 		int n = snprintf(line, sizeof line, "421 4.7.0 %s Error: too many connections\r\n",
 				 l->cfg.hostname);
-		if (send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-			/* nothing more to do for it */
-		}
-		close(fd);
-		print_note(l, 0, "refused a connection from %s port %u: %d already", addr, port,
-			   PRACTICE_CONN_MAX);
+		conn_write(&conn, line, (size_t)n, err, sizeof err); /* best effort */
+		conn_close(&conn, true);
+		print_note(l, 0, "refused a connection from %s port %u: %d already", conn.peer_addr,
+			   conn.peer_port, PRACTICE_CONN_MAX);
 		return;
 	}
 	struct pconn *c = calloc(1, sizeof *c);
 	if (!c) {
-		close(fd);
+		conn_close(&conn, true);
 		return;
 	}
 	c->loop = l;
-	c->fd = fd;
+	c->conn = conn;
 	c->id = ++*next_id;
-	snprintf(c->addr, sizeof c->addr, "%s", addr);
-	c->port = port;
 	c->idle_since = now;
-	print_note(l, c->id, "connection from %s port %u", addr, port);
+	print_note(l, c->id, "connection from %s port %u", conn.peer_addr, conn.peer_port);
 	bool implicit = l->cfg.script && l->cfg.script->implicit_tls;
-	if (smtpd_conn_init(&c->eng, &l->cfg, addr, implicit, on_event, c) < 0) {
-		close(fd);
+	if (smtpd_conn_init(&c->eng, &l->cfg, conn.peer_addr, implicit, on_event, c) < 0) {
+		conn_close(&c->conn, true);
 		free(c);
 		return;
 	}
@@ -432,7 +340,7 @@ static void control_reply(struct practice_loop *l, bool ok, const char *text)
 		for (const char *p = text; *p;) {
 			size_t n = strcspn(p, "\n");
 			if (ok)
-				print_line(l, 0, "*", p, n, true);
+				print_line(l, 0, "*", p, n);
 			else
 				fprintf(stderr, "! error: %.*s\n", (int)n, p);
 			p += n + (p[n] == '\n');
@@ -607,17 +515,17 @@ int practice_loop_run(struct practice_loop *l)
 				long long wait = c->hold_until - now;
 				if (wait < timeout)
 					timeout = (int)wait;
-			} else if (out_waiting && !c->ssl) {
+			} else if (out_waiting && !c->conn.ssl) {
 				ev |= POLLOUT;
 			}
 			if (!c->handshaking && !c->eof && smtpd_room(&c->eng)) {
-				if (c->ssl && SSL_pending(c->ssl))
+				if (conn_has_buffered(&c->conn))
 					timeout = 0;
 				ev |= POLLIN;
 			}
-			if (c->ssl && out_waiting && now >= c->hold_until && !c->want)
+			if (c->conn.ssl && out_waiting && now >= c->hold_until && !c->want)
 				ev |= POLLOUT;
-			fds[n] = (struct pollfd){.fd = c->fd, .events = ev};
+			fds[n] = (struct pollfd){.fd = c->conn.fd, .events = ev};
 			owner[n++] = c;
 		}
 		int r = poll(fds, n, timeout);
@@ -631,7 +539,7 @@ int practice_loop_run(struct practice_loop *l)
 		for (size_t i = 0; i < n; i++) {
 			if (owner[i]) {
 				struct pconn *c = owner[i];
-				bool ready = fds[i].revents || (c->ssl && SSL_pending(c->ssl));
+				bool ready = fds[i].revents || conn_has_buffered(&c->conn);
 				if (ready && !c->dead) {
 					c->want = 0; /* what TLS waited for came: try again */
 					read_some(c, now);

@@ -3,24 +3,44 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+/*
+ * One table drives everything: parsing (practice_settings_set), the listing
+ * (practice_settings_describe) and completion (the values). Each row says where its field is
+ * (offsetof, as ui/meta.c's settings) and what kind of value it takes; only the kind decides
+ * how a value is read and shown.
+ */
 enum kind {
-	K_BOOL,
-	K_NUMBER,
-	K_TEXT,
+	K_BOOL,	    /* a bool: on|off (yes|no, 1|0) */
+	K_UINT,	    /* an unsigned in [min, max] */
+	K_ULONG,    /* an unsigned long in [min, max] */
+	K_TEXT,	    /* a char array: printable ASCII that fits, "off" empties it */
+	K_CHOICE,   /* a char array: one of choices (its spelling kept), "off" empties it */
+	K_GREYLIST, /* on|off or SECONDS: the bool greylist and greylist_delay together */
 };
 
 struct setting {
 	const char *name;
 	enum kind kind;
-	const char *args;	   /* for the listing */
-	const char *teaches;	   /* what it does, one line */
-	const char *const *values; /* completion candidates, NULL-terminated */
+	size_t offset;		    /* of the field in struct practice_settings */
+	size_t size;		    /* of the field (the room of a char array) */
+	unsigned long min, max;	    /* K_UINT, K_ULONG */
+	bool off_is_zero;	    /* K_UINT: "off" sets 0, and 0 is shown as "off" */
+	const char *unit;	    /* K_UINT, K_ULONG: after the value when shown (" ms") */
+	const char *args;	    /* for the listing */
+	const char *teaches;	    /* what it does, one line */
+	const char *const *values;  /* completion candidates, NULL-terminated */
+	const char *const *choices; /* K_CHOICE: the values accepted */
 };
+
+#define FIELD(f)                                                                                   \
+	.offset = offsetof(struct practice_settings, f),                                           \
+	.size = sizeof(((struct practice_settings *)0)->f)
 
 static const char *const on_off[] = {"on", "off", NULL};
 static const char *const greylist_values[] = {"on", "off", "60", NULL};
@@ -38,28 +58,73 @@ static const char *const drop_verbs[] = {"CONNECT", "EHLO", "HELO", "STARTTLS", 
 					 "NOOP",    "VRFY", "HELP", "QUIT",	NULL};
 
 static const struct setting table[] = {
-    {"greylist", K_TEXT, "on|off|SECONDS",
-     "451 4.7.1 to the first try of each (client, sender, recipient); a retry passes "
-     "(after SECONDS)",
-     greylist_values},
-    {"reject", K_TEXT, "PATTERN...|off",
-     "550 5.1.1 to recipients matching a pattern (glob, e.g. nobody@* *@spam.test)", reject_values},
-    {"size", K_NUMBER, "OCTETS", "the SIZE limit: 552 5.3.4 to bigger messages", size_values},
-    {"require-tls", K_BOOL, "on|off",
-     "530 5.7.0 to everything but EHLO/HELO/STARTTLS/NOOP/QUIT "
-     "before STARTTLS",
-     on_off},
-    {"auth-required", K_BOOL, "on|off", "530 5.7.0 to MAIL before a successful AUTH", on_off},
-    {"plain-auth", K_BOOL, "on|off",
-     "offer AUTH without TLS too (off: AUTH only after STARTTLS, 538 5.7.11 before)", on_off},
-    {"slow", K_NUMBER, "MS", "wait MS milliseconds before every reply (the greeting too)",
-     slow_values},
-    {"drop-after", K_TEXT, "VERB|connect|.|off",
-     "close the connection, without a reply, when VERB arrives (\".\": after storing the "
-     "message)",
-     drop_values},
-    {"timeout", K_NUMBER, "SECONDS", "idle time before 421 4.4.2 and a closed connection",
-     timeout_values},
+    {.name = "greylist",
+     .kind = K_GREYLIST,
+     .max = 86400,
+     .args = "on|off|SECONDS",
+     .teaches = "451 4.7.1 to the first try of each (client, sender, recipient); a retry "
+		"passes (after SECONDS)",
+     .values = greylist_values},
+    {.name = "reject",
+     .kind = K_TEXT,
+     FIELD(reject),
+     .args = "PATTERN...|off",
+     .teaches = "550 5.1.1 to recipients matching a pattern (glob, e.g. nobody@* *@spam.test)",
+     .values = reject_values},
+    {.name = "size",
+     .kind = K_ULONG,
+     FIELD(size),
+     .min = 1,
+     .max = PRACTICE_SIZE_MAX,
+     .unit = "",
+     .args = "OCTETS",
+     .teaches = "the SIZE limit: 552 5.3.4 to bigger messages",
+     .values = size_values},
+    {.name = "require-tls",
+     .kind = K_BOOL,
+     FIELD(require_tls),
+     .args = "on|off",
+     .teaches = "530 5.7.0 to everything but EHLO/HELO/STARTTLS/NOOP/QUIT before STARTTLS",
+     .values = on_off},
+    {.name = "auth-required",
+     .kind = K_BOOL,
+     FIELD(auth_required),
+     .args = "on|off",
+     .teaches = "530 5.7.0 to MAIL before a successful AUTH",
+     .values = on_off},
+    {.name = "plain-auth",
+     .kind = K_BOOL,
+     FIELD(plain_auth),
+     .args = "on|off",
+     .teaches = "offer AUTH without TLS too (off: AUTH only after STARTTLS, 538 5.7.11 before)",
+     .values = on_off},
+    {.name = "slow",
+     .kind = K_UINT,
+     FIELD(slow_ms),
+     .min = 0,
+     .max = PRACTICE_SLOW_MAX,
+     .off_is_zero = true,
+     .unit = " ms",
+     .args = "MS",
+     .teaches = "wait MS milliseconds before every reply (the greeting too)",
+     .values = slow_values},
+    {.name = "drop-after",
+     .kind = K_CHOICE,
+     FIELD(drop_after),
+     .args = "VERB|connect|.|off",
+     .teaches = "close the connection, without a reply, when VERB arrives (\".\": after storing "
+		"the message)",
+     .values = drop_values,
+     .choices = drop_verbs},
+    {.name = "timeout",
+     .kind = K_UINT,
+     FIELD(timeout),
+     .min = 1,
+     .max = PRACTICE_TIMEOUT_MAX,
+     .unit = " s",
+     .args = "SECONDS",
+     .teaches = "idle time before 421 4.4.2 and a closed connection",
+     .values = timeout_values},
 };
 
 #define NSETTINGS (sizeof table / sizeof table[0])
@@ -77,6 +142,16 @@ static const struct setting *find(const char *name)
 		if (strcasecmp(table[i].name, name) == 0)
 			return &table[i];
 	return NULL;
+}
+
+static void *field(struct practice_settings *s, const struct setting *st)
+{
+	return (char *)s + st->offset;
+}
+
+static const void *cfield(const struct practice_settings *s, const struct setting *st)
+{
+	return (const char *)s + st->offset;
 }
 
 static int parse_bool(const char *v, bool *out)
@@ -106,32 +181,96 @@ static int parse_number(const char *v, unsigned long min, unsigned long max, uns
 static void describe_one(const struct practice_settings *s, const struct setting *st,
 			 struct buf *out)
 {
-	char val[PRACTICE_REJECT_MAX + 16];
-	if (strcmp(st->name, "greylist") == 0) {
-		if (!s->greylist)
-			snprintf(val, sizeof val, "off");
-		else if (s->greylist_delay)
-			snprintf(val, sizeof val, "on, %us", s->greylist_delay);
+	const void *f = cfield(s, st);
+	buf_printf(out, "%-14s ", st->name);
+	switch (st->kind) {
+	case K_BOOL:
+		buf_puts(out, *(const bool *)f ? "on" : "off");
+		break;
+	case K_UINT:
+	case K_ULONG: {
+		unsigned long n =
+		    st->kind == K_UINT ? *(const unsigned *)f : *(const unsigned long *)f;
+		if (!n && st->off_is_zero)
+			buf_puts(out, "off");
 		else
-			snprintf(val, sizeof val, "on");
-	} else if (strcmp(st->name, "reject") == 0) {
-		snprintf(val, sizeof val, "%s", s->reject[0] ? s->reject : "off");
-	} else if (strcmp(st->name, "size") == 0) {
-		snprintf(val, sizeof val, "%lu", s->size);
-	} else if (strcmp(st->name, "require-tls") == 0) {
-		snprintf(val, sizeof val, "%s", s->require_tls ? "on" : "off");
-	} else if (strcmp(st->name, "auth-required") == 0) {
-		snprintf(val, sizeof val, "%s", s->auth_required ? "on" : "off");
-	} else if (strcmp(st->name, "plain-auth") == 0) {
-		snprintf(val, sizeof val, "%s", s->plain_auth ? "on" : "off");
-	} else if (strcmp(st->name, "slow") == 0) {
-		snprintf(val, sizeof val, s->slow_ms ? "%u ms" : "off", s->slow_ms);
-	} else if (strcmp(st->name, "drop-after") == 0) {
-		snprintf(val, sizeof val, "%s", s->drop_after[0] ? s->drop_after : "off");
-	} else {
-		snprintf(val, sizeof val, "%u s", s->timeout);
+			buf_printf(out, "%lu%s", n, st->unit);
+		break;
 	}
-	buf_printf(out, "%-14s %s", st->name, val);
+	case K_TEXT:
+	case K_CHOICE:
+		buf_puts(out, *(const char *)f ? (const char *)f : "off");
+		break;
+	case K_GREYLIST:
+		if (!s->greylist)
+			buf_puts(out, "off");
+		else if (s->greylist_delay)
+			buf_printf(out, "on, %us", s->greylist_delay);
+		else
+			buf_puts(out, "on");
+		break;
+	}
+}
+
+/* Reads value into the setting's field; -1 (nothing changed) when it is not valid. */
+static int parse_one(struct practice_settings *s, const struct setting *st, const char *value)
+{
+	void *f = field(s, st);
+	bool b = false;
+	unsigned long n = 0;
+	switch (st->kind) {
+	case K_BOOL:
+		if (parse_bool(value, &b) < 0)
+			return -1;
+		*(bool *)f = b;
+		return 0;
+	case K_UINT:
+	case K_ULONG:
+		if (st->off_is_zero && strcasecmp(value, "off") == 0)
+			n = 0;
+		else if (parse_number(value, st->min, st->max, &n) < 0)
+			return -1;
+		if (st->kind == K_UINT)
+			*(unsigned *)f = (unsigned)n;
+		else
+			*(unsigned long *)f = n;
+		return 0;
+	case K_TEXT:
+		if (strcasecmp(value, "off") == 0) {
+			*(char *)f = '\0';
+			return 0;
+		}
+		if (strlen(value) >= st->size)
+			return -1;
+		for (const char *p = value; *p; p++)
+			if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+				return -1;
+		snprintf(f, st->size, "%s", value);
+		return 0;
+	case K_CHOICE:
+		if (strcasecmp(value, "off") == 0) {
+			*(char *)f = '\0';
+			return 0;
+		}
+		for (size_t i = 0; st->choices[i]; i++)
+			if (strcasecmp(st->choices[i], value) == 0) {
+				snprintf(f, st->size, "%s", st->choices[i]);
+				return 0;
+			}
+		return -1;
+	case K_GREYLIST:
+		if (parse_bool(value, &b) == 0) {
+			s->greylist = b;
+			s->greylist_delay = 0;
+		} else if (parse_number(value, 0, st->max, &n) == 0) {
+			s->greylist = true;
+			s->greylist_delay = (unsigned)n;
+		} else {
+			return -1;
+		}
+		return 0;
+	}
+	return -1;
 }
 
 int practice_settings_set(struct practice_settings *s, const char *name, const char *value,
@@ -154,80 +293,12 @@ int practice_settings_set(struct practice_settings *s, const char *name, const c
 		buf_printf(msg, "usage: %s %s (%s)", st->name, st->args, st->teaches);
 		return -1;
 	}
-	bool b = false;
-	unsigned long n = 0;
-	int bad = 0;
-	if (strcmp(st->name, "greylist") == 0) {
-		if (parse_bool(value, &b) == 0) {
-			s->greylist = b;
-			s->greylist_delay = 0;
-		} else if (parse_number(value, 0, 86400, &n) == 0) {
-			s->greylist = true;
-			s->greylist_delay = (unsigned)n;
-		} else {
-			bad = 1;
-		}
-	} else if (strcmp(st->name, "reject") == 0) {
-		if (strcasecmp(value, "off") == 0) {
-			s->reject[0] = '\0';
-		} else if (strlen(value) >= sizeof s->reject) {
-			bad = 1;
-		} else {
-			for (const char *p = value; *p; p++)
-				if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
-					bad = 1;
-			if (!bad)
-				snprintf(s->reject, sizeof s->reject, "%s", value);
-		}
-	} else if (strcmp(st->name, "size") == 0) {
-		bad = parse_number(value, 1, PRACTICE_SIZE_MAX, &n);
-		if (!bad)
-			s->size = n;
-	} else if (strcmp(st->name, "slow") == 0) {
-		if (strcasecmp(value, "off") == 0)
-			n = 0;
-		else
-			bad = parse_number(value, 0, PRACTICE_SLOW_MAX, &n);
-		if (!bad)
-			s->slow_ms = (unsigned)n;
-	} else if (strcmp(st->name, "timeout") == 0) {
-		bad = parse_number(value, 1, PRACTICE_TIMEOUT_MAX, &n);
-		if (!bad)
-			s->timeout = (unsigned)n;
-	} else if (strcmp(st->name, "drop-after") == 0) {
-		if (strcasecmp(value, "off") == 0) {
-			s->drop_after[0] = '\0';
-		} else {
-			bad = 1;
-			for (size_t i = 0; drop_verbs[i]; i++)
-				if (strcasecmp(drop_verbs[i], value) == 0) {
-					snprintf(s->drop_after, sizeof s->drop_after, "%s",
-						 drop_verbs[i]);
-					bad = 0;
-				}
-		}
-	} else { /* the booleans */
-		bad = parse_bool(value, &b);
-		if (!bad) {
-			if (strcmp(st->name, "require-tls") == 0)
-				s->require_tls = b;
-			else if (strcmp(st->name, "auth-required") == 0)
-				s->auth_required = b;
-			else
-				s->plain_auth = b;
-		}
-	}
-	if (bad) {
+	if (parse_one(s, st, value) < 0) {
 		buf_printf(msg, "bad value for %s: %s %s", st->name, st->name, st->args);
-		if (strcmp(st->name, "size") == 0)
-			buf_printf(msg, " (1 to %lu)", PRACTICE_SIZE_MAX);
-		else if (strcmp(st->name, "slow") == 0)
-			buf_printf(msg, " (0 to %u)", PRACTICE_SLOW_MAX);
-		else if (strcmp(st->name, "timeout") == 0)
-			buf_printf(msg, " (1 to %u)", PRACTICE_TIMEOUT_MAX);
-		else if (strcmp(st->name, "reject") == 0)
-			buf_printf(msg, " (printable ASCII, under %d characters)",
-				   PRACTICE_REJECT_MAX);
+		if (st->kind == K_UINT || st->kind == K_ULONG)
+			buf_printf(msg, " (%lu to %lu)", st->min, st->max);
+		else if (st->kind == K_TEXT)
+			buf_printf(msg, " (printable ASCII, under %zu characters)", st->size);
 		return -1;
 	}
 	describe_one(s, st, msg);

@@ -3,6 +3,8 @@
  * Reply texts follow Postfix where both implement a case (the differential test compares
  * them); where RFC 5321/4954 name a better code, the RFC wins (README, "Practice server").
  */
+#include "smtpsh/smtpd.h"
+
 #include "smtpd_int.h"
 
 #include <ctype.h>
@@ -14,6 +16,8 @@
 
 #include <openssl/rand.h>
 
+#include "smtpsh/authline.h"
+
 static const char *const state_names[] = {
     [SMTPD_S_COMMAND] = "command",   [SMTPD_S_AUTH] = "auth",	  [SMTPD_S_DATA] = "data",
     [SMTPD_S_TLS_WAIT] = "tls-wait", [SMTPD_S_CLOSED] = "closed",
@@ -24,7 +28,8 @@ const char *smtpd_state_name(enum smtpd_state s)
 	return state_names[s];
 }
 
-void smtpd_set_state(struct smtpd_conn *c, enum smtpd_state s)
+/* The one door for state changes. */
+static void smtpd_set_state(struct smtpd_conn *c, enum smtpd_state s)
 {
 	c->state = s;
 }
@@ -45,7 +50,21 @@ static void emit(struct smtpd_conn *c, enum smtpd_event_type type, const char *t
 	c->on_event(c->event_arg, &ev);
 }
 
-void smtpd_say(struct smtpd_conn *c, const char *fmt, ...)
+/* Reports a command line received; an AUTH with a response (a secret), spelt any way a server
+   reads one (authline.h), is reported redacted, whatever this server makes of it. */
+static void emit_command(struct smtpd_conn *c, const char *line, size_t len)
+{
+	char shown[64];
+	if (authline_redact(line, len, shown, sizeof shown))
+		emit(c, SMTPD_EV_RECEIVED, shown, strlen(shown), false, true);
+	else
+		emit(c, SMTPD_EV_RECEIVED, line, len, false, false);
+}
+
+/* Queues one reply line (text without CRLF), reports it, counts 4xx/5xx as errors. */
+static void smtpd_say(struct smtpd_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void smtpd_say(struct smtpd_conn *c, const char *fmt, ...)
 {
 	char line[1024];
 	va_list ap;
@@ -62,7 +81,10 @@ void smtpd_say(struct smtpd_conn *c, const char *fmt, ...)
 		c->errors++;
 }
 
-void smtpd_note(struct smtpd_conn *c, const char *fmt, ...)
+/* Reports a note of the server (not sent to the client). */
+static void smtpd_note(struct smtpd_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void smtpd_note(struct smtpd_conn *c, const char *fmt, ...)
 {
 	char line[512];
 	va_list ap;
@@ -74,7 +96,8 @@ void smtpd_note(struct smtpd_conn *c, const char *fmt, ...)
 		     false, false);
 }
 
-bool smtpd_auth_offered(const struct smtpd_conn *c)
+/* Is AUTH offered on this connection now (under TLS, or plain-auth on)? */
+static bool smtpd_auth_offered(const struct smtpd_conn *c)
 {
 	return c->tls || c->cfg->settings.plain_auth;
 }
@@ -138,7 +161,7 @@ int smtpd_conn_init(struct smtpd_conn *c, struct smtpd_config *cfg, const char *
 void smtpd_conn_free(struct smtpd_conn *c)
 {
 	reset_transaction(c);
-	smtpd_auth_reset(c);
+	smtpd_auth_end(&c->auth);
 	free(c->helo);
 	c->helo = NULL;
 	buf_free_secret(&c->in); /* may hold an AUTH line */
@@ -190,7 +213,7 @@ static void close_with(struct smtpd_conn *c, const char *line)
 	if (c->state == SMTPD_S_CLOSED)
 		return;
 	abort_message(c);
-	smtpd_auth_reset(c);
+	smtpd_auth_end(&c->auth);
 	smtpd_say(c, "%s", line);
 	smtpd_set_state(c, SMTPD_S_CLOSED);
 }
@@ -412,11 +435,11 @@ static void printable(char *out, size_t outlen, const char *in)
 	out[j] = '\0';
 }
 
-static void cmd_ehlo(struct smtpd_conn *c, char *args, bool esmtp)
+static enum smtpd_action hello(struct smtpd_conn *c, char *args, bool esmtp)
 {
 	if (!*args) {
 		smtpd_say(c, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
-		return;
+		return SMTPD_REPLY;
 	}
 	reset_transaction(c);
 	free(c->helo);
@@ -426,7 +449,7 @@ static void cmd_ehlo(struct smtpd_conn *c, char *args, bool esmtp)
 	printable(name, sizeof name, args);
 	if (!esmtp) {
 		smtpd_say(c, "250 %s", c->cfg->hostname);
-		return;
+		return SMTPD_REPLY;
 	}
 	smtpd_say(c, "250-%s Hello %s", c->cfg->hostname, name);
 	smtpd_say(c, "250-PIPELINING");
@@ -438,6 +461,19 @@ static void cmd_ehlo(struct smtpd_conn *c, char *args, bool esmtp)
 	if (smtpd_auth_offered(c))
 		smtpd_say(c, "250-AUTH PLAIN LOGIN CRAM-MD5");
 	smtpd_say(c, "250 HELP");
+	return SMTPD_REPLY;
+}
+
+static enum smtpd_action cmd_ehlo(struct smtpd_conn *c, char *args, time_t now)
+{
+	(void)now;
+	return hello(c, args, true);
+}
+
+static enum smtpd_action cmd_helo(struct smtpd_conn *c, char *args, time_t now)
+{
+	(void)now;
+	return hello(c, args, false);
 }
 
 /* MAIL parameters (RFC 1870 SIZE, RFC 6152 BODY, RFC 4954 AUTH). 0 when all are fine. */
@@ -474,71 +510,73 @@ static int mail_params(struct smtpd_conn *c, char *params)
 	return 0;
 }
 
-static void cmd_mail(struct smtpd_conn *c, char *args)
+static enum smtpd_action cmd_mail(struct smtpd_conn *c, char *args, time_t now)
 {
+	(void)now;
 	if (!c->helo) {
 		smtpd_say(c, "503 5.5.1 Error: send HELO/EHLO first");
-		return;
+		return SMTPD_REPLY;
 	}
 	if (c->mail) {
 		smtpd_say(c, "503 5.5.1 Error: nested MAIL command");
-		return;
+		return SMTPD_REPLY;
 	}
 	if (c->cfg->settings.auth_required && !c->authenticated) {
 		smtpd_say(c, "530 5.7.0 Authentication required");
-		return;
+		return SMTPD_REPLY;
 	}
 	struct path p;
 	switch (parse_path(args, "FROM:", &p, true, false)) {
 	case PATH_SYNTAX:
 		smtpd_say(c, "501 5.5.4 Syntax: MAIL FROM:<address>");
-		return;
+		return SMTPD_REPLY;
 	case PATH_BAD:
 		smtpd_say(c, "501 5.1.7 Bad sender address syntax");
-		return;
+		return SMTPD_REPLY;
 	case PATH_8BIT:
 		smtpd_say(c, "553 5.6.7 Non-ASCII sender address needs SMTPUTF8, which this server "
 			     "does not offer");
-		return;
+		return SMTPD_REPLY;
 	case PATH_LONG:
 		smtpd_say(c, "501 5.1.7 Path too long");
-		return;
+		return SMTPD_REPLY;
 	case PATH_OK:
 		break;
 	}
 	c->declared_size = 0;
 	if (mail_params(c, p.params) < 0)
-		return;
+		return SMTPD_REPLY;
 	c->from = strdup(p.addr);
 	if (!c->from) {
 		smtpd_say(c, "451 4.3.0 Error: out of memory");
-		return;
+		return SMTPD_REPLY;
 	}
 	c->mail = true;
 	smtpd_say(c, "250 2.1.0 Ok%s", path_notes(&p));
+	return SMTPD_REPLY;
 }
 
-static void cmd_rcpt(struct smtpd_conn *c, char *args, time_t now)
+static enum smtpd_action cmd_rcpt(struct smtpd_conn *c, char *args, time_t now)
 {
 	if (!c->mail) {
 		smtpd_say(c, "503 5.5.1 Error: need MAIL command");
-		return;
+		return SMTPD_REPLY;
 	}
 	struct path p;
 	switch (parse_path(args, "TO:", &p, false, true)) {
 	case PATH_SYNTAX:
 		smtpd_say(c, "501 5.5.4 Syntax: RCPT TO:<address>");
-		return;
+		return SMTPD_REPLY;
 	case PATH_BAD:
 		smtpd_say(c, "501 5.1.3 Bad recipient address syntax");
-		return;
+		return SMTPD_REPLY;
 	case PATH_8BIT:
 		smtpd_say(c, "553 5.6.7 Non-ASCII recipient address needs SMTPUTF8, which this "
 			     "server does not offer");
-		return;
+		return SMTPD_REPLY;
 	case PATH_LONG:
 		smtpd_say(c, "501 5.1.3 Path too long");
-		return;
+		return SMTPD_REPLY;
 	case PATH_OK:
 		break;
 	}
@@ -546,19 +584,19 @@ static void cmd_rcpt(struct smtpd_conn *c, char *args, time_t now)
 		char opt[80];
 		printable(opt, sizeof opt, strtok(p.params, " "));
 		smtpd_say(c, "555 5.5.4 Unsupported option: %s", opt);
-		return;
+		return SMTPD_REPLY;
 	}
 	c->rcpt_tried = true;
 	if (c->nrcpts == SMTPD_RCPT_MAX) {
 		smtpd_say(c, "452 4.5.3 Error: too many recipients");
-		return;
+		return SMTPD_REPLY;
 	}
 	if (practice_settings_rejects(&c->cfg->settings, p.addr)) {
 		smtpd_say(c,
 			  "550 5.1.1 <%s>: Recipient address rejected: User unknown "
 			  "(matches the reject setting)",
 			  p.addr);
-		return;
+		return SMTPD_REPLY;
 	}
 	if (c->cfg->settings.greylist) {
 		long left = greylist_check(c, p.addr, now);
@@ -567,21 +605,22 @@ static void cmd_rcpt(struct smtpd_conn *c, char *args, time_t now)
 				  "451 4.7.1 <%s>: Recipient address rejected: Greylisted, try "
 				  "again in %ld second%s",
 				  p.addr, left, left == 1 ? "" : "s");
-			return;
+			return SMTPD_REPLY;
 		}
 	}
 	for (size_t i = 0; i < c->nrcpts; i++)
 		if (strcasecmp(c->rcpts[i], p.addr) == 0) {
 			smtpd_say(c, "250 2.1.5 Ok (already a recipient: stored once)");
-			return;
+			return SMTPD_REPLY;
 		}
 	c->rcpts[c->nrcpts] = strdup(p.addr);
 	if (!c->rcpts[c->nrcpts]) {
 		smtpd_say(c, "451 4.3.0 Error: out of memory");
-		return;
+		return SMTPD_REPLY;
 	}
 	c->nrcpts++;
 	smtpd_say(c, "250 2.1.5 Ok%s", path_notes(&p));
+	return SMTPD_REPLY;
 }
 
 static void rfc5322_date(time_t now, char *out, size_t outlen)
@@ -621,18 +660,18 @@ static int write_trace_headers(struct smtpd_conn *c, time_t now)
 	return r;
 }
 
-static void cmd_data(struct smtpd_conn *c, char *args, time_t now)
+static enum smtpd_action cmd_data(struct smtpd_conn *c, char *args, time_t now)
 {
 	if (!c->nrcpts) { /* before the syntax, as Postfix does */
 		if (c->mail && c->rcpt_tried)
 			smtpd_say(c, "554 5.5.1 Error: no valid recipients");
 		else
 			smtpd_say(c, "503 5.5.1 Error: need RCPT command");
-		return;
+		return SMTPD_REPLY;
 	}
 	if (*args) {
 		smtpd_say(c, "501 5.5.4 Syntax: DATA");
-		return;
+		return SMTPD_REPLY;
 	}
 	unsigned char rnd[5];
 	if (RAND_bytes(rnd, sizeof rnd) != 1)
@@ -654,7 +693,7 @@ static void cmd_data(struct smtpd_conn *c, char *args, time_t now)
 	if (!c->msg || write_trace_headers(c, now) < 0) {
 		abort_message(c);
 		smtpd_say(c, "451 4.3.0 Error: cannot store the message now");
-		return;
+		return SMTPD_REPLY;
 	}
 	c->msg_size = 0;
 	c->msg_too_big = c->msg_line_too_long = c->msg_write_failed = false;
@@ -663,13 +702,15 @@ static void cmd_data(struct smtpd_conn *c, char *args, time_t now)
 	c->body_lines = 0;
 	smtpd_set_state(c, SMTPD_S_DATA);
 	smtpd_say(c, "354 End data with <CR><LF>.<CR><LF>");
+	return SMTPD_REPLY;
 }
 
-static void cmd_vrfy(struct smtpd_conn *c, char *args)
+static enum smtpd_action cmd_vrfy(struct smtpd_conn *c, char *args, time_t now)
 {
+	(void)now;
 	if (!*args) {
 		smtpd_say(c, "501 5.5.4 Syntax: VRFY address");
-		return;
+		return SMTPD_REPLY;
 	}
 	char addr[SMTPD_PATH_MAX];
 	size_t len = strlen(args);
@@ -687,62 +728,169 @@ static void cmd_vrfy(struct smtpd_conn *c, char *args)
 	else
 		smtpd_say(c, "252 2.0.0 Cannot VRFY user, but will accept message and attempt "
 			     "delivery");
+	return SMTPD_REPLY;
 }
 
-struct help_entry {
-	const char *verb;
-	const char *syntax;
-};
-
-static const struct help_entry help_entries[] = {
-    {"EHLO", "EHLO domain: say hello and get the extensions"},
-    {"HELO", "HELO domain: say hello (no extensions)"},
-    {"STARTTLS", "STARTTLS: switch to TLS, then EHLO again"},
-    {"AUTH", "AUTH PLAIN|LOGIN|CRAM-MD5 [initial-response]: log in (after STARTTLS)"},
-    {"MAIL", "MAIL FROM:<address> [SIZE=octets] [BODY=7BIT|8BITMIME]: start a message"},
-    {"RCPT", "RCPT TO:<address>: add a recipient"},
-    {"DATA", "DATA: send the message, end with a line holding only '.'"},
-    {"RSET", "RSET: abandon the message"},
-    {"NOOP", "NOOP: do nothing"},
-    {"VRFY", "VRFY address: ask about a mailbox (252: cannot say)"},
-    {"HELP", "HELP [command]: this help"},
-    {"QUIT", "QUIT: say goodbye"},
-};
-
-static void cmd_help(struct smtpd_conn *c, char *args)
+static enum smtpd_action cmd_rset(struct smtpd_conn *c, char *args, time_t now)
 {
+	(void)now;
 	if (*args) {
-		for (size_t i = 0; i < sizeof help_entries / sizeof help_entries[0]; i++)
-			if (strcasecmp(help_entries[i].verb, args) == 0) {
-				smtpd_say(c, "214 2.0.0 %s", help_entries[i].syntax);
-				return;
-			}
-		smtpd_say(c, "504 5.5.4 HELP topic unknown (HELP alone lists the commands)");
-		return;
+		smtpd_say(c, "501 5.5.4 Syntax: RSET");
+		return SMTPD_REPLY;
 	}
-	smtpd_say(c, "214-2.0.0 smtpsh practice server; commands:");
-	smtpd_say(c, "214-2.0.0   EHLO HELO STARTTLS AUTH MAIL RCPT DATA RSET NOOP VRFY HELP QUIT");
-	smtpd_say(c, "214-2.0.0 HELP command explains one. Mail is stored here, never relayed.");
-	smtpd_say(c, "214 2.0.0 See RFC 5321");
+	reset_transaction(c);
+	smtpd_say(c, "250 2.0.0 Ok");
+	return SMTPD_REPLY;
 }
+
+static enum smtpd_action cmd_noop(struct smtpd_conn *c, char *args, time_t now)
+{
+	(void)args;
+	(void)now;
+	smtpd_say(c, "250 2.0.0 Ok");
+	return SMTPD_REPLY;
+}
+
+static enum smtpd_action cmd_quit(struct smtpd_conn *c, char *args, time_t now)
+{
+	(void)args;
+	(void)now;
+	smtpd_say(c, "221 2.0.0 Bye");
+	reset_transaction(c);
+	smtpd_set_state(c, SMTPD_S_CLOSED);
+	return SMTPD_CLOSE;
+}
+
+static enum smtpd_action cmd_starttls(struct smtpd_conn *c, char *args, time_t now)
+{
+	(void)now;
+	if (*args) {
+		smtpd_say(c, "501 5.5.4 Syntax: STARTTLS");
+	} else if (c->tls) {
+		smtpd_say(c, "554 5.5.1 Error: TLS already active");
+	} else if (!c->cfg->tls_available) {
+		smtpd_say(c, "454 4.7.0 TLS not available due to local problem");
+	} else {
+		smtpd_say(c, "220 2.0.0 Ready to start TLS");
+		smtpd_set_state(c, SMTPD_S_TLS_WAIT);
+		return SMTPD_STARTTLS;
+	}
+	return SMTPD_REPLY;
+}
+
+/* The demo account, as the auth part sees it. */
+static struct smtpd_account account(const struct smtpd_conn *c)
+{
+	return (struct smtpd_account){
+	    .hostname = c->cfg->hostname,
+	    .user = c->cfg->user,
+	    .password = c->cfg->password,
+	};
+}
+
+/* Carries out what a step of an AUTH exchange decided (smtpd_auth.c decides, this sends). */
+static enum smtpd_action auth_apply(struct smtpd_conn *c, const struct smtpd_auth_outcome *o)
+{
+	if (o->note[0])
+		smtpd_note(c, "%s", o->note);
+	if (o->next == SMTPD_AUTH_OK)
+		c->authenticated = true;
+	smtpd_set_state(c, o->next == SMTPD_AUTH_MORE ? SMTPD_S_AUTH : SMTPD_S_COMMAND);
+	smtpd_say(c, "%s", o->reply);
+	return SMTPD_REPLY;
+}
+
+static enum smtpd_action cmd_auth(struct smtpd_conn *c, char *args, time_t now)
+{
+	(void)now;
+	if (!smtpd_auth_offered(c)) {
+		smtpd_say(c, "538 5.7.11 Encryption required for requested authentication "
+			     "mechanism (STARTTLS first)");
+		return SMTPD_REPLY;
+	}
+	if (!c->helo) {
+		smtpd_say(c, "503 5.5.1 Error: send HELO/EHLO first");
+		return SMTPD_REPLY;
+	}
+	if (c->authenticated) {
+		smtpd_say(c, "503 5.5.1 Error: already authenticated");
+		return SMTPD_REPLY;
+	}
+	if (c->mail) {
+		smtpd_say(c, "503 5.5.1 Error: MAIL transaction in progress");
+		return SMTPD_REPLY;
+	}
+	struct smtpd_auth_outcome o;
+	struct smtpd_account acct = account(c);
+	smtpd_auth_start(&c->auth, &acct, args, &o);
+	return auth_apply(c, &o);
+}
+
+static enum smtpd_action cmd_help(struct smtpd_conn *c, char *args, time_t now);
 
 enum cmd_flags {
 	CMD_PRE_TLS = 1, /* allowed before STARTTLS when require-tls is on */
 };
 
-static const struct {
-	const char *name;
+/*
+ * The verbs, in the order HELP lists them: one table for dispatch, require-tls, drop-after,
+ * HELP and HELP VERB. A verb without a handler is known to SMTP but not implemented here:
+ * 502 (RFC 5321 4.2.4), not the 500 of an unknown one; HELP does not list it.
+ */
+static const struct command {
+	const char *verb;
 	unsigned flags;
-} known[] = {
-    {"EHLO", CMD_PRE_TLS}, {"HELO", CMD_PRE_TLS}, {"STARTTLS", CMD_PRE_TLS},
-    {"NOOP", CMD_PRE_TLS}, {"QUIT", CMD_PRE_TLS}, {"HELP", CMD_PRE_TLS},
-    {"MAIL", 0},	   {"RCPT", 0},		  {"DATA", 0},
-    {"RSET", 0},	   {"VRFY", 0},		  {"AUTH", 0},
+	enum smtpd_action (*run)(struct smtpd_conn *c, char *args, time_t now);
+	const char *help; /* the answer to HELP VERB */
+} commands[] = {
+    {"EHLO", CMD_PRE_TLS, cmd_ehlo, "EHLO domain: say hello and get the extensions"},
+    {"HELO", CMD_PRE_TLS, cmd_helo, "HELO domain: say hello (no extensions)"},
+    {"STARTTLS", CMD_PRE_TLS, cmd_starttls, "STARTTLS: switch to TLS, then EHLO again"},
+    {"AUTH", 0, cmd_auth, "AUTH PLAIN|LOGIN|CRAM-MD5 [initial-response]: log in (after STARTTLS)"},
+    {"MAIL", 0, cmd_mail,
+     "MAIL FROM:<address> [SIZE=octets] [BODY=7BIT|8BITMIME]: start a message"},
+    {"RCPT", 0, cmd_rcpt, "RCPT TO:<address>: add a recipient"},
+    {"DATA", 0, cmd_data, "DATA: send the message, end with a line holding only '.'"},
+    {"RSET", 0, cmd_rset, "RSET: abandon the message"},
+    {"NOOP", CMD_PRE_TLS, cmd_noop, "NOOP: do nothing"},
+    {"VRFY", 0, cmd_vrfy, "VRFY address: ask about a mailbox (252: cannot say)"},
+    {"HELP", CMD_PRE_TLS, cmd_help, "HELP [command]: this help"},
+    {"QUIT", CMD_PRE_TLS, cmd_quit, "QUIT: say goodbye"},
+    {"EXPN", 0, NULL, NULL},
+    {"TURN", 0, NULL, NULL},
+    {"ETRN", 0, NULL, NULL},
+    {"ATRN", 0, NULL, NULL},
+    {"BDAT", 0, NULL, NULL},
+    {"SEND", 0, NULL, NULL},
+    {"SOML", 0, NULL, NULL},
+    {"SAML", 0, NULL, NULL},
 };
 
-/* Known to SMTP but not implemented here: 502 (RFC 5321 4.2.4), not 500. */
-static const char *const not_implemented[] = {"EXPN", "TURN", "ETRN", "ATRN", "BDAT",
-					      "SEND", "SOML", "SAML", NULL};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static enum smtpd_action cmd_help(struct smtpd_conn *c, char *args, time_t now)
+{
+	(void)now;
+	if (*args) {
+		for (size_t i = 0; i < NCOMMANDS; i++)
+			if (commands[i].run && strcasecmp(commands[i].verb, args) == 0) {
+				smtpd_say(c, "214 2.0.0 %s", commands[i].help);
+				return SMTPD_REPLY;
+			}
+		smtpd_say(c, "504 5.5.4 HELP topic unknown (HELP alone lists the commands)");
+		return SMTPD_REPLY;
+	}
+	char list[256] = "";
+	size_t n = 0;
+	for (size_t i = 0; i < NCOMMANDS && n < sizeof list; i++)
+		if (commands[i].run)
+			n += (size_t)snprintf(list + n, sizeof list - n, " %s", commands[i].verb);
+	smtpd_say(c, "214-2.0.0 smtpsh practice server; commands:");
+	smtpd_say(c, "214-2.0.0  %s", list);
+	smtpd_say(c, "214-2.0.0 HELP command explains one. Mail is stored here, never relayed.");
+	smtpd_say(c, "214 2.0.0 See RFC 5321");
+	return SMTPD_REPLY;
+}
 
 static enum smtpd_action command(struct smtpd_conn *c, char *line, size_t len, time_t now)
 {
@@ -759,73 +907,31 @@ static enum smtpd_action command(struct smtpd_conn *c, char *line, size_t len, t
 		smtpd_say(c, "500 5.5.2 Error: bad syntax");
 		return SMTPD_REPLY;
 	}
-	int k = -1;
-	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
-		if (strlen(known[i].name) == vlen && strncasecmp(known[i].name, line, vlen) == 0)
-			k = (int)i;
-	if (k < 0) {
-		for (size_t i = 0; not_implemented[i]; i++)
-			if (strlen(not_implemented[i]) == vlen &&
-			    strncasecmp(not_implemented[i], line, vlen) == 0) {
-				smtpd_say(c, "502 5.5.1 Error: command not implemented");
-				return SMTPD_REPLY;
-			}
+	const struct command *cmd = NULL;
+	for (size_t i = 0; i < NCOMMANDS && !cmd; i++)
+		if (strlen(commands[i].verb) == vlen &&
+		    strncasecmp(commands[i].verb, line, vlen) == 0)
+			cmd = &commands[i];
+	if (!cmd) {
 		smtpd_say(c, "500 5.5.2 Error: command not recognized");
 		return SMTPD_REPLY;
 	}
-	const char *verb = known[k].name;
+	if (!cmd->run) {
+		smtpd_say(c, "502 5.5.1 Error: command not implemented");
+		return SMTPD_REPLY;
+	}
+	const char *verb = cmd->verb;
 	if (c->cfg->settings.drop_after[0] && strcasecmp(c->cfg->settings.drop_after, verb) == 0) {
 		smtpd_note(c, "drop-after %s: closing the connection without a reply", verb);
 		abort_message(c);
 		smtpd_set_state(c, SMTPD_S_CLOSED);
 		return SMTPD_DROP;
 	}
-	if (c->cfg->settings.require_tls && !c->tls && !(known[k].flags & CMD_PRE_TLS)) {
+	if (c->cfg->settings.require_tls && !c->tls && !(cmd->flags & CMD_PRE_TLS)) {
 		smtpd_say(c, "530 5.7.0 Must issue a STARTTLS command first");
 		return SMTPD_REPLY;
 	}
-	if (strcmp(verb, "EHLO") == 0 || strcmp(verb, "HELO") == 0) {
-		cmd_ehlo(c, args, verb[0] == 'E');
-	} else if (strcmp(verb, "MAIL") == 0) {
-		cmd_mail(c, args);
-	} else if (strcmp(verb, "RCPT") == 0) {
-		cmd_rcpt(c, args, now);
-	} else if (strcmp(verb, "DATA") == 0) {
-		cmd_data(c, args, now);
-	} else if (strcmp(verb, "RSET") == 0) {
-		if (*args) {
-			smtpd_say(c, "501 5.5.4 Syntax: RSET");
-		} else {
-			reset_transaction(c);
-			smtpd_say(c, "250 2.0.0 Ok");
-		}
-	} else if (strcmp(verb, "NOOP") == 0) {
-		smtpd_say(c, "250 2.0.0 Ok");
-	} else if (strcmp(verb, "VRFY") == 0) {
-		cmd_vrfy(c, args);
-	} else if (strcmp(verb, "HELP") == 0) {
-		cmd_help(c, args);
-	} else if (strcmp(verb, "QUIT") == 0) {
-		smtpd_say(c, "221 2.0.0 Bye");
-		reset_transaction(c);
-		smtpd_set_state(c, SMTPD_S_CLOSED);
-		return SMTPD_CLOSE;
-	} else if (strcmp(verb, "STARTTLS") == 0) {
-		if (*args) {
-			smtpd_say(c, "501 5.5.4 Syntax: STARTTLS");
-		} else if (c->tls) {
-			smtpd_say(c, "554 5.5.1 Error: TLS already active");
-		} else if (!c->cfg->tls_available) {
-			smtpd_say(c, "454 4.7.0 TLS not available due to local problem");
-		} else {
-			smtpd_say(c, "220 2.0.0 Ready to start TLS");
-			smtpd_set_state(c, SMTPD_S_TLS_WAIT);
-			return SMTPD_STARTTLS;
-		}
-	} else { /* AUTH */
-		smtpd_auth_command(c, args);
-	}
-	return SMTPD_REPLY;
+	return cmd->run(c, args, now);
 }
 
 /* --- DATA ---------------------------------------------------------------------------------- */
@@ -925,7 +1031,7 @@ static enum smtpd_action script_line(struct smtpd_conn *c, const char *line, siz
 {
 	const struct smtpd_script *sc = c->cfg->script;
 	if (c->script_pos >= sc->n) {
-		emit(c, SMTPD_EV_RECEIVED, line, len, false, false);
+		emit_command(c, line, len);
 		char end[300];
 		snprintf(end, sizeof end, "421 4.7.0 %s Error: the transcript ends here",
 			 c->cfg->hostname);
@@ -935,8 +1041,10 @@ static enum smtpd_action script_line(struct smtpd_conn *c, const char *line, siz
 	const struct smtpd_script_step *st = &sc->steps[c->script_pos++];
 	if (st->secret)
 		emit(c, SMTPD_EV_RECEIVED, "<redacted>", 10, st->content, true);
+	else if (!st->content)
+		emit_command(c, line, len);
 	else
-		emit(c, SMTPD_EV_RECEIVED, line, len, st->content, false);
+		emit(c, SMTPD_EV_RECEIVED, line, len, true, false);
 	if (!st->secret && st->expect &&
 	    (strlen(st->expect) != len || strncasecmp(st->expect, line, len) != 0))
 		smtpd_note(c, "the recorded client sent: %.200s",
@@ -965,8 +1073,7 @@ static size_t line_limit(const struct smtpd_conn *c)
 		return SMTPD_AUTH_MAX;
 	if (c->state == SMTPD_S_DATA)
 		return SMTPD_TEXT_MAX;
-	if (c->state == SMTPD_S_AUTH ||
-	    (c->in.len >= 5 && strncasecmp(c->in.data, "AUTH ", 5) == 0))
+	if (c->state == SMTPD_S_AUTH || authline_parse(c->in.data, c->in.len, NULL))
 		return SMTPD_AUTH_MAX;
 	return SMTPD_CMD_MAX;
 }
@@ -985,7 +1092,7 @@ static enum smtpd_action too_long(struct smtpd_conn *c, bool crlf)
 		return SMTPD_NO_REPLY;
 	}
 	if (c->state == SMTPD_S_AUTH) {
-		smtpd_auth_reset(c);
+		smtpd_auth_end(&c->auth);
 		smtpd_set_state(c, SMTPD_S_COMMAND);
 		smtpd_say(c, "500 5.5.6 Error: authentication line too long");
 		return SMTPD_REPLY;
@@ -1062,19 +1169,12 @@ enum smtpd_action smtpd_step(struct smtpd_conn *c, time_t now)
 	} else if (c->state == SMTPD_S_AUTH) {
 		bool star = strcmp(data, "*") == 0;
 		emit(c, SMTPD_EV_RECEIVED, star ? "*" : "<redacted>", star ? 1 : 10, false, !star);
-		smtpd_auth_response(c, data);
-		a = SMTPD_REPLY;
+		struct smtpd_auth_outcome o;
+		struct smtpd_account acct = account(c);
+		smtpd_auth_continue(&c->auth, &acct, data, &o);
+		a = auth_apply(c, &o);
 	} else {
-		if (len >= 5 && strncasecmp(data, "AUTH ", 5) == 0 &&
-		    strchr(data + 5 + strspn(data + 5, " "), ' ')) {
-			char shown[64];
-			const char *mech = data + 5 + strspn(data + 5, " ");
-			snprintf(shown, sizeof shown, "AUTH %.*s <redacted>",
-				 (int)(strcspn(mech, " ") > 40 ? 40 : strcspn(mech, " ")), mech);
-			emit(c, SMTPD_EV_RECEIVED, shown, strlen(shown), false, true);
-		} else {
-			emit(c, SMTPD_EV_RECEIVED, data, len, false, false);
-		}
+		emit_command(c, data, len);
 		a = command(c, data, len, now);
 		if (a == SMTPD_STARTTLS) {
 			/* RFC 3207 4.2 / CVE-2011-0411: nothing sent before the handshake may

@@ -3,17 +3,21 @@
  * (draft-murchison-sasl-login) and CRAM-MD5 (RFC 2195), against one demo account. Base64 and
  * the CRAM-MD5 digest are sasl.c's (the client's own, OpenSSL underneath), the challenge's
  * randomness OpenSSL's; every buffer that held a secret is wiped. Notes say why a login failed (for
- * the teacher's screen), never what was typed.
+ * the teacher's screen), never what was typed. Each step returns its outcome (reply, note,
+ * what comes next) to smtpd.c, which sends it: see smtpd_int.h for why.
  */
 #include "smtpd_int.h"
 
 #include "smtpsh/sasl.h"
 
 #include <ctype.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
@@ -27,13 +31,22 @@ enum mech {
 
 static const char *const mech_names[] = {"", "PLAIN", "LOGIN", "CRAM-MD5"};
 
-/* A response in base64 ("=" alone is the empty response, RFC 4954 4); sasl.c decodes. */
+struct smtpd_auth {
+	enum mech mech;
+	int step;
+	char *user;	     /* LOGIN: the user name received (a secret) */
+	char challenge[128]; /* CRAM-MD5 */
+};
+
+/* A response in base64 ("=" alone is the empty response, RFC 4954 4); sasl.c decodes. The
+   core bounds the line (SMTPD_AUTH_MAX), and base64 never decodes to more than its length. */
 static int b64_decode(const char *in, struct buf *out)
 {
 	buf_reset(out);
 	if (strcmp(in, "=") == 0)
 		return buf_reserve(out, 1);
-	return sasl_b64_decode(in, strlen(in), SMTPD_AUTH_MAX, out) == SASL_DECODE_OK ? 0 : -1;
+	size_t len = strlen(in);
+	return sasl_b64_decode(in, len, len, out) == SASL_DECODE_OK ? 0 : -1;
 }
 
 /* Constant-time comparison of a received secret with the expected one. */
@@ -43,108 +56,125 @@ static bool same_secret(const char *got, size_t len, const char *want)
 	return len == wlen && CRYPTO_memcmp(got, want, len) == 0;
 }
 
-void smtpd_auth_reset(struct smtpd_conn *c)
+/* Forgets what the exchange learnt, wiping it (the struct itself stays). */
+static void wipe(struct smtpd_auth *a)
 {
-	if (c->auth_user) {
-		OPENSSL_cleanse(c->auth_user, strlen(c->auth_user));
-		free(c->auth_user);
-		c->auth_user = NULL;
+	if (a->user) {
+		OPENSSL_cleanse(a->user, strlen(a->user));
+		free(a->user);
+		a->user = NULL;
 	}
-	OPENSSL_cleanse(c->challenge, sizeof c->challenge);
-	c->auth_mech = MECH_NONE;
-	c->auth_step = 0;
+	OPENSSL_cleanse(a->challenge, sizeof a->challenge);
+	a->mech = MECH_NONE;
+	a->step = 0;
 }
 
-static void succeed(struct smtpd_conn *c)
+static void reply(struct smtpd_auth_outcome *out, enum smtpd_auth_next next, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void reply(struct smtpd_auth_outcome *out, enum smtpd_auth_next next, const char *fmt, ...)
 {
-	smtpd_note(c, "%s login as %s succeeded", mech_names[c->auth_mech], c->cfg->user);
-	smtpd_auth_reset(c);
-	c->authenticated = true;
-	smtpd_set_state(c, SMTPD_S_COMMAND);
-	smtpd_say(c, "235 2.7.0 Authentication successful");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(out->reply, sizeof out->reply, fmt, ap);
+	va_end(ap);
+	out->next = next;
 }
 
-static void fail(struct smtpd_conn *c, const char *why)
+static void note(struct smtpd_auth_outcome *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void note(struct smtpd_auth_outcome *out, const char *fmt, ...)
 {
-	smtpd_note(c, "%s login failed: %s", mech_names[c->auth_mech], why);
-	smtpd_auth_reset(c);
-	smtpd_set_state(c, SMTPD_S_COMMAND);
-	smtpd_say(c, "535 5.7.8 Authentication credentials invalid");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(out->note, sizeof out->note, fmt, ap);
+	va_end(ap);
+}
+
+static void succeed(struct smtpd_auth *a, const struct smtpd_account *acct,
+		    struct smtpd_auth_outcome *out)
+{
+	note(out, "%s login as %s succeeded", mech_names[a->mech], acct->user);
+	reply(out, SMTPD_AUTH_OK, "235 2.7.0 Authentication successful");
+}
+
+static void fail(struct smtpd_auth *a, const char *why, struct smtpd_auth_outcome *out)
+{
+	note(out, "%s login failed: %s", mech_names[a->mech], why);
+	reply(out, SMTPD_AUTH_DONE, "535 5.7.8 Authentication credentials invalid");
 }
 
 /* The identity and password of a login; sets why when it fails. */
-static bool check_login(struct smtpd_conn *c, const char *user, size_t ulen, const char *pass,
-			size_t plen, const char **why)
+static bool check_login(const struct smtpd_account *acct, const char *user, size_t ulen,
+			const char *pass, size_t plen, const char **why)
 {
-	bool user_ok = same_secret(user, ulen, c->cfg->user);
-	bool pass_ok = same_secret(pass, plen, c->cfg->password);
+	bool user_ok = same_secret(user, ulen, acct->user);
+	bool pass_ok = same_secret(pass, plen, acct->password);
 	*why = !user_ok ? "unknown user name" : !pass_ok ? "wrong password" : NULL;
 	return user_ok && pass_ok;
 }
 
-/* PLAIN: authzid NUL authcid NUL password (RFC 4616 2). */
-static void plain_response(struct smtpd_conn *c, const struct buf *d)
+/* PLAIN: authzid NUL authcid NUL password (RFC 4616 2), split as the client builds it. */
+static void plain_response(struct smtpd_auth *a, const struct smtpd_account *acct,
+			   const struct buf *d, struct smtpd_auth_outcome *out)
 {
-	const char *p = d->data;
-	const char *nul1 = memchr(p, '\0', d->len);
-	const char *nul2 = nul1 ? memchr(nul1 + 1, '\0', d->len - (size_t)(nul1 + 1 - p)) : NULL;
-	if (!nul2 || memchr(nul2 + 1, '\0', d->len - (size_t)(nul2 + 1 - p))) {
-		fail(c, "the PLAIN response is not authzid NUL user NUL password");
+	struct sasl_plain_fields f;
+	if (sasl_plain_split(d->data, d->len, &f) < 0 || memchr(f.passwd, '\0', f.passwd_len)) {
+		fail(a, "the PLAIN response is not authzid NUL user NUL password", out);
 		return;
 	}
-	size_t zlen = (size_t)(nul1 - p);
-	const char *user = nul1 + 1, *pass = nul2 + 1;
-	size_t ulen = (size_t)(nul2 - user), plen = d->len - (size_t)(pass - p);
 	const char *why;
-	if (zlen && (zlen != ulen || memcmp(p, user, ulen) != 0)) {
-		fail(c, "the authorization identity differs from the user name");
+	if (f.authzid_len &&
+	    (f.authzid_len != f.authcid_len || memcmp(f.authzid, f.authcid, f.authcid_len) != 0)) {
+		fail(a, "the authorization identity differs from the user name", out);
 		return;
 	}
-	if (check_login(c, user, ulen, pass, plen, &why))
-		succeed(c);
+	if (check_login(acct, f.authcid, f.authcid_len, f.passwd, f.passwd_len, &why))
+		succeed(a, acct, out);
 	else
-		fail(c, why);
+		fail(a, why, out);
 }
 
-static void login_response(struct smtpd_conn *c, const struct buf *d)
+static void login_response(struct smtpd_auth *a, const struct smtpd_account *acct,
+			   const struct buf *d, struct smtpd_auth_outcome *out)
 {
-	if (c->auth_step == 0) {
-		c->auth_user = strndup(d->data, d->len);
-		if (!c->auth_user) {
-			fail(c, "out of memory");
+	if (a->step == 0) {
+		a->user = strndup(d->data, d->len);
+		if (!a->user) {
+			fail(a, "out of memory", out);
 			return;
 		}
-		c->auth_step = 1;
-		smtpd_set_state(c, SMTPD_S_AUTH); /* also after a user name on the AUTH line */
-		smtpd_say(c, "334 UGFzc3dvcmQ6"); /* "Password:" */
+		a->step = 1;
+		/* "auth" also after a user name on the AUTH line */
+		reply(out, SMTPD_AUTH_MORE, "334 UGFzc3dvcmQ6"); /* "Password:" */
 		return;
 	}
 	const char *why;
-	if (check_login(c, c->auth_user, strlen(c->auth_user), d->data, d->len, &why))
-		succeed(c);
+	if (check_login(acct, a->user, strlen(a->user), d->data, d->len, &why))
+		succeed(a, acct, out);
 	else
-		fail(c, why);
+		fail(a, why, out);
 }
 
 /* CRAM-MD5: "user SP hex(HMAC-MD5(password, challenge))" (RFC 2195). */
-static void cram_response(struct smtpd_conn *c, const struct buf *d)
+static void cram_response(struct smtpd_auth *a, const struct smtpd_account *acct,
+			  const struct buf *d, struct smtpd_auth_outcome *out)
 {
 	const char *sp = d->len ? memrchr(d->data, ' ', d->len) : NULL;
 	if (!sp || d->len - (size_t)(sp + 1 - d->data) != 32) {
-		fail(c, "the CRAM-MD5 response is not 'user SP 32 hex digits'");
+		fail(a, "the CRAM-MD5 response is not 'user SP 32 hex digits'", out);
 		return;
 	}
 	/* The expected answer, made as a client makes it (sasl.c): "user hex", base64. */
 	struct buf want, plain;
 	buf_init(&want);
 	buf_init(&plain);
-	if (sasl_cram_md5_response(c->cfg->user, c->cfg->password, c->challenge,
-				   strlen(c->challenge), &want) < 0 ||
-	    sasl_b64_decode(want.data, want.len, SMTPD_AUTH_MAX, &plain) != SASL_DECODE_OK ||
-	    plain.len != strlen(c->cfg->user) + 33) {
+	if (sasl_cram_md5_response(acct->user, acct->password, a->challenge, strlen(a->challenge),
+				   &want) < 0 ||
+	    sasl_b64_decode(want.data, want.len, want.len, &plain) != SASL_DECODE_OK ||
+	    plain.len != strlen(acct->user) + 33) {
 		buf_free_secret(&want);
 		buf_free_secret(&plain);
-		fail(c, "HMAC-MD5 is not available");
+		fail(a, "HMAC-MD5 is not available", out);
 		return;
 	}
 	char got[33];
@@ -152,75 +182,92 @@ static void cram_response(struct smtpd_conn *c, const struct buf *d)
 		got[i] = (char)tolower((unsigned char)sp[1 + i]);
 	got[32] = '\0';
 	size_t ulen = (size_t)(sp - d->data);
-	const char *why = same_secret(d->data, ulen, c->cfg->user) ? NULL : "unknown user name";
+	const char *why = same_secret(d->data, ulen, acct->user) ? NULL : "unknown user name";
 	if (!why && CRYPTO_memcmp(got, plain.data + plain.len - 32, 32) != 0)
 		why = "wrong password (the digest does not match)";
 	buf_free_secret(&want);
 	buf_free_secret(&plain);
 	OPENSSL_cleanse(got, sizeof got);
 	if (why)
-		fail(c, why);
+		fail(a, why, out);
 	else
-		succeed(c);
-}
-
-static void dispatch(struct smtpd_conn *c, const struct buf *d)
-{
-	switch (c->auth_mech) {
-	case MECH_PLAIN:
-		plain_response(c, d);
-		return;
-	case MECH_LOGIN:
-		login_response(c, d);
-		return;
-	case MECH_CRAM_MD5:
-		cram_response(c, d);
-		return;
-	}
+		succeed(a, acct, out);
 }
 
 /* A base64 response (from the AUTH line or a continuation line). */
-static void respond(struct smtpd_conn *c, const char *b64)
+static void respond(struct smtpd_auth *a, const struct smtpd_account *acct, const char *b64,
+		    struct smtpd_auth_outcome *out)
 {
 	struct buf d;
 	buf_init(&d);
 	if (b64_decode(b64, &d) < 0) {
-		smtpd_note(c, "%s: the response is not valid base64", mech_names[c->auth_mech]);
-		smtpd_auth_reset(c);
-		smtpd_set_state(c, SMTPD_S_COMMAND);
-		smtpd_say(c, "501 5.5.2 Cannot decode response (not base64)");
+		note(out, "%s: the response is not valid base64", mech_names[a->mech]);
+		reply(out, SMTPD_AUTH_DONE, "501 5.5.2 Cannot decode response (not base64)");
 	} else {
-		dispatch(c, &d);
+		switch (a->mech) {
+		case MECH_PLAIN:
+			plain_response(a, acct, &d, out);
+			break;
+		case MECH_LOGIN:
+			login_response(a, acct, &d, out);
+			break;
+		case MECH_CRAM_MD5:
+			cram_response(a, acct, &d, out);
+			break;
+		case MECH_NONE: /* not reached: an exchange has its mechanism from the start */
+			fail(a, "no mechanism", out);
+			break;
+		}
 	}
 	buf_free_secret(&d);
 }
 
-void smtpd_auth_command(struct smtpd_conn *c, char *args)
+/* The exchange after the mechanism was chosen: an initial response, or the first 334. */
+static void begin(struct smtpd_auth *a, const struct smtpd_account *acct, const char *resp,
+		  struct smtpd_auth_outcome *out)
 {
-	if (!smtpd_auth_offered(c)) {
-		smtpd_say(c, "538 5.7.11 Encryption required for requested authentication "
-			     "mechanism (STARTTLS first)");
+	if (*resp) {
+		if (a->mech == MECH_CRAM_MD5) {
+			reply(out, SMTPD_AUTH_DONE, "501 5.5.4 CRAM-MD5 takes no initial response");
+			return;
+		}
+		respond(a, acct, resp, out);
 		return;
 	}
-	if (!c->helo) {
-		smtpd_say(c, "503 5.5.1 Error: send HELO/EHLO first");
-		return;
+	if (a->mech == MECH_PLAIN) {
+		reply(out, SMTPD_AUTH_MORE, "334 ");
+	} else if (a->mech == MECH_LOGIN) {
+		reply(out, SMTPD_AUTH_MORE, "334 VXNlcm5hbWU6"); /* "Username:" */
+	} else {
+		unsigned char rnd[8];
+		unsigned long long r = 0;
+		if (RAND_bytes(rnd, sizeof rnd) == 1)
+			memcpy(&r, rnd, sizeof r);
+		snprintf(a->challenge, sizeof a->challenge, "<%llu.%ld@%s>", r % 10000000000ULL,
+			 (long)time(NULL), acct->hostname);
+		struct buf enc;
+		buf_init(&enc);
+		if (sasl_b64_encode(a->challenge, strlen(a->challenge), &enc) < 0 || !enc.data)
+			reply(out, SMTPD_AUTH_DONE,
+			      "454 4.7.0 Temporary authentication failure (out of memory)");
+		else
+			reply(out, SMTPD_AUTH_MORE, "334 %s", enc.data);
+		buf_free(&enc);
 	}
-	if (c->authenticated) {
-		smtpd_say(c, "503 5.5.1 Error: already authenticated");
-		return;
-	}
-	if (c->mail) {
-		smtpd_say(c, "503 5.5.1 Error: MAIL transaction in progress");
-		return;
-	}
+}
+
+void smtpd_auth_start(struct smtpd_auth **ap, const struct smtpd_account *acct, char *args,
+		      struct smtpd_auth_outcome *out)
+{
+	out->note[0] = '\0';
+	smtpd_auth_end(ap);
 	char *resp = args + strcspn(args, " ");
 	if (*resp) {
 		*resp++ = '\0';
 		resp += strspn(resp, " ");
 	}
 	if (!*args || strchr(resp, ' ')) {
-		smtpd_say(c, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
+		reply(out, SMTPD_AUTH_DONE, "501 5.5.4 Syntax: AUTH mechanism [initial-response]");
 		return;
 	}
 	enum mech m = MECH_NONE;
@@ -228,54 +275,46 @@ void smtpd_auth_command(struct smtpd_conn *c, char *args)
 		if (strcasecmp(args, mech_names[i]) == 0)
 			m = (enum mech)i;
 	if (m == MECH_NONE) {
-		smtpd_say(c,
-			  "504 5.5.4 Unrecognized authentication type (PLAIN, LOGIN or CRAM-MD5)");
+		reply(out, SMTPD_AUTH_DONE,
+		      "504 5.5.4 Unrecognized authentication type (PLAIN, LOGIN or CRAM-MD5)");
 		return;
 	}
-	c->auth_mech = m;
-	c->auth_step = 0;
-	if (*resp) {
-		if (m == MECH_CRAM_MD5) {
-			smtpd_auth_reset(c);
-			smtpd_say(c, "501 5.5.4 CRAM-MD5 takes no initial response");
-			return;
-		}
-		respond(c, resp);
+	*ap = calloc(1, sizeof **ap);
+	if (!*ap) {
+		reply(out, SMTPD_AUTH_DONE,
+		      "454 4.7.0 Temporary authentication failure (out of memory)");
 		return;
 	}
-	smtpd_set_state(c, SMTPD_S_AUTH);
-	if (m == MECH_PLAIN) {
-		smtpd_say(c, "334 ");
-	} else if (m == MECH_LOGIN) {
-		smtpd_say(c, "334 VXNlcm5hbWU6"); /* "Username:" */
-	} else {
-		unsigned char rnd[8];
-		unsigned long long r = 0;
-		if (RAND_bytes(rnd, sizeof rnd) == 1)
-			memcpy(&r, rnd, sizeof r);
-		snprintf(c->challenge, sizeof c->challenge, "<%llu.%ld@%s>", r % 10000000000ULL,
-			 (long)time(NULL), c->cfg->hostname);
-		struct buf enc;
-		buf_init(&enc);
-		if (sasl_b64_encode(c->challenge, strlen(c->challenge), &enc) < 0 || !enc.data) {
-			smtpd_auth_reset(c);
-			smtpd_set_state(c, SMTPD_S_COMMAND);
-			smtpd_say(c, "454 4.7.0 Temporary authentication failure (out of memory)");
-		} else {
-			smtpd_say(c, "334 %s", enc.data);
-		}
-		buf_free(&enc);
-	}
+	(*ap)->mech = m;
+	begin(*ap, acct, resp, out);
+	if (out->next != SMTPD_AUTH_MORE)
+		smtpd_auth_end(ap);
 }
 
-void smtpd_auth_response(struct smtpd_conn *c, char *line)
+void smtpd_auth_continue(struct smtpd_auth **ap, const struct smtpd_account *acct, const char *line,
+			 struct smtpd_auth_outcome *out)
 {
-	if (strcmp(line, "*") == 0) {
-		smtpd_note(c, "%s login cancelled by the client", mech_names[c->auth_mech]);
-		smtpd_auth_reset(c);
-		smtpd_set_state(c, SMTPD_S_COMMAND);
-		smtpd_say(c, "501 5.7.0 Authentication aborted");
+	out->note[0] = '\0';
+	struct smtpd_auth *a = *ap;
+	if (!a) { /* the core only calls this inside an exchange */
+		reply(out, SMTPD_AUTH_DONE, "503 5.5.1 Error: no authentication in progress");
 		return;
 	}
-	respond(c, line);
+	if (strcmp(line, "*") == 0) {
+		note(out, "%s login cancelled by the client", mech_names[a->mech]);
+		reply(out, SMTPD_AUTH_DONE, "501 5.7.0 Authentication aborted");
+	} else {
+		respond(a, acct, line, out);
+	}
+	if (out->next != SMTPD_AUTH_MORE)
+		smtpd_auth_end(ap);
+}
+
+void smtpd_auth_end(struct smtpd_auth **ap)
+{
+	if (!*ap)
+		return;
+	wipe(*ap);
+	free(*ap);
+	*ap = NULL;
 }

@@ -10,10 +10,10 @@
 #include <openssl/hmac.h>
 
 static const char *const mech_names[SASL_MECH_COUNT] = {
-	[SASL_PLAIN] = "PLAIN",
-	[SASL_LOGIN] = "LOGIN",
-	[SASL_CRAM_MD5] = "CRAM-MD5",
-	[SASL_XOAUTH2] = "XOAUTH2",
+    [SASL_PLAIN] = "PLAIN",
+    [SASL_LOGIN] = "LOGIN",
+    [SASL_CRAM_MD5] = "CRAM-MD5",
+    [SASL_XOAUTH2] = "XOAUTH2",
 };
 
 /* ---- base64 ---------------------------------------------------------------------------- */
@@ -222,11 +222,64 @@ static int encode_parts(struct buf *out, const char *prefix, const char *const *
 	return r;
 }
 
-static int encode_one(struct buf *out, const char *prefix, const char *s)
+/* ---- responses --------------------------------------------------------------------------- */
+
+/* Each builder takes the prefix (the client's "AUTH MECH ") so that the whole line gets one
+   allocation of its final size. */
+static int plain_encode(const char *prefix, const char *user, const char *secret, struct buf *out)
 {
-	const char *parts[] = {s};
-	size_t lens[] = {strlen(s)};
-	return encode_parts(out, prefix, parts, lens, 1);
+	/* authzid (empty) NUL authcid NUL passwd (RFC 4616) */
+	const char *parts[] = {"", user, "", secret};
+	size_t lens[] = {1, strlen(user), 1, strlen(secret)};
+	return encode_parts(out, prefix, parts, lens, 4);
+}
+
+static int xoauth2_encode(const char *prefix, const char *user, const char *token, struct buf *out,
+			  const char **why)
+{
+	if (strchr(user, '\001') || strchr(token, '\001')) {
+		*why = "a user name or token with a 0x01 byte cannot be sent with XOAUTH2";
+		return -1;
+	}
+	const char *parts[] = {"user=", user, "\001auth=Bearer ", token, "\001\001"};
+	size_t lens[] = {5, strlen(user), 13, strlen(token), 2};
+	if (encode_parts(out, prefix, parts, lens, 5) < 0) {
+		*why = "out of memory";
+		return -1;
+	}
+	return 0;
+}
+
+int sasl_plain_response(const char *user, const char *secret, struct buf *out)
+{
+	return plain_encode("", user, secret, out);
+}
+
+int sasl_xoauth2_response(const char *user, const char *token, struct buf *out, const char **why)
+{
+	return xoauth2_encode("", user, token, out, why);
+}
+
+int sasl_login_response(const char *text, struct buf *out)
+{
+	const char *parts[] = {text};
+	size_t lens[] = {strlen(text)};
+	return encode_parts(out, "", parts, lens, 1);
+}
+
+int sasl_plain_split(const char *p, size_t n, struct sasl_plain_fields *out)
+{
+	const char *nul1 = memchr(p, '\0', n);
+	const char *nul2 = nul1 ? memchr(nul1 + 1, '\0', n - (size_t)(nul1 + 1 - p)) : NULL;
+	if (!nul2)
+		return -1;
+	out->authzid = p;
+	out->authzid_len = (size_t)(nul1 - p);
+	out->authcid = nul1 + 1;
+	out->authcid_len = (size_t)(nul2 - nul1 - 1);
+	out->passwd = nul2 + 1;
+	out->passwd_len = n - (size_t)(nul2 + 1 - p);
+	return 0;
 }
 
 int sasl_client_start(struct sasl_client *c, struct buf *line, bool *secret, const char **why)
@@ -234,30 +287,17 @@ int sasl_client_start(struct sasl_client *c, struct buf *line, bool *secret, con
 	*why = NULL;
 	*secret = false;
 	switch (c->mech) {
-	case SASL_PLAIN: {
-		/* authzid (empty) NUL authcid NUL passwd (RFC 4616) */
-		const char *parts[] = {"", c->user, "", c->secret};
-		size_t lens[] = {1, strlen(c->user), 1, strlen(c->secret)};
+	case SASL_PLAIN:
 		*secret = true;
-		if (encode_parts(line, "AUTH PLAIN ", parts, lens, 4) < 0) {
+		if (plain_encode("AUTH PLAIN ", c->user, c->secret, line) < 0) {
 			*why = "out of memory";
 			return -1;
 		}
 		return 0;
-	}
 	case SASL_XOAUTH2: {
-		if (strchr(c->user, '\001') || strchr(c->secret, '\001')) {
-			*why = "a user name or token with a 0x01 byte cannot be sent with XOAUTH2";
-			return -1;
-		}
-		const char *parts[] = {"user=", c->user, "\001auth=Bearer ", c->secret, "\001\001"};
-		size_t lens[] = {5, strlen(c->user), 13, strlen(c->secret), 2};
-		*secret = true;
-		if (encode_parts(line, "AUTH XOAUTH2 ", parts, lens, 5) < 0) {
-			*why = "out of memory";
-			return -1;
-		}
-		return 0;
+		int r = xoauth2_encode("AUTH XOAUTH2 ", c->user, c->secret, line, why);
+		*secret = r == 0;
+		return r;
 	}
 	case SASL_LOGIN:
 	case SASL_CRAM_MD5:
@@ -273,8 +313,8 @@ int sasl_client_start(struct sasl_client *c, struct buf *line, bool *secret, con
 	return -1;
 }
 
-int sasl_cram_md5_response(const char *user, const char *secret, const void *challenge,
-			   size_t len, struct buf *out)
+int sasl_cram_md5_response(const char *user, const char *secret, const void *challenge, size_t len,
+			   struct buf *out)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
@@ -337,7 +377,7 @@ enum sasl_step sasl_client_step(struct sasl_client *c, const char *text, size_t 
 			return SASL_STEP_CANCEL;
 		}
 		*secret = step == 1;
-		if (encode_one(resp, "", step == 0 ? c->user : c->secret) < 0) {
+		if (sasl_login_response(step == 0 ? c->user : c->secret, resp) < 0) {
 			*why = "out of memory";
 			return SASL_STEP_NOMEM;
 		}

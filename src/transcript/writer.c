@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -88,12 +90,52 @@ int transcript_open(struct transcript_writer *w, const char *path)
 	transcript_close(w);
 	w->failed = false;
 	w->err[0] = '\0';
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0600);
-	FILE *f = fd < 0 ? NULL : fdopen(fd, "w");
+	/*
+	 * A transcript holds the whole conversation: it is written only to a regular file that
+	 * ends up 0600, whatever mode an existing file had. Not through a symbolic link (another
+	 * user's link in a shared folder would redirect it): the user names the target instead.
+	 * O_NONBLOCK so that a FIFO does not block the open; O_TRUNC only once the file is known
+	 * to be a regular file.
+	 */
+	int fd =
+	    open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK, 0600);
+	if (fd < 0) {
+		int e = errno;
+		char target[PATH_MAX];
+		ssize_t n = e == ELOOP ? readlink(path, target, sizeof target - 1) : -1;
+		if (n >= 0) {
+			target[n] = '\0';
+			snprintf(
+			    w->err, sizeof w->err,
+			    "cannot write %s: it is a symbolic link (to %.160s); give the file it "
+			    "points to if that is where the transcript should go",
+			    path, target);
+		} else {
+			snprintf(w->err, sizeof w->err, "cannot write %s: %s", path,
+				 e == ENXIO ? "not a regular file" : strerror(e)); /* a FIFO */
+		}
+		return -1;
+	}
+	struct stat sb;
+	const char *why = NULL;
+	if (fstat(fd, &sb) < 0)
+		why = strerror(errno);
+	else if (!S_ISREG(sb.st_mode))
+		why = "not a regular file";
+	else if ((sb.st_mode & 07777) != 0600 && fchmod(fd, 0600) < 0)
+		why = "cannot make it private (mode 0600)";
+	else if (ftruncate(fd, 0) < 0)
+		why = strerror(errno);
+	else {
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
+			why = strerror(errno);
+	}
+	FILE *f = why ? NULL : fdopen(fd, "w");
 	if (!f) {
-		snprintf(w->err, sizeof w->err, "cannot write %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+		snprintf(w->err, sizeof w->err, "cannot write %s: %s", path,
+			 why ? why : strerror(errno));
+		close(fd);
 		return -1;
 	}
 	w->path = strdup(path);

@@ -105,7 +105,8 @@ static bool get_secret(struct shell *sh, struct creds *c, bool token)
 	char err[512] = "";
 	enum cred_status st;
 	if (cmd) {
-		st = cred_from_command(cmd, &c->secret, err, sizeof err);
+		st = cred_from_command(cmd, session_timeout_ms(sh->session), &c->secret, err,
+				       sizeof err);
 		if (st != CRED_OK) {
 			cred_failed(sh, st, token ? "--oauth-token-command" : "--password-command", err);
 			return false;
@@ -228,9 +229,24 @@ static bool pick_mech(struct shell *sh, const char *name, enum sasl_mech *mech)
 			shell_failed(sh, SESSION_ERR_LOCAL);
 			return false;
 		}
-		if (caps->known && !(adv & (1u << *mech)))
-			render_warning(sh->render, "the server did not advertise %s (trying anyway)",
-				       sasl_mech_name(*mech));
+		/* A password is never sent for a mechanism the server did not offer here: before
+		   STARTTLS servers hide AUTH, and the password would then cross in plaintext for
+		   nothing. Typed by hand (AUTH MECH), it is still possible to try. */
+		if (caps->known && !(adv & (1u << *mech))) {
+			const struct smtp_cap *a = caps_find(caps, "AUTH");
+			render_error(
+			    sh->render,
+			    "the server does not offer %s %s%s%s: nothing sent (type AUTH %s "
+			    "to try it by hand)",
+			    sasl_mech_name(*mech), a ? "(it offers: " : "here", a ? a->params : "",
+			    a ? ")"
+			    : caps_has(caps, "STARTTLS") && !session_tls(sh->session)
+				? " (STARTTLS first?)"
+				: "",
+			    sasl_mech_name(*mech));
+			shell_failed(sh, SESSION_ERR_LOCAL);
+			return false;
+		}
 		return true;
 	}
 	if (!caps->known) {

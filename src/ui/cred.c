@@ -2,6 +2,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
@@ -40,7 +43,15 @@ static char *first_line(const char *buf, size_t len)
 	return s;
 }
 
-enum cred_status cred_from_command(const char *cmd, char **out, char *err, size_t errlen)
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+enum cred_status cred_from_command(const char *cmd, int timeout_ms, char **out, char *err,
+				   size_t errlen)
 {
 	*out = NULL;
 	int p[2];
@@ -48,26 +59,62 @@ enum cred_status cred_from_command(const char *cmd, char **out, char *err, size_
 		snprintf(err, errlen, "pipe: %s", strerror(errno));
 		return CRED_ERROR;
 	}
+	/*
+	 * The command runs in a process group of its own, so that on a timeout the whole of it
+	 * (the shell and whatever it started) is killed: a command that hangs must not hang the
+	 * shell nor linger. When we are the terminal's foreground job, it becomes the foreground
+	 * job while it runs (as a job of an interactive shell does), so it can still ask on the
+	 * terminal (a password manager's passphrase) and Ctrl-C reaches it.
+	 */
+	int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
+	bool fg = tty >= 0 && tcgetpgrp(tty) == getpgrp();
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
 		snprintf(err, errlen, "fork: %s", strerror(errno));
 		close(p[0]);
 		close(p[1]);
+		if (tty >= 0)
+			close(tty);
 		return CRED_ERROR;
 	}
 	if (pid == 0) {
+		setpgid(0, 0);
+		if (fg) { /* also here: the command may read the terminal before the parent runs */
+			signal(SIGTTOU, SIG_IGN);
+			tcsetpgrp(tty, getpid());
+		}
+		signal(SIGTTOU, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
 		if (dup2(p[1], STDOUT_FILENO) < 0)
 			_exit(127);
-		signal(SIGPIPE, SIG_DFL);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
+	setpgid(pid, pid); /* also here: no race with the kill below */
+	struct sigaction ign = {.sa_handler = SIG_IGN}, old_ttou;
+	sigaction(SIGTTOU, &ign, &old_ttou); /* tcsetpgrp from the background */
+	if (fg)
+		tcsetpgrp(tty, pid);
+	/* Only the first line is kept, whole or not at all: a password cut at 8191 octets or at a
+	   NUL would be another password, sent without a word. */
 	char buf[SECRET_LINE_MAX];
 	size_t len = 0;
-	bool have_line = false;
+	bool have_line = false, timed_out = false;
+	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 30000);
 	for (;;) {
+		long long left = deadline - now_ms();
+		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
+		int pr = left > 0 ? poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left) : 0;
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr == 0) {
+			timed_out = true;
+			break;
+		}
+		if (pr < 0)
+			break;
 		char junk[4096];
 		char *dst = len < sizeof buf && !have_line ? buf + len : junk;
 		size_t room = dst == junk ? sizeof junk : sizeof buf - len;
@@ -84,15 +131,41 @@ enum cred_status cred_from_command(const char *cmd, char **out, char *err, size_
 		}
 	}
 	close(p[0]);
-	int status;
+	if (timed_out)
+		kill(-pid, SIGKILL);
+	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	if (fg)
+		tcsetpgrp(tty, getpgrp());
+	sigaction(SIGTTOU, &old_ttou, NULL);
+	if (tty >= 0)
+		close(tty);
 	enum cred_status st = CRED_OK;
-	if (WIFSIGNALED(status)) {
+	const char *nl = memchr(buf, '\n', len);
+	size_t line = nl ? (size_t)(nl - buf) : len;
+	if (timed_out) {
+		snprintf(err, errlen,
+			 "the command did not finish within %d s (--timeout): it was killed, "
+			 "nothing sent",
+			 (timeout_ms > 0 ? timeout_ms : 30000) / 1000);
+		st = CRED_ERROR;
+	} else if (WIFSIGNALED(status)) {
 		snprintf(err, errlen, "the command was killed by signal %d", WTERMSIG(status));
 		st = WTERMSIG(status) == SIGINT ? CRED_INTERRUPTED : CRED_ERROR;
 	} else if (WEXITSTATUS(status) != 0) {
 		snprintf(err, errlen, "the command failed (exit status %d)", WEXITSTATUS(status));
+		st = CRED_ERROR;
+	} else if (!nl && len == sizeof buf) {
+		snprintf(err, errlen,
+			 "the first line the command printed is longer than %d octets: refused, "
+			 "not cut",
+			 SECRET_LINE_MAX - 1);
+		st = CRED_ERROR;
+	} else if (memchr(buf, '\0', line)) {
+		snprintf(err, errlen,
+			 "the first line the command printed holds a NUL octet: "
+			 "refused, not cut there");
 		st = CRED_ERROR;
 	} else if (len == 0 || buf[0] == '\n' || (buf[0] == '\r' && len > 1 && buf[1] == '\n')) {
 		snprintf(err, errlen, "the command printed no line (or an empty one)");
@@ -114,7 +187,9 @@ enum cred_status cred_from_netrc(const char *host, const char *user, struct netr
 		return CRED_NONE;
 	char path[4096];
 	snprintf(path, sizeof path, "%s/.netrc", home);
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO (or a device) at ~/.netrc must not block the open; fstat() below
+	   then refuses anything but a regular file before a byte is read. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return CRED_NONE;
@@ -128,7 +203,11 @@ enum cred_status cred_from_netrc(const char *host, const char *user, struct netr
 	if (fstat(fd, &sb) < 0) {
 		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 	} else if (!S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "%s is not a regular file", path);
+		snprintf(err, errlen, "refusing to use %s: it is not a regular file (%s)", path,
+			 S_ISFIFO(sb.st_mode)	? "a FIFO"
+			 : S_ISCHR(sb.st_mode)	? "a character device"
+			 : S_ISSOCK(sb.st_mode) ? "a socket"
+						: "a device");
 	} else if (sb.st_mode & (S_IRWXG | S_IRWXO)) {
 		snprintf(err, errlen,
 			 "refusing to use %s: its mode %04o lets other users read or change it "

@@ -78,8 +78,13 @@ static void cmd_caps(struct shell *sh, int argc, char **argv)
 	buf_init(&out);
 	buf_printf(&out, "capabilities of %s%s:\n", session_host(sh->session),
 		   session_tls(sh->session) ? " (under TLS)" : "");
-	for (size_t i = 0; i < c->n; i++)
-		buf_printf(&out, "  %-20s %s\n", c->items[i].name, c->items[i].params);
+	/* Names in a column, but no trailing blanks after a name without parameters. */
+	for (size_t i = 0; i < c->n; i++) {
+		if (c->items[i].params[0])
+			buf_printf(&out, "  %-20s %s\n", c->items[i].name, c->items[i].params);
+		else
+			buf_printf(&out, "  %s\n", c->items[i].name);
+	}
 	if (!c->n)
 		buf_puts(&out, "  (none advertised)\n");
 	render_text(sh->render, out.data);

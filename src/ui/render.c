@@ -3,9 +3,9 @@
 #include <stdarg.h>
 #include <string.h>
 
-#include "smtpsh/authview.h"
 #include "smtpsh/codes.h"
 #include "smtpsh/escape.h"
+#include "smtpsh/sasl.h"
 
 #define REPLY_KEEP (8 * 1024) /* bytes of a reply kept for matching hints */
 
@@ -162,17 +162,21 @@ static void reply_notes(struct render *r, const struct session_event *ev, struct
 	if (!codes_parse_reply_line(ev->text, ev->len, &code, &enh, &has_enh))
 		return;
 	if (code == 334) {
-		const char *c = ev->len > 4 ? ev->text + 4 : "";
-		size_t clen = ev->len > 4 ? ev->len - 4 : 0;
+		/* The decoder \auth answers with, so the screen and the exchange agree on what a
+		   challenge is and on its limit (SASL_CHALLENGE_MAX, refused before allocating). */
 		struct buf dec;
 		buf_init(&dec);
-		if (authview_b64_decode(c, clen, &dec) == 0) {
+		enum sasl_decode d = sasl_challenge_decode(ev->text, ev->len, &dec);
+		if (d == SASL_DECODE_OK) {
 			note_open(r, notes);
 			if (dec.len)
 				escape_append(notes, dec.data, dec.len, ESCAPE_DEFAULT);
 			else
 				buf_puts(notes, "empty challenge");
 			buf_putc(notes, ']');
+		} else if (d == SASL_DECODE_TOO_LONG) {
+			note_open(r, notes);
+			buf_printf(notes, "challenge not decoded: over %d octets]", SASL_CHALLENGE_MAX);
 		}
 		buf_free(&dec);
 	}
@@ -258,10 +262,17 @@ void render_event(const struct session_event *ev, void *arg)
 		buf_puts(&r->line, marker);
 		buf_puts(&r->line, C_RESET " ");
 		if (!sent && ev->len >= 3 && ev->code) {
+			/* Escaped in one piece, exactly as without colour: whether a combining mark
+			   after the code is escaped depends on what precedes it, not on where the
+			   colour changes. A reply with a code starts with 3 digits, kept as they are. */
+			struct buf esc;
+			buf_init(&esc);
+			escape_append(&esc, ev->text, ev->len, r->escape_flags);
 			buf_puts(&r->line, code_color(ev->code));
-			escape_append(&r->line, ev->text, 3, r->escape_flags);
+			buf_append(&r->line, esc.data, 3);
 			buf_puts(&r->line, C_RESET);
-			escape_append(&r->line, ev->text + 3, ev->len - 3, r->escape_flags);
+			buf_append(&r->line, esc.data + 3, esc.len - 3);
+			buf_free(&esc);
 		} else if (!sent && !ev->code) {
 			buf_puts(&r->line, C_RED);
 			escape_append(&r->line, ev->text, ev->len, r->escape_flags);

@@ -12,6 +12,7 @@
 #include <openssl/crypto.h>
 #include <readline/readline.h>
 
+#include "smtpsh/authline.h"
 #include "smtpsh/complete.h"
 #include "smtpsh/history.h"
 
@@ -20,6 +21,10 @@ static volatile sig_atomic_t got_sigint, got_sigwinch;
 static bool at_prompt;   /* Readline owns the input line on screen */
 static bool line_hidden; /* the input line was taken off screen to print something */
 static bool eof_in_data; /* Ctrl-D was pressed once inside DATA */
+/* The line being typed is the answer to a challenge: it was begun inside an AUTH exchange.
+   It stays a secret until Enter or Ctrl-C, whatever happens to the connection meanwhile
+   (a 421 that ends the exchange must not unmask it, nor let it into the history). */
+static bool line_secret;
 static char prompt[512];
 
 static void on_sigint(int sig)
@@ -53,6 +58,13 @@ static void make_prompt(const struct shell *sh)
 		 session_in_auth(s) ? " auth" : "", session_phase_name(session_phase(s)), pipe, off);
 }
 
+/* Latches line_secret while the session is inside an AUTH exchange. */
+static void note_auth(const struct shell *sh)
+{
+	if (session_in_auth(sh->session))
+		line_secret = true;
+}
+
 /* The renderer's hook: takes the input line off screen before output appears. */
 static void hide_line(void *arg)
 {
@@ -65,6 +77,7 @@ static void hide_line(void *arg)
 
 static void show_line(void)
 {
+	note_auth(the_shell);
 	make_prompt(the_shell);
 	rl_set_prompt(prompt);
 	if (line_hidden) {
@@ -79,17 +92,16 @@ static int secret_from(const struct shell *sh)
 {
 	if (sh->reveal_secrets)
 		return rl_end;
-	if (session_in_auth(sh->session))
+	note_auth(sh);
+	if (line_secret)
 		return 0;
-	const char *p = rl_line_buffer;
-	int i = (int)strspn(p, " ");
-	if (strncasecmp(p + i, "AUTH", 4) != 0 || (p[i + 4] != ' '))
+	/* AUTH with an initial response, spelt any way a server reads it: from the blank after
+	   the mechanism on, so the response is hidden from its first character. */
+	struct authline a;
+	if (!authline_parse(rl_line_buffer, (size_t)rl_end, &a) || !a.mech_len)
 		return rl_end;
-	i += 4 + (int)strspn(p + i + 4, " ");
-	i += (int)strcspn(p + i, " ");
-	if (p[i] != ' ')
-		return rl_end;
-	return i + 1 < rl_end ? i + 1 : rl_end;
+	size_t from = a.mech_off + a.mech_len + 1;
+	return from < (size_t)rl_end ? (int)from : rl_end;
 }
 
 /* Readline's redisplay, with the secret part of the line shown as asterisks. */
@@ -135,9 +147,21 @@ static void on_line(char *line)
 		}
 	} else {
 		eof_in_data = false;
-		bool secret = shell_line_is_secret(sh, line);
-		history_remember(sh, line); /* decides on the state before the line runs */
-		shell_execute(sh, line, strlen(line));
+		note_auth(sh);
+		bool secret = line_secret || shell_line_is_secret(sh, line);
+		if (line_secret && !session_in_auth(sh->session)) {
+			/* Typed as the answer to a challenge, but the exchange is over (the server
+			   closed, or answered already): sent now it would be a command in clear. */
+			if (*line)
+				render_warning(sh->render,
+					       "the AUTH exchange ended while its answer was typed: "
+					       "the answer is not sent");
+		} else {
+			/* history decides on the state before the line runs */
+			if (!secret)
+				history_remember(sh, line);
+			shell_execute(sh, line, strlen(line));
+		}
 		if (secret) {
 			OPENSSL_cleanse(line, strlen(line));
 			OPENSSL_cleanse(rl_line_buffer, strlen(rl_line_buffer));
@@ -146,6 +170,8 @@ static void on_line(char *line)
 		free(line);
 	}
 	got_sigint = 0;
+	line_secret = false;
+	note_auth(sh);
 	if (sh->done) { /* leaving: no new prompt after the last line */
 		rl_callback_handler_remove();
 		return;
@@ -160,6 +186,10 @@ static void on_interrupt(void)
 {
 	got_sigint = 0;
 	/* Ctrl-C at the prompt: forget the typed line, start a fresh one. */
+	if (line_secret)
+		OPENSSL_cleanse(rl_line_buffer, (size_t)rl_end);
+	line_secret = false;
+	note_auth(the_shell);
 	rl_free_line_state();
 	rl_callback_sigcleanup();
 	rl_replace_line("", 0);
@@ -188,6 +218,7 @@ int repl_run(struct shell *sh)
 	complete_install(sh);
 	sh->render->before_output = hide_line;
 	make_prompt(sh);
+	note_auth(sh);
 	rl_callback_handler_install(prompt, on_line);
 	at_prompt = true;
 

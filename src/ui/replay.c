@@ -8,6 +8,7 @@
 
 #include <openssl/crypto.h>
 
+#include "smtpsh/authline.h"
 #include "smtpsh/authview.h"
 #include "smtpsh/step.h"
 #include "smtpsh/transcript.h"
@@ -135,14 +136,16 @@ static void keep_challenge(struct replay *rp, const struct smtp_reply *rep)
 static void track(struct replay *rp, const char *line, int recorded)
 {
 	bool was_auth = rp->rec_in_auth;
-	rp->rec_in_auth = recorded == 334 && (was_auth || strncasecmp(line, "AUTH", 4) == 0);
+	struct authline a;
+	bool auth = !was_auth && authline_parse(line, strlen(line), &a);
+	rp->rec_in_auth = recorded == 334 && (was_auth || auth);
 	if (!was_auth && strncasecmp(line, "DATA", 4) == 0 && (line[4] == '\0' || line[4] == ' '))
 		rp->rec_in_data = recorded == 354;
-	if (!was_auth && strncasecmp(line, "AUTH ", 5) == 0) {
-		const char *m = line + 5 + strspn(line + 5, " ");
-		size_t n = strcspn(m, " ");
-		snprintf(rp->mech, sizeof rp->mech, "%.*s", n > 31 ? 31 : (int)n, m);
-		rp->nresp = m[n] ? 1 : 0;
+	if (auth) {
+		size_t n = a.mech_len;
+		snprintf(rp->mech, sizeof rp->mech, "%.*s", n > 31 ? 31 : (int)n,
+			 line + a.mech_off);
+		rp->nresp = a.has_response ? 1 : 0;
 	} else if (was_auth && strcmp(line, "*") != 0) {
 		rp->nresp++;
 	}
@@ -152,9 +155,9 @@ static bool is_redacted(const struct replay *rp, const char *line)
 {
 	if (rp->rec_in_auth)
 		return strcmp(line, "<redacted>") == 0;
-	size_t n = strlen(line);
-	return strncasecmp(line, "AUTH ", 5) == 0 && n > 11 &&
-	       strcmp(line + n - 11, " <redacted>") == 0;
+	struct authline a;
+	return authline_parse(line, strlen(line), &a) && a.resp_len == 10 &&
+	       memcmp(line + a.resp_off, "<redacted>", 10) == 0;
 }
 
 /*
@@ -192,10 +195,11 @@ static char *line_to_send(struct replay *rp, const char *rec, bool *secret)
 		r = authview_respond(rp->mech, rp->nresp + 1, rp->challenge.data, rp->challenge.len,
 				     rp->o->user, rp->o->password, &out);
 	} else {
-		const char *m = rec + 5 + strspn(rec + 5, " ");
-		size_t n = strcspn(m, " ");
+		struct authline a;
+		authline_parse(rec, strlen(rec), &a); /* is_redacted() said it is one */
 		char mech[32];
-		snprintf(mech, sizeof mech, "%.*s", n > 31 ? 31 : (int)n, m);
+		snprintf(mech, sizeof mech, "%.*s", a.mech_len > 31 ? 31 : (int)a.mech_len,
+			 rec + a.mech_off);
 		buf_printf(&out, "AUTH %s ", mech);
 		r = authview_respond(mech, 1, "", 0, rp->o->user, rp->o->password, &out);
 	}
@@ -237,8 +241,7 @@ static void replay_command(struct replay *rp, const char *rec)
 {
 	struct shell *sh = rp->sh;
 	unsigned long cmd_line = rp->rd.lineno;
-	bool starts_auth = !rp->rec_in_auth && strncasecmp(rec, "AUTH", 4) == 0 &&
-			   (rec[4] == ' ' || rec[4] == '\0');
+	bool starts_auth = !rp->rec_in_auth && authline_parse(rec, strlen(rec), NULL);
 	if (rp->o->skip_auth && (starts_auth || rp->rec_in_auth)) {
 		unsigned long line;
 		int expected = recorded_reply(rp, &line);
@@ -270,6 +273,10 @@ static void replay_command(struct replay *rp, const char *rec)
 		     "encrypted: stopping, nothing more is sent",
 		     cmd_line);
 		set_status(rp, EXIT_REPLY);
+		return;
+	}
+	if (starts_auth && !shell_auth_allowed(sh)) { /* an AUTH line in clear too */
+		stop(rp, "line %lu: AUTH not sent", cmd_line);
 		return;
 	}
 	bool secret;

@@ -358,6 +358,31 @@ int send_oneshot(struct shell *sh, const struct send_opts *o, const char *ehlo_n
 		if (!step(sh, line, 250, &refused))
 			goto quit;
 	}
+	/*
+	 * A password is never sent in plaintext to a server that offers TLS: --send --auth without
+	 * --starttls upgrades first (RFC 3207), with a verified certificate like --starttls, and
+	 * stops (exit 4) if the upgrade fails. Servers commonly offer AUTH only after STARTTLS.
+	 */
+	if (mech && session_connected(s) && !session_tls(s) &&
+	    caps_has(session_caps(s), "STARTTLS")) {
+		render_info(sh->render,
+			    "the server offers STARTTLS: using it before AUTH (a password "
+			    "is not sent in plaintext when TLS is on offer)");
+		char line[300];
+		snprintf(line, sizeof line, "EHLO %s", ehlo_name ? ehlo_name : "localhost");
+		bool refused = false;
+		if (!step(sh, "STARTTLS", 220, &refused) || !session_tls(s)) {
+			if (refused || (session_connected(s) && !session_tls(s))) {
+				render_error(sh->render,
+					     "STARTTLS failed: not logging in, nothing more "
+					     "is sent in plaintext");
+				shell_failed(sh, SESSION_ERR_TLS);
+			}
+			goto quit;
+		}
+		if (!step(sh, line, 250, &refused))
+			goto quit;
+	}
 	if (mech && !auth_run(sh, strcasecmp(mech, "auto") == 0 ? NULL : mech, user))
 		goto quit;
 	accepted = send_run(sh, o);

@@ -6,6 +6,7 @@
 
 #include <openssl/crypto.h>
 
+#include "smtpsh/authline.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/meta.h"
 #include "smtpsh/sasl.h"
@@ -133,7 +134,7 @@ bool shell_line_is_secret(const struct shell *sh, const char *line)
 		return m && m->secret_args;
 	}
 	/* AUTH with an initial response: the mechanism is fine to keep, the response is not. */
-	return strncasecmp(line, "AUTH ", 5) == 0 && strchr(line + 5 + strspn(line + 5, " "), ' ');
+	return authline_has_secret(line, strlen(line));
 }
 
 /* What the screen shows for a command holding a secret. */
@@ -145,13 +146,16 @@ static const char *masked(const struct shell *sh, const char *line, char *out, s
 		snprintf(out, outlen, "%s", strcmp(line, "*") == 0 ? "*" : "<redacted>");
 		return out;
 	}
-	if (shell_line_is_secret(sh, line)) {
-		const char *mech = line + 5 + strspn(line + 5, " ");
-		int n = (int)strcspn(mech, " ");
-		snprintf(out, outlen, "AUTH %.*s <redacted>", n > 40 ? 40 : n, mech);
-		return out;
-	}
-	return NULL;
+	return authline_redact(line, strlen(line), out, outlen) ? out : NULL;
+}
+
+static void refuse_plaintext_auth(struct shell *sh)
+{
+	render_error(sh->render,
+		     "refusing to send AUTH without TLS to %s: the password would cross the network "
+		     "readable by anyone (STARTTLS first, or --allow-plaintext-auth)",
+		     session_host(sh->session));
+	shell_failed(sh, SESSION_ERR_TLS);
 }
 
 /* AUTH in plaintext over a network hands the password to anyone on the path. */
@@ -161,20 +165,20 @@ bool shell_auth_allowed(struct shell *sh)
 	    sasl_plaintext_allowed(session_tls(sh->session), session_peer_loopback(sh->session),
 				   sh->allow_plaintext_auth))
 		return true;
-	render_error(sh->render,
-		     "refusing to send AUTH without TLS to %s: the password would cross the network "
-		     "readable by anyone (STARTTLS first, or --allow-plaintext-auth)",
-		     session_host(sh->session));
-	shell_failed(sh, SESSION_ERR_TLS);
+	refuse_plaintext_auth(sh);
 	return false;
 }
 
+/* The same guard for a command line: any AUTH a server would read as one (authline.h). */
 static bool auth_allowed(struct shell *sh, const char *line)
 {
-	if (session_in_auth(sh->session) || strncasecmp(line, "AUTH", 4) != 0 ||
-	    (line[4] != ' ' && line[4] != '\0'))
+	const struct smtp_session *s = sh->session;
+	if (!session_connected(s) ||
+	    !authline_refused_in_clear(line, strlen(line), session_in_auth(s), session_tls(s),
+				       session_peer_loopback(s), sh->allow_plaintext_auth))
 		return true;
-	return shell_auth_allowed(sh);
+	refuse_plaintext_auth(sh);
+	return false;
 }
 
 static void warn_length(struct shell *sh, size_t len)

@@ -2,6 +2,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
+
+#include "unicode_tables.h"
 
 /* How one unit of input (a byte, or a whole UTF-8 sequence) is shown. */
 enum unit_kind {
@@ -58,14 +61,40 @@ static size_t utf8_decode(const unsigned char *s, size_t len, uint32_t *cp)
 	return n;
 }
 
-/* Unicode's Bidi_Control characters: they can reorder what the terminal shows. */
-static bool is_bidi_control(uint32_t cp)
+static int cmp_range(const void *key, const void *elem)
 {
-	return cp == 0x061C || cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
-	       (cp >= 0x2066 && cp <= 0x2069);
+	uint32_t cp = *(const uint32_t *)key;
+	const struct cp_range *r = elem;
+	return cp < r->lo ? -1 : cp > r->hi ? 1 : 0;
 }
 
-static struct unit next_unit(const char *in, size_t len)
+#define IN_TABLE(cp, t)                                                                            \
+	(bsearch(&(cp), (t), sizeof(t) / sizeof((t)[0]), sizeof((t)[0]), cmp_range) != NULL)
+
+/*
+ * Characters a terminal shows as nothing, or that change how the rest of the line is laid out:
+ * format characters (Cf: the bidi controls that can reorder the line, zero-width spaces and
+ * joiners, the soft hyphen, tags), line and paragraph separators (Zl, Zp) and the other
+ * default-ignorable code points (variation selectors, fillers). A server could hide text with
+ * them or make two different names look alike (UTS #39), so they are shown by number.
+ */
+static bool is_invisible(uint32_t cp)
+{
+	return IN_TABLE(cp, invisible_ranges);
+}
+
+/* A combining mark (Mn, Mc, Me) draws on the character before it. */
+static bool is_combining(uint32_t cp)
+{
+	return IN_TABLE(cp, combining_ranges);
+}
+
+/*
+ * after_escape: the unit follows an escape we wrote (or starts the text). A combining mark
+ * there would draw on our own "\x1b" or on the text before the escaped line (the marker "<- "),
+ * so it is escaped too; after a character of the text itself it passes (an accent on a letter).
+ */
+static struct unit next_unit(const char *in, size_t len, bool after_escape)
 {
 	const unsigned char *s = (const unsigned char *)in;
 	struct unit u = {UNIT_PASS, 1, 0, 0};
@@ -105,7 +134,7 @@ static struct unit next_unit(const char *in, size_t len)
 	u.len = n;
 	if (cp <= 0x9F) {
 		u.kind = UNIT_BYTES; /* C1 control */
-	} else if (is_bidi_control(cp)) {
+	} else if (is_invisible(cp) || (after_escape && is_combining(cp))) {
 		u.kind = UNIT_UNICODE;
 		u.cp = cp;
 	}
@@ -140,12 +169,14 @@ static int append_escaped(struct buf *out, const char *in, struct unit u)
 int escape_append(struct buf *out, const char *in, size_t len, int flags)
 {
 	size_t i = 0, pass = 0; /* in[pass..i) passes through, not copied yet */
+	bool after_escape = true;
 
 	/* CR and LF are shown as \r and \n with or without ESCAPE_SHOW_RAW. */
 	while (i < len) {
-		struct unit u = next_unit(in + i, len - i);
+		struct unit u = next_unit(in + i, len - i, after_escape);
 		if (u.kind == UNIT_NAMED && u.name == '\\' && (flags & ESCAPE_KEEP_BACKSLASH))
 			u.kind = UNIT_PASS;
+		after_escape = u.kind != UNIT_PASS;
 		if (u.kind != UNIT_PASS) {
 			if (i > pass && buf_append(out, in + pass, i - pass) < 0)
 				return -1;
@@ -165,7 +196,7 @@ int escape_needed(const char *in, size_t len)
 {
 	size_t i = 0;
 	while (i < len) {
-		struct unit u = next_unit(in + i, len - i);
+		struct unit u = next_unit(in + i, len - i, i == 0);
 		if (u.kind != UNIT_PASS)
 			return 1;
 		i += u.len;

@@ -42,14 +42,14 @@ def smtpsh_path():
 def make_cert(directory, subject='/CN=localhost', name='cert',
               san='DNS:localhost,IP:127.0.0.1,IP:::1'):
     """A self-signed certificate for subject (default CN=localhost), SAN localhost, 127.0.0.1
-    and ::1. Returns (certfile, keyfile); the certificate is its own CA (use --cafile)."""
+    and ::1 (san=None: no subjectAltName at all). Returns (certfile, keyfile); the certificate is its own CA (use --cafile)."""
     cert = os.path.join(directory, name + '.pem')
     key = os.path.join(directory, name + '-key.pem')
     openssl = shutil.which('openssl') or '/usr/bin/openssl'
     subprocess.run([openssl, 'req', '-x509', '-utf8', '-newkey', 'rsa:2048', '-nodes',
-                    '-keyout', key, '-out', cert, '-days', '2', '-subj', subject,
-                    '-addext', 'subjectAltName=' + san,
-                    '-addext', 'basicConstraints=critical,CA:TRUE'],
+                    '-keyout', key, '-out', cert, '-days', '2', '-subj', subject]
+                   + (['-addext', 'subjectAltName=' + san] if san else [])
+                   + ['-addext', 'basicConstraints=critical,CA:TRUE'],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     return cert, key
 

@@ -24,6 +24,16 @@ class Display(SmtpshTestCase):
         want = r'<- 250 ok \x1b[1;31mbold red\x1b[0m\x08\x08\x08over'.lower()
         self.assertIn(want, [l.lower() for l in self.stdout_lines(r)], r)
 
+    def test_invisible_characters_escaped(self):
+        # Issue 12 (10d, 10e): invisible characters (Cf, Zl, Zp, default ignorables) and a
+        # combining mark after an escape are shown by number; an accent on a letter is not.
+        srv, r = self.run_case('invisible.smtp', 'QUIT\n')
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        want = ('<- 220 zero\\u{200B}width\\u{2028}sep soft\\u{00AD}hyphen tag\\u{E0041} '
+                '\\u{FEFF} \\x01\\u{0301} cafe\u0301')
+        self.assertIn(want, self.stdout_lines(r), r)
+
     def test_reply_split_into_single_bytes(self):
         srv, r = self.run_case('split_bytes.smtp', 'EHLO client.test\nQUIT\n')
         self.assert_exit(r, 0)
@@ -44,6 +54,19 @@ class Display(SmtpshTestCase):
         self.assertNotIn(b'\x1b', r.stdout + r.stderr)
         self.assertIn('SIZE', r.out().split('-> QUIT')[0].split('<- 250 SIZE')[-1],
                       '\\caps printed nothing about the capabilities: %r' % r)
+
+    def test_caps_text_exact(self):
+        # Issue 12 (10g): no trailing blanks after a name without parameters; "1 command".
+        srv, r = self.run_case('caps_plain.smtp',
+                               'EHLO client.test\n\\caps\n\\pipeline\nNOOP\nQUIT\n')
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        lines = self.stdout_lines(r)
+        i = lines.index('   capabilities of 127.0.0.1:')
+        self.assertEqual(lines[i + 1:i + 4], ['     PIPELINING',
+                                              '     SIZE                 1000',
+                                              '     8BITMIME'], r)
+        self.assertIn('*  pipelining 1 command in one write (6 bytes)', lines, r)
 
     def test_command_longer_than_512_octets(self):
         cmd = 'NOOP ' + 'x' * 600

@@ -3,8 +3,10 @@
 carries a bare CR or LF (SMTP smuggling); a typed line with CR or NUL inside is refused;
 replies nobody asked for are shown with a warning and never taken as the answer to a command."""
 
+import base64
 import os
 import sys
+import threading
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -27,6 +29,49 @@ class Input(SmtpshTestCase):
         # no CR or LF outside CRLF anywhere in what the client sent
         self.assertNotIn(b'\n', rec.replace(b'\r\n', b''))
         self.assertNotIn(b'\r', rec.replace(b'\r\n', b''))
+
+    def test_data_file_with_nul_refused(self):
+        # Issue 12 (defect 8): a NUL in a \\file is refused with its line, before any of the
+        # file is sent ("\\r\\n\\0.\\r\\n" would end the data early at a NUL-dropping server).
+        body = os.path.join(self.tmp, 'nul.txt')
+        with open(body, 'wb') as f:
+            f.write(b'hello\r\n' + b'x' * 200000 + b'\r\n\x00.\r\nMAIL FROM:<evil@example.test>\r\n')
+        script = ('MAIL FROM:<a@example.test>\nRCPT TO:<b@example.test>\nDATA\n'
+                  '\\file %s\n.\nQUIT\n' % body)
+        srv, r = self.run_case('data_nul.smtp', script)
+        self.assert_exit(r, 2)
+        self.assert_diag(r, 'error', r'cannot send .*nul\.txt: line 3 holds a NUL octet .*; '
+                                     r'nothing of it was sent')
+        srv.wait()
+        rec = srv.record()
+        self.assertTrue(rec.endswith(b'DATA\r\n'), rec[-200:])
+        self.assertNotIn(b'hello', rec)
+        self.assertNotIn(b'\x00', rec)
+
+    def test_data_from_pipe_with_nul_stops_there(self):
+        # A pipe cannot be read twice: it is checked chunk by chunk, and the chunk with the NUL
+        # and everything after it stay unsent; the error says so.
+        fifo = os.path.join(self.tmp, 'fifo')
+        os.mkfifo(fifo)
+
+        def writer():
+            with open(fifo, 'wb') as f:
+                f.write(b'line\n' * 20000)  # 100000 octets: more than a chunk
+                f.write(b'tail\r\n\x00.\r\nMAIL FROM:<evil@example.test>\r\n')
+        t = threading.Thread(target=writer, daemon=True)
+        t.start()
+        script = ('MAIL FROM:<a@example.test>\nRCPT TO:<b@example.test>\nDATA\n'
+                  '\\file %s\n.\nQUIT\n' % fifo)
+        srv, r = self.run_case('data_nul.smtp', script)
+        t.join(5)
+        self.assert_exit(r, 2)
+        self.assert_diag(r, 'error', r'line 20002 holds a NUL octet .*; nothing from that '
+                                     r"line's chunk on was sent")
+        srv.wait()
+        rec = srv.record()
+        self.assertNotIn(b'\x00', rec)
+        self.assertNotIn(b'evil', rec)
+        self.assertNotIn(b'tail', rec)
 
     def test_line_with_cr_is_refused(self):
         srv, r = self.run_case('input_cr.smtp', b'NOOP\rRSET\nNOOP\n')
@@ -63,6 +108,48 @@ class Input(SmtpshTestCase):
         self.assertEqual(lines[ehlo + 1], '<- 250 mx.example at your service', r)
         self.assert_diag(r, 'warning', r'no command was waiting')
 
+    def test_auth_spelt_any_way_is_redacted(self):
+        # A server splits on any white space: each of these logs in with the response, so
+        # each must be shown and recorded as AUTH PLAIN <redacted> (and sent as typed).
+        secret = 'AHN0dWRlbnQAczNjcjN0'
+        typed = ['AUTH\tPLAIN ' + secret, ' AUTH PLAIN ' + secret,
+                 'AUTH  PLAIN  ' + secret, 'auth\tplain\t' + secret]
+        rec = os.path.join(self.tmp, 'auth.transcript')
+        srv, r = self.run_case('auth_spellings.smtp',
+                               'EHLO client.test\n' + '\n'.join(typed) + '\nQUIT\n',
+                               args=['--record', rec])
+        self.assert_server_ok(srv, r)
+        self.assert_exit(r, 0)
+        sent = [l for l in self.stdout_lines(r) if l.startswith('-> ')]
+        self.assertEqual(sent, ['-> EHLO client.test'] + ['-> AUTH PLAIN <redacted>'] * 3 +
+                         ['-> AUTH plain <redacted>', '-> QUIT'], r)
+        with open(rec, 'rb') as f:
+            recorded = f.read()
+        for where, data in (('stdout', r.stdout), ('stderr', r.stderr), ('transcript', recorded)):
+            # the base64 response, and the password it encodes
+            for s in (secret.encode(), b's3cr3t'):
+                self.assertNotIn(s, data, '%s holds the secret: %r' % (where, data))
+        self.assertEqual(recorded.count(b'<redacted>'), 4, recorded)
+        # what went on the wire is what was typed
+        self.assertEqual(self.sent_lines(srv)[1:5], [t.encode() for t in typed])
+
+
+    def test_challenge_decoded_up_to_the_limit(self):
+        # Issue 12 (10h): a 334 challenge is decoded (and shown) up to 12288 octets, the
+        # limit \\auth answers with (SASL_CHALLENGE_MAX); one octet more is not decoded.
+        at, over = b'x' * 12288, b'y' * 12289
+        srv, r = self.run_case('challenge_limit.smtp',
+                               'AUTH LOGIN\n*\nAUTH LOGIN\n*\nQUIT\n',
+                               defines={'AT': base64.b64encode(at).decode(),
+                                        'OVER': base64.b64encode(over).decode()})
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        lines = [l for l in self.stdout_lines(r) if l.startswith('<- 334 ')]
+        self.assertEqual(len(lines), 2, r)
+        self.assertTrue(lines[0].endswith('  \t[' + 'x' * 12288 + ']'), lines[0][-60:])
+        self.assertTrue(lines[1].endswith('  \t[challenge not decoded: over 12288 octets]'),
+                        lines[1][-60:])
+        self.assertNotIn('yyyy', r.out())
 
 if __name__ == '__main__':
     unittest.main()

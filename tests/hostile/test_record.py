@@ -187,5 +187,75 @@ send 221 bye\r\n
         self.assertIn('<- 250 8BITMIME', lines)
 
 
+    # Issue 12 (defect 9): the transcript file itself.
+
+    def test_existing_file_made_private(self):
+        rec = os.path.join(self.tmp, 'old.transcript')
+        with open(rec, 'w') as f:
+            f.write('an old session\n' * 100)
+        os.chmod(rec, 0o644)
+        srv, r = self.run_case('baseline.smtp', 'NOOP\nQUIT\n', args=['--record', rec])
+        self.assert_exit(r, 0)
+        self.assertEqual(os.stat(rec).st_mode & 0o7777, 0o600)
+        with open(rec) as f:
+            text = f.read()
+        self.assertNotIn('an old session', text)
+        self.assertIn('NOOP', text)
+
+    def test_symlink_refused_naming_its_target(self):
+        target = os.path.join(self.tmp, 'target.txt')
+        with open(target, 'w') as f:
+            f.write('keep me\n')
+        os.chmod(target, 0o644)
+        link = os.path.join(self.tmp, 'link.transcript')
+        os.symlink(target, link)
+        dangling = os.path.join(self.tmp, 'dangling.transcript')
+        os.symlink(os.path.join(self.tmp, 'nowhere'), dangling)
+        for path, points_to in ((link, target), (dangling, os.path.join(self.tmp, 'nowhere'))):
+            srv, r = self.run_case('baseline.smtp', 'NOOP\nQUIT\n', args=['--record', path])
+            self.assert_exit(r, 2)
+            self.assertIn('smtpsh: --record: cannot write %s: it is a symbolic link (to %s); '
+                          'give the file it points to' % (path, points_to), r.err())
+            srv.kill()
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, 'nowhere')))
+        with open(target) as f:
+            self.assertEqual(f.read(), 'keep me\n')
+        self.assertEqual(os.stat(target).st_mode & 0o7777, 0o644)
+        # named directly, the target is written (and made private)
+        srv, r = self.run_case('baseline.smtp', 'NOOP\nQUIT\n', args=['--record', target])
+        self.assert_exit(r, 0)
+        self.assertEqual(os.stat(target).st_mode & 0o7777, 0o600)
+
+    def test_record_command_same_rules(self):
+        target = os.path.join(self.tmp, 'target.txt')
+        with open(target, 'w') as f:
+            f.write('keep me\n')
+        link = os.path.join(self.tmp, 'link.transcript')
+        os.symlink(target, link)
+        old = os.path.join(self.tmp, 'old.transcript')
+        with open(old, 'w') as f:
+            f.write('an old session\n')
+        os.chmod(old, 0o664)
+        srv, r = self.run_case('baseline.smtp',
+                               '\\record %s\n\\record %s\nNOOP\nQUIT\n' % (link, old))
+        self.assert_exit(r, 2)  # the script stops at the refused \record
+        self.assert_diag(r, 'error', r'\\record: cannot write .*link\.transcript: it is a '
+                                     r'symbolic link \(to .*target\.txt\)')
+        with open(target) as f:
+            self.assertEqual(f.read(), 'keep me\n')
+        srv.kill()
+        srv, r = self.run_case('baseline.smtp', '\\record %s\nNOOP\nQUIT\n' % old)
+        self.assert_exit(r, 0)
+        self.assertEqual(os.stat(old).st_mode & 0o7777, 0o600)
+
+    def test_fifo_refused_without_blocking(self):
+        fifo = os.path.join(self.tmp, 'fifo')
+        os.mkfifo(fifo)
+        srv, r = self.run_case('baseline.smtp', 'NOOP\nQUIT\n', args=['--record', fifo],
+                               kill_after=5)
+        self.assert_exit(r, 2)
+        self.assertIn('cannot write %s: not a regular file' % fifo, r.err())
+        srv.kill()
+
 if __name__ == '__main__':
     tap_main()

@@ -6,6 +6,7 @@ plaintext), an untrusted certificate; and one working implicit-TLS session as th
 
 import os
 import re
+import subprocess
 import sys
 import unittest
 
@@ -136,6 +137,17 @@ class Tls(SmtpshTestCase):
         self.assert_refused_certificate({'CERT': cert, 'KEY': key}, ['--cafile', cert],
                                         '127.0.0.1', r'name mismatch.*other\.example')
 
+    def test_certificate_with_cn_only(self):
+        # Issue 12 (10f): trusted, CN=localhost, but no subjectAltName: OpenSSL's fallback to
+        # the CN is off (RFC 6125 6.4.4), and the reason says so.
+        cert, key = make_cert(self.tmp, name='cnonly', subject='/CN=localhost', san=None)
+        self.assertNotIn(b'Subject Alternative Name', subprocess.run(
+            ['openssl', 'x509', '-noout', '-text', '-in', cert], check=True,
+            stdout=subprocess.PIPE).stdout)
+        self.assert_refused_certificate(
+            {'CERT': cert, 'KEY': key}, ['--cafile', cert], 'localhost',
+            r'certificate has no subjectAltName; names in the CN are not checked \(RFC 6125\)')
+
     def test_certificate_expired(self):
         cert, key = make_expired_cert(self.tmp)
         self.assert_refused_certificate({'CERT': cert, 'KEY': key}, ['--cafile', cert],
@@ -172,6 +184,19 @@ class Tls(SmtpshTestCase):
         self.assertTrue(any(l.startswith('*  ') and 'TLS' in l for l in self.stdout_lines(r)),
                         'no "*  TLS ..." line: %r' % r)
         self.assertEqual(self.diag_lines(r, 'warning'), [], r)
+
+    def test_starttls_inside_tls_is_refused_locally(self):
+        # RFC 3207 4.2: no STARTTLS on a TLS connection. Sent, a 220 would start a second
+        # handshake on the raw socket under the first TLS layer (and leak the first one).
+        for typed in ('STARTTLS', ' starttls'):
+            srv, r = self.run_case('starttls_inside_tls.smtp', 'NOOP\n%s\nQUIT\n' % typed,
+                                   args=['--tls', '--cafile', self.cert], defines=self.defines)
+            self.assert_server_ok(srv, r)
+            self.assertEqual(srv.record(), b'NOOP\r\n', r)
+            self.assert_diag(r, 'error', r'STARTTLS not sent: .*already encrypted.*RFC 3207')
+            self.assertFalse(any('STARTTLS' in l.upper() for l in self.stdout_lines(r)
+                                 if l[:3] in ('~> ', '-> ')), r)
+            self.assert_exit(r, 2)  # a local refusal ends a script, as "inside DATA" does
 
 
 if __name__ == '__main__':

@@ -304,13 +304,17 @@ class Send(unittest.TestCase):
         self.assertFalse([t for t in r.sent_text() if t.startswith("MAIL")], r.describe())
         self.assertEqual(r.sent_text()[-1], "QUIT")
 
-    def test_oneshot_auth_without_tls_refused_by_server(self):
-        """--send --auth on the submission port without STARTTLS: no AUTH offered, exit 2"""
+    def test_oneshot_auth_without_starttls_option_upgrades(self):
+        """--send --auth on the submission port without --starttls: Postfix offers STARTTLS
+        (and AUTH only under TLS), so smtpsh asks for it first; an untrusted certificate
+        stops there (exit 4), nothing sent in plaintext after EHLO (issue 12, 10c)"""
         r = self.oneshot(["--password-command", "echo x", "--auth", "auto", "--user", "u",
                           "--from", "a@x.test", "--to", "bob@example.test", "127.0.0.1",
                           LAB.submission_port])
-        self.assertEqual(r.rc, 2, r.describe())
-        self.assertIn("does not offer AUTH", r.stderr)
+        self.assertEqual(r.rc, 4, r.describe())
+        self.assertIn("the server offers STARTTLS: using it before AUTH", r.stdout)
+        self.assertIn("not trusted", r.stderr)
+        self.assertNotIn("-> AUTH", r.stdout)
 
     def test_oneshot_usage_errors(self):
         """--send usage errors (nothing is connected): exit 2"""

@@ -228,5 +228,76 @@ class Scripted(SmtpshTestCase):
         self.assertEqual(declared, len(self.message_of(srv)))
 
 
+    # Issue 12 (10c): --send --auth without --starttls to a server offering STARTTLS but no
+    # AUTH in plaintext: STARTTLS is used, the password never crosses in plaintext.
+
+    def oneshot_auth(self, script, cert):
+        srv = self.server(script, text=True, defines={"CERT": cert[0], "KEY": cert[1]})
+        r = run_smtpsh(["--timeout", "5", "--send", "--auth", "PLAIN", "--user", "alice",
+                        "--password-command", "echo s3cret", "--cafile", cert[0],
+                        "--from", "a@x.test", "--to", "b@x.test", "--body", "hi",
+                        "127.0.0.1", str(srv.port)], b"", timeout=20, workdir=self.tmp,
+                       env={"SMTPSH_PASSWORD": ""})
+        self.assert_no_crash(r)
+        return srv, r
+
+    def test_send_auth_upgrades_with_starttls(self):
+        """--send --auth: the server offers STARTTLS and no AUTH: STARTTLS, then AUTH under TLS"""
+        from harness import make_cert
+        cert = make_cert(self.tmp)
+        plain = base64.b64encode(b"\0alice\0s3cret").decode()
+        script = (GREET + caps("STARTTLS") + "expect STARTTLS\nsend 220 go ahead\\r\\n\n"
+                  "tls ${CERT} ${KEY}\nexpect EHLO .*\n" + caps("AUTH PLAIN", "8BITMIME")
+                  + "expect AUTH PLAIN %s\nsend 235 ok\\r\\n\n" % re.escape(plain)
+                  + "expect MAIL FROM:<a@x\\.test>.*\nsend 250 ok\\r\\n\n"
+                  + "expect RCPT TO:<b@x\\.test>\nsend 250 ok\\r\\n\n"
+                  + "expect DATA\nsend 354 go ahead\\r\\n\n"
+                  + "expect (?!\\.$).*\n" * 9 + "expect \\.\nsend 250 queued\\r\\n\n" + QUIT)
+        srv, r = self.oneshot_auth(script, cert)
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        self.assertIn("the server offers STARTTLS: using it before AUTH", r.out())
+        self.assertIn("~> AUTH PLAIN <redacted>", r.out())
+        rec = srv.record()
+        self.assertLess(rec.index(b"STARTTLS\r\n"), rec.index(b"AUTH PLAIN"))
+        self.assertNotIn("s3cret", r.out() + r.err())
+
+    def test_send_auth_mechanism_not_offered_refused(self):
+        """--send --auth PLAIN, AUTH PLAIN not offered even under TLS: refused, nothing sent"""
+        from harness import make_cert
+        cert = make_cert(self.tmp)
+        script = (GREET + caps("STARTTLS") + "expect STARTTLS\nsend 220 go ahead\\r\\n\n"
+                  "tls ${CERT} ${KEY}\nexpect EHLO .*\n" + caps("AUTH LOGIN", "8BITMIME")
+                  + QUIT)
+        srv, r = self.oneshot_auth(script, cert)
+        self.assertNotEqual(r.rc, 0, r)
+        self.assert_server_ok(srv, r)
+        self.assert_diag(r, "error", r"the server does not offer PLAIN \(it offers: LOGIN\): "
+                                     r"nothing sent")
+        self.assertNotIn(b"AUTH", srv.record())
+
+    def test_send_auth_starttls_refused_stops(self):
+        """--send --auth: STARTTLS offered but refused (454): exit 4, no AUTH"""
+        from harness import make_cert
+        cert = make_cert(self.tmp)
+        script = (GREET + caps("STARTTLS") + "expect STARTTLS\nsend 454 not now\\r\\n\n"
+                  + QUIT)
+        srv, r = self.oneshot_auth(script, cert)
+        self.assert_exit(r, 4)
+        self.assert_server_ok(srv, r)
+        self.assertNotIn(b"AUTH", srv.record())
+        self.assert_diag(r, "error", r"STARTTLS failed: not logging in")
+
+    def test_auth_not_advertised_refused_in_plaintext(self):
+        """\\auth PLAIN to a loopback server offering STARTTLS and no AUTH: refused, says why"""
+        script = GREET + caps("STARTTLS") + "wait-close\n"
+        srv, r = self.run_script(script, "EHLO c\n\\auth PLAIN alice\nQUIT\n",
+                                 args=["--password-command", "echo s3cret"])
+        self.assert_exit(r, 2)  # a batch stops at a refused local command
+        self.assert_server_ok(srv, r)
+        self.assert_diag(r, "error", r"the server does not offer PLAIN here \(STARTTLS first\?\): "
+                                     r"nothing sent \(type AUTH PLAIN to try it by hand\)")
+        self.assertNotIn(b"AUTH", srv.record())
+
 if __name__ == "__main__":
     tap_main()

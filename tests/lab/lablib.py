@@ -599,6 +599,12 @@ class _TapResult(unittest.TestResult):
         super().addError(test, err)
         self._emit(False, test, diag=self._exc_info_to_string(err, test))
 
+    def addSubTest(self, test, subtest, err):
+        # a failing subtest is a failure of its test, reported as such (not a missing line)
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self._emit(False, subtest, diag=self._exc_info_to_string(err, test))
+
     def addSkip(self, test, reason):
         super().addSkip(test, reason)
         self._emit(True, test, directive=" # SKIP %s" % reason)

@@ -123,6 +123,7 @@ class Smtplib(unittest.TestCase):
             with self.subTest(mech=mech):
                 tok = token()
                 lines = body_lines(tok)
+                start = len(SRV.out.lines)
                 ctx = ssl.create_default_context(cafile=SRV.cafile)
                 with smtplib.SMTP("localhost", SRV.port, local_hostname="client.test",
                                   timeout=10) as s:
@@ -143,7 +144,11 @@ class Smtplib(unittest.TestCase):
                                ("\r\n".join(lines) + "\r\n").encode())
                 self.check_stored(tok, lines, "sender@client.test",
                                   ["a@example.test", "b@example.test"], "ESMTPSA")
-                shown = "\n".join(conversation(last_connection()))
+                # the server's screen lags behind the client: wait for this connection's end
+                i = SRV.out.wait(r"^\[\d+\] \*  connection from", start)
+                cid = int(re.match(r"^\[(\d+)\]", SRV.out.lines[i]).group(1))
+                SRV.out.wait(r"^\[%d\] \*  connection closed" % cid, i)
+                shown = "\n".join(conversation(cid))
                 self.assertNotIn(SRV.password, shown)
                 self.assertIn("%s login as %s succeeded" % (mech, SRV.user), shown)
                 self.assertIn("%s login failed: wrong password" % mech, shown)
@@ -333,6 +338,24 @@ class Screen(unittest.TestCase):
         self.assertNotIn("AHN0dWRlbnQAeA", SRV.out.text())
         self.assertIn("-> 221 2.0.0 Bye", lines)
         self.assertEqual(lines[-1], "*  connection closed")
+
+    def test_invisible_and_combining_bytes_escaped(self):
+        """issue 12 (10d, 10e): what a TLS ClientHello sent in plaintext looks like (controls then
+        combining marks), zero-width characters: escaped as the client view does"""
+        s = socket.create_connection(("127.0.0.1", SRV.port), timeout=10)
+        f = s.makefile("rb")
+        f.readline()
+        s.sendall(b"\x16\x03\x01\xcc\x81\xcc\x88\x02 hello\xe2\x80\x8bworld\xef\xbb\xbf\r\n"
+                  b"\xcc\x81NOOP\r\nQUIT\r\n")
+        while not f.readline().startswith(b"221"):
+            pass
+        s.close()
+        time.sleep(0.2)
+        lines = conversation(last_connection())
+        self.assertIn("<- \\x16\\x03\\x01\\u{0301}\\u{0308}\\x02 hello\\u{200B}world\\u{FEFF}", lines)
+        self.assertIn("<- \\u{0301}NOOP", lines)
+        self.assertNotIn("\u0301", SRV.out.text())
+        self.assertNotIn("\u200b", SRV.out.text())
 
     def test_control_lines(self):
         """the teacher types settings on standard input: shown, applied, errors on stderr"""

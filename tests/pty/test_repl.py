@@ -31,11 +31,12 @@ def prompt_rx(port, phase=None, host='127.0.0.1'):
 
 
 class Repl(SmtpshTestCase):
-    def spawn(self, case, args=()):
+    def spawn(self, case, args=(), env_extra=None):
         self.srv = self.server(case)
         env = clean_environ()
         env.update({'TERM': 'xterm', 'INPUTRC': INPUTRC, 'NO_COLOR': '1', 'HOME': self.tmp,
                     'LC_ALL': 'C.UTF-8', 'COLUMNS': '200', 'LINES': '40'})
+        env.update(env_extra or {})
         env.pop('SMTPSH_OPTS', None)
         self.log_path = os.path.join(self.tmp, 'pty.log')
         self.logf = open(self.log_path, 'wb')
@@ -96,6 +97,21 @@ class Repl(SmtpshTestCase):
         self.assertNotRegex(self.transcript(), r'Segmentation|Sanitizer|runtime error')
 
     # -- tests ------------------------------------------------------------------------
+
+    def test_password_command_asks_on_the_terminal(self):
+        # Issue 12 (defect 9): the command runs in its own process group (so a timeout kills
+        # all of it) and is the terminal's foreground job meanwhile: it can ask on the terminal.
+        cmd = "printf 'passphrase? ' >/dev/tty; read -r p </dev/tty; echo \"$p\""
+        self.spawn('pty_auth_command.smtp', ['--password-command', cmd])
+        self.expect(self.prompt())
+        self.child.sendline('EHLO client.test')
+        self.expect(self.prompt())
+        self.child.sendline('\\auth PLAIN alice')
+        self.expect_exact('passphrase? ')
+        self.child.sendline('tty-secret')
+        self.expect(r'235 2\.7\.0 ok')
+        self.expect(self.prompt())
+        self.ctrl_d_quit()
 
     def test_prompt_shows_host_and_phase(self):
         self.spawn('pty_complete.smtp')
@@ -268,6 +284,88 @@ class Repl(SmtpshTestCase):
         for secret in ('AHN0dWRlbnQAczNjcjN0', 'c3R1ZGVudA==', 'czNjcjN0'):
             self.assertNotIn(secret, shown, 'secret %r on screen' % secret)
         self.assertEqual(shown.count('<redacted>'), 3, shown)
+
+    def history_file(self):
+        path = os.path.join(self.tmp, 'history')
+        if not os.path.exists(path):
+            return ''
+        with open(path, 'rb') as f:
+            return f.read().decode('utf-8', 'replace')
+
+    def test_auth_spelt_any_way_masked_redacted_and_kept_out_of_history(self):
+        # A server splits on any white space: a TAB (typed with C-v TAB, Readline's
+        # quoted-insert), a leading blank, double blanks all carry the response.
+        secret = 'AHN0dWRlbnQAczNjcjN0'
+        self.spawn('pty_auth_spellings.smtp',
+                   env_extra={'SMTPSH_HISTFILE': os.path.join(self.tmp, 'history')})
+        self.expect(self.prompt('greeted'))
+        self.child.send('EHLO client.test\r')
+        self.expect(r'250 AUTH PLAIN LOGIN')
+        self.expect(self.prompt('ready'))
+        for before, after in (('AUTH\x16\tPLAIN', ' '), (' AUTH PLAIN', ' '),
+                              ('AUTH  PLAIN', '  ')):
+            self.child.send(before + after)
+            time.sleep(0.1)
+            for c in secret:  # typed key by key: masked from the first character on
+                self.child.send(c)
+            self.expect_exact('*' * len(secret))
+            self.child.send('\r')
+            self.expect_exact('AUTH PLAIN <redacted>')
+            self.expect(r'535 5\.7\.8')
+            self.expect(self.prompt('ready'))
+        self.child.send('NOOP\r')
+        self.expect(r'250 2\.0\.0 ok')
+        self.expect(self.prompt('ready'))
+        self.ctrl_d_quit()
+        shown = self.transcript()
+        for s in (secret, secret[:4]):
+            self.assertNotIn(s, shown, 'secret %r on screen' % s)
+        hist = self.history_file()
+        self.assertIn('NOOP', hist)
+        self.assertNotIn(secret[:4], hist, 'secret in the history file: %r' % hist)
+
+    def test_masked_answer_stays_masked_when_the_server_closes(self):
+        # Inside AUTH LOGIN the user types the masked answer; meanwhile the server says 421
+        # and closes. The half-typed answer must not be redrawn in clear, nor sent as a
+        # command, nor enter the history.
+        secret = 'c2VjcmV0LXVzZXI='
+        self.spawn('pty_auth_421.smtp',
+                   env_extra={'SMTPSH_HISTFILE': os.path.join(self.tmp, 'history')})
+        self.expect(self.prompt('greeted'))
+        self.child.send('EHLO client.test\r')
+        self.expect(r'250 AUTH PLAIN LOGIN')
+        self.expect(self.prompt('ready'))
+        self.child.send('AUTH LOGIN\r')
+        self.expect(r'334 VXNlcm5hbWU6')
+        self.expect(re.escape('127.0.0.1:%d auth ready> ' % self.srv.port))
+        for c in secret[:8]:  # typing when the 421 arrives
+            self.child.send(c)
+            time.sleep(0.05)
+        self.expect_exact('*' * 8)
+        self.expect(r'421 4\.4\.2 idle too long, closing')
+        self.expect(r'smtpsh> \*{8}')  # redrawn under the new prompt, still masked
+        for c in secret[8:]:
+            self.child.send(c)
+        self.expect_exact('*' * (len(secret) - 8))
+        self.child.send('\r')
+        self.expect(r'the AUTH exchange ended while its answer was typed: the answer is '
+                    r'not sent')
+        self.expect(r'smtpsh> ')
+        self.child.send('\x1b[A')  # Up: the line before the secret
+        self.expect_exact('AUTH LOGIN')
+        self.child.sendcontrol('u')
+        self.child.sendcontrol('d')
+        self.expect(pexpect.EOF)
+        self.child.close()
+        self.assertIsNone(self.child.signalstatus, self.transcript())
+        self.assert_server_ok(self.srv)
+        shown = self.transcript()
+        for s in (secret, secret[:8], secret[8:]):
+            self.assertNotIn(s, shown, 'secret %r on screen' % s)
+        hist = self.history_file()
+        self.assertIn('AUTH LOGIN', hist)
+        self.assertNotIn(secret[:8], hist, 'secret in the history file: %r' % hist)
+        self.assertEqual(self.srv.record(), b'EHLO client.test\r\nAUTH LOGIN\r\n')
 
 
 if __name__ == '__main__':

@@ -110,6 +110,12 @@ static void test_respond(void)
 	ok(authview_respond("NTLM", 1, "", 0, "u", "p", &b) < 0, "unsupported mechanism");
 	ok(authview_respond("PLAIN", 2, "", 0, "u", "p", &b) < 0, "PLAIN has one response");
 	ok(authview_respond("LOGIN", 1, "%%", 2, "u", "p", &b) < 0, "undecodable challenge");
+	/* A replay builds XOAUTH2 as \auth does: a 0x01 would end the user or token field early
+	   and let the server read another one. */
+	ok(authview_respond("XOAUTH2", 1, "", 0, "u\001auth=Bearer x", "p", &b) < 0,
+	   "XOAUTH2: a user with 0x01 refused");
+	ok(authview_respond("XOAUTH2", 1, "", 0, "u", "tok\001\001", &b) < 0,
+	   "XOAUTH2: a token with 0x01 refused");
 	ok(b.len == 0, "nothing appended on failure");
 	buf_free(&b);
 }

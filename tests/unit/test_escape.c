@@ -67,6 +67,40 @@ static void test_utf8(void)
 	      "\\u{2066}\\u{2067}\\u{2068}\\u{2069}", "bidi isolates");
 	CHECK("\xe2\x80\x8e\xe2\x80\x8f\xd8\x9c", "\\u{200E}\\u{200F}\\u{061C}", "bidi marks");
 
+	CHECK("a\xe2\x80\x8b"
+	      "b\xe2\x80\x8c\xe2\x80\x8d",
+	      "a\\u{200B}b\\u{200C}\\u{200D}", "zero-width space, non-joiner, joiner");
+	CHECK("\xe2\x81\xa0\xe2\x81\xa4", "\\u{2060}\\u{2064}", "word joiner, invisible plus");
+	CHECK("\xef\xbb\xbf"
+	      "250",
+	      "\\u{FEFF}250", "byte order mark / zero-width no-break space");
+	CHECK("a\xe2\x80\xa8"
+	      "b\xe2\x80\xa9",
+	      "a\\u{2028}b\\u{2029}", "line and paragraph separators (Zl, Zp)");
+	CHECK("\xe1\xa0\x8e", "\\u{180E}", "Mongolian vowel separator");
+	CHECK("\xef\xbf\xb9\xef\xbf\xbb", "\\u{FFF9}\\u{FFFB}", "interlinear annotation");
+	CHECK("soft\xc2\xadhyphen", "soft\\u{00AD}hyphen", "soft hyphen");
+	CHECK("\xf3\xa0\x80\x81\xf3\xa0\x81\xbf", "\\u{E0001}\\u{E007F}", "tag characters");
+	CHECK("a\xef\xb8\x8f", "a\\u{FE0F}", "variation selector 16");
+	CHECK("a\xf3\xa0\x84\x80", "a\\u{E0100}", "variation selector 17");
+	CHECK("\xe1\x85\x9f\xe3\x85\xa4", "\\u{115F}\\u{3164}",
+	      "Hangul fillers (default ignorable)");
+	CHECK("\xe2\x81\xa5", "\\u{2065}", "U+2065, unassigned but default ignorable");
+
+	/* Combining marks draw on what precedes them: on a letter they pass; at the start (the
+	   marker "<- " before it on screen) or after an escape they are escaped too. */
+	CHECK("e\xcc\x81", "e\xcc\x81", "e + combining acute passes");
+	CHECK("\xcc\x81"
+	      "250",
+	      "\\u{0301}250", "combining mark at the start");
+	CHECK("\x16\x03\x01\xcc\x81\xcc\x82", "\\x16\\x03\\x01\\u{0301}\\u{0302}",
+	      "combining marks after a control (TLS ClientHello bytes)");
+	CHECK("\\\xe2\x83\x9d", "\\\\\\u{20DD}", "enclosing mark after a backslash");
+	CHECK("a\xe2\x80\x8b\xcc\x81", "a\\u{200B}\\u{0301}",
+	      "combining mark after a zero-width space");
+	CHECK("\xe0\xa4\x95\xe0\xa4\xbf", "\xe0\xa4\x95\xe0\xa4\xbf",
+	      "Devanagari KI (spacing mark) passes");
+
 	CHECK("\xc0\xaf", "\\xc0\\xaf", "overlong slash (C0 AF)");
 	CHECK("\xc1\xbf", "\\xc1\\xbf", "overlong C1 BF");
 	CHECK("\xe0\x80\xaf", "\\xe0\\x80\\xaf", "overlong 3-byte");
@@ -167,10 +201,19 @@ static bool unescape(const char *s, size_t len, struct buf *out)
 					return false;
 				cp = cp * 16 + (unsigned)hexval(s[i]);
 			}
-			if (i >= len || cp < 0x800 || cp > 0xFFFF)
+			if (i >= len || cp < 0xA0 || cp > 0x10FFFF ||
+			    (cp >= 0xD800 && cp <= 0xDFFF))
 				return false;
-			buf_putc(out, (char)(0xE0 | (cp >> 12)));
-			buf_putc(out, (char)(0x80 | ((cp >> 6) & 0x3F)));
+			if (cp < 0x800) {
+				buf_putc(out, (char)(0xC0 | (cp >> 6)));
+			} else if (cp < 0x10000) {
+				buf_putc(out, (char)(0xE0 | (cp >> 12)));
+				buf_putc(out, (char)(0x80 | ((cp >> 6) & 0x3F)));
+			} else {
+				buf_putc(out, (char)(0xF0 | (cp >> 18)));
+				buf_putc(out, (char)(0x80 | ((cp >> 12) & 0x3F)));
+				buf_putc(out, (char)(0x80 | ((cp >> 6) & 0x3F)));
+			}
 			buf_putc(out, (char)(0x80 | (cp & 0x3F)));
 			break;
 		}
@@ -186,7 +229,8 @@ static void test_property(void)
 {
 	static const unsigned char pool[] = {'a',  '\\', 'x',  '{',  0x00, 0x1b, '\t', '\r', '\n',
 					     0x7f, 0x80, 0x9b, 0xa0, 0xbf, 0xc0, 0xc2, 0xc3, 0xe2,
-					     0xe0, 0xed, 0xf0, 0xf4, 0xf5, 0xff, 0x81, 0xae, 0xa6};
+					     0xe0, 0xed, 0xf0, 0xf4, 0xf5, 0xff, 0x81, 0xae, 0xa6,
+					     0xcc, 0x8b, 0xf3, 0xad, 0xbb, 0xef};
 	uint32_t seed = 777;
 	int bad_round = 0, bad_needed = 0, bad_again = 0;
 	struct buf in, out, back, again, doubled;

@@ -318,6 +318,51 @@ static void test_xoauth2(void)
 	buf_free(&r);
 }
 
+/* The builders that the client's steps, the replay (authview.c) and the practice server share. */
+static void test_responses(void)
+{
+	struct buf b;
+	const char *why = NULL;
+	buf_init(&b);
+	buf_puts(&b, "AUTH PLAIN ");
+	is_int(sasl_plain_response("tim", "tanstaaftanstaaf", &b), 0, "plain response");
+	is_str(b.data, "AUTH PLAIN AHRpbQB0YW5zdGFhZnRhbnN0YWFm", "plain response appends");
+	buf_reset(&b);
+	is_int(sasl_login_response("alice@example.test", &b), 0, "login response");
+	is_str(b.data, "YWxpY2VAZXhhbXBsZS50ZXN0", "login response: the text in base64");
+	buf_reset(&b);
+	is_int(sasl_xoauth2_response("tim", "tanstaaftanstaaf", &b, &why), 0, "xoauth2 response");
+	is_str(b.data, "dXNlcj10aW0BYXV0aD1CZWFyZXIgdGFuc3RhYWZ0YW5zdGFhZgEB",
+	       "xoauth2: user=tim ^A auth=Bearer token ^A ^A");
+	buf_reset(&b);
+	buf_puts(&b, "keep");
+	why = NULL;
+	is_int(sasl_xoauth2_response("tim\001auth=Bearer x", "t", &b, &why), -1,
+	       "xoauth2: 0x01 in the user refused");
+	ok(why && strstr(why, "0x01"), "with the reason (%s)", why ? why : "");
+	why = NULL;
+	is_int(sasl_xoauth2_response("tim", "tok\001\001", &b, &why), -1,
+	       "xoauth2: 0x01 in the token refused");
+	ok(why && strstr(why, "0x01"), "with the reason");
+	is_str(b.data, "keep", "nothing appended when refused");
+	buf_free_secret(&b);
+
+	struct sasl_plain_fields f;
+	is_int(sasl_plain_split("admin\0tim\0pw", 12, &f), 0,
+	       "split authzid NUL authcid NUL passwd");
+	is_mem(f.authzid, f.authzid_len, "admin", 5, "authzid");
+	is_mem(f.authcid, f.authcid_len, "tim", 3, "authcid");
+	is_mem(f.passwd, f.passwd_len, "pw", 2, "passwd");
+	is_int(sasl_plain_split("\0tim\0", 5, &f), 0, "empty authzid and password");
+	ok(f.authzid_len == 0 && f.passwd_len == 0, "both empty");
+	is_mem(f.authcid, f.authcid_len, "tim", 3, "authcid between them");
+	is_int(sasl_plain_split("\0a\0b\0c", 6, &f), 0,
+	       "a NUL in the password: split at the first two");
+	is_mem(f.passwd, f.passwd_len, "b\0c", 3, "the rest is the password");
+	is_int(sasl_plain_split("tim\0pw", 6, &f), -1, "one NUL: refused");
+	is_int(sasl_plain_split("", 0, &f), -1, "empty: refused");
+}
+
 int main(void)
 {
 	test_b64_vectors();
@@ -330,5 +375,6 @@ int main(void)
 	test_login();
 	test_cram_md5();
 	test_xoauth2();
+	test_responses();
 	return done_testing();
 }

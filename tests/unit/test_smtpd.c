@@ -757,6 +757,77 @@ static void test_settings(void)
 	buf_free(&msg);
 }
 
+/* The exact words of the listing and of the refusals: one table makes them all. */
+static void test_settings_text(void)
+{
+	struct practice_settings s;
+	struct buf msg;
+	buf_init(&msg);
+	practice_settings_defaults(&s);
+	static const char *const set[][2] = {
+	    {"greylist", "45"},	    {"reject", "x@* *@spam.test"}, {"size", "2000"},
+	    {"require-tls", "on"}, {"auth-required", "off"},	   {"plain-auth", "yes"},
+	    {"slow", "off"},	    {"drop-after", "data"},	   {"timeout", "10"},
+	};
+	for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
+		is_int(practice_settings_set(&s, set[i][0], set[i][1], &msg), 0, "%s %s", set[i][0],
+		       set[i][1]);
+	buf_reset(&msg);
+	practice_settings_describe(&s, &msg);
+	static const char *const lines[] = {
+	    "greylist       on, 45s",
+	    "reject         x@* *@spam.test",
+	    "size           2000",
+	    "require-tls    on",
+	    "auth-required  off",
+	    "plain-auth     on",
+	    "slow           off",
+	    "drop-after     DATA",
+	    "timeout        10 s",
+	};
+	const char *p = msg.data;
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		ok(p && strncmp(p, lines[i], strlen(lines[i])) == 0, "listing line %zu: %s", i + 1,
+		   lines[i]);
+		p = p ? strchr(p, '\n') : NULL;
+		p = p ? p + 1 : NULL;
+	}
+	ok(p && *p == '\0', "one line per setting");
+	buf_reset(&msg);
+	practice_settings_set(&s, "slow", "250", &msg);
+	is_str(msg.data,
+	       "slow           250 ms  (wait MS milliseconds before every reply (the greeting too))",
+	       "confirmation of slow");
+	static const char *const bad[][3] = {
+	    {"size", "0", "bad value for size: size OCTETS (1 to 104857600)"},
+	    {"slow", "x", "bad value for slow: slow MS (0 to 60000)"},
+	    {"timeout", "0", "bad value for timeout: timeout SECONDS (1 to 3600)"},
+	    {"reject", "\t", "bad value for reject: reject PATTERN...|off (printable ASCII, under "
+			     "256 characters)"},
+	    {"greylist", "-1", "bad value for greylist: greylist on|off|SECONDS"},
+	    {"drop-after", "EXPN", "bad value for drop-after: drop-after VERB|connect|.|off"},
+	    {"plain-auth", "maybe", "bad value for plain-auth: plain-auth on|off"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		buf_reset(&msg);
+		is_int(practice_settings_set(&s, bad[i][0], bad[i][1], &msg), -1, "%s %s refused",
+		       bad[i][0], bad[i][1]);
+		is_str(msg.data, bad[i][2], "%s: the reason", bad[i][0]);
+	}
+	is_int(s.size, 2000, "refusals change nothing");
+	buf_reset(&msg);
+	practice_settings_set(&s, "timeout", NULL, &msg);
+	is_str(msg.data, "usage: timeout SECONDS (idle time before 421 4.4.2 and a closed connection)",
+	       "usage");
+	buf_reset(&msg);
+	practice_settings_set(&s, "x", "1", &msg);
+	is_str(msg.data,
+	       "no setting 'x' (the settings: greylist, reject, size, require-tls, auth-required, "
+	       "plain-auth, slow, drop-after, timeout, reset)",
+	       "unknown setting: the names");
+	buf_free(&msg);
+}
+
 /* Builds a script from transcript lines (after the header). */
 static void build_script(struct smtpd_script *sc, const char *const *lines)
 {
@@ -872,6 +943,24 @@ static void test_script(void)
 	ok(err[0] != '\0', "with a reason: %s", err);
 }
 
+/* What the server shows of an AUTH line with a response: redacted however it is spelt (a
+   TAB, a leading blank, double blanks: a server splitting on any white space reads each). */
+static void test_auth_spellings_redacted(void)
+{
+	static const char *const lines[] = {"AUTH\tPLAIN AHUAcA==\r\n", " AUTH PLAIN AHUAcA==\r\n",
+					    "AUTH  PLAIN  AHUAcA==\r\n",
+					    "auth plain\tAHUAcA==\r\n"};
+	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+		struct smtpd_conn c;
+		open_conn(&c, true);
+		ehlo(&c);
+		talk(&c, lines[i]);
+		ok(!strstr(events.data, "AHUAcA") && strstr(events.data, " <redacted>\n"),
+		   "AUTH spelling %zu redacted in the server's events", i);
+		smtpd_conn_free(&c);
+	}
+}
+
 int main(void)
 {
 	buf_init(&stored);
@@ -886,7 +975,9 @@ int main(void)
 	test_auth();
 	test_faults();
 	test_settings();
+	test_settings_text();
 	test_script();
+	test_auth_spellings_redacted();
 	buf_free(&stored);
 	buf_free(&writing);
 	buf_free(&events);

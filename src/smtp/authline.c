@@ -1,0 +1,71 @@
+#include "smtpsh/authline.h"
+
+#include <stdio.h>
+#include <strings.h>
+
+#include "smtpsh/sasl.h"
+
+#define MECH_SHOWN_MAX 40 /* RFC 4422 3.1 names are at most 20 characters: room for typos */
+
+bool authline_space(char c)
+{
+	/* Not isspace(): it depends on the locale, and a server's rule does not. */
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+/* The word that starts at or after line[from]: its offset in *off, its length returned. */
+static size_t word(const char *line, size_t len, size_t from, size_t *off)
+{
+	size_t i = from;
+	while (i < len && authline_space(line[i]))
+		i++;
+	size_t start = i;
+	while (i < len && !authline_space(line[i]))
+		i++;
+	*off = start;
+	return i - start;
+}
+
+size_t authline_verb(const char *line, size_t len, size_t *off)
+{
+	return word(line, len, 0, off);
+}
+
+bool authline_parse(const char *line, size_t len, struct authline *out)
+{
+	size_t voff;
+	size_t vlen = word(line, len, 0, &voff);
+	if (vlen != 4 || strncasecmp(line + voff, "AUTH", 4) != 0)
+		return false;
+	if (out) {
+		out->mech_len = word(line, len, voff + vlen, &out->mech_off);
+		out->resp_len = word(line, len, out->mech_off + out->mech_len, &out->resp_off);
+		out->has_response = out->resp_len > 0;
+	}
+	return true;
+}
+
+bool authline_has_secret(const char *line, size_t len)
+{
+	struct authline a;
+	return authline_parse(line, len, &a) && a.has_response;
+}
+
+bool authline_redact(const char *line, size_t len, char *out, size_t outlen)
+{
+	struct authline a;
+	if (!authline_parse(line, len, &a) || !a.has_response)
+		return false;
+	if (outlen)
+		snprintf(out, outlen, "AUTH %.*s <redacted>",
+			 (int)(a.mech_len > MECH_SHOWN_MAX ? MECH_SHOWN_MAX : a.mech_len),
+			 line + a.mech_off);
+	return true;
+}
+
+bool authline_refused_in_clear(const char *line, size_t len, bool in_auth, bool tls,
+			       bool peer_loopback, bool allowed_by_user)
+{
+	return !in_auth && authline_parse(line, len, NULL) &&
+	       !sasl_plaintext_allowed(tls, peer_loopback, allowed_by_user);
+}
