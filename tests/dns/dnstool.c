@@ -6,6 +6,7 @@
  *   dnstool [--resolver ADDR@PORT] [--trust-anchor FILE] [--timeout MS] COMMAND ...
  *     query NAME TYPE         one answer: status, DNSSEC state, records
  *     mx DOMAIN [PORT]        the MX route with addresses, TLSA and DANE verdicts
+ *     records DOMAIN          SPF, DMARC, TLS-RPT and MTA-STS records (\dns's TXT part)
  *     mx-async DOMAIN OTHER   the route driven by our own poll() loop while a query for the
  *                             A record of OTHER runs on the same context
  *     mx-cancel DOMAIN OTHER  the route freed at once, the query for OTHER still answered
@@ -32,6 +33,7 @@
 #include "smtpsh/dns.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/https.h"
+#include "smtpsh/mailrecords.h"
 #include "smtpsh/mtasts.h"
 #include "smtpsh/mxroute.h"
 
@@ -201,6 +203,24 @@ static int cmd_mx_async(struct dns_ctx *ctx, const char *domain, const char *oth
 	print_answer("other", &a);
 	dns_answer_free(&a);
 	printf("async: complete, pending %zu\n", dns_pending(ctx));
+	return 0;
+}
+
+static int cmd_records(struct dns_ctx *ctx, const char *domain)
+{
+	struct mail_records r;
+	if (mail_records_lookup(ctx, domain, timeout_ms, &r) < 0) {
+		printf("records error not a domain name\n");
+		return 1;
+	}
+	for (int k = 0; k < MAIL_REC_KINDS; k++) {
+		const struct dns_answer *a = &r.answer[k];
+		printf("%s %s status=%s sec=%s records=%zu\n", mail_record_kinds[k].name,
+		       ESC(a->qname), dns_status_name(a->status), dns_sec_name(a->sec), r.n[k]);
+		for (size_t i = 0; i < r.n[k]; i++)
+			printf("  \"%s\"\n", esc(r.text[k][i].data, r.text[k][i].len));
+	}
+	mail_records_free(&r);
 	return 0;
 }
 
@@ -439,7 +459,9 @@ int main(int argc, char **argv)
 		print_route(&r);
 		mx_route_free(&r);
 		rc = 0;
-	} else if (strcmp(cmd, "mx-async") == 0 && left == 2)
+	} else if (strcmp(cmd, "records") == 0 && left == 1)
+		rc = cmd_records(ctx, a[0]);
+	else if (strcmp(cmd, "mx-async") == 0 && left == 2)
 		rc = cmd_mx_async(ctx, a[0], a[1], false);
 	else if (strcmp(cmd, "mx-cancel") == 0 && left == 2)
 		rc = cmd_mx_async(ctx, a[0], a[1], true);

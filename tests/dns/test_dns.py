@@ -486,6 +486,23 @@ class Txt(unittest.TestCase):
         self.assertIn('"v=TLSRPTv1; rua=mailto:tlsrpt@example.net"',
                       tool("query", "_smtp._tls.sts.example.net", "TXT"))
 
+    def test_mail_records_together(self):
+        out = tool("records", "sts.example.net")
+        self.assertIn("SPF sts.example.net status=NOERROR sec=secure records=1\n"
+                      '  "v=spf1 ip4:127.0.0.0/8 -all"\n', out)  # "unrelated text" left out
+        self.assertIn("DMARC _dmarc.sts.example.net status=NOERROR sec=secure records=1\n"
+                      '  "v=DMARC1; p=reject; rua=mailto:dmarc@example.net"\n', out)
+        self.assertIn("TLS-RPT _smtp._tls.sts.example.net status=NOERROR sec=secure records=1\n"
+                      '  "v=TLSRPTv1; rua=mailto:tlsrpt@example.net"\n', out)
+        self.assertIn("MTA-STS _mta-sts.sts.example.net status=NOERROR sec=secure records=1\n"
+                      '  "v=STSv1; id=20261207T01;"\n', out)
+        out = tool("records", "insecure.example.net")
+        self.assertIn("SPF insecure.example.net status=NODATA sec=insecure records=0", out)
+        self.assertIn("DMARC _dmarc.insecure.example.net status=NXDOMAIN sec=insecure", out)
+        out = tool("records", "stsdouble.example.net")
+        self.assertIn("MTA-STS _mta-sts.stsdouble.example.net status=NOERROR sec=secure "
+                      "records=2", out)
+
     def test_strings_joined(self):
         self.assertIn('  rr "v=spf1 ip4:127.0.0.1 -all"', tool("query", "split.example.net", "TXT"))
 
