@@ -12,7 +12,9 @@ postfix sasl2-bin libsasl2-modules python3-pexpect python3-aiosmtpd
 swaks openssl clang libfuzzer-14-dev valgrind ca-certificates time
 man-db groff-base zsh bash-completion
 libnet-ssleay-perl libio-socket-ssl-perl
-curl msmtp libnss-wrapper"
+curl msmtp libnss-wrapper
+libunbound-dev libevent-dev nettle-dev libcurl4-openssl-dev
+knot knot-dnsutils unbound dns-root-data"
 
 missing=""
 for p in $PKGS; do

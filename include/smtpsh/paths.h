@@ -1,7 +1,8 @@
 /*
  * Where smtpsh keeps its files, after the XDG Base Directory specification: the rc file and
  * the profiles in $XDG_CONFIG_HOME/smtpsh (default ~/.config/smtpsh), the history in
- * $XDG_STATE_HOME/smtpsh (default ~/.local/state/smtpsh). A relative XDG_* value is ignored,
+ * $XDG_STATE_HOME/smtpsh (default ~/.local/state/smtpsh), cached MTA-STS policies in
+ * $XDG_CACHE_HOME/smtpsh (default ~/.cache/smtpsh). A relative XDG_* value is ignored,
  * as the specification says. Functions returning int give 0, or -1 (errno set).
  */
 #ifndef SMTPSH_PATHS_H
@@ -14,6 +15,7 @@
 enum paths_kind {
 	PATHS_CONFIG, /* $XDG_CONFIG_HOME/smtpsh or ~/.config/smtpsh */
 	PATHS_STATE,  /* $XDG_STATE_HOME/smtpsh or ~/.local/state/smtpsh */
+	PATHS_CACHE,  /* $XDG_CACHE_HOME/smtpsh or ~/.cache/smtpsh (MTA-STS policies) */
 };
 
 /* The path of file name in the directory of kind, into out (reset first). -1 (ENOENT) when

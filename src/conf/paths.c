@@ -19,8 +19,13 @@ static const char *home_dir(void)
 
 int paths_file(enum paths_kind kind, const char *name, struct buf *out)
 {
-	const char *var = kind == PATHS_CONFIG ? "XDG_CONFIG_HOME" : "XDG_STATE_HOME";
-	const char *fallback = kind == PATHS_CONFIG ? ".config" : ".local/state";
+	static const char *const vars[] = {[PATHS_CONFIG] = "XDG_CONFIG_HOME",
+					   [PATHS_STATE] = "XDG_STATE_HOME",
+					   [PATHS_CACHE] = "XDG_CACHE_HOME"};
+	static const char *const fallbacks[] = {
+	    [PATHS_CONFIG] = ".config", [PATHS_STATE] = ".local/state", [PATHS_CACHE] = ".cache"};
+	const char *var = vars[kind];
+	const char *fallback = fallbacks[kind];
 	const char *base = getenv(var);
 	buf_reset(out);
 	if (base && base[0] == '/')
