@@ -9,7 +9,8 @@ PKGS="meson ninja-build gcc pkg-config libreadline-dev libssl-dev
 postfix sasl2-bin libsasl2-modules python3-pexpect python3-aiosmtpd
 swaks openssl clang libfuzzer-14-dev valgrind ca-certificates time
 man-db groff-base zsh bash-completion
-libnet-ssleay-perl libio-socket-ssl-perl"
+libnet-ssleay-perl libio-socket-ssl-perl
+dovecot-core dovecot-lmtpd"
 
 missing=""
 for p in $PKGS; do
@@ -41,6 +42,13 @@ postfix postfix/mailname string localhost
 SEL
 
 export DEBIAN_FRONTEND=noninteractive
+# Installing a daemon (Postfix, Dovecot) must not start it: the tests run private instances.
+# Without a policy-rc.d of its own, the system gets one that says no (101) for this install.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 # Only reached when something is missing: refresh the lists, then install.
 apt-get update
 # shellcheck disable=SC2086
