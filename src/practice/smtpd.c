@@ -1014,14 +1014,25 @@ static enum smtpd_action refuse_chunk(struct smtpd_conn *c, unsigned long long c
 	return SMTPD_NO_REPLY;
 }
 
+/* A BDAT without a count we can read: the octets that follow cannot be told from commands
+   (running them would let message content act as commands), so the connection ends, with
+   Postfix's words. */
+static enum smtpd_action bdat_bad_syntax(struct smtpd_conn *c)
+{
+	smtpd_note(c, "a BDAT without a readable count: what follows may be message octets, not "
+		      "commands; closing");
+	abort_message(c);
+	smtpd_say(c, "521 5.5.4 Syntax: BDAT count [LAST]");
+	smtpd_set_state(c, SMTPD_S_CLOSED);
+	return SMTPD_CLOSE;
+}
+
 static enum smtpd_action cmd_bdat(struct smtpd_conn *c, char *args, time_t now)
 {
 	unsigned long long count;
 	bool last;
-	if (parse_bdat(args, &count, &last) < 0) { /* no count: nothing can be skipped */
-		smtpd_say(c, "501 5.5.4 Syntax: BDAT count [LAST]");
-		return SMTPD_REPLY;
-	}
+	if (parse_bdat(args, &count, &last) < 0)
+		return bdat_bad_syntax(c);
 	if (!c->helo)
 		return refuse_chunk(c, count, false, "503 5.5.1 Error: send %s first",
 				    hello_verbs(c));
@@ -1315,9 +1326,11 @@ static enum smtpd_action command(struct smtpd_conn *c, char *line, size_t len, t
 	if (c->cfg->settings.require_tls && !c->tls && !(cmd->flags & CMD_PRE_TLS)) {
 		unsigned long long count;
 		bool last;
-		if ((cmd->flags & CMD_CHUNK) && parse_bdat(args, &count, &last) == 0)
-			return refuse_chunk(c, count, false,
-					    "530 5.7.0 Must issue a STARTTLS command first");
+		if (cmd->flags & CMD_CHUNK)
+			return parse_bdat(args, &count, &last) < 0
+				   ? bdat_bad_syntax(c)
+				   : refuse_chunk(c, count, false,
+						  "530 5.7.0 Must issue a STARTTLS command first");
 		smtpd_say(c, "530 5.7.0 Must issue a STARTTLS command first");
 		return SMTPD_REPLY;
 	}
