@@ -1033,6 +1033,8 @@ static enum smtpd_action cmd_bdat(struct smtpd_conn *c, char *args, time_t now)
 	bool last;
 	if (parse_bdat(args, &count, &last) < 0)
 		return bdat_bad_syntax(c);
+	if (!count && !last) /* an empty chunk that is not the last: Postfix's words and order */
+		return refuse_chunk(c, 0, true, "551 5.7.1 Null BDAT request");
 	if (!c->helo)
 		return refuse_chunk(c, count, false, "503 5.5.1 Error: send %s first",
 				    hello_verbs(c));
@@ -1045,8 +1047,6 @@ static enum smtpd_action cmd_bdat(struct smtpd_conn *c, char *args, time_t now)
 					  lmtp ? "503" : "554")
 			   : refuse_chunk(c, count, false, "503 5.5.1 Error: need RCPT command");
 	}
-	if (!count && !last) /* Postfix's words: an empty chunk that is not the last */
-		return refuse_chunk(c, 0, true, "551 5.7.1 Null BDAT request");
 	unsigned long long limit = c->cfg->settings.size;
 	if (count > limit || (c->bdat && c->msg_size + count > limit))
 		return refuse_chunk(c, count, true, "552 5.3.4 Chunk exceeds message size limit");

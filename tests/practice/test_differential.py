@@ -18,6 +18,7 @@ import hmac
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import unittest
@@ -27,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 from lablib import (ModuleLab, b64, tap_main)  # noqa: E402
-from practicelib import Practice, Shell, strip_note  # noqa: E402
+from practicelib import Practice, Serve, Shell, strip_note  # noqa: E402
 
 LAB = ModuleLab()
 HOME = tempfile.mkdtemp(prefix="smtpsh-diff-test-")
@@ -316,6 +317,63 @@ class Differential(unittest.TestCase):
                     self.assertEqual((a[index][1], b[index][1]),
                                      (want_postfix, want_practice),
                                      "%s (%s)\n%s" % (name, why, table(a, b)))
+
+
+# BDAT in raw bytes (smtpsh's client does not send BDAT yet): each step is written, then one
+# reply is read from each server; the codes must agree. Octets of refused chunks are read by
+# both (or the chunk's "QUIT" would end the session); a count that cannot be read ends it.
+BDAT_STEPS = [
+    b"EHLO client.test\r\n",
+    b"BDAT 4\r\nQUIT",
+    b"RSET\r\n",
+    b"MAIL FROM:<s@client.test>\r\n",
+    b"BDAT 0\r\n",
+    b"RSET\r\n",
+    b"MAIL FROM:<s@client.test>\r\n",
+    b"RCPT TO:<alice@example.test>\r\n",
+    b"BDAT 11\r\nSubject: x\r",
+    b"DATA\r\n",
+    b"RCPT TO:<bob@example.test>\r\n",
+    b"MAIL FROM:<t@client.test>\r\n",
+    b"BDAT 7 LAST\r\n\nQUIT\r\n",
+    b"NOOP\r\n",
+    b"MAIL FROM:<s@client.test>\r\n",
+    b"RCPT TO:<alice@example.test>\r\n",
+    b"BDAT 1 LASTING\r\nX",
+]
+
+
+def raw_codes(port, steps):
+    """The reply code (and enhanced code) to each step, over one raw connection."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = s.makefile("rb")
+    out = []
+    try:
+        f.readline()
+        for step in steps:
+            s.sendall(step)
+            line = f.readline()
+            while line[3:4] == b"-":
+                line = f.readline()
+            m = ENHANCED_RX.match("x " + line.decode("utf-8", "replace"))
+            out.append((step[:24], line[:3].decode(), m.group(1) if m else None,
+                        line.rstrip(b"\r\n").decode("utf-8", "replace")))
+    finally:
+        s.close()
+    return out
+
+
+class DifferentialBdat(unittest.TestCase):
+
+    def test_bdat_codes(self):
+        """BDAT over raw sockets: the same codes as Postfix, refused chunks read by both"""
+        srv = Serve(os.path.join(HOME, "bdat-Maildir"))
+        self.addCleanup(srv.stop)
+        a = raw_codes(LAB.plain_port, BDAT_STEPS)
+        b = raw_codes(srv.port, BDAT_STEPS)
+        rows = "\n".join("%r | %s | %s" % (x[0], x[3], y[3]) for x, y in zip(a, b))
+        self.assertEqual([x[1:3] for x in a], [y[1:3] for y in b], rows)
+        self.assertEqual(a[-1][1], "521", rows)
 
 
 if __name__ == "__main__":

@@ -987,6 +987,8 @@ static void test_bdat(void)
 	is_str(smtpd_state_name(c.state), "command", "a refused chunk is read all the same");
 	talk(&c, "MAIL FROM:<a@b.test>\r\n");
 	expect(&c, "BDAT 2\r\nxy", "503 5.5.1 Error: need RCPT command");
+	expect(&c, "BDAT 0\r\n", "551 5.7.1 Null BDAT request"); /* before RCPT, as Postfix */
+	talk(&c, "MAIL FROM:<a@b.test>\r\n");
 	talk(&c, "RCPT TO:<c@d.test>\r\n");
 	/* a chunk holding what would be commands, a lone dot, CRLF split across chunks */
 	const char *got = talk(&c, "BDAT 22\r\nSubject: x\r\n\r\n.\r\nRSET\r");
