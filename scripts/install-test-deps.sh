@@ -14,7 +14,8 @@ man-db groff-base zsh bash-completion
 libnet-ssleay-perl libio-socket-ssl-perl
 curl msmtp libnss-wrapper
 libunbound-dev libevent-dev nettle-dev libcurl4-openssl-dev
-knot knot-dnsutils unbound dns-root-data"
+knot knot-dnsutils unbound dns-root-data
+dovecot-core dovecot-lmtpd"
 
 missing=""
 for p in $PKGS; do
@@ -51,6 +52,13 @@ postfix postfix/mailname string localhost
 SEL
 
 export DEBIAN_FRONTEND=noninteractive
+# Installing a daemon (Postfix, Dovecot) must not start it: the tests run private instances.
+# Without a policy-rc.d of its own, the system gets one that says no (101) for this install.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 755 /usr/sbin/policy-rc.d
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 # Only reached when something is missing: refresh the lists, then install.
 apt-get update
 # shellcheck disable=SC2086

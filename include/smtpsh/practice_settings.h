@@ -27,8 +27,11 @@ struct practice_settings {
 	bool auth_required;		  /* 530 5.7.0 to MAIL before AUTH */
 	bool plain_auth;		  /* offer AUTH without TLS (off: only after STARTTLS) */
 	unsigned slow_ms;		  /* delay before every reply */
-	char drop_after[12]; /* close without a reply when this verb arrives ("" none) */
-	unsigned timeout;    /* idle seconds before 421 4.4.2 */
+	char drop_after[12];   /* close without a reply when this verb arrives ("" none) */
+	unsigned timeout;      /* idle seconds before 421 4.4.2 */
+	char bdat_miscount[8]; /* "short"/"long": read one octet less/more of each BDAT chunk */
+	char mailbox_full[PRACTICE_REJECT_MAX]; /* glob patterns of recipients whose mailbox is full
+						 */
 };
 
 void practice_settings_defaults(struct practice_settings *s);
@@ -51,5 +54,7 @@ size_t practice_setting_values(const char *name, const char **out, size_t max);
 
 /* Does the address match one of the reject patterns (case-insensitive globs)? */
 bool practice_settings_rejects(const struct practice_settings *s, const char *addr);
+/* Does the address match one of the mailbox-full patterns? */
+bool practice_settings_mailbox_full(const struct practice_settings *s, const char *addr);
 
 #endif

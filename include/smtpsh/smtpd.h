@@ -1,12 +1,14 @@
 /*
  * The practice server's SMTP state machine (RFC 5321 with PIPELINING, SIZE, 8BITMIME,
- * ENHANCEDSTATUSCODES, STARTTLS, AUTH): bytes from the client in, reply lines out, no I/O.
+ * BINARYMIME and CHUNKING, DSN, SMTPUTF8, ENHANCEDSTATUSCODES, STARTTLS, AUTH; or LMTP,
+ * RFC 2033, as a mode): bytes from the client in, reply lines out, no I/O.
  * The caller (src/practice/server.c, or a unit test) reads the socket, feeds the bytes with
  * smtpd_feed(), calls smtpd_step() to handle one line at a time, and writes what smtpd_out()
  * holds. A message is handed to the store callbacks as it arrives (never held in memory), so
  * memory stays bounded whatever the client sends: SMTPD_IN_MAX bytes of input at most,
  * SMTPD_RCPT_MAX recipients, lines capped (512 octets for commands, 1000 for message lines,
- * 12288 for AUTH).
+ * 12288 for AUTH). A BDAT chunk is not a line: its octets are counted, not scanned, so a
+ * chunk may hold any octet and what follows it in the same read is the next command.
  */
 #ifndef SMTPSH_SMTPD_H
 #define SMTPSH_SMTPD_H
@@ -27,6 +29,8 @@
 #define SMTPD_RCPT_MAX 100	 /* recipients of one message (RFC 5321 4.5.3.1.8) */
 #define SMTPD_ERRORS_MAX 100	 /* error replies before "421 too many errors" */
 #define SMTPD_GREYLIST_SLOTS 512 /* triplets remembered (the oldest is forgotten) */
+#define SMTPD_ENVID_MAX 100	 /* an ENVID, xtext-encoded (RFC 3461 4.4) */
+#define SMTPD_DSN_MAX 600	 /* a recipient's NOTIFY= and ORCPT= as shown in its header */
 
 /* What the I/O layer does after smtpd_step(). */
 enum smtpd_action {
@@ -115,6 +119,9 @@ struct smtpd_config {
 	struct smtpd_store store;
 	unsigned long messages;		   /* stored so far */
 	const struct smtpd_script *script; /* --script: play it instead of the state machine */
+	/* LMTP (RFC 2033) instead of SMTP: LHLO instead of EHLO/HELO, and after the message one
+	   reply per accepted recipient, in RCPT order. Set before the first connection. */
+	bool lmtp;
 };
 
 /* An AUTH exchange in progress: src/practice/smtpd_auth.c's alone. */
@@ -124,6 +131,7 @@ enum smtpd_state {
 	SMTPD_S_COMMAND,  /* reading commands */
 	SMTPD_S_AUTH,	  /* inside an AUTH exchange: the next line is a SASL response */
 	SMTPD_S_DATA,	  /* after 354: message content until CRLF.CRLF */
+	SMTPD_S_BDAT,	  /* after BDAT n: n octets of a chunk, not lines (RFC 3030) */
 	SMTPD_S_TLS_WAIT, /* 220 to STARTTLS sent: waiting for the handshake */
 	SMTPD_S_CLOSED,	  /* QUIT, a 421 or a drop: nothing more is read */
 };
@@ -153,6 +161,12 @@ struct smtpd_conn {
 	size_t nrcpts;
 	bool rcpt_tried; /* some RCPT was refused: DATA then says "no valid recipients" */
 	unsigned long long declared_size;
+	bool smtputf8;			 /* MAIL ... SMTPUTF8 (RFC 6531 3.4) */
+	bool binarymime;		 /* MAIL ... BODY=BINARYMIME: BDAT only (RFC 3030 3) */
+	char ret[5];			 /* MAIL ... RET=FULL|HDRS (RFC 3461 4.3), or "" */
+	char envid[SMTPD_ENVID_MAX + 1]; /* MAIL ... ENVID=xtext (RFC 3461 4.4), or "" */
+	char *rcpt_dsn[SMTPD_RCPT_MAX];	 /* "NOTIFY=... ORCPT=..." of each recipient, or NULL */
+	bool rcpt_full[SMTPD_RCPT_MAX];	 /* LMTP: the mailbox-full fault fails it after the data */
 
 	/* DATA */
 	void *msg; /* store handle */
@@ -162,6 +176,16 @@ struct smtpd_conn {
 	bool prev_crlf; /* the previous line ended with CRLF (for the end-of-data dot) */
 	unsigned long bare_lf_lines;
 	unsigned long body_lines;
+
+	/* BDAT (RFC 3030) */
+	bool bdat;			 /* this transaction sends chunks: DATA is refused */
+	unsigned long long chunk_left;	 /* octets of the current chunk still to read */
+	unsigned long long chunk_octets; /* octets the current chunk takes (as the server counts) */
+	bool chunk_last;		 /* the current chunk is the LAST */
+	bool chunk_cr;		   /* the octets so far end with a CR (CRLF may span chunks) */
+	unsigned long chunks;	   /* chunks of this message so far */
+	char chunk_refusal[256];   /* the reply after a refused chunk is read, or "" */
+	bool chunk_refusal_resets; /* ... and it ends the transaction */
 
 	struct smtpd_auth *auth; /* the AUTH exchange in progress, or NULL */
 

@@ -44,18 +44,21 @@ struct setting {
 
 static const char *const on_off[] = {"on", "off", NULL};
 static const char *const greylist_values[] = {"on", "off", "60", NULL};
-static const char *const drop_values[] = {"connect", "EHLO", "HELO", "STARTTLS", "AUTH",
-					  "MAIL",    "RCPT", "DATA", ".",	 "RSET",
-					  "NOOP",    "VRFY", "QUIT", "off",	 NULL};
+static const char *const drop_values[] = {"connect", "EHLO", "HELO", "LHLO", "STARTTLS", "AUTH",
+					  "MAIL",    "RCPT", "DATA", "BDAT", ".",	 "RSET",
+					  "NOOP",    "VRFY", "QUIT", "off",  NULL};
 static const char *const reject_values[] = {"off", NULL};
 static const char *const size_values[] = {"10240000", "1000", NULL};
 static const char *const slow_values[] = {"0", "500", "2000", NULL};
 static const char *const timeout_values[] = {"300", "10", NULL};
 
 /* The verbs drop-after accepts ("connect": before the greeting, ".": after the message). */
-static const char *const drop_verbs[] = {"CONNECT", "EHLO", "HELO", "STARTTLS", "AUTH",
-					 "MAIL",    "RCPT", "DATA", ".",	"RSET",
-					 "NOOP",    "VRFY", "HELP", "QUIT",	NULL};
+static const char *const drop_verbs[] = {"CONNECT", "EHLO", "HELO", "LHLO", "STARTTLS", "AUTH",
+					 "MAIL",    "RCPT", "DATA", "BDAT", ".",	"RSET",
+					 "NOOP",    "VRFY", "HELP", "QUIT", NULL};
+static const char *const miscount_values[] = {"short", "long", "off", NULL};
+static const char *const miscount_choices[] = {"short", "long", NULL};
+static const char *const full_values[] = {"off", NULL};
 
 static const struct setting table[] = {
     {.name = "greylist",
@@ -125,6 +128,21 @@ static const struct setting table[] = {
      .args = "SECONDS",
      .teaches = "idle time before 421 4.4.2 and a closed connection",
      .values = timeout_values},
+    {.name = "bdat-miscount",
+     .kind = K_CHOICE,
+     FIELD(bdat_miscount),
+     .args = "short|long|off",
+     .teaches = "read one octet less (short) or more (long) of each BDAT chunk than announced: "
+		"the client's next command is glued or cut (RFC 3030 counts octets, not lines)",
+     .values = miscount_values,
+     .choices = miscount_choices},
+    {.name = "mailbox-full",
+     .kind = K_TEXT,
+     FIELD(mailbox_full),
+     .args = "PATTERN...|off",
+     .teaches = "452 4.2.2 to matching recipients: at RCPT in SMTP, after the data (that "
+		"recipient only) in LMTP",
+     .values = full_values},
 };
 
 #define NSETTINGS (sizeof table / sizeof table[0])
@@ -335,10 +353,11 @@ size_t practice_setting_values(const char *name, const char **out, size_t max)
 	return n;
 }
 
-bool practice_settings_rejects(const struct practice_settings *s, const char *addr)
+/* Does addr match one of the blank- or comma-separated globs in patterns? */
+static bool matches(const char *patterns, const char *addr)
 {
 	char pat[PRACTICE_REJECT_MAX];
-	const char *p = s->reject;
+	const char *p = patterns;
 	while (*p) {
 		p += strspn(p, " ,\t");
 		size_t n = strcspn(p, " ,\t");
@@ -350,4 +369,14 @@ bool practice_settings_rejects(const struct practice_settings *s, const char *ad
 		p += n;
 	}
 	return false;
+}
+
+bool practice_settings_rejects(const struct practice_settings *s, const char *addr)
+{
+	return matches(s->reject, addr);
+}
+
+bool practice_settings_mailbox_full(const struct practice_settings *s, const char *addr)
+{
+	return matches(s->mailbox_full, addr);
 }

@@ -19,8 +19,8 @@
 #include "smtpsh/authline.h"
 
 static const char *const state_names[] = {
-    [SMTPD_S_COMMAND] = "command",   [SMTPD_S_AUTH] = "auth",	  [SMTPD_S_DATA] = "data",
-    [SMTPD_S_TLS_WAIT] = "tls-wait", [SMTPD_S_CLOSED] = "closed",
+    [SMTPD_S_COMMAND] = "command", [SMTPD_S_AUTH] = "auth",	    [SMTPD_S_DATA] = "data",
+    [SMTPD_S_BDAT] = "bdat",	   [SMTPD_S_TLS_WAIT] = "tls-wait", [SMTPD_S_CLOSED] = "closed",
 };
 
 const char *smtpd_state_name(enum smtpd_state s)
@@ -117,12 +117,27 @@ static void reset_transaction(struct smtpd_conn *c)
 	abort_message(c);
 	free(c->from);
 	c->from = NULL;
-	for (size_t i = 0; i < c->nrcpts; i++)
+	for (size_t i = 0; i < c->nrcpts; i++) {
 		free(c->rcpts[i]);
+		free(c->rcpt_dsn[i]);
+		c->rcpt_dsn[i] = NULL;
+		c->rcpt_full[i] = false;
+	}
 	c->nrcpts = 0;
 	c->mail = false;
 	c->rcpt_tried = false;
 	c->declared_size = 0;
+	c->smtputf8 = c->binarymime = false;
+	c->ret[0] = c->envid[0] = '\0';
+	c->bdat = false;
+	c->chunks = 0;
+	c->chunk_cr = false;
+}
+
+/* The hello verb(s) this server takes, for replies ("LHLO" in LMTP, RFC 2033 4.1). */
+static const char *hello_verbs(const struct smtpd_conn *c)
+{
+	return c->cfg->lmtp ? "LHLO" : "HELO/EHLO";
 }
 
 /* --- life cycle -------------------------------------------------------------------------- */
@@ -154,7 +169,8 @@ int smtpd_conn_init(struct smtpd_conn *c, struct smtpd_config *cfg, const char *
 		c->script_pos = 1;
 		return 0;
 	}
-	smtpd_say(c, "220 %s ESMTP smtpsh practice server", cfg->hostname);
+	smtpd_say(c, "220 %s %s smtpsh practice server", cfg->hostname,
+		  cfg->lmtp ? "LMTP" : "ESMTP");
 	return 0;
 }
 
@@ -277,13 +293,52 @@ static long greylist_check(struct smtpd_conn *c, const char *rcpt, time_t now)
 
 /* --- addresses ---------------------------------------------------------------------------- */
 
-static bool atext(unsigned char ch)
+/* atext, and with SMTPUTF8 also the octets of UTF-8 characters (RFC 6531 3.3, UTF8-non-ascii;
+   well-formedness is checked once for the whole address by utf8_valid). */
+static bool atext(unsigned char ch, bool utf8)
 {
-	return isalnum(ch) || strchr("!#$%&'*+-/=?^_`{|}~", ch);
+	return isalnum(ch) || strchr("!#$%&'*+-/=?^_`{|}~", ch) || (utf8 && ch >= 0x80);
 }
 
-/* A domain (dot-separated labels of letters, digits, hyphens) or an address literal. */
-static bool valid_domain(const char *d, size_t len)
+/* Well-formed UTF-8 (RFC 3629): no overlong forms, no surrogates, nothing over U+10FFFF. */
+static bool utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (*p) {
+		unsigned char b = *p;
+		size_t n;
+		unsigned long cp;
+		if (b < 0x80) {
+			p++;
+			continue;
+		} else if (b >= 0xc2 && b <= 0xdf) {
+			n = 1;
+			cp = b & 0x1f;
+		} else if (b >= 0xe0 && b <= 0xef) {
+			n = 2;
+			cp = b & 0x0f;
+		} else if (b >= 0xf0 && b <= 0xf4) {
+			n = 3;
+			cp = b & 0x07;
+		} else {
+			return false;
+		}
+		for (size_t i = 1; i <= n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i] & 0x3f);
+		}
+		if ((n == 2 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)))
+			return false;
+		p += n + 1;
+	}
+	return true;
+}
+
+/* A domain (dot-separated labels of letters, digits, hyphens; with SMTPUTF8 also U-labels,
+   RFC 6531 3.3) or an address literal. */
+static bool valid_domain(const char *d, size_t len, bool utf8)
 {
 	if (!len)
 		return false;
@@ -297,7 +352,7 @@ static bool valid_domain(const char *d, size_t len)
 			if (!label || d[i - 1] == '-')
 				return false;
 			label = 0;
-		} else if (isalnum(ch) || (ch == '-' && label)) {
+		} else if (isalnum(ch) || (ch == '-' && label) || (utf8 && ch >= 0x80)) {
 			label++;
 		} else {
 			return false;
@@ -306,8 +361,9 @@ static bool valid_domain(const char *d, size_t len)
 	return label && d[len - 1] != '-';
 }
 
-/* local-part "@" domain (RFC 5321 4.1.2), or "postmaster" alone when postmaster_ok. */
-static bool valid_mailbox(const char *a, bool postmaster_ok)
+/* local-part "@" domain (RFC 5321 4.1.2), or "postmaster" alone when postmaster_ok; with
+   utf8, UTF-8 in both parts (RFC 6531 3.3). */
+static bool valid_mailbox(const char *a, bool postmaster_ok, bool utf8)
 {
 	if (postmaster_ok && strcasecmp(a, "postmaster") == 0)
 		return true;
@@ -322,17 +378,18 @@ static bool valid_mailbox(const char *a, bool postmaster_ok)
 			unsigned char ch = (unsigned char)a[i];
 			if (ch == '\\' && i + 2 < llen)
 				i++;
-			else if (ch < 0x20 || ch > 0x7e || ch == '"')
+			else if (ch < 0x20 || ch == 0x7f || (ch > 0x7f && !utf8) || ch == '"')
 				return false;
 		}
 	} else { /* dot-string */
 		for (size_t i = 0; i < llen; i++) {
 			unsigned char ch = (unsigned char)a[i];
-			if (ch == '.' ? (i == 0 || i + 1 == llen || a[i - 1] == '.') : !atext(ch))
+			if (ch == '.' ? (i == 0 || i + 1 == llen || a[i - 1] == '.')
+				      : !atext(ch, utf8))
 				return false;
 		}
 	}
-	return valid_domain(at + 1, strlen(at + 1));
+	return valid_domain(at + 1, strlen(at + 1), utf8);
 }
 
 static bool has_8bit(const char *s)
@@ -347,7 +404,7 @@ enum path_result {
 	PATH_OK,
 	PATH_SYNTAX, /* not "FROM:"/"TO:" then a path */
 	PATH_BAD,    /* the address is malformed */
-	PATH_8BIT,   /* non-ASCII without SMTPUTF8 */
+	PATH_8BIT,   /* non-ASCII without SMTPUTF8 (utf8 false) */
 	PATH_LONG,
 };
 
@@ -358,9 +415,10 @@ struct path {
 	bool bare;		       /* no angle brackets (tolerated, noted) */
 };
 
-/* Parses "FROM:<path> params" (keyword "FROM:" or "TO:"); args is modified. */
+/* Parses "FROM:<path> params" (keyword "FROM:" or "TO:"); args is modified. utf8: UTF-8
+   addresses are allowed (SMTPUTF8 was declared, RFC 6531 3.4). */
 static enum path_result parse_path(char *args, const char *keyword, struct path *p, bool null_ok,
-				   bool postmaster_ok)
+				   bool postmaster_ok, bool utf8)
 {
 	size_t klen = strlen(keyword);
 	memset(p, 0, sizeof *p);
@@ -404,9 +462,11 @@ static enum path_result parse_path(char *args, const char *keyword, struct path 
 			return PATH_BAD;
 		s = colon + 1;
 	}
-	if (has_8bit(s))
+	if (has_8bit(s) && !utf8)
 		return PATH_8BIT;
-	if (!*s ? !null_ok : !valid_mailbox(s, postmaster_ok))
+	if (has_8bit(s) && !utf8_valid(s))
+		return PATH_BAD;
+	if (!*s ? !null_ok : !valid_mailbox(s, postmaster_ok, utf8))
 		return PATH_BAD;
 	snprintf(p->addr, sizeof p->addr, "%s", s);
 	return PATH_OK;
@@ -435,10 +495,10 @@ static void printable(char *out, size_t outlen, const char *in)
 	out[j] = '\0';
 }
 
-static enum smtpd_action hello(struct smtpd_conn *c, char *args, bool esmtp)
+static enum smtpd_action hello(struct smtpd_conn *c, char *args, const char *verb, bool esmtp)
 {
 	if (!*args) {
-		smtpd_say(c, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+		smtpd_say(c, "501 5.5.4 Syntax: %s hostname", verb);
 		return SMTPD_REPLY;
 	}
 	reset_transaction(c);
@@ -455,6 +515,10 @@ static enum smtpd_action hello(struct smtpd_conn *c, char *args, bool esmtp)
 	smtpd_say(c, "250-PIPELINING");
 	smtpd_say(c, "250-SIZE %lu", c->cfg->settings.size);
 	smtpd_say(c, "250-8BITMIME");
+	smtpd_say(c, "250-BINARYMIME");
+	smtpd_say(c, "250-CHUNKING");
+	smtpd_say(c, "250-DSN");
+	smtpd_say(c, "250-SMTPUTF8");
 	smtpd_say(c, "250-ENHANCEDSTATUSCODES");
 	if (c->cfg->tls_available && !c->tls)
 		smtpd_say(c, "250-STARTTLS");
@@ -467,16 +531,82 @@ static enum smtpd_action hello(struct smtpd_conn *c, char *args, bool esmtp)
 static enum smtpd_action cmd_ehlo(struct smtpd_conn *c, char *args, time_t now)
 {
 	(void)now;
-	return hello(c, args, true);
+	return hello(c, args, "EHLO", true);
 }
 
 static enum smtpd_action cmd_helo(struct smtpd_conn *c, char *args, time_t now)
 {
 	(void)now;
-	return hello(c, args, false);
+	return hello(c, args, "HELO", false);
 }
 
-/* MAIL parameters (RFC 1870 SIZE, RFC 6152 BODY, RFC 4954 AUTH). 0 when all are fine. */
+/* LMTP's hello (RFC 2033 4.1): EHLO's reply, extensions included. */
+static enum smtpd_action cmd_lhlo(struct smtpd_conn *c, char *args, time_t now)
+{
+	(void)now;
+	return hello(c, args, "LHLO", true);
+}
+
+/*
+ * xtext (RFC 3461 4): printable ASCII but "+" and "=", which only appear as "+" and two
+ * upper-case hex digits. With utf8, an ORCPT of type utf-8 (RFC 6533 3): UTF-8 text and
+ * "\x{HEX}" escapes, no controls.
+ */
+static bool valid_xtext(const char *s, bool utf8)
+{
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if (ch == '+') {
+			if (!isxdigit((unsigned char)s[1]) || !isxdigit((unsigned char)s[2]) ||
+			    islower((unsigned char)s[1]) || islower((unsigned char)s[2]))
+				return false;
+			s += 2;
+		} else if (ch < 0x21 || ch == 0x7f || ch == '=' || (ch > 0x7f && !utf8)) {
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ORCPT=addr-type;xtext (RFC 3461 4.2): an atom, ";", an encoded address. */
+static bool valid_orcpt(const char *v)
+{
+	const char *semi = strchr(v, ';');
+	if (!semi || semi == v || !semi[1] || strlen(v) > 500)
+		return false;
+	for (const char *p = v; p < semi; p++)
+		if (!atext((unsigned char)*p, false))
+			return false;
+	bool utf8 = (size_t)(semi - v) == 5 && strncasecmp(v, "utf-8", 5) == 0;
+	return valid_xtext(semi + 1, utf8) && (!utf8 || utf8_valid(semi + 1));
+}
+
+/* NOTIFY=NEVER, or one or more of SUCCESS, FAILURE, DELAY, comma-separated, each once
+   (RFC 3461 4.1). */
+static bool valid_notify(const char *v)
+{
+	if (strcasecmp(v, "NEVER") == 0)
+		return true;
+	static const char *const words[] = {"SUCCESS", "FAILURE", "DELAY"};
+	bool seen[3] = {false, false, false};
+	while (*v) {
+		size_t n = strcspn(v, ",");
+		size_t w = 0;
+		while (w < 3 && !(strlen(words[w]) == n && strncasecmp(v, words[w], n) == 0))
+			w++;
+		if (w == 3 || seen[w])
+			return false;
+		seen[w] = true;
+		v += n;
+		if (*v == ',' && !*++v)
+			return false;
+	}
+	return seen[0] || seen[1] || seen[2];
+}
+
+/* MAIL parameters (RFC 1870 SIZE, RFC 6152 and RFC 3030 BODY, RFC 4954 AUTH, RFC 6531
+   SMTPUTF8, RFC 3461 RET and ENVID). 0 when all are fine; the caller clears what a refused
+   MAIL left set. */
 static int mail_params(struct smtpd_conn *c, char *params)
 {
 	for (char *p = strtok(params, " "); p; p = strtok(NULL, " ")) {
@@ -495,8 +625,27 @@ static int mail_params(struct smtpd_conn *c, char *params)
 				return -1;
 			}
 		} else if (klen == 4 && strncasecmp(p, "BODY", 4) == 0 && val &&
-			   (strcasecmp(val, "7BIT") == 0 || strcasecmp(val, "8BITMIME") == 0)) {
-			continue;
+			   (strcasecmp(val, "7BIT") == 0 || strcasecmp(val, "8BITMIME") == 0 ||
+			    strcasecmp(val, "BINARYMIME") == 0)) {
+			c->binarymime = strcasecmp(val, "BINARYMIME") == 0;
+		} else if (klen == 8 && strncasecmp(p, "SMTPUTF8", 8) == 0 && !val) {
+			c->smtputf8 = true;
+		} else if (klen == 3 && strncasecmp(p, "RET", 3) == 0) {
+			if (c->ret[0] || !val ||
+			    (strcasecmp(val, "FULL") != 0 && strcasecmp(val, "HDRS") != 0)) {
+				smtpd_say(c, "501 5.5.4 Bad RET parameter syntax");
+				return -1;
+			}
+			snprintf(c->ret, sizeof c->ret, "%s", val);
+			for (char *r = c->ret; *r; r++)
+				*r = (char)toupper((unsigned char)*r);
+		} else if (klen == 5 && strncasecmp(p, "ENVID", 5) == 0) {
+			if (c->envid[0] || !val || !*val || strlen(val) > SMTPD_ENVID_MAX ||
+			    !valid_xtext(val, false)) {
+				smtpd_say(c, "501 5.5.4 Bad ENVID parameter syntax");
+				return -1;
+			}
+			snprintf(c->envid, sizeof c->envid, "%s", val);
 		} else if (klen == 4 && strncasecmp(p, "AUTH", 4) == 0 && val && *val &&
 			   smtpd_auth_offered(c)) {
 			continue; /* RFC 4954 5: accepted, and not trusted */
@@ -514,7 +663,11 @@ static enum smtpd_action cmd_mail(struct smtpd_conn *c, char *args, time_t now)
 {
 	(void)now;
 	if (!c->helo) {
-		smtpd_say(c, "503 5.5.1 Error: send HELO/EHLO first");
+		smtpd_say(c, "503 5.5.1 Error: send %s first", hello_verbs(c));
+		return SMTPD_REPLY;
+	}
+	if (c->bdat) {
+		smtpd_say(c, "503 5.5.1 Error: MAIL after BDAT");
 		return SMTPD_REPLY;
 	}
 	if (c->mail) {
@@ -525,17 +678,15 @@ static enum smtpd_action cmd_mail(struct smtpd_conn *c, char *args, time_t now)
 		smtpd_say(c, "530 5.7.0 Authentication required");
 		return SMTPD_REPLY;
 	}
+	/* UTF-8 is parsed here and refused below unless the parameters declare SMTPUTF8. */
 	struct path p;
-	switch (parse_path(args, "FROM:", &p, true, false)) {
+	switch (parse_path(args, "FROM:", &p, true, false, true)) {
 	case PATH_SYNTAX:
 		smtpd_say(c, "501 5.5.4 Syntax: MAIL FROM:<address>");
 		return SMTPD_REPLY;
 	case PATH_BAD:
-		smtpd_say(c, "501 5.1.7 Bad sender address syntax");
-		return SMTPD_REPLY;
 	case PATH_8BIT:
-		smtpd_say(c, "553 5.6.7 Non-ASCII sender address needs SMTPUTF8, which this server "
-			     "does not offer");
+		smtpd_say(c, "501 5.1.7 Bad sender address syntax");
 		return SMTPD_REPLY;
 	case PATH_LONG:
 		smtpd_say(c, "501 5.1.7 Path too long");
@@ -544,10 +695,18 @@ static enum smtpd_action cmd_mail(struct smtpd_conn *c, char *args, time_t now)
 		break;
 	}
 	c->declared_size = 0;
-	if (mail_params(c, p.params) < 0)
+	if (mail_params(c, p.params) < 0) {
+		reset_transaction(c);
 		return SMTPD_REPLY;
+	}
+	if (has_8bit(p.addr) && !c->smtputf8) { /* Postfix's words (RFC 6531 3.4) */
+		reset_transaction(c);
+		smtpd_say(c, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
+		return SMTPD_REPLY;
+	}
 	c->from = strdup(p.addr);
 	if (!c->from) {
+		reset_transaction(c);
 		smtpd_say(c, "451 4.3.0 Error: out of memory");
 		return SMTPD_REPLY;
 	}
@@ -556,14 +715,52 @@ static enum smtpd_action cmd_mail(struct smtpd_conn *c, char *args, time_t now)
 	return SMTPD_REPLY;
 }
 
+/* RCPT parameters: RFC 3461 NOTIFY and ORCPT, each once. Fills dsn ("NOTIFY=... ORCPT=...",
+   as the stored message shows it); 0 when all are fine. */
+static int rcpt_params(struct smtpd_conn *c, char *params, char *dsn, size_t dsnlen)
+{
+	bool notify = false, orcpt = false;
+	dsn[0] = '\0';
+	for (char *p = strtok(params, " "); p; p = strtok(NULL, " ")) {
+		size_t used = strlen(dsn);
+		if (strncasecmp(p, "NOTIFY=", 7) == 0) {
+			if (notify || !valid_notify(p + 7)) {
+				smtpd_say(c, "501 5.5.4 Error: Bad NOTIFY parameter syntax");
+				return -1;
+			}
+			notify = true;
+			snprintf(dsn + used, dsnlen - used, "%sNOTIFY=%s", used ? " " : "", p + 7);
+			for (char *u = dsn + used; *u; u++)
+				*u = (char)toupper((unsigned char)*u);
+		} else if (strncasecmp(p, "ORCPT=", 6) == 0) {
+			if (orcpt || !valid_orcpt(p + 6)) {
+				smtpd_say(c, "501 5.5.4 Error: Bad ORCPT parameter syntax");
+				return -1;
+			}
+			orcpt = true;
+			snprintf(dsn + used, dsnlen - used, "%sORCPT=%s", used ? " " : "", p + 6);
+		} else {
+			char opt[80];
+			printable(opt, sizeof opt, p);
+			smtpd_say(c, "555 5.5.4 Unsupported option: %s", opt);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static enum smtpd_action cmd_rcpt(struct smtpd_conn *c, char *args, time_t now)
 {
 	if (!c->mail) {
 		smtpd_say(c, "503 5.5.1 Error: need MAIL command");
 		return SMTPD_REPLY;
 	}
+	if (c->bdat) {
+		smtpd_say(c, "503 5.5.1 Error: RCPT after BDAT");
+		return SMTPD_REPLY;
+	}
 	struct path p;
-	switch (parse_path(args, "TO:", &p, false, true)) {
+	switch (parse_path(args, "TO:", &p, false, true, c->smtputf8)) {
 	case PATH_SYNTAX:
 		smtpd_say(c, "501 5.5.4 Syntax: RCPT TO:<address>");
 		return SMTPD_REPLY;
@@ -571,8 +768,7 @@ static enum smtpd_action cmd_rcpt(struct smtpd_conn *c, char *args, time_t now)
 		smtpd_say(c, "501 5.1.3 Bad recipient address syntax");
 		return SMTPD_REPLY;
 	case PATH_8BIT:
-		smtpd_say(c, "553 5.6.7 Non-ASCII recipient address needs SMTPUTF8, which this "
-			     "server does not offer");
+		smtpd_say(c, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
 		return SMTPD_REPLY;
 	case PATH_LONG:
 		smtpd_say(c, "501 5.1.3 Path too long");
@@ -580,25 +776,32 @@ static enum smtpd_action cmd_rcpt(struct smtpd_conn *c, char *args, time_t now)
 	case PATH_OK:
 		break;
 	}
-	if (*p.params) {
-		char opt[80];
-		printable(opt, sizeof opt, strtok(p.params, " "));
-		smtpd_say(c, "555 5.5.4 Unsupported option: %s", opt);
+	char dsn[SMTPD_DSN_MAX];
+	if (rcpt_params(c, p.params, dsn, sizeof dsn) < 0)
 		return SMTPD_REPLY;
-	}
 	c->rcpt_tried = true;
 	if (c->nrcpts == SMTPD_RCPT_MAX) {
 		smtpd_say(c, "452 4.5.3 Error: too many recipients");
 		return SMTPD_REPLY;
 	}
-	if (practice_settings_rejects(&c->cfg->settings, p.addr)) {
+	const struct practice_settings *set = &c->cfg->settings;
+	if (practice_settings_rejects(set, p.addr)) {
 		smtpd_say(c,
 			  "550 5.1.1 <%s>: Recipient address rejected: User unknown "
 			  "(matches the reject setting)",
 			  p.addr);
 		return SMTPD_REPLY;
 	}
-	if (c->cfg->settings.greylist) {
+	/* SMTP has one reply for the message, so a full mailbox is refused here; LMTP says it
+	   after the data, for that recipient alone (RFC 2033 4.2): see begin_message. */
+	if (!c->cfg->lmtp && practice_settings_mailbox_full(set, p.addr)) {
+		smtpd_say(c,
+			  "452 4.2.2 <%s>: Recipient address rejected: Mailbox full (matches the "
+			  "mailbox-full setting)",
+			  p.addr);
+		return SMTPD_REPLY;
+	}
+	if (set->greylist) {
 		long left = greylist_check(c, p.addr, now);
 		if (left) {
 			smtpd_say(c,
@@ -614,7 +817,11 @@ static enum smtpd_action cmd_rcpt(struct smtpd_conn *c, char *args, time_t now)
 			return SMTPD_REPLY;
 		}
 	c->rcpts[c->nrcpts] = strdup(p.addr);
-	if (!c->rcpts[c->nrcpts]) {
+	c->rcpt_dsn[c->nrcpts] = dsn[0] ? strdup(dsn) : NULL;
+	if (!c->rcpts[c->nrcpts] || (dsn[0] && !c->rcpt_dsn[c->nrcpts])) {
+		free(c->rcpts[c->nrcpts]);
+		free(c->rcpt_dsn[c->nrcpts]);
+		c->rcpt_dsn[c->nrcpts] = NULL;
 		smtpd_say(c, "451 4.3.0 Error: out of memory");
 		return SMTPD_REPLY;
 	}
@@ -634,50 +841,75 @@ static void rfc5322_date(time_t now, char *out, size_t outlen)
 		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-/* Return-Path, Envelope-To and Received, LF line ends (README: "What is stored"). */
+/* The protocol in the Received header's "with" clause (RFC 3848, RFC 6531 7.2): ESMTP or LMTP,
+   UTF8SMTP or UTF8LMTP when SMTPUTF8 was declared, then S for TLS and A for a login. */
+static void with_protocol(const struct smtpd_conn *c, char *out, size_t outlen)
+{
+	if (!c->esmtp) {
+		snprintf(out, outlen, "SMTP");
+		return;
+	}
+	const char *base = c->cfg->lmtp ? (c->smtputf8 ? "UTF8LMTP" : "LMTP")
+					: (c->smtputf8 ? "UTF8SMTP" : "ESMTP");
+	snprintf(out, outlen, "%s%s%s", base, c->tls ? "S" : "", c->authenticated ? "A" : "");
+}
+
+/*
+ * Return-Path, Envelope-To (the recipients that get the message), the DSN requests when the
+ * client made some (Envelope-DSN: RET and ENVID of MAIL; Envelope-DSN-Recipient: NOTIFY and
+ * ORCPT of a RCPT; RFC 3461 asks a server to keep them with the message, and a teacher sees
+ * them here), and Received. LF line ends (README: "What is stored").
+ */
 static int write_trace_headers(struct smtpd_conn *c, time_t now)
 {
 	struct buf h;
 	buf_init(&h);
-	char helo[72], date[64];
+	char helo[72], date[64], proto[16];
 	printable(helo, sizeof helo, c->helo);
 	rfc5322_date(now, date, sizeof date);
+	with_protocol(c, proto, sizeof proto);
 	buf_printf(&h, "Return-Path: <%s>\n", c->from);
 	buf_puts(&h, "Envelope-To: ");
+	size_t shown = 0;
+	const char *only = NULL;
 	for (size_t i = 0; i < c->nrcpts; i++)
-		buf_printf(&h, "%s%s", i ? ",\n\t" : "", c->rcpts[i]);
-	buf_printf(&h,
-		   "\nReceived: from %s ([%s])\n\tby %s (smtpsh practice server) with %s%s%s "
-		   "id %s",
-		   helo, c->peer, c->cfg->hostname, c->esmtp ? "ESMTP" : "SMTP",
-		   c->esmtp && c->tls ? "S" : "", c->esmtp && c->authenticated ? "A" : "",
-		   c->msg_id);
-	if (c->nrcpts == 1)
-		buf_printf(&h, "\n\tfor <%s>", c->rcpts[0]);
+		if (!c->rcpt_full[i]) {
+			buf_printf(&h, "%s%s", shown++ ? ",\n\t" : "", c->rcpts[i]);
+			only = c->rcpts[i];
+		}
+	buf_putc(&h, '\n');
+	if (c->ret[0] || c->envid[0])
+		buf_printf(&h, "Envelope-DSN:%s%s%s%s\n", c->ret[0] ? " RET=" : "", c->ret,
+			   c->envid[0] ? " ENVID=" : "", c->envid);
+	for (size_t i = 0; i < c->nrcpts; i++)
+		if (!c->rcpt_full[i] && c->rcpt_dsn[i])
+			buf_printf(&h, "Envelope-DSN-Recipient: <%s> %s\n", c->rcpts[i],
+				   c->rcpt_dsn[i]);
+	buf_printf(&h, "Received: from %s ([%s])\n\tby %s (smtpsh practice server) with %s id %s",
+		   helo, c->peer, c->cfg->hostname, proto, c->msg_id);
+	if (shown == 1)
+		buf_printf(&h, "\n\tfor <%s>", only);
 	buf_printf(&h, "; %s\n", date);
 	int r = h.data ? c->cfg->store.write(c->msg, h.data, h.len) : -1;
 	buf_free(&h);
 	return r;
 }
 
-static enum smtpd_action cmd_data(struct smtpd_conn *c, char *args, time_t now)
+/*
+ * Opens the store for a message (DATA, or the first BDAT chunk) and writes its trace headers.
+ * In LMTP the mailbox-full fault picks its recipients now: they get their 452 after the data.
+ * Returns 0, or -1 when the store failed (the caller says 451).
+ */
+static int begin_message(struct smtpd_conn *c, time_t now)
 {
-	if (!c->nrcpts) { /* before the syntax, as Postfix does */
-		if (c->mail && c->rcpt_tried)
-			smtpd_say(c, "554 5.5.1 Error: no valid recipients");
-		else
-			smtpd_say(c, "503 5.5.1 Error: need RCPT command");
-		return SMTPD_REPLY;
-	}
-	if (*args) {
-		smtpd_say(c, "501 5.5.4 Syntax: DATA");
-		return SMTPD_REPLY;
-	}
 	unsigned char rnd[5];
 	if (RAND_bytes(rnd, sizeof rnd) != 1)
 		memset(rnd, 0, sizeof rnd);
 	snprintf(c->msg_id, sizeof c->msg_id, "%02X%02X%02X%02X%02X", rnd[0], rnd[1], rnd[2],
 		 rnd[3], rnd[4]);
+	for (size_t i = 0; i < c->nrcpts; i++)
+		c->rcpt_full[i] =
+		    c->cfg->lmtp && practice_settings_mailbox_full(&c->cfg->settings, c->rcpts[i]);
 	struct smtpd_envelope env = {
 	    .id = c->msg_id,
 	    .helo = c->helo,
@@ -692,17 +924,159 @@ static enum smtpd_action cmd_data(struct smtpd_conn *c, char *args, time_t now)
 	c->msg = c->cfg->store.begin(c->cfg->store.arg, &env);
 	if (!c->msg || write_trace_headers(c, now) < 0) {
 		abort_message(c);
-		smtpd_say(c, "451 4.3.0 Error: cannot store the message now");
-		return SMTPD_REPLY;
+		return -1;
 	}
 	c->msg_size = 0;
 	c->msg_too_big = c->msg_line_too_long = c->msg_write_failed = false;
 	c->prev_crlf = true;
 	c->bare_lf_lines = 0;
 	c->body_lines = 0;
+	return 0;
+}
+
+/* DATA or BDAT with no recipient: RFC 2033 4.2 wants 503 in LMTP; SMTP says 554 after a
+   refused RCPT, as Postfix does. */
+static void no_recipients(struct smtpd_conn *c)
+{
+	if (c->mail && c->rcpt_tried)
+		smtpd_say(c, "%s 5.5.1 Error: no valid recipients", c->cfg->lmtp ? "503" : "554");
+	else
+		smtpd_say(c, "503 5.5.1 Error: need RCPT command");
+}
+
+static enum smtpd_action cmd_data(struct smtpd_conn *c, char *args, time_t now)
+{
+	if (c->bdat) { /* RFC 3030 2: BDAT and DATA do not mix in one transaction */
+		smtpd_say(c, "503 5.5.1 Error: DATA after BDAT");
+		return SMTPD_REPLY;
+	}
+	if (!c->nrcpts) { /* before the syntax, as Postfix does */
+		no_recipients(c);
+		return SMTPD_REPLY;
+	}
+	if (*args) {
+		smtpd_say(c, "501 5.5.4 Syntax: DATA");
+		return SMTPD_REPLY;
+	}
+	if (c->binarymime) { /* RFC 3030 3: a binary body cannot be dot-stuffed lines */
+		smtpd_say(c, "503 5.5.1 Error: BODY=BINARYMIME needs BDAT, not DATA (RFC 3030 3)");
+		return SMTPD_REPLY;
+	}
+	if (begin_message(c, now) < 0) {
+		smtpd_say(c, "451 4.3.0 Error: cannot store the message now");
+		return SMTPD_REPLY;
+	}
 	smtpd_set_state(c, SMTPD_S_DATA);
 	smtpd_say(c, "354 End data with <CR><LF>.<CR><LF>");
 	return SMTPD_REPLY;
+}
+
+/* Parses "count [LAST]" (RFC 3030 2: count is 1*DIGIT). -1 when it is not that. */
+static int parse_bdat(const char *args, unsigned long long *count, bool *last)
+{
+	size_t digits = strspn(args, "0123456789");
+	if (!digits || digits > 18)
+		return -1;
+	const char *rest = args + digits;
+	*last = false;
+	if (*rest) {
+		if (*rest != ' ')
+			return -1;
+		rest += strspn(rest, " ");
+		if (strcasecmp(rest, "LAST") != 0)
+			return -1;
+		*last = true;
+	}
+	*count = strtoull(args, NULL, 10);
+	return 0;
+}
+
+/* A BDAT with a valid count is refused: its octets are still read, or they would be taken
+   for commands (RFC 3030 2); the reply goes out once they are. resets: the transaction
+   ends (RFC 3030 4.2: after a refused chunk the client sends no more). */
+static enum smtpd_action refuse_chunk(struct smtpd_conn *c, unsigned long long count, bool resets,
+				      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static enum smtpd_action refuse_chunk(struct smtpd_conn *c, unsigned long long count, bool resets,
+				      const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->chunk_refusal, sizeof c->chunk_refusal, fmt, ap);
+	va_end(ap);
+	c->chunk_refusal_resets = resets;
+	c->chunk_left = c->chunk_octets = count;
+	c->chunk_last = false;
+	if (count)
+		smtpd_note(c,
+			   "reading the %llu octets of the refused chunk, and throwing them away",
+			   count);
+	smtpd_set_state(c, SMTPD_S_BDAT); /* the step that has read them replies */
+	return SMTPD_NO_REPLY;
+}
+
+/* A BDAT without a count we can read: the octets that follow cannot be told from commands
+   (running them would let message content act as commands), so the connection ends, with
+   Postfix's words. */
+static enum smtpd_action bdat_bad_syntax(struct smtpd_conn *c)
+{
+	smtpd_note(c, "a BDAT without a readable count: what follows may be message octets, not "
+		      "commands; closing");
+	abort_message(c);
+	smtpd_say(c, "521 5.5.4 Syntax: BDAT count [LAST]");
+	smtpd_set_state(c, SMTPD_S_CLOSED);
+	return SMTPD_CLOSE;
+}
+
+static enum smtpd_action cmd_bdat(struct smtpd_conn *c, char *args, time_t now)
+{
+	unsigned long long count;
+	bool last;
+	if (parse_bdat(args, &count, &last) < 0)
+		return bdat_bad_syntax(c);
+	if (!count && !last) /* an empty chunk that is not the last: Postfix's words and order */
+		return refuse_chunk(c, 0, true, "551 5.7.1 Null BDAT request");
+	if (!c->helo)
+		return refuse_chunk(c, count, false, "503 5.5.1 Error: send %s first",
+				    hello_verbs(c));
+	if (!c->mail)
+		return refuse_chunk(c, count, false, "503 5.5.1 Error: need MAIL command");
+	if (!c->nrcpts) {
+		bool lmtp = c->cfg->lmtp;
+		return c->rcpt_tried
+			   ? refuse_chunk(c, count, false, "%s 5.5.1 Error: no valid recipients",
+					  lmtp ? "503" : "554")
+			   : refuse_chunk(c, count, false, "503 5.5.1 Error: need RCPT command");
+	}
+	unsigned long long limit = c->cfg->settings.size;
+	if (count > limit || (c->bdat && c->msg_size + count > limit))
+		return refuse_chunk(c, count, true, "552 5.3.4 Chunk exceeds message size limit");
+	if (!c->bdat) {
+		if (begin_message(c, now) < 0)
+			return refuse_chunk(c, count, true,
+					    "451 4.3.0 Error: cannot store the message now");
+		c->bdat = true;
+	}
+	c->chunk_refusal[0] = '\0';
+	c->chunk_octets = count;
+	/* The teaching fault: this server counts wrong, as a broken one would. */
+	const char *miscount = c->cfg->settings.bdat_miscount;
+	if (strcmp(miscount, "short") == 0 && count) {
+		c->chunk_octets = count - 1;
+		smtpd_note(c,
+			   "bdat-miscount short: reading %llu octets, not %llu: the last one is "
+			   "left to start the next command",
+			   c->chunk_octets, count);
+	} else if (strcmp(miscount, "long") == 0) {
+		c->chunk_octets = count + 1;
+		smtpd_note(c,
+			   "bdat-miscount long: reading %llu octets, not %llu: the first octet "
+			   "of the next command goes into the message (or the server waits for it)",
+			   c->chunk_octets, count);
+	}
+	c->chunk_left = c->chunk_octets;
+	c->chunk_last = last;
+	smtpd_set_state(c, SMTPD_S_BDAT);
+	return SMTPD_NO_REPLY;
 }
 
 static enum smtpd_action cmd_vrfy(struct smtpd_conn *c, char *args, time_t now)
@@ -809,7 +1183,7 @@ static enum smtpd_action cmd_auth(struct smtpd_conn *c, char *args, time_t now)
 		return SMTPD_REPLY;
 	}
 	if (!c->helo) {
-		smtpd_say(c, "503 5.5.1 Error: send HELO/EHLO first");
+		smtpd_say(c, "503 5.5.1 Error: send %s first", hello_verbs(c));
 		return SMTPD_REPLY;
 	}
 	if (c->authenticated) {
@@ -829,7 +1203,10 @@ static enum smtpd_action cmd_auth(struct smtpd_conn *c, char *args, time_t now)
 static enum smtpd_action cmd_help(struct smtpd_conn *c, char *args, time_t now);
 
 enum cmd_flags {
-	CMD_PRE_TLS = 1, /* allowed before STARTTLS when require-tls is on */
+	CMD_PRE_TLS = 1,   /* allowed before STARTTLS when require-tls is on */
+	CMD_SMTP_ONLY = 2, /* EHLO, HELO: not in LMTP (RFC 2033 4.1) */
+	CMD_LMTP_ONLY = 4, /* LHLO: unknown to SMTP */
+	CMD_CHUNK = 8,	   /* octets follow (BDAT): a refusal must still read them */
 };
 
 /*
@@ -843,14 +1220,22 @@ static const struct command {
 	enum smtpd_action (*run)(struct smtpd_conn *c, char *args, time_t now);
 	const char *help; /* the answer to HELP VERB */
 } commands[] = {
-    {"EHLO", CMD_PRE_TLS, cmd_ehlo, "EHLO domain: say hello and get the extensions"},
-    {"HELO", CMD_PRE_TLS, cmd_helo, "HELO domain: say hello (no extensions)"},
+    {"EHLO", CMD_PRE_TLS | CMD_SMTP_ONLY, cmd_ehlo,
+     "EHLO domain: say hello and get the extensions"},
+    {"HELO", CMD_PRE_TLS | CMD_SMTP_ONLY, cmd_helo, "HELO domain: say hello (no extensions)"},
+    {"LHLO", CMD_PRE_TLS | CMD_LMTP_ONLY, cmd_lhlo,
+     "LHLO domain: say hello to an LMTP server and get the extensions (RFC 2033)"},
     {"STARTTLS", CMD_PRE_TLS, cmd_starttls, "STARTTLS: switch to TLS, then EHLO again"},
     {"AUTH", 0, cmd_auth, "AUTH PLAIN|LOGIN|CRAM-MD5 [initial-response]: log in (after STARTTLS)"},
     {"MAIL", 0, cmd_mail,
-     "MAIL FROM:<address> [SIZE=octets] [BODY=7BIT|8BITMIME]: start a message"},
-    {"RCPT", 0, cmd_rcpt, "RCPT TO:<address>: add a recipient"},
+     "MAIL FROM:<address> [SIZE=octets] [BODY=7BIT|8BITMIME|BINARYMIME] [SMTPUTF8] "
+     "[RET=FULL|HDRS] [ENVID=id]: start a message"},
+    {"RCPT", 0, cmd_rcpt,
+     "RCPT TO:<address> [NOTIFY=NEVER|SUCCESS,FAILURE,DELAY] [ORCPT=rfc822;address]: add a "
+     "recipient"},
     {"DATA", 0, cmd_data, "DATA: send the message, end with a line holding only '.'"},
+    {"BDAT", CMD_CHUNK, cmd_bdat,
+     "BDAT octets [LAST]: then exactly that many octets of the message (RFC 3030)"},
     {"RSET", 0, cmd_rset, "RSET: abandon the message"},
     {"NOOP", CMD_PRE_TLS, cmd_noop, "NOOP: do nothing"},
     {"VRFY", 0, cmd_vrfy, "VRFY address: ask about a mailbox (252: cannot say)"},
@@ -860,7 +1245,6 @@ static const struct command {
     {"TURN", 0, NULL, NULL},
     {"ETRN", 0, NULL, NULL},
     {"ATRN", 0, NULL, NULL},
-    {"BDAT", 0, NULL, NULL},
     {"SEND", 0, NULL, NULL},
     {"SOML", 0, NULL, NULL},
     {"SAML", 0, NULL, NULL},
@@ -868,12 +1252,19 @@ static const struct command {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+/* A verb of the other protocol (EHLO in LMTP, LHLO in SMTP). */
+static bool wrong_mode(const struct smtpd_conn *c, const struct command *cmd)
+{
+	return cmd->flags & (c->cfg->lmtp ? CMD_SMTP_ONLY : CMD_LMTP_ONLY);
+}
+
 static enum smtpd_action cmd_help(struct smtpd_conn *c, char *args, time_t now)
 {
 	(void)now;
 	if (*args) {
 		for (size_t i = 0; i < NCOMMANDS; i++)
-			if (commands[i].run && strcasecmp(commands[i].verb, args) == 0) {
+			if (commands[i].run && !wrong_mode(c, &commands[i]) &&
+			    strcasecmp(commands[i].verb, args) == 0) {
 				smtpd_say(c, "214 2.0.0 %s", commands[i].help);
 				return SMTPD_REPLY;
 			}
@@ -883,7 +1274,7 @@ static enum smtpd_action cmd_help(struct smtpd_conn *c, char *args, time_t now)
 	char list[256] = "";
 	size_t n = 0;
 	for (size_t i = 0; i < NCOMMANDS && n < sizeof list; i++)
-		if (commands[i].run)
+		if (commands[i].run && !wrong_mode(c, &commands[i]))
 			n += (size_t)snprintf(list + n, sizeof list - n, " %s", commands[i].verb);
 	smtpd_say(c, "214-2.0.0 smtpsh practice server; commands:");
 	smtpd_say(c, "214-2.0.0  %s", list);
@@ -912,7 +1303,12 @@ static enum smtpd_action command(struct smtpd_conn *c, char *line, size_t len, t
 		if (strlen(commands[i].verb) == vlen &&
 		    strncasecmp(commands[i].verb, line, vlen) == 0)
 			cmd = &commands[i];
-	if (!cmd) {
+	if (cmd && wrong_mode(c, cmd) && c->cfg->lmtp) {
+		smtpd_say(c, "500 5.5.1 Error: this is an LMTP server: LHLO, not %s (RFC 2033 4.1)",
+			  cmd->verb);
+		return SMTPD_REPLY;
+	}
+	if (!cmd || wrong_mode(c, cmd)) {
 		smtpd_say(c, "500 5.5.2 Error: command not recognized");
 		return SMTPD_REPLY;
 	}
@@ -928,6 +1324,13 @@ static enum smtpd_action command(struct smtpd_conn *c, char *line, size_t len, t
 		return SMTPD_DROP;
 	}
 	if (c->cfg->settings.require_tls && !c->tls && !(cmd->flags & CMD_PRE_TLS)) {
+		unsigned long long count;
+		bool last;
+		if (cmd->flags & CMD_CHUNK)
+			return parse_bdat(args, &count, &last) < 0
+				   ? bdat_bad_syntax(c)
+				   : refuse_chunk(c, count, false,
+						  "530 5.7.0 Must issue a STARTTLS command first");
 		smtpd_say(c, "530 5.7.0 Must issue a STARTTLS command first");
 		return SMTPD_REPLY;
 	}
@@ -944,51 +1347,190 @@ static void data_write(struct smtpd_conn *c, const char *p, size_t n)
 		c->msg_write_failed = true;
 }
 
-static enum smtpd_action end_of_data(struct smtpd_conn *c)
+/*
+ * The end of a message (the final dot, or BDAT LAST): stores it, or says why not. fail is the
+ * reply when the message cannot be stored, or NULL; the success reply says "Ok: " before,
+ * "stored as ID" and after ("before" and "after" may be empty). SMTP has one reply; LMTP one per
+ * accepted recipient in RCPT order (RFC 2033 4.2): a failure of the message for each, or
+ * that recipient's own result (the mailbox-full fault), so one mailbox can refuse alone.
+ */
+static enum smtpd_action finish_message(struct smtpd_conn *c, const char *fail, const char *before,
+					const char *after)
 {
 	smtpd_set_state(c, SMTPD_S_COMMAND);
 	void *msg = c->msg;
 	c->msg = NULL;
-	if (c->msg_line_too_long) {
+	const char *id = c->msg_id;
+	char failure[512];
+	size_t delivered = 0;
+	for (size_t i = 0; i < c->nrcpts; i++)
+		delivered += !c->rcpt_full[i];
+	if (fail || !delivered) {
 		c->cfg->store.abort(msg);
-		smtpd_say(c,
-			  "500 5.5.2 Error: line too long: a message line has more than %d octets "
-			  "with CRLF (RFC 5321 4.5.3.1.6); nothing was stored",
-			  SMTPD_TEXT_MAX);
-	} else if (c->msg_too_big) {
-		c->cfg->store.abort(msg);
-		smtpd_say(c, "552 5.3.4 Error: message file too big");
-	} else if (c->msg_write_failed) {
-		c->cfg->store.abort(msg);
-		smtpd_say(c, "451 4.3.0 Error: cannot write the message");
+	} else if (c->cfg->store.commit(msg) < 0) {
+		fail = "451 4.3.0 Error: cannot write the message";
 	} else {
-		const char *id = c->msg_id;
-		if (c->cfg->store.commit(msg) < 0) {
-			smtpd_say(c, "451 4.3.0 Error: cannot write the message");
-		} else {
-			c->cfg->messages++;
-			smtpd_note(c, "message stored as %s (%llu octets, %lu lines)", id,
-				   c->msg_size, c->body_lines);
-			if (strcasecmp(c->cfg->settings.drop_after, ".") == 0) {
-				smtpd_note(c,
-					   "drop-after .: the message is stored; closing without "
-					   "a reply");
-				reset_transaction(c);
-				smtpd_set_state(c, SMTPD_S_CLOSED);
-				return SMTPD_DROP;
-			}
-			if (c->bare_lf_lines)
-				smtpd_say(
-				    c,
-				    "250 2.0.0 Ok: stored as %s (note: %lu line%s ended with a "
-				    "bare LF instead of CRLF)",
-				    id, c->bare_lf_lines, c->bare_lf_lines == 1 ? "" : "s");
-			else
-				smtpd_say(c, "250 2.0.0 Ok: stored as %s", id);
+		c->cfg->messages++;
+		smtpd_note(c, "message stored as %s (%llu octets, %lu lines)", id, c->msg_size,
+			   c->body_lines);
+		if (strcasecmp(c->cfg->settings.drop_after, ".") == 0) {
+			smtpd_note(c,
+				   "drop-after .: the message is stored; closing without a reply");
+			reset_transaction(c);
+			smtpd_set_state(c, SMTPD_S_CLOSED);
+			return SMTPD_DROP;
 		}
+	}
+	if (fail)
+		snprintf(failure, sizeof failure, "%s", fail);
+	char ok[400];
+	snprintf(ok, sizeof ok, "%sstored as %s%s", before, id, after);
+	if (!c->cfg->lmtp) {
+		if (fail)
+			smtpd_say(c, "%s", failure);
+		else
+			smtpd_say(c, "250 2.0.0 Ok: %s", ok);
+	}
+	for (size_t i = 0; c->cfg->lmtp && i < c->nrcpts; i++) {
+		if (fail)
+			smtpd_say(c, "%s", failure);
+		else if (c->rcpt_full[i])
+			smtpd_say(c,
+				  "452 4.2.2 <%s>: Mailbox full (matches the mailbox-full "
+				  "setting); the other recipients have the message",
+				  c->rcpts[i]);
+		else
+			smtpd_say(c, "250 2.0.0 <%s> Ok: %s", c->rcpts[i], ok);
 	}
 	reset_transaction(c);
 	return SMTPD_REPLY;
+}
+
+static enum smtpd_action end_of_data(struct smtpd_conn *c)
+{
+	char fail[300];
+	if (c->msg_line_too_long)
+		snprintf(fail, sizeof fail,
+			 "500 5.5.2 Error: line too long: a message line has more than %d octets "
+			 "with CRLF (RFC 5321 4.5.3.1.6); nothing was stored",
+			 SMTPD_TEXT_MAX);
+	else if (c->msg_too_big)
+		snprintf(fail, sizeof fail, "552 5.3.4 Error: message file too big");
+	else if (c->msg_write_failed)
+		snprintf(fail, sizeof fail, "451 4.3.0 Error: cannot write the message");
+	else
+		fail[0] = '\0';
+	char note[200] = "";
+	if (c->bare_lf_lines)
+		snprintf(note, sizeof note,
+			 " (note: %lu line%s ended with a bare LF instead of CRLF)",
+			 c->bare_lf_lines, c->bare_lf_lines == 1 ? "" : "s");
+	return finish_message(c, fail[0] ? fail : NULL, "", note);
+}
+
+/* --- BDAT ---------------------------------------------------------------------------------- */
+
+static enum smtpd_action after_errors(struct smtpd_conn *c, enum smtpd_action a);
+
+/*
+ * Octets of a chunk into the store: exactly as sent (NUL, bare CR, bare LF, 8-bit), but CRLF
+ * becomes LF as in every Maildir message (and in Postfix's queue); a CRLF may be split
+ * between two reads or two chunks, so a CR at the end waits for the next octet.
+ */
+static void chunk_write(struct smtpd_conn *c, const char *p, size_t n)
+{
+	size_t start = 0;
+	if (c->chunk_cr && n) {
+		c->chunk_cr = false;
+		if (p[0] == '\n') {
+			data_write(c, "\n", 1);
+			start = 1;
+		} else {
+			data_write(c, "\r", 1);
+		}
+	}
+	for (size_t i = start; i < n; i++) {
+		if (p[i] != '\r')
+			continue;
+		if (i + 1 == n) {
+			data_write(c, p + start, i - start);
+			c->chunk_cr = true;
+			return;
+		}
+		if (p[i + 1] == '\n') {
+			data_write(c, p + start, i - start);
+			data_write(c, "\n", 1);
+			start = i + 2;
+			i++;
+		}
+	}
+	data_write(c, p + start, n - start);
+}
+
+/* Shows the octets of a chunk on the server's screen, a line (up to an LF) at a time. */
+static void chunk_show(struct smtpd_conn *c, const char *p, size_t n)
+{
+	while (n) {
+		const char *nl = memchr(p, '\n', n);
+		size_t len = nl ? (size_t)(nl - p) + 1 : n;
+		emit(c, SMTPD_EV_RECEIVED, p, len, true, false);
+		c->body_lines += nl != NULL;
+		p += len;
+		n -= len;
+	}
+}
+
+/* A chunk has been read: its reply (RFC 3030 2: one per BDAT). */
+static enum smtpd_action end_of_chunk(struct smtpd_conn *c)
+{
+	smtpd_set_state(c, SMTPD_S_COMMAND);
+	if (c->chunk_refusal[0]) {
+		smtpd_say(c, "%s", c->chunk_refusal);
+		c->chunk_refusal[0] = '\0';
+		if (c->chunk_refusal_resets)
+			reset_transaction(c);
+		return SMTPD_REPLY;
+	}
+	c->chunks++;
+	if (c->msg_write_failed) {
+		abort_message(c);
+		reset_transaction(c);
+		smtpd_say(c, "451 4.3.0 Error: cannot write the message");
+		return SMTPD_REPLY;
+	}
+	if (!c->chunk_last) {
+		smtpd_say(c, "250 2.0.0 %llu octets received", c->chunk_octets);
+		return SMTPD_REPLY;
+	}
+	if (c->chunk_cr) { /* a CR at the very end is content */
+		c->chunk_cr = false;
+		data_write(c, "\r", 1);
+	}
+	char before[64], after[100];
+	snprintf(before, sizeof before, "%llu octets received, ", c->chunk_octets);
+	snprintf(after, sizeof after, " (%llu octets in %lu chunk%s)", c->msg_size, c->chunks,
+		 c->chunks == 1 ? "" : "s");
+	return finish_message(c, NULL, before, after);
+}
+
+/* Takes what has arrived of the current chunk: counted octets, never scanned for lines. */
+static enum smtpd_action chunk_step(struct smtpd_conn *c)
+{
+	if (c->chunk_left) {
+		if (!c->in.len)
+			return SMTPD_NEED_MORE;
+		size_t n = c->in.len < c->chunk_left ? c->in.len : (size_t)c->chunk_left;
+		if (!c->chunk_refusal[0]) {
+			chunk_show(c, c->in.data, n);
+			chunk_write(c, c->in.data, n);
+			c->msg_size += n;
+		}
+		c->chunk_left -= n;
+		buf_consume(&c->in, n);
+		if (c->chunk_left)
+			return SMTPD_NO_REPLY;
+	}
+	return after_errors(c, end_of_chunk(c));
 }
 
 static enum smtpd_action data_line(struct smtpd_conn *c, const char *line, size_t len, bool crlf)
@@ -1128,6 +1670,8 @@ enum smtpd_action smtpd_step(struct smtpd_conn *c, time_t now)
 	}
 	if (c->state == SMTPD_S_CLOSED || c->state == SMTPD_S_TLS_WAIT)
 		return SMTPD_NEED_MORE;
+	if (c->state == SMTPD_S_BDAT)
+		return chunk_step(c);
 	char *data = c->in.data;
 	char *nl = c->in.len ? memchr(data, '\n', c->in.len) : NULL;
 	size_t limit = line_limit(c);

@@ -1,6 +1,10 @@
 /* libFuzzer harness for the practice server's state machine: whatever a client sends, in
    whatever pieces, the server's memory stays bounded and every reply it queues is a well-formed
-   reply line ("ddd" then " " or "-", CRLF-terminated, no CR or LF inside). */
+   reply line ("ddd" then " " or "-", CRLF-terminated, no CR or LF inside). SMTP or LMTP, with
+   BDAT chunks of any octets (the count is read, the chunk is not scanned for lines), counted
+   right or with the bdat-miscount fault.
+
+   Input: a piece size, two bytes of flags (settings, the mode), then the client's bytes. */
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -60,12 +64,12 @@ static void check_out(struct buf *out)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size < 2)
+	if (size < 3)
 		return 0;
 	size_t piece = (size_t)data[0] * 8 + 1;
-	uint8_t flags = data[1];
-	data += 2;
-	size -= 2;
+	uint8_t flags = data[1], flags2 = data[2];
+	data += 3;
+	size -= 3;
 	struct smtpd_config cfg;
 	memset(&cfg, 0, sizeof cfg);
 	cfg.hostname = "localhost";
@@ -81,6 +85,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.settings.size = 100;
 	if (flags & 64)
 		strcpy(cfg.settings.reject, "a*@* *.test");
+	cfg.lmtp = flags2 & 1;
+	if (flags2 & 2)
+		strcpy(cfg.settings.bdat_miscount, flags2 & 4 ? "long" : "short");
+	if (flags2 & 8)
+		strcpy(cfg.settings.mailbox_full, "f*@*");
 	cfg.store = (struct smtpd_store){begin, write_cb, commit, abort_cb, &cfg};
 	struct smtpd_conn c;
 	if (smtpd_conn_init(&c, &cfg, "127.0.0.1", flags & 128, NULL, NULL) < 0)
@@ -90,7 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (!closed) {
 		size_t n = size - off < piece ? size - off : piece;
 		off += smtpd_feed(&c, (const char *)data + off, n);
-		if (c.in.len > SMTPD_IN_MAX)
+		if (c.in.len > SMTPD_IN_MAX || c.nrcpts > SMTPD_RCPT_MAX)
 			abort();
 		for (;;) {
 			enum smtpd_action a = smtpd_step(&c, 1700000000);

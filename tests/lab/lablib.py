@@ -85,7 +85,7 @@ class PostfixLab:
         for _ in range(attempts):
             env = dict(os.environ)
             for k in ("PLAIN_PORT", "SUBMISSION_PORT", "SMTPS_PORT", "SMALL_PORT",
-                      "LAB_SMALL_LIMIT", "MESSAGE_SIZE_LIMIT"):
+                      "XCLIENT_PORT", "PROXY_PORT", "LAB_SMALL_LIMIT", "MESSAGE_SIZE_LIMIT"):
                 env.pop(k, None)
             if self.small_limit:
                 env["LAB_SMALL_LIMIT"] = str(self.small_limit)
@@ -152,6 +152,16 @@ class PostfixLab:
     @property
     def small_port(self):
         return self.port("small")
+
+    @property
+    def xclient_port(self):
+        """plain SMTP where loopback may send XCLIENT and XFORWARD"""
+        return self.port("xclient")
+
+    @property
+    def proxy_port(self):
+        """plain SMTP behind a haproxy PROXY header (v1 or v2)"""
+        return self.port("proxy")
 
     @property
     def cafile(self):

@@ -16,8 +16,18 @@
 #                    SMTP like PLAIN_PORT, but its smtpd refuses messages over
 #                    BYTES (message_size_limit, advertised as SIZE BYTES), for
 #                    "message too big" tests without sending 10 MB
+#   XCLIENT_PORT     plain SMTP like PLAIN_PORT, and loopback clients may send
+#                    XCLIENT and XFORWARD (smtpd_authorized_xclient_hosts and
+#                    smtpd_authorized_xforward_hosts = 127.0.0.0/8 [::1]/128):
+#                    the client address, name, HELO... of a proxy's client
+#   PROXY_PORT       plain SMTP behind a proxy: every connection must begin
+#                    with a haproxy PROXY header, text v1 or binary v2
+#                    (smtpd_upstream_proxy_protocol = haproxy); the log then
+#                    names the client that header gives
+# All listeners offer CHUNKING (BDAT), DSN and SMTPUTF8 (Postfix's defaults).
 # Ports are picked free at start unless given in the environment
-# (PLAIN_PORT=, SUBMISSION_PORT=, SMTPS_PORT=, SMALL_PORT=). MESSAGE_SIZE_LIMIT=
+# (PLAIN_PORT=, SUBMISSION_PORT=, SMTPS_PORT=, SMALL_PORT=, XCLIENT_PORT=,
+# PROXY_PORT=). MESSAGE_SIZE_LIMIT=
 # sets the SIZE the other listeners advertise and enforce (default 10240000,
 # Postfix's own).
 #
@@ -145,17 +155,25 @@ do_start() {
     fi
 
     local plain=${PLAIN_PORT:-} sub=${SUBMISSION_PORT:-} smtps=${SMTPS_PORT:-}
+    local xclient=${XCLIENT_PORT:-} proxy=${PROXY_PORT:-}
     local small_limit=${LAB_SMALL_LIMIT:-} small=
-    [ -n "$plain" ] || plain=$(pick_port "$sub" "$smtps")
-    [ -n "$sub" ] || sub=$(pick_port "$plain" "$smtps")
-    [ -n "$smtps" ] || smtps=$(pick_port "$plain" "$sub")
-    local ports="$plain $sub $smtps"
+    [ -n "$plain" ] || plain=$(pick_port "$sub" "$smtps" "$xclient" "$proxy")
+    [ -n "$sub" ] || sub=$(pick_port "$plain" "$smtps" "$xclient" "$proxy")
+    [ -n "$smtps" ] || smtps=$(pick_port "$plain" "$sub" "$xclient" "$proxy")
+    [ -n "$xclient" ] || xclient=$(pick_port "$plain" "$sub" "$smtps" "$proxy")
+    [ -n "$proxy" ] || proxy=$(pick_port "$plain" "$sub" "$smtps" "$xclient")
+    local ports="$plain $sub $smtps $xclient"
     if [ -n "$small_limit" ]; then
         case $small_limit in *[!0-9]*) die "bad LAB_SMALL_LIMIT '$small_limit'" ;; esac
         small=${SMALL_PORT:-}
-        [ -n "$small" ] || small=$(pick_port "$plain" "$sub" "$smtps")
+        [ -n "$small" ] || small=$(pick_port "$plain" "$sub" "$smtps" "$xclient" "$proxy")
         ports="$ports $small"
     fi
+    # (the PROXY port is checked apart: a probe without a header would only be logged)
+    for p in $proxy; do
+        case $p in '' | *[!0-9]*) die "bad port '$p'" ;; esac
+        port_in_use "$p" && die "port $p is already in use"
+    done
     local p
     for p in $ports; do
         case $p in '' | *[!0-9]*) die "bad port '$p'" ;; esac
@@ -292,6 +310,18 @@ $smtps      inet  n       -       n       -       -       smtpd
   -o syslog_name=postfix-lab/smtps
   -o smtpd_tls_wrappermode=yes
   -o smtpd_sasl_auth_enable=yes
+$xclient      inet  n       -       n       -       -       smtpd
+  -o syslog_name=postfix-lab/xclient
+  -o smtpd_tls_security_level=none
+  -o smtpd_sasl_auth_enable=no
+  -o smtpd_authorized_xclient_hosts=127.0.0.0/8,[::1]/128
+  -o smtpd_authorized_xforward_hosts=127.0.0.0/8,[::1]/128
+$proxy      inet  n       -       n       -       -       smtpd
+  -o syslog_name=postfix-lab/proxy
+  -o smtpd_tls_security_level=none
+  -o smtpd_sasl_auth_enable=no
+  -o smtpd_upstream_proxy_protocol=haproxy
+  -o smtpd_upstream_proxy_timeout=5s
 $( [ -n "$small" ] && printf '%s      inet  n       -       n       -       -       smtpd\n  -o syslog_name=postfix-lab/small\n  -o smtpd_tls_security_level=none\n  -o smtpd_sasl_auth_enable=no\n  -o message_size_limit=%s\n' "$small" "$small_limit")
 pickup    unix  n       -       n       60      1       pickup
 cleanup   unix  n       -       n       -       0       cleanup
@@ -347,6 +377,8 @@ LAB_DIR='$dir'
 PLAIN_PORT='$plain'
 SUBMISSION_PORT='$sub'
 SMTPS_PORT='$smtps'
+XCLIENT_PORT='$xclient'
+PROXY_PORT='$proxy'
 CAFILE='$etc/cert.pem'
 MAILDIR_BASE='$mail'
 DOMAIN='$DOMAIN'

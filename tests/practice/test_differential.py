@@ -18,6 +18,7 @@ import hmac
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import unittest
@@ -27,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
 from lablib import (ModuleLab, b64, tap_main)  # noqa: E402
-from practicelib import Practice, Shell, strip_note  # noqa: E402
+from practicelib import Practice, Serve, Shell, strip_note  # noqa: E402
 
 LAB = ModuleLab()
 HOME = tempfile.mkdtemp(prefix="smtpsh-diff-test-")
@@ -145,6 +146,14 @@ PLAIN_SCRIPT = [
     "MAIL FROM:<s@client.test> SIZE=",
     "MAIL FROM:<s@client.test> BODY=FOO",
     "MAIL FROM:<s@client.test> FOO=BAR",
+    "MAIL FROM:<s@client.test> RET=SOME",
+    "MAIL FROM:<s@client.test> ENVID=a+zz",
+    "MAIL FROM:<j\u00f6rg@client.test> SMTPUTF8 RET=HDRS ENVID=QQ+2B1",
+    "RCPT TO:<alice@example.test> NOTIFY=SOMETIMES",
+    "RCPT TO:<alice@example.test> NOTIFY=NEVER,DELAY",
+    "RCPT TO:<alice@example.test> ORCPT=rfc822",
+    "RCPT TO:<alice@example.test> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;alice@example.test",
+    "RSET",
     "MAIL FROM:<s@client.test> BODY=8BITMIME SIZE=1000",
     "MAIL FROM:<t@client.test>",
     "RCPT FROM:<x@client.test>",
@@ -236,8 +245,10 @@ DIFFERENCES = [
     ("relaying", ["EHLO client.test", "MAIL FROM:<s@client.test>",
                   "RCPT TO:<x@elsewhere.test>"], 2, 554, 250,
      "the practice server stores mail for every domain (it never relays)"),
-    ("SMTPUTF8", ["EHLO client.test", "MAIL FROM:<s@client.test> SMTPUTF8"], 1, 250, 555,
-     "the practice server does not offer SMTPUTF8 (RFC 6531)"),
+    ("ENVID with a bare '='", ["EHLO client.test", "MAIL FROM:<s@client.test> ENVID=a=b"], 1,
+     250, 501, "RFC 3461 4: '=' is not an xchar (it is written +3D)"),
+    ("UTF-8 address without SMTPUTF8", ["EHLO client.test", "MAIL FROM:<j\u00f6rg@client.test>"],
+     1, 250, 553, "RFC 6531 3.4: SMTPUTF8 must be declared (Postfix: strict_smtputf8 = no)"),
     ("command over 512 octets", ["EHLO client.test", "NOOP " + "x" * 600], 1, 250, 500,
      "RFC 5321 4.5.3.1.4: 512 octets (Postfix accepts up to 2048)"),
 ]
@@ -306,6 +317,63 @@ class Differential(unittest.TestCase):
                     self.assertEqual((a[index][1], b[index][1]),
                                      (want_postfix, want_practice),
                                      "%s (%s)\n%s" % (name, why, table(a, b)))
+
+
+# BDAT in raw bytes (smtpsh's client does not send BDAT yet): each step is written, then one
+# reply is read from each server; the codes must agree. Octets of refused chunks are read by
+# both (or the chunk's "QUIT" would end the session); a count that cannot be read ends it.
+BDAT_STEPS = [
+    b"EHLO client.test\r\n",
+    b"BDAT 4\r\nQUIT",
+    b"RSET\r\n",
+    b"MAIL FROM:<s@client.test>\r\n",
+    b"BDAT 0\r\n",
+    b"RSET\r\n",
+    b"MAIL FROM:<s@client.test>\r\n",
+    b"RCPT TO:<alice@example.test>\r\n",
+    b"BDAT 11\r\nSubject: x\r",
+    b"DATA\r\n",
+    b"RCPT TO:<bob@example.test>\r\n",
+    b"MAIL FROM:<t@client.test>\r\n",
+    b"BDAT 7 LAST\r\n\nQUIT\r\n",
+    b"NOOP\r\n",
+    b"MAIL FROM:<s@client.test>\r\n",
+    b"RCPT TO:<alice@example.test>\r\n",
+    b"BDAT 1 LASTING\r\nX",
+]
+
+
+def raw_codes(port, steps):
+    """The reply code (and enhanced code) to each step, over one raw connection."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = s.makefile("rb")
+    out = []
+    try:
+        f.readline()
+        for step in steps:
+            s.sendall(step)
+            line = f.readline()
+            while line[3:4] == b"-":
+                line = f.readline()
+            m = ENHANCED_RX.match("x " + line.decode("utf-8", "replace"))
+            out.append((step[:24], line[:3].decode(), m.group(1) if m else None,
+                        line.rstrip(b"\r\n").decode("utf-8", "replace")))
+    finally:
+        s.close()
+    return out
+
+
+class DifferentialBdat(unittest.TestCase):
+
+    def test_bdat_codes(self):
+        """BDAT over raw sockets: the same codes as Postfix, refused chunks read by both"""
+        srv = Serve(os.path.join(HOME, "bdat-Maildir"))
+        self.addCleanup(srv.stop)
+        a = raw_codes(LAB.plain_port, BDAT_STEPS)
+        b = raw_codes(srv.port, BDAT_STEPS)
+        rows = "\n".join("%r | %s | %s" % (x[0], x[3], y[3]) for x, y in zip(a, b))
+        self.assertEqual([x[1:3] for x in a], [y[1:3] for y in b], rows)
+        self.assertEqual(a[-1][1], "521", rows)
 
 
 if __name__ == "__main__":

@@ -239,7 +239,7 @@ class Swaks(unittest.TestCase):
         self.assertIn(b"with ESMTPSA id", data)
 
 
-class Raw(unittest.TestCase):
+class RawClient:
     """A hand-written client over a raw socket, as a student's program would be."""
 
     def connect(self):
@@ -258,6 +258,9 @@ class Raw(unittest.TestCase):
             if line[3:4] == b" ":
                 out.append(line.rstrip(b"\r\n").decode())
         return out
+
+
+class Raw(RawClient, unittest.TestCase):
 
     def test_pipelining(self):
         """a whole transaction in one write (RFC 2920): every reply, in order"""
@@ -315,6 +318,88 @@ class Raw(unittest.TestCase):
                                  r"a bare LF instead of CRLF\)$")
         _, data = find_stored(tok)
         self.assertTrue(data.endswith(b"\nbody\n.\n\n"), data)
+
+
+class Extensions(RawClient, unittest.TestCase):
+    """CHUNKING, SMTPUTF8 and DSN from a raw socket: the octets that arrive are the octets
+    stored (CRLF -> LF being the Maildir's one change)."""
+
+    def stored_body(self, data):
+        """The stored message after the server's trace headers (up to Received's end)."""
+        i = data.index(b"\nReceived: ")
+        j = data.index(b"\n", data.index(b"; ", i)) + 1
+        return data[:i + 1], data[j:]
+
+    def test_bdat_pipelined_binary(self):
+        """BDAT: pipelined chunks of binary octets, byte-exact in the Maildir"""
+        s, f = self.connect()
+        tok = token()
+        s.sendall(b"EHLO raw.test\r\n")
+        ehlo = []
+        while True:
+            line = f.readline()
+            ehlo.append(line)
+            if line[3:4] == b" ":
+                break
+        self.assertIn(b"250-CHUNKING\r\n", ehlo)
+        self.assertIn(b"250-BINARYMIME\r\n", ehlo)
+        # every octet value, a lone dot line, a CRLF split between two chunks
+        one = ("Subject: %s\r\n\r\n.\r\n" % tok).encode() + bytes(range(256)) + b"\r"
+        two = b"\n..not unstuffed\r\nend"
+        s.sendall(b"MAIL FROM:<a@client.test> BODY=BINARYMIME\r\nRCPT TO:<b@example.test>\r\n"
+                  + b"BDAT %d\r\n" % len(one) + one
+                  + b"BDAT %d LAST\r\n" % len(two) + two + b"NOOP\r\nDATA\r\n")
+        got = self.replies(f, 6)
+        self.assertEqual(got[:3], ["250 2.1.0 Ok", "250 2.1.5 Ok",
+                                   "250 2.0.0 %d octets received" % len(one)], got)
+        self.assertRegex(got[3], r"^250 2\.0\.0 Ok: %d octets received, stored as [0-9A-F]{10} "
+                         r"\(%d octets in 2 chunks\)$" % (len(two), len(one) + len(two)))
+        self.assertEqual(got[4:], ["250 2.0.0 Ok", "503 5.5.1 Error: need RCPT command"])
+        _, data = find_stored(tok)
+        _, body = self.stored_body(data)
+        self.assertEqual(body, (one + two).replace(b"\r\n", b"\n"))
+        self.assertIn(b"\x00\x01", body)
+
+    def test_bdat_refused_chunk_keeps_step(self):
+        """a chunk over SIZE is read, then 552; the next command is understood"""
+        s, f = self.connect()
+        SRV.control("size 100")
+        self.addCleanup(SRV.control, "size 10240000")
+        s.sendall(b"EHLO raw.test\r\nMAIL FROM:<a@client.test>\r\nRCPT TO:<b@example.test>\r\n"
+                  b"BDAT 150 LAST\r\n" + b"NOOP\r\n" * 25 + b"RSET\r\n")
+        got = self.replies(f, 5)
+        self.assertEqual(got[3:], ["552 5.3.4 Chunk exceeds message size limit",
+                                   "250 2.0.0 Ok"], got)
+
+    def test_smtputf8_and_dsn(self):
+        """SMTPUTF8 addresses and DSN requests: checked, stored byte-exact in the envelope"""
+        s, f = self.connect()
+        tok = token()
+        sender = "j\u00f6rg@b\u00fccher.test".encode()
+        rcpt = "\u7528\u6237@\u4f8b\u5b50.test".encode()
+        s.sendall(b"EHLO raw.test\r\n")
+        ehlo = self.replies(f, 1)
+        self.assertTrue(ehlo)
+        s.sendall(b"MAIL FROM:<" + sender + b">\r\nMAIL FROM:<" + sender
+                  + b"> SMTPUTF8 RET=SOME\r\nMAIL FROM:<" + sender
+                  + b"> SMTPUTF8 RET=HDRS ENVID=" + tok.encode() + b"+2B1\r\n"
+                  + b"RCPT TO:<" + rcpt + b"> NOTIFY=NEVER,SUCCESS\r\n"
+                  + b"RCPT TO:<" + rcpt + b"> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x+2By@z.test\r\n"
+                  + b"DATA\r\nSubject: " + tok.encode() + b"\r\n\r\n\xc3\xa9t\xc3\xa9\r\n.\r\n")
+        got = self.replies(f, 7)
+        self.assertEqual(got[:6], ["553 5.6.7 Must declare SMTPUTF8 to send unicode address",
+                                   "501 5.5.4 Bad RET parameter syntax", "250 2.1.0 Ok",
+                                   "501 5.5.4 Error: Bad NOTIFY parameter syntax",
+                                   "250 2.1.5 Ok", "354 End data with <CR><LF>.<CR><LF>"], got)
+        self.assertTrue(got[6].startswith("250 2.0.0 Ok: stored as "), got)
+        _, data = find_stored(tok)
+        head, body = self.stored_body(data)
+        self.assertEqual(head, b"Return-Path: <" + sender + b">\nEnvelope-To: " + rcpt + b"\n"
+                         b"Envelope-DSN: RET=HDRS ENVID=" + tok.encode() + b"+2B1\n"
+                         b"Envelope-DSN-Recipient: <" + rcpt
+                         + b"> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;x+2By@z.test\n")
+        self.assertIn(b" with UTF8SMTP id ", data)
+        self.assertEqual(body, b"Subject: " + tok.encode() + b"\n\n\xc3\xa9t\xc3\xa9\n")
 
 
 class Screen(unittest.TestCase):

@@ -198,7 +198,7 @@ static void test_greeting_and_sequence(void)
 	expect(&c, "HELO\r\n", "501 5.5.4 Syntax: HELO hostname");
 	expect(&c, "FOO bar\r\n", "500 5.5.2 Error: command not recognized");
 	expect(&c, "EXPN staff\r\n", "502 5.5.1 Error: command not implemented");
-	expect(&c, "BDAT 10 LAST\r\n", "502 5.5.1");
+	expect(&c, "BDAT 3 LAST\r\nxyz", "503 5.5.1 Error: send HELO/EHLO first");
 	expect(&c, "\r\n", "500 5.5.2 Error: bad syntax");
 	expect(&c, "   \r\n", "500 5.5.2 Error: bad syntax");
 	const char nul[] = "NO\0OP\r\n";
@@ -229,13 +229,15 @@ static void test_ehlo(void)
 	open_conn(&c, false);
 	reply_is(talk(&c, "EHLO client.test\r\n"),
 		 "250-localhost Hello client.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-		 "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-STARTTLS\r\n250 HELP\r\n",
+		 "250-8BITMIME\r\n250-BINARYMIME\r\n250-CHUNKING\r\n250-DSN\r\n"
+		 "250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-STARTTLS\r\n250 HELP\r\n",
 		 "EHLO in plaintext: STARTTLS, no AUTH");
 	cfg.settings.plain_auth = true;
 	cfg.settings.size = 5000;
 	reply_is(talk(&c, "ehlo x\r\n"),
 		 "250-localhost Hello x\r\n250-PIPELINING\r\n250-SIZE 5000\r\n"
-		 "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-STARTTLS\r\n"
+		 "250-8BITMIME\r\n250-BINARYMIME\r\n250-CHUNKING\r\n250-DSN\r\n"
+		 "250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-STARTTLS\r\n"
 		 "250-AUTH PLAIN LOGIN CRAM-MD5\r\n250 HELP\r\n",
 		 "plain-auth on: AUTH in plaintext; the SIZE setting shows");
 	smtpd_conn_free(&c);
@@ -243,7 +245,8 @@ static void test_ehlo(void)
 	open_conn(&c, true);
 	reply_is(talk(&c, "EHLO client.test\r\n"),
 		 "250-localhost Hello client.test\r\n250-PIPELINING\r\n250-SIZE 10240000\r\n"
-		 "250-8BITMIME\r\n250-ENHANCEDSTATUSCODES\r\n250-AUTH PLAIN LOGIN CRAM-MD5\r\n"
+		 "250-8BITMIME\r\n250-BINARYMIME\r\n250-CHUNKING\r\n250-DSN\r\n"
+		 "250-SMTPUTF8\r\n250-ENHANCEDSTATUSCODES\r\n250-AUTH PLAIN LOGIN CRAM-MD5\r\n"
 		 "250 HELP\r\n",
 		 "EHLO under TLS: AUTH, no STARTTLS");
 	smtpd_conn_free(&c);
@@ -262,7 +265,8 @@ static void test_mail_rcpt(void)
 	expect(&c, "MAIL FROM:<a@>\r\n", "501 5.1.7 Bad sender address syntax");
 	expect(&c, "MAIL FROM:<a@b..test>\r\n", "501 5.1.7 Bad sender address syntax");
 	expect(&c, "MAIL FROM:<a..b@b.test>\r\n", "501 5.1.7 Bad sender address syntax");
-	expect(&c, "MAIL FROM:<gr\xc3\xbc\xc3\x9f@b.test>\r\n", "553 5.6.7 Non-ASCII sender");
+	expect(&c, "MAIL FROM:<gr\xc3\xbc\xc3\x9f@b.test>\r\n",
+	       "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
 	char longpath[400];
 	snprintf(longpath, sizeof longpath, "MAIL FROM:<%0250d@b.test>\r\n", 0);
 	expect(&c, longpath, "501 5.1.7 Path too long");
@@ -272,14 +276,15 @@ static void test_mail_rcpt(void)
 	       "552 5.3.4 Message size exceeds fixed limit");
 	expect(&c, "MAIL FROM:<a@b.test> BODY=FOO\r\n", "555 5.5.4 Unsupported option: BODY=FOO");
 	expect(&c, "MAIL FROM:<a@b.test> FOO=BAR\r\n", "555 5.5.4 Unsupported option: FOO=BAR");
-	expect(&c, "MAIL FROM:<a@b.test> SMTPUTF8\r\n", "555 5.5.4 Unsupported option: SMTPUTF8");
+	expect(&c, "MAIL FROM:<a@b.test> SMTPUTF8=yes\r\n",
+	       "555 5.5.4 Unsupported option: SMTPUTF8=yes");
 	expect(&c, "MAIL FROM:<a@b.test> AUTH=<>\r\n", "555 5.5.4 Unsupported option: AUTH=<>");
 	expect(&c, "MAIL FROM:<a@b.test> BODY=8BITMIME SIZE=10240000\r\n", "250 2.1.0 Ok\r\n");
 	expect(&c, "MAIL FROM:<c@d.test>\r\n", "503 5.5.1 Error: nested MAIL command");
 	expect(&c, "RCPT FROM:<x@y.test>\r\n", "501 5.5.4 Syntax: RCPT TO:<address>");
 	expect(&c, "RCPT TO:<>\r\n", "501 5.1.3 Bad recipient address syntax");
 	expect(&c, "RCPT TO:<a b@example.test>\r\n", "501 5.1.3 Bad recipient address syntax");
-	expect(&c, "RCPT TO:<x@y.test> NOTIFY=NEVER\r\n", "555 5.5.4 Unsupported option: NOTIFY");
+	expect(&c, "RCPT TO:<x@y.test> FOO=1\r\n", "555 5.5.4 Unsupported option: FOO=1");
 	expect(&c, "RCPT TO:<postmaster>\r\n", "250 2.1.5 Ok\r\n");
 	expect(&c, "RCPT TO:<\"john doe\"@example.test>\r\n", "250 2.1.5 Ok\r\n");
 	expect(&c, "RCPT TO:<@relay.test:bob@example.test>\r\n", "250 2.1.5 Ok\r\n");
@@ -751,7 +756,7 @@ static void test_settings(void)
 	   "describe lists every setting");
 	const char *names[16];
 	size_t n = practice_setting_names(names, 16);
-	is_int(n, 10, "nine settings and reset for completion");
+	is_int(n, 12, "eleven settings and reset for completion");
 	n = practice_setting_values("drop-after", names, 16);
 	ok(n > 5 && strcmp(names[0], "connect") == 0, "values of drop-after for completion");
 	buf_free(&msg);
@@ -765,9 +770,17 @@ static void test_settings_text(void)
 	buf_init(&msg);
 	practice_settings_defaults(&s);
 	static const char *const set[][2] = {
-	    {"greylist", "45"},	    {"reject", "x@* *@spam.test"}, {"size", "2000"},
-	    {"require-tls", "on"}, {"auth-required", "off"},	   {"plain-auth", "yes"},
-	    {"slow", "off"},	    {"drop-after", "data"},	   {"timeout", "10"},
+	    {"greylist", "45"},
+	    {"reject", "x@* *@spam.test"},
+	    {"size", "2000"},
+	    {"require-tls", "on"},
+	    {"auth-required", "off"},
+	    {"plain-auth", "yes"},
+	    {"slow", "off"},
+	    {"drop-after", "data"},
+	    {"timeout", "10"},
+	    {"bdat-miscount", "SHORT"},
+	    {"mailbox-full", "full@*"},
 	};
 	for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
 		is_int(practice_settings_set(&s, set[i][0], set[i][1], &msg), 0, "%s %s", set[i][0],
@@ -775,15 +788,12 @@ static void test_settings_text(void)
 	buf_reset(&msg);
 	practice_settings_describe(&s, &msg);
 	static const char *const lines[] = {
-	    "greylist       on, 45s",
-	    "reject         x@* *@spam.test",
-	    "size           2000",
-	    "require-tls    on",
-	    "auth-required  off",
-	    "plain-auth     on",
-	    "slow           off",
-	    "drop-after     DATA",
-	    "timeout        10 s",
+	    "greylist       on, 45s", "reject         x@* *@spam.test",
+	    "size           2000",    "require-tls    on",
+	    "auth-required  off",     "plain-auth     on",
+	    "slow           off",     "drop-after     DATA",
+	    "timeout        10 s",    "bdat-miscount  short",
+	    "mailbox-full   full@*",
 	};
 	const char *p = msg.data;
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
@@ -795,18 +805,21 @@ static void test_settings_text(void)
 	ok(p && *p == '\0', "one line per setting");
 	buf_reset(&msg);
 	practice_settings_set(&s, "slow", "250", &msg);
-	is_str(msg.data,
-	       "slow           250 ms  (wait MS milliseconds before every reply (the greeting too))",
-	       "confirmation of slow");
+	is_str(
+	    msg.data,
+	    "slow           250 ms  (wait MS milliseconds before every reply (the greeting too))",
+	    "confirmation of slow");
 	static const char *const bad[][3] = {
 	    {"size", "0", "bad value for size: size OCTETS (1 to 104857600)"},
 	    {"slow", "x", "bad value for slow: slow MS (0 to 60000)"},
 	    {"timeout", "0", "bad value for timeout: timeout SECONDS (1 to 3600)"},
-	    {"reject", "\t", "bad value for reject: reject PATTERN...|off (printable ASCII, under "
-			     "256 characters)"},
+	    {"reject", "\t",
+	     "bad value for reject: reject PATTERN...|off (printable ASCII, under "
+	     "256 characters)"},
 	    {"greylist", "-1", "bad value for greylist: greylist on|off|SECONDS"},
 	    {"drop-after", "EXPN", "bad value for drop-after: drop-after VERB|connect|.|off"},
 	    {"plain-auth", "maybe", "bad value for plain-auth: plain-auth on|off"},
+	    {"bdat-miscount", "2", "bad value for bdat-miscount: bdat-miscount short|long|off"},
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		buf_reset(&msg);
@@ -817,13 +830,14 @@ static void test_settings_text(void)
 	is_int(s.size, 2000, "refusals change nothing");
 	buf_reset(&msg);
 	practice_settings_set(&s, "timeout", NULL, &msg);
-	is_str(msg.data, "usage: timeout SECONDS (idle time before 421 4.4.2 and a closed connection)",
+	is_str(msg.data,
+	       "usage: timeout SECONDS (idle time before 421 4.4.2 and a closed connection)",
 	       "usage");
 	buf_reset(&msg);
 	practice_settings_set(&s, "x", "1", &msg);
 	is_str(msg.data,
 	       "no setting 'x' (the settings: greylist, reject, size, require-tls, auth-required, "
-	       "plain-auth, slow, drop-after, timeout, reset)",
+	       "plain-auth, slow, drop-after, timeout, bdat-miscount, mailbox-full, reset)",
 	       "unknown setting: the names");
 	buf_free(&msg);
 }
@@ -961,6 +975,334 @@ static void test_auth_spellings_redacted(void)
 	}
 }
 
+/* BDAT (RFC 3030): counted octets, binary-safe, pipelined, never mixed with DATA. */
+static void test_bdat(void)
+{
+	struct smtpd_conn c;
+	reset_config();
+	open_conn(&c, false);
+	ehlo(&c);
+	commits = aborts = 0;
+	expect(&c, "BDAT 4\r\nabcd", "503 5.5.1 Error: need MAIL command");
+	is_str(smtpd_state_name(c.state), "command", "a refused chunk is read all the same");
+	talk(&c, "MAIL FROM:<a@b.test>\r\n");
+	expect(&c, "BDAT 2\r\nxy", "503 5.5.1 Error: need RCPT command");
+	expect(&c, "BDAT 0\r\n", "551 5.7.1 Null BDAT request"); /* before RCPT, as Postfix */
+	talk(&c, "MAIL FROM:<a@b.test>\r\n");
+	talk(&c, "RCPT TO:<c@d.test>\r\n");
+	/* a chunk holding what would be commands, a lone dot, CRLF split across chunks */
+	const char *got = talk(&c, "BDAT 22\r\nSubject: x\r\n\r\n.\r\nRSET\r");
+	is_str(got, "250 2.0.0 22 octets received\r\n", "a chunk: 250 with its octet count");
+	is_str(smtpd_state_name(c.state), "command", "back to commands after the chunk");
+	expect(&c, "DATA\r\n", "503 5.5.1 Error: DATA after BDAT");
+	expect(&c, "RCPT TO:<e@f.test>\r\n", "503 5.5.1 Error: RCPT after BDAT");
+	expect(&c, "MAIL FROM:<e@f.test>\r\n", "503 5.5.1 Error: MAIL after BDAT");
+	/* binary octets: NUL, 8-bit, a bare LF, a bare CR; and the chunk arrives in pieces */
+	const char bin[] = "BDAT 9 LAST\r\n\n\x00\xff\x80 a\rb\n";
+	got = talk_n(&c, bin, 15);
+	is_str(got, "", "a partial chunk: no reply yet");
+	is_str(smtpd_state_name(c.state), "bdat", "waiting for the rest of the chunk");
+	got = talk_n(&c, bin + 15, sizeof bin - 1 - 15);
+	ok(starts(got, "250 2.0.0 Ok: 9 octets received, stored as ") &&
+	       strstr(got, " (31 octets in 2 chunks)\r\n"),
+	   "LAST: stored, with the totals");
+	const char want_body[] = "Subject: x\n\n.\nRSET\n\x00\xff\x80 a\rb\n";
+	const char *body = stored.data ? strstr(stored.data, "Subject: x") : NULL;
+	ok(body && stored.len - (size_t)(body - stored.data) == sizeof want_body - 1 &&
+	       memcmp(body, want_body, sizeof want_body - 1) == 0,
+	   "stored byte-exact: CRLF (even across chunks) as LF, NUL, 8-bit, bare CR/LF kept");
+	ok(strstr(stored.data, "with ESMTP id ") != NULL, "trace headers as for DATA");
+	is_int(commits, 1, "one message");
+
+	/* pipelined: commands, chunks and the next commands in one write */
+	got = talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nBDAT 5\r\nhello"
+		       "BDAT 7 LAST\r\n world\nNOOP\r\n");
+	ok(starts(got, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 5 octets received\r\n"
+		       "250 2.0.0 Ok: 7 octets received, stored as ") &&
+	       strstr(got, "\r\n250 2.0.0 Ok\r\n"),
+	   "pipelined chunks: every reply in order, the NOOP after them too");
+	ok(stored.data && strstr(stored.data, "\nhello world\n"), "the two chunks joined");
+
+	/* BDAT 0 LAST ends a message; BDAT 0 alone is refused (as Postfix) */
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nBDAT 3\r\nabc");
+	expect(&c, "BDAT 0 LAST\r\n", "250 2.0.0 Ok: 0 octets received, stored as ");
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(&c, "BDAT 0\r\n", "551 5.7.1 Null BDAT request");
+	expect(&c, "RCPT TO:<c@d.test>\r\n", "503 5.5.1 Error: need MAIL command");
+
+	/* over the size limit: the chunk is read and thrown away, then 552, transaction over */
+	cfg.settings.size = 10;
+	int before = commits;
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nBDAT 6\r\n123456");
+	got = talk(&c, "BDAT 6 LAST\r\n7890ab");
+	is_str(got, "552 5.3.4 Chunk exceeds message size limit\r\n",
+	       "a chunk past SIZE: 552 after its octets were read");
+	expect(&c, "NOOP\r\n", "250 2.0.0 Ok");
+	is_int(commits, before, "nothing stored");
+	expect(&c, "RCPT TO:<c@d.test>\r\n", "503 5.5.1 Error: need MAIL command");
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(&c, "BDAT 10 LAST\r\n0123456789", "250 2.0.0 Ok: 10 octets received");
+	cfg.settings.size = PRACTICE_SIZE_DEFAULT;
+
+	/* BINARYMIME needs BDAT; RSET in the middle throws the chunks away */
+	talk(&c, "MAIL FROM:<a@b.test> BODY=BINARYMIME\r\nRCPT TO:<c@d.test>\r\n");
+	expect(&c, "DATA\r\n", "503 5.5.1 Error: BODY=BINARYMIME needs BDAT, not DATA");
+	before = aborts;
+	expect(&c, "BDAT 2\r\n\x01\x02", "250 2.0.0 2 octets received");
+	expect(&c, "RSET\r\n", "250 2.0.0 Ok");
+	is_int(aborts, before + 1, "RSET aborts the message being chunked");
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	expect(&c, "DATA\r\n", "354");
+	expect(&c, ".\r\n", "250 2.0.0 Ok: stored as");
+
+	/* require-tls: the refused chunk is skipped, the next command is understood */
+	cfg.settings.require_tls = true;
+	expect(&c, "BDAT 4\r\nQUIT", "530 5.7.0 Must issue a STARTTLS command first");
+	expect(&c, "NOOP\r\n", "250 2.0.0 Ok");
+	cfg.settings.require_tls = false;
+	ok(memmem(events.data, events.len, "R \x01\x02\n", 4) != NULL,
+	   "chunk octets reach the server's view");
+	smtpd_conn_free(&c);
+
+	/* a count that cannot be read: what follows cannot be told from commands: 521, closed */
+	static const char *const bad_counts[] = {"BDAT ten\r\nQUIT\r\n", "BDAT 1 LASTX\r\nQUIT\r\n",
+						 "BDAT 1234567890123456789\r\nQUIT\r\n",
+						 "BDAT\r\n"};
+	for (size_t i = 0; i < sizeof bad_counts / sizeof bad_counts[0]; i++) {
+		open_conn(&c, false);
+		ehlo(&c);
+		cfg.settings.require_tls = i == 3;
+		reply_is(talk(&c, bad_counts[i]), "521 5.5.4 Syntax: BDAT count [LAST]\r\n",
+			 "%s: 521 and nothing after it", visible(bad_counts[i]));
+		is_int(last_action, SMTPD_CLOSE, "the connection closes");
+		smtpd_conn_free(&c);
+	}
+	cfg.settings.require_tls = false;
+
+	/* a chunk bigger than the input buffer streams through it */
+	open_conn(&c, false);
+	ehlo(&c);
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nBDAT 40000 LAST\r\n");
+	static char big[40000];
+	memset(big, 'z', sizeof big);
+	got = talk_n(&c, big, sizeof big);
+	ok(starts(got, "250 2.0.0 Ok: 40000 octets received"), "a 40000-octet chunk");
+	smtpd_conn_free(&c);
+}
+
+/* The bdat-miscount fault: what a wrong count does to the stream. */
+static void test_bdat_miscount(void)
+{
+	struct smtpd_conn c;
+	reset_config();
+	snprintf(cfg.settings.bdat_miscount, sizeof cfg.settings.bdat_miscount, "short");
+	open_conn(&c, false);
+	ehlo(&c);
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	const char *got = talk(&c, "BDAT 5\r\nhelloBDAT 1 LAST\r\nx");
+	ok(starts(got, "250 2.0.0 4 octets received\r\n500 5.5.2 Error: command not recognized"),
+	   "short: 4 of 5 octets read, the 'o' glued to the next command");
+	ok(strstr(events.data, "I bdat-miscount short: reading 4 octets, not 5") != NULL,
+	   "a note says what the server did");
+	smtpd_conn_free(&c);
+	snprintf(cfg.settings.bdat_miscount, sizeof cfg.settings.bdat_miscount, "long");
+	open_conn(&c, false);
+	ehlo(&c);
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\n");
+	got = talk(&c, "BDAT 5\r\nhelloBDAT 1 LAST\r\nx");
+	ok(starts(got, "250 2.0.0 6 octets received\r\n500 5.5.2 Error: command not recognized"),
+	   "long: 6 octets read, the 'B' of the next BDAT swallowed");
+	got = talk(&c, "RSET\r\nMAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nBDAT 2 LAST\r\nhi");
+	ok(!strstr(got, "stored as"), "long: a LAST chunk waits for an octet that never comes");
+	is_str(smtpd_state_name(c.state), "bdat", "... the server is still reading");
+	smtpd_conn_free(&c);
+}
+
+/* SMTPUTF8 (RFC 6531): UTF-8 addresses only when declared; stored byte-exact. */
+static void test_smtputf8(void)
+{
+	struct smtpd_conn c;
+	reset_config();
+	open_conn(&c, false);
+	ehlo(&c);
+	expect(&c,
+	       "MAIL FROM:<j\xc3\xb6rg@b\xc3\xbc"
+	       "cher.test>\r\n",
+	       "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "250 2.1.0 Ok");
+	expect(&c, "RCPT TO:<\xc3\xa9t\xc3\xa9@x.test>\r\n",
+	       "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
+	expect(&c, "RSET\r\n", "250");
+	expect(&c, "MAIL FROM:<a\xff@b.test> SMTPUTF8\r\n", "501 5.1.7 Bad sender address syntax");
+	expect(&c, "MAIL FROM:<a\xc0\xaf@b.test> SMTPUTF8\r\n",
+	       "501 5.1.7 Bad sender address syntax");
+	expect(&c,
+	       "MAIL FROM:<j\xc3\xb6rg@b\xc3\xbc"
+	       "cher.test> SMTPUTF8\r\n",
+	       "250 2.1.0 Ok");
+	expect(&c, "RCPT TO:<\xc3\xa9t\xc3\xa9@x.test>\r\n", "250 2.1.5 Ok");
+	expect(&c, "RCPT TO:<\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.test>\r\n",
+	       "250 2.1.5 Ok");
+	talk(&c, "DATA\r\n");
+	expect(&c, "Subject: \xc3\xbc\r\n\r\nhi\r\n.\r\n", "250 2.0.0 Ok: stored as");
+	ok(stored.data &&
+	       starts(stored.data, "Return-Path: <j\xc3\xb6rg@b\xc3\xbc"
+				   "cher.test>\n"
+				   "Envelope-To: \xc3\xa9t\xc3\xa9@x.test,\n\t"
+				   "\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.test\n"),
+	   "UTF-8 addresses stored byte-exact");
+	ok(strstr(stored.data, " with UTF8SMTP id ") != NULL, "Received: with UTF8SMTP (RFC 6531)");
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "250");
+	expect(&c, "RCPT TO:<\xc3\xa9@x.test>\r\n", "553 5.6.7");
+	smtpd_conn_free(&c);
+}
+
+/* DSN (RFC 3461): parameters checked as Postfix does, kept with the message. */
+static void test_dsn(void)
+{
+	struct smtpd_conn c;
+	reset_config();
+	open_conn(&c, false);
+	ehlo(&c);
+	expect(&c, "MAIL FROM:<a@b.test> RET=SOME\r\n", "501 5.5.4 Bad RET parameter syntax");
+	expect(&c, "MAIL FROM:<a@b.test> RET=FULL RET=HDRS\r\n",
+	       "501 5.5.4 Bad RET parameter syntax");
+	expect(&c, "MAIL FROM:<a@b.test> ENVID=\r\n", "501 5.5.4 Bad ENVID parameter syntax");
+	expect(&c, "MAIL FROM:<a@b.test> ENVID=a=b\r\n", "501 5.5.4 Bad ENVID parameter syntax");
+	expect(&c, "MAIL FROM:<a@b.test> ENVID=a+zz\r\n", "501 5.5.4 Bad ENVID parameter syntax");
+	char longid[200];
+	snprintf(longid, sizeof longid, "MAIL FROM:<a@b.test> ENVID=%0101d\r\n", 0);
+	expect(&c, longid, "501 5.5.4 Bad ENVID parameter syntax");
+	expect(&c, "MAIL FROM:<a@b.test> ret=hdrs ENVID=QQ+2B314\r\n", "250 2.1.0 Ok");
+	static const char *const bad_notify[] = {
+	    "NOTIFY=",
+	    "NOTIFY=NEVER,SUCCESS",
+	    "NOTIFY=SUCCESS,SUCCESS",
+	    "NOTIFY=SOMETIMES",
+	    "NOTIFY=SUCCESS,",
+	    "NOTIFY=,DELAY",
+	    "NOTIFY=DELAY NOTIFY=FAILURE",
+	};
+	for (size_t i = 0; i < sizeof bad_notify / sizeof bad_notify[0]; i++) {
+		char cmd[128];
+		snprintf(cmd, sizeof cmd, "RCPT TO:<x@y.test> %s\r\n", bad_notify[i]);
+		const char *got = talk(&c, cmd);
+		ok(starts(got, "501 5.5.4 Error: Bad NOTIFY parameter syntax"), "%s refused",
+		   bad_notify[i]);
+	}
+	static const char *const bad_orcpt[] = {
+	    "ORCPT=rfc822",
+	    "ORCPT=;x@y.test",
+	    "ORCPT=rfc822;",
+	    "ORCPT=rfc822;a=b",
+	    "ORCPT=rfc822;x@y.test ORCPT=rfc822;x@y.test",
+	    "ORCPT=rfc822;\xc3\xa9@y.test",
+	};
+	for (size_t i = 0; i < sizeof bad_orcpt / sizeof bad_orcpt[0]; i++) {
+		char cmd[128];
+		snprintf(cmd, sizeof cmd, "RCPT TO:<x@y.test> %s\r\n", bad_orcpt[i]);
+		const char *got = talk(&c, cmd);
+		ok(starts(got, "501 5.5.4 Error: Bad ORCPT parameter syntax"), "%s refused",
+		   bad_orcpt[i]);
+	}
+	expect(&c, "RCPT TO:<x@y.test> NOTIFY=success,DELAY ORCPT=rfc822;X+2By@y.test\r\n",
+	       "250 2.1.5 Ok\r\n");
+	expect(&c, "RCPT TO:<z@y.test> NOTIFY=NEVER\r\n", "250 2.1.5 Ok\r\n");
+	expect(&c, "RCPT TO:<w@y.test>\r\n", "250 2.1.5 Ok\r\n");
+	talk(&c, "DATA\r\n");
+	expect(&c, "hi\r\n.\r\n", "250 2.0.0 Ok: stored as");
+	ok(stored.data &&
+	       strstr(stored.data,
+		      "\nEnvelope-DSN: RET=HDRS ENVID=QQ+2B314\n"
+		      "Envelope-DSN-Recipient: <x@y.test> NOTIFY=SUCCESS,DELAY "
+		      "ORCPT=rfc822;X+2By@y.test\n"
+		      "Envelope-DSN-Recipient: <z@y.test> NOTIFY=NEVER\nReceived: ") != NULL,
+	   "the DSN requests kept in the stored message's envelope headers");
+	expect(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<x@y.test>\r\nDATA\r\n", "250");
+	expect(&c, "hi\r\n.\r\n", "250 2.0.0 Ok: stored as");
+	ok(stored.data && !strstr(stored.data, "Envelope-DSN"),
+	   "no DSN requests: no such headers (the last transaction's are forgotten)");
+	smtpd_conn_free(&c);
+}
+
+/* LMTP (RFC 2033): LHLO, and one reply per recipient after the data. */
+static void test_lmtp(void)
+{
+	struct smtpd_conn c;
+	reset_config();
+	cfg.lmtp = true;
+	smtpd_conn_init(&c, &cfg, "127.0.0.1", false, on_event, NULL);
+	reply_is(take(&c), "220 localhost LMTP smtpsh practice server\r\n", "LMTP greeting");
+	expect(&c, "EHLO x.test\r\n",
+	       "500 5.5.1 Error: this is an LMTP server: LHLO, not EHLO (RFC 2033 4.1)");
+	expect(&c, "HELO x.test\r\n", "500 5.5.1 Error: this is an LMTP server: LHLO, not HELO");
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "503 5.5.1 Error: send LHLO first");
+	expect(&c, "LHLO\r\n", "501 5.5.4 Syntax: LHLO hostname");
+	const char *got = talk(&c, "LHLO client.test\r\n");
+	ok(starts(got, "250-localhost Hello client.test\r\n250-PIPELINING\r\n") &&
+	       strstr(got, "250-CHUNKING\r\n") && strstr(got, "\r\n250 HELP\r\n"),
+	   "LHLO: the extensions");
+	got = talk(&c, "HELP\r\n");
+	ok(strstr(got, " LHLO ") && !strstr(got, "EHLO"), "HELP lists LHLO, not EHLO");
+	/* three recipients, one refused at RCPT: two replies after the dot, in RCPT order */
+	snprintf(cfg.settings.reject, sizeof cfg.settings.reject, "nobody@*");
+	snprintf(cfg.settings.mailbox_full, sizeof cfg.settings.mailbox_full, "full@*");
+	got = talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<one@x.test>\r\n"
+		       "RCPT TO:<nobody@x.test>\r\nRCPT TO:<full@x.test>\r\n"
+		       "RCPT TO:<two@x.test>\r\nDATA\r\n");
+	ok(starts(got, "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n550 5.1.1 <nobody@x.test>") &&
+	       strstr(got, "\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n354 "),
+	   "mailbox-full in LMTP: accepted at RCPT");
+	int before = commits;
+	got = talk(&c, "Subject: hi\r\n\r\nbody\r\n.\r\n");
+	ok(starts(got, "250 2.0.0 <one@x.test> Ok: stored as ") &&
+	       strstr(got, "\r\n452 4.2.2 <full@x.test>: Mailbox full (matches the mailbox-full "
+			   "setting); the other recipients have the message\r\n"
+			   "250 2.0.0 <two@x.test> Ok: stored as "),
+	   "after the dot: one reply per accepted recipient, the full mailbox alone refused");
+	size_t lines = 0;
+	for (const char *p = got; (p = strstr(p, "\r\n")); p += 2)
+		lines++;
+	is_int(lines, 3, "exactly three replies for three accepted recipients");
+	is_int(commits, before + 1, "the message is stored once");
+	ok(stored.data && strstr(stored.data, "Envelope-To: one@x.test,\n\ttwo@x.test\n") &&
+	       strstr(stored.data, " with LMTP id "),
+	   "stored for the recipients that got it; Received says LMTP");
+	/* BDAT LAST in LMTP: the same per-recipient replies */
+	got = talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<one@x.test>\r\nRCPT TO:<two@x.test>\r\n"
+		       "BDAT 4 LAST\r\nhi\r\n");
+	ok(strstr(got, "\r\n250 2.0.0 <one@x.test> Ok: 4 octets received, stored as ") &&
+	       strstr(got, "\r\n250 2.0.0 <two@x.test> Ok: 4 octets received, stored as "),
+	   "BDAT LAST: one reply per recipient");
+	/* a failure of the message: the same reply for every recipient */
+	cfg.settings.size = 10;
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<one@x.test>\r\nRCPT TO:<two@x.test>\r\n"
+		 "DATA\r\n");
+	got = talk(&c, "0123456789abcdef\r\n.\r\n");
+	is_str(got,
+	       "552 5.3.4 Error: message file too big\r\n552 5.3.4 Error: message file too big\r\n",
+	       "a message too big: one 552 per recipient");
+	cfg.settings.size = PRACTICE_SIZE_DEFAULT;
+	/* only full mailboxes: nothing stored */
+	before = commits;
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<full@x.test>\r\nDATA\r\n");
+	expect(&c, "x\r\n.\r\n", "452 4.2.2 <full@x.test>: Mailbox full");
+	is_int(commits, before, "no recipient got it: nothing stored");
+	/* RFC 2033 4.2: DATA without a valid recipient is a 503 */
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<nobody@x.test>\r\n");
+	expect(&c, "DATA\r\n", "503 5.5.1 Error: no valid recipients");
+	smtpd_conn_free(&c);
+	/* in SMTP, mailbox-full refuses at RCPT, and LHLO is unknown */
+	cfg.lmtp = false;
+	open_conn(&c, false);
+	expect(&c, "LHLO x.test\r\n", "500 5.5.2 Error: command not recognized");
+	ehlo(&c);
+	talk(&c, "MAIL FROM:<a@b.test>\r\n");
+	expect(&c, "RCPT TO:<full@x.test>\r\n",
+	       "452 4.2.2 <full@x.test>: Recipient address rejected: Mailbox full");
+	smtpd_conn_free(&c);
+}
+
 int main(void)
 {
 	buf_init(&stored);
@@ -978,6 +1320,11 @@ int main(void)
 	test_settings_text();
 	test_script();
 	test_auth_spellings_redacted();
+	test_bdat();
+	test_bdat_miscount();
+	test_smtputf8();
+	test_dsn();
+	test_lmtp();
 	buf_free(&stored);
 	buf_free(&writing);
 	buf_free(&events);
