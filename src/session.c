@@ -103,7 +103,7 @@ struct smtp_session {
 	char *host;
 	char port[16];
 
-	enum session_phase phase;
+	enum smtp_phase phase;
 	int greeting; /* the greeting's code, 0 before it */
 	/* The server refused commands pipelined after the "." that ends a message: on this
 	   connection "." goes alone (session_pipeline). */
@@ -1675,12 +1675,12 @@ bool session_has_buffered(const struct smtp_session *s)
 	return conn_has_buffered(&s->conn) || s->in_off < s->in.len;
 }
 
-enum session_phase session_phase(const struct smtp_session *s)
+enum smtp_phase session_phase(const struct smtp_session *s)
 {
 	return s->phase;
 }
 
-const char *session_phase_name(enum session_phase p)
+const char *session_phase_name(enum smtp_phase p)
 {
 	return phase_names[p];
 }
