@@ -767,7 +767,7 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 	}
 	session_add_listener(session, render_event, &render);
 	struct transcript_writer rec;
-	transcript_writer_init(&rec, session);
+	transcript_writer_init(&rec);
 	session_add_quiet_listener(session, transcript_event, transcript_wants_quiet, &rec);
 	struct shell sh;
 	shell_init(&sh, session, &render);

@@ -155,6 +155,10 @@ static void emit(struct smtp_session *s, struct session_event *ev)
 {
 	ev->tls = s->conn.ssl != NULL;
 	ev->verified = ev->tls && s->verified;
+	ev->host = s->host;
+	ev->port = s->port;
+	ev->mode = s->mode;
+	ev->connected = s->conn.fd >= 0;
 	for (size_t i = 0; i < s->nlisteners; i++)
 		if (!ev->quiet || s->listeners[i].wants_quiet)
 			s->listeners[i].fn(ev, s->listeners[i].arg);

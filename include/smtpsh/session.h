@@ -80,6 +80,13 @@ struct session_event {
 	/* SEV_SENT body line past the screen's limit (body_echo_max): for a transcript, not the
 	   screen. */
 	bool quiet;
+	/* Every event: the connection it belongs to, as session_connect() was asked (host NULL
+	   before the first one; the last one's after it ended), and whether it is open. A
+	   transcript's header names them: the writer learns them here, not from the session. */
+	const char *host;
+	const char *port;
+	enum tls_mode mode;
+	bool connected;
 };
 
 typedef void (*session_listener)(const struct session_event *ev, void *arg);
