@@ -9,22 +9,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "smtpsh/exit.h"
 #include "smtpsh/render.h"
 #include "smtpsh/session.h"
 #include "smtpsh/transcript.h"
 
 struct profile_set;
-
-/* Exit statuses (documented in the README and --help). */
-enum shell_exit {
-	EXIT_OK = 0,
-	EXIT_REPLY = 1,    /* --strict: a 4xx/5xx reply */
-	EXIT_USAGE = 2,    /* bad usage or a local error */
-	EXIT_NET = 3,      /* connection failed or lost, timeout */
-	EXIT_TLS = 4,      /* TLS failure, STARTTLS impossible when required */
-	EXIT_PROTO = 5,    /* --strict: the server broke the protocol */
-	EXIT_INTERRUPT = 130,
-};
 
 struct practice; /* smtpsh --practice (practice.h) */
 
