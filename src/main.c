@@ -15,7 +15,7 @@
 #include "config.h"
 #include "smtpsh/history.h"
 #include "smtpsh/paths.h"
-#include "smtpsh/practice.h"
+#include "smtpsh/practice_cmd.h"
 #include "smtpsh/profiles.h"
 #include "smtpsh/rcfile.h"
 #include "smtpsh/render.h"

@@ -14,7 +14,7 @@
 #include "smtpsh/escape.h"
 #include "smtpsh/profiles.h"
 #include "smtpsh/send.h"
-#include "smtpsh/practice.h"
+#include "smtpsh/practice_cmd.h"
 #include "smtpsh/verbs.h"
 
 #define ARGS_MAX 128
