@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "smtpsh/history.h"
+#include "smtpsh/meta.h"
 #include "smtpsh/paths.h"
 #include "smtpsh/practice_cmd.h"
 #include "smtpsh/profiles.h"
@@ -770,7 +771,7 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 	transcript_writer_init(&rec);
 	session_add_quiet_listener(session, transcript_event, transcript_wants_quiet, &rec);
 	struct shell sh;
-	shell_init(&sh, session, &render);
+	shell_init(&sh, session, &render, &meta_local_commands);
 	sh.rec = &rec;
 	sh.batch = st->in != NULL || cli->replay.path || cli->send;
 	sh.strict = cli->strict;

@@ -17,10 +17,25 @@
 struct profile_set;
 
 struct practice; /* smtpsh --practice (practice.h) */
+struct shell;
+
+/*
+ * The local (backslash) commands as the shell sees them. The shell decides what a line is and
+ * hands a local command over; src/ui/meta.c holds the table and the commands, which stand on
+ * the shell (they record failures, connect, send a pipeline). shell_init() gets them (main.c
+ * passes meta_local_commands), so the shell needs nothing of the table above it.
+ */
+struct shell_local_commands {
+	/* Runs line (it starts with a backslash); false when it names no local command. */
+	bool (*run)(struct shell *sh, const char *line);
+	/* May the arguments of the command called name (without backslash) hold a secret? */
+	bool (*secret_args)(const char *name);
+};
 
 struct shell {
 	struct smtp_session *session;
 	struct render *render;
+	const struct shell_local_commands *local;
 	bool batch;           /* stop at network/TLS failures */
 	bool strict;          /* also stop at 4xx/5xx replies and protocol errors */
 	enum tls_mode mode;   /* default for \connect */
@@ -62,7 +77,9 @@ struct shell {
 	} skip;
 };
 
-void shell_init(struct shell *sh, struct smtp_session *s, struct render *r);
+/* local: the local commands (not NULL). */
+void shell_init(struct shell *sh, struct smtp_session *s, struct render *r,
+		const struct shell_local_commands *local);
 /* Frees what the shell holds (collected pipeline commands). */
 void shell_free(struct shell *sh);
 
