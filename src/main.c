@@ -14,8 +14,9 @@
 
 #include "config.h"
 #include "smtpsh/history.h"
+#include "smtpsh/meta.h"
 #include "smtpsh/paths.h"
-#include "smtpsh/practice.h"
+#include "smtpsh/practice_cmd.h"
 #include "smtpsh/profiles.h"
 #include "smtpsh/rcfile.h"
 #include "smtpsh/render.h"
@@ -767,10 +768,10 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 	}
 	session_add_listener(session, render_event, &render);
 	struct transcript_writer rec;
-	transcript_writer_init(&rec, session);
+	transcript_writer_init(&rec);
 	session_add_quiet_listener(session, transcript_event, transcript_wants_quiet, &rec);
 	struct shell sh;
-	shell_init(&sh, session, &render);
+	shell_init(&sh, session, &render, &meta_local_commands);
 	sh.rec = &rec;
 	sh.batch = st->in != NULL || cli->replay.path || cli->send;
 	sh.strict = cli->strict;

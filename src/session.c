@@ -103,7 +103,7 @@ struct smtp_session {
 	char *host;
 	char port[16];
 
-	enum session_phase phase;
+	enum smtp_phase phase;
 	int greeting; /* the greeting's code, 0 before it */
 	/* The server refused commands pipelined after the "." that ends a message: on this
 	   connection "." goes alone (session_pipeline). */
@@ -155,6 +155,10 @@ static void emit(struct smtp_session *s, struct session_event *ev)
 {
 	ev->tls = s->conn.ssl != NULL;
 	ev->verified = ev->tls && s->verified;
+	ev->host = s->host;
+	ev->port = s->port;
+	ev->mode = s->mode;
+	ev->connected = s->conn.fd >= 0;
 	for (size_t i = 0; i < s->nlisteners; i++)
 		if (!ev->quiet || s->listeners[i].wants_quiet)
 			s->listeners[i].fn(ev, s->listeners[i].arg);
@@ -1675,12 +1679,12 @@ bool session_has_buffered(const struct smtp_session *s)
 	return conn_has_buffered(&s->conn) || s->in_off < s->in.len;
 }
 
-enum session_phase session_phase(const struct smtp_session *s)
+enum smtp_phase session_phase(const struct smtp_session *s)
 {
 	return s->phase;
 }
 
-const char *session_phase_name(enum session_phase p)
+const char *session_phase_name(enum smtp_phase p)
 {
 	return phase_names[p];
 }

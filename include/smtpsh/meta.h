@@ -41,6 +41,9 @@ const struct meta_command *meta_find(const char *name);
    Returns false when line names no local command. */
 bool meta_run(struct shell *sh, const char *line);
 
+/* The table as the shell dispatches it (meta_run, and each command's secret_args). */
+extern const struct shell_local_commands meta_local_commands;
+
 /* The names of the \set settings; returns how many were put in out. */
 size_t meta_setting_names(const char **out, size_t max);
 

@@ -2,8 +2,9 @@
  * smtpsh --practice and --serve: the practice server seen from the shell.
  *   --practice: practice_start() runs the server in a child process (before any Readline
  *   state exists) on a free loopback port; the shell connects to it and trusts its CA; \inbox
- *   and \practice talk to it; practice_stop() ends it (it also ends by itself when the shell
- *   goes away: the control channel closes, and PR_SET_PDEATHSIG covers a killed shell).
+ *   and \practice talk to it (those commands and the banner are the shell's, practice_cmd.h);
+ *   practice_stop() ends it (it also ends by itself when the shell goes away: the control
+ *   channel closes, and PR_SET_PDEATHSIG covers a killed shell).
  *   --serve: practice_serve() runs the server in the foreground until Ctrl-C.
  */
 #ifndef SMTPSH_PRACTICE_H
@@ -15,8 +16,6 @@
 
 #include "smtpsh/buf.h"
 #include "smtpsh/practice_server.h"
-#include "smtpsh/render.h"
-#include "smtpsh/shell.h"
 
 struct practice {
 	struct practice_env env;
@@ -32,9 +31,6 @@ struct practice {
  */
 struct practice *practice_start(const struct practice_options *o, char *err, size_t errlen);
 
-/* The lines shown at start: port, login, CA, Maildir, what to try. */
-void practice_banner(const struct practice *p, struct render *r);
-
 /*
  * Sends one control line ("show", "greylist on"...) and reads the answer into reply (its
  * lines joined by "\n"). Returns 0 when the server said ok, 1 when it said error, -1 when
@@ -45,11 +41,7 @@ int practice_control(struct practice *p, const char *line, struct buf *reply);
 /* Ends the server (it says 421 to its clients), waits for it, removes its folder. */
 void practice_stop(struct practice *p);
 
-/* \inbox [N] and \practice [NAME VALUE...]: the local commands (src/ui/meta.c's table). */
-void practice_cmd_inbox(struct shell *sh, int argc, char **argv);
-void practice_cmd_practice(struct shell *sh, int argc, char **argv);
-
-/* smtpsh --serve: runs until Ctrl-C (or "quit" typed); returns the exit status. */
+/* smtpsh --serve: runs until Ctrl-C (or "quit" typed); returns the exit status (exit.h). */
 int practice_serve(const struct practice_options *o);
 
 #endif

@@ -25,7 +25,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "smtpsh/session.h"
+#include "smtpsh/proto.h"
 
 #define PROFILE_NAME_MAX 64
 #define PROFILE_MAX 1000 /* profiles in one file */

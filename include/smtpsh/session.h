@@ -20,25 +20,9 @@
 #include "smtpsh/buf.h"
 #include "smtpsh/caps.h"
 #include "smtpsh/conn.h"
+#include "smtpsh/proto.h"
 
 struct smtp_session;
-
-enum session_phase {
-	PHASE_DISCONNECTED, /* never connected, or closed by \disconnect */
-	PHASE_GREETING,     /* connected, waiting for the server's greeting */
-	PHASE_GREETED,      /* greeting received (or after STARTTLS): HELO/EHLO next */
-	PHASE_READY,        /* after HELO/EHLO, no transaction */
-	PHASE_MAIL,         /* MAIL accepted */
-	PHASE_RCPT,         /* at least one RCPT accepted */
-	PHASE_DATA,         /* after 354: message content until the lone "." */
-	PHASE_CLOSED,       /* the connection ended (QUIT, the server closed, an error) */
-};
-
-enum tls_mode {
-	TLS_NONE,     /* plaintext unless the user types STARTTLS */
-	TLS_IMPLICIT, /* TLS from the first byte (port 465) */
-	TLS_STARTTLS, /* EHLO, STARTTLS, handshake, EHLO right after the greeting; never plaintext */
-};
 
 enum session_status {
 	SESSION_OK = 0,
@@ -96,6 +80,13 @@ struct session_event {
 	/* SEV_SENT body line past the screen's limit (body_echo_max): for a transcript, not the
 	   screen. */
 	bool quiet;
+	/* Every event: the connection it belongs to, as session_connect() was asked (host NULL
+	   before the first one; the last one's after it ended), and whether it is open. A
+	   transcript's header names them: the writer learns them here, not from the session. */
+	const char *host;
+	const char *port;
+	enum tls_mode mode;
+	bool connected;
 };
 
 typedef void (*session_listener)(const struct session_event *ev, void *arg);
@@ -227,8 +218,8 @@ int session_greeting_code(const struct smtp_session *s);
 /* Closes the connection without QUIT. */
 void session_disconnect(struct smtp_session *s, const char *why);
 
-enum session_phase session_phase(const struct smtp_session *s);
-const char *session_phase_name(enum session_phase p);
+enum smtp_phase session_phase(const struct smtp_session *s);
+const char *session_phase_name(enum smtp_phase p);
 bool session_connected(const struct smtp_session *s);
 bool session_tls(const struct smtp_session *s);
 /* Under TLS with a verified certificate (not just --insecure)? */

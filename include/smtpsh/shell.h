@@ -9,28 +9,33 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "smtpsh/exit.h"
 #include "smtpsh/render.h"
 #include "smtpsh/session.h"
 #include "smtpsh/transcript.h"
 
 struct profile_set;
 
-/* Exit statuses (documented in the README and --help). */
-enum shell_exit {
-	EXIT_OK = 0,
-	EXIT_REPLY = 1,    /* --strict: a 4xx/5xx reply */
-	EXIT_USAGE = 2,    /* bad usage or a local error */
-	EXIT_NET = 3,      /* connection failed or lost, timeout */
-	EXIT_TLS = 4,      /* TLS failure, STARTTLS impossible when required */
-	EXIT_PROTO = 5,    /* --strict: the server broke the protocol */
-	EXIT_INTERRUPT = 130,
-};
-
 struct practice; /* smtpsh --practice (practice.h) */
+struct shell;
+
+/*
+ * The local (backslash) commands as the shell sees them. The shell decides what a line is and
+ * hands a local command over; src/ui/meta.c holds the table and the commands, which stand on
+ * the shell (they record failures, connect, send a pipeline). shell_init() gets them (main.c
+ * passes meta_local_commands), so the shell needs nothing of the table above it.
+ */
+struct shell_local_commands {
+	/* Runs line (it starts with a backslash); false when it names no local command. */
+	bool (*run)(struct shell *sh, const char *line);
+	/* May the arguments of the command called name (without backslash) hold a secret? */
+	bool (*secret_args)(const char *name);
+};
 
 struct shell {
 	struct smtp_session *session;
 	struct render *render;
+	const struct shell_local_commands *local;
 	bool batch;           /* stop at network/TLS failures */
 	bool strict;          /* also stop at 4xx/5xx replies and protocol errors */
 	enum tls_mode mode;   /* default for \connect */
@@ -72,7 +77,9 @@ struct shell {
 	} skip;
 };
 
-void shell_init(struct shell *sh, struct smtp_session *s, struct render *r);
+/* local: the local commands (not NULL). */
+void shell_init(struct shell *sh, struct smtp_session *s, struct render *r,
+		const struct shell_local_commands *local);
 /* Frees what the shell holds (collected pipeline commands). */
 void shell_free(struct shell *sh);
 

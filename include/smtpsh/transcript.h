@@ -13,7 +13,9 @@
 #include <stdio.h>
 
 #include "smtpsh/buf.h"
-#include "smtpsh/session.h"
+#include "smtpsh/proto.h"
+
+struct session_event; /* session.h: the writer is a session listener */
 
 #define TRANSCRIPT_MAGIC "smtpsh-transcript 1" /* the first line */
 #define TRANSCRIPT_VERSION 1
@@ -25,7 +27,12 @@
 struct transcript_writer {
 	FILE *f; /* NULL: not recording */
 	char *path;
-	const struct smtp_session *session; /* asked for the header's peer and TLS mode */
+	/* The connection of the last event heard, for the header (events carry it; the writer
+	   hears them also when not recording): host NULL before any. */
+	char *host;
+	char port[16];
+	enum tls_mode mode;
+	bool connected;
 	bool times; /* write the elapsed-time field (the shell follows \set timing) */
 	bool header_done;
 	bool failed; /* a write failed: recording stopped, err says why */
@@ -34,15 +41,17 @@ struct transcript_writer {
 	struct buf line;
 };
 
-void transcript_writer_init(struct transcript_writer *w, const struct smtp_session *s);
+/* A writer that does not record yet. Add it as a listener of the session right away, so that
+   it knows the connection when recording starts (see transcript_open). */
+void transcript_writer_init(struct transcript_writer *w);
 void transcript_writer_free(struct transcript_writer *w);
 
 /*
  * Starts recording to path (created with mode 0600, or truncated and made 0600); refuses a
  * symbolic link (the message names its target) and anything but a regular file, without
- * blocking on a FIFO. A recording going on is closed first. The header is written at once when the
- * session is connected, otherwise with the first event (so it names the peer of the connection that
- * follows). Returns 0, or -1 with a message in w->err.
+ * blocking on a FIFO. A recording going on is closed first. The header is written at once when
+ * the last event heard said the session is connected, otherwise with the first event (so it
+ * names the peer of the connection that follows). Returns 0, or -1 with a message in w->err.
  */
 int transcript_open(struct transcript_writer *w, const char *path);
 
@@ -54,7 +63,8 @@ bool transcript_active(const struct transcript_writer *w);
 /* Writes "# text" (one line; control bytes are replaced). For comments typed while recording. */
 void transcript_comment(struct transcript_writer *w, const char *text);
 
-/* The session listener; arg is the struct transcript_writer. */
+/* The session listener; arg is the struct transcript_writer. It hears every event, recording
+   or not: each one tells which connection it belongs to. */
 void transcript_event(const struct session_event *ev, void *arg);
 /* For session_add_quiet_listener: a recording transcript wants every body line. */
 bool transcript_wants_quiet(void *arg);

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Phases where a verb makes sense, as bits of 1 << enum session_phase. */
+/* Phases where a verb makes sense, as bits of 1 << enum smtp_phase. */
 #define VERB_IN(p) (1u << (p))
 
 struct smtp_verb {

@@ -136,26 +136,6 @@ struct practice *practice_start(const struct practice_options *o, char *err, siz
 	return p;
 }
 
-void practice_banner(const struct practice *p, struct render *r)
-{
-	render_info(r,
-		    "practice server (pid %ld) on %s port %u: a real SMTP server on this "
-		    "machine; nothing leaves it",
-		    (long)p->pid, p->env.addrs[0], p->env.port);
-	render_info(r, "AUTH login: user %s, password %s (offered after STARTTLS; \\auth logs in)",
-		    p->env.user, p->env.password);
-	render_info(r,
-		    "its TLS certificate comes from a CA made just now, trusted by this session "
-		    "only: %s",
-		    p->env.cafile);
-	render_info(r,
-		    "Maildir: %s (removed when you leave); \\inbox lists it, \\practice sets "
-		    "teaching faults",
-		    p->env.maildir);
-	render_info(r, "try: EHLO me, STARTTLS, EHLO me, AUTH PLAIN, MAIL FROM:<me@example.test>, "
-		       "RCPT TO:<you@example.test>, DATA, a few lines, '.', QUIT");
-}
-
 static int write_all(int fd, const char *data, size_t len)
 {
 	while (len) {

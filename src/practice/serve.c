@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "smtpsh/exit.h"
 #include "smtpsh/maildir.h"
 #include "smtpsh/practice_script.h"
 

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "smtpsh/session.h"
+#include "smtpsh/proto.h"
 
 #define CONNECTED                                                                              \
 	(VERB_IN(PHASE_GREETING) | VERB_IN(PHASE_GREETED) | VERB_IN(PHASE_READY) |             \

@@ -12,17 +12,19 @@
 
 #include "config.h"
 #include "smtpsh/escape.h"
+#include "smtpsh/session.h"
 
-void transcript_writer_init(struct transcript_writer *w, const struct smtp_session *s)
+void transcript_writer_init(struct transcript_writer *w)
 {
 	memset(w, 0, sizeof *w);
-	w->session = s;
 	buf_init(&w->line);
 }
 
 void transcript_writer_free(struct transcript_writer *w)
 {
 	transcript_close(w);
+	free(w->host);
+	w->host = NULL;
 	buf_free(&w->line);
 }
 
@@ -72,14 +74,12 @@ static void header(struct transcript_writer *w)
 	buf_reset(&w->line);
 	buf_printf(&w->line, "%s\ntool: smtpsh %s\ndate: %s", TRANSCRIPT_MAGIC, SMTPSH_VERSION,
 		   date);
-	const char *host = w->session ? session_host(w->session) : NULL;
-	if (host) {
+	if (w->host) {
 		static const char *const modes[] = {
 		    [TLS_NONE] = "none", [TLS_IMPLICIT] = "implicit", [TLS_STARTTLS] = "starttls"};
 		buf_puts(&w->line, "\nhost: ");
-		put_plain(&w->line, host, strlen(host));
-		buf_printf(&w->line, "\nport: %s\ntls: %s", session_port(w->session),
-			   modes[session_tls_mode(w->session)]);
+		put_plain(&w->line, w->host, strlen(w->host));
+		buf_printf(&w->line, "\nport: %s\ntls: %s", w->port, modes[w->mode]);
 	}
 	buf_putc(&w->line, '\n'); /* the empty line that ends the header */
 	put_line(w);
@@ -142,7 +142,7 @@ int transcript_open(struct transcript_writer *w, const char *path)
 	w->f = f;
 	w->header_done = false;
 	w->lines = 0;
-	if (w->session && session_connected(w->session))
+	if (w->connected)
 		header(w);
 	return 0;
 }
@@ -182,9 +182,25 @@ static void put_wire(struct buf *b, const char *text, size_t len)
 		buf_puts(b, "\\x20");
 }
 
+/* Keeps the connection an event belongs to: the peer of the header to come. */
+static void hear_connection(struct transcript_writer *w, const struct session_event *ev)
+{
+	if (!ev->host) {
+		free(w->host);
+		w->host = NULL;
+	} else if (!w->host || strcmp(w->host, ev->host) != 0) {
+		free(w->host);
+		w->host = strdup(ev->host); /* out of memory: a header without the peer */
+	}
+	snprintf(w->port, sizeof w->port, "%s", ev->port ? ev->port : "");
+	w->mode = ev->mode;
+	w->connected = ev->connected;
+}
+
 void transcript_event(const struct session_event *ev, void *arg)
 {
 	struct transcript_writer *w = arg;
+	hear_connection(w, ev);
 	if (!w->f)
 		return;
 	header(w);

@@ -9,7 +9,6 @@
 
 #include "smtpsh/cred.h"
 #include "smtpsh/escape.h"
-#include "smtpsh/meta.h"
 #include "smtpsh/sasl.h"
 
 #define PASSWORD_ENV "SMTPSH_PASSWORD"

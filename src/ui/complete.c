@@ -28,7 +28,7 @@ static bool prefix_ci(const char *s, const char *prefix)
 /* Would this verb make sense now? */
 static bool verb_fits(const struct shell *sh, const struct smtp_verb *v)
 {
-	enum session_phase ph = session_phase(sh->session);
+	enum smtp_phase ph = session_phase(sh->session);
 	const struct smtp_caps *caps = session_caps(sh->session);
 	if (!(v->phases & VERB_IN(ph)))
 		return false;
@@ -98,7 +98,7 @@ size_t complete_candidates(const struct shell *sh, const char *line, size_t star
 		nwords++;
 		i = j;
 	}
-	enum session_phase ph = session_phase(sh->session);
+	enum smtp_phase ph = session_phase(sh->session);
 	if (nwords == 0) {
 		if (text[0] == '\\' || ph == PHASE_DATA || !session_connected(sh->session))
 			return text[0] == '\\' || text[0] == '\0' ? metas(sh, text, out, max) : 0;

@@ -14,7 +14,7 @@
 #include "smtpsh/escape.h"
 #include "smtpsh/profiles.h"
 #include "smtpsh/send.h"
-#include "smtpsh/practice.h"
+#include "smtpsh/practice_cmd.h"
 #include "smtpsh/verbs.h"
 
 #define ARGS_MAX 128
@@ -644,3 +644,14 @@ void meta_help(struct shell *sh, const char *topic)
 	render_text(sh->render, out.data);
 	buf_free(&out);
 }
+
+static bool meta_secret_args(const char *name)
+{
+	const struct meta_command *m = meta_find(name);
+	return m && m->secret_args;
+}
+
+const struct shell_local_commands meta_local_commands = {
+    .run = meta_run,
+    .secret_args = meta_secret_args,
+};

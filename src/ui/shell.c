@@ -8,18 +8,19 @@
 
 #include "smtpsh/authline.h"
 #include "smtpsh/escape.h"
-#include "smtpsh/meta.h"
 #include "smtpsh/sasl.h"
 #include "smtpsh/step.h"
 
 #define COMMAND_MAX 512 /* octets with CRLF (RFC 5321 4.5.3.1.4) */
 #define TEXT_LINE_MAX 998 /* octets without CRLF (RFC 5322 2.1.1) */
 
-void shell_init(struct shell *sh, struct smtp_session *s, struct render *r)
+void shell_init(struct shell *sh, struct smtp_session *s, struct render *r,
+		const struct shell_local_commands *local)
 {
 	memset(sh, 0, sizeof *sh);
 	sh->session = s;
 	sh->render = r;
+	sh->local = local;
 	sh->mode = TLS_NONE;
 	sh->status = EXIT_OK;
 }
@@ -204,8 +205,7 @@ bool shell_line_is_secret(const struct shell *sh, const char *line)
 			return false;
 		memcpy(name, line + 1, n);
 		name[n] = '\0';
-		const struct meta_command *m = meta_find(name);
-		return m && m->secret_args;
+		return sh->local->secret_args(name);
 	}
 	/* AUTH with an initial response: the mechanism is fine to keep, the response is not. */
 	return authline_has_secret(line, strlen(line));
@@ -457,7 +457,7 @@ static void run_data_line(struct shell *sh, const char *line, size_t len)
 		if (line[1] == '\\') { /* "\\..." sends a line that starts with one backslash */
 			line++;
 			len--;
-		} else if (meta_run(sh, line)) {
+		} else if (sh->local->run(sh, line)) {
 			return;
 		}
 	}
@@ -508,7 +508,7 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		}
 		if (sh->pipe_n && !sh->pipe_collecting)
 			shell_pipeline_flush(sh); /* --pipeline: what was grouped goes first */
-		if (!meta_run(sh, line)) {
+		if (!sh->local->run(sh, line)) {
 			render_error(sh->render, "unknown local command %.*s (\\help lists them)",
 				     (int)strcspn(line, " "), line);
 			shell_failed(sh, SESSION_ERR_LOCAL);

@@ -7,29 +7,21 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "smtpsh/session.h"
 #include "tap.h"
 
-/* The writer asks the session for the header's peer: stubs of those four functions. */
-static bool stub_connected;
-const char *session_host(const struct smtp_session *s)
+/*
+ * The session stamps every event with the connection it belongs to; the writer takes the
+ * header's peer from there. The events of the round trip belong to this one, open or not.
+ */
+static bool peer_up;
+static void hear(struct session_event *ev, struct transcript_writer *w)
 {
-	(void)s;
-	return stub_connected ? "mail.example.test" : NULL;
-}
-const char *session_port(const struct smtp_session *s)
-{
-	(void)s;
-	return "587";
-}
-enum tls_mode session_tls_mode(const struct smtp_session *s)
-{
-	(void)s;
-	return TLS_STARTTLS;
-}
-bool session_connected(const struct smtp_session *s)
-{
-	(void)s;
-	return stub_connected;
+	ev->host = "mail.example.test";
+	ev->port = "587";
+	ev->mode = TLS_STARTTLS;
+	ev->connected = peer_up;
+	transcript_event(ev, w);
 }
 
 static struct session_event sent(const char *text, bool tls)
@@ -60,55 +52,55 @@ static void test_round_trip(const char *dir)
 	char path[512];
 	snprintf(path, sizeof path, "%s/t1.transcript", dir);
 	struct transcript_writer w;
-	transcript_writer_init(&w, (const struct smtp_session *)&w);
+	transcript_writer_init(&w);
 	w.times = true;
-	stub_connected = false;
+	peer_up = false;
 	ok(transcript_open(&w, path) == 0, "open for writing");
 	ok(access(path, F_OK) == 0 && strlen(slurp(path)) == 0,
 	   "no header before the first event when not connected");
-	stub_connected = true;
+	peer_up = true;
 
 	struct session_event ev = {.type = SEV_INFO, .text = "connected to x port 587",
 				   .len = 23, .elapsed_ms = 3};
-	transcript_event(&ev, &w);
+	hear(&ev, &w);
 	ev = received("220 mail ESMTP", 14, false, 12);
-	transcript_event(&ev, &w);
+	hear(&ev, &w);
 	ev = sent("EHLO me", false);
-	transcript_event(&ev, &w);
+	hear(&ev, &w);
 	ev = received("250-mail\x1b[31m red", 18, false, 5);
 	ev.last = false;
-	transcript_event(&ev, &w);
+	hear(&ev, &w);
 	ev = received("250 trailing space ", 19, false, 5);
 	ev.bare_lf = true;
-	transcript_event(&ev, &w);
+	hear(&ev, &w);
 	ev = (struct session_event){.type = SEV_TLS, .text = "TLSv1.3 X", .len = 9,
 				    .elapsed_ms = 40};
-	transcript_event(&ev, &w);
+	hear(&ev, &w);
 	/* reveal-secrets on: the screen sees the secret, the file must not */
 	ev = sent("AUTH PLAIN AGFsaWNlAHNlY3JldA==", true);
 	ev.secret = true;
 	ev.redacted = "AUTH PLAIN <redacted>";
-	transcript_event(&ev, &w);
+	hear(&ev, &w);
 	ev = sent("c2VjcmV0", true);
 	ev.secret = true;
 	ev.redacted = NULL;
-	transcript_event(&ev, &w);
+	hear(&ev, &w);
 	ev = received("334 VXNlcm5hbWU6", 16, true, 1);
-	transcript_event(&ev, &w);
+	hear(&ev, &w);
 	ev = sent("MAIL FROM:<a@b>", true);
 	ev.pipe_index = 1;
 	ev.pipe_total = 2;
-	transcript_event(&ev, &w);
+	hear(&ev, &w);
 	ev = sent("back\\slash \t tab \xc3\xa4 \xe2\x80\xae bidi \xff", true);
 	ev.body = true;
-	transcript_event(&ev, &w);
+	hear(&ev, &w);
 	ev = sent("", true);
 	ev.body = true;
 	ev.quiet = true;
-	transcript_event(&ev, &w);
+	hear(&ev, &w);
 	ev = (struct session_event){.type = SEV_WARNING, .text = "bad\nthing", .len = 9,
 				    .elapsed_ms = -1};
-	transcript_event(&ev, &w);
+	hear(&ev, &w);
 	transcript_comment(&w, "a comment\x07 with a bell");
 	transcript_close(&w);
 	ok(!w.failed, "no write failure");
@@ -202,9 +194,8 @@ static void test_round_trip(const char *dir)
 	transcript_reader_close(&rd);
 
 	/* reopening truncates; closing before any event still writes a header */
-	stub_connected = false;
 	transcript_writer_free(&w);
-	transcript_writer_init(&w, NULL);
+	transcript_writer_init(&w);
 	ok(transcript_open(&w, path) == 0, "reopen");
 	transcript_close(&w);
 	file = slurp(path);
@@ -215,6 +206,58 @@ static void test_round_trip(const char *dir)
 
 	ok(transcript_open(&w, "/nonexistent/dir/x") < 0 && strstr(w.err, "cannot write"),
 	   "unwritable path: an error, no crash");
+}
+
+/* An event of a connection to host:port in mode, open or not (as the session stamps it). */
+static void event_of(struct transcript_writer *w, enum session_event_type type, const char *text,
+		     const char *host, const char *port, enum tls_mode mode, bool connected)
+{
+	struct session_event ev = {.type = type,
+				   .text = text,
+				   .len = strlen(text),
+				   .elapsed_ms = -1,
+				   .host = host,
+				   .port = port,
+				   .mode = mode,
+				   .connected = connected};
+	transcript_event(&ev, w);
+}
+
+/* The header names the connection the events said, heard before recording started too. */
+static void test_header_peer(const char *dir)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/peer.transcript", dir);
+	struct transcript_writer w;
+	transcript_writer_init(&w);
+	event_of(&w, SEV_INFO, "connected to a.example port 25", "a.example", "25", TLS_NONE, true);
+	ok(transcript_open(&w, path) == 0 &&
+	       strstr(slurp(path), "\nhost: a.example\nport: 25\ntls: none\n\n") != NULL,
+	   "recording started while connected: the header at once, with the peer heard before");
+	event_of(&w, SEV_CLOSED, "connection closed", "a.example", "25", TLS_NONE, false);
+	transcript_close(&w);
+
+	ok(transcript_open(&w, path) == 0 && strlen(slurp(path)) == 0,
+	   "recording started after the connection ended: no header yet");
+	event_of(&w, SEV_INFO, "connected to b.example port 465", "b.example", "465", TLS_IMPLICIT,
+		 true);
+	transcript_close(&w);
+	const char *file = slurp(path);
+	ok(strstr(file, "\nhost: b.example\nport: 465\ntls: implicit\n\n*  connected to "
+			"b.example port 465\n") != NULL &&
+	       strstr(file, "a.example") == NULL,
+	   "the header names the connection that follows, not the one before");
+
+	event_of(&w, SEV_CLOSED, "connection closed", "b.example", "465", TLS_IMPLICIT, false);
+	ok(transcript_open(&w, path) == 0, "reopen");
+	event_of(&w, SEV_ERROR, "cannot connect to c.example", "c.example", "587", TLS_STARTTLS,
+		 false);
+	transcript_close(&w);
+	ok(strstr(slurp(path), "\nhost: c.example\nport: 587\ntls: starttls\n\n!  error: "
+			       "cannot connect to c.example\n") != NULL,
+	   "a connection that failed: the header names what was tried");
+
+	transcript_writer_free(&w);
 }
 
 static int parse(const char *line, struct transcript_entry *e)
@@ -345,6 +388,7 @@ int main(void)
 		return 1;
 	}
 	test_round_trip(dir);
+	test_header_peer(dir);
 	test_parse();
 	test_reader_hostile(dir);
 	char cmd[600];

@@ -1,5 +1,5 @@
-/* The local commands of a --practice session: \inbox [N] and \practice [NAME VALUE...]. */
-#include "smtpsh/practice.h"
+/* The shell's side of a --practice session: the banner, \inbox [N], \practice [NAME VALUE...]. */
+#include "smtpsh/practice_cmd.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,8 +9,29 @@
 
 #include "smtpsh/escape.h"
 #include "smtpsh/maildir.h"
+#include "smtpsh/practice.h"
 
 #define SHOW_MAX (1024 * 1024) /* octets of one message \inbox N shows */
+
+void practice_banner(const struct practice *p, struct render *r)
+{
+	render_info(r,
+		    "practice server (pid %ld) on %s port %u: a real SMTP server on this "
+		    "machine; nothing leaves it",
+		    (long)p->pid, p->env.addrs[0], p->env.port);
+	render_info(r, "AUTH login: user %s, password %s (offered after STARTTLS; \\auth logs in)",
+		    p->env.user, p->env.password);
+	render_info(r,
+		    "its TLS certificate comes from a CA made just now, trusted by this session "
+		    "only: %s",
+		    p->env.cafile);
+	render_info(r,
+		    "Maildir: %s (removed when you leave); \\inbox lists it, \\practice sets "
+		    "teaching faults",
+		    p->env.maildir);
+	render_info(r, "try: EHLO me, STARTTLS, EHLO me, AUTH PLAIN, MAIL FROM:<me@example.test>, "
+		       "RCPT TO:<you@example.test>, DATA, a few lines, '.', QUIT");
+}
 
 static bool need_practice(struct shell *sh, const char *cmd)
 {
