@@ -11,31 +11,16 @@
 #include "smtpsh/authline.h"
 #include "smtpsh/authview.h"
 
-static const char *const verb_what[] = {
-    [VERB_GREETING] = "the greeting",
-    [VERB_EHLO] = "EHLO",
-    [VERB_HELO] = "HELO",
-    [VERB_STARTTLS] = "STARTTLS",
-    [VERB_AUTH] = "AUTH",
-    [VERB_AUTH_DATA] = "AUTH",
-    [VERB_MAIL] = "MAIL",
-    [VERB_RCPT] = "RCPT",
-    [VERB_DATA] = "DATA",
-    [VERB_DOT] = "the end of DATA",
-    [VERB_RSET] = "RSET",
-    [VERB_QUIT] = "QUIT",
-    [VERB_OTHER] = "the command",
-};
-
-/* Short names for events (what hints match on); NULL: not known. */
-static const char *const verb_short[] = {
-    [VERB_GREETING] = "greeting", [VERB_EHLO] = "EHLO",
-    [VERB_HELO] = "HELO",	  [VERB_STARTTLS] = "STARTTLS",
-    [VERB_AUTH] = "AUTH",	  [VERB_AUTH_DATA] = "AUTH",
-    [VERB_MAIL] = "MAIL",	  [VERB_RCPT] = "RCPT",
-    [VERB_DATA] = "DATA",	  [VERB_DOT] = ".",
-    [VERB_RSET] = "RSET",	  [VERB_QUIT] = "QUIT",
-    [VERB_OTHER] = NULL,
+/* The kinds that are moments of the conversation rather than verbs: how messages and events
+   name them. A verb's kind is named by its row in the verb table (verbs.c). */
+static const struct {
+	const char *what;   /* in messages: "no reply to the end of DATA" */
+	const char *short_; /* in events (what hints match on); NULL: not known */
+} moments[] = {
+    [VERB_GREETING] = {"the greeting", "greeting"},
+    [VERB_AUTH_DATA] = {"AUTH", "AUTH"},
+    [VERB_DOT] = {"the end of DATA", "."},
+    [VERB_OTHER] = {"the command", NULL},
 };
 
 static const char *const phase_names[] = {
@@ -164,14 +149,27 @@ const char *client_phase_name(enum smtp_phase p)
 	return (size_t)p < sizeof phase_names / sizeof phase_names[0] ? phase_names[p] : "?";
 }
 
+/* The name of the verb-table row of kind v (EHLO before its alias), or NULL for a moment. */
+static const char *kind_name(enum client_verb v)
+{
+	if (v == VERB_GREETING || v == VERB_AUTH_DATA || v == VERB_DOT || v == VERB_OTHER)
+		return NULL;
+	for (size_t i = 0; i < smtp_verb_count; i++)
+		if (smtp_verbs[i].kind == v)
+			return smtp_verbs[i].name;
+	return NULL;
+}
+
 const char *client_verb_what(enum client_verb v)
 {
-	return verb_what[v];
+	const char *name = kind_name(v);
+	return name ? name : moments[v].what;
 }
 
 const char *client_verb_short(enum client_verb v)
 {
-	return verb_short[v];
+	const char *name = kind_name(v);
+	return name ? name : moments[v].short_;
 }
 
 /* ---- the queue of replies owed ---------------------------------------------------------- */
@@ -433,7 +431,7 @@ static enum client_action too_many_lines(struct smtp_client *c, const char *rest
 	char verb[40] = "";
 	const struct client_pending *pd = client_pending_head(c);
 	if (pd)
-		snprintf(verb, sizeof verb, " to %s", verb_what[pd->v]);
+		snprintf(verb, sizeof verb, " to %s", client_verb_what(pd->v));
 	res->done = pd != NULL;
 	fail(c,
 	     "protocol error: the reply%s has more than %d lines; the rest is not shown (%zu more "
@@ -468,7 +466,7 @@ enum client_action client_recv(struct smtp_client *c, const char *data, size_t l
 		    .bare_lf = line.bare_lf,
 		    .unsolicited = pd == NULL,
 		    .elapsed_ms = pd ? (long)(now_ms - pd->sent_ms) : -1,
-		    .verb = pd ? verb_short[pd->v] : NULL,
+		    .verb = pd ? client_verb_short(pd->v) : NULL,
 		    .command = pd && pd->shown[0] ? pd->shown : NULL,
 		    .pipe_index = pd ? pd->pipe_index : 0,
 		    .pipe_total = pd ? pd->pipe_total : 0,

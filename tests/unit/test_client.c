@@ -343,6 +343,22 @@ static void test_classify(void)
 	is_str(client_verb_what(VERB_DOT), "the end of DATA", "what the end of DATA is called");
 	is_str(client_verb_what(VERB_GREETING), "the greeting", "what the greeting is called");
 	ok(client_verb_short(VERB_OTHER) == NULL, "an unknown verb has no short name");
+	is_str(client_verb_what(VERB_OTHER), "the command", "what an unknown verb is called");
+	static const struct {
+		enum client_verb v;
+		const char *name;
+	} kinds[] = {{VERB_GREETING, "greeting"}, {VERB_EHLO, "EHLO"},
+		     {VERB_HELO, "HELO"},	  {VERB_STARTTLS, "STARTTLS"},
+		     {VERB_AUTH, "AUTH"},	  {VERB_AUTH_DATA, "AUTH"},
+		     {VERB_MAIL, "MAIL"},	  {VERB_RCPT, "RCPT"},
+		     {VERB_DATA, "DATA"},	  {VERB_DOT, "."},
+		     {VERB_RSET, "RSET"},	  {VERB_QUIT, "QUIT"}};
+	for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+		is_str(client_verb_short(kinds[i].v), kinds[i].name,
+		       "kind %d is named %s in events", kinds[i].v, kinds[i].name);
+	greeted();
+	exchange("LHLO me", "250 ok\r\n");
+	is_str(last_recv.verb, "EHLO", "a reply to LHLO is named EHLO's");
 }
 
 /* --- pipelining --------------------------------------------------------------------------- */
