@@ -1,8 +1,10 @@
 /*
- * The SMTP session: the one object that owns the connection (socket and TLS state), the
- * reply parser, the phase of the conversation and the server's capabilities. All network I/O
- * of smtpsh goes through it. It prints nothing: everything that happens is reported as
- * events to the listeners (the screen renderer, a transcript writer).
+ * The SMTP session: the one object that owns the connection (socket and TLS state) and the
+ * I/O driver of the client engine (client.h), which knows the phase of the conversation, the
+ * replies owed and the server's capabilities. All network I/O of smtpsh goes through it; the
+ * shell learns TLS facts through session_tls*() and session_describe_tls(), never from the
+ * connection itself. It prints nothing: everything that happens is reported as events
+ * (event.h) to the listeners (the screen renderer, a transcript writer).
  *
  * Calls that wait (connect, command, data_end...) are bounded by the session timeout and stop
  * early when the interrupt flag given to session_set_interrupt() becomes nonzero. They return
