@@ -13,11 +13,7 @@
 
 #include <openssl/ssl.h>
 
-enum conn_family {
-	CONN_ANY,
-	CONN_V4,
-	CONN_V6,
-};
+#include "smtpsh/proto.h" /* enum conn_family */
 
 enum conn_io {
 	CONN_IO_OK = 0,

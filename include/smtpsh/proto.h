@@ -1,8 +1,9 @@
 /*
  * The words of the SMTP conversation that several layers share: where a conversation stands
- * (the phase) and how a connection does TLS. Plain types, no functions and no other header, so
- * that the verb table, the profile parser, the session and the shell agree on them without
- * depending on each other (the profile parser need not see OpenSSL to name a TLS mode).
+ * (the phase), how a connection does TLS and which address family it uses. Plain types, no
+ * functions and no other header, so that the verb table, the profile parser, the session and the
+ * shell agree on them without depending on each other (the profile parser need not see OpenSSL to
+ * name a TLS mode).
  */
 #ifndef SMTPSH_PROTO_H
 #define SMTPSH_PROTO_H
@@ -25,6 +26,13 @@ enum tls_mode {
 	TLS_IMPLICIT, /* TLS from the first byte (port 465, RFC 8314) */
 	/* EHLO, STARTTLS, handshake, EHLO right after the greeting; never plaintext */
 	TLS_STARTTLS,
+};
+
+/* Which address family a connection may use (-4 / -6 on the command line). */
+enum conn_family {
+	CONN_ANY,
+	CONN_V4,
+	CONN_V6,
 };
 
 #endif

@@ -1,8 +1,10 @@
 /*
- * The SMTP session: the one object that owns the connection (socket and TLS state), the
- * reply parser, the phase of the conversation and the server's capabilities. All network I/O
- * of smtpsh goes through it. It prints nothing: everything that happens is reported as
- * events to the listeners (the screen renderer, a transcript writer).
+ * The SMTP session: the one object that owns the connection (socket and TLS state) and the
+ * I/O driver of the client engine (client.h), which knows the phase of the conversation, the
+ * replies owed and the server's capabilities. All network I/O of smtpsh goes through it; the
+ * shell learns TLS facts through session_tls*() and session_describe_tls(), never from the
+ * connection itself. It prints nothing: everything that happens is reported as events
+ * (event.h) to the listeners (the screen renderer, a transcript writer).
  *
  * Calls that wait (connect, command, data_end...) are bounded by the session timeout and stop
  * early when the interrupt flag given to session_set_interrupt() becomes nonzero. They return
@@ -19,7 +21,8 @@
 
 #include "smtpsh/buf.h"
 #include "smtpsh/caps.h"
-#include "smtpsh/conn.h"
+#include "smtpsh/client.h"
+#include "smtpsh/event.h"
 #include "smtpsh/proto.h"
 
 struct smtp_session;
@@ -36,70 +39,17 @@ enum session_status {
 	SESSION_ERR_REFUSED,	 /* connect with TLS_STARTTLS: the greeting was 4xx/5xx */
 };
 
-enum session_event_type {
-	SEV_SENT,     /* a line sent (text without CRLF) */
-	SEV_RECEIVED, /* a reply line received (text without CRLF, raw bytes: escape it) */
-	SEV_INFO,     /* a local event ("connected to ..."), text is ours */
-	SEV_TLS,      /* TLS established: text is the summary */
-	SEV_WARNING,
-	SEV_ERROR,
-	SEV_CLOSED, /* the connection ended: text says how */
-};
-
-struct session_event {
-	enum session_event_type type;
-	const char *text; /* not NUL-terminated for SENT/RECEIVED; use len */
-	size_t len;
-	bool tls;      /* the channel was encrypted when this happened */
-	bool verified; /* with tls: the certificate was verified */
-	int code;      /* SEV_RECEIVED: the reply code, or 0 for a malformed line */
-	bool last;     /* SEV_RECEIVED: the last line of its reply */
-	bool body;     /* SEV_SENT: a line of message content (inside DATA) */
-	bool bare_lf;  /* SEV_RECEIVED: the line ended with LF alone */
-	bool unsolicited; /* SEV_RECEIVED: no command was waiting for this reply */
-	/*
-	 * Milliseconds, or -1 when not measured: SEV_RECEIVED since its command was written (the
-	 * greeting: since the connection was ready); the SEV_INFO "connected" event: the TCP
-	 * connect time; SEV_TLS: the handshake time.
-	 */
-	long elapsed_ms;
-	/* SEV_RECEIVED: the verb of the command this reply answers ("EHLO", "AUTH", "MAIL", "."
-	   for the end of DATA, "greeting"), or NULL (unsolicited, or a verb smtpsh does not
-	   know). */
-	const char *verb;
-	/* SEV_RECEIVED: that command as shown (a secret is always masked here), or NULL. */
-	const char *command;
-	/* SEV_SENT and SEV_RECEIVED of a pipelined group (session_pipeline): the command's
-	   position 1..pipe_total; 0 outside a group. */
-	unsigned pipe_index, pipe_total;
-	/* SEV_SENT: the line holds a secret (an AUTH response); text is what the user chose to see
-	   (masked unless \set reveal-secrets), redacted is always the masked form: what may be
-	   written to a file. */
-	bool secret;
-	const char *redacted;
-	/* SEV_SENT body line past the screen's limit (body_echo_max): for a transcript, not the
-	   screen. */
-	bool quiet;
-	/* Every event: the connection it belongs to, as session_connect() was asked (host NULL
-	   before the first one; the last one's after it ended), and whether it is open. A
-	   transcript's header names them: the writer learns them here, not from the session. */
-	const char *host;
-	const char *port;
-	enum tls_mode mode;
-	bool connected;
-};
-
 typedef void (*session_listener)(const struct session_event *ev, void *arg);
 /* Asked when a body starts: does this listener want its quiet lines now? */
 typedef bool (*session_quiet_query)(void *arg);
 
 struct session_params {
-	const char *cafile;      /* trusted CAs for TLS, or NULL for the system store */
-	bool insecure;           /* do not stop on certificate problems (still reported) */
-	int timeout_ms;          /* connect, TLS handshake and reply timeout */
+	const char *cafile;	 /* trusted CAs for TLS, or NULL for the system store */
+	bool insecure;		 /* do not stop on certificate problems (still reported) */
+	int timeout_ms;		 /* connect, TLS handshake and reply timeout */
 	enum conn_family family; /* -4 / -6 */
-	const char *ehlo_name;   /* name for the automatic EHLO of TLS_STARTTLS */
-	size_t body_echo_max;    /* lines of a \file body shown as events (then a summary) */
+	const char *ehlo_name;	 /* name for the automatic EHLO of TLS_STARTTLS */
+	size_t body_echo_max;	 /* lines of a \file body shown as events (then a summary) */
 	/* session_data_line gathers the lines into writes of up to 64 KiB (sent by the end of
 	   DATA, \file, session_flush): for batch mode, where the lines come fast. Off, each
 	   line is written at once (the shell: a line typed now and then keeps the server's
@@ -109,13 +59,6 @@ struct session_params {
 	   write): the caller flushes its buffered output there. NULL: nothing. */
 	void (*before_wait)(void *arg);
 	void *before_wait_arg;
-};
-
-/* A complete reply as received: its code and its lines joined with "\n" (raw bytes). */
-struct smtp_reply {
-	int code; /* 0: no reply (a failure) */
-	size_t nlines;
-	struct buf text;
 };
 
 /* A new, disconnected session; params are copied. NULL when memory ran out. */
@@ -201,8 +144,8 @@ typedef ssize_t (*session_reader)(void *arg, char *buf, size_t cap, char *err, s
  * then a summary naming label. The way session_data_file() sends a file. A read error gives
  * SESSION_ERR_LOCAL; the message then holds part of the content (still in PHASE_DATA).
  */
-enum session_status session_data_stream(struct smtp_session *s, session_reader reader,
-					void *arg, const char *label);
+enum session_status session_data_stream(struct smtp_session *s, session_reader reader, void *arg,
+					const char *label);
 /* In PHASE_DATA: sends the final "." and waits for the reply. */
 enum session_status session_data_end(struct smtp_session *s, struct smtp_reply *reply);
 
@@ -255,8 +198,5 @@ void session_tls_summary(const struct smtp_session *s, struct buf *out);
 const char *session_error(const struct smtp_session *s);
 /* Describes the protection of the connection for \tls (several lines). */
 void session_describe_tls(const struct smtp_session *s, struct buf *out);
-
-void smtp_reply_init(struct smtp_reply *r);
-void smtp_reply_free(struct smtp_reply *r);
 
 #endif

@@ -1,9 +1,32 @@
-/* The SMTP verbs smtpsh knows: one table for completion and \help (pure data). */
+/*
+ * The SMTP verbs smtpsh knows: one table, one row per verb, for completion, \help and the
+ * client engine (client.c classifies a command line by the row whose name or alias it starts
+ * with, and the row's kind decides what its reply does). Pure data.
+ */
 #ifndef SMTPSH_VERBS_H
 #define SMTPSH_VERBS_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+/* What a reply answers: decides its effect in the client engine (client.c). The SMTP verbs
+   that change the state have a kind of their own (their rows in smtp_verbs[] name it); the
+   others are moments of the conversation. */
+enum client_verb {
+	VERB_GREETING,
+	VERB_EHLO, /* EHLO, and LHLO (RFC 2033) */
+	VERB_HELO,
+	VERB_STARTTLS,
+	VERB_AUTH,
+	VERB_AUTH_DATA, /* a line answering a 334 challenge */
+	VERB_MAIL,
+	VERB_RCPT,
+	VERB_DATA,
+	VERB_DOT, /* the "." that ends the message content */
+	VERB_RSET,
+	VERB_QUIT,
+	VERB_OTHER, /* a verb without effect on the state (NOOP, VRFY...), or one not known */
+};
 
 /* Phases where a verb makes sense, as bits of 1 << enum smtp_phase. */
 #define VERB_IN(p) (1u << (p))
@@ -12,12 +35,15 @@ struct smtp_verb {
 	const char *name;
 	const char *syntax;
 	const char *summary;
-	const char *details;  /* what it does, a few sentences for \help VERB */
+	const char *details; /* what it does, a few sentences for \help VERB */
 	const char *replies; /* the replies to expect */
 	const char *rfc;
 	const char *example;
-	unsigned phases;        /* VERB_IN(...) bits */
-	const char *needs_cap;  /* offered first only when the server advertised this, or NULL */
+	unsigned phases;       /* VERB_IN(...) bits */
+	const char *needs_cap; /* offered first only when the server advertised this, or NULL */
+	enum client_verb kind; /* what its reply does (client.c) */
+	const char *alias;     /* another name the server reads the same way (LHLO), or NULL;
+				  not completed, not in \help */
 };
 
 extern const struct smtp_verb smtp_verbs[];

@@ -43,6 +43,7 @@ PATH_LAYERS = {
     "src/smtp/": "smtp",
     "src/conf/": "conf",
     "src/session.c": "session",
+    "src/session_": "session",  # session_data.c, session_pipe.c, session_tls.c, session_int.h
     "src/transcript/": "transcript",
     "src/practice/": "practice",
     "src/ui/": "ui",
@@ -52,6 +53,7 @@ PATH_LAYERS = {
 # Headers of include/smtpsh/ without a src/*/X.c of their name: the layer that defines them.
 HEADER_LAYERS = {
     "include/smtpsh/proto.h": "smtp",  # the phase and the TLS mode (session, conf, ui use it)
+    "include/smtpsh/event.h": "smtp",  # the session's events: the client engine makes them
     "include/smtpsh/exit.h": "util",  # exit statuses: --serve's, the shell's, main's
     "include/smtpsh/transcript.h": "transcript",  # parse.c, reader.c and writer.c
     "include/smtpsh/practice_script.h": "practice",  # src/practice/script.c

@@ -1,0 +1,212 @@
+/*
+ * The SMTP client protocol engine: the mirror of the practice server's smtpd.c, without I/O.
+ * It knows where the conversation stands (the phase), which replies are owed and to which
+ * commands (the pipelining queue, RFC 2920), what a complete reply does (EHLO's 250 records
+ * the capabilities, 354 to DATA starts the message, 220 to STARTTLS asks for the handshake,
+ * 221 to QUIT ends the connection), which command lines hold a secret (AUTH, RFC 4954) and
+ * who logged in, never with what. The caller (session.c, or a unit test) owns the socket,
+ * TLS and the clock: it hands the engine the bytes it read (client_recv()) and the commands
+ * it writes (client_command(), client_expect()), and carries out the actions it gets back.
+ * The model is nghttp2's session_mem_recv with callbacks (CONVENTIONS.md); the one door for
+ * the phase is client_set_phase(), as curl's smtp_state() and OpenSMTPD's
+ * smtp_client_state(), traced old -> new from a names table.
+ *
+ * Everything the server sends is hostile: replies go through the bounded reader of reply.c
+ * (RFC 5321 4.2: a code, then ' ' or '-'; no NUL; lines and line count capped), a malformed
+ * reply is reported once and answers the oldest command, and a reply past REPLY_LINES_MAX
+ * lines ends the connection. Events (received lines, warnings, errors) go out through a
+ * callback in neutral words: which local command would help is the shell's business.
+ */
+#ifndef SMTPSH_CLIENT_H
+#define SMTPSH_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "smtpsh/buf.h"
+#include "smtpsh/caps.h"
+#include "smtpsh/event.h"
+#include "smtpsh/proto.h"
+#include "smtpsh/reply.h"
+#include "smtpsh/verbs.h" /* enum client_verb, the verb table */
+
+#define CLIENT_PENDING_MAX 256 /* replies owed at most (the oldest is then forgotten) */
+#define CLIENT_REPLY_TEXT_MAX                                                                      \
+	(64 * 1024)		 /* of a reply kept for the caller; every line is shown            \
+				  */
+#define CLIENT_SHOWN_CMD_MAX 128 /* bytes of a command kept to say which one a reply answers */
+#define CLIENT_AUTH_USER_MAX 256
+#define CLIENT_REDACTED_MAX 96
+
+/* A complete reply as received: its code and its lines joined with "\n" (raw bytes). */
+struct smtp_reply {
+	int code; /* 0: no reply (a failure) */
+	size_t nlines;
+	struct buf text;
+};
+
+void smtp_reply_init(struct smtp_reply *r);
+void smtp_reply_free(struct smtp_reply *r);
+void smtp_reply_clear(struct smtp_reply *r);
+void smtp_reply_copy(struct smtp_reply *dst, const struct smtp_reply *src);
+
+/* A command whose reply is owed. */
+struct client_pending {
+	enum client_verb v;
+	long long sent_ms; /* when it was written */
+	unsigned pipe_index, pipe_total;
+	char shown[CLIENT_SHOWN_CMD_MAX]; /* as shown, secrets masked */
+};
+
+/* What the caller does after client_recv(). */
+enum client_action {
+	CLIENT_NONE,	    /* every byte given was used, no reply completed: read more */
+	CLIENT_REPLY,	    /* a reply completed (or an unsolicited one): look at the result */
+	CLIENT_START_DATA,  /* 354 to DATA: message content follows (a new message starts) */
+	CLIENT_UPGRADE_TLS, /* 220 to STARTTLS: discard what else the server sent
+			       (client_tls_reset), run the handshake, then client_tls_started() */
+	CLIENT_CLOSE,	    /* 221 to QUIT: close the connection (the server does too) */
+	CLIENT_PROTO_ERROR, /* a malformed reply ended (already reported): it answered the oldest
+			       command when one was owed */
+	CLIENT_ABORT,	    /* a reply past REPLY_LINES_MAX lines (reported): close the connection
+			       at once, nothing after it can be read in step */
+};
+
+struct client_result {
+	enum client_action action;
+	bool done; /* a reply ended and took its command off the queue (or was unsolicited) */
+	enum client_verb verb; /* the command it answered (VERB_OTHER when unsolicited) */
+	int code;
+};
+
+/* One command line as the engine sees it: its verb, what is shown, what a file may keep. */
+struct client_command {
+	const char *line;
+	enum client_verb v;
+	const char *shown; /* what listeners see as text */
+	bool secret;
+	char redacted[CLIENT_REDACTED_MAX];
+};
+
+typedef void (*client_event_fn)(struct session_event *ev, void *arg);
+typedef void (*client_phase_fn)(enum smtp_phase from, enum smtp_phase to, void *arg);
+
+/* The engine's state; its fields are read by the session (session_int.h) and written only
+   by client.c. */
+struct smtp_client {
+	enum smtp_phase phase;
+	int greeting; /* the greeting's code, 0 before it */
+	/* The server refused commands pipelined after the "." that ends a message: on this
+	   connection "." goes alone (session_pipeline). */
+	bool dot_alone;
+	bool in_auth; /* after a 334 to AUTH: the next line is a SASL response */
+	struct smtp_caps caps;
+
+	struct reply_parser parser;
+	struct smtp_reply cur;	/* the reply being received */
+	struct smtp_reply last; /* the last complete reply */
+	bool reply_broken;	/* inside a malformed multi-line reply: lines until its last one */
+
+	struct client_pending pending[CLIENT_PENDING_MAX]; /* oldest first */
+	size_t pend_head, pend_n;
+	unsigned long long sent_seq, done_seq;
+	size_t unsolicited; /* replies nobody asked for since the last command */
+	size_t unsol_lines; /* their lines */
+	unsigned long long unsol_hidden, unsol_hidden_bytes; /* those lines not shown (past the
+								cap), not yet reported */
+
+	/* AUTH on this connection: the exchange going on, and its result. */
+	char auth_mech[24];  /* mechanism of the exchange going on */
+	unsigned auth_nresp; /* client responses sent in it (an initial response counts) */
+	char auth_try[CLIENT_AUTH_USER_MAX]; /* the user it names, when seen */
+	bool authed;
+	char auth_user[CLIENT_AUTH_USER_MAX];
+	char authed_mech[24];
+
+	client_event_fn on_event;
+	client_phase_fn on_phase;
+	void *arg;
+};
+
+/* A new engine in PHASE_DISCONNECTED; events and phase changes go to the callbacks (either
+   may be NULL) with arg. client_free() releases what it holds (not c itself). */
+void client_init(struct smtp_client *c, client_event_fn on_event, client_phase_fn on_phase,
+		 void *arg);
+void client_free(struct smtp_client *c);
+/* Forgets everything of the connection (a new one, or the end of one); the phase stays. */
+void client_reset(struct smtp_client *c);
+
+/* THE one way to change the phase: traces from -> to through on_phase when they differ. */
+void client_set_phase(struct smtp_client *c, enum smtp_phase to);
+/* The phase's name for traces and \status ("greeting", "ready", "data"...). */
+const char *client_phase_name(enum smtp_phase p);
+
+/* A connection is up: the greeting is owed (as a reply to "the greeting", since now_ms). */
+void client_connected(struct smtp_client *c, long long now_ms);
+
+/* The kind of a command line as the server reads it (leading blanks, any case; LHLO is EHLO).
+   in_auth: the line answers a challenge (VERB_AUTH_DATA whatever it says). */
+enum client_verb client_classify(const char *line, bool in_auth);
+/* "EHLO", "the greeting", "the end of DATA", "the command": for messages. */
+const char *client_verb_what(enum client_verb v);
+/* What events name the verb ("EHLO", "greeting", "."), or NULL when smtpsh does not know it. */
+const char *client_verb_short(enum client_verb v);
+/* May line be followed by more commands in one pipelined group (RFC 2920 3.1: MAIL, RCPT,
+   RSET)? */
+bool client_pipelinable(const char *line);
+
+/*
+ * Prepares a command line about to be written: classifies it (as v unless v is VERB_OTHER
+ * and the line says otherwise: see client_classify), masks a secret (an AUTH initial
+ * response, any SASL response but "*"), follows the AUTH exchange far enough to know the user
+ * name, forgets the capabilities before an EHLO, and reports it as a SEV_SENT event
+ * (pipe_index/pipe_total: its place in a pipelined group, 0 outside one). shown: what
+ * listeners see instead of line, or NULL.
+ */
+void client_command(struct smtp_client *c, struct client_command *o, const char *line,
+		    const char *shown, enum client_verb v, unsigned pipe_index,
+		    unsigned pipe_total);
+/* The command o was written at sent_ms: its reply is owed now. */
+void client_expect(struct smtp_client *c, const struct client_command *o, long long sent_ms,
+		   unsigned pipe_index, unsigned pipe_total);
+/* The "." that ends the message content was written at sent_ms (its SEV_SENT is the caller's:
+   a body line). */
+void client_expect_dot(struct smtp_client *c, long long sent_ms);
+
+/*
+ * Reads server bytes data[0..len) up to the end of at most one reply, reporting each line
+ * (SEV_RECEIVED) as it completes; *used gets the bytes consumed (the rest is for the next
+ * call). now_ms measures how long the reply took. The result says what the caller does.
+ * CLIENT_ABORT counts data[*used..len) as lines nobody will read, so pass all that is
+ * buffered.
+ */
+enum client_action client_recv(struct smtp_client *c, const char *data, size_t len, size_t *used,
+			       long long now_ms, struct client_result *res);
+
+/* Is the server in the middle of a reply (a line or a multi-line reply begun)? Bytes the
+   caller has not fed yet count too: the caller knows them. */
+bool client_mid_reply(const struct smtp_client *c);
+/* The command the next reply answers, or NULL when none is owed. */
+const struct client_pending *client_pending_head(const struct smtp_client *c);
+/* Says how many lines nobody asked for were not shown (SEV_INFO), if any. */
+void client_report_hidden(struct smtp_client *c);
+
+/*
+ * After CLIENT_UPGRADE_TLS: forgets what was read in plaintext (RFC 3207 4.2: the client
+ * discards what it knew, and bytes after the 220 are no reply of the TLS session) and returns
+ * how many bytes the reply reader held of it. The caller discards its own buffer, runs the
+ * handshake, and on success calls client_tls_started().
+ */
+size_t client_tls_reset(struct smtp_client *c);
+/* The handshake after STARTTLS succeeded: EHLO comes next, the AUTH state is forgotten. */
+void client_tls_started(struct smtp_client *c);
+
+/*
+ * The Haraka decision (RFC 2920 3.1 allows commands after the "." in one group; Haraka
+ * answers 503 to all of them, GHSA-rp4q-8m6x-c43c): given the codes of a group that began with
+ * "." (codes[0] its reply, 0 for none), are the others to be sent again one at a time? When
+ * so, "." goes alone from now on (dot_alone).
+ */
+bool client_resend_after_dot(struct smtp_client *c, const int *codes, size_t n);
+
+#endif

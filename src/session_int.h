@@ -1,0 +1,106 @@
+/*
+ * What the files of the session share (session.c: connection, waits, commands; session_pipe.c:
+ * pipelined groups; session_tls.c: the handshake; session_data.c: the message content;
+ * session_info.c: queries), as smtpd_int.h does for the practice server. Not a public
+ * header: the shell knows session.h only. Include it after "smtpsh/session.h", not from here: a .c and its header are one node
+ * of the include graph (tests/tool/test_layers.py), and this file must not lead back to it.
+ */
+#ifndef SMTPSH_SESSION_INT_H
+#define SMTPSH_SESSION_INT_H
+
+#include <stdarg.h>
+
+#include "smtpsh/client.h"
+#include "smtpsh/conn.h"
+#include "smtpsh/dotstuff.h"
+
+#define SESSION_LISTENERS_MAX 4
+#define SESSION_FILE_CHUNK (64 * 1024)
+
+struct listener {
+	session_listener fn;
+	session_quiet_query wants_quiet; /* NULL: never gets quiet body lines */
+	void *arg;
+};
+
+/*
+ * One message being sent (curl's per-transfer struct SMTP beside the connection's smtp_conn):
+ * the dot-stuffing encoder and the bytes encoded but not written yet. Started by the 354 to
+ * DATA; what is left of it goes with the connection.
+ */
+struct session_message {
+	struct dotstuff ds;
+	struct buf out; /* staging for body bytes (coalesce_body gathers lines here) */
+};
+
+struct smtp_session {
+	struct session_params p;
+	char *cafile;
+	char *ehlo_name;
+	struct listener listeners[SESSION_LISTENERS_MAX];
+	size_t nlisteners;
+	volatile sig_atomic_t *intr;
+
+	struct conn conn;
+	SSL_CTX *ctx;
+	bool verified;
+	bool implicit_tls; /* TLS from the first byte, not upgraded by STARTTLS */
+	enum tls_mode mode;
+	char *host;
+	char port[16];
+
+	struct smtp_client c; /* the protocol: phase, replies owed, caps, AUTH */
+	bool pipe_resent;     /* the last session_pipeline sent its commands again in lockstep */
+
+	struct buf in; /* bytes read and not yet parsed: in.data[in_off..in.len) */
+	size_t in_off;
+
+	unsigned long long bytes_in, bytes_out;
+
+	struct session_message msg;
+	char err[512];
+};
+
+/* Reports an event to the listeners (the session fills in the channel and the peer). */
+void session_emit(struct smtp_session *s, struct session_event *ev);
+/* A local event (SEV_INFO, SEV_WARNING...) with a printf message. */
+__attribute__((format(printf, 3, 4))) void
+session_notify(struct smtp_session *s, enum session_event_type type, const char *fmt, ...);
+/* Records a failure: the message becomes session_error() and an error event; returns st. */
+__attribute__((format(printf, 3, 4))) enum session_status
+session_fail(struct smtp_session *s, enum session_status st, const char *fmt, ...);
+/* Calls the caller's before_wait hook: its buffered output goes out before the session waits. */
+void session_before_wait(struct smtp_session *s);
+/* Writes bytes (bounded by the timeout); a failure closes the connection. */
+enum session_status session_send_bytes(struct smtp_session *s, const void *data, size_t len);
+/* Waits for the reply to the command numbered seq (the engine's sent_seq when it was sent). */
+enum session_status session_wait_reply(struct smtp_session *s, unsigned long long seq,
+				       enum client_verb v, struct smtp_reply *reply);
+/* Ends the connection; reason is reported as the closing event. */
+void session_close(struct smtp_session *s, bool abrupt, const char *reason);
+/* Shows what the server sent unasked (before a command, so it is not taken as its reply). */
+enum session_status session_drain(struct smtp_session *s);
+/* Refusals of a line or a verb in the present state (a failure reported), or SESSION_OK. */
+enum session_status session_check_line(struct smtp_session *s, const char *line);
+enum session_status session_check_verb(struct smtp_session *s, enum client_verb v);
+/* Writes one command line of verb v and waits for its reply. */
+enum session_status session_send_command(struct smtp_session *s, const char *line,
+					 const char *shown, enum client_verb v,
+					 struct smtp_reply *reply);
+
+/* session_tls.c: the handshake on the connection (implicit, or after STARTTLS's 220). */
+enum session_status session_handshake(struct smtp_session *s);
+enum session_status session_upgrade_tls(struct smtp_session *s);
+
+/* Does a listener want the quiet lines of the body that starts now? */
+bool session_quiet_wanted(const struct smtp_session *s);
+
+/* session_data.c: the message of the connection. */
+void session_message_init(struct session_message *m);
+void session_message_start(struct session_message *m); /* after 354: a new message */
+void session_message_drop(struct session_message *m);  /* the connection ended */
+void session_message_free(struct session_message *m);
+/* The lines gathered and the end of the body (not the "."), appended to wire; -1: no memory. */
+int session_message_finish(struct session_message *m, struct buf *wire);
+
+#endif

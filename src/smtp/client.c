@@ -1,0 +1,568 @@
+/* The SMTP client protocol engine, without I/O (see client.h). */
+#include "smtpsh/client.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/crypto.h>
+
+#include "smtpsh/authline.h"
+#include "smtpsh/authview.h"
+
+/* The kinds that are moments of the conversation rather than verbs: how messages and events
+   name them. A verb's kind is named by its row in the verb table (verbs.c). */
+static const struct {
+	const char *what;   /* in messages: "no reply to the end of DATA" */
+	const char *short_; /* in events (what hints match on); NULL: not known */
+} moments[] = {
+    [VERB_GREETING] = {"the greeting", "greeting"},
+    [VERB_AUTH_DATA] = {"AUTH", "AUTH"},
+    [VERB_DOT] = {"the end of DATA", "."},
+    [VERB_OTHER] = {"the command", NULL},
+};
+
+static const char *const phase_names[] = {
+    [PHASE_DISCONNECTED] = "disconnected",
+    [PHASE_GREETING] = "greeting",
+    [PHASE_GREETED] = "greeted",
+    [PHASE_READY] = "ready",
+    [PHASE_MAIL] = "mail",
+    [PHASE_RCPT] = "rcpt",
+    [PHASE_DATA] = "data",
+    [PHASE_CLOSED] = "closed",
+};
+
+/* ---- replies kept for the caller -------------------------------------------------------- */
+
+void smtp_reply_init(struct smtp_reply *r)
+{
+	r->code = 0;
+	r->nlines = 0;
+	buf_init(&r->text);
+}
+
+void smtp_reply_free(struct smtp_reply *r)
+{
+	buf_free(&r->text);
+	r->code = 0;
+	r->nlines = 0;
+}
+
+void smtp_reply_clear(struct smtp_reply *r)
+{
+	r->code = 0;
+	r->nlines = 0;
+	buf_reset(&r->text);
+}
+
+void smtp_reply_copy(struct smtp_reply *dst, const struct smtp_reply *src)
+{
+	smtp_reply_clear(dst);
+	dst->code = src->code;
+	dst->nlines = src->nlines;
+	buf_append(&dst->text, src->text.data ? src->text.data : "", src->text.len);
+}
+
+/* ---- events ----------------------------------------------------------------------------- */
+
+static void emit(struct smtp_client *c, struct session_event *ev)
+{
+	if (c->on_event)
+		c->on_event(ev, c->arg);
+}
+
+__attribute__((format(printf, 3, 4))) static void
+notify(struct smtp_client *c, enum session_event_type type, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	struct session_event ev = {.type = type, .text = msg, .len = strlen(msg), .elapsed_ms = -1};
+	emit(c, &ev);
+}
+
+/* ---- life cycle and the phase ----------------------------------------------------------- */
+
+void client_init(struct smtp_client *c, client_event_fn on_event, client_phase_fn on_phase,
+		 void *arg)
+{
+	memset(c, 0, sizeof *c); /* PHASE_DISCONNECTED */
+	caps_init(&c->caps);
+	reply_parser_init(&c->parser);
+	smtp_reply_init(&c->cur);
+	smtp_reply_init(&c->last);
+	c->on_event = on_event;
+	c->on_phase = on_phase;
+	c->arg = arg;
+}
+
+/* Forgets the AUTH state of the connection (a new connection, STARTTLS). */
+static void auth_forget(struct smtp_client *c)
+{
+	OPENSSL_cleanse(c->auth_try, sizeof c->auth_try);
+	c->auth_mech[0] = '\0';
+	c->auth_nresp = 0;
+	c->authed = false;
+	c->auth_user[0] = '\0';
+	c->authed_mech[0] = '\0';
+}
+
+void client_free(struct smtp_client *c)
+{
+	caps_clear(&c->caps);
+	reply_parser_free(&c->parser);
+	smtp_reply_free(&c->cur);
+	smtp_reply_free(&c->last);
+	auth_forget(c);
+}
+
+void client_reset(struct smtp_client *c)
+{
+	reply_parser_reset(&c->parser);
+	smtp_reply_clear(&c->cur);
+	c->reply_broken = false;
+	caps_clear(&c->caps);
+	c->pend_head = c->pend_n = 0;
+	c->sent_seq = c->done_seq = 0;
+	c->in_auth = false;
+	c->greeting = 0;
+	c->dot_alone = false;
+	auth_forget(c);
+}
+
+void client_set_phase(struct smtp_client *c, enum smtp_phase to)
+{
+	enum smtp_phase from = c->phase;
+	if (from == to)
+		return;
+	c->phase = to;
+	if (c->on_phase)
+		c->on_phase(from, to, c->arg);
+}
+
+const char *client_phase_name(enum smtp_phase p)
+{
+	return (size_t)p < sizeof phase_names / sizeof phase_names[0] ? phase_names[p] : "?";
+}
+
+/* The name of the verb-table row of kind v (EHLO before its alias), or NULL for a moment. */
+static const char *kind_name(enum client_verb v)
+{
+	if (v == VERB_GREETING || v == VERB_AUTH_DATA || v == VERB_DOT || v == VERB_OTHER)
+		return NULL;
+	for (size_t i = 0; i < smtp_verb_count; i++)
+		if (smtp_verbs[i].kind == v)
+			return smtp_verbs[i].name;
+	return NULL;
+}
+
+const char *client_verb_what(enum client_verb v)
+{
+	const char *name = kind_name(v);
+	return name ? name : moments[v].what;
+}
+
+const char *client_verb_short(enum client_verb v)
+{
+	const char *name = kind_name(v);
+	return name ? name : moments[v].short_;
+}
+
+/* ---- the queue of replies owed ---------------------------------------------------------- */
+
+/* Notes that a reply is owed to a command written at sent_ms (shown: as displayed, or NULL). */
+static void pend_push(struct smtp_client *c, enum client_verb v, long long sent_ms,
+		      const char *shown, unsigned pipe_index, unsigned pipe_total)
+{
+	if (c->pend_n == CLIENT_PENDING_MAX) { /* forget the oldest: its reply is long overdue */
+		c->pend_head = (c->pend_head + 1) % CLIENT_PENDING_MAX;
+		c->pend_n--;
+		c->done_seq++;
+	}
+	struct client_pending *p = &c->pending[(c->pend_head + c->pend_n) % CLIENT_PENDING_MAX];
+	p->v = v;
+	p->sent_ms = sent_ms;
+	p->pipe_index = pipe_index;
+	p->pipe_total = pipe_total;
+	snprintf(p->shown, sizeof p->shown, "%s", shown ? shown : "");
+	c->pend_n++;
+	c->sent_seq++;
+}
+
+/* The command the next reply answers, popped; false when no reply is owed. */
+static bool pend_pop(struct smtp_client *c, enum client_verb *v)
+{
+	if (!c->pend_n)
+		return false;
+	*v = c->pending[c->pend_head].v;
+	c->pend_head = (c->pend_head + 1) % CLIENT_PENDING_MAX;
+	c->pend_n--;
+	c->done_seq++;
+	return true;
+}
+
+const struct client_pending *client_pending_head(const struct smtp_client *c)
+{
+	return c->pend_n ? &c->pending[c->pend_head] : NULL;
+}
+
+void client_connected(struct smtp_client *c, long long now_ms)
+{
+	client_set_phase(c, PHASE_GREETING);
+	pend_push(c, VERB_GREETING, now_ms, NULL, 0, 0);
+}
+
+/* ---- commands --------------------------------------------------------------------------- */
+
+enum client_verb client_classify(const char *line, bool in_auth)
+{
+	if (in_auth)
+		return VERB_AUTH_DATA;
+	/* The verb as the server reads it (leading blanks, TABs): " STARTTLS" is STARTTLS. */
+	size_t off, n = authline_verb(line, strlen(line), &off);
+	for (size_t i = 0; i < smtp_verb_count; i++) {
+		const struct smtp_verb *r = &smtp_verbs[i];
+		if ((strlen(r->name) == n && strncasecmp(line + off, r->name, n) == 0) ||
+		    (r->alias && strlen(r->alias) == n &&
+		     strncasecmp(line + off, r->alias, n) == 0))
+			return r->kind;
+	}
+	return VERB_OTHER;
+}
+
+bool client_pipelinable(const char *line)
+{
+	enum client_verb v = client_classify(line, false);
+	return v == VERB_MAIL || v == VERB_RCPT || v == VERB_RSET;
+}
+
+/* The masked form of a line that holds a secret; false when it holds none. */
+static bool redact(const char *line, bool in_auth, char *out, size_t outlen)
+{
+	if (in_auth) {
+		if (strcmp(line, "*") == 0)
+			return false; /* cancelling is no secret */
+		snprintf(out, outlen, "<redacted>");
+		return true;
+	}
+	return authline_redact(line, strlen(line), out, outlen);
+}
+
+/* Follows an AUTH exchange far enough to know the user name (for \status), never the secret. */
+static void auth_track(struct smtp_client *c, enum client_verb v, const char *line)
+{
+	struct authline a;
+	size_t len = strlen(line);
+	if (v == VERB_AUTH && authline_parse(line, len, &a)) {
+		OPENSSL_cleanse(c->auth_try, sizeof c->auth_try);
+		size_t n = a.mech_len;
+		snprintf(c->auth_mech, sizeof c->auth_mech, "%.*s", n > 23 ? 23 : (int)n,
+			 line + a.mech_off);
+		for (char *p = c->auth_mech; *p; p++)
+			*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+		c->auth_nresp = 0;
+		if (!a.has_response)
+			return;
+		line += a.resp_off;
+		len = a.resp_len;
+	} else if (v != VERB_AUTH_DATA || strcmp(line, "*") == 0) {
+		return;
+	}
+	c->auth_nresp++;
+	char user[CLIENT_AUTH_USER_MAX];
+	if (authview_user(c->auth_mech, c->auth_nresp, line, len, user, sizeof user))
+		memcpy(c->auth_try, user, sizeof user);
+	OPENSSL_cleanse(user, sizeof user);
+}
+
+void client_command(struct smtp_client *c, struct client_command *o, const char *line,
+		    const char *shown, enum client_verb v, unsigned pipe_index, unsigned pipe_total)
+{
+	o->line = line;
+	o->v = v;
+	o->secret = redact(line, v == VERB_AUTH_DATA, o->redacted, sizeof o->redacted);
+	o->shown = shown ? shown : line;
+	if (v == VERB_EHLO)
+		caps_clear(&c->caps);
+	auth_track(c, v, line);
+	struct session_event ev = {.type = SEV_SENT,
+				   .text = o->shown,
+				   .len = strlen(o->shown),
+				   .body = v == VERB_DOT,
+				   .elapsed_ms = -1,
+				   .pipe_index = pipe_index,
+				   .pipe_total = pipe_total,
+				   .secret = o->secret,
+				   .redacted = o->secret ? o->redacted : NULL};
+	emit(c, &ev);
+}
+
+void client_expect(struct smtp_client *c, const struct client_command *o, long long sent_ms,
+		   unsigned pipe_index, unsigned pipe_total)
+{
+	pend_push(c, o->v, sent_ms, o->secret ? o->redacted : o->shown, pipe_index, pipe_total);
+	c->unsolicited = c->unsol_lines = 0;
+}
+
+void client_expect_dot(struct smtp_client *c, long long sent_ms)
+{
+	pend_push(c, VERB_DOT, sent_ms, ".", 0, 0);
+}
+
+bool client_resend_after_dot(struct smtp_client *c, const int *codes, size_t n)
+{
+	if (n < 2 || codes[0] < 200 || codes[0] >= 300)
+		return false;
+	for (size_t i = 1; i < n; i++)
+		if (codes[i] != 503)
+			return false;
+	c->dot_alone = true;
+	return true;
+}
+
+/* ---- replies ---------------------------------------------------------------------------- */
+
+/* What a complete reply does to the state. */
+static enum client_action apply_reply(struct smtp_client *c, enum client_verb v, int code)
+{
+	bool ok = code >= 200 && code < 300;
+	enum client_action act = CLIENT_REPLY;
+	switch (v) {
+	case VERB_GREETING:
+		client_set_phase(c, PHASE_GREETED);
+		c->greeting = code;
+		if (code != 220)
+			notify(c, SEV_WARNING, "the server refused the session (%d)", code);
+		break;
+	case VERB_EHLO:
+	case VERB_HELO:
+		if (ok)
+			client_set_phase(c, PHASE_READY);
+		break;
+	case VERB_STARTTLS:
+		if (code == 220)
+			return CLIENT_UPGRADE_TLS;
+		break;
+	case VERB_AUTH:
+	case VERB_AUTH_DATA:
+		c->in_auth = code == 334;
+		if (code == 235) {
+			c->authed = true;
+			memcpy(c->auth_user, c->auth_try, sizeof c->auth_user);
+			memcpy(c->authed_mech, c->auth_mech, sizeof c->authed_mech);
+		}
+		if (code != 334)
+			OPENSSL_cleanse(c->auth_try, sizeof c->auth_try);
+		break;
+	case VERB_MAIL:
+		if (ok)
+			client_set_phase(c, PHASE_MAIL);
+		break;
+	case VERB_RCPT:
+		if (ok && (c->phase == PHASE_MAIL || c->phase == PHASE_RCPT))
+			client_set_phase(c, PHASE_RCPT);
+		break;
+	case VERB_DATA:
+		if (code == 354) {
+			client_set_phase(c, PHASE_DATA);
+			act = CLIENT_START_DATA;
+		}
+		break;
+	case VERB_DOT:
+		client_set_phase(c, PHASE_READY);
+		break;
+	case VERB_RSET:
+		if (ok && c->phase > PHASE_READY)
+			client_set_phase(c, PHASE_READY);
+		break;
+	case VERB_QUIT:
+		if (code == 221)
+			return CLIENT_CLOSE;
+		break;
+	case VERB_OTHER:
+		break;
+	}
+	if (code == 421)
+		notify(c, SEV_WARNING, "the server says it is closing the connection (421)");
+	return act;
+}
+
+/* The end of a malformed reply (already reported): it answers the oldest command. */
+static enum client_action end_broken_reply(struct smtp_client *c, struct client_result *res)
+{
+	enum client_verb v = VERB_OTHER;
+	bool owed = pend_pop(c, &v);
+	if (v == VERB_GREETING)
+		client_set_phase(c, PHASE_GREETED);
+	res->done = owed;
+	res->verb = v;
+	return res->action = CLIENT_PROTO_ERROR;
+}
+
+__attribute__((format(printf, 2, 3))) static void fail(struct smtp_client *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	struct session_event ev = {
+	    .type = SEV_ERROR, .text = msg, .len = strlen(msg), .elapsed_ms = -1};
+	emit(c, &ev);
+}
+
+/*
+ * A reply past REPLY_LINES_MAX lines: no server has a reason to send that, and one that does
+ * may never stop (an endless multi-line reply). Its remaining lines are not shown (what was
+ * read of them is counted), and the connection is to be closed as a protocol error: the
+ * reply's end, if it ever came, could not be told from what follows, so the client could not
+ * get back in step.
+ */
+static enum client_action too_many_lines(struct smtp_client *c, const char *rest, size_t bytes,
+					 struct client_result *res)
+{
+	size_t lines = 0;
+	for (const char *p = rest; (p = memchr(p, '\n', (size_t)(rest + bytes - p))); p++)
+		lines++;
+	char verb[40] = "";
+	const struct client_pending *pd = client_pending_head(c);
+	if (pd)
+		snprintf(verb, sizeof verb, " to %s", client_verb_what(pd->v));
+	res->done = pd != NULL;
+	fail(c,
+	     "protocol error: the reply%s has more than %d lines; the rest is not shown (%zu more "
+	     "lines, %zu bytes already received); connection closed",
+	     verb, REPLY_LINES_MAX, lines, bytes);
+	return res->action = CLIENT_ABORT;
+}
+
+enum client_action client_recv(struct smtp_client *c, const char *data, size_t len,
+			       size_t *used_out, long long now_ms, struct client_result *res)
+{
+	*res = (struct client_result){.action = CLIENT_NONE, .verb = VERB_OTHER};
+	size_t off = 0;
+	while (off < len) {
+		size_t used = 0;
+		struct reply_line line;
+		enum reply_result r =
+		    reply_parser_push(&c->parser, data + off, len - off, &used, &line);
+		off += used;
+		*used_out = off;
+		if (r == REPLY_MORE)
+			break;
+		if (r == REPLY_BAD && line.err == REPLY_ERR_TOO_MANY_LINES)
+			return too_many_lines(c, data + off, len - off, res);
+		const struct client_pending *pd = client_pending_head(c);
+		struct session_event ev = {
+		    .type = SEV_RECEIVED,
+		    .text = line.text,
+		    .len = line.len,
+		    .code = r == REPLY_BAD ? 0 : line.code,
+		    .last = r != REPLY_LINE,
+		    .bare_lf = line.bare_lf,
+		    .unsolicited = pd == NULL,
+		    .elapsed_ms = pd ? (long)(now_ms - pd->sent_ms) : -1,
+		    .verb = pd ? client_verb_short(pd->v) : NULL,
+		    .command = pd && pd->shown[0] ? pd->shown : NULL,
+		    .pipe_index = pd ? pd->pipe_index : 0,
+		    .pipe_total = pd ? pd->pipe_total : 0,
+		};
+		if (r == REPLY_BAD && line.err == REPLY_ERR_TOO_LONG && ev.len > 256)
+			ev.len = 256; /* the first bytes are enough to see what it is */
+		/* Lines nobody asked for are shown up to the cap of one reply, then counted: a
+		   server that sends them without end must not flood the screen. */
+		if (pd || c->unsol_lines++ < REPLY_LINES_MAX) {
+			emit(c, &ev);
+		} else {
+			c->unsol_hidden++;
+			c->unsol_hidden_bytes += line.len;
+		}
+		if (r == REPLY_BAD) {
+			smtp_reply_clear(&c->cur);
+			if (!c->reply_broken) /* one error per broken reply, however long */
+				fail(c, "protocol error: %s%s", reply_error_str(line.err),
+				     line.err == REPLY_ERR_TOO_LONG ? " (the rest of it is skipped)"
+								    : "");
+			/* "250-..." says more lines follow: they still answer the same command */
+			c->reply_broken =
+			    line.err != REPLY_ERR_SYNTAX && line.len >= 4 && line.text[3] == '-';
+			if (c->reply_broken)
+				continue;
+			return end_broken_reply(c, res);
+		}
+		if (line.bare_lf)
+			notify(c, SEV_WARNING, "reply line ended with a bare LF instead of CRLF");
+		if (c->cur.text.len + line.len < CLIENT_REPLY_TEXT_MAX) {
+			if (c->cur.nlines)
+				buf_putc(&c->cur.text, '\n');
+			buf_append(&c->cur.text, line.text, line.len);
+		}
+		if (pd && pd->v == VERB_EHLO && line.code == 250)
+			caps_add_line(&c->caps, line.text, line.len, c->cur.nlines == 0);
+		c->cur.nlines++;
+		c->cur.code = line.code;
+		if (r == REPLY_DONE && c->reply_broken) {
+			c->reply_broken = false;
+			smtp_reply_clear(&c->cur);
+			return end_broken_reply(c, res);
+		}
+		if (r == REPLY_DONE) {
+			struct smtp_reply tmp = c->last;
+			c->last = c->cur;
+			c->cur = tmp;
+			smtp_reply_clear(&c->cur);
+			res->done = true;
+			res->code = c->last.code;
+			enum client_verb v;
+			if (!pend_pop(c, &v)) { /* unsolicited: shown, no effect */
+				if (c->unsolicited++ == 0)
+					notify(
+					    c, SEV_WARNING,
+					    "the server sent a reply no command was waiting for");
+				return res->action = CLIENT_REPLY;
+			}
+			res->verb = v;
+			return res->action = apply_reply(c, v, res->code);
+		}
+	}
+	*used_out = off;
+	return CLIENT_NONE;
+}
+
+bool client_mid_reply(const struct smtp_client *c)
+{
+	return reply_parser_busy(&c->parser) || c->reply_broken;
+}
+
+void client_report_hidden(struct smtp_client *c)
+{
+	if (!c->unsol_hidden)
+		return;
+	notify(c, SEV_INFO, "... %llu more lines nobody asked for not shown (%llu bytes)",
+	       c->unsol_hidden, c->unsol_hidden_bytes);
+	c->unsol_hidden = c->unsol_hidden_bytes = 0;
+}
+
+/* ---- STARTTLS --------------------------------------------------------------------------- */
+
+size_t client_tls_reset(struct smtp_client *c)
+{
+	size_t held = reply_parser_pending(&c->parser);
+	reply_parser_reset(&c->parser);
+	c->reply_broken = false;
+	caps_clear(&c->caps);
+	c->pend_head = c->pend_n = 0;
+	c->done_seq = c->sent_seq;
+	return held;
+}
+
+void client_tls_started(struct smtp_client *c)
+{
+	client_set_phase(c, PHASE_GREETED);
+	c->in_auth = false;
+	auth_forget(c); /* RFC 3207 4.2: the client forgets what it learnt before TLS */
+}

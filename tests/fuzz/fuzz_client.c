@@ -1,0 +1,149 @@
+/* libFuzzer harness for the SMTP client engine (src/smtp/client.c): random server bytes in
+   random pieces, between random commands (pipelined or not, AUTH exchanges, STARTTLS and its
+   reset, the end of DATA). Invariants: no crash or leak, the phase is always one of enum
+   smtp_phase and changes only through client_set_phase (the trace agrees with it), the owed
+   replies stay within CLIENT_PENDING_MAX and match the sequence numbers, a kept reply stays
+   within CLIENT_REPLY_TEXT_MAX, every received event has a valid code.
+
+   Input: a series of steps; each step is one byte (what to do) then its data: for "server
+   bytes", a length byte and that many bytes. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtpsh/client.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static enum smtp_phase traced;
+
+static void on_event(struct session_event *ev, void *arg)
+{
+	(void)arg;
+	if (ev->type == SEV_RECEIVED && ev->code != 0 && (ev->code < 200 || ev->code > 599))
+		abort();
+	if (ev->len && !ev->text)
+		abort();
+}
+
+static void on_phase(enum smtp_phase from, enum smtp_phase to, void *arg)
+{
+	(void)arg;
+	if (from != traced || from == to || to > PHASE_CLOSED)
+		abort();
+	traced = to;
+}
+
+static const char *const commands[] = {
+    "EHLO me",
+    "HELO me",
+    "LHLO me",
+    "STARTTLS",
+    "AUTH LOGIN",
+    "AUTH PLAIN AGFsaWNlAHNlY3JldA==",
+    "Ym9i",
+    "*",
+    "MAIL FROM:<a@x>",
+    "RCPT TO:<b@x>",
+    "DATA",
+    "RSET",
+    "QUIT",
+    "NOOP",
+    " auth\tplain x",
+    "XCLIENT ADDR=1.2.3.4",
+};
+
+static void check(const struct smtp_client *c)
+{
+	if (c->phase > PHASE_CLOSED || c->phase != traced)
+		abort();
+	if (c->pend_n > CLIENT_PENDING_MAX || c->sent_seq - c->done_seq != c->pend_n)
+		abort();
+	if (c->last.text.len > CLIENT_REPLY_TEXT_MAX || c->cur.text.len > CLIENT_REPLY_TEXT_MAX)
+		abort();
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct smtp_client c;
+	client_init(&c, on_event, on_phase, NULL);
+	traced = PHASE_DISCONNECTED;
+	client_connected(&c, 0);
+	size_t i = 0;
+	while (i < size) {
+		uint8_t op = data[i++];
+		switch (op % 8) {
+		case 0:
+		case 1:
+		case 2: { /* server bytes, fed until used or an action that stops the reader */
+			size_t n = i < size ? data[i++] : 0;
+			if (n > size - i)
+				n = size - i;
+			size_t off = 0;
+			while (off < n) {
+				size_t used = 0;
+				struct client_result res;
+				enum client_action a = client_recv(&c, (const char *)data + i + off,
+								   n - off, &used, 0, &res);
+				if (used > n - off)
+					abort();
+				off += used;
+				check(&c);
+				if (a == CLIENT_NONE)
+					break;
+				if (a == CLIENT_UPGRADE_TLS) {
+					client_tls_reset(&c);
+					client_tls_started(&c);
+					break; /* the session discards the rest */
+				}
+				if (a == CLIENT_ABORT || a == CLIENT_CLOSE) {
+					client_reset(&c);
+					client_set_phase(&c, PHASE_CLOSED);
+					client_connected(&c, 0);
+					break;
+				}
+			}
+			i += n;
+			break;
+		}
+		case 3:
+		case 4:
+		case 5: { /* one command, classified as the session does */
+			const char *line =
+			    commands[(op >> 3) % (sizeof commands / sizeof commands[0])];
+			if (c.phase == PHASE_DATA) {
+				client_expect_dot(&c, 0);
+				break;
+			}
+			struct client_command o;
+			enum client_verb v = client_classify(line, c.in_auth);
+			client_command(&c, &o, line, NULL, v, 0, 0);
+			client_expect(&c, &o, 0, 0, 0);
+			break;
+		}
+		case 6: { /* a pipelined group of up to 8 */
+			unsigned n = 1 + (op >> 3) % 8;
+			struct client_command o[8];
+			for (unsigned k = 0; k < n; k++) {
+				const char *line = commands[(op + k * 7u) %
+							    (sizeof commands / sizeof commands[0])];
+				client_command(&c, &o[k], line, NULL, client_classify(line, false),
+					       k + 1, n);
+			}
+			for (unsigned k = 0; k < n; k++)
+				client_expect(&c, &o[k], 0, k + 1, n);
+			break;
+		}
+		case 7: { /* the Haraka decision on random codes */
+			int codes[4];
+			for (int k = 0; k < 4; k++)
+				codes[k] = i + (size_t)k < size ? 200 + data[i + (size_t)k] * 2 : 0;
+			(void)client_resend_after_dot(&c, codes, 1 + (op >> 3) % 4);
+			break;
+		}
+		}
+		check(&c);
+	}
+	client_free(&c);
+	return 0;
+}
