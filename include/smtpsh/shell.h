@@ -109,6 +109,11 @@ void shell_connect(struct shell *sh, const char *host, const char *port, enum tl
 /* Records a session failure: sets the exit status, ends a batch when it must. */
 void shell_failed(struct shell *sh, enum session_status st);
 
+/* A local error (a usage error, a refusal decided here, out of memory): says it as
+   render_error does, then records it as shell_failed(SESSION_ERR_LOCAL) does (a batch stops
+   with exit status 2; the REPL goes on). */
+void shell_error(struct shell *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Is the line a secret (an answer inside an AUTH exchange, an AUTH initial response, a
    local command whose arguments may be secrets such as \b64)? Such lines stay out of the
    history and are wiped. */

@@ -31,22 +31,19 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 		else if (strcmp(argv[i], "--plain") == 0)
 			mode = TLS_NONE;
 		else if (argv[i][0] == '-' && argv[i][1] == '-') {
-			render_error(sh->render, "\\connect: unknown option %s", argv[i]);
-			shell_failed(sh, SESSION_ERR_LOCAL);
+			shell_error(sh, "\\connect: unknown option %s", argv[i]);
 			return;
 		} else if (!host)
 			host = argv[i];
 		else if (!port)
 			port = argv[i];
 		else {
-			render_error(sh->render, "\\connect: too many arguments");
-			shell_failed(sh, SESSION_ERR_LOCAL);
+			shell_error(sh, "\\connect: too many arguments");
 			return;
 		}
 	}
 	if (!host) {
-		render_error(sh->render, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain]");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain]");
 		return;
 	}
 	shell_connect(sh, host, port, mode);
@@ -113,8 +110,7 @@ static void cmd_quit(struct shell *sh, int argc, char **argv)
 static void cmd_file(struct shell *sh, int argc, char **argv)
 {
 	if (argc != 2) {
-		render_error(sh->render, "usage: \\file PATH (inside DATA)");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\file PATH (inside DATA)");
 		return;
 	}
 	shell_failed(sh, session_data_file(sh->session, argv[1]));
@@ -132,9 +128,8 @@ static void cmd_presets(struct shell *sh, int argc, char **argv)
 static void cmd_explain(struct shell *sh, int argc, char **argv)
 {
 	if (argc < 2) {
-		render_error(sh->render, "usage: \\explain CODE... (a reply code like 451, or an "
-					 "enhanced status code like 5.7.1)");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\explain CODE... (a reply code like 451, or an "
+				"enhanced status code like 5.7.1)");
 		return;
 	}
 	struct buf out;
@@ -146,12 +141,12 @@ static void cmd_explain(struct shell *sh, int argc, char **argv)
 			struct buf e;
 			buf_init(&e);
 			escape_append(&e, argv[i], strlen(argv[i]), ESCAPE_DEFAULT);
-			render_error(sh->render,
-				     "\\explain: %s is neither a reply code (200-599) nor an enhanced "
-				     "status code (2.x.x, 4.x.x, 5.x.x)",
-				     e.data);
+			shell_error(
+			    sh,
+			    "\\explain: %s is neither a reply code (200-599) nor an enhanced "
+			    "status code (2.x.x, 4.x.x, 5.x.x)",
+			    e.data);
 			buf_free(&e);
-			shell_failed(sh, SESSION_ERR_LOCAL);
 		}
 	}
 	if (out.len)
@@ -162,9 +157,7 @@ static void cmd_explain(struct shell *sh, int argc, char **argv)
 static void cmd_pipeline(struct shell *sh, int argc, char **argv)
 {
 	if (argc != 1) {
-		render_error(sh->render, "usage: \\pipeline (then the commands; \\end or DATA sends "
-					 "them)");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\pipeline (then the commands; \\end or DATA sends them)");
 		return;
 	}
 	if (sh->pipe_collecting) {
@@ -178,8 +171,7 @@ static void cmd_pipeline(struct shell *sh, int argc, char **argv)
 static void cmd_end(struct shell *sh, int argc, char **argv)
 {
 	if (!sh->pipe_collecting) {
-		render_error(sh->render, "\\end: no \\pipeline is collecting commands");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "\\end: no \\pipeline is collecting commands");
 		return;
 	}
 	if (!sh->pipe_n)
@@ -190,8 +182,7 @@ static void cmd_end(struct shell *sh, int argc, char **argv)
 static void cmd_cancel(struct shell *sh, int argc, char **argv)
 {
 	if (!sh->pipe_collecting) {
-		render_error(sh->render, "\\cancel: no \\pipeline is collecting commands");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "\\cancel: no \\pipeline is collecting commands");
 		return;
 	}
 	shell_pipeline_cancel(sh);
@@ -212,8 +203,7 @@ static void cmd_record(struct shell *sh, int argc, char **argv)
 		return;
 	}
 	if (argc != 2) {
-		render_error(sh->render, "usage: \\record FILE | \\record off");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\record FILE | \\record off");
 		return;
 	}
 	if (strcmp(argv[1], "off") == 0) {
@@ -233,8 +223,7 @@ static void cmd_record(struct shell *sh, int argc, char **argv)
 		return;
 	}
 	if (transcript_open(w, argv[1]) < 0) {
-		render_error(sh->render, "\\record: %s", w->err);
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "\\record: %s", w->err);
 		return;
 	}
 	render_info(sh->render, "recording to %s (secrets are written as <redacted>; \\record off "
@@ -363,8 +352,7 @@ static void cmd_set(struct shell *sh, int argc, char **argv)
 			st = &settings[i];
 	bool on = argc == 3 && strcmp(argv[2], "on") == 0;
 	if (!st || argc != 3 || (!on && strcmp(argv[2], "off") != 0)) {
-		render_error(sh->render, "usage: \\set [NAME on|off] (\\set alone lists them)");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\set [NAME on|off] (\\set alone lists them)");
 		return;
 	}
 	*setting_field(sh, st) = on;
@@ -552,8 +540,7 @@ bool meta_run(struct shell *sh, const char *line)
 		cmd = argc > 0 ? meta_find(argv[0]) : NULL;
 	}
 	if (argc < 0) {
-		render_error(sh->render, "too many words (at most %d)", ARGS_MAX);
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "too many words (at most %d)", ARGS_MAX);
 		free(copy);
 		return true;
 	}
@@ -568,9 +555,7 @@ bool meta_run(struct shell *sh, const char *line)
 			     cmd->name);
 		shell_failed(sh, SESSION_ERR_STATE);
 	} else if (!in_data && cmd->in_data) {
-		render_error(sh->render, "\\%s works inside DATA only (after a 354 reply)",
-			     cmd->name);
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "\\%s works inside DATA only (after a 354 reply)", cmd->name);
 	} else {
 		cmd->run(sh, argc, argv);
 	}

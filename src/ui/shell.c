@@ -1,5 +1,6 @@
 #include "smtpsh/shell.h"
 
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -109,6 +110,15 @@ void shell_failed(struct shell *sh, enum session_status st)
 		}
 		return;
 	}
+}
+
+void shell_error(struct shell *sh, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	render_verror(sh->render, fmt, ap);
+	va_end(ap);
+	shell_failed(sh, SESSION_ERR_LOCAL);
 }
 
 void shell_check_reply(struct shell *sh, const struct smtp_reply *rep)
@@ -280,8 +290,7 @@ bool shell_pipeline_start(struct shell *sh)
 			  : !caps_has(caps, "PIPELINING") ? "the server did not offer PIPELINING"
 							  : NULL;
 	if (why) {
-		render_error(sh->render, "\\pipeline: %s", why);
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "\\pipeline: %s", why);
 		return false;
 	}
 	sh->pipe_collecting = true;
@@ -311,9 +320,8 @@ void shell_pipeline_flush(struct shell *sh)
 	}
 	struct smtp_reply *reps = calloc(n, sizeof *reps);
 	if (!reps) {
-		render_error(sh->render, "out of memory");
+		shell_error(sh, "out of memory");
 		pipe_clear(sh);
-		shell_failed(sh, SESSION_ERR_LOCAL);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -355,8 +363,7 @@ static void pipe_add(struct shell *sh, const char *line, size_t len)
 	if (!copy || (disp && !scopy)) {
 		free(copy);
 		free(scopy);
-		render_error(sh->render, "out of memory");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "out of memory");
 		return;
 	}
 	sh->pipe_lines[sh->pipe_n] = copy;
@@ -481,13 +488,11 @@ void shell_execute(struct shell *sh, const char *line, size_t len)
 static void run_line(struct shell *sh, const char *line, size_t len)
 {
 	if (memchr(line, '\0', len)) {
-		render_error(sh->render, "a line with a NUL byte cannot be sent: ignored");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "a line with a NUL byte cannot be sent: ignored");
 		return;
 	}
 	if (strpbrk(line, "\r\n")) {
-		render_error(sh->render, "a line with a CR or LF inside cannot be sent: ignored");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "a line with a CR or LF inside cannot be sent: ignored");
 		return;
 	}
 	if (sh->skip.on) {
@@ -500,18 +505,17 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 	}
 	if (line[0] == '\\') {
 		if (sh->pipe_collecting && !meta_ok_in_pipeline(line)) {
-			render_error(sh->render, "finish the pipeline first: \\end sends the %zu "
-						 "command%s collected, \\cancel drops them",
-				     sh->pipe_n, sh->pipe_n == 1 ? "" : "s");
-			shell_failed(sh, SESSION_ERR_LOCAL);
+			shell_error(sh,
+				    "finish the pipeline first: \\end sends the %zu "
+				    "command%s collected, \\cancel drops them",
+				    sh->pipe_n, sh->pipe_n == 1 ? "" : "s");
 			return;
 		}
 		if (sh->pipe_n && !sh->pipe_collecting)
 			shell_pipeline_flush(sh); /* --pipeline: what was grouped goes first */
 		if (!sh->local->run(sh, line)) {
-			render_error(sh->render, "unknown local command %.*s (\\help lists them)",
-				     (int)strcspn(line, " "), line);
-			shell_failed(sh, SESSION_ERR_LOCAL);
+			shell_error(sh, "unknown local command %.*s (\\help lists them)",
+				    (int)strcspn(line, " "), line);
 		}
 		return;
 	}
