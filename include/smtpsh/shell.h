@@ -19,6 +19,18 @@ struct profile_set;
 struct practice; /* smtpsh --practice (practice.h) */
 struct shell;
 
+/* Where a local command may run, and how its line is taken (the flags of its row). */
+enum shell_local_flag {
+	/* Inside DATA, and only there (inside DATA the others are message content). */
+	LOCAL_IN_DATA = 1u << 0,
+	/* While \pipeline collects commands: it sends nothing. */
+	LOCAL_IN_PIPELINE = 1u << 1,
+	/* The line may hold a secret: kept out of the history, wiped. */
+	LOCAL_SECRET_ARGS = 1u << 2,
+	/* argv[1] is the rest of the line as typed (no word splitting). */
+	LOCAL_RAW_ARGS = 1u << 3,
+};
+
 /*
  * The local (backslash) commands as the shell sees them. The shell decides what a line is and
  * hands a local command over; src/ui/meta.c holds the table and the commands, which stand on
@@ -28,8 +40,9 @@ struct shell;
 struct shell_local_commands {
 	/* Runs line (it starts with a backslash); false when it names no local command. */
 	bool (*run)(struct shell *sh, const char *line);
-	/* May the arguments of the command called name (without backslash) hold a secret? */
-	bool (*secret_args)(const char *name);
+	/* The flags (enum shell_local_flag) of the command called name (without backslash);
+	   0 when it names none. */
+	unsigned (*flags)(const char *name);
 };
 
 struct shell {

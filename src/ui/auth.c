@@ -428,3 +428,13 @@ void auth_cmd_unb64(struct shell *sh, int argc, char **argv)
 	buf_free_secret(&raw);
 	buf_free_secret(&shown);
 }
+
+void auth_complete(struct candidates *c)
+{
+	if (c->nwords != 1)
+		return;
+	unsigned adv = sasl_advertised(session_caps(c->sh->session));
+	for (int i = 0; i < SASL_MECH_COUNT; i++)
+		if (!adv || (adv & (1u << i)))
+			candidates_offer(c, sasl_mech_name((enum sasl_mech)i));
+}

@@ -10,6 +10,7 @@
 #include "smtpsh/escape.h"
 #include "smtpsh/maildir.h"
 #include "smtpsh/practice.h"
+#include "smtpsh/practice_settings.h"
 
 #define SHOW_MAX (1024 * 1024) /* octets of one message \inbox N shows */
 
@@ -189,4 +190,16 @@ void practice_cmd_practice(struct shell *sh, int argc, char **argv)
 	}
 	buf_free(&line);
 	buf_free(&reply);
+}
+
+void practice_cmd_complete(struct candidates *c)
+{
+	const char *names[32];
+	size_t k = 0;
+	if (c->nwords == 1)
+		k = practice_setting_names(names, 32);
+	else if (c->nwords == 2)
+		k = practice_setting_values(c->arg1, names, 32);
+	for (size_t i = 0; i < k; i++)
+		candidates_offer(c, names[i]);
 }

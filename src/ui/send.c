@@ -397,3 +397,16 @@ quit:
 		return EXIT_OK;
 	return sh->status != EXIT_OK ? sh->status : EXIT_REPLY;
 }
+
+void send_complete(struct candidates *c)
+{
+	if (strcmp(c->prev, "--body-file") == 0 || strcmp(c->prev, "--attach") == 0) {
+		c->files = true;
+		return;
+	}
+	if (strncmp(c->prev, "--", 2) == 0 && !strchr(c->prev, '='))
+		return; /* the value of the option before */
+	if (c->text[0] == '-' || c->text[0] == '\0')
+		for (size_t i = 0; i < send_option_count; i++)
+			candidates_offer_exact(c, send_option_names[i]);
+}

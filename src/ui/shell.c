@@ -204,19 +204,24 @@ void shell_connect(struct shell *sh, const char *host, const char *port, enum tl
 	}
 }
 
+/* The flags of the local command line names (it starts with a backslash); 0: none. */
+static unsigned local_flags(const struct shell *sh, const char *line)
+{
+	char name[32];
+	size_t n = strcspn(line + 1, " \t");
+	if (n >= sizeof name)
+		return 0;
+	memcpy(name, line + 1, n);
+	name[n] = '\0';
+	return sh->local->flags(name);
+}
+
 bool shell_line_is_secret(const struct shell *sh, const char *line)
 {
 	if (session_in_auth(sh->session))
 		return true;
-	if (line[0] == '\\' && session_phase(sh->session) != PHASE_DATA) {
-		char name[32];
-		size_t n = strcspn(line + 1, " \t");
-		if (n >= sizeof name)
-			return false;
-		memcpy(name, line + 1, n);
-		name[n] = '\0';
-		return sh->local->secret_args(name);
-	}
+	if (line[0] == '\\' && session_phase(sh->session) != PHASE_DATA)
+		return local_flags(sh, line) & LOCAL_SECRET_ARGS;
 	/* AUTH with an initial response: the mechanism is fine to keep, the response is not. */
 	return authline_has_secret(line, strlen(line));
 }
@@ -406,18 +411,6 @@ static void run_command(struct shell *sh, const char *line, size_t len)
 	smtp_reply_free(&rep);
 }
 
-/* Local commands that may run while \pipeline collects (they send nothing). */
-static bool meta_ok_in_pipeline(const char *line)
-{
-	static const char *const ok[] = {"end",	 "cancel", "help", "explain",
-					 "status", "caps", "tls",  "set"};
-	size_t n = strcspn(line + 1, " \t");
-	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-		if (strlen(ok[i]) == n && strncmp(line + 1, ok[i], n) == 0)
-			return true;
-	return false;
-}
-
 /* A "# comment" typed outside DATA: ignored, and kept in the transcript when recording. */
 static void comment(struct shell *sh, const char *line)
 {
@@ -504,7 +497,7 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		return;
 	}
 	if (line[0] == '\\') {
-		if (sh->pipe_collecting && !meta_ok_in_pipeline(line)) {
+		if (sh->pipe_collecting && !(local_flags(sh, line) & LOCAL_IN_PIPELINE)) {
 			shell_error(sh,
 				    "finish the pipeline first: \\end sends the %zu "
 				    "command%s collected, \\cancel drops them",
