@@ -47,6 +47,7 @@ PATH_LAYERS = {
     "src/practice/": "practice",
     "src/ui/": "ui",
     "src/main.c": "main",
+    "src/cli.c": "main",
 }
 
 # Headers of include/smtpsh/ without a src/*/X.c of their name: the layer that defines them.
