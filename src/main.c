@@ -208,51 +208,63 @@ static int run(const struct cli *c, struct startup *st)
 	struct transcript_writer rec;
 	transcript_writer_init(&rec);
 	session_add_quiet_listener(session, transcript_event, transcript_wants_quiet, &rec);
-	struct shell sh;
-	shell_init(&sh, session, &render, &meta_local_commands);
-	sh.rec = &rec;
-	sh.batch = st->in != NULL || cli->replay.path || cli->send;
-	sh.strict = cli->strict;
-	sh.mode = cli->mode;
-	sh.allow_plaintext_auth = cli->allow_plaintext_auth;
-	sh.profiles = &st->profiles;
-	sh.profiles_path = st->profiles_path.len ? st->profiles_path.data : NULL;
 	const struct profile *prof = st->profile;
-	sh.practice = st->practice;
+	struct shell_params sp = {
+	    .session = session,
+	    .render = &render,
+	    .local = &meta_local_commands,
+	    .rec = &rec,
+	    .batch = batch,
+	    .strict = cli->strict,
+	    .mode = cli->mode,
+	    .allow_plaintext_auth = cli->allow_plaintext_auth,
+	    .profiles = &st->profiles,
+	    .profiles_path = st->profiles_path.len ? st->profiles_path.data : NULL,
+	    .practice = st->practice,
+	    .token_command = cli->token_command,
+	};
 	if (st->practice) /* \auth asks only for the password */
-		sh.default_user = st->practice->env.user;
+		sp.default_user = st->practice->env.user;
 	if (prof) {
-		sh.default_user = prof->user;
-		sh.default_mech = prof->auth;
-		sh.password_command = prof->password_command;
+		sp.default_user = prof->user;
+		sp.default_mech = prof->auth;
+		sp.password_command = prof->password_command;
 	}
 	if (cli->password_command)
-		sh.password_command = cli->password_command;
-	sh.token_command = cli->token_command;
+		sp.password_command = cli->password_command;
+	struct shell *sh = shell_new(&sp);
+	if (!sh) {
+		fputs("smtpsh: out of memory\n", stderr);
+		transcript_writer_free(&rec);
+		session_free(session);
+		render_free(&render);
+		return EXIT_USAGE;
+	}
 
 	/* --send does what its options say: no rc file, no history */
 	if (!cli->no_rc && !cli->send && paths_file(PATHS_CONFIG, "smtpshrc", &st->scratch) == 0)
-		rcfile_run(&sh, st->scratch.data);
+		rcfile_run(sh, st->scratch.data);
 	/* the command line turns settings on over the rc file */
-	sh.explain |= cli->explain;
-	sh.timing |= cli->timing;
-	sh.show_raw |= cli->show_raw;
-	sh.pipeline_auto = cli->pipeline;
-	sh.step = cli->step;
-	shell_apply_settings(&sh);
-	if (cli->record && !sh.done && transcript_open(&rec, cli->record) < 0) {
+	struct shell_options so = {
+	    .explain = cli->explain,
+	    .timing = cli->timing,
+	    .show_raw = cli->show_raw,
+	    .pipeline = cli->pipeline,
+	    .step = cli->step,
+	};
+	shell_set_options(sh, &so);
+	if (cli->record && !shell_done(sh) && transcript_open(&rec, cli->record) < 0) {
 		fprintf(stderr, "smtpsh: --record: %s\n", rec.err);
-		sh.status = EXIT_USAGE;
-		sh.done = true;
+		shell_end(sh, EXIT_USAGE);
 	}
-	if (!st->in && !cli->replay.path && !cli->send && !sh.done) {
+	if (!st->in && !cli->replay.path && !cli->send && !shell_done(sh)) {
 		const char *hist = getenv("SMTPSH_HISTFILE");
 		bool own = hist != NULL;
 		if (!own && paths_file(PATHS_STATE, "history", &st->scratch) == 0)
 			hist = st->scratch.data;
 		history_open(hist, c->histsize, !own, &render);
 	}
-	if (prof && !sh.done) {
+	if (prof && !shell_done(sh)) {
 		buf_reset(&st->scratch);
 		profiles_summary(prof, &st->scratch);
 		render_info(&render, "%s %s: %s", prof->builtin ? "preset" : "profile", prof->name,
@@ -260,24 +272,24 @@ static int run(const struct cli *c, struct startup *st)
 		if (prof->note)
 			render_info(&render, "%s", prof->note);
 	}
-	if (st->practice && !sh.done)
+	if (st->practice && !shell_done(sh))
 		practice_banner(st->practice, &render);
 	int status;
-	if (cli->replay.path && !sh.done) {
+	if (cli->replay.path && !shell_done(sh)) {
 		struct replay_options r = cli->replay;
 		r.host = st->host;
 		r.port = st->port;
-		status = replay_run(&sh, &r);
-	} else if (cli->send && !sh.done) {
-		shell_connect(&sh, st->host, st->port, st->mode);
-		status = send_oneshot(&sh, cli->message, st->params.ehlo_name, cli->auth, cli->user);
+		status = replay_run(sh, &r);
+	} else if (cli->send && !shell_done(sh)) {
+		shell_connect(sh, st->host, st->port, st->mode);
+		status = send_oneshot(sh, cli->message, st->params.ehlo_name, cli->auth, cli->user);
 	} else {
-		if (st->host && !sh.done)
-			shell_connect(&sh, st->host, st->port, st->mode);
-		if (sh.done)
-			status = sh.status;
+		if (st->host && !shell_done(sh))
+			shell_connect(sh, st->host, st->port, st->mode);
+		if (shell_done(sh))
+			status = shell_status(sh);
 		else
-			status = st->in ? batch_run(&sh, st->in) : repl_run(&sh);
+			status = st->in ? batch_run(sh, st->in) : repl_run(sh);
 	}
 	history_close();
 	transcript_close(&rec);
@@ -287,7 +299,7 @@ static int run(const struct cli *c, struct startup *st)
 		if (status == EXIT_OK)
 			status = EXIT_USAGE;
 	}
-	shell_free(&sh);
+	shell_free(sh);
 	transcript_writer_free(&rec);
 	session_free(session);
 	render_free(&render);

@@ -10,6 +10,7 @@
 #include "smtpsh/cred.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/sasl.h"
+#include "shell_int.h"
 
 #define PASSWORD_ENV "SMTPSH_PASSWORD"
 #define TOKEN_ENV "SMTPSH_OAUTH_TOKEN"

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "smtpsh/verbs.h"
+#include "shell_int.h"
 
 /* The word of line[i..j) into out, cut to its size. */
 static void word(char *out, const char *line, size_t i, size_t j)

@@ -10,6 +10,7 @@
 
 #include "smtpsh/candidates.h"
 #include "smtpsh/meta.h"
+#include "shell_int.h"
 
 #define CANDIDATES_MAX 64
 

@@ -16,6 +16,7 @@
 #include "smtpsh/send.h"
 #include "smtpsh/practice_cmd.h"
 #include "smtpsh/verbs.h"
+#include "shell_int.h"
 
 #define ARGS_MAX 128
 

@@ -11,6 +11,7 @@
 #include "smtpsh/maildir.h"
 #include "smtpsh/practice.h"
 #include "smtpsh/practice_settings.h"
+#include "shell_int.h"
 
 #define SHOW_MAX (1024 * 1024) /* octets of one message \inbox N shows */
 

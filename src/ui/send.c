@@ -7,6 +7,7 @@
 
 #include "smtpsh/auth.h"
 #include "smtpsh/message.h"
+#include "shell_int.h"
 
 const char *const send_option_names[] = {
 	"--from", "--to", "--cc", "--bcc", "--subject", "--body", "--body-file", "--attach",

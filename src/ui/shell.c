@@ -1,5 +1,7 @@
 #include "smtpsh/shell.h"
 
+#include "shell_int.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +17,28 @@
 #define COMMAND_MAX 512 /* octets with CRLF (RFC 5321 4.5.3.1.4) */
 #define TEXT_LINE_MAX 998 /* octets without CRLF (RFC 5322 2.1.1) */
 
-void shell_init(struct shell *sh, struct smtp_session *s, struct render *r,
-		const struct shell_local_commands *local)
+struct shell *shell_new(const struct shell_params *p)
 {
-	memset(sh, 0, sizeof *sh);
-	sh->session = s;
-	sh->render = r;
-	sh->local = local;
-	sh->mode = TLS_NONE;
+	struct shell *sh = calloc(1, sizeof *sh);
+	if (!sh)
+		return NULL;
+	sh->session = p->session;
+	sh->render = p->render;
+	sh->local = p->local;
+	sh->rec = p->rec;
+	sh->batch = p->batch;
+	sh->strict = p->strict;
+	sh->mode = p->mode;
+	sh->allow_plaintext_auth = p->allow_plaintext_auth;
+	sh->default_user = p->default_user;
+	sh->default_mech = p->default_mech;
+	sh->password_command = p->password_command;
+	sh->token_command = p->token_command;
+	sh->profiles = p->profiles;
+	sh->profiles_path = p->profiles_path;
+	sh->practice = p->practice;
 	sh->status = EXIT_OK;
+	return sh;
 }
 
 static void pipe_clear(struct shell *sh)
@@ -40,7 +55,36 @@ static void pipe_clear(struct shell *sh)
 
 void shell_free(struct shell *sh)
 {
+	if (!sh)
+		return;
 	pipe_clear(sh);
+	free(sh);
+}
+
+void shell_set_options(struct shell *sh, const struct shell_options *o)
+{
+	sh->explain |= o->explain;
+	sh->timing |= o->timing;
+	sh->show_raw |= o->show_raw;
+	sh->pipeline_auto = o->pipeline;
+	sh->step = o->step;
+	shell_apply_settings(sh);
+}
+
+int shell_status(const struct shell *sh)
+{
+	return sh->status;
+}
+
+bool shell_done(const struct shell *sh)
+{
+	return sh->done;
+}
+
+void shell_end(struct shell *sh, int status)
+{
+	sh->status = status;
+	sh->done = true;
 }
 
 void shell_apply_settings(struct shell *sh)

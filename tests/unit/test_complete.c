@@ -46,9 +46,10 @@ int main(void)
 	struct render r;
 	FILE *devnull = fopen("/dev/null", "w");
 	render_init(&r, devnull, devnull, false);
-	struct shell shell;
-	shell_init(&shell, s, &r, &meta_local_commands);
-	sh = &shell;
+	struct shell_params sp = {.session = s, .render = &r, .local = &meta_local_commands};
+	sh = shell_new(&sp);
+	if (!sh)
+		return 1;
 
 	/* the first word, disconnected: the local commands outside DATA */
 	is_str(cands("\\c"), "\\connect \\caps \\cancel", "\\c: the local commands it starts");
@@ -100,7 +101,7 @@ int main(void)
 	ok(!shell_line_is_secret(sh, "\\status"), "\\status's line is not");
 	ok(shell_line_is_secret(sh, "AUTH PLAIN dXNlcg=="), "an AUTH initial response is");
 
-	shell_free(&shell);
+	shell_free(sh);
 	session_free(s);
 	render_free(&r);
 	fclose(devnull);
