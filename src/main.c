@@ -1,18 +1,15 @@
-/* smtpsh: an interactive shell for SMTP. Command line, then the REPL or a batch. */
+/*
+ * smtpsh: an interactive shell for SMTP. The command line (cli.c) says what to do; main builds
+ * the session and the shell and runs the REPL, a batch, --send, --replay or --serve.
+ */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/crypto.h>
-#include <readline/readline.h>
-
-#include "config.h"
+#include "smtpsh/cli.h"
 #include "smtpsh/history.h"
 #include "smtpsh/meta.h"
 #include "smtpsh/paths.h"
@@ -21,501 +18,12 @@
 #include "smtpsh/rcfile.h"
 #include "smtpsh/render.h"
 #include "smtpsh/repl.h"
-#include "smtpsh/sasl.h"
 #include "smtpsh/send.h"
 #include "smtpsh/replay.h"
 #include "smtpsh/session.h"
 #include "smtpsh/shell.h"
 #include "smtpsh/step.h"
 #include "smtpsh/transcript.h"
-
-enum {
-	OPT_TLS = 256,
-	OPT_STARTTLS,
-	OPT_CAFILE,
-	OPT_INSECURE,
-	OPT_TIMEOUT,
-	OPT_EHLO,
-	OPT_STRICT,
-	OPT_COLOR,
-	OPT_ALLOW_PLAINTEXT_AUTH,
-	OPT_LIST_PROFILES,
-	OPT_EXPLAIN,
-	OPT_TIMING,
-	OPT_SHOW_RAW,
-	OPT_PIPELINE,
-	OPT_STEP,
-	OPT_RECORD,
-	OPT_REPLAY,
-	OPT_REPLAY_USER,
-	OPT_REPLAY_SKIP_AUTH,
-	OPT_PASSWORD_COMMAND,
-	OPT_TOKEN_COMMAND,
-	OPT_SEND,
-	OPT_SEND_OPTION, /* --from --to ...: recorded by send_opts_add() under their name */
-	OPT_AUTH,
-	OPT_USER,
-	OPT_PRACTICE,
-	OPT_SERVE,
-	OPT_LISTEN,
-	OPT_MAILDIR,
-	OPT_SCRIPT,
-};
-
-static const char short_options[] = "46f:hp:VX";
-
-static const struct option long_options[] = {
-	{"tls", no_argument, NULL, OPT_TLS},
-	{"starttls", no_argument, NULL, OPT_STARTTLS},
-	{"cafile", required_argument, NULL, OPT_CAFILE},
-	{"insecure", no_argument, NULL, OPT_INSECURE},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"ehlo", required_argument, NULL, OPT_EHLO},
-	{"file", required_argument, NULL, 'f'},
-	{"strict", no_argument, NULL, OPT_STRICT},
-	{"color", required_argument, NULL, OPT_COLOR},
-	{"allow-plaintext-auth", no_argument, NULL, OPT_ALLOW_PLAINTEXT_AUTH},
-	{"profile", required_argument, NULL, 'p'},
-	{"list-profiles", no_argument, NULL, OPT_LIST_PROFILES},
-	{"no-rc", no_argument, NULL, 'X'},
-	{"explain", no_argument, NULL, OPT_EXPLAIN},
-	{"timing", no_argument, NULL, OPT_TIMING},
-	{"show-raw", no_argument, NULL, OPT_SHOW_RAW},
-	{"pipeline", no_argument, NULL, OPT_PIPELINE},
-	{"step", no_argument, NULL, OPT_STEP},
-	{"record", required_argument, NULL, OPT_RECORD},
-	{"replay", required_argument, NULL, OPT_REPLAY},
-	{"replay-user", required_argument, NULL, OPT_REPLAY_USER},
-	{"replay-skip-auth", no_argument, NULL, OPT_REPLAY_SKIP_AUTH},
-	{"password-command", required_argument, NULL, OPT_PASSWORD_COMMAND},
-	{"oauth-token-command", required_argument, NULL, OPT_TOKEN_COMMAND},
-	{"send", no_argument, NULL, OPT_SEND},
-	{"from", required_argument, NULL, OPT_SEND_OPTION},
-	{"to", required_argument, NULL, OPT_SEND_OPTION},
-	{"cc", required_argument, NULL, OPT_SEND_OPTION},
-	{"bcc", required_argument, NULL, OPT_SEND_OPTION},
-	{"subject", required_argument, NULL, OPT_SEND_OPTION},
-	{"body", required_argument, NULL, OPT_SEND_OPTION},
-	{"body-file", required_argument, NULL, OPT_SEND_OPTION},
-	{"attach", required_argument, NULL, OPT_SEND_OPTION},
-	{"header", required_argument, NULL, OPT_SEND_OPTION},
-	{"auth", required_argument, NULL, OPT_AUTH},
-	{"user", required_argument, NULL, OPT_USER},
-	{"practice", no_argument, NULL, OPT_PRACTICE},
-	{"serve", no_argument, NULL, OPT_SERVE},
-	{"listen", required_argument, NULL, OPT_LISTEN},
-	{"maildir", required_argument, NULL, OPT_MAILDIR},
-	{"script", required_argument, NULL, OPT_SCRIPT},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
-};
-
-static void usage(FILE *f)
-{
-	fputs("Usage: smtpsh [OPTION]... [HOST [PORT]]\n"
-	      "  or:  smtpsh [OPTION]... PROFILE [PORT]\n"
-	      "  or:  smtpsh --practice [OPTION]...\n"
-	      "  or:  smtpsh --serve [PORT] [--listen ADDR] [--maildir DIR] [--script FILE]\n"
-	      "An interactive shell for SMTP: shows every command sent and every reply.\n"
-	      "Without HOST the shell starts disconnected (\\connect HOST [PORT] connects).\n"
-	      "A HOST without a dot or colon that names a profile or preset connects with it.\n"
-	      "\n"
-	      "Connection:\n"
-	      "  -4                    use IPv4 only\n"
-	      "  -6                    use IPv6 only\n"
-	      "      --tls             implicit TLS from the first byte (default port 465)\n"
-	      "      --starttls        EHLO, STARTTLS, EHLO again after the greeting\n"
-	      "                        (default port 587); never goes on in plaintext\n"
-	      "      --cafile FILE     trust the CA certificates in FILE (PEM) instead of\n"
-	      "                        the system store\n"
-	      "      --insecure        go on despite certificate problems (marked ?> <?)\n"
-	      "      --timeout SECONDS connect, handshake and reply timeout (default 30)\n"
-	      "      --ehlo NAME       the name of the automatic EHLO of --starttls\n"
-	      "                        (default localhost)\n"
-	      "      --allow-plaintext-auth\n"
-	      "                        allow AUTH without TLS to a host that is not loopback\n"
-	      "\n",
-	      f);
-	fputs("Logging in (\\auth in the shell, --auth with --send):\n"
-	      "      --password-command CMD\n"
-	      "                        run CMD with /bin/sh; the first line it prints is\n"
-	      "                        the password\n"
-	      "      --oauth-token-command CMD\n"
-	      "                        the same for the OAuth2 bearer token of XOAUTH2\n"
-	      "  Without them: SMTPSH_PASSWORD / SMTPSH_OAUTH_TOKEN (other processes of the\n"
-	      "  same user can read the environment: prefer a command), then ~/.netrc (mode\n"
-	      "  600), then a question on the terminal (the password is not echoed).\n"
-	      "\n"
-	      "Sending one message (connect, EHLO, [AUTH], the message, QUIT):\n"
-	      "      --send            send the message the options below describe to HOST\n"
-	      "                        (or a profile) and leave; exit status 0 only when\n"
-	      "                        the server accepted it\n"
-	      "      --from ADDRESS    the sender (envelope and From:); 'Name <addr>' works\n"
-	      "      --to ADDRESS      a recipient shown in To: (repeat for more)\n"
-	      "      --cc ADDRESS      a recipient shown in Cc: (repeatable)\n"
-	      "      --bcc ADDRESS     a recipient shown in no header (repeatable)\n"
-	      "      --subject TEXT    the subject (RFC 2047 encoded when not ASCII)\n"
-	      "      --body TEXT       the body text\n"
-	      "      --body-file PATH  the body from a file (streamed; not with --body)\n"
-	      "      --attach PATH     attach a file, base64 (repeatable)\n"
-	      "      --header 'NAME: VALUE'\n"
-	      "                        an extra header line (repeatable)\n"
-	      "      --auth MECH       log in first: PLAIN, LOGIN, CRAM-MD5, XOAUTH2, or\n"
-	      "                        auto (the best one the server offers)\n"
-	      "      --user USER       the user for --auth (default: the profile's, then\n"
-	      "                        ~/.netrc, else asked)\n"
-	      "  In the shell, \\send takes the same message options.\n"
-	      "\n",
-	      f);
-	fputs("Profiles and start-up:\n"
-	      "  -p, --profile NAME    connect with the profile or preset NAME (office365,\n"
-	      "                        outlook, gmail, aol, yahoo, icloud, or your own)\n"
-	      "      --list-profiles   print the names of the presets and profiles and exit\n"
-	      "  -X, --no-rc           do not run the rc file (~/.config/smtpsh/smtpshrc)\n"
-	      "\n"
-	      "Batch mode (used when standard input is not a terminal, or with -f):\n"
-	      "  -f, --file FILE       read the lines to run from FILE\n"
-	      "      --strict          stop at the first 4xx/5xx reply or protocol error\n"
-	      "      --pipeline        when the server offers PIPELINING, send MAIL, RCPT...\n"
-	      "                        and the command after them (DATA) in one write, and\n"
-	      "                        the final \".\" of a message with what follows it\n"
-	      "      --step            wait for Enter on the terminal before each command\n"
-	      "                        (batch and --replay; for lectures)\n"
-	      "\n",
-	      f);
-	/* in pieces: C99 compilers need not take string literals over 4095 bytes */
-	fputs("Practice server (built in; it stores mail and never relays it):\n"
-	      "      --practice        start a practice SMTP server on a free loopback port\n"
-	      "                        and connect to it: STARTTLS with a CA made at start\n"
-	      "                        and trusted by this session, AUTH with a demo login\n"
-	      "                        printed at start, a Maildir (\\inbox, \\practice)\n"
-	      "      --serve [PORT]    run the practice server alone in the foreground (port\n"
-	      "                        2525; 0 picks a free one) and show every conversation,\n"
-	      "                        to test your own SMTP client; Ctrl-C stops it\n"
-	      "      --listen ADDR     --serve on this IP address instead of 127.0.0.1 and\n"
-	      "                        ::1 (a warning when it is not a loopback address)\n"
-	      "      --maildir DIR     keep the practice server's mail in DIR (else a\n"
-	      "                        temporary folder, removed at the end)\n"
-	      "      --script FILE     --serve the server side of a transcript: every client\n"
-	      "                        gets its recorded replies (a recorded server, offline)\n"
-	      "\n",
-	      f);
-	fputs("Transcripts:\n"
-	      "      --record FILE     write the session to FILE as it happens (secrets as\n"
-	      "                        <redacted>; format: transcripts/FORMAT.md)\n"
-	      "      --replay FILE     play the client side of a transcript against HOST\n"
-	      "                        [PORT] (or its header's host) and report every reply\n"
-	      "                        code that differs; exit 0 if all matched, 1 if not\n"
-	      "      --replay-user USER\n"
-	      "                        log in as USER where the transcript hides the AUTH\n"
-	      "                        secret; the password comes from SMTPSH_REPLAY_PASSWORD\n"
-	      "      --replay-skip-auth\n"
-	      "                        leave the AUTH exchanges of the transcript out\n"
-	      "\n"
-	      "Display:\n"
-	      "      --color WHEN      colour the output: auto (default), always, never;\n"
-	      "                        NO_COLOR in the environment means never for auto\n"
-	      "      --explain         say beside every reply what its code means\n"
-	      "      --timing          show milliseconds per reply, connect and handshake\n"
-	      "      --show-raw        show the line ends: \\r\\n, or \\n for a bare LF\n"
-	      "\n"
-	      "  -h, --help            show this help and exit\n"
-	      "  -V, --version         show the version and exit\n"
-	      "\n"
-	      "Markers: -> sent, <- received, ~> <~ under TLS, ?> <? under TLS whose\n"
-	      "certificate was not verified (--insecure), * local event, ! warning or\n"
-	      "error (on stderr). Beside a reply, in brackets: the decoded text of a 334\n"
-	      "challenge, a hint for a known failure, and with --explain / --timing its\n"
-	      "meaning and time.\n"
-	      "\n"
-	      "Environment: SMTPSH_TIMEOUT, SMTPSH_CAFILE, SMTPSH_EHLO, SMTPSH_COLOR (an\n"
-	      "option or a profile wins), SMTPSH_HISTFILE, SMTPSH_HISTSIZE, NO_COLOR,\n"
-	      "XDG_CONFIG_HOME, XDG_STATE_HOME. Files: ~/.config/smtpsh/smtpshrc,\n"
-	      "~/.config/smtpsh/profiles, ~/.local/state/smtpsh/history.\n"
-	      "\n"
-	      "Exit status: 0 ok; 1 --strict and a 4xx/5xx reply or greeting (--send: the\n"
-	      "greeting, the message, EHLO or AUTH refused; --starttls: the greeting);\n"
-	      "2 usage or local error;\n"
-	      "3 connection failed or lost, or timeout; 4 TLS failure (handshake,\n"
-	      "certificate, STARTTLS unavailable when required); 5 --strict and a\n"
-	      "malformed reply (or one that cost the connection); 130 interrupted.\n"
-	      "With --replay: 0 every reply as recorded,\n"
-	      "1 some differed, 2 the transcript cannot be replayed (unreadable, or a\n"
-	      "hidden secret).\n"
-	      "\n"
-	      "Full documentation: man smtpsh\n",
-	      f);
-}
-
-/* What the command line or the environment asked for; NULL / false: not given. */
-struct choices {
-	const char *cafile;
-	const char *ehlo;
-	const char *color;
-	const char *timeout; /* seconds, as given */
-	const char *profile;
-	const char *script;
-	enum tls_mode mode;
-	bool mode_set;
-	bool insecure;
-	bool strict;
-	bool allow_plaintext_auth;
-	bool no_rc;
-	bool list_profiles;
-	enum conn_family family;
-	bool explain, timing, show_raw, pipeline, step;
-	const char *record;
-	struct replay_options replay;
-	const char *password_command;
-	const char *token_command;
-	bool send;             /* --send: one message, then leave */
-	const char *send_only; /* the name of an option given that needs --send */
-	const char *auth;      /* --auth MECH|auto */
-	const char *user;      /* --user */
-	struct send_opts *message; /* --from, --to... */
-	bool practice;                     /* --practice */
-	struct practice_options practice_opt; /* --serve, --listen, --maildir */
-};
-
-static int parse_timeout(const char *s, int *ms)
-{
-	char *end;
-	double v = strtod(s, &end);
-	if (end == s || *end || !(v > 0) || v > 86400)
-		return -1;
-	*ms = (int)(v * 1000);
-	return *ms > 0 ? 0 : -1;
-}
-
-static bool valid_color(const char *s)
-{
-	return !strcmp(s, "auto") || !strcmp(s, "always") || !strcmp(s, "never");
-}
-
-static bool valid_ehlo(const char *s)
-{
-	return *s && !strpbrk(s, " \t\r\n");
-}
-
-/* Returns -1 to go on, or the exit status. */
-static int parse_options(int argc, char **argv, struct choices *c)
-{
-	int opt, ms, idx = 0;
-	char err[512];
-	while ((opt = getopt_long(argc, argv, short_options, long_options, &idx)) != -1) {
-		switch (opt) {
-		case OPT_PASSWORD_COMMAND:
-			c->password_command = optarg;
-			break;
-		case OPT_TOKEN_COMMAND:
-			c->token_command = optarg;
-			break;
-		case OPT_SEND:
-			c->send = true;
-			break;
-		case OPT_SEND_OPTION:
-			c->send_only = long_options[idx].name;
-			if (send_opts_add(c->message, long_options[idx].name, optarg, err,
-					  sizeof err) < 0) {
-				fprintf(stderr, "smtpsh: %s\n", err);
-				return EXIT_USAGE;
-			}
-			break;
-		case OPT_AUTH:
-			c->auth = optarg;
-			c->send_only = "auth";
-			break;
-		case OPT_USER:
-			c->user = optarg;
-			c->send_only = "user";
-			break;
-		case '4':
-			c->family = CONN_V4;
-			break;
-		case '6':
-			c->family = CONN_V6;
-			break;
-		case OPT_TLS:
-		case OPT_STARTTLS:
-			c->mode = opt == OPT_TLS ? TLS_IMPLICIT : TLS_STARTTLS;
-			c->mode_set = true;
-			break;
-		case OPT_CAFILE:
-			c->cafile = optarg;
-			break;
-		case OPT_INSECURE:
-			c->insecure = true;
-			break;
-		case OPT_TIMEOUT:
-			if (parse_timeout(optarg, &ms) < 0) {
-				fprintf(stderr, "smtpsh: --timeout needs a number of seconds, not '%s'\n",
-					optarg);
-				return EXIT_USAGE;
-			}
-			c->timeout = optarg;
-			break;
-		case OPT_EHLO:
-			if (!valid_ehlo(optarg)) {
-				fprintf(stderr, "smtpsh: --ehlo needs a name without blanks\n");
-				return EXIT_USAGE;
-			}
-			c->ehlo = optarg;
-			break;
-		case 'f':
-			c->script = optarg;
-			break;
-		case OPT_ALLOW_PLAINTEXT_AUTH:
-			c->allow_plaintext_auth = true;
-			break;
-		case OPT_STRICT:
-			c->strict = true;
-			break;
-		case OPT_COLOR:
-			if (!valid_color(optarg)) {
-				fprintf(stderr, "smtpsh: --color takes auto, always or never\n");
-				return EXIT_USAGE;
-			}
-			c->color = optarg;
-			break;
-		case 'p':
-			c->profile = optarg;
-			break;
-		case OPT_LIST_PROFILES:
-			c->list_profiles = true;
-			break;
-		case 'X':
-			c->no_rc = true;
-			break;
-		case OPT_EXPLAIN:
-			c->explain = true;
-			break;
-		case OPT_TIMING:
-			c->timing = true;
-			break;
-		case OPT_SHOW_RAW:
-			c->show_raw = true;
-			break;
-		case OPT_PIPELINE:
-			c->pipeline = true;
-			break;
-		case OPT_STEP:
-			c->step = true;
-			break;
-		case OPT_RECORD:
-			c->record = optarg;
-			break;
-		case OPT_REPLAY:
-			c->replay.path = optarg;
-			break;
-		case OPT_REPLAY_USER:
-			c->replay.user = optarg;
-			break;
-		case OPT_REPLAY_SKIP_AUTH:
-			c->replay.skip_auth = true;
-			break;
-		case OPT_PRACTICE:
-			c->practice = true;
-			break;
-		case OPT_SERVE:
-			c->practice_opt.serve = true;
-			break;
-		case OPT_LISTEN:
-			c->practice_opt.listen = optarg;
-			break;
-		case OPT_MAILDIR:
-			c->practice_opt.maildir = optarg;
-			break;
-		case OPT_SCRIPT:
-			c->practice_opt.script = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_OK;
-		case 'V':
-			printf("smtpsh %s\nReadline %s\n%s\n", SMTPSH_VERSION, rl_library_version,
-			       OpenSSL_version(OPENSSL_VERSION));
-			return EXIT_OK;
-		default:
-			fputs("Try 'smtpsh --help' for more information.\n", stderr);
-			return EXIT_USAGE;
-		}
-	}
-	return -1;
-}
-
-/* The combinations of --send and its options that cannot work; NULL when all is well. */
-static const char *send_conflict(const struct choices *c, char *buf, size_t len)
-{
-	const struct send_opts *m = c->message;
-	enum sasl_mech mech;
-	if (!c->send && c->send_only) {
-		snprintf(buf, len, "--%s works with --send only (in the shell: \\send, \\auth)",
-			 c->send_only);
-		return buf;
-	}
-	if (!c->send)
-		return NULL;
-	if (c->script)
-		return "--send and -f exclude each other";
-	if (c->replay.path)
-		return "--send and --replay exclude each other";
-	if (c->list_profiles)
-		return "--send and --list-profiles exclude each other";
-	if (c->user && !c->auth)
-		return "--user needs --auth MECH (or --auth auto)";
-	if (!m->from || m->nto + m->ncc + m->nbcc == 0)
-		return "--send needs --from ADDRESS and --to ADDRESS (or --cc, --bcc)";
-	if (c->auth && strcasecmp(c->auth, "auto") != 0 && sasl_mech_parse(c->auth, &mech) < 0)
-		return "--auth takes PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or auto";
-	return NULL;
-}
-
-/* A variable of the environment; an empty one counts as not set. */
-static const char *env(const char *name)
-{
-	const char *v = getenv(name);
-	return v && *v ? v : NULL;
-}
-
-/* The SMTPSH_* variables for options; the command line wins later. Returns 0 or -1. */
-static int parse_environment(struct choices *e, int *histsize)
-{
-	int ms;
-	e->cafile = env("SMTPSH_CAFILE");
-	e->timeout = env("SMTPSH_TIMEOUT");
-	if (e->timeout && parse_timeout(e->timeout, &ms) < 0) {
-		fprintf(stderr, "smtpsh: SMTPSH_TIMEOUT needs a number of seconds, not '%s'\n",
-			e->timeout);
-		return -1;
-	}
-	e->ehlo = env("SMTPSH_EHLO");
-	if (e->ehlo && !valid_ehlo(e->ehlo)) {
-		fprintf(stderr, "smtpsh: SMTPSH_EHLO needs a name without blanks\n");
-		return -1;
-	}
-	e->color = env("SMTPSH_COLOR");
-	if (e->color && !valid_color(e->color)) {
-		fprintf(stderr, "smtpsh: SMTPSH_COLOR takes auto, always or never, not '%s'\n",
-			e->color);
-		return -1;
-	}
-	const char *hs = env("SMTPSH_HISTSIZE");
-	*histsize = HISTORY_SIZE_DEFAULT;
-	if (hs) {
-		char *end;
-		long v = strtol(hs, &end, 10);
-		if (end == hs || *end || v < 0 || v > 1000000) {
-			fprintf(stderr,
-				"smtpsh: SMTPSH_HISTSIZE needs a number of lines from 0 to 1000000, "
-				"not '%s'\n",
-				hs);
-			return -1;
-		}
-		*histsize = (int)v;
-	}
-	return 0;
-}
 
 static void list_profiles(const struct profile_set *set)
 {
@@ -529,11 +37,10 @@ static void list_profiles(const struct profile_set *set)
 }
 
 /* Which profile the command line names, and the host and port to connect to. */
-static int pick_target(int argc, char **argv, const struct choices *cli,
+static int pick_target(char **args, int npos, const struct cli_options *cli,
 		       const struct profile_set *set, const struct profile **prof,
 		       const char **host, const char **port)
 {
-	int npos = argc - optind;
 	*prof = NULL;
 	*host = *port = NULL;
 	if (cli->profile) {
@@ -548,14 +55,14 @@ static int pick_target(int argc, char **argv, const struct choices *cli,
 			fputs("smtpsh: with --profile, only a PORT may follow\n", stderr);
 			return -1;
 		}
-		*port = npos ? argv[optind] : NULL;
+		*port = npos ? args[0] : NULL;
 	} else {
 		if (npos > 2) {
 			fputs("smtpsh: too many arguments (HOST [PORT])\n", stderr);
 			return -1;
 		}
-		*host = npos ? argv[optind] : NULL;
-		*port = npos > 1 ? argv[optind + 1] : NULL;
+		*host = npos ? args[0] : NULL;
+		*port = npos > 1 ? args[1] : NULL;
 		*prof = *host ? profile_for_argument(set, *host) : NULL;
 	}
 	if (*prof) {
@@ -583,122 +90,52 @@ struct startup {
 	const char *port;
 	enum tls_mode mode;
 	struct session_params params;
-	FILE *in; /* batch input, or NULL for the REPL */
-	int histsize;
+	FILE *in;		   /* batch input, or NULL for the REPL */
 	struct practice *practice; /* --practice: the server the shell talks to */
 };
 
-/* The transcript options: they go together, and --step needs a terminal. Returns -1 to go
-   on, or the exit status. */
-static int check_transcript_options(struct choices *c)
-{
-	struct replay_options *r = &c->replay;
-	if (r->path && c->script) {
-		fputs("smtpsh: --replay and -f cannot go together\n", stderr);
-		return EXIT_USAGE;
-	}
-	if ((r->user || r->skip_auth) && !r->path) {
-		fputs("smtpsh: --replay-user and --replay-skip-auth go with --replay FILE\n", stderr);
-		return EXIT_USAGE;
-	}
-	if (r->user) {
-		r->password = getenv("SMTPSH_REPLAY_PASSWORD");
-		if (!r->password) {
-			fputs("smtpsh: --replay-user needs the password in SMTPSH_REPLAY_PASSWORD\n",
-			      stderr);
-			return EXIT_USAGE;
-		}
-	}
-	if (!r->path && !c->script && isatty(STDIN_FILENO) && (c->step || c->pipeline)) {
-		fprintf(stderr, "smtpsh: %s works with -f FILE, a piped script or --replay; in the "
-				"shell, use \\pipeline\n",
-			c->step ? "--step" : "--pipeline");
-		return EXIT_USAGE;
-	}
-	struct stat a, b;
-	if (c->record && r->path && stat(c->record, &a) == 0 && stat(r->path, &b) == 0 &&
-	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-		fputs("smtpsh: --record would overwrite the transcript --replay reads\n", stderr);
-		return EXIT_USAGE;
-	}
-	char err[200];
-	if (c->step && step_open(err, sizeof err) < 0) {
-		fprintf(stderr, "smtpsh: %s\n", err);
-		return EXIT_USAGE;
-	}
-	return -1;
-}
-
-/* --serve runs the practice server here and now; --practice and its options are checked.
-   Returns -1 to go on, or the exit status. */
-static int practice_options(int argc, char **argv, struct choices *c)
-{
-	struct practice_options *o = &c->practice_opt;
-	if (o->serve) {
-		if (c->practice || argc - optind > 1 || c->profile || c->replay.path || c->script ||
-		    c->send) {
-			fputs("smtpsh: --serve takes only a PORT (and --listen, --maildir, --script)\n",
-			      stderr);
-			return EXIT_USAGE;
-		}
-		o->port = optind < argc ? argv[optind] : NULL;
-		return practice_serve(o);
-	}
-	if (o->listen || o->script || (o->maildir && !c->practice)) {
-		fprintf(stderr, "smtpsh: %s goes with %s\n",
-			o->listen ? "--listen" : o->script ? "--script" : "--maildir",
-			o->maildir && !o->listen && !o->script ? "--serve or --practice" : "--serve");
-		return EXIT_USAGE;
-	}
-	if (c->practice && (optind < argc || c->cafile || c->profile || c->replay.path || c->send ||
-			    (c->mode_set && c->mode == TLS_IMPLICIT))) {
-		fputs("smtpsh: --practice connects to its own server and trusts its own CA: no "
-		      "HOST, profile, --cafile, --replay, --send or --tls (use STARTTLS or "
-		      "--starttls; \\send in the shell)\n",
-		      stderr);
-		return EXIT_USAGE;
-	}
-	return -1;
-}
-
 /* --practice: starts the server (before any Readline state exists) and points the session
-   at it. Returns -1 to go on, or the exit status. */
-static int start_practice(const struct choices *c, struct startup *st)
+   at it. Returns false (said on stderr) when it cannot start. */
+static bool start_practice(const struct cli_options *c, struct startup *st)
 {
 	char err[512];
 	st->practice = practice_start(&c->practice_opt, err, sizeof err);
 	if (!st->practice) {
 		fprintf(stderr, "smtpsh: cannot start the practice server: %s\n", err);
-		return EXIT_USAGE;
+		return false;
 	}
 	st->host = "127.0.0.1";
 	st->port = st->practice->port;
 	st->params.cafile = st->practice->env.cafile;
-	return -1;
+	return true;
 }
 
-/* Profiles, target, session parameters, batch input. Returns -1 to go on, or the exit status. */
-static int prepare(int argc, char **argv, const struct choices *cli, const struct choices *envc,
-		   struct startup *st)
+/* Profiles, target, session parameters, batch input. Returns true when the shell is to run;
+   false when main leaves with *status (--list-profiles, or an error said on stderr). */
+static bool prepare(const struct cli *c, struct startup *st, int *status)
 {
+	const struct cli_options *cli = &c->opt, *envc = &c->env;
+	*status = EXIT_USAGE;
 	if (paths_file(PATHS_CONFIG, "profiles", &st->profiles_path) == 0 &&
 	    profiles_load(&st->profiles, st->profiles_path.data, &st->scratch) < 0) {
 		fprintf(stderr, "smtpsh: %s\n", st->scratch.data);
-		return EXIT_USAGE;
+		return false;
 	}
 	if (cli->list_profiles) {
 		list_profiles(&st->profiles);
-		return EXIT_OK;
+		*status = EXIT_OK;
+		return false;
 	}
-	if (pick_target(argc, argv, cli, &st->profiles, &st->profile, &st->host, &st->port) < 0) {
+	if (pick_target(c->args, c->nargs, cli, &st->profiles, &st->profile, &st->host, &st->port) <
+	    0) {
 		fputs("Try 'smtpsh --help' for more information.\n", stderr);
-		return EXIT_USAGE;
+		return false;
 	}
 	if (cli->send && !st->host) {
 		fputs("smtpsh: --send needs HOST [PORT] (or a profile)\nTry 'smtpsh --help' for "
 		      "more information.\n",
 		      stderr);
-		return EXIT_USAGE;
+		return false;
 	}
 	const struct profile *prof = st->profile;
 	struct session_params *p = &st->params;
@@ -709,15 +146,15 @@ static int prepare(int argc, char **argv, const struct choices *cli, const struc
 	p->ehlo_name = first(cli->ehlo, prof ? prof->ehlo : NULL, envc->ehlo);
 	if (!p->ehlo_name)
 		p->ehlo_name = "localhost";
-	if (!cli->timeout && prof && prof->timeout_ms)
+	if (!cli->timeout_ms && prof && prof->timeout_ms)
 		p->timeout_ms = prof->timeout_ms;
-	else if (first(cli->timeout, NULL, envc->timeout))
-		parse_timeout(first(cli->timeout, NULL, envc->timeout), &p->timeout_ms);
+	else if (cli->timeout_ms || envc->timeout_ms)
+		p->timeout_ms = cli->timeout_ms ? cli->timeout_ms : envc->timeout_ms;
 	if (!cli->cafile && prof && prof->cafile) {
 		if (paths_expand_home(prof->cafile, &st->cafile) < 0) {
 			fprintf(stderr, "smtpsh: profile %s: cafile %s: no home directory known\n",
 				prof->name, prof->cafile);
-			return EXIT_USAGE;
+			return false;
 		}
 		p->cafile = st->cafile.data;
 	} else {
@@ -732,17 +169,18 @@ static int prepare(int argc, char **argv, const struct choices *cli, const struc
 		if (!st->in) {
 			fprintf(stderr, "smtpsh: cannot read %s: %s\n", cli->script,
 				strerror(errno));
-			return EXIT_USAGE;
+			return false;
 		}
 	} else if (!isatty(STDIN_FILENO) && !cli->send) {
 		st->in = stdin;
 	}
-	return -1;
+	return true;
 }
 
 /* The rc file, the history, the profile's note, the connection, then the REPL or the batch. */
-static int run(const struct choices *cli, const struct choices *envc, struct startup *st)
+static int run(const struct cli *c, struct startup *st)
 {
+	const struct cli_options *cli = &c->opt, *envc = &c->env;
 	signal(SIGPIPE, SIG_IGN);
 	const char *color = first(cli->color, NULL, envc->color);
 	color = color ? color : "auto";
@@ -770,51 +208,63 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 	struct transcript_writer rec;
 	transcript_writer_init(&rec);
 	session_add_quiet_listener(session, transcript_event, transcript_wants_quiet, &rec);
-	struct shell sh;
-	shell_init(&sh, session, &render, &meta_local_commands);
-	sh.rec = &rec;
-	sh.batch = st->in != NULL || cli->replay.path || cli->send;
-	sh.strict = cli->strict;
-	sh.mode = cli->mode;
-	sh.allow_plaintext_auth = cli->allow_plaintext_auth;
-	sh.profiles = &st->profiles;
-	sh.profiles_path = st->profiles_path.len ? st->profiles_path.data : NULL;
 	const struct profile *prof = st->profile;
-	sh.practice = st->practice;
+	struct shell_params sp = {
+	    .session = session,
+	    .render = &render,
+	    .local = &meta_local_commands,
+	    .rec = &rec,
+	    .batch = batch,
+	    .strict = cli->strict,
+	    .mode = cli->mode,
+	    .allow_plaintext_auth = cli->allow_plaintext_auth,
+	    .profiles = &st->profiles,
+	    .profiles_path = st->profiles_path.len ? st->profiles_path.data : NULL,
+	    .practice = st->practice,
+	    .token_command = cli->token_command,
+	};
 	if (st->practice) /* \auth asks only for the password */
-		sh.default_user = st->practice->env.user;
+		sp.default_user = st->practice->env.user;
 	if (prof) {
-		sh.default_user = prof->user;
-		sh.default_mech = prof->auth;
-		sh.password_command = prof->password_command;
+		sp.default_user = prof->user;
+		sp.default_mech = prof->auth;
+		sp.password_command = prof->password_command;
 	}
 	if (cli->password_command)
-		sh.password_command = cli->password_command;
-	sh.token_command = cli->token_command;
+		sp.password_command = cli->password_command;
+	struct shell *sh = shell_new(&sp);
+	if (!sh) {
+		fputs("smtpsh: out of memory\n", stderr);
+		transcript_writer_free(&rec);
+		session_free(session);
+		render_free(&render);
+		return EXIT_USAGE;
+	}
 
 	/* --send does what its options say: no rc file, no history */
 	if (!cli->no_rc && !cli->send && paths_file(PATHS_CONFIG, "smtpshrc", &st->scratch) == 0)
-		rcfile_run(&sh, st->scratch.data);
+		rcfile_run(sh, st->scratch.data);
 	/* the command line turns settings on over the rc file */
-	sh.explain |= cli->explain;
-	sh.timing |= cli->timing;
-	sh.show_raw |= cli->show_raw;
-	sh.pipeline_auto = cli->pipeline;
-	sh.step = cli->step;
-	shell_apply_settings(&sh);
-	if (cli->record && !sh.done && transcript_open(&rec, cli->record) < 0) {
+	struct shell_options so = {
+	    .explain = cli->explain,
+	    .timing = cli->timing,
+	    .show_raw = cli->show_raw,
+	    .pipeline = cli->pipeline,
+	    .step = cli->step,
+	};
+	shell_set_options(sh, &so);
+	if (cli->record && !shell_done(sh) && transcript_open(&rec, cli->record) < 0) {
 		fprintf(stderr, "smtpsh: --record: %s\n", rec.err);
-		sh.status = EXIT_USAGE;
-		sh.done = true;
+		shell_end(sh, EXIT_USAGE);
 	}
-	if (!st->in && !cli->replay.path && !cli->send && !sh.done) {
+	if (!st->in && !cli->replay.path && !cli->send && !shell_done(sh)) {
 		const char *hist = getenv("SMTPSH_HISTFILE");
 		bool own = hist != NULL;
 		if (!own && paths_file(PATHS_STATE, "history", &st->scratch) == 0)
 			hist = st->scratch.data;
-		history_open(hist, st->histsize, !own, &render);
+		history_open(hist, c->histsize, !own, &render);
 	}
-	if (prof && !sh.done) {
+	if (prof && !shell_done(sh)) {
 		buf_reset(&st->scratch);
 		profiles_summary(prof, &st->scratch);
 		render_info(&render, "%s %s: %s", prof->builtin ? "preset" : "profile", prof->name,
@@ -822,24 +272,24 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 		if (prof->note)
 			render_info(&render, "%s", prof->note);
 	}
-	if (st->practice && !sh.done)
+	if (st->practice && !shell_done(sh))
 		practice_banner(st->practice, &render);
 	int status;
-	if (cli->replay.path && !sh.done) {
+	if (cli->replay.path && !shell_done(sh)) {
 		struct replay_options r = cli->replay;
 		r.host = st->host;
 		r.port = st->port;
-		status = replay_run(&sh, &r);
-	} else if (cli->send && !sh.done) {
-		shell_connect(&sh, st->host, st->port, st->mode);
-		status = send_oneshot(&sh, cli->message, st->params.ehlo_name, cli->auth, cli->user);
+		status = replay_run(sh, &r);
+	} else if (cli->send && !shell_done(sh)) {
+		shell_connect(sh, st->host, st->port, st->mode);
+		status = send_oneshot(sh, cli->message, st->params.ehlo_name, cli->auth, cli->user);
 	} else {
-		if (st->host && !sh.done)
-			shell_connect(&sh, st->host, st->port, st->mode);
-		if (sh.done)
-			status = sh.status;
+		if (st->host && !shell_done(sh))
+			shell_connect(sh, st->host, st->port, st->mode);
+		if (shell_done(sh))
+			status = shell_status(sh);
 		else
-			status = st->in ? batch_run(&sh, st->in) : repl_run(&sh);
+			status = st->in ? batch_run(sh, st->in) : repl_run(sh);
 	}
 	history_close();
 	transcript_close(&rec);
@@ -849,47 +299,28 @@ static int run(const struct choices *cli, const struct choices *envc, struct sta
 		if (status == EXIT_OK)
 			status = EXIT_USAGE;
 	}
-	shell_free(&sh);
+	shell_free(sh);
 	transcript_writer_free(&rec);
 	session_free(session);
 	render_free(&render);
 	return status;
 }
 
-int main(int argc, char **argv)
+/* Profiles, target and session (prepare), the practice server, then the shell (run). */
+static int start(const struct cli *c)
 {
-	struct send_opts message;
-	send_opts_init(&message);
-	struct choices cli = {.family = CONN_ANY, .mode = TLS_NONE, .message = &message};
-	struct choices envc = {0};
 	struct startup st = {0};
-	char err[512];
-	const char *conflict = NULL;
-	int status = parse_options(argc, argv, &cli);
-	if (status < 0 && (conflict = send_conflict(&cli, err, sizeof err))) {
-		fprintf(stderr, "smtpsh: %s\nTry 'smtpsh --help' for more information.\n", conflict);
-		status = EXIT_USAGE;
-	}
-	if (status < 0 && parse_environment(&envc, &st.histsize) < 0)
-		status = EXIT_USAGE;
-	if (status < 0)
-		status = check_transcript_options(&cli);
-	if (status < 0)
-		status = practice_options(argc, argv, &cli);
-	if (status >= 0) {
-		send_opts_free(&message);
-		step_close();
-		return status;
-	}
 	profile_set_init(&st.profiles);
 	buf_init(&st.profiles_path);
 	buf_init(&st.cafile);
 	buf_init(&st.scratch);
-	status = prepare(argc, argv, &cli, &envc, &st);
-	if (status < 0 && cli.practice)
-		status = start_practice(&cli, &st);
-	if (status < 0)
-		status = run(&cli, &envc, &st);
+	int status;
+	if (prepare(c, &st, &status)) {
+		if (!c->opt.practice || start_practice(&c->opt, &st))
+			status = run(c, &st);
+		else
+			status = EXIT_USAGE;
+	}
 	practice_stop(st.practice);
 	if (st.in && st.in != stdin)
 		fclose(st.in);
@@ -897,7 +328,25 @@ int main(int argc, char **argv)
 	buf_free(&st.profiles_path);
 	buf_free(&st.cafile);
 	buf_free(&st.scratch);
-	send_opts_free(&message);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli;
+	cli_init(&cli);
+	int status = EXIT_USAGE;
+	switch (cli_parse(&cli, argc, argv, &status)) {
+	case CLI_EXIT:
+		break;
+	case CLI_SERVE:
+		status = practice_serve(&cli.opt.practice_opt);
+		break;
+	case CLI_RUN:
+		status = start(&cli);
+		break;
+	}
+	cli_free(&cli);
 	step_close();
 	return status;
 }

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+#include "smtpsh/candidates.h"
 #include "smtpsh/shell.h"
 
 /*
@@ -23,5 +24,8 @@ bool auth_run(struct shell *sh, const char *mech, const char *user);
 void auth_cmd(struct shell *sh, int argc, char **argv);
 void auth_cmd_b64(struct shell *sh, int argc, char **argv);
 void auth_cmd_unb64(struct shell *sh, int argc, char **argv);
+
+/* Tab after \auth: the mechanisms \auth knows, those advertised when EHLO told. */
+void auth_complete(struct candidates *c);
 
 #endif

@@ -6,6 +6,7 @@
 #ifndef SMTPSH_PRACTICE_CMD_H
 #define SMTPSH_PRACTICE_CMD_H
 
+#include "smtpsh/candidates.h"
 #include "smtpsh/practice.h"
 #include "smtpsh/render.h"
 #include "smtpsh/shell.h"
@@ -17,5 +18,7 @@ void practice_banner(const struct practice *p, struct render *r);
 void practice_cmd_inbox(struct shell *sh, int argc, char **argv);
 /* \practice [NAME VALUE...]: shows the server's settings, or changes them. */
 void practice_cmd_practice(struct shell *sh, int argc, char **argv);
+/* Tab after \practice: a setting's name, then its values. */
+void practice_cmd_complete(struct candidates *c);
 
 #endif

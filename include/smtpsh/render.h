@@ -9,6 +9,7 @@
 #ifndef SMTPSH_RENDER_H
 #define SMTPSH_RENDER_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -50,6 +51,9 @@ void render_event(const struct session_event *ev, void *arg);
 void render_info(struct render *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void render_warning(struct render *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void render_error(struct render *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* render_error with a va_list (shell_error). */
+void render_verror(struct render *r, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 /* A "!  " line on err without "warning:" (replay differences). */
 void render_alert(struct render *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A comment of a transcript, shown during a replay: "#  text". */

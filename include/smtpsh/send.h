@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "smtpsh/candidates.h"
 #include "smtpsh/shell.h"
 
 /* The options of \send (and of smtpsh --send); the strings are borrowed. */
@@ -45,6 +46,8 @@ bool send_run(struct shell *sh, const struct send_opts *o);
 
 /* \send --from A --to B [...]: parses argv (--opt VALUE or --opt=VALUE), then send_run. */
 void send_cmd(struct shell *sh, int argc, char **argv);
+/* Tab after \send: its options; file names after --body-file and --attach. */
+void send_complete(struct candidates *c);
 
 /*
  * smtpsh --send: on a connected shell, EHLO (unless --starttls did it), AUTH when mech is

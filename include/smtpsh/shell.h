@@ -5,7 +5,6 @@
 #ifndef SMTPSH_SHELL_H
 #define SMTPSH_SHELL_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -17,32 +16,44 @@
 struct profile_set;
 
 struct practice; /* smtpsh --practice (practice.h) */
-struct shell;
+struct shell;	 /* opaque outside src/ui/ (its fields: src/ui/shell_int.h) */
+
+/* Where a local command may run, and how its line is taken (the flags of its row). */
+enum shell_local_flag {
+	/* Inside DATA, and only there (inside DATA the others are message content). */
+	LOCAL_IN_DATA = 1u << 0,
+	/* While \pipeline collects commands: it sends nothing. */
+	LOCAL_IN_PIPELINE = 1u << 1,
+	/* The line may hold a secret: kept out of the history, wiped. */
+	LOCAL_SECRET_ARGS = 1u << 2,
+	/* argv[1] is the rest of the line as typed (no word splitting). */
+	LOCAL_RAW_ARGS = 1u << 3,
+};
 
 /*
  * The local (backslash) commands as the shell sees them. The shell decides what a line is and
  * hands a local command over; src/ui/meta.c holds the table and the commands, which stand on
- * the shell (they record failures, connect, send a pipeline). shell_init() gets them (main.c
+ * the shell (they record failures, connect, send a pipeline). shell_new() gets them (main.c
  * passes meta_local_commands), so the shell needs nothing of the table above it.
  */
 struct shell_local_commands {
 	/* Runs line (it starts with a backslash); false when it names no local command. */
 	bool (*run)(struct shell *sh, const char *line);
-	/* May the arguments of the command called name (without backslash) hold a secret? */
-	bool (*secret_args)(const char *name);
+	/* The flags (enum shell_local_flag) of the command called name (without backslash);
+	   0 when it names none. */
+	unsigned (*flags)(const char *name);
 };
 
-struct shell {
+/* What the shell is made with (shell_new copies it; what the pointers name is borrowed and
+   must outlive the shell). */
+struct shell_params {
 	struct smtp_session *session;
 	struct render *render;
-	const struct shell_local_commands *local;
-	bool batch;           /* stop at network/TLS failures */
-	bool strict;          /* also stop at 4xx/5xx replies and protocol errors */
-	enum tls_mode mode;   /* default for \connect */
-	int status;           /* exit status so far */
-	bool done;            /* \quit, or a failure that ends a batch */
-	volatile sig_atomic_t *interrupted;
-	bool reveal_secrets;       /* show AUTH payloads instead of <redacted> (\set) */
+	const struct shell_local_commands *local; /* not NULL */
+	struct transcript_writer *rec;		  /* \record / --record, or NULL */
+	bool batch;				  /* stop at network/TLS failures */
+	bool strict;		   /* also stop at 4xx/5xx replies and protocol errors */
+	enum tls_mode mode;	   /* default for \connect */
 	bool allow_plaintext_auth; /* allow AUTH without TLS to a host that is not loopback */
 	/* From the profile smtpsh started with, for \auth; NULL when not set. */
 	const char *default_user;     /* the user name */
@@ -53,35 +64,29 @@ struct shell {
 	/* The user's profiles (for \presets) and the file they came from (may be NULL). */
 	const struct profile_set *profiles;
 	const char *profiles_path;
-	/* \set settings the renderer follows (shell_apply_settings copies them to it). */
-	bool explain;  /* --explain: the meaning of every reply code beside it */
-	bool timing;   /* --timing: milliseconds beside replies, connect and handshake */
-	bool show_raw; /* line ends (CRLF, bare LF) shown */
-	bool pipeline_auto; /* --pipeline: group MAIL/RCPT/RSET with what follows when offered */
-	bool step;          /* --step: wait for Enter (on the terminal) before each command */
-	struct transcript_writer *rec; /* \record / --record (set by main), or NULL */
-	/* Commands collected for one pipelined write (\pipeline, or --pipeline). */
-	bool pipe_collecting; /* \pipeline was typed: collect until DATA or \end */
-	size_t pipe_n;
-	char *pipe_lines[SESSION_PIPELINE_MAX];
-	char *pipe_shown[SESSION_PIPELINE_MAX];
 	struct practice *practice; /* the practice server of --practice, or NULL */
-	int last_code;		   /* the code of the last reply checked (0: none yet) */
-	/* The message of a script whose DATA the server did not accept: its lines up to the
-	   lone "." are skipped, never run (shell_skip_begin). */
-	struct {
-		bool on;
-		int code; /* the reply to DATA, 0 when none came */
-		unsigned long lines;
-		unsigned long long bytes;
-	} skip;
 };
 
-/* local: the local commands (not NULL). */
-void shell_init(struct shell *sh, struct smtp_session *s, struct render *r,
-		const struct shell_local_commands *local);
-/* Frees what the shell holds (collected pipeline commands). */
+/* A new shell on params->session; NULL when memory ran out. */
+struct shell *shell_new(const struct shell_params *params);
+/* Frees the shell and what it holds (collected pipeline commands); NULL is fine. */
 void shell_free(struct shell *sh);
+
+/* The settings the command line gives, set after the rc file ran: explain, timing and show-raw
+   are turned on over what the rc file's \set said (never off); pipeline (--pipeline) and step
+   (--step) hold from now on (the rc file's lines run without them). Applies them
+   (shell_apply_settings). */
+struct shell_options {
+	bool explain, timing, show_raw, pipeline, step;
+};
+void shell_set_options(struct shell *sh, const struct shell_options *o);
+
+/* The exit status so far, and whether the shell is done (\quit, or a failure that ends a
+   batch). */
+int shell_status(const struct shell *sh);
+bool shell_done(const struct shell *sh);
+/* Ends the shell before it ran with status (a local failure of the start, as --record's). */
+void shell_end(struct shell *sh, int status);
 
 /* Copies the settings (explain, timing, show-raw) to the renderer and the transcript writer. */
 void shell_apply_settings(struct shell *sh);
@@ -108,6 +113,11 @@ void shell_connect(struct shell *sh, const char *host, const char *port, enum tl
 
 /* Records a session failure: sets the exit status, ends a batch when it must. */
 void shell_failed(struct shell *sh, enum session_status st);
+
+/* A local error (a usage error, a refusal decided here, out of memory): says it as
+   render_error does, then records it as shell_failed(SESSION_ERR_LOCAL) does (a batch stops
+   with exit status 2; the REPL goes on). */
+void shell_error(struct shell *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Is the line a secret (an answer inside an AUTH exchange, an AUTH initial response, a
    local command whose arguments may be secrets such as \b64)? Such lines stay out of the

@@ -10,6 +10,7 @@
 #include "smtpsh/cred.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/sasl.h"
+#include "shell_int.h"
 
 #define PASSWORD_ENV "SMTPSH_PASSWORD"
 #define TOKEN_ENV "SMTPSH_OAUTH_TOKEN"
@@ -22,8 +23,7 @@ static void cred_failed(struct shell *sh, enum cred_status st, const char *what,
 		shell_failed(sh, sh->batch ? SESSION_ERR_INTERRUPTED : SESSION_ERR_LOCAL);
 		return;
 	}
-	render_error(sh->render, "%s: %s", what, err);
-	shell_failed(sh, SESSION_ERR_LOCAL);
+	shell_error(sh, "%s: %s", what, err);
 }
 
 /* What a terminal question says when there is none. */
@@ -90,8 +90,7 @@ static bool get_user(struct shell *sh, struct creds *c, const char *given)
 		return false;
 	}
 	if (!*c->user) {
-		render_error(sh->render, "no user name given: nothing sent");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "no user name given: nothing sent");
 		return false;
 	}
 	return true;
@@ -149,8 +148,7 @@ static bool get_secret(struct shell *sh, struct creds *c, bool token)
 		return false;
 	}
 	if (!*c->secret) {
-		render_error(sh->render, "empty %s: nothing sent", token ? "token" : "password");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "empty %s: nothing sent", token ? "token" : "password");
 		return false;
 	}
 	return true;
@@ -174,8 +172,7 @@ static bool exchange(struct shell *sh, enum sasl_mech mech, const char *user, co
 	const char *why;
 	if (sasl_client_start(&c, &line, &is_secret, &why) < 0) {
 		buf_free_secret(&line);
-		render_error(sh->render, "%s: nothing sent", why);
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "%s: nothing sent", why);
 		return false;
 	}
 	char masked[64];
@@ -221,11 +218,10 @@ static bool pick_mech(struct shell *sh, const char *name, enum sasl_mech *mech)
 	unsigned adv = caps->known ? sasl_advertised(caps) : 0;
 	if (name) {
 		if (sasl_mech_parse(name, mech) < 0) {
-			render_error(sh->render,
-				     "\\auth does not know the mechanism %s (it knows PLAIN, LOGIN, "
-				     "CRAM-MD5 and XOAUTH2; type AUTH %s to try it by hand)",
-				     name, name);
-			shell_failed(sh, SESSION_ERR_LOCAL);
+			shell_error(sh,
+				    "\\auth does not know the mechanism %s (it knows PLAIN, LOGIN, "
+				    "CRAM-MD5 and XOAUTH2; type AUTH %s to try it by hand)",
+				    name, name);
 			return false;
 		}
 		/* A password is never sent for a mechanism the server did not offer here: before
@@ -233,8 +229,8 @@ static bool pick_mech(struct shell *sh, const char *name, enum sasl_mech *mech)
 		   nothing. Typed by hand (AUTH MECH), it is still possible to try. */
 		if (caps->known && !(adv & (1u << *mech))) {
 			const struct smtp_cap *a = caps_find(caps, "AUTH");
-			render_error(
-			    sh->render,
+			shell_error(
+			    sh,
 			    "the server does not offer %s %s%s%s: nothing sent (type AUTH %s "
 			    "to try it by hand)",
 			    sasl_mech_name(*mech), a ? "(it offers: " : "here", a ? a->params : "",
@@ -243,29 +239,25 @@ static bool pick_mech(struct shell *sh, const char *name, enum sasl_mech *mech)
 				? " (STARTTLS first?)"
 				: "",
 			    sasl_mech_name(*mech));
-			shell_failed(sh, SESSION_ERR_LOCAL);
 			return false;
 		}
 		return true;
 	}
 	if (!caps->known) {
-		render_error(sh->render, "no capabilities known: send EHLO first, or name the "
-					 "mechanism (\\auth MECH [USER])");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "no capabilities known: send EHLO first, or name the "
+				"mechanism (\\auth MECH [USER])");
 		return false;
 	}
 	bool have_token = sh->token_command || (getenv(TOKEN_ENV) && *getenv(TOKEN_ENV));
 	bool verified = session_tls_verified(sh->session);
 	if (sasl_choose(adv, verified, have_token, mech) < 0) {
 		const struct smtp_cap *a = caps_find(caps, "AUTH");
-		render_error(sh->render, "%s%s%s", a ? "no mechanism smtpsh supports among: " : "",
-			     a ? a->params
-			       : "the server does not offer AUTH here (STARTTLS first?)",
-			     a && (adv & (1u << SASL_XOAUTH2)) ? " (XOAUTH2 needs a token: "
+		shell_error(sh, "%s%s%s", a ? "no mechanism smtpsh supports among: " : "",
+			    a ? a->params : "the server does not offer AUTH here (STARTTLS first?)",
+			    a && (adv & (1u << SASL_XOAUTH2)) ? " (XOAUTH2 needs a token: "
 								"--oauth-token-command or "
 								"SMTPSH_OAUTH_TOKEN)"
 							      : "");
-		shell_failed(sh, SESSION_ERR_LOCAL);
 		return false;
 	}
 	render_info(sh->render, "mechanism %s (%s)", sasl_mech_name(*mech),
@@ -285,14 +277,12 @@ bool auth_run(struct shell *sh, const char *mech_name, const char *user)
 		return false;
 	}
 	if (session_in_auth(s)) {
-		render_error(sh->render, "an AUTH exchange is going on: answer it, or send * to "
-					 "cancel it");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "an AUTH exchange is going on: answer it, or send * to "
+				"cancel it");
 		return false;
 	}
 	if (session_phase(s) == PHASE_MAIL || session_phase(s) == PHASE_RCPT) {
-		render_error(sh->render, "AUTH is not allowed inside a mail transaction (RSET first)");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "AUTH is not allowed inside a mail transaction (RSET first)");
 		return false;
 	}
 	if (!shell_auth_allowed(sh))
@@ -318,8 +308,7 @@ void auth_cmd(struct shell *sh, int argc, char **argv)
 	const char *mech = NULL, *user = NULL;
 	enum sasl_mech m;
 	if (argc > 3) {
-		render_error(sh->render, "usage: \\auth [MECH] [USER]");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\auth [MECH] [USER]");
 		return;
 	}
 	if (argc == 3) {
@@ -382,9 +371,8 @@ static int unescape(const char *text, struct buf *out, const char **bad)
 void auth_cmd_b64(struct shell *sh, int argc, char **argv)
 {
 	if (argc != 2) {
-		render_error(sh->render, "usage: \\b64 TEXT (\\0 is a NUL octet, also \\t \\n \\r "
-					 "\\\\ \\xNN)");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\b64 TEXT (\\0 is a NUL octet, also \\t \\n \\r "
+				"\\\\ \\xNN)");
 		return;
 	}
 	struct buf raw, enc;
@@ -393,16 +381,15 @@ void auth_cmd_b64(struct shell *sh, int argc, char **argv)
 	const char *bad = NULL;
 	if (unescape(argv[1], &raw, &bad) < 0) {
 		if (bad)
-			render_error(sh->render, "\\b64: unknown escape %.2s (use \\0 \\t \\n \\r \\\\ "
-						 "\\xNN)",
-				     bad);
+			shell_error(sh,
+				    "\\b64: unknown escape %.2s (use \\0 \\t \\n \\r \\\\ "
+				    "\\xNN)",
+				    bad);
 		else
-			render_error(sh->render, "out of memory");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+			shell_error(sh, "out of memory");
 	} else if (buf_reserve(&enc, (raw.len + 2) / 3 * 4) < 0 ||
 		   sasl_b64_encode(raw.data, raw.len, &enc) < 0) {
-		render_error(sh->render, "out of memory");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "out of memory");
 	} else if (enc.len == 0) {
 		render_info(sh->render, "empty text: nothing to encode");
 	} else {
@@ -415,8 +402,7 @@ void auth_cmd_b64(struct shell *sh, int argc, char **argv)
 void auth_cmd_unb64(struct shell *sh, int argc, char **argv)
 {
 	if (argc != 2) {
-		render_error(sh->render, "usage: \\unb64 BASE64");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\unb64 BASE64");
 		return;
 	}
 	const char *in = argv[1];
@@ -432,11 +418,9 @@ void auth_cmd_unb64(struct shell *sh, int argc, char **argv)
 	buf_init(&shown);
 	enum sasl_decode d = sasl_b64_decode(in, len, 1024 * 1024, &raw);
 	if (d != SASL_DECODE_OK) {
-		render_error(sh->render, "\\unb64: %s", sasl_decode_str(d));
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "\\unb64: %s", sasl_decode_str(d));
 	} else if (escape_append(&shown, raw.data ? raw.data : "", raw.len, ESCAPE_DEFAULT) < 0) {
-		render_error(sh->render, "out of memory");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "out of memory");
 	} else if (shown.len == 0) {
 		render_info(sh->render, "it decodes to nothing (empty)");
 	} else {
@@ -444,4 +428,14 @@ void auth_cmd_unb64(struct shell *sh, int argc, char **argv)
 	}
 	buf_free_secret(&raw);
 	buf_free_secret(&shown);
+}
+
+void auth_complete(struct candidates *c)
+{
+	if (c->nwords != 1)
+		return;
+	unsigned adv = sasl_advertised(session_caps(c->sh->session));
+	for (int i = 0; i < SASL_MECH_COUNT; i++)
+		if (!adv || (adv & (1u << i)))
+			candidates_offer(c, sasl_mech_name((enum sasl_mech)i));
 }

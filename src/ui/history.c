@@ -10,6 +10,7 @@
 #include <readline/history.h>
 
 #include "smtpsh/paths.h"
+#include "shell_int.h"
 
 static char *hist_path; /* NULL: nothing is saved */
 static int hist_size;

@@ -16,6 +16,7 @@
 #include "smtpsh/send.h"
 #include "smtpsh/practice_cmd.h"
 #include "smtpsh/verbs.h"
+#include "shell_int.h"
 
 #define ARGS_MAX 128
 
@@ -31,22 +32,19 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 		else if (strcmp(argv[i], "--plain") == 0)
 			mode = TLS_NONE;
 		else if (argv[i][0] == '-' && argv[i][1] == '-') {
-			render_error(sh->render, "\\connect: unknown option %s", argv[i]);
-			shell_failed(sh, SESSION_ERR_LOCAL);
+			shell_error(sh, "\\connect: unknown option %s", argv[i]);
 			return;
 		} else if (!host)
 			host = argv[i];
 		else if (!port)
 			port = argv[i];
 		else {
-			render_error(sh->render, "\\connect: too many arguments");
-			shell_failed(sh, SESSION_ERR_LOCAL);
+			shell_error(sh, "\\connect: too many arguments");
 			return;
 		}
 	}
 	if (!host) {
-		render_error(sh->render, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain]");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain]");
 		return;
 	}
 	shell_connect(sh, host, port, mode);
@@ -113,8 +111,7 @@ static void cmd_quit(struct shell *sh, int argc, char **argv)
 static void cmd_file(struct shell *sh, int argc, char **argv)
 {
 	if (argc != 2) {
-		render_error(sh->render, "usage: \\file PATH (inside DATA)");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\file PATH (inside DATA)");
 		return;
 	}
 	shell_failed(sh, session_data_file(sh->session, argv[1]));
@@ -132,9 +129,8 @@ static void cmd_presets(struct shell *sh, int argc, char **argv)
 static void cmd_explain(struct shell *sh, int argc, char **argv)
 {
 	if (argc < 2) {
-		render_error(sh->render, "usage: \\explain CODE... (a reply code like 451, or an "
-					 "enhanced status code like 5.7.1)");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\explain CODE... (a reply code like 451, or an "
+				"enhanced status code like 5.7.1)");
 		return;
 	}
 	struct buf out;
@@ -146,12 +142,12 @@ static void cmd_explain(struct shell *sh, int argc, char **argv)
 			struct buf e;
 			buf_init(&e);
 			escape_append(&e, argv[i], strlen(argv[i]), ESCAPE_DEFAULT);
-			render_error(sh->render,
-				     "\\explain: %s is neither a reply code (200-599) nor an enhanced "
-				     "status code (2.x.x, 4.x.x, 5.x.x)",
-				     e.data);
+			shell_error(
+			    sh,
+			    "\\explain: %s is neither a reply code (200-599) nor an enhanced "
+			    "status code (2.x.x, 4.x.x, 5.x.x)",
+			    e.data);
 			buf_free(&e);
-			shell_failed(sh, SESSION_ERR_LOCAL);
 		}
 	}
 	if (out.len)
@@ -162,9 +158,7 @@ static void cmd_explain(struct shell *sh, int argc, char **argv)
 static void cmd_pipeline(struct shell *sh, int argc, char **argv)
 {
 	if (argc != 1) {
-		render_error(sh->render, "usage: \\pipeline (then the commands; \\end or DATA sends "
-					 "them)");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\pipeline (then the commands; \\end or DATA sends them)");
 		return;
 	}
 	if (sh->pipe_collecting) {
@@ -178,8 +172,7 @@ static void cmd_pipeline(struct shell *sh, int argc, char **argv)
 static void cmd_end(struct shell *sh, int argc, char **argv)
 {
 	if (!sh->pipe_collecting) {
-		render_error(sh->render, "\\end: no \\pipeline is collecting commands");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "\\end: no \\pipeline is collecting commands");
 		return;
 	}
 	if (!sh->pipe_n)
@@ -190,8 +183,7 @@ static void cmd_end(struct shell *sh, int argc, char **argv)
 static void cmd_cancel(struct shell *sh, int argc, char **argv)
 {
 	if (!sh->pipe_collecting) {
-		render_error(sh->render, "\\cancel: no \\pipeline is collecting commands");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "\\cancel: no \\pipeline is collecting commands");
 		return;
 	}
 	shell_pipeline_cancel(sh);
@@ -212,8 +204,7 @@ static void cmd_record(struct shell *sh, int argc, char **argv)
 		return;
 	}
 	if (argc != 2) {
-		render_error(sh->render, "usage: \\record FILE | \\record off");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\record FILE | \\record off");
 		return;
 	}
 	if (strcmp(argv[1], "off") == 0) {
@@ -233,8 +224,7 @@ static void cmd_record(struct shell *sh, int argc, char **argv)
 		return;
 	}
 	if (transcript_open(w, argv[1]) < 0) {
-		render_error(sh->render, "\\record: %s", w->err);
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "\\record: %s", w->err);
 		return;
 	}
 	render_info(sh->render, "recording to %s (secrets are written as <redacted>; \\record off "
@@ -363,8 +353,7 @@ static void cmd_set(struct shell *sh, int argc, char **argv)
 			st = &settings[i];
 	bool on = argc == 3 && strcmp(argv[2], "on") == 0;
 	if (!st || argc != 3 || (!on && strcmp(argv[2], "off") != 0)) {
-		render_error(sh->render, "usage: \\set [NAME on|off] (\\set alone lists them)");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\set [NAME on|off] (\\set alone lists them)");
 		return;
 	}
 	*setting_field(sh, st) = on;
@@ -375,112 +364,151 @@ static void cmd_set(struct shell *sh, int argc, char **argv)
 		render_info(sh->render, "%s is %s", st->name, on ? "on" : "off");
 }
 
-size_t meta_setting_names(const char **out, size_t max)
+/* Completers of the commands of this file (the others sit beside their commands). */
+
+/* \record FILE, \file PATH: Readline's file names. */
+static void complete_files(struct candidates *c)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < sizeof settings / sizeof settings[0] && n < max; i++)
-		out[n++] = settings[i].name;
-	return n;
+	c->files = true;
+}
+
+/* \connect: host, then port, then --tls/--starttls/--plain. */
+static void complete_connect(struct candidates *c)
+{
+	static const char *const opts[] = {"--tls", "--starttls", "--plain"};
+	if (c->nwords >= 2 || c->text[0] == '-')
+		for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+			candidates_offer(c, opts[i]);
+	if (c->nwords == 1 && c->text[0] != '-')
+		candidates_offer(c, "localhost");
+}
+
+/* \set: a setting's name, then on/off. */
+static void complete_set(struct candidates *c)
+{
+	if (c->nwords == 1)
+		for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+			candidates_offer(c, settings[i].name);
+	if (c->nwords == 2) {
+		candidates_offer(c, "on");
+		candidates_offer(c, "off");
+	}
+}
+
+/* \help: the SMTP verbs and the local commands. */
+static void complete_help(struct candidates *c)
+{
+	candidates_verbs(c);
+	meta_candidates(c);
 }
 
 const struct meta_command meta_commands[] = {
     {.name = "connect",
+     .run = cmd_connect,
      .args = "HOST [PORT] [--tls|--starttls|--plain]",
      .help = "connect to an SMTP server (says QUIT to the current one first)",
-     .run = cmd_connect,
-     .complete = META_COMPLETE_CONNECT},
+     .complete = complete_connect},
     {.name = "disconnect",
+     .run = cmd_disconnect,
      .args = "",
-     .help = "close the connection without QUIT",
-     .run = cmd_disconnect},
+     .help = "close the connection without QUIT"},
     {.name = "caps",
+     .run = cmd_caps,
      .args = "",
      .help = "list the capabilities of the last EHLO reply",
-     .run = cmd_caps},
+     .flags = LOCAL_IN_PIPELINE},
     {.name = "tls",
+     .run = cmd_tls,
      .args = "",
      .help = "show what protects the connection: protocol, cipher, certificate",
-     .run = cmd_tls},
+     .flags = LOCAL_IN_PIPELINE},
     {.name = "file",
+     .run = cmd_file,
      .args = "PATH",
      .help = "inside DATA: send a file as message lines (CRLF, dot-stuffing done)",
-     .run = cmd_file,
-     .complete = META_COMPLETE_FILE,
-     .in_data = true},
+     .complete = complete_files,
+     .flags = LOCAL_IN_DATA},
     {.name = "presets",
+     .run = cmd_presets,
      .args = "",
-     .help = "list the provider presets and your profiles (smtpsh NAME connects)",
-     .run = cmd_presets},
+     .help = "list the provider presets and your profiles (smtpsh NAME connects)"},
     {.name = "status",
+     .run = cmd_status,
      .args = "",
      .help = "the session: peer, TLS, authenticated user, phase, capabilities, bytes",
-     .run = cmd_status},
+     .flags = LOCAL_IN_PIPELINE},
     {.name = "explain",
+     .run = cmd_explain,
      .args = "CODE...",
      .help = "what a reply code (451) or enhanced status code (5.7.1) means",
-     .run = cmd_explain},
+     .flags = LOCAL_IN_PIPELINE},
     {.name = "pipeline",
+     .run = cmd_pipeline,
      .args = "",
-     .help = "collect MAIL, RCPT... and send them in one write (PIPELINING)",
-     .run = cmd_pipeline},
-    {.name = "end", .args = "", .help = "send the commands \\pipeline collected", .run = cmd_end},
+     .help = "collect MAIL, RCPT... and send them in one write (PIPELINING)"},
+    {.name = "end",
+     .run = cmd_end,
+     .args = "",
+     .help = "send the commands \\pipeline collected",
+     .flags = LOCAL_IN_PIPELINE},
     {.name = "cancel",
+     .run = cmd_cancel,
      .args = "",
      .help = "drop the commands \\pipeline collected",
-     .run = cmd_cancel},
+     .flags = LOCAL_IN_PIPELINE},
     {.name = "record",
+     .run = cmd_record,
      .args = "FILE|off",
      .help = "write the session to a transcript file (secrets redacted)",
-     .run = cmd_record,
-     .complete = META_COMPLETE_FILE},
+     .complete = complete_files},
     {.name = "set",
+     .run = cmd_set,
      .args = "[NAME on|off]",
      .help = "list the settings, or change one",
-     .run = cmd_set,
-     .complete = META_COMPLETE_SET},
+     .complete = complete_set,
+     .flags = LOCAL_IN_PIPELINE},
     {.name = "auth",
+     .run = auth_cmd,
      .args = "[MECH] [USER]",
      .help = "log in: the whole AUTH exchange (PLAIN, LOGIN, CRAM-MD5, XOAUTH2), every step "
 	     "shown; the password from --password-command, SMTPSH_PASSWORD, ~/.netrc or a "
 	     "prompt without echo",
-     .run = auth_cmd,
-     .complete = META_COMPLETE_AUTH},
+     .complete = auth_complete},
     {.name = "b64",
+     .run = auth_cmd_b64,
      .args = "TEXT",
      .help = "show TEXT in base64; \\0 is a NUL octet (\\b64 \\0user\\0password is "
 	     "a PLAIN answer), also \\t \\n \\r \\\\ \\xNN",
-     .run = auth_cmd_b64,
-     .secret_args = true,
-     .raw_args = true},
+     .flags = LOCAL_SECRET_ARGS | LOCAL_RAW_ARGS},
     {.name = "unb64",
+     .run = auth_cmd_unb64,
      .args = "BASE64",
      .help = "decode base64 (a 334 challenge, an AUTH answer); the octets shown escaped",
-     .run = auth_cmd_unb64,
-     .secret_args = true,
-     .raw_args = true},
+     .flags = LOCAL_SECRET_ARGS | LOCAL_RAW_ARGS},
     {.name = "send",
+     .run = send_cmd,
      .args = "--from A --to B [OPTION]...",
      .help = "compose and send a message as visible steps (MAIL, RCPT, DATA, '.'); options "
 	     "--to --cc --bcc (repeatable) --subject S --body TEXT --body-file PATH "
 	     "--attach PATH (repeatable) --header 'Name: value' (repeatable)",
-     .run = send_cmd,
-     .complete = META_COMPLETE_SEND},
+     .complete = send_complete},
     {.name = "inbox",
+     .run = practice_cmd_inbox,
      .args = "[N]",
-     .help = "practice server: list the messages received, or show message N as stored",
-     .run = practice_cmd_inbox},
+     .help = "practice server: list the messages received, or show message N as stored"},
     {.name = "practice",
+     .run = practice_cmd_practice,
      .args = "[NAME VALUE]",
      .help = "practice server: show its settings, or set a teaching fault (greylist, reject, "
 	     "...)",
-     .run = practice_cmd_practice,
-     .complete = META_COMPLETE_PRACTICE},
+     .complete = practice_cmd_complete},
     {.name = "help",
+     .run = cmd_help,
      .args = "[VERB|\\COMMAND]",
      .help = "list commands, or explain one",
-     .run = cmd_help,
-     .complete = META_COMPLETE_HELP},
-    {.name = "quit", .args = "", .help = "send QUIT (when connected) and leave", .run = cmd_quit},
+     .complete = complete_help,
+     .flags = LOCAL_IN_PIPELINE},
+    {.name = "quit", .run = cmd_quit, .args = "", .help = "send QUIT (when connected) and leave"},
 };
 
 const size_t meta_command_count = sizeof meta_commands / sizeof meta_commands[0];
@@ -539,7 +567,7 @@ bool meta_run(struct shell *sh, const char *line)
 		name[n] = '\0';
 		cmd = meta_find(name);
 	}
-	if (cmd && cmd->raw_args) {
+	if (cmd && (cmd->flags & LOCAL_RAW_ARGS)) {
 		/* the rest of the line as typed, after the blanks that follow the name */
 		const char *rest = line + 1 + n;
 		rest += strspn(rest, " \t");
@@ -552,29 +580,27 @@ bool meta_run(struct shell *sh, const char *line)
 		cmd = argc > 0 ? meta_find(argv[0]) : NULL;
 	}
 	if (argc < 0) {
-		render_error(sh->render, "too many words (at most %d)", ARGS_MAX);
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "too many words (at most %d)", ARGS_MAX);
 		free(copy);
 		return true;
 	}
 	bool in_data = session_phase(sh->session) == PHASE_DATA;
-	if (!cmd || (in_data && !cmd->in_data)) {
+	bool data_only = cmd && (cmd->flags & LOCAL_IN_DATA);
+	if (!cmd || (in_data && !data_only)) {
 		free(copy);
 		return false;
 	}
-	if (!in_data && cmd->in_data && !session_connected(sh->session)) {
+	if (!in_data && data_only && !session_connected(sh->session)) {
 		/* the connection ended under the message: a network failure, not a usage error */
 		render_error(sh->render, "\\%s: not connected any more (the message was not sent)",
 			     cmd->name);
 		shell_failed(sh, SESSION_ERR_STATE);
-	} else if (!in_data && cmd->in_data) {
-		render_error(sh->render, "\\%s works inside DATA only (after a 354 reply)",
-			     cmd->name);
-		shell_failed(sh, SESSION_ERR_LOCAL);
+	} else if (!in_data && data_only) {
+		shell_error(sh, "\\%s works inside DATA only (after a 354 reply)", cmd->name);
 	} else {
 		cmd->run(sh, argc, argv);
 	}
-	if (cmd->secret_args)
+	if (cmd->flags & LOCAL_SECRET_ARGS)
 		OPENSSL_cleanse(copy, strlen(line + 1));
 	free(copy);
 	return true;
@@ -645,13 +671,27 @@ void meta_help(struct shell *sh, const char *topic)
 	buf_free(&out);
 }
 
-static bool meta_secret_args(const char *name)
+static unsigned meta_flags(const char *name)
 {
 	const struct meta_command *m = meta_find(name);
-	return m && m->secret_args;
+	return m ? m->flags : 0;
 }
 
 const struct shell_local_commands meta_local_commands = {
     .run = meta_run,
-    .secret_args = meta_secret_args,
+    .flags = meta_flags,
 };
+
+void meta_candidates(struct candidates *c)
+{
+	/* "\name" for each row: the candidates must outlive the call */
+	static char names[sizeof meta_commands / sizeof meta_commands[0]][24];
+	bool in_data = session_phase(c->sh->session) == PHASE_DATA;
+	for (size_t i = 0; i < meta_command_count; i++) {
+		const struct meta_command *m = &meta_commands[i];
+		if (in_data != !!(m->flags & LOCAL_IN_DATA))
+			continue;
+		snprintf(names[i], sizeof names[i], "\\%s", m->name);
+		candidates_offer_exact(c, names[i]);
+	}
+}

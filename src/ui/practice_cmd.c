@@ -10,6 +10,8 @@
 #include "smtpsh/escape.h"
 #include "smtpsh/maildir.h"
 #include "smtpsh/practice.h"
+#include "smtpsh/practice_settings.h"
+#include "shell_int.h"
 
 #define SHOW_MAX (1024 * 1024) /* octets of one message \inbox N shows */
 
@@ -37,9 +39,7 @@ static bool need_practice(struct shell *sh, const char *cmd)
 {
 	if (sh->practice)
 		return true;
-	render_error(sh->render, "\\%s works in a practice session only (start smtpsh --practice)",
-		     cmd);
-	shell_failed(sh, SESSION_ERR_LOCAL);
+	shell_error(sh, "\\%s works in a practice session only (start smtpsh --practice)", cmd);
 	return false;
 }
 
@@ -86,8 +86,7 @@ static void show_message(struct shell *sh, const struct maildir_entry *e, int in
 {
 	FILE *f = fopen(e->path, "rb");
 	if (!f) {
-		render_error(sh->render, "cannot read %s: %s", e->path, strerror(errno));
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "cannot read %s: %s", e->path, strerror(errno));
 		return;
 	}
 	struct buf raw, out;
@@ -128,8 +127,7 @@ void practice_cmd_inbox(struct shell *sh, int argc, char **argv)
 	if (!need_practice(sh, "inbox"))
 		return;
 	if (argc > 2) {
-		render_error(sh->render, "usage: \\inbox [N]");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "usage: \\inbox [N]");
 		return;
 	}
 	const char *dir = sh->practice->env.maildir;
@@ -137,8 +135,7 @@ void practice_cmd_inbox(struct shell *sh, int argc, char **argv)
 	char err[300];
 	int n = maildir_list(dir, &e, err, sizeof err);
 	if (n < 0) {
-		render_error(sh->render, "%s", err);
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "%s", err);
 		return;
 	}
 	if (argc == 1) {
@@ -148,11 +145,9 @@ void practice_cmd_inbox(struct shell *sh, int argc, char **argv)
 		long k = strtol(argv[1], &end, 10);
 		if (*end || k < 1 || k > n) {
 			if (n)
-				render_error(sh->render,
-					     "\\inbox N: N is a message number, 1 to %d", n);
+				shell_error(sh, "\\inbox N: N is a message number, 1 to %d", n);
 			else
-				render_error(sh->render, "the inbox is empty");
-			shell_failed(sh, SESSION_ERR_LOCAL);
+				shell_error(sh, "the inbox is empty");
 		} else {
 			show_message(sh, &e[k - 1], (int)k);
 		}
@@ -192,9 +187,20 @@ void practice_cmd_practice(struct shell *sh, int argc, char **argv)
 	} else if (r == 0) {
 		render_info(sh->render, "%s", reply.data ? reply.data : "ok");
 	} else {
-		render_error(sh->render, "\\practice: %s", reply.data ? reply.data : "failed");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "\\practice: %s", reply.data ? reply.data : "failed");
 	}
 	buf_free(&line);
 	buf_free(&reply);
+}
+
+void practice_cmd_complete(struct candidates *c)
+{
+	const char *names[32];
+	size_t k = 0;
+	if (c->nwords == 1)
+		k = practice_setting_names(names, 32);
+	else if (c->nwords == 2)
+		k = practice_setting_values(c->arg1, names, 32);
+	for (size_t i = 0; i < k; i++)
+		candidates_offer(c, names[i]);
 }

@@ -1,4 +1,5 @@
 #include "smtpsh/rcfile.h"
+#include "shell_int.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -327,11 +327,16 @@ void render_warning(struct render *r, const char *fmt, ...)
 	va_end(ap);
 }
 
+void render_verror(struct render *r, const char *fmt, va_list ap)
+{
+	vlocal(r, r->err, "!", C_BOLD C_RED, "error: ", fmt, ap);
+}
+
 void render_error(struct render *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlocal(r, r->err, "!", C_BOLD C_RED, "error: ", fmt, ap);
+	render_verror(r, fmt, ap);
 	va_end(ap);
 }
 

@@ -15,6 +15,7 @@
 #include "smtpsh/authline.h"
 #include "smtpsh/complete.h"
 #include "smtpsh/history.h"
+#include "shell_int.h"
 
 static struct shell *the_shell;
 static volatile sig_atomic_t got_sigint, got_sigwinch;

@@ -12,6 +12,7 @@
 #include "smtpsh/authview.h"
 #include "smtpsh/step.h"
 #include "smtpsh/transcript.h"
+#include "shell_int.h"
 
 struct replay {
 	struct shell *sh;

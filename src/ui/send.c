@@ -7,6 +7,7 @@
 
 #include "smtpsh/auth.h"
 #include "smtpsh/message.h"
+#include "shell_int.h"
 
 const char *const send_option_names[] = {
 	"--from", "--to", "--cc", "--bcc", "--subject", "--body", "--body-file", "--attach",
@@ -91,12 +92,6 @@ static bool positive(const struct smtp_reply *r)
 	return r->code >= 200 && r->code < 300;
 }
 
-static void local_error(struct shell *sh, const char *msg)
-{
-	render_error(sh->render, "%s", msg);
-	shell_failed(sh, SESSION_ERR_LOCAL);
-}
-
 /* Sends RSET after a refused step, so the session is ready for the next try. */
 static void rset(struct shell *sh)
 {
@@ -156,7 +151,7 @@ static bool check_state(struct shell *sh)
 	if (!why && session_in_auth(s))
 		why = "an AUTH exchange is going on: answer it, or send * to cancel it";
 	if (why) {
-		local_error(sh, why);
+		shell_error(sh, "%s", why);
 		return false;
 	}
 	return true;
@@ -175,7 +170,7 @@ static bool check_addresses(struct shell *sh, const struct send_opts *o, bool *u
 			if (message_address(lists[l][i], addr, sizeof addr) < 0) {
 				snprintf(msg, sizeof msg, "%s '%s': not an address", names[l],
 					 lists[l][i]);
-				local_error(sh, msg);
+				shell_error(sh, "%s", msg);
 				return false;
 			}
 			*utf8 |= message_non_ascii(addr);
@@ -188,11 +183,11 @@ bool send_run(struct shell *sh, const struct send_opts *o)
 	if (!check_state(sh))
 		return false;
 	if (!o->from) {
-		local_error(sh, "\\send needs --from ADDRESS");
+		shell_error(sh, "\\send needs --from ADDRESS");
 		return false;
 	}
 	if (o->nto + o->ncc + o->nbcc == 0) {
-		local_error(sh, "\\send needs a recipient: --to (or --cc, --bcc) ADDRESS");
+		shell_error(sh, "\\send needs a recipient: --to (or --cc, --bcc) ADDRESS");
 		return false;
 	}
 	bool utf8;
@@ -225,7 +220,7 @@ bool send_run(struct shell *sh, const struct send_opts *o)
 	struct message m;
 	char err[1200];
 	if (message_open(&m, &spec, err, sizeof err) < 0) {
-		local_error(sh, err);
+		shell_error(sh, "%s", err);
 		return false;
 	}
 	bool eight = message_body_8bit(&m), has8 = caps_has(caps, "8BITMIME");
@@ -234,7 +229,7 @@ bool send_run(struct shell *sh, const struct send_opts *o)
 					   "8BITMIME: it is sent base64-encoded");
 	bool accepted = false, refused = false;
 	if (message_compose(&m, has8, err, sizeof err) < 0) {
-		local_error(sh, err);
+		shell_error(sh, "%s", err);
 		goto out;
 	}
 	unsigned long long size = message_size(&m), limit = 0;
@@ -316,7 +311,7 @@ void send_cmd(struct shell *sh, int argc, char **argv)
 			snprintf(err, sizeof err, "\\send: unexpected '%s' (it takes --options: \\help "
 						  "\\send)",
 				 a);
-			local_error(sh, err);
+			shell_error(sh, "%s", err);
 			send_opts_free(&o);
 			return;
 		}
@@ -328,7 +323,7 @@ void send_cmd(struct shell *sh, int argc, char **argv)
 		if (!value) {
 			if (i + 1 >= argc) {
 				snprintf(err, sizeof err, "\\send: %s needs a value", a);
-				local_error(sh, err);
+				shell_error(sh, "%s", err);
 				send_opts_free(&o);
 				return;
 			}
@@ -337,7 +332,7 @@ void send_cmd(struct shell *sh, int argc, char **argv)
 		if (send_opts_add(&o, name, value, err, sizeof err) < 0) {
 			char msg[600];
 			snprintf(msg, sizeof msg, "\\send: %s", err);
-			local_error(sh, msg);
+			shell_error(sh, "%s", msg);
 			send_opts_free(&o);
 			return;
 		}
@@ -402,4 +397,17 @@ quit:
 	if (accepted)
 		return EXIT_OK;
 	return sh->status != EXIT_OK ? sh->status : EXIT_REPLY;
+}
+
+void send_complete(struct candidates *c)
+{
+	if (strcmp(c->prev, "--body-file") == 0 || strcmp(c->prev, "--attach") == 0) {
+		c->files = true;
+		return;
+	}
+	if (strncmp(c->prev, "--", 2) == 0 && !strchr(c->prev, '='))
+		return; /* the value of the option before */
+	if (c->text[0] == '-' || c->text[0] == '\0')
+		for (size_t i = 0; i < send_option_count; i++)
+			candidates_offer_exact(c, send_option_names[i]);
 }

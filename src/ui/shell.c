@@ -1,5 +1,8 @@
 #include "smtpsh/shell.h"
 
+#include "shell_int.h"
+
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -14,15 +17,28 @@
 #define COMMAND_MAX 512 /* octets with CRLF (RFC 5321 4.5.3.1.4) */
 #define TEXT_LINE_MAX 998 /* octets without CRLF (RFC 5322 2.1.1) */
 
-void shell_init(struct shell *sh, struct smtp_session *s, struct render *r,
-		const struct shell_local_commands *local)
+struct shell *shell_new(const struct shell_params *p)
 {
-	memset(sh, 0, sizeof *sh);
-	sh->session = s;
-	sh->render = r;
-	sh->local = local;
-	sh->mode = TLS_NONE;
+	struct shell *sh = calloc(1, sizeof *sh);
+	if (!sh)
+		return NULL;
+	sh->session = p->session;
+	sh->render = p->render;
+	sh->local = p->local;
+	sh->rec = p->rec;
+	sh->batch = p->batch;
+	sh->strict = p->strict;
+	sh->mode = p->mode;
+	sh->allow_plaintext_auth = p->allow_plaintext_auth;
+	sh->default_user = p->default_user;
+	sh->default_mech = p->default_mech;
+	sh->password_command = p->password_command;
+	sh->token_command = p->token_command;
+	sh->profiles = p->profiles;
+	sh->profiles_path = p->profiles_path;
+	sh->practice = p->practice;
 	sh->status = EXIT_OK;
+	return sh;
 }
 
 static void pipe_clear(struct shell *sh)
@@ -39,7 +55,36 @@ static void pipe_clear(struct shell *sh)
 
 void shell_free(struct shell *sh)
 {
+	if (!sh)
+		return;
 	pipe_clear(sh);
+	free(sh);
+}
+
+void shell_set_options(struct shell *sh, const struct shell_options *o)
+{
+	sh->explain |= o->explain;
+	sh->timing |= o->timing;
+	sh->show_raw |= o->show_raw;
+	sh->pipeline_auto = o->pipeline;
+	sh->step = o->step;
+	shell_apply_settings(sh);
+}
+
+int shell_status(const struct shell *sh)
+{
+	return sh->status;
+}
+
+bool shell_done(const struct shell *sh)
+{
+	return sh->done;
+}
+
+void shell_end(struct shell *sh, int status)
+{
+	sh->status = status;
+	sh->done = true;
 }
 
 void shell_apply_settings(struct shell *sh)
@@ -109,6 +154,15 @@ void shell_failed(struct shell *sh, enum session_status st)
 		}
 		return;
 	}
+}
+
+void shell_error(struct shell *sh, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	render_verror(sh->render, fmt, ap);
+	va_end(ap);
+	shell_failed(sh, SESSION_ERR_LOCAL);
 }
 
 void shell_check_reply(struct shell *sh, const struct smtp_reply *rep)
@@ -194,19 +248,24 @@ void shell_connect(struct shell *sh, const char *host, const char *port, enum tl
 	}
 }
 
+/* The flags of the local command line names (it starts with a backslash); 0: none. */
+static unsigned local_flags(const struct shell *sh, const char *line)
+{
+	char name[32];
+	size_t n = strcspn(line + 1, " \t");
+	if (n >= sizeof name)
+		return 0;
+	memcpy(name, line + 1, n);
+	name[n] = '\0';
+	return sh->local->flags(name);
+}
+
 bool shell_line_is_secret(const struct shell *sh, const char *line)
 {
 	if (session_in_auth(sh->session))
 		return true;
-	if (line[0] == '\\' && session_phase(sh->session) != PHASE_DATA) {
-		char name[32];
-		size_t n = strcspn(line + 1, " \t");
-		if (n >= sizeof name)
-			return false;
-		memcpy(name, line + 1, n);
-		name[n] = '\0';
-		return sh->local->secret_args(name);
-	}
+	if (line[0] == '\\' && session_phase(sh->session) != PHASE_DATA)
+		return local_flags(sh, line) & LOCAL_SECRET_ARGS;
 	/* AUTH with an initial response: the mechanism is fine to keep, the response is not. */
 	return authline_has_secret(line, strlen(line));
 }
@@ -280,8 +339,7 @@ bool shell_pipeline_start(struct shell *sh)
 			  : !caps_has(caps, "PIPELINING") ? "the server did not offer PIPELINING"
 							  : NULL;
 	if (why) {
-		render_error(sh->render, "\\pipeline: %s", why);
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "\\pipeline: %s", why);
 		return false;
 	}
 	sh->pipe_collecting = true;
@@ -311,9 +369,8 @@ void shell_pipeline_flush(struct shell *sh)
 	}
 	struct smtp_reply *reps = calloc(n, sizeof *reps);
 	if (!reps) {
-		render_error(sh->render, "out of memory");
+		shell_error(sh, "out of memory");
 		pipe_clear(sh);
-		shell_failed(sh, SESSION_ERR_LOCAL);
 		return;
 	}
 	for (size_t i = 0; i < n; i++)
@@ -355,8 +412,7 @@ static void pipe_add(struct shell *sh, const char *line, size_t len)
 	if (!copy || (disp && !scopy)) {
 		free(copy);
 		free(scopy);
-		render_error(sh->render, "out of memory");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "out of memory");
 		return;
 	}
 	sh->pipe_lines[sh->pipe_n] = copy;
@@ -397,18 +453,6 @@ static void run_command(struct shell *sh, const char *line, size_t len)
 		after_reply(sh);
 	}
 	smtp_reply_free(&rep);
-}
-
-/* Local commands that may run while \pipeline collects (they send nothing). */
-static bool meta_ok_in_pipeline(const char *line)
-{
-	static const char *const ok[] = {"end",	 "cancel", "help", "explain",
-					 "status", "caps", "tls",  "set"};
-	size_t n = strcspn(line + 1, " \t");
-	for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
-		if (strlen(ok[i]) == n && strncmp(line + 1, ok[i], n) == 0)
-			return true;
-	return false;
 }
 
 /* A "# comment" typed outside DATA: ignored, and kept in the transcript when recording. */
@@ -481,13 +525,11 @@ void shell_execute(struct shell *sh, const char *line, size_t len)
 static void run_line(struct shell *sh, const char *line, size_t len)
 {
 	if (memchr(line, '\0', len)) {
-		render_error(sh->render, "a line with a NUL byte cannot be sent: ignored");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "a line with a NUL byte cannot be sent: ignored");
 		return;
 	}
 	if (strpbrk(line, "\r\n")) {
-		render_error(sh->render, "a line with a CR or LF inside cannot be sent: ignored");
-		shell_failed(sh, SESSION_ERR_LOCAL);
+		shell_error(sh, "a line with a CR or LF inside cannot be sent: ignored");
 		return;
 	}
 	if (sh->skip.on) {
@@ -499,19 +541,18 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		return;
 	}
 	if (line[0] == '\\') {
-		if (sh->pipe_collecting && !meta_ok_in_pipeline(line)) {
-			render_error(sh->render, "finish the pipeline first: \\end sends the %zu "
-						 "command%s collected, \\cancel drops them",
-				     sh->pipe_n, sh->pipe_n == 1 ? "" : "s");
-			shell_failed(sh, SESSION_ERR_LOCAL);
+		if (sh->pipe_collecting && !(local_flags(sh, line) & LOCAL_IN_PIPELINE)) {
+			shell_error(sh,
+				    "finish the pipeline first: \\end sends the %zu "
+				    "command%s collected, \\cancel drops them",
+				    sh->pipe_n, sh->pipe_n == 1 ? "" : "s");
 			return;
 		}
 		if (sh->pipe_n && !sh->pipe_collecting)
 			shell_pipeline_flush(sh); /* --pipeline: what was grouped goes first */
 		if (!sh->local->run(sh, line)) {
-			render_error(sh->render, "unknown local command %.*s (\\help lists them)",
-				     (int)strcspn(line, " "), line);
-			shell_failed(sh, SESSION_ERR_LOCAL);
+			shell_error(sh, "unknown local command %.*s (\\help lists them)",
+				    (int)strcspn(line, " "), line);
 		}
 		return;
 	}

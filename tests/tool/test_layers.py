@@ -48,6 +48,7 @@ PATH_LAYERS = {
     "src/practice/": "practice",
     "src/ui/": "ui",
     "src/main.c": "main",
+    "src/cli.c": "main",
 }
 
 # Headers of include/smtpsh/ without a src/*/X.c of their name: the layer that defines them.
@@ -180,6 +181,14 @@ class Tree:
                 graph.setdefault(a, set()).add(b)
         return [" -> ".join(self.show(n) for n in c + [c[0]]) for c in circles(graph)]
 
+    def private_leaks(self):
+        """Each include of a private header (src/DIR/X.h) by a file of another folder: what
+        a folder keeps to itself (struct shell's fields in src/ui/shell_int.h) stays there."""
+        return ["%s includes %s: a private header of %s/" % (f, t, os.path.dirname(t))
+                for f, t in self.edges
+                if t.startswith("src/") and t.endswith(".h")
+                and os.path.dirname(f) != os.path.dirname(t)]
+
     def layer_cycles(self):
         """Each circle between layers (possible only between the layers of one floor)."""
         graph = {}
@@ -293,6 +302,11 @@ class Layers(unittest.TestCase):
         cycles = self.tree.file_cycles()
         self.assertEqual(cycles, [], listing(cycles))
 
+    def test_private_headers_stay_in_their_folder(self):
+        """a header beside the .c files of src/DIR/ is included by those files only"""
+        leaks = self.tree.private_leaks()
+        self.assertEqual(leaks, [], listing(leaks))
+
     def test_no_circle_between_layers(self):
         """net, smtp and conf share a floor, but do not include each other round a circle"""
         cycles = self.tree.layer_cycles()
@@ -340,6 +354,18 @@ class Checker(unittest.TestCase):
         self.assertEqual(tree.problems, [])
         self.assertEqual(len(tree.file_cycles()), 1)
         self.assertIn("src/practice/smtpd_int.h", tree.file_cycles()[0])
+
+    def test_finds_a_private_header_used_elsewhere(self):
+        """main.c reading the shell's private header is named; the files of src/ui/ may"""
+        tree = Tree({
+            "src/main.c": ["ui/shell_int.h"],
+            "src/ui/meta.c": ["shell_int.h"],
+            "src/ui/shell.c": ["shell_int.h"],
+            "src/ui/shell_int.h": [],
+        })
+        self.assertEqual(tree.problems, [])
+        self.assertEqual(tree.private_leaks(), [
+            "src/main.c includes src/ui/shell_int.h: a private header of src/ui/"])
 
     def test_finds_a_circle_between_layers_of_a_floor(self):
         """net -> conf and conf -> net by different files: no file circle, a layer circle"""

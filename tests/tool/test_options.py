@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """--help, --version, the man page, the completions and the README against
-what the option parser of src/main.c accepts and the local commands of
+what the option parser of src/cli.c accepts and the local commands of
 src/ui/meta.c: every accepted option is documented everywhere, and nothing
 documented as an option is unknown to the parser.
 

@@ -23,20 +23,20 @@ def build_file(rel):
 
 
 def long_options():
-    """The long option names of src/main.c's long_options[] table."""
-    src = read(os.path.join(REPO, "src", "main.c"))
+    """The long option names of src/cli.c's long_options[] table."""
+    src = read(os.path.join(REPO, "src", "cli.c"))
     m = re.search(r"long_options\[\]\s*=\s*\{(.*?)\n\};", src, re.S)
     if not m:
-        raise AssertionError("src/main.c: no long_options[] table")
+        raise AssertionError("src/cli.c: no long_options[] table")
     return set(re.findall(r'^\s*\{"([a-z0-9-]+)",', m.group(1), re.M))
 
 
 def short_options():
-    """The short options of src/main.c's getopt string (letters, no colons)."""
-    src = read(os.path.join(REPO, "src", "main.c"))
+    """The short options of src/cli.c's getopt string (letters, no colons)."""
+    src = read(os.path.join(REPO, "src", "cli.c"))
     m = re.search(r'short_options\[\]\s*=\s*"([^"]*)"', src)
     if not m:
-        raise AssertionError("src/main.c: no short_options[] string")
+        raise AssertionError("src/cli.c: no short_options[] string")
     return set(c for c in m.group(1) if c != ":")
 
 

@@ -1,0 +1,599 @@
+/* smtpsh's command line: the options, the variables that stand for options, --help. */
+#include "smtpsh/cli.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <readline/readline.h>
+
+#include "config.h"
+#include "smtpsh/exit.h"
+#include "smtpsh/history.h"
+#include "smtpsh/sasl.h"
+#include "smtpsh/step.h"
+
+enum {
+	OPT_TLS = 256,
+	OPT_STARTTLS,
+	OPT_CAFILE,
+	OPT_INSECURE,
+	OPT_TIMEOUT,
+	OPT_EHLO,
+	OPT_STRICT,
+	OPT_COLOR,
+	OPT_ALLOW_PLAINTEXT_AUTH,
+	OPT_LIST_PROFILES,
+	OPT_EXPLAIN,
+	OPT_TIMING,
+	OPT_SHOW_RAW,
+	OPT_PIPELINE,
+	OPT_STEP,
+	OPT_RECORD,
+	OPT_REPLAY,
+	OPT_REPLAY_USER,
+	OPT_REPLAY_SKIP_AUTH,
+	OPT_PASSWORD_COMMAND,
+	OPT_TOKEN_COMMAND,
+	OPT_SEND,
+	OPT_SEND_OPTION, /* --from --to ...: recorded by send_opts_add() under their name */
+	OPT_AUTH,
+	OPT_USER,
+	OPT_PRACTICE,
+	OPT_SERVE,
+	OPT_LISTEN,
+	OPT_MAILDIR,
+	OPT_SCRIPT,
+};
+
+static const char short_options[] = "46f:hp:VX";
+
+static const struct option long_options[] = {
+    {"tls", no_argument, NULL, OPT_TLS},
+    {"starttls", no_argument, NULL, OPT_STARTTLS},
+    {"cafile", required_argument, NULL, OPT_CAFILE},
+    {"insecure", no_argument, NULL, OPT_INSECURE},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"ehlo", required_argument, NULL, OPT_EHLO},
+    {"file", required_argument, NULL, 'f'},
+    {"strict", no_argument, NULL, OPT_STRICT},
+    {"color", required_argument, NULL, OPT_COLOR},
+    {"allow-plaintext-auth", no_argument, NULL, OPT_ALLOW_PLAINTEXT_AUTH},
+    {"profile", required_argument, NULL, 'p'},
+    {"list-profiles", no_argument, NULL, OPT_LIST_PROFILES},
+    {"no-rc", no_argument, NULL, 'X'},
+    {"explain", no_argument, NULL, OPT_EXPLAIN},
+    {"timing", no_argument, NULL, OPT_TIMING},
+    {"show-raw", no_argument, NULL, OPT_SHOW_RAW},
+    {"pipeline", no_argument, NULL, OPT_PIPELINE},
+    {"step", no_argument, NULL, OPT_STEP},
+    {"record", required_argument, NULL, OPT_RECORD},
+    {"replay", required_argument, NULL, OPT_REPLAY},
+    {"replay-user", required_argument, NULL, OPT_REPLAY_USER},
+    {"replay-skip-auth", no_argument, NULL, OPT_REPLAY_SKIP_AUTH},
+    {"password-command", required_argument, NULL, OPT_PASSWORD_COMMAND},
+    {"oauth-token-command", required_argument, NULL, OPT_TOKEN_COMMAND},
+    {"send", no_argument, NULL, OPT_SEND},
+    {"from", required_argument, NULL, OPT_SEND_OPTION},
+    {"to", required_argument, NULL, OPT_SEND_OPTION},
+    {"cc", required_argument, NULL, OPT_SEND_OPTION},
+    {"bcc", required_argument, NULL, OPT_SEND_OPTION},
+    {"subject", required_argument, NULL, OPT_SEND_OPTION},
+    {"body", required_argument, NULL, OPT_SEND_OPTION},
+    {"body-file", required_argument, NULL, OPT_SEND_OPTION},
+    {"attach", required_argument, NULL, OPT_SEND_OPTION},
+    {"header", required_argument, NULL, OPT_SEND_OPTION},
+    {"auth", required_argument, NULL, OPT_AUTH},
+    {"user", required_argument, NULL, OPT_USER},
+    {"practice", no_argument, NULL, OPT_PRACTICE},
+    {"serve", no_argument, NULL, OPT_SERVE},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"maildir", required_argument, NULL, OPT_MAILDIR},
+    {"script", required_argument, NULL, OPT_SCRIPT},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+void cli_usage(FILE *f)
+{
+	fputs("Usage: smtpsh [OPTION]... [HOST [PORT]]\n"
+	      "  or:  smtpsh [OPTION]... PROFILE [PORT]\n"
+	      "  or:  smtpsh --practice [OPTION]...\n"
+	      "  or:  smtpsh --serve [PORT] [--listen ADDR] [--maildir DIR] [--script FILE]\n"
+	      "An interactive shell for SMTP: shows every command sent and every reply.\n"
+	      "Without HOST the shell starts disconnected (\\connect HOST [PORT] connects).\n"
+	      "A HOST without a dot or colon that names a profile or preset connects with it.\n"
+	      "\n"
+	      "Connection:\n"
+	      "  -4                    use IPv4 only\n"
+	      "  -6                    use IPv6 only\n"
+	      "      --tls             implicit TLS from the first byte (default port 465)\n"
+	      "      --starttls        EHLO, STARTTLS, EHLO again after the greeting\n"
+	      "                        (default port 587); never goes on in plaintext\n"
+	      "      --cafile FILE     trust the CA certificates in FILE (PEM) instead of\n"
+	      "                        the system store\n"
+	      "      --insecure        go on despite certificate problems (marked ?> <?)\n"
+	      "      --timeout SECONDS connect, handshake and reply timeout (default 30)\n"
+	      "      --ehlo NAME       the name of the automatic EHLO of --starttls\n"
+	      "                        (default localhost)\n"
+	      "      --allow-plaintext-auth\n"
+	      "                        allow AUTH without TLS to a host that is not loopback\n"
+	      "\n",
+	      f);
+	fputs("Logging in (\\auth in the shell, --auth with --send):\n"
+	      "      --password-command CMD\n"
+	      "                        run CMD with /bin/sh; the first line it prints is\n"
+	      "                        the password\n"
+	      "      --oauth-token-command CMD\n"
+	      "                        the same for the OAuth2 bearer token of XOAUTH2\n"
+	      "  Without them: SMTPSH_PASSWORD / SMTPSH_OAUTH_TOKEN (other processes of the\n"
+	      "  same user can read the environment: prefer a command), then ~/.netrc (mode\n"
+	      "  600), then a question on the terminal (the password is not echoed).\n"
+	      "\n"
+	      "Sending one message (connect, EHLO, [AUTH], the message, QUIT):\n"
+	      "      --send            send the message the options below describe to HOST\n"
+	      "                        (or a profile) and leave; exit status 0 only when\n"
+	      "                        the server accepted it\n"
+	      "      --from ADDRESS    the sender (envelope and From:); 'Name <addr>' works\n"
+	      "      --to ADDRESS      a recipient shown in To: (repeat for more)\n"
+	      "      --cc ADDRESS      a recipient shown in Cc: (repeatable)\n"
+	      "      --bcc ADDRESS     a recipient shown in no header (repeatable)\n"
+	      "      --subject TEXT    the subject (RFC 2047 encoded when not ASCII)\n"
+	      "      --body TEXT       the body text\n"
+	      "      --body-file PATH  the body from a file (streamed; not with --body)\n"
+	      "      --attach PATH     attach a file, base64 (repeatable)\n"
+	      "      --header 'NAME: VALUE'\n"
+	      "                        an extra header line (repeatable)\n"
+	      "      --auth MECH       log in first: PLAIN, LOGIN, CRAM-MD5, XOAUTH2, or\n"
+	      "                        auto (the best one the server offers)\n"
+	      "      --user USER       the user for --auth (default: the profile's, then\n"
+	      "                        ~/.netrc, else asked)\n"
+	      "  In the shell, \\send takes the same message options.\n"
+	      "\n",
+	      f);
+	fputs("Profiles and start-up:\n"
+	      "  -p, --profile NAME    connect with the profile or preset NAME (office365,\n"
+	      "                        outlook, gmail, aol, yahoo, icloud, or your own)\n"
+	      "      --list-profiles   print the names of the presets and profiles and exit\n"
+	      "  -X, --no-rc           do not run the rc file (~/.config/smtpsh/smtpshrc)\n"
+	      "\n"
+	      "Batch mode (used when standard input is not a terminal, or with -f):\n"
+	      "  -f, --file FILE       read the lines to run from FILE\n"
+	      "      --strict          stop at the first 4xx/5xx reply or protocol error\n"
+	      "      --pipeline        when the server offers PIPELINING, send MAIL, RCPT...\n"
+	      "                        and the command after them (DATA) in one write, and\n"
+	      "                        the final \".\" of a message with what follows it\n"
+	      "      --step            wait for Enter on the terminal before each command\n"
+	      "                        (batch and --replay; for lectures)\n"
+	      "\n",
+	      f);
+	/* in pieces: C99 compilers need not take string literals over 4095 bytes */
+	fputs("Practice server (built in; it stores mail and never relays it):\n"
+	      "      --practice        start a practice SMTP server on a free loopback port\n"
+	      "                        and connect to it: STARTTLS with a CA made at start\n"
+	      "                        and trusted by this session, AUTH with a demo login\n"
+	      "                        printed at start, a Maildir (\\inbox, \\practice)\n"
+	      "      --serve [PORT]    run the practice server alone in the foreground (port\n"
+	      "                        2525; 0 picks a free one) and show every conversation,\n"
+	      "                        to test your own SMTP client; Ctrl-C stops it\n"
+	      "      --listen ADDR     --serve on this IP address instead of 127.0.0.1 and\n"
+	      "                        ::1 (a warning when it is not a loopback address)\n"
+	      "      --maildir DIR     keep the practice server's mail in DIR (else a\n"
+	      "                        temporary folder, removed at the end)\n"
+	      "      --script FILE     --serve the server side of a transcript: every client\n"
+	      "                        gets its recorded replies (a recorded server, offline)\n"
+	      "\n",
+	      f);
+	fputs("Transcripts:\n"
+	      "      --record FILE     write the session to FILE as it happens (secrets as\n"
+	      "                        <redacted>; format: transcripts/FORMAT.md)\n"
+	      "      --replay FILE     play the client side of a transcript against HOST\n"
+	      "                        [PORT] (or its header's host) and report every reply\n"
+	      "                        code that differs; exit 0 if all matched, 1 if not\n"
+	      "      --replay-user USER\n"
+	      "                        log in as USER where the transcript hides the AUTH\n"
+	      "                        secret; the password comes from SMTPSH_REPLAY_PASSWORD\n"
+	      "      --replay-skip-auth\n"
+	      "                        leave the AUTH exchanges of the transcript out\n"
+	      "\n"
+	      "Display:\n"
+	      "      --color WHEN      colour the output: auto (default), always, never;\n"
+	      "                        NO_COLOR in the environment means never for auto\n"
+	      "      --explain         say beside every reply what its code means\n"
+	      "      --timing          show milliseconds per reply, connect and handshake\n"
+	      "      --show-raw        show the line ends: \\r\\n, or \\n for a bare LF\n"
+	      "\n"
+	      "  -h, --help            show this help and exit\n"
+	      "  -V, --version         show the version and exit\n"
+	      "\n"
+	      "Markers: -> sent, <- received, ~> <~ under TLS, ?> <? under TLS whose\n"
+	      "certificate was not verified (--insecure), * local event, ! warning or\n"
+	      "error (on stderr). Beside a reply, in brackets: the decoded text of a 334\n"
+	      "challenge, a hint for a known failure, and with --explain / --timing its\n"
+	      "meaning and time.\n"
+	      "\n"
+	      "Environment: SMTPSH_TIMEOUT, SMTPSH_CAFILE, SMTPSH_EHLO, SMTPSH_COLOR (an\n"
+	      "option or a profile wins), SMTPSH_HISTFILE, SMTPSH_HISTSIZE, NO_COLOR,\n"
+	      "XDG_CONFIG_HOME, XDG_STATE_HOME. Files: ~/.config/smtpsh/smtpshrc,\n"
+	      "~/.config/smtpsh/profiles, ~/.local/state/smtpsh/history.\n"
+	      "\n"
+	      "Exit status: 0 ok; 1 --strict and a 4xx/5xx reply or greeting (--send: the\n"
+	      "greeting, the message, EHLO or AUTH refused; --starttls: the greeting);\n"
+	      "2 usage or local error;\n"
+	      "3 connection failed or lost, or timeout; 4 TLS failure (handshake,\n"
+	      "certificate, STARTTLS unavailable when required); 5 --strict and a\n"
+	      "malformed reply (or one that cost the connection); 130 interrupted.\n"
+	      "With --replay: 0 every reply as recorded,\n"
+	      "1 some differed, 2 the transcript cannot be replayed (unreadable, or a\n"
+	      "hidden secret).\n"
+	      "\n"
+	      "Full documentation: man smtpsh\n",
+	      f);
+}
+
+static int parse_timeout(const char *s, int *ms)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (end == s || *end || !(v > 0) || v > 86400)
+		return -1;
+	*ms = (int)(v * 1000);
+	return *ms > 0 ? 0 : -1;
+}
+
+static bool valid_color(const char *s)
+{
+	return !strcmp(s, "auto") || !strcmp(s, "always") || !strcmp(s, "never");
+}
+
+static bool valid_ehlo(const char *s)
+{
+	return *s && !strpbrk(s, " \t\r\n");
+}
+
+static enum cli_action leave(int *status, int st)
+{
+	*status = st;
+	return CLI_EXIT;
+}
+
+/* The options of argv into c->opt: CLI_RUN, or CLI_EXIT with *status (--help, --version, an
+   option's value refused). */
+static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int *status)
+{
+	struct cli_options *c = &cli->opt;
+	int opt, ms, idx = 0;
+	char err[512];
+	while ((opt = getopt_long(argc, argv, short_options, long_options, &idx)) != -1) {
+		switch (opt) {
+		case OPT_PASSWORD_COMMAND:
+			c->password_command = optarg;
+			break;
+		case OPT_TOKEN_COMMAND:
+			c->token_command = optarg;
+			break;
+		case OPT_SEND:
+			c->send = true;
+			break;
+		case OPT_SEND_OPTION:
+			c->send_only = long_options[idx].name;
+			if (send_opts_add(c->message, long_options[idx].name, optarg, err,
+					  sizeof err) < 0) {
+				fprintf(stderr, "smtpsh: %s\n", err);
+				return leave(status, EXIT_USAGE);
+			}
+			break;
+		case OPT_AUTH:
+			c->auth = optarg;
+			c->send_only = "auth";
+			break;
+		case OPT_USER:
+			c->user = optarg;
+			c->send_only = "user";
+			break;
+		case '4':
+			c->family = CONN_V4;
+			break;
+		case '6':
+			c->family = CONN_V6;
+			break;
+		case OPT_TLS:
+		case OPT_STARTTLS:
+			c->mode = opt == OPT_TLS ? TLS_IMPLICIT : TLS_STARTTLS;
+			c->mode_set = true;
+			break;
+		case OPT_CAFILE:
+			c->cafile = optarg;
+			break;
+		case OPT_INSECURE:
+			c->insecure = true;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_timeout(optarg, &ms) < 0) {
+				fprintf(stderr,
+					"smtpsh: --timeout needs a number of seconds, not '%s'\n",
+					optarg);
+				return leave(status, EXIT_USAGE);
+			}
+			c->timeout_ms = ms;
+			break;
+		case OPT_EHLO:
+			if (!valid_ehlo(optarg)) {
+				fprintf(stderr, "smtpsh: --ehlo needs a name without blanks\n");
+				return leave(status, EXIT_USAGE);
+			}
+			c->ehlo = optarg;
+			break;
+		case 'f':
+			c->script = optarg;
+			break;
+		case OPT_ALLOW_PLAINTEXT_AUTH:
+			c->allow_plaintext_auth = true;
+			break;
+		case OPT_STRICT:
+			c->strict = true;
+			break;
+		case OPT_COLOR:
+			if (!valid_color(optarg)) {
+				fprintf(stderr, "smtpsh: --color takes auto, always or never\n");
+				return leave(status, EXIT_USAGE);
+			}
+			c->color = optarg;
+			break;
+		case 'p':
+			c->profile = optarg;
+			break;
+		case OPT_LIST_PROFILES:
+			c->list_profiles = true;
+			break;
+		case 'X':
+			c->no_rc = true;
+			break;
+		case OPT_EXPLAIN:
+			c->explain = true;
+			break;
+		case OPT_TIMING:
+			c->timing = true;
+			break;
+		case OPT_SHOW_RAW:
+			c->show_raw = true;
+			break;
+		case OPT_PIPELINE:
+			c->pipeline = true;
+			break;
+		case OPT_STEP:
+			c->step = true;
+			break;
+		case OPT_RECORD:
+			c->record = optarg;
+			break;
+		case OPT_REPLAY:
+			c->replay.path = optarg;
+			break;
+		case OPT_REPLAY_USER:
+			c->replay.user = optarg;
+			break;
+		case OPT_REPLAY_SKIP_AUTH:
+			c->replay.skip_auth = true;
+			break;
+		case OPT_PRACTICE:
+			c->practice = true;
+			break;
+		case OPT_SERVE:
+			c->practice_opt.serve = true;
+			break;
+		case OPT_LISTEN:
+			c->practice_opt.listen = optarg;
+			break;
+		case OPT_MAILDIR:
+			c->practice_opt.maildir = optarg;
+			break;
+		case OPT_SCRIPT:
+			c->practice_opt.script = optarg;
+			break;
+		case 'h':
+			cli_usage(stdout);
+			return leave(status, EXIT_OK);
+		case 'V':
+			printf("smtpsh %s\nReadline %s\n%s\n", SMTPSH_VERSION, rl_library_version,
+			       OpenSSL_version(OPENSSL_VERSION));
+			return leave(status, EXIT_OK);
+		default:
+			fputs("Try 'smtpsh --help' for more information.\n", stderr);
+			return leave(status, EXIT_USAGE);
+		}
+	}
+	return CLI_RUN;
+}
+
+/* The combinations of --send and its options that cannot work; NULL when all is well. */
+static const char *send_conflict(const struct cli_options *c, char *buf, size_t len)
+{
+	const struct send_opts *m = c->message;
+	enum sasl_mech mech;
+	if (!c->send && c->send_only) {
+		snprintf(buf, len, "--%s works with --send only (in the shell: \\send, \\auth)",
+			 c->send_only);
+		return buf;
+	}
+	if (!c->send)
+		return NULL;
+	if (c->script)
+		return "--send and -f exclude each other";
+	if (c->replay.path)
+		return "--send and --replay exclude each other";
+	if (c->list_profiles)
+		return "--send and --list-profiles exclude each other";
+	if (c->user && !c->auth)
+		return "--user needs --auth MECH (or --auth auto)";
+	if (!m->from || m->nto + m->ncc + m->nbcc == 0)
+		return "--send needs --from ADDRESS and --to ADDRESS (or --cc, --bcc)";
+	if (c->auth && strcasecmp(c->auth, "auto") != 0 && sasl_mech_parse(c->auth, &mech) < 0)
+		return "--auth takes PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or auto";
+	return NULL;
+}
+
+/* A variable of the environment; an empty one counts as not set. */
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? v : NULL;
+}
+
+/* The SMTPSH_* variables for options; the command line wins later. Returns 0 or -1. */
+static int parse_environment(struct cli_options *e, int *histsize)
+{
+	e->cafile = env("SMTPSH_CAFILE");
+	const char *timeout = env("SMTPSH_TIMEOUT");
+	if (timeout && parse_timeout(timeout, &e->timeout_ms) < 0) {
+		fprintf(stderr, "smtpsh: SMTPSH_TIMEOUT needs a number of seconds, not '%s'\n",
+			timeout);
+		return -1;
+	}
+	e->ehlo = env("SMTPSH_EHLO");
+	if (e->ehlo && !valid_ehlo(e->ehlo)) {
+		fprintf(stderr, "smtpsh: SMTPSH_EHLO needs a name without blanks\n");
+		return -1;
+	}
+	e->color = env("SMTPSH_COLOR");
+	if (e->color && !valid_color(e->color)) {
+		fprintf(stderr, "smtpsh: SMTPSH_COLOR takes auto, always or never, not '%s'\n",
+			e->color);
+		return -1;
+	}
+	const char *hs = env("SMTPSH_HISTSIZE");
+	*histsize = HISTORY_SIZE_DEFAULT;
+	if (hs) {
+		char *end;
+		long v = strtol(hs, &end, 10);
+		if (end == hs || *end || v < 0 || v > 1000000) {
+			fprintf(
+			    stderr,
+			    "smtpsh: SMTPSH_HISTSIZE needs a number of lines from 0 to 1000000, "
+			    "not '%s'\n",
+			    hs);
+			return -1;
+		}
+		*histsize = (int)v;
+	}
+	return 0;
+}
+
+/* The transcript options: they go together, and --step needs a terminal. Returns false
+   (said on stderr) when they cannot work. */
+static bool check_transcript_options(struct cli_options *c)
+{
+	struct replay_options *r = &c->replay;
+	if (r->path && c->script) {
+		fputs("smtpsh: --replay and -f cannot go together\n", stderr);
+		return false;
+	}
+	if ((r->user || r->skip_auth) && !r->path) {
+		fputs("smtpsh: --replay-user and --replay-skip-auth go with --replay FILE\n",
+		      stderr);
+		return false;
+	}
+	if (r->user) {
+		r->password = getenv("SMTPSH_REPLAY_PASSWORD");
+		if (!r->password) {
+			fputs(
+			    "smtpsh: --replay-user needs the password in SMTPSH_REPLAY_PASSWORD\n",
+			    stderr);
+			return false;
+		}
+	}
+	if (!r->path && !c->script && isatty(STDIN_FILENO) && (c->step || c->pipeline)) {
+		fprintf(stderr,
+			"smtpsh: %s works with -f FILE, a piped script or --replay; in the "
+			"shell, use \\pipeline\n",
+			c->step ? "--step" : "--pipeline");
+		return false;
+	}
+	struct stat a, b;
+	if (c->record && r->path && stat(c->record, &a) == 0 && stat(r->path, &b) == 0 &&
+	    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+		fputs("smtpsh: --record would overwrite the transcript --replay reads\n", stderr);
+		return false;
+	}
+	char err[200];
+	if (c->step && step_open(err, sizeof err) < 0) {
+		fprintf(stderr, "smtpsh: %s\n", err);
+		return false;
+	}
+	return true;
+}
+
+/* --serve runs the practice server alone (CLI_SERVE); --practice and its options are
+   checked (CLI_RUN, or CLI_EXIT with *status). */
+static enum cli_action practice_options(struct cli *cli, int *status)
+{
+	struct cli_options *c = &cli->opt;
+	struct practice_options *o = &c->practice_opt;
+	if (o->serve) {
+		if (c->practice || cli->nargs > 1 || c->profile || c->replay.path || c->script ||
+		    c->send) {
+			fputs("smtpsh: --serve takes only a PORT (and --listen, --maildir, "
+			      "--script)\n",
+			      stderr);
+			return leave(status, EXIT_USAGE);
+		}
+		o->port = cli->nargs ? cli->args[0] : NULL;
+		return CLI_SERVE;
+	}
+	if (o->listen || o->script || (o->maildir && !c->practice)) {
+		fprintf(stderr, "smtpsh: %s goes with %s\n",
+			o->listen   ? "--listen"
+			: o->script ? "--script"
+				    : "--maildir",
+			o->maildir && !o->listen && !o->script ? "--serve or --practice"
+							       : "--serve");
+		return leave(status, EXIT_USAGE);
+	}
+	if (c->practice && (cli->nargs || c->cafile || c->profile || c->replay.path || c->send ||
+			    (c->mode_set && c->mode == TLS_IMPLICIT))) {
+		fputs("smtpsh: --practice connects to its own server and trusts its own CA: no "
+		      "HOST, profile, --cafile, --replay, --send or --tls (use STARTTLS or "
+		      "--starttls; \\send in the shell)\n",
+		      stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	return CLI_RUN;
+}
+
+void cli_init(struct cli *c)
+{
+	memset(c, 0, sizeof *c);
+	send_opts_init(&c->message);
+	c->opt.family = CONN_ANY;
+	c->opt.mode = TLS_NONE;
+	c->opt.message = &c->message;
+}
+
+void cli_free(struct cli *c)
+{
+	send_opts_free(&c->message);
+}
+
+enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
+{
+	enum cli_action a = parse_options(c, argc, argv, status);
+	if (a != CLI_RUN)
+		return a;
+	c->args = argv + optind;
+	c->nargs = argc - optind;
+	char err[512];
+	const char *conflict = send_conflict(&c->opt, err, sizeof err);
+	if (conflict) {
+		fprintf(stderr, "smtpsh: %s\nTry 'smtpsh --help' for more information.\n",
+			conflict);
+		return leave(status, EXIT_USAGE);
+	}
+	if (parse_environment(&c->env, &c->histsize) < 0 || !check_transcript_options(&c->opt))
+		return leave(status, EXIT_USAGE);
+	return practice_options(c, status);
+}

@@ -1,0 +1,67 @@
+/*
+ * The shell's state, for the files of src/ui/ only: outside them (main.c, cli.c) struct shell
+ * is opaque and made with shell_new() from struct shell_params (shell.h).
+ */
+#ifndef SMTPSH_SHELL_INT_H
+#define SMTPSH_SHELL_INT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "smtpsh/proto.h"
+#include "smtpsh/render.h"
+#include "smtpsh/session.h"
+#include "smtpsh/transcript.h"
+
+/* Not shell.h: the shell's own header stays above this one (no circle of includes). */
+struct practice;
+struct profile_set;
+struct shell_local_commands;
+
+struct shell {
+	struct smtp_session *session;
+	struct render *render;
+	const struct shell_local_commands *local;
+	bool batch;           /* stop at network/TLS failures */
+	bool strict;          /* also stop at 4xx/5xx replies and protocol errors */
+	enum tls_mode mode;   /* default for \connect */
+	int status;           /* exit status so far */
+	bool done;            /* \quit, or a failure that ends a batch */
+	volatile sig_atomic_t *interrupted;
+	bool reveal_secrets;       /* show AUTH payloads instead of <redacted> (\set) */
+	bool allow_plaintext_auth; /* allow AUTH without TLS to a host that is not loopback */
+	/* From the profile smtpsh started with, for \auth; NULL when not set. */
+	const char *default_user;     /* the user name */
+	const char *default_mech;     /* the SASL mechanism */
+	const char *password_command; /* a command whose output is the password
+					 (--password-command, else the profile's) */
+	const char *token_command;    /* --oauth-token-command: prints the XOAUTH2 token */
+	/* The user's profiles (for \presets) and the file they came from (may be NULL). */
+	const struct profile_set *profiles;
+	const char *profiles_path;
+	/* \set settings the renderer follows (shell_apply_settings copies them to it). */
+	bool explain;  /* --explain: the meaning of every reply code beside it */
+	bool timing;   /* --timing: milliseconds beside replies, connect and handshake */
+	bool show_raw; /* line ends (CRLF, bare LF) shown */
+	bool pipeline_auto; /* --pipeline: group MAIL/RCPT/RSET with what follows when offered */
+	bool step;          /* --step: wait for Enter (on the terminal) before each command */
+	struct transcript_writer *rec; /* \record / --record (set by main), or NULL */
+	/* Commands collected for one pipelined write (\pipeline, or --pipeline). */
+	bool pipe_collecting; /* \pipeline was typed: collect until DATA or \end */
+	size_t pipe_n;
+	char *pipe_lines[SESSION_PIPELINE_MAX];
+	char *pipe_shown[SESSION_PIPELINE_MAX];
+	struct practice *practice; /* the practice server of --practice, or NULL */
+	int last_code;		   /* the code of the last reply checked (0: none yet) */
+	/* The message of a script whose DATA the server did not accept: its lines up to the
+	   lone "." are skipped, never run (shell_skip_begin). */
+	struct {
+		bool on;
+		int code; /* the reply to DATA, 0 when none came */
+		unsigned long lines;
+		unsigned long long bytes;
+	} skip;
+};
+
+#endif
