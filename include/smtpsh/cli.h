@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "smtpsh/conn.h"
 #include "smtpsh/practice.h"
 #include "smtpsh/proto.h"
 #include "smtpsh/replay.h"
