@@ -17,6 +17,8 @@ whitespace kept) is its argument. ${NAME} in an argument is replaced by a --defi
 Byte arguments understand the escapes \\r \\n \\t \\e (ESC) \\0 \\\\ \\s (space) and \\xNN.
 
   send BYTES              write BYTES in one write
+  hold BYTES              keep BYTES to go out with the next write (so that a greeting and what
+                          follows it arrive together, whatever the scheduler does between steps)
   send-bytes-slowly BYTES write BYTES one byte per write, 10 ms apart (TCP_NODELAY is on)
   send-repeat N BYTES     write BYTES N times, in chunks of about 64 KiB
   expect REGEX            read the next line from the client; it must end in CRLF and the
@@ -124,7 +126,7 @@ def parse_script(path, defines):
             arg = substitute(arg, defines)
             where = '%s:%d' % (path, n)
             try:
-                if step in ('send', 'send-bytes-slowly', 'end-of-data'):
+                if step in ('send', 'hold', 'send-bytes-slowly', 'end-of-data'):
                     arg = unescape(arg)
                 elif step == 'send-repeat':
                     count, _, data = arg.partition(' ')
@@ -163,6 +165,7 @@ class Server:
         self.sock = None      # the connected socket (ssl.SSLSocket once under TLS)
         self.raw = None       # the plain TCP socket under it
         self.inbuf = b''      # client bytes read but not yet consumed by expect
+        self.held = b''       # bytes of 'hold' steps, written with the next write
         self.eof = False
         self.closed = False
         self.tls = False
@@ -240,6 +243,7 @@ class Server:
     # -- writing ------------------------------------------------------------------------
 
     def write(self, data):
+        data, self.held = self.held + data, b''
         try:
             self.sock.sendall(data)
             return True
@@ -248,6 +252,10 @@ class Server:
             return False
 
     # -- steps --------------------------------------------------------------------------
+
+    def step_hold(self, data):
+        self.log('hold %r for the next write', data[:200])
+        self.held += data
 
     def step_send(self, data):
         self.log('send %r', data[:200])
