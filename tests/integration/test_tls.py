@@ -37,7 +37,7 @@ def message(rcpt, tok, what):
 
 
 # smtpsh shows AUTH initial responses and the answers inside an AUTH
-# exchange as "<redacted>" (README, "What you type").
+# exchange as "<redacted>" (docs/reference.md, "What you type").
 REDACTED = "<redacted>"
 
 

@@ -5,7 +5,7 @@ The same session scripts run through smtpsh against the real Postfix of tests/la
 against smtpsh --practice; every reply code must be the same, and the enhanced status code
 too where both servers give one. Where the practice server deliberately differs (it follows
 the RFC where Postfix is lenient, or it stores everything), the difference is listed in
-DIFFERENCES below, checked here so the list stays true, and documented in the README.
+DIFFERENCES below, checked here so the list stays true, and documented in docs/teaching.md.
 
 Usage: /usr/bin/python3 tests/practice/test_differential.py [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Starts (and always stops) its own Postfix lab; needs root and the packages of
@@ -234,7 +234,7 @@ AUTH_SCRIPTS = [
 ]
 
 # Where the practice server deliberately differs: (name, script, the step, Postfix's code,
-# the practice server's code, why). The README's table says the same.
+# the practice server's code, why). The table of docs/teaching.md says the same.
 DIFFERENCES = [
     ("MAIL before HELO/EHLO", ["MAIL FROM:<s@client.test>"], 0, 250, 503,
      "RFC 5321 4.1.4: a client MUST say HELO/EHLO first (Postfix: smtpd_helo_required=no)"),
@@ -307,7 +307,7 @@ class Differential(unittest.TestCase):
                 self.assertIn(235, [x[1] for x in a])
 
     def test_documented_differences(self):
-        """each documented difference is real (so the README's list stays true)"""
+        """each documented difference is real (so the list of docs/teaching.md stays true)"""
         for cases, target in ((DIFFERENCES, postfix_plain), (DIFFERENCES_TLS,
                                                              postfix_submission)):
             for name, script, index, want_postfix, want_practice, why in cases:

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""--help, --version, the man page, the completions and the README against
+"""--help, --version, the man page, the completions and docs/reference.md against
 what the option parser of src/cli.c accepts and the local commands of
 src/ui/meta.c: every accepted option is documented everywhere, and nothing
 documented as an option is unknown to the parser.
@@ -129,15 +129,15 @@ class Options(unittest.TestCase):
         self.assertEqual(documented, local_commands(),
                          "man page LOCAL COMMANDS vs meta_commands[]")
 
-    def test_readme_documents_every_option_and_command(self):
-        """README.md names every option and every local command"""
-        readme = read(os.path.join(REPO, "README.md"))
+    def test_reference_documents_every_option_and_command(self):
+        """docs/reference.md (the README's reference) names every option and local command"""
+        ref = read(os.path.join(REPO, "docs", "reference.md"))
         for o in self.longs:
-            self.assertTrue("`--%s" % o in readme, "--%s not in README.md" % o)
+            self.assertTrue("`--%s" % o in ref, "--%s not in docs/reference.md" % o)
         for s in self.shorts:
-            self.assertRegex(readme, r"`-%s\b" % s, "-%s not in README.md" % s)
+            self.assertRegex(ref, r"`-%s\b" % s, "-%s not in docs/reference.md" % s)
         for c in local_commands():
-            self.assertTrue("`\\%s" % c in readme, "\\%s not in README.md" % c)
+            self.assertTrue("`\\%s" % c in ref, "\\%s not in docs/reference.md" % c)
 
     def test_completions_know_every_option(self):
         """the bash and zsh completions offer every long option"""
