@@ -1,5 +1,5 @@
 /*
- * The exit statuses of smtpsh (documented in the README, the man page and --help): the
+ * The exit statuses of smtpsh (documented in docs/reference.md, the man page and --help): the
  * shell's, --send's, --replay's and --serve's. Plain constants, so the practice server can
  * return them without knowing the shell.
  */

@@ -1,7 +1,7 @@
 /*
  * The practice server's SMTP state machine: lines, commands, the envelope and DATA.
  * Reply texts follow Postfix where both implement a case (the differential test compares
- * them); where RFC 5321/4954 name a better code, the RFC wins (README, "Practice server").
+ * them); where RFC 5321/4954 name a better code, the RFC wins (docs/teaching.md, "The practice server").
  */
 #include "smtpsh/smtpd.h"
 
@@ -858,7 +858,7 @@ static void with_protocol(const struct smtpd_conn *c, char *out, size_t outlen)
  * Return-Path, Envelope-To (the recipients that get the message), the DSN requests when the
  * client made some (Envelope-DSN: RET and ENVID of MAIL; Envelope-DSN-Recipient: NOTIFY and
  * ORCPT of a RCPT; RFC 3461 asks a server to keep them with the message, and a teacher sees
- * them here), and Received. LF line ends (README: "What is stored").
+ * them here), and Received. LF line ends (docs/teaching.md: "What is stored").
  */
 static int write_trace_headers(struct smtpd_conn *c, time_t now)
 {
