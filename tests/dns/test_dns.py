@@ -18,16 +18,14 @@ import socket
 import ssl
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lab"))
-import lablib  # noqa: E402
-import dnslab  # noqa: E402
+import dnslab
+from smtpshtest import tap_main
 
 DNSTOOL = os.environ.get("DNSTOOL") or os.path.join(
     os.path.dirname(os.path.dirname(HERE)), "build", "tests", "dns", "dnstool")
@@ -717,4 +715,4 @@ class PosttlsFinger(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    lablib.tap_main()
+    tap_main()

@@ -5,7 +5,8 @@ mechanism picked without one; a wrong password (535, the shell goes on); ~/.netr
 when others can read it; \\b64 and \\unb64. The password and its base64 forms appear nowhere
 in the output. (The password typed at a prompt is tested in tests/pty/test_auth_pty.py.)
 
-Usage: /usr/bin/python3 tests/integration/test_auth.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/integration/test_auth.py
+       [PATH/TO/smtpsh] [NAME...]
 """
 
 import os
@@ -14,8 +15,8 @@ import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import (ModuleLab, b64, exchanges, run_smtpsh, tap_main)  # noqa: E402
+from lablib import ModuleLab
+from smtpshtest import b64, exchanges, run_smtpsh, tap_main
 
 LAB = ModuleLab()
 setUpModule, tearDownModule = LAB.start, LAB.stop

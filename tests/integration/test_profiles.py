@@ -5,7 +5,8 @@ EHLO name; a STARTTLS profile never goes on in plaintext; the command line
 wins over the profile, the profile over the environment; a broken profiles
 file stops smtpsh before it connects.
 
-Usage: /usr/bin/python3 tests/integration/test_profiles.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/integration/test_profiles.py
+       [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Starts (and always stops) its own Postfix lab in a temp dir;
 needs root and the packages of scripts/install-test-deps.sh.
 """
@@ -18,8 +19,8 @@ import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import (ModuleLab, b64, run_smtpsh, tap_main)  # noqa: E402
+from lablib import ModuleLab
+from smtpshtest import b64, run_smtpsh, tap_main
 
 LAB = ModuleLab()
 setUpModule, tearDownModule = LAB.start, LAB.stop

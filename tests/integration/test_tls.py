@@ -2,7 +2,8 @@
 """smtpsh against a real Postfix: STARTTLS (option and typed), implicit TLS,
 SASL AUTH by hand, certificate and STARTTLS failures.
 
-Usage: /usr/bin/python3 tests/integration/test_tls.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/integration/test_tls.py
+       [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Starts (and always stops) its own Postfix lab in a temp dir;
 needs root and the packages of scripts/install-test-deps.sh.
 """
@@ -13,9 +14,8 @@ import sys
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import (ModuleLab, b64, dot_stuff, exchanges, has_ipv6_loopback, script,  # noqa: E402
-                   split_delivered, tap_main, token)
+from lablib import ModuleLab, split_delivered
+from smtpshtest import b64, dot_stuff, exchanges, has_ipv6_loopback, script, tap_main, token
 
 LAB = ModuleLab()
 setUpModule, tearDownModule = LAB.start, LAB.stop

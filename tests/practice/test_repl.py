@@ -4,7 +4,7 @@ it. Banner and prompt, STARTTLS verified, AUTH typed (masked), a message, \\inbo
 completion of \\practice, Ctrl-C that reaches the shell and not the server, a 421 shown while
 waiting at the prompt, Ctrl-D leaving with no server and no folder left behind.
 
-Usage: /usr/bin/python3 tests/practice/test_repl.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/practice/test_repl.py [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Needs python3-pexpect (scripts/install-test-deps.sh).
 """
 
@@ -18,11 +18,7 @@ import time
 import unittest
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from lablib import smtpsh_path, tap_main  # noqa: E402
-from practicelib import pid_alive, wait_gone  # noqa: E402
+from smtpshtest import pid_alive, smtpsh_path, tap_main, wait_gone
 
 try:
     import pexpect

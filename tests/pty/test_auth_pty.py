@@ -6,7 +6,7 @@ password and its base64 forms appear nowhere on the terminal, and the secrets ne
 the history (Up recalls the line before them). Ctrl-C at the password question gets the
 shell back with the terminal's echo restored.
 
-Usage: /usr/bin/python3 tests/pty/test_auth_pty.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/pty/test_auth_pty.py [PATH/TO/smtpsh] [NAME...]
 """
 
 import os
@@ -18,9 +18,8 @@ import unittest
 import pexpect
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from lablib import (ModuleLab, b64, smtpsh_path, tap_main)  # noqa: E402
+from lablib import ModuleLab
+from smtpshtest import b64, smtpsh_path, tap_main
 
 LAB = ModuleLab()
 TIMEOUT = 10

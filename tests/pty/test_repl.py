@@ -9,15 +9,13 @@ Readline echoes only what it inserts: after "EH" and Tab the terminal shows "LO 
 
 import os
 import re
-import sys
 import time
-import unittest
 
 import pexpect
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'hostile'))
-from harness import SmtpshTestCase, clean_environ  # noqa: E402
+from harness import SmtpshTestCase
+from smtpshtest import clean_environ, tap_main
 
 INPUTRC = os.path.join(HERE, 'inputrc')
 TIMEOUT = 5
@@ -404,4 +402,4 @@ class Repl(SmtpshTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main()
+    tap_main()

@@ -3,7 +3,7 @@
 sessions, mode 0600, no secrets), the rc file and -X, a profile connecting to
 the Postfix of the test lab, file-name completion after \\file.
 
-Usage: /usr/bin/python3 tests/pty/test_unixtool.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/pty/test_unixtool.py [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Starts (and always stops) its own Postfix lab in a temp dir;
 needs root, python3-pexpect and the packages of scripts/install-test-deps.sh.
 """
@@ -17,8 +17,8 @@ import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import PostfixLab, b64, smtpsh_path, tap_main  # noqa: E402
+from lablib import PostfixLab
+from smtpshtest import b64, smtpsh_path, tap_main
 
 try:
     import pexpect

@@ -28,6 +28,8 @@ import subprocess
 import tempfile
 import time
 
+from smtpshtest import free_port
+
 DOVECOT = "/usr/sbin/dovecot"
 LMTP_BINARY = "/usr/lib/dovecot/lmtp"
 DOMAIN = "example.test"
@@ -48,15 +50,6 @@ def require_dovecot():
                                   "scripts/install-test-deps.sh as root" % (path, pkg))
     if os.geteuid() != 0:
         raise DovecotLabError("the Dovecot lab must run as root")
-
-
-def _free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class DovecotLab:
@@ -161,7 +154,7 @@ service anvil {{
             _running.append(self)
         last = ""
         for _ in range(attempts):
-            self.port = _free_port()
+            self.port = free_port()
             self._write_config()
             # Its output goes to a file: the daemon keeps the descriptors it was given.
             out = os.path.join(self.dir, "log", "start.out")

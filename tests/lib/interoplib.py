@@ -23,15 +23,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from lablib import exchanges, run_smtpsh, script, token  # noqa: E402,F401
+from smtpshtest import TESTS, exchanges, openssl, run_smtpsh, script, split_prepended, token, \
+    wait_port
+
+HERE = os.path.join(TESTS, "interop")  # servers/, node_modules/, exim-root/
 
 NODE = "/usr/bin/node"
 NODE_MODULES = os.path.join(HERE, "node_modules")
@@ -49,36 +48,6 @@ def require(paths):
 
 def require_node_modules(*packages):
     require([NODE] + [os.path.join(NODE_MODULES, p, "package.json") for p in packages])
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=30.0, proc=None, describe=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            pass
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError("the server exited (%s) before listening on port %d\n%s"
-                                 % (proc.returncode, port, describe()))
-        if time.monotonic() > deadline:
-            raise AssertionError("nothing listens on port %d after %.0f s\n%s"
-                                 % (port, timeout, describe()))
-        time.sleep(0.05)
-
-
-def openssl(*args):
-    subprocess.run(["openssl"] + list(args), check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE)
 
 
 class PKI:
@@ -211,26 +180,6 @@ class Store:
                 raise AssertionError("%d message(s) with %s in %s, expected %d"
                                      % (len(found), tok, self.dir, count))
             time.sleep(0.05)
-
-
-def split_prepended(data, names, line_end=b"\r\n"):
-    """DATA as stored -> (the header fields the server put in front, the rest). NAMES are
-    the fields the server adds, in order; each may be folded over continuation lines."""
-    lines = data.split(line_end)
-    i = 0
-    got = []
-    for name in names:
-        prefix = name.encode() + b":"
-        if i >= len(lines) or not lines[i].lower().startswith(prefix.lower()):
-            raise AssertionError("stored message: expected the server's %s field at line %d, "
-                                 "got %r" % (name, i + 1, lines[i] if i < len(lines) else None))
-        field = [lines[i]]
-        i += 1
-        while i < len(lines) and lines[i][:1] in (b"\t", b" "):
-            field.append(lines[i])
-            i += 1
-        got.append(line_end.join(field))
-    return got, line_end.join(lines[i:])
 
 
 class Server:
