@@ -250,6 +250,42 @@ class PostfixLab:
                                      % (pattern, timeout, self.log_since(offset)))
             time.sleep(0.05)
 
+    def wait_session(self, offset, service, timeout=10.0):
+        """The first session of SERVICE (plain, submission...) that connected after OFFSET
+        and said something, once it is over: the re.Match of its "disconnect from NAME[ADDR]
+        STATS" line (group 1: the statistics, "ehlo=1 starttls=0/1 commands=1/2"), whose
+        .string holds all the session's lines.
+
+        Postfix logs no client port, so a session is told apart by its smtpd process: the
+        lines of that PID from its "connect from" to its "disconnect from" (one process
+        serves its sessions one after another, so a reused PID cannot mix two). A previous
+        test's session still being logged after OFFSET connected before it and is not taken;
+        nor are the lab's readiness probes, which connect and close without a command
+        ("commands=0/0") and may be logged late. A plain search for the next "disconnect
+        from" after OFFSET takes either."""
+        connect = re.compile(r"^.*postfix-lab/%s/smtpd\[(\d+)\]: connect from .*$"
+                             % re.escape(service), re.M)
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.log_since(offset)
+            for c in connect.finditer(text):
+                rx = re.compile(r"^.*postfix-lab/%s/smtpd\[%s\]: .*$"
+                                % (re.escape(service), c.group(1)), re.M)
+                lines = []
+                for m in rx.finditer(text, c.start()):
+                    lines.append(m.group(0))
+                    if "]: disconnect from " in m.group(0):
+                        break
+                d = re.search(r"^.*\]: disconnect from \S+ (.*)$", "\n".join(lines), re.M)
+                if d is None:
+                    break  # this session is not over yet: wait for it
+                if d.group(1) != "commands=0/0":
+                    return d
+            if time.monotonic() > deadline:
+                raise AssertionError("no whole %s session in the log within %.0f s:\n%s"
+                                     % (service, timeout, text))
+            time.sleep(0.05)
+
     def log_tail(self, n=30):
         try:
             with open(self.log_path, "rb") as f:
