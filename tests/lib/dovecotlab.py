@@ -28,15 +28,14 @@ import subprocess
 import tempfile
 import time
 
-from smtpshtest import free_port
+from smtpshtest import (find_in_maildir, free_port, maildir_files, running_labs,
+                        wait_in_maildir)
 
 DOVECOT = "/usr/sbin/dovecot"
 LMTP_BINARY = "/usr/lib/dovecot/lmtp"
 DOMAIN = "example.test"
 USERS = ("alice", "bob", "full")
 NOBODY = 65534
-
-_running = []
 
 
 class DovecotLabError(Exception):
@@ -150,8 +149,8 @@ service anvil {{
 
     def start(self, attempts=3):
         require_dovecot()
-        if self not in _running:
-            _running.append(self)
+        if self not in running_labs:
+            running_labs.append(self)
         last = ""
         for _ in range(attempts):
             self.port = free_port()
@@ -212,8 +211,8 @@ service anvil {{
         if os.path.exists(self.conf):
             self._stop_master()
         self.running = False
-        if self in _running:
-            _running.remove(self)
+        if self in running_labs:
+            running_labs.remove(self)
         if self._own_dir and not os.environ.get("SMTPSH_KEEP_LAB"):
             shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -225,24 +224,14 @@ service anvil {{
 
     # --- delivered mail and the log ------------------------------------------------------
     def messages(self, user):
-        out = []
-        for sub in ("new", "cur"):
-            d = os.path.join(self.maildir(user), sub)
-            try:
-                out += [os.path.join(d, f) for f in os.listdir(d)]
-            except FileNotFoundError:
-                pass
-        return sorted(out)
+        return maildir_files(self.maildir(user))
+
+    def wait_for_message(self, user, tok, timeout=10.0):
+        """(path, bytes) of the message with TOK in USER's Maildir, once it is there."""
+        return wait_in_maildir(self.maildir(user), tok, timeout, self.log_tail)
 
     def find_message(self, user, tok):
-        if isinstance(tok, str):
-            tok = tok.encode()
-        for path in self.messages(user):
-            with open(path, "rb") as f:
-                data = f.read()
-            if tok in data:
-                return path, data
-        return None
+        return find_in_maildir(self.maildir(user), tok)
 
     def log_tail(self, n=30):
         try:

@@ -19,7 +19,8 @@ import subprocess
 import tempfile
 import time
 
-from smtpshtest import TESTS, run_smtpsh, running_labs, split_prepended
+from smtpshtest import (TESTS, find_in_maildir, maildir_files, run_smtpsh, running_labs,
+                        split_prepended, wait_in_maildir)
 
 LAB_SCRIPT = os.path.join(TESTS, "lab", "postfix-lab.sh")
 
@@ -180,46 +181,16 @@ class PostfixLab:
     # --- delivered mail ----------------------------------------------------
     def messages(self, user):
         """All delivered files of USER's Maildir (new/ and cur/)."""
-        out = []
-        for sub in ("new", "cur"):
-            d = os.path.join(self.maildir(user), sub)
-            try:
-                out += [os.path.join(d, f) for f in os.listdir(d)]
-            except FileNotFoundError:
-                pass
-        return sorted(out)
+        return maildir_files(self.maildir(user))
 
     def wait_for_message(self, user, token, timeout=10.0):
         """Wait until a message containing TOKEN (bytes or str) is in
         USER's Maildir; return (path, bytes)."""
-        if isinstance(token, str):
-            token = token.encode()
-        deadline = time.monotonic() + timeout
-        while True:
-            for path in self.messages(user):
-                try:
-                    with open(path, "rb") as f:
-                        data = f.read()
-                except FileNotFoundError:
-                    continue
-                if token in data:
-                    return path, data
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    "no message with %r reached %s within %.0f s\n%s"
-                    % (token, self.maildir(user), timeout, self.log_tail()))
-            time.sleep(0.05)
+        return wait_in_maildir(self.maildir(user), token, timeout, self.log_tail)
 
     def find_message(self, user, token):
         """The message with TOKEN in USER's Maildir, or None (no waiting)."""
-        if isinstance(token, str):
-            token = token.encode()
-        for path in self.messages(user):
-            with open(path, "rb") as f:
-                data = f.read()
-            if token in data:
-                return path, data
-        return None
+        return find_in_maildir(self.maildir(user), token)
 
     # --- log -----------------------------------------------------------------
     def log_size(self):

@@ -466,6 +466,36 @@ def wait_files(maildir, n, timeout=10.0):
         time.sleep(0.05)
 
 
+def find_in_maildir(maildir, tok):
+    """(path, bytes) of the first message of a Maildir holding tok (bytes or str), or None.
+    A file gone while we look (moved from new/ to cur/) is taken on the next look."""
+    if isinstance(tok, str):
+        tok = tok.encode()
+    for path in maildir_files(maildir):
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except FileNotFoundError:
+            continue
+        if tok in data:
+            return path, data
+    return None
+
+
+def wait_in_maildir(maildir, tok, timeout=10.0, describe=lambda: ""):
+    """find_in_maildir() once the message is there; fails (AssertionError, with describe())
+    after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = find_in_maildir(maildir, tok)
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError("no message with %r reached %s within %.0f s\n%s"
+                                 % (tok, maildir, timeout, describe()))
+        time.sleep(0.05)
+
+
 def split_prepended(data, names, line_end=b"\r\n", exact=False):
     """DATA as stored -> ([the header fields the server put in front], the rest). NAMES are
     the fields the server adds, in order; each may be folded over continuation lines.

@@ -27,7 +27,6 @@ scripts/install-test-deps.sh.
 import re
 import socket
 import sys
-import time
 import unittest
 
 sys.dont_write_bytecode = True
@@ -66,19 +65,11 @@ class Lmtp(unittest.TestCase):
         self.assertEqual(read_reply(f), [GREETING])
         return s, f
 
-
     def replies(self, f, n):
         return [read_reply(f) for _ in range(n)]
 
     def stored(self, user, tok, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            found = LAB.find_message(user, tok)
-            if found:
-                return found[1]
-            if time.monotonic() > deadline:
-                raise AssertionError("no message with %s for %s%s" % (tok, user, LAB.log_tail()))
-            time.sleep(0.05)
+        return LAB.wait_for_message(user, tok, timeout)[1]
 
     def split(self, data):
         """Dovecot's trace headers (Return-Path, Delivered-To if any, a folded Received),

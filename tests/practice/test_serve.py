@@ -23,7 +23,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-from smtpshtest import maildir_files, smtpsh_path, tap_main, token
+from smtpshtest import smtpsh_path, tap_main, token, wait_in_maildir
 from practicelib import Serve, split_stored
 
 WORK = tempfile.mkdtemp(prefix="smtpsh-serve-test-")
@@ -46,16 +46,7 @@ def tearDownModule():
 
 
 def find_stored(tok, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        for path in maildir_files(SRV.maildir):
-            with open(path, "rb") as f:
-                data = f.read()
-            if tok.encode() in data:
-                return path, data
-        if time.monotonic() > deadline:
-            raise AssertionError("no stored message with %s\n%s" % (tok, SRV.describe()))
-        time.sleep(0.05)
+    return wait_in_maildir(SRV.maildir, tok, timeout, SRV.describe)
 
 
 def conversation(cid):
