@@ -26,7 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # library on PYTHONPATH for the tests: so they put it there themselves, here only.
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 from lablib import PostfixLab, split_delivered  # noqa: E402
-from smtpshtest import REPO, smtpsh_path  # noqa: E402
+from smtpshtest import REPO, auth_plain, smtpsh_path  # noqa: E402
 
 SENDER_DOMAIN = "example.test"
 BIG_LIMIT = 300 * 1000 * 1000  # message_size_limit for the lab: room for 100 MB + headers
@@ -277,11 +277,6 @@ class Message:
                 os.unlink(p)
             except OSError:
                 pass
-
-
-def auth_plain(user, password):
-    import base64
-    return base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
 
 
 # --- running clients -----------------------------------------------------------------------

@@ -25,7 +25,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 import dnslab
-from smtpshtest import tap_main
+from smtpshtest import openssl, tap_main
 
 DNSTOOL = os.environ.get("DNSTOOL") or os.path.join(
     os.path.dirname(os.path.dirname(HERE)), "build", "tests", "dns", "dnstool")
@@ -33,11 +33,6 @@ DNSTOOL = os.environ.get("DNSTOOL") or os.path.join(
 PARENT = "example.net."
 GOOD_POLICY = ("version: STSv1\r\nmode: enforce\r\nmx: mx-sts1.example.net\r\n"
                "mx: *.sts-pool.example.net\r\nmax_age: 86400\r\n")
-
-
-def openssl(*args, cwd):
-    subprocess.run(("openssl",) + args, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE)
 
 
 def make_certs(d):

@@ -16,7 +16,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 from lablib import ModuleLab
-from smtpshtest import b64, exchanges, run_smtpsh, tap_main
+from smtpshtest import auth_plain, b64, exchanges, run_smtpsh, tap_main
 
 LAB = ModuleLab()
 setUpModule, tearDownModule = LAB.start, LAB.stop
@@ -25,7 +25,7 @@ setUpModule, tearDownModule = LAB.start, LAB.stop
 def secret_forms():
     """Every form of the password that must never be shown."""
     user, pw = LAB.user, LAB.password
-    forms = [pw, b64(pw), b64("\0%s\0%s" % (user, pw)), b64("%s\0%s" % (user, pw))]
+    forms = [pw, b64(pw), auth_plain(user, pw), b64("%s\0%s" % (user, pw))]
     return forms
 
 
@@ -243,7 +243,7 @@ class Auth(unittest.TestCase):
     def test_typed_auth_plain_with_b64(self):
         """AUTH PLAIN typed with the answer \\b64 made: accepted, shown redacted"""
         r = run_smtpsh(["--starttls", "--cafile", LAB.cafile, "localhost", LAB.submission_port],
-                       "EHLO c\nAUTH PLAIN %s\nQUIT\n" % b64("\0%s\0%s" % (LAB.user, LAB.password)),
+                       "EHLO c\nAUTH PLAIN %s\nQUIT\n" % auth_plain(LAB.user, LAB.password),
                        home=self.home)
         self.assertEqual(r.rc, 0, r.describe())
         self.assertIn(("~>", "AUTH PLAIN <redacted>"), r.events)

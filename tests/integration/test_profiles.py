@@ -20,7 +20,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 from lablib import ModuleLab
-from smtpshtest import b64, run_smtpsh, tap_main
+from smtpshtest import auth_plain, run_smtpsh, tap_main
 
 LAB = ModuleLab()
 setUpModule, tearDownModule = LAB.start, LAB.stop
@@ -166,7 +166,7 @@ class Profiles(unittest.TestCase):
         """the rc file runs in batch mode too (-X skips it); its errors do not change
         the exit status"""
         self.write("smtpshrc", "\\set reveal-secrets on\nNOOP\n")
-        ir = b64("\0%s\0%s" % (LAB.user, LAB.password))
+        ir = auth_plain(LAB.user, LAB.password)
         stdin = "AUTH PLAIN %s\nQUIT\n" % ir
         args = ["--cafile", LAB.cafile, "--starttls", "127.0.0.1", str(LAB.submission_port)]
         r = self.smtpsh(args, stdin)

@@ -15,7 +15,7 @@ import sys
 
 sys.dont_write_bytecode = True
 from harness import SmtpshTestCase
-from smtpshtest import make_cert, run_smtpsh, tap_main
+from smtpshtest import auth_plain, make_cert, run_smtpsh, tap_main
 
 USER = "someuser@example.com"
 TOKEN = "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"
@@ -97,7 +97,7 @@ class Scripted(SmtpshTestCase):
 
     def test_xoauth2_not_chosen_without_token(self):
         """no token source: \\auth picks PLAIN even if XOAUTH2 is offered"""
-        plain = base64.b64encode(b"\0u\0pw").decode()
+        plain = auth_plain("u", "pw")
         script = (GREET + caps("AUTH XOAUTH2 PLAIN")
                   + "expect AUTH PLAIN %s\nsend 235 ok\\r\\n\n" % re.escape(plain) + QUIT)
         srv, r = self.run_script(script, "EHLO c\n\\auth u\nQUIT\n",
@@ -265,7 +265,7 @@ class Scripted(SmtpshTestCase):
     def test_send_auth_upgrades_with_starttls(self):
         """--send --auth: the server offers STARTTLS and no AUTH: STARTTLS, then AUTH under TLS"""
         cert = make_cert(self.tmp)
-        plain = base64.b64encode(b"\0alice\0s3cret").decode()
+        plain = auth_plain("alice", "s3cret")
         script = (GREET + caps("STARTTLS") + "expect STARTTLS\nsend 220 go ahead\\r\\n\n"
                   "tls ${CERT} ${KEY}\nexpect EHLO .*\n" + caps("AUTH PLAIN", "8BITMIME")
                   + "expect AUTH PLAIN %s\nsend 235 ok\\r\\n\n" % re.escape(plain)

@@ -15,7 +15,8 @@ import unittest
 
 sys.dont_write_bytecode = True
 from lablib import ModuleLab, split_delivered
-from smtpshtest import b64, dot_stuff, exchanges, has_ipv6_loopback, script, tap_main, token
+from smtpshtest import (auth_plain, b64, dot_stuff, exchanges, has_ipv6_loopback, script, tap_main,
+                        token)
 
 LAB = ModuleLab()
 setUpModule, tearDownModule = LAB.start, LAB.stop
@@ -42,7 +43,7 @@ REDACTED = "<redacted>"
 
 
 def auth_plain_ir():
-    return b64("\0%s\0%s" % (LAB.user, LAB.password))
+    return auth_plain(LAB.user, LAB.password)
 
 
 def secrets():

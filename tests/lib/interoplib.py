@@ -15,7 +15,6 @@ Run with /usr/bin/python3 only. A missing tool (node, the npm packages, Exim's u
 packages) is a FAILURE with the command that installs it, never a skip.
 """
 
-import base64
 import email
 import email.policy
 import json
@@ -27,8 +26,8 @@ import subprocess
 import tempfile
 import time
 
-from smtpshtest import TESTS, exchanges, openssl, run_smtpsh, script, split_prepended, token, \
-    wait_port
+from smtpshtest import (TESTS, auth_plain, b64, exchanges, openssl, run_smtpsh, script,
+                        split_prepended, token, wait_port)
 
 HERE = os.path.join(TESTS, "interop")  # servers/, node_modules/, exim-root/
 
@@ -358,11 +357,10 @@ class MatrixTests:
         """AUTH typed by hand (PLAIN with an initial response, LOGIN step by step): 235, and
         neither the screen nor the --record transcript shows the base64 or the password"""
         S = self.S
-        b64 = lambda t: base64.b64encode(t.encode()).decode()  # noqa: E731
         forms = []
         if "PLAIN" in S.mechs:
-            forms.append(("PLAIN", ["AUTH PLAIN " + b64("\0%s\0%s" % (S.user, S.password))],
-                          [b64("\0%s\0%s" % (S.user, S.password))]))
+            forms.append(("PLAIN", ["AUTH PLAIN " + auth_plain(S.user, S.password)],
+                          [auth_plain(S.user, S.password)]))
         if "LOGIN" in S.mechs:
             forms.append(("LOGIN", ["AUTH LOGIN", b64(S.user), b64(S.password)],
                           [b64(S.password)]))

@@ -312,6 +312,11 @@ def b64(s):
     return base64.b64encode(s).decode("ascii")
 
 
+def auth_plain(user, password):
+    """The initial response of AUTH PLAIN (RFC 4616): base64 of NUL user NUL password."""
+    return b64("\0%s\0%s" % (user, password))
+
+
 def token():
     """A fresh string to find one test's message or line by."""
     return "tok-" + uuid.uuid4().hex[:16]

@@ -19,7 +19,7 @@ import pexpect
 
 sys.dont_write_bytecode = True
 from lablib import ModuleLab
-from smtpshtest import b64, smtpsh_path, tap_main
+from smtpshtest import auth_plain, b64, smtpsh_path, tap_main
 
 LAB = ModuleLab()
 TIMEOUT = 10
@@ -83,7 +83,7 @@ class AuthPty(unittest.TestCase):
     def assertNoSecret(self, extra=()):
         text = self.screen()
         pw, user = LAB.password, LAB.user
-        for form in [pw, b64(pw), b64("\0%s\0%s" % (user, pw))] + list(extra):
+        for form in [pw, b64(pw), auth_plain(user, pw)] + list(extra):
             self.assertNotIn(form, text, "%r on the terminal:\n%s" % (form, text[-3000:]))
 
     def test_auth_prompts_for_the_password_without_echo(self):
@@ -173,7 +173,7 @@ class AuthPty(unittest.TestCase):
 
     def test_auth_plain_by_hand_with_b64(self):
         """\\b64 makes the PLAIN answer; AUTH PLAIN typed with it; neither line in history"""
-        ir = b64("\0%s\0%s" % (LAB.user, LAB.password))
+        ir = auth_plain(LAB.user, LAB.password)
         self.child.send("\\b64 \\0%s\\0%s\r" % (LAB.user, LAB.password))
         self.expect_exact("   " + ir)
         self.expect(r"tls ready> ")
