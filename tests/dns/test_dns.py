@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The DNS, DANE, HTTPS and MTA-STS services of the core library (through tests/dns/dnstool)
-against a private DNSSEC lab on loopback: Knot serving signed zones (tests/lab/dnslab.py), a
+against a private DNSSEC lab on loopback: Knot serving signed zones (tests/lib/dnslab.py), a
 TLS server presenting a certificate of a test CA (the "MX host"), and an HTTPS server with a
 certificate of the same CA serving MTA-STS policies. PosttlsFinger runs Postfix's
 posttls-finger on the same zones (through Debian's unbound as a validating resolver on a

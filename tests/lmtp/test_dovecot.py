@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A real Dovecot LMTP server (tests/lab/dovecotlab.py), driven over raw sockets on loopback
+"""A real Dovecot LMTP server (tests/lib/dovecotlab.py), driven over raw sockets on loopback
 TCP and on its UNIX socket: proof that the lab works, and a record of exactly what Dovecot
 2.3.19 answers, for the LMTP client that comes next (issue 14).
 
