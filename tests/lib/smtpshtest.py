@@ -54,16 +54,15 @@ def smtpsh_path(check=True):
     return path
 
 
-# The variables smtpsh reads for its defaults and files (smtpsh(1), ENVIRONMENT): a test
-# must not inherit the tester's, and its HOME must hold the rc, profiles and history files.
-SMTPSH_ENVIRONMENT = ("SMTPSH_TIMEOUT", "SMTPSH_CAFILE", "SMTPSH_EHLO", "SMTPSH_COLOR",
-                      "SMTPSH_HISTFILE", "SMTPSH_HISTSIZE", "SMTPSH_REPLAY_PASSWORD",
-                      "XDG_CONFIG_HOME", "XDG_STATE_HOME")
-
-
 def clean_environ():
-    """os.environ without the variables of SMTPSH_ENVIRONMENT."""
-    return {k: v for k, v in os.environ.items() if k not in SMTPSH_ENVIRONMENT}
+    """os.environ without what smtpsh reads for its defaults and files (smtpsh(1),
+    ENVIRONMENT): a test must not inherit the tester's, and its HOME must hold the rc,
+    profiles and history files. That is every SMTPSH_* variable (the tests' own, SMTPSH,
+    SMTPSH_WRAPPER..., are for this library, not for the binary), XDG_CONFIG_HOME and
+    XDG_STATE_HOME."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith("SMTPSH_") and k not in ("SMTPSH", "XDG_CONFIG_HOME",
+                                                          "XDG_STATE_HOME")}
 
 
 def smtpsh_environ(home=None, env=None):
@@ -79,6 +78,16 @@ def smtpsh_environ(home=None, env=None):
         e["HOME"] = home
     if env:
         e.update(env)
+    return e
+
+
+def pty_environ(home, inputrc, **extra):
+    """The environment of an smtpsh in a pseudo-terminal (pexpect): clean_environ() with
+    TERM=xterm, INPUTRC=inputrc (at least "set enable-bracketed-paste off": Readline would
+    wrap every prompt in ESC[?2004h/l), NO_COLOR=1, LC_ALL=C.UTF-8, HOME=home, then extra."""
+    e = clean_environ()
+    e.update(TERM="xterm", INPUTRC=inputrc, NO_COLOR="1", LC_ALL="C.UTF-8", HOME=home)
+    e.update(extra)
     return e
 
 

@@ -18,7 +18,7 @@ import time
 import unittest
 
 sys.dont_write_bytecode = True
-from smtpshtest import pid_alive, smtpsh_path, tap_main, wait_gone
+from smtpshtest import pid_alive, pty_environ, smtpsh_path, tap_main, wait_gone
 
 try:
     import pexpect
@@ -44,10 +44,9 @@ def tearDownModule():
 class Repl(unittest.TestCase):
 
     def spawn(self):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTPSH_", "XDG_"))}
-        env.update(HOME=HOME, INPUTRC=os.path.join(HOME, "inputrc"), NO_COLOR="1",
-                   TERM="xterm", LC_ALL="C.UTF-8", XDG_CONFIG_HOME=os.path.join(HOME, "c"),
-                   XDG_STATE_HOME=os.path.join(HOME, "s"))
+        env = pty_environ(HOME, os.path.join(HOME, "inputrc"),
+                          XDG_CONFIG_HOME=os.path.join(HOME, "c"),
+                          XDG_STATE_HOME=os.path.join(HOME, "s"))
         p = pexpect.spawn(smtpsh_path(), ["--practice"], env=env, encoding="utf-8",
                           codec_errors="replace", timeout=15, dimensions=(50, 250), cwd=HOME)
         self.addCleanup(lambda: p.close(force=True) if p.isalive() else None)

@@ -19,7 +19,7 @@ import pexpect
 
 sys.dont_write_bytecode = True
 from lablib import ModuleLab
-from smtpshtest import auth_plain, b64, smtpsh_path, tap_main
+from smtpshtest import auth_plain, b64, pty_environ, smtpsh_path, tap_main
 
 LAB = ModuleLab()
 TIMEOUT = 10
@@ -37,9 +37,7 @@ class AuthPty(unittest.TestCase):
         with open(inputrc, "w") as f:
             f.write("set enable-bracketed-paste off\nset bell-style none\n"
                     "set horizontal-scroll-mode off\nset editing-mode emacs\n")
-        env = dict(os.environ)
-        env.update({"TERM": "xterm", "INPUTRC": inputrc, "NO_COLOR": "1", "HOME": self.home,
-                    "LC_ALL": "C.UTF-8", "SMTPSH_PASSWORD": ""})
+        env = pty_environ(self.home, inputrc, SMTPSH_PASSWORD="")
         self.log_path = os.path.join(self.home, "pty.log")
         self.logf = open(self.log_path, "wb")
         self.child = pexpect.spawn(smtpsh_path(), ["--starttls", "--cafile", LAB.cafile,

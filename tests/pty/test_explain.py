@@ -14,7 +14,7 @@ import unittest
 import pexpect
 
 import harness
-from smtpshtest import smtpsh_path, tap_main
+from smtpshtest import pty_environ, smtpsh_path, tap_main
 
 TIMEOUT = 10
 
@@ -58,8 +58,7 @@ class Repl(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def spawn(self, args):
-        env = dict(os.environ, INPUTRC=self.inputrc, NO_COLOR='1', TERM='xterm',
-                   HOME=self.tmp, LC_ALL='C.UTF-8')
+        env = pty_environ(self.tmp, self.inputrc)
         self.child = pexpect.spawn(smtpsh_path(), args, env=env, encoding='utf-8',
                                    timeout=TIMEOUT, dimensions=(50, 250), cwd=self.tmp)
         return self.child

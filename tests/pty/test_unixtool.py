@@ -18,7 +18,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 from lablib import PostfixLab
-from smtpshtest import b64, smtpsh_path, tap_main
+from smtpshtest import b64, pty_environ, smtpsh_path, tap_main
 
 try:
     import pexpect
@@ -57,11 +57,8 @@ class Home:
             f.write("set enable-bracketed-paste off\nset bell-style none\n")
 
     def env(self, **extra):
-        e = {k: v for k, v in os.environ.items() if not k.startswith("SMTPSH_")}
-        e.update(HOME=self.dir, XDG_CONFIG_HOME=self.config, XDG_STATE_HOME=self.state,
-                 INPUTRC=self.inputrc, NO_COLOR="1", TERM="xterm", LC_ALL="C.UTF-8")
-        e.update(extra)
-        return e
+        return pty_environ(self.dir, self.inputrc, XDG_CONFIG_HOME=self.config,
+                           XDG_STATE_HOME=self.state, **extra)
 
     def write_config(self, name, text):
         d = os.path.join(self.config, "smtpsh")
