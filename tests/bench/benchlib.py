@@ -22,9 +22,11 @@ import time
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "tests", "lab"))
+# The benchmarks are run by hand (tests/bench/run-all), not by meson, which puts the test
+# library on PYTHONPATH for the tests: so they put it there themselves, here only.
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 from lablib import PostfixLab, split_delivered  # noqa: E402
+from smtpshtest import REPO, auth_plain, smtpsh_path  # noqa: E402
 
 SENDER_DOMAIN = "example.test"
 BIG_LIMIT = 300 * 1000 * 1000  # message_size_limit for the lab: room for 100 MB + headers
@@ -95,14 +97,6 @@ def median(xs):
 
 
 # --- tools and dependencies --------------------------------------------------------------
-
-def smtpsh_path():
-    exe = os.path.abspath(os.environ.get("SMTPSH") or os.path.join(REPO, "build", "smtpsh"))
-    if not os.access(exe, os.X_OK):
-        raise BenchError("smtpsh not found at %s: build it (meson setup build && ninja -C "
-                         "build) or set SMTPSH" % exe)
-    return exe
-
 
 def perl_has(module):
     return subprocess.run(["perl", "-M" + module, "-e", "1"], stdout=subprocess.DEVNULL,
@@ -283,11 +277,6 @@ class Message:
                 os.unlink(p)
             except OSError:
                 pass
-
-
-def auth_plain(user, password):
-    import base64
-    return base64.b64encode(b"\0" + user.encode() + b"\0" + password.encode()).decode()
 
 
 # --- running clients -----------------------------------------------------------------------
@@ -714,7 +703,9 @@ def setup(need_lab=True):
     if os.geteuid() != 0:
         raise BenchError("the benchmarks run the Postfix lab: run them as root")
     ensure_deps()
-    smtpsh_path()
+    if not os.access(smtpsh_path(check=False), os.X_OK):
+        raise BenchError("smtpsh not found at %s: build it (meson setup build && ninja -C "
+                         "build) or set SMTPSH" % smtpsh_path(check=False))
     work = Workdir()
     lab = None
     try:

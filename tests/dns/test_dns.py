@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The DNS, DANE, HTTPS and MTA-STS services of the core library (through tests/dns/dnstool)
-against a private DNSSEC lab on loopback: Knot serving signed zones (tests/lab/dnslab.py), a
+against a private DNSSEC lab on loopback: Knot serving signed zones (tests/lib/dnslab.py), a
 TLS server presenting a certificate of a test CA (the "MX host"), and an HTTPS server with a
 certificate of the same CA serving MTA-STS policies. PosttlsFinger runs Postfix's
 posttls-finger on the same zones (through Debian's unbound as a validating resolver on a
@@ -18,16 +18,14 @@ import socket
 import ssl
 import stat
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lab"))
-import lablib  # noqa: E402
-import dnslab  # noqa: E402
+import dnslab
+from smtpshtest import openssl, tap_main
 
 DNSTOOL = os.environ.get("DNSTOOL") or os.path.join(
     os.path.dirname(os.path.dirname(HERE)), "build", "tests", "dns", "dnstool")
@@ -35,11 +33,6 @@ DNSTOOL = os.environ.get("DNSTOOL") or os.path.join(
 PARENT = "example.net."
 GOOD_POLICY = ("version: STSv1\r\nmode: enforce\r\nmx: mx-sts1.example.net\r\n"
                "mx: *.sts-pool.example.net\r\nmax_age: 86400\r\n")
-
-
-def openssl(*args, cwd):
-    subprocess.run(("openssl",) + args, cwd=cwd, check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE)
 
 
 def make_certs(d):
@@ -717,4 +710,4 @@ class PosttlsFinger(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    lablib.tap_main()
+    tap_main()

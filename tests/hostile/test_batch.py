@@ -8,12 +8,10 @@ import os
 import re
 import select
 import subprocess
-import sys
 import time
-import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SmtpshTestCase, clean_environ, run_smtpsh  # noqa: E402
+from harness import SmtpshTestCase
+from smtpshtest import run_smtpsh, smtpsh_environ, tap_main
 
 MAIL = 'MAIL FROM:<a@example.test>\nRCPT TO:<b@example.test>\nDATA\n'
 
@@ -29,9 +27,7 @@ ACCEPT_MAIL = ('send 220 hi ESMTP\\r\\n', 'expect ^MAIL .*', 'send 250 ok\\r\\n'
 
 class Batch(SmtpshTestCase):
     def env(self):
-        e = clean_environ()
-        e.update({'NO_COLOR': '1', 'TERM': 'dumb', 'HOME': self.tmp})
-        return e
+        return smtpsh_environ(self.tmp)
 
     def start(self, srv, args=()):
         """smtpsh in batch mode on a pipe we keep open, stdout a pipe (not a terminal)."""
@@ -134,7 +130,7 @@ class Batch(SmtpshTestCase):
                                 'send 250 queued\\r\\n', 'expect ^QUIT$',
                                 'send 221 bye\\r\\n', 'wait-close'), text=True)
         r = run_smtpsh(['--timeout', '10', '127.0.0.1', str(srv.port)], stdin=script.encode(),
-                       timeout=20, workdir=self.tmp)
+                       timeout=20, home=self.tmp, cwd=self.tmp)
         self.assert_no_crash(r)
         self.assertEqual(r.rc, 0, r)
         self.assert_server_ok(srv, r)
@@ -144,4 +140,4 @@ class Batch(SmtpshTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main()
+    tap_main()

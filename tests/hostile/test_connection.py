@@ -5,11 +5,9 @@ status 3 (4 for the handshake) and one clear error, within its --timeout, and se
 after the failure."""
 
 import os
-import sys
-import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SmtpshTestCase  # noqa: E402
+from harness import SmtpshTestCase
+from smtpshtest import run_smtpsh, tap_main
 
 # What a timeout error says ("timed out", "no reply ... within 2 s").
 TIMEOUT_RX = r'time|within \d+ ?s\b'
@@ -80,13 +78,12 @@ class Connection(SmtpshTestCase):
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
         s.close()
-        from harness import run_smtpsh
         r = run_smtpsh(['--timeout', '3', '127.0.0.1', str(port)], stdin=b'NOOP\n',
-                       workdir=self.tmp)
+                       timeout=15, home=self.tmp, cwd=self.tmp)
         self.assert_no_crash(r)
         self.assert_exit(r, 3)
         self.assert_diag(r, 'error')
 
 
 if __name__ == '__main__':
-    unittest.main()
+    tap_main()

@@ -6,12 +6,10 @@ reaches the server (the server offers AUTH on loopback, so only the source can s
 
 import os
 import subprocess
-import sys
 import time
-import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SmtpshTestCase  # noqa: E402
+from harness import SmtpshTestCase
+from smtpshtest import tap_main
 
 SCRIPT = 'EHLO client.test\n\\auth PLAIN alice\nQUIT\n'
 
@@ -73,4 +71,4 @@ class Credentials(SmtpshTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main()
+    tap_main()

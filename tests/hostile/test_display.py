@@ -3,11 +3,9 @@
 an overlong typed command."""
 
 import os
-import sys
-import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SmtpshTestCase  # noqa: E402
+from harness import SmtpshTestCase
+from smtpshtest import tap_main
 
 
 class Display(SmtpshTestCase):
@@ -15,7 +13,7 @@ class Display(SmtpshTestCase):
         srv, r = self.run_case('greeting_escape.smtp', 'NOOP\nQUIT\n')
         self.assert_exit(r, 0)
         self.assert_server_ok(srv, r)
-        self.assertNotIn(b'\x1b', r.stdout + r.stderr, 'a raw ESC reached the terminal')
+        self.assertNotIn(b'\x1b', r.stdout_bytes + r.stderr_bytes, 'a raw ESC reached the terminal')
         # The exact escaped form (spec: ESC -> \x1b, other controls \xNN, backslash \\,
         # TAB \t, invalid UTF-8 and C1 controls one \xNN per byte). Hex digits in any case.
         want = (r'<- 220 evil\x1b[2J\x1b]0;pwned\x07 host\x01\x7f back\\slash\ttab '
@@ -51,7 +49,7 @@ class Display(SmtpshTestCase):
         srv, r = self.run_case('caps_escape.smtp', 'EHLO client.test\n\\caps\nQUIT\n')
         self.assert_exit(r, 0)
         self.assert_server_ok(srv, r)  # \caps was not sent
-        self.assertNotIn(b'\x1b', r.stdout + r.stderr)
+        self.assertNotIn(b'\x1b', r.stdout_bytes + r.stderr_bytes)
         self.assertIn('SIZE', r.out().split('-> QUIT')[0].split('<- 250 SIZE')[-1],
                       '\\caps printed nothing about the capabilities: %r' % r)
 
@@ -88,4 +86,4 @@ class Display(SmtpshTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main()
+    tap_main()

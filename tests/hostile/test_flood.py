@@ -4,12 +4,9 @@ replies nobody asked for without end. The reply timeout must hold although bytes
 arriving, the flood must not be printed (the output stays small), and the message must say
 what happened. The scripted server sends for as long as smtpsh reads (at most its lifetime)."""
 
-import os
-import sys
-import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SmtpshTestCase  # noqa: E402
+from harness import SmtpshTestCase
+from smtpshtest import tap_main
 
 OUTPUT_MAX = 200 * 1024  # 1000 reply lines of this flood and a few lines of our own
 
@@ -18,8 +15,8 @@ class Flood(SmtpshTestCase):
     def run_flood(self, case, stdin='NOOP\nQUIT\n', quiet_after=True):
         srv, r = self.run_case(case, stdin, smtpsh_timeout=2, kill_after=30)
         self.assertLess(r.elapsed, 6.0, 'a 2 s timeout took %.1f s: %r' % (r.elapsed, r))
-        self.assertLess(len(r.stdout) + len(r.stderr), OUTPUT_MAX,
-                        'the flood was printed: %d bytes of output' % len(r.stdout))
+        self.assertLess(len(r.stdout_bytes) + len(r.stderr_bytes), OUTPUT_MAX,
+                        'the flood was printed: %d bytes of output' % len(r.stdout_bytes))
         if quiet_after:
             self.assertNotIn(b'QUIT', srv.record(), 'a command was sent into the flood')
         return srv, r
@@ -49,4 +46,4 @@ class Flood(SmtpshTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main()
+    tap_main()

@@ -9,14 +9,13 @@ import shutil
 import socket
 import subprocess
 import ssl
-import sys
 import tempfile
 import time
 import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import harness  # noqa: E402
-import server  # noqa: E402
+import harness
+import server
+from smtpshtest import make_cert, tap_main
 
 
 def connect(port):
@@ -177,7 +176,7 @@ class Harness(unittest.TestCase):
             self.assertEqual(srv.wait(), 0, srv.log())
 
     def test_starttls_injection_and_tls(self):
-        cert, key = harness.make_cert(self.tmp)
+        cert, key = make_cert(self.tmp)
         with self.srv('send 220 hi\\r\\n\n'
                       'expect STARTTLS\n'
                       'send 220 go\\r\\n250 injected\\r\\n\n'
@@ -208,4 +207,4 @@ class Harness(unittest.TestCase):
             self.assertEqual(srv.wait(), 0, srv.log())
 
 if __name__ == '__main__':
-    unittest.main()
+    tap_main()

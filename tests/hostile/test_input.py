@@ -5,12 +5,10 @@ replies nobody asked for are shown with a warning and never taken as the answer 
 
 import base64
 import os
-import sys
 import threading
-import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SmtpshTestCase  # noqa: E402
+from harness import SmtpshTestCase
+from smtpshtest import tap_main
 
 
 class Input(SmtpshTestCase):
@@ -128,7 +126,7 @@ class Input(SmtpshTestCase):
                          ['-> AUTH plain <redacted>', '-> QUIT'], r)
         with open(rec, 'rb') as f:
             recorded = f.read()
-        for where, data in (('stdout', r.stdout), ('stderr', r.stderr), ('transcript', recorded)):
+        for where, data in (('stdout', r.stdout_bytes), ('stderr', r.stderr_bytes), ('transcript', recorded)):
             # the base64 response, and the password it encodes
             for s in (secret.encode(), b's3cr3t'):
                 self.assertNotIn(s, data, '%s holds the secret: %r' % (where, data))
@@ -155,4 +153,4 @@ class Input(SmtpshTestCase):
         self.assertNotIn('yyyy', r.out())
 
 if __name__ == '__main__':
-    unittest.main()
+    tap_main()

@@ -4,12 +4,9 @@ that changes inside a multi-line reply, NUL bytes, too many lines. Without --str
 reports one "!  error:" line and goes on with the next command (checked by the server's
 script); with --strict it stops with exit status 5 and sends nothing more."""
 
-import os
-import sys
-import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SmtpshTestCase, max_rss_kb  # noqa: E402
+from harness import max_rss_kb, SmtpshTestCase
+from smtpshtest import tap_main
 
 STDOUT_MAX = 1024 * 1024  # smtpsh must not echo megabytes of one line
 OVERHEAD_MAX_KB = 8 * 1024  # more memory than a small session may use on a hostile line
@@ -33,7 +30,7 @@ class Malformed(SmtpshTestCase):
         self.assertLess(r.maxrss_kb - base, OVERHEAD_MAX_KB,
                         'max RSS %d kB, %d kB more than a small session'
                         % (r.maxrss_kb, r.maxrss_kb - base))
-        self.assertLess(len(r.stdout), STDOUT_MAX, 'stdout of %d bytes' % len(r.stdout))
+        self.assertLess(len(r.stdout_bytes), STDOUT_MAX, 'stdout of %d bytes' % len(r.stdout_bytes))
         self.assertLessEqual(len(r.err().splitlines()), 4,
                              'a flood of diagnostics instead of one line: %r' % r)
 
@@ -93,7 +90,7 @@ class Malformed(SmtpshTestCase):
         srv, r = self.run_case('nul_in_reply.smtp', 'NOOP\nNOOP\nQUIT\n')
         self.assert_exit(r, 0)
         self.assert_diag(r, 'error')
-        self.assertNotIn(b'\0', r.stdout + r.stderr)
+        self.assertNotIn(b'\0', r.stdout_bytes + r.stderr_bytes)
         self.assert_server_ok(srv, r)
 
     def test_too_many_lines(self):
@@ -113,4 +110,4 @@ class Malformed(SmtpshTestCase):
         self.assertEqual(srv.record(), b'NOOP\r\n')
 
 if __name__ == '__main__':
-    unittest.main()
+    tap_main()

@@ -3,20 +3,17 @@
 or smtpsh is killed mid-session (flushed per line); secrets stay out of the file even with
 \\set reveal-secrets on; a bare LF is visible (--show-raw) and recorded.
 
-Usage: /usr/bin/python3 tests/hostile/test_record.py   (TAP; $SMTPSH is the binary)
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/hostile/test_record.py
+       (TAP; $SMTPSH is the binary)
 """
 
 import os
 import signal
 import subprocess
-import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, '..', 'lab'))
-import harness  # noqa: E402
-from lablib import split_notes, tap_main  # noqa: E402
+import harness
+from smtpshtest import run_smtpsh, split_notes, tap_main
 
 HANGS_AT_RCPT = r'''send 220 hostile.test ESMTP\r\n
 expect EHLO client\.test
@@ -118,8 +115,8 @@ class Record(harness.SmtpshTestCase):
         # replay the cut transcript against a server that behaves the same
         again = self.server(HANGS_AT_RCPT.replace('sleep 20000', 'send 250 2.1.5 Ok\\r\\n'),
                             text=True)
-        r = harness.run_smtpsh(['--replay', rec, '127.0.0.1', str(again.port)], timeout=15,
-                               workdir=self.tmp)
+        r = run_smtpsh(['--replay', rec, '127.0.0.1', str(again.port)], timeout=15,
+                       home=self.tmp, cwd=self.tmp)
         self.assert_no_crash(r)
         self.assert_exit(r, 0)
         # greeting, EHLO, MAIL: the reply to RCPT was never recorded, so it is not compared

@@ -6,11 +6,9 @@ like the server's; \\connect says QUIT to the server it leaves; --pipeline survi
 that refuses commands pipelined after the end of DATA (Haraka)."""
 
 import os
-import sys
-import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import SmtpshTestCase, run_smtpsh  # noqa: E402
+from harness import SmtpshTestCase
+from smtpshtest import run_smtpsh, tap_main
 
 ENVELOPE = 'EHLO client.test\nMAIL FROM:<a@example.test>\nRCPT TO:<b@example.test>\n'
 
@@ -112,7 +110,7 @@ class Reconnect(SmtpshTestCase):
         """run_case with the server's script as text."""
         srv = self.server(script, text=True)
         r = run_smtpsh(['--timeout', '5'] + list(args) + ['127.0.0.1', str(srv.port)],
-                       stdin=stdin.encode(), timeout=15, workdir=self.tmp)
+                       stdin=stdin.encode(), timeout=15, home=self.tmp, cwd=self.tmp)
         self.assert_no_crash(r)
         return srv, r
 
@@ -152,7 +150,7 @@ class HarakaPipelining(SmtpshTestCase):
             script = f.read().replace('${DATA2}', data2) + rest + '\n'
         srv = self.server(script, text=True)
         r = run_smtpsh(['--timeout', '5', '--pipeline', '127.0.0.1', str(srv.port)],
-                       stdin=self.TWO.encode(), timeout=15, workdir=self.tmp)
+                       stdin=self.TWO.encode(), timeout=15, home=self.tmp, cwd=self.tmp)
         self.assert_no_crash(r)
         return srv, r
 
@@ -176,4 +174,4 @@ class HarakaPipelining(SmtpshTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main()
+    tap_main()

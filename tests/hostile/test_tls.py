@@ -4,15 +4,11 @@ discarded with a warning, the next reply must be the real one), garbage instead 
 handshake, STARTTLS not offered or refused with --starttls (exit 4, nothing more sent in
 plaintext), an untrusted certificate; and one working implicit-TLS session as the control."""
 
-import os
 import re
 import subprocess
-import sys
-import unittest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import (SmtpshTestCase, make_ca_signed_cert, make_cert,  # noqa: E402
-                     make_expired_cert)
+from harness import SmtpshTestCase
+from smtpshtest import make_ca_signed_cert, make_cert, make_expired_cert, tap_main
 
 SECRET_CMD = 'MAIL FROM:<secret@example.test>'
 
@@ -114,12 +110,12 @@ class Tls(SmtpshTestCase):
                                defines=defines)
         self.assert_exit(r, 0)
         self.assert_server_ok(srv, r)
-        self.assertNotIn(b'\x1b', r.stdout + r.stderr)
+        self.assertNotIn(b'\x1b', r.stdout_bytes + r.stderr_bytes)
         srv, r = self.run_case('tls_untrusted.smtp', 'NOOP\nQUIT\n', args=['--tls'],
                                defines=defines)
         self.assert_exit(r, 4)
         self.assert_diag(r, 'error', r'certif|verif')
-        self.assertNotIn(b'\x1b', r.stdout + r.stderr)
+        self.assertNotIn(b'\x1b', r.stdout_bytes + r.stderr_bytes)
 
     def assert_refused_certificate(self, defines, args, host, pattern):
         srv, r = self.run_case('tls_untrusted.smtp', SECRET_CMD + '\nQUIT\n',
@@ -200,4 +196,4 @@ class Tls(SmtpshTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main()
+    tap_main()

@@ -5,7 +5,8 @@ mechanism picked without one; a wrong password (535, the shell goes on); ~/.netr
 when others can read it; \\b64 and \\unb64. The password and its base64 forms appear nowhere
 in the output. (The password typed at a prompt is tested in tests/pty/test_auth_pty.py.)
 
-Usage: /usr/bin/python3 tests/integration/test_auth.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/integration/test_auth.py
+       [PATH/TO/smtpsh] [NAME...]
 """
 
 import os
@@ -14,8 +15,8 @@ import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import (ModuleLab, b64, exchanges, run_smtpsh, tap_main)  # noqa: E402
+from lablib import ModuleLab
+from smtpshtest import auth_plain, b64, exchanges, run_smtpsh, tap_main
 
 LAB = ModuleLab()
 setUpModule, tearDownModule = LAB.start, LAB.stop
@@ -24,7 +25,7 @@ setUpModule, tearDownModule = LAB.start, LAB.stop
 def secret_forms():
     """Every form of the password that must never be shown."""
     user, pw = LAB.user, LAB.password
-    forms = [pw, b64(pw), b64("\0%s\0%s" % (user, pw)), b64("%s\0%s" % (user, pw))]
+    forms = [pw, b64(pw), auth_plain(user, pw), b64("%s\0%s" % (user, pw))]
     return forms
 
 
@@ -242,7 +243,7 @@ class Auth(unittest.TestCase):
     def test_typed_auth_plain_with_b64(self):
         """AUTH PLAIN typed with the answer \\b64 made: accepted, shown redacted"""
         r = run_smtpsh(["--starttls", "--cafile", LAB.cafile, "localhost", LAB.submission_port],
-                       "EHLO c\nAUTH PLAIN %s\nQUIT\n" % b64("\0%s\0%s" % (LAB.user, LAB.password)),
+                       "EHLO c\nAUTH PLAIN %s\nQUIT\n" % auth_plain(LAB.user, LAB.password),
                        home=self.home)
         self.assertEqual(r.rc, 0, r.describe())
         self.assertIn(("~>", "AUTH PLAIN <redacted>"), r.events)

@@ -2,7 +2,8 @@
 """smtpsh against a real Postfix: plain SMTP delivery, \\file bodies, --strict,
 connection failures, IPv4/IPv6.
 
-Usage: /usr/bin/python3 tests/integration/test_delivery.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/integration/test_delivery.py
+       [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Starts (and always stops) its own Postfix lab in a temp dir;
 needs root and the packages of scripts/install-test-deps.sh.
 """
@@ -12,9 +13,9 @@ import sys
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import (ModuleLab, display, dot_stuff, exchanges, free_port,  # noqa: E402
-                   has_ipv6_loopback, run_smtpsh, script, split_delivered, tap_main, token)
+from lablib import ModuleLab, split_delivered
+from smtpshtest import (display, dot_stuff, exchanges, free_port, has_ipv6_loopback, run_smtpsh,
+                        script, tap_main, token)
 
 LAB = ModuleLab()
 setUpModule, tearDownModule = LAB.start, LAB.stop

@@ -20,12 +20,11 @@ What Postfix 3.7 answers (checked here):
   ID` (TOTAL: all the chunks); the
   chunks are stored as sent, with CRLF -> LF and no dot-unstuffing.
 
-Usage: /usr/bin/python3 tests/integration/test_postfix_extensions.py [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/integration/test_postfix_extensions.py [NAME...]
 Prints TAP. Starts (and always stops) its own Postfix lab; needs root and the packages of
 scripts/install-test-deps.sh.
 """
 
-import os
 import socket
 import struct
 import sys
@@ -33,8 +32,8 @@ import time
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import ModuleLab, split_delivered, tap_main, token  # noqa: E402
+from lablib import ModuleLab, split_delivered
+from smtpshtest import read_reply, tap_main, token
 
 LAB = ModuleLab()
 setUpModule, tearDownModule = LAB.start, LAB.stop
@@ -56,29 +55,20 @@ class Raw(unittest.TestCase):
             s.sendall(first)
         f = s.makefile("rb")
         if greeting:
-            self.assertEqual(self.reply(f), [b"220 lab.example.test ESMTP smtpsh test lab"])
+            self.assertEqual(read_reply(f), [b"220 lab.example.test ESMTP smtpsh test lab"])
         return s, f
 
-    def reply(self, f):
-        """One complete reply: its lines without CRLF."""
-        out = []
-        while True:
-            line = f.readline()
-            self.assertTrue(line.endswith(b"\r\n"), "connection closed: %r" % (out + [line]))
-            out.append(line[:-2])
-            if line[3:4] != b"-":
-                return out
 
     def say(self, s, f, line):
         s.sendall(line + b"\r\n")
-        return self.reply(f)
+        return read_reply(f)
 
     def send_message(self, s, f, tok):
         for cmd, code in ((b"MAIL FROM:<s@client.test>", b"250"),
                           (b"RCPT TO:<alice@example.test>", b"250"), (b"DATA", b"354")):
             self.assertTrue(self.say(s, f, cmd)[0].startswith(code))
         s.sendall(b"Subject: %s\r\n\r\nhello\r\n.\r\n" % tok.encode())
-        got = self.reply(f)
+        got = read_reply(f)
         self.assertTrue(got[0].startswith(b"250 2.0.0 Ok: queued as "), got)
         return got[0].split()[-1].decode()
 
@@ -96,7 +86,7 @@ class Chunking(Raw):
         s.sendall(b"MAIL FROM:<s@client.test>\r\nRCPT TO:<alice@example.test>\r\n"
                   + b"BDAT %d\r\n" % len(one) + one + b"BDAT %d LAST\r\n" % len(two) + two
                   + b"NOOP\r\n")
-        got = [self.reply(f)[0] for _ in range(5)]
+        got = [read_reply(f)[0] for _ in range(5)]
         self.assertEqual(got[:3], [b"250 2.1.0 Ok", b"250 2.1.5 Ok",
                                    b"250 2.0.0 Ok: %d bytes" % len(one)], got)
         self.assertTrue(got[3].startswith(b"250 2.0.0 Ok: %d bytes queued as "

@@ -5,7 +5,8 @@ EHLO name; a STARTTLS profile never goes on in plaintext; the command line
 wins over the profile, the profile over the environment; a broken profiles
 file stops smtpsh before it connects.
 
-Usage: /usr/bin/python3 tests/integration/test_profiles.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/integration/test_profiles.py
+       [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Starts (and always stops) its own Postfix lab in a temp dir;
 needs root and the packages of scripts/install-test-deps.sh.
 """
@@ -18,8 +19,8 @@ import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import (ModuleLab, b64, run_smtpsh, tap_main)  # noqa: E402
+from lablib import ModuleLab
+from smtpshtest import auth_plain, run_smtpsh, tap_main
 
 LAB = ModuleLab()
 setUpModule, tearDownModule = LAB.start, LAB.stop
@@ -165,7 +166,7 @@ class Profiles(unittest.TestCase):
         """the rc file runs in batch mode too (-X skips it); its errors do not change
         the exit status"""
         self.write("smtpshrc", "\\set reveal-secrets on\nNOOP\n")
-        ir = b64("\0%s\0%s" % (LAB.user, LAB.password))
+        ir = auth_plain(LAB.user, LAB.password)
         stdin = "AUTH PLAIN %s\nQUIT\n" % ir
         args = ["--cafile", LAB.cafile, "--starttls", "127.0.0.1", str(LAB.submission_port)]
         r = self.smtpsh(args, stdin)

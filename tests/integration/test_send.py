@@ -6,7 +6,8 @@ is delivered intact with smtpsh's peak memory under 16 MB (/usr/bin/time -v); an
 uses BODY=8BITMIME; an SMTPUTF8 sender; a refused recipient stops the steps and RSETs; the
 one-line --send mode and its exit statuses; -f scripts.
 
-Usage: /usr/bin/python3 tests/integration/test_send.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/integration/test_send.py
+       [PATH/TO/smtpsh] [NAME...]
 """
 
 import email
@@ -21,9 +22,8 @@ import time
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import (ModuleLab, free_port, parse_transcript, run_smtpsh, smtpsh_path,  # noqa: E402
-                   split_delivered, tap_main, token)
+from lablib import ModuleLab, split_delivered
+from smtpshtest import free_port, parse_transcript, run_smtpsh, smtpsh_path, tap_main, token
 
 BIG = 50 * 1024 * 1024
 SMALL = 4000  # the SIZE of the lab's small listener

@@ -5,7 +5,7 @@ an empty line), a bad CRAM-MD5 challenge (cancelled with "*"), SIZE exceeded (no
 a server without 8BITMIME (the 8-bit body goes base64) or SMTPUTF8 (refused), SIZE= equal
 to the octets of the message, and --send refused at the end of DATA (exit 1).
 
-Usage: /usr/bin/python3 tests/integration/test_send_scripted.py [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/integration/test_send_scripted.py [NAME...]
 """
 
 import base64
@@ -14,11 +14,8 @@ import re
 import sys
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "hostile"))
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from harness import SmtpshTestCase, run_smtpsh  # noqa: E402
-from lablib import tap_main  # noqa: E402
+from harness import SmtpshTestCase
+from smtpshtest import auth_plain, make_cert, run_smtpsh, tap_main
 
 USER = "someuser@example.com"
 TOKEN = "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"
@@ -52,7 +49,7 @@ class Scripted(SmtpshTestCase):
         argv = ["--timeout", "5"] + list(args) + ["127.0.0.1", str(srv.port)]
         e = {"SMTPSH_PASSWORD": "", "SMTPSH_OAUTH_TOKEN": ""}
         e.update(env or {})
-        r = run_smtpsh(argv, stdin=stdin.encode(), timeout=20, env=e, workdir=self.tmp)
+        r = run_smtpsh(argv, stdin=stdin.encode(), timeout=20, env=e, home=self.tmp, cwd=self.tmp)
         self.assert_no_crash(r)
         return srv, r
 
@@ -100,7 +97,7 @@ class Scripted(SmtpshTestCase):
 
     def test_xoauth2_not_chosen_without_token(self):
         """no token source: \\auth picks PLAIN even if XOAUTH2 is offered"""
-        plain = base64.b64encode(b"\0u\0pw").decode()
+        plain = auth_plain("u", "pw")
         script = (GREET + caps("AUTH XOAUTH2 PLAIN")
                   + "expect AUTH PLAIN %s\nsend 235 ok\\r\\n\n" % re.escape(plain) + QUIT)
         srv, r = self.run_script(script, "EHLO c\n\\auth u\nQUIT\n",
@@ -219,7 +216,7 @@ class Scripted(SmtpshTestCase):
                           text=True)
         r = run_smtpsh(["--timeout", "5", "--send", "--from", "a@x.test", "--to",
                         "j\u00f6rg@x.test", "--body", "hi", "127.0.0.1", str(srv.port)], b"",
-                       timeout=20, workdir=self.tmp)
+                       timeout=20, home=self.tmp, cwd=self.tmp)
         self.assert_no_crash(r)
         self.assert_exit(r, 1)
         self.assert_server_ok(srv, r)
@@ -231,7 +228,7 @@ class Scripted(SmtpshTestCase):
         srv = self.server(script, text=True)
         r = run_smtpsh(["--timeout", "5", "--send", "--from", "a@x.test", "--to", "b@x.test",
                         "--body", "buy now", "127.0.0.1", str(srv.port)], b"", timeout=20,
-                       workdir=self.tmp)
+                       home=self.tmp, cwd=self.tmp)
         self.assert_no_crash(r)
         self.assert_exit(r, 1)
         self.assert_server_ok(srv, r)
@@ -260,16 +257,15 @@ class Scripted(SmtpshTestCase):
         r = run_smtpsh(["--timeout", "5", "--send", "--auth", "PLAIN", "--user", "alice",
                         "--password-command", "echo s3cret", "--cafile", cert[0],
                         "--from", "a@x.test", "--to", "b@x.test", "--body", "hi",
-                        "127.0.0.1", str(srv.port)], b"", timeout=20, workdir=self.tmp,
-                       env={"SMTPSH_PASSWORD": ""})
+                        "127.0.0.1", str(srv.port)], b"", timeout=20, home=self.tmp,
+                       cwd=self.tmp, env={"SMTPSH_PASSWORD": ""})
         self.assert_no_crash(r)
         return srv, r
 
     def test_send_auth_upgrades_with_starttls(self):
         """--send --auth: the server offers STARTTLS and no AUTH: STARTTLS, then AUTH under TLS"""
-        from harness import make_cert
         cert = make_cert(self.tmp)
-        plain = base64.b64encode(b"\0alice\0s3cret").decode()
+        plain = auth_plain("alice", "s3cret")
         script = (GREET + caps("STARTTLS") + "expect STARTTLS\nsend 220 go ahead\\r\\n\n"
                   "tls ${CERT} ${KEY}\nexpect EHLO .*\n" + caps("AUTH PLAIN", "8BITMIME")
                   + "expect AUTH PLAIN %s\nsend 235 ok\\r\\n\n" % re.escape(plain)
@@ -288,7 +284,6 @@ class Scripted(SmtpshTestCase):
 
     def test_send_auth_mechanism_not_offered_refused(self):
         """--send --auth PLAIN, AUTH PLAIN not offered even under TLS: refused, nothing sent"""
-        from harness import make_cert
         cert = make_cert(self.tmp)
         script = (GREET + caps("STARTTLS") + "expect STARTTLS\nsend 220 go ahead\\r\\n\n"
                   "tls ${CERT} ${KEY}\nexpect EHLO .*\n" + caps("AUTH LOGIN", "8BITMIME")
@@ -302,7 +297,6 @@ class Scripted(SmtpshTestCase):
 
     def test_send_auth_starttls_refused_stops(self):
         """--send --auth: STARTTLS offered but refused (454): exit 4, no AUTH"""
-        from harness import make_cert
         cert = make_cert(self.tmp)
         script = (GREET + caps("STARTTLS") + "expect STARTTLS\nsend 454 not now\\r\\n\n"
                   + QUIT)

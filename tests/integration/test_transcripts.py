@@ -3,7 +3,8 @@
 replays with the same reply codes; a changed code is found and named; hidden
 secrets stop a replay or are supplied; a recorded session replays as it was.
 
-Usage: /usr/bin/python3 tests/integration/test_transcripts.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/integration/test_transcripts.py
+       [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Starts (and always stops) its own Postfix lab in a temp dir, with
 the small-limit listener for 07-message-too-big; needs root and the packages of
 scripts/install-test-deps.sh.
@@ -15,11 +16,9 @@ import sys
 import unittest
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-sys.path.insert(0, os.path.join(HERE, "..", "transcripts"))
-from lablib import (ModuleLab, split_delivered, split_notes, tap_main, token)  # noqa: E402
-import curated  # noqa: E402
+from lablib import ModuleLab, split_delivered
+from smtpshtest import split_notes, tap_main, token
+import curated
 
 LAB = ModuleLab(small_limit=curated.SMALL_LIMIT)
 setUpModule, tearDownModule = LAB.start, LAB.stop

@@ -5,7 +5,8 @@ only) with a checking authenticator, SIZE (data_size_limit). Messages are checke
 byte as aiosmtpd received them (envelope.original_content, written by
 servers/aiosmtpd_server.py).
 
-Usage: /usr/bin/python3 tests/interop/test_aiosmtpd.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/interop/test_aiosmtpd.py
+       [PATH/TO/smtpsh] [NAME...]
 """
 
 import os
@@ -14,10 +15,8 @@ import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interoplib import (HERE, PKI, Daemon, MatrixTests, Server, Store, free_port,  # noqa: E402
-                        require, rmtree, write_json)
-from lablib import tap_main  # noqa: E402
+from interoplib import Daemon, HERE, MatrixTests, PKI, require, rmtree, Server, Store, write_json
+from smtpshtest import free_port, tap_main
 
 WORK = tempfile.mkdtemp(prefix="smtpsh-interop-aiosmtpd-")
 PYTHON = "/usr/bin/python3"

@@ -6,7 +6,8 @@ message with dot lines and UTF-8; the Maildir file must be that message byte for
 (after the three fields the practice server prepends, LF line ends, dots unstuffed), and
 the server's screen must show the AUTH without the password.
 
-Usage: /usr/bin/python3 tests/interop/test_clients.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/interop/test_clients.py
+       [PATH/TO/smtpsh] [NAME...]
 """
 
 import json
@@ -23,11 +24,9 @@ import unittest
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "practice"))
-from interoplib import NODE, NODE_MODULES, require, require_node_modules, token  # noqa: E402
-from lablib import tap_main  # noqa: E402
-from practicelib import Serve, maildir_files, split_stored  # noqa: E402
+from interoplib import NODE, NODE_MODULES, require, require_node_modules
+from smtpshtest import maildir_files, tap_main, token
+from practicelib import Serve, split_stored
 
 WORK = tempfile.mkdtemp(prefix="smtpsh-interop-clients-")
 SRV = None

@@ -7,7 +7,7 @@ test certificate, AUTH PLAIN, LOGIN and CRAM-MD5 (under TLS only), SIZE. Debian'
 looks up its compiled-in user "Debian-exim" before reading any configuration; the test
 gives it one with nss_wrapper (libnss-wrapper) instead of adding a user to the machine.
 
-Usage: /usr/bin/python3 tests/interop/test_exim.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/interop/test_exim.py [PATH/TO/smtpsh] [NAME...]
 """
 
 import os
@@ -17,10 +17,8 @@ import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interoplib import (HERE, PKI, Daemon, MatrixTests, Server, Store, free_port,  # noqa: E402
-                        require, rmtree)
-from lablib import tap_main  # noqa: E402
+from interoplib import Daemon, HERE, MatrixTests, PKI, require, rmtree, Server, Store
+from smtpshtest import free_port, tap_main
 
 WORK = tempfile.mkdtemp(prefix="smtpsh-interop-exim-")
 EXIM = os.path.join(HERE, "exim-root", "usr", "sbin", "exim4")

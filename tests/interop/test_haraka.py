@@ -10,7 +10,7 @@ Haraka refuses, on purpose, a command pipelined right after the "." that ends a 
 allows it. test_haraka_refuses_pipelining_after_data shows it with a raw socket, so the rule
 the --pipeline test meets is the installed Haraka's, not an assumption.
 
-Usage: /usr/bin/python3 tests/interop/test_haraka.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/interop/test_haraka.py [PATH/TO/smtpsh] [NAME...]
 """
 
 import base64
@@ -24,10 +24,9 @@ import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interoplib import (HERE, NODE, NODE_MODULES, PKI, Daemon, MatrixTests, Server,  # noqa: E402
-                        Store, free_port, require_node_modules, rmtree, token)
-from lablib import tap_main  # noqa: E402
+from interoplib import (Daemon, HERE, MatrixTests, NODE, NODE_MODULES, PKI, require_node_modules,
+                        rmtree, Server, Store)
+from smtpshtest import free_port, read_reply, tap_main, token
 
 WORK = tempfile.mkdtemp(prefix="smtpsh-interop-haraka-")
 HARAKA = os.path.join(NODE_MODULES, "Haraka", "bin", "haraka")
@@ -110,16 +109,9 @@ def tearDownModule():
     rmtree(WORK)
 
 
-def read_reply(f):
-    """One complete reply from a file object: [lines]."""
-    lines = []
-    while True:
-        line = f.readline()
-        if not line:
-            raise AssertionError("connection closed; got %r" % lines)
-        lines.append(line.decode("utf-8", "replace").rstrip("\r\n"))
-        if re.match(r"^\d{3}(?: |$)", lines[-1]):
-            return lines
+def read_text_reply(f):
+    """One complete reply (read_reply) as text lines."""
+    return [line.decode("utf-8", "replace") for line in read_reply(f)]
 
 
 class HarakaMatrix(MatrixTests, unittest.TestCase):
@@ -130,25 +122,25 @@ class HarakaMatrix(MatrixTests, unittest.TestCase):
         tok = token()
         raw = socket.create_connection(("127.0.0.1", S.port), timeout=10)
         f = raw.makefile("rb")
-        self.assertTrue(read_reply(f)[-1].startswith("220"))
+        self.assertTrue(read_text_reply(f)[-1].startswith("220"))
         raw.sendall(b"EHLO client.test\r\n")
-        self.assertIn("250-PIPELINING", read_reply(f))
+        self.assertIn("250-PIPELINING", read_text_reply(f))
         raw.sendall(b"STARTTLS\r\n")
-        self.assertTrue(read_reply(f)[-1].startswith("220"))
+        self.assertTrue(read_text_reply(f)[-1].startswith("220"))
         ctx = ssl.create_default_context(cafile=S.pki.cafile)
         s = ctx.wrap_socket(raw, server_hostname="localhost")
         f = s.makefile("rb")
         s.sendall(b"EHLO client.test\r\n")
-        read_reply(f)
+        read_text_reply(f)
         s.sendall(b"AUTH PLAIN " + base64.b64encode(
             ("\0%s\0%s" % (S.user, S.password)).encode()) + b"\r\n")
-        self.assertTrue(read_reply(f)[-1].startswith("235"))
+        self.assertTrue(read_text_reply(f)[-1].startswith("235"))
         s.sendall(("MAIL FROM:<%s>\r\nRCPT TO:<%s>\r\nDATA\r\n" % (S.sender, S.rcpt)).encode())
-        self.assertEqual([read_reply(f)[-1][:3] for _ in range(3)], ["250", "250", "354"])
+        self.assertEqual([read_text_reply(f)[-1][:3] for _ in range(3)], ["250", "250", "354"])
         # the end of the message and the next command in one write, as RFC 2920 allows
         s.sendall(("Subject: %s\r\n\r\nbody\r\n.\r\nNOOP\r\n" % tok).encode())
-        first = read_reply(f)[-1]
-        second = read_reply(f)[-1]
+        first = read_text_reply(f)[-1]
+        second = read_text_reply(f)[-1]
         s.close()
         self.assertTrue(first.startswith("250"), first)
         self.assertRegex(second, r"^503 .*pipelined after end of DATA", second)

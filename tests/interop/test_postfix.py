@@ -4,7 +4,8 @@ submission port (STARTTLS required, Cyrus SASL: PLAIN, LOGIN, CRAM-MD5), SIZE 10
 Messages are checked byte for byte in the virtual(8) Maildir: after the four fields Postfix
 prepends, the message as sent with LF line ends (see TESTLAB-NOTES.md).
 
-Usage: /usr/bin/python3 tests/interop/test_postfix.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/interop/test_postfix.py
+       [PATH/TO/smtpsh] [NAME...]
 """
 
 import os
@@ -12,9 +13,9 @@ import sys
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interoplib import MatrixTests, PKI, Server, Store  # noqa: E402
-from lablib import PREPENDED, ModuleLab, tap_main  # noqa: E402
+from interoplib import MatrixTests, PKI, Server, Store
+from lablib import ModuleLab, PREPENDED
+from smtpshtest import tap_main
 
 LAB = ModuleLab(size_limit=100000)
 

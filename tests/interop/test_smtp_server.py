@@ -5,7 +5,8 @@ checks the password, or the bearer token), SIZE; two instances: one that shows 8
 and SMTPUTF8 and one that hides them (hide8BITMIME), where \\send must fall back to base64.
 Messages are checked byte for byte as the server's onData stream wrote them.
 
-Usage: /usr/bin/python3 tests/interop/test_smtp_server.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/interop/test_smtp_server.py
+       [PATH/TO/smtpsh] [NAME...]
 """
 
 import json
@@ -15,10 +16,9 @@ import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from interoplib import (HERE, NODE, NODE_MODULES, PKI, Daemon, MatrixTests, Server,  # noqa: E402
-                        Store, free_port, parse_message, require_node_modules, rmtree, token)
-from lablib import tap_main  # noqa: E402
+from interoplib import (Daemon, HERE, MatrixTests, NODE, NODE_MODULES, parse_message, PKI,
+                        require_node_modules, rmtree, Server, Store)
+from smtpshtest import free_port, tap_main, token
 
 WORK = tempfile.mkdtemp(prefix="smtpsh-interop-smtp-server-")
 SERVERS = {}

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A real Dovecot LMTP server (tests/lab/dovecotlab.py), driven over raw sockets on loopback
+"""A real Dovecot LMTP server (tests/lib/dovecotlab.py), driven over raw sockets on loopback
 TCP and on its UNIX socket: proof that the lab works, and a record of exactly what Dovecot
 2.3.19 answers, for the LMTP client that comes next (issue 14).
 
@@ -19,23 +19,19 @@ What Dovecot answers (checked below):
   `by lmtp.example.test with LMTP`), then the message with CRLF -> LF and dots unstuffed (DATA)
   or as sent (BDAT)
 
-Usage: /usr/bin/python3 tests/lmtp/test_dovecot.py [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/lmtp/test_dovecot.py [NAME...]
 Prints TAP. Starts (and always stops) its own Dovecot; needs root and the packages of
 scripts/install-test-deps.sh.
 """
 
-import os
 import re
 import socket
 import sys
-import time
 import unittest
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from dovecotlab import DovecotLab  # noqa: E402
-from lablib import tap_main, token  # noqa: E402
+from dovecotlab import DovecotLab
+from smtpshtest import read_reply, tap_main, token
 
 LAB = None
 
@@ -66,30 +62,14 @@ class Lmtp(unittest.TestCase):
             s = socket.create_connection(("127.0.0.1", LAB.port), timeout=10)
         self.addCleanup(s.close)
         f = s.makefile("rb")
-        self.assertEqual(self.reply(f), [GREETING])
+        self.assertEqual(read_reply(f), [GREETING])
         return s, f
 
-    def reply(self, f):
-        out = []
-        while True:
-            line = f.readline()
-            self.assertTrue(line.endswith(b"\r\n"), "connection closed after %r" % out)
-            out.append(line[:-2])
-            if line[3:4] != b"-":
-                return out
-
     def replies(self, f, n):
-        return [self.reply(f) for _ in range(n)]
+        return [read_reply(f) for _ in range(n)]
 
     def stored(self, user, tok, timeout=5.0):
-        deadline = time.monotonic() + timeout
-        while True:
-            found = LAB.find_message(user, tok)
-            if found:
-                return found[1]
-            if time.monotonic() > deadline:
-                raise AssertionError("no message with %s for %s%s" % (tok, user, LAB.log_tail()))
-            time.sleep(0.05)
+        return LAB.wait_for_message(user, tok, timeout)[1]
 
     def split(self, data):
         """Dovecot's trace headers (Return-Path, Delivered-To if any, a folded Received),
@@ -114,7 +94,7 @@ class Lmtp(unittest.TestCase):
         self.assertRegex(after[0][0], rb"^250 2\.0\.0 <alice@example\.test> \S+ Saved$")
         self.assertRegex(after[1][0], rb"^250 2\.0\.0 <bob@example\.test> \S+ Saved$")
         s.sendall(b"QUIT\r\n")
-        self.assertEqual(self.reply(f), [b"221 2.0.0 Bye"])
+        self.assertEqual(read_reply(f), [b"221 2.0.0 Bye"])
         for user in ("alice", "bob"):
             m, msg = self.split(self.stored(user, tok))
             self.assertEqual(m.group(1), b"s@client.test")
@@ -148,7 +128,7 @@ class Lmtp(unittest.TestCase):
         self.assertEqual(after[1], [b"552 5.2.2 <full@example.test> Quota exceeded (mailbox "
                                     b"for user is full)"])
         s.sendall(b"NOOP\r\n")
-        self.assertEqual(self.reply(f), [b"250 2.0.0 OK"], "two replies, no third")
+        self.assertEqual(read_reply(f), [b"250 2.0.0 OK"], "two replies, no third")
         m, _ = self.split(self.stored("alice", tok))
         self.assertIsNone(m.group(2), "two recipients accepted at RCPT: no Delivered-To")
         self.assertIsNone(LAB.find_message("full", tok))

@@ -7,7 +7,8 @@ too where both servers give one. Where the practice server deliberately differs 
 the RFC where Postfix is lenient, or it stores everything), the difference is listed in
 DIFFERENCES below, checked here so the list stays true, and documented in docs/teaching.md.
 
-Usage: /usr/bin/python3 tests/practice/test_differential.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/practice/test_differential.py
+       [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Starts (and always stops) its own Postfix lab; needs root and the packages of
 scripts/install-test-deps.sh.
 """
@@ -24,11 +25,9 @@ import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from lablib import (ModuleLab, b64, tap_main)  # noqa: E402
-from practicelib import Practice, Serve, Shell, strip_note  # noqa: E402
+from lablib import ModuleLab
+from smtpshtest import b64, tap_main
+from practicelib import Practice, Serve, Shell, strip_note
 
 LAB = ModuleLab()
 HOME = tempfile.mkdtemp(prefix="smtpsh-diff-test-")

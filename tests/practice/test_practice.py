@@ -3,7 +3,8 @@
 Every verb, STARTTLS verified against the generated CA, each AUTH mechanism typed by hand,
 each teaching fault, \\inbox, and the server's process (no orphan, no leftover folder).
 
-Usage: /usr/bin/python3 tests/practice/test_practice.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/practice/test_practice.py
+       [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Needs only smtpsh, Python and openssl (no network, no Postfix).
 """
 
@@ -22,24 +23,14 @@ import time
 import unittest
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from lablib import run_smtpsh, tap_main  # noqa: E402
-from practicelib import (Practice, maildir_files, pid_alive, split_stored,  # noqa: E402
-                         wait_gone)
+from smtpshtest import b64, maildir_files, pid_alive, run_smtpsh, tap_main, wait_gone
+from practicelib import Practice, split_stored
 
 HOME = tempfile.mkdtemp(prefix="smtpsh-practice-test-")
 
 
 def tearDownModule():
     subprocess.run(["rm", "-rf", HOME])
-
-
-def b64(data):
-    if isinstance(data, str):
-        data = data.encode()
-    return base64.b64encode(data).decode()
 
 
 class PracticeTest(unittest.TestCase):

@@ -4,7 +4,7 @@ it. Banner and prompt, STARTTLS verified, AUTH typed (masked), a message, \\inbo
 completion of \\practice, Ctrl-C that reaches the shell and not the server, a 421 shown while
 waiting at the prompt, Ctrl-D leaving with no server and no folder left behind.
 
-Usage: /usr/bin/python3 tests/practice/test_repl.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/practice/test_repl.py [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Needs python3-pexpect (scripts/install-test-deps.sh).
 """
 
@@ -18,11 +18,7 @@ import time
 import unittest
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from lablib import smtpsh_path, tap_main  # noqa: E402
-from practicelib import pid_alive, wait_gone  # noqa: E402
+from smtpshtest import pid_alive, pty_environ, smtpsh_path, tap_main, wait_gone
 
 try:
     import pexpect
@@ -48,10 +44,9 @@ def tearDownModule():
 class Repl(unittest.TestCase):
 
     def spawn(self):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("SMTPSH_", "XDG_"))}
-        env.update(HOME=HOME, INPUTRC=os.path.join(HOME, "inputrc"), NO_COLOR="1",
-                   TERM="xterm", LC_ALL="C.UTF-8", XDG_CONFIG_HOME=os.path.join(HOME, "c"),
-                   XDG_STATE_HOME=os.path.join(HOME, "s"))
+        env = pty_environ(HOME, os.path.join(HOME, "inputrc"),
+                          XDG_CONFIG_HOME=os.path.join(HOME, "c"),
+                          XDG_STATE_HOME=os.path.join(HOME, "s"))
         p = pexpect.spawn(smtpsh_path(), ["--practice"], env=env, encoding="utf-8",
                           codec_errors="replace", timeout=15, dimensions=(50, 250), cwd=HOME)
         self.addCleanup(lambda: p.close(force=True) if p.isalive() else None)

@@ -4,7 +4,7 @@ and swaks send mail that must arrive intact in the Maildir (byte for byte); seve
 at once; pipelining and STARTTLS injection over raw sockets; the screen shows both sides;
 the teacher's control lines on standard input; Ctrl-C stops it cleanly.
 
-Usage: /usr/bin/python3 tests/practice/test_serve.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/practice/test_serve.py [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Needs swaks (with its TLS modules) from scripts/install-test-deps.sh.
 """
 
@@ -20,14 +20,11 @@ import tempfile
 import threading
 import time
 import unittest
-import uuid
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from lablib import smtpsh_path, tap_main  # noqa: E402
-from practicelib import Serve, maildir_files, split_stored  # noqa: E402
+from smtpshtest import smtpsh_path, tap_main, token, wait_in_maildir
+from practicelib import Serve, split_stored
 
 WORK = tempfile.mkdtemp(prefix="smtpsh-serve-test-")
 SRV = None
@@ -48,21 +45,8 @@ def tearDownModule():
     shutil.rmtree(WORK, ignore_errors=True)
 
 
-def token():
-    return "tok-" + uuid.uuid4().hex[:12]
-
-
 def find_stored(tok, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        for path in maildir_files(SRV.maildir):
-            with open(path, "rb") as f:
-                data = f.read()
-            if tok.encode() in data:
-                return path, data
-        if time.monotonic() > deadline:
-            raise AssertionError("no stored message with %s\n%s" % (tok, SRV.describe()))
-        time.sleep(0.05)
+    return wait_in_maildir(SRV.maildir, tok, timeout, SRV.describe)
 
 
 def conversation(cid):

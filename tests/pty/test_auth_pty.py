@@ -6,7 +6,7 @@ password and its base64 forms appear nowhere on the terminal, and the secrets ne
 the history (Up recalls the line before them). Ctrl-C at the password question gets the
 shell back with the terminal's echo restored.
 
-Usage: /usr/bin/python3 tests/pty/test_auth_pty.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/pty/test_auth_pty.py [PATH/TO/smtpsh] [NAME...]
 """
 
 import os
@@ -18,9 +18,8 @@ import unittest
 import pexpect
 
 sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from lablib import (ModuleLab, b64, smtpsh_path, tap_main)  # noqa: E402
+from lablib import ModuleLab
+from smtpshtest import auth_plain, b64, pty_environ, smtpsh_path, tap_main
 
 LAB = ModuleLab()
 TIMEOUT = 10
@@ -38,9 +37,7 @@ class AuthPty(unittest.TestCase):
         with open(inputrc, "w") as f:
             f.write("set enable-bracketed-paste off\nset bell-style none\n"
                     "set horizontal-scroll-mode off\nset editing-mode emacs\n")
-        env = dict(os.environ)
-        env.update({"TERM": "xterm", "INPUTRC": inputrc, "NO_COLOR": "1", "HOME": self.home,
-                    "LC_ALL": "C.UTF-8", "SMTPSH_PASSWORD": ""})
+        env = pty_environ(self.home, inputrc, SMTPSH_PASSWORD="")
         self.log_path = os.path.join(self.home, "pty.log")
         self.logf = open(self.log_path, "wb")
         self.child = pexpect.spawn(smtpsh_path(), ["--starttls", "--cafile", LAB.cafile,
@@ -84,7 +81,7 @@ class AuthPty(unittest.TestCase):
     def assertNoSecret(self, extra=()):
         text = self.screen()
         pw, user = LAB.password, LAB.user
-        for form in [pw, b64(pw), b64("\0%s\0%s" % (user, pw))] + list(extra):
+        for form in [pw, b64(pw), auth_plain(user, pw)] + list(extra):
             self.assertNotIn(form, text, "%r on the terminal:\n%s" % (form, text[-3000:]))
 
     def test_auth_prompts_for_the_password_without_echo(self):
@@ -174,7 +171,7 @@ class AuthPty(unittest.TestCase):
 
     def test_auth_plain_by_hand_with_b64(self):
         """\\b64 makes the PLAIN answer; AUTH PLAIN typed with it; neither line in history"""
-        ir = b64("\0%s\0%s" % (LAB.user, LAB.password))
+        ir = auth_plain(LAB.user, LAB.password)
         self.child.send("\\b64 \\0%s\\0%s\r" % (LAB.user, LAB.password))
         self.expect_exact("   " + ir)
         self.expect(r"tls ready> ")

@@ -2,22 +2,19 @@
 """The REPL in a pty (pexpect): --explain beside replies, the decoded 334 challenges and the
 AUTH hints, \\explain, \\help MAIL, \\set explain/timing, \\status, \\pipeline, and --step.
 
-Usage: /usr/bin/python3 tests/pty/test_explain.py   (TAP; $SMTPSH is the binary)
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/pty/test_explain.py
+       (TAP; $SMTPSH is the binary)
 """
 
 import os
 import shutil
-import sys
 import tempfile
 import unittest
 
 import pexpect
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'hostile'))
-sys.path.insert(0, os.path.join(HERE, '..', 'lab'))
-import harness  # noqa: E402
-from lablib import tap_main  # noqa: E402
+import harness
+from smtpshtest import pty_environ, smtpsh_path, tap_main
 
 TIMEOUT = 10
 
@@ -61,9 +58,8 @@ class Repl(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def spawn(self, args):
-        env = dict(os.environ, INPUTRC=self.inputrc, NO_COLOR='1', TERM='xterm',
-                   HOME=self.tmp, LC_ALL='C.UTF-8')
-        self.child = pexpect.spawn(harness.smtpsh_path(), args, env=env, encoding='utf-8',
+        env = pty_environ(self.tmp, self.inputrc)
+        self.child = pexpect.spawn(smtpsh_path(), args, env=env, encoding='utf-8',
                                    timeout=TIMEOUT, dimensions=(50, 250), cwd=self.tmp)
         return self.child
 

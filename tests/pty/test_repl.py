@@ -9,15 +9,13 @@ Readline echoes only what it inserts: after "EH" and Tab the terminal shows "LO 
 
 import os
 import re
-import sys
 import time
-import unittest
 
 import pexpect
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'hostile'))
-from harness import SmtpshTestCase, clean_environ  # noqa: E402
+from harness import SmtpshTestCase
+from smtpshtest import pty_environ, tap_main
 
 INPUTRC = os.path.join(HERE, 'inputrc')
 TIMEOUT = 5
@@ -33,11 +31,7 @@ def prompt_rx(port, phase=None, host='127.0.0.1'):
 class Repl(SmtpshTestCase):
     def spawn(self, case, args=(), env_extra=None):
         self.srv = self.server(case)
-        env = clean_environ()
-        env.update({'TERM': 'xterm', 'INPUTRC': INPUTRC, 'NO_COLOR': '1', 'HOME': self.tmp,
-                    'LC_ALL': 'C.UTF-8', 'COLUMNS': '200', 'LINES': '40'})
-        env.update(env_extra or {})
-        env.pop('SMTPSH_OPTS', None)
+        env = pty_environ(self.tmp, INPUTRC, COLUMNS='200', LINES='40', **(env_extra or {}))
         self.log_path = os.path.join(self.tmp, 'pty.log')
         self.logf = open(self.log_path, 'wb')
         argv = ['--timeout', '5'] + list(args) + ['127.0.0.1', str(self.srv.port)]
@@ -404,4 +398,4 @@ class Repl(SmtpshTestCase):
 
 
 if __name__ == '__main__':
-    unittest.main()
+    tap_main()

@@ -3,7 +3,7 @@
 sessions, mode 0600, no secrets), the rc file and -X, a profile connecting to
 the Postfix of the test lab, file-name completion after \\file.
 
-Usage: /usr/bin/python3 tests/pty/test_unixtool.py [PATH/TO/smtpsh] [NAME...]
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/pty/test_unixtool.py [PATH/TO/smtpsh] [NAME...]
 Prints TAP. Starts (and always stops) its own Postfix lab in a temp dir;
 needs root, python3-pexpect and the packages of scripts/install-test-deps.sh.
 """
@@ -17,8 +17,8 @@ import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import PostfixLab, b64, smtpsh_path, tap_main  # noqa: E402
+from lablib import PostfixLab
+from smtpshtest import b64, pty_environ, smtpsh_path, tap_main
 
 try:
     import pexpect
@@ -57,11 +57,8 @@ class Home:
             f.write("set enable-bracketed-paste off\nset bell-style none\n")
 
     def env(self, **extra):
-        e = {k: v for k, v in os.environ.items() if not k.startswith("SMTPSH_")}
-        e.update(HOME=self.dir, XDG_CONFIG_HOME=self.config, XDG_STATE_HOME=self.state,
-                 INPUTRC=self.inputrc, NO_COLOR="1", TERM="xterm", LC_ALL="C.UTF-8")
-        e.update(extra)
-        return e
+        return pty_environ(self.dir, self.inputrc, XDG_CONFIG_HOME=self.config,
+                           XDG_STATE_HOME=self.state, **extra)
 
     def write_config(self, name, text):
         d = os.path.join(self.config, "smtpsh")

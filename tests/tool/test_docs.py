@@ -4,17 +4,15 @@ docs/, every relative link of the Markdown files (README, docs/, transcripts/, t
 under tests/) names a file that exists and, after a '#', a heading of that file (the anchor
 GitHub makes of it), and the man page points to the guides.
 
-Usage: /usr/bin/python3 tests/tool/test_docs.py  (TAP)
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/tool/test_docs.py  (TAP)
 """
 
 import os
 import re
-import sys
 import unittest
 
-sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tooltest import REPO, read, tap_main  # noqa: E402
+from smtpshtest import tap_main
+from tooltest import REPO, read
 
 GUIDES = ["docs/teaching.md", "docs/debugging.md", "docs/tls.md", "docs/reference.md",
           "docs/SECURITY.md"]

@@ -16,8 +16,8 @@ import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tooltest import project_version, tap_main  # noqa: E402
+from smtpshtest import tap_main
+from tooltest import project_version
 
 DESTDIR = None
 

@@ -12,7 +12,8 @@ private X.h beside src/DIR/X.c) are one node of the graph; a header without a .c
 is a node of its own, in the layer HEADER_LAYERS gives it (the lowest layer that defines what
 it holds).
 
-Usage: /usr/bin/python3 tests/tool/test_layers.py  (TAP; reads the source tree this file is in)
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/tool/test_layers.py
+       (TAP; reads the source tree this file is in)
 """
 
 import os
@@ -21,8 +22,7 @@ import sys
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tooltest import REPO, tap_main  # noqa: E402
+from smtpshtest import REPO, tap_main
 
 # The floors, lowest first. A layer may include its own floor and those below it.
 FLOORS = [

@@ -2,7 +2,7 @@
 """The man page smtpsh(1) formats without a single warning (man --warnings, as
 lintian checks it) and has the sections a user looks for.
 
-Usage: /usr/bin/python3 tests/tool/test_man.py  (TAP; SMTPSH_BUILD_ROOT names
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/tool/test_man.py  (TAP; SMTPSH_BUILD_ROOT names
 the build directory holding doc/smtpsh.1)
 """
 
@@ -14,8 +14,8 @@ import sys
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tooltest import build_file, project_version, read, tap_main  # noqa: E402
+from smtpshtest import tap_main
+from tooltest import build_file, project_version, read
 
 MAN = shutil.which("man") or "/usr/bin/man"
 

@@ -4,7 +4,7 @@ what the option parser of src/cli.c accepts and the local commands of
 src/ui/meta.c: every accepted option is documented everywhere, and nothing
 documented as an option is unknown to the parser.
 
-Usage: /usr/bin/python3 tests/tool/test_options.py [PATH/TO/smtpsh]  (TAP)
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/tool/test_options.py [PATH/TO/smtpsh]  (TAP)
 """
 
 import os
@@ -14,9 +14,9 @@ import sys
 import unittest
 
 sys.dont_write_bytecode = True
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tooltest import (REPO, build_file, local_commands, long_options,  # noqa: E402
-                      project_version, read, short_options, smtpsh_path, tap_main)
+from smtpshtest import REPO, smtpsh_path, tap_main
+from tooltest import (build_file, local_commands, long_options, project_version, read,
+                      short_options)
 
 
 def run(*args):

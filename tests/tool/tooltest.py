@@ -1,14 +1,9 @@
-"""Shared bits of the tests of tests/tool: TAP through lablib, the paths meson gives."""
+"""Shared bits of the tests of tests/tool: the paths meson gives, the sources they check."""
 
 import os
 import re
-import sys
 
-sys.dont_write_bytecode = True
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-sys.path.insert(0, os.path.join(REPO, "tests", "lab"))
-from lablib import smtpsh_path, tap_main  # noqa: E402,F401
+from smtpshtest import REPO, smtpsh_path
 
 
 def read(path):

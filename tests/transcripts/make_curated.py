@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Records the curated transcripts of transcripts/ against the Postfix test lab.
 
-    sudo /usr/bin/python3 tests/transcripts/make_curated.py [BUILD/smtpsh] [NAME...]
+    sudo PYTHONPATH=tests/lib /usr/bin/python3 tests/transcripts/make_curated.py \
+        [BUILD/smtpsh] [NAME...]
 
 Each scenario (scenarios/NAME.smtp) is a batch script whose "#" lines are the
 comments of the transcript. It runs with --record against the lab; then the
@@ -14,10 +15,9 @@ import os
 import re
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-import lablib  # noqa: E402
-import curated  # noqa: E402
+import curated
+import lablib
+import smtpshtest
 
 
 def tidy(raw, std_port, lab_port):
@@ -37,7 +37,8 @@ def tidy(raw, std_port, lab_port):
 
 def main():
     args = sys.argv[1:]
-    exe = os.path.abspath(args.pop(0)) if args and os.sep in args[0] else lablib.smtpsh_path()
+    exe = (os.path.abspath(args.pop(0)) if args and os.sep in args[0]
+           else smtpshtest.smtpsh_path())
     os.environ["SMTPSH"] = exe
     names = args or [c[0] for c in curated.CURATED]
     lab = lablib.PostfixLab(small_limit=curated.SMALL_LIMIT)
@@ -48,8 +49,8 @@ def main():
                 continue
             out = os.path.join(lab.dir, name + ".raw")
             port = lab.port(listener)
-            r = lablib.run_smtpsh(["-f", curated.scenario_path(name), "--record", out,
-                                   "--cafile", lab.cafile] + options + ["localhost", port])
+            r = smtpshtest.run_smtpsh(["-f", curated.scenario_path(name), "--record", out,
+                                       "--cafile", lab.cafile] + options + ["localhost", port])
             if r.rc != 0:
                 sys.exit("%s: smtpsh failed\n%s" % (name, r.describe()))
             with open(out) as f:

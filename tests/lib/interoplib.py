@@ -15,7 +15,6 @@ Run with /usr/bin/python3 only. A missing tool (node, the npm packages, Exim's u
 packages) is a FAILURE with the command that installs it, never a skip.
 """
 
-import base64
 import email
 import email.policy
 import json
@@ -23,15 +22,14 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from lablib import exchanges, run_smtpsh, script, token  # noqa: E402,F401
+from smtpshtest import (TESTS, auth_plain, b64, exchanges, openssl, run_smtpsh, script,
+                        split_prepended, token, wait_port)
+
+HERE = os.path.join(TESTS, "interop")  # servers/, node_modules/, exim-root/
 
 NODE = "/usr/bin/node"
 NODE_MODULES = os.path.join(HERE, "node_modules")
@@ -49,36 +47,6 @@ def require(paths):
 
 def require_node_modules(*packages):
     require([NODE] + [os.path.join(NODE_MODULES, p, "package.json") for p in packages])
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=30.0, proc=None, describe=lambda: ""):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            pass
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError("the server exited (%s) before listening on port %d\n%s"
-                                 % (proc.returncode, port, describe()))
-        if time.monotonic() > deadline:
-            raise AssertionError("nothing listens on port %d after %.0f s\n%s"
-                                 % (port, timeout, describe()))
-        time.sleep(0.05)
-
-
-def openssl(*args):
-    subprocess.run(["openssl"] + list(args), check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE)
 
 
 class PKI:
@@ -211,26 +179,6 @@ class Store:
                 raise AssertionError("%d message(s) with %s in %s, expected %d"
                                      % (len(found), tok, self.dir, count))
             time.sleep(0.05)
-
-
-def split_prepended(data, names, line_end=b"\r\n"):
-    """DATA as stored -> (the header fields the server put in front, the rest). NAMES are
-    the fields the server adds, in order; each may be folded over continuation lines."""
-    lines = data.split(line_end)
-    i = 0
-    got = []
-    for name in names:
-        prefix = name.encode() + b":"
-        if i >= len(lines) or not lines[i].lower().startswith(prefix.lower()):
-            raise AssertionError("stored message: expected the server's %s field at line %d, "
-                                 "got %r" % (name, i + 1, lines[i] if i < len(lines) else None))
-        field = [lines[i]]
-        i += 1
-        while i < len(lines) and lines[i][:1] in (b"\t", b" "):
-            field.append(lines[i])
-            i += 1
-        got.append(line_end.join(field))
-    return got, line_end.join(lines[i:])
 
 
 class Server:
@@ -409,11 +357,10 @@ class MatrixTests:
         """AUTH typed by hand (PLAIN with an initial response, LOGIN step by step): 235, and
         neither the screen nor the --record transcript shows the base64 or the password"""
         S = self.S
-        b64 = lambda t: base64.b64encode(t.encode()).decode()  # noqa: E731
         forms = []
         if "PLAIN" in S.mechs:
-            forms.append(("PLAIN", ["AUTH PLAIN " + b64("\0%s\0%s" % (S.user, S.password))],
-                          [b64("\0%s\0%s" % (S.user, S.password))]))
+            forms.append(("PLAIN", ["AUTH PLAIN " + auth_plain(S.user, S.password)],
+                          [auth_plain(S.user, S.password)]))
         if "LOGIN" in S.mechs:
             forms.append(("LOGIN", ["AUTH LOGIN", b64(S.user), b64(S.password)],
                           [b64(S.password)]))

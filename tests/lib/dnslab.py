@@ -1,7 +1,7 @@
 """A private DNSSEC lab on loopback for smtpsh's DNS tests: Knot (Debian `knot`) serving a
 signed test parent zone and signed child zones, started unprivileged in a temp dir.
 
-Run with /usr/bin/python3 (Debian's).  Used by tests/dns/test_dns.py:
+Run with /usr/bin/python3 (Debian's), tests/lib on PYTHONPATH.  Used by tests/dns/test_dns.py:
 
     lab = DnsLab(parent="example.net.", records=[...],
                  children={"secure": ([...], "ds"), "insecure": ([...], None),
@@ -31,7 +31,8 @@ import subprocess
 import tempfile
 import time
 
-import lablib
+from lablib import LabError
+from smtpshtest import running_labs
 
 KNOTD = "/usr/sbin/knotd"
 KNOTC = "/usr/sbin/knotc"
@@ -44,7 +45,7 @@ INSTALL_HINT = ("Knot (knot, knot-dnsutils) is needed: run scripts/install-test-
 def require_knot():
     missing = [p for p in (KNOTD, KNOTC, KEYMGR, KDIG) if not os.access(p, os.X_OK)]
     if missing:
-        raise lablib.LabError("missing %s. %s" % (", ".join(missing), INSTALL_HINT))
+        raise LabError("missing %s. %s" % (", ".join(missing), INSTALL_HINT))
 
 
 def free_udp_tcp_port():
@@ -62,7 +63,7 @@ def free_udp_tcp_port():
         finally:
             u.close()
             t.close()
-    raise lablib.LabError("no free port for the DNS lab")
+    raise LabError("no free port for the DNS lab")
 
 
 class DnsLab:
@@ -151,7 +152,7 @@ zone:
         r = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            universal_newlines=True, timeout=30)
         if check and r.returncode != 0:
-            raise lablib.LabError("%s failed (%d): %s\n%s" % (
+            raise LabError("%s failed (%d): %s\n%s" % (
                 " ".join(args), r.returncode, r.stdout.strip(), self.log_tail()))
         return r.stdout
 
@@ -172,7 +173,7 @@ zone:
                 if len(f) == 6 and f[1] == "DS" and f[4] == "2":
                     return f
             time.sleep(0.05)
-        raise lablib.LabError("no DS for %s\n%s" % (zone, self.log_tail()))
+        raise LabError("no DS for %s\n%s" % (zone, self.log_tail()))
 
     def _dnskey_ksk(self):
         deadline = time.monotonic() + 10
@@ -184,7 +185,7 @@ zone:
             if keys:
                 return keys
             time.sleep(0.05)
-        raise lablib.LabError("no KSK for %s\n%s" % (self.parent, self.log_tail()))
+        raise LabError("no KSK for %s\n%s" % (self.parent, self.log_tail()))
 
     def start(self, attempts=3):
         """Starts Knot; a port taken between choosing and binding it means another try."""
@@ -192,7 +193,7 @@ zone:
         for attempt in range(attempts):
             try:
                 return self._start()
-            except lablib.LabError:
+            except LabError:
                 self.stop(remove=False)
                 for sub in ("run", "db", "keys", "zones"):
                     shutil.rmtree(os.path.join(self.dir, sub), ignore_errors=True)
@@ -211,8 +212,8 @@ zone:
             self._write_zone(origin, self._soa(origin, 1) + list(lines))
         self._run(KNOTD, "-c", self.conf, "-d")
         self.running = True
-        if self not in lablib._running_labs:
-            lablib._running_labs.append(self)
+        if self not in running_labs:
+            running_labs.append(self)
         ds_lines = []
         for label, (_, how) in self.children.items():
             if how is None:
@@ -240,7 +241,7 @@ zone:
             if len(out) >= 3 and out[2].isdigit() and int(out[2]) >= serial:
                 return
             time.sleep(0.05)
-        raise lablib.LabError("%s not reloaded\n%s" % (self.parent, self.log_tail()))
+        raise LabError("%s not reloaded\n%s" % (self.parent, self.log_tail()))
 
     def stop(self, remove=True):
         if self.running:
@@ -250,8 +251,8 @@ zone:
             while os.path.exists(pidfile) and time.monotonic() < deadline:
                 time.sleep(0.05)
             self.running = False
-        if self in lablib._running_labs:
-            lablib._running_labs.remove(self)
+        if self in running_labs:
+            running_labs.remove(self)
         if remove and self._own_dir:
             shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -279,7 +280,7 @@ class ValidatingResolver:
 
     def start(self):
         if not os.access(UNBOUND, os.X_OK):
-            raise lablib.LabError("missing %s. %s" % (UNBOUND, INSTALL_HINT))
+            raise LabError("missing %s. %s" % (UNBOUND, INSTALL_HINT))
         os.makedirs(self.dir, exist_ok=True)
         zones = [self.lab.parent] + [self.lab.child_name(c) for c in self.lab.children]
         conf = """server:
@@ -312,12 +313,12 @@ remote-control:
             f.write("nameserver %s\noptions edns0 trust-ad\n" % self.address)
         self.proc = subprocess.Popen([UNBOUND, "-d", "-c", path], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.PIPE)
-        if self not in lablib._running_labs:
-            lablib._running_labs.append(self)
+        if self not in running_labs:
+            running_labs.append(self)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise lablib.LabError("unbound exited: %s" % self.proc.stderr.read().decode(
+                raise LabError("unbound exited: %s" % self.proc.stderr.read().decode(
                     errors="replace"))
             r = subprocess.run([KDIG, "@" + self.address, "+short", self.lab.parent, "SOA"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
@@ -325,7 +326,7 @@ remote-control:
             if r.stdout.strip():
                 return self
             time.sleep(0.1)
-        raise lablib.LabError("unbound on %s does not answer" % self.address)
+        raise LabError("unbound on %s does not answer" % self.address)
 
     def run_with_resolver(self, argv, env=None, timeout=60):
         """argv in a private mount namespace whose /etc/resolv.conf is ours."""
@@ -346,5 +347,5 @@ remote-control:
         if self.proc and self.proc.stderr:
             self.proc.stderr.close()
         self.proc = None
-        if self in lablib._running_labs:
-            lablib._running_labs.remove(self)
+        if self in running_labs:
+            running_labs.remove(self)

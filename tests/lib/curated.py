@@ -12,9 +12,9 @@ the transcript has no secret).
 
 import os
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-SCENARIOS = os.path.join(HERE, "scenarios")
+from smtpshtest import REPO, TESTS
+
+SCENARIOS = os.path.join(TESTS, "transcripts", "scenarios")
 LIBRARY = os.path.join(REPO, "transcripts")
 
 SMALL_LIMIT = 4000  # message_size_limit of the lab's SMALL_PORT (07-message-too-big)

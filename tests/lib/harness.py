@@ -1,6 +1,8 @@
-"""Client-side helpers for tests that run smtpsh against tests/hostile/server.py.
+"""Client-side helpers for tests that run smtpsh against tests/hostile/server.py, a
+scripted, badly behaved server: ScriptedServer (one case of tests/hostile/cases) and
+SmtpshTestCase (a temp dir, the servers of the test, assertions on what smtpsh showed).
 
-Shared by tests/hostile/*.py and tests/pty/*.py (they put this folder on sys.path).
+Used by tests/hostile, tests/pty and tests/integration/test_send_scripted.py.
 Nothing here skips a test: a missing binary or tool is a failure.
 """
 
@@ -10,79 +12,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
-import time
 import unittest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, '..', 'lab'))
-from lablib import clean_environ  # noqa: E402,F401 (also for tests/pty)
+from smtpshtest import TESTS, run_smtpsh, smtpsh_path
 
-SERVER = os.path.join(HERE, 'server.py')
-CASES = os.path.join(HERE, 'cases')
+SERVER = os.path.join(TESTS, 'hostile', 'server.py')
+CASES = os.path.join(TESTS, 'hostile', 'cases')
 PYTHON = '/usr/bin/python3'
 
 # What a crash or a sanitizer report looks like on stderr.
 CRASH_RX = re.compile(r'Segmentation|AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|'
                       r'runtime error:|core dumped|Aborted|double free|stack smashing')
-
-
-def smtpsh_path():
-    """The binary under test: $SMTPSH (set by meson), else build/smtpsh of the repo."""
-    path = os.environ.get('SMTPSH')
-    if not path:
-        path = os.path.join(HERE, '..', '..', 'build', 'smtpsh')
-    path = os.path.abspath(path)
-    if not os.access(path, os.X_OK):
-        raise AssertionError('smtpsh binary not found or not executable: %s '
-                             '(set SMTPSH or build it)' % path)
-    return path
-
-
-def make_cert(directory, subject='/CN=localhost', name='cert',
-              san='DNS:localhost,IP:127.0.0.1,IP:::1'):
-    """A self-signed certificate for subject (default CN=localhost), SAN localhost, 127.0.0.1
-    and ::1 (san=None: no subjectAltName at all). Returns (certfile, keyfile); the certificate is its own CA (use --cafile)."""
-    cert = os.path.join(directory, name + '.pem')
-    key = os.path.join(directory, name + '-key.pem')
-    openssl = shutil.which('openssl') or '/usr/bin/openssl'
-    subprocess.run([openssl, 'req', '-x509', '-utf8', '-newkey', 'rsa:2048', '-nodes',
-                    '-keyout', key, '-out', cert, '-days', '2', '-subj', subject]
-                   + (['-addext', 'subjectAltName=' + san] if san else [])
-                   + ['-addext', 'basicConstraints=critical,CA:TRUE'],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return cert, key
-
-
-def make_expired_cert(directory, name='expired'):
-    """A self-signed certificate for CN=localhost whose validity ended yesterday."""
-    fresh, key = make_cert(directory, name=name + '-fresh')
-    cert = os.path.join(directory, name + '.pem')
-    openssl = shutil.which('openssl') or '/usr/bin/openssl'
-    subprocess.run([openssl, 'x509', '-in', fresh, '-signkey', key, '-days', '-1',
-                    '-out', cert], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.PIPE)
-    return cert, key
-
-
-def make_ca_signed_cert(directory, name='leaf'):
-    """A CA and a certificate for localhost it signed. Returns (ca, cert, key)."""
-    ca, ca_key = make_cert(directory, subject='/CN=smtpsh test CA', name=name + '-ca',
-                           san='DNS:ca.invalid')
-    csr = os.path.join(directory, name + '.csr')
-    key = os.path.join(directory, name + '-key.pem')
-    cert = os.path.join(directory, name + '.pem')
-    ext = os.path.join(directory, name + '.ext')
-    with open(ext, 'w') as f:
-        f.write('subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1\n')
-    openssl = shutil.which('openssl') or '/usr/bin/openssl'
-    subprocess.run([openssl, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', key,
-                    '-out', csr, '-subj', '/CN=localhost'], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    subprocess.run([openssl, 'x509', '-req', '-in', csr, '-CA', ca, '-CAkey', ca_key,
-                    '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', cert],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    return ca, cert, key
 
 
 class ScriptedServer:
@@ -162,86 +102,6 @@ class ScriptedServer:
         return False
 
 
-class Result:
-    def __init__(self, rc, stdout, stderr, elapsed, maxrss_kb, timed_out):
-        self.rc = rc
-        self.stdout = stdout
-        self.stderr = stderr
-        self.elapsed = elapsed
-        self.maxrss_kb = maxrss_kb
-        self.timed_out = timed_out
-
-    def out(self):
-        return self.stdout.decode('utf-8', 'replace')
-
-    def err(self):
-        return self.stderr.decode('utf-8', 'replace')
-
-    def __repr__(self):
-        return ('<rc=%r elapsed=%.2fs maxrss=%dkB timed_out=%r\n--- stdout\n%s--- stderr\n%s>'
-                % (self.rc, self.elapsed, self.maxrss_kb, self.timed_out,
-                   self.out()[-4000:], self.err()[-4000:]))
-
-
-TIME = '/usr/bin/time'  # GNU time: the max RSS of smtpsh alone (Debian package "time")
-
-
-def run_smtpsh(args, stdin=b'', timeout=15.0, env=None, workdir=None):
-    """Runs smtpsh in batch mode (stdin is a file, not a terminal) and returns a Result.
-
-    The max RSS is measured by GNU time, which forks from a small process: measured from
-    Python (wait4), it would include the Python interpreter's RSS at fork time, a floor
-    that hides megabytes. Without /usr/bin/time, wait4's figure is used (less sensitive).
-    smtpsh (and time) run in their own process group, killed after timeout seconds."""
-    e = clean_environ()
-    e['NO_COLOR'] = '1'
-    e.setdefault('LC_ALL', 'C.UTF-8')
-    if workdir:
-        e['HOME'] = workdir
-    if env:
-        e.update(env)
-    use_time = os.access(TIME, os.X_OK)
-    with tempfile.TemporaryFile() as fout, tempfile.TemporaryFile() as ferr, \
-            tempfile.TemporaryFile() as fin, tempfile.NamedTemporaryFile() as ftime:
-        fin.write(stdin)
-        fin.seek(0)
-        argv = [smtpsh_path()] + list(args)
-        if use_time:
-            argv = [TIME, '-f', 'rss=%M', '-o', ftime.name] + argv
-        start = time.monotonic()
-        proc = subprocess.Popen(argv, stdin=fin, stdout=fout, stderr=ferr, env=e, cwd=workdir,
-                                start_new_session=True)
-        killed = []
-
-        def killer():
-            killed.append(True)
-            try:
-                os.killpg(proc.pid, 9)
-            except OSError:
-                pass
-        timer = threading.Timer(timeout, killer)
-        timer.start()
-        try:
-            _, status, usage = os.wait4(proc.pid, 0)
-        finally:
-            timer.cancel()
-        rc = proc.returncode = os.waitstatus_to_exitcode(status)
-        maxrss = usage.ru_maxrss
-        if use_time and not killed:
-            with open(ftime.name, errors='replace') as f:
-                report = f.read()
-            m = re.search(r'rss=(\d+)', report)
-            if m:
-                maxrss = int(m.group(1))
-            m = re.search(r'terminated by signal (\d+)', report)
-            if m:
-                rc = -int(m.group(1))
-        elapsed = time.monotonic() - start
-        fout.seek(0)
-        ferr.seek(0)
-        return Result(rc, fout.read(), ferr.read(), elapsed, maxrss, bool(killed))
-
-
 class SmtpshTestCase(unittest.TestCase):
     """Common set-up (a temp dir) and assertions."""
 
@@ -297,7 +157,7 @@ class SmtpshTestCase(unittest.TestCase):
         """Nothing in data that a terminal would act on: no C0 control but LF, no DEL, no C1
         control (U+0080..U+009F), no Unicode bidi control, no invalid UTF-8 (a lone 0x9B is
         CSI to an 8-bit terminal). The server's bytes must have been escaped.
-        smtpsh's own separator of annotations ("  TAB[", see lablib.split_notes) is allowed:
+        smtpsh's own separator of annotations ("  TAB[", see smtpshtest.split_notes) is allowed:
         the escaped wire text never holds a TAB."""
         bad = sorted({b for b in data.replace(b'  \t[', b'  [')
                       if (b < 0x20 and b != 0x0a) or b == 0x7f})
@@ -323,10 +183,11 @@ class SmtpshTestCase(unittest.TestCase):
         if isinstance(stdin, str):
             stdin = stdin.encode()
         argv = ['--timeout', str(smtpsh_timeout)] + list(args) + [host, str(srv.port)]
-        r = run_smtpsh(argv, stdin=stdin, timeout=kill_after, workdir=self.tmp)
+        r = run_smtpsh(argv, stdin=stdin, timeout=kill_after, home=self.tmp, cwd=self.tmp,
+                       hang_ok=True)
         self.assert_no_crash(r)
-        self.assert_no_raw_controls(r.stdout, 'stdout')
-        self.assert_no_raw_controls(r.stderr, 'stderr')
+        self.assert_no_raw_controls(r.stdout_bytes, 'stdout')
+        self.assert_no_raw_controls(r.stderr_bytes, 'stderr')
         return srv, r
 
     def assert_exit(self, r, code):

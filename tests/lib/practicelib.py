@@ -17,13 +17,10 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "lab"))
-from lablib import smtpsh_path  # noqa: E402
+from smtpshtest import smtpsh_environ, smtpsh_path, split_prepended
 
 # the final line of a reply as smtpsh shows it: marker, code, then a blank or nothing
 FINAL_RX = re.compile(r"^(<-|<~|<\?) (\d{3})(?: (.*))?$")
@@ -85,23 +82,13 @@ class Output:
             return "\n".join(self.lines)
 
 
-def child_env(home=None):
-    e = dict(os.environ)
-    e["NO_COLOR"] = "1"
-    e["TERM"] = "dumb"
-    e["INPUTRC"] = "/dev/null"
-    if home:
-        e["HOME"] = home
-    return e
-
-
 class Shell:
     """smtpsh in batch mode (stdin a pipe), driven one line at a time."""
 
     def __init__(self, args, home=None):
         self.args = [smtpsh_path()] + [str(a) for a in args]
         self.p = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, env=child_env(home))
+                                  stderr=subprocess.PIPE, env=smtpsh_environ(home))
         self.out = Output(self.p.stdout)
         self.err = Output(self.p.stderr)
         self.rc = None
@@ -181,7 +168,7 @@ class Serve:
     def __init__(self, maildir, extra=(), stdin=subprocess.PIPE):
         self.args = [smtpsh_path(), "--serve", "0", "--maildir", maildir] + list(extra)
         self.p = subprocess.Popen(self.args, stdin=stdin, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, env=child_env())
+                                  stderr=subprocess.PIPE, env=smtpsh_environ())
         self.out = Output(self.p.stdout)
         self.err = Output(self.p.stderr)
         self.maildir = maildir
@@ -217,61 +204,8 @@ class Serve:
             " ".join(self.args), self.out.text()[-6000:], self.err.text()[-3000:])
 
 
-def maildir_files(maildir):
-    out = []
-    for sub in ("new", "cur"):
-        d = os.path.join(maildir, sub)
-        if os.path.isdir(d):
-            out += [os.path.join(d, f) for f in os.listdir(d)]
-    return sorted(out)
-
-
-def wait_files(maildir, n, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        files = maildir_files(maildir)
-        if len(files) >= n or time.monotonic() > deadline:
-            return files
-        time.sleep(0.05)
-
-
 def split_stored(data):
     """A stored file -> ({header name: folded value lines}, rest): checks that the
     server prepended exactly Return-Path, Envelope-To and Received, in that order."""
-    lines = data.split(b"\n")
-    got = {}
-    i = 0
-    for name in PREPENDED:
-        prefix = name.encode() + b": "
-        if i >= len(lines) or not lines[i].startswith(prefix):
-            raise AssertionError("stored file: expected %s at line %d, got %r"
-                                 % (name, i + 1, lines[i] if i < len(lines) else None))
-        header = [lines[i]]
-        i += 1
-        while i < len(lines) and lines[i][:1] in (b"\t", b" "):
-            header.append(lines[i])
-            i += 1
-        got[name] = b"\n".join(header)
-    return got, b"\n".join(lines[i:])
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:  # a zombie is not alive
-        with open("/proc/%d/stat" % pid) as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return False
-    return True
-
-
-def wait_gone(pid, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while pid_alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
+    got, rest = split_prepended(data, PREPENDED, b"\n", exact=True)
+    return dict(zip(PREPENDED, got)), rest
