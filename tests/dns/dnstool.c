@@ -1,6 +1,6 @@
 /*
  * dnstool: the DNS, DANE, HTTPS and MTA-STS services of the core library from the command line,
- * for tests/dns/test_dns.py against the DNS lab (tests/lab/dnslab.py). Not installed. Prints
+ * for tests/dns/test_dns.py against the DNS lab (tests/lib/dnslab.py). Not installed. Prints
  * one fact per line, network text escaped:
  *
  *   dnstool [--resolver ADDR@PORT] [--trust-anchor FILE] [--timeout MS] COMMAND ...
