@@ -495,6 +495,15 @@ static void printable(char *out, size_t outlen, const char *in)
 	out[j] = '\0';
 }
 
+/* A MAIL or RCPT parameter this server does not know (RFC 5321 4.1.1.11: 555). Returns -1. */
+static int unsupported_option(struct smtpd_conn *c, const char *param)
+{
+	char opt[80];
+	printable(opt, sizeof opt, param);
+	smtpd_say(c, "555 5.5.4 Unsupported option: %s", opt);
+	return -1;
+}
+
 static enum smtpd_action hello(struct smtpd_conn *c, char *args, const char *verb, bool esmtp)
 {
 	if (!*args) {
@@ -650,10 +659,7 @@ static int mail_params(struct smtpd_conn *c, char *params)
 			   smtpd_auth_offered(c)) {
 			continue; /* RFC 4954 5: accepted, and not trusted */
 		} else {
-			char opt[80];
-			printable(opt, sizeof opt, p);
-			smtpd_say(c, "555 5.5.4 Unsupported option: %s", opt);
-			return -1;
+			return unsupported_option(c, p);
 		}
 	}
 	return 0;
@@ -740,10 +746,7 @@ static int rcpt_params(struct smtpd_conn *c, char *params, char *dsn, size_t dsn
 			orcpt = true;
 			snprintf(dsn + used, dsnlen - used, "%sORCPT=%s", used ? " " : "", p + 6);
 		} else {
-			char opt[80];
-			printable(opt, sizeof opt, p);
-			smtpd_say(c, "555 5.5.4 Unsupported option: %s", opt);
-			return -1;
+			return unsupported_option(c, p);
 		}
 	}
 	return 0;
