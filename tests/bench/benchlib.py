@@ -764,6 +764,27 @@ def ratio_interval(old, new, draws=2000, seed=13):
     return ratios[int(draws * 0.025)], ratios[int(draws * 0.975) - 1]
 
 
+def paired_interval(old, new):
+    """The runs of a round's pair, old[i] and new[i], ran next to each other: the ratios
+    new[i] / old[i] cancel what changed between rounds (load drift). Returns (median of the
+    ratios, (lo, hi)): a distribution-free 95% interval of that median (order statistics of
+    the binomial sign test: lo is the k-th smallest ratio, hi the k-th largest), or None
+    when the runs cannot be paired (a failed run: different counts) or are too few (under 6
+    pairs no such interval reaches 95%)."""
+    import math
+    n = len(old)
+    if n != len(new) or n < 6:
+        return None
+    ratios = sorted(b / a for a, b in zip(old, new))
+    # the largest k with P(Binomial(n, 1/2) < k) <= 2.5%: [r_k, r_(n+1-k)] holds the median
+    # with a probability of at least 95%
+    k, below = 0, 0.0
+    while below + math.comb(n, k) / 2 ** n <= 0.025:
+        below += math.comb(n, k) / 2 ** n
+        k += 1
+    return statistics.median(ratios), (ratios[k - 1], ratios[n - k])
+
+
 def verdict(ratio):
     """The words of issue 13's criterion for new/old."""
     if abs(ratio - 1) <= WITHIN:
@@ -793,27 +814,32 @@ def judged(ci):
 def compare_table(title, samples):
     """A comparison's table: samples is [(row, {"old": [ms], "new": [ms]}, other)] where
     other is an optional (what, old value, new value) shown beside (round trips, peak RSS).
-    Per row: runs, both medians, new/old, the verdict, the 95% interval of the ratio, and
-    each binary's spread (interquartile range and min-max)."""
+    Per row: runs, both medians, new/old and its verdict, the median of the rounds' ratios
+    with its 95% interval (see paired_interval; when the runs cannot be paired, a bootstrap
+    interval of new/old, marked "(b)"), what that interval allows to say about 5%, and each
+    binary's spread (interquartile range and min-max)."""
     rows = []
     for row, v, other in samples:
         o, n = v.get(OLD) or [], v.get(NEW) or []
         if not o or not n:
-            rows.append([row, "%d/%d" % (len(o), len(n))] + ["-"] * 8)
+            rows.append([row, "%d/%d" % (len(o), len(n))] + ["-"] * 9)
             continue
         mo, mn = median(o), median(n)
         ratio = mn / mo
-        ci = ratio_interval(o, n)
+        pair = paired_interval(o, n)
+        ci = pair[1] if pair else ratio_interval(o, n)
 
         def spread(xs):
             q1, q3 = quartiles(xs)
             return "%s-%s (%s-%s)" % (fmt_ms(q1), fmt_ms(q3), fmt_ms(min(xs)), fmt_ms(max(xs)))
         rows.append([row, "%d/%d" % (len(o), len(n)), fmt_ms(mo), fmt_ms(mn), "%.3f" % ratio,
-                     verdict(ratio), "%.3f-%.3f" % ci if ci else "-", judged(ci), spread(o),
-                     spread(n)]
+                     verdict(ratio), "%.3f" % pair[0] if pair else "-",
+                     ("%.3f-%.3f" % ci + ("" if pair else " (b)")) if ci else "-", judged(ci),
+                     spread(o), spread(n)]
                     + (["%s: %s / %s" % other] if other else []))
     heads = ["row", "runs old/new", "old median ms", "new median ms", "new/old", "verdict",
-             "new/old 95%", "the 95% says", "old IQR (min-max) ms", "new IQR (min-max) ms"]
+             "paired new/old", "95% interval", "the 95% says", "old IQR (min-max) ms",
+             "new IQR (min-max) ms"]
     if any(s[2] for s in samples):
         heads.append("also (old / new)")
         rows = [r + [""] * (len(heads) - len(r)) for r in rows]
