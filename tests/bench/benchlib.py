@@ -102,10 +102,11 @@ def median(xs):
 _smtpsh_override = None  # set by with_smtpsh() while a comparison builds a command line
 
 
-def smtpsh_path():
+def smtpsh_path(check=True):
     """The smtpsh of a command line: the test library's (the binary under test, $SMTPSH or
-    build/smtpsh), or, while with_smtpsh() builds a comparison's, the binary it names."""
-    return _smtpsh_override or _tested_smtpsh()
+    build/smtpsh; check as there), or, while with_smtpsh() builds a comparison's, the binary
+    it names."""
+    return _smtpsh_override or _tested_smtpsh(check=check)
 
 
 def perl_has(module):
