@@ -26,7 +26,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # library on PYTHONPATH for the tests: so they put it there themselves, here only.
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "lib"))
 from lablib import PostfixLab, split_delivered  # noqa: E402
-from smtpshtest import REPO, auth_plain, smtpsh_path  # noqa: E402
+from smtpshtest import REPO, auth_plain  # noqa: E402
+from smtpshtest import smtpsh_path as _tested_smtpsh  # noqa: E402
 
 SENDER_DOMAIN = "example.test"
 BIG_LIMIT = 300 * 1000 * 1000  # message_size_limit for the lab: room for 100 MB + headers
@@ -97,6 +98,16 @@ def median(xs):
 
 
 # --- tools and dependencies --------------------------------------------------------------
+
+_smtpsh_override = None  # set by with_smtpsh() while a comparison builds a command line
+
+
+def smtpsh_path(check=True):
+    """The smtpsh of a command line: the test library's (the binary under test, $SMTPSH or
+    build/smtpsh; check as there), or, while with_smtpsh() builds a comparison's, the binary
+    it names."""
+    return _smtpsh_override or _tested_smtpsh(check=check)
+
 
 def perl_has(module):
     return subprocess.run(["perl", "-M" + module, "-e", "1"], stdout=subprocess.DEVNULL,
@@ -673,6 +684,194 @@ def floor_init_us(out_path, what="init"):
     with open(out_path) as f:
         m = re.search(r"^%s (\d+)$" % what, f.read(), re.M)
     return int(m.group(1)) if m else None
+
+
+# --- comparing two smtpsh binaries (run-all --baseline) ------------------------------------------
+
+OLD, NEW = "old", "new"
+WITHIN = 0.05  # the tolerance of issue 13: each median within 5% of the old binary's
+
+
+def binary_tag(name):
+    """"smtpsh --send [old]" -> ("smtpsh --send", "old"); (name, None) for other rows."""
+    m = re.match(r"^(.*) \[(old|new)\]$", name)
+    return (m.group(1), m.group(2)) if m else (name, None)
+
+
+def with_smtpsh(path, make):
+    """make(r) -> Job, with smtpsh_path() returning path while make builds the command line
+    (every benchmark builds smtpsh's argv through smtpsh_path())."""
+    def wrapped(r):
+        global _smtpsh_override
+        saved, _smtpsh_override = _smtpsh_override, path
+        try:
+            return make(r)
+        finally:
+            _smtpsh_override = saved
+    return wrapped
+
+
+class Paired(list):
+    """A comparison's rows: [(name [old], make), (name [new], make), ...], the smtpsh rows of
+    a benchmark, each twice."""
+
+
+def paired(rows, baseline):
+    """Keeps the smtpsh rows of [(name, make)] (the other clients are not compared) and runs
+    each with the old binary (baseline) and the current one (smtpsh_path())."""
+    new = smtpsh_path()
+    out = Paired()
+    for name, make in rows:
+        if name.startswith("smtpsh"):
+            out.append(("%s [%s]" % (name, OLD), with_smtpsh(baseline, make)))
+            out.append(("%s [%s]" % (name, NEW), with_smtpsh(new, make)))
+    return out
+
+
+def turn(rows, r, rotate=True):
+    """The order of round r. A comparison's pairs run next to each other, old then new in
+    even rounds and new then old in odd ones (ABBA: whatever favours the first or the second
+    of two runs, such as caches warmed by the one before, hits both binaries alike). Other
+    runs rotate (A B C, B C A...) or keep their order."""
+    if isinstance(rows, Paired):
+        if r % 2 == 0:
+            return list(rows)
+        return [x for i in range(0, len(rows), 2) for x in (rows[i + 1], rows[i])]
+    if rotate:
+        k = r % len(rows)
+        return rows[k:] + rows[:k]
+    return list(rows)
+
+
+def quartiles(xs):
+    """(q1, q3) of xs (the exclusive method of statistics.quantiles; xs itself when short)."""
+    s = sorted(xs)
+    if len(s) < 4:
+        return s[0], s[-1]
+    q = statistics.quantiles(s, n=4)
+    return q[0], q[2]
+
+
+def ratio_interval(old, new, draws=2000, seed=13):
+    """A 95% bootstrap interval of median(new) / median(old): both samples resampled with
+    replacement, the 2.5th and 97.5th percentiles of the ratios. When it holds 1.00, the
+    difference of the medians is within what this run's noise produces."""
+    import random
+    if len(old) < 3 or len(new) < 3:
+        return None
+    rnd = random.Random(seed)
+    ratios = sorted(statistics.median(rnd.choices(new, k=len(new))) /
+                    statistics.median(rnd.choices(old, k=len(old))) for _ in range(draws))
+    return ratios[int(draws * 0.025)], ratios[int(draws * 0.975) - 1]
+
+
+def paired_interval(old, new):
+    """The runs of a round's pair, old[i] and new[i], ran next to each other: the ratios
+    new[i] / old[i] cancel what changed between rounds (load drift). Returns (median of the
+    ratios, (lo, hi)): a distribution-free 95% interval of that median (order statistics of
+    the binomial sign test: lo is the k-th smallest ratio, hi the k-th largest), or None
+    when the runs cannot be paired (a failed run: different counts) or are too few (under 6
+    pairs no such interval reaches 95%)."""
+    import math
+    n = len(old)
+    if n != len(new) or n < 6:
+        return None
+    ratios = sorted(b / a for a, b in zip(old, new))
+    # the largest k with P(Binomial(n, 1/2) < k) <= 2.5%: [r_k, r_(n+1-k)] holds the median
+    # with a probability of at least 95%
+    k, below = 0, 0.0
+    while below + math.comb(n, k) / 2 ** n <= 0.025:
+        below += math.comb(n, k) / 2 ** n
+        k += 1
+    return statistics.median(ratios), (ratios[k - 1], ratios[n - k])
+
+
+def verdict(ratio):
+    """The words of issue 13's criterion for new/old."""
+    if abs(ratio - 1) <= WITHIN:
+        return "within 5%"
+    pct = abs(ratio - 1) * 100
+    return "**slower by %.0f%%**" % pct if ratio > 1 else "faster by %.0f%%" % pct
+
+
+def judged(ci):
+    """What the 95% interval of new/old allows to say about issue 13's 5%."""
+    if ci is None:
+        return "too few runs"
+    lo, hi = ci
+    if lo >= 1 - WITHIN and hi <= 1 + WITHIN:
+        return "within 5%"
+    if lo > 1 + WITHIN:
+        return "**slower by over 5%**"
+    if hi < 1 - WITHIN:
+        return "faster by over 5%"
+    if lo > 1:
+        return "slower; 5%: undecided"
+    if hi < 1:
+        return "faster; 5%: undecided"
+    return "noise; 5%: undecided"
+
+
+def compare_table(title, samples):
+    """A comparison's table: samples is [(row, {"old": [ms], "new": [ms]}, other)] where
+    other is an optional (what, old value, new value) shown beside (round trips, peak RSS).
+    Per row: runs, both medians, new/old and its verdict, the median of the rounds' ratios
+    with its 95% interval (see paired_interval; when the runs cannot be paired, a bootstrap
+    interval of new/old, marked "(b)"), what that interval allows to say about 5%, and each
+    binary's spread (interquartile range and min-max)."""
+    rows = []
+    for row, v, other in samples:
+        o, n = v.get(OLD) or [], v.get(NEW) or []
+        if not o or not n:
+            rows.append([row, "%d/%d" % (len(o), len(n))] + ["-"] * 9)
+            continue
+        mo, mn = median(o), median(n)
+        ratio = mn / mo
+        pair = paired_interval(o, n)
+        ci = pair[1] if pair else ratio_interval(o, n)
+
+        def spread(xs):
+            q1, q3 = quartiles(xs)
+            return "%s-%s (%s-%s)" % (fmt_ms(q1), fmt_ms(q3), fmt_ms(min(xs)), fmt_ms(max(xs)))
+        rows.append([row, "%d/%d" % (len(o), len(n)), fmt_ms(mo), fmt_ms(mn), "%.3f" % ratio,
+                     verdict(ratio), "%.3f" % pair[0] if pair else "-",
+                     ("%.3f-%.3f" % ci + ("" if pair else " (b)")) if ci else "-", judged(ci),
+                     spread(o), spread(n)]
+                    + (["%s: %s / %s" % other] if other else []))
+    heads = ["row", "runs old/new", "old median ms", "new median ms", "new/old", "verdict",
+             "paired new/old", "95% interval", "the 95% says", "old IQR (min-max) ms",
+             "new IQR (min-max) ms"]
+    if any(s[2] for s in samples):
+        heads.append("also (old / new)")
+        rows = [r + [""] * (len(heads) - len(r)) for r in rows]
+    return "\n".join(["### %s" % title, "", table(heads, rows), ""])
+
+
+def compare_samples(names, values, other=None):
+    """Groups a benchmark's results by row: names are "row [old]"/"row [new]", values maps
+    each to its list of ms; other(name) -> (what, value) or None. Returns compare_table's
+    samples, in the order of names."""
+    out, seen = [], {}
+    for name in names:
+        row, tag = binary_tag(name)
+        if tag is None:
+            continue
+        if row not in seen:
+            seen[row] = ({}, {})
+            out.append(row)
+        seen[row][0][tag] = values.get(name) or []
+        if other:
+            o = other(name)
+            if o:
+                seen[row][1][tag] = o
+    res = []
+    for row in out:
+        v, oth = seen[row]
+        extra = None
+        if OLD in oth and NEW in oth:
+            extra = (oth[OLD][0], oth[OLD][1], oth[NEW][1])
+        res.append((row, v, extra))
+    return res
 
 
 # --- running one benchmark or all --------------------------------------------------------------
