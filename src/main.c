@@ -219,6 +219,10 @@ static int run(const struct cli *c, struct startup *st)
 	    .mode = cli->mode,
 	    .allow_plaintext_auth = cli->allow_plaintext_auth,
 	    .profiles = &st->profiles,
+	    .link = {.lmtp = cli->lmtp,
+		     .proxy = cli->proxy,
+		     .proxy_from = cli->proxy_from,
+		     .sni = cli->sni},
 	    .profiles_path = st->profiles_path.len ? st->profiles_path.data : NULL,
 	    .practice = st->practice,
 	    .token_command = cli->token_command,
@@ -234,6 +238,13 @@ static int run(const struct cli *c, struct startup *st)
 		sp.password_command = cli->password_command;
 	struct shell *sh = shell_new(&sp);
 	if (!sh) {
+	if (session_set_link(session, &sp.link) < 0) { /* --proxy-from was checked by cli.c */
+		fprintf(stderr, "smtpsh: %s\n", session_error(session));
+		transcript_writer_free(&rec);
+		session_free(session);
+		render_free(&render);
+		return EXIT_USAGE;
+	}
 		fputs("smtpsh: out of memory\n", stderr);
 		transcript_writer_free(&rec);
 		session_free(session);
