@@ -236,8 +236,6 @@ static int run(const struct cli *c, struct startup *st)
 	}
 	if (cli->password_command)
 		sp.password_command = cli->password_command;
-	struct shell *sh = shell_new(&sp);
-	if (!sh) {
 	if (session_set_link(session, &sp.link) < 0) { /* --proxy-from was checked by cli.c */
 		fprintf(stderr, "smtpsh: %s\n", session_error(session));
 		transcript_writer_free(&rec);
@@ -245,6 +243,8 @@ static int run(const struct cli *c, struct startup *st)
 		render_free(&render);
 		return EXIT_USAGE;
 	}
+	struct shell *sh = shell_new(&sp);
+	if (!sh) {
 		fputs("smtpsh: out of memory\n", stderr);
 		transcript_writer_free(&rec);
 		session_free(session);
