@@ -167,6 +167,43 @@ class ShortServer(unittest.TestCase):
         self.assertNotIn(b"NOOP\r\n", got, "nothing sent after the missing reply")
 
 
+class UnixSocketAuth(unittest.TestCase):
+
+    def test_auth_in_plaintext_over_a_unix_socket_is_local(self):
+        """a UNIX socket is this host: plaintext AUTH is not refused there (as on loopback)"""
+        d = tempfile.mkdtemp(prefix="smtpsh-lm-")
+        path = os.path.join(d, "smtp")
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(1)
+        self.addCleanup(srv.close)
+        got = []
+
+        def serve():
+            c, _ = srv.accept()
+            f = c.makefile("rb")
+            c.sendall(b"220 unix ESMTP\r\n")
+            for line in f:
+                got.append(line)
+                if line.startswith(b"EHLO"):
+                    c.sendall(b"250-unix\r\n250 AUTH PLAIN\r\n")
+                elif line.startswith(b"AUTH"):
+                    c.sendall(b"235 2.7.0 ok\r\n")
+                elif line.startswith(b"QUIT"):
+                    c.sendall(b"221 bye\r\n")
+                    break
+            c.close()
+
+        t = threading.Thread(target=serve, daemon=True)
+        t.start()
+        rc, out, err = run(["--strict", path], "EHLO me\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\nQUIT\n")
+        t.join(5)
+        self.assertEqual(rc, 0, out + err)
+        self.assertNotIn("refusing to send AUTH", out + err)
+        self.assertIn(b"AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n", got)
+        self.assertNotIn("AGFsaWNlAHNlY3JldA==", out, "the secret is still redacted on screen")
+
+
 class Practice(unittest.TestCase):
 
     def serve(self):
