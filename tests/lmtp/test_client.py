@@ -23,8 +23,10 @@ import unittest
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lab"))
+sys.path.insert(0, os.path.join(HERE, "..", "transcripts"))
 from dovecotlab import DovecotLab  # noqa: E402
 from lablib import tap_main, token  # noqa: E402
+import curated  # noqa: E402
 
 SMTPSH = os.environ.get("SMTPSH", os.path.join(HERE, "..", "..", "build", "smtpsh"))
 LAB = None
@@ -123,6 +125,31 @@ class Dovecot(unittest.TestCase):
         self.assertEqual(rc, 3)
         self.assertIn("cannot connect to socket /nonexistent/lmtp: No such file or directory",
                       out + err)
+
+
+class Curated(unittest.TestCase):
+
+    def codes(self, text):
+        """The commands sent and the reply codes of a transcript, in order."""
+        return [l[:6] if l.startswith("<- ") else l for l in text.split("\n")
+                if l.startswith(("-> ", "<- "))]
+
+    def test_curated_lmtp_transcript_is_true(self):
+        """transcripts/11-lmtp: recorded again against Dovecot, the same commands and codes"""
+        for name, options in curated.LMTP_CURATED:
+            out = os.path.join(LAB.dir, name + ".check")
+            with open(curated.scenario_path(name)) as f:
+                scenario = f.read()
+            rc, stdout, err = run(["--record", out] + options + [LAB.lmtp_socket], scenario)
+            self.assertEqual(rc, 0, stdout + err)
+            with open(out) as f:
+                now = f.read()
+            with open(curated.transcript_path(name)) as f:
+                kept = f.read()
+            self.assertEqual(self.codes(now), self.codes(kept), name)
+            # recorded as ordinary replies for now: one line per recipient after the "."
+            self.assertRegex(kept, r"-> \.\n<- 250 [^\n]*<alice@example\.test>[^\n]*\n"
+                                   r"<- 552 5\.2\.2 <full@example\.test>")
 
 
 class ShortServer(unittest.TestCase):
