@@ -627,7 +627,7 @@ static enum session_status send_proxy_header(struct smtp_session *s)
 static enum session_status require_starttls(struct smtp_session *s)
 {
 	char line[300];
-	snprintf(line, sizeof line, "%s %s", s->lmtp ? "LHLO" : "EHLO", s->p.ehlo_name);
+	snprintf(line, sizeof line, "%s %s", session_hello_verb(s), s->p.ehlo_name);
 	struct smtp_reply rep;
 	smtp_reply_init(&rep);
 	enum session_status st = session_send_command(s, line, NULL, VERB_EHLO, &rep);

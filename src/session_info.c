@@ -117,3 +117,8 @@ const struct client_txn *session_txn(const struct smtp_session *s)
 {
 	return client_txn(&s->c);
 }
+
+const char *session_hello_verb(const struct smtp_session *s)
+{
+	return s->lmtp ? "LHLO" : "EHLO";
+}

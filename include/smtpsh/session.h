@@ -84,6 +84,9 @@ void session_free(struct smtp_session *s);
 int session_set_link(struct smtp_session *s, const struct session_link *link);
 /* Does the session speak LMTP (session_set_link)? */
 bool session_lmtp(const struct smtp_session *s);
+/* The verb of the greeting command smtpsh sends by itself: "LHLO" in LMTP (RFC 2033 4.1),
+   else "EHLO". */
+const char *session_hello_verb(const struct smtp_session *s);
 /* The recipients of the current or last transaction with their replies (client.h). */
 const struct client_txn *session_txn(const struct smtp_session *s);
 

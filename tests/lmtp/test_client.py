@@ -119,6 +119,18 @@ class Dovecot(unittest.TestCase):
         self.assertRegex(out, r"\[for <bob@example\.test>, 1/1\]")
         self.stored("bob", tok)
 
+    def test_send_lmtp(self):
+        """--send --lmtp: LHLO by itself, not EHLO; delivered into the Maildir"""
+        tok = token()
+        rc, out, err = run(["--send", "--lmtp", "--from", "s@client.test", "--to",
+                            "bob@example.test", "--subject", tok, "--body", "hi",
+                            LAB.lmtp_socket], "")
+        self.assertEqual(rc, 0, out + err)
+        self.assertRegex(out, r"(?m)^-> LHLO localhost$")
+        self.assertNotRegex(out, r"(?m)^-> EHLO")
+        self.assertRegex(out, r"\[for <bob@example\.test>, 1/1\]")
+        self.stored("bob", tok)
+
     def test_no_socket(self):
         """a socket path that does not exist: one line, exit 3"""
         rc, out, err = run(["--lmtp", "/nonexistent/lmtp"], "QUIT\n")
