@@ -49,7 +49,7 @@ struct smtp_session {
 	char *host;
 	char port[16];
 
-	bool lmtp;	  /* session_set_link */
+	bool lmtp; /* session_set_link */
 	int proxy;
 	char *proxy_from;
 	char *sni;

@@ -68,8 +68,7 @@ static void check(const struct smtp_client *c)
 		abort();
 	if (c->last.text.len > CLIENT_REPLY_TEXT_MAX || c->cur.text.len > CLIENT_REPLY_TEXT_MAX)
 		abort();
-	if (c->dots_owed > c->pend_n || c->dots_owed > c->dots_total ||
-	    c->txn.n > CLIENT_RCPT_MAX)
+	if (c->dots_owed > c->pend_n || c->dots_owed > c->dots_total || c->txn.n > CLIENT_RCPT_MAX)
 		abort();
 }
 
