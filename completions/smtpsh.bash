@@ -17,11 +17,12 @@ _smtpsh()
 		--pipeline --step --record --replay --replay-user --replay-skip-auth
 		--password-command --oauth-token-command --send --from --to --cc --bcc
 		--subject --body --body-file --attach --header --auth --user
-		--practice --serve --listen --maildir --script"
+		--practice --serve --listen --maildir --script --lmtp --sni --proxy
+		--proxy-from"
 	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
 	with_arg+="--record --replay --replay-user --password-command --oauth-token-command "
 	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
-	with_arg+="--auth --user --listen --maildir --script "
+	with_arg+="--auth --user --listen --maildir --script --sni --proxy --proxy-from "
 	COMPREPLY=()
 
 	# --opt=value: bash splits it into "--opt" "=" "value"
@@ -47,6 +48,10 @@ _smtpsh()
 		;;
 	--serve)
 		COMPREPLY=($(compgen -W "2525 0" -- "$cur"))
+		return
+		;;
+	--proxy)
+		COMPREPLY=($(compgen -W "v1 v2" -- "$cur"))
 		return
 		;;
 	--color)

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "smtpsh/exit.h"
 #include "smtpsh/history.h"
+#include "smtpsh/proxy.h"
 #include "smtpsh/sasl.h"
 #include "smtpsh/step.h"
 
@@ -48,6 +49,10 @@ enum {
 	OPT_LISTEN,
 	OPT_MAILDIR,
 	OPT_SCRIPT,
+	OPT_LMTP,
+	OPT_SNI,
+	OPT_PROXY,
+	OPT_PROXY_FROM,
 };
 
 static const char short_options[] = "46f:hp:VX";
@@ -94,6 +99,10 @@ static const struct option long_options[] = {
     {"listen", required_argument, NULL, OPT_LISTEN},
     {"maildir", required_argument, NULL, OPT_MAILDIR},
     {"script", required_argument, NULL, OPT_SCRIPT},
+    {"lmtp", no_argument, NULL, OPT_LMTP},
+    {"sni", required_argument, NULL, OPT_SNI},
+    {"proxy", required_argument, NULL, OPT_PROXY},
+    {"proxy-from", required_argument, NULL, OPT_PROXY_FROM},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -123,6 +132,18 @@ void cli_usage(FILE *f)
 	      "                        (default localhost)\n"
 	      "      --allow-plaintext-auth\n"
 	      "                        allow AUTH without TLS to a host that is not loopback\n"
+	      "                        (a UNIX socket counts as loopback)\n"
+	      "      --lmtp            speak LMTP (RFC 2033): LHLO, one reply per recipient\n"
+	      "                        after the final \".\"; with --serve or --practice the\n"
+	      "                        practice server speaks it\n"
+	      "      --sni NAME        TLS over a UNIX socket: send and check NAME (without\n"
+	      "                        it no server name is checked, and smtpsh says so)\n"
+	      "      --proxy VERSION   send a PROXY protocol header (v1 text, v2 binary)\n"
+	      "                        before the greeting\n"
+	      "      --proxy-from ADDR:PORT\n"
+	      "                        the client the PROXY header names (default: the\n"
+	      "                        connection's own local address and port)\n"
+	      "  HOST may be a UNIX socket's path: one that starts with / or ./\n"
 	      "\n",
 	      f);
 	fputs("Logging in (\\auth in the shell, --auth with --send):\n"
@@ -396,6 +417,31 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 		case OPT_SCRIPT:
 			c->practice_opt.script = optarg;
 			break;
+		case OPT_LMTP:
+			c->lmtp = c->practice_opt.lmtp = true;
+			break;
+		case OPT_SNI:
+			c->sni = optarg;
+			break;
+		case OPT_PROXY:
+			if (strcmp(optarg, "v1") != 0 && strcmp(optarg, "v2") != 0 &&
+			    strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0) {
+				fprintf(stderr, "smtpsh: --proxy takes v1 or v2, not '%s'\n",
+					optarg);
+				return leave(status, EXIT_USAGE);
+			}
+			c->proxy = optarg[strlen(optarg) - 1] - '0';
+			break;
+		case OPT_PROXY_FROM:
+			if (proxy_parse_addr(optarg, &(struct proxy_addr){0}) < 0) {
+				fprintf(stderr,
+					"smtpsh: --proxy-from needs ADDR:PORT (192.0.2.1:4242 or "
+					"[2001:db8::1]:4242), not '%s'\n",
+					optarg);
+				return leave(status, EXIT_USAGE);
+			}
+			c->proxy_from = optarg;
+			break;
 		case 'h':
 			cli_usage(stdout);
 			return leave(status, EXIT_OK);
@@ -536,9 +582,9 @@ static enum cli_action practice_options(struct cli *cli, int *status)
 	struct practice_options *o = &c->practice_opt;
 	if (o->serve) {
 		if (c->practice || cli->nargs > 1 || c->profile || c->replay.path || c->script ||
-		    c->send) {
+		    c->send || c->proxy || c->sni) {
 			fputs("smtpsh: --serve takes only a PORT (and --listen, --maildir, "
-			      "--script)\n",
+			      "--script, --lmtp)\n",
 			      stderr);
 			return leave(status, EXIT_USAGE);
 		}
@@ -595,5 +641,9 @@ enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
 	}
 	if (parse_environment(&c->env, &c->histsize) < 0 || !check_transcript_options(&c->opt))
 		return leave(status, EXIT_USAGE);
+	if (c->opt.proxy_from && !c->opt.proxy) {
+		fputs("smtpsh: --proxy-from goes with --proxy v1|v2\n", stderr);
+		return leave(status, EXIT_USAGE);
+	}
 	return practice_options(c, status);
 }

@@ -219,6 +219,10 @@ static int run(const struct cli *c, struct startup *st)
 	    .mode = cli->mode,
 	    .allow_plaintext_auth = cli->allow_plaintext_auth,
 	    .profiles = &st->profiles,
+	    .link = {.lmtp = cli->lmtp,
+		     .proxy = cli->proxy,
+		     .proxy_from = cli->proxy_from,
+		     .sni = cli->sni},
 	    .profiles_path = st->profiles_path.len ? st->profiles_path.data : NULL,
 	    .practice = st->practice,
 	    .token_command = cli->token_command,
@@ -232,6 +236,13 @@ static int run(const struct cli *c, struct startup *st)
 	}
 	if (cli->password_command)
 		sp.password_command = cli->password_command;
+	if (session_set_link(session, &sp.link) < 0) { /* --proxy-from was checked by cli.c */
+		fprintf(stderr, "smtpsh: %s\n", session_error(session));
+		transcript_writer_free(&rec);
+		session_free(session);
+		render_free(&render);
+		return EXIT_USAGE;
+	}
 	struct shell *sh = shell_new(&sp);
 	if (!sh) {
 		fputs("smtpsh: out of memory\n", stderr);

@@ -14,7 +14,10 @@
 #include <string.h>
 
 #include "session_int.h"
+#include "smtpsh/proxy.h"
 #include "smtpsh/tls.h"
+
+#include <sys/socket.h>
 
 #define READ_CHUNK (16 * 1024)
 
@@ -139,6 +142,8 @@ void session_free(struct smtp_session *s)
 	free(s->cafile);
 	free(s->ehlo_name);
 	free(s->host);
+	free(s->proxy_from);
+	free(s->sni);
 	free(s);
 }
 
@@ -219,6 +224,8 @@ static enum session_status feed(struct smtp_session *s, bool *done)
 		break;
 	case CLIENT_UPGRADE_TLS:
 		return session_upgrade_tls(s);
+	case CLIENT_NEW_GREETING: /* the engine forgot the capabilities and reported it */
+		break;
 	case CLIENT_CLOSE:
 		session_close(s, false, "connection closed after QUIT");
 		return SESSION_OK;
@@ -351,6 +358,20 @@ enum session_status session_wait_reply(struct smtp_session *s, unsigned long lon
 			return SESSION_ERR_NET; /* on_eof or a read error said why */
 		}
 		enum session_status st = read_some(s, deadline);
+		size_t got, want;
+		if (st == SESSION_ERR_TIMEOUT && v == VERB_DOT &&
+		    client_dot_replies(&s->c, &got, &want) && got) {
+			/* RFC 2033 4.2: one reply per accepted recipient. A later reply could not
+			   be told from the next command's: the connection goes. */
+			st = session_fail(
+			    s, SESSION_ERR_PROTO,
+			    "protocol error: the LMTP server sent %zu of the %zu replies "
+			    "owed to the end of DATA (one per accepted recipient, RFC "
+			    "2033 4.2) and no more within %d s; connection closed",
+			    got, want, (s->p.timeout_ms + 999) / 1000);
+			session_close(s, true, "connection closed: replies missing");
+			return st;
+		}
 		if (st == SESSION_ERR_TIMEOUT) {
 			st = session_fail(s, st, "no reply to %s within %d s%s",
 					  client_verb_what(v), (s->p.timeout_ms + 999) / 1000,
@@ -541,17 +562,78 @@ enum session_status session_command(struct smtp_session *s, const char *line, co
 
 /* ---- connecting -------------------------------------------------------------------------- */
 
+/* ---- how a connection begins ------------------------------------------------------------ */
+
+int session_set_link(struct smtp_session *s, const struct session_link *l)
+{
+	struct proxy_addr a;
+	if (l->proxy_from && proxy_parse_addr(l->proxy_from, &a) < 0) {
+		session_fail(s, SESSION_ERR_LOCAL,
+			     "--proxy-from needs ADDR:PORT (192.0.2.1:4242 or [2001:db8::1]:4242), "
+			     "not '%s'",
+			     l->proxy_from);
+		return -1;
+	}
+	char *from = l->proxy_from ? strdup(l->proxy_from) : NULL;
+	char *sni = l->sni ? strdup(l->sni) : NULL;
+	if ((l->proxy_from && !from) || (l->sni && !sni)) {
+		free(from);
+		free(sni);
+		session_fail(s, SESSION_ERR_LOCAL, "out of memory");
+		return -1;
+	}
+	free(s->proxy_from);
+	free(s->sni);
+	s->proxy_from = from;
+	s->sni = sni;
+	s->lmtp = l->lmtp;
+	s->proxy = l->proxy;
+	client_set_lmtp(&s->c, l->lmtp);
+	return 0;
+}
+
+/*
+ * The PROXY protocol header goes first, before the greeting (the server reads it before it
+ * says anything): the client it names is --proxy-from, else the connection's real local
+ * address, and the server is the real peer. Shown as a local event, decoded for v2.
+ */
+static enum session_status send_proxy_header(struct smtp_session *s)
+{
+	struct proxy_addr src, dst;
+	proxy_addr_of_socket(s->conn.fd, true, &dst);
+	if (s->proxy_from)
+		proxy_parse_addr(s->proxy_from, &src); /* checked by session_set_link */
+	else
+		proxy_addr_of_socket(s->conn.fd, false, &src);
+	unsigned char hdr[PROXY_HEADER_MAX];
+	size_t n = proxy_build(s->proxy, &src, &dst, hdr);
+	if (!n) {
+		enum session_status st = session_fail(
+		    s, SESSION_ERR_LOCAL,
+		    "--proxy-from %s is IPv%c but the connection is IPv%c: a PROXY header names "
+		    "two addresses of one family",
+		    s->proxy_from, src.family == AF_INET ? '4' : '6',
+		    dst.family == AF_INET ? '4' : '6');
+		session_close(s, true, "connection closed: no PROXY header could be built");
+		return st;
+	}
+	char what[300];
+	proxy_describe(s->proxy, &src, &dst, n, what, sizeof what);
+	session_notify(s, SEV_INFO, "%s", what);
+	return session_send_bytes(s, hdr, n);
+}
+
 /* TLS_STARTTLS: EHLO, STARTTLS, the handshake and EHLO again, or a failure. */
 static enum session_status require_starttls(struct smtp_session *s)
 {
 	char line[300];
-	snprintf(line, sizeof line, "EHLO %s", s->p.ehlo_name);
+	snprintf(line, sizeof line, "%s %s", session_hello_verb(s), s->p.ehlo_name);
 	struct smtp_reply rep;
 	smtp_reply_init(&rep);
 	enum session_status st = session_send_command(s, line, NULL, VERB_EHLO, &rep);
 	if (st == SESSION_OK && rep.code != 250)
-		st = session_fail(s, SESSION_ERR_TLS, "EHLO refused (%d): cannot ask for STARTTLS",
-				  rep.code);
+		st = session_fail(s, SESSION_ERR_TLS, "%.4s refused (%d): cannot ask for STARTTLS",
+				  line, rep.code);
 	else if (st == SESSION_OK && !caps_has(&s->c.caps, "STARTTLS"))
 		st = session_fail(s, SESSION_ERR_TLS,
 				  "the server does not offer STARTTLS: stopping here, nothing more "
@@ -602,16 +684,19 @@ enum session_status session_connect(struct smtp_session *s, const char *host, co
 							     : SESSION_ERR_NET,
 				    "%s", err);
 	}
-	if (strcmp(host, s->conn.peer_addr) == 0)
+	if (s->conn.unix_socket)
+		notify_timed(s, took, "connected to UNIX socket %s%s", s->conn.peer_addr,
+			     s->lmtp ? " (LMTP)" : "");
+	else if (strcmp(host, s->conn.peer_addr) == 0)
 		notify_timed(s, took, "connected to %s port %u", s->conn.peer_addr,
 			     s->conn.peer_port);
 	else
 		notify_timed(s, took, "connected to %s (%s) port %u", host, s->conn.peer_addr,
 			     s->conn.peer_port);
 	client_set_phase(&s->c, PHASE_GREETING);
-	enum session_status st = SESSION_OK;
+	enum session_status st = s->proxy ? send_proxy_header(s) : SESSION_OK;
 	s->implicit_tls = mode == TLS_IMPLICIT;
-	if (mode == TLS_IMPLICIT)
+	if (st == SESSION_OK && mode == TLS_IMPLICIT)
 		st = session_handshake(s);
 	if (st == SESSION_OK) {
 		client_connected(&s->c, conn_now_ms());

@@ -35,7 +35,7 @@ bool session_connected(const struct smtp_session *s)
 
 bool session_peer_loopback(const struct smtp_session *s)
 {
-	return conn_addr_is_loopback(s->conn.peer_addr);
+	return s->conn.unix_socket || conn_addr_is_loopback(s->conn.peer_addr);
 }
 
 bool session_in_auth(const struct smtp_session *s)
@@ -106,4 +106,19 @@ const char *session_auth_mech(const struct smtp_session *s)
 const char *session_error(const struct smtp_session *s)
 {
 	return s->err;
+}
+
+bool session_lmtp(const struct smtp_session *s)
+{
+	return s->lmtp;
+}
+
+const struct client_txn *session_txn(const struct smtp_session *s)
+{
+	return client_txn(&s->c);
+}
+
+const char *session_hello_verb(const struct smtp_session *s)
+{
+	return s->lmtp ? "LHLO" : "EHLO";
 }

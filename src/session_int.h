@@ -49,6 +49,11 @@ struct smtp_session {
 	char *host;
 	char port[16];
 
+	bool lmtp; /* session_set_link */
+	int proxy;
+	char *proxy_from;
+	char *sni;
+
 	struct smtp_client c; /* the protocol: phase, replies owed, caps, AUTH */
 	bool pipe_resent;     /* the last session_pipeline sent its commands again in lockstep */
 

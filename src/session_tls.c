@@ -28,7 +28,9 @@ enum session_status session_handshake(struct smtp_session *s)
 	}
 	session_before_wait(s);
 	long long t0 = conn_now_ms();
-	int r = tls_handshake(&s->conn, s->ctx, s->host, s->p.timeout_ms, s->intr, err, sizeof err);
+	/* Over a UNIX socket there is no host name to check but the one --sni gives. */
+	const char *name = s->conn.unix_socket ? s->sni : s->host;
+	int r = tls_handshake(&s->conn, s->ctx, name, s->p.timeout_ms, s->intr, err, sizeof err);
 	long took = (long)(conn_now_ms() - t0);
 	if (r != 0) {
 		enum session_status st = session_fail(
@@ -54,6 +56,14 @@ enum session_status session_handshake(struct smtp_session *s)
 	    .type = SEV_TLS, .text = sum.data ? sum.data : "", .len = sum.len, .elapsed_ms = took};
 	session_emit(s, &ev);
 	buf_free(&sum);
+	if (s->conn.unix_socket && !s->sni)
+		session_notify(
+		    s, SEV_WARNING,
+		    "TLS over a UNIX socket: the certificate's chain was checked, but no "
+		    "server name was (give one with --sni NAME)");
+	else if (s->conn.unix_socket)
+		session_notify(s, SEV_INFO, "TLS over a UNIX socket: server name checked: %s",
+			       s->sni);
 	if (!s->verified)
 		session_notify(
 		    s, SEV_WARNING,

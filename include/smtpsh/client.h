@@ -50,9 +50,35 @@ void smtp_reply_free(struct smtp_reply *r);
 void smtp_reply_clear(struct smtp_reply *r);
 void smtp_reply_copy(struct smtp_reply *dst, const struct smtp_reply *src);
 
+/*
+ * One recipient of the transaction (from MAIL to the reply to the final "."), in RCPT order:
+ * its reply to RCPT and, once accepted, its final reply. In LMTP (RFC 2033 4.2) each accepted
+ * recipient gets a reply of its own to the "."; in SMTP the one reply to the "." is every
+ * accepted recipient's final reply. Texts are the reply's lines joined with "\n", raw bytes
+ * (escape them to show), cut at CLIENT_RCPT_TEXT_MAX.
+ */
+#define CLIENT_RCPT_MAX 1000 /* recipients kept per transaction (RFC 5321 4.5.3.1.8: 100) */
+#define CLIENT_RCPT_ADDR_MAX 256
+#define CLIENT_RCPT_TEXT_MAX 512
+struct client_rcpt {
+	char addr[CLIENT_RCPT_ADDR_MAX]; /* as given: inside the <> of RCPT TO:<...> */
+	int rcpt_code;			 /* 0: no reply (yet) */
+	char rcpt_text[CLIENT_RCPT_TEXT_MAX];
+	bool accepted;	/* RCPT got 2xx: the server owes it a final reply */
+	int final_code; /* 0: none (yet) */
+	char final_text[CLIENT_RCPT_TEXT_MAX];
+};
+
+struct client_txn {
+	struct client_rcpt *rcpt;
+	size_t n, cap;
+	size_t dropped; /* RCPTs past CLIENT_RCPT_MAX, not kept */
+};
+
 /* A command whose reply is owed. */
 struct client_pending {
 	enum client_verb v;
+	int rcpt;	   /* RCPT, and "." in LMTP: the recipient (index into txn.rcpt), else -1 */
 	long long sent_ms; /* when it was written */
 	unsigned pipe_index, pipe_total;
 	char shown[CLIENT_SHOWN_CMD_MAX]; /* as shown, secrets masked */
@@ -60,16 +86,18 @@ struct client_pending {
 
 /* What the caller does after client_recv(). */
 enum client_action {
-	CLIENT_NONE,	    /* every byte given was used, no reply completed: read more */
-	CLIENT_REPLY,	    /* a reply completed (or an unsolicited one): look at the result */
-	CLIENT_START_DATA,  /* 354 to DATA: message content follows (a new message starts) */
-	CLIENT_UPGRADE_TLS, /* 220 to STARTTLS: discard what else the server sent
-			       (client_tls_reset), run the handshake, then client_tls_started() */
-	CLIENT_CLOSE,	    /* 221 to QUIT: close the connection (the server does too) */
-	CLIENT_PROTO_ERROR, /* a malformed reply ended (already reported): it answered the oldest
-			       command when one was owed */
-	CLIENT_ABORT,	    /* a reply past REPLY_LINES_MAX lines (reported): close the connection
-			       at once, nothing after it can be read in step */
+	CLIENT_NONE,	     /* every byte given was used, no reply completed: read more */
+	CLIENT_REPLY,	     /* a reply completed (or an unsolicited one): look at the result */
+	CLIENT_START_DATA,   /* 354 to DATA: message content follows (a new message starts) */
+	CLIENT_UPGRADE_TLS,  /* 220 to STARTTLS: discard what else the server sent
+				(client_tls_reset), run the handshake, then client_tls_started() */
+	CLIENT_NEW_GREETING, /* 220 to XCLIENT: the reply was a new greeting (reported): phase
+				greeted, capabilities forgotten, EHLO next */
+	CLIENT_CLOSE,	     /* 221 to QUIT: close the connection (the server does too) */
+	CLIENT_PROTO_ERROR,  /* a malformed reply ended (already reported): it answered the oldest
+				command when one was owed */
+	CLIENT_ABORT,	     /* a reply past REPLY_LINES_MAX lines (reported): close the connection
+				at once, nothing after it can be read in step */
 };
 
 struct client_result {
@@ -100,6 +128,11 @@ struct smtp_client {
 	   connection "." goes alone (session_pipeline). */
 	bool dot_alone;
 	bool in_auth; /* after a 334 to AUTH: the next line is a SASL response */
+	/* LMTP (RFC 2033): set by client_set_lmtp() for the connections that follow; "." then
+	   owes one reply per accepted recipient (dots_owed of them are still to come). */
+	bool lmtp;
+	size_t dots_owed, dots_total;
+	struct client_txn txn; /* the recipients of the transaction */
 	struct smtp_caps caps;
 
 	struct reply_parser parser;
@@ -135,6 +168,23 @@ void client_init(struct smtp_client *c, client_event_fn on_event, client_phase_f
 void client_free(struct smtp_client *c);
 /* Forgets everything of the connection (a new one, or the end of one); the phase stays. */
 void client_reset(struct smtp_client *c);
+
+/* Speak LMTP (RFC 2033) from now on (kept by client_reset): one reply per accepted recipient
+   after the ".", which goes alone (never pipelined with what follows). */
+void client_set_lmtp(struct smtp_client *c, bool lmtp);
+
+/*
+ * The recipients of the current (or last) transaction, in RCPT order: the list starts anew
+ * with each MAIL, and after a RSET accepted. The final replies are there once the reply (in
+ * LMTP: the replies) to the "." arrived. For the per-recipient summary.
+ */
+const struct client_txn *client_txn(const struct smtp_client *c);
+/*
+ * In LMTP, while the replies to the "." are owed: how many came (*got) of how many (*want).
+ * False when no reply to a "." is owed. A server that stops short of want is breaking RFC
+ * 2033 4.2; the caller says so when its wait runs out.
+ */
+bool client_dot_replies(const struct smtp_client *c, size_t *got, size_t *want);
 
 /* THE one way to change the phase: traces from -> to through on_phase when they differ. */
 void client_set_phase(struct smtp_client *c, enum smtp_phase to);

@@ -25,10 +25,11 @@ enum conn_io {
 };
 
 struct conn {
-	int fd;		    /* -1 when closed */
-	SSL *ssl;	    /* NULL while plaintext */
-	int want;	    /* poll events the last AGAIN waits for (POLLIN, or POLLOUT for TLS) */
-	char peer_addr[64]; /* numeric address connected to */
+	int fd;		     /* -1 when closed */
+	SSL *ssl;	     /* NULL while plaintext */
+	int want;	     /* poll events the last AGAIN waits for (POLLIN, or POLLOUT for TLS) */
+	char peer_addr[112]; /* numeric address connected to, or a UNIX socket's path */
+	bool unix_socket;    /* a UNIX-domain socket (peer_port 0) */
 	unsigned peer_port;
 };
 
@@ -37,10 +38,14 @@ void conn_init(struct conn *c);
 /* Is addr (numeric IPv4 or IPv6) a loopback address: 127.0.0.0/8, ::1, ::ffff:127.x.y.z? */
 bool conn_addr_is_loopback(const char *addr);
 
+/* Does host name a UNIX-domain socket (it starts with "/" or "./")? */
+bool conn_is_socket_path(const char *host);
 /*
- * Resolves host (getaddrinfo, family as asked) and connects to the first address that
- * answers within timeout_ms (each attempt), non-blocking. Returns 0, or a CONN_IO_* error with
- * a message in err ("connection refused by 127.0.0.1 port 25", "no address for host x").
+ * A host that conn_is_socket_path() accepts is a UNIX-domain socket (port ignored): connected
+ * the same way, bounded by timeout_ms. Otherwise: resolves host (getaddrinfo, family as asked) and
+ * connects to the first address that answers within timeout_ms (each attempt), non-blocking.
+ * Returns 0, or a CONN_IO_* error with a message in err ("connection refused by 127.0.0.1 port 25",
+ * "no address for host x").
  */
 int conn_connect(struct conn *c, const char *host, const char *port, enum conn_family family,
 		 int timeout_ms, volatile sig_atomic_t *intr, char *err, size_t errlen);

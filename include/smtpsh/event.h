@@ -54,6 +54,10 @@ struct session_event {
 	   written to a file. */
 	bool secret;
 	const char *redacted;
+	/* SEV_RECEIVED in LMTP (RFC 2033 4.2): the reply to the end of DATA for one recipient,
+	   the rcpt_index-th of rcpt_total accepted: its address as given to RCPT; NULL else. */
+	const char *rcpt;
+	unsigned rcpt_index, rcpt_total;
 	/* SEV_SENT body line past the screen's limit (body_echo_max): for a transcript, not the
 	   screen. */
 	bool quiet;

@@ -25,6 +25,7 @@ struct practice_options {
 	const char *listen;  /* --listen ADDR, or NULL: loopback only */
 	const char *maildir; /* --maildir DIR, or NULL: inside the temporary folder */
 	const char *script;  /* --serve --script FILE: play a transcript's server side */
+	bool lmtp;	     /* --lmtp: speak LMTP (RFC 2033; smtpd.h's cfg.lmtp) */
 };
 
 /* What a running practice server is made of. */

@@ -61,9 +61,34 @@ struct session_params {
 	void *before_wait_arg;
 };
 
+/*
+ * How the connections that session_connect() makes from now on begin and speak (the shell's
+ * --lmtp, --proxy, --proxy-from, --sni and \connect's options).
+ */
+struct session_link {
+	bool lmtp; /* LMTP (RFC 2033): LHLO, one reply per accepted recipient after "." */
+	int proxy; /* 0, or 1 / 2: a PROXY protocol header of that version right after
+		      connecting, before the greeting (proxy.h) */
+	const char *proxy_from; /* "ADDR:PORT" the header names as the client; NULL: the
+				   connection's real local address and port */
+	const char *sni;	/* TLS over a UNIX socket: the server name to send and check;
+				   NULL: none is checked (said when TLS starts) */
+};
+
 /* A new, disconnected session; params are copied. NULL when memory ran out. */
 struct smtp_session *session_new(const struct session_params *params);
 void session_free(struct smtp_session *s);
+
+/* Sets how the next connections begin and speak (strings are copied). 0, or -1 (the message
+   in session_error()) when --proxy-from is no ADDR:PORT or memory ran out. */
+int session_set_link(struct smtp_session *s, const struct session_link *link);
+/* Does the session speak LMTP (session_set_link)? */
+bool session_lmtp(const struct smtp_session *s);
+/* The verb of the greeting command smtpsh sends by itself: "LHLO" in LMTP (RFC 2033 4.1),
+   else "EHLO". */
+const char *session_hello_verb(const struct smtp_session *s);
+/* The recipients of the current or last transaction with their replies (client.h). */
+const struct client_txn *session_txn(const struct smtp_session *s);
 
 /* Adds a listener (at most 4); each gets every event in order, but for quiet body lines. */
 int session_add_listener(struct smtp_session *s, session_listener fn, void *arg);
@@ -167,7 +192,7 @@ bool session_connected(const struct smtp_session *s);
 bool session_tls(const struct smtp_session *s);
 /* Under TLS with a verified certificate (not just --insecure)? */
 bool session_tls_verified(const struct smtp_session *s);
-/* Is the peer a loopback address (127.0.0.0/8, ::1)? */
+/* Is the peer a loopback address (127.0.0.0/8, ::1) or a UNIX-domain socket (this host)? */
 bool session_peer_loopback(const struct smtp_session *s);
 /* After a 334 reply to AUTH: the next line is a SASL response (a secret), not a command. */
 bool session_in_auth(const struct smtp_session *s);

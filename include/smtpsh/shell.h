@@ -54,6 +54,7 @@ struct shell_params {
 	bool batch;				  /* stop at network/TLS failures */
 	bool strict;		   /* also stop at 4xx/5xx replies and protocol errors */
 	enum tls_mode mode;	   /* default for \connect */
+	struct session_link link;  /* default for \connect: --lmtp, --proxy, --sni */
 	bool allow_plaintext_auth; /* allow AUTH without TLS to a host that is not loopback */
 	/* From the profile smtpsh started with, for \auth; NULL when not set. */
 	const char *default_user;     /* the user name */

@@ -25,9 +25,10 @@ SSL_CTX *tls_context_new(const struct tls_options *opt, char *err, size_t errlen
 
 /*
  * Runs the client handshake on c's socket, verifying the certificate for host (a name or
- * an IP literal); whether a failed verification stops it is the context's choice (insecure
- * in tls_context_new). On success c->ssl is set and 0 is returned. On failure returns a
- * CONN_IO_* error with a one-line reason in err, naming the certificate problem
+ * an IP literal; NULL: the chain only, no name is sent or checked); whether a failed verification
+ * stops it is the context's choice (insecure in tls_context_new). On success c->ssl is set and 0 is
+ * returned. On failure returns a CONN_IO_* error with a one-line reason in err, naming the
+ * certificate problem
  * ("TLS certificate of HOST not trusted: self-signed certificate ...").
  */
 int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, int timeout_ms,

@@ -25,7 +25,15 @@ enum client_verb {
 	VERB_DOT, /* the "." that ends the message content */
 	VERB_RSET,
 	VERB_QUIT,
-	VERB_OTHER, /* a verb without effect on the state (NOOP, VRFY...), or one not known */
+	VERB_XCLIENT, /* Postfix XCLIENT: its 220 reply is a new greeting */
+	VERB_OTHER,   /* a verb without effect on the state (NOOP, VRFY...), or one not known */
+};
+
+/* Which protocol a verb belongs to (RFC 2033 4.1: LMTP has LHLO and neither HELO nor EHLO). */
+enum verb_dialect {
+	VERB_BOTH,
+	VERB_SMTP_ONLY,
+	VERB_LMTP_ONLY,
 };
 
 /* Phases where a verb makes sense, as bits of 1 << enum smtp_phase. */
@@ -39,11 +47,12 @@ struct smtp_verb {
 	const char *replies; /* the replies to expect */
 	const char *rfc;
 	const char *example;
-	unsigned phases;       /* VERB_IN(...) bits */
-	const char *needs_cap; /* offered first only when the server advertised this, or NULL */
-	enum client_verb kind; /* what its reply does (client.c) */
-	const char *alias;     /* another name the server reads the same way (LHLO), or NULL;
-				  not completed, not in \help */
+	unsigned phases;	   /* VERB_IN(...) bits */
+	const char *needs_cap;	   /* offered first only when the server advertised this, or NULL */
+	enum client_verb kind;	   /* what its reply does (client.c) */
+	const char *alias;	   /* another name the server reads the same way, or NULL; not
+				      completed, not in \help */
+	enum verb_dialect dialect; /* offered by completion in SMTP, in LMTP, or both */
 };
 
 extern const struct smtp_verb smtp_verbs[];

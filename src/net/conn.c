@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +36,7 @@ void conn_init(struct conn *c)
 	c->want = POLLIN;
 	c->peer_addr[0] = '\0';
 	c->peer_port = 0;
+	c->unix_socket = false;
 }
 
 long long conn_now_ms(void)
@@ -114,13 +116,52 @@ static int try_connect(struct conn *c, const struct addrinfo *ai, int timeout_ms
 		return CONN_IO_ERROR;
 	}
 	int one = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	if (ai->ai_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	return 0;
+}
+
+bool conn_is_socket_path(const char *host)
+{
+	return host[0] == '/' || (host[0] == '.' && host[1] == '/');
+}
+
+/* A UNIX-domain socket (LMTP mostly listens on one: Dovecot's /run/dovecot/lmtp). */
+static int connect_unix(struct conn *c, const char *path, int timeout_ms,
+			volatile sig_atomic_t *intr, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	if (strlen(path) >= sizeof sun.sun_path) {
+		snprintf(err, errlen, "socket path too long (%zu bytes, at most %zu): %.80s...",
+			 strlen(path), sizeof sun.sun_path - 1, path);
+		return CONN_IO_ERROR;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	struct addrinfo ai = {.ai_family = AF_UNIX,
+			      .ai_socktype = SOCK_STREAM,
+			      .ai_addr = (struct sockaddr *)&sun,
+			      .ai_addrlen = sizeof sun};
+	int sys_err = 0;
+	int r = try_connect(c, &ai, timeout_ms, intr, &sys_err);
+	if (r == 0) {
+		snprintf(c->peer_addr, sizeof c->peer_addr, "%s", path);
+		c->peer_port = 0;
+		c->unix_socket = true;
+	} else if (r == CONN_IO_TIMEOUT)
+		snprintf(err, errlen, "no answer from socket %s within %d s", path,
+			 (timeout_ms + 999) / 1000);
+	else if (r == CONN_IO_INTERRUPTED)
+		snprintf(err, errlen, "connection to socket %s interrupted", path);
+	else
+		snprintf(err, errlen, "cannot connect to socket %s: %s", path, strerror(sys_err));
+	return r;
 }
 
 int conn_connect(struct conn *c, const char *host, const char *port, enum conn_family family,
 		 int timeout_ms, volatile sig_atomic_t *intr, char *err, size_t errlen)
 {
+	if (conn_is_socket_path(host))
+		return connect_unix(c, host, timeout_ms, intr, err, errlen);
 	struct addrinfo hints = {0}, *res = NULL;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_family = family == CONN_V4 ? AF_INET : family == CONN_V6 ? AF_INET6 : AF_UNSPEC;

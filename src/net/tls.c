@@ -264,14 +264,18 @@ int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, int timeout_ms
 		SSL_free(ssl);
 		return CONN_IO_ERROR;
 	}
-	if (!is_ip_literal(host))
+	/* host NULL (TLS over a UNIX socket without --sni): no SNI, and no name to check; the
+	   chain is still verified. */
+	const char *what = host ? host : "the server";
+	if (host && !is_ip_literal(host))
 		SSL_set_tlsext_host_name(ssl, host);
 	/* Checked by OpenSSL during verification; IP literals are recognised by SSL_set1_host.
 	   Only the subjectAltName counts: OpenSSL would fall back to the subject's CN when a
 	   certificate has no DNS name, which RFC 6125 section 6.4.4 deprecates and browsers and
 	   the CA/Browser Forum no longer accept. */
 	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
-	SSL_set1_host(ssl, host);
+	if (host)
+		SSL_set1_host(ssl, host);
 	SSL_set_connect_state(ssl);
 	struct verify_note note = {0};
 	SSL_set_app_data(ssl, &note);
@@ -290,14 +294,14 @@ int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, int timeout_ms
 		else if (e == SSL_ERROR_WANT_WRITE)
 			want = POLLOUT;
 		else {
-			handshake_error(ssl, r, &note, host, err, errlen);
+			handshake_error(ssl, r, &note, what, err, errlen);
 			result = CONN_IO_ERROR;
 			break;
 		}
 		long long left = deadline - conn_now_ms();
 		int w = left <= 0 ? CONN_IO_TIMEOUT : conn_wait(c, want, (int)left, intr);
 		if (w != CONN_IO_OK) {
-			snprintf(err, errlen, "TLS handshake with %s %s", host,
+			snprintf(err, errlen, "TLS handshake with %s %s", what,
 				 w == CONN_IO_TIMEOUT ? "timed out" : "interrupted");
 			result = w;
 			break;

@@ -36,7 +36,7 @@ static bool kept(int fd, const int *keep, size_t nkeep)
 }
 
 /* The child: no terminal, no Readline, no inherited descriptors but its own. */
-static void child_main(struct practice_env *env, int control, pid_t parent)
+static void child_main(struct practice_env *env, int control, pid_t parent, bool lmtp)
 {
 	setpgid(0, 0); /* Ctrl-C at the terminal is for the shell, not for us */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -79,6 +79,7 @@ static void child_main(struct practice_env *env, int control, pid_t parent)
 	loop.cfg.user = env->user;
 	loop.cfg.password = env->password;
 	loop.cfg.tls_available = true;
+	loop.cfg.lmtp = lmtp;
 	practice_settings_defaults(&loop.cfg.settings);
 	maildir_store(&loop.cfg.store, env->maildir);
 	int r = practice_loop_run(&loop);
@@ -121,7 +122,7 @@ struct practice *practice_start(const struct practice_options *o, char *err, siz
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		child_main(&p->env, sv[1], parent);
+		child_main(&p->env, sv[1], parent, o->lmtp);
 	}
 	close(sv[1]);
 	p->pid = pid;

@@ -43,7 +43,8 @@ int practice_serve(const struct practice_options *o)
 	printf("*  smtpsh practice server on %s port %u", env.addrs[0], env.port);
 	for (size_t i = 1; i < env.nfds; i++)
 		printf(" and %s port %u", env.addrs[i], env.port);
-	printf("%s\n", env.loopback ? " (loopback only)" : "");
+	printf("%s%s\n", env.loopback ? " (loopback only)" : "",
+	       o->lmtp ? ", speaking LMTP (RFC 2033: LHLO, one reply per recipient)" : "");
 	if (!env.loopback)
 		fprintf(stderr,
 			"! warning: listening on %s: anyone who can reach this machine can "
@@ -53,7 +54,8 @@ int practice_serve(const struct practice_options *o)
 		printf("*  AUTH login: user %s, password %s (offered after STARTTLS)\n", env.user,
 		       env.password);
 	printf("*  CA certificate to trust: %s\n", env.cafile);
-	printf("*    e.g. smtpsh --cafile %s --starttls localhost %u\n", env.cafile, env.port);
+	printf("*    e.g. smtpsh --cafile %s --starttls%s localhost %u\n", env.cafile,
+	       o->lmtp ? " --lmtp" : "", env.port);
 	printf("*    or   openssl s_client -starttls smtp -CAfile %s -connect localhost:%u\n",
 	       env.cafile, env.port);
 	if (!o->script)
@@ -85,6 +87,7 @@ int practice_serve(const struct practice_options *o)
 	loop.cfg.user = env.user;
 	loop.cfg.password = env.password;
 	loop.cfg.tls_available = true;
+	loop.cfg.lmtp = o->lmtp;
 	loop.cfg.script = o->script ? &script : NULL;
 	practice_settings_defaults(&loop.cfg.settings);
 	maildir_store(&loop.cfg.store, env.maildir);

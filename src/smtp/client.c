@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -113,6 +114,8 @@ static void auth_forget(struct smtp_client *c)
 
 void client_free(struct smtp_client *c)
 {
+	free(c->txn.rcpt);
+	c->txn = (struct client_txn){0};
 	caps_clear(&c->caps);
 	reply_parser_free(&c->parser);
 	smtp_reply_free(&c->cur);
@@ -130,8 +133,32 @@ void client_reset(struct smtp_client *c)
 	c->sent_seq = c->done_seq = 0;
 	c->in_auth = false;
 	c->greeting = 0;
-	c->dot_alone = false;
+	/* RFC 2033 4.2: the replies to "." are one per recipient, so what follows the "." in
+	   a pipelined group could not be told apart from them by count alone: it goes alone. */
+	c->dot_alone = c->lmtp;
+	c->dots_owed = c->dots_total = 0;
+	c->txn.n = c->txn.dropped = 0;
 	auth_forget(c);
+}
+
+void client_set_lmtp(struct smtp_client *c, bool lmtp)
+{
+	c->lmtp = lmtp;
+	c->dot_alone = lmtp || c->dot_alone;
+}
+
+const struct client_txn *client_txn(const struct smtp_client *c)
+{
+	return &c->txn;
+}
+
+bool client_dot_replies(const struct smtp_client *c, size_t *got, size_t *want)
+{
+	if (!c->dots_owed)
+		return false;
+	*want = c->dots_total;
+	*got = c->dots_total - c->dots_owed;
+	return true;
 }
 
 void client_set_phase(struct smtp_client *c, enum smtp_phase to)
@@ -176,9 +203,12 @@ const char *client_verb_short(enum client_verb v)
 
 /* Notes that a reply is owed to a command written at sent_ms (shown: as displayed, or NULL). */
 static void pend_push(struct smtp_client *c, enum client_verb v, long long sent_ms,
-		      const char *shown, unsigned pipe_index, unsigned pipe_total)
+		      const char *shown, unsigned pipe_index, unsigned pipe_total, int rcpt)
 {
 	if (c->pend_n == CLIENT_PENDING_MAX) { /* forget the oldest: its reply is long overdue */
+		const struct client_pending *old = &c->pending[c->pend_head];
+		if (old->v == VERB_DOT && old->rcpt >= 0 && c->dots_owed)
+			c->dots_owed--;
 		c->pend_head = (c->pend_head + 1) % CLIENT_PENDING_MAX;
 		c->pend_n--;
 		c->done_seq++;
@@ -188,17 +218,19 @@ static void pend_push(struct smtp_client *c, enum client_verb v, long long sent_
 	p->sent_ms = sent_ms;
 	p->pipe_index = pipe_index;
 	p->pipe_total = pipe_total;
+	p->rcpt = rcpt;
 	snprintf(p->shown, sizeof p->shown, "%s", shown ? shown : "");
 	c->pend_n++;
 	c->sent_seq++;
 }
 
 /* The command the next reply answers, popped; false when no reply is owed. */
-static bool pend_pop(struct smtp_client *c, enum client_verb *v)
+static bool pend_pop(struct smtp_client *c, enum client_verb *v, int *rcpt)
 {
 	if (!c->pend_n)
 		return false;
 	*v = c->pending[c->pend_head].v;
+	*rcpt = c->pending[c->pend_head].rcpt;
 	c->pend_head = (c->pend_head + 1) % CLIENT_PENDING_MAX;
 	c->pend_n--;
 	c->done_seq++;
@@ -213,7 +245,80 @@ const struct client_pending *client_pending_head(const struct smtp_client *c)
 void client_connected(struct smtp_client *c, long long now_ms)
 {
 	client_set_phase(c, PHASE_GREETING);
-	pend_push(c, VERB_GREETING, now_ms, NULL, 0, 0);
+	pend_push(c, VERB_GREETING, now_ms, NULL, 0, 0, -1);
+}
+
+/* ---- the recipients of the transaction ------------------------------------------------- */
+
+/* The address of a RCPT line as given: what is inside <...>, else the word after "TO:". */
+static void rcpt_address(const char *line, char *out, size_t outlen)
+{
+	const char *p = strchr(line, '<'), *e = p ? strchr(p, '>') : NULL;
+	if (p && e) {
+		p++;
+	} else {
+		p = strchr(line, ':');
+		p = p ? p + 1 : line + strlen(line);
+		p += strspn(p, " \t");
+		e = p + strcspn(p, " \t");
+	}
+	size_t n = (size_t)(e - p);
+	snprintf(out, outlen, "%.*s", n >= outlen ? (int)outlen - 1 : (int)n, p);
+}
+
+/* Adds the recipient of a RCPT line written now; its index, or -1 past CLIENT_RCPT_MAX. */
+static int txn_add(struct smtp_client *c, const char *line)
+{
+	struct client_txn *t = &c->txn;
+	if (t->n == CLIENT_RCPT_MAX) {
+		t->dropped++;
+		return -1;
+	}
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 8;
+		struct client_rcpt *r = realloc(t->rcpt, cap * sizeof *r);
+		if (!r) {
+			t->dropped++;
+			return -1;
+		}
+		t->rcpt = r;
+		t->cap = cap;
+	}
+	struct client_rcpt *r = &t->rcpt[t->n];
+	memset(r, 0, sizeof *r);
+	rcpt_address(line, r->addr, sizeof r->addr);
+	return (int)t->n++;
+}
+
+/* A reply kept with a recipient, cut to fit. */
+static void keep_text(char *dst, const struct smtp_reply *r)
+{
+	size_t n = r->text.len < CLIENT_RCPT_TEXT_MAX - 1 ? r->text.len : CLIENT_RCPT_TEXT_MAX - 1;
+	if (n)
+		memcpy(dst, r->text.data, n);
+	dst[n] = '\0';
+}
+
+/* What a reply to RCPT or "." says about the recipients. */
+static void txn_reply(struct smtp_client *c, enum client_verb v, int rcpt)
+{
+	struct client_txn *t = &c->txn;
+	int code = c->last.code;
+	if (v == VERB_RCPT && rcpt >= 0 && (size_t)rcpt < t->n) {
+		struct client_rcpt *r = &t->rcpt[rcpt];
+		r->rcpt_code = code;
+		r->accepted = code >= 200 && code < 300;
+		keep_text(r->rcpt_text, &c->last);
+	} else if (v == VERB_DOT && rcpt >= 0 && (size_t)rcpt < t->n) {
+		t->rcpt[rcpt].final_code = code;
+		keep_text(t->rcpt[rcpt].final_text, &c->last);
+	} else if (v == VERB_DOT) { /* SMTP: one reply for every accepted recipient */
+		for (size_t i = 0; i < t->n; i++)
+			if (t->rcpt[i].accepted) {
+				t->rcpt[i].final_code = code;
+				keep_text(t->rcpt[i].final_text, &c->last);
+			}
+	}
 }
 
 /* ---- commands --------------------------------------------------------------------------- */
@@ -288,6 +393,8 @@ void client_command(struct smtp_client *c, struct client_command *o, const char 
 	o->shown = shown ? shown : line;
 	if (v == VERB_EHLO)
 		caps_clear(&c->caps);
+	if (v == VERB_MAIL) /* a new transaction: its recipients follow */
+		c->txn.n = c->txn.dropped = 0;
 	auth_track(c, v, line);
 	struct session_event ev = {.type = SEV_SENT,
 				   .text = o->shown,
@@ -304,13 +411,28 @@ void client_command(struct smtp_client *c, struct client_command *o, const char 
 void client_expect(struct smtp_client *c, const struct client_command *o, long long sent_ms,
 		   unsigned pipe_index, unsigned pipe_total)
 {
-	pend_push(c, o->v, sent_ms, o->secret ? o->redacted : o->shown, pipe_index, pipe_total);
+	int rcpt = o->v == VERB_RCPT ? txn_add(c, o->line) : -1;
+	pend_push(c, o->v, sent_ms, o->secret ? o->redacted : o->shown, pipe_index, pipe_total,
+		  rcpt);
 	c->unsolicited = c->unsol_lines = 0;
 }
 
 void client_expect_dot(struct smtp_client *c, long long sent_ms)
 {
-	pend_push(c, VERB_DOT, sent_ms, ".", 0, 0);
+	size_t accepted = 0;
+	for (size_t i = 0; c->lmtp && i < c->txn.n; i++)
+		accepted += c->txn.rcpt[i].accepted;
+	if (!accepted) { /* SMTP, or an LMTP server that took DATA without a recipient */
+		pend_push(c, VERB_DOT, sent_ms, ".", 0, 0, -1);
+		return;
+	}
+	/* RFC 2033 4.2: "one reply for each successful RCPT command", in the order of the
+	   RCPT commands. A recipient dropped past CLIENT_RCPT_MAX still gets its reply: it is
+	   owed as one without an address. */
+	c->dots_owed = c->dots_total = accepted;
+	for (size_t i = 0; i < c->txn.n; i++)
+		if (c->txn.rcpt[i].accepted)
+			pend_push(c, VERB_DOT, sent_ms, c->txn.rcpt[i].addr, 0, 0, (int)i);
 }
 
 bool client_resend_after_dot(struct smtp_client *c, const int *codes, size_t n)
@@ -327,7 +449,7 @@ bool client_resend_after_dot(struct smtp_client *c, const int *codes, size_t n)
 /* ---- replies ---------------------------------------------------------------------------- */
 
 /* What a complete reply does to the state. */
-static enum client_action apply_reply(struct smtp_client *c, enum client_verb v, int code)
+static enum client_action apply_reply(struct smtp_client *c, enum client_verb v, int code, int rcpt)
 {
 	bool ok = code >= 200 && code < 300;
 	enum client_action act = CLIENT_REPLY;
@@ -363,6 +485,7 @@ static enum client_action apply_reply(struct smtp_client *c, enum client_verb v,
 			client_set_phase(c, PHASE_MAIL);
 		break;
 	case VERB_RCPT:
+		txn_reply(c, v, rcpt);
 		if (ok && (c->phase == PHASE_MAIL || c->phase == PHASE_RCPT))
 			client_set_phase(c, PHASE_RCPT);
 		break;
@@ -373,12 +496,34 @@ static enum client_action apply_reply(struct smtp_client *c, enum client_verb v,
 		}
 		break;
 	case VERB_DOT:
+		txn_reply(c, v, rcpt);
+		if (c->dots_owed && rcpt >= 0 && --c->dots_owed)
+			break; /* LMTP: more recipients' replies to come */
+		c->dots_total = 0;
 		client_set_phase(c, PHASE_READY);
 		break;
 	case VERB_RSET:
+		if (ok)
+			c->txn.n = c->txn.dropped = 0;
 		if (ok && c->phase > PHASE_READY)
 			client_set_phase(c, PHASE_READY);
 		break;
+	case VERB_XCLIENT:
+		if (code != 220)
+			break;
+		/* Postfix XCLIENT_README: the 220 reply IS the new greeting of a session that
+		   starts over as the client the attributes name: what EHLO said and who logged in
+		   no longer hold (LOGIN= is the server's to decide). */
+		caps_clear(&c->caps);
+		c->greeting = code;
+		c->in_auth = false;
+		auth_forget(c);
+		c->txn.n = c->txn.dropped = 0;
+		client_set_phase(c, PHASE_GREETED);
+		notify(c, SEV_INFO,
+		       "XCLIENT accepted: that reply is the new greeting; the extensions are "
+		       "forgotten, EHLO comes next");
+		return CLIENT_NEW_GREETING;
 	case VERB_QUIT:
 		if (code == 221)
 			return CLIENT_CLOSE;
@@ -395,9 +540,12 @@ static enum client_action apply_reply(struct smtp_client *c, enum client_verb v,
 static enum client_action end_broken_reply(struct smtp_client *c, struct client_result *res)
 {
 	enum client_verb v = VERB_OTHER;
-	bool owed = pend_pop(c, &v);
+	int rcpt = -1;
+	bool owed = pend_pop(c, &v, &rcpt);
 	if (v == VERB_GREETING)
 		client_set_phase(c, PHASE_GREETED);
+	if (v == VERB_DOT && rcpt >= 0 && c->dots_owed && --c->dots_owed == 0)
+		client_set_phase(c, PHASE_READY);
 	res->done = owed;
 	res->verb = v;
 	return res->action = CLIENT_PROTO_ERROR;
@@ -471,6 +619,11 @@ enum client_action client_recv(struct smtp_client *c, const char *data, size_t l
 		    .pipe_index = pd ? pd->pipe_index : 0,
 		    .pipe_total = pd ? pd->pipe_total : 0,
 		};
+		if (pd && pd->v == VERB_DOT && pd->rcpt >= 0) {
+			ev.rcpt = pd->shown;
+			ev.rcpt_index = (unsigned)(c->dots_total - c->dots_owed + 1);
+			ev.rcpt_total = (unsigned)c->dots_total;
+		}
 		if (r == REPLY_BAD && line.err == REPLY_ERR_TOO_LONG && ev.len > 256)
 			ev.len = 256; /* the first bytes are enough to see what it is */
 		/* Lines nobody asked for are shown up to the cap of one reply, then counted: a
@@ -518,7 +671,8 @@ enum client_action client_recv(struct smtp_client *c, const char *data, size_t l
 			res->done = true;
 			res->code = c->last.code;
 			enum client_verb v;
-			if (!pend_pop(c, &v)) { /* unsolicited: shown, no effect */
+			int rcpt = -1;
+			if (!pend_pop(c, &v, &rcpt)) { /* unsolicited: shown, no effect */
 				if (c->unsolicited++ == 0)
 					notify(
 					    c, SEV_WARNING,
@@ -526,7 +680,7 @@ enum client_action client_recv(struct smtp_client *c, const char *data, size_t l
 				return res->action = CLIENT_REPLY;
 			}
 			res->verb = v;
-			return res->action = apply_reply(c, v, res->code);
+			return res->action = apply_reply(c, v, res->code, rcpt);
 		}
 	}
 	*used_out = off;
@@ -557,6 +711,7 @@ size_t client_tls_reset(struct smtp_client *c)
 	caps_clear(&c->caps);
 	c->pend_head = c->pend_n = 0;
 	c->done_seq = c->sent_seq;
+	c->dots_owed = c->dots_total = 0;
 	return held;
 }
 

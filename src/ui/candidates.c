@@ -71,6 +71,8 @@ static bool verb_fits(const struct shell *sh, const struct smtp_verb *v)
 		return false;
 	if (v->needs_cap && caps->known && !caps_has(caps, v->needs_cap))
 		return false;
+	if (v->dialect == (session_lmtp(sh->session) ? VERB_SMTP_ONLY : VERB_LMTP_ONLY))
+		return false;
 	return true;
 }
 

@@ -18,10 +18,56 @@ static const struct shell *current;
 
 static const char *const default_mechs[] = {"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"};
 
+/*
+ * XCLIENT's and XFORWARD's attributes as NAME=, from the EHLO reply's list (Postfix
+ * XCLIENT_README, XFORWARD_README), or the documented ones before EHLO. Each attribute may be
+ * given once per command, so those already on the line are not offered again.
+ */
+static void forward_attributes(struct candidates *c)
+{
+	static const char *const xclient[] = {"NAME", "ADDR",  "PORT",	   "PROTO",
+					      "HELO", "LOGIN", "DESTADDR", "DESTPORT"};
+	static const char *const xforward[] = {"NAME", "ADDR",	"PORT",	 "PROTO",
+					       "HELO", "IDENT", "SOURCE"};
+	static char attrs[16][24];
+	bool is_xclient = strcasecmp(c->first, "XCLIENT") == 0;
+	const struct smtp_caps *caps = session_caps(c->sh->session);
+	const struct smtp_cap *cap =
+	    caps->known ? caps_find(caps, is_xclient ? "XCLIENT" : "XFORWARD") : NULL;
+	size_t k = 0;
+	if (cap) {
+		for (const char *p = cap->params; *p && k < 16;) {
+			size_t len = strcspn(p, " ");
+			/* attribute names only: nothing else from the server is offered */
+			if (len && len < 20 && strspn(p, "ABCDEFGHIJKLMNOPQRSTUVWXYZ_") >= len)
+				snprintf(attrs[k++], sizeof attrs[0], "%.*s=", (int)len, p);
+			p += len;
+			p += strspn(p, " ");
+		}
+	} else {
+		const char *const *list = is_xclient ? xclient : xforward;
+		size_t n = is_xclient ? sizeof xclient / sizeof xclient[0]
+				      : sizeof xforward / sizeof xforward[0];
+		for (; k < n; k++)
+			snprintf(attrs[k], sizeof attrs[0], "%s=", list[k]);
+	}
+	c->no_space = true;
+	for (size_t i = 0; i < k; i++) {
+		char needle[32];
+		snprintf(needle, sizeof needle, " %.24s", attrs[i]);
+		if (!strcasestr(c->line, needle))
+			candidates_offer(c, attrs[i]);
+	}
+}
+
 /* The arguments of an SMTP command typed by hand: MAIL FROM:<, RCPT TO:<, AUTH's mechanism. */
 static void smtp_arguments(struct candidates *c)
 {
 	const struct shell *sh = c->sh;
+	if (strcasecmp(c->first, "XCLIENT") == 0 || strcasecmp(c->first, "XFORWARD") == 0) {
+		forward_attributes(c);
+		return;
+	}
 	if (c->nwords > 1)
 		return;
 	if (strcasecmp(c->first, "MAIL") == 0 &&

@@ -24,8 +24,13 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 {
 	const char *host = NULL, *port = NULL;
 	enum tls_mode mode = sh->mode;
+	struct session_link link = sh->link;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--tls") == 0)
+		if (strcmp(argv[i], "--lmtp") == 0)
+			link.lmtp = true;
+		else if (strcmp(argv[i], "--smtp") == 0)
+			link.lmtp = false;
+		else if (strcmp(argv[i], "--tls") == 0)
 			mode = TLS_IMPLICIT;
 		else if (strcmp(argv[i], "--starttls") == 0)
 			mode = TLS_STARTTLS;
@@ -44,7 +49,12 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 		}
 	}
 	if (!host) {
-		shell_error(sh, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain]");
+		shell_error(sh, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain] "
+				"[--lmtp|--smtp]");
+		return;
+	}
+	if (session_set_link(sh->session, &link) < 0) {
+		shell_error(sh, "\\connect: %s", session_error(sh->session));
 		return;
 	}
 	shell_connect(sh, host, port, mode);
@@ -375,7 +385,7 @@ static void complete_files(struct candidates *c)
 /* \connect: host, then port, then --tls/--starttls/--plain. */
 static void complete_connect(struct candidates *c)
 {
-	static const char *const opts[] = {"--tls", "--starttls", "--plain"};
+	static const char *const opts[] = {"--tls", "--starttls", "--plain", "--lmtp", "--smtp"};
 	if (c->nwords >= 2 || c->text[0] == '-')
 		for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
 			candidates_offer(c, opts[i]);
@@ -405,8 +415,9 @@ static void complete_help(struct candidates *c)
 const struct meta_command meta_commands[] = {
     {.name = "connect",
      .run = cmd_connect,
-     .args = "HOST [PORT] [--tls|--starttls|--plain]",
-     .help = "connect to an SMTP server (says QUIT to the current one first)",
+     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp]",
+     .help = "connect to an SMTP (or --lmtp: LMTP) server; HOST may be a UNIX socket path "
+	     "(/... or ./...) (says QUIT to the current one first)",
      .complete = complete_connect},
     {.name = "disconnect",
      .run = cmd_disconnect,

@@ -156,6 +156,12 @@ static void reply_notes(struct render *r, const struct session_event *ev, struct
 			escape_append(notes, ev->command, strlen(ev->command), ESCAPE_DEFAULT);
 		buf_putc(notes, ']');
 	}
+	if (ev->rcpt) { /* LMTP: each accepted recipient's own reply to the "." */
+		note_open(r, notes);
+		buf_puts(notes, "for <");
+		escape_append(notes, ev->rcpt, strlen(ev->rcpt), ESCAPE_DEFAULT);
+		buf_printf(notes, ">, %u/%u]", ev->rcpt_index, ev->rcpt_total);
+	}
 	int code;
 	struct enh_code enh;
 	bool has_enh;

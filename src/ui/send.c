@@ -358,7 +358,8 @@ int send_oneshot(struct shell *sh, const struct send_opts *o, const char *ehlo_n
 	}
 	if (session_phase(s) == PHASE_GREETED) {
 		char line[300];
-		snprintf(line, sizeof line, "EHLO %s", ehlo_name ? ehlo_name : "localhost");
+		snprintf(line, sizeof line, "%s %s", session_hello_verb(s),
+			 ehlo_name ? ehlo_name : "localhost");
 		bool refused = false;
 		if (!step(sh, line, 250, &refused))
 			goto quit;
@@ -374,7 +375,8 @@ int send_oneshot(struct shell *sh, const struct send_opts *o, const char *ehlo_n
 			    "the server offers STARTTLS: using it before AUTH (a password "
 			    "is not sent in plaintext when TLS is on offer)");
 		char line[300];
-		snprintf(line, sizeof line, "EHLO %s", ehlo_name ? ehlo_name : "localhost");
+		snprintf(line, sizeof line, "%s %s", session_hello_verb(s),
+			 ehlo_name ? ehlo_name : "localhost");
 		bool refused = false;
 		if (!step(sh, "STARTTLS", 220, &refused) || !session_tls(s)) {
 			if (refused || (session_connected(s) && !session_tls(s))) {

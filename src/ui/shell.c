@@ -29,6 +29,7 @@ struct shell *shell_new(const struct shell_params *p)
 	sh->batch = p->batch;
 	sh->strict = p->strict;
 	sh->mode = p->mode;
+	sh->link = p->link;
 	sh->allow_plaintext_auth = p->allow_plaintext_auth;
 	sh->default_user = p->default_user;
 	sh->default_mech = p->default_mech;

@@ -26,6 +26,7 @@ struct shell {
 	bool batch;           /* stop at network/TLS failures */
 	bool strict;          /* also stop at 4xx/5xx replies and protocol errors */
 	enum tls_mode mode;   /* default for \connect */
+	struct session_link link; /* default for \connect (--lmtp...); strings outlive sh */
 	int status;           /* exit status so far */
 	bool done;            /* \quit, or a failure that ends a batch */
 	volatile sig_atomic_t *interrupted;

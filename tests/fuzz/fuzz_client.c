@@ -3,7 +3,9 @@
    reset, the end of DATA). Invariants: no crash or leak, the phase is always one of enum
    smtp_phase and changes only through client_set_phase (the trace agrees with it), the owed
    replies stay within CLIENT_PENDING_MAX and match the sequence numbers, a kept reply stays
-   within CLIENT_REPLY_TEXT_MAX, every received event has a valid code.
+   within CLIENT_REPLY_TEXT_MAX, every received event has a valid code; in LMTP (the first
+   byte's low bit) the replies owed to "." never outnumber the replies owed, the recipients
+   stay within CLIENT_RCPT_MAX and an event's recipient index within its total.
 
    Input: a series of steps; each step is one byte (what to do) then its data: for "server
    bytes", a length byte and that many bytes. */
@@ -23,6 +25,8 @@ static void on_event(struct session_event *ev, void *arg)
 	if (ev->type == SEV_RECEIVED && ev->code != 0 && (ev->code < 200 || ev->code > 599))
 		abort();
 	if (ev->len && !ev->text)
+		abort();
+	if (ev->rcpt && (ev->rcpt_index < 1 || ev->rcpt_index > ev->rcpt_total))
 		abort();
 }
 
@@ -51,6 +55,9 @@ static const char *const commands[] = {
     "NOOP",
     " auth\tplain x",
     "XCLIENT ADDR=1.2.3.4",
+    "XFORWARD ADDR=1.2.3.4",
+    "RCPT TO:<c@y> NOTIFY=NEVER",
+    "RCPT TO:no-brackets",
 };
 
 static void check(const struct smtp_client *c)
@@ -61,6 +68,8 @@ static void check(const struct smtp_client *c)
 		abort();
 	if (c->last.text.len > CLIENT_REPLY_TEXT_MAX || c->cur.text.len > CLIENT_REPLY_TEXT_MAX)
 		abort();
+	if (c->dots_owed > c->pend_n || c->dots_owed > c->dots_total || c->txn.n > CLIENT_RCPT_MAX)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -68,8 +77,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct smtp_client c;
 	client_init(&c, on_event, on_phase, NULL);
 	traced = PHASE_DISCONNECTED;
-	client_connected(&c, 0);
 	size_t i = 0;
+	if (size)
+		client_set_lmtp(&c, data[i++] & 1);
+	client_connected(&c, 0);
 	while (i < size) {
 		uint8_t op = data[i++];
 		switch (op % 8) {

@@ -32,6 +32,16 @@ CURATED = [
     ("07-message-too-big",     "small",      25,  [],        None),
     ("08-pipelining",          "plain",      25,  [],        None),
     ("09-rset-second-message", "plain",      25,  [],        None),
+    ("10-xclient",             "xclient",    25,  [],        None),
+]
+
+# Recorded against the Dovecot LMTP lab on its UNIX socket (make_curated.py), with smtpsh's
+# options; replayed against it by tests/lmtp/test_client.py. The header names the socket
+# LMTP_SOCKET instead of the lab's.
+LMTP_SOCKET = "/run/dovecot/lmtp"
+LMTP_CURATED = [
+    # name        options
+    ("11-lmtp",   ["--lmtp"]),
 ]
 
 

@@ -8,7 +8,9 @@ Each scenario (scenarios/NAME.smtp) is a batch script whose "#" lines are the
 comments of the transcript. It runs with --record against the lab; then the
 lab's ports are replaced by the standard ones (header and "connected" line)
 and the comments before the first command move above the connection.
-Needs root and Postfix (scripts/install-test-deps.sh), like the tests.
+Needs root and Postfix (scripts/install-test-deps.sh), like the tests. The LMTP ones
+(curated.LMTP_CURATED) are recorded against the Dovecot LMTP lab (tests/lab/dovecotlab.py)
+on its UNIX socket, whose path the header names as /run/dovecot/lmtp.
 """
 
 import os
@@ -24,15 +26,39 @@ def tidy(raw, std_port, lab_port):
     lines = raw.split("\n")
     end = lines.index("")
     header, body = lines[:end], lines[end + 1:]
-    header = ["port: %d" % std_port if l.startswith("port: ") else l for l in header]
-    header.insert(1, "# recorded with smtpsh against the Postfix of its test lab (tests/lab);")
-    header.insert(2, "# the lab's port is replaced by the standard one; replies are the server's")
+    header = ["port: %d" % std_port if l.startswith("port: ") and std_port else l
+              for l in header]
+    header.insert(1, "# recorded with smtpsh against the %s of its test lab (tests/lab);"
+                  % ("Postfix" if std_port else "Dovecot LMTP"))
+    header.insert(2, "# the lab's %s is replaced by the standard one; replies are the server's"
+                  % ("port" if std_port else "socket path"))
     first_sent = next(i for i, l in enumerate(body) if re.match(r"^(p\d+/\d+ )?(->|~>|\?>)", l))
     intro = [l for l in body[:first_sent] if l.startswith("#")]
     rest = [l for l in body[:first_sent] if not l.startswith("#")] + body[first_sent:]
-    rest = [re.sub(r"^(\*  connected to .* port )%d$" % lab_port, r"\g<1>%d" % std_port, l)
-            for l in rest]
+    if std_port:
+        rest = [re.sub(r"^(\*  connected to .* port )%d$" % lab_port, r"\g<1>%d" % std_port, l)
+                for l in rest]
     return "\n".join(header + [""] + intro + [""] + rest)
+
+
+def record_lmtp(names):
+    """The LMTP transcripts, against Dovecot's UNIX socket (the path made standard)."""
+    from dovecotlab import DovecotLab
+    todo = [c for c in curated.LMTP_CURATED if c[0] in names]
+    if not todo:
+        return
+    with DovecotLab() as lab:
+        for name, options in todo:
+            out = os.path.join(lab.dir, name + ".raw")
+            r = lablib.run_smtpsh(["-f", curated.scenario_path(name), "--record", out]
+                                  + options + [lab.lmtp_socket])
+            if r.rc != 0:
+                sys.exit("%s: smtpsh failed\n%s" % (name, r.describe()))
+            with open(out) as f:
+                text = tidy(f.read(), 0, 0).replace(lab.lmtp_socket, curated.LMTP_SOCKET)
+            with open(curated.transcript_path(name), "w") as f:
+                f.write(text)
+            print("wrote", curated.transcript_path(name))
 
 
 def main():
@@ -40,7 +66,10 @@ def main():
     exe = (os.path.abspath(args.pop(0)) if args and os.sep in args[0]
            else smtpshtest.smtpsh_path())
     os.environ["SMTPSH"] = exe
-    names = args or [c[0] for c in curated.CURATED]
+    names = args or [c[0] for c in curated.CURATED + curated.LMTP_CURATED]
+    record_lmtp(names)
+    if not [c for c in curated.CURATED if c[0] in names]:
+        return
     lab = lablib.PostfixLab(small_limit=curated.SMALL_LIMIT)
     lab.start()
     try:

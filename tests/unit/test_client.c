@@ -62,6 +62,7 @@ static const char *action_name(enum client_action a)
 	    [CLIENT_REPLY] = "reply",
 	    [CLIENT_START_DATA] = "start-data",
 	    [CLIENT_UPGRADE_TLS] = "upgrade-tls",
+	    [CLIENT_NEW_GREETING] = "new-greeting",
 	    [CLIENT_CLOSE] = "close",
 	    [CLIENT_PROTO_ERROR] = "proto-error",
 	    [CLIENT_ABORT] = "abort",
@@ -246,6 +247,12 @@ static struct expect spec(enum client_verb v, enum smtp_phase p, int code)
 		if (code == 221)
 			e.action = CLIENT_CLOSE;
 		break;
+	case VERB_XCLIENT: /* Postfix: the 220 is a new greeting */
+		if (code == 220) {
+			e.phase = PHASE_GREETED;
+			e.action = CLIENT_NEW_GREETING;
+		}
+		break;
 	default:
 		break;
 	}
@@ -258,14 +265,23 @@ static void test_every_verb_every_phase(void)
 		const char *line;
 		enum client_verb v;
 	} verbs[] = {
-	    {"EHLO me", VERB_EHLO},	  {"HELO me", VERB_HELO},
-	    {"LHLO me", VERB_EHLO},	  {"STARTTLS", VERB_STARTTLS},
-	    {"AUTH LOGIN", VERB_AUTH},	  {"MAIL FROM:<a@x>", VERB_MAIL},
-	    {"RCPT TO:<b@x>", VERB_RCPT}, {"DATA", VERB_DATA},
-	    {"RSET", VERB_RSET},	  {"QUIT", VERB_QUIT},
-	    {"NOOP", VERB_OTHER},	  {"VRFY bob", VERB_OTHER},
-	    {"EXPN list", VERB_OTHER},	  {"HELP", VERB_OTHER},
-	    {"BDAT 0 LAST", VERB_OTHER},  {"XCLIENT ADDR=1.2.3.4", VERB_OTHER},
+	    {"EHLO me", VERB_EHLO},
+	    {"HELO me", VERB_HELO},
+	    {"LHLO me", VERB_EHLO},
+	    {"STARTTLS", VERB_STARTTLS},
+	    {"AUTH LOGIN", VERB_AUTH},
+	    {"MAIL FROM:<a@x>", VERB_MAIL},
+	    {"RCPT TO:<b@x>", VERB_RCPT},
+	    {"DATA", VERB_DATA},
+	    {"RSET", VERB_RSET},
+	    {"QUIT", VERB_QUIT},
+	    {"NOOP", VERB_OTHER},
+	    {"VRFY bob", VERB_OTHER},
+	    {"EXPN list", VERB_OTHER},
+	    {"HELP", VERB_OTHER},
+	    {"BDAT 0 LAST", VERB_OTHER},
+	    {"XCLIENT ADDR=1.2.3.4", VERB_XCLIENT},
+	    {"XFORWARD ADDR=1.2.3.4", VERB_OTHER},
 	};
 	static const enum smtp_phase phases[] = {PHASE_GREETED, PHASE_READY, PHASE_MAIL,
 						 PHASE_RCPT};
@@ -772,6 +788,124 @@ static void test_events(void)
 	ok(!has_event("AGFsaW"), "the secret is not in the event's text when shown masks it");
 }
 
+/* --- LMTP (RFC 2033) ------------------------------------------------------------------------ */
+
+/* An LMTP conversation up to DATA's 354 with rcpts (a refused one's reply starts with 5). */
+static void lmtp_to_data(const char *const *rcpts, const char *const *replies, size_t n)
+{
+	fresh();
+	client_set_lmtp(&c, true);
+	client_reset(&c);
+	client_connected(&c, clock_ms);
+	feed("220 lmtp.example LMTP\r\n");
+	exchange("LHLO me", "250-lmtp.example\r\n250 PIPELINING\r\n");
+	exchange("MAIL FROM:<a@x>", "250 ok\r\n");
+	for (size_t i = 0; i < n; i++)
+		exchange(rcpts[i], replies[i]);
+	exchange("DATA", "354 go\r\n");
+	buf_reset(&events);
+	buf_reset(&trace);
+}
+
+static void test_lmtp(void)
+{
+	static const char *const rcpts[] = {"RCPT TO:<bob@x>", "RCPT TO:<nobody@x>",
+					    "RCPT TO:<carol@x> NOTIFY=NEVER"};
+	static const char *const replies[] = {"250 2.1.5 ok\r\n", "550 5.1.1 unknown\r\n",
+					      "250 2.1.5 ok\r\n"};
+	lmtp_to_data(rcpts, replies, 3);
+	ok(c.dot_alone, "LMTP: the \".\" goes alone (never pipelined with what follows)");
+	const struct client_txn *t = client_txn(&c);
+	is_int((long)t->n, 3, "three recipients in the transaction");
+	is_str(t->rcpt[0].addr, "bob@x", "the address as given, without <>");
+	is_str(t->rcpt[2].addr, "carol@x", "parameters after the address are not part of it");
+	ok(t->rcpt[0].accepted && !t->rcpt[1].accepted && t->rcpt[2].accepted,
+	   "accepted: the 250s, not the 550");
+	is_int(t->rcpt[1].rcpt_code, 550, "the refused one's RCPT reply kept");
+	is_str(t->rcpt[1].rcpt_text, "550 5.1.1 unknown", "and its text");
+
+	client_expect_dot(&c, clock_ms);
+	is_int((long)c.pend_n, 2, "the \".\" owes one reply per accepted recipient (2, not 3)");
+	size_t got = 9, want = 9;
+	ok(client_dot_replies(&c, &got, &want) && got == 0 && want == 2, "0 of 2 replies so far");
+	is_int(feed("250 2.0.0 <bob@x> delivered\r\n"), CLIENT_REPLY,
+	       "the first recipient's reply");
+	is_int(c.phase, PHASE_DATA, "still waiting for the second: the phase stays");
+	is_str(last_recv.rcpt, "bob@x", "the event names its recipient");
+	ok(last_recv.rcpt_index == 1 && last_recv.rcpt_total == 2, "1 of 2");
+	ok(client_dot_replies(&c, &got, &want) && got == 1 && want == 2, "1 of 2 replies so far");
+	is_int(feed("552 5.2.2 <carol@x> over quota\r\n"), CLIENT_REPLY, "the second one's");
+	is_str(last_recv.rcpt, "carol@x", "the event names the second recipient");
+	ok(last_recv.rcpt_index == 2 && last_recv.rcpt_total == 2, "2 of 2");
+	is_int(c.phase, PHASE_READY, "all replies came: the transaction is over");
+	is_str(trace.data, "data -> ready\n", "one phase change, after the last reply");
+	ok(!client_dot_replies(&c, &got, &want), "no reply to \".\" owed any more");
+	is_int(t->rcpt[0].final_code, 250, "bob's final reply kept");
+	is_str(t->rcpt[2].final_text, "552 5.2.2 <carol@x> over quota", "carol's final reply kept");
+	is_int(t->rcpt[1].final_code, 0, "the refused recipient has no final reply");
+	is_int((long)c.pend_n, 0, "nothing owed");
+
+	/* Several replies in one read: each is one reply, each answers its recipient. */
+	lmtp_to_data(rcpts, replies, 3);
+	client_expect_dot(&c, clock_ms);
+	feed("250 a\r\n250 b\r\n");
+	is_str(actions.data, "reply,reply", "two replies from one read");
+	is_int(c.phase, PHASE_READY, "both consumed");
+
+	/* A short LMTP server: one reply, then a NOOP's reply would be taken for carol's. */
+	lmtp_to_data(rcpts, replies, 3);
+	client_expect_dot(&c, clock_ms);
+	feed("250 a\r\n");
+	ok(client_dot_replies(&c, &got, &want) && got == 1 && want == 2,
+	   "a server that stops after one: the caller sees 1 of 2 (its timeout says so)");
+
+	/* An accepted RSET empties the list (a new MAIL does too, below). */
+	lmtp_to_data(rcpts, replies, 3);
+	client_expect_dot(&c, clock_ms);
+	feed("250 a\r\n250 b\r\n");
+	is_int((long)client_txn(&c)->n, 3, "after the transaction its recipients stay readable");
+	exchange("RSET", "250 ok\r\n");
+	is_int((long)client_txn(&c)->n, 0, "RSET accepted: no recipients");
+
+	/* SMTP: the one reply to "." is every accepted recipient's final reply. */
+	reach(PHASE_RCPT);
+	exchange("RCPT TO:<c@x>", "451 later\r\n");
+	exchange("DATA", "354 go\r\n");
+	client_expect_dot(&c, clock_ms);
+	is_int((long)c.pend_n, 1, "SMTP: one reply owed to \".\"");
+	feed("250 queued\r\n");
+	t = client_txn(&c);
+	ok(t->n == 2 && t->rcpt[0].final_code == 250 && t->rcpt[1].final_code == 0,
+	   "SMTP: the accepted recipient's final reply is the one reply");
+	ok(last_recv.rcpt == NULL, "SMTP: the reply names no recipient");
+	exchange("MAIL FROM:<a@x>", "250 ok\r\n");
+	is_int((long)client_txn(&c)->n, 0, "a new MAIL: a new list");
+}
+
+/* --- XCLIENT (Postfix): a new greeting ------------------------------------------------------ */
+
+static void test_xclient(void)
+{
+	reach(PHASE_READY);
+	exchange("EHLO me",
+		 "250-mx\r\n250-XCLIENT NAME ADDR PORT PROTO HELO LOGIN\r\n250 PIPELINING\r\n");
+	ok(caps_has(&c.caps, "XCLIENT"), "XCLIENT advertised");
+	buf_reset(&trace);
+	is_int(exchange("XCLIENT ADDR=192.0.2.1 NAME=spike.example", "220 mx.example ESMTP\r\n"),
+	       CLIENT_NEW_GREETING, "220 to XCLIENT: a new greeting");
+	is_int(c.phase, PHASE_GREETED, "phase back to greeted");
+	is_str(trace.data, "ready -> greeted\n", "traced");
+	ok(!c.caps.known && !caps_has(&c.caps, "XCLIENT"), "the capabilities are forgotten");
+	ok(has_event("I XCLIENT accepted"), "said as a local event");
+	is_int(exchange("EHLO spike.example", "250-mx\r\n250 PIPELINING\r\n"), CLIENT_REPLY,
+	       "EHLO after the new greeting");
+	is_int(c.phase, PHASE_READY, "ready again");
+	is_int(exchange("XCLIENT ADDR=192.0.2.1", "550 5.7.0 not authorized\r\n"), CLIENT_REPLY,
+	       "a refused XCLIENT is a reply");
+	is_int(c.phase, PHASE_READY, "and changes nothing");
+	ok(caps_has(&c.caps, "PIPELINING"), "the capabilities stay");
+}
+
 int main(void)
 {
 	buf_init(&events);
@@ -788,6 +922,8 @@ int main(void)
 	test_auth();
 	test_quit_and_421();
 	test_events();
+	test_lmtp();
+	test_xclient();
 	client_free(&c);
 	buf_free(&events);
 	buf_free(&trace);
