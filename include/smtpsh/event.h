@@ -57,6 +57,21 @@ struct session_event {
 	/* SEV_SENT body line past the screen's limit (body_echo_max): for a transcript, not the
 	   screen. */
 	bool quiet;
+	/* SEV_SENT: bytes written exactly as given (\raw): no CRLF was added, text may hold CR,
+	   LF and NUL (escape it), and the reply cannot be paired with it. With secret, redacted
+	   holds redacted_len bytes (it may hold NUL too). */
+	bool raw;
+	size_t redacted_len;
+	size_t octets; /* SEV_SENT raw or chunk: the octets written (text may be redacted) */
+	/* SEV_SENT: octets of a BDAT chunk (RFC 3030), sent exactly as given, like raw (the
+	   "BDAT n [LAST]" command line is an ordinary SEV_SENT before them). A chunk may be
+	   reported in several events (a transcript writes each as a line); chunk_omitted > 0:
+	   that many octets of the chunk are not reported (a big chunk), text is empty. */
+	bool chunk;
+	unsigned long long chunk_omitted;
+	/* SEV_RECEIVED: the recipient (as given to RCPT, without <>) this reply is for: LMTP's
+	   one reply per accepted recipient after the end of data (RFC 2033 4.2), or NULL. */
+	const char *rcpt;
 	/* Every event: the connection it belongs to, as session_connect() was asked (host NULL
 	   before the first one; the last one's after it ended), and whether it is open. A
 	   transcript's header names them: the writer learns them here, not from the session. */

@@ -106,7 +106,7 @@ static void test_round_trip(const char *dir)
 	ok(!w.failed, "no write failure");
 
 	const char *file = slurp(path);
-	ok(strncmp(file, "smtpsh-transcript 1\ntool: smtpsh ", 33) == 0, "magic line and tool");
+	ok(strncmp(file, "smtpsh-transcript 2\ntool: smtpsh ", 33) == 0, "magic line and tool");
 	ok(strstr(file, "\nhost: mail.example.test\nport: 587\ntls: starttls\n\n") != NULL,
 	   "peer in the header, empty line after it");
 	ok(strstr(file, "secret") == NULL && strstr(file, "AGFsaWNl") == NULL &&
@@ -199,8 +199,8 @@ static void test_round_trip(const char *dir)
 	ok(transcript_open(&w, path) == 0, "reopen");
 	transcript_close(&w);
 	file = slurp(path);
-	ok(!strncmp(file, "smtpsh-transcript 1\n", 20) && !strstr(file, "host:") &&
-		   file[strlen(file) - 2] == '\n',
+	ok(!strncmp(file, "smtpsh-transcript 2\n", 20) && !strstr(file, "host:") &&
+	       file[strlen(file) - 2] == '\n',
 	   "header only, without a peer");
 	transcript_writer_free(&w);
 
@@ -308,9 +308,11 @@ static void test_parse(void)
 
 	struct transcript_header h = {0};
 	char err[200];
-	ok(transcript_parse_magic("smtpsh-transcript 1", 19, err, sizeof err) == 0, "magic");
-	ok(transcript_parse_magic("smtpsh-transcript 2", 19, err, sizeof err) < 0 &&
-		   strstr(err, "not one this smtpsh reads"),
+	ok(transcript_parse_magic("smtpsh-transcript 1", 19, err, sizeof err) == 1, "magic");
+	ok(transcript_parse_magic("smtpsh-transcript 2", 19, err, sizeof err) == 2,
+	   "version 2 (raw writes, BDAT chunks, LMTP replies) is read");
+	ok(transcript_parse_magic("smtpsh-transcript 3", 19, err, sizeof err) < 0 &&
+	       strstr(err, "not one this smtpsh reads"),
 	   "a newer version is refused by name");
 	ok(transcript_parse_magic("From: x", 7, err, sizeof err) < 0, "not a transcript");
 	ok(transcript_parse_header_line("host: a.example", 15, &h, err, sizeof err) == 1 &&
@@ -380,6 +382,104 @@ static void test_reader_hostile(const char *dir)
 	transcript_entry_free(&e);
 }
 
+/* --- version 2: raw writes, BDAT chunks, LMTP replies per recipient ------------------------- */
+
+static void test_version2(const char *dir)
+{
+	char path[512];
+	snprintf(path, sizeof path, "%s/v2.transcript", dir);
+	struct transcript_writer w;
+	transcript_writer_init(&w);
+	peer_up = true;
+	ok(transcript_open(&w, path) == 0, "v2: open");
+	static const char rawbytes[] = "MAIL FROM:<a@x>\nRCPT TO:<b@x>\r\n\0\xe9 caf\xc3\xa9 ";
+	struct session_event ev = sent(rawbytes, false);
+	ev.len = sizeof rawbytes - 1;
+	ev.raw = true;
+	ev.octets = ev.len;
+	hear(&ev, &w);
+	/* a raw write with an AUTH in it: its redacted form (it may hold NUL) goes to the file */
+	static const char red[] = "AUTH PLAIN <redacted>\r\n\0";
+	ev = sent("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n\0", false);
+	ev.len = 34;
+	ev.raw = true;
+	ev.secret = true;
+	ev.redacted = red;
+	ev.redacted_len = sizeof red - 1;
+	hear(&ev, &w);
+	ev = sent("BDAT 12 LAST", true);
+	hear(&ev, &w);
+	ev = sent("Subject: x\r\n", true);
+	ev.chunk = true;
+	hear(&ev, &w);
+	ev = sent("", true);
+	ev.chunk = true;
+	ev.chunk_omitted = 1048576;
+	hear(&ev, &w);
+	ev = received("250 2.1.5 Ok", 12, true, -1);
+	ev.rcpt = "b o\nb@example.test";
+	hear(&ev, &w);
+	transcript_close(&w);
+	const char *file = slurp(path);
+	ok(strstr(file,
+		  "\nraw -> MAIL FROM:<a@x>\\nRCPT TO:<b@x>\\r\\n\\x00\\xe9 caf\xc3\xa9\\x20\n"),
+	   "raw write: one line, CR LF NUL and bad UTF-8 escaped, UTF-8 text kept");
+	ok(strstr(file, "\nraw -> AUTH PLAIN <redacted>\\r\\n\\x00\n") && !strstr(file, "AGFsaW"),
+	   "raw write with a secret: the redacted form, all of it");
+	ok(strstr(file, "\n~> BDAT 12 LAST\nchunk ~> Subject: x\\r\\n\nchunk omitted:1048576 ~>\n"),
+	   "BDAT: the command, the chunk's octets, a summary of what was not recorded");
+	ok(strstr(file, "\nrcpt:b\\x20o\\nb@example.test <~ 250 2.1.5 Ok\n"),
+	   "LMTP: the reply with its recipient, escaped without blanks");
+	transcript_writer_free(&w);
+
+	/* read back */
+	struct transcript_reader rd;
+	ok(transcript_reader_open(&rd, path) == 0 && rd.header.version == 2, "v2: read back");
+	struct transcript_entry e;
+	transcript_entry_init(&e);
+	ok(transcript_reader_next(&rd, &e) == 1 && e.kind == TR_SENT && e.raw &&
+	       e.text.len == sizeof rawbytes - 1 && !memcmp(e.text.data, rawbytes, e.text.len),
+	   "raw write: the exact octets back");
+	ok(transcript_reader_next(&rd, &e) == 1 && e.raw && e.text.len == sizeof red - 1,
+	   "redacted raw write back");
+	ok(transcript_reader_next(&rd, &e) == 1 && !e.raw && !e.chunk &&
+	       !strcmp(e.text.data, "BDAT 12 LAST"),
+	   "the BDAT command is a sent line");
+	ok(transcript_reader_next(&rd, &e) == 1 && e.chunk && e.tls &&
+	       !strcmp(e.text.data, "Subject: x\r\n"),
+	   "chunk octets back");
+	ok(transcript_reader_next(&rd, &e) == 1 && e.chunk && e.omitted == 1048576 && !e.text.len,
+	   "omitted octets back");
+	ok(transcript_reader_next(&rd, &e) == 1 && e.kind == TR_RECEIVED && e.has_rcpt &&
+	       !strcmp(e.rcpt.data, "b o\nb@example.test") && e.code == 250,
+	   "recipient of an LMTP reply back");
+	ok(transcript_reader_next(&rd, &e) == 0, "end");
+	transcript_reader_close(&rd);
+
+	/* the parser's rules */
+	ok(parse("raw -> a\\0b\\r\\n", &e) == 0 && e.raw && e.text.len == 5 && e.text.data[1] == 0,
+	   "\\0 is a NUL in a raw line");
+	ok(parse("-> a\\0b", &e) < 0, "but not in an ordinary sent line");
+	ok(parse("+5ms p1/2 raw -> x", &e) == 0 && e.raw && e.pipe_total == 2, "with other fields");
+	ok(parse("raw <- 250 x", &e) < 0 && parse("chunk <- 250", &e) < 0 &&
+	       parse("omitted:5 chunk <- 250", &e) < 0,
+	   "raw and chunk go with sent lines only");
+	ok(parse("rcpt:a@b -> x", &e) < 0, "rcpt goes with received lines only");
+	ok(parse("raw *  x", &e) < 0 && parse("rcpt:a !  x", &e) < 0, "nor with local lines");
+	ok(parse("raw raw -> x", &e) < 0 && parse("raw chunk -> x", &e) < 0 &&
+	       parse("rcpt:a rcpt:b <- 250", &e) < 0,
+	   "each field once");
+	ok(parse("omitted:5 -> x", &e) < 0 && parse("chunk omitted:5 -> x", &e) < 0 &&
+	       parse("chunk omitted:0 ->", &e) < 0 && parse("chunk omitted: ->", &e) < 0 &&
+	       parse("chunk omitted:99999999999999999999 ->", &e) < 0,
+	   "omitted: with chunk, no text, a count");
+	ok(parse("chunk omitted:7 ->", &e) == 0 && e.omitted == 7, "omitted");
+	ok(parse("rcpt: <- 250", &e) < 0 && parse("rcpt:a\\q <- 250", &e) < 0,
+	   "bad recipient fields");
+	ok(parse("rawx -> a", &e) < 0 && parse("raw-> a", &e) < 0, "raw is a word");
+	transcript_entry_free(&e);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/smtpsh-test-transcript-XXXXXX";
@@ -391,6 +491,7 @@ int main(void)
 	test_header_peer(dir);
 	test_parse();
 	test_reader_hostile(dir);
+	test_version2(dir);
 	char cmd[600];
 	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
