@@ -99,6 +99,22 @@ enum session_status session_command(struct smtp_session *s, const char *line, co
 				    struct smtp_reply *reply);
 
 /*
+ * Writes data[0..len) exactly as given (\raw): nothing added (no CRLF), any octet (NUL, bare
+ * CR or LF, 8-bit), in one write; inside DATA the bytes go into the message as they are
+ * (lines gathered before them are written first). Waits for nothing: the engine goes out of
+ * step (client_raw: replies shown as they arrive, paired with nothing), and the next command
+ * (session_command, session_pipeline, session_data_end) first waits until the server has been
+ * quiet for SESSION_QUIET_MS (bounded by the timeout), then goes back in step. reveal: show an
+ * AUTH secret in the bytes on screen (\set reveal-secrets); a transcript gets it redacted
+ * whatever reveal says. SESSION_ERR_STATE when not connected. The plaintext-AUTH rule is the
+ * caller's (authline_raw_refused_in_clear).
+ */
+enum session_status session_raw(struct smtp_session *s, const char *data, size_t len, bool reveal);
+#define SESSION_QUIET_MS 500
+/* Have raw bytes put the session out of step (and no command since brought it back)? */
+bool session_out_of_step(const struct smtp_session *s);
+
+/*
  * PIPELINING (RFC 2920): sends the n command lines in one write, then waits for their n
  * replies, in order; replies[i] (when replies is not NULL) gets the reply to lines[i] (code 0:
  * none came). Every line but the last must be one that session_pipelinable() accepts (MAIL,

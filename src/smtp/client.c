@@ -131,6 +131,10 @@ void client_reset(struct smtp_client *c)
 	c->in_auth = false;
 	c->greeting = 0;
 	c->dot_alone = false;
+	c->out_of_step = false;
+	c->raw_auth_open = false;
+	c->probing = false;
+	c->probe_replies = 0;
 	auth_forget(c);
 }
 
@@ -301,16 +305,27 @@ void client_command(struct smtp_client *c, struct client_command *o, const char 
 	emit(c, &ev);
 }
 
+/* A command written while out of step: its reply will be the last one (client_probe_end). */
+static void start_probe(struct smtp_client *c)
+{
+	if (!c->out_of_step || c->probing)
+		return;
+	c->probing = true;
+	c->probe_replies = 0;
+}
+
 void client_expect(struct smtp_client *c, const struct client_command *o, long long sent_ms,
 		   unsigned pipe_index, unsigned pipe_total)
 {
 	pend_push(c, o->v, sent_ms, o->secret ? o->redacted : o->shown, pipe_index, pipe_total);
 	c->unsolicited = c->unsol_lines = 0;
+	start_probe(c);
 }
 
 void client_expect_dot(struct smtp_client *c, long long sent_ms)
 {
 	pend_push(c, VERB_DOT, sent_ms, ".", 0, 0);
+	start_probe(c);
 }
 
 bool client_resend_after_dot(struct smtp_client *c, const int *codes, size_t n)
@@ -395,7 +410,9 @@ static enum client_action apply_reply(struct smtp_client *c, enum client_verb v,
 static enum client_action end_broken_reply(struct smtp_client *c, struct client_result *res)
 {
 	enum client_verb v = VERB_OTHER;
-	bool owed = pend_pop(c, &v);
+	bool owed = !c->out_of_step && pend_pop(c, &v);
+	if (c->probing)
+		c->probe_replies++;
 	if (v == VERB_GREETING)
 		client_set_phase(c, PHASE_GREETED);
 	res->done = owed;
@@ -456,7 +473,9 @@ enum client_action client_recv(struct smtp_client *c, const char *data, size_t l
 			break;
 		if (r == REPLY_BAD && line.err == REPLY_ERR_TOO_MANY_LINES)
 			return too_many_lines(c, data + off, len - off, res);
-		const struct client_pending *pd = client_pending_head(c);
+		/* Out of step, no reply is paired as it arrives: even with a command written
+		   (probing), which one answers it is known only once the line is quiet. */
+		const struct client_pending *pd = c->out_of_step ? NULL : client_pending_head(c);
 		struct session_event ev = {
 		    .type = SEV_RECEIVED,
 		    .text = line.text,
@@ -518,6 +537,18 @@ enum client_action client_recv(struct smtp_client *c, const char *data, size_t l
 			res->done = true;
 			res->code = c->last.code;
 			enum client_verb v;
+			if (c->out_of_step) { /* shown unpaired; a probe counts it */
+				/* a 334 after raw bytes asks for a SASL response: what comes next
+				   is a secret (client_raw, client_classify's in_auth) */
+				c->in_auth = res->code == 334;
+				if (c->probing)
+					c->probe_replies++;
+				if (res->code == 421)
+					notify(
+					    c, SEV_WARNING,
+					    "the server says it is closing the connection (421)");
+				return res->action = CLIENT_REPLY;
+			}
 			if (!pend_pop(c, &v)) { /* unsolicited: shown, no effect */
 				if (c->unsolicited++ == 0)
 					notify(
@@ -545,6 +576,145 @@ void client_report_hidden(struct smtp_client *c)
 	notify(c, SEV_INFO, "... %llu more lines nobody asked for not shown (%llu bytes)",
 	       c->unsol_hidden, c->unsol_hidden_bytes);
 	c->unsol_hidden = c->unsol_hidden_bytes = 0;
+}
+
+/* ---- raw bytes -------------------------------------------------------------------------- */
+
+/*
+ * The display form of raw bytes: each line (up to and with its LF) that is an AUTH command
+ * with a response becomes its redacted form plus the line end; the first line when an
+ * earlier raw write left an AUTH line open becomes "<redacted>". True when something was
+ * redacted. Also notes whether these bytes leave an AUTH line open.
+ */
+static bool raw_redact(struct smtp_client *c, const char *data, size_t len, struct buf *out)
+{
+	bool secret = false;
+	size_t pos = 0;
+	bool open = c->raw_auth_open;
+	c->raw_auth_open = false;
+	while (pos < len) {
+		/* a line ends at LF or CR (authline_raw_has_secret's split) */
+		size_t body = 0;
+		while (pos + body < len && data[pos + body] != '\n' && data[pos + body] != '\r')
+			body++;
+		bool lf = pos + body < len;
+		size_t end = lf ? pos + body + 1 : len; /* with its line end */
+		size_t n = end - pos;
+		char red[CLIENT_REDACTED_MAX];
+		if (open) {
+			/* the continuation of an AUTH line begun by an earlier write: all of it is
+			   the response (or part of it) */
+			buf_puts(out, body ? "<redacted>" : "");
+			buf_append(out, data + pos + body, n - body);
+			secret = secret || body > 0;
+			open = false;
+		} else if (authline_redact(data + pos, body, red, sizeof red)) {
+			buf_puts(out, red);
+			buf_append(out, data + pos + body, n - body);
+			secret = true;
+		} else {
+			buf_append(out, data + pos, n);
+		}
+		if (!lf) /* an unfinished last line: an AUTH that the next write goes on? */
+			c->raw_auth_open = authline_parse(data + pos, body, NULL);
+		pos = end;
+	}
+	return secret;
+}
+
+/* "*" and a line end: cancelling an AUTH exchange (RFC 4954 4) is no secret. */
+static bool is_cancel(const char *data, size_t len)
+{
+	if (!len || data[0] != '*')
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (data[i] != '\r' && data[i] != '\n')
+			return false;
+	return true;
+}
+
+void client_raw(struct smtp_client *c, const char *data, size_t len, bool reveal)
+{
+	struct buf red;
+	buf_init(&red);
+	bool was_open = c->raw_auth_open;
+	bool secret;
+	if (c->in_auth && !is_cancel(data, len)) {
+		/* a 334 came while out of step: these bytes answer it (a SASL response) */
+		buf_puts(&red, "<redacted>");
+		secret = true;
+		c->raw_auth_open = false;
+	} else {
+		secret = raw_redact(c, data, len, &red);
+	}
+	if (was_open && !memchr(data, '\n', len) && !memchr(data, '\r', len))
+		c->raw_auth_open = true; /* still inside that AUTH line */
+	struct session_event ev = {.type = SEV_SENT,
+				   .text = secret && !reveal ? red.data : data,
+				   .len = secret && !reveal ? red.len : len,
+				   .body = c->phase == PHASE_DATA && !c->pend_n,
+				   .elapsed_ms = -1,
+				   .raw = true,
+				   .octets = len,
+				   .secret = secret,
+				   .redacted = secret ? red.data : NULL,
+				   .redacted_len = secret ? red.len : 0};
+	emit(c, &ev);
+	buf_free(&red);
+	if (c->pend_n) {
+		notify(c, SEV_WARNING,
+		       "%zu repl%s owed to earlier commands can no longer be told from the replies "
+		       "to the raw bytes",
+		       c->pend_n, c->pend_n == 1 ? "y" : "ies");
+		c->done_seq += c->pend_n;
+		c->pend_head = c->pend_n = 0;
+	}
+	if (!c->out_of_step)
+		notify(c, SEV_WARNING,
+		       "out of step: smtpsh cannot tell how many replies raw bytes owe, so replies "
+		       "are shown as they arrive, paired with no command; the next command gets "
+		       "back in step (its reply is the last one before the server goes quiet: NOOP "
+		       "is a harmless one)");
+	c->out_of_step = true;
+	c->unsolicited = c->unsol_lines = 0;
+}
+
+enum client_action client_probe_end(struct smtp_client *c, struct client_result *res)
+{
+	*res = (struct client_result){.action = CLIENT_NONE, .verb = VERB_OTHER};
+	const struct client_pending *pd = client_pending_head(c);
+	if (!c->probing || !c->probe_replies || !pd)
+		return CLIENT_NONE;
+	char what[CLIENT_SHOWN_CMD_MAX];
+	snprintf(what, sizeof what, "%s", pd->shown[0] ? pd->shown : client_verb_what(pd->v));
+	enum client_verb v = pd->v;
+	pend_pop(c, &v);
+	c->out_of_step = c->probing = c->raw_auth_open = false;
+	if (c->probe_replies > 1)
+		notify(
+		    c, SEV_INFO,
+		    "back in step: the last reply (%d) answers %s, the %zu before it answered the "
+		    "raw bytes",
+		    c->last.code, what, c->probe_replies - 1);
+	else
+		notify(c, SEV_INFO, "back in step: the reply (%d) answers %s", c->last.code, what);
+	c->probe_replies = 0;
+	res->done = true;
+	res->verb = v;
+	res->code = c->last.code;
+	return res->action = apply_reply(c, v, res->code);
+}
+
+void client_resync(struct smtp_client *c, long quiet_ms)
+{
+	if (!c->out_of_step)
+		return;
+	c->out_of_step = c->probing = false;
+	c->raw_auth_open = false;
+	notify(c, SEV_INFO,
+	       "back in step: the server was quiet for %ld ms, so the next reply answers the next "
+	       "command",
+	       quiet_ms);
 }
 
 /* ---- STARTTLS --------------------------------------------------------------------------- */
