@@ -641,6 +641,71 @@ enum session_status session_send_command(struct smtp_session *s, const char *lin
 	return session_wait_reply(s, s->c.sent_seq, v, reply);
 }
 
+/* A chunk's octets as events: lines (split after LF) up to SESSION_CHUNK_SHOWN, then the
+   count of the rest. */
+static void emit_chunk(struct smtp_session *s, const char *data, size_t len)
+{
+	size_t shown = len < SESSION_CHUNK_SHOWN ? len : SESSION_CHUNK_SHOWN;
+	for (size_t pos = 0; pos < shown;) {
+		const char *lf = memchr(data + pos, '\n', shown - pos);
+		size_t end = lf ? (size_t)(lf - data) + 1 : shown;
+		struct session_event ev = {.type = SEV_SENT,
+					   .text = data + pos,
+					   .len = end - pos,
+					   .elapsed_ms = -1,
+					   .chunk = true,
+					   .octets = end - pos};
+		session_emit(s, &ev);
+		pos = end;
+	}
+	if (len > shown) {
+		struct session_event ev = {.type = SEV_SENT,
+					   .text = "",
+					   .elapsed_ms = -1,
+					   .chunk = true,
+					   .chunk_omitted = len - shown};
+		session_emit(s, &ev);
+	}
+}
+
+enum session_status session_command_payload(struct smtp_session *s, const char *line,
+					    const char *data, size_t len, struct smtp_reply *reply)
+{
+	if (reply)
+		smtp_reply_clear(reply);
+	if (s->conn.fd < 0)
+		return session_fail(s, SESSION_ERR_STATE,
+				    "not connected (use \\connect HOST [PORT])");
+	if (s->c.phase == PHASE_DATA)
+		return session_fail(s, SESSION_ERR_STATE, "inside DATA: lines are message content");
+	enum session_status st = session_drain(s);
+	if (st == SESSION_OK)
+		st = session_check_line(s, line);
+	if (st != SESSION_OK)
+		return st;
+	enum client_verb v = client_classify(line, s->c.in_auth);
+	struct client_command o;
+	client_command(&s->c, &o, line, NULL, v, 0, 0);
+	emit_chunk(s, data, len);
+	size_t n = strlen(line);
+	char *wire = malloc(n + 2 + len);
+	if (!wire)
+		return session_fail(s, SESSION_ERR_LOCAL, "out of memory");
+	memcpy(wire, line, n);
+	memcpy(wire + n, "\r\n", 2);
+	if (len)
+		memcpy(wire + n + 2, data, len);
+	long long t = conn_now_ms();
+	st = session_send_bytes(s, wire, n + 2 + len);
+	free(wire);
+	if (st != SESSION_OK)
+		return st;
+	client_expect(&s->c, &o, t, 0, 0);
+	if (s->c.probing)
+		return session_wait_probe(s, v, reply);
+	return session_wait_reply(s, s->c.sent_seq, v, reply);
+}
+
 bool session_is_data(const char *line)
 {
 	return client_classify(line, false) == VERB_DATA;

@@ -115,6 +115,17 @@ enum session_status session_raw(struct smtp_session *s, const char *data, size_t
 bool session_out_of_step(const struct smtp_session *s);
 
 /*
+ * A command followed at once by octets that belong to it, and its reply: "BDAT n [LAST]" and
+ * its chunk (RFC 3030 2: exactly n octets follow the CRLF, no reply in between). The command
+ * is reported as sent, the octets as chunk events (SEV_SENT with chunk: the first
+ * SESSION_CHUNK_SHOWN of them, split after each LF, then one event with chunk_omitted for
+ * the rest). Otherwise as session_command.
+ */
+enum session_status session_command_payload(struct smtp_session *s, const char *line,
+					    const char *data, size_t len, struct smtp_reply *reply);
+#define SESSION_CHUNK_SHOWN (64 * 1024)
+
+/*
  * PIPELINING (RFC 2920): sends the n command lines in one write, then waits for their n
  * replies, in order; replies[i] (when replies is not NULL) gets the reply to lines[i] (code 0:
  * none came). Every line but the last must be one that session_pipelinable() accepts (MAIL,

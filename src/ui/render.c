@@ -254,6 +254,12 @@ void render_event(const struct session_event *ev, void *arg)
 		/* the octets as written, nothing added: say so, and how many */
 		note_open(r, &notes);
 		buf_printf(&notes, "raw, %zu octet%s]", ev->octets, ev->octets == 1 ? "" : "s");
+	} else if (ev->chunk) {
+		note_open(r, &notes);
+		if (ev->chunk_omitted)
+			buf_printf(&notes, "chunk: %llu more octets not shown]", ev->chunk_omitted);
+		else
+			buf_puts(&notes, "chunk]");
 	}
 	const char *marker = !ev->tls ? (sent ? "->" : "<-")
 			     : ev->verified ? (sent ? "~>" : "<~")

@@ -10,6 +10,7 @@
 
 #include "smtpsh/authline.h"
 #include "smtpsh/authview.h"
+#include "smtpsh/escape.h"
 #include "smtpsh/step.h"
 #include "smtpsh/transcript.h"
 #include "shell_int.h"
@@ -29,6 +30,9 @@ struct replay {
 	int live_greeting;
 	unsigned long compared, differed;
 	bool stop;
+	/* the live session was out of step (raw octets) when the command went: its recorded
+	   reply is the last one before the next sent line (the probe's rule, client.h) */
+	bool probe;
 };
 
 /* Remembers the live greeting's code (session_connect shows it, but does not return it). */
@@ -87,21 +91,40 @@ static int next(struct replay *rp)
  */
 static int recorded_reply(struct replay *rp, unsigned long *line)
 {
+	bool probe = rp->probe;
+	rp->probe = false;
+	int found = -1;
 	for (;;) {
 		int r = next(rp);
 		if (r <= 0)
-			return -1;
+			return found;
 		if (rp->e.kind == TR_SENT) {
 			rp->pushed = true;
-			return -1;
+			return found;
 		}
 		if (rp->e.kind != TR_RECEIVED)
 			continue; /* local events of the recording: the replay makes its own */
-		*line = rp->rd.lineno;
-		if (!rp->e.code)
-			return 0;
-		if (rp->e.last)
-			return rp->e.code;
+		if (!rp->e.code || rp->e.last) {
+			*line = rp->rd.lineno;
+			found = rp->e.code;
+			if (!probe) /* in step: the first reply is the command's */
+				return found;
+		}
+	}
+}
+
+/* The replies recorded after raw octets: not compared (nothing says which is whose); the live
+   ones are shown as they come. */
+static void skip_recorded_replies(struct replay *rp)
+{
+	for (;;) {
+		int r = next(rp);
+		if (r <= 0)
+			return;
+		if (rp->e.kind == TR_SENT) {
+			rp->pushed = true;
+			return;
+		}
 	}
 }
 
@@ -243,6 +266,90 @@ static void refuse_unrecorded_data(struct replay *rp, int live_code)
 	set_status(rp, EXIT_REPLY);
 }
 
+/* Octets recorded as a raw write (version 2): sent again exactly. */
+static void replay_raw(struct replay *rp)
+{
+	struct shell *sh = rp->sh;
+	unsigned long line = rp->rd.lineno;
+	const char *t = rp->e.text.data;
+	size_t len = rp->e.text.len;
+	if (rp->e.tls && !session_tls(sh->session)) {
+		stop(rp,
+		     "line %lu was sent under TLS in the recording, but this connection is not "
+		     "encrypted: stopping, nothing more is sent",
+		     line);
+		set_status(rp, EXIT_REPLY);
+		return;
+	}
+	if (memmem(t, len, "<redacted>", 10) || rp->rec_in_auth) {
+		/* the recording holds "<redacted>" where a secret was (client_raw's redaction):
+		   sent as it stands it would be a wrong answer at best */
+		stop(rp,
+		     "line %lu: raw octets with an AUTH secret, redacted in the transcript: they "
+		     "cannot be replayed",
+		     line);
+		set_status(rp, EXIT_USAGE);
+		return;
+	}
+	if (authline_raw_refused_in_clear(t, len, session_tls(sh->session),
+					  session_peer_loopback(sh->session),
+					  sh->allow_plaintext_auth) &&
+	    !shell_auth_allowed(sh)) {
+		stop(rp, "line %lu: AUTH not sent", line);
+		return;
+	}
+	if (sh->step) {
+		struct buf shown;
+		buf_init(&shown);
+		escape_append(&shown, t, len, ESCAPE_DEFAULT);
+		bool go = step_wait(shown.data ? shown.data : "");
+		buf_free(&shown);
+		if (!go) {
+			stop(rp, "stopped at line %lu (--step)", line);
+			set_status(rp, EXIT_INTERRUPT);
+			return;
+		}
+	}
+	shell_failed(sh, session_raw(sh->session, t, len, false));
+	skip_recorded_replies(rp);
+}
+
+/* "BDAT n [LAST]" (RFC 3030): is the recorded command one, followed by its chunk's octets? */
+static bool is_bdat(const char *rec)
+{
+	size_t off, n = authline_verb(rec, strlen(rec), &off);
+	return n == 4 && strncasecmp(rec + off, "BDAT", 4) == 0;
+}
+
+/* The octets of the chunk recorded after a BDAT command (version 2 "chunk" lines), into out.
+   0, or -1 when they are not all there (the replay stops). */
+static int recorded_chunk(struct replay *rp, unsigned long cmd_line, struct buf *out)
+{
+	for (;;) {
+		int r = next(rp);
+		if (r < 0)
+			return -1;
+		if (r == 0 || rp->e.kind != TR_SENT || !rp->e.chunk) {
+			if (r > 0)
+				rp->pushed = true;
+			return 0;
+		}
+		if (rp->e.omitted) {
+			stop(rp,
+			     "line %lu: the transcript holds a summary of the chunk of line %lu, "
+			     "not "
+			     "its %llu octets: it cannot be replayed",
+			     rp->rd.lineno, cmd_line, rp->e.omitted);
+			set_status(rp, EXIT_USAGE);
+			return -1;
+		}
+		if (buf_append(out, rp->e.text.data, rp->e.text.len) < 0) {
+			stop(rp, "out of memory");
+			return -1;
+		}
+	}
+}
+
 /* One command, in lockstep. */
 static void replay_command(struct replay *rp, const char *rec)
 {
@@ -298,7 +405,23 @@ static void replay_command(struct replay *rp, const char *rec)
 	}
 	struct smtp_reply rep;
 	smtp_reply_init(&rep);
-	enum session_status st = session_command(sh->session, line, secret ? rec : NULL, &rep);
+	rp->probe = session_out_of_step(sh->session);
+	enum session_status st;
+	if (is_bdat(rec)) {
+		struct buf chunk;
+		buf_init(&chunk);
+		if (recorded_chunk(rp, cmd_line, &chunk) < 0) {
+			buf_free(&chunk);
+			free_secret(line, secret);
+			smtp_reply_free(&rep);
+			return;
+		}
+		st = session_command_payload(sh->session, line, chunk.data ? chunk.data : "",
+					     chunk.len, &rep);
+		buf_free(&chunk);
+	} else {
+		st = session_command(sh->session, line, secret ? rec : NULL, &rep);
+	}
 	free_secret(line, secret);
 	shell_failed(sh, st);
 	keep_challenge(rp, &rep);
@@ -422,6 +545,7 @@ static void replay_body(struct replay *rp)
 		}
 		struct smtp_reply rep;
 		smtp_reply_init(&rep);
+		rp->probe = session_out_of_step(sh->session);
 		enum session_status st = session_data_end(sh->session, &rep);
 		shell_failed(sh, st);
 		int expected = recorded_reply(rp, &rline);
@@ -508,6 +632,12 @@ int replay_run(struct shell *sh, const struct replay_options *o)
 				     "line %lu: the connection is closed, the rest is not sent",
 				     rp.rd.lineno);
 				set_status(&rp, EXIT_REPLY);
+			} else if (rp.e.raw) {
+				replay_raw(&rp);
+			} else if (rp.e.chunk) {
+				stop(&rp, "line %lu: a chunk's octets without its BDAT command",
+				     rp.rd.lineno);
+				set_status(&rp, EXIT_USAGE);
 			} else if (rp.rec_in_data) {
 				replay_body(&rp);
 			} else if (rp.e.pipe_total) {

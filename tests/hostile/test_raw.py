@@ -132,6 +132,75 @@ class Raw(SmtpshTestCase):
         self.assertNotIn(secret, text)
         self.assertIn('raw -> EHLO x\\r\\nAUTH PLAIN <redacted>\\r\\n\n', text)
 
+    def test_record_then_replay_sends_the_same_octets(self):
+        """--record writes the raw octets escaped (version 2); --replay sends them again
+        byte for byte, and compares the reply of the command that got back in step"""
+        script = steps(
+            'send 220 hostile.test ESMTP\\r\\n',
+            'expect-bytes EHLO x\\nMAIL FROM:<a@x>\\r\\n\\0\\xff caf\\xc3\\xa9\\r\\n',
+            'send 250 hi\\r\\n250 2.1.0 ok\\r\\n500 5.5.2 what\\r\\n',
+            'expect ^NOOP$', 'send 250 2.0.0 ok\\r\\n',
+            'expect ^QUIT$', 'send 221 bye\\r\\n', 'wait-close')
+        rec = os.path.join(self.tmp, 'raw.transcript')
+        srv, r = self.run_script(script, '\\raw EHLO x\\nMAIL FROM:<a@x>\\r\\n\\0\\xff caf\xe9\\r\\n\n'
+                                 'NOOP\nQUIT\n', ['--record', rec])
+        self.assert_server_ok(srv, r)
+        first = srv.record()
+        with open(rec, encoding='utf-8') as f:
+            text = f.read()
+        self.assertTrue(text.startswith('smtpsh-transcript 2\n'), text)
+        self.assertIn('\nraw -> EHLO x\\nMAIL FROM:<a@x>\\r\\n\\x00\\xff caf\xe9\\r\\n\n', text)
+        srv2 = self.server(script, text=True)
+        r = run_smtpsh(['--timeout', '5', '--replay', rec, '127.0.0.1', str(srv2.port)],
+                       timeout=20, workdir=self.tmp)
+        self.assert_no_crash(r)
+        self.assert_server_ok(srv2, r)
+        self.assertEqual(srv2.record(), first)
+        self.assert_exit(r, 0)
+        self.assertIn('replay: 3 replies compared, all as recorded', r.out())
+
+    def test_replay_bdat_chunk_and_lmtp_replies(self):
+        """a version-2 transcript with a BDAT chunk and LMTP replies per recipient: the
+        chunk's octets follow their command in one write, exactly; the replies are read"""
+        path = os.path.join(self.tmp, 'v2.transcript')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write('smtpsh-transcript 2\nhost: 127.0.0.1\nport: 25\ntls: none\n\n'
+                    '<- 220 lmtp.test\n-> MAIL FROM:<a@x>\n<- 250 ok\n'
+                    '-> RCPT TO:<b@x>\n<- 250 ok\n-> RCPT TO:<c@x>\n<- 250 ok\n'
+                    '-> BDAT 14 LAST\nchunk -> Subject: x\\r\\n\nchunk -> \\r\\nb\\0\n'
+                    'rcpt:b@x <- 250 2.0.0 <b@x> saved\nrcpt:c@x <- 452 4.2.2 <c@x> full\n'
+                    '-> QUIT\n<- 221 bye\n')
+        srv = self.server(steps(
+            'send 220 lmtp.test\\r\\n',
+            'expect ^MAIL FROM:<a@x>$', 'send 250 ok\\r\\n',
+            'expect ^RCPT TO:<b@x>$', 'send 250 ok\\r\\n',
+            'expect ^RCPT TO:<c@x>$', 'send 250 ok\\r\\n',
+            'expect-bytes BDAT 14 LAST\\r\\nSubject: x\\r\\n\\r\\nb\\0',
+            'send 250 2.0.0 <b@x> saved\\r\\n',
+            'expect ^QUIT$', 'send 221 bye\\r\\n', 'wait-close'), text=True)
+        r = run_smtpsh(['--timeout', '5', '--replay', path, '127.0.0.1', str(srv.port)],
+                       timeout=20, workdir=self.tmp)
+        self.assert_no_crash(r)
+        self.assert_server_ok(srv, r)
+        self.assert_exit(r, 0)
+        self.assertIn('-> Subject: x\\r\\n  \t[chunk]', r.out())
+        self.assertIn('-> \\r\\n  \t[chunk]\n-> b\\x00  \t[chunk]\n', r.out())
+
+    def test_replay_stops_at_a_redacted_raw_write(self):
+        """raw octets recorded redacted cannot be replayed: the replay says so, sends nothing"""
+        path = os.path.join(self.tmp, 'red.transcript')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write('smtpsh-transcript 2\nhost: 127.0.0.1\n\n<- 220 x\n'
+                    'raw -> AUTH PLAIN <redacted>\\r\\n\n<- 235 ok\n')
+        srv = self.server(steps('send 220 x\\r\\n', 'wait-close'), text=True)
+        r = run_smtpsh(['--timeout', '5', '--replay', path, '127.0.0.1', str(srv.port)],
+                       timeout=20, workdir=self.tmp)
+        self.assert_no_crash(r)
+        self.assert_server_ok(srv, r)
+        self.assertEqual(srv.record(), b'')
+        self.assertIn('raw octets with an AUTH secret, redacted in the transcript', r.err())
+        self.assert_exit(r, 2)
+
     def test_refusals(self):
         """a bad escape stops a script before anything is sent; so does a raw write while
         disconnected; both say why"""
