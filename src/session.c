@@ -246,6 +246,13 @@ static enum session_status feed(struct smtp_session *s, bool *done)
 static enum session_status on_eof(struct smtp_session *s)
 {
 	enum session_status st;
+	/* Out of step, replies came after the command and then the end: the last of them was
+	   the command's (the server answered in order, then closed), as when the line goes
+	   quiet. */
+	if (s->c.probing && s->c.probe_replies && !client_mid_reply(&s->c)) {
+		struct client_result res;
+		client_probe_end(&s->c, &res);
+	}
 	const struct client_pending *pd = client_pending_head(&s->c);
 	if (reply_parser_busy(&s->c.parser))
 		st = session_fail(s, SESSION_ERR_NET,

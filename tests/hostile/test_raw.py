@@ -132,6 +132,21 @@ class Raw(SmtpshTestCase):
         self.assertNotIn(secret, text)
         self.assertIn('raw -> EHLO x\\r\\nAUTH PLAIN <redacted>\\r\\n\n', text)
 
+    def test_server_closes_after_the_last_reply(self):
+        """replies, then the server closes: the last reply still answers the command"""
+        srv, r = self.run_script(steps(
+            'send 220 hostile.test ESMTP\\r\\n',
+            'expect-bytes X\\r\\n',
+            'expect ^NOOP$',
+            'send 500 5.5.2 what\\r\\n421 4.7.0 bye now\\r\\n',
+            'close'),
+            '\\raw X\\r\\n\nNOOP\n')
+        self.assert_server_ok(srv, r)
+        out = self.stdout_lines(r)
+        self.assertIn('*  back in step: the last reply (421) answers NOOP, the 1 before it '
+                      'answered the raw bytes', out)
+        self.assertNotIn('without replying', r.err())
+
     def test_record_then_replay_sends_the_same_octets(self):
         """--record writes the raw octets escaped (version 2); --replay sends them again
         byte for byte, and compares the reply of the command that got back in step"""

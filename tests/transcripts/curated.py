@@ -32,6 +32,7 @@ CURATED = [
     ("07-message-too-big",     "small",      25,  [],        None),
     ("08-pipelining",          "plain",      25,  [],        None),
     ("09-rset-second-message", "plain",      25,  [],        None),
+    ("10-raw-bytes",           "plain",      25,  [],        None),
 ]
 
 
