@@ -39,6 +39,11 @@ class RawRepl(SmtpshTestCase):
         self.addCleanup(lambda: child.isalive() and child.terminate(force=True))
         child.logfile_read = log
         child.expect(r'greeted> ')
+        child.send('\\ra\t')  # Tab completes the local command...
+        child.expect_exact('w ')
+        child.send('AU\t')  # ...and a verb after it
+        child.expect_exact('TH ')
+        child.sendcontrol('u')
         child.send('\\raw AUTH PLAIN %s\\r\\n\r' % SECRET)
         child.expect_exact('-> AUTH PLAIN <redacted>\\r\\n')
         child.expect_exact('<- 235 2.7.0 ok')  # shown as it arrives, at the prompt
