@@ -543,6 +543,11 @@ bool session_out_of_step(const struct smtp_session *s)
 	return s->c.out_of_step;
 }
 
+bool session_raw_auth_open(const struct smtp_session *s)
+{
+	return s->c.raw_auth_open;
+}
+
 enum session_status session_raw(struct smtp_session *s, const char *data, size_t len, bool reveal)
 {
 	if (s->conn.fd < 0)

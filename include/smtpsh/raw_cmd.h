@@ -13,9 +13,10 @@
 /* \raw TEXT: decodes \r \n \t \0 \xNN \\ in TEXT and writes the octets, nothing added. */
 void raw_cmd(struct shell *sh, int argc, char **argv);
 /* Do the octets of TEXT hold an AUTH command (with its secret, or one to follow) as a server
-   reads them? Such a \raw line is masked while typed and kept out of the history. A TEXT that
-   does not decode says yes: it is not sent, and may be a mistyped one. */
-bool raw_cmd_holds_secret(const char *text);
+   reads them, or go on with the AUTH line an earlier \raw left unfinished? Such a \raw line
+   is kept out of the history. A TEXT that does not decode says yes: it is not sent, and may
+   be a mistyped one. */
+bool raw_cmd_holds_secret(const struct shell *sh, const char *text);
 /* Tab after \raw: the SMTP verbs (a raw write usually starts with one). */
 void raw_cmd_complete(struct candidates *c);
 

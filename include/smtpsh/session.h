@@ -113,6 +113,8 @@ enum session_status session_raw(struct smtp_session *s, const char *data, size_t
 #define SESSION_QUIET_MS 500
 /* Have raw bytes put the session out of step (and no command since brought it back)? */
 bool session_out_of_step(const struct smtp_session *s);
+/* Did the last raw write end inside an AUTH command line (the next one carries its secret)? */
+bool session_raw_auth_open(const struct smtp_session *s);
 
 /*
  * A command followed at once by octets that belong to it, and its reply: "BDAT n [LAST]" and

@@ -46,7 +46,7 @@ struct shell_local_commands {
 	unsigned (*flags)(const char *name);
 	/* Does line (it starts with a backslash) hold a secret because of what its arguments
 	   say (\raw AUTH PLAIN ...)? Masked while typed, kept out of the history. */
-	bool (*holds_secret)(const char *line);
+	bool (*holds_secret)(const struct shell *sh, const char *line);
 };
 
 /* What the shell is made with (shell_new copies it; what the pointers name is borrowed and

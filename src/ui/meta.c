@@ -688,7 +688,7 @@ static unsigned meta_flags(const char *name)
 	return m ? m->flags : 0;
 }
 
-static bool meta_holds_secret(const char *line)
+static bool meta_holds_secret(const struct shell *sh, const char *line)
 {
 	size_t n = strcspn(line + 1, " \t");
 	char name[32];
@@ -698,7 +698,7 @@ static bool meta_holds_secret(const char *line)
 	name[n] = '\0';
 	const struct meta_command *m = meta_find(name);
 	const char *args = line + 1 + n;
-	return m && m->holds_secret && m->holds_secret(args + strspn(args, " \t"));
+	return m && m->holds_secret && m->holds_secret(sh, args + strspn(args, " \t"));
 }
 
 const struct shell_local_commands meta_local_commands = {

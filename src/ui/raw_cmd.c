@@ -44,8 +44,10 @@ void raw_cmd(struct shell *sh, int argc, char **argv)
 	buf_free_secret(&raw);
 }
 
-bool raw_cmd_holds_secret(const char *text)
+bool raw_cmd_holds_secret(const struct shell *sh, const char *text)
 {
+	if (session_raw_auth_open(sh->session))
+		return true;
 	struct buf b;
 	buf_init(&b);
 	const char *bad;
