@@ -534,8 +534,8 @@ static enum client_action apply_reply(struct smtp_client *c, enum client_verb v,
 		break;
 	case VERB_DOT:
 		txn_reply(c, v, rcpt);
-		if (rcpt >= 0 && c->dots_owed)
-			break; /* LMTP: more recipients' replies to come */
+		if (c->dots_owed)
+			break; /* LMTP: more recipients' replies to come (whatever this "." was) */
 		c->dots_total = 0;
 		client_set_phase(c, PHASE_READY);
 		break;
