@@ -53,6 +53,8 @@ void smtp_reply_copy(struct smtp_reply *dst, const struct smtp_reply *src);
 /* A command whose reply is owed. */
 struct client_pending {
 	enum client_verb v;
+	bool last;	   /* a BDAT chunk marked LAST */
+	long rcpt;	   /* a RCPT: its index in the transaction's recipients, else -1 */
 	long long sent_ms; /* when it was written */
 	unsigned pipe_index, pipe_total;
 	char shown[CLIENT_SHOWN_CMD_MAX]; /* as shown, secrets masked */
@@ -86,7 +88,29 @@ struct client_command {
 	const char *shown; /* what listeners see as text */
 	bool secret;
 	char redacted[CLIENT_REDACTED_MAX];
+	bool last; /* a BDAT ... LAST */
+	long rcpt; /* a RCPT: its recipient's index (client_rcpt), else -1 */
 };
+
+/*
+ * One recipient of the transaction going on (or of the last one): the address its RCPT named,
+ * the reply to that RCPT and the reply about the message after its content (the "." or the
+ * LAST chunk). In SMTP one reply after the content answers for every accepted recipient; in
+ * LMTP (RFC 2033 4.2) each accepted recipient gets its own, in RCPT order:
+ * client_rcpt_final() fills them either way. Codes are 0 where no reply came.
+ */
+#define CLIENT_RCPT_ADDR_MAX 320
+#define CLIENT_RCPT_TEXT_MAX 200
+struct client_rcpt {
+	char addr[CLIENT_RCPT_ADDR_MAX];
+	int rcpt_code;
+	char rcpt_text[CLIENT_RCPT_TEXT_MAX]; /* the reply's first line, raw (escape to show) */
+	int final_code;
+	char final_text[CLIENT_RCPT_TEXT_MAX];
+};
+#define CLIENT_RCPTS_MAX                                                                           \
+	1000 /* recipients remembered per transaction (RFC 5321 4.5.3.1.8                          \
+		asks servers for 100) */
 
 typedef void (*client_event_fn)(struct session_event *ev, void *arg);
 typedef void (*client_phase_fn)(enum smtp_phase from, enum smtp_phase to, void *arg);
@@ -100,6 +124,12 @@ struct smtp_client {
 	   connection "." goes alone (session_pipeline). */
 	bool dot_alone;
 	bool in_auth; /* after a 334 to AUTH: the next line is a SASL response */
+	/* A BDAT chunk was refused: RFC 3030 2 forbids more chunks in this transaction. */
+	bool bdat_refused;
+	/* The recipients of the transaction going on, or of the last one (kept for a summary
+	   until the next MAIL). */
+	struct client_rcpt *rcpts;
+	size_t nrcpts;
 	struct smtp_caps caps;
 
 	struct reply_parser parser;
@@ -182,6 +212,20 @@ void client_expect_dot(struct smtp_client *c, long long sent_ms);
  */
 enum client_action client_recv(struct smtp_client *c, const char *data, size_t len, size_t *used,
 			       long long now_ms, struct client_result *res);
+
+/*
+ * Parses a BDAT command line as the server reads it ("BDAT 86 LAST", any case): the chunk
+ * size (RFC 3030 2: 1*DIGIT, at most 19 digits here) and whether it is the LAST chunk.
+ * False when line is no well-formed BDAT command.
+ */
+bool client_bdat_parse(const char *line, unsigned long long *size, bool *last);
+
+/*
+ * A reply about the message after its content (code, its first line text[0..len)) for the
+ * recipients: all the accepted ones when all (SMTP), else the next accepted one without a
+ * final reply (LMTP, one reply each). Returns false when no recipient was left to answer.
+ */
+bool client_rcpt_final(struct smtp_client *c, int code, const char *text, size_t len, bool all);
 
 /* Is the server in the middle of a reply (a line or a multi-line reply begun)? Bytes the
    caller has not fed yet count too: the caller knows them. */

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -30,6 +31,7 @@ static const char *const phase_names[] = {
     [PHASE_READY] = "ready",
     [PHASE_MAIL] = "mail",
     [PHASE_RCPT] = "rcpt",
+    [PHASE_BDAT] = "bdat",
     [PHASE_DATA] = "data",
     [PHASE_CLOSED] = "closed",
 };
@@ -118,6 +120,9 @@ void client_free(struct smtp_client *c)
 	smtp_reply_free(&c->cur);
 	smtp_reply_free(&c->last);
 	auth_forget(c);
+	free(c->rcpts);
+	c->rcpts = NULL;
+	c->nrcpts = 0;
 }
 
 void client_reset(struct smtp_client *c)
@@ -131,6 +136,8 @@ void client_reset(struct smtp_client *c)
 	c->in_auth = false;
 	c->greeting = 0;
 	c->dot_alone = false;
+	c->bdat_refused = false;
+	c->nrcpts = 0;
 	auth_forget(c);
 }
 
@@ -175,8 +182,9 @@ const char *client_verb_short(enum client_verb v)
 /* ---- the queue of replies owed ---------------------------------------------------------- */
 
 /* Notes that a reply is owed to a command written at sent_ms (shown: as displayed, or NULL). */
-static void pend_push(struct smtp_client *c, enum client_verb v, long long sent_ms,
-		      const char *shown, unsigned pipe_index, unsigned pipe_total)
+static struct client_pending *pend_push(struct smtp_client *c, enum client_verb v,
+					long long sent_ms, const char *shown, unsigned pipe_index,
+					unsigned pipe_total)
 {
 	if (c->pend_n == CLIENT_PENDING_MAX) { /* forget the oldest: its reply is long overdue */
 		c->pend_head = (c->pend_head + 1) % CLIENT_PENDING_MAX;
@@ -188,17 +196,20 @@ static void pend_push(struct smtp_client *c, enum client_verb v, long long sent_
 	p->sent_ms = sent_ms;
 	p->pipe_index = pipe_index;
 	p->pipe_total = pipe_total;
+	p->last = false;
+	p->rcpt = -1;
 	snprintf(p->shown, sizeof p->shown, "%s", shown ? shown : "");
 	c->pend_n++;
 	c->sent_seq++;
+	return p;
 }
 
-/* The command the next reply answers, popped; false when no reply is owed. */
-static bool pend_pop(struct smtp_client *c, enum client_verb *v)
+/* The command the next reply answers, popped into *p; false when no reply is owed. */
+static bool pend_pop(struct smtp_client *c, struct client_pending *p)
 {
 	if (!c->pend_n)
 		return false;
-	*v = c->pending[c->pend_head].v;
+	*p = c->pending[c->pend_head];
 	c->pend_head = (c->pend_head + 1) % CLIENT_PENDING_MAX;
 	c->pend_n--;
 	c->done_seq++;
@@ -279,11 +290,100 @@ static void auth_track(struct smtp_client *c, enum client_verb v, const char *li
 	OPENSSL_cleanse(user, sizeof user);
 }
 
+bool client_bdat_parse(const char *line, unsigned long long *size, bool *last)
+{
+	size_t off, n = authline_verb(line, strlen(line), &off);
+	if (n != 4 || strncasecmp(line + off, "BDAT", 4) != 0 || line[off + 4] != ' ')
+		return false;
+	const char *p = line + off + 5;
+	unsigned long long v = 0;
+	size_t digits = 0;
+	for (; *p >= '0' && *p <= '9'; p++, digits++)
+		if (digits < 19)
+			v = v * 10 + (unsigned long long)(*p - '0');
+	if (digits == 0 || digits > 19)
+		return false;
+	*last = false;
+	if (*p == ' ' && strncasecmp(p + 1, "LAST", 4) == 0) {
+		*last = true;
+		p += 5;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p)
+		return false;
+	*size = v;
+	return true;
+}
+
+/* The address a RCPT line names ("RCPT TO:<a@b> NOTIFY=..." -> "a@b"), as well as it can. */
+static void rcpt_address(const char *line, char *out, size_t outlen)
+{
+	const char *lt = strchr(line, '<'), *gt = lt ? strchr(lt, '>') : NULL;
+	const char *colon = strchr(line, ':');
+	const char *a = lt && gt ? lt + 1 : colon ? colon + 1 : line;
+	size_t n = lt && gt ? (size_t)(gt - a) : strcspn(a, " \t");
+	snprintf(out, outlen, "%.*s", (int)(n < outlen ? n : outlen - 1), a);
+}
+
+/* A RCPT being sent: a new recipient of the transaction; its index, or -1 past the cap. */
+static long rcpt_add(struct smtp_client *c, const char *line)
+{
+	if (c->nrcpts >= CLIENT_RCPTS_MAX)
+		return -1;
+	struct client_rcpt *r = realloc(c->rcpts, (c->nrcpts + 1) * sizeof *r);
+	if (!r)
+		return -1;
+	c->rcpts = r;
+	r += c->nrcpts;
+	memset(r, 0, sizeof *r);
+	rcpt_address(line, r->addr, sizeof r->addr);
+	return (long)c->nrcpts++;
+}
+
+/* The first line of the last reply after its code ("250 2.1.5 Ok" -> "2.1.5 Ok"). */
+static void first_line(const struct smtp_reply *r, char *out, size_t outlen)
+{
+	const char *t = r->text.data ? r->text.data : "";
+	size_t n = strcspn(t, "\n");
+	size_t skip = n >= 4 ? 4 : n;
+	n -= skip;
+	snprintf(out, outlen, "%.*s", (int)(n < outlen ? n : outlen - 1), t + skip);
+}
+
+bool client_rcpt_final(struct smtp_client *c, int code, const char *text, size_t len, bool all)
+{
+	bool any = false;
+	for (size_t i = 0; i < c->nrcpts; i++) {
+		struct client_rcpt *r = &c->rcpts[i];
+		if (r->rcpt_code < 200 || r->rcpt_code >= 300 || r->final_code)
+			continue;
+		r->final_code = code;
+		snprintf(r->final_text, sizeof r->final_text, "%.*s",
+			 (int)(len < sizeof r->final_text ? len : sizeof r->final_text - 1), text);
+		any = true;
+		if (!all)
+			break;
+	}
+	return any;
+}
+
 void client_command(struct smtp_client *c, struct client_command *o, const char *line,
 		    const char *shown, enum client_verb v, unsigned pipe_index, unsigned pipe_total)
 {
 	o->line = line;
 	o->v = v;
+	o->last = false;
+	o->rcpt = -1;
+	if (v == VERB_MAIL) { /* a new transaction: the recipients of the last one go */
+		c->nrcpts = 0;
+		c->bdat_refused = false;
+	} else if (v == VERB_RCPT) {
+		o->rcpt = rcpt_add(c, line);
+	} else if (v == VERB_BDAT) {
+		unsigned long long size;
+		client_bdat_parse(line, &size, &o->last);
+	}
 	o->secret = redact(line, v == VERB_AUTH_DATA, o->redacted, sizeof o->redacted);
 	o->shown = shown ? shown : line;
 	if (v == VERB_EHLO)
@@ -304,7 +404,10 @@ void client_command(struct smtp_client *c, struct client_command *o, const char 
 void client_expect(struct smtp_client *c, const struct client_command *o, long long sent_ms,
 		   unsigned pipe_index, unsigned pipe_total)
 {
-	pend_push(c, o->v, sent_ms, o->secret ? o->redacted : o->shown, pipe_index, pipe_total);
+	struct client_pending *p =
+	    pend_push(c, o->v, sent_ms, o->secret ? o->redacted : o->shown, pipe_index, pipe_total);
+	p->last = o->last;
+	p->rcpt = o->rcpt;
 	c->unsolicited = c->unsol_lines = 0;
 }
 
@@ -326,9 +429,20 @@ bool client_resend_after_dot(struct smtp_client *c, const int *codes, size_t n)
 
 /* ---- replies ---------------------------------------------------------------------------- */
 
-/* What a complete reply does to the state. */
-static enum client_action apply_reply(struct smtp_client *c, enum client_verb v, int code)
+/* The reply to the message after its content (the "." or a chunk that ends it) goes to the
+   recipients: one for all in SMTP. */
+static void message_reply(struct smtp_client *c, int code)
 {
+	char text[CLIENT_RCPT_TEXT_MAX];
+	first_line(&c->last, text, sizeof text);
+	client_rcpt_final(c, code, text, strlen(text), true);
+}
+
+/* What a complete reply (c->last) to the command p does to the state. */
+static enum client_action apply_reply(struct smtp_client *c, const struct client_pending *p,
+				      int code)
+{
+	enum client_verb v = p->v;
 	bool ok = code >= 200 && code < 300;
 	enum client_action act = CLIENT_REPLY;
 	switch (v) {
@@ -363,8 +477,27 @@ static enum client_action apply_reply(struct smtp_client *c, enum client_verb v,
 			client_set_phase(c, PHASE_MAIL);
 		break;
 	case VERB_RCPT:
+		if (p->rcpt >= 0 && (size_t)p->rcpt < c->nrcpts) {
+			struct client_rcpt *r = &c->rcpts[p->rcpt];
+			r->rcpt_code = code;
+			first_line(&c->last, r->rcpt_text, sizeof r->rcpt_text);
+		}
 		if (ok && (c->phase == PHASE_MAIL || c->phase == PHASE_RCPT))
 			client_set_phase(c, PHASE_RCPT);
+		break;
+	case VERB_BDAT:
+		/* RFC 3030 2: a refused chunk fails the transaction, no chunk may follow it (the
+		   server discards the rest); RSET starts afresh. The phase stays until then. */
+		if (!ok) {
+			c->bdat_refused = true;
+			message_reply(c, code);
+		} else if (p->last) {
+			message_reply(c, code);
+			if (c->phase == PHASE_RCPT || c->phase == PHASE_BDAT)
+				client_set_phase(c, PHASE_READY);
+		} else if (c->phase == PHASE_RCPT) {
+			client_set_phase(c, PHASE_BDAT);
+		}
 		break;
 	case VERB_DATA:
 		if (code == 354) {
@@ -373,9 +506,12 @@ static enum client_action apply_reply(struct smtp_client *c, enum client_verb v,
 		}
 		break;
 	case VERB_DOT:
+		message_reply(c, code);
 		client_set_phase(c, PHASE_READY);
 		break;
 	case VERB_RSET:
+		if (ok)
+			c->bdat_refused = false;
 		if (ok && c->phase > PHASE_READY)
 			client_set_phase(c, PHASE_READY);
 		break;
@@ -394,12 +530,12 @@ static enum client_action apply_reply(struct smtp_client *c, enum client_verb v,
 /* The end of a malformed reply (already reported): it answers the oldest command. */
 static enum client_action end_broken_reply(struct smtp_client *c, struct client_result *res)
 {
-	enum client_verb v = VERB_OTHER;
-	bool owed = pend_pop(c, &v);
-	if (v == VERB_GREETING)
+	struct client_pending p = {.v = VERB_OTHER};
+	bool owed = pend_pop(c, &p);
+	if (p.v == VERB_GREETING)
 		client_set_phase(c, PHASE_GREETED);
 	res->done = owed;
-	res->verb = v;
+	res->verb = p.v;
 	return res->action = CLIENT_PROTO_ERROR;
 }
 
@@ -517,16 +653,16 @@ enum client_action client_recv(struct smtp_client *c, const char *data, size_t l
 			smtp_reply_clear(&c->cur);
 			res->done = true;
 			res->code = c->last.code;
-			enum client_verb v;
-			if (!pend_pop(c, &v)) { /* unsolicited: shown, no effect */
+			struct client_pending p;
+			if (!pend_pop(c, &p)) { /* unsolicited: shown, no effect */
 				if (c->unsolicited++ == 0)
 					notify(
 					    c, SEV_WARNING,
 					    "the server sent a reply no command was waiting for");
 				return res->action = CLIENT_REPLY;
 			}
-			res->verb = v;
-			return res->action = apply_reply(c, v, res->code);
+			res->verb = p.v;
+			return res->action = apply_reply(c, &p, res->code);
 		}
 	}
 	*used_out = off;
