@@ -124,6 +124,7 @@ static void reset_connection_state(struct smtp_session *s)
 	s->verified = false;
 	s->bytes_in = s->bytes_out = 0;
 	session_message_drop(&s->msg);
+	s->chunk = (struct session_chunk){0};
 }
 
 void session_free(struct smtp_session *s)
@@ -136,6 +137,7 @@ void session_free(struct smtp_session *s)
 	client_free(&s->c);
 	buf_free(&s->in);
 	session_message_free(&s->msg);
+	buf_free(&s->bview.line);
 	free(s->cafile);
 	free(s->ehlo_name);
 	free(s->host);
@@ -522,6 +524,14 @@ enum session_status session_command(struct smtp_session *s, const char *line, co
 				    "not connected (use \\connect HOST [PORT])");
 	if (s->c.phase == PHASE_DATA)
 		return session_fail(s, SESSION_ERR_STATE, "inside DATA: lines are message content");
+	if (s->chunk.open)
+		return session_fail(s, SESSION_ERR_STATE,
+				    "inside a BDAT chunk: %llu more octets of it are owed",
+				    s->chunk.left);
+	if (client_classify(line, s->c.in_auth) == VERB_BDAT)
+		return session_fail(
+		    s, SESSION_ERR_STATE,
+		    "BDAT is followed by its chunk: send it with session_bdat_begin");
 	enum session_status st = session_drain(s);
 	if (st != SESSION_OK)
 		return st;

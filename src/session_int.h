@@ -2,8 +2,9 @@
  * What the files of the session share (session.c: connection, waits, commands; session_pipe.c:
  * pipelined groups; session_tls.c: the handshake; session_data.c: the message content;
  * session_info.c: queries), as smtpd_int.h does for the practice server. Not a public
- * header: the shell knows session.h only. Include it after "smtpsh/session.h", not from here: a .c and its header are one node
- * of the include graph (tests/tool/test_layers.py), and this file must not lead back to it.
+ * header: the shell knows session.h only. Include it after "smtpsh/session.h", not from here: a .c
+ * and its header are one node of the include graph (tests/tool/test_layers.py), and this file must
+ * not lead back to it.
  */
 #ifndef SMTPSH_SESSION_INT_H
 #define SMTPSH_SESSION_INT_H
@@ -33,6 +34,32 @@ struct session_message {
 	struct buf out; /* staging for body bytes (coalesce_body gathers lines here) */
 };
 
+/*
+ * The BDAT chunk being written (RFC 3030): its command line is sent, its octets go until
+ * left is 0; then its reply is waited for (or, pipelined, later). The server reads exactly
+ * size octets after the command, whatever they are: a chunk cut short cannot be resumed, so
+ * a connection whose chunk was abandoned is closed.
+ */
+struct session_chunk {
+	bool open;
+	bool last;
+	unsigned long long size, left;
+	unsigned long long seq; /* the engine's sent_seq of its command */
+};
+
+/* Shows the lines of encoded body bytes, the first body_echo_max of them in full (the body of
+   DATA, the octets of a BDAT chunk). */
+struct body_view {
+	struct buf line; /* the start of a line cut by the end of a chunk (up to SHOWN_LINE_MAX) */
+	size_t line_len; /* its whole length so far */
+	size_t shown;
+	bool quiet_wanted; /* a listener wants the lines past the screen's limit */
+};
+/* Shows the lines of p[0..n); a line cut by the end stays for the next call. */
+void session_view_bytes(struct smtp_session *s, struct body_view *v, const char *p, size_t n);
+/* Shows the line left cut by the end of the bytes, if any (a chunk need not end a line). */
+void session_view_flush(struct smtp_session *s, struct body_view *v);
+
 struct smtp_session {
 	struct session_params p;
 	char *cafile;
@@ -58,6 +85,8 @@ struct smtp_session {
 	unsigned long long bytes_in, bytes_out;
 
 	struct session_message msg;
+	struct session_chunk chunk;
+	struct body_view bview; /* the octets of the chunks of one message, as shown */
 	char err[512];
 };
 

@@ -186,6 +186,10 @@ static void on_line(char *line)
 static void on_interrupt(void)
 {
 	got_sigint = 0;
+	/* Inside a typed BDAT chunk the server counts octets: what was sent of the chunk cannot
+	   be taken back, nor the rest told apart from commands, so the connection ends. */
+	if (session_bdat_open(the_shell->session))
+		session_bdat_abandon(the_shell->session, "Ctrl-C");
 	/* Ctrl-C at the prompt: forget the typed line, start a fresh one. */
 	if (line_secret)
 		OPENSSL_cleanse(rl_line_buffer, (size_t)rl_end);

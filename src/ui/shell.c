@@ -513,6 +513,75 @@ static void run_data_line(struct shell *sh, const char *line, size_t len)
 
 static void run_line(struct shell *sh, const char *line, size_t len);
 
+/* ---- BDAT typed by hand (RFC 3030) ------------------------------------------------------ */
+
+/* The chunk was written: its reply, checked as any reply is. */
+void shell_chunk_reply(struct shell *sh)
+{
+	struct smtp_reply r;
+	smtp_reply_init(&r);
+	enum session_status st = session_bdat_end(sh->session, &r);
+	shell_failed(sh, st);
+	if (st == SESSION_OK)
+		shell_check_reply(sh, &r);
+	smtp_reply_free(&r);
+}
+
+/* A typed "BDAT n [LAST]": the chunk is announced, the next lines are its octets. */
+static void bdat_typed(struct shell *sh, const char *line)
+{
+	unsigned long long size;
+	bool last;
+	if (!client_bdat_parse(line, &size, &last)) {
+		shell_error(sh,
+			    "BDAT SIZE [LAST]: SIZE is the chunk's octet count (\\bdat TEXT counts "
+			    "it for you)");
+		return;
+	}
+	enum session_status st = session_bdat_begin(sh->session, size, last);
+	if (st != SESSION_OK) {
+		shell_failed(sh, st);
+		return;
+	}
+	if (size == 0) {
+		shell_chunk_reply(sh);
+		return;
+	}
+	if (!sh->batch)
+		render_info(
+		    sh->render,
+		    "type the chunk: %llu octets, each line counts its octets plus CRLF (2); "
+		    "Ctrl-C closes the connection",
+		    size);
+}
+
+void shell_chunk_line(struct shell *sh, const char *line, size_t len)
+{
+	struct smtp_session *s = sh->session;
+	unsigned long long left = session_bdat_left(s);
+	char *wire = malloc(len + 2);
+	if (!wire) {
+		shell_error(sh, "out of memory");
+		return;
+	}
+	memcpy(wire, line, len);
+	memcpy(wire + len, "\r\n", 2);
+	size_t n = len + 2 <= left ? len + 2 : (size_t)left;
+	if (n < len + 2)
+		render_warning(sh->render,
+			       "the chunk ends inside this line: %zu of its %zu octets (with CRLF) "
+			       "sent, the rest dropped",
+			       n, len + 2);
+	enum session_status st = session_bdat_write(s, wire, n);
+	free(wire);
+	if (st != SESSION_OK) {
+		shell_failed(sh, st);
+		return;
+	}
+	if (session_bdat_left(s) == 0)
+		shell_chunk_reply(sh);
+}
+
 void shell_execute(struct shell *sh, const char *line, size_t len)
 {
 	run_line(sh, line, len);
@@ -538,6 +607,10 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 	}
 	if (session_phase(sh->session) == PHASE_DATA && !dot_held(sh)) {
 		run_data_line(sh, line, len);
+		return;
+	}
+	if (session_bdat_open(sh->session)) { /* a typed BDAT's octets: every line, whatever it says */
+		shell_chunk_line(sh, line, len);
 		return;
 	}
 	if (line[0] == '\\') {
@@ -573,6 +646,12 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		}
 	}
 	sh->last_code = 0;
+	if (!session_in_auth(sh->session) && client_classify(line, false) == VERB_BDAT) {
+		if (sh->pipe_n) /* --pipeline: what was grouped goes first */
+			shell_pipeline_flush(sh);
+		bdat_typed(sh, line);
+		return;
+	}
 	bool data = !session_in_auth(sh->session) && session_is_data(line);
 	if (pipe_takes(sh, line))
 		pipe_add(sh, line, len);
@@ -624,6 +703,12 @@ void shell_end_of_input(struct shell *sh)
 		if (sh->skip.on) {
 			skip_end(sh, "input ended inside the message (no line with only '.')");
 			set_status(sh, EXIT_USAGE);
+		}
+		if (session_bdat_open(sh->session)) {
+			render_error(sh->render, "input ended inside a BDAT chunk: the message is not "
+						 "sent");
+			set_status(sh, EXIT_USAGE);
+			session_bdat_abandon(sh->session, "input ended");
 		}
 		if (session_phase(sh->session) == PHASE_DATA) {
 			render_error(sh->render,
