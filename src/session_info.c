@@ -107,3 +107,14 @@ const char *session_error(const struct smtp_session *s)
 {
 	return s->err;
 }
+
+const struct client_rcpt *session_rcpts(const struct smtp_session *s, size_t *n)
+{
+	*n = s->c.nrcpts;
+	return s->c.rcpts;
+}
+
+unsigned long session_messages(const struct smtp_session *s)
+{
+	return s->c.messages;
+}

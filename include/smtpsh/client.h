@@ -130,6 +130,7 @@ struct smtp_client {
 	   until the next MAIL). */
 	struct client_rcpt *rcpts;
 	size_t nrcpts;
+	unsigned long messages; /* replies about a message after its content, counted */
 	struct smtp_caps caps;
 
 	struct reply_parser parser;

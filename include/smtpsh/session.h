@@ -192,6 +192,13 @@ enum session_status session_poll(struct smtp_session *s);
 int session_fd(const struct smtp_session *s);
 bool session_has_buffered(const struct smtp_session *s);
 
+/* The recipients of the transaction going on or of the last one (the engine's list: each
+   with its RCPT reply and its reply after the message); *n gets their number. */
+const struct client_rcpt *session_rcpts(const struct smtp_session *s, size_t *n);
+/* How many messages got their reply after the content (a counter that only grows, to see
+   whether one ended since it was last read). */
+unsigned long session_messages(const struct smtp_session *s);
+
 /* The code of this connection's greeting (0 before it, or when it was malformed). */
 int session_greeting_code(const struct smtp_session *s);
 

@@ -436,6 +436,7 @@ static void message_reply(struct smtp_client *c, int code)
 	char text[CLIENT_RCPT_TEXT_MAX];
 	first_line(&c->last, text, sizeof text);
 	client_rcpt_final(c, code, text, strlen(text), true);
+	c->messages++;
 }
 
 /* What a complete reply (c->last) to the command p does to the state. */

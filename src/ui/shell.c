@@ -13,8 +13,9 @@
 #include "smtpsh/escape.h"
 #include "smtpsh/sasl.h"
 #include "smtpsh/step.h"
+#include "smtpsh/summary.h"
 
-#define COMMAND_MAX 512 /* octets with CRLF (RFC 5321 4.5.3.1.4) */
+#define COMMAND_MAX 512	  /* octets with CRLF (RFC 5321 4.5.3.1.4) */
 #define TEXT_LINE_MAX 998 /* octets without CRLF (RFC 5322 2.1.1) */
 
 struct shell *shell_new(const struct shell_params *p)
@@ -133,8 +134,8 @@ void shell_failed(struct shell *sh, enum session_status st)
 		} else {
 			render_info(sh->render, "interrupted: %s%s", session_error(sh->session),
 				    session_reply_pending(sh->session)
-					    ? " (the reply will be shown when it comes)"
-					    : "");
+					? " (the reply will be shown when it comes)"
+					: "");
 		}
 		return;
 	case SESSION_ERR_STATE:
@@ -284,10 +285,11 @@ static const char *masked(const struct shell *sh, const char *line, char *out, s
 
 static void refuse_plaintext_auth(struct shell *sh)
 {
-	render_error(sh->render,
-		     "refusing to send AUTH without TLS to %s: the password would cross the network "
-		     "readable by anyone (STARTTLS first, or --allow-plaintext-auth)",
-		     session_host(sh->session));
+	render_error(
+	    sh->render,
+	    "refusing to send AUTH without TLS to %s: the password would cross the network "
+	    "readable by anyone (STARTTLS first, or --allow-plaintext-auth)",
+	    session_host(sh->session));
 	shell_failed(sh, SESSION_ERR_TLS);
 }
 
@@ -317,24 +319,26 @@ static bool auth_allowed(struct shell *sh, const char *line)
 static void warn_length(struct shell *sh, size_t len)
 {
 	if (len + 2 > COMMAND_MAX)
-		render_warning(sh->render,
-			       "this command is %zu octets with CRLF; RFC 5321 allows 512 (sent anyway)",
-			       len + 2);
+		render_warning(
+		    sh->render,
+		    "this command is %zu octets with CRLF; RFC 5321 allows 512 (sent anyway)",
+		    len + 2);
 }
 
 static void after_reply(struct shell *sh)
 {
 	if (!sh->batch && session_phase(sh->session) == PHASE_DATA)
-		render_info(sh->render, "type the message: headers, an empty line, the body; a line with "
-					"only '.' sends it (\\file PATH inserts a file)");
+		render_info(sh->render,
+			    "type the message: headers, an empty line, the body; a line with "
+			    "only '.' sends it (\\file PATH inserts a file)");
 }
 
 bool shell_pipeline_start(struct shell *sh)
 {
 	const struct smtp_caps *caps = session_caps(sh->session);
-	const char *why = !session_connected(sh->session) ? "not connected"
+	const char *why = !session_connected(sh->session)	     ? "not connected"
 			  : session_phase(sh->session) == PHASE_DATA ? "inside DATA"
-			  : session_in_auth(sh->session)	    ? "inside an AUTH exchange"
+			  : session_in_auth(sh->session)	     ? "inside an AUTH exchange"
 			  : !caps->known ? "no EHLO reply known yet: send EHLO first"
 			  : !caps_has(caps, "PIPELINING") ? "the server did not offer PIPELINING"
 							  : NULL;
@@ -343,9 +347,10 @@ bool shell_pipeline_start(struct shell *sh)
 		return false;
 	}
 	sh->pipe_collecting = true;
-	render_info(sh->render,
-		    "pipelining: type MAIL, RCPT... (RSET too); DATA (or EHLO, QUIT, NOOP...) ends the "
-		    "group and sends all in one write; \\end sends it now, \\cancel drops it");
+	render_info(
+	    sh->render,
+	    "pipelining: type MAIL, RCPT... (RSET too); DATA (or EHLO, QUIT, NOOP...) ends the "
+	    "group and sends all in one write; \\end sends it now, \\cancel drops it");
 	return true;
 }
 
@@ -375,9 +380,8 @@ void shell_pipeline_flush(struct shell *sh)
 	}
 	for (size_t i = 0; i < n; i++)
 		smtp_reply_init(&reps[i]);
-	enum session_status st =
-		session_pipeline(sh->session, (const char *const *)sh->pipe_lines,
-				 (const char *const *)sh->pipe_shown, n, reps);
+	enum session_status st = session_pipeline(sh->session, (const char *const *)sh->pipe_lines,
+						  (const char *const *)sh->pipe_shown, n, reps);
 	bool data = session_is_data(sh->pipe_lines[n - 1]);
 	pipe_clear(sh);
 	shell_failed(sh, st);
@@ -582,7 +586,8 @@ void shell_chunk_line(struct shell *sh, const char *line, size_t len)
 		shell_chunk_reply(sh);
 }
 
-void shell_execute(struct shell *sh, const char *line, size_t len)
+/* What one line does (shell_execute). */
+static void execute_line(struct shell *sh, const char *line, size_t len)
 {
 	run_line(sh, line, len);
 	if (sh->rec && sh->rec->failed && sh->rec->err[0]) {
@@ -609,7 +614,8 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		run_data_line(sh, line, len);
 		return;
 	}
-	if (session_bdat_open(sh->session)) { /* a typed BDAT's octets: every line, whatever it says */
+	if (session_bdat_open(
+		sh->session)) { /* a typed BDAT's octets: every line, whatever it says */
 		shell_chunk_line(sh, line, len);
 		return;
 	}
@@ -664,6 +670,26 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 }
 
 /*
+ * A script's message with several recipients ended (its "." or LAST chunk got a reply): the
+ * result per recipient, as after \send. Typed by hand, each reply was just seen on screen.
+ */
+static void batch_summary(struct shell *sh)
+{
+	unsigned long m = session_messages(sh->session);
+	if (m == sh->summary_seen)
+		return;
+	sh->summary_seen = m;
+	if (sh->batch && summary_count(sh->session).total > 1)
+		summary_show(sh->render, sh->session);
+}
+
+void shell_execute(struct shell *sh, const char *line, size_t len)
+{
+	execute_line(sh, line, len);
+	batch_summary(sh);
+}
+
+/*
  * Ends the connection as RFC 5321 4.1.1.10 asks: QUIT, and its reply awaited (within the
  * timeout; Ctrl-C cuts it short), then closed. Inside DATA a QUIT would be message content:
  * the message is abandoned by closing. Returns the status of the QUIT.
@@ -705,8 +731,9 @@ void shell_end_of_input(struct shell *sh)
 			set_status(sh, EXIT_USAGE);
 		}
 		if (session_bdat_open(sh->session)) {
-			render_error(sh->render, "input ended inside a BDAT chunk: the message is not "
-						 "sent");
+			render_error(sh->render,
+				     "input ended inside a BDAT chunk: the message is not "
+				     "sent");
 			set_status(sh, EXIT_USAGE);
 			session_bdat_abandon(sh->session, "input ended");
 		}
@@ -717,7 +744,8 @@ void shell_end_of_input(struct shell *sh)
 			set_status(sh, EXIT_USAGE);
 			session_disconnect(sh->session, "connection closed: message abandoned");
 		} else if (session_connected(sh->session)) {
-			session_disconnect(sh->session, "end of input: connection closed without QUIT");
+			session_disconnect(sh->session,
+					   "end of input: connection closed without QUIT");
 		}
 		sh->done = true;
 		return;
