@@ -25,6 +25,11 @@ unsigned long long session_bdat_left(const struct smtp_session *s)
 	return s->chunk.open ? s->chunk.left : 0;
 }
 
+bool session_bdat_refused(const struct smtp_session *s)
+{
+	return s->c.bdat_refused;
+}
+
 unsigned long long session_bdat_cap(const struct smtp_session *s)
 {
 	unsigned long long limit = 0;

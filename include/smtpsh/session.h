@@ -169,6 +169,8 @@ enum session_status session_bdat_end(struct smtp_session *s, struct smtp_reply *
 /* Is a chunk open (its octets owed)? How many octets of it remain (0 when none is open). */
 bool session_bdat_open(const struct smtp_session *s);
 unsigned long long session_bdat_left(const struct smtp_session *s);
+/* Was a chunk of this transaction refused (no more may follow until RSET, RFC 3030 2)? */
+bool session_bdat_refused(const struct smtp_session *s);
 /* The open chunk cannot be finished: closes the connection, saying why. */
 void session_bdat_abandon(struct smtp_session *s, const char *why);
 /* The largest chunk this server takes (SIZE when it has one, else SESSION_BDAT_MAX). */

@@ -25,6 +25,12 @@ static void send_file_chunk(struct shell *sh, const char *path, bool last)
 	}
 	unsigned long long size = (unsigned long long)sb.st_size;
 	render_info(sh->render, "%s: %llu octets, sent as they are", path, size);
+	if (session_bdat_refused(sh->session)) {
+		fclose(f);
+		shell_refused(sh, "\\bdat: not sent: a chunk of this message was refused, and RFC "
+				  "3030 allows no more (RSET starts afresh)");
+		return;
+	}
 	enum session_status st = session_bdat_begin(sh->session, size, last);
 	if (st != SESSION_OK) {
 		fclose(f);
@@ -101,6 +107,11 @@ void bdat_cmd(struct shell *sh, int argc, char **argv)
 	   header and body); \bdat --last alone is "BDAT 0 LAST", the end of the message. */
 	size_t len = strlen(p);
 	size_t size = len || !last ? len + 2 : 0;
+	if (session_bdat_refused(sh->session)) {
+		shell_refused(sh, "\\bdat: not sent: a chunk of this message was refused, and RFC "
+				  "3030 allows no more (RSET starts afresh)");
+		return;
+	}
 	enum session_status st = session_bdat_begin(sh->session, size, last);
 	if (st != SESSION_OK) {
 		shell_failed(sh, st);

@@ -542,9 +542,26 @@ static void bdat_typed(struct shell *sh, const char *line)
 			    "it for you)");
 		return;
 	}
-	enum session_status st = session_bdat_begin(sh->session, size, last);
-	if (st != SESSION_OK) {
+	/* After a refused chunk the server's own rule forbids more: a refusal on its terms, as a
+	   reply would be (a script goes on), not a usage error. */
+	enum session_status st = SESSION_ERR_STATE;
+	if (session_bdat_refused(sh->session))
+		shell_refused(sh,
+			      "BDAT not sent: a chunk of this message was refused, and RFC 3030 "
+			      "allows no more (RSET starts afresh)");
+	else if ((st = session_bdat_begin(sh->session, size, last)) != SESSION_OK)
 		shell_failed(sh, st);
+	if (st != SESSION_OK) {
+		/* What a script means is decided by the script: the lines that were to be the
+		   chunk stay chunk content, skipped, never run as commands. */
+		if (sh->batch && size && !sh->done) {
+			sh->chunk_skip = size;
+			render_warning(
+			    sh->render,
+			    "the %llu octets of input meant for the chunk are skipped: not "
+			    "sent, and not run as commands",
+			    size);
+		}
 		return;
 	}
 	if (size == 0) {
@@ -614,8 +631,13 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		run_data_line(sh, line, len);
 		return;
 	}
-	if (session_bdat_open(
-		sh->session)) { /* a typed BDAT's octets: every line, whatever it says */
+	if (sh->chunk_skip) { /* a script's chunk that was not announced */
+		unsigned long long n = len + 2;
+		sh->chunk_skip -= n < sh->chunk_skip ? n : sh->chunk_skip;
+		return;
+	}
+	/* a typed BDAT's octets: every line, whatever it says */
+	if (session_bdat_open(sh->session)) {
 		shell_chunk_line(sh, line, len);
 		return;
 	}
