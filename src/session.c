@@ -462,6 +462,13 @@ enum session_status session_send_bytes(struct smtp_session *s, const void *data,
  */
 enum session_status session_check_verb(struct smtp_session *s, enum client_verb v)
 {
+	/* RFC 3030 2: the chunk's octets follow the command at once, with no reply between;
+	   as a command line waiting for its reply, it would wait for ever (session_bdat_*). */
+	if (v == VERB_BDAT)
+		return session_fail(
+		    s, SESSION_ERR_STATE,
+		    "BDAT is followed by its chunk's octets: it cannot go as a plain "
+		    "command (\\bdat, or BDAT typed in the shell, sends chunks)");
 	if (v == VERB_STARTTLS && s->conn.ssl)
 		return session_fail(s, SESSION_ERR_STATE,
 				    "STARTTLS not sent: this connection is already encrypted with "
@@ -528,10 +535,6 @@ enum session_status session_command(struct smtp_session *s, const char *line, co
 		return session_fail(s, SESSION_ERR_STATE,
 				    "inside a BDAT chunk: %llu more octets of it are owed",
 				    s->chunk.left);
-	if (client_classify(line, s->c.in_auth) == VERB_BDAT)
-		return session_fail(
-		    s, SESSION_ERR_STATE,
-		    "BDAT is followed by its chunk: send it with session_bdat_begin");
 	enum session_status st = session_drain(s);
 	if (st != SESSION_OK)
 		return st;

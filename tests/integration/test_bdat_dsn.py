@@ -9,17 +9,24 @@ Usage: /usr/bin/python3 tests/integration/test_bdat_dsn.py [NAME...]
 Prints TAP. Starts (and always stops) its own Postfix lab.
 """
 
+import hashlib
 import os
 import re
+import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-from lablib import ModuleLab, run_smtpsh, split_delivered, tap_main, token  # noqa: E402
+from lablib import (ModuleLab, run_smtpsh, smtpsh_path, split_delivered, tap_main,  # noqa: E402
+                    token)
 
-LAB = ModuleLab()
+BIG = 50 * 1024 * 1024
+MAX_RSS_KB = 16 * 1024  # as DATA's streaming (tests/integration/test_send.py)
+MAX_RSS_KB_ASAN = 48 * 1024
+LAB = ModuleLab(size_limit=BIG + 20 * 1024 * 1024)
 setUpModule, tearDownModule = LAB.start, LAB.stop
 CHUNK = 256 * 1024  # \send --chunking's chunk size
 
@@ -72,6 +79,49 @@ class BdatDsn(unittest.TestCase):
         self.assertIn("message accepted", r.info())
         _, data = LAB.wait_for_message("bob", tok)
         self.assertEqual(body_of(data), body)
+
+    def test_big_body_streamed_in_chunks_memory_flat(self):
+        """--chunking with a 50 MB body file: delivered intact, peak RSS as for DATA"""
+        tok = token()
+        path = os.path.join(self.home, "big.txt")
+        h = hashlib.sha256()
+        written = 0
+        with open(path, "wb") as f:
+            line = 0
+            while written < BIG:
+                chunk = b"".join(b"%s line %08d: the quick brown fox jumps over the lazy dog\n"
+                                 % (b"." if (line + k) % 97 == 0 else b"", line + k)
+                                 for k in range(1000))
+                line += 1000
+                f.write(chunk)
+                h.update(chunk)
+                written += len(chunk)
+        with open(smtpsh_path(), "rb") as f:
+            asan = b"__asan_init" in f.read()
+        t0 = time.monotonic()
+        p = subprocess.run(["/usr/bin/time", "-v", smtpsh_path(), "--send", "--from",
+                            "a@client.test", "--to", "bob@example.test", "--subject", tok,
+                            "--body-file", path, "--chunking", "127.0.0.1",
+                            str(LAB.plain_port)],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=170,
+                           env=dict(os.environ, NO_COLOR="1", HOME=self.home))
+        out = p.stdout.decode("utf-8", "replace")
+        err = p.stderr.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 0, "exit %d\n%s\n%s" % (p.returncode, out[-3000:], err))
+        rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", err).group(1))
+        bound = MAX_RSS_KB_ASAN if asan else MAX_RSS_KB
+        sys.stdout.write("# 50 MB in BDAT chunks: peak RSS %d kB (bound %d kB), %.1f s\n"
+                         % (rss, bound, time.monotonic() - t0))
+        self.assertLess(rss, bound)
+        self.assertRegex(out, r"\.\.\. \d+ more lines not shown \(\d+ lines, \d+ octets in "
+                              r"\d+ chunks from the message\)")
+        _, data = LAB.wait_for_message("bob", tok, timeout=120)
+        body = body_of(data)
+        self.assertEqual(len(body), written)
+        self.assertEqual(hashlib.sha256(body).hexdigest(), h.hexdigest())
+        os.unlink(path)
+        for f in LAB.messages("bob"):
+            os.unlink(f)
 
     def test_bdat_by_hand_byte_exact(self):
         tok = token()
