@@ -51,6 +51,9 @@ static const char *const commands[] = {
     "NOOP",
     " auth\tplain x",
     "XCLIENT ADDR=1.2.3.4",
+    "BDAT 5",
+    "BDAT 0 LAST",
+    "RCPT TO:<c@x> NOTIFY=NEVER",
 };
 
 static void check(const struct smtp_client *c)
@@ -61,6 +64,13 @@ static void check(const struct smtp_client *c)
 		abort();
 	if (c->last.text.len > CLIENT_REPLY_TEXT_MAX || c->cur.text.len > CLIENT_REPLY_TEXT_MAX)
 		abort();
+	if (c->nrcpts > CLIENT_RCPTS_MAX)
+		abort();
+	for (size_t k = 0; k < c->nrcpts; k++)
+		if (strnlen(c->rcpts[k].addr, CLIENT_RCPT_ADDR_MAX) == CLIENT_RCPT_ADDR_MAX ||
+		    strnlen(c->rcpts[k].rcpt_text, CLIENT_RCPT_TEXT_MAX) == CLIENT_RCPT_TEXT_MAX ||
+		    strnlen(c->rcpts[k].final_text, CLIENT_RCPT_TEXT_MAX) == CLIENT_RCPT_TEXT_MAX)
+			abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -134,11 +144,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				client_expect(&c, &o[k], 0, k + 1, n);
 			break;
 		}
-		case 7: { /* the Haraka decision on random codes */
+		case 7: { /* the Haraka decision on random codes; then a random command line
+			     (BDAT sizes, RCPT addresses as the engine parses them) */
 			int codes[4];
 			for (int k = 0; k < 4; k++)
 				codes[k] = i + (size_t)k < size ? 200 + data[i + (size_t)k] * 2 : 0;
 			(void)client_resend_after_dot(&c, codes, 1 + (op >> 3) % 4);
+			char line[48];
+			size_t n = 0;
+			while (i < size && n < sizeof line - 1 && data[i] && data[i] != '\n')
+				line[n++] = (char)data[i++];
+			line[n] = '\0';
+			unsigned long long sz;
+			bool last;
+			if (client_bdat_parse(line, &sz, &last) && sz > 9999999999999999999ULL)
+				abort(); /* at most 19 digits */
+			if (c.phase != PHASE_DATA) {
+				struct client_command o;
+				client_command(&c, &o, line, NULL, client_classify(line, c.in_auth), 0,
+					       0);
+				client_expect(&c, &o, 0, 0, 0);
+			}
 			break;
 		}
 		}
