@@ -51,9 +51,11 @@ static void make_prompt(const struct shell *sh)
 	}
 	const char *host = session_host(s);
 	bool v6 = strchr(host, ':') != NULL;
-	char pipe[32] = "";
+	char pipe[40] = "";
 	if (sh->pipe_collecting)
 		snprintf(pipe, sizeof pipe, " pipeline[%zu]", sh->pipe_n);
+	else if (session_bdat_open(s)) /* the octets a typed chunk still takes */
+		snprintf(pipe, sizeof pipe, " chunk[%llu]", session_bdat_left(s));
 	snprintf(prompt, sizeof prompt, "%s%s%s%s:%s%s%s %s%s%s> ", on, v6 ? "[" : "", host,
 		 v6 ? "]" : "", session_port(s), session_tls(s) ? " tls" : "",
 		 session_in_auth(s) ? " auth" : "", session_phase_name(session_phase(s)), pipe, off);

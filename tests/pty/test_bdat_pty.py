@@ -2,7 +2,7 @@
 """A typed BDAT chunk in the interactive shell (issue 14): the lines after "BDAT n" are the
 chunk's octets; Ctrl-C inside it closes the connection and says so (what was sent of the chunk
 cannot be taken back, and the server would read anything more as part of it); the shell goes
-on, disconnected.
+on, disconnected. The prompt counts the octets the chunk still takes.
 
 Environment as tests/pty/test_repl.py: TERM=xterm, INPUTRC=tests/pty/inputrc, NO_COLOR=1.
 """
@@ -68,8 +68,10 @@ class BdatPty(SmtpshTestCase):
         self.child.sendline('BDAT 100 LAST')
         self.expect(r'type the chunk: 100 octets, each line counts its octets plus CRLF \(2\); '
                     r'Ctrl-C closes the connection')
+        self.expect(self.prompt('rcpt chunk[100]'))
         self.child.sendline('part')
         self.expect(r'-> part')
+        self.expect(self.prompt('rcpt chunk[94]'))
         self.child.sendintr()
         self.expect(r'connection closed: Ctrl-C inside a BDAT chunk \(94 of its 100 octets '
                     r'not sent; the server would read what follows as the chunk\)')
