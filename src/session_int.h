@@ -2,9 +2,8 @@
  * What the files of the session share (session.c: connection, waits, commands; session_pipe.c:
  * pipelined groups; session_tls.c: the handshake; session_data.c: the message content;
  * session_info.c: queries), as smtpd_int.h does for the practice server. Not a public
- * header: the shell knows session.h only. Include it after "smtpsh/session.h", not from here: a .c
- * and its header are one node of the include graph (tests/tool/test_layers.py), and this file must
- * not lead back to it.
+ * header: the shell knows session.h only. Include it after "smtpsh/session.h", not from here: a .c and its header are one node
+ * of the include graph (tests/tool/test_layers.py), and this file must not lead back to it.
  */
 #ifndef SMTPSH_SESSION_INT_H
 #define SMTPSH_SESSION_INT_H

@@ -134,8 +134,8 @@ void shell_failed(struct shell *sh, enum session_status st)
 		} else {
 			render_info(sh->render, "interrupted: %s%s", session_error(sh->session),
 				    session_reply_pending(sh->session)
-					? " (the reply will be shown when it comes)"
-					: "");
+					    ? " (the reply will be shown when it comes)"
+					    : "");
 		}
 		return;
 	case SESSION_ERR_STATE:
@@ -285,11 +285,10 @@ static const char *masked(const struct shell *sh, const char *line, char *out, s
 
 static void refuse_plaintext_auth(struct shell *sh)
 {
-	render_error(
-	    sh->render,
-	    "refusing to send AUTH without TLS to %s: the password would cross the network "
-	    "readable by anyone (STARTTLS first, or --allow-plaintext-auth)",
-	    session_host(sh->session));
+	render_error(sh->render,
+		     "refusing to send AUTH without TLS to %s: the password would cross the network "
+		     "readable by anyone (STARTTLS first, or --allow-plaintext-auth)",
+		     session_host(sh->session));
 	shell_failed(sh, SESSION_ERR_TLS);
 }
 
@@ -319,26 +318,24 @@ static bool auth_allowed(struct shell *sh, const char *line)
 static void warn_length(struct shell *sh, size_t len)
 {
 	if (len + 2 > COMMAND_MAX)
-		render_warning(
-		    sh->render,
-		    "this command is %zu octets with CRLF; RFC 5321 allows 512 (sent anyway)",
-		    len + 2);
+		render_warning(sh->render,
+			       "this command is %zu octets with CRLF; RFC 5321 allows 512 (sent anyway)",
+			       len + 2);
 }
 
 static void after_reply(struct shell *sh)
 {
 	if (!sh->batch && session_phase(sh->session) == PHASE_DATA)
-		render_info(sh->render,
-			    "type the message: headers, an empty line, the body; a line with "
-			    "only '.' sends it (\\file PATH inserts a file)");
+		render_info(sh->render, "type the message: headers, an empty line, the body; a line with "
+					"only '.' sends it (\\file PATH inserts a file)");
 }
 
 bool shell_pipeline_start(struct shell *sh)
 {
 	const struct smtp_caps *caps = session_caps(sh->session);
-	const char *why = !session_connected(sh->session)	     ? "not connected"
+	const char *why = !session_connected(sh->session) ? "not connected"
 			  : session_phase(sh->session) == PHASE_DATA ? "inside DATA"
-			  : session_in_auth(sh->session)	     ? "inside an AUTH exchange"
+			  : session_in_auth(sh->session)	    ? "inside an AUTH exchange"
 			  : !caps->known ? "no EHLO reply known yet: send EHLO first"
 			  : !caps_has(caps, "PIPELINING") ? "the server did not offer PIPELINING"
 							  : NULL;
@@ -347,10 +344,9 @@ bool shell_pipeline_start(struct shell *sh)
 		return false;
 	}
 	sh->pipe_collecting = true;
-	render_info(
-	    sh->render,
-	    "pipelining: type MAIL, RCPT... (RSET too); DATA (or EHLO, QUIT, NOOP...) ends the "
-	    "group and sends all in one write; \\end sends it now, \\cancel drops it");
+	render_info(sh->render,
+		    "pipelining: type MAIL, RCPT... (RSET too); DATA (or EHLO, QUIT, NOOP...) ends the "
+		    "group and sends all in one write; \\end sends it now, \\cancel drops it");
 	return true;
 }
 
@@ -380,8 +376,9 @@ void shell_pipeline_flush(struct shell *sh)
 	}
 	for (size_t i = 0; i < n; i++)
 		smtp_reply_init(&reps[i]);
-	enum session_status st = session_pipeline(sh->session, (const char *const *)sh->pipe_lines,
-						  (const char *const *)sh->pipe_shown, n, reps);
+	enum session_status st =
+		session_pipeline(sh->session, (const char *const *)sh->pipe_lines,
+				 (const char *const *)sh->pipe_shown, n, reps);
 	bool data = session_is_data(sh->pipe_lines[n - 1]);
 	pipe_clear(sh);
 	shell_failed(sh, st);
@@ -766,8 +763,7 @@ void shell_end_of_input(struct shell *sh)
 			set_status(sh, EXIT_USAGE);
 			session_disconnect(sh->session, "connection closed: message abandoned");
 		} else if (session_connected(sh->session)) {
-			session_disconnect(sh->session,
-					   "end of input: connection closed without QUIT");
+			session_disconnect(sh->session, "end of input: connection closed without QUIT");
 		}
 		sh->done = true;
 		return;
