@@ -80,6 +80,15 @@ class Dovecot(unittest.TestCase):
                               r"\(mailbox for user is full\)\s+\[for <full@example\.test>, 2/3\]")
         self.assertRegex(out, r"(?m)^<- 250 2\.0\.0 <bob@example\.test> \S+ Saved\s+"
                               r"\[for <bob@example\.test>, 3/3\]$")
+        # the result per recipient (a batch's message with several): the one refused at RCPT,
+        # the one Dovecot refused after DATA, each beside its own reply
+        self.assertIn("*  2 of 4 recipients accepted the message; 1 refused at RCPT; 1 refused "
+                      "after the message", out)
+        self.assertRegex(out, r"(?m)^   nobody@example\.test +550 5\.1\.1 .* +\(not a recipient\)$")
+        self.assertRegex(out, r"(?m)^   full@example\.test +250 2\.1\.5 OK +552 5\.2\.2 "
+                              r"<full@example\.test> Quota exceeded")
+        self.assertRegex(out, r"(?m)^   bob@example\.test +250 2\.1\.5 OK +250 2\.0\.0 "
+                              r"<bob@example\.test> \S+ Saved$")
         # QUIT got its own reply: no per-recipient reply was taken for it
         self.assertRegex(out, r"(?m)^-> QUIT\n<- 221 2\.0\.0 Bye")
         self.assertNotIn("protocol error", out + err)
