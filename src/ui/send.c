@@ -362,7 +362,9 @@ bool send_run(struct shell *sh, const struct send_opts *o, bool *partly)
 		render_warning(sh->render,
 			       "the body holds 8-bit octets and the server does not offer "
 			       "8BITMIME: it is sent base64-encoded");
-	bool accepted = false, refused = false;
+	/* RSET after a refusal comes after the summary: an accepted RSET empties the recipient
+	   list the summary reads (client_txn). */
+	bool accepted = false, refused = false, need_rset = false;
 	if (message_compose(&m, has8, err, sizeof err) < 0) {
 		shell_error(sh, "%s", err);
 		goto out;
@@ -425,8 +427,7 @@ bool send_run(struct shell *sh, const struct send_opts *o, bool *partly)
 	if (ok && !o->chunking)
 		ok = step(sh, "DATA", 354, &refused);
 	if (!ok) {
-		if (refused && session_connected(s) && !sh->done)
-			rset(sh);
+		need_rset = refused;
 		goto out;
 	}
 	struct smtp_reply r;
@@ -437,8 +438,10 @@ bool send_run(struct shell *sh, const struct send_opts *o, bool *partly)
 					 caps_has(caps, "PIPELINING"), &r);
 		if (st == SESSION_OK && !positive(&r)) {
 			shell_check_reply(sh, &r);
-			if (session_connected(s) && !sh->done)
-				rset(sh); /* RFC 3030 2: a refused chunk fails the transaction */
+			/* RFC 3030 2: a refused chunk fails the transaction, which stays open until
+			   RSET. In LMTP the replies to LAST are the recipients' own (RFC 2033 4.3):
+			   after the last one the transaction is over, nothing to reset. */
+			need_rset = session_phase(s) != PHASE_READY;
 			smtp_reply_free(&r);
 			goto out;
 		}
@@ -468,6 +471,8 @@ out:
 		summary_show(sh->render, s);
 		sh->summary_seen = session_messages(s);
 	}
+	if (need_rset && session_connected(s) && !sh->done)
+		rset(sh);
 	if (partly)
 		*partly = sc.accepted && sc.accepted < sc.total;
 	return sc.total && sc.accepted == sc.total;

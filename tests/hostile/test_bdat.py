@@ -70,6 +70,21 @@ class Bdat(SmtpshTestCase):
         return ['--send', '--from', 'a@example.test', '--to', 'b@example.test',
                 '--body', 'x'] + list(extra)
 
+    def test_send_last_chunk_refused_table_then_rset(self):
+        srv, r = self.run_case('bdat_last_refused_send.smtp', '',
+                               args=self.send_args('--to', 'c@example.test', '--chunking'))
+        self.assert_server_ok(srv, r)
+        self.assertEqual(self.sent_lines(srv)[-2:], [b'RSET', b'QUIT'])
+        out = r.out()
+        self.assertIn('*  0 of 2 recipients accepted the message; 2 refused after the message',
+                      out)
+        for rcpt in ('b', 'c'):
+            self.assertRegex(out, r'(?m)^   %s@example\.test +250 2\.1\.5 ok +554 5\.7\.1 '
+                                  r'no thanks$' % rcpt)
+        # the table comes before the RSET (an accepted RSET empties the recipient list)
+        self.assertLess(out.index('recipients accepted the message'), out.index('-> RSET'))
+        self.assert_exit(r, 1)
+
     def test_dsn_refused_without_dsn(self):
         for extra in (['--notify', 'SUCCESS,FAILURE'], ['--ret', 'HDRS'],
                       ['--envid', 'abc']):
