@@ -16,12 +16,14 @@ _smtpsh()
 		--strict --color -h --help -V --version --explain --timing --show-raw
 		--pipeline --step --record --replay --replay-user --replay-skip-auth
 		--password-command --oauth-token-command --send --from --to --cc --bcc
-		--subject --body --body-file --attach --header --auth --user
+		--subject --body --body-file --attach --header --chunking --notify --ret
+		--envid --auth --user
 		--practice --serve --listen --maildir --script --lmtp --sni --proxy
 		--proxy-from"
 	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
 	with_arg+="--record --replay --replay-user --password-command --oauth-token-command "
 	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
+	with_arg+="--notify --ret --envid "
 	with_arg+="--auth --user --listen --maildir --script --sni --proxy --proxy-from "
 	COMPREPLY=()
 
@@ -66,12 +68,20 @@ _smtpsh()
 		COMPREPLY=($(compgen -W "auto PLAIN LOGIN CRAM-MD5 XOAUTH2" -- "$cur"))
 		return
 		;;
+	--notify)
+		COMPREPLY=($(compgen -W "NEVER SUCCESS,FAILURE SUCCESS,FAILURE,DELAY FAILURE FAILURE,DELAY" -- "$cur"))
+		return
+		;;
+	--ret)
+		COMPREPLY=($(compgen -W "FULL HDRS" -- "$cur"))
+		return
+		;;
 	--password-command | --oauth-token-command)
 		COMPREPLY=($(compgen -c -- "$cur"))
 		return
 		;;
 	--timeout | --ehlo | --replay-user | --from | --to | --cc | --bcc | --subject | --body | \
-		--header | --user)
+		--header | --envid | --user)
 		return
 		;;
 	esac

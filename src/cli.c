@@ -92,6 +92,10 @@ static const struct option long_options[] = {
     {"body-file", required_argument, NULL, OPT_SEND_OPTION},
     {"attach", required_argument, NULL, OPT_SEND_OPTION},
     {"header", required_argument, NULL, OPT_SEND_OPTION},
+    {"chunking", no_argument, NULL, OPT_SEND_OPTION},
+    {"notify", required_argument, NULL, OPT_SEND_OPTION},
+    {"ret", required_argument, NULL, OPT_SEND_OPTION},
+    {"envid", required_argument, NULL, OPT_SEND_OPTION},
     {"auth", required_argument, NULL, OPT_AUTH},
     {"user", required_argument, NULL, OPT_USER},
     {"practice", no_argument, NULL, OPT_PRACTICE},
@@ -134,8 +138,8 @@ void cli_usage(FILE *f)
 	      "                        allow AUTH without TLS to a host that is not loopback\n"
 	      "                        (a UNIX socket counts as loopback)\n"
 	      "      --lmtp            speak LMTP (RFC 2033): LHLO, one reply per recipient\n"
-	      "                        after the final \".\"; with --serve or --practice the\n"
-	      "                        practice server speaks it\n"
+	      "                        after the final \".\" (or BDAT LAST); with --serve or\n"
+	      "                        --practice the practice server speaks it\n"
 	      "      --sni NAME        TLS over a UNIX socket: send and check NAME (without\n"
 	      "                        it no server name is checked, and smtpsh says so)\n"
 	      "      --proxy VERSION   send a PROXY protocol header (v1 text, v2 binary)\n"
@@ -159,7 +163,7 @@ void cli_usage(FILE *f)
 	      "Sending one message (connect, EHLO, [AUTH], the message, QUIT):\n"
 	      "      --send            send the message the options below describe to HOST\n"
 	      "                        (or a profile) and leave; exit status 0 only when\n"
-	      "                        the server accepted it\n"
+	      "                        the server accepted it for every recipient\n"
 	      "      --from ADDRESS    the sender (envelope and From:); 'Name <addr>' works\n"
 	      "      --to ADDRESS      a recipient shown in To: (repeat for more)\n"
 	      "      --cc ADDRESS      a recipient shown in Cc: (repeatable)\n"
@@ -170,6 +174,12 @@ void cli_usage(FILE *f)
 	      "      --attach PATH     attach a file, base64 (repeatable)\n"
 	      "      --header 'NAME: VALUE'\n"
 	      "                        an extra header line (repeatable)\n"
+	      "      --chunking        send the message with BDAT (CHUNKING) instead of\n"
+	      "                        DATA; a binary body as it is where BINARYMIME is\n"
+	      "                        offered\n"
+	      "      --notify WHEN     DSN (RFC 3461): NEVER, or SUCCESS,FAILURE,DELAY\n"
+	      "      --ret FULL|HDRS   DSN: what a bounce returns of the message\n"
+	      "      --envid ID        DSN: the envelope identifier bounces quote\n"
 	      "      --auth MECH       log in first: PLAIN, LOGIN, CRAM-MD5, XOAUTH2, or\n"
 	      "                        auto (the best one the server offers)\n"
 	      "      --user USER       the user for --auth (default: the profile's, then\n"
@@ -244,7 +254,8 @@ void cli_usage(FILE *f)
 	      "~/.config/smtpsh/profiles, ~/.local/state/smtpsh/history.\n"
 	      "\n"
 	      "Exit status: 0 ok; 1 --strict and a 4xx/5xx reply or greeting (--send: the\n"
-	      "greeting, the message, EHLO or AUTH refused; --starttls: the greeting);\n"
+	      "greeting, the message, EHLO or AUTH refused, or some recipients refused;\n"
+	      "--starttls: the greeting);\n"
 	      "2 usage or local error;\n"
 	      "3 connection failed or lost, or timeout; 4 TLS failure (handshake,\n"
 	      "certificate, STARTTLS unavailable when required); 5 --strict and a\n"

@@ -128,6 +128,7 @@ static void reset_connection_state(struct smtp_session *s)
 	s->verified = false;
 	s->bytes_in = s->bytes_out = 0;
 	session_message_drop(&s->msg);
+	s->chunk = (struct session_chunk){0};
 }
 
 void session_free(struct smtp_session *s)
@@ -140,6 +141,7 @@ void session_free(struct smtp_session *s)
 	client_free(&s->c);
 	buf_free(&s->in);
 	session_message_free(&s->msg);
+	buf_free(&s->bview.line);
 	free(s->cafile);
 	free(s->ehlo_name);
 	free(s->host);
@@ -375,16 +377,18 @@ enum session_status session_wait_reply(struct smtp_session *s, unsigned long lon
 		}
 		enum session_status st = read_some(s, deadline);
 		size_t got, want;
-		if (st == SESSION_ERR_TIMEOUT && v == VERB_DOT &&
+		if (st == SESSION_ERR_TIMEOUT && (v == VERB_DOT || v == VERB_BDAT) &&
 		    client_dot_replies(&s->c, &got, &want) && got) {
-			/* RFC 2033 4.2: one reply per accepted recipient. A later reply could not
-			   be told from the next command's: the connection goes. */
+			/* RFC 2033 4.2 (4.3 for BDAT LAST): one reply per accepted recipient. A
+			   later reply could not be told from the next command's: the connection
+			   goes. */
 			st = session_fail(
 			    s, SESSION_ERR_PROTO,
 			    "protocol error: the LMTP server sent %zu of the %zu replies "
-			    "owed to the end of DATA (one per accepted recipient, RFC "
-			    "2033 4.2) and no more within %d s; connection closed",
-			    got, want, (s->p.timeout_ms + 999) / 1000);
+			    "owed to %s (one per accepted recipient, RFC 2033 %s) and no more "
+			    "within %d s; connection closed",
+			    got, want, v == VERB_DOT ? "the end of DATA" : "BDAT LAST",
+			    v == VERB_DOT ? "4.2" : "4.3", (s->p.timeout_ms + 999) / 1000);
 			session_close(s, true, "connection closed: replies missing");
 			return st;
 		}
@@ -631,6 +635,13 @@ enum session_status session_send_bytes(struct smtp_session *s, const void *data,
  */
 enum session_status session_check_verb(struct smtp_session *s, enum client_verb v)
 {
+	/* RFC 3030 2: the chunk's octets follow the command at once, with no reply between;
+	   as a command line waiting for its reply, it would wait for ever (session_bdat_*). */
+	if (v == VERB_BDAT)
+		return session_fail(
+		    s, SESSION_ERR_STATE,
+		    "BDAT is followed by its chunk's octets: it cannot go as a plain "
+		    "command (\\bdat, or BDAT typed in the shell, sends chunks)");
 	if (v == VERB_STARTTLS && s->conn.ssl)
 		return session_fail(s, SESSION_ERR_STATE,
 				    "STARTTLS not sent: this connection is already encrypted with "
@@ -760,6 +771,10 @@ enum session_status session_command(struct smtp_session *s, const char *line, co
 				    "not connected (use \\connect HOST [PORT])");
 	if (s->c.phase == PHASE_DATA)
 		return session_fail(s, SESSION_ERR_STATE, "inside DATA: lines are message content");
+	if (s->chunk.open)
+		return session_fail(s, SESSION_ERR_STATE,
+				    "inside a BDAT chunk: %llu more octets of it are owed",
+				    s->chunk.left);
 	enum session_status st = session_drain(s);
 	if (st != SESSION_OK)
 		return st;

@@ -86,14 +86,6 @@ enum session_status session_data_line(struct smtp_session *s, const char *line, 
 	return session_flush(s);
 }
 
-/* Shows the lines of encoded body bytes, the first `max` of them in full. */
-struct body_view {
-	struct buf line; /* the start of a line cut by the end of a chunk (up to SHOWN_LINE_MAX) */
-	size_t line_len; /* its whole length so far */
-	size_t shown;
-	bool quiet_wanted; /* a listener wants the lines past the screen's limit */
-};
-
 /* One line of the body (total bytes without CRLF; text holds its first len bytes). */
 static void view_line(struct smtp_session *s, struct body_view *v, const char *text, size_t len,
 		      size_t total)
@@ -128,7 +120,7 @@ static void view_line(struct smtp_session *s, struct body_view *v, const char *t
  * Encoded bytes (CR only in CRLF, which the encoder writes whole) cut into lines with memchr;
  * a line inside the chunk is shown from the chunk, only one cut by its end is copied.
  */
-static void view_bytes(struct smtp_session *s, struct body_view *v, const char *p, size_t n)
+void session_view_bytes(struct smtp_session *s, struct body_view *v, const char *p, size_t n)
 {
 	while (n) {
 		const char *lf = memchr(p, '\n', n);
@@ -149,6 +141,14 @@ static void view_bytes(struct smtp_session *s, struct body_view *v, const char *
 		p = lf + 1;
 		n -= len + 1;
 	}
+}
+
+void session_view_flush(struct smtp_session *s, struct body_view *v)
+{
+	if (v->line_len)
+		view_line(s, v, v->line.data, v->line.len, v->line_len);
+	v->line_len = 0;
+	buf_reset(&v->line);
 }
 
 /*
@@ -321,7 +321,7 @@ enum session_status session_data_stream(struct smtp_session *s, session_reader r
 			m += dotstuff_finish(&s->msg.ds, s->msg.out.data + m);
 		bytes += m;
 		if (viewing) {
-			view_bytes(s, &v, s->msg.out.data, m);
+			session_view_bytes(s, &v, s->msg.out.data, m);
 			viewing = v.quiet_wanted || v.shown < s->p.body_echo_max;
 		}
 		session_before_wait(s); /* the shown lines appear before a write that may wait */

@@ -122,3 +122,8 @@ const char *session_hello_verb(const struct smtp_session *s)
 {
 	return s->lmtp ? "LHLO" : "EHLO";
 }
+
+unsigned long session_messages(const struct smtp_session *s)
+{
+	return s->c.messages;
+}

@@ -33,6 +33,32 @@ struct session_message {
 	struct buf out; /* staging for body bytes (coalesce_body gathers lines here) */
 };
 
+/*
+ * The BDAT chunk being written (RFC 3030): its command line is sent, its octets go until
+ * left is 0; then its reply is waited for (or, pipelined, later). The server reads exactly
+ * size octets after the command, whatever they are: a chunk cut short cannot be resumed, so
+ * a connection whose chunk was abandoned is closed.
+ */
+struct session_chunk {
+	bool open;
+	bool last;
+	unsigned long long size, left;
+	unsigned long long seq; /* the engine's sent_seq of its command */
+};
+
+/* Shows the lines of encoded body bytes, the first body_echo_max of them in full (the body of
+   DATA, the octets of a BDAT chunk). */
+struct body_view {
+	struct buf line; /* the start of a line cut by the end of a chunk (up to SHOWN_LINE_MAX) */
+	size_t line_len; /* its whole length so far */
+	size_t shown;
+	bool quiet_wanted; /* a listener wants the lines past the screen's limit */
+};
+/* Shows the lines of p[0..n); a line cut by the end stays for the next call. */
+void session_view_bytes(struct smtp_session *s, struct body_view *v, const char *p, size_t n);
+/* Shows the line left cut by the end of the bytes, if any (a chunk need not end a line). */
+void session_view_flush(struct smtp_session *s, struct body_view *v);
+
 struct smtp_session {
 	struct session_params p;
 	char *cafile;
@@ -63,6 +89,8 @@ struct smtp_session {
 	unsigned long long bytes_in, bytes_out;
 
 	struct session_message msg;
+	struct session_chunk chunk;
+	struct body_view bview; /* the octets of the chunks of one message, as shown */
 	char err[512];
 };
 

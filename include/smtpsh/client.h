@@ -51,22 +51,30 @@ void smtp_reply_clear(struct smtp_reply *r);
 void smtp_reply_copy(struct smtp_reply *dst, const struct smtp_reply *src);
 
 /*
- * One recipient of the transaction (from MAIL to the reply to the final "."), in RCPT order:
- * its reply to RCPT and, once accepted, its final reply. In LMTP (RFC 2033 4.2) each accepted
- * recipient gets a reply of its own to the "."; in SMTP the one reply to the "." is every
- * accepted recipient's final reply. Texts are the reply's lines joined with "\n", raw bytes
- * (escape them to show), cut at CLIENT_RCPT_TEXT_MAX.
+ * One recipient of the transaction (from MAIL to the reply about the message after its
+ * content: the "." or the LAST chunk), in RCPT order: its reply to RCPT and, once accepted,
+ * its final reply. In SMTP the one reply after the content is every accepted recipient's
+ * final reply; in LMTP each accepted recipient gets a reply of its own, in RCPT order, to the
+ * "." (RFC 2033 4.2) and to BDAT ... LAST alike (RFC 2033 4.3 with RFC 3030). Each reply is
+ * kept twice, raw bytes (escape them to show): whole (*_text: lines joined with "\n", code
+ * included, cut at CLIENT_RCPT_TEXT_MAX) and as the summary table shows it (*_line: the first
+ * line after its code, "2.1.5 Ok", cut at CLIENT_RCPT_LINE_MAX). Codes are 0 where no reply
+ * came. One list, filled by the engine from the replies it reads (client_rcpt_final() for
+ * a caller that holds one); client_txn() (session_txn()) reads it.
  */
-#define CLIENT_RCPT_MAX 1000 /* recipients kept per transaction (RFC 5321 4.5.3.1.8: 100) */
-#define CLIENT_RCPT_ADDR_MAX 256
+#define CLIENT_RCPT_MAX 1000	 /* recipients kept per transaction (RFC 5321 4.5.3.1.8: 100) */
+#define CLIENT_RCPT_ADDR_MAX 320 /* a mailbox: 64 octets, "@", a 255-octet domain */
 #define CLIENT_RCPT_TEXT_MAX 512
+#define CLIENT_RCPT_LINE_MAX 200
 struct client_rcpt {
 	char addr[CLIENT_RCPT_ADDR_MAX]; /* as given: inside the <> of RCPT TO:<...> */
 	int rcpt_code;			 /* 0: no reply (yet) */
 	char rcpt_text[CLIENT_RCPT_TEXT_MAX];
+	char rcpt_line[CLIENT_RCPT_LINE_MAX];
 	bool accepted;	/* RCPT got 2xx: the server owes it a final reply */
 	int final_code; /* 0: none (yet) */
 	char final_text[CLIENT_RCPT_TEXT_MAX];
+	char final_line[CLIENT_RCPT_LINE_MAX];
 };
 
 struct client_txn {
@@ -78,7 +86,12 @@ struct client_txn {
 /* A command whose reply is owed. */
 struct client_pending {
 	enum client_verb v;
-	int rcpt;	   /* RCPT, and "." in LMTP: the recipient (index into txn.rcpt), else -1 */
+	bool last; /* a BDAT chunk marked LAST */
+	int rcpt;  /* RCPT, and in LMTP "." or BDAT LAST: the recipient (index into txn.rcpt),
+		      else -1 */
+	/* In LMTP, one recipient's reply to "." or BDAT LAST: its place among those owed to
+	   that command (1-based) and their number; 0 for any other reply. */
+	unsigned rcpt_nth, rcpt_of;
 	long long sent_ms; /* when it was written */
 	unsigned pipe_index, pipe_total;
 	char shown[CLIENT_SHOWN_CMD_MAX]; /* as shown, secrets masked */
@@ -114,6 +127,7 @@ struct client_command {
 	const char *shown; /* what listeners see as text */
 	bool secret;
 	char redacted[CLIENT_REDACTED_MAX];
+	bool last; /* a BDAT ... LAST */
 };
 
 typedef void (*client_event_fn)(struct session_event *ev, void *arg);
@@ -128,11 +142,17 @@ struct smtp_client {
 	   connection "." goes alone (session_pipeline). */
 	bool dot_alone;
 	bool in_auth; /* after a 334 to AUTH: the next line is a SASL response */
-	/* LMTP (RFC 2033): set by client_set_lmtp() for the connections that follow; "." then
-	   owes one reply per accepted recipient (dots_owed of them are still to come). */
+	/* LMTP (RFC 2033): set by client_set_lmtp() for the connections that follow; "." and
+	   BDAT ... LAST then owe one reply per accepted recipient (dots_owed of them are still
+	   to come). */
 	bool lmtp;
 	size_t dots_owed, dots_total;
-	struct client_txn txn; /* the recipients of the transaction */
+	/* A BDAT chunk was refused: RFC 3030 2 forbids more chunks in this transaction. */
+	bool bdat_refused;
+	/* The recipients of the transaction going on, or of the last one (kept for a summary
+	   until the next MAIL or an accepted RSET). */
+	struct client_txn txn;
+	unsigned long messages; /* messages answered after their content (all replies in) */
 	struct smtp_caps caps;
 
 	struct reply_parser parser;
@@ -181,19 +201,20 @@ void client_free(struct smtp_client *c);
 void client_reset(struct smtp_client *c);
 
 /* Speak LMTP (RFC 2033) from now on (kept by client_reset): one reply per accepted recipient
-   after the ".", which goes alone (never pipelined with what follows). */
+   after the "." (which goes alone, never pipelined with what follows) and after BDAT LAST. */
 void client_set_lmtp(struct smtp_client *c, bool lmtp);
 
 /*
  * The recipients of the current (or last) transaction, in RCPT order: the list starts anew
  * with each MAIL, and after a RSET accepted. The final replies are there once the reply (in
- * LMTP: the replies) to the "." arrived. For the per-recipient summary.
+ * LMTP: the replies) to the "." or to BDAT ... LAST arrived, or a chunk was refused. For the
+ * per-recipient summary.
  */
 const struct client_txn *client_txn(const struct smtp_client *c);
 /*
- * In LMTP, while the replies to the "." are owed: how many came (*got) of how many (*want).
- * False when no reply to a "." is owed. A server that stops short of want is breaking RFC
- * 2033 4.2; the caller says so when its wait runs out.
+ * In LMTP, while the replies to the "." (or to BDAT ... LAST) are owed: how many came (*got)
+ * of how many (*want). False when no such reply is owed. A server that stops short of want is
+ * breaking RFC 2033 4.2 (4.3 for BDAT); the caller says so when its wait runs out.
  */
 bool client_dot_replies(const struct smtp_client *c, size_t *got, size_t *want);
 
@@ -270,6 +291,23 @@ void client_resync(struct smtp_client *c, long quiet_ms);
  */
 enum client_action client_recv(struct smtp_client *c, const char *data, size_t len, size_t *used,
 			       long long now_ms, struct client_result *res);
+
+/*
+ * Parses a BDAT command line as the server reads it ("BDAT 86 LAST", any case): the chunk
+ * size (RFC 3030 2: 1*DIGIT, at most 19 digits here) and whether it is the LAST chunk.
+ * False when line is no well-formed BDAT command.
+ */
+bool client_bdat_parse(const char *line, unsigned long long *size, bool *last);
+
+/*
+ * A reply about the message after its content (code, its first line's text after the code
+ * text[0..len)) for the recipients of client_txn(): all the accepted ones without a final
+ * reply when all (SMTP), else the next accepted one without a final reply (LMTP, one reply
+ * each, in RCPT order). Returns false when no recipient was left to answer. The engine fills
+ * the list itself from the replies it reads, through the same setter; this is for a caller
+ * that holds a reply the engine did not read.
+ */
+bool client_rcpt_final(struct smtp_client *c, int code, const char *text, size_t len, bool all);
 
 /* Is the server in the middle of a reply (a line or a multi-line reply begun)? Bytes the
    caller has not fed yet count too: the caller knows them. */

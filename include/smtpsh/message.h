@@ -70,6 +70,10 @@ struct message {
 	bool has_body;
 	struct dotstuff scan;	   /* the body's line ends (lines-only mode), and its long lines */
 	bool eightbit, nul;	   /* what the body holds */
+	/* Set before message_compose: the body may go as it is, "binary" (BINARYMIME with BDAT,
+	   RFC 3030 3), when it would otherwise need base64 (a NUL, a line over 998 octets).
+	   binary: message_compose decided so (BODY=BINARYMIME is then due). */
+	bool allow_binary, binary;
 	unsigned long long body_size; /* after CRLF normalisation */
 	unsigned long long size;
 	/* streaming */
@@ -89,6 +93,9 @@ int message_open(struct message *m, const struct message_spec *spec, char *err, 
 
 /* Does the body hold 8-bit octets (so BODY=8BITMIME is needed to send it as it is)? */
 bool message_body_8bit(const struct message *m);
+
+/* Is the body binary: a NUL, or a line over 998 octets (so DATA needs base64)? */
+bool message_body_binary(const struct message *m);
 
 /* Builds the header and fixes the encodings: an 8-bit body goes as 8bit when allow_8bit
    (the server offers 8BITMIME), else base64. Returns 0, or -1 with err set. */

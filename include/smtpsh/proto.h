@@ -16,6 +16,7 @@ enum smtp_phase {
 	PHASE_READY,	    /* after HELO/EHLO, no transaction */
 	PHASE_MAIL,	    /* MAIL accepted */
 	PHASE_RCPT,	    /* at least one RCPT accepted */
+	PHASE_BDAT,	    /* BDAT chunks accepted, the LAST one not yet (RFC 3030) */
 	PHASE_DATA,	    /* after 354: message content until the lone "." */
 	PHASE_CLOSED,	    /* the connection ended (QUIT, the server closed, an error) */
 };

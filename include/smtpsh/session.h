@@ -90,7 +90,9 @@ bool session_lmtp(const struct smtp_session *s);
 /* The verb of the greeting command smtpsh sends by itself: "LHLO" in LMTP (RFC 2033 4.1),
    else "EHLO". */
 const char *session_hello_verb(const struct smtp_session *s);
-/* The recipients of the current or last transaction with their replies (client.h). */
+/* The recipients of the current or last transaction with their replies (client.h): the
+   engine's one list, each with its RCPT reply and its reply after the message ("." or BDAT
+   LAST; one each in LMTP). The summary table (summary.h) reads it here. */
 const struct client_txn *session_txn(const struct smtp_session *s);
 
 /* Adds a listener (at most 4); each gets every event in order, but for quiet body lines. */
@@ -206,11 +208,54 @@ enum session_status session_data_stream(struct smtp_session *s, session_reader r
 /* In PHASE_DATA: sends the final "." and waits for the reply. */
 enum session_status session_data_end(struct smtp_session *s, struct smtp_reply *reply);
 
+/*
+ * BDAT (RFC 3030): the message in chunks of an exact octet count, no dot-stuffing. A chunk is
+ * its command line "BDAT size [LAST]" (session_bdat_begin: written, its reply owed), then
+ * exactly size octets (session_bdat_write, in as many pieces as wanted, shown as body lines),
+ * then its reply (session_bdat_end). After MAIL and RCPT (the engine's PHASE_RCPT or
+ * PHASE_BDAT); the reply to the LAST chunk says whether the message was taken. A chunk is at
+ * most the server's SIZE, or SESSION_BDAT_MAX without one. While a chunk is open no command
+ * can be sent; a chunk left unfinished (an interrupt) can only be ended by closing the
+ * connection (session_bdat_abandon). SESSION_ERR_STATE: not possible now (not connected, no
+ * recipient, a chunk refused before: RFC 3030 2 allows no more until RSET).
+ */
+#define SESSION_BDAT_MAX (100ULL * 1000 * 1000)
+enum session_status session_bdat_begin(struct smtp_session *s, unsigned long long size, bool last);
+/* Octets of the open chunk; more than remain is refused (SESSION_ERR_LOCAL), nothing sent. */
+enum session_status session_bdat_write(struct smtp_session *s, const void *data, size_t len);
+/* The chunk is complete: waits for its reply (to *reply when not NULL). */
+enum session_status session_bdat_end(struct smtp_session *s, struct smtp_reply *reply);
+/* Is a chunk open (its octets owed)? How many octets of it remain (0 when none is open). */
+bool session_bdat_open(const struct smtp_session *s);
+unsigned long long session_bdat_left(const struct smtp_session *s);
+/* Was a chunk of this transaction refused (no more may follow until RSET, RFC 3030 2)? */
+bool session_bdat_refused(const struct smtp_session *s);
+/* The open chunk cannot be finished: closes the connection, saying why. */
+void session_bdat_abandon(struct smtp_session *s, const char *why);
+/* The largest chunk this server takes (SIZE when it has one, else SESSION_BDAT_MAX). */
+unsigned long long session_bdat_cap(const struct smtp_session *s);
+
+/*
+ * Streams what reader gives as a message in BDAT chunks of up to chunk octets (the last one
+ * LAST), octets as they are (the reader gives CRLF line ends: no dot-stuffing in BDAT). With
+ * pipelined (the server offers PIPELINING, RFC 3030 4.2) several chunks are written before
+ * their replies are read; the first refused chunk stops the stream (RFC 3030 2). *reply gets
+ * the reply to the LAST chunk, or to the refused one. A read error closes the connection (a
+ * chunk cannot be cut short): SESSION_ERR_LOCAL.
+ */
+enum session_status session_bdat_stream(struct smtp_session *s, session_reader reader, void *arg,
+					const char *label, size_t chunk, bool pipelined,
+					struct smtp_reply *reply);
+
 /* Reads and reports what the server sent unasked, without waiting. For the REPL's poll loop. */
 enum session_status session_poll(struct smtp_session *s);
 /* The socket to poll() for reading, or -1; session_poll() also when has_buffered says so. */
 int session_fd(const struct smtp_session *s);
 bool session_has_buffered(const struct smtp_session *s);
+
+/* How many messages got their reply after the content (in LMTP: all their replies; a counter
+   that only grows, to see whether one ended since it was last read). */
+unsigned long session_messages(const struct smtp_session *s);
 
 /* The code of this connection's greeting (0 before it, or when it was malformed). */
 int session_greeting_code(const struct smtp_session *s);

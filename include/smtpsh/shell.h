@@ -141,6 +141,12 @@ void shell_check_reply(struct shell *sh, const struct smtp_reply *rep);
    stops the batch with exit status 1; otherwise it goes on). */
 void shell_refused(struct shell *sh, const char *why);
 
+/* Inside a BDAT chunk (session_bdat_open): line's octets plus CRLF go into it, cut where
+   the chunk ends; the chunk complete, its reply is awaited and checked. */
+void shell_chunk_line(struct shell *sh, const char *line, size_t len);
+/* The open chunk is complete: its reply, checked as any reply is (shell_check_reply). */
+void shell_chunk_reply(struct shell *sh);
+
 /*
  * What a script means is decided by the script, not by the server's reply: after its DATA
  * line, everything up to the lone "." is message content, even when the server refused DATA.

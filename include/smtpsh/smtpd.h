@@ -186,6 +186,7 @@ struct smtpd_conn {
 	unsigned long chunks;	   /* chunks of this message so far */
 	char chunk_refusal[256];   /* the reply after a refused chunk is read, or "" */
 	bool chunk_refusal_resets; /* ... and it ends the transaction */
+	bool chunk_refusal_each;   /* ... once per recipient (LMTP, a LAST chunk: RFC 2033 4.3) */
 
 	struct smtpd_auth *auth; /* the AUTH exchange in progress, or NULL */
 

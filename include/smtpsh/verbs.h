@@ -22,7 +22,8 @@ enum client_verb {
 	VERB_MAIL,
 	VERB_RCPT,
 	VERB_DATA,
-	VERB_DOT, /* the "." that ends the message content */
+	VERB_BDAT, /* a chunk of the message (RFC 3030); the LAST one ends it */
+	VERB_DOT,  /* the "." that ends the message content */
 	VERB_RSET,
 	VERB_QUIT,
 	VERB_XCLIENT, /* Postfix XCLIENT: its 220 reply is a new greeting */

@@ -1007,6 +1007,7 @@ static enum smtpd_action refuse_chunk(struct smtpd_conn *c, unsigned long long c
 	vsnprintf(c->chunk_refusal, sizeof c->chunk_refusal, fmt, ap);
 	va_end(ap);
 	c->chunk_refusal_resets = resets;
+	c->chunk_refusal_each = false;
 	c->chunk_left = c->chunk_octets = count;
 	c->chunk_last = false;
 	if (count)
@@ -1051,14 +1052,19 @@ static enum smtpd_action cmd_bdat(struct smtpd_conn *c, char *args, time_t now)
 			   : refuse_chunk(c, count, false, "503 5.5.1 Error: need RCPT command");
 	}
 	unsigned long long limit = c->cfg->settings.size;
+	const char *refusal = NULL;
 	if (count > limit || (c->bdat && c->msg_size + count > limit))
-		return refuse_chunk(c, count, true, "552 5.3.4 Chunk exceeds message size limit");
-	if (!c->bdat) {
-		if (begin_message(c, now) < 0)
-			return refuse_chunk(c, count, true,
-					    "451 4.3.0 Error: cannot store the message now");
-		c->bdat = true;
+		refusal = "552 5.3.4 Chunk exceeds message size limit";
+	else if (!c->bdat && begin_message(c, now) < 0)
+		refusal = "451 4.3.0 Error: cannot store the message now";
+	if (refusal) {
+		enum smtpd_action a = refuse_chunk(c, count, true, "%s", refusal);
+		/* There are recipients: a LAST chunk refused in LMTP is the message refused for
+		   each of them, one reply per recipient as after DATA's "." (RFC 2033 4.3, 4.2). */
+		c->chunk_refusal_each = c->cfg->lmtp && last;
+		return a;
 	}
+	c->bdat = true;
 	c->chunk_refusal[0] = '\0';
 	c->chunk_octets = count;
 	/* The teaching fault: this server counts wrong, as a broken one would. */
@@ -1488,7 +1494,9 @@ static enum smtpd_action end_of_chunk(struct smtpd_conn *c)
 {
 	smtpd_set_state(c, SMTPD_S_COMMAND);
 	if (c->chunk_refusal[0]) {
-		smtpd_say(c, "%s", c->chunk_refusal);
+		size_t n = c->chunk_refusal_each && c->nrcpts ? c->nrcpts : 1;
+		for (size_t i = 0; i < n; i++)
+			smtpd_say(c, "%s", c->chunk_refusal);
 		c->chunk_refusal[0] = '\0';
 		if (c->chunk_refusal_resets)
 			reset_transaction(c);

@@ -31,6 +31,7 @@ static const char *const phase_names[] = {
     [PHASE_READY] = "ready",
     [PHASE_MAIL] = "mail",
     [PHASE_RCPT] = "rcpt",
+    [PHASE_BDAT] = "bdat",
     [PHASE_DATA] = "data",
     [PHASE_CLOSED] = "closed",
 };
@@ -137,6 +138,7 @@ void client_reset(struct smtp_client *c)
 	   a pipelined group could not be told apart from them by count alone: it goes alone. */
 	c->dot_alone = c->lmtp;
 	c->dots_owed = c->dots_total = 0;
+	c->bdat_refused = false;
 	c->txn.n = c->txn.dropped = 0;
 	c->out_of_step = false;
 	c->raw_auth_open = false;
@@ -206,22 +208,36 @@ const char *client_verb_short(enum client_verb v)
 /* ---- the queue of replies owed ---------------------------------------------------------- */
 
 /*
- * The queue is the one account of what is owed: LMTP's count of replies to "." (dots_owed,
- * one pending entry per accepted recipient) moves with it in pend_push, pend_pop and
- * pend_forget, never beside it.
+ * The queue is the one account of what is owed: LMTP's count of replies per recipient (to "."
+ * or BDAT LAST: dots_owed, one pending entry per accepted recipient) moves with it in
+ * pend_push, pend_pop and pend_forget, never beside it.
  */
-static bool pend_is_lmtp_dot(const struct client_pending *p)
+
+/* Does p owe one recipient's reply about the message (LMTP: "." or BDAT LAST, RFC 2033 4.2
+   and 4.3)? */
+static bool pend_per_rcpt(const struct client_pending *p)
 {
-	return p->v == VERB_DOT && p->rcpt >= 0;
+	return p->rcpt_of > 0;
 }
 
-/* Notes that a reply is owed to a command written at sent_ms (shown: as displayed, or NULL). */
-static void pend_push(struct smtp_client *c, enum client_verb v, long long sent_ms,
-		      const char *shown, unsigned pipe_index, unsigned pipe_total, int rcpt)
+/* The reply owed to p is no longer owed (answered, or forgotten): LMTP's count follows. The
+   total is reset only once nothing per recipient is owed, whatever else was answered
+   between (a "." owing one reply before the replies of a later message). */
+static void pend_unowe(struct smtp_client *c, const struct client_pending *p)
+{
+	if (pend_per_rcpt(p) && c->dots_owed && --c->dots_owed == 0)
+		c->dots_total = 0;
+}
+
+/* Notes that a reply is owed to a command written at sent_ms (shown: as displayed, or NULL);
+   rcpt_nth of rcpt_of: LMTP's reply of one recipient about the message, else 0 of 0. */
+static struct client_pending *pend_push(struct smtp_client *c, enum client_verb v,
+					long long sent_ms, const char *shown, unsigned pipe_index,
+					unsigned pipe_total, int rcpt, unsigned rcpt_nth,
+					unsigned rcpt_of)
 {
 	if (c->pend_n == CLIENT_PENDING_MAX) { /* forget the oldest: its reply is long overdue */
-		if (pend_is_lmtp_dot(&c->pending[c->pend_head]) && c->dots_owed)
-			c->dots_owed--;
+		pend_unowe(c, &c->pending[c->pend_head]);
 		c->pend_head = (c->pend_head + 1) % CLIENT_PENDING_MAX;
 		c->pend_n--;
 		c->done_seq++;
@@ -231,25 +247,27 @@ static void pend_push(struct smtp_client *c, enum client_verb v, long long sent_
 	p->sent_ms = sent_ms;
 	p->pipe_index = pipe_index;
 	p->pipe_total = pipe_total;
+	p->last = false;
 	p->rcpt = rcpt;
+	p->rcpt_nth = rcpt_nth;
+	p->rcpt_of = rcpt_of;
 	snprintf(p->shown, sizeof p->shown, "%s", shown ? shown : "");
 	c->pend_n++;
 	c->sent_seq++;
-	if (pend_is_lmtp_dot(p)) {
+	if (pend_per_rcpt(p)) {
 		c->dots_owed++;
 		c->dots_total++;
 	}
+	return p;
 }
 
-/* The command the next reply answers, popped; false when no reply is owed. */
-static bool pend_pop(struct smtp_client *c, enum client_verb *v, int *rcpt)
+/* The command the next reply answers, popped into *p; false when no reply is owed. */
+static bool pend_pop(struct smtp_client *c, struct client_pending *p)
 {
 	if (!c->pend_n)
 		return false;
-	*v = c->pending[c->pend_head].v;
-	*rcpt = c->pending[c->pend_head].rcpt;
-	if (pend_is_lmtp_dot(&c->pending[c->pend_head]) && c->dots_owed)
-		c->dots_owed--;
+	*p = c->pending[c->pend_head];
+	pend_unowe(c, p);
 	c->pend_head = (c->pend_head + 1) % CLIENT_PENDING_MAX;
 	c->pend_n--;
 	c->done_seq++;
@@ -272,7 +290,7 @@ const struct client_pending *client_pending_head(const struct smtp_client *c)
 void client_connected(struct smtp_client *c, long long now_ms)
 {
 	client_set_phase(c, PHASE_GREETING);
-	pend_push(c, VERB_GREETING, now_ms, NULL, 0, 0, -1);
+	pend_push(c, VERB_GREETING, now_ms, NULL, 0, 0, -1, 0, 0);
 }
 
 /* ---- the recipients of the transaction ------------------------------------------------- */
@@ -317,35 +335,99 @@ static int txn_add(struct smtp_client *c, const char *line)
 	return (int)t->n++;
 }
 
-/* A reply kept with a recipient, cut to fit. */
-static void keep_text(char *dst, const struct smtp_reply *r)
+/* A reply kept with a recipient, cut to fit: text[0..len) into dst[CLIENT_RCPT_TEXT_MAX]. */
+static void keep_text(char *dst, const char *text, size_t len)
 {
-	size_t n = r->text.len < CLIENT_RCPT_TEXT_MAX - 1 ? r->text.len : CLIENT_RCPT_TEXT_MAX - 1;
+	size_t n = len < CLIENT_RCPT_TEXT_MAX - 1 ? len : CLIENT_RCPT_TEXT_MAX - 1;
 	if (n)
-		memcpy(dst, r->text.data, n);
+		memcpy(dst, text, n);
 	dst[n] = '\0';
 }
 
-/* What a reply to RCPT or "." says about the recipients. */
-static void txn_reply(struct smtp_client *c, enum client_verb v, int rcpt)
+/* The first line of a reply after its code ("250 2.1.5 Ok" -> "2.1.5 Ok"), cut to fit:
+   what the summary table shows. */
+static void keep_line(char *dst, const char *text, size_t len)
+{
+	size_t n = 0;
+	while (n < len && text[n] != '\n')
+		n++;
+	size_t skip = n >= 4 ? 4 : n;
+	n -= skip;
+	snprintf(dst, CLIENT_RCPT_LINE_MAX, "%.*s",
+		 (int)(n < CLIENT_RCPT_LINE_MAX ? n : CLIENT_RCPT_LINE_MAX - 1), text + skip);
+}
+
+/* A recipient's final reply: code, the whole reply text[0..len) (code included). */
+static void rcpt_set_final(struct client_rcpt *r, int code, const char *text, size_t len)
+{
+	r->final_code = code;
+	keep_text(r->final_text, text, len);
+	keep_line(r->final_line, text, len);
+}
+
+/* A reply about the message (whole: text[0..len), code included) for the accepted recipients
+   still without a final reply: all of them, or only the first. False when none was left. */
+static bool txn_final(struct smtp_client *c, int code, const char *text, size_t len, bool all)
+{
+	bool any = false;
+	for (size_t i = 0; i < c->txn.n; i++) {
+		struct client_rcpt *r = &c->txn.rcpt[i];
+		if (!r->accepted || r->final_code)
+			continue;
+		rcpt_set_final(r, code, text, len);
+		any = true;
+		if (!all)
+			break;
+	}
+	return any;
+}
+
+bool client_rcpt_final(struct smtp_client *c, int code, const char *text, size_t len, bool all)
+{
+	/* text is the first line after the code: kept whole as the server's line would be */
+	char whole[CLIENT_RCPT_TEXT_MAX];
+	int n = snprintf(whole, sizeof whole, "%03d %.*s", code,
+			 (int)(len < sizeof whole ? len : sizeof whole - 1), text);
+	size_t wl = n < 0 ? 0 : (size_t)n < sizeof whole ? (size_t)n : sizeof whole - 1;
+	return txn_final(c, code, whole, wl, all);
+}
+
+/* What a complete reply (c->last) to p, a RCPT or a command after the message content ("."
+   or a BDAT chunk), says about the recipients. */
+static void txn_reply(struct smtp_client *c, const struct client_pending *p)
 {
 	struct client_txn *t = &c->txn;
-	int code = c->last.code;
-	if (v == VERB_RCPT && rcpt >= 0 && (size_t)rcpt < t->n) {
-		struct client_rcpt *r = &t->rcpt[rcpt];
+	const struct smtp_reply *last = &c->last;
+	const char *text = last->text.data ? last->text.data : "";
+	int code = last->code;
+	bool in_txn = p->rcpt >= 0 && (size_t)p->rcpt < t->n;
+	if (p->v == VERB_RCPT) {
+		if (!in_txn)
+			return;
+		struct client_rcpt *r = &t->rcpt[p->rcpt];
 		r->rcpt_code = code;
 		r->accepted = code >= 200 && code < 300;
-		keep_text(r->rcpt_text, &c->last);
-	} else if (v == VERB_DOT && rcpt >= 0 && (size_t)rcpt < t->n) {
-		t->rcpt[rcpt].final_code = code;
-		keep_text(t->rcpt[rcpt].final_text, &c->last);
-	} else if (v == VERB_DOT) { /* SMTP: one reply for every accepted recipient */
-		for (size_t i = 0; i < t->n; i++)
-			if (t->rcpt[i].accepted) {
-				t->rcpt[i].final_code = code;
-				keep_text(t->rcpt[i].final_text, &c->last);
-			}
+		keep_text(r->rcpt_text, text, last->text.len);
+		keep_line(r->rcpt_line, text, last->text.len);
+	} else if (pend_per_rcpt(p)) { /* LMTP: this recipient's own reply */
+		if (in_txn)
+			rcpt_set_final(&t->rcpt[p->rcpt], code, text, last->text.len);
+	} else { /* SMTP: one reply for every accepted recipient still without one */
+		txn_final(c, code, text, last->text.len, true);
 	}
+}
+
+/* A reply about the message after its content came (for p): the recipients learn it, and
+   once no other reply about it is owed (LMTP: the last recipient's), the message is
+   answered. True when the transaction is over too: no recipient's reply is still owed,
+   not even to a later message (a client that did not wait). */
+static bool message_reply(struct smtp_client *c, const struct client_pending *p)
+{
+	txn_reply(c, p);
+	if (pend_per_rcpt(p) && p->rcpt_nth < p->rcpt_of)
+		return false; /* LMTP: more recipients' replies to come */
+	c->messages++;
+	return !c->dots_owed;
 }
 
 /* ---- commands --------------------------------------------------------------------------- */
@@ -411,17 +493,51 @@ static void auth_track(struct smtp_client *c, enum client_verb v, const char *li
 	OPENSSL_cleanse(user, sizeof user);
 }
 
+bool client_bdat_parse(const char *line, unsigned long long *size, bool *last)
+{
+	size_t off, n = authline_verb(line, strlen(line), &off);
+	if (n != 4 || strncasecmp(line + off, "BDAT", 4) != 0 || line[off + 4] != ' ')
+		return false;
+	const char *p = line + off + 5;
+	unsigned long long v = 0;
+	size_t digits = 0;
+	for (; *p >= '0' && *p <= '9'; p++, digits++)
+		if (digits < 19)
+			v = v * 10 + (unsigned long long)(*p - '0');
+	if (digits == 0 || digits > 19)
+		return false;
+	*last = false;
+	if (*p == ' ' && strncasecmp(p + 1, "LAST", 4) == 0) {
+		*last = true;
+		p += 5;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p)
+		return false;
+	*size = v;
+	return true;
+}
+
 void client_command(struct smtp_client *c, struct client_command *o, const char *line,
 		    const char *shown, enum client_verb v, unsigned pipe_index, unsigned pipe_total)
 {
 	o->line = line;
 	o->v = v;
+	o->last = false;
+	if (v == VERB_BDAT) {
+		unsigned long long size;
+		if (!client_bdat_parse(line, &size, &o->last))
+			o->last = false;
+	}
 	o->secret = redact(line, v == VERB_AUTH_DATA, o->redacted, sizeof o->redacted);
 	o->shown = shown ? shown : line;
 	if (v == VERB_EHLO)
 		caps_clear(&c->caps);
-	if (v == VERB_MAIL) /* a new transaction: its recipients follow */
+	if (v == VERB_MAIL) { /* a new transaction: its recipients follow */
 		c->txn.n = c->txn.dropped = 0;
+		c->bdat_refused = false;
+	}
 	auth_track(c, v, line);
 	struct session_event ev = {.type = SEV_SENT,
 				   .text = o->shown,
@@ -444,31 +560,54 @@ static void start_probe(struct smtp_client *c)
 	c->probe_replies = 0;
 }
 
+/*
+ * The command that ends the message content (v: "." or BDAT ... LAST) was written: in LMTP
+ * one reply per accepted recipient is owed, in the order of the RCPT commands (RFC 2033 4.2:
+ * "one reply for each successful RCPT command"; 4.3: the same for BDAT with LAST), each
+ * entry naming its recipient; else one reply. The RCPT replies are all in by then: "." only
+ * follows DATA's 354, and the session sends BDAT by itself, never in a pipelined group
+ * (session_check_verb). False when nothing per recipient is owed (the caller pushes the one
+ * entry).
+ */
+static bool expect_per_rcpt(struct smtp_client *c, enum client_verb v, long long sent_ms,
+			    unsigned pipe_index, unsigned pipe_total)
+{
+	size_t accepted = 0;
+	for (size_t i = 0; c->lmtp && i < c->txn.n; i++)
+		accepted += c->txn.rcpt[i].accepted;
+	if (!accepted) /* SMTP, or an LMTP server that took the content without a recipient */
+		return false;
+	/* added to what may still be owed to an earlier message (a client that did not wait):
+	   pend_push counts each entry in dots_owed */
+	unsigned nth = 0;
+	for (size_t i = 0; i < c->txn.n; i++) {
+		if (!c->txn.rcpt[i].accepted)
+			continue;
+		struct client_pending *p = pend_push(c, v, sent_ms, c->txn.rcpt[i].addr, pipe_index,
+						     pipe_total, (int)i, ++nth, (unsigned)accepted);
+		p->last = v == VERB_BDAT;
+	}
+	return true;
+}
+
 void client_expect(struct smtp_client *c, const struct client_command *o, long long sent_ms,
 		   unsigned pipe_index, unsigned pipe_total)
 {
-	int rcpt = o->v == VERB_RCPT ? txn_add(c, o->line) : -1;
-	pend_push(c, o->v, sent_ms, o->secret ? o->redacted : o->shown, pipe_index, pipe_total,
-		  rcpt);
 	c->unsolicited = c->unsol_lines = 0;
+	if (!(o->v == VERB_BDAT && o->last &&
+	      expect_per_rcpt(c, o->v, sent_ms, pipe_index, pipe_total))) {
+		int rcpt = o->v == VERB_RCPT ? txn_add(c, o->line) : -1;
+		pend_push(c, o->v, sent_ms, o->secret ? o->redacted : o->shown, pipe_index,
+			  pipe_total, rcpt, 0, 0)
+		    ->last = o->last;
+	}
 	start_probe(c);
 }
 
 void client_expect_dot(struct smtp_client *c, long long sent_ms)
 {
-	size_t accepted = 0;
-	for (size_t i = 0; c->lmtp && i < c->txn.n; i++)
-		accepted += c->txn.rcpt[i].accepted;
-	if (!accepted) { /* SMTP, or an LMTP server that took DATA without a recipient */
-		pend_push(c, VERB_DOT, sent_ms, ".", 0, 0, -1);
-	} else {
-		/* RFC 2033 4.2: "one reply for each successful RCPT command", in the order of
-		   the RCPT commands. A recipient dropped past CLIENT_RCPT_MAX still gets its
-		   reply: it is owed as one without an address. */
-		for (size_t i = 0; i < c->txn.n; i++)
-			if (c->txn.rcpt[i].accepted)
-				pend_push(c, VERB_DOT, sent_ms, c->txn.rcpt[i].addr, 0, 0, (int)i);
-	}
+	if (!expect_per_rcpt(c, VERB_DOT, sent_ms, 0, 0))
+		pend_push(c, VERB_DOT, sent_ms, ".", 0, 0, -1, 0, 0);
 	start_probe(c);
 }
 
@@ -485,9 +624,11 @@ bool client_resend_after_dot(struct smtp_client *c, const int *codes, size_t n)
 
 /* ---- replies ---------------------------------------------------------------------------- */
 
-/* What a complete reply does to the state. */
-static enum client_action apply_reply(struct smtp_client *c, enum client_verb v, int code, int rcpt)
+/* What a complete reply (c->last) to the command p does to the state. */
+static enum client_action apply_reply(struct smtp_client *c, const struct client_pending *p,
+				      int code)
 {
+	enum client_verb v = p->v;
 	bool ok = code >= 200 && code < 300;
 	enum client_action act = CLIENT_REPLY;
 	switch (v) {
@@ -522,7 +663,7 @@ static enum client_action apply_reply(struct smtp_client *c, enum client_verb v,
 			client_set_phase(c, PHASE_MAIL);
 		break;
 	case VERB_RCPT:
-		txn_reply(c, v, rcpt);
+		txn_reply(c, p);
 		if (ok && (c->phase == PHASE_MAIL || c->phase == PHASE_RCPT))
 			client_set_phase(c, PHASE_RCPT);
 		break;
@@ -532,16 +673,37 @@ static enum client_action apply_reply(struct smtp_client *c, enum client_verb v,
 			act = CLIENT_START_DATA;
 		}
 		break;
+	case VERB_BDAT:
+		if (pend_per_rcpt(p)) {
+			/* LMTP: a recipient's reply to LAST is about the message for that
+			   recipient alone (RFC 2033 4.3); after the last one the transaction is
+			   over, whatever each said. */
+			if (message_reply(c, p) &&
+			    (c->phase == PHASE_RCPT || c->phase == PHASE_BDAT))
+				client_set_phase(c, PHASE_READY);
+		} else if (!ok) {
+			/* RFC 3030 2: a refused chunk fails the transaction, no chunk may follow it
+			   (the server discards the rest); RSET starts afresh. The phase stays until
+			   then. */
+			c->bdat_refused = true;
+			message_reply(c, p);
+		} else if (p->last) {
+			if (message_reply(c, p) &&
+			    (c->phase == PHASE_RCPT || c->phase == PHASE_BDAT))
+				client_set_phase(c, PHASE_READY);
+		} else if (c->phase == PHASE_RCPT) {
+			client_set_phase(c, PHASE_BDAT);
+		}
+		break;
 	case VERB_DOT:
-		txn_reply(c, v, rcpt);
-		if (c->dots_owed)
-			break; /* LMTP: more recipients' replies to come (whatever this "." was) */
-		c->dots_total = 0;
-		client_set_phase(c, PHASE_READY);
+		if (message_reply(c, p))
+			client_set_phase(c, PHASE_READY);
 		break;
 	case VERB_RSET:
-		if (ok)
+		if (ok) {
 			c->txn.n = c->txn.dropped = 0;
+			c->bdat_refused = false;
+		}
 		if (ok && c->phase > PHASE_READY)
 			client_set_phase(c, PHASE_READY);
 		break;
@@ -556,6 +718,7 @@ static enum client_action apply_reply(struct smtp_client *c, enum client_verb v,
 		c->in_auth = false;
 		auth_forget(c);
 		c->txn.n = c->txn.dropped = 0;
+		c->bdat_refused = false;
 		client_set_phase(c, PHASE_GREETED);
 		notify(c, SEV_INFO,
 		       "XCLIENT accepted: that reply is the new greeting; the extensions are "
@@ -576,19 +739,17 @@ static enum client_action apply_reply(struct smtp_client *c, enum client_verb v,
 /* The end of a malformed reply (already reported): it answers the oldest command. */
 static enum client_action end_broken_reply(struct smtp_client *c, struct client_result *res)
 {
-	enum client_verb v = VERB_OTHER;
-	int rcpt = -1;
-	bool owed = !c->out_of_step && pend_pop(c, &v, &rcpt);
+	struct client_pending p = {.v = VERB_OTHER, .rcpt = -1};
+	bool owed = !c->out_of_step && pend_pop(c, &p);
 	if (c->probing)
 		c->probe_replies++;
-	if (v == VERB_GREETING)
+	if (p.v == VERB_GREETING)
 		client_set_phase(c, PHASE_GREETED);
-	if (owed && v == VERB_DOT && rcpt >= 0 && !c->dots_owed) {
-		c->dots_total = 0;
+	/* the last recipient's reply, broken, still ends the transaction (once none is owed) */
+	if (pend_per_rcpt(&p) && p.rcpt_nth == p.rcpt_of && !c->dots_owed)
 		client_set_phase(c, PHASE_READY);
-	}
 	res->done = owed;
-	res->verb = v;
+	res->verb = p.v;
 	return res->action = CLIENT_PROTO_ERROR;
 }
 
@@ -662,10 +823,10 @@ enum client_action client_recv(struct smtp_client *c, const char *data, size_t l
 		    .pipe_index = pd ? pd->pipe_index : 0,
 		    .pipe_total = pd ? pd->pipe_total : 0,
 		};
-		if (pd && pd->v == VERB_DOT && pd->rcpt >= 0) {
+		if (pd && pend_per_rcpt(pd)) {
 			ev.rcpt = pd->shown;
-			ev.rcpt_index = (unsigned)(c->dots_total - c->dots_owed + 1);
-			ev.rcpt_total = (unsigned)c->dots_total;
+			ev.rcpt_index = pd->rcpt_nth;
+			ev.rcpt_total = pd->rcpt_of;
 		}
 		if (r == REPLY_BAD && line.err == REPLY_ERR_TOO_LONG && ev.len > 256)
 			ev.len = 256; /* the first bytes are enough to see what it is */
@@ -713,8 +874,7 @@ enum client_action client_recv(struct smtp_client *c, const char *data, size_t l
 			smtp_reply_clear(&c->cur);
 			res->done = true;
 			res->code = c->last.code;
-			enum client_verb v;
-			int rcpt = -1;
+			struct client_pending p;
 			if (c->out_of_step) { /* shown unpaired; a probe counts it */
 				/* a 334 after raw bytes asks for a SASL response: what comes next
 				   is a secret (client_raw, client_classify's in_auth) */
@@ -727,15 +887,15 @@ enum client_action client_recv(struct smtp_client *c, const char *data, size_t l
 					    "the server says it is closing the connection (421)");
 				return res->action = CLIENT_REPLY;
 			}
-			if (!pend_pop(c, &v, &rcpt)) { /* unsolicited: shown, no effect */
+			if (!pend_pop(c, &p)) { /* unsolicited: shown, no effect */
 				if (c->unsolicited++ == 0)
 					notify(
 					    c, SEV_WARNING,
 					    "the server sent a reply no command was waiting for");
 				return res->action = CLIENT_REPLY;
 			}
-			res->verb = v;
-			return res->action = apply_reply(c, v, res->code, rcpt);
+			res->verb = p.v;
+			return res->action = apply_reply(c, &p, res->code);
 		}
 	}
 	*used_out = off;
@@ -864,19 +1024,24 @@ enum client_action client_probe_end(struct smtp_client *c, struct client_result 
 		return CLIENT_NONE;
 	char what[CLIENT_SHOWN_CMD_MAX + CLIENT_RCPT_ADDR_MAX + 48];
 	snprintf(what, sizeof what, "%s", pd->shown[0] ? pd->shown : client_verb_what(pd->v));
-	enum client_verb v = pd->v;
-	int rcpt = -1;
-	pend_pop(c, &v, &rcpt);
-	if (v == VERB_DOT && rcpt >= 0) {
-		/* A "." in LMTP owes one reply per recipient: the replies to the raw bytes and
-		   those of the recipients cannot be told apart, so the last reply ends them all
-		   (the others were shown unpaired) and is kept as the last recipient's. */
+	struct client_pending p;
+	pend_pop(c, &p);
+	if (pend_per_rcpt(&p)) {
+		/* A "." or BDAT LAST in LMTP owes one reply per recipient: the replies to the raw
+		   bytes and those of the recipients cannot be told apart, so the last reply ends
+		   them all (the others were shown unpaired) and is kept as the last
+		   recipient's. */
 		size_t n = 1;
-		for (; c->dots_owed && c->pend_n; n++)
-			pend_pop(c, &v, &rcpt);
-		snprintf(what, sizeof what, "\".\" (%zu recipient%s, the last %s)", n,
-			 n == 1 ? "" : "s",
-			 (size_t)rcpt < c->txn.n ? c->txn.rcpt[rcpt].addr : "not kept");
+		const struct client_pending *next;
+		while (p.rcpt_nth < p.rcpt_of && (next = client_pending_head(c)) &&
+		       pend_per_rcpt(next)) {
+			pend_pop(c, &p);
+			n++;
+		}
+		snprintf(what, sizeof what, "%s (%zu recipient%s, the last %s)",
+			 p.v == VERB_DOT ? "\".\"" : "BDAT LAST", n, n == 1 ? "" : "s",
+			 p.rcpt >= 0 && (size_t)p.rcpt < c->txn.n ? c->txn.rcpt[p.rcpt].addr
+								  : "not kept");
 	}
 	c->out_of_step = c->probing = c->raw_auth_open = false;
 	if (c->probe_replies > 1)
@@ -889,9 +1054,9 @@ enum client_action client_probe_end(struct smtp_client *c, struct client_result 
 		notify(c, SEV_INFO, "back in step: the reply (%d) answers %s", c->last.code, what);
 	c->probe_replies = 0;
 	res->done = true;
-	res->verb = v;
+	res->verb = p.v;
 	res->code = c->last.code;
-	return res->action = apply_reply(c, v, res->code, rcpt);
+	return res->action = apply_reply(c, &p, res->code);
 }
 
 void client_resync(struct smtp_client *c, long quiet_ms)

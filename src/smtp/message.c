@@ -594,7 +594,7 @@ static void add_mem_part(struct message *m, size_t *mark)
 	*mark = m->mem.len;
 }
 
-static void add_body_part(struct message *m, bool b64)
+static void add_body_part(struct message *m, bool b64, bool binary)
 {
 	struct message_part *p = &m->parts[m->nparts++];
 	memset(p, 0, sizeof *p);
@@ -603,9 +603,14 @@ static void add_body_part(struct message *m, bool b64)
 	p->file = m->body.fp;
 	p->path = m->body.path;
 	p->in_size = m->spec.body ? p->len : m->body.size;
-	p->crlf = true;
+	p->crlf = !binary; /* binary octets go as they are: their "line ends" are data */
 	p->base64 = b64;
-	p->out_size = b64 ? b64_out(m->body_size) : m->body_size;
+	p->out_size = binary ? p->in_size : b64 ? b64_out(m->body_size) : m->body_size;
+}
+
+bool message_body_binary(const struct message *m)
+{
+	return m->nul || m->scan.long_lines;
 }
 
 int message_compose(struct message *m, bool allow_8bit, char *err, size_t errlen)
@@ -614,8 +619,9 @@ int message_compose(struct message *m, bool allow_8bit, char *err, size_t errlen
 	struct buf *h = &m->mem;
 	buf_reset(h);
 	m->nparts = 0;
-	bool b64 = m->nul || m->scan.long_lines || (m->eightbit && !allow_8bit);
-	const char *cte = b64 ? "base64" : m->eightbit ? "8bit" : "7bit";
+	m->binary = m->allow_binary && message_body_binary(m);
+	bool b64 = !m->binary && (m->nul || m->scan.long_lines || (m->eightbit && !allow_8bit));
+	const char *cte = m->binary ? "binary" : b64 ? "base64" : m->eightbit ? "8bit" : "7bit";
 	char boundary[64] = "=_smtpsh_", hex[49];
 	if (random_hex(hex, 12) < 0)
 		return set_err(err, errlen, "no random numbers (RAND_bytes)");
@@ -649,7 +655,7 @@ int message_compose(struct message *m, bool allow_8bit, char *err, size_t errlen
 				cte);
 		add_mem_part(m, &mark);
 		if (m->has_body)
-			add_body_part(m, b64);
+			add_body_part(m, b64, m->binary);
 	} else {
 		r |= buf_printf(h, "Content-Type: multipart/mixed;\r\n boundary=\"%s\"\r\n\r\n"
 				   "This is a multi-part message in MIME format.\r\n",
@@ -659,7 +665,7 @@ int message_compose(struct message *m, bool allow_8bit, char *err, size_t errlen
 					   "Content-Transfer-Encoding: %s\r\n\r\n",
 					boundary, cte);
 			add_mem_part(m, &mark);
-			add_body_part(m, b64);
+			add_body_part(m, b64, m->binary);
 		}
 		for (size_t i = 0; i < sp->nattach; i++) {
 			const char *base = strrchr(m->att[i].path, '/');

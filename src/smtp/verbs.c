@@ -7,7 +7,7 @@
 
 #define CONNECTED                                                                              \
 	(VERB_IN(PHASE_GREETING) | VERB_IN(PHASE_GREETED) | VERB_IN(PHASE_READY) |             \
-	 VERB_IN(PHASE_MAIL) | VERB_IN(PHASE_RCPT))
+	 VERB_IN(PHASE_MAIL) | VERB_IN(PHASE_RCPT) | VERB_IN(PHASE_BDAT))
 #define AFTER_HELLO (VERB_IN(PHASE_READY) | VERB_IN(PHASE_MAIL) | VERB_IN(PHASE_RCPT))
 
 const struct smtp_verb smtp_verbs[] = {
@@ -88,11 +88,14 @@ const struct smtp_verb smtp_verbs[] = {
 	 VERB_DATA, NULL, VERB_BOTH},
 	{"BDAT", "BDAT size [LAST]", "send a chunk of exactly size octets of the message",
 	 "CHUNKING's alternative to DATA: the message goes in chunks of an exact byte count, with "
-	 "no dot-stuffing; LAST marks the final chunk. smtpsh sends what you type as a command "
-	 "line, so it is for watching a server's replies rather than for real messages.",
-	 "250 chunk received; 503 bad sequence", "RFC 3030", "BDAT 86 LAST", VERB_IN(PHASE_RCPT),
-	 "CHUNKING",
-	 VERB_OTHER, NULL, VERB_BOTH},
+	 "no dot-stuffing; LAST marks the final chunk, whose reply says whether the server took "
+	 "the message (in LMTP one reply per accepted recipient, as after DATA's '.'). Typed, "
+	 "the next lines are the chunk (each counts its octets plus CRLF) until size octets are "
+	 "given; \\bdat counts for you. After a refused chunk no other may follow: RSET.",
+	 "250 chunk received (after LAST: message queued); 552 too big; 554 rejected; 503 bad "
+	 "sequence (no MAIL/RCPT, or a chunk refused before)",
+	 "RFC 3030", "BDAT 86 LAST", VERB_IN(PHASE_RCPT) | VERB_IN(PHASE_BDAT), "CHUNKING",
+	 VERB_BDAT, NULL, VERB_BOTH},
 	{"RSET", "RSET", "abandon the current message (the connection stays)",
 	 "Forgets the sender and recipients given so far; the connection, TLS and login stay. "
 	 "Use it to start a second message, or after a refusal.",

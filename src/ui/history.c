@@ -113,7 +113,8 @@ bool history_keeps(const struct shell *sh, const char *line)
 {
 	if (hist_size == 0 || !*line || line[0] == ' ' || line[0] == '\t')
 		return false;
-	if (session_phase(sh->session) == PHASE_DATA || shell_line_is_secret(sh, line))
+	if (session_phase(sh->session) == PHASE_DATA || session_bdat_open(sh->session) ||
+	    shell_line_is_secret(sh, line))
 		return false;
 	if (line[0] == '\\' && local_may_hold_secret(line))
 		return false;

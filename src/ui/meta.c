@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "smtpsh/auth.h"
+#include "smtpsh/bdat.h"
 #include "smtpsh/codes.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/profiles.h"
@@ -513,6 +514,13 @@ const struct meta_command meta_commands[] = {
 	     "--to --cc --bcc (repeatable) --subject S --body TEXT --body-file PATH "
 	     "--attach PATH (repeatable) --header 'Name: value' (repeatable)",
      .complete = send_complete},
+    {.name = "bdat",
+     .run = bdat_cmd,
+     .args = "[--last] TEXT | --file PATH [--last]",
+     .help = "send a BDAT chunk (CHUNKING, RFC 3030) with its octet count computed: TEXT "
+	     "plus CRLF, or a file's octets as they are; --last ends the message",
+     .complete = bdat_complete,
+     .flags = LOCAL_RAW_ARGS},
     {.name = "inbox",
      .run = practice_cmd_inbox,
      .args = "[N]",

@@ -51,9 +51,11 @@ static void make_prompt(const struct shell *sh)
 	}
 	const char *host = session_host(s);
 	bool v6 = strchr(host, ':') != NULL;
-	char pipe[32] = "";
+	char pipe[40] = "";
 	if (sh->pipe_collecting)
 		snprintf(pipe, sizeof pipe, " pipeline[%zu]", sh->pipe_n);
+	else if (session_bdat_open(s)) /* the octets a typed chunk still takes */
+		snprintf(pipe, sizeof pipe, " chunk[%llu]", session_bdat_left(s));
 	snprintf(prompt, sizeof prompt, "%s%s%s%s:%s%s%s %s%s%s> ", on, v6 ? "[" : "", host,
 		 v6 ? "]" : "", session_port(s), session_tls(s) ? " tls" : "",
 		 session_in_auth(s) ? " auth" : "", session_phase_name(session_phase(s)), pipe, off);
@@ -186,6 +188,10 @@ static void on_line(char *line)
 static void on_interrupt(void)
 {
 	got_sigint = 0;
+	/* Inside a typed BDAT chunk the server counts octets: what was sent of the chunk cannot
+	   be taken back, nor the rest told apart from commands, so the connection ends. */
+	if (session_bdat_open(the_shell->session))
+		session_bdat_abandon(the_shell->session, "Ctrl-C");
 	/* Ctrl-C at the prompt: forget the typed line, start a fresh one. */
 	if (line_secret)
 		OPENSSL_cleanse(rl_line_buffer, (size_t)rl_end);

@@ -1,18 +1,25 @@
 /* \send and smtpsh --send: compose a message from options and send it as visible steps. */
 #include "smtpsh/send.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "smtpsh/auth.h"
 #include "smtpsh/message.h"
+#include "smtpsh/summary.h"
 #include "shell_int.h"
 
 const char *const send_option_names[] = {
 	"--from", "--to", "--cc", "--bcc", "--subject", "--body", "--body-file", "--attach",
-	"--header",
+	"--header", "--chunking", "--notify", "--ret", "--envid",
 };
+
+bool send_option_is_flag(const char *name)
+{
+	return strcmp(name, "chunking") == 0;
+}
 const size_t send_option_count = sizeof send_option_names / sizeof send_option_names[0];
 
 void send_opts_init(struct send_opts *o)
@@ -64,10 +71,28 @@ int send_opts_add(struct send_opts *o, const char *name, const char *value, char
 		many = &o->attach, count = &o->nattach;
 	else if (strcmp(name, "header") == 0)
 		many = &o->headers, count = &o->nheaders;
-	else {
+	else if (strcmp(name, "notify") == 0)
+		one = &o->notify;
+	else if (strcmp(name, "ret") == 0)
+		one = &o->ret;
+	else if (strcmp(name, "envid") == 0)
+		one = &o->envid;
+	else if (strcmp(name, "chunking") == 0) {
+		if (value) {
+			snprintf(err, errlen, "--chunking takes no value");
+			return -1;
+		}
+		o->chunking = true;
+		return 0;
+	} else {
 		snprintf(err, errlen, "unknown option --%s (the options: --from --to --cc --bcc "
-				      "--subject --body --body-file --attach --header)",
+				      "--subject --body --body-file --attach --header --chunking "
+				      "--notify --ret --envid)",
 			 name);
+		return -1;
+	}
+	if (!value) {
+		snprintf(err, errlen, "--%s needs a value", name);
 		return -1;
 	}
 	if (one) {
@@ -117,6 +142,8 @@ static bool step(struct shell *sh, const char *line, int want, bool *refused)
 	smtp_reply_free(&r);
 	return ok;
 }
+
+#define SEND_BDAT_CHUNK (256 * 1024) /* octets per BDAT chunk of \send --chunking */
 
 static ssize_t read_message(void *arg, char *buf, size_t cap, char *err, size_t errlen)
 {
@@ -178,8 +205,96 @@ static bool check_addresses(struct shell *sh, const struct send_opts *o, bool *u
 	return true;
 }
 
-bool send_run(struct shell *sh, const struct send_opts *o)
+/* ---- DSN (RFC 3461) ------------------------------------------------------------------------ */
+
+/* The DSN parameters, checked and in the form they are sent. */
+struct dsn {
+	char notify[40]; /* "SUCCESS,FAILURE" */
+	char ret[8];
+	char envid[101]; /* xtext */
+	bool any;
+};
+
+/*
+ * RFC 3461 4.1: NOTIFY is NEVER alone, or a list of SUCCESS, FAILURE and DELAY; 4.3: RET is
+ * FULL or HDRS; 4.4: ENVID is printable US-ASCII, sent as xtext (section 4: octets outside
+ * "!".."~", "+" and "=" become "+HH"), at most 100 characters. Any case is taken. false with
+ * err set when one is not so.
+ */
+static bool dsn_check(const struct send_opts *o, struct dsn *d, char *err, size_t errlen)
 {
+	memset(d, 0, sizeof *d);
+	d->any = o->notify || o->ret || o->envid;
+	if (o->notify) {
+		static const char *const words[] = {"NEVER", "SUCCESS", "FAILURE", "DELAY"};
+		unsigned seen = 0;
+		const char *p = o->notify;
+		for (;;) {
+			size_t n = strcspn(p, ","), w;
+			for (w = 0; w < 4; w++)
+				if (strlen(words[w]) == n && strncasecmp(p, words[w], n) == 0)
+					break;
+			if (w == 4 || (seen & (1u << w))) {
+				snprintf(
+				    err, errlen,
+				    "--notify '%s': NEVER, or SUCCESS, FAILURE and DELAY joined "
+				    "by commas, each once (RFC 3461 4.1)",
+				    o->notify);
+				return false;
+			}
+			seen |= 1u << w;
+			if (d->notify[0])
+				strcat(d->notify, ",");
+			strcat(d->notify, words[w]);
+			if (!p[n])
+				break;
+			p += n + 1;
+		}
+		if ((seen & 1u) && seen != 1u) {
+			snprintf(err, errlen, "--notify: NEVER cannot be combined (RFC 3461 4.1)");
+			return false;
+		}
+	}
+	if (o->ret) {
+		if (strcasecmp(o->ret, "FULL") != 0 && strcasecmp(o->ret, "HDRS") != 0) {
+			snprintf(err, errlen, "--ret '%s': FULL or HDRS (RFC 3461 4.3)", o->ret);
+			return false;
+		}
+		snprintf(d->ret, sizeof d->ret, "%s",
+			 toupper((unsigned char)o->ret[0]) == 'F' ? "FULL" : "HDRS");
+	}
+	if (o->envid) {
+		size_t k = 0;
+		for (const unsigned char *p = (const unsigned char *)o->envid; *p; p++) {
+			if (*p < 0x20 || *p > 0x7e) {
+				snprintf(err, errlen,
+					 "--envid: printable US-ASCII only (RFC 3461 4.4)");
+				return false;
+			}
+			bool plain = *p > 0x20 && *p != '+' && *p != '=';
+			if (k + (plain ? 1 : 3) > 100) {
+				snprintf(err, errlen,
+					 "--envid: at most 100 characters as xtext (RFC 3461 4.4)");
+				return false;
+			}
+			if (plain)
+				d->envid[k++] = (char)*p;
+			else
+				k += (size_t)snprintf(d->envid + k, 4, "+%02X", *p);
+		}
+		if (!k) {
+			snprintf(err, errlen, "--envid needs a value");
+			return false;
+		}
+		d->envid[k] = '\0';
+	}
+	return true;
+}
+
+bool send_run(struct shell *sh, const struct send_opts *o, bool *partly)
+{
+	if (partly)
+		*partly = false;
 	if (!check_state(sh))
 		return false;
 	if (!o->from) {
@@ -193,8 +308,25 @@ bool send_run(struct shell *sh, const struct send_opts *o)
 	bool utf8;
 	if (!check_addresses(sh, o, &utf8))
 		return false;
+	struct dsn dsn;
+	char err[1200];
+	if (!dsn_check(o, &dsn, err, sizeof err)) {
+		shell_error(sh, "\\send: %s", err);
+		return false;
+	}
 	struct smtp_session *s = sh->session;
 	const struct smtp_caps *caps = session_caps(s);
+	if (dsn.any && !caps_has(caps, "DSN")) {
+		shell_refused(sh, "the server does not offer DSN (RFC 3461): --notify, --ret and "
+				  "--envid cannot be honoured: not sent");
+		return false;
+	}
+	if (o->chunking && !caps_has(caps, "CHUNKING")) {
+		shell_refused(sh,
+			      "the server does not offer CHUNKING (RFC 3030): --chunking cannot "
+			      "send BDAT: not sent");
+		return false;
+	}
 	/* What this server would refuse is a refusal, as its reply would be (shell_refused):
 	   a batch goes on to its next line (its QUIT), unless --strict. */
 	if (utf8 && !caps_has(caps, "SMTPUTF8")) {
@@ -218,16 +350,21 @@ bool send_run(struct shell *sh, const struct send_opts *o)
 		.nheaders = o->nheaders,
 	};
 	struct message m;
-	char err[1200];
 	if (message_open(&m, &spec, err, sizeof err) < 0) {
 		shell_error(sh, "%s", err);
 		return false;
 	}
 	bool eight = message_body_8bit(&m), has8 = caps_has(caps, "8BITMIME");
-	if (eight && !has8)
-		render_warning(sh->render, "the body holds 8-bit octets and the server does not offer "
-					   "8BITMIME: it is sent base64-encoded");
-	bool accepted = false, refused = false;
+	/* RFC 3030 3: BINARYMIME (only with BDAT) carries a body as it is, NULs and long lines
+	   included, where DATA needs base64. */
+	m.allow_binary = o->chunking && caps_has(caps, "BINARYMIME");
+	if (eight && !has8 && !(m.allow_binary && message_body_binary(&m)))
+		render_warning(sh->render,
+			       "the body holds 8-bit octets and the server does not offer "
+			       "8BITMIME: it is sent base64-encoded");
+	/* RSET after a refusal comes after the summary: an accepted RSET empties the recipient
+	   list the summary reads (client_txn). */
+	bool accepted = false, refused = false, need_rset = false;
 	if (message_compose(&m, has8, err, sizeof err) < 0) {
 		shell_error(sh, "%s", err);
 		goto out;
@@ -253,11 +390,20 @@ bool send_run(struct shell *sh, const struct send_opts *o)
 	buf_printf(&line, "MAIL FROM:<%s>", addr);
 	if (caps_has(caps, "SIZE"))
 		buf_printf(&line, " SIZE=%llu", size);
-	if (eight && has8)
+	if (m.binary)
+		buf_puts(&line, " BODY=BINARYMIME");
+	else if (eight && has8)
 		buf_puts(&line, " BODY=8BITMIME");
 	if (utf8)
 		buf_puts(&line, " SMTPUTF8");
+	if (dsn.ret[0])
+		buf_printf(&line, " RET=%s", dsn.ret);
+	if (dsn.envid[0])
+		buf_printf(&line, " ENVID=%s", dsn.envid);
 	bool ok = line.data && step(sh, line.data, 0, &refused);
+	/* A refused RCPT leaves the others: the message goes to those accepted (the summary
+	   says which), as any MTA does. */
+	size_t taken = 0;
 	const char *const *lists[] = {o->to, o->cc, o->bcc};
 	const size_t counts[] = {o->nto, o->ncc, o->nbcc};
 	for (size_t l = 0; ok && l < 3; l++)
@@ -265,27 +411,50 @@ bool send_run(struct shell *sh, const struct send_opts *o)
 			message_address(lists[l][i], addr, sizeof addr);
 			buf_reset(&line);
 			buf_printf(&line, "RCPT TO:<%s>", addr);
-			ok = line.data && step(sh, line.data, 0, &refused);
+			if (dsn.notify[0])
+				buf_printf(&line, " NOTIFY=%s", dsn.notify);
+			bool r_refused = false;
+			if (line.data && step(sh, line.data, 0, &r_refused))
+				taken++;
+			refused |= r_refused;
+			ok = line.data && session_connected(s) && !sh->done;
 		}
 	buf_free(&line);
-	if (ok)
+	if (ok && !taken) {
+		render_error(sh->render, "no recipient was accepted: the message is not sent");
+		ok = false;
+	}
+	if (ok && !o->chunking)
 		ok = step(sh, "DATA", 354, &refused);
 	if (!ok) {
-		if (refused && session_connected(s))
-			rset(sh);
-		goto out;
-	}
-	enum session_status st = session_data_stream(s, read_message, &m, "the message");
-	if (st != SESSION_OK) {
-		shell_failed(sh, st);
-		if (session_connected(s))
-			session_disconnect(s, "connection closed: the message is abandoned (so that "
-					      "nothing half-written is delivered)");
+		need_rset = refused;
 		goto out;
 	}
 	struct smtp_reply r;
 	smtp_reply_init(&r);
-	st = session_data_end(s, &r);
+	enum session_status st;
+	if (o->chunking) {
+		st = session_bdat_stream(s, read_message, &m, "the message", SEND_BDAT_CHUNK,
+					 caps_has(caps, "PIPELINING"), &r);
+		if (st == SESSION_OK && !positive(&r)) {
+			shell_check_reply(sh, &r);
+			/* RFC 3030 2: a refused chunk fails the transaction, which stays open until
+			   RSET. In LMTP the replies to LAST are the recipients' own (RFC 2033 4.3):
+			   after the last one the transaction is over, nothing to reset. */
+			need_rset = session_phase(s) != PHASE_READY;
+			smtp_reply_free(&r);
+			goto out;
+		}
+		goto ended;
+	}
+	st = session_data_stream(s, read_message, &m, "the message");
+	if (st == SESSION_OK)
+		st = session_data_end(s, &r);
+ended:
+	if (st != SESSION_OK && st != SESSION_ERR_PROTO && session_connected(s) &&
+	    session_phase(s) != PHASE_READY)
+		session_disconnect(s, "connection closed: the message is abandoned (so that "
+				      "nothing half-written is delivered)");
 	shell_failed(sh, st);
 	if (st == SESSION_OK) {
 		accepted = positive(&r);
@@ -297,7 +466,16 @@ bool send_run(struct shell *sh, const struct send_opts *o)
 	smtp_reply_free(&r);
 out:
 	message_close(&m);
-	return accepted;
+	struct summary_count sc = summary_count(s);
+	if (sc.total > 1 || sc.refused_rcpt) {
+		summary_show(sh->render, s);
+		sh->summary_seen = session_messages(s);
+	}
+	if (need_rset && session_connected(s) && !sh->done)
+		rset(sh);
+	if (partly)
+		*partly = sc.accepted && sc.accepted < sc.total;
+	return sc.total && sc.accepted == sc.total;
 }
 
 void send_cmd(struct shell *sh, int argc, char **argv)
@@ -320,7 +498,7 @@ void send_cmd(struct shell *sh, int argc, char **argv)
 		size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
 		snprintf(name, sizeof name, "%.*s", (int)(n < 31 ? n : 31), a + 2);
 		const char *value = eq ? eq + 1 : NULL;
-		if (!value) {
+		if (!value && !send_option_is_flag(name)) {
 			if (i + 1 >= argc) {
 				snprintf(err, sizeof err, "\\send: %s needs a value", a);
 				shell_error(sh, "%s", err);
@@ -329,6 +507,8 @@ void send_cmd(struct shell *sh, int argc, char **argv)
 			}
 			value = argv[++i];
 		}
+		if (send_option_is_flag(name) && !eq)
+			value = NULL;
 		if (send_opts_add(&o, name, value, err, sizeof err) < 0) {
 			char msg[600];
 			snprintf(msg, sizeof msg, "\\send: %s", err);
@@ -337,14 +517,14 @@ void send_cmd(struct shell *sh, int argc, char **argv)
 			return;
 		}
 	}
-	send_run(sh, &o);
+	send_run(sh, &o, NULL);
 	send_opts_free(&o);
 }
 
 int send_oneshot(struct shell *sh, const struct send_opts *o, const char *ehlo_name,
 		 const char *mech, const char *user)
 {
-	bool accepted = false;
+	bool accepted = false, partly = false;
 	struct smtp_session *s = sh->session;
 	if (!session_connected(s))
 		return sh->status != EXIT_OK ? sh->status : EXIT_NET;
@@ -392,12 +572,14 @@ int send_oneshot(struct shell *sh, const struct send_opts *o, const char *ehlo_n
 	}
 	if (mech && !auth_run(sh, strcasecmp(mech, "auto") == 0 ? NULL : mech, user))
 		goto quit;
-	accepted = send_run(sh, o);
+	accepted = send_run(sh, o, &partly);
 quit:
 	if (session_connected(s))
 		shell_quit(sh);
 	if (accepted)
 		return EXIT_OK;
+	if (partly) /* a partial result is a refusal: the summary said which recipients */
+		return EXIT_REPLY;
 	return sh->status != EXIT_OK ? sh->status : EXIT_REPLY;
 }
 
@@ -407,7 +589,21 @@ void send_complete(struct candidates *c)
 		c->files = true;
 		return;
 	}
-	if (strncmp(c->prev, "--", 2) == 0 && !strchr(c->prev, '='))
+	if (strcmp(c->prev, "--ret") == 0) {
+		candidates_offer_exact(c, "FULL");
+		candidates_offer_exact(c, "HDRS");
+		return;
+	}
+	if (strcmp(c->prev, "--notify") == 0) {
+		candidates_offer_exact(c, "NEVER");
+		candidates_offer_exact(c, "SUCCESS,FAILURE");
+		candidates_offer_exact(c, "SUCCESS,FAILURE,DELAY");
+		candidates_offer_exact(c, "FAILURE");
+		candidates_offer_exact(c, "FAILURE,DELAY");
+		return;
+	}
+	if (strncmp(c->prev, "--", 2) == 0 && !strchr(c->prev, '=') &&
+	    !send_option_is_flag(c->prev + 2))
 		return; /* the value of the option before */
 	if (c->text[0] == '-' || c->text[0] == '\0')
 		for (size_t i = 0; i < send_option_count; i++)

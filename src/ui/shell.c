@@ -13,8 +13,9 @@
 #include "smtpsh/escape.h"
 #include "smtpsh/sasl.h"
 #include "smtpsh/step.h"
+#include "smtpsh/summary.h"
 
-#define COMMAND_MAX 512 /* octets with CRLF (RFC 5321 4.5.3.1.4) */
+#define COMMAND_MAX 512	  /* octets with CRLF (RFC 5321 4.5.3.1.4) */
 #define TEXT_LINE_MAX 998 /* octets without CRLF (RFC 5322 2.1.1) */
 
 struct shell *shell_new(const struct shell_params *p)
@@ -516,7 +517,94 @@ static void run_data_line(struct shell *sh, const char *line, size_t len)
 
 static void run_line(struct shell *sh, const char *line, size_t len);
 
-void shell_execute(struct shell *sh, const char *line, size_t len)
+/* ---- BDAT typed by hand (RFC 3030) ------------------------------------------------------ */
+
+/* The chunk was written: its reply, checked as any reply is. */
+void shell_chunk_reply(struct shell *sh)
+{
+	struct smtp_reply r;
+	smtp_reply_init(&r);
+	enum session_status st = session_bdat_end(sh->session, &r);
+	shell_failed(sh, st);
+	if (st == SESSION_OK)
+		shell_check_reply(sh, &r);
+	smtp_reply_free(&r);
+}
+
+/* A typed "BDAT n [LAST]": the chunk is announced, the next lines are its octets. */
+static void bdat_typed(struct shell *sh, const char *line)
+{
+	unsigned long long size;
+	bool last;
+	if (!client_bdat_parse(line, &size, &last)) {
+		shell_error(sh,
+			    "BDAT SIZE [LAST]: SIZE is the chunk's octet count (\\bdat TEXT counts "
+			    "it for you)");
+		return;
+	}
+	/* After a refused chunk the server's own rule forbids more: a refusal on its terms, as a
+	   reply would be (a script goes on), not a usage error. */
+	enum session_status st = SESSION_ERR_STATE;
+	if (session_bdat_refused(sh->session))
+		shell_refused(sh,
+			      "BDAT not sent: a chunk of this message was refused, and RFC 3030 "
+			      "allows no more (RSET starts afresh)");
+	else if ((st = session_bdat_begin(sh->session, size, last)) != SESSION_OK)
+		shell_failed(sh, st);
+	if (st != SESSION_OK) {
+		/* What a script means is decided by the script: the lines that were to be the
+		   chunk stay chunk content, skipped, never run as commands. */
+		if (sh->batch && size && !sh->done) {
+			sh->chunk_skip = size;
+			render_warning(
+			    sh->render,
+			    "the %llu octets of input meant for the chunk are skipped: not "
+			    "sent, and not run as commands",
+			    size);
+		}
+		return;
+	}
+	if (size == 0) {
+		shell_chunk_reply(sh);
+		return;
+	}
+	if (!sh->batch)
+		render_info(
+		    sh->render,
+		    "type the chunk: %llu octets, each line counts its octets plus CRLF (2); "
+		    "Ctrl-C closes the connection",
+		    size);
+}
+
+void shell_chunk_line(struct shell *sh, const char *line, size_t len)
+{
+	struct smtp_session *s = sh->session;
+	unsigned long long left = session_bdat_left(s);
+	char *wire = malloc(len + 2);
+	if (!wire) {
+		shell_error(sh, "out of memory");
+		return;
+	}
+	memcpy(wire, line, len);
+	memcpy(wire + len, "\r\n", 2);
+	size_t n = len + 2 <= left ? len + 2 : (size_t)left;
+	if (n < len + 2)
+		render_warning(sh->render,
+			       "the chunk ends inside this line: %zu of its %zu octets (with CRLF) "
+			       "sent, the rest dropped",
+			       n, len + 2);
+	enum session_status st = session_bdat_write(s, wire, n);
+	free(wire);
+	if (st != SESSION_OK) {
+		shell_failed(sh, st);
+		return;
+	}
+	if (session_bdat_left(s) == 0)
+		shell_chunk_reply(sh);
+}
+
+/* What one line does (shell_execute). */
+static void execute_line(struct shell *sh, const char *line, size_t len)
 {
 	run_line(sh, line, len);
 	if (sh->rec && sh->rec->failed && sh->rec->err[0]) {
@@ -541,6 +629,16 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 	}
 	if (session_phase(sh->session) == PHASE_DATA && !dot_held(sh)) {
 		run_data_line(sh, line, len);
+		return;
+	}
+	if (sh->chunk_skip) { /* a script's chunk that was not announced */
+		unsigned long long n = len + 2;
+		sh->chunk_skip -= n < sh->chunk_skip ? n : sh->chunk_skip;
+		return;
+	}
+	/* a typed BDAT's octets: every line, whatever it says */
+	if (session_bdat_open(sh->session)) {
+		shell_chunk_line(sh, line, len);
 		return;
 	}
 	if (line[0] == '\\') {
@@ -576,6 +674,12 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		}
 	}
 	sh->last_code = 0;
+	if (!session_in_auth(sh->session) && client_classify(line, false) == VERB_BDAT) {
+		if (sh->pipe_n) /* --pipeline: what was grouped goes first */
+			shell_pipeline_flush(sh);
+		bdat_typed(sh, line);
+		return;
+	}
 	bool data = !session_in_auth(sh->session) && session_is_data(line);
 	if (pipe_takes(sh, line))
 		pipe_add(sh, line, len);
@@ -585,6 +689,26 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 	if (data && sh->batch && !sh->done && !sh->pipe_n &&
 	    session_phase(sh->session) != PHASE_DATA)
 		shell_skip_begin(sh, sh->last_code);
+}
+
+/*
+ * A script's message with several recipients ended (its "." or LAST chunk got a reply): the
+ * result per recipient, as after \send. Typed by hand, each reply was just seen on screen.
+ */
+static void batch_summary(struct shell *sh)
+{
+	unsigned long m = session_messages(sh->session);
+	if (m == sh->summary_seen)
+		return;
+	sh->summary_seen = m;
+	if (sh->batch && summary_count(sh->session).total > 1)
+		summary_show(sh->render, sh->session);
+}
+
+void shell_execute(struct shell *sh, const char *line, size_t len)
+{
+	execute_line(sh, line, len);
+	batch_summary(sh);
 }
 
 /*
@@ -627,6 +751,13 @@ void shell_end_of_input(struct shell *sh)
 		if (sh->skip.on) {
 			skip_end(sh, "input ended inside the message (no line with only '.')");
 			set_status(sh, EXIT_USAGE);
+		}
+		if (session_bdat_open(sh->session)) {
+			render_error(sh->render,
+				     "input ended inside a BDAT chunk: the message is not "
+				     "sent");
+			set_status(sh, EXIT_USAGE);
+			session_bdat_abandon(sh->session, "input ended");
 		}
 		if (session_phase(sh->session) == PHASE_DATA) {
 			render_error(sh->render,

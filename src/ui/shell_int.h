@@ -55,6 +55,11 @@ struct shell {
 	char *pipe_shown[SESSION_PIPELINE_MAX];
 	struct practice *practice; /* the practice server of --practice, or NULL */
 	int last_code;		   /* the code of the last reply checked (0: none yet) */
+	/* Octets of a script's typed BDAT chunk that could not be announced: the lines that
+	   make them up are skipped, never sent nor run as commands. */
+	unsigned long long chunk_skip;
+	/* session_messages() when the result per recipient was last shown (summary.h) */
+	unsigned long summary_seen;
 	/* The message of a script whose DATA the server did not accept: its lines up to the
 	   lone "." are skipped, never run (shell_skip_begin). */
 	struct {

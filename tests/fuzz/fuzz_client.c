@@ -4,11 +4,12 @@
    smtp_phase and changes only through client_set_phase (the trace agrees with it), the owed
    replies stay within CLIENT_PENDING_MAX and match the sequence numbers, a kept reply stays
    within CLIENT_REPLY_TEXT_MAX, every received event has a valid code; in LMTP (the first
-   byte's low bit) the replies owed to "." never outnumber the replies owed, the recipients
-   stay within CLIENT_RCPT_MAX and an event's recipient index within its total; after raw
-   bytes (client_raw) nothing is owed (not even LMTP's replies to ".") and no reply is paired
-   with a command until the engine is back in step (client_probe_end, client_resync), and a
-   raw write with a secret has a redacted form.
+   byte's low bit) the replies owed to "." and BDAT LAST never outnumber the replies owed; the
+   recipients stay within CLIENT_RCPT_MAX, their texts within their arrays, and an event's
+   recipient index within its total; after raw bytes (client_raw) nothing is owed (not even
+   LMTP's replies to "." or BDAT LAST) and no reply is paired with a command until the engine
+   is back in step (client_probe_end, client_resync), and a raw write with a secret has a
+   redacted form.
 
    Input: a series of steps; each step is one byte (what to do) then its data: for "server
    bytes", a length byte and that many bytes. */
@@ -66,6 +67,9 @@ static const char *const commands[] = {
     "XFORWARD ADDR=1.2.3.4",
     "RCPT TO:<c@y> NOTIFY=NEVER",
     "RCPT TO:no-brackets",
+    "BDAT 5",
+    "BDAT 0 LAST",
+    "RCPT TO:<c@x> NOTIFY=NEVER",
 };
 
 static void check(const struct smtp_client *c)
@@ -78,6 +82,17 @@ static void check(const struct smtp_client *c)
 		abort();
 	if (c->dots_owed > c->pend_n || c->dots_owed > c->dots_total || c->txn.n > CLIENT_RCPT_MAX)
 		abort();
+	for (size_t k = 0; k < c->txn.n; k++)
+		if (strnlen(c->txn.rcpt[k].addr, CLIENT_RCPT_ADDR_MAX) == CLIENT_RCPT_ADDR_MAX ||
+		    strnlen(c->txn.rcpt[k].rcpt_text, CLIENT_RCPT_TEXT_MAX) ==
+			CLIENT_RCPT_TEXT_MAX ||
+		    strnlen(c->txn.rcpt[k].final_text, CLIENT_RCPT_TEXT_MAX) ==
+			CLIENT_RCPT_TEXT_MAX ||
+		    strnlen(c->txn.rcpt[k].rcpt_line, CLIENT_RCPT_LINE_MAX) ==
+			CLIENT_RCPT_LINE_MAX ||
+		    strnlen(c->txn.rcpt[k].final_line, CLIENT_RCPT_LINE_MAX) ==
+			CLIENT_RCPT_LINE_MAX)
+			abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -154,11 +169,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				client_expect(&c, &o[k], 0, k + 1, n);
 			break;
 		}
-		case 7: { /* the Haraka decision on random codes */
+		case 7: { /* the Haraka decision on random codes; then a random command line
+			     (BDAT sizes, RCPT addresses as the engine parses them) */
 			int codes[4];
 			for (int k = 0; k < 4; k++)
 				codes[k] = i + (size_t)k < size ? 200 + data[i + (size_t)k] * 2 : 0;
 			(void)client_resend_after_dot(&c, codes, 1 + (op >> 3) % 4);
+			char line[48];
+			size_t n = 0;
+			while (i < size && n < sizeof line - 1 && data[i] && data[i] != '\n')
+				line[n++] = (char)data[i++];
+			line[n] = '\0';
+			unsigned long long sz;
+			bool last;
+			if (client_bdat_parse(line, &sz, &last) && sz > 9999999999999999999ULL)
+				abort(); /* at most 19 digits */
+			if (c.phase != PHASE_DATA) {
+				struct client_command o;
+				client_command(&c, &o, line, NULL, client_classify(line, c.in_auth),
+					       0, 0);
+				client_expect(&c, &o, 0, 0, 0);
+			}
 			break;
 		}
 		case 8: { /* raw bytes (\raw): a length byte and the bytes */

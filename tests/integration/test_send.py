@@ -196,21 +196,38 @@ class Send(unittest.TestCase):
         _, data = LAB.wait_for_message("bob", tok)
         self.assertIn("From: j\u00f6rg@b\u00fccher.test".encode(), data)
 
-    def test_refused_recipient_stops_and_rsets(self):
-        """a refused RCPT: the reply shown, RSET, no DATA; the session goes on"""
+    def test_refused_recipient_the_others_go_on(self):
+        """a refused RCPT: the reply shown, the other recipients go on and get the message;
+        the summary says who got it (issue 14: results per recipient)"""
         r = run_smtpsh(["127.0.0.1", LAB.plain_port],
                        "EHLO c\n\\send --from a@client.test --to bob@example.test "
                        "--to nobody@example.test --to carol@example.test --body x\nNOOP\nQUIT\n",
                        home=self.home)
         self.assertEqual(r.rc, 0, r.describe())
         sent = r.sent_text()
-        self.assertEqual(sent[sent.index("RCPT TO:<nobody@example.test>") + 1], "RSET",
-                         r.describe())
-        self.assertNotIn("RCPT TO:<carol@example.test>", sent)
-        self.assertNotIn("DATA", sent)
+        self.assertEqual(sent[sent.index("RCPT TO:<nobody@example.test>") + 1],
+                         "RCPT TO:<carol@example.test>", r.describe())
+        self.assertIn("DATA", sent)
+        self.assertNotIn("RSET", sent)
         self.assertIn("NOOP", sent)
         self.assertTrue(any(t.startswith("550 5.1.1 <nobody@example.test>")
                             for _, t in r.received()), r.describe())
+        self.assertIn("2 of 3 recipients accepted the message; 1 refused at RCPT", r.stdout)
+        self.assertRegex(r.stdout, r"nobody@example\.test +550 5\.1\.1 <nobody@example\.test>")
+
+    def test_every_recipient_refused_stops_and_rsets(self):
+        """every RCPT refused: RSET, no DATA; the session goes on"""
+        r = run_smtpsh(["127.0.0.1", LAB.plain_port],
+                       "EHLO c\n\\send --from a@client.test --to nobody@example.test "
+                       "--to nobody2@example.test --body x\nNOOP\nQUIT\n",
+                       home=self.home)
+        self.assertEqual(r.rc, 0, r.describe())
+        sent = r.sent_text()
+        self.assertEqual(sent[sent.index("RCPT TO:<nobody2@example.test>") + 1], "RSET",
+                         r.describe())
+        self.assertNotIn("DATA", sent)
+        self.assertIn("NOOP", sent)
+        self.assertIn("no recipient was accepted: the message is not sent", r.stderr)
 
     def test_size_over_the_limit_not_sent(self):
         """Postfix advertises SIZE 4000: a bigger message is refused before MAIL"""

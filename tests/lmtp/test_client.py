@@ -80,6 +80,15 @@ class Dovecot(unittest.TestCase):
                               r"\(mailbox for user is full\)\s+\[for <full@example\.test>, 2/3\]")
         self.assertRegex(out, r"(?m)^<- 250 2\.0\.0 <bob@example\.test> \S+ Saved\s+"
                               r"\[for <bob@example\.test>, 3/3\]$")
+        # the result per recipient (a batch's message with several): the one refused at RCPT,
+        # the one Dovecot refused after DATA, each beside its own reply
+        self.assertIn("*  2 of 4 recipients accepted the message; 1 refused at RCPT; 1 refused "
+                      "after the message", out)
+        self.assertRegex(out, r"(?m)^   nobody@example\.test +550 5\.1\.1 .* +\(not a recipient\)$")
+        self.assertRegex(out, r"(?m)^   full@example\.test +250 2\.1\.5 OK +552 5\.2\.2 "
+                              r"<full@example\.test> Quota exceeded")
+        self.assertRegex(out, r"(?m)^   bob@example\.test +250 2\.1\.5 OK +250 2\.0\.0 "
+                              r"<bob@example\.test> \S+ Saved$")
         # QUIT got its own reply: no per-recipient reply was taken for it
         self.assertRegex(out, r"(?m)^-> QUIT\n<- 221 2\.0\.0 Bye")
         self.assertNotIn("protocol error", out + err)
@@ -127,6 +136,29 @@ class Dovecot(unittest.TestCase):
         self.assertNotRegex(out, r"(?m)^-> EHLO")
         self.assertRegex(out, r"\[for <bob@example\.test>, 1/1\]")
         self.stored("bob", tok)
+
+    def test_send_lmtp_chunking(self):
+        """--send --lmtp --chunking: BDAT LAST gets one reply per recipient (RFC 2033 4.3) and
+        the table shows Dovecot's refusal; a partial result exits 1, with no RSET"""
+        tok = token()
+        rc, out, err = run(["--send", "--lmtp", "--chunking", "--from", "s@client.test",
+                            "--to", "alice@example.test", "--to", "full@example.test",
+                            "--subject", tok, "--body", "hi", LAB.lmtp_socket], "")
+        self.assertEqual(rc, 1, out + err)
+        self.assertRegex(out, r"(?m)^-> BDAT \d+ LAST$")
+        self.assertRegex(out, r"(?m)^<- 250 2\.0\.0 <alice@example\.test> \S+ Saved\s+"
+                              r"\[for <alice@example\.test>, 1/2\]$")
+        self.assertRegex(out, r"(?m)^<- 552 5\.2\.2 <full@example\.test> Quota exceeded "
+                              r"\(mailbox for user is full\)\s+\[for <full@example\.test>, 2/2\]")
+        self.assertIn("*  1 of 2 recipients accepted the message; 1 refused after the message",
+                      out)
+        self.assertRegex(out, r"(?m)^   full@example\.test +250 2\.1\.5 OK +552 5\.2\.2 ")
+        # the transaction ended with the last recipient's reply: QUIT is answered as QUIT
+        self.assertNotRegex(out, r"(?m)^-> RSET")
+        self.assertRegex(out, r"(?m)^-> QUIT\n<- 221 2\.0\.0 Bye")
+        self.assertNotIn("protocol error", out + err)
+        self.assertIn(b"Subject: " + tok.encode(), self.stored("alice", tok))
+        self.assertIsNone(LAB.find_message("full", tok), "refused after the message: not stored")
 
     def test_no_socket(self):
         """a socket path that does not exist: one line, exit 3"""

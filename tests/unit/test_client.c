@@ -155,6 +155,8 @@ static void reach(enum smtp_phase p)
 		exchange("MAIL FROM:<a@x>", "250 ok\r\n");
 	if (p >= PHASE_RCPT)
 		exchange("RCPT TO:<b@x>", "250 ok\r\n");
+	if (p == PHASE_BDAT)
+		exchange("BDAT 3", "250 3 octets\r\n");
 	if (p >= PHASE_DATA)
 		exchange("DATA", "354 go\r\n");
 	buf_reset(&events);
@@ -207,7 +209,7 @@ struct expect {
 	bool in_auth, authed;
 };
 
-static struct expect spec(enum client_verb v, enum smtp_phase p, int code)
+static struct expect spec(enum client_verb v, enum smtp_phase p, int code, bool last)
 {
 	bool ok2 = code / 100 == 2;
 	struct expect e = {p, CLIENT_REPLY, false, false};
@@ -238,6 +240,10 @@ static struct expect spec(enum client_verb v, enum smtp_phase p, int code)
 			e.phase = PHASE_DATA;
 			e.action = CLIENT_START_DATA;
 		}
+		break;
+	case VERB_BDAT: /* RFC 3030: a chunk moves on, LAST ends the transaction */
+		if (ok2 && (p == PHASE_RCPT || p == PHASE_BDAT))
+			e.phase = last ? PHASE_READY : PHASE_BDAT;
 		break;
 	case VERB_RSET:
 		if (ok2 && p > PHASE_READY)
@@ -279,12 +285,13 @@ static void test_every_verb_every_phase(void)
 	    {"VRFY bob", VERB_OTHER},
 	    {"EXPN list", VERB_OTHER},
 	    {"HELP", VERB_OTHER},
-	    {"BDAT 0 LAST", VERB_OTHER},
+	    {"BDAT 0 LAST", VERB_BDAT},
+	    {"BDAT 5", VERB_BDAT},
 	    {"XCLIENT ADDR=1.2.3.4", VERB_XCLIENT},
 	    {"XFORWARD ADDR=1.2.3.4", VERB_OTHER},
 	};
-	static const enum smtp_phase phases[] = {PHASE_GREETED, PHASE_READY, PHASE_MAIL,
-						 PHASE_RCPT};
+	static const enum smtp_phase phases[] = {PHASE_GREETED, PHASE_READY, PHASE_MAIL, PHASE_RCPT,
+						 PHASE_BDAT};
 	static const int codes[] = {220, 221, 235, 250, 334, 354, 421, 451, 503, 550};
 	int mismatches = 0, checked = 0;
 	for (size_t vi = 0; vi < sizeof verbs / sizeof verbs[0]; vi++) {
@@ -296,7 +303,8 @@ static void test_every_verb_every_phase(void)
 				char reply[64];
 				snprintf(reply, sizeof reply, "%d text\r\n", codes[ci]);
 				enum client_action a = exchange(verbs[vi].line, reply);
-				struct expect e = spec(verbs[vi].v, phases[pi], codes[ci]);
+				struct expect e = spec(verbs[vi].v, phases[pi], codes[ci],
+						       strstr(verbs[vi].line, "LAST") != NULL);
 				checked++;
 				bool good =
 				    a == e.action && c.phase == e.phase && c.in_auth == e.in_auth &&
@@ -348,8 +356,8 @@ static void test_classify(void)
 	       !client_pipelinable("AUTH PLAIN x") && !client_pipelinable("QUIT") &&
 	       !client_pipelinable("STARTTLS") && !client_pipelinable("NOOP"),
 	   "DATA, EHLO, AUTH, QUIT, STARTTLS, NOOP end a group (RFC 2920 3.1)");
-	static const char *const names[] = {"disconnected", "greeting", "greeted", "ready",
-					    "mail",	    "rcpt",	"data",	   "closed"};
+	static const char *const names[] = {"disconnected", "greeting", "greeted", "ready", "mail",
+					    "rcpt",	    "bdat",	"data",	   "closed"};
 	for (int p = PHASE_DISCONNECTED; p <= PHASE_CLOSED; p++)
 		is_str(client_phase_name((enum smtp_phase)p), names[p], "phase %d is named", p);
 	reach(PHASE_READY);
@@ -731,6 +739,98 @@ static void test_auth(void)
 	ok(!c.authed && !c.caps.known && c.pend_n == 0 && c.greeting == 0, "reset forgets all");
 }
 
+/* --- BDAT (RFC 3030) and the recipients of a transaction ----------------------------------- */
+
+static void test_bdat(void)
+{
+	unsigned long long n = 0;
+	bool last = false;
+	ok(client_bdat_parse("BDAT 86 LAST", &n, &last) && n == 86 && last, "BDAT 86 LAST parsed");
+	ok(client_bdat_parse("  bdat 0 last", &n, &last) && n == 0 && last,
+	   "any case, leading blanks, BDAT 0 LAST");
+	ok(client_bdat_parse("BDAT 4096", &n, &last) && n == 4096 && !last, "a chunk not LAST");
+	ok(!client_bdat_parse("BDAT", &n, &last) && !client_bdat_parse("BDAT x", &n, &last) &&
+	       !client_bdat_parse("BDAT 5 FIRST", &n, &last) &&
+	       !client_bdat_parse("BDAT -1", &n, &last) &&
+	       !client_bdat_parse("BDAT 12345678901234567890", &n, &last) &&
+	       !client_bdat_parse("BDATA 5", &n, &last),
+	   "malformed BDAT lines refused (no size, junk, 20 digits)");
+	is_int(client_classify("bdat 5", false), VERB_BDAT, "BDAT classified");
+
+	/* Chunks move to the BDAT phase, LAST ends the transaction. */
+	reach(PHASE_RCPT);
+	exchange("BDAT 100", "250 2.0.0 100 octets received\r\n");
+	is_int(c.phase, PHASE_BDAT, "a chunk accepted: in the BDAT phase");
+	is_str(S(trace.data), "rcpt -> bdat\n", "traced rcpt -> bdat");
+	exchange("BDAT 50", "250 2.0.0 50 octets received\r\n");
+	is_int(c.phase, PHASE_BDAT, "another chunk: still BDAT");
+	exchange("BDAT 10 LAST", "250 2.0.0 Ok: queued as ABC\r\n");
+	is_int(c.phase, PHASE_READY, "LAST accepted: the transaction ended");
+	is_int(client_txn(&c)->n, 1, "one recipient");
+	is_int(c.txn.rcpt[0].final_code, 250, "its final reply is the LAST chunk's");
+	is_str(c.txn.rcpt[0].final_line, "2.0.0 Ok: queued as ABC", "with its text");
+
+	/* A refused chunk: no more chunks (RFC 3030 2); RSET makes the session usable. */
+	reach(PHASE_RCPT);
+	exchange("BDAT 5", "250 ok\r\n");
+	exchange("BDAT 99999", "552 5.3.4 message too big\r\n");
+	ok(c.bdat_refused, "a refused chunk is remembered");
+	is_int(c.phase, PHASE_BDAT, "the phase stays until RSET");
+	is_int(c.txn.rcpt[0].final_code, 552, "the refusal is the recipients' final reply");
+	exchange("RSET", "250 ok\r\n");
+	ok(!c.bdat_refused && c.phase == PHASE_READY, "RSET: ready, chunks allowed again");
+
+	/* A LAST refused as the first chunk. */
+	reach(PHASE_RCPT);
+	exchange("BDAT 3 LAST", "554 5.7.1 rejected\r\n");
+	ok(c.bdat_refused && c.phase == PHASE_RCPT, "LAST refused: the transaction failed");
+
+	/* Pipelined chunks (RFC 3030 4.2): replies answer them in order. */
+	reach(PHASE_RCPT);
+	send_line("BDAT 10");
+	send_line("BDAT 10");
+	send_line("BDAT 0 LAST");
+	is_int(c.pend_n, 3, "three chunks owed");
+	feed("250 a\r\n250 b\r\n");
+	is_int(c.phase, PHASE_BDAT, "two replies: still in BDAT");
+	feed("250 queued\r\n");
+	is_int(c.phase, PHASE_READY, "the LAST one's reply ends it");
+}
+
+static void test_recipients(void)
+{
+	reach(PHASE_READY);
+	exchange("MAIL FROM:<a@x>", "250 ok\r\n");
+	exchange("RCPT TO:<b@x> NOTIFY=FAILURE", "250 2.1.5 Ok\r\n");
+	exchange("RCPT TO:<nobody@x>", "550 5.1.1 <nobody@x>: Recipient address rejected\r\n");
+	exchange("rcpt to:<c@x>", "250-2.1.5 fine\r\n250 really\r\n");
+	is_int(client_txn(&c)->n, 3, "three recipients remembered");
+	is_str(c.txn.rcpt[0].addr, "b@x", "the address without its parameters");
+	is_int(c.txn.rcpt[1].rcpt_code, 550, "a refused one keeps its code");
+	is_str(c.txn.rcpt[1].rcpt_line, "5.1.1 <nobody@x>: Recipient address rejected",
+	       "and its text, enhanced code first");
+	is_str(c.txn.rcpt[2].rcpt_line, "2.1.5 fine", "the first line of a multi-line reply");
+	exchange("DATA", "354 go\r\n");
+	client_expect_dot(&c, clock_ms);
+	feed("250 2.0.0 queued\r\n");
+	ok(c.txn.rcpt[0].final_code == 250 && c.txn.rcpt[1].final_code == 0 &&
+	       c.txn.rcpt[2].final_code == 250,
+	   "SMTP: the reply to the end of DATA answers for each accepted recipient");
+	/* One per accepted recipient, in order (LMTP, RFC 2033 4.2). */
+	for (size_t i = 0; i < client_txn(&c)->n; i++)
+		c.txn.rcpt[i].final_code = 0;
+	ok(client_rcpt_final(&c, 250, "ok", 2, false) && c.txn.rcpt[0].final_code == 250 &&
+	       c.txn.rcpt[2].final_code == 0,
+	   "one by one: the first accepted recipient");
+	ok(client_rcpt_final(&c, 452, "full", 4, false) && c.txn.rcpt[2].final_code == 452,
+	   "then the next accepted one");
+	ok(!client_rcpt_final(&c, 250, "x", 1, false), "none left: false");
+	exchange("MAIL FROM:<a@x>", "250 ok\r\n");
+	is_int(client_txn(&c)->n, 0, "a new MAIL starts a new list");
+	client_reset(&c);
+	is_int(client_txn(&c)->n, 0, "a new connection forgets them");
+}
+
 /* --- QUIT, 421 ------------------------------------------------------------------------------ */
 
 static void test_quit_and_421(void)
@@ -880,6 +980,62 @@ static void test_lmtp(void)
 	ok(last_recv.rcpt == NULL, "SMTP: the reply names no recipient");
 	exchange("MAIL FROM:<a@x>", "250 ok\r\n");
 	is_int((long)client_txn(&c)->n, 0, "a new MAIL: a new list");
+}
+
+/* BDAT ... LAST in LMTP: one reply per accepted recipient, as after "." (RFC 2033 4.3 with
+   RFC 3030), into the same recipient list. */
+static void test_lmtp_bdat(void)
+{
+	static const char *const rcpts[] = {"RCPT TO:<bob@x>", "RCPT TO:<nobody@x>",
+					    "RCPT TO:<carol@x>"};
+	static const char *const replies[] = {"250 2.1.5 ok\r\n", "550 5.1.1 unknown\r\n",
+					      "250 2.1.5 ok\r\n"};
+	fresh();
+	client_set_lmtp(&c, true);
+	client_reset(&c);
+	client_connected(&c, clock_ms);
+	feed("220 lmtp.example LMTP\r\n");
+	exchange("LHLO me", "250-lmtp.example\r\n250 CHUNKING\r\n");
+	exchange("MAIL FROM:<a@x>", "250 ok\r\n");
+	for (size_t i = 0; i < 3; i++)
+		exchange(rcpts[i], replies[i]);
+	exchange("BDAT 10", "250 2.0.0 10 octets received\r\n");
+	is_int(c.pend_n, 0, "LMTP: a chunk that is not LAST gets one reply");
+	is_int(c.phase, PHASE_BDAT, "in the BDAT phase");
+	unsigned long messages = c.messages;
+	send_line("BDAT 5 LAST");
+	is_int((long)c.pend_n, 2,
+	       "LMTP: BDAT LAST owes one reply per accepted recipient (2, not 3)");
+	size_t got = 9, want = 9;
+	ok(client_dot_replies(&c, &got, &want) && got == 0 && want == 2, "0 of 2 replies so far");
+	feed("250 2.0.0 <bob@x> delivered\r\n");
+	is_int(c.phase, PHASE_BDAT, "still waiting for the second: the phase stays");
+	is_str(last_recv.rcpt, "bob@x", "the event names its recipient");
+	ok(last_recv.rcpt_index == 1 && last_recv.rcpt_total == 2, "1 of 2");
+	is_int((long)c.messages, (long)messages, "the message is not answered yet");
+	feed("552 5.2.2 <carol@x> over quota\r\n");
+	is_str(last_recv.rcpt, "carol@x", "the second reply names the second recipient");
+	is_int(c.phase, PHASE_READY, "all replies came: the transaction is over");
+	ok(!c.bdat_refused, "a recipient's refusal after LAST is no refused chunk");
+	is_int((long)c.messages, (long)messages + 1, "the message answered once, after both");
+	const struct client_txn *t = client_txn(&c);
+	ok(t->rcpt[0].final_code == 250 && t->rcpt[1].final_code == 0 &&
+	       t->rcpt[2].final_code == 552,
+	   "each accepted recipient has its own final reply, the refused one none");
+	is_str(t->rcpt[2].final_text, "552 5.2.2 <carol@x> over quota", "kept whole");
+	is_str(t->rcpt[2].final_line, "5.2.2 <carol@x> over quota", "and as the table shows it");
+	is_int((long)c.pend_n, 0, "nothing owed");
+
+	/* SMTP: the one reply to LAST is every accepted recipient's (the same list). */
+	reach(PHASE_RCPT);
+	exchange("RCPT TO:<c@x>", "250 ok\r\n");
+	send_line("BDAT 3 LAST");
+	is_int((long)c.pend_n, 1, "SMTP: one reply owed to BDAT LAST");
+	feed("250 2.0.0 queued\r\n");
+	t = client_txn(&c);
+	ok(t->n == 2 && t->rcpt[0].final_code == 250 && t->rcpt[1].final_code == 250 &&
+	       strcmp(t->rcpt[1].final_line, "2.0.0 queued") == 0,
+	   "SMTP: both recipients' final reply is the one reply");
 }
 
 /* --- XCLIENT (Postfix): a new greeting ------------------------------------------------------ */
@@ -1118,8 +1274,11 @@ int main(void)
 	test_starttls();
 	test_auth();
 	test_quit_and_421();
+	test_bdat();
+	test_recipients();
 	test_events();
 	test_lmtp();
+	test_lmtp_bdat();
 	test_xclient();
 	test_raw();
 	test_raw_secrets();

@@ -72,8 +72,14 @@ int main(void)
 	is_str(cands("\\auth cr"), "CRAM-MD5", "\\auth: any case");
 	is_str(cands("\\auth PLAIN "), "", "\\auth MECH: no user offered");
 	is_str(cands("\\send "),
-	       "--from --to --cc --bcc --subject --body --body-file --attach --header",
+	       "--from --to --cc --bcc --subject --body --body-file --attach --header "
+	       "--chunking --notify --ret --envid",
 	       "\\send: its options");
+	is_str(cands("\\send --chunking --r"), "--ret",
+	       "\\send: after the flag --chunking, options");
+	is_str(cands("\\send --ret "), "FULL HDRS", "\\send --ret: FULL or HDRS");
+	is_str(cands("\\send --notify N"), "NEVER", "\\send --notify: its values");
+	is_str(cands("\\bdat "), "--last --file", "\\bdat: its options");
 	is_str(cands("\\send --b"), "--bcc --body --body-file", "\\send --b");
 	is_str(cands("\\send --to "), "", "\\send --to: the value is the user's");
 	is_str(cands("\\send --to=a@b.test --s"), "--subject", "\\send after --opt=VALUE");

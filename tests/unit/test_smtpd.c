@@ -1320,6 +1320,19 @@ static void test_lmtp(void)
 	is_str(got,
 	       "552 5.3.4 Error: message file too big\r\n552 5.3.4 Error: message file too big\r\n",
 	       "a message too big: one 552 per recipient");
+	/* a LAST chunk refused: one reply per recipient too (RFC 2033 4.3) */
+	talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<one@x.test>\r\nRCPT TO:<two@x.test>\r\n");
+	got = talk(&c, "BDAT 16 LAST\r\n0123456789abcdef");
+	is_str(got,
+	       "552 5.3.4 Chunk exceeds message size limit\r\n"
+	       "552 5.3.4 Chunk exceeds message size limit\r\n",
+	       "a LAST chunk too big: one 552 per recipient");
+	got = talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<one@x.test>\r\nRCPT TO:<two@x.test>\r\n"
+		       "BDAT 16\r\n0123456789abcdef");
+	ok(strstr(got, "\r\n250 2.1.5 Ok\r\n552 5.3.4 Chunk exceeds message size limit\r\n") &&
+	       !strstr(strstr(got, "552 "), "\r\n552"),
+	   "a chunk that is not LAST: one reply, whatever the recipients");
+	talk(&c, "RSET\r\n");
 	cfg.settings.size = PRACTICE_SIZE_DEFAULT;
 	/* only full mailboxes: nothing stored */
 	before = commits;
