@@ -1259,6 +1259,45 @@ static void test_raw_lmtp(void)
 	is_str(last_recv.command, "NOOP", "then replies are paired again");
 }
 
+/* \raw in LMTP before BDAT LAST: its replies per recipient are ended by the probe as those of
+   "." are (one account of what is owed, whichever command ends the message). */
+static void test_raw_lmtp_bdat(void)
+{
+	size_t got = 0, want = 0;
+	fresh();
+	client_set_lmtp(&c, true);
+	client_reset(&c);
+	client_connected(&c, clock_ms);
+	feed("220 lmtp.example LMTP\r\n");
+	exchange("LHLO me", "250-lmtp.example\r\n250 CHUNKING\r\n");
+	exchange("MAIL FROM:<a@x>", "250 ok\r\n");
+	exchange("RCPT TO:<bob@x>", "250 2.1.5 ok\r\n");
+	exchange("RCPT TO:<carol@x>", "250 2.1.5 ok\r\n");
+	exchange("BDAT 4", "250 2.0.0 4 octets\r\n");
+	raw("NOOP\r\n", false);
+	ok(c.out_of_step, "raw bytes between chunks: out of step");
+	send_line("BDAT 0 LAST");
+	ok(c.probing, "BDAT LAST probes");
+	is_int((long)c.pend_n, 2, "it owes one reply per accepted recipient");
+	ok(client_dot_replies(&c, &got, &want) && got == 0 && want == 2, "0 of 2");
+	feed("250 2.0.0 ok\r\n250 2.0.0 <bob@x> saved\r\n250 2.0.0 <carol@x> saved\r\n");
+	buf_reset(&trace);
+	unsigned long messages = c.messages;
+	is_int(probe_end(), CLIENT_REPLY, "quiet: the probe ends");
+	ok(!c.out_of_step && !c.probing, "back in step");
+	is_int((long)c.pend_n, 0, "nothing owed: bob's entry ended with carol's");
+	ok(!client_dot_replies(&c, &got, &want), "no reply per recipient owed");
+	is_int(c.phase, PHASE_READY, "the transaction is over");
+	is_str(trace.data, "bdat -> ready\n", "one phase change");
+	is_int((long)c.messages, (long)messages + 1, "the message answered once");
+	ok(has_event("I back in step: the last reply (250) answers BDAT LAST (2 recipients, the "
+		     "last carol@x), the 2 before it answered the raw bytes"),
+	   "said which reply ended what");
+	is_int(client_txn(&c)->rcpt[1].final_code, 250, "the last recipient's final reply kept");
+	exchange("NOOP", "250 ok\r\n");
+	is_str(last_recv.command, "NOOP", "then replies are paired again");
+}
+
 int main(void)
 {
 	buf_init(&events);
@@ -1283,6 +1322,7 @@ int main(void)
 	test_raw();
 	test_raw_secrets();
 	test_raw_lmtp();
+	test_raw_lmtp_bdat();
 	client_free(&c);
 	buf_free(&events);
 	buf_free(&trace);
