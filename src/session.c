@@ -37,6 +37,7 @@ void session_emit(struct smtp_session *s, struct session_event *ev)
 	ev->port = s->port;
 	ev->mode = s->mode;
 	ev->connected = s->conn.fd >= 0;
+	ev->lmtp = s->lmtp;
 	for (size_t i = 0; i < s->nlisteners; i++)
 		if (!ev->quiet || s->listeners[i].wants_quiet)
 			s->listeners[i].fn(ev, s->listeners[i].arg);
@@ -208,15 +209,8 @@ void session_disconnect(struct smtp_session *s, const char *why)
  * what that reply asks. *done is set when a reply completed. SESSION_ERR_PROTO: a malformed
  * reply (the engine reported it).
  */
-static enum session_status feed(struct smtp_session *s, bool *done)
+static enum session_status carry_out(struct smtp_session *s, enum client_action a)
 {
-	struct client_result res;
-	size_t used = 0;
-	enum client_action a = client_recv(&s->c, s->in.data + s->in_off, s->in.len - s->in_off,
-					   &used, conn_now_ms(), &res);
-	s->in_off += used;
-	*done = res.done;
-	enum session_status st = SESSION_OK;
 	switch (a) {
 	case CLIENT_NONE:
 	case CLIENT_REPLY:
@@ -237,6 +231,21 @@ static enum session_status feed(struct smtp_session *s, bool *done)
 		session_close(s, true, "connection closed: a reply that did not end");
 		return SESSION_ERR_PROTO;
 	}
+	return SESSION_OK;
+}
+
+static enum session_status feed(struct smtp_session *s, bool *done)
+{
+	struct client_result res;
+	size_t used = 0;
+	enum client_action a = client_recv(&s->c, s->in.data + s->in_off, s->in.len - s->in_off,
+					   &used, conn_now_ms(), &res);
+	s->in_off += used;
+	*done = res.done;
+	enum session_status st = carry_out(s, a);
+	if (a == CLIENT_UPGRADE_TLS || a == CLIENT_CLOSE || a == CLIENT_PROTO_ERROR ||
+	    a == CLIENT_ABORT)
+		return st;
 	if (s->in_off == s->in.len) {
 		buf_reset(&s->in);
 		s->in_off = 0;
@@ -247,6 +256,13 @@ static enum session_status feed(struct smtp_session *s, bool *done)
 static enum session_status on_eof(struct smtp_session *s)
 {
 	enum session_status st;
+	/* Out of step, replies came after the command and then the end: the last of them was
+	   the command's (the server answered in order, then closed), as when the line goes
+	   quiet. */
+	if (s->c.probing && s->c.probe_replies && !client_mid_reply(&s->c)) {
+		struct client_result res;
+		client_probe_end(&s->c, &res);
+	}
 	const struct client_pending *pd = client_pending_head(&s->c);
 	if (reply_parser_busy(&s->c.parser))
 		st = session_fail(s, SESSION_ERR_NET,
@@ -442,6 +458,140 @@ static enum session_status drain_some(struct smtp_session *s)
 	}
 }
 
+enum session_status session_resync(struct smtp_session *s)
+{
+	if (!s->c.out_of_step)
+		return SESSION_OK;
+	/*
+	 * Raw bytes owe an unknown number of replies. The way back is the clock: once the server
+	 * has said nothing for a moment (and is not in the middle of a reply), every reply the
+	 * raw bytes caused has arrived, and the next one answers the next command. A server that
+	 * keeps talking is bounded by the timeout, as an unasked flood is in drain_some.
+	 */
+	long long deadline = conn_now_ms() + s->p.timeout_ms;
+	long long quiet_until = conn_now_ms() + SESSION_QUIET_MS;
+	for (;;) {
+		while (s->in_off < s->in.len) {
+			bool done;
+			enum session_status st = feed(s, &done);
+			if (st == SESSION_ERR_TLS || st == SESSION_ERR_LOCAL || s->conn.fd < 0)
+				return st == SESSION_OK ? SESSION_ERR_NET : st;
+		}
+		client_report_hidden(&s->c);
+		if (s->conn.fd < 0)
+			return SESSION_ERR_NET;
+		long long now = conn_now_ms();
+		if (now >= deadline) {
+			enum session_status st = session_fail(
+			    s, SESSION_ERR_PROTO,
+			    "still out of step: the server did not stop sending (or left a reply "
+			    "unfinished) for %d s after the raw bytes; connection closed",
+			    (s->p.timeout_ms + 999) / 1000);
+			session_close(s, true, "connection closed: never back in step");
+			return st;
+		}
+		size_t before = s->in.len;
+		enum session_status st =
+		    read_some(s, client_mid_reply(&s->c) ? deadline : quiet_until);
+		if (st == SESSION_ERR_TIMEOUT && !client_mid_reply(&s->c) && now < deadline)
+			break; /* quiet */
+		if (st == SESSION_ERR_TIMEOUT)
+			continue; /* the deadline check above ends it */
+		if (st == SESSION_ERR_INTERRUPTED) {
+			snprintf(s->err, sizeof s->err,
+				 "interrupted while waiting for the server to be quiet after raw "
+				 "bytes (still out of step)");
+			return st;
+		}
+		if (st != SESSION_OK)
+			return st;
+		if (s->in.len != before)
+			quiet_until = conn_now_ms() + SESSION_QUIET_MS;
+	}
+	client_resync(&s->c, SESSION_QUIET_MS);
+	return SESSION_OK;
+}
+
+/*
+ * Out of step, a command was written (client.h: the probe): every reply is shown as it comes;
+ * once at least one came and the line has been quiet for SESSION_QUIET_MS, the last one is
+ * the command's (the server answers in order), and the engine is back in step.
+ */
+enum session_status session_wait_probe(struct smtp_session *s, enum client_verb v,
+				       struct smtp_reply *reply)
+{
+	long long deadline = conn_now_ms() + s->p.timeout_ms;
+	long long quiet_until = -1;
+	for (;;) {
+		while (s->in_off < s->in.len) {
+			bool done;
+			enum session_status st = feed(s, &done);
+			if (st == SESSION_ERR_TLS || st == SESSION_ERR_LOCAL || s->conn.fd < 0)
+				break;
+		}
+		if (s->conn.fd < 0)
+			return v == VERB_QUIT ? SESSION_OK : SESSION_ERR_NET;
+		bool mid = client_mid_reply(&s->c);
+		enum session_status st = read_some(
+		    s, s->c.probe_replies && !mid && quiet_until >= 0 ? quiet_until : deadline);
+		if (st == SESSION_ERR_TIMEOUT && s->c.probe_replies && !mid &&
+		    conn_now_ms() < deadline)
+			break; /* quiet after the last reply */
+		if (st == SESSION_ERR_TIMEOUT) {
+			st = session_fail(s, st,
+					  "no reply to %s within %d s (out of step after raw "
+					  "bytes)",
+					  client_verb_what(v), (s->p.timeout_ms + 999) / 1000);
+			abandon_stream(s);
+			return st;
+		}
+		if (st == SESSION_ERR_INTERRUPTED) {
+			snprintf(
+			    s->err, sizeof s->err,
+			    "interrupted while waiting for the reply to %s (still out of step)",
+			    client_verb_what(v));
+			abandon_stream(s);
+			return st;
+		}
+		if (st != SESSION_OK)
+			return st;
+		quiet_until = conn_now_ms() + SESSION_QUIET_MS;
+	}
+	struct client_result res;
+	enum session_status st = carry_out(s, client_probe_end(&s->c, &res));
+	if (reply)
+		smtp_reply_copy(reply, &s->c.last);
+	return st;
+}
+
+bool session_out_of_step(const struct smtp_session *s)
+{
+	return s->c.out_of_step;
+}
+
+bool session_raw_auth_open(const struct smtp_session *s)
+{
+	return s->c.raw_auth_open;
+}
+
+enum session_status session_raw(struct smtp_session *s, const char *data, size_t len, bool reveal)
+{
+	if (s->conn.fd < 0)
+		return session_fail(s, SESSION_ERR_STATE,
+				    "not connected (use \\connect HOST [PORT])");
+	if (!len)
+		return session_fail(s, SESSION_ERR_LOCAL, "nothing to send");
+	enum session_status st = SESSION_OK;
+	if (s->c.phase == PHASE_DATA)
+		st = session_flush(s); /* the lines typed before go first */
+	else
+		st = session_drain(s); /* what came unasked is not a reply to these bytes */
+	if (st != SESSION_OK)
+		return st;
+	client_raw(&s->c, data, len, reveal);
+	return session_send_bytes(s, data, len);
+}
+
 enum session_status session_drain(struct smtp_session *s)
 {
 	enum session_status st = drain_some(s);
@@ -531,6 +681,73 @@ enum session_status session_send_command(struct smtp_session *s, const char *lin
 	if (st != SESSION_OK)
 		return st;
 	client_expect(&s->c, &o, t, 0, 0);
+	if (s->c.probing)
+		return session_wait_probe(s, v, reply);
+	return session_wait_reply(s, s->c.sent_seq, v, reply);
+}
+
+/* A chunk's octets as events: lines (split after LF) up to SESSION_CHUNK_SHOWN, then the
+   count of the rest. */
+static void emit_chunk(struct smtp_session *s, const char *data, size_t len)
+{
+	size_t shown = len < SESSION_CHUNK_SHOWN ? len : SESSION_CHUNK_SHOWN;
+	for (size_t pos = 0; pos < shown;) {
+		const char *lf = memchr(data + pos, '\n', shown - pos);
+		size_t end = lf ? (size_t)(lf - data) + 1 : shown;
+		struct session_event ev = {.type = SEV_SENT,
+					   .text = data + pos,
+					   .len = end - pos,
+					   .elapsed_ms = -1,
+					   .chunk = true,
+					   .octets = end - pos};
+		session_emit(s, &ev);
+		pos = end;
+	}
+	if (len > shown) {
+		struct session_event ev = {.type = SEV_SENT,
+					   .text = "",
+					   .elapsed_ms = -1,
+					   .chunk = true,
+					   .chunk_omitted = len - shown};
+		session_emit(s, &ev);
+	}
+}
+
+enum session_status session_command_payload(struct smtp_session *s, const char *line,
+					    const char *data, size_t len, struct smtp_reply *reply)
+{
+	if (reply)
+		smtp_reply_clear(reply);
+	if (s->conn.fd < 0)
+		return session_fail(s, SESSION_ERR_STATE,
+				    "not connected (use \\connect HOST [PORT])");
+	if (s->c.phase == PHASE_DATA)
+		return session_fail(s, SESSION_ERR_STATE, "inside DATA: lines are message content");
+	enum session_status st = session_drain(s);
+	if (st == SESSION_OK)
+		st = session_check_line(s, line);
+	if (st != SESSION_OK)
+		return st;
+	enum client_verb v = client_classify(line, s->c.in_auth);
+	struct client_command o;
+	client_command(&s->c, &o, line, NULL, v, 0, 0);
+	emit_chunk(s, data, len);
+	size_t n = strlen(line);
+	char *wire = malloc(n + 2 + len);
+	if (!wire)
+		return session_fail(s, SESSION_ERR_LOCAL, "out of memory");
+	memcpy(wire, line, n);
+	memcpy(wire + n, "\r\n", 2);
+	if (len)
+		memcpy(wire + n + 2, data, len);
+	long long t = conn_now_ms();
+	st = session_send_bytes(s, wire, n + 2 + len);
+	free(wire);
+	if (st != SESSION_OK)
+		return st;
+	client_expect(&s->c, &o, t, 0, 0);
+	if (s->c.probing)
+		return session_wait_probe(s, v, reply);
 	return session_wait_reply(s, s->c.sent_seq, v, reply);
 }
 
@@ -605,6 +822,12 @@ int session_set_link(struct smtp_session *s, const struct session_link *l)
 	s->proxy = l->proxy;
 	client_set_lmtp(&s->c, l->lmtp);
 	return 0;
+}
+
+void session_set_lmtp(struct smtp_session *s, bool lmtp)
+{
+	s->lmtp = lmtp;
+	client_set_lmtp(&s->c, lmtp);
 }
 
 /*

@@ -370,5 +370,7 @@ enum session_status session_data_end(struct smtp_session *s, struct smtp_reply *
 	if (st != SESSION_OK)
 		return st;
 	client_expect_dot(&s->c, t);
+	if (s->c.probing) /* raw bytes in the message: the "."'s reply is the last one */
+		return session_wait_probe(s, VERB_DOT, reply);
 	return session_wait_reply(s, s->c.sent_seq, VERB_DOT, reply);
 }

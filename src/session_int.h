@@ -113,6 +113,13 @@ enum session_status session_wait_reply(struct smtp_session *s, unsigned long lon
 void session_close(struct smtp_session *s, bool abrupt, const char *reason);
 /* Shows what the server sent unasked (before a command, so it is not taken as its reply). */
 enum session_status session_drain(struct smtp_session *s);
+/* After raw bytes: waits until the server has been quiet for SESSION_QUIET_MS, showing what
+   arrives, then the engine is back in step. SESSION_OK at once when in step. */
+enum session_status session_resync(struct smtp_session *s);
+/* Out of step, a command was written: waits for its reply, the last before the line is quiet
+   (client_probe_end). */
+enum session_status session_wait_probe(struct smtp_session *s, enum client_verb v,
+				       struct smtp_reply *reply);
 /* Refusals of a line or a verb in the present state (a failure reported), or SESSION_OK. */
 enum session_status session_check_line(struct smtp_session *s, const char *line);
 enum session_status session_check_verb(struct smtp_session *s, enum client_verb v);

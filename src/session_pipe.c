@@ -81,6 +81,8 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 	}
 	s->pipe_resent = false;
 	enum session_status st = session_drain(s);
+	if (st == SESSION_OK)
+		st = session_resync(s);
 	if (st != SESSION_OK)
 		return st;
 	if (s->c.pend_n)

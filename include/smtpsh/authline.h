@@ -58,4 +58,15 @@ bool authline_redact(const char *line, size_t len, char *out, size_t outlen);
 bool authline_refused_in_clear(const char *line, size_t len, bool in_auth, bool tls,
 			       bool peer_loopback, bool allowed_by_user);
 
+/*
+ * The same questions for raw bytes (\raw): data[0..len) is split into lines at every LF and
+ * every CR (servers differ on a bare CR or LF: the split of any of them is covered; the last
+ * line may be unfinished).
+ * Does any line carry an AUTH secret? Is any line an AUTH to be refused in clear (the rule of
+ * authline_refused_in_clear, outside an exchange: smtpsh cannot know where raw bytes fall)?
+ */
+bool authline_raw_has_secret(const char *data, size_t len);
+bool authline_raw_refused_in_clear(const char *data, size_t len, bool tls, bool peer_loopback,
+				   bool allowed_by_user);
+
 #endif

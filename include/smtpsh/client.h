@@ -176,6 +176,17 @@ struct smtp_client {
 	char auth_user[CLIENT_AUTH_USER_MAX];
 	char authed_mech[24];
 
+	/* Raw bytes were written (client_raw): replies can no longer be paired with commands.
+	   They are shown as they arrive, unpaired, until client_resync(). */
+	bool out_of_step;
+	/* The last raw write ended inside an AUTH command line: the next write continues it
+	   (its first line is that command's secret, redacted whole). */
+	bool raw_auth_open;
+	/* Out of step, a command was written (client_expect): the last reply before the line
+	   goes quiet answers it (client_probe_end); probe_replies counts the replies since. */
+	bool probing;
+	size_t probe_replies;
+
 	client_event_fn on_event;
 	client_phase_fn on_phase;
 	void *arg;
@@ -243,6 +254,33 @@ void client_expect(struct smtp_client *c, const struct client_command *o, long l
 /* The "." that ends the message content was written at sent_ms (its SEV_SENT is the caller's:
    a body line). */
 void client_expect_dot(struct smtp_client *c, long long sent_ms);
+
+/*
+ * Raw bytes (\raw) data[0..len) were written exactly as given: reports them as a SEV_SENT
+ * event with raw set, each line that holds an AUTH secret (authline.h; also the rest of an
+ * AUTH line that an earlier raw write left unfinished) redacted in the event's redacted form,
+ * and in its text too unless reveal. smtpsh cannot know how the server splits them into
+ * commands, so it cannot count the replies they owe: the engine goes out of step (says so
+ * once, with the way back). Replies owed to earlier commands are forgotten (said too): every
+ * reply from now on is shown as it arrives and paired with no command (unsolicited), and has
+ * no effect on the phase, until client_resync(). Inside DATA the bytes are message content
+ * (an end of data hidden in them is what smuggling tests try), the same rule holds.
+ */
+void client_raw(struct smtp_client *c, const char *data, size_t len, bool reveal);
+/*
+ * The ways back in step. A server answers in order, so once a command is written after raw
+ * bytes, its reply is the LAST one the server sends: every reply the raw bytes still owe
+ * comes before it. client_expect() while out of step starts such a probe (probing); the
+ * replies that arrive are shown unpaired as before; when the line has been quiet for a moment
+ * after at least one of them (the caller's clock), client_probe_end() takes the last complete
+ * reply as the command's, carries out what it does (the action, as client_recv would), says
+ * so, and the engine is back in step. NOOP is the harmless command to do it with.
+ * client_resync() is the other way, for a pipelined group (several replies owed, so "the last
+ * one" would not do): the line has been quiet for quiet_ms before anything is written, so
+ * every reply the raw bytes caused has arrived. Both say so (SEV_INFO); nothing when in step.
+ */
+enum client_action client_probe_end(struct smtp_client *c, struct client_result *res);
+void client_resync(struct smtp_client *c, long quiet_ms);
 
 /*
  * Reads server bytes data[0..len) up to the end of at most one reply, reporting each line

@@ -31,4 +31,12 @@ int escape_append(struct buf *out, const char *in, size_t len, int flags);
 /* Nonzero when escape_append would change something in in[0..len). */
 int escape_needed(const char *in, size_t len);
 
+/*
+ * The escapes a user types for octets (\raw, \b64): "\0" NUL, "\t" "\n" "\r", "\\" a
+ * backslash, "\xNN" any octet (two hex digits); other text stays as it is. Appends the
+ * octets of in (NUL-terminated) to out. Returns 0; -1 for an unknown or unfinished escape
+ * (*bad points at its backslash) or when memory ran out (*bad NULL).
+ */
+int escape_parse_typed(const char *in, struct buf *out, const char **bad);
+
 #endif

@@ -55,12 +55,25 @@ struct session_event {
 	bool secret;
 	const char *redacted;
 	/* SEV_RECEIVED in LMTP (RFC 2033 4.2): the reply to the end of DATA for one recipient,
-	   the rcpt_index-th of rcpt_total accepted: its address as given to RCPT; NULL else. */
+	   the rcpt_index-th of rcpt_total accepted: its address as given to RCPT (without <>);
+	   NULL else. A transcript records it as rcpt:ADDR (format version 2). */
 	const char *rcpt;
 	unsigned rcpt_index, rcpt_total;
 	/* SEV_SENT body line past the screen's limit (body_echo_max): for a transcript, not the
 	   screen. */
 	bool quiet;
+	/* SEV_SENT: bytes written exactly as given (\raw): no CRLF was added, text may hold CR,
+	   LF and NUL (escape it), and the reply cannot be paired with it. With secret, redacted
+	   holds redacted_len bytes (it may hold NUL too). */
+	bool raw;
+	size_t redacted_len;
+	size_t octets; /* SEV_SENT raw or chunk: the octets written (text may be redacted) */
+	/* SEV_SENT: octets of a BDAT chunk (RFC 3030), sent exactly as given, like raw (the
+	   "BDAT n [LAST]" command line is an ordinary SEV_SENT before them). A chunk may be
+	   reported in several events (a transcript writes each as a line); chunk_omitted > 0:
+	   that many octets of the chunk are not reported (a big chunk), text is empty. */
+	bool chunk;
+	unsigned long long chunk_omitted;
 	/* Every event: the connection it belongs to, as session_connect() was asked (host NULL
 	   before the first one; the last one's after it ended), and whether it is open. A
 	   transcript's header names them: the writer learns them here, not from the session. */
@@ -68,6 +81,7 @@ struct session_event {
 	const char *port;
 	enum tls_mode mode;
 	bool connected;
+	bool lmtp; /* every event: the session speaks LMTP (a transcript's header says so) */
 };
 
 #endif

@@ -21,6 +21,9 @@ struct meta_command {
 	   NULL: nothing to offer. */
 	void (*complete)(struct candidates *c);
 	unsigned flags; /* enum shell_local_flag: LOCAL_IN_DATA, LOCAL_SECRET_ARGS... */
+	/* Do these arguments (the rest of the line after the name and its blanks) hold a
+	   secret? NULL: only LOCAL_SECRET_ARGS says so. */
+	bool (*holds_secret)(const struct shell *sh, const char *args);
 };
 
 extern const struct meta_command meta_commands[];

@@ -15,8 +15,17 @@
 #define SMTPD_SCRIPT_STEPS_MAX 100000 /* client lines in one script */
 #define SMTPD_SCRIPT_REPLIES_MAX 1000 /* reply lines after one client line */
 
+#define SMTPD_SCRIPT_PARTIAL_MAX 1024 /* of a raw line left unfinished, kept to compare */
+
 struct script_builder {
 	bool in_data; /* after a 354 to DATA: sent lines are message content until "." */
+	/* Version 2 raw writes (and BDAT chunks) are octets, not lines: the server reads them
+	   as lines split at LF, so each becomes as many steps as it ends lines; an unfinished
+	   last line waits here for what the next write adds (only its first octets are kept:
+	   they are compared, never sent). */
+	char partial[SMTPD_SCRIPT_PARTIAL_MAX];
+	size_t plen;
+	bool has_partial;
 };
 
 void smtpd_script_init(struct smtpd_script *s);

@@ -82,6 +82,9 @@ void session_free(struct smtp_session *s);
 /* Sets how the next connections begin and speak (strings are copied). 0, or -1 (the message
    in session_error()) when --proxy-from is no ADDR:PORT or memory ran out. */
 int session_set_link(struct smtp_session *s, const struct session_link *link);
+/* Speak LMTP (true) or SMTP from the next connection on, the rest of the link unchanged (a
+   replay of a transcript whose header says "protocol: lmtp"). */
+void session_set_lmtp(struct smtp_session *s, bool lmtp);
 /* Does the session speak LMTP (session_set_link)? */
 bool session_lmtp(const struct smtp_session *s);
 /* The verb of the greeting command smtpsh sends by itself: "LHLO" in LMTP (RFC 2033 4.1),
@@ -124,6 +127,35 @@ enum session_status session_connect(struct smtp_session *s, const char *host, co
  */
 enum session_status session_command(struct smtp_session *s, const char *line, const char *shown,
 				    struct smtp_reply *reply);
+
+/*
+ * Writes data[0..len) exactly as given (\raw): nothing added (no CRLF), any octet (NUL, bare
+ * CR or LF, 8-bit), in one write; inside DATA the bytes go into the message as they are
+ * (lines gathered before them are written first). Waits for nothing: the engine goes out of
+ * step (client_raw: replies shown as they arrive, paired with nothing), and the next command
+ * (session_command, session_pipeline, session_data_end) first waits until the server has been
+ * quiet for SESSION_QUIET_MS (bounded by the timeout), then goes back in step. reveal: show an
+ * AUTH secret in the bytes on screen (\set reveal-secrets); a transcript gets it redacted
+ * whatever reveal says. SESSION_ERR_STATE when not connected. The plaintext-AUTH rule is the
+ * caller's (authline_raw_refused_in_clear).
+ */
+enum session_status session_raw(struct smtp_session *s, const char *data, size_t len, bool reveal);
+#define SESSION_QUIET_MS 500
+/* Have raw bytes put the session out of step (and no command since brought it back)? */
+bool session_out_of_step(const struct smtp_session *s);
+/* Did the last raw write end inside an AUTH command line (the next one carries its secret)? */
+bool session_raw_auth_open(const struct smtp_session *s);
+
+/*
+ * A command followed at once by octets that belong to it, and its reply: "BDAT n [LAST]" and
+ * its chunk (RFC 3030 2: exactly n octets follow the CRLF, no reply in between). The command
+ * is reported as sent, the octets as chunk events (SEV_SENT with chunk: the first
+ * SESSION_CHUNK_SHOWN of them, split after each LF, then one event with chunk_omitted for
+ * the rest). Otherwise as session_command.
+ */
+enum session_status session_command_payload(struct smtp_session *s, const char *line,
+					    const char *data, size_t len, struct smtp_reply *reply);
+#define SESSION_CHUNK_SHOWN (64 * 1024)
 
 /*
  * PIPELINING (RFC 2920): sends the n command lines in one write, then waits for their n

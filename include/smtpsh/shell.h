@@ -28,6 +28,8 @@ enum shell_local_flag {
 	LOCAL_SECRET_ARGS = 1u << 2,
 	/* argv[1] is the rest of the line as typed (no word splitting). */
 	LOCAL_RAW_ARGS = 1u << 3,
+	/* Inside DATA as well as outside it (\raw: inside DATA its bytes go into the message). */
+	LOCAL_ANY_PHASE = 1u << 4,
 };
 
 /*
@@ -42,6 +44,9 @@ struct shell_local_commands {
 	/* The flags (enum shell_local_flag) of the command called name (without backslash);
 	   0 when it names none. */
 	unsigned (*flags)(const char *name);
+	/* Does line (it starts with a backslash) hold a secret because of what its arguments
+	   say (\raw AUTH PLAIN ...)? Masked while typed, kept out of the history. */
+	bool (*holds_secret)(const struct shell *sh, const char *line);
 };
 
 /* What the shell is made with (shell_new copies it; what the pointers name is borrowed and

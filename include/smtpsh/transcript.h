@@ -17,10 +17,10 @@
 
 struct session_event; /* session.h: the writer is a session listener */
 
-#define TRANSCRIPT_MAGIC "smtpsh-transcript 1" /* the first line */
-#define TRANSCRIPT_VERSION 1
-#define TRANSCRIPT_LINE_MAX (512 * 1024) /* bytes in one line of a transcript file */
-#define TRANSCRIPT_PIPE_MAX 1000	 /* largest group size a "pI/N" field may give */
+#define TRANSCRIPT_MAGIC "smtpsh-transcript 2" /* the first line the writer writes */
+#define TRANSCRIPT_VERSION 2		       /* the newest version read (1 is read too) */
+#define TRANSCRIPT_LINE_MAX (512 * 1024)       /* bytes in one line of a transcript file */
+#define TRANSCRIPT_PIPE_MAX 1000	       /* largest group size a "pI/N" field may give */
 
 /* ---- writing -------------------------------------------------------------------------------- */
 
@@ -32,6 +32,7 @@ struct transcript_writer {
 	char *host;
 	char port[16];
 	enum tls_mode mode;
+	bool lmtp; /* the connection speaks LMTP: the header says "protocol: lmtp" */
 	bool connected;
 	bool times; /* write the elapsed-time field (the shell follows \set timing) */
 	bool header_done;
@@ -90,6 +91,15 @@ struct transcript_entry {
 	int code;	 /* RECEIVED: the reply code, 0 when the line is not a well-formed reply */
 	bool last;	 /* RECEIVED with a code: the last line of its reply ("250 " not "250-") */
 	bool bare_lf;	 /* RECEIVED: the server ended this line with LF alone */
+	/* Version 2. SENT: "raw": text is octets written as they are (\raw: no CRLF added;
+	   CR, LF and NUL allowed). "chunk": octets of a BDAT chunk, as raw; omitted > 0
+	   ("omitted:N"): N octets of the chunk were not recorded (text empty). */
+	bool raw, chunk;
+	unsigned long long omitted;
+	/* Version 2. RECEIVED: "rcpt:ADDR": the recipient this reply is for (LMTP's replies
+	   after the end of data, RFC 2033 4.2), unescaped; has_rcpt false when absent. */
+	bool has_rcpt;
+	struct buf rcpt;
 };
 
 struct transcript_header {
@@ -98,13 +108,15 @@ struct transcript_header {
 	char date[64];
 	char host[256];
 	char port[16];
-	char tls[16]; /* "none", "starttls", "implicit", or "" */
+	char tls[16];	   /* "none", "starttls", "implicit", or "" */
+	char protocol[16]; /* version 2: "lmtp", or "" (SMTP) */
 };
 
 void transcript_entry_init(struct transcript_entry *e);
 void transcript_entry_free(struct transcript_entry *e);
 
-/* Checks the first line (without its line end). Returns 0, or -1 with a reason in err. */
+/* Checks the first line (without its line end). Returns the version (1 or 2), or -1 with a
+   reason in err. */
 int transcript_parse_magic(const char *line, size_t len, char *err, size_t errlen);
 
 /*
@@ -122,7 +134,8 @@ int transcript_parse_line(const char *line, size_t len, struct transcript_entry 
 
 /*
  * Undoes the escaping of the screen (escape_append): "\\" "\t" "\r" "\n" "\xNN" "\u{X...}"
- * back to bytes, appended to out. Returns 0, or -1 for a malformed escape.
+ * back to bytes, appended to out; also "\0" (NUL, as typed to \raw). Returns 0, or -1 for a
+ * malformed escape.
  */
 int transcript_unescape(const char *in, size_t len, struct buf *out);
 

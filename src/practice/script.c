@@ -44,18 +44,23 @@ static struct smtpd_script_step *new_step(struct smtpd_script *s)
 	return &steps[s->n++];
 }
 
-/* A copy of a recorded line that is safe to send as one reply line: no CR, LF or NUL. */
-static char *reply_copy(const struct buf *text)
+/* A copy of recorded octets that is safe to send as one reply line: no CR, LF or NUL. */
+static char *line_copy(const char *text, size_t len)
 {
-	char *r = malloc(text->len + 1);
+	char *r = malloc(len + 1);
 	if (!r)
 		return NULL;
-	for (size_t i = 0; i < text->len; i++) {
-		char ch = text->data[i];
+	for (size_t i = 0; i < len; i++) {
+		char ch = text[i];
 		r[i] = ch == '\r' || ch == '\n' || ch == '\0' ? '?' : ch;
 	}
-	r[text->len] = '\0';
+	r[len] = '\0';
 	return r;
+}
+
+static char *reply_copy(const struct buf *text)
+{
+	return line_copy(text->data ? text->data : "", text->len);
 }
 
 static int last_code(const struct smtpd_script_step *st)
@@ -65,16 +70,67 @@ static int last_code(const struct smtpd_script_step *st)
 	return atoi(st->replies[st->nreplies - 1]);
 }
 
+/* One client line (the server's view: a raw write's unfinished line goes before it). */
+static int add_sent(struct smtpd_script *s, struct script_builder *b, const char *text, size_t len)
+{
+	struct smtpd_script_step *st = new_step(s);
+	if (!st)
+		return -1;
+	if (b->has_partial) {
+		char line[SMTPD_SCRIPT_PARTIAL_MAX];
+		size_t n = b->plen;
+		memcpy(line, b->partial, n);
+		size_t more = len < sizeof line - n ? len : sizeof line - n;
+		memcpy(line + n, text, more);
+		b->has_partial = false;
+		b->plen = 0;
+		st->expect = line_copy(line, n + more);
+	} else {
+		st->expect = line_copy(text, len);
+	}
+	return st->expect ? 0 : -1;
+}
+
+/* Raw octets (or a chunk's): a step per line they end (at LF, a CR before it dropped); the
+   rest is kept for the next sent line. */
+static int add_raw(struct smtpd_script *s, struct script_builder *b, const char *data, size_t len)
+{
+	size_t pos = 0;
+	while (pos < len) {
+		const char *lf = memchr(data + pos, '\n', len - pos);
+		if (!lf)
+			break;
+		size_t n = (size_t)(lf - data) - pos;
+		size_t body = n && data[pos + n - 1] == '\r' ? n - 1 : n;
+		if (add_sent(s, b, data + pos, body) < 0)
+			return -1;
+		struct smtpd_script_step *st = &s->steps[s->n - 1];
+		if (b->in_data) {
+			bool dot = strcmp(st->expect, ".") == 0;
+			st->content = !dot;
+			b->in_data = !dot;
+		}
+		pos += n + 1;
+	}
+	if (pos < len) {
+		size_t n = len - pos;
+		size_t room = sizeof b->partial - b->plen;
+		memcpy(b->partial + b->plen, data + pos, n < room ? n : room);
+		b->plen += n < room ? n : room;
+		b->has_partial = true;
+	}
+	return 0;
+}
+
 int smtpd_script_add(struct smtpd_script *s, struct script_builder *b,
 		     const struct transcript_entry *e)
 {
+	if (e->kind == TR_SENT && (e->raw || e->chunk))
+		return add_raw(s, b, e->text.data ? e->text.data : "", e->text.len);
 	if (e->kind == TR_SENT) {
-		struct smtpd_script_step *st = new_step(s);
-		if (!st)
+		if (add_sent(s, b, e->text.data ? e->text.data : "", e->text.len) < 0)
 			return -1;
-		st->expect = reply_copy(&e->text);
-		if (!st->expect)
-			return -1;
+		struct smtpd_script_step *st = &s->steps[s->n - 1];
 		st->secret = strstr(st->expect, "<redacted>") != NULL;
 		if (b->in_data) {
 			bool dot = strcmp(st->expect, ".") == 0;

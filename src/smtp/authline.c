@@ -1,6 +1,7 @@
 #include "smtpsh/authline.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <strings.h>
 
 #include "smtpsh/sasl.h"
@@ -68,4 +69,40 @@ bool authline_refused_in_clear(const char *line, size_t len, bool in_auth, bool 
 {
 	return !in_auth && authline_parse(line, len, NULL) &&
 	       !sasl_plaintext_allowed(tls, peer_loopback, allowed_by_user);
+}
+
+/* The next line of data[0..len) from *pos, as some server may split raw bytes: at LF (Postfix
+   takes a bare LF as a line end) or at CR (others do, for a bare CR). Splitting at both finds
+   every AUTH any of them would read. False past the end. */
+static bool next_line(const char *data, size_t len, size_t *pos, size_t *off, size_t *n)
+{
+	if (*pos >= len)
+		return false;
+	size_t end = *pos;
+	while (end < len && data[end] != '\n' && data[end] != '\r')
+		end++;
+	*off = *pos;
+	*n = end - *pos;
+	*pos = end < len ? end + 1 : len;
+	return true;
+}
+
+bool authline_raw_has_secret(const char *data, size_t len)
+{
+	size_t pos = 0, off, n;
+	while (next_line(data, len, &pos, &off, &n))
+		if (authline_has_secret(data + off, n))
+			return true;
+	return false;
+}
+
+bool authline_raw_refused_in_clear(const char *data, size_t len, bool tls, bool peer_loopback,
+				   bool allowed_by_user)
+{
+	size_t pos = 0, off, n;
+	while (next_line(data, len, &pos, &off, &n))
+		if (authline_refused_in_clear(data + off, n, false, tls, peer_loopback,
+					      allowed_by_user))
+			return true;
+	return false;
 }

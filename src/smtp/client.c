@@ -140,6 +140,10 @@ void client_reset(struct smtp_client *c)
 	c->dots_owed = c->dots_total = 0;
 	c->bdat_refused = false;
 	c->txn.n = c->txn.dropped = 0;
+	c->out_of_step = false;
+	c->raw_auth_open = false;
+	c->probing = false;
+	c->probe_replies = 0;
 	auth_forget(c);
 }
 
@@ -203,6 +207,12 @@ const char *client_verb_short(enum client_verb v)
 
 /* ---- the queue of replies owed ---------------------------------------------------------- */
 
+/*
+ * The queue is the one account of what is owed: LMTP's count of replies per recipient (to "."
+ * or BDAT LAST: dots_owed, one pending entry per accepted recipient) moves with it in
+ * pend_push, pend_pop and pend_forget, never beside it.
+ */
+
 /* Does p owe one recipient's reply about the message (LMTP: "." or BDAT LAST, RFC 2033 4.2
    and 4.3)? */
 static bool pend_per_rcpt(const struct client_pending *p)
@@ -210,15 +220,24 @@ static bool pend_per_rcpt(const struct client_pending *p)
 	return p->rcpt_of > 0;
 }
 
-/* Notes that a reply is owed to a command written at sent_ms (shown: as displayed, or NULL). */
+/* The reply owed to p is no longer owed (answered, or forgotten): LMTP's count follows. The
+   total is reset only once nothing per recipient is owed, whatever else was answered
+   between (a "." owing one reply before the replies of a later message). */
+static void pend_unowe(struct smtp_client *c, const struct client_pending *p)
+{
+	if (pend_per_rcpt(p) && c->dots_owed && --c->dots_owed == 0)
+		c->dots_total = 0;
+}
+
+/* Notes that a reply is owed to a command written at sent_ms (shown: as displayed, or NULL);
+   rcpt_nth of rcpt_of: LMTP's reply of one recipient about the message, else 0 of 0. */
 static struct client_pending *pend_push(struct smtp_client *c, enum client_verb v,
 					long long sent_ms, const char *shown, unsigned pipe_index,
-					unsigned pipe_total, int rcpt)
+					unsigned pipe_total, int rcpt, unsigned rcpt_nth,
+					unsigned rcpt_of)
 {
 	if (c->pend_n == CLIENT_PENDING_MAX) { /* forget the oldest: its reply is long overdue */
-		const struct client_pending *old = &c->pending[c->pend_head];
-		if (pend_per_rcpt(old) && c->dots_owed)
-			c->dots_owed--;
+		pend_unowe(c, &c->pending[c->pend_head]);
 		c->pend_head = (c->pend_head + 1) % CLIENT_PENDING_MAX;
 		c->pend_n--;
 		c->done_seq++;
@@ -230,10 +249,15 @@ static struct client_pending *pend_push(struct smtp_client *c, enum client_verb 
 	p->pipe_total = pipe_total;
 	p->last = false;
 	p->rcpt = rcpt;
-	p->rcpt_nth = p->rcpt_of = 0;
+	p->rcpt_nth = rcpt_nth;
+	p->rcpt_of = rcpt_of;
 	snprintf(p->shown, sizeof p->shown, "%s", shown ? shown : "");
 	c->pend_n++;
 	c->sent_seq++;
+	if (pend_per_rcpt(p)) {
+		c->dots_owed++;
+		c->dots_total++;
+	}
 	return p;
 }
 
@@ -243,10 +267,19 @@ static bool pend_pop(struct smtp_client *c, struct client_pending *p)
 	if (!c->pend_n)
 		return false;
 	*p = c->pending[c->pend_head];
+	pend_unowe(c, p);
 	c->pend_head = (c->pend_head + 1) % CLIENT_PENDING_MAX;
 	c->pend_n--;
 	c->done_seq++;
 	return true;
+}
+
+/* Every reply owed is forgotten (counted as done): after a TLS upgrade, or raw bytes. */
+static void pend_forget(struct smtp_client *c)
+{
+	c->done_seq += c->pend_n;
+	c->pend_head = c->pend_n = 0;
+	c->dots_owed = c->dots_total = 0;
 }
 
 const struct client_pending *client_pending_head(const struct smtp_client *c)
@@ -257,7 +290,7 @@ const struct client_pending *client_pending_head(const struct smtp_client *c)
 void client_connected(struct smtp_client *c, long long now_ms)
 {
 	client_set_phase(c, PHASE_GREETING);
-	pend_push(c, VERB_GREETING, now_ms, NULL, 0, 0, -1);
+	pend_push(c, VERB_GREETING, now_ms, NULL, 0, 0, -1, 0, 0);
 }
 
 /* ---- the recipients of the transaction ------------------------------------------------- */
@@ -386,18 +419,15 @@ static void txn_reply(struct smtp_client *c, const struct client_pending *p)
 
 /* A reply about the message after its content came (for p): the recipients learn it, and
    once no other reply about it is owed (LMTP: the last recipient's), the message is
-   answered. True when so. */
+   answered. True when the transaction is over too: no recipient's reply is still owed,
+   not even to a later message (a client that did not wait). */
 static bool message_reply(struct smtp_client *c, const struct client_pending *p)
 {
 	txn_reply(c, p);
-	if (pend_per_rcpt(p)) {
-		if (c->dots_owed && --c->dots_owed == 0)
-			c->dots_total = 0;
-		if (p->rcpt_nth < p->rcpt_of)
-			return false; /* LMTP: more recipients' replies to come */
-	}
+	if (pend_per_rcpt(p) && p->rcpt_nth < p->rcpt_of)
+		return false; /* LMTP: more recipients' replies to come */
 	c->messages++;
-	return true;
+	return !c->dots_owed;
 }
 
 /* ---- commands --------------------------------------------------------------------------- */
@@ -521,6 +551,15 @@ void client_command(struct smtp_client *c, struct client_command *o, const char 
 	emit(c, &ev);
 }
 
+/* A command written while out of step: its reply will be the last one (client_probe_end). */
+static void start_probe(struct smtp_client *c)
+{
+	if (!c->out_of_step || c->probing)
+		return;
+	c->probing = true;
+	c->probe_replies = 0;
+}
+
 /*
  * The command that ends the message content (v: "." or BDAT ... LAST) was written: in LMTP
  * one reply per accepted recipient is owed, in the order of the RCPT commands (RFC 2033 4.2:
@@ -538,18 +577,15 @@ static bool expect_per_rcpt(struct smtp_client *c, enum client_verb v, long long
 		accepted += c->txn.rcpt[i].accepted;
 	if (!accepted) /* SMTP, or an LMTP server that took the content without a recipient */
 		return false;
-	/* added to what may still be owed to an earlier message (a client that did not wait) */
-	c->dots_owed += accepted;
-	c->dots_total += accepted;
+	/* added to what may still be owed to an earlier message (a client that did not wait):
+	   pend_push counts each entry in dots_owed */
 	unsigned nth = 0;
 	for (size_t i = 0; i < c->txn.n; i++) {
 		if (!c->txn.rcpt[i].accepted)
 			continue;
-		struct client_pending *p =
-		    pend_push(c, v, sent_ms, c->txn.rcpt[i].addr, pipe_index, pipe_total, (int)i);
+		struct client_pending *p = pend_push(c, v, sent_ms, c->txn.rcpt[i].addr, pipe_index,
+						     pipe_total, (int)i, ++nth, (unsigned)accepted);
 		p->last = v == VERB_BDAT;
-		p->rcpt_nth = ++nth;
-		p->rcpt_of = (unsigned)accepted;
 	}
 	return true;
 }
@@ -558,19 +594,21 @@ void client_expect(struct smtp_client *c, const struct client_command *o, long l
 		   unsigned pipe_index, unsigned pipe_total)
 {
 	c->unsolicited = c->unsol_lines = 0;
-	if (o->v == VERB_BDAT && o->last &&
-	    expect_per_rcpt(c, o->v, sent_ms, pipe_index, pipe_total))
-		return;
-	int rcpt = o->v == VERB_RCPT ? txn_add(c, o->line) : -1;
-	pend_push(c, o->v, sent_ms, o->secret ? o->redacted : o->shown, pipe_index, pipe_total,
-		  rcpt)
-	    ->last = o->last;
+	if (!(o->v == VERB_BDAT && o->last &&
+	      expect_per_rcpt(c, o->v, sent_ms, pipe_index, pipe_total))) {
+		int rcpt = o->v == VERB_RCPT ? txn_add(c, o->line) : -1;
+		pend_push(c, o->v, sent_ms, o->secret ? o->redacted : o->shown, pipe_index,
+			  pipe_total, rcpt, 0, 0)
+		    ->last = o->last;
+	}
+	start_probe(c);
 }
 
 void client_expect_dot(struct smtp_client *c, long long sent_ms)
 {
 	if (!expect_per_rcpt(c, VERB_DOT, sent_ms, 0, 0))
-		pend_push(c, VERB_DOT, sent_ms, ".", 0, 0, -1);
+		pend_push(c, VERB_DOT, sent_ms, ".", 0, 0, -1, 0, 0);
+	start_probe(c);
 }
 
 bool client_resend_after_dot(struct smtp_client *c, const int *codes, size_t n)
@@ -650,8 +688,8 @@ static enum client_action apply_reply(struct smtp_client *c, const struct client
 			c->bdat_refused = true;
 			message_reply(c, p);
 		} else if (p->last) {
-			message_reply(c, p);
-			if (c->phase == PHASE_RCPT || c->phase == PHASE_BDAT)
+			if (message_reply(c, p) &&
+			    (c->phase == PHASE_RCPT || c->phase == PHASE_BDAT))
 				client_set_phase(c, PHASE_READY);
 		} else if (c->phase == PHASE_RCPT) {
 			client_set_phase(c, PHASE_BDAT);
@@ -702,15 +740,14 @@ static enum client_action apply_reply(struct smtp_client *c, const struct client
 static enum client_action end_broken_reply(struct smtp_client *c, struct client_result *res)
 {
 	struct client_pending p = {.v = VERB_OTHER, .rcpt = -1};
-	bool owed = pend_pop(c, &p);
+	bool owed = !c->out_of_step && pend_pop(c, &p);
+	if (c->probing)
+		c->probe_replies++;
 	if (p.v == VERB_GREETING)
 		client_set_phase(c, PHASE_GREETED);
-	if (pend_per_rcpt(&p)) {
-		if (c->dots_owed && --c->dots_owed == 0)
-			c->dots_total = 0;
-		if (p.rcpt_nth == p.rcpt_of)
-			client_set_phase(c, PHASE_READY);
-	}
+	/* the last recipient's reply, broken, still ends the transaction (once none is owed) */
+	if (pend_per_rcpt(&p) && p.rcpt_nth == p.rcpt_of && !c->dots_owed)
+		client_set_phase(c, PHASE_READY);
 	res->done = owed;
 	res->verb = p.v;
 	return res->action = CLIENT_PROTO_ERROR;
@@ -769,7 +806,9 @@ enum client_action client_recv(struct smtp_client *c, const char *data, size_t l
 			break;
 		if (r == REPLY_BAD && line.err == REPLY_ERR_TOO_MANY_LINES)
 			return too_many_lines(c, data + off, len - off, res);
-		const struct client_pending *pd = client_pending_head(c);
+		/* Out of step, no reply is paired as it arrives: even with a command written
+		   (probing), which one answers it is known only once the line is quiet. */
+		const struct client_pending *pd = c->out_of_step ? NULL : client_pending_head(c);
 		struct session_event ev = {
 		    .type = SEV_RECEIVED,
 		    .text = line.text,
@@ -836,6 +875,18 @@ enum client_action client_recv(struct smtp_client *c, const char *data, size_t l
 			res->done = true;
 			res->code = c->last.code;
 			struct client_pending p;
+			if (c->out_of_step) { /* shown unpaired; a probe counts it */
+				/* a 334 after raw bytes asks for a SASL response: what comes next
+				   is a secret (client_raw, client_classify's in_auth) */
+				c->in_auth = res->code == 334;
+				if (c->probing)
+					c->probe_replies++;
+				if (res->code == 421)
+					notify(
+					    c, SEV_WARNING,
+					    "the server says it is closing the connection (421)");
+				return res->action = CLIENT_REPLY;
+			}
 			if (!pend_pop(c, &p)) { /* unsolicited: shown, no effect */
 				if (c->unsolicited++ == 0)
 					notify(
@@ -865,6 +916,161 @@ void client_report_hidden(struct smtp_client *c)
 	c->unsol_hidden = c->unsol_hidden_bytes = 0;
 }
 
+/* ---- raw bytes -------------------------------------------------------------------------- */
+
+/*
+ * The display form of raw bytes: each line (up to and with its LF) that is an AUTH command
+ * with a response becomes its redacted form plus the line end; the first line when an
+ * earlier raw write left an AUTH line open becomes "<redacted>". True when something was
+ * redacted. Also notes whether these bytes leave an AUTH line open.
+ */
+static bool raw_redact(struct smtp_client *c, const char *data, size_t len, struct buf *out)
+{
+	bool secret = false;
+	size_t pos = 0;
+	bool open = c->raw_auth_open;
+	c->raw_auth_open = false;
+	while (pos < len) {
+		/* a line ends at LF or CR (authline_raw_has_secret's split) */
+		size_t body = 0;
+		while (pos + body < len && data[pos + body] != '\n' && data[pos + body] != '\r')
+			body++;
+		bool lf = pos + body < len;
+		size_t end = lf ? pos + body + 1 : len; /* with its line end */
+		size_t n = end - pos;
+		char red[CLIENT_REDACTED_MAX];
+		if (open) {
+			/* the continuation of an AUTH line begun by an earlier write: all of it is
+			   the response (or part of it) */
+			buf_puts(out, body ? "<redacted>" : "");
+			buf_append(out, data + pos + body, n - body);
+			secret = secret || body > 0;
+			open = false;
+		} else if (authline_redact(data + pos, body, red, sizeof red)) {
+			buf_puts(out, red);
+			buf_append(out, data + pos + body, n - body);
+			secret = true;
+		} else {
+			buf_append(out, data + pos, n);
+		}
+		if (!lf) /* an unfinished last line: an AUTH that the next write goes on? */
+			c->raw_auth_open = authline_parse(data + pos, body, NULL);
+		pos = end;
+	}
+	return secret;
+}
+
+/* "*" and a line end: cancelling an AUTH exchange (RFC 4954 4) is no secret. */
+static bool is_cancel(const char *data, size_t len)
+{
+	if (!len || data[0] != '*')
+		return false;
+	for (size_t i = 1; i < len; i++)
+		if (data[i] != '\r' && data[i] != '\n')
+			return false;
+	return true;
+}
+
+void client_raw(struct smtp_client *c, const char *data, size_t len, bool reveal)
+{
+	struct buf red;
+	buf_init(&red);
+	bool was_open = c->raw_auth_open;
+	bool secret;
+	if (c->in_auth && !is_cancel(data, len)) {
+		/* a 334 came while out of step: these bytes answer it (a SASL response) */
+		buf_puts(&red, "<redacted>");
+		secret = true;
+		c->raw_auth_open = false;
+	} else {
+		secret = raw_redact(c, data, len, &red);
+	}
+	if (was_open && !memchr(data, '\n', len) && !memchr(data, '\r', len))
+		c->raw_auth_open = true; /* still inside that AUTH line */
+	struct session_event ev = {.type = SEV_SENT,
+				   .text = secret && !reveal ? red.data : data,
+				   .len = secret && !reveal ? red.len : len,
+				   .body = c->phase == PHASE_DATA && !c->pend_n,
+				   .elapsed_ms = -1,
+				   .raw = true,
+				   .octets = len,
+				   .secret = secret,
+				   .redacted = secret ? red.data : NULL,
+				   .redacted_len = secret ? red.len : 0};
+	emit(c, &ev);
+	buf_free(&red);
+	if (c->pend_n) {
+		notify(c, SEV_WARNING,
+		       "%zu repl%s owed to earlier commands can no longer be told from the replies "
+		       "to the raw bytes",
+		       c->pend_n, c->pend_n == 1 ? "y" : "ies");
+		pend_forget(c);
+	}
+	if (!c->out_of_step)
+		notify(c, SEV_WARNING,
+		       "out of step: smtpsh cannot tell how many replies raw bytes owe, so replies "
+		       "are shown as they arrive, paired with no command; the next command gets "
+		       "back in step (its reply is the last one before the server goes quiet: NOOP "
+		       "is a harmless one)");
+	c->out_of_step = true;
+	c->unsolicited = c->unsol_lines = 0;
+}
+
+enum client_action client_probe_end(struct smtp_client *c, struct client_result *res)
+{
+	*res = (struct client_result){.action = CLIENT_NONE, .verb = VERB_OTHER};
+	const struct client_pending *pd = client_pending_head(c);
+	if (!c->probing || !c->probe_replies || !pd)
+		return CLIENT_NONE;
+	char what[CLIENT_SHOWN_CMD_MAX + CLIENT_RCPT_ADDR_MAX + 48];
+	snprintf(what, sizeof what, "%s", pd->shown[0] ? pd->shown : client_verb_what(pd->v));
+	struct client_pending p;
+	pend_pop(c, &p);
+	if (pend_per_rcpt(&p)) {
+		/* A "." or BDAT LAST in LMTP owes one reply per recipient: the replies to the raw
+		   bytes and those of the recipients cannot be told apart, so the last reply ends
+		   them all (the others were shown unpaired) and is kept as the last
+		   recipient's. */
+		size_t n = 1;
+		const struct client_pending *next;
+		while (p.rcpt_nth < p.rcpt_of && (next = client_pending_head(c)) &&
+		       pend_per_rcpt(next)) {
+			pend_pop(c, &p);
+			n++;
+		}
+		snprintf(what, sizeof what, "%s (%zu recipient%s, the last %s)",
+			 p.v == VERB_DOT ? "\".\"" : "BDAT LAST", n, n == 1 ? "" : "s",
+			 p.rcpt >= 0 && (size_t)p.rcpt < c->txn.n ? c->txn.rcpt[p.rcpt].addr
+								  : "not kept");
+	}
+	c->out_of_step = c->probing = c->raw_auth_open = false;
+	if (c->probe_replies > 1)
+		notify(
+		    c, SEV_INFO,
+		    "back in step: the last reply (%d) answers %s, the %zu before it answered the "
+		    "raw bytes",
+		    c->last.code, what, c->probe_replies - 1);
+	else
+		notify(c, SEV_INFO, "back in step: the reply (%d) answers %s", c->last.code, what);
+	c->probe_replies = 0;
+	res->done = true;
+	res->verb = p.v;
+	res->code = c->last.code;
+	return res->action = apply_reply(c, &p, res->code);
+}
+
+void client_resync(struct smtp_client *c, long quiet_ms)
+{
+	if (!c->out_of_step)
+		return;
+	c->out_of_step = c->probing = false;
+	c->raw_auth_open = false;
+	notify(c, SEV_INFO,
+	       "back in step: the server was quiet for %ld ms, so the next reply answers the next "
+	       "command",
+	       quiet_ms);
+}
+
 /* ---- STARTTLS --------------------------------------------------------------------------- */
 
 size_t client_tls_reset(struct smtp_client *c)
@@ -873,9 +1079,7 @@ size_t client_tls_reset(struct smtp_client *c)
 	reply_parser_reset(&c->parser);
 	c->reply_broken = false;
 	caps_clear(&c->caps);
-	c->pend_head = c->pend_n = 0;
-	c->done_seq = c->sent_seq;
-	c->dots_owed = c->dots_total = 0;
+	pend_forget(c);
 	return held;
 }
 

@@ -25,11 +25,13 @@ void transcript_entry_init(struct transcript_entry *e)
 	memset(e, 0, sizeof *e);
 	e->elapsed_ms = -1;
 	buf_init(&e->text);
+	buf_init(&e->rcpt);
 }
 
 void transcript_entry_free(struct transcript_entry *e)
 {
 	buf_free(&e->text);
+	buf_free(&e->rcpt);
 }
 
 /* Appends the UTF-8 form of code point cp. */
@@ -81,7 +83,9 @@ int transcript_unescape(const char *in, size_t len, struct buf *out)
 			r = buf_putc(out, '\r');
 		else if (c == 'n')
 			r = buf_putc(out, '\n');
-		if (c == '\\' || c == 't' || c == 'r' || c == 'n') {
+		else if (c == '0')
+			r = buf_putc(out, '\0');
+		if (c == '\\' || c == 't' || c == 'r' || c == 'n' || c == '0') {
 			i += 2;
 		} else if (c == 'x') {
 			int hi = i + 2 < len ? OPENSSL_hexchar2int((unsigned char)in[i + 2]) : -1;
@@ -94,7 +98,8 @@ int transcript_unescape(const char *in, size_t len, struct buf *out)
 			size_t j = i + 3;
 			uint32_t cp = 0;
 			int digits = 0;
-			while (j < len && OPENSSL_hexchar2int((unsigned char)in[j]) >= 0 && digits < 6) {
+			while (j < len && OPENSSL_hexchar2int((unsigned char)in[j]) >= 0 &&
+			       digits < 6) {
 				cp = cp << 4 | (uint32_t)OPENSSL_hexchar2int((unsigned char)in[j]);
 				j++;
 				digits++;
@@ -123,9 +128,11 @@ int transcript_parse_magic(const char *line, size_t len, char *err, size_t errle
 	if (len < n || memcmp(line, prefix, n) != 0)
 		return bad(err, errlen, "not an smtpsh transcript (the first line is not \"%s\")",
 			   TRANSCRIPT_MAGIC);
-	if (len == strlen(TRANSCRIPT_MAGIC) && memcmp(line, TRANSCRIPT_MAGIC, len) == 0)
-		return 0;
-	return bad(err, errlen, "transcript format \"%.*s\" is not one this smtpsh reads (%d)",
+	/* version 2 adds raw writes, BDAT chunks and LMTP's replies per recipient; every
+	   version-1 file is a version-2 file */
+	if (len == n + 1 && line[n] >= '1' && line[n] <= '0' + TRANSCRIPT_VERSION)
+		return line[n] - '0';
+	return bad(err, errlen, "transcript format \"%.*s\" is not one this smtpsh reads (1 to %d)",
 		   (int)(len - n > 20 ? 20 : len - n), line + n, TRANSCRIPT_VERSION);
 }
 
@@ -164,7 +171,8 @@ int transcript_parse_header_line(const char *line, size_t len, struct transcript
 	}
 	while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 		vlen--;
-	h->version = TRANSCRIPT_VERSION;
+	if (!h->version)
+		h->version = 1;
 #define FIELD(name, dst)                                                                           \
 	if (k == strlen(name) && memcmp(line, name, k) == 0)                                       \
 		return store(dst, sizeof dst, v, vlen, name, err, errlen);
@@ -173,6 +181,7 @@ int transcript_parse_header_line(const char *line, size_t len, struct transcript
 	FIELD("host", h->host)
 	FIELD("port", h->port)
 	FIELD("tls", h->tls)
+	FIELD("protocol", h->protocol)
 #undef FIELD
 	return 1; /* a field this version does not know: ignored */
 }
@@ -195,7 +204,15 @@ static bool number(const char *line, size_t len, size_t *p, unsigned long max, u
 	return true;
 }
 
-/* The optional fields before the marker: "+Nms " and "pI/N ". */
+/* Is the field at line[i] the word w: w and a blank (end: ' '), or w and its value (end: ':')? */
+static bool word_at(const char *line, size_t len, size_t i, const char *w, char end)
+{
+	size_t n = strlen(w);
+	return i + n < len && memcmp(line + i, w, n) == 0 && line[i + n] == end;
+}
+
+/* The optional fields before the marker: "+Nms ", "pI/N ", and in version 2 "raw ", "chunk ",
+   "omitted:N ", "rcpt:ADDR " (ADDR escaped as wire text, so it holds no blank). */
 static int fields(const char *line, size_t len, size_t *pos, struct transcript_entry *e, char *err,
 		  size_t errlen)
 {
@@ -218,6 +235,32 @@ static int fields(const char *line, size_t len, size_t *pos, struct transcript_e
 				return bad(err, errlen, "bad pipelining field (\"p2/4 \")");
 			e->pipe_index = (unsigned)a;
 			e->pipe_total = (unsigned)b;
+		} else if (word_at(line, len, i, "raw", ' ') && !e->raw && !e->chunk) {
+			e->raw = true;
+			i += 3;
+		} else if (word_at(line, len, i, "chunk", ' ') && !e->raw && !e->chunk) {
+			e->chunk = true;
+			i += 5;
+		} else if (word_at(line, len, i, "omitted", ':')) {
+			unsigned long long v = 0;
+			size_t d = i + 8;
+			while (d < len && isdigit((unsigned char)line[d]) &&
+			       v < 1000000000000000ULL)
+				v = v * 10 + (unsigned long long)(line[d++] - '0');
+			if (d == i + 8 || v == 0 || e->omitted || d >= len || line[d] != ' ')
+				return bad(err, errlen, "bad omitted field (\"omitted:1048576 \")");
+			e->omitted = v;
+			i = d;
+		} else if (word_at(line, len, i, "rcpt", ':')) {
+			size_t from = i + 5, d = from;
+			while (d < len && line[d] != ' ')
+				d++;
+			if (d == from || e->has_rcpt || d - from > 2048 ||
+			    transcript_unescape(line + from, d - from, &e->rcpt) < 0)
+				return bad(err, errlen,
+					   "bad recipient field (\"rcpt:bob@example.test \")");
+			e->has_rcpt = true;
+			i = d;
 		} else {
 			break;
 		}
@@ -249,6 +292,9 @@ int transcript_parse_line(const char *line, size_t len, struct transcript_entry 
 	e->elapsed_ms = -1;
 	e->pipe_index = e->pipe_total = 0;
 	e->code = 0;
+	e->raw = e->chunk = e->has_rcpt = false;
+	e->omitted = 0;
+	buf_reset(&e->rcpt);
 	if (len > TRANSCRIPT_LINE_MAX)
 		return bad(err, errlen, "line too long");
 	if (len == 0)
@@ -265,7 +311,11 @@ int transcript_parse_line(const char *line, size_t len, struct transcript_entry 
 		return -1;
 	const char *m = line + i;
 	size_t rest = len - i;
+	bool v2_fields = e->raw || e->chunk || e->omitted || e->has_rcpt;
 	if (rest >= 2 && (m[0] == '*' || m[0] == '!') && m[1] == ' ') {
+		if (v2_fields)
+			return bad(err, errlen,
+				   "raw, chunk, omitted and rcpt fields go before -> or <-");
 		e->kind = m[0] == '*' ? TR_INFO : TR_ALERT;
 		size_t skip = rest >= 3 && m[2] == ' ' ? 3 : 2;
 		return buf_append(&e->text, m + skip, rest - skip) < 0
@@ -287,6 +337,12 @@ int transcript_parse_line(const char *line, size_t len, struct transcript_entry 
 	if (k == sizeof marks / sizeof marks[0] || (rest > 2 && m[2] != ' '))
 		return bad(err, errlen, "unknown line (not a comment, not -> <- ~> <~ ?> <? * !)");
 	e->kind = marks[k].kind;
+	if (e->kind == TR_SENT ? e->has_rcpt : e->raw || e->chunk || e->omitted)
+		return bad(err, errlen, "%s",
+			   e->has_rcpt ? "a rcpt field goes before a received line"
+				       : "raw, chunk and omitted fields go before a sent line");
+	if (e->omitted && (!e->chunk || rest > 2))
+		return bad(err, errlen, "an omitted field goes with chunk, and no text");
 	e->tls = marks[k].tls;
 	e->verified = marks[k].verified;
 	if (rest > 3 && transcript_unescape(m + 3, rest - 3, &e->text) < 0)
@@ -301,6 +357,8 @@ int transcript_parse_line(const char *line, size_t len, struct transcript_entry 
 		if (memchr(e->text.data, '\n', e->text.len))
 			return bad(err, errlen, "a received line cannot hold LF");
 		reply_code(e);
+	} else if (e->raw || e->chunk) {
+		/* octets as written: CR, LF and NUL are what these lines are for */
 	} else if (memchr(e->text.data, '\r', e->text.len) ||
 		   memchr(e->text.data, '\n', e->text.len) ||
 		   memchr(e->text.data, '\0', e->text.len)) {

@@ -61,11 +61,12 @@ int transcript_reader_open(struct transcript_reader *rd, const char *path)
 			snprintf(rd->err, sizeof rd->err, "%s is empty", path);
 		goto failed;
 	}
-	if (transcript_parse_magic(rd->line.data, rd->line.len, why, sizeof why) < 0) {
+	int version = transcript_parse_magic(rd->line.data, rd->line.len, why, sizeof why);
+	if (version < 0) {
 		snprintf(rd->err, sizeof rd->err, "%s: %s", path, why);
 		goto failed;
 	}
-	rd->header.version = TRANSCRIPT_VERSION;
+	rd->header.version = version;
 	for (;;) {
 		r = read_line(rd);
 		if (r < 0)

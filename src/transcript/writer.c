@@ -80,6 +80,8 @@ static void header(struct transcript_writer *w)
 		buf_puts(&w->line, "\nhost: ");
 		put_plain(&w->line, w->host, strlen(w->host));
 		buf_printf(&w->line, "\nport: %s\ntls: %s", w->port, modes[w->mode]);
+		if (w->lmtp) /* version 2: a replay speaks LMTP too (FORMAT.md) */
+			buf_puts(&w->line, "\nprotocol: lmtp");
 	}
 	buf_putc(&w->line, '\n'); /* the empty line that ends the header */
 	put_line(w);
@@ -182,6 +184,20 @@ static void put_wire(struct buf *b, const char *text, size_t len)
 		buf_puts(b, "\\x20");
 }
 
+/* A field's value: wire escaping, and no blank (it ends the field). */
+static void put_field(struct buf *b, const char *text, size_t len)
+{
+	struct buf esc;
+	buf_init(&esc);
+	escape_append(&esc, text, len, ESCAPE_DEFAULT);
+	for (size_t i = 0; i < esc.len; i++)
+		if (esc.data[i] == ' ')
+			buf_puts(b, "\\x20");
+		else
+			buf_putc(b, esc.data[i]);
+	buf_free(&esc);
+}
+
 /* Keeps the connection an event belongs to: the peer of the header to come. */
 static void hear_connection(struct transcript_writer *w, const struct session_event *ev)
 {
@@ -194,6 +210,7 @@ static void hear_connection(struct transcript_writer *w, const struct session_ev
 	}
 	snprintf(w->port, sizeof w->port, "%s", ev->port ? ev->port : "");
 	w->mode = ev->mode;
+	w->lmtp = ev->lmtp;
 	w->connected = ev->connected;
 }
 
@@ -212,11 +229,21 @@ void transcript_event(const struct session_event *ev, void *arg)
 	case SEV_SENT: {
 		if (ev->pipe_total)
 			buf_printf(&w->line, "p%u/%u ", ev->pipe_index, ev->pipe_total);
+		/* version 2: octets as written (\raw, a BDAT chunk); escaped like any wire text,
+		   so a CR, LF or NUL in them stays on this one line as \r \n \x00 */
+		if (ev->raw)
+			buf_puts(&w->line, "raw ");
+		else if (ev->chunk)
+			buf_puts(&w->line, "chunk ");
+		if (ev->chunk && ev->chunk_omitted)
+			buf_printf(&w->line, "omitted:%llu ", ev->chunk_omitted);
 		buf_puts(&w->line, !ev->tls ? "->" : ev->verified ? "~>" : "?>");
 		/* By construction: a secret is written only in its redacted form. */
 		const char *t =
 		    ev->secret ? (ev->redacted ? ev->redacted : "<redacted>") : ev->text;
-		size_t n = ev->secret ? strlen(t) : ev->len;
+		size_t n = ev->secret ? (ev->redacted_len ? ev->redacted_len : strlen(t)) : ev->len;
+		if (ev->chunk && ev->chunk_omitted)
+			n = 0;
 		if (n) {
 			buf_putc(&w->line, ' ');
 			put_wire(&w->line, t, n);
@@ -224,6 +251,11 @@ void transcript_event(const struct session_event *ev, void *arg)
 		break;
 	}
 	case SEV_RECEIVED:
+		if (ev->rcpt && *ev->rcpt) { /* version 2: LMTP's reply for one recipient */
+			buf_puts(&w->line, "rcpt:");
+			put_field(&w->line, ev->rcpt, strlen(ev->rcpt));
+			buf_putc(&w->line, ' ');
+		}
 		buf_puts(&w->line, !ev->tls ? "<-" : ev->verified ? "<~" : "<?");
 		if (ev->len || ev->bare_lf)
 			buf_putc(&w->line, ' ');

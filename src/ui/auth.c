@@ -327,47 +327,6 @@ void auth_cmd(struct shell *sh, int argc, char **argv)
 
 /* ---- \b64 and \unb64 ------------------------------------------------------------------- */
 
-static int hex(char c)
-{
-	return OPENSSL_hexchar2int((unsigned char)c);
-}
-
-/* \0 \t \n \r \\ \xNN in text become the octets they name (into out, exact size). */
-static int unescape(const char *text, struct buf *out, const char **bad)
-{
-	size_t n = strlen(text);
-	int hi, lo;
-	if (buf_reserve(out, n) < 0)
-		return -1;
-	for (size_t i = 0; i < n; i++) {
-		char c = text[i];
-		if (c == '\\' && i + 1 < n) {
-			char e = text[++i];
-			if (e == '0')
-				c = '\0';
-			else if (e == 't')
-				c = '\t';
-			else if (e == 'n')
-				c = '\n';
-			else if (e == 'r')
-				c = '\r';
-			else if (e == '\\')
-				c = '\\';
-			else if (e == 'x' && i + 2 < n && (hi = hex(text[i + 1])) >= 0 &&
-				 (lo = hex(text[i + 2])) >= 0) {
-				c = (char)(hi * 16 + lo);
-				i += 2;
-			} else {
-				*bad = text + i - 1;
-				return -1;
-			}
-		}
-		out->data[out->len++] = c;
-	}
-	out->data[out->len] = '\0';
-	return 0;
-}
-
 void auth_cmd_b64(struct shell *sh, int argc, char **argv)
 {
 	if (argc != 2) {
@@ -379,7 +338,7 @@ void auth_cmd_b64(struct shell *sh, int argc, char **argv)
 	buf_init(&raw);
 	buf_init(&enc);
 	const char *bad = NULL;
-	if (unescape(argv[1], &raw, &bad) < 0) {
+	if (escape_parse_typed(argv[1], &raw, &bad) < 0) {
 		if (bad)
 			shell_error(sh,
 				    "\\b64: unknown escape %.2s (use \\0 \\t \\n \\r \\\\ "

@@ -16,6 +16,7 @@
 #include "smtpsh/profiles.h"
 #include "smtpsh/send.h"
 #include "smtpsh/practice_cmd.h"
+#include "smtpsh/raw_cmd.h"
 #include "smtpsh/verbs.h"
 #include "shell_int.h"
 
@@ -440,6 +441,15 @@ const struct meta_command meta_commands[] = {
      .help = "inside DATA: send a file as message lines (CRLF, dot-stuffing done)",
      .complete = complete_files,
      .flags = LOCAL_IN_DATA},
+    {.name = "raw",
+     .run = raw_cmd,
+     .args = "TEXT",
+     .help = "send TEXT exactly, nothing added (no CRLF): escapes \\r \\n \\t \\0 \\xNN "
+	     "\\\\ (\\raw MAIL FROM:<a@x>\\n is a bare LF); inside DATA the bytes go into "
+	     "the message; replies are shown unpaired until the next command's reply",
+     .complete = raw_cmd_complete,
+     .flags = LOCAL_RAW_ARGS | LOCAL_ANY_PHASE,
+     .holds_secret = raw_cmd_holds_secret},
     {.name = "presets",
      .run = cmd_presets,
      .args = "",
@@ -605,7 +615,8 @@ bool meta_run(struct shell *sh, const char *line)
 	}
 	bool in_data = session_phase(sh->session) == PHASE_DATA;
 	bool data_only = cmd && (cmd->flags & LOCAL_IN_DATA);
-	if (!cmd || (in_data && !data_only)) {
+	bool anywhere = cmd && (cmd->flags & LOCAL_ANY_PHASE);
+	if (!cmd || (in_data && !data_only && !anywhere)) {
 		free(copy);
 		return false;
 	}
@@ -696,9 +707,23 @@ static unsigned meta_flags(const char *name)
 	return m ? m->flags : 0;
 }
 
+static bool meta_holds_secret(const struct shell *sh, const char *line)
+{
+	size_t n = strcspn(line + 1, " \t");
+	char name[32];
+	if (n >= sizeof name)
+		return false;
+	memcpy(name, line + 1, n);
+	name[n] = '\0';
+	const struct meta_command *m = meta_find(name);
+	const char *args = line + 1 + n;
+	return m && m->holds_secret && m->holds_secret(sh, args + strspn(args, " \t"));
+}
+
 const struct shell_local_commands meta_local_commands = {
     .run = meta_run,
     .flags = meta_flags,
+    .holds_secret = meta_holds_secret,
 };
 
 void meta_candidates(struct candidates *c)
@@ -708,7 +733,7 @@ void meta_candidates(struct candidates *c)
 	bool in_data = session_phase(c->sh->session) == PHASE_DATA;
 	for (size_t i = 0; i < meta_command_count; i++) {
 		const struct meta_command *m = &meta_commands[i];
-		if (in_data != !!(m->flags & LOCAL_IN_DATA))
+		if (in_data != !!(m->flags & LOCAL_IN_DATA) && !(m->flags & LOCAL_ANY_PHASE))
 			continue;
 		snprintf(names[i], sizeof names[i], "\\%s", m->name);
 		candidates_offer_exact(c, names[i]);

@@ -256,6 +256,16 @@ void render_event(const struct session_event *ev, void *arg)
 	} else if (ev->pipe_total) {
 		note_open(r, &notes);
 		buf_printf(&notes, "pipelined %u/%u]", ev->pipe_index, ev->pipe_total);
+	} else if (ev->raw) {
+		/* the octets as written, nothing added: say so, and how many */
+		note_open(r, &notes);
+		buf_printf(&notes, "raw, %zu octet%s]", ev->octets, ev->octets == 1 ? "" : "s");
+	} else if (ev->chunk) {
+		note_open(r, &notes);
+		if (ev->chunk_omitted)
+			buf_printf(&notes, "chunk: %llu more octets not shown]", ev->chunk_omitted);
+		else
+			buf_puts(&notes, "chunk]");
 	}
 	const char *marker = !ev->tls ? (sent ? "->" : "<-")
 			     : ev->verified ? (sent ? "~>" : "<~")
@@ -295,7 +305,7 @@ void render_event(const struct session_event *ev, void *arg)
 		buf_putc(&r->line, ' ');
 		escape_append(&r->line, ev->text, ev->len, r->escape_flags);
 	}
-	if (r->show_raw) {
+	if (r->show_raw && !(sent && (ev->raw || ev->chunk))) {
 		const char *end = !sent && ev->bare_lf ? "\\n" : "\\r\\n";
 		if (r->color)
 			buf_printf(&r->line, C_YELLOW "%s" C_RESET, end);

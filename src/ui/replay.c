@@ -10,6 +10,7 @@
 
 #include "smtpsh/authline.h"
 #include "smtpsh/authview.h"
+#include "smtpsh/escape.h"
 #include "smtpsh/step.h"
 #include "smtpsh/transcript.h"
 #include "shell_int.h"
@@ -29,6 +30,9 @@ struct replay {
 	int live_greeting;
 	unsigned long compared, differed;
 	bool stop;
+	/* the live session was out of step (raw octets) when the command went: its recorded
+	   reply is the last one before the next sent line (the probe's rule, client.h) */
+	bool probe;
 };
 
 /* Remembers the live greeting's code (session_connect shows it, but does not return it). */
@@ -87,21 +91,40 @@ static int next(struct replay *rp)
  */
 static int recorded_reply(struct replay *rp, unsigned long *line)
 {
+	bool probe = rp->probe;
+	rp->probe = false;
+	int found = -1;
 	for (;;) {
 		int r = next(rp);
 		if (r <= 0)
-			return -1;
+			return found;
 		if (rp->e.kind == TR_SENT) {
 			rp->pushed = true;
-			return -1;
+			return found;
 		}
 		if (rp->e.kind != TR_RECEIVED)
 			continue; /* local events of the recording: the replay makes its own */
-		*line = rp->rd.lineno;
-		if (!rp->e.code)
-			return 0;
-		if (rp->e.last)
-			return rp->e.code;
+		if (!rp->e.code || rp->e.last) {
+			*line = rp->rd.lineno;
+			found = rp->e.code;
+			if (!probe) /* in step: the first reply is the command's */
+				return found;
+		}
+	}
+}
+
+/* The replies recorded after raw octets: not compared (nothing says which is whose); the live
+   ones are shown as they come. */
+static void skip_recorded_replies(struct replay *rp)
+{
+	for (;;) {
+		int r = next(rp);
+		if (r <= 0)
+			return;
+		if (rp->e.kind == TR_SENT) {
+			rp->pushed = true;
+			return;
+		}
 	}
 }
 
@@ -119,6 +142,54 @@ static void compare(struct replay *rp, int expected, unsigned long line, int got
 	snprintf(e, sizeof e, "%d", expected);
 	render_alert(rp->sh->render, "replay: line %lu: expected %s, got %s (%s)", line,
 		     expected ? e : "a malformed reply", got ? g : "no reply", what);
+}
+
+/*
+ * The end of DATA in LMTP (RFC 2033 4.2): one reply per accepted recipient, in RCPT order.
+ * Each recorded reply (version 2 records its recipient, "rcpt:ADDR"; version 1 did not, the
+ * order alone pairs them) is compared with the live final reply of the recipient in the same
+ * place among the accepted ones (session_txn); a recorded one with no live counterpart is
+ * "no reply".
+ */
+static void compare_lmtp_dot(struct replay *rp)
+{
+	const struct client_txn *t = session_txn(rp->sh->session);
+	size_t k = 0; /* the recorded replies to "." so far */
+	char addr[CLIENT_RCPT_ADDR_MAX];
+	for (;;) {
+		int r = next(rp);
+		if (r <= 0)
+			return;
+		if (rp->e.kind == TR_SENT) {
+			rp->pushed = true;
+			return;
+		}
+		if (rp->e.kind != TR_RECEIVED)
+			continue;
+		if (rp->e.code && !rp->e.last)
+			continue;
+		/* the k-th accepted recipient of the live transaction */
+		const struct client_rcpt *live = NULL;
+		for (size_t i = 0, seen = 0; t && i < t->n && !live; i++)
+			if (t->rcpt[i].accepted && seen++ == k)
+				live = &t->rcpt[i];
+		k++;
+		if (rp->e.has_rcpt)
+			snprintf(addr, sizeof addr, "%.*s",
+				 rp->e.rcpt.len < sizeof addr ? (int)rp->e.rcpt.len
+							      : (int)sizeof addr - 1,
+				 rp->e.rcpt.data ? rp->e.rcpt.data : "");
+		else
+			snprintf(addr, sizeof addr, "%s", live ? live->addr : "?");
+		struct buf what;
+		buf_init(&what);
+		buf_puts(&what, "the end of DATA for <");
+		escape_append(&what, addr, strlen(addr), ESCAPE_DEFAULT);
+		buf_puts(&what, ">");
+		compare(rp, rp->e.code, rp->rd.lineno, live ? live->final_code : 0,
+			what.data ? what.data : "the end of DATA");
+		buf_free(&what);
+	}
 }
 
 /* After the live reply to an AUTH step: keep its challenge for the next response. */
@@ -243,6 +314,90 @@ static void refuse_unrecorded_data(struct replay *rp, int live_code)
 	set_status(rp, EXIT_REPLY);
 }
 
+/* Octets recorded as a raw write (version 2): sent again exactly. */
+static void replay_raw(struct replay *rp)
+{
+	struct shell *sh = rp->sh;
+	unsigned long line = rp->rd.lineno;
+	const char *t = rp->e.text.data;
+	size_t len = rp->e.text.len;
+	if (rp->e.tls && !session_tls(sh->session)) {
+		stop(rp,
+		     "line %lu was sent under TLS in the recording, but this connection is not "
+		     "encrypted: stopping, nothing more is sent",
+		     line);
+		set_status(rp, EXIT_REPLY);
+		return;
+	}
+	if (memmem(t, len, "<redacted>", 10) || rp->rec_in_auth) {
+		/* the recording holds "<redacted>" where a secret was (client_raw's redaction):
+		   sent as it stands it would be a wrong answer at best */
+		stop(rp,
+		     "line %lu: raw octets with an AUTH secret, redacted in the transcript: they "
+		     "cannot be replayed",
+		     line);
+		set_status(rp, EXIT_USAGE);
+		return;
+	}
+	if (authline_raw_refused_in_clear(t, len, session_tls(sh->session),
+					  session_peer_loopback(sh->session),
+					  sh->allow_plaintext_auth) &&
+	    !shell_auth_allowed(sh)) {
+		stop(rp, "line %lu: AUTH not sent", line);
+		return;
+	}
+	if (sh->step) {
+		struct buf shown;
+		buf_init(&shown);
+		escape_append(&shown, t, len, ESCAPE_DEFAULT);
+		bool go = step_wait(shown.data ? shown.data : "");
+		buf_free(&shown);
+		if (!go) {
+			stop(rp, "stopped at line %lu (--step)", line);
+			set_status(rp, EXIT_INTERRUPT);
+			return;
+		}
+	}
+	shell_failed(sh, session_raw(sh->session, t, len, false));
+	skip_recorded_replies(rp);
+}
+
+/* "BDAT n [LAST]" (RFC 3030): is the recorded command one, followed by its chunk's octets? */
+static bool is_bdat(const char *rec)
+{
+	size_t off, n = authline_verb(rec, strlen(rec), &off);
+	return n == 4 && strncasecmp(rec + off, "BDAT", 4) == 0;
+}
+
+/* The octets of the chunk recorded after a BDAT command (version 2 "chunk" lines), into out.
+   0, or -1 when they are not all there (the replay stops). */
+static int recorded_chunk(struct replay *rp, unsigned long cmd_line, struct buf *out)
+{
+	for (;;) {
+		int r = next(rp);
+		if (r < 0)
+			return -1;
+		if (r == 0 || rp->e.kind != TR_SENT || !rp->e.chunk) {
+			if (r > 0)
+				rp->pushed = true;
+			return 0;
+		}
+		if (rp->e.omitted) {
+			stop(rp,
+			     "line %lu: the transcript holds a summary of the chunk of line %lu, "
+			     "not "
+			     "its %llu octets: it cannot be replayed",
+			     rp->rd.lineno, cmd_line, rp->e.omitted);
+			set_status(rp, EXIT_USAGE);
+			return -1;
+		}
+		if (buf_append(out, rp->e.text.data, rp->e.text.len) < 0) {
+			stop(rp, "out of memory");
+			return -1;
+		}
+	}
+}
+
 /* One command, in lockstep. */
 static void replay_command(struct replay *rp, const char *rec)
 {
@@ -298,7 +453,23 @@ static void replay_command(struct replay *rp, const char *rec)
 	}
 	struct smtp_reply rep;
 	smtp_reply_init(&rep);
-	enum session_status st = session_command(sh->session, line, secret ? rec : NULL, &rep);
+	rp->probe = session_out_of_step(sh->session);
+	enum session_status st;
+	if (is_bdat(rec)) {
+		struct buf chunk;
+		buf_init(&chunk);
+		if (recorded_chunk(rp, cmd_line, &chunk) < 0) {
+			buf_free(&chunk);
+			free_secret(line, secret);
+			smtp_reply_free(&rep);
+			return;
+		}
+		st = session_command_payload(sh->session, line, chunk.data ? chunk.data : "",
+					     chunk.len, &rep);
+		buf_free(&chunk);
+	} else {
+		st = session_command(sh->session, line, secret ? rec : NULL, &rep);
+	}
 	free_secret(line, secret);
 	shell_failed(sh, st);
 	keep_challenge(rp, &rep);
@@ -422,10 +593,26 @@ static void replay_body(struct replay *rp)
 		}
 		struct smtp_reply rep;
 		smtp_reply_init(&rep);
+		rp->probe = session_out_of_step(sh->session);
+		/* LMTP: a reply per recipient, each compared (out of step, the probe's rule:
+		   only the last reply is the "."'s) */
+		bool per_rcpt = session_lmtp(sh->session) && !rp->probe;
 		enum session_status st = session_data_end(sh->session, &rep);
 		shell_failed(sh, st);
-		int expected = recorded_reply(rp, &rline);
-		compare(rp, expected, rline, rep.code, "the end of DATA");
+		if (per_rcpt) {
+			compare_lmtp_dot(rp);
+		} else {
+			int expected = recorded_reply(rp, &rline);
+			compare(rp, expected, rline, rep.code, "the end of DATA");
+			if (rp->e.kind == TR_RECEIVED && rp->e.has_rcpt &&
+			    !session_lmtp(sh->session)) {
+				stop(rp,
+				     "line %lu: the recording is LMTP (a reply per recipient after "
+				     "the end of data): replay it with --lmtp",
+				     rline);
+				set_status(rp, EXIT_USAGE);
+			}
+		}
 		smtp_reply_free(&rep);
 		return;
 	}
@@ -463,6 +650,8 @@ int replay_run(struct shell *sh, const struct replay_options *o)
 	const char *host = o->host ? o->host : h->host[0] ? h->host : NULL;
 	const char *port = o->host ? o->port : h->port[0] ? h->port : NULL;
 	enum tls_mode mode = strcmp(h->tls, "implicit") == 0 ? TLS_IMPLICIT : TLS_NONE;
+	if (strcmp(h->protocol, "lmtp") == 0) /* recorded with --lmtp: replayed with it */
+		session_set_lmtp(sh->session, true);
 	if (!host) {
 		render_error(sh->render,
 			     "--replay: %s names no host: give HOST [PORT] on the command "
@@ -508,6 +697,12 @@ int replay_run(struct shell *sh, const struct replay_options *o)
 				     "line %lu: the connection is closed, the rest is not sent",
 				     rp.rd.lineno);
 				set_status(&rp, EXIT_REPLY);
+			} else if (rp.e.raw) {
+				replay_raw(&rp);
+			} else if (rp.e.chunk) {
+				stop(&rp, "line %lu: a chunk's octets without its BDAT command",
+				     rp.rd.lineno);
+				set_status(&rp, EXIT_USAGE);
 			} else if (rp.rec_in_data) {
 				replay_body(&rp);
 			} else if (rp.e.pipe_total) {

@@ -266,8 +266,10 @@ bool shell_line_is_secret(const struct shell *sh, const char *line)
 {
 	if (session_in_auth(sh->session))
 		return true;
-	if (line[0] == '\\' && session_phase(sh->session) != PHASE_DATA)
-		return local_flags(sh, line) & LOCAL_SECRET_ARGS;
+	if (line[0] == '\\' &&
+	    (session_phase(sh->session) != PHASE_DATA || (local_flags(sh, line) & LOCAL_ANY_PHASE)))
+		return (local_flags(sh, line) & LOCAL_SECRET_ARGS) ||
+		       (sh->local->holds_secret && sh->local->holds_secret(sh, line));
 	/* AUTH with an initial response: the mechanism is fine to keep, the response is not. */
 	return authline_has_secret(line, strlen(line));
 }

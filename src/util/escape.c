@@ -3,6 +3,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "unicode_tables.h"
 
@@ -201,5 +202,53 @@ int escape_needed(const char *in, size_t len)
 			return 1;
 		i += u.len;
 	}
+	return 0;
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int escape_parse_typed(const char *text, struct buf *out, const char **bad)
+{
+	size_t n = strlen(text);
+	*bad = NULL;
+	if (buf_reserve(out, n) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		char c = text[i];
+		int hi, lo;
+		if (c == '\\') {
+			char e = i + 1 < n ? text[i + 1] : '\0';
+			if (e == '0')
+				c = '\0';
+			else if (e == 't')
+				c = '\t';
+			else if (e == 'n')
+				c = '\n';
+			else if (e == 'r')
+				c = '\r';
+			else if (e == '\\')
+				c = '\\';
+			else if (e == 'x' && i + 3 < n && (hi = hexval(text[i + 2])) >= 0 &&
+				 (lo = hexval(text[i + 3])) >= 0) {
+				c = (char)(hi * 16 + lo);
+				i += 2;
+			} else {
+				*bad = text + i;
+				return -1;
+			}
+			i++;
+		}
+		out->data[out->len++] = c;
+	}
+	out->data[out->len] = '\0';
 	return 0;
 }

@@ -6,7 +6,10 @@
    within CLIENT_REPLY_TEXT_MAX, every received event has a valid code; in LMTP (the first
    byte's low bit) the replies owed to "." and BDAT LAST never outnumber the replies owed; the
    recipients stay within CLIENT_RCPT_MAX, their texts within their arrays, and an event's
-   recipient index within its total.
+   recipient index within its total; after raw bytes (client_raw) nothing is owed (not even
+   LMTP's replies to "." or BDAT LAST) and no reply is paired with a command until the engine
+   is back in step (client_probe_end, client_resync), and a raw write with a secret has a
+   redacted form.
 
    Input: a series of steps; each step is one byte (what to do) then its data: for "server
    bytes", a length byte and that many bytes. */
@@ -19,6 +22,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static enum smtp_phase traced;
+static const struct smtp_client *engine;
 
 static void on_event(struct session_event *ev, void *arg)
 {
@@ -28,6 +32,10 @@ static void on_event(struct session_event *ev, void *arg)
 	if (ev->len && !ev->text)
 		abort();
 	if (ev->rcpt && (ev->rcpt_index < 1 || ev->rcpt_index > ev->rcpt_total))
+		abort();
+	if (ev->type == SEV_RECEIVED && engine && engine->out_of_step && ev->command)
+		abort(); /* out of step: never paired */
+	if (ev->type == SEV_SENT && ev->raw && ev->secret && !ev->redacted)
 		abort();
 }
 
@@ -91,6 +99,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct smtp_client c;
 	client_init(&c, on_event, on_phase, NULL);
+	engine = &c;
 	traced = PHASE_DISCONNECTED;
 	size_t i = 0;
 	if (size)
@@ -98,7 +107,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	client_connected(&c, 0);
 	while (i < size) {
 		uint8_t op = data[i++];
-		switch (op % 8) {
+		switch (op % 10) {
 		case 0:
 		case 1:
 		case 2: { /* server bytes, fed until used or an action that stops the reader */
@@ -180,6 +189,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				client_command(&c, &o, line, NULL, client_classify(line, c.in_auth),
 					       0, 0);
 				client_expect(&c, &o, 0, 0, 0);
+			}
+			break;
+		}
+		case 8: { /* raw bytes (\raw): a length byte and the bytes */
+			size_t n = i < size ? data[i++] : 0;
+			if (n > size - i)
+				n = size - i;
+			client_raw(&c, (const char *)data + i, n, (op >> 4) & 1);
+			if (!c.out_of_step || c.pend_n || c.dots_owed)
+				abort();
+			i += n;
+			break;
+		}
+		case 9: { /* the line went quiet: the probe ends, or a resync */
+			struct client_result res;
+			enum client_action a = (op >> 4) & 1
+						   ? client_probe_end(&c, &res)
+						   : (client_resync(&c, 500), CLIENT_NONE);
+			if (!c.out_of_step && c.probing)
+				abort();
+			if (a == CLIENT_UPGRADE_TLS) {
+				client_tls_reset(&c);
+				client_tls_started(&c);
+			} else if (a == CLIENT_CLOSE) {
+				client_reset(&c);
+				client_set_phase(&c, PHASE_CLOSED);
+				client_connected(&c, 0);
 			}
 			break;
 		}

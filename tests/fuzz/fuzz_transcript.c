@@ -33,8 +33,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 		} else {
 			r = transcript_parse_line(p, len, &e, err, sizeof err);
-			if (r == 0 && e.kind == TR_SENT &&
+			/* CR and LF only in the octets of raw writes and chunks (version 2) */
+			if (r == 0 && e.kind == TR_SENT && !e.raw && !e.chunk &&
 			    (memchr(e.text.data, '\r', e.text.len) || memchr(e.text.data, '\n', e.text.len)))
+				abort();
+			if (r == 0 && ((e.raw || e.chunk || e.omitted) && e.kind != TR_SENT))
+				abort();
+			if (r == 0 && (e.has_rcpt && (e.kind != TR_RECEIVED || !e.rcpt.len)))
+				abort();
+			if (r == 0 && e.omitted && (!e.chunk || e.text.len))
 				abort();
 			if (r == 0 && e.kind == TR_RECEIVED && e.code &&
 			    (e.code < 200 || e.code > 599))

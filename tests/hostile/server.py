@@ -28,6 +28,8 @@ Byte arguments understand the escapes \\r \\n \\t \\e (ESC) \\0 \\\\ \\s (space)
                           message), then answer every command the client pipelined after the
                           "." with "503 5.5.0 Bad sequence of commands - pipelined after end
                           of DATA" and forget it
+  expect-bytes BYTES      read exactly len(BYTES) octets from the client, whatever their line
+                          ends; they must be BYTES (for raw writes: bare LF, NUL, 8-bit)
   expect-silence MS       the client must send nothing for MS milliseconds
   sleep MS                wait MS milliseconds (what the client sends meanwhile is recorded)
   tls CERTFILE KEYFILE    run a TLS server handshake on the connection (STARTTLS or implicit)
@@ -126,7 +128,8 @@ def parse_script(path, defines):
             arg = substitute(arg, defines)
             where = '%s:%d' % (path, n)
             try:
-                if step in ('send', 'hold', 'send-bytes-slowly', 'end-of-data'):
+                if step in ('send', 'hold', 'send-bytes-slowly', 'end-of-data',
+                            'expect-bytes'):
                     arg = unescape(arg)
                 elif step == 'send-repeat':
                     count, _, data = arg.partition(' ')
@@ -285,6 +288,24 @@ class Server:
             sent += n * len(data)
             left -= n
         self.log('sent %d bytes', sent)
+
+    def step_expect_bytes(self, want):
+        end = time.monotonic() + min(STEP_READ_TIMEOUT, self.remaining())
+        while len(self.inbuf) < len(want):
+            left = end - time.monotonic()
+            if left <= 0:
+                raise Failed('timeout waiting for %r (have %r)' % (want, self.inbuf[:200]))
+            data = self._recv_some(left)
+            if data is None:
+                continue
+            if data == b'':
+                raise Failed('client closed while %r was expected (have %r)' %
+                             (want, self.inbuf[:200]))
+            self.inbuf += data
+        got, self.inbuf = self.inbuf[:len(want)], self.inbuf[len(want):]
+        if got != want:
+            raise Failed('expected the bytes %r, got %r' % (want, got))
+        self.log('got the bytes %r', got)
 
     def step_expect(self, rx):
         line = self.read_line(min(STEP_READ_TIMEOUT, self.remaining()))

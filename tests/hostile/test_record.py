@@ -78,7 +78,7 @@ class Record(harness.SmtpshTestCase):
         want = [l % port if '%d' in l else l for l in SEEN]
         body = lines[lines.index('') + 1:]
         self.assertEqual(body[:len(want)], want, '\n'.join(lines))
-        self.assertEqual(lines[0], 'smtpsh-transcript 1')
+        self.assertEqual(lines[0], 'smtpsh-transcript 2')
         self.assertIn('host: 127.0.0.1', lines)
         self.assertIn('port: %d' % port, lines)
 

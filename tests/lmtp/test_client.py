@@ -172,8 +172,8 @@ class Curated(unittest.TestCase):
 
     def codes(self, text):
         """The commands sent and the reply codes of a transcript, in order."""
-        return [l[:6] if l.startswith("<- ") else l for l in text.split("\n")
-                if l.startswith(("-> ", "<- "))]
+        return [l[:l.index("<- ") + 6] if "<- " in l[:300] and not l.startswith("->") else l
+                for l in text.split("\n") if l.startswith(("-> ", "<- ", "rcpt:"))]
 
     def test_curated_lmtp_transcript_is_true(self):
         """transcripts/11-lmtp: recorded again against Dovecot, the same commands and codes"""
@@ -188,9 +188,35 @@ class Curated(unittest.TestCase):
             with open(curated.transcript_path(name)) as f:
                 kept = f.read()
             self.assertEqual(self.codes(now), self.codes(kept), name)
-            # recorded as ordinary replies for now: one line per recipient after the "."
-            self.assertRegex(kept, r"-> \.\n<- 250 [^\n]*<alice@example\.test>[^\n]*\n"
-                                   r"<- 552 5\.2\.2 <full@example\.test>")
+            # one reply per recipient after the ".", each with its recipient (version 2)
+            self.assertRegex(kept, r"-> \.\nrcpt:alice@example\.test <- 250 [^\n]*"
+                                   r"<alice@example\.test>[^\n]*\n"
+                                   r"rcpt:full@example\.test <- 552 5\.2\.2 <full@example\.test>")
+
+    def test_curated_lmtp_transcript_replays(self):
+        """--replay of transcripts/11-lmtp against Dovecot: LMTP from its header (protocol:
+        lmtp), each recipient's reply to the "." compared (250 for alice, 552 for full), all
+        as recorded; without that header line the replay stops at the "." and asks for
+        --lmtp, and with --lmtp it plays"""
+        for name, options in curated.LMTP_CURATED:
+            path = curated.transcript_path(name)
+            with open(path) as f:
+                text = f.read()
+            self.assertIn("\nprotocol: lmtp\n", text.split("\n\n")[0] + "\n")
+            rc, out, err = run(["--replay", path, LAB.lmtp_socket], "")
+            self.assertEqual(rc, 0, out + err)
+            self.assertIn("replay: 10 replies compared, all as recorded", out)
+            self.assertNotIn("expected", err)
+            bare = os.path.join(LAB.dir, name + ".no-protocol")
+            with open(bare, "w") as f:
+                f.write(text.replace("protocol: lmtp\n", ""))
+            rc, out, err = run(["--replay", bare, LAB.lmtp_socket], "")
+            self.assertEqual(rc, 2, out + err)
+            self.assertRegex(err, r"replay: line \d+: the recording is LMTP \(a reply per "
+                                  r"recipient after the end of data\): replay it with --lmtp")
+            rc, out, err = run(["--replay", bare] + options + [LAB.lmtp_socket], "")
+            self.assertEqual(rc, 0, out + err)
+            self.assertIn("replay: 10 replies compared, all as recorded", out)
 
 
 class ShortServer(unittest.TestCase):

@@ -115,8 +115,35 @@ static void test_guard(void)
 	   "an answer inside the exchange: guarded at its AUTH line");
 }
 
+/* Raw octets (\raw): split into lines as a server splits them. */
+static void test_raw(void)
+{
+	static const char one[] = "EHLO x\r\nAUTH PLAIN AGFsaWNl\r\nNOOP\r\n";
+	ok(authline_raw_has_secret(one, sizeof one - 1), "a secret on the second line");
+	static const char lf[] = "EHLO x\n auth\tplain AGFsaWNl\n";
+	ok(authline_raw_has_secret(lf, sizeof lf - 1), "bare LF line ends, any spelling");
+	static const char last[] = "NOOP\r\nAUTH LOGIN dXNlcg==";
+	ok(authline_raw_has_secret(last, sizeof last - 1), "an unfinished last line");
+	static const char nul[] = "\0AUTH PLAIN x\r\n";
+	ok(!authline_raw_has_secret(nul, sizeof nul - 1), "a NUL before AUTH: not the verb AUTH");
+	static const char none[] = "MAIL FROM:<auth@x>\r\nAUTH LOGIN\r\n";
+	ok(!authline_raw_has_secret(none, sizeof none - 1), "AUTH without a response: no secret");
+	ok(authline_raw_refused_in_clear(none, sizeof none - 1, false, false, false),
+	   "but refused in clear to a host that is not loopback");
+	ok(!authline_raw_refused_in_clear(none, sizeof none - 1, true, false, false) &&
+	       !authline_raw_refused_in_clear(none, sizeof none - 1, false, true, false) &&
+	       !authline_raw_refused_in_clear(none, sizeof none - 1, false, false, true),
+	   "allowed under TLS, to loopback, or when the user allows it");
+	static const char cr[] = "NOOP\rAUTH PLAIN x\r\n";
+	ok(authline_raw_refused_in_clear(cr, sizeof cr - 1, false, false, false) &&
+	       authline_raw_has_secret(cr, sizeof cr - 1),
+	   "after a bare CR (a line end to some servers)");
+	ok(!authline_raw_refused_in_clear("", 0, false, false, false), "nothing: nothing refused");
+}
+
 int main(void)
 {
+	test_raw();
 	test_guard();
 	test_secret_spellings();
 	test_no_secret();

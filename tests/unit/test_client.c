@@ -1062,6 +1062,242 @@ static void test_xclient(void)
 	ok(caps_has(&c.caps, "PIPELINING"), "the capabilities stay");
 }
 
+/* --- raw bytes: out of step, and back ------------------------------------------------------ */
+
+/* Raw bytes as the session writes them (reveal: \set reveal-secrets). */
+static void raw(const char *data, bool reveal)
+{
+	client_raw(&c, data, strlen(data), reveal);
+}
+
+/* The probe ends (the caller saw the line quiet): its action. */
+static enum client_action probe_end(void)
+{
+	struct client_result res;
+	return client_probe_end(&c, &res);
+}
+
+static void test_raw(void)
+{
+	reach(PHASE_READY);
+	raw("MAIL FROM:<a@x>\nRCPT TO:<b@x>\n", false);
+	ok(has_event("S MAIL FROM:<a@x>\nRCPT TO:<b@x>\n\n"), "raw bytes reported as sent, as is");
+	ok(c.out_of_step, "raw bytes: out of step");
+	ok(has_event("W out of step: smtpsh cannot tell how many replies raw bytes owe"),
+	   "said so, once");
+	ok(has_event("NOOP is a harmless one"), "with the way back");
+	buf_reset(&events);
+	raw("DATA\r\n", false);
+	ok(!has_event("W out of step"), "a second raw write does not say it again");
+
+	/* replies as they come: shown, paired with nothing, no effect */
+	is_int(feed("250 ok one\r\n"), CLIENT_REPLY, "a reply out of step is a reply");
+	ok(last_recv.unsolicited && !last_recv.verb && !last_recv.command,
+	   "paired with no command");
+	ok(!has_event("no command was waiting"), "not called unasked: raw bytes may owe it");
+	feed("354 go\r\n");
+	is_int(c.phase, PHASE_READY, "a 354 out of step does not start a message");
+	is_int(c.pend_n, 0, "nothing owed");
+
+	/* the way back: a command written, its reply is the last before the line is quiet */
+	send_line("NOOP");
+	ok(c.probing, "a command out of step starts the probe");
+	is_int(probe_end(), CLIENT_NONE, "no reply yet: the probe cannot end");
+	feed("250 ok two\r\n");
+	ok(last_recv.unsolicited && !last_recv.command, "a late reply to the raw bytes: unpaired");
+	is_int(c.pend_n, 1, "the command's reply still owed");
+	feed("250 2.0.0 noop\r\n");
+	ok(!last_recv.command, "even the last one is not paired as it arrives");
+	is_int(probe_end(), CLIENT_REPLY, "quiet: the probe ends");
+	ok(!c.out_of_step && !c.probing, "back in step");
+	is_int(c.pend_n, 0, "the command answered");
+	ok(has_event("I back in step: the last reply (250) answers NOOP, the 1 before it answered "
+		     "the raw bytes"),
+	   "said which reply answered what");
+	exchange("RSET", "250 reset\r\n");
+	is_str(last_recv.command, "RSET", "then replies are paired again");
+
+	/* the probe carries out what its reply does */
+	reach(PHASE_READY);
+	raw("MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\n", false);
+	feed("250 a\r\n250 b\r\n");
+	send_line("DATA");
+	feed("354 go\r\n");
+	is_int(probe_end(), CLIENT_START_DATA,
+	       "354 as the probe's reply to DATA starts the message");
+	is_int(c.phase, PHASE_DATA, "in DATA");
+
+	/* raw bytes inside DATA: the message content; the "." probes */
+	raw("\n.\nRSET\n", false);
+	ok(last_sent_secret == false && c.out_of_step, "raw inside DATA: out of step too");
+	client_expect_dot(&c, 0);
+	feed("250 queued as A\r\n250 reset\r\n");
+	is_int(c.phase, PHASE_DATA, "replies to smuggled commands change nothing");
+	feed("502 5.5.2 Error: command not recognized\r\n");
+	is_int(probe_end(), CLIENT_REPLY, "the reply to the end of data");
+	is_int(c.phase, PHASE_READY, "the message is over");
+	ok(has_event("the last reply (502) answers ., the 2 before it answered the raw bytes"),
+	   "the smuggled replies named as the raw bytes'");
+
+	/* replies owed when raw bytes go: forgotten, said */
+	reach(PHASE_READY);
+	send_line("NOOP");
+	raw("RSET\r\n", false);
+	ok(has_event("W 1 reply owed to earlier commands can no longer be told"),
+	   "a reply owed is forgotten, with a warning");
+	is_int(c.pend_n, 0, "the queue is empty");
+
+	/* a pipelined group gets back by the quiet line alone */
+	reach(PHASE_READY);
+	raw("NOOP\r\n", false);
+	client_resync(&c, 500);
+	ok(!c.out_of_step, "resync: back in step");
+	ok(has_event("I back in step: the server was quiet for 500 ms"), "said so");
+
+	/* a malformed reply out of step answers nothing */
+	reach(PHASE_READY);
+	raw("X\r\n", false);
+	send_line("NOOP");
+	is_int(feed("hello\r\n"), CLIENT_PROTO_ERROR, "malformed: a protocol error");
+	is_int(c.pend_n, 1, "it did not take the command's place");
+
+	/* the connection's end forgets it all */
+	reach(PHASE_READY);
+	raw("X", false);
+	client_reset(&c);
+	ok(!c.out_of_step && !c.probing, "a new connection is in step");
+}
+
+static void test_raw_secrets(void)
+{
+	reach(PHASE_READY);
+	raw("EHLO x\r\nAUTH PLAIN AGFsaWNlAHNlY3JldA==\r\nNOOP\n", false);
+	ok(!has_event("AGFsaW"), "an AUTH secret in raw bytes is not shown");
+	ok(has_event("S EHLO x\r\nAUTH PLAIN <redacted>\r\nNOOP\n"),
+	   "the rest is shown as is, the AUTH line redacted");
+	ok(last_sent_secret, "the event holds a secret");
+	is_str(S(last_sent_redacted), "EHLO x\r\nAUTH PLAIN <redacted>\r\nNOOP\n",
+	       "its redacted form: what a file may keep");
+
+	reach(PHASE_READY);
+	raw("auth\tplain AGFsaWNl", false);
+	ok(has_event("S AUTH plain <redacted>\n"), "spelt as a server reads it, unfinished");
+	raw("AHNlY3JldA==\r\nNOOP\r\n", false);
+	ok(!has_event("AHNlY3J"), "the rest of that AUTH line in the next write is redacted");
+	ok(has_event("S <redacted>\r\nNOOP\r\n"), "only that line");
+	raw("NOOP\r\n", false);
+	ok(!last_sent_secret, "the line ended: the next write is no secret");
+
+	reach(PHASE_READY);
+	raw("AUTH LOGIN\r\n", false);
+	ok(!last_sent_secret, "AUTH LOGIN alone holds no secret");
+	feed("334 VXNlcm5hbWU6\r\n");
+	raw("YWxpY2U=\r\n", false);
+	ok(last_sent_secret && !has_event("YWxpY2U"),
+	   "after a 334 out of step: an answer, redacted");
+	feed("334 UGFzc3dvcmQ6\r\n");
+	raw("*\r\n", false);
+	ok(!last_sent_secret, "\"*\" cancels: no secret");
+	feed("501 cancelled\r\n");
+	raw("NOOP\r\n", false);
+	ok(!last_sent_secret, "after the exchange: no secret");
+
+	reach(PHASE_READY);
+	buf_reset(&events);
+	raw("AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n", true);
+	ok(has_event("S AUTH PLAIN AGFsaWNlAHNlY3JldA==\r\n"), "revealed on screen when asked");
+	is_str(S(last_sent_redacted), "AUTH PLAIN <redacted>\r\n",
+	       "the file's form still redacted");
+}
+
+/* \raw in LMTP: out of step and LMTP's replies per recipient share the one queue of owed
+   replies. */
+static void test_raw_lmtp(void)
+{
+	static const char *const rcpts[] = {"RCPT TO:<bob@x>", "RCPT TO:<carol@x>"};
+	static const char *const replies[] = {"250 2.1.5 ok\r\n", "250 2.1.5 ok\r\n"};
+	size_t got = 0, want = 0;
+
+	/* raw bytes while recipients' replies to "." are owed: all of them forgotten */
+	lmtp_to_data(rcpts, replies, 2);
+	client_expect_dot(&c, clock_ms);
+	feed("250 2.0.0 <bob@x> saved\r\n");
+	ok(client_dot_replies(&c, &got, &want) && got == 1 && want == 2, "1 of 2 so far");
+	raw("NOOP\r\n", false);
+	ok(has_event("W 1 reply owed to earlier commands can no longer be told"),
+	   "carol's reply owed is forgotten, said");
+	ok(!client_dot_replies(&c, &got, &want), "no reply to \".\" owed any more");
+	is_int((long)c.pend_n, 0, "the queue is empty");
+	feed("250 2.0.0 <carol@x> saved\r\n");
+	ok(last_recv.rcpt == NULL && !last_recv.command, "her late reply: unpaired, no recipient");
+
+	/* raw bytes inside LMTP's DATA, then the "." that owes two replies: the probe's last
+	   reply ends them */
+	lmtp_to_data(rcpts, replies, 2);
+	raw("\n.\n", false);
+	ok(c.out_of_step, "raw inside DATA: out of step");
+	client_expect_dot(&c, clock_ms);
+	ok(c.probing, "the \".\" probes");
+	is_int((long)c.pend_n, 2, "it owes one reply per accepted recipient");
+	ok(client_dot_replies(&c, &got, &want) && got == 0 && want == 2, "0 of 2");
+	feed("250 2.0.0 <bob@x> early\r\n250 2.0.0 <carol@x> early\r\n");
+	feed("250 2.0.0 <bob@x> saved\r\n250 2.0.0 <carol@x> saved\r\n");
+	ok(last_recv.rcpt == NULL && !last_recv.command,
+	   "out of step: never paired as they arrive");
+	buf_reset(&trace);
+	is_int(probe_end(), CLIENT_REPLY, "quiet: the probe ends");
+	ok(!c.out_of_step && !c.probing, "back in step");
+	is_int((long)c.pend_n, 0, "nothing owed");
+	ok(!client_dot_replies(&c, &got, &want), "no reply to \".\" owed");
+	is_int(c.phase, PHASE_READY, "the transaction is over");
+	is_str(trace.data, "data -> ready\n", "one phase change");
+	ok(has_event("I back in step: the last reply (250) answers \".\" (2 recipients, the last "
+		     "carol@x), the 3 before it answered the raw bytes"),
+	   "said which reply ended what");
+	is_int(client_txn(&c)->rcpt[1].final_code, 250, "the last recipient's final reply kept");
+	exchange("NOOP", "250 ok\r\n");
+	is_str(last_recv.command, "NOOP", "then replies are paired again");
+}
+
+/* \raw in LMTP before BDAT LAST: its replies per recipient are ended by the probe as those of
+   "." are (one account of what is owed, whichever command ends the message). */
+static void test_raw_lmtp_bdat(void)
+{
+	size_t got = 0, want = 0;
+	fresh();
+	client_set_lmtp(&c, true);
+	client_reset(&c);
+	client_connected(&c, clock_ms);
+	feed("220 lmtp.example LMTP\r\n");
+	exchange("LHLO me", "250-lmtp.example\r\n250 CHUNKING\r\n");
+	exchange("MAIL FROM:<a@x>", "250 ok\r\n");
+	exchange("RCPT TO:<bob@x>", "250 2.1.5 ok\r\n");
+	exchange("RCPT TO:<carol@x>", "250 2.1.5 ok\r\n");
+	exchange("BDAT 4", "250 2.0.0 4 octets\r\n");
+	raw("NOOP\r\n", false);
+	ok(c.out_of_step, "raw bytes between chunks: out of step");
+	send_line("BDAT 0 LAST");
+	ok(c.probing, "BDAT LAST probes");
+	is_int((long)c.pend_n, 2, "it owes one reply per accepted recipient");
+	ok(client_dot_replies(&c, &got, &want) && got == 0 && want == 2, "0 of 2");
+	feed("250 2.0.0 ok\r\n250 2.0.0 <bob@x> saved\r\n250 2.0.0 <carol@x> saved\r\n");
+	buf_reset(&trace);
+	unsigned long messages = c.messages;
+	is_int(probe_end(), CLIENT_REPLY, "quiet: the probe ends");
+	ok(!c.out_of_step && !c.probing, "back in step");
+	is_int((long)c.pend_n, 0, "nothing owed: bob's entry ended with carol's");
+	ok(!client_dot_replies(&c, &got, &want), "no reply per recipient owed");
+	is_int(c.phase, PHASE_READY, "the transaction is over");
+	is_str(trace.data, "bdat -> ready\n", "one phase change");
+	is_int((long)c.messages, (long)messages + 1, "the message answered once");
+	ok(has_event("I back in step: the last reply (250) answers BDAT LAST (2 recipients, the "
+		     "last carol@x), the 2 before it answered the raw bytes"),
+	   "said which reply ended what");
+	is_int(client_txn(&c)->rcpt[1].final_code, 250, "the last recipient's final reply kept");
+	exchange("NOOP", "250 ok\r\n");
+	is_str(last_recv.command, "NOOP", "then replies are paired again");
+}
+
 int main(void)
 {
 	buf_init(&events);
@@ -1083,6 +1319,10 @@ int main(void)
 	test_lmtp();
 	test_lmtp_bdat();
 	test_xclient();
+	test_raw();
+	test_raw_secrets();
+	test_raw_lmtp();
+	test_raw_lmtp_bdat();
 	client_free(&c);
 	buf_free(&events);
 	buf_free(&trace);

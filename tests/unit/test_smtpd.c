@@ -860,6 +860,44 @@ static void build_script(struct smtpd_script *sc, const char *const *lines)
 	smtpd_script_finish(sc);
 }
 
+/* Version 2 raw writes: the server reads their octets as lines, so they become steps. */
+static void test_script_raw(void)
+{
+	static const char *const lines[] = {
+	    "<- 220 mx.example.test ESMTP recorded",
+	    "raw -> MAIL FROM:<a@x>\\nRCPT TO:<b",
+	    "raw -> @x>\\r\\n",
+	    "-> NOOP",
+	    "<- 250 2.1.0 Ok",
+	    "<- 250 2.1.5 Ok",
+	    "<- 250 2.0.0 Ok",
+	    "-> DATA",
+	    "<- 354 go ahead",
+	    "-> Subject: x",
+	    "raw -> \\n.\\nRSET\\nNO",
+	    "-> .",
+	    "<- 250 2.0.0 queued",
+	    "<- 250 2.0.0 reset",
+	    "<- 502 5.5.2 what",
+	    NULL,
+	};
+	struct smtpd_script sc;
+	build_script(&sc, lines);
+	is_int(sc.n, 10, "a step per line the server reads, plus the greeting");
+	is_str(sc.steps[1].expect, "MAIL FROM:<a@x>", "a raw line ended by a bare LF");
+	is_str(sc.steps[2].expect, "RCPT TO:<b@x>", "a line over two raw writes: one step");
+	ok(sc.steps[1].nreplies == 1 && sc.steps[2].nreplies == 1 && sc.steps[3].nreplies == 1,
+	   "the replies after them go one per line");
+	ok(sc.steps[6].content && !sc.steps[7].content, "inside DATA: content up to the raw dot");
+	is_str(sc.steps[8].expect, "RSET", "then commands");
+	is_str(sc.steps[9].expect, "NO.", "the unfinished raw line joins the next line");
+	ok(sc.steps[7].nreplies == 1 && sc.steps[8].nreplies == 1 && sc.steps[9].nreplies == 1 &&
+	       !strncmp(sc.steps[7].replies[0], "250 2.0.0 queued", 16) &&
+	       !strncmp(sc.steps[9].replies[0], "502", 3),
+	   "the replies recorded after them: one per line, in order");
+	smtpd_script_free(&sc);
+}
+
 static void test_script(void)
 {
 	static const char *const lines[] = {
@@ -1332,6 +1370,7 @@ int main(void)
 	test_settings();
 	test_settings_text();
 	test_script();
+	test_script_raw();
 	test_auth_spellings_redacted();
 	test_bdat();
 	test_bdat_miscount();
