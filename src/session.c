@@ -4,7 +4,8 @@
  * engine (smtp/client.c) and carries out the engine's actions (close after 221, the TLS
  * handshake after 220 to STARTTLS, a new message after 354). The protocol itself (the phase,
  * the replies owed, what a reply means, secrets) is the engine's. TLS: session_tls.c; message
- * content: session_data.c; pipelined groups: session_pipe.c; queries: session_info.c.
+ * content: session_data.c; pipelined groups: session_pipe.c; queries: session_info.c; how a
+ * connection begins: session_connect.c; raw writes and getting back in step: session_raw.c.
  */
 #include "smtpsh/session.h"
 
@@ -14,10 +15,6 @@
 #include <string.h>
 
 #include "session_int.h"
-#include "smtpsh/proxy.h"
-#include "smtpsh/tls.h"
-
-#include <sys/socket.h>
 
 #define READ_CHUNK (16 * 1024)
 
@@ -61,7 +58,7 @@ void session_notify(struct smtp_session *s, enum session_event_type type, const 
 }
 
 /* An info event that carries a duration (connect time). */
-__attribute__((format(printf, 3, 4))) static void notify_timed(struct smtp_session *s, long ms,
+__attribute__((format(printf, 3, 4))) void session_notify_timed(struct smtp_session *s, long ms,
 							       const char *fmt, ...)
 {
 	va_list ap;
@@ -120,7 +117,7 @@ struct smtp_session *session_new(const struct session_params *params)
 	return s;
 }
 
-static void reset_connection_state(struct smtp_session *s)
+void session_reset_connection(struct smtp_session *s)
 {
 	buf_reset(&s->in);
 	s->in_off = 0;
@@ -188,7 +185,7 @@ void session_close(struct smtp_session *s, bool abrupt, const char *reason)
 	if (s->conn.fd < 0)
 		return;
 	conn_close(&s->conn, abrupt);
-	reset_connection_state(s);
+	session_reset_connection(s);
 	client_set_phase(&s->c, PHASE_CLOSED);
 	struct session_event ev = {
 	    .type = SEV_CLOSED, .text = reason, .len = strlen(reason), .elapsed_ms = -1};
@@ -209,7 +206,7 @@ void session_disconnect(struct smtp_session *s, const char *why)
  * what that reply asks. *done is set when a reply completed. SESSION_ERR_PROTO: a malformed
  * reply (the engine reported it).
  */
-static enum session_status carry_out(struct smtp_session *s, enum client_action a)
+enum session_status session_carry_out(struct smtp_session *s, enum client_action a)
 {
 	switch (a) {
 	case CLIENT_NONE:
@@ -234,7 +231,7 @@ static enum session_status carry_out(struct smtp_session *s, enum client_action 
 	return SESSION_OK;
 }
 
-static enum session_status feed(struct smtp_session *s, bool *done)
+enum session_status session_feed(struct smtp_session *s, bool *done)
 {
 	struct client_result res;
 	size_t used = 0;
@@ -242,7 +239,7 @@ static enum session_status feed(struct smtp_session *s, bool *done)
 					   &used, conn_now_ms(), &res);
 	s->in_off += used;
 	*done = res.done;
-	enum session_status st = carry_out(s, a);
+	enum session_status st = session_carry_out(s, a);
 	if (a == CLIENT_UPGRADE_TLS || a == CLIENT_CLOSE || a == CLIENT_PROTO_ERROR ||
 	    a == CLIENT_ABORT)
 		return st;
@@ -286,7 +283,7 @@ static enum session_status on_eof(struct smtp_session *s)
 }
 
 /* Reads what is available into s->in; waits until deadline_ms (-1: no wait). */
-static enum session_status read_some(struct smtp_session *s, long long deadline_ms)
+enum session_status session_read_some(struct smtp_session *s, long long deadline_ms)
 {
 	for (;;) {
 		/*
@@ -341,7 +338,7 @@ static bool mid_reply(const struct smtp_session *s)
  * could not be told from the rest of that reply, so the connection is closed rather than
  * left to a stream that may never end.
  */
-static void abandon_stream(struct smtp_session *s)
+void session_abandon_stream(struct smtp_session *s)
 {
 	if (s->conn.fd >= 0 && mid_reply(s))
 		session_close(s, true, "connection closed: the server was still sending");
@@ -356,7 +353,7 @@ enum session_status session_wait_reply(struct smtp_session *s, unsigned long lon
 	for (;;) {
 		while (s->in_off < s->in.len && s->c.done_seq < seq) {
 			bool done;
-			enum session_status st = feed(s, &done);
+			enum session_status st = session_feed(s, &done);
 			if (st != SESSION_OK && s->c.done_seq >= seq)
 				result = st; /* our own reply was the broken one */
 			if (st == SESSION_ERR_TLS || st == SESSION_ERR_LOCAL)
@@ -375,7 +372,7 @@ enum session_status session_wait_reply(struct smtp_session *s, unsigned long lon
 				return SESSION_OK;
 			return SESSION_ERR_NET; /* on_eof or a read error said why */
 		}
-		enum session_status st = read_some(s, deadline);
+		enum session_status st = session_read_some(s, deadline);
 		size_t got, want;
 		if (st == SESSION_ERR_TIMEOUT && (v == VERB_DOT || v == VERB_BDAT) &&
 		    client_dot_replies(&s->c, &got, &want) && got) {
@@ -396,14 +393,14 @@ enum session_status session_wait_reply(struct smtp_session *s, unsigned long lon
 			st = session_fail(s, st, "no reply to %s within %d s%s",
 					  client_verb_what(v), (s->p.timeout_ms + 999) / 1000,
 					  mid_reply(s) ? " (the server was still sending it)" : "");
-			abandon_stream(s);
+			session_abandon_stream(s);
 			return st;
 		}
 		if (st == SESSION_ERR_INTERRUPTED) {
 			snprintf(s->err, sizeof s->err,
 				 "interrupted while waiting for the reply to %s",
 				 client_verb_what(v));
-			abandon_stream(s);
+			session_abandon_stream(s);
 			return st;
 		}
 		if (st != SESSION_OK)
@@ -415,7 +412,7 @@ enum session_status session_wait_reply(struct smtp_session *s, unsigned long lon
 }
 
 /* Shows what the server sent unasked (before a command, so it is not taken as its reply). */
-static enum session_status drain_some(struct smtp_session *s)
+enum session_status session_drain_some(struct smtp_session *s)
 {
 	/* Bounded like a wait for a reply: a server that sends without end must not hold the
 	   shell here (the REPL is not reading the terminal meanwhile). */
@@ -425,14 +422,14 @@ static enum session_status drain_some(struct smtp_session *s)
 		enum session_status st = SESSION_OK;
 		while (st == SESSION_OK && s->in_off < s->in.len) {
 			bool done;
-			st = feed(s, &done);
+			st = session_feed(s, &done);
 			if (!done)
 				break;
 		}
 		if (s->conn.fd < 0)
 			return SESSION_ERR_NET;
 		size_t before = s->in.len;
-		st = read_some(s, -1);
+		st = session_read_some(s, -1);
 		if (st != SESSION_OK)
 			return st;
 		if (s->in.len == before)
@@ -458,143 +455,9 @@ static enum session_status drain_some(struct smtp_session *s)
 	}
 }
 
-enum session_status session_resync(struct smtp_session *s)
-{
-	if (!s->c.out_of_step)
-		return SESSION_OK;
-	/*
-	 * Raw bytes owe an unknown number of replies. The way back is the clock: once the server
-	 * has said nothing for a moment (and is not in the middle of a reply), every reply the
-	 * raw bytes caused has arrived, and the next one answers the next command. A server that
-	 * keeps talking is bounded by the timeout, as an unasked flood is in drain_some.
-	 */
-	long long deadline = conn_now_ms() + s->p.timeout_ms;
-	long long quiet_until = conn_now_ms() + SESSION_QUIET_MS;
-	for (;;) {
-		while (s->in_off < s->in.len) {
-			bool done;
-			enum session_status st = feed(s, &done);
-			if (st == SESSION_ERR_TLS || st == SESSION_ERR_LOCAL || s->conn.fd < 0)
-				return st == SESSION_OK ? SESSION_ERR_NET : st;
-		}
-		client_report_hidden(&s->c);
-		if (s->conn.fd < 0)
-			return SESSION_ERR_NET;
-		long long now = conn_now_ms();
-		if (now >= deadline) {
-			enum session_status st = session_fail(
-			    s, SESSION_ERR_PROTO,
-			    "still out of step: the server did not stop sending (or left a reply "
-			    "unfinished) for %d s after the raw bytes; connection closed",
-			    (s->p.timeout_ms + 999) / 1000);
-			session_close(s, true, "connection closed: never back in step");
-			return st;
-		}
-		size_t before = s->in.len;
-		enum session_status st =
-		    read_some(s, client_mid_reply(&s->c) ? deadline : quiet_until);
-		if (st == SESSION_ERR_TIMEOUT && !client_mid_reply(&s->c) && now < deadline)
-			break; /* quiet */
-		if (st == SESSION_ERR_TIMEOUT)
-			continue; /* the deadline check above ends it */
-		if (st == SESSION_ERR_INTERRUPTED) {
-			snprintf(s->err, sizeof s->err,
-				 "interrupted while waiting for the server to be quiet after raw "
-				 "bytes (still out of step)");
-			return st;
-		}
-		if (st != SESSION_OK)
-			return st;
-		if (s->in.len != before)
-			quiet_until = conn_now_ms() + SESSION_QUIET_MS;
-	}
-	client_resync(&s->c, SESSION_QUIET_MS);
-	return SESSION_OK;
-}
-
-/*
- * Out of step, a command was written (client.h: the probe): every reply is shown as it comes;
- * once at least one came and the line has been quiet for SESSION_QUIET_MS, the last one is
- * the command's (the server answers in order), and the engine is back in step.
- */
-enum session_status session_wait_probe(struct smtp_session *s, enum client_verb v,
-				       struct smtp_reply *reply)
-{
-	long long deadline = conn_now_ms() + s->p.timeout_ms;
-	long long quiet_until = -1;
-	for (;;) {
-		while (s->in_off < s->in.len) {
-			bool done;
-			enum session_status st = feed(s, &done);
-			if (st == SESSION_ERR_TLS || st == SESSION_ERR_LOCAL || s->conn.fd < 0)
-				break;
-		}
-		if (s->conn.fd < 0)
-			return v == VERB_QUIT ? SESSION_OK : SESSION_ERR_NET;
-		bool mid = client_mid_reply(&s->c);
-		enum session_status st = read_some(
-		    s, s->c.probe_replies && !mid && quiet_until >= 0 ? quiet_until : deadline);
-		if (st == SESSION_ERR_TIMEOUT && s->c.probe_replies && !mid &&
-		    conn_now_ms() < deadline)
-			break; /* quiet after the last reply */
-		if (st == SESSION_ERR_TIMEOUT) {
-			st = session_fail(s, st,
-					  "no reply to %s within %d s (out of step after raw "
-					  "bytes)",
-					  client_verb_what(v), (s->p.timeout_ms + 999) / 1000);
-			abandon_stream(s);
-			return st;
-		}
-		if (st == SESSION_ERR_INTERRUPTED) {
-			snprintf(
-			    s->err, sizeof s->err,
-			    "interrupted while waiting for the reply to %s (still out of step)",
-			    client_verb_what(v));
-			abandon_stream(s);
-			return st;
-		}
-		if (st != SESSION_OK)
-			return st;
-		quiet_until = conn_now_ms() + SESSION_QUIET_MS;
-	}
-	struct client_result res;
-	enum session_status st = carry_out(s, client_probe_end(&s->c, &res));
-	if (reply)
-		smtp_reply_copy(reply, &s->c.last);
-	return st;
-}
-
-bool session_out_of_step(const struct smtp_session *s)
-{
-	return s->c.out_of_step;
-}
-
-bool session_raw_auth_open(const struct smtp_session *s)
-{
-	return s->c.raw_auth_open;
-}
-
-enum session_status session_raw(struct smtp_session *s, const char *data, size_t len, bool reveal)
-{
-	if (s->conn.fd < 0)
-		return session_fail(s, SESSION_ERR_STATE,
-				    "not connected (use \\connect HOST [PORT])");
-	if (!len)
-		return session_fail(s, SESSION_ERR_LOCAL, "nothing to send");
-	enum session_status st = SESSION_OK;
-	if (s->c.phase == PHASE_DATA)
-		st = session_flush(s); /* the lines typed before go first */
-	else
-		st = session_drain(s); /* what came unasked is not a reply to these bytes */
-	if (st != SESSION_OK)
-		return st;
-	client_raw(&s->c, data, len, reveal);
-	return session_send_bytes(s, data, len);
-}
-
 enum session_status session_drain(struct smtp_session *s)
 {
-	enum session_status st = drain_some(s);
+	enum session_status st = session_drain_some(s);
 	client_report_hidden(&s->c);
 	return st;
 }
@@ -790,174 +653,4 @@ enum session_status session_command(struct smtp_session *s, const char *line, co
 		    "first",
 		    client_verb_what(pd->v));
 	return session_send_command(s, line, shown, v, reply);
-}
-
-/* ---- connecting -------------------------------------------------------------------------- */
-
-/* ---- how a connection begins ------------------------------------------------------------ */
-
-int session_set_link(struct smtp_session *s, const struct session_link *l)
-{
-	struct proxy_addr a;
-	if (l->proxy_from && proxy_parse_addr(l->proxy_from, &a) < 0) {
-		session_fail(s, SESSION_ERR_LOCAL,
-			     "--proxy-from needs ADDR:PORT (192.0.2.1:4242 or [2001:db8::1]:4242), "
-			     "not '%s'",
-			     l->proxy_from);
-		return -1;
-	}
-	char *from = l->proxy_from ? strdup(l->proxy_from) : NULL;
-	char *sni = l->sni ? strdup(l->sni) : NULL;
-	if ((l->proxy_from && !from) || (l->sni && !sni)) {
-		free(from);
-		free(sni);
-		session_fail(s, SESSION_ERR_LOCAL, "out of memory");
-		return -1;
-	}
-	free(s->proxy_from);
-	free(s->sni);
-	s->proxy_from = from;
-	s->sni = sni;
-	s->lmtp = l->lmtp;
-	s->proxy = l->proxy;
-	client_set_lmtp(&s->c, l->lmtp);
-	return 0;
-}
-
-void session_set_lmtp(struct smtp_session *s, bool lmtp)
-{
-	s->lmtp = lmtp;
-	client_set_lmtp(&s->c, lmtp);
-}
-
-/*
- * The PROXY protocol header goes first, before the greeting (the server reads it before it
- * says anything): the client it names is --proxy-from, else the connection's real local
- * address, and the server is the real peer. Shown as a local event, decoded for v2.
- */
-static enum session_status send_proxy_header(struct smtp_session *s)
-{
-	struct proxy_addr src, dst;
-	proxy_addr_of_socket(s->conn.fd, true, &dst);
-	if (s->proxy_from)
-		proxy_parse_addr(s->proxy_from, &src); /* checked by session_set_link */
-	else
-		proxy_addr_of_socket(s->conn.fd, false, &src);
-	unsigned char hdr[PROXY_HEADER_MAX];
-	size_t n = proxy_build(s->proxy, &src, &dst, hdr);
-	if (!n) {
-		enum session_status st = session_fail(
-		    s, SESSION_ERR_LOCAL,
-		    "--proxy-from %s is IPv%c but the connection is IPv%c: a PROXY header names "
-		    "two addresses of one family",
-		    s->proxy_from, src.family == AF_INET ? '4' : '6',
-		    dst.family == AF_INET ? '4' : '6');
-		session_close(s, true, "connection closed: no PROXY header could be built");
-		return st;
-	}
-	char what[300];
-	proxy_describe(s->proxy, &src, &dst, n, what, sizeof what);
-	session_notify(s, SEV_INFO, "%s", what);
-	return session_send_bytes(s, hdr, n);
-}
-
-/* TLS_STARTTLS: EHLO, STARTTLS, the handshake and EHLO again, or a failure. */
-static enum session_status require_starttls(struct smtp_session *s)
-{
-	char line[300];
-	snprintf(line, sizeof line, "%s %s", session_hello_verb(s), s->p.ehlo_name);
-	struct smtp_reply rep;
-	smtp_reply_init(&rep);
-	enum session_status st = session_send_command(s, line, NULL, VERB_EHLO, &rep);
-	if (st == SESSION_OK && rep.code != 250)
-		st = session_fail(s, SESSION_ERR_TLS, "%.4s refused (%d): cannot ask for STARTTLS",
-				  line, rep.code);
-	else if (st == SESSION_OK && !caps_has(&s->c.caps, "STARTTLS"))
-		st = session_fail(s, SESSION_ERR_TLS,
-				  "the server does not offer STARTTLS: stopping here, nothing more "
-				  "is sent in plaintext");
-	if (st == SESSION_OK)
-		st = session_send_command(s, "STARTTLS", NULL, VERB_STARTTLS, &rep);
-	if (st == SESSION_OK && rep.code != 220)
-		st =
-		    session_fail(s, SESSION_ERR_TLS,
-				 "the server refused STARTTLS (%d): stopping here, nothing more is "
-				 "sent in plaintext",
-				 rep.code);
-	if (st == SESSION_OK && !s->conn.ssl)
-		st = SESSION_ERR_TLS;
-	if (st == SESSION_OK)
-		st = session_send_command(s, line, NULL, VERB_EHLO, NULL);
-	smtp_reply_free(&rep);
-	if (st == SESSION_ERR_TLS && s->conn.fd >= 0)
-		session_close(s, true, "connection closed: TLS was required");
-	return st;
-}
-
-enum session_status session_connect(struct smtp_session *s, const char *host, const char *port,
-				    enum tls_mode mode)
-{
-	if (s->conn.fd >= 0)
-		session_disconnect(s, "connection closed (new connection)");
-	reset_connection_state(s);
-	free(s->host);
-	s->host = strdup(host);
-	if (!s->host)
-		return session_fail(s, SESSION_ERR_LOCAL, "out of memory");
-	if (!port)
-		port = mode == TLS_IMPLICIT ? "465" : mode == TLS_STARTTLS ? "587" : "25";
-	snprintf(s->port, sizeof s->port, "%s", port);
-	s->mode = mode;
-	char err[512] = "";
-	session_before_wait(s);
-	long long t0 = conn_now_ms();
-	int r = conn_connect(&s->conn, host, port, s->p.family, s->p.timeout_ms, s->intr, err,
-			     sizeof err);
-	long took = (long)(conn_now_ms() - t0);
-	if (r != 0) {
-		client_set_phase(&s->c, PHASE_DISCONNECTED);
-		return session_fail(s,
-				    r == CONN_IO_INTERRUPTED ? SESSION_ERR_INTERRUPTED
-				    : r == CONN_IO_TIMEOUT   ? SESSION_ERR_TIMEOUT
-							     : SESSION_ERR_NET,
-				    "%s", err);
-	}
-	if (s->conn.unix_socket)
-		notify_timed(s, took, "connected to UNIX socket %s%s", s->conn.peer_addr,
-			     s->lmtp ? " (LMTP)" : "");
-	else if (strcmp(host, s->conn.peer_addr) == 0)
-		notify_timed(s, took, "connected to %s port %u", s->conn.peer_addr,
-			     s->conn.peer_port);
-	else
-		notify_timed(s, took, "connected to %s (%s) port %u", host, s->conn.peer_addr,
-			     s->conn.peer_port);
-	client_set_phase(&s->c, PHASE_GREETING);
-	enum session_status st = s->proxy ? send_proxy_header(s) : SESSION_OK;
-	s->implicit_tls = mode == TLS_IMPLICIT;
-	if (st == SESSION_OK && mode == TLS_IMPLICIT)
-		st = session_handshake(s);
-	if (st == SESSION_OK) {
-		client_connected(&s->c, conn_now_ms());
-		st = session_wait_reply(s, s->c.sent_seq, VERB_GREETING, NULL);
-		if (st == SESSION_OK && mode == TLS_STARTTLS && s->c.greeting >= 400) {
-			/* no EHLO, no STARTTLS to a server that refused us */
-			st = session_fail(s, SESSION_ERR_REFUSED,
-					  "the server refused the session (%d): stopping before "
-					  "STARTTLS, nothing is sent",
-					  s->c.greeting);
-			session_close(s, true, "connection closed: the session was refused");
-		} else if (st == SESSION_OK && mode == TLS_STARTTLS) {
-			st = require_starttls(s);
-		}
-	}
-	if (st == SESSION_OK)
-		return st;
-	if (s->conn.fd >= 0 && st != SESSION_ERR_PROTO && st != SESSION_ERR_TIMEOUT &&
-	    st != SESSION_ERR_INTERRUPTED)
-		session_close(s, true, s->err);
-	if (st == SESSION_ERR_TIMEOUT || st == SESSION_ERR_INTERRUPTED)
-		session_close(s, true, "connection abandoned");
-	if (s->c.phase == PHASE_CLOSED)
-		client_set_phase(&s->c, PHASE_DISCONNECTED);
-	return st;
 }

@@ -128,6 +128,20 @@ enum session_status session_send_command(struct smtp_session *s, const char *lin
 					 const char *shown, enum client_verb v,
 					 struct smtp_reply *reply);
 
+/* session.c's reading, shared by the session's files: what the engine's action asks for,
+   feeding the bytes read to the engine (*done: a reply completed), a read (waiting until
+   deadline_ms; -1: no wait), dropping a message whose connection ended, a drain of what the
+   server sent unasked, and the state of a new or closed connection. */
+enum session_status session_carry_out(struct smtp_session *s, enum client_action a);
+enum session_status session_feed(struct smtp_session *s, bool *done);
+enum session_status session_read_some(struct smtp_session *s, long long deadline_ms);
+void session_abandon_stream(struct smtp_session *s);
+enum session_status session_drain_some(struct smtp_session *s);
+void session_reset_connection(struct smtp_session *s);
+/* An info event that carries a duration (the connect time). */
+__attribute__((format(printf, 3, 4))) void session_notify_timed(struct smtp_session *s, long ms,
+								 const char *fmt, ...);
+
 /* session_tls.c: the handshake on the connection (implicit, or after STARTTLS's 220). */
 enum session_status session_handshake(struct smtp_session *s);
 enum session_status session_upgrade_tls(struct smtp_session *s);
