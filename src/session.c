@@ -549,11 +549,11 @@ enum session_status session_send_command(struct smtp_session *s, const char *lin
 	return session_wait_reply(s, s->c.sent_seq, v, reply);
 }
 
-/* A chunk's octets as events: lines (split after LF) up to SESSION_CHUNK_SHOWN, then the
-   count of the rest. */
-static void emit_chunk(struct smtp_session *s, const char *data, size_t len)
+void session_emit_chunk(struct smtp_session *s, const char *data, size_t len,
+			unsigned long long *reported, bool quiet)
 {
-	size_t shown = len < SESSION_CHUNK_SHOWN ? len : SESSION_CHUNK_SHOWN;
+	size_t room = *reported < SESSION_CHUNK_SHOWN ? SESSION_CHUNK_SHOWN - *reported : 0;
+	size_t shown = len < room ? len : room;
 	for (size_t pos = 0; pos < shown;) {
 		const char *lf = memchr(data + pos, '\n', shown - pos);
 		size_t end = lf ? (size_t)(lf - data) + 1 : shown;
@@ -562,18 +562,25 @@ static void emit_chunk(struct smtp_session *s, const char *data, size_t len)
 					   .len = end - pos,
 					   .elapsed_ms = -1,
 					   .chunk = true,
+					   .quiet = quiet,
 					   .octets = end - pos};
 		session_emit(s, &ev);
 		pos = end;
 	}
-	if (len > shown) {
-		struct session_event ev = {.type = SEV_SENT,
-					   .text = "",
-					   .elapsed_ms = -1,
-					   .chunk = true,
-					   .chunk_omitted = len - shown};
-		session_emit(s, &ev);
-	}
+	*reported += shown;
+}
+
+void session_emit_chunk_omitted(struct smtp_session *s, unsigned long long n, bool quiet)
+{
+	if (!n)
+		return;
+	struct session_event ev = {.type = SEV_SENT,
+				   .text = "",
+				   .elapsed_ms = -1,
+				   .chunk = true,
+				   .quiet = quiet,
+				   .chunk_omitted = n};
+	session_emit(s, &ev);
 }
 
 enum session_status session_command_payload(struct smtp_session *s, const char *line,
@@ -594,7 +601,9 @@ enum session_status session_command_payload(struct smtp_session *s, const char *
 	enum client_verb v = client_classify(line, s->c.in_auth);
 	struct client_command o;
 	client_command(&s->c, &o, line, NULL, v, 0, 0);
-	emit_chunk(s, data, len);
+	unsigned long long reported = 0;
+	session_emit_chunk(s, data, len, &reported, false);
+	session_emit_chunk_omitted(s, len - reported, false);
 	size_t n = strlen(line);
 	char *wire = malloc(n + 2 + len);
 	if (!wire)

@@ -87,7 +87,9 @@ enum session_status session_bdat_begin(struct smtp_session *s, unsigned long lon
 	if (s->c.phase != PHASE_BDAT) { /* the first chunk of a message: a new view */
 		buf_reset(&s->bview.line);
 		s->bview.line_len = s->bview.shown = 0;
-		s->bview.quiet_wanted = session_quiet_wanted(s);
+		/* the screen's view of the octets; transcripts get them exact, as chunk events */
+		s->bview.quiet_wanted = false;
+		s->bview.screen_only = true;
 	}
 	char line[64];
 	int n = snprintf(line, sizeof line, "BDAT %llu%s", size, last ? " LAST" : "");
@@ -113,6 +115,7 @@ enum session_status session_bdat_write(struct smtp_session *s, const void *data,
 		return session_fail(s, SESSION_ERR_LOCAL,
 				    "%zu octets do not fit in the chunk: %llu remain", len,
 				    s->chunk.left);
+	session_emit_chunk(s, data, len, &s->chunk.reported, true);
 	session_view_bytes(s, &s->bview, data, len);
 	session_before_wait(s);
 	enum session_status st = session_send_bytes(s, data, len);
@@ -135,6 +138,7 @@ static enum session_status chunk_close(struct smtp_session *s, unsigned long lon
 				    "the chunk is not complete: %llu more octets are owed",
 				    s->chunk.left);
 	session_view_flush(s, &s->bview); /* a chunk need not end a line */
+	session_emit_chunk_omitted(s, s->chunk.size - s->chunk.reported, true);
 	*seq = s->chunk.seq;
 	s->chunk.open = false;
 	return SESSION_OK;

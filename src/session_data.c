@@ -110,6 +110,7 @@ static void view_line(struct smtp_session *s, struct body_view *v, const char *t
 				   .len = len,
 				   .body = true,
 				   .quiet = quiet,
+				   .screen_only = v->screen_only,
 				   .elapsed_ms = -1};
 	session_emit(s, &ev);
 	if (text == v->line.data)

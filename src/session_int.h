@@ -43,7 +43,8 @@ struct session_chunk {
 	bool open;
 	bool last;
 	unsigned long long size, left;
-	unsigned long long seq; /* the engine's sent_seq of its command */
+	unsigned long long seq;	     /* the engine's sent_seq of its command */
+	unsigned long long reported; /* octets reported as chunk events (session_emit_chunk) */
 };
 
 /* Shows the lines of encoded body bytes, the first body_echo_max of them in full (the body of
@@ -53,6 +54,7 @@ struct body_view {
 	size_t line_len; /* its whole length so far */
 	size_t shown;
 	bool quiet_wanted; /* a listener wants the lines past the screen's limit */
+	bool screen_only;  /* lines for the screen only (event.h): a BDAT chunk's */
 };
 /* Shows the lines of p[0..n); a line cut by the end stays for the next call. */
 void session_view_bytes(struct smtp_session *s, struct body_view *v, const char *p, size_t n);
@@ -93,6 +95,16 @@ struct smtp_session {
 	struct body_view bview; /* the octets of the chunks of one message, as shown */
 	char err[512];
 };
+
+/*
+ * Reports octets of a BDAT chunk as chunk events (event.h): split after each LF, while the
+ * chunk's *reported octets stay under SESSION_CHUNK_SHOWN; session_emit_chunk_omitted then
+ * counts the rest, once the chunk is whole. quiet: for transcripts only (the screen shows the
+ * chunk as body lines).
+ */
+void session_emit_chunk(struct smtp_session *s, const char *data, size_t len,
+			unsigned long long *reported, bool quiet);
+void session_emit_chunk_omitted(struct smtp_session *s, unsigned long long n, bool quiet);
 
 /* Reports an event to the listeners (the session fills in the channel and the peer). */
 void session_emit(struct smtp_session *s, struct session_event *ev);
@@ -140,7 +152,7 @@ enum session_status session_drain_some(struct smtp_session *s);
 void session_reset_connection(struct smtp_session *s);
 /* An info event that carries a duration (the connect time). */
 __attribute__((format(printf, 3, 4))) void session_notify_timed(struct smtp_session *s, long ms,
-								 const char *fmt, ...);
+								const char *fmt, ...);
 
 /* session_tls.c: the handshake on the connection (implicit, or after STARTTLS's 220). */
 enum session_status session_handshake(struct smtp_session *s);

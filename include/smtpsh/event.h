@@ -74,6 +74,10 @@ struct session_event {
 	   that many octets of the chunk are not reported (a big chunk), text is empty. */
 	bool chunk;
 	unsigned long long chunk_omitted;
+	/* SEV_SENT body line of a BDAT chunk as the screen shows it (the first body_echo_max
+	   lines, CRLF cut): the same octets come as quiet chunk events, exact, which a
+	   transcript records instead; a transcript skips this one. */
+	bool screen_only;
 	/* Every event: the connection it belongs to, as session_connect() was asked (host NULL
 	   before the first one; the last one's after it ended), and whether it is open. A
 	   transcript's header names them: the writer learns them here, not from the session. */

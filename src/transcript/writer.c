@@ -218,8 +218,8 @@ void transcript_event(const struct session_event *ev, void *arg)
 {
 	struct transcript_writer *w = arg;
 	hear_connection(w, ev);
-	if (!w->f)
-		return;
+	if (!w->f || ev->screen_only)
+		return; /* a BDAT chunk is recorded from its chunk events */
 	header(w);
 	buf_reset(&w->line);
 	if (w->times && ev->elapsed_ms >= 0 &&

@@ -34,6 +34,7 @@ CURATED = [
     ("09-rset-second-message", "plain",      25,  [],        None),
     ("10-xclient",             "xclient",    25,  [],        None),
     ("12-raw-bytes",           "plain",      25,  [],        None),
+    ("13-bdat",                "plain",      25,  [],        None),
 ]
 
 # Recorded against the Dovecot LMTP lab on its UNIX socket (make_curated.py), with smtpsh's
