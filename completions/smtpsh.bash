@@ -19,12 +19,15 @@ _smtpsh()
 		--subject --body --body-file --attach --header --chunking --notify --ret
 		--envid --auth --user
 		--practice --serve --listen --maildir --script --lmtp --sni --proxy
-		--proxy-from"
+		--proxy-from --tls-min --tls-max --ciphers --ciphersuites --groups --no-sni
+		--cert --key --key-password-command"
 	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
 	with_arg+="--record --replay --replay-user --password-command --oauth-token-command "
 	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
 	with_arg+="--notify --ret --envid "
 	with_arg+="--auth --user --listen --maildir --script --sni --proxy --proxy-from "
+	with_arg+="--tls-min --tls-max --ciphers --ciphersuites --groups --cert --key "
+	with_arg+="--key-password-command "
 	COMPREPLY=()
 
 	# --opt=value: bash splits it into "--opt" "=" "value"
@@ -34,7 +37,7 @@ _smtpsh()
 		prev=${COMP_WORDS[COMP_CWORD - 2]}
 	fi
 	case $prev in
-	--cafile | -f | --file | --record | --replay | --body-file | --attach | --script)
+	--cafile | -f | --file | --record | --replay | --body-file | --attach | --script | --cert | --key)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
@@ -54,6 +57,10 @@ _smtpsh()
 		;;
 	--proxy)
 		COMPREPLY=($(compgen -W "v1 v2" -- "$cur"))
+		return
+		;;
+	--tls-min | --tls-max)
+		COMPREPLY=($(compgen -W "1.0 1.1 1.2 1.3" -- "$cur"))
 		return
 		;;
 	--color)

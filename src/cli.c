@@ -53,6 +53,7 @@ enum {
 	OPT_SNI,
 	OPT_PROXY,
 	OPT_PROXY_FROM,
+	OPT_TLS_CONTROL, /* --tls-min --ciphers --cert ...: set by tls_control_set() by name */
 };
 
 static const char short_options[] = "46f:hp:VX";
@@ -107,6 +108,15 @@ static const struct option long_options[] = {
     {"sni", required_argument, NULL, OPT_SNI},
     {"proxy", required_argument, NULL, OPT_PROXY},
     {"proxy-from", required_argument, NULL, OPT_PROXY_FROM},
+    {"tls-min", required_argument, NULL, OPT_TLS_CONTROL},
+    {"tls-max", required_argument, NULL, OPT_TLS_CONTROL},
+    {"ciphers", required_argument, NULL, OPT_TLS_CONTROL},
+    {"ciphersuites", required_argument, NULL, OPT_TLS_CONTROL},
+    {"groups", required_argument, NULL, OPT_TLS_CONTROL},
+    {"no-sni", no_argument, NULL, OPT_TLS_CONTROL},
+    {"cert", required_argument, NULL, OPT_TLS_CONTROL},
+    {"key", required_argument, NULL, OPT_TLS_CONTROL},
+    {"key-password-command", required_argument, NULL, OPT_TLS_CONTROL},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -140,14 +150,33 @@ void cli_usage(FILE *f)
 	      "      --lmtp            speak LMTP (RFC 2033): LHLO, one reply per recipient\n"
 	      "                        after the final \".\" (or BDAT LAST); with --serve or\n"
 	      "                        --practice the practice server speaks it\n"
-	      "      --sni NAME        TLS over a UNIX socket: send and check NAME (without\n"
-	      "                        it no server name is checked, and smtpsh says so)\n"
+	      "      --sni NAME        send and check the server name NAME instead of HOST\n"
+	      "                        (over a UNIX socket, without it no server name is\n"
+	      "                        checked, and smtpsh says so)\n"
 	      "      --proxy VERSION   send a PROXY protocol header (v1 text, v2 binary)\n"
 	      "                        before the greeting\n"
 	      "      --proxy-from ADDR:PORT\n"
 	      "                        the client the PROXY header names (default: the\n"
 	      "                        connection's own local address and port)\n"
 	      "  HOST may be a UNIX socket's path: one that starts with / or ./\n"
+	      "\n",
+	      f);
+	fputs("TLS controls (also \\connect flags and profile keys):\n"
+	      "      --tls-min VERSION lowest TLS version offered: 1.0, 1.1, 1.2 (default)\n"
+	      "                        or 1.3; below 1.2 lowers OpenSSL's security level\n"
+	      "                        to 0 (the TLS line says so)\n"
+	      "      --tls-max VERSION highest TLS version offered (default 1.3)\n"
+	      "      --ciphers LIST    OpenSSL cipher list for TLS 1.2 and below\n"
+	      "      --ciphersuites LIST\n"
+	      "                        TLS 1.3 cipher suites (TLS_AES_128_GCM_SHA256:...)\n"
+	      "      --groups LIST     key exchange groups (X25519:P-256:...)\n"
+	      "      --no-sni          send no server name (the name is still checked)\n"
+	      "      --cert FILE       client certificate (PEM, may hold its chain and key)\n"
+	      "      --key FILE        the client certificate's private key (PEM)\n"
+	      "      --key-password-command CMD\n"
+	      "                        run CMD with /bin/sh; its first line is the key's\n"
+	      "                        passphrase (without it an encrypted key is asked\n"
+	      "                        for on the terminal)\n"
 	      "\n",
 	      f);
 	fputs("Logging in (\\auth in the shell, --auth with --send):\n"
@@ -453,6 +482,13 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 			}
 			c->proxy_from = optarg;
 			break;
+		case OPT_TLS_CONTROL:
+			if (tls_control_set(&c->tls, long_options[idx].name, optarg, err,
+					    sizeof err) < 0) {
+				fprintf(stderr, "smtpsh: %s\n", err);
+				return leave(status, EXIT_USAGE);
+			}
+			break;
 		case 'h':
 			cli_usage(stdout);
 			return leave(status, EXIT_OK);
@@ -593,7 +629,8 @@ static enum cli_action practice_options(struct cli *cli, int *status)
 	struct practice_options *o = &c->practice_opt;
 	if (o->serve) {
 		if (c->practice || cli->nargs > 1 || c->profile || c->replay.path || c->script ||
-		    c->send || c->proxy || c->sni) {
+		    c->send || c->proxy || c->sni ||
+		    !tls_controls_equal(&c->tls, &(struct tls_controls){0})) {
 			fputs("smtpsh: --serve takes only a PORT (and --listen, --maildir, "
 			      "--script, --lmtp)\n",
 			      stderr);
@@ -652,6 +689,10 @@ enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
 	}
 	if (parse_environment(&c->env, &c->histsize) < 0 || !check_transcript_options(&c->opt))
 		return leave(status, EXIT_USAGE);
+	if (tls_controls_check(&c->opt.tls, err, sizeof err) < 0) {
+		fprintf(stderr, "smtpsh: %s\n", err);
+		return leave(status, EXIT_USAGE);
+	}
 	if (c->opt.proxy_from && !c->opt.proxy) {
 		fputs("smtpsh: --proxy-from goes with --proxy v1|v2\n", stderr);
 		return leave(status, EXIT_USAGE);

@@ -4,7 +4,10 @@
  * (net/tls.c); the SSL object stays here, behind session_tls_summary() and
  * session_describe_tls().
  */
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "smtpsh/session.h"
 
@@ -14,13 +17,82 @@
 
 /* ---- TLS --------------------------------------------------------------------------------- */
 
+/* The strings of a tls_controls, to copy and free them in one loop. */
+static const size_t control_strings[] = {
+    offsetof(struct tls_controls, ciphers), offsetof(struct tls_controls, ciphersuites),
+    offsetof(struct tls_controls, groups),  offsetof(struct tls_controls, cert),
+    offsetof(struct tls_controls, key),	    offsetof(struct tls_controls, key_password_command),
+};
+#define CONTROL_STRINGS (sizeof control_strings / sizeof control_strings[0])
+
+static const char **string_at(struct tls_controls *t, size_t i)
+{
+	return (const char **)(void *)((char *)t + control_strings[i]);
+}
+
+void session_free_tls_controls(struct smtp_session *s)
+{
+	for (size_t i = 0; i < CONTROL_STRINGS; i++)
+		free((void *)*string_at(&s->tls, i));
+	memset(&s->tls, 0, sizeof s->tls);
+}
+
+/* Makes s->ctx from the parameters and the controls, when there is none yet. */
+static int make_context(struct smtp_session *s, char *err, size_t errlen)
+{
+	if (s->ctx)
+		return 0;
+	struct tls_options opt = {.cafile = s->p.cafile,
+				  .insecure = s->p.insecure,
+				  .ctl = &s->tls,
+				  .passphrase = s->p.key_passphrase,
+				  .passphrase_arg = s->p.key_passphrase_arg};
+	s->ctx = tls_context_new(&opt, err, errlen);
+	return s->ctx ? 0 : -1;
+}
+
+int session_set_tls_controls(struct smtp_session *s, const struct tls_controls *t)
+{
+	char err[512];
+	/* said by the caller (smtpsh: ..., \\connect: ...), not as an event of a connection */
+	if (tls_controls_check(t, err, sizeof err) < 0) {
+		snprintf(s->err, sizeof s->err, "%s", err);
+		return -1;
+	}
+	if (tls_controls_equal(&s->tls, t))
+		return 0;
+	struct tls_controls copy = *t;
+	bool nomem = false;
+	for (size_t i = 0; i < CONTROL_STRINGS; i++) {
+		const char **p = string_at(&copy, i);
+		if (*p && !(*p = strdup(*p)))
+			nomem = true;
+	}
+	session_free_tls_controls(s);
+	s->tls = copy;
+	if (s->ctx) { /* a connection's SSL keeps its own reference */
+		SSL_CTX_free(s->ctx);
+		s->ctx = NULL;
+	}
+	if (nomem) {
+		session_free_tls_controls(s);
+		snprintf(s->err, sizeof s->err, "out of memory");
+		return -1;
+	}
+	static const struct tls_controls none;
+	if (!tls_controls_equal(&s->tls, &none) && make_context(s, err, sizeof err) < 0) {
+		session_free_tls_controls(s);
+		snprintf(s->err, sizeof s->err, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 enum session_status session_handshake(struct smtp_session *s)
 {
 	char err[512] = "";
 	if (!s->ctx) {
-		struct tls_options opt = {.cafile = s->p.cafile, .insecure = s->p.insecure};
-		s->ctx = tls_context_new(&opt, err, sizeof err);
-		if (!s->ctx) {
+		if (make_context(s, err, sizeof err) < 0) {
 			enum session_status st = session_fail(s, SESSION_ERR_TLS, "%s", err);
 			session_close(s, true, "TLS could not be set up");
 			return st;
@@ -28,9 +100,11 @@ enum session_status session_handshake(struct smtp_session *s)
 	}
 	session_before_wait(s);
 	long long t0 = conn_now_ms();
-	/* Over a UNIX socket there is no host name to check but the one --sni gives. */
-	const char *name = s->conn.unix_socket ? s->sni : s->host;
-	int r = tls_handshake(&s->conn, s->ctx, name, s->p.timeout_ms, s->intr, err, sizeof err);
+	/* --sni NAME is sent and checked instead of the host (a server reached by its address);
+	   over a UNIX socket there is no host name to check but the one --sni gives. */
+	const char *name = s->sni ? s->sni : s->conn.unix_socket ? NULL : s->host;
+	int r = tls_handshake(&s->conn, s->ctx, name, &s->tls, s->p.timeout_ms, s->intr, err,
+			      sizeof err);
 	long took = (long)(conn_now_ms() - t0);
 	if (r != 0) {
 		enum session_status st = session_fail(

@@ -13,6 +13,7 @@
 #include "smtpsh/proto.h"
 #include "smtpsh/replay.h"
 #include "smtpsh/send.h"
+#include "smtpsh/tlsctl.h"
 
 /* What the command line (or the environment) asked for; NULL / false / 0: not given. */
 struct cli_options {
@@ -30,10 +31,11 @@ struct cli_options {
 	bool no_rc;
 	bool list_profiles;
 	enum conn_family family;
-	bool lmtp;		/* --lmtp */
-	int proxy;		/* --proxy v1|v2: 1 or 2 */
-	const char *proxy_from; /* --proxy-from ADDR:PORT */
-	const char *sni;	/* --sni NAME */
+	bool lmtp;		 /* --lmtp */
+	int proxy;		 /* --proxy v1|v2: 1 or 2 */
+	const char *proxy_from;	 /* --proxy-from ADDR:PORT */
+	const char *sni;	 /* --sni NAME */
+	struct tls_controls tls; /* --tls-min, --ciphers, --cert... (tlsctl.h) */
 	bool explain, timing, show_raw, pipeline, step;
 	const char *record;
 	struct replay_options replay;

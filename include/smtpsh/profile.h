@@ -41,6 +41,9 @@ struct profile {
 	const char *cafile;           /* NULL: the system store (a leading ~/ is the home) */
 	const char *ehlo;             /* the automatic EHLO's name, or NULL */
 	const char *note;             /* one line shown before connecting, or NULL */
+	/* TLS controls (tlsctl.h) as written, checked by tls_control_set when read; or NULL */
+	const char *tls_min, *tls_max, *ciphers, *ciphersuites, *groups, *no_sni, *cert, *key,
+	    *key_password_command;
 	int timeout_ms;               /* 0: not set */
 	bool builtin;                 /* a preset that ships with smtpsh */
 	unsigned line;                /* the line of its [name] in the file (0 for presets) */

@@ -24,6 +24,7 @@
 #include "smtpsh/client.h"
 #include "smtpsh/event.h"
 #include "smtpsh/proto.h"
+#include "smtpsh/tlsctl.h"
 
 struct smtp_session;
 
@@ -59,6 +60,9 @@ struct session_params {
 	   write): the caller flushes its buffered output there. NULL: nothing. */
 	void (*before_wait)(void *arg);
 	void *before_wait_arg;
+	/* Asks for the passphrase of an encrypted --key (tlsctl.h); NULL: such a key fails. */
+	tls_passphrase_fn key_passphrase;
+	void *key_passphrase_arg;
 };
 
 /*
@@ -69,10 +73,13 @@ struct session_link {
 	bool lmtp; /* LMTP (RFC 2033): LHLO, one reply per accepted recipient after "." */
 	int proxy; /* 0, or 1 / 2: a PROXY protocol header of that version right after
 		      connecting, before the greeting (proxy.h) */
-	const char *proxy_from; /* "ADDR:PORT" the header names as the client; NULL: the
-				   connection's real local address and port */
-	const char *sni;	/* TLS over a UNIX socket: the server name to send and check;
-				   NULL: none is checked (said when TLS starts) */
+	const char *proxy_from;	 /* "ADDR:PORT" the header names as the client; NULL: the
+				    connection's real local address and port */
+	const char *sni;	 /* the server name to send and check instead of the host (over
+				    a UNIX socket: NULL, none is checked, said when TLS starts) */
+	struct tls_controls tls; /* --tls-min, --ciphers, --cert...: a change makes a new TLS
+				    context (a client key is loaded, and its passphrase asked,
+				    when the link is set) */
 };
 
 /* A new, disconnected session; params are copied. NULL when memory ran out. */
@@ -80,7 +87,9 @@ struct smtp_session *session_new(const struct session_params *params);
 void session_free(struct smtp_session *s);
 
 /* Sets how the next connections begin and speak (strings are copied). 0, or -1 (the message
-   in session_error()) when --proxy-from is no ADDR:PORT or memory ran out. */
+   in session_error()) when --proxy-from is no ADDR:PORT, the TLS controls do not go together
+   or cannot be applied (a client certificate or key that cannot be loaded, a key that does
+   not match its certificate), or memory ran out. */
 int session_set_link(struct smtp_session *s, const struct session_link *link);
 /* Speak LMTP (true) or SMTP from the next connection on, the rest of the link unchanged (a
    replay of a transcript whose header says "protocol: lmtp"). */

@@ -15,6 +15,7 @@
 #include "smtpsh/escape.h"
 #include "smtpsh/profiles.h"
 #include "smtpsh/send.h"
+#include "smtpsh/tlsctl.h"
 #include "smtpsh/practice_cmd.h"
 #include "smtpsh/raw_cmd.h"
 #include "smtpsh/verbs.h"
@@ -38,7 +39,24 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 			mode = TLS_STARTTLS;
 		else if (strcmp(argv[i], "--plain") == 0)
 			mode = TLS_NONE;
-		else if (argv[i][0] == '-' && argv[i][1] == '-') {
+		else if (strcmp(argv[i], "--sni") == 0 && i + 1 < argc)
+			link.sni = argv[++i];
+		else if (argv[i][0] == '-' && argv[i][1] == '-' &&
+			 tls_control_arity(argv[i] + 2) >= 0) {
+			/* the TLS controls of the command line, for this connection */
+			const char *name = argv[i] + 2;
+			bool valued = tls_control_arity(name) == 1;
+			if (valued && i + 1 >= argc) {
+				shell_error(sh, "\\connect: %s needs a value", argv[i]);
+				return;
+			}
+			char err[300];
+			if (tls_control_set(&link.tls, name, valued ? argv[++i] : NULL, err,
+					    sizeof err) < 0) {
+				shell_error(sh, "\\connect: %s", err);
+				return;
+			}
+		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
 			shell_error(sh, "\\connect: unknown option %s", argv[i]);
 			return;
 		} else if (!host)
@@ -52,7 +70,8 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 	}
 	if (!host) {
 		shell_error(sh, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain] "
-				"[--lmtp|--smtp]");
+				"[--lmtp|--smtp] [--sni NAME] [TLS controls: --tls-min VER, "
+				"--cert FILE...]");
 		return;
 	}
 	if (session_set_link(sh->session, &link) < 0) {
@@ -387,10 +406,14 @@ static void complete_files(struct candidates *c)
 /* \connect: host, then port, then --tls/--starttls/--plain. */
 static void complete_connect(struct candidates *c)
 {
-	static const char *const opts[] = {"--tls", "--starttls", "--plain", "--lmtp", "--smtp"};
-	if (c->nwords >= 2 || c->text[0] == '-')
+	static const char *const opts[] = {"--tls",  "--starttls", "--plain",
+					   "--lmtp", "--smtp",	   "--sni"};
+	if (c->nwords >= 2 || c->text[0] == '-') {
 		for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
 			candidates_offer(c, opts[i]);
+		for (size_t i = 0; tls_control_flags[i]; i++)
+			candidates_offer(c, tls_control_flags[i]);
+	}
 	if (c->nwords == 1 && c->text[0] != '-')
 		candidates_offer(c, "localhost");
 }
@@ -417,9 +440,13 @@ static void complete_help(struct candidates *c)
 const struct meta_command meta_commands[] = {
     {.name = "connect",
      .run = cmd_connect,
-     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp]",
+     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp] [--sni NAME] "
+	     "[--tls-min VER] [--tls-max VER] [--ciphers LIST] [--ciphersuites LIST] "
+	     "[--groups LIST] [--no-sni] [--cert FILE] [--key FILE] "
+	     "[--key-password-command CMD]",
      .help = "connect to an SMTP (or --lmtp: LMTP) server; HOST may be a UNIX socket path "
-	     "(/... or ./...) (says QUIT to the current one first)",
+	     "(/... or ./...) (says QUIT to the current one first); the TLS controls are "
+	     "smtpsh's options of the same names, for this connection",
      .complete = complete_connect},
     {.name = "disconnect",
      .run = cmd_disconnect,
