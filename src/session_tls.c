@@ -187,6 +187,11 @@ bool session_tls_verified(const struct smtp_session *s)
 	return s->conn.ssl != NULL && s->verified;
 }
 
+bool session_tls_client_cert(const struct smtp_session *s)
+{
+	return s->conn.ssl != NULL && tls_client_cert_sent(s->conn.ssl);
+}
+
 void session_tls_summary(const struct smtp_session *s, struct buf *out)
 {
 	if (s->conn.ssl)

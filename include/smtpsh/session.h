@@ -278,6 +278,8 @@ bool session_connected(const struct smtp_session *s);
 bool session_tls(const struct smtp_session *s);
 /* Under TLS with a verified certificate (not just --insecure)? */
 bool session_tls_verified(const struct smtp_session *s);
+/* Under TLS, and a client certificate was sent (the server asked, --cert gave one)? */
+bool session_tls_client_cert(const struct smtp_session *s);
 /* Is the peer a loopback address (127.0.0.0/8, ::1) or a UNIX-domain socket (this host)? */
 bool session_peer_loopback(const struct smtp_session *s);
 /* After a 334 reply to AUTH: the next line is a SASL response (a secret), not a command. */

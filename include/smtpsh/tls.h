@@ -52,5 +52,7 @@ void tls_summary(SSL *ssl, struct buf *out);
 void tls_describe(SSL *ssl, struct buf *out);
 /* Did the peer certificate verify? */
 bool tls_verified(SSL *ssl);
+/* Was a client certificate sent in the handshake (the server asked for one)? */
+bool tls_client_cert_sent(SSL *ssl);
 
 #endif

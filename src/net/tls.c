@@ -343,12 +343,17 @@ static void append_verify(struct buf *out, SSL *ssl)
 	}
 }
 
+bool tls_client_cert_sent(SSL *ssl)
+{
+	return sent_cert_index() >= 0 && SSL_get_ex_data(ssl, sent_cert_index()) != NULL;
+}
+
 /* What the TLS controls changed, for the TLS line (and so the transcript): a lowered security
    level, the client certificate sent. */
 static void append_controls_note(struct buf *out, SSL *ssl)
 {
 	X509 *mine = SSL_get_certificate(ssl);
-	if (mine && sent_cert_index() >= 0 && SSL_get_ex_data(ssl, sent_cert_index())) {
+	if (mine && tls_client_cert_sent(ssl)) {
 		buf_puts(out, ", client certificate sent (");
 		append_name(out, X509_get_subject_name(mine));
 		buf_puts(out, ")");

@@ -521,7 +521,8 @@ const struct meta_command meta_commands[] = {
      .args = "[MECH] [USER]",
      .help = "log in: the whole AUTH exchange (PLAIN, LOGIN, CRAM-MD5, XOAUTH2), every step "
 	     "shown; the password from --password-command, SMTPSH_PASSWORD, ~/.netrc or a "
-	     "prompt without echo",
+	     "prompt without echo; \\auth EXTERNAL [AUTHZID] logs in with the --cert client "
+	     "certificate (RFC 4422)",
      .complete = auth_complete},
     {.name = "b64",
      .run = auth_cmd_b64,
