@@ -126,13 +126,21 @@ void session_describe_tls(const struct smtp_session *s, struct buf *out)
 		return;
 	}
 	if (!s->conn.ssl) {
-		buf_printf(out, "plaintext: nothing protects this session to %s port %s%s",
-			   s->conn.peer_addr, s->port,
+		buf_printf(out, "plaintext: nothing protects this session to %s%s%s%s%s",
+			   s->conn.unix_socket ? "UNIX socket " : "", s->conn.peer_addr,
+			   s->conn.unix_socket ? "" : " port ", s->conn.unix_socket ? "" : s->port,
 			   caps_has(&s->c.caps, "STARTTLS") ? " (the server offers STARTTLS)" : "");
 		return;
 	}
-	buf_printf(out, "TLS (%s) to %s (%s) port %s\n",
-		   s->implicit_tls ? "implicit, from the first byte" : "upgraded by STARTTLS",
-		   s->host, s->conn.peer_addr, s->port);
+	if (s->conn.unix_socket)
+		buf_printf(out, "TLS (%s) over UNIX socket %s\n",
+			   s->implicit_tls ? "implicit, from the first byte"
+					   : "upgraded by STARTTLS",
+			   s->conn.peer_addr);
+	else
+		buf_printf(out, "TLS (%s) to %s (%s) port %s\n",
+			   s->implicit_tls ? "implicit, from the first byte"
+					   : "upgraded by STARTTLS",
+			   s->host, s->conn.peer_addr, s->port);
 	tls_describe(s->conn.ssl, out);
 }

@@ -12,6 +12,7 @@
 #include "smtpsh/auth.h"
 #include "smtpsh/bdat.h"
 #include "smtpsh/codes.h"
+#include "smtpsh/conn.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/profiles.h"
 #include "smtpsh/send.h"
@@ -79,7 +80,8 @@ static void cmd_caps(struct shell *sh, int argc, char **argv)
 		return;
 	}
 	if (!c->known) {
-		render_info(sh->render, "no capabilities known: send EHLO%s",
+		render_info(sh->render, "no capabilities known: send %s%s",
+			    session_hello_verb(sh->session),
 			    session_tls(sh->session) ? " (those seen before STARTTLS were forgotten)"
 						     : "");
 		return;
@@ -266,11 +268,18 @@ static void cmd_status(struct shell *sh, int argc, char **argv)
 		status_line(&out, "peer:", "not connected%s", session_host(s) ? " (was " : "");
 		if (session_host(s)) {
 			out.len--;
-			buf_printf(&out, "%s port %s)\n", session_host(s), session_port(s));
+			if (conn_is_socket_path(session_host(s)))
+				buf_printf(&out, "UNIX socket %s)\n", session_host(s));
+			else
+				buf_printf(&out, "%s port %s)\n", session_host(s),
+					   session_port(s));
 		}
 	} else {
 		const char *host = session_host(s), *addr = session_peer_addr(s);
-		if (strcmp(host, addr) == 0)
+		if (conn_is_socket_path(host))
+			status_line(&out, "peer:", "UNIX socket %s%s", addr,
+				    session_lmtp(s) ? " (LMTP)" : "");
+		else if (strcmp(host, addr) == 0)
 			status_line(&out, "peer:", "%s port %u", addr, session_peer_port(s));
 		else
 			status_line(&out, "peer:", "%s (%s) port %u", host, addr, session_peer_port(s));
@@ -300,7 +309,10 @@ static void cmd_status(struct shell *sh, int argc, char **argv)
 			buf_printf(&tmp, "%s%s%s%s", i ? ", " : "", c->items[i].name,
 				   *c->items[i].params ? " " : "", c->items[i].params);
 		status_line(&out, "capabilities:", "%s",
-			    !c->known ? "none known (send EHLO)" : c->n ? tmp.data : "(none advertised)");
+			    !c->known ? (session_lmtp(s) ? "none known (send LHLO)"
+							 : "none known (send EHLO)")
+			    : c->n    ? tmp.data
+				      : "(none advertised)");
 		status_line(&out, "bytes:", "%llu received, %llu sent", session_bytes_in(s),
 			    session_bytes_out(s));
 	}

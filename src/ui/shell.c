@@ -339,7 +339,9 @@ bool shell_pipeline_start(struct shell *sh)
 	const char *why = !session_connected(sh->session) ? "not connected"
 			  : session_phase(sh->session) == PHASE_DATA ? "inside DATA"
 			  : session_in_auth(sh->session)	    ? "inside an AUTH exchange"
-			  : !caps->known ? "no EHLO reply known yet: send EHLO first"
+			  : !caps->known ? (session_lmtp(sh->session)
+						? "no LHLO reply known yet: send LHLO first"
+						: "no EHLO reply known yet: send EHLO first")
 			  : !caps_has(caps, "PIPELINING") ? "the server did not offer PIPELINING"
 							  : NULL;
 	if (why) {
