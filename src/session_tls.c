@@ -11,6 +11,7 @@
 #include "session_int.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/tls.h"
+#include "smtpsh/tls_chain.h"
 
 /* ---- TLS --------------------------------------------------------------------------------- */
 
@@ -135,4 +136,18 @@ void session_describe_tls(const struct smtp_session *s, struct buf *out)
 		   s->implicit_tls ? "implicit, from the first byte" : "upgraded by STARTTLS",
 		   s->host, s->conn.peer_addr, s->port);
 	tls_describe(s->conn.ssl, out);
+}
+
+int session_tls_save(struct smtp_session *s, const char *dir, struct buf *report)
+{
+	if (!s->conn.ssl) {
+		session_fail(s, SESSION_ERR_STATE,
+			     "not under TLS: there is no certificate to save");
+		return -1;
+	}
+	char err[512];
+	int n = tls_chain_save(s->conn.ssl, dir, report, err, sizeof err);
+	if (n < 0)
+		session_fail(s, SESSION_ERR_LOCAL, "\\tls save: %s", err);
+	return n;
 }

@@ -300,5 +300,8 @@ void session_tls_summary(const struct smtp_session *s, struct buf *out);
 const char *session_error(const struct smtp_session *s);
 /* Describes the protection of the connection for \tls (several lines). */
 void session_describe_tls(const struct smtp_session *s, struct buf *out);
+/* \tls save: writes the chain the server sent as PEM files into dir (tls_chain_save), one
+   line per file to report. The number of files, or -1 (the message in session_error()). */
+int session_tls_save(struct smtp_session *s, const char *dir, struct buf *report);
 
 #endif

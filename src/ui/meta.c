@@ -101,10 +101,25 @@ static void cmd_caps(struct shell *sh, int argc, char **argv)
 	buf_free(&out);
 }
 
+/* \tls: the whole picture; \tls save DIR: the chain the server sent as PEM files. */
 static void cmd_tls(struct shell *sh, int argc, char **argv)
 {
 	struct buf out;
 	buf_init(&out);
+	if (argc >= 2 && strcmp(argv[1], "save") == 0) {
+		if (argc != 3) {
+			shell_error(sh, "usage: \\tls save DIR");
+		} else if (session_tls_save(sh->session, argv[2], &out) >= 0) {
+			render_text(sh->render, out.data);
+		}
+		buf_free(&out);
+		return;
+	}
+	if (argc > 1) {
+		shell_error(sh, "usage: \\tls [save DIR]");
+		buf_free(&out);
+		return;
+	}
 	session_describe_tls(sh->session, &out);
 	render_text(sh->render, out.data);
 	buf_free(&out);
@@ -395,6 +410,15 @@ static void complete_connect(struct candidates *c)
 		candidates_offer(c, "localhost");
 }
 
+/* \tls: "save", then a folder. */
+static void complete_tls(struct candidates *c)
+{
+	if (c->nwords == 1)
+		candidates_offer(c, "save");
+	else if (c->nwords == 2)
+		c->files = true;
+}
+
 /* \set: a setting's name, then on/off. */
 static void complete_set(struct candidates *c)
 {
@@ -432,8 +456,11 @@ const struct meta_command meta_commands[] = {
      .flags = LOCAL_IN_PIPELINE},
     {.name = "tls",
      .run = cmd_tls,
-     .args = "",
-     .help = "show what protects the connection: protocol, cipher, certificate",
+     .args = "[save DIR]",
+     .help = "show what protects the connection: protocol, cipher, key exchange, resumption, "
+	     "the whole certificate chain and its verification; save DIR writes the chain as "
+	     "PEM files (DIR/0-leaf.pem ...)",
+     .complete = complete_tls,
      .flags = LOCAL_IN_PIPELINE},
     {.name = "file",
      .run = cmd_file,
