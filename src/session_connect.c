@@ -40,6 +40,7 @@ int session_set_link(struct smtp_session *s, const struct session_link *l)
 	s->sni = sni;
 	s->lmtp = l->lmtp;
 	s->proxy = l->proxy;
+	s->ocsp = l->ocsp;
 	client_set_lmtp(&s->c, l->lmtp);
 	return 0;
 }

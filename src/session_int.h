@@ -81,6 +81,8 @@ struct smtp_session {
 	int proxy;
 	char *proxy_from;
 	char *sni;
+	bool ocsp;	      /* session_link's: ask for a stapled OCSP response */
+	char ocsp_view[2048]; /* what \tls shows of this connection's OCSP response ("": none) */
 
 	struct smtp_client c; /* the protocol: phase, replies owed, caps, AUTH */
 	bool pipe_resent;     /* the last session_pipeline sent its commands again in lockstep */

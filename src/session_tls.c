@@ -12,8 +12,11 @@
 #include "smtpsh/escape.h"
 #include "smtpsh/tls.h"
 #include "smtpsh/tls_chain.h"
+#include "smtpsh/tls_ocsp.h"
 
 /* ---- TLS --------------------------------------------------------------------------------- */
+
+static enum session_status session_check_ocsp(struct smtp_session *s);
 
 enum session_status session_handshake(struct smtp_session *s)
 {
@@ -27,6 +30,8 @@ enum session_status session_handshake(struct smtp_session *s)
 			return st;
 		}
 	}
+	tls_ocsp_request(s->ctx, s->ocsp);
+	s->ocsp_view[0] = '\0';
 	session_before_wait(s);
 	long long t0 = conn_now_ms();
 	/* Over a UNIX socket there is no host name to check but the one --sni gives. */
@@ -49,6 +54,8 @@ enum session_status session_handshake(struct smtp_session *s)
 	 * leave with our Finished message.
 	 */
 	conn_quickack(&s->conn);
+	if (s->ocsp && session_check_ocsp(s) != SESSION_OK)
+		return SESSION_ERR_TLS;
 	s->verified = tls_verified(s->conn.ssl);
 	struct buf sum;
 	buf_init(&sum);
@@ -71,6 +78,42 @@ enum session_status session_handshake(struct smtp_session *s)
 		    "--insecure: the server's identity is NOT verified; anyone on the path can "
 		    "read and change this session");
 	return SESSION_OK;
+}
+
+/*
+ * --ocsp: what the server stapled. A verified "revoked" becomes OpenSSL's own verification
+ * result (X509_V_ERR_CERT_REVOKED), so the TLS line, the markers and \tls all say it from one
+ * place; without --insecure the connection is closed as for any untrusted certificate. No
+ * response, or one that cannot be trusted, is a warning: stapling is the server's choice.
+ */
+static enum session_status session_check_ocsp(struct smtp_session *s)
+{
+	struct buf line, detail;
+	buf_init(&line);
+	buf_init(&detail);
+	enum tls_ocsp_result r = tls_ocsp_check(s->conn.ssl, &line, &detail);
+	snprintf(s->ocsp_view, sizeof s->ocsp_view, "%s", detail.data ? detail.data : "");
+	const char *text = line.data ? line.data : "OCSP: ?";
+	enum session_status st = SESSION_OK;
+	if (r == TLS_OCSP_REVOKED) {
+		SSL_set_verify_result(s->conn.ssl, X509_V_ERR_CERT_REVOKED);
+		if (!s->p.insecure) {
+			st = session_fail(
+			    s, SESSION_ERR_TLS,
+			    "TLS certificate of %s not trusted: certificate revoked (%s)", s->host,
+			    text);
+			session_close(s, true, "connection closed: certificate revoked");
+		} else {
+			session_notify(s, SEV_WARNING, "%s; going on (--insecure)", text);
+		}
+	} else if (r == TLS_OCSP_GOOD) {
+		session_notify(s, SEV_INFO, "%s", text);
+	} else {
+		session_notify(s, SEV_WARNING, "%s (--ocsp)", text);
+	}
+	buf_free(&line);
+	buf_free(&detail);
+	return st;
 }
 
 /* After 220 to STARTTLS: nothing the server sent before our handshake may count (RFC 3207):
@@ -136,6 +179,14 @@ void session_describe_tls(const struct smtp_session *s, struct buf *out)
 		   s->implicit_tls ? "implicit, from the first byte" : "upgraded by STARTTLS",
 		   s->host, s->conn.peer_addr, s->port);
 	tls_describe(s->conn.ssl, out);
+	buf_puts(out, "\n");
+	if (s->ocsp_view[0]) {
+		buf_puts(out, s->ocsp_view);
+		if (out->len && out->data[out->len - 1] == '\n')
+			out->data[--out->len] = '\0';
+	} else {
+		buf_puts(out, "ocsp:         not asked for (--ocsp, \\connect ... --ocsp)");
+	}
 }
 
 int session_tls_save(struct smtp_session *s, const char *dir, struct buf *report)

@@ -73,6 +73,8 @@ struct session_link {
 				   connection's real local address and port */
 	const char *sni;	/* TLS over a UNIX socket: the server name to send and check;
 				   NULL: none is checked (said when TLS starts) */
+	bool ocsp; /* --ocsp: ask for a stapled OCSP response (RFC 6066 8) and check it; a
+		      verified "revoked" is a certificate failure (tls_ocsp.h) */
 };
 
 /* A new, disconnected session; params are copied. NULL when memory ran out. */

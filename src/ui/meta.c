@@ -38,6 +38,8 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 			mode = TLS_STARTTLS;
 		else if (strcmp(argv[i], "--plain") == 0)
 			mode = TLS_NONE;
+		else if (strcmp(argv[i], "--ocsp") == 0)
+			link.ocsp = true;
 		else if (argv[i][0] == '-' && argv[i][1] == '-') {
 			shell_error(sh, "\\connect: unknown option %s", argv[i]);
 			return;
@@ -52,7 +54,7 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 	}
 	if (!host) {
 		shell_error(sh, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain] "
-				"[--lmtp|--smtp]");
+				"[--lmtp|--smtp] [--ocsp]");
 		return;
 	}
 	if (session_set_link(sh->session, &link) < 0) {
@@ -402,7 +404,8 @@ static void complete_files(struct candidates *c)
 /* \connect: host, then port, then --tls/--starttls/--plain. */
 static void complete_connect(struct candidates *c)
 {
-	static const char *const opts[] = {"--tls", "--starttls", "--plain", "--lmtp", "--smtp"};
+	static const char *const opts[] = {"--tls",  "--starttls", "--plain",
+					   "--lmtp", "--smtp",	   "--ocsp"};
 	if (c->nwords >= 2 || c->text[0] == '-')
 		for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
 			candidates_offer(c, opts[i]);
@@ -441,7 +444,7 @@ static void complete_help(struct candidates *c)
 const struct meta_command meta_commands[] = {
     {.name = "connect",
      .run = cmd_connect,
-     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp]",
+     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp] [--ocsp]",
      .help = "connect to an SMTP (or --lmtp: LMTP) server; HOST may be a UNIX socket path "
 	     "(/... or ./...) (says QUIT to the current one first)",
      .complete = complete_connect},
