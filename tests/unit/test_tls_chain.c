@@ -88,6 +88,16 @@ static char *describe(X509 *x)
 	return out.data; /* the caller frees */
 }
 
+/* Shows text line by line as TAP comments (a bare line would break the TAP stream). */
+static void diag_lines(const char *text)
+{
+	while (text && *text) {
+		size_t n = strcspn(text, "\n");
+		diag("%.*s", (int)n, text);
+		text += n + (text[n] == '\n');
+	}
+}
+
 /* No terminal control byte (but the line ends), no line longer than max. */
 static bool display_safe(const char *s, size_t max)
 {
@@ -123,7 +133,7 @@ static X509 *ca, *leaf;
 static void test_one_certificate(void)
 {
 	char *d = describe(leaf);
-	diag("%s", d);
+	diag_lines(d);
 	is_str(line_of(d, "subject:"), "subject:     CN=mail.example,O=Test Lab",
 	       "subject (RFC 2253)");
 	is_str(line_of(d, "issuer:"), "issuer:      CN=Test CA,O=Test Lab", "issuer");
@@ -190,7 +200,7 @@ static void test_hostile(void)
 		sans[i] = (struct san){GEN_DNS, "filler.example", 0};
 	X509 *x = make_cert(leaf_key, cn, sizeof cn - 1, ca, ca_key, 0, 86400, sans, 30, false);
 	char *d = describe(x);
-	diag("%s", d);
+	diag_lines(d);
 	ok(display_safe(d, 2 * TLS_CHAIN_FIELD_MAX * TLS_CHAIN_SANS_MAX),
 	   "no control byte reaches the output");
 	ok(strlen(d) < 10000, "bounded: %zu bytes for a 5000-byte name and 30 names", strlen(d));
@@ -244,7 +254,7 @@ static void test_chain(SSL *client)
 	struct buf out;
 	buf_init(&out);
 	tls_describe(client, &out);
-	diag("%s", out.data);
+	diag_lines(out.data);
 	const char *d = out.data;
 	ok(strstr(d, "protocol:     TLSv1.3\n") != NULL, "protocol");
 	ok(strstr(d, "key exchange: x25519\n") != NULL, "key exchange group");
