@@ -35,6 +35,7 @@ struct cli_options {
 	const char *proxy_from; /* --proxy-from ADDR:PORT */
 	const char *sni;	/* --sni NAME */
 	bool ocsp;		/* --ocsp */
+	bool resume;		/* --resume */
 	bool explain, timing, show_raw, pipeline, step;
 	const char *record;
 	struct replay_options replay;

@@ -75,11 +75,18 @@ struct session_link {
 				   NULL: none is checked (said when TLS starts) */
 	bool ocsp; /* --ocsp: ask for a stapled OCSP response (RFC 6066 8) and check it; a
 		      verified "revoked" is a certificate failure (tls_ocsp.h) */
+	bool resume; /* --resume: a TLS handshake with the host and port of the last TLS session
+			offers that session (a TLS 1.3 ticket, a TLS 1.2 session); the TLS line
+			says whether the server resumed it */
 };
 
 /* A new, disconnected session; params are copied. NULL when memory ran out. */
 struct smtp_session *session_new(const struct session_params *params);
 void session_free(struct smtp_session *s);
+
+/* The next connection (only) offers the last TLS session, as session_link's resume does
+   (\reconnect --resume). Sessions are kept in memory only, never written anywhere. */
+void session_resume_next(struct smtp_session *s);
 
 /* Sets how the next connections begin and speak (strings are copied). 0, or -1 (the message
    in session_error()) when --proxy-from is no ADDR:PORT or memory ran out. */

@@ -11,6 +11,7 @@
 
 #include "smtpsh/escape.h"
 #include "smtpsh/tls_chain.h"
+#include "smtpsh/tls_resume.h"
 
 /* What the verification callback saw first; OpenSSL keeps no certificate of a failed handshake. */
 struct verify_note {
@@ -182,6 +183,8 @@ void tls_summary(SSL *ssl, struct buf *out)
 		append_name(out, X509_get_subject_name(cert));
 		buf_puts(out, ")");
 	}
+	if (SSL_session_reused(ssl))
+		buf_puts(out, ", resumed");
 }
 
 /* The key exchange group ("X25519", "secp256r1", "ffdhe2048"), or what the peer's ephemeral key
@@ -290,6 +293,7 @@ int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, int timeout_ms
 	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 	if (host)
 		SSL_set1_host(ssl, host);
+	tls_resume_apply(ctx, ssl); /* the session to resume, if the caller offers one */
 	SSL_set_connect_state(ssl);
 	struct verify_note note = {0};
 	SSL_set_app_data(ssl, &note);

@@ -1,6 +1,7 @@
 #include "smtpsh/tls_chain.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -155,7 +156,13 @@ void tls_chain_describe(SSL *ssl, struct buf *out)
 {
 	STACK_OF(X509) *sent = SSL_get_peer_cert_chain(ssl);
 	int n = sent ? sk_X509_num(sent) : 0;
-	buf_printf(out, "chain sent by the server: %d certificate%s\n", n, n == 1 ? "" : "s");
+	/* A resumed session sends no certificate: OpenSSL keeps the first handshake's. */
+	bool resumed = SSL_session_reused(ssl);
+	buf_printf(out, "%s: %d certificate%s\n",
+		   resumed ? "chain of the first handshake (the session was resumed: nothing "
+			     "was sent again)"
+			   : "chain sent by the server",
+		   n, n == 1 ? "" : "s");
 	for (int i = 0; i < n && i < TLS_CHAIN_CERTS_MAX; i++) {
 		buf_printf(out, "  [%d]%s\n", i, i == 0 ? " leaf" : "");
 		tls_chain_describe_cert(out, sk_X509_value(sent, i), "    ");
@@ -168,7 +175,9 @@ void tls_chain_describe(SSL *ssl, struct buf *out)
 	int m = path ? sk_X509_num(path) : 0;
 	buf_puts(out, "verification path:");
 	if (!m)
-		buf_puts(out, " (none)");
+		buf_puts(out, resumed ? " (none: the session was resumed, nothing was verified "
+					"again)"
+				      : " (none)");
 	buf_puts(out, "\n");
 	for (int i = 0; i < m && i < TLS_CHAIN_CERTS_MAX; i++) {
 		buf_printf(out, "  %d: ", i);

@@ -64,6 +64,33 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 	shell_connect(sh, host, port, mode);
 }
 
+/* \reconnect [--resume]: the same host, port, TLS mode and link as the last connection (QUIT
+   to the current one first, as \connect does). */
+static void cmd_reconnect(struct shell *sh, int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--resume") != 0) {
+			shell_error(sh, "usage: \\reconnect [--resume]");
+			return;
+		}
+		session_resume_next(sh->session);
+	}
+	const char *last = session_host(sh->session);
+	if (!last || !*last) {
+		shell_error(sh, "\\reconnect: no connection yet (\\connect HOST first)");
+		return;
+	}
+	char *host = strdup(last);
+	char port[sizeof "65535"] = "";
+	snprintf(port, sizeof port, "%s", session_port(sh->session));
+	if (!host) {
+		shell_error(sh, "\\reconnect: out of memory");
+		return;
+	}
+	shell_connect(sh, host, port[0] ? port : NULL, session_tls_mode(sh->session));
+	free(host);
+}
+
 static void cmd_disconnect(struct shell *sh, int argc, char **argv)
 {
 	if (!session_connected(sh->session)) {
@@ -413,6 +440,13 @@ static void complete_connect(struct candidates *c)
 		candidates_offer(c, "localhost");
 }
 
+/* \reconnect: --resume. */
+static void complete_reconnect(struct candidates *c)
+{
+	if (c->nwords == 1)
+		candidates_offer(c, "--resume");
+}
+
 /* \tls: "save", then a folder. */
 static void complete_tls(struct candidates *c)
 {
@@ -448,6 +482,12 @@ const struct meta_command meta_commands[] = {
      .help = "connect to an SMTP (or --lmtp: LMTP) server; HOST may be a UNIX socket path "
 	     "(/... or ./...) (says QUIT to the current one first)",
      .complete = complete_connect},
+    {.name = "reconnect",
+     .run = cmd_reconnect,
+     .args = "[--resume]",
+     .help = "connect again to the same host and port with the same options (QUIT to the "
+	     "current connection first); --resume offers the last TLS session",
+     .complete = complete_reconnect},
     {.name = "disconnect",
      .run = cmd_disconnect,
      .args = "",

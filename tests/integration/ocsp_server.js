@@ -6,14 +6,21 @@
 //   RESPONSE: a DER OCSP response to staple ("-": staple nothing).
 //   LOG: a file that gets one line per connection: "status_request" when the client asked.
 // Listens on 127.0.0.1, an ephemeral port, printed as "PORT n" on stdout.
+// For the resumption tests (tests/integration/test_tls_view.py) two variables change it:
+//   SMTP_TLS_MAX=TLSv1.2   the highest version it speaks;
+//   SMTP_NO_TICKETS=1      no session tickets and no session cache: it cannot resume.
 'use strict';
+const crypto = require('crypto');
 const fs = require('fs');
 const tls = require('tls');
 
 const [key, cert, respPath, logPath] = process.argv.slice(2);
 const staple = respPath === '-' ? null : fs.readFileSync(respPath);
 
-const server = tls.createServer({key: fs.readFileSync(key), cert: fs.readFileSync(cert)});
+const options = {key: fs.readFileSync(key), cert: fs.readFileSync(cert)};
+if (process.env.SMTP_TLS_MAX) options.maxVersion = process.env.SMTP_TLS_MAX;
+if (process.env.SMTP_NO_TICKETS) options.secureOptions = crypto.constants.SSL_OP_NO_TICKET;
+const server = tls.createServer(options);
 
 server.on('OCSPRequest', (certificate, issuer, callback) => {
   fs.appendFileSync(logPath, 'status_request\n');

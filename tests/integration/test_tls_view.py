@@ -2,6 +2,9 @@
 """\\tls against a real Postfix that sends a chain (leaf + intermediate, signed by a root
 the test makes): every certificate the server sent, the verification path up to the root,
 the verdict; \\tls save DIR writes the chain as PEM files and never follows a symlink.
+Resumption (\\reconnect --resume, --resume): against Postfix (TLS 1.3 tickets, implicit TLS
+and STARTTLS) and a Node.js server (tests/integration/ocsp_server.js) limited to TLS 1.2, or
+without tickets (a full handshake each time).
 
 Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/integration/test_tls_view.py [NAME...]
 Prints TAP. Starts (and always stops) its own Postfix lab in a temp dir; needs root and the
@@ -9,6 +12,7 @@ packages of scripts/install-test-deps.sh.
 """
 
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +23,8 @@ from smtpshtest import openssl, run_smtpsh, script, tap_main
 
 LAB = None
 CERTS = None  # folder of root.pem, inter.pem, leaf.pem
+NODE_SERVERS = {}  # name -> (process, port)
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def make_chain(d):
@@ -59,9 +65,32 @@ def setUpModule():
     LAB = PostfixLab(directory=os.path.join(top, "lab"))
     LAB.top = top
     LAB.start()
+    with open(os.path.join(CERTS, "chain.pem"), "w") as f:
+        for name in ("leaf.pem", "inter.pem"):
+            with open(os.path.join(CERTS, name)) as c:
+                f.write(c.read())
+    start_node("tls12", {"SMTP_TLS_MAX": "TLSv1.2"})
+    start_node("noticket12", {"SMTP_TLS_MAX": "TLSv1.2", "SMTP_NO_TICKETS": "1"})
+
+
+def start_node(name, env):
+    p = subprocess.Popen([shutil.which("node") or "/usr/bin/node",
+                          os.path.join(HERE, "ocsp_server.js"),
+                          os.path.join(CERTS, "leaf-key.pem"), os.path.join(CERTS, "chain.pem"),
+                          "-", os.path.join(LAB.top, name + ".log")],
+                         env=dict(os.environ, **env), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    line = p.stdout.readline().decode()
+    if not line.startswith("PORT "):
+        p.kill()
+        raise RuntimeError("ocsp_server.js did not start: %r %r" % (line, p.stderr.read()))
+    NODE_SERVERS[name] = (p, int(line.split()[1]))
 
 
 def tearDownModule():
+    for p, _ in NODE_SERVERS.values():
+        p.kill()
+        p.wait()
     if LAB:
         LAB.stop()
         if not os.environ.get("SMTPSH_KEEP_LAB"):
@@ -176,6 +205,82 @@ class TlsView(unittest.TestCase):
         self.assertIn("not under TLS: there is no certificate to save", r.stdout + r.stderr,
                       r.describe())
         self.assertFalse(os.path.exists("/nonexistent/x"))
+
+
+class Resumption(unittest.TestCase):
+
+    def tls_lines(self, r):
+        return [t for t in r.info() if re.match(r"TLSv1\.[0-3] ", t)]
+
+    def run_twice(self, args, port, reconnect="\\reconnect --resume", first=(), again=()):
+        lines = list(first) + ["EHLO client.test", reconnect] + list(again) + ["\\tls", "QUIT"]
+        r = smtpsh(["--cafile", os.path.join(CERTS, "root.pem")] + args +
+                   ["localhost", str(port)], lines)
+        self.assertEqual(r.rc, 0, r.describe())
+        tls = self.tls_lines(r)
+        self.assertEqual(len(tls), 2, r.describe())
+        return r, tls
+
+    def test_postfix_tls13_implicit(self):
+        """Postfix, implicit TLS 1.3: the ticket of the first connection is resumed"""
+        r, tls = self.run_twice(["--tls"], LAB.port("smtps"))
+        self.assertRegex(tls[0], r"^TLSv1\.3 \S+, certificate verified \(CN=localhost\)$")
+        self.assertRegex(tls[1], r"^TLSv1\.3 \S+, certificate verified \(CN=localhost\), "
+                         r"resumed$", r.describe())
+        out = shown_text(r)
+        self.assertIn("session:      resumed (no full handshake)\n", out)
+        self.assertIn("chain of the first handshake (the session was resumed: nothing was "
+                      "sent again): ", out)
+        self.assertIn("verified:     certificate verified", out)
+        self.assertEqual(r.sent()[-1], ("~>", "QUIT"), r.describe())
+
+    def test_postfix_starttls_with_option(self):
+        """Postfix, STARTTLS, --resume: a plain \\reconnect offers the session"""
+        r, tls = self.run_twice(["--starttls", "--resume"], LAB.port("submission"),
+                                reconnect="\\reconnect")
+        self.assertRegex(tls[0], r", not resumed \(no earlier TLS session with this host and "
+                         r"port\)$", r.describe())
+        self.assertRegex(tls[1], r", resumed$", r.describe())
+
+    def test_no_resume_without_asking(self):
+        """\\reconnect alone: a full handshake, nothing said about resumption"""
+        r, tls = self.run_twice(["--tls"], LAB.port("smtps"), reconnect="\\reconnect")
+        self.assertNotIn("resumed", tls[1], r.describe())
+        self.assertIn("session:      new (full handshake)\n", shown_text(r))
+
+    def test_tls12_session_resumed(self):
+        """a TLS 1.2 server: its session (ticket) is resumed"""
+        r, tls = self.run_twice(["--tls"], NODE_SERVERS["tls12"][1])
+        self.assertRegex(tls[0], r"^TLSv1\.2 ", r.describe())
+        self.assertRegex(tls[1], r"^TLSv1\.2 .*, resumed$", r.describe())
+
+    def test_server_that_does_not_resume(self):
+        """a server without tickets or cache: "not resumed (the server did a full handshake)\""""
+        r, tls = self.run_twice(["--tls"], NODE_SERVERS["noticket12"][1])
+        self.assertRegex(tls[1], r"^TLSv1\.2 .*certificate verified \(CN=localhost\), not "
+                         r"resumed \(the server did a full handshake\)$", r.describe())
+        self.assertIn("session:      new (full handshake)\n", shown_text(r))
+        self.assertIn("chain sent by the server: 2 certificates\n", shown_text(r))
+
+    def test_practice_server(self):
+        """the practice server (STARTTLS typed): \\reconnect --resume resumes its ticket"""
+        r = smtpsh(["--practice"], ["EHLO a", "STARTTLS", "EHLO a", "\\reconnect --resume",
+                                    "EHLO b", "STARTTLS", "QUIT"])
+        self.assertEqual(r.rc, 0, r.describe())
+        tls = self.tls_lines(r)
+        self.assertEqual(len(tls), 2, r.describe())
+        self.assertNotIn("resumed", tls[0])
+        self.assertRegex(tls[1], r"certificate verified \(CN=localhost,O=smtpsh practice "
+                         r"server\), resumed$", r.describe())
+        self.assertEqual(r.sent()[-1], ("~>", "QUIT"), r.describe())
+
+    def test_reconnect_usage(self):
+        """\\reconnect before any connection, and with an unknown flag: one-line errors"""
+        r = smtpsh([], ["\\reconnect"])
+        self.assertEqual(r.stderr, "!  error: \\reconnect: no connection yet (\\connect HOST "
+                         "first)\n", r.describe())
+        r = smtpsh([], ["\\reconnect --bogus"])
+        self.assertEqual(r.stderr, "!  error: usage: \\reconnect [--resume]\n", r.describe())
 
 
 if __name__ == "__main__":

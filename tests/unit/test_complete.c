@@ -64,6 +64,7 @@ int main(void)
 	is_str(cands("\\connect h "), "--tls --starttls --plain --lmtp --smtp --ocsp",
 	       "\\connect HOST: the options");
 	is_str(cands("\\connect h 25 --p"), "--plain", "\\connect HOST PORT: an option");
+	is_str(cands("\\reconnect "), "--resume", "\\reconnect: --resume");
 	is_str(cands("\\tls "), "save", "\\tls: save");
 	is_str(cands("\\tls s"), "save", "\\tls s");
 	is_str(cands("\\tls save x "), "", "\\tls save DIR: nothing more");
