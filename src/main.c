@@ -223,7 +223,7 @@ static int run(const struct cli *c, struct startup *st)
 		     .proxy = cli->proxy,
 		     .proxy_from = cli->proxy_from,
 		     .sni = cli->sni,
-		     .ocsp = cli->ocsp,
+		     .ocsp = cli->ocsp || (prof && prof->ocsp),
 		     .resume = cli->resume},
 	    .profiles_path = st->profiles_path.len ? st->profiles_path.data : NULL,
 	    .practice = st->practice,

@@ -183,6 +183,20 @@ class Ocsp(unittest.TestCase):
         self.assertNotIn("OCSP:", r.stdout + r.stderr)
         self.assertIn("   ocsp:         not asked for (--ocsp, \\connect ... --ocsp)\n", r.stdout)
 
+    def test_profile_key(self):
+        """a profile with ocsp = yes asks as --ocsp does"""
+        _, port, _ = SERVERS["revoked"]
+        home = os.path.join(TMP, "profile-home")
+        os.makedirs(os.path.join(home, "config", "smtpsh"), exist_ok=True)
+        with open(os.path.join(home, "config", "smtpsh", "profiles"), "w") as f:
+            f.write("[stapler]\nhost = localhost\nport = %d\ntls = tls\ncafile = %s\n"
+                    "ocsp = yes\n" % (port, os.path.join(TMP, "ca.pem")))
+        r = run_smtpsh(["stapler"], script(["QUIT"]), home=home,
+                       env={"XDG_CONFIG_HOME": os.path.join(home, "config")})
+        self.assertEqual(r.rc, 4, r.describe())
+        self.assertIn("TLS certificate of localhost not trusted: certificate revoked",
+                      r.stderr, r.describe())
+
     def test_connect_flag(self):
         """\\connect HOST PORT --tls --ocsp asks for this connection"""
         _, port, _ = SERVERS["revoked"]
