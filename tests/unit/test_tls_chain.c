@@ -219,8 +219,15 @@ static void test_hostile(void)
 	X509_free(x);
 }
 
-/* A handshake in memory: the server sends leaf and CA, the client trusts the CA. */
-static void handshake(SSL **client, SSL **server, SSL_CTX **cctx, SSL_CTX **sctx)
+static int accept_any(int ok, X509_STORE_CTX *x)
+{
+	return 1;
+}
+
+/* A handshake in memory: the server sends leaf and CA, the client trusts the CA; with mine,
+   the server asks for a client certificate and the client sends mine. */
+static void handshake(SSL **client, SSL **server, SSL_CTX **cctx, SSL_CTX **sctx, X509 *mine,
+		      EVP_PKEY *mine_key)
 {
 	*sctx = SSL_CTX_new(TLS_server_method());
 	SSL_CTX_use_certificate(*sctx, leaf);
@@ -229,6 +236,11 @@ static void handshake(SSL **client, SSL **server, SSL_CTX **cctx, SSL_CTX **sctx
 	*cctx = SSL_CTX_new(TLS_client_method());
 	X509_STORE_add_cert(SSL_CTX_get_cert_store(*cctx), ca);
 	SSL_CTX_set_verify(*cctx, SSL_VERIFY_PEER, NULL);
+	if (mine) {
+		SSL_CTX_set_verify(*sctx, SSL_VERIFY_PEER, accept_any);
+		SSL_CTX_use_certificate(*cctx, mine);
+		SSL_CTX_use_PrivateKey(*cctx, mine_key);
+	}
 	*client = SSL_new(*cctx);
 	*server = SSL_new(*sctx);
 	SSL_set_tlsext_host_name(*client, "mail.example");
@@ -270,6 +282,33 @@ static void test_chain(SSL *client)
 	   "the verified path");
 	ok(strstr(d, "verified:     certificate verified") != NULL, "the verdict");
 	buf_free(&out);
+}
+
+/* The client certificate sent is named with its fingerprint. */
+static void test_client_certificate(void)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *mine = make_cert(key, "client.example", 14, ca, ca_key, -60, 86400, NULL, 0, false);
+	SSL *client, *server;
+	SSL_CTX *cctx, *sctx;
+	handshake(&client, &server, &cctx, &sctx, mine, key);
+	ok(SSL_get0_peer_certificate(server) != NULL, "the server got the client certificate");
+	struct buf out;
+	buf_init(&out);
+	tls_describe(client, &out);
+	struct buf want;
+	buf_init(&want);
+	buf_puts(&want, "client cert:  CN=client.example,O=Test Lab, sha256 ");
+	tls_chain_append_fingerprint(&want, mine);
+	is_str(line_of(out.data, "client cert:"), want.data, "the client certificate sent");
+	buf_free(&want);
+	buf_free(&out);
+	SSL_free(client);
+	SSL_free(server);
+	SSL_CTX_free(cctx);
+	SSL_CTX_free(sctx);
+	X509_free(mine);
+	EVP_PKEY_free(key);
 }
 
 static char *slurp(const char *path)
@@ -366,13 +405,14 @@ int main(void)
 	test_hostile();
 	SSL *client, *server;
 	SSL_CTX *cctx, *sctx;
-	handshake(&client, &server, &cctx, &sctx);
+	handshake(&client, &server, &cctx, &sctx, NULL, NULL);
 	test_chain(client);
 	test_save(client);
 	SSL_free(client);
 	SSL_free(server);
 	SSL_CTX_free(cctx);
 	SSL_CTX_free(sctx);
+	test_client_certificate();
 	X509_free(leaf);
 	X509_free(ca);
 	EVP_PKEY_free(leaf_key);
