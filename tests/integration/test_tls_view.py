@@ -274,6 +274,19 @@ class Resumption(unittest.TestCase):
                          r"server\), resumed$", r.describe())
         self.assertEqual(r.sent()[-1], ("~>", "QUIT"), r.describe())
 
+    def test_transcript_records_resumed(self):
+        """--record: the TLS line of the resumed connection says so in the transcript"""
+        rec = os.path.join(LAB.top, "resumed.transcript")
+        r = smtpsh(["--tls", "--cafile", os.path.join(CERTS, "root.pem"), "--record", rec,
+                    "localhost", str(LAB.port("smtps"))],
+                   ["EHLO a", "\\reconnect --resume", "QUIT"])
+        self.assertEqual(r.rc, 0, r.describe())
+        with open(rec) as f:
+            tls = [l for l in f.read().splitlines() if l.startswith("*  TLSv1.")]
+        self.assertEqual(len(tls), 2, tls)
+        self.assertNotIn("resumed", tls[0])
+        self.assertTrue(tls[1].endswith(", resumed"), tls)
+
     def test_reconnect_usage(self):
         """\\reconnect before any connection, and with an unknown flag: one-line errors"""
         r = smtpsh([], ["\\reconnect"])
