@@ -50,6 +50,7 @@ def make_pki(d):
                 "-out", name + ".pem", cwd=d)
     issue("good", "ca", "leaf.ext", "/CN=localhost")
     issue("revoked", "ca", "leaf.ext", "/CN=localhost")
+    issue("unlisted", "ca", "leaf.ext", "/CN=localhost")  # not in index.txt: unknown
     issue("responder", "ca", "resp.ext", "/CN=smtpsh test OCSP responder")
     issue("stranger", "other-ca", "resp.ext", "/CN=smtpsh test stranger responder")
     # openssl ca's database: V(alid) and R(evoked, when, why)
@@ -67,7 +68,8 @@ def make_pki(d):
     respond("good", "good.der")
     respond("revoked", "revoked.der")
     respond("good", "forged.der", signer="stranger")
-    for leaf in ("good", "revoked"):  # the chain the server sends: leaf, then its CA
+    respond("unlisted", "unlisted.der")
+    for leaf in ("good", "revoked", "unlisted"):  # the chain the server sends: leaf, then its CA
         with open(os.path.join(d, leaf + "-chain.pem"), "w") as f:
             for part in (leaf + ".pem", "ca.pem"):
                 with open(os.path.join(d, part)) as p:
@@ -97,6 +99,7 @@ def setUpModule():
     start_server("revoked", "revoked", "revoked.der")
     start_server("none", "good", "-")
     start_server("forged", "good", "forged.der")
+    start_server("unknown", "unlisted", "unlisted.der")
 
 
 def tearDownModule():
@@ -172,6 +175,14 @@ class Ocsp(unittest.TestCase):
         self.assertEqual(r.rc, 0, r.describe())
         self.assertRegex(r.stderr, r"OCSP: response not trusted: its signature does not "
                          r"verify \(.+\) \(--ocsp\)")
+        self.assertEqual(r.sent()[-1], ("~>", "QUIT"), r.describe())
+
+    def test_unknown_is_a_warning(self):
+        """the responder does not know the certificate: a warning, the session goes on"""
+        r = smtpsh("unknown", ["--ocsp"])
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertRegex(r.stderr, r"OCSP: unknown \(the responder does not know this "
+                         r"certificate\), next update .* GMT \(--ocsp\)")
         self.assertEqual(r.sent()[-1], ("~>", "QUIT"), r.describe())
 
     def test_not_asked_without_option(self):
