@@ -68,12 +68,13 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
    to the current one first, as \connect does). */
 static void cmd_reconnect(struct shell *sh, int argc, char **argv)
 {
+	bool resume = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--resume") != 0) {
 			shell_error(sh, "usage: \\reconnect [--resume]");
 			return;
 		}
-		session_resume_next(sh->session);
+		resume = true;
 	}
 	const char *last = session_host(sh->session);
 	if (!last || !*last) {
@@ -87,6 +88,8 @@ static void cmd_reconnect(struct shell *sh, int argc, char **argv)
 		shell_error(sh, "\\reconnect: out of memory");
 		return;
 	}
+	if (resume)
+		session_resume_next(sh->session);
 	shell_connect(sh, host, port[0] ? port : NULL, session_tls_mode(sh->session));
 	free(host);
 }
