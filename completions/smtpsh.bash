@@ -11,7 +11,7 @@ _smtpsh_profiles()
 _smtpsh()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local opts="-4 -6 --tls --starttls --cafile --insecure --timeout --ehlo
+	local opts="-4 -6 --tls --starttls --cafile --insecure --ocsp --resume --timeout --ehlo
 		--allow-plaintext-auth -p --profile --list-profiles -X --no-rc -f --file
 		--strict --color -h --help -V --version --explain --timing --show-raw
 		--pipeline --step --record --replay --replay-user --replay-skip-auth

@@ -53,6 +53,8 @@ enum {
 	OPT_SNI,
 	OPT_PROXY,
 	OPT_PROXY_FROM,
+	OPT_OCSP,
+	OPT_RESUME,
 };
 
 static const char short_options[] = "46f:hp:VX";
@@ -107,6 +109,8 @@ static const struct option long_options[] = {
     {"sni", required_argument, NULL, OPT_SNI},
     {"proxy", required_argument, NULL, OPT_PROXY},
     {"proxy-from", required_argument, NULL, OPT_PROXY_FROM},
+    {"ocsp", no_argument, NULL, OPT_OCSP},
+    {"resume", no_argument, NULL, OPT_RESUME},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -131,6 +135,10 @@ void cli_usage(FILE *f)
 	      "      --cafile FILE     trust the CA certificates in FILE (PEM) instead of\n"
 	      "                        the system store\n"
 	      "      --insecure        go on despite certificate problems (marked ?> <?)\n"
+	      "      --ocsp            ask for the server's stapled OCSP response and check\n"
+	      "                        it; a revoked certificate is refused\n"
+	      "      --resume          a new connection to the same host and port offers\n"
+	      "                        the last TLS session (\\reconnect, \\connect)\n"
 	      "      --timeout SECONDS connect, handshake and reply timeout (default 30)\n"
 	      "      --ehlo NAME       the name of the automatic EHLO of --starttls\n"
 	      "                        (default localhost)\n"
@@ -433,6 +441,12 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 			break;
 		case OPT_SNI:
 			c->sni = optarg;
+			break;
+		case OPT_OCSP:
+			c->ocsp = true;
+			break;
+		case OPT_RESUME:
+			c->resume = true;
 			break;
 		case OPT_PROXY:
 			if (strcmp(optarg, "v1") != 0 && strcmp(optarg, "v2") != 0 &&

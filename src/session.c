@@ -144,6 +144,8 @@ void session_free(struct smtp_session *s)
 	free(s->host);
 	free(s->proxy_from);
 	free(s->sni);
+	SSL_SESSION_free(s->resume_sess);
+	free(s->resume_host);
 	free(s);
 }
 

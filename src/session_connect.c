@@ -40,6 +40,8 @@ int session_set_link(struct smtp_session *s, const struct session_link *l)
 	s->sni = sni;
 	s->lmtp = l->lmtp;
 	s->proxy = l->proxy;
+	s->ocsp = l->ocsp;
+	s->resume_wanted = l->resume;
 	client_set_lmtp(&s->c, l->lmtp);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include "smtpsh/client.h"
 #include "smtpsh/conn.h"
 #include "smtpsh/dotstuff.h"
+#include "smtpsh/tls_resume.h"
 
 #define SESSION_LISTENERS_MAX 4
 #define SESSION_FILE_CHUNK (64 * 1024)
@@ -81,6 +82,15 @@ struct smtp_session {
 	int proxy;
 	char *proxy_from;
 	char *sni;
+	bool ocsp;	      /* session_link's: ask for a stapled OCSP response */
+	char ocsp_view[2048]; /* what \tls shows of this connection's OCSP response ("": none) */
+	/* Resumption (session_tls.c): the last session the server gave, with whom; whether
+	   handshakes offer it (session_link's resume) or the next one does (resume_once). */
+	struct tls_resume resume;
+	SSL_SESSION *resume_sess;
+	char *resume_host;
+	char resume_port[16];
+	bool resume_wanted, resume_once;
 
 	struct smtp_client c; /* the protocol: phase, replies owed, caps, AUTH */
 	bool pipe_resent;     /* the last session_pipeline sent its commands again in lockstep */

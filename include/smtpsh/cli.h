@@ -34,6 +34,8 @@ struct cli_options {
 	int proxy;		/* --proxy v1|v2: 1 or 2 */
 	const char *proxy_from; /* --proxy-from ADDR:PORT */
 	const char *sni;	/* --sni NAME */
+	bool ocsp;		/* --ocsp */
+	bool resume;		/* --resume */
 	bool explain, timing, show_raw, pipeline, step;
 	const char *record;
 	struct replay_options replay;

@@ -42,6 +42,7 @@ struct profile {
 	const char *ehlo;             /* the automatic EHLO's name, or NULL */
 	const char *note;             /* one line shown before connecting, or NULL */
 	int timeout_ms;               /* 0: not set */
+	bool ocsp;		      /* ocsp = yes: as --ocsp */
 	bool builtin;                 /* a preset that ships with smtpsh */
 	unsigned line;                /* the line of its [name] in the file (0 for presets) */
 };

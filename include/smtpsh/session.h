@@ -73,11 +73,20 @@ struct session_link {
 				   connection's real local address and port */
 	const char *sni;	/* TLS over a UNIX socket: the server name to send and check;
 				   NULL: none is checked (said when TLS starts) */
+	bool ocsp; /* --ocsp: ask for a stapled OCSP response (RFC 6066 8) and check it; a
+		      verified "revoked" is a certificate failure (tls_ocsp.h) */
+	bool resume; /* --resume: a TLS handshake with the host and port of the last TLS session
+			offers that session (a TLS 1.3 ticket, a TLS 1.2 session); the TLS line
+			says whether the server resumed it */
 };
 
 /* A new, disconnected session; params are copied. NULL when memory ran out. */
 struct smtp_session *session_new(const struct session_params *params);
 void session_free(struct smtp_session *s);
+
+/* The next connection (only) offers the last TLS session, as session_link's resume does
+   (\reconnect --resume). Sessions are kept in memory only, never written anywhere. */
+void session_resume_next(struct smtp_session *s);
 
 /* Sets how the next connections begin and speak (strings are copied). 0, or -1 (the message
    in session_error()) when --proxy-from is no ADDR:PORT or memory ran out. */
@@ -300,5 +309,8 @@ void session_tls_summary(const struct smtp_session *s, struct buf *out);
 const char *session_error(const struct smtp_session *s);
 /* Describes the protection of the connection for \tls (several lines). */
 void session_describe_tls(const struct smtp_session *s, struct buf *out);
+/* \tls save: writes the chain the server sent as PEM files into dir (tls_chain_save), one
+   line per file to report. The number of files, or -1 (the message in session_error()). */
+int session_tls_save(struct smtp_session *s, const char *dir, struct buf *report);
 
 #endif

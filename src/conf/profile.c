@@ -13,12 +13,14 @@ enum key_kind {
 	KEY_TLS,     /* none | starttls | tls */
 	KEY_TIMEOUT, /* seconds */
 	KEY_MECH,    /* a SASL mechanism name */
+	KEY_YESNO,   /* yes | no, into a bool */
 };
 
 struct key {
 	const char *name;
 	enum key_kind kind;
-	size_t offset; /* of the const char * in struct profile (KEY_WORD/TEXT/PORT/MECH) */
+	size_t offset; /* of the const char * in struct profile (KEY_WORD/TEXT/PORT/MECH), of the
+			  bool (KEY_YESNO) */
 };
 
 #define FIELD(f) offsetof(struct profile, f)
@@ -33,6 +35,7 @@ static const struct key keys[] = {
 	{"cafile", KEY_TEXT, FIELD(cafile)},
 	{"ehlo", KEY_WORD, FIELD(ehlo)},
 	{"timeout", KEY_TIMEOUT, 0},
+	{"ocsp", KEY_YESNO, FIELD(ocsp)},
 	{"note", KEY_TEXT, FIELD(note)},
 };
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
@@ -73,7 +76,8 @@ void profile_set_free(struct profile_set *set)
 		struct profile *p = &set->items[i];
 		free((void *)p->name);
 		for (size_t k = 0; k < KEY_COUNT; k++)
-			if (keys[k].kind != KEY_TLS && keys[k].kind != KEY_TIMEOUT)
+			if (keys[k].kind != KEY_TLS && keys[k].kind != KEY_TIMEOUT &&
+			    keys[k].kind != KEY_YESNO)
 				free((void *)*string_field(p, keys[k].offset));
 	}
 	free(set->items);
@@ -188,6 +192,16 @@ static int set_value(struct parser *ps, struct profile *p, const struct key *k, 
 		else
 			return fail(ps, "tls is none, starttls or tls, not '%s'", v);
 		return 0;
+	case KEY_YESNO: {
+		bool *flag = (bool *)(void *)((char *)p + k->offset);
+		if (strcmp(v, "yes") == 0)
+			*flag = true;
+		else if (strcmp(v, "no") == 0)
+			*flag = false;
+		else
+			return fail(ps, "%s is yes or no, not '%s'", k->name, v);
+		return 0;
+	}
 	case KEY_TIMEOUT:
 		if (parse_timeout(v, &p->timeout_ms) < 0)
 			return fail(ps, "timeout is a number of seconds (up to 86400), not '%s'",
@@ -256,7 +270,7 @@ static int assignment(struct parser *ps, const char *s, size_t n)
 	if (k == KEY_COUNT)
 		return fail(ps,
 			    "unknown key '%s' (known: host, port, tls, user, auth, "
-			    "password-command, cafile, ehlo, timeout, note)",
+			    "password-command, cafile, ehlo, timeout, ocsp, note)",
 			    key);
 	struct profile *p = current(ps);
 	if (!p)

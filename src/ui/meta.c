@@ -39,6 +39,8 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 			mode = TLS_STARTTLS;
 		else if (strcmp(argv[i], "--plain") == 0)
 			mode = TLS_NONE;
+		else if (strcmp(argv[i], "--ocsp") == 0)
+			link.ocsp = true;
 		else if (argv[i][0] == '-' && argv[i][1] == '-') {
 			shell_error(sh, "\\connect: unknown option %s", argv[i]);
 			return;
@@ -53,7 +55,7 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 	}
 	if (!host) {
 		shell_error(sh, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain] "
-				"[--lmtp|--smtp]");
+				"[--lmtp|--smtp] [--ocsp]");
 		return;
 	}
 	if (session_set_link(sh->session, &link) < 0) {
@@ -61,6 +63,36 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 		return;
 	}
 	shell_connect(sh, host, port, mode);
+}
+
+/* \reconnect [--resume]: the same host, port, TLS mode and link as the last connection (QUIT
+   to the current one first, as \connect does). */
+static void cmd_reconnect(struct shell *sh, int argc, char **argv)
+{
+	bool resume = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--resume") != 0) {
+			shell_error(sh, "usage: \\reconnect [--resume]");
+			return;
+		}
+		resume = true;
+	}
+	const char *last = session_host(sh->session);
+	if (!last || !*last) {
+		shell_error(sh, "\\reconnect: no connection yet (\\connect HOST first)");
+		return;
+	}
+	char *host = strdup(last);
+	char port[sizeof "65535"] = "";
+	snprintf(port, sizeof port, "%s", session_port(sh->session));
+	if (!host) {
+		shell_error(sh, "\\reconnect: out of memory");
+		return;
+	}
+	if (resume)
+		session_resume_next(sh->session);
+	shell_connect(sh, host, port[0] ? port : NULL, session_tls_mode(sh->session));
+	free(host);
 }
 
 static void cmd_disconnect(struct shell *sh, int argc, char **argv)
@@ -103,10 +135,25 @@ static void cmd_caps(struct shell *sh, int argc, char **argv)
 	buf_free(&out);
 }
 
+/* \tls: the whole picture; \tls save DIR: the chain the server sent as PEM files. */
 static void cmd_tls(struct shell *sh, int argc, char **argv)
 {
 	struct buf out;
 	buf_init(&out);
+	if (argc >= 2 && strcmp(argv[1], "save") == 0) {
+		if (argc != 3) {
+			shell_error(sh, "usage: \\tls save DIR");
+		} else if (session_tls_save(sh->session, argv[2], &out) >= 0) {
+			render_text(sh->render, out.data);
+		}
+		buf_free(&out);
+		return;
+	}
+	if (argc > 1) {
+		shell_error(sh, "usage: \\tls [save DIR]");
+		buf_free(&out);
+		return;
+	}
 	session_describe_tls(sh->session, &out);
 	render_text(sh->render, out.data);
 	buf_free(&out);
@@ -399,12 +446,29 @@ static void complete_files(struct candidates *c)
 /* \connect: host, then port, then --tls/--starttls/--plain. */
 static void complete_connect(struct candidates *c)
 {
-	static const char *const opts[] = {"--tls", "--starttls", "--plain", "--lmtp", "--smtp"};
+	static const char *const opts[] = {"--tls",  "--starttls", "--plain",
+					   "--lmtp", "--smtp",	   "--ocsp"};
 	if (c->nwords >= 2 || c->text[0] == '-')
 		for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
 			candidates_offer(c, opts[i]);
 	if (c->nwords == 1 && c->text[0] != '-')
 		candidates_offer(c, "localhost");
+}
+
+/* \reconnect: --resume. */
+static void complete_reconnect(struct candidates *c)
+{
+	if (c->nwords == 1)
+		candidates_offer(c, "--resume");
+}
+
+/* \tls: "save", then a folder. */
+static void complete_tls(struct candidates *c)
+{
+	if (c->nwords == 1)
+		candidates_offer(c, "save");
+	else if (c->nwords == 2)
+		c->files = true;
 }
 
 /* \set: a setting's name, then on/off. */
@@ -429,10 +493,16 @@ static void complete_help(struct candidates *c)
 const struct meta_command meta_commands[] = {
     {.name = "connect",
      .run = cmd_connect,
-     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp]",
+     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp] [--ocsp]",
      .help = "connect to an SMTP (or --lmtp: LMTP) server; HOST may be a UNIX socket path "
 	     "(/... or ./...) (says QUIT to the current one first)",
      .complete = complete_connect},
+    {.name = "reconnect",
+     .run = cmd_reconnect,
+     .args = "[--resume]",
+     .help = "connect again to the same host and port with the same options (QUIT to the "
+	     "current connection first); --resume offers the last TLS session",
+     .complete = complete_reconnect},
     {.name = "disconnect",
      .run = cmd_disconnect,
      .args = "",
@@ -444,8 +514,11 @@ const struct meta_command meta_commands[] = {
      .flags = LOCAL_IN_PIPELINE},
     {.name = "tls",
      .run = cmd_tls,
-     .args = "",
-     .help = "show what protects the connection: protocol, cipher, certificate",
+     .args = "[save DIR]",
+     .help = "show what protects the connection: protocol, cipher, key exchange, resumption, "
+	     "the whole certificate chain and its verification; save DIR writes the chain as "
+	     "PEM files (DIR/0-leaf.pem ...)",
+     .complete = complete_tls,
      .flags = LOCAL_IN_PIPELINE},
     {.name = "file",
      .run = cmd_file,

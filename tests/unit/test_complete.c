@@ -61,9 +61,13 @@ int main(void)
 	/* each local command's own completer */
 	is_str(cands("\\connect "), "localhost", "\\connect: a host");
 	is_str(cands("\\connect --s"), "--starttls --smtp", "\\connect: an option");
-	is_str(cands("\\connect h "), "--tls --starttls --plain --lmtp --smtp",
+	is_str(cands("\\connect h "), "--tls --starttls --plain --lmtp --smtp --ocsp",
 	       "\\connect HOST: the options");
 	is_str(cands("\\connect h 25 --p"), "--plain", "\\connect HOST PORT: an option");
+	is_str(cands("\\reconnect "), "--resume", "\\reconnect: --resume");
+	is_str(cands("\\tls "), "save", "\\tls: save");
+	is_str(cands("\\tls s"), "save", "\\tls s");
+	is_str(cands("\\tls save x "), "", "\\tls save DIR: nothing more");
 	is_str(cands("\\set "), "explain timing show-raw reveal-secrets", "\\set: the settings");
 	is_str(cands("\\set t"), "timing", "\\set t");
 	is_str(cands("\\set timing "), "on off", "\\set NAME: on or off");

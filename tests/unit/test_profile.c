@@ -78,6 +78,7 @@ static void test_parse_ok(void)
 			   "cafile = ~/lab/ca.pem\n"
 			   "ehlo = client.example\n"
 			   "timeout = 2.5\n"
+			   "ocsp = yes\n"
 			   "note = the lab = Postfix\n"
 			   "[gmail]\n"
 			   "host = smtp.example.test\n"
@@ -107,12 +108,14 @@ static void test_parse_ok(void)
 		is_str(lab->cafile, "~/lab/ca.pem", "cafile as written");
 		is_str(lab->ehlo, "client.example", "ehlo");
 		is_int(lab->timeout_ms, 2500, "timeout in ms");
+		ok(lab->ocsp, "ocsp = yes");
 		is_str(lab->note, "the lab = Postfix", "note keeps a second '='");
 	}
 	const struct profile *g = profile_find(&set, "gmail");
 	ok(g && !g->builtin && strcmp(g->host, "smtp.example.test") == 0,
 	   "a profile replaces the preset of its name");
 	ok(g && g->tls == TLS_IMPLICIT, "tls = tls is implicit TLS");
+	ok(g && !g->ocsp, "no ocsp key: not asked");
 	ok(g && strcmp(profile_port(g), "465") == 0, "default port of implicit TLS");
 	const struct profile *pl = profile_find(&set, "plain_one");
 	ok(pl && pl->tls == TLS_NONE, "tls = none");
@@ -153,6 +156,7 @@ static void test_parse_errors(void)
 	    "insecure refused (a footgun)");
 	bad("[a]\nhost = x\npassword = hunter2\n", 3, "password-command", "a password is refused");
 	bad("[a]\nhost = x\ntls = maybe\n", 3, "none, starttls or tls", "bad tls");
+	bad("[a]\nhost = x\nocsp = on\n", 3, "ocsp is yes or no, not 'on'", "bad ocsp");
 	bad("[a]\nhost = x\ntls = STARTTLS\n", 3, "none, starttls or tls", "tls is lower case");
 	bad("[a]\nhost = x\nport = 0\n", 3, "port is a number", "port 0");
 	bad("[a]\nhost = x\nport = 65536\n", 3, "port is a number", "port 65536");
