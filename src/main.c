@@ -63,7 +63,7 @@ static int pick_target(char **args, int npos, const struct cli_options *cli,
 		}
 		*host = npos ? args[0] : NULL;
 		*port = npos > 1 ? args[1] : NULL;
-		*prof = *host ? profile_for_argument(set, *host) : NULL;
+		*prof = *host && !cli->mx ? profile_for_argument(set, *host) : NULL;
 	}
 	if (*prof) {
 		*host = (*prof)->host;
@@ -226,6 +226,8 @@ static int run(const struct cli *c, struct startup *st)
 	    .profiles_path = st->profiles_path.len ? st->profiles_path.data : NULL,
 	    .practice = st->practice,
 	    .token_command = cli->token_command,
+	    .resolver = cli->resolver,
+	    .trust_anchor = cli->trust_anchor,
 	};
 	if (st->practice) /* \auth asks only for the password */
 		sp.default_user = st->practice->env.user;
@@ -295,7 +297,9 @@ static int run(const struct cli *c, struct startup *st)
 		shell_connect(sh, st->host, st->port, st->mode);
 		status = send_oneshot(sh, cli->message, st->params.ehlo_name, cli->auth, cli->user);
 	} else {
-		if (st->host && !shell_done(sh))
+		if (st->host && cli->mx && !shell_done(sh))
+			shell_connect_mx(sh, st->host, st->port, st->mode);
+		else if (st->host && !shell_done(sh))
 			shell_connect(sh, st->host, st->port, st->mode);
 		if (shell_done(sh))
 			status = shell_status(sh);

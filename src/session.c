@@ -144,6 +144,7 @@ void session_free(struct smtp_session *s)
 	free(s->host);
 	free(s->proxy_from);
 	free(s->sni);
+	session_mx_clear(s);
 	free(s);
 }
 

@@ -27,8 +27,11 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 	const char *host = NULL, *port = NULL;
 	enum tls_mode mode = sh->mode;
 	struct session_link link = sh->link;
+	bool mx = false;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--lmtp") == 0)
+		if (strcmp(argv[i], "--mx") == 0)
+			mx = true;
+		else if (strcmp(argv[i], "--lmtp") == 0)
 			link.lmtp = true;
 		else if (strcmp(argv[i], "--smtp") == 0)
 			link.lmtp = false;
@@ -52,7 +55,15 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 	}
 	if (!host) {
 		shell_error(sh, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain] "
-				"[--lmtp|--smtp]");
+				"[--lmtp|--smtp], or \\connect --mx DOMAIN [PORT]");
+		return;
+	}
+	if (mx) {
+		if (link.lmtp || link.proxy) {
+			shell_error(sh, "\\connect --mx: not with --lmtp or --proxy");
+			return;
+		}
+		shell_connect_mx(sh, host, port, mode);
 		return;
 	}
 	if (session_set_link(sh->session, &link) < 0) {

@@ -1,0 +1,285 @@
+/*
+ * smtpsh --mx DOMAIN and \connect --mx: where does mail for a domain go, and is the way there
+ * safe? The route of RFC 5321 5.1 (net/mxroute.c: MX by preference, the implicit MX, the null
+ * MX of RFC 7505, each answer with its DNSSEC state and each host's DANE verdict) is shown as
+ * local lines, then its hosts are tried in order as a sending MTA tries them. The policy that
+ * applies is said for every try: DANE (RFC 7672) when the host's TLSA records are secure and
+ * usable, else opportunistic TLS (RFC 7435). Everything from DNS is hostile: names come as
+ * presentation text (dns_name_from_wire's \DDD escapes), libunbound's reasons are escaped here.
+ */
+#include "smtpsh/shell.h"
+
+#include "shell_int.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "smtpsh/escape.h"
+#include "smtpsh/mxroute.h"
+
+#define TLSA_SHOWN_HEX 16 /* hex digits of a TLSA record's data on the route's lines */
+
+/* The shell's resolver, made on first use (no DNS is touched by a session without --mx). */
+static struct dns_ctx *shell_dns(struct shell *sh)
+{
+	if (sh->dns)
+		return sh->dns;
+	struct buf err;
+	buf_init(&err);
+	struct dns_params p = {.resolver = sh->resolver, .trust_anchor = sh->trust_anchor};
+	sh->dns = dns_new(&p, &err);
+	if (!sh->dns)
+		render_error(sh->render, "DNS: %s",
+			     err.data ? err.data : "the resolver could not start");
+	buf_free(&err);
+	return sh->dns;
+}
+
+/* text escaped for one line on the screen (into out, reset first) */
+static const char *esc(struct buf *out, const char *text)
+{
+	buf_reset(out);
+	if (text)
+		escape_append(out, text, strlen(text), ESCAPE_KEEP_BACKSLASH);
+	return out->data ? out->data : "";
+}
+
+/*
+ * Drives the route's queries until it is complete: poll() on the resolver's fd in slices, so
+ * that Ctrl-C (the REPL's interrupt flag) is seen at once; past the deadline what is still
+ * pending is answered as a timeout. Returns false when interrupted.
+ */
+static bool wait_route(struct shell *sh, struct mx_route *r, long long deadline)
+{
+	struct dns_ctx *ctx = sh->dns;
+	while (mx_route_continue(r) == 1) {
+		if (sh->interrupted && *sh->interrupted)
+			return false;
+		long long left = deadline - dns_now_ms();
+		if (left <= 0) {
+			dns_cancel_all(ctx, "timeout");
+			continue;
+		}
+		struct pollfd pfd = {.fd = dns_fd(ctx), .events = POLLIN};
+		int n = poll(&pfd, 1, left > 100 ? 100 : (int)left);
+		if (n < 0 && errno != EINTR)
+			dns_cancel_all(ctx, "poll failed");
+		else if (n > 0)
+			dns_process(ctx);
+	}
+	return true;
+}
+
+/* "127.0.0.11 secure, ::1 secure" */
+static void addresses(const struct mx_host *h, struct buf *out)
+{
+	for (size_t i = 0; i < h->naddrs; i++)
+		buf_printf(out, "%s%s %s", i ? ", " : "", h->addrs[i].text,
+			   dns_sec_name(h->addrs[i].sec));
+	if (!h->naddrs)
+		buf_printf(out, "no address (A %s, AAAA %s)", dns_status_name(h->a.status),
+			   dns_status_name(h->aaaa.status));
+}
+
+/* The usable TLSA records of a host whose verdict is DANE_APPLIES, parsed (pointing into its
+   answer). Returns how many, at most max. */
+static size_t usable_tlsa(const struct mx_host *h, struct dns_tlsa *out, size_t max)
+{
+	size_t n = 0;
+	const struct dns_answer *a = h->tlsa_used;
+	for (size_t i = 0; a && i < a->n && n < max; i++)
+		if (dns_parse_tlsa(a->rr[i].data, a->rr[i].len, &out[n]) == 0 &&
+		    dns_tlsa_usable(&out[n]))
+			n++;
+	return n;
+}
+
+/* The route as local lines: the MX answer, then each host with its addresses and DANE. */
+static void show_route(struct shell *sh, const struct mx_route *r)
+{
+	struct buf e, line;
+	buf_init(&e);
+	buf_init(&line);
+	const char *domain = esc(&e, r->domain);
+	if (r->kind == MX_ROUTE_MX)
+		render_info(sh->render,
+			    "MX of %s (%s): %zu host%s, tried by preference (RFC 5321 5.1)", domain,
+			    dns_sec_name(r->mx.sec), r->n, r->n == 1 ? "" : "s");
+	else if (r->kind == MX_ROUTE_IMPLICIT)
+		render_info(sh->render,
+			    "no MX for %s (%s, %s): the domain's own address receives its mail "
+			    "(implicit MX, RFC 5321 5.1)",
+			    domain, dns_status_name(r->mx.status), dns_sec_name(r->mx.sec));
+	for (size_t i = 0; i < r->n; i++) {
+		const struct mx_host *h = &r->hosts[i];
+		buf_reset(&line);
+		buf_printf(&line, "  %u %s", h->pref, esc(&e, h->name));
+		if (h->canon)
+			buf_printf(&line, " (CNAME to %s)", esc(&e, h->canon));
+		buf_puts(&line, ": ");
+		addresses(h, &line);
+		render_info(sh->render, "%s", line.data);
+		buf_reset(&line);
+		if (h->dane == DANE_APPLIES) {
+			struct dns_tlsa t[DNS_RRS_MAX];
+			size_t n = usable_tlsa(h, t, DNS_RRS_MAX);
+			buf_printf(&line,
+				   "    DANE applies: %zu secure TLSA record%s at _%u._tcp.%s", n,
+				   n == 1 ? "" : "s", r->port, esc(&e, h->tlsa_base));
+			for (size_t k = 0; k < n && k < 4; k++) {
+				buf_puts(&line, k ? ", " : ": ");
+				dns_tlsa_format(&t[k], TLSA_SHOWN_HEX, &line);
+			}
+		} else {
+			buf_printf(&line, "    %s: %s", dns_dane_verdict_name(h->dane),
+				   esc(&e, h->dane_why));
+		}
+		render_info(sh->render, "%s", line.data);
+	}
+	buf_free(&e);
+	buf_free(&line);
+}
+
+/* A DANE verdict that forbids delivery to this host (RFC 7672 2.2: bogus, or the TLSA
+   lookup failed: a DANE client defers rather than go on without). */
+static bool dane_forbids(const struct mx_host *h)
+{
+	return h->dane == DANE_BOGUS || h->dane == DANE_FAILED;
+}
+
+/*
+ * Tries one address of a host under the policy that applies to it. Returns the session's
+ * status; *next says whether a sending MTA would go on to the next address or host.
+ */
+static enum session_status try_host(struct shell *sh, const struct mx_host *h, const char *addr,
+				    const char *port, enum tls_mode mode, bool *next)
+{
+	struct buf e;
+	buf_init(&e);
+	struct dns_tlsa t[DNS_RRS_MAX];
+	size_t n = h->dane == DANE_APPLIES ? usable_tlsa(h, t, DNS_RRS_MAX) : 0;
+	struct session_mx mx = {
+	    .name = h->name,
+	    .addr = addr,
+	    .opportunistic = mode == TLS_NONE && !n,
+	    .tlsa_base = h->tlsa_base,
+	    .tlsa = t,
+	    .ntlsa = n,
+	};
+	/* RFC 7672 2.2: with DANE, STARTTLS is required; RFC 7435: without, it is used when
+	   offered */
+	enum tls_mode m = mode == TLS_NONE ? TLS_STARTTLS : mode;
+	if (n)
+		render_info(sh->render,
+			    "policy: DANE (RFC 7672): the TLSA records decide, STARTTLS "
+			    "required");
+	else
+		render_info(sh->render,
+			    "policy: opportunistic TLS (RFC 7435; DANE not available: %s): the "
+			    "certificate is verified as always",
+			    h->dane == DANE_APPLIES ? "no usable record" : esc(&e, h->dane_why));
+	enum session_status st = session_connect_mx(sh->session, &mx, port, m);
+	*next = st == SESSION_ERR_NET || st == SESSION_ERR_TIMEOUT || st == SESSION_ERR_REFUSED;
+	if (st == SESSION_ERR_TLS && !n && mx.opportunistic &&
+	    strstr(session_error(sh->session), "not trusted"))
+		render_info(sh->render,
+			    "opportunistic TLS (RFC 7435): a sending MTA would deliver anyway, "
+			    "unauthenticated; --insecure goes on (marked ?> <?)");
+	if (st == SESSION_ERR_TLS && n)
+		render_info(sh->render,
+			    "DANE: a sending MTA does not deliver to %s (RFC 7672 2.2); --insecure "
+			    "goes on (marked ?> <?)",
+			    esc(&e, h->name));
+	buf_free(&e);
+	return st;
+}
+
+void shell_connect_mx(struct shell *sh, const char *domain, const char *port, enum tls_mode mode)
+{
+	shell_leave_connection(sh);
+	if (!shell_dns(sh)) {
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	char *end;
+	unsigned long pnum = port ? strtoul(port, &end, 10) : 25;
+	if (port && (*end || pnum == 0 || pnum > 65535)) {
+		shell_error(sh, "--mx: the port must be a number (1-65535), not '%s'", port);
+		return;
+	}
+	char portbuf[8];
+	snprintf(portbuf, sizeof portbuf, "%lu", pnum);
+	struct mx_route_params p = {.port = (unsigned)pnum};
+	struct mx_route r;
+	struct buf e;
+	buf_init(&e);
+	render_info(sh->render, "looking up the MX of %s (DNSSEC validated by smtpsh)",
+		    esc(&e, domain));
+	render_flush(sh->render);
+	long long deadline = dns_now_ms() + session_timeout_ms(sh->session);
+	if (mx_route_start(sh->dns, domain, &p, &r) == 0 && !wait_route(sh, &r, deadline)) {
+		mx_route_free(&r);
+		render_info(sh->render, "interrupted: the lookup of the MX of %s was cancelled",
+			    esc(&e, domain));
+		if (sh->batch) {
+			if (sh->status == EXIT_OK)
+				sh->status = EXIT_INTERRUPT;
+			sh->done = true;
+		}
+		buf_free(&e);
+		return;
+	}
+	enum session_status st = SESSION_ERR_NET;
+	if (r.kind == MX_ROUTE_FAIL) {
+		/* SERVFAIL, a timeout, a bogus answer: not "no MX" (that would send the mail to
+		   the domain's address on the word of a failed lookup) */
+		render_error(sh->render, "%s: stopping (a sending MTA would defer and try later)",
+			     esc(&e, r.error));
+	} else if (r.kind == MX_ROUTE_NULL) {
+		render_error(sh->render,
+			     "%s accepts no mail: its MX is the null MX \"0 .\" (RFC 7505, %s); a "
+			     "sending MTA bounces with 556 5.1.10",
+			     esc(&e, r.domain), dns_sec_name(r.mx.sec));
+		st = SESSION_ERR_REFUSED;
+	} else {
+		show_route(sh, &r);
+		st = SESSION_ERR_NET;
+		bool next = true, tried = false;
+		for (size_t i = 0; i < r.n && next; i++) {
+			const struct mx_host *h = &r.hosts[i];
+			if (dane_forbids(h)) {
+				render_error(sh->render, "%s: %s: %s; not tried (RFC 7672 2.2)",
+					     esc(&e, h->name), dns_dane_verdict_name(h->dane),
+					     h->dane_why ? h->dane_why : "");
+				st = SESSION_ERR_TLS;
+				continue;
+			}
+			for (size_t k = 0; k < h->naddrs && next; k++) {
+				render_info(sh->render, "trying MX %zu of %zu: %s (%s) port %s",
+					    i + 1, r.n, esc(&e, h->name), h->addrs[k].text,
+					    portbuf);
+				tried = true;
+				st = try_host(sh, h, h->addrs[k].text, portbuf, mode, &next);
+				if (st == SESSION_OK)
+					break;
+				if (next)
+					render_info(sh->render,
+						    "%s did not answer: trying the next",
+						    h->addrs[k].text);
+			}
+			if (st == SESSION_OK)
+				break;
+		}
+		if (st != SESSION_OK && !tried && st == SESSION_ERR_NET)
+			render_error(sh->render, "no MX host of %s has an address to connect to",
+				     esc(&e, r.domain));
+		else if (st != SESSION_OK && next)
+			render_error(sh->render, "no MX host of %s answered", esc(&e, r.domain));
+	}
+	mx_route_free(&r);
+	buf_free(&e);
+	shell_connected(sh, st);
+}

@@ -1,0 +1,310 @@
+#!/usr/bin/python3
+"""smtpsh --mx and \\connect --mx, the real binary against a private DNSSEC lab on loopback
+(Knot serving signed zones, tests/lib/dnslab.py), the Postfix lab (STARTTLS on its plain
+port, a self-signed certificate) and a small implicit-TLS server with a certificate of a
+test CA (for DANE-TA). Every assertion is on the words smtpsh shows. Nothing leaves the
+machine.
+
+Usage: test_mx.py [SMTPSH_BINARY] [TEST_NAME_PATTERN...]
+"""
+
+import hashlib
+import os
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import unittest
+
+import dnslab
+from lablib import PostfixLab
+from smtpshtest import openssl, run_smtpsh, tap_main
+
+PARENT = "example.net."
+# 127.0.0.0/8 is loopback; nothing listens on this address (the first MX that "refuses")
+DOWN = "127.0.0.99"
+
+
+class Env:
+    dir = None
+    lab = None
+    postfix = None
+    tls = None
+
+
+E = Env()
+
+
+def spki_sha256(pem_path):
+    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", pem_path],
+                         check=True, stdout=subprocess.PIPE).stdout
+    spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
+                          check=True, stdout=subprocess.PIPE).stdout
+    return hashlib.sha256(spki).hexdigest()
+
+
+def cert_sha256(pem_path):
+    with open(pem_path) as f:
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
+
+
+def make_ca_and_leaf(d):
+    """A test CA and a leaf for mx-dane2.example.net (chain: leaf + CA)."""
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=smtpsh MX lab CA", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    with open(os.path.join(d, "mx.ext"), "w") as f:
+        f.write("subjectAltName=DNS:mx-dane2.example.net\nextendedKeyUsage=serverAuth\n")
+    openssl("req", *ec, "-keyout", "mx.key", "-out", "mx.csr", "-subj",
+            "/CN=mx-dane2.example.net", cwd=d)
+    openssl("x509", "-req", "-in", "mx.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-out", "mx.pem", "-extfile", "mx.ext", cwd=d)
+    with open(os.path.join(d, "mx-chain.pem"), "w") as out:
+        for part in ("mx.pem", "ca.pem"):
+            with open(os.path.join(d, part)) as f:
+                out.write(f.read())
+
+
+class TlsServer:
+    """An implicit-TLS "MX host" with the CA's chain: greets, answers QUIT."""
+
+    def __init__(self, chain, key):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(chain, key)
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                conn.settimeout(10)
+                with self.ctx.wrap_socket(conn, server_side=True) as s:
+                    s.sendall(b"220 mx-dane2.example.net ESMTP lab\r\n")
+                    f = s.makefile("rb")
+                    for line in f:
+                        if line.upper().startswith(b"QUIT"):
+                            s.sendall(b"221 2.0.0 bye\r\n")
+                            break
+                        s.sendall(b"250 ok\r\n")
+            except (OSError, ssl.SSLError):
+                pass  # the client refused our certificate: expected in some tests
+            finally:
+                conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def zone_records():
+    # DANE needs STARTTLS: the lab's submission port offers it (its plain port does not)
+    tcp = "_%d._tcp" % E.postfix.submission_port
+    ee = spki_sha256(E.postfix.cafile)  # the lab's self-signed certificate
+    wrong = hashlib.sha256(b"not the key").hexdigest()
+    ta = cert_sha256(os.path.join(E.dir, "ca.pem"))
+    lo = "127.0.0.1"
+    recs = [
+        # RFC 5321 5.1: the first MX does not answer, the second does
+        "fallback MX 10 mx-down", "fallback MX 20 mx-up",
+        "mx-down A " + DOWN, "mx-up A " + lo,
+        "implicit A " + lo,
+        "nullmx MX 0 .",
+        "cname MX 10 alias", "alias CNAME mx-up",
+        # DANE-EE(3) against the Postfix lab's certificate (names and dates ignored)
+        "dane3 MX 10 mx-dane3", "mx-dane3 A " + lo, "%s.mx-dane3 TLSA 3 1 1 %s" % (tcp, ee),
+        "danebad MX 10 mx-bad", "mx-bad A " + lo, "%s.mx-bad TLSA 3 1 1 %s" % (tcp, wrong),
+        # DANE-TA(2) against the implicit-TLS server's CA
+        "dane2 MX 10 mx-dane2", "mx-dane2 A " + lo,
+        "_%d._tcp.mx-dane2 TLSA 2 0 1 %s" % (E.tls.port, ta),
+    ]
+    child = lambda: ["@ MX 10 mx", "mx A " + lo, "%s.mx TLSA 3 1 1 %s" % (tcp, ee)]
+    children = {"insecure": (child(), None), "bogus": (child(), "bad-ds")}
+    return recs, children
+
+
+def setUpModule():
+    dnslab.require_knot()
+    E.dir = tempfile.mkdtemp(prefix="smtpsh-mxtest-")
+    make_ca_and_leaf(E.dir)
+    E.tls = TlsServer(os.path.join(E.dir, "mx-chain.pem"), os.path.join(E.dir, "mx.key"))
+    E.postfix = PostfixLab()
+    E.postfix.start()
+    recs, children = zone_records()
+    E.lab = dnslab.DnsLab(PARENT, recs, children, directory=os.path.join(E.dir, "knot"))
+    os.makedirs(E.lab.dir)
+    E.lab.start()
+    os.makedirs(os.path.join(E.dir, "home"))
+
+
+def tearDownModule():
+    if E.lab:
+        E.lab.stop(remove=False)
+    if E.postfix:
+        E.postfix.stop()
+    if E.tls:
+        E.tls.close()
+    if E.dir:
+        subprocess.run(["rm", "-rf", E.dir])
+
+
+def mx(domain, port=None, *opts, stdin=b"QUIT\n", timeout_s=5):
+    """smtpsh --mx DOMAIN PORT through the lab's resolver and trust anchor (batch mode)."""
+    args = ["--mx", domain, str(port or E.postfix.submission_port), "--resolver", E.lab.resolver,
+            "--trust-anchor", E.lab.trust_anchor, "--timeout", str(timeout_s)] + list(opts)
+    r = run_smtpsh(args, stdin, home=os.path.join(E.dir, "home"))
+    if "Sanitizer" in r.stderr or "runtime error:" in r.stderr:
+        raise AssertionError(r.stderr[-3000:])
+    return r
+
+
+class Route(unittest.TestCase):
+    def test_fallback_when_the_first_mx_refuses(self):
+        r = mx("fallback.example.net", None, "--insecure")
+        out = r.stdout
+        self.assertIn("*  MX of fallback.example.net (secure): 2 hosts, tried by preference "
+                      "(RFC 5321 5.1)", out)
+        self.assertIn("*    10 mx-down.example.net: %s secure" % DOWN, out)
+        self.assertIn("*    20 mx-up.example.net: 127.0.0.1 secure", out)
+        self.assertIn("*  trying MX 1 of 2: mx-down.example.net (%s) port %d"
+                      % (DOWN, E.postfix.submission_port), out)
+        self.assertIn("*  %s did not answer: trying the next" % DOWN, out)
+        self.assertIn("*  trying MX 2 of 2: mx-up.example.net (127.0.0.1) port %d"
+                      % E.postfix.submission_port, out)
+        self.assertIn("connected to mx-up.example.net (127.0.0.1) port %d"
+                      % E.postfix.submission_port, out)
+        # opportunistic STARTTLS, not verified (--insecure): marked ?>
+        self.assertIn("-> STARTTLS", out)
+        self.assertIn("?> QUIT", out)
+        self.assertIn("--insecure: the server's identity is NOT verified", r.stdout + r.stderr)
+        self.assertEqual(r.rc, 0, out)
+
+    def test_implicit_mx(self):
+        out = mx("implicit.example.net", None, "--insecure").stdout
+        self.assertIn("*  no MX for implicit.example.net (NODATA, secure): the domain's own "
+                      "address receives its mail (implicit MX, RFC 5321 5.1)", out)
+        self.assertIn("*    0 implicit.example.net: 127.0.0.1 secure", out)
+        self.assertIn("connected to implicit.example.net (127.0.0.1)", out)
+
+    def test_null_mx_stops(self):
+        r = mx("nullmx.example.net")
+        self.assertIn('nullmx.example.net accepts no mail: its MX is the null MX "0 ." '
+                      "(RFC 7505, secure)", r.stdout + r.stderr)
+        self.assertNotIn("trying MX", r.stdout)
+        self.assertEqual(r.rc, 1)
+
+    def test_cname(self):
+        out = mx("cname.example.net", None, "--insecure").stdout
+        self.assertIn("*    10 alias.example.net (CNAME to mx-up.example.net): 127.0.0.1 "
+                      "secure", out)
+        self.assertIn("connected to alias.example.net (127.0.0.1)", out)
+
+    def test_bogus_stops(self):
+        r = mx("bogus.example.net")
+        both = r.stdout + r.stderr
+        self.assertRegex(both, r"MX lookup of bogus\.example\.net: bogus \(.+\): stopping "
+                         r"\(a sending MTA would defer and try later\)")
+        self.assertNotIn("trying MX", both)
+        self.assertEqual(r.rc, 3)
+
+    def test_timeout_stops(self):
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind(("127.0.0.1", 0))  # a "resolver" that never answers
+        try:
+            args = ["--mx", "fallback.example.net", "--resolver",
+                    "127.0.0.1@%d" % s.getsockname()[1], "--trust-anchor",
+                    E.lab.trust_anchor, "--timeout", "1"]
+            r = run_smtpsh(args, b"QUIT\n", home=os.path.join(E.dir, "home"))
+        finally:
+            s.close()
+        both = r.stdout + r.stderr
+        self.assertIn("MX lookup of fallback.example.net: timeout", both)
+        self.assertIn("stopping (a sending MTA would defer and try later)", both)
+        self.assertNotIn("no MX for", both)  # a timeout is not "no MX"
+        self.assertLess(r.elapsed, 5)
+        self.assertEqual(r.rc, 3)
+
+    def test_opportunistic_unverified_is_refused_and_explained(self):
+        r = mx("fallback.example.net")
+        both = r.stdout + r.stderr
+        self.assertIn("policy: opportunistic TLS (RFC 7435; DANE not available: "
+                      "_%d._tcp.mx-up.example.net has no TLSA records (signed denial)): the "
+                      "certificate is verified as always" % E.postfix.submission_port, both)
+        self.assertIn("TLS certificate of mx-up.example.net not trusted", both)
+        self.assertIn("opportunistic TLS (RFC 7435): a sending MTA would deliver anyway, "
+                      "unauthenticated; --insecure goes on (marked ?> <?)", both)
+        self.assertEqual(r.rc, 4)
+
+    def test_plaintext_only_when_starttls_is_not_offered(self):
+        r = mx("fallback.example.net", E.postfix.plain_port)
+        both = r.stdout + r.stderr
+        self.assertIn("mx-up.example.net does not offer STARTTLS: opportunistic TLS (RFC 7435) "
+                      "goes on in plaintext, as a sending MTA would; nothing protects this "
+                      "session", both)
+        self.assertIn("-> QUIT", r.stdout)
+        self.assertNotIn("-> STARTTLS", r.stdout)
+        self.assertEqual(r.rc, 0, both)
+
+    def test_connect_mx_in_the_shell(self):
+        script = ("\\connect --mx implicit.example.net %d\nQUIT\n" % E.postfix.submission_port)
+        args = ["--resolver", E.lab.resolver, "--trust-anchor", E.lab.trust_anchor,
+                "--timeout", "5", "--insecure"]
+        r = run_smtpsh(args, script.encode(), home=os.path.join(E.dir, "home"))
+        self.assertIn("connected to implicit.example.net (127.0.0.1) port %d"
+                      % E.postfix.submission_port, r.stdout)
+        self.assertEqual(r.rc, 0, r.stdout + r.stderr)
+
+
+class Dane(unittest.TestCase):
+    def test_dane_ee_matches_the_postfix_certificate(self):
+        r = mx("dane3.example.net")
+        out = r.stdout
+        self.assertIn("*      DANE applies: 1 secure TLSA record at _%d._tcp.mx-dane3.example.net: "
+                      "3 1 1 " % E.postfix.submission_port, out)
+        self.assertIn("policy: DANE (RFC 7672): the TLSA records decide, STARTTLS required", out)
+        self.assertRegex(out, r"\*  TLSv1\.3 \S+, certificate verified \(CN=localhost\), DANE "
+                         r"verified: 3 1 1 matched the leaf key")
+        self.assertIn("~> QUIT", out)
+        self.assertEqual(r.rc, 0, out + r.stderr)
+
+    def test_tls_shows_the_matching_record(self):
+        r = mx("dane3.example.net", None, stdin=b"\\tls\nQUIT\n")
+        self.assertIn("DANE:      3 1 1 matched the leaf key (TLSA records of _%d._tcp."
+                      "mx-dane3.example.net, RFC 7672)" % E.postfix.submission_port, r.stdout)
+
+    def test_dane_ta_matches_the_ca(self):
+        r = mx("dane2.example.net", E.tls.port, "--tls")
+        self.assertIn("DANE verified: 2 0 1 matched the trust anchor certificate at depth 1",
+                      r.stdout)
+        self.assertIn("~> QUIT", r.stdout)
+
+    def test_mismatch_refused_then_insecure_goes_on(self):
+        r = mx("danebad.example.net")
+        both = r.stdout + r.stderr
+        self.assertIn("DANE (RFC 7672) refused the server: TLS certificate of "
+                      "mx-bad.example.net not trusted", both)
+        self.assertIn("DANE: a sending MTA does not deliver to mx-bad.example.net (RFC 7672 "
+                      "2.2); --insecure goes on (marked ?> <?)", both)
+        self.assertNotIn("QUIT", r.stdout)
+        self.assertEqual(r.rc, 4)
+        r = mx("danebad.example.net", None, "--insecure")
+        self.assertIn("DANE NOT verified: no TLSA record matched", r.stdout)
+        self.assertIn("?> QUIT", r.stdout)
+
+    def test_insecure_delegation_is_webpki(self):
+        r = mx("insecure.example.net", None, "--insecure")
+        self.assertIn("*  MX of insecure.example.net (insecure)", r.stdout)
+        self.assertIn("policy: opportunistic TLS (RFC 7435; DANE not available: the host's "
+                      "address records are insecure)", r.stdout)
+        self.assertNotIn("DANE verified", r.stdout)
+
+
+if __name__ == "__main__":
+    tap_main()
