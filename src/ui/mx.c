@@ -18,6 +18,8 @@
 #include <string.h>
 
 #include "smtpsh/escape.h"
+#include "smtpsh/https.h"
+#include "smtpsh/mtasts.h"
 #include "smtpsh/mxroute.h"
 
 #define TLSA_SHOWN_HEX 16 /* hex digits of a TLSA record's data on the route's lines */
@@ -47,30 +49,60 @@ static const char *esc(struct buf *out, const char *text)
 	return out->data ? out->data : "";
 }
 
+/* The route and the MTA-STS discovery (RFC 8461) run in one poll() loop. */
+struct lookup {
+	struct mx_route route;
+	struct mtasts_discovery sts;
+	bool route_running;
+	bool sts_started, sts_running;
+};
+
 /*
- * Drives the route's queries until it is complete: poll() on the resolver's fd in slices, so
- * that Ctrl-C (the REPL's interrupt flag) is seen at once; past the deadline what is still
- * pending is answered as a timeout. Returns false when interrupted.
+ * Drives the route's queries and the policy fetch until both are complete: poll() on the
+ * resolver's fd and the fetch's sockets in slices, so that Ctrl-C (the REPL's interrupt flag)
+ * is seen at once; past the deadline what is still pending is answered as a timeout. The
+ * fetch starts as soon as the _mta-sts TXT answer is in (round 1), beside the address and
+ * TLSA lookups. Returns false when interrupted.
  */
-static bool wait_route(struct shell *sh, struct mx_route *r, long long deadline)
+static bool wait_lookup(struct shell *sh, struct lookup *l, const struct mtasts_params *mp,
+			long long deadline)
 {
 	struct dns_ctx *ctx = sh->dns;
-	while (mx_route_continue(r) == 1) {
+	for (;;) {
+		if (l->route_running)
+			l->route_running = mx_route_continue(&l->route) == 1;
+		if (!l->sts_started && (l->route.round > 1 || !l->route_running)) {
+			l->sts_started = true;
+			l->sts_running = mtasts_discover_start(ctx, l->route.domain,
+							       &l->route.sts_txt, mp, &l->sts) == 1;
+		}
+		if (!l->route_running && !l->sts_running)
+			return true;
 		if (sh->interrupted && *sh->interrupted)
 			return false;
 		long long left = deadline - dns_now_ms();
 		if (left <= 0) {
+			/* the route's queries are answered as timeouts; a fetch still running
+			   gets its own timeout (the same --timeout) from https.c */
 			dns_cancel_all(ctx, "timeout");
+			if (!l->route_running && l->sts_running)
+				l->sts_running = mtasts_discover_step(&l->sts) == 1;
 			continue;
 		}
-		struct pollfd pfd = {.fd = dns_fd(ctx), .events = POLLIN};
-		int n = poll(&pfd, 1, left > 100 ? 100 : (int)left);
-		if (n < 0 && errno != EINTR)
+		struct pollfd pfd[9];
+		size_t n = l->sts_running && l->sts.req ? https_pollfds(l->sts.req, pfd, 8) : 0;
+		pfd[n] = (struct pollfd){.fd = dns_fd(ctx), .events = POLLIN};
+		int wait = l->sts_running && l->sts.req ? https_timeout_ms(l->sts.req) : 100;
+		if (wait > left)
+			wait = (int)left;
+		int r = poll(pfd, n + 1, wait < 0 ? 100 : wait);
+		if (r < 0 && errno != EINTR)
 			dns_cancel_all(ctx, "poll failed");
-		else if (n > 0)
+		else if (r > 0 && (pfd[n].revents & POLLIN))
 			dns_process(ctx);
+		if (l->sts_running)
+			l->sts_running = mtasts_discover_step(&l->sts) == 1;
 	}
-	return true;
 }
 
 /* "127.0.0.11 secure, ::1 secure" */
@@ -143,6 +175,47 @@ static void show_route(struct shell *sh, const struct mx_route *r)
 	buf_free(&line);
 }
 
+/* The MTA-STS policy that applies (RFC 8461), or NULL (none, or mode none). */
+static const struct mtasts_policy *sts_policy(const struct lookup *l)
+{
+	const struct mtasts_result *res = &l->sts.result;
+	if (!l->sts_started || res->source == MTASTS_SRC_NONE ||
+	    res->policy.policy.mode == MTASTS_NONE)
+		return NULL;
+	return &res->policy.policy;
+}
+
+/* The MTA-STS outcome as local lines: the policy with its source, or why there is none. */
+static void show_sts(struct shell *sh, const struct lookup *l)
+{
+	struct buf e, line;
+	buf_init(&e);
+	buf_init(&line);
+	const struct mtasts_result *res = &l->sts.result;
+	const char *note = res->note.data ? res->note.data : "";
+	if (!l->sts_started || res->source == MTASTS_SRC_NONE) {
+		buf_reset(&e);
+		escape_append(&e, note, strlen(note), ESCAPE_DEFAULT);
+		render_info(sh->render, "MTA-STS: no policy (%s)", e.data ? e.data : "");
+	} else {
+		const struct mtasts_policy *p = &res->policy.policy;
+		buf_printf(&line, "MTA-STS policy of %s (%s, id %s): mode %s, max_age %lu, mx",
+			   esc(&e, l->route.domain),
+			   res->source == MTASTS_SRC_CACHE ? "cached" : "fetched", res->policy.id,
+			   mtasts_mode_name(p->mode), p->max_age);
+		for (size_t i = 0; i < p->nmx; i++)
+			buf_printf(&line, "%s%s", i ? ", " : " ", esc(&e, p->mx[i]));
+		render_info(sh->render, "%s", line.data);
+		if (note[0]) {
+			buf_reset(&e);
+			escape_append(&e, note, strlen(note), ESCAPE_DEFAULT);
+			render_info(sh->render, "MTA-STS: %s", e.data);
+		}
+	}
+	buf_free(&e);
+	buf_free(&line);
+}
+
 /* A DANE verdict that forbids delivery to this host (RFC 7672 2.2: bogus, or the TLSA
    lookup failed: a DANE client defers rather than go on without). */
 static bool dane_forbids(const struct mx_host *h)
@@ -151,31 +224,48 @@ static bool dane_forbids(const struct mx_host *h)
 }
 
 /*
- * Tries one address of a host under the policy that applies to it. Returns the session's
- * status; *next says whether a sending MTA would go on to the next address or host.
+ * Tries one address of a host under the policy that applies to it, in the precedence of
+ * RFC 8461 section 2: DANE when the host has secure usable TLSA records, else the domain's
+ * MTA-STS policy, else opportunistic TLS. Returns the session's status; *next says whether a
+ * sending MTA would go on to the next address or host.
  */
-static enum session_status try_host(struct shell *sh, const struct mx_host *h, const char *addr,
-				    const char *port, enum tls_mode mode, bool *next)
+static enum session_status try_host(struct shell *sh, const struct lookup *l,
+				    const struct mx_host *h, const char *addr, const char *port,
+				    enum tls_mode mode, bool *next)
 {
 	struct buf e;
 	buf_init(&e);
 	struct dns_tlsa t[DNS_RRS_MAX];
 	size_t n = h->dane == DANE_APPLIES ? usable_tlsa(h, t, DNS_RRS_MAX) : 0;
+	const struct mtasts_policy *sts = n ? NULL : sts_policy(l);
+	bool enforce = sts && sts->mode == MTASTS_ENFORCE;
 	struct session_mx mx = {
 	    .name = h->name,
 	    .addr = addr,
-	    .opportunistic = mode == TLS_NONE && !n,
+	    /* RFC 7672 2.2 and RFC 8461 4.2 (enforce): STARTTLS required; RFC 7435: used
+	       when offered */
+	    .opportunistic = mode == TLS_NONE && !n && !enforce,
 	    .tlsa_base = h->tlsa_base,
 	    .tlsa = t,
 	    .ntlsa = n,
 	};
-	/* RFC 7672 2.2: with DANE, STARTTLS is required; RFC 7435: without, it is used when
-	   offered */
 	enum tls_mode m = mode == TLS_NONE ? TLS_STARTTLS : mode;
 	if (n)
 		render_info(sh->render,
 			    "policy: DANE (RFC 7672): the TLSA records decide, STARTTLS "
-			    "required");
+			    "required%s",
+			    sts_policy(l) ? "; the MTA-STS policy does not apply (RFC 8461 2)"
+					  : "");
+	else if (sts)
+		render_info(sh->render,
+			    "policy: MTA-STS (RFC 8461, %s; DANE not available: %s): %s is listed, "
+			    "the certificate %s",
+			    mtasts_mode_name(sts->mode),
+			    h->dane == DANE_APPLIES ? "no usable record" : esc(&e, h->dane_why),
+			    h->name,
+			    enforce ? "must verify, STARTTLS required"
+				    : "is checked and failures reported (testing: a sending MTA "
+				      "goes on)");
 	else
 		render_info(sh->render,
 			    "policy: opportunistic TLS (RFC 7435; DANE not available: %s): the "
@@ -183,8 +273,17 @@ static enum session_status try_host(struct shell *sh, const struct mx_host *h, c
 			    h->dane == DANE_APPLIES ? "no usable record" : esc(&e, h->dane_why));
 	enum session_status st = session_connect_mx(sh->session, &mx, port, m);
 	*next = st == SESSION_ERR_NET || st == SESSION_ERR_TIMEOUT || st == SESSION_ERR_REFUSED;
-	if (st == SESSION_ERR_TLS && !n && mx.opportunistic &&
-	    strstr(session_error(sh->session), "not trusted"))
+	bool untrusted = st == SESSION_ERR_TLS && strstr(session_error(sh->session), "not trusted");
+	if (untrusted && enforce)
+		render_info(sh->render,
+			    "MTA-STS (RFC 8461 4.2, enforce): the certificate of %s must verify: a "
+			    "sending MTA does not deliver; --insecure goes on (marked ?> <?)",
+			    esc(&e, h->name));
+	else if (untrusted && sts)
+		render_info(sh->render,
+			    "MTA-STS (testing): the certificate failure is reported (TLS-RPT), a "
+			    "sending MTA would deliver anyway; --insecure goes on (marked ?> <?)");
+	else if (untrusted && !n)
 		render_info(sh->render,
 			    "opportunistic TLS (RFC 7435): a sending MTA would deliver anyway, "
 			    "unauthenticated; --insecure goes on (marked ?> <?)");
@@ -195,6 +294,30 @@ static enum session_status try_host(struct shell *sh, const struct mx_host *h, c
 			    esc(&e, h->name));
 	buf_free(&e);
 	return st;
+}
+
+/* MTA-STS (RFC 8461 4.1): may this host be tried under the domain's policy? Says why not
+   (enforce), or reports the mismatch and goes on (testing). */
+static bool sts_allows(struct shell *sh, const struct lookup *l, const struct mx_host *h)
+{
+	const struct mtasts_policy *sts = sts_policy(l);
+	if (!sts || h->dane == DANE_APPLIES || mtasts_mx_match(sts, h->name))
+		return true;
+	struct buf e;
+	buf_init(&e);
+	if (sts->mode == MTASTS_ENFORCE)
+		render_error(sh->render,
+			     "%s is not listed in the MTA-STS policy (enforce, RFC 8461 4.1): not "
+			     "tried",
+			     esc(&e, h->name));
+	else
+		render_warning(
+		    sh->render,
+		    "%s is not listed in the MTA-STS policy (testing: reported, a sending "
+		    "MTA goes on)",
+		    esc(&e, h->name));
+	buf_free(&e);
+	return sts->mode != MTASTS_ENFORCE;
 }
 
 void shell_connect_mx(struct shell *sh, const char *domain, const char *port, enum tls_mode mode)
@@ -212,16 +335,26 @@ void shell_connect_mx(struct shell *sh, const char *domain, const char *port, en
 	}
 	char portbuf[8];
 	snprintf(portbuf, sizeof portbuf, "%lu", pnum);
-	struct mx_route_params p = {.port = (unsigned)pnum};
-	struct mx_route r;
+	struct mx_route_params p = {.port = (unsigned)pnum, .mta_sts = true};
+	/* the policy fetch's port and CA: for tests (the library reads SMTPSH_MTA_STS_CAFILE) */
+	const char *sts_port = getenv("SMTPSH_MTA_STS_PORT");
+	struct mtasts_params mp = {
+	    .port = sts_port ? (unsigned)strtoul(sts_port, NULL, 10) : 0,
+	    .timeout_ms = session_timeout_ms(sh->session),
+	};
+	struct lookup l = {0};
+	struct mx_route *rp = &l.route;
 	struct buf e;
 	buf_init(&e);
-	render_info(sh->render, "looking up the MX of %s (DNSSEC validated by smtpsh)",
+	render_info(sh->render, "looking up the MX and MTA-STS of %s (DNSSEC validated by smtpsh)",
 		    esc(&e, domain));
 	render_flush(sh->render);
 	long long deadline = dns_now_ms() + session_timeout_ms(sh->session);
-	if (mx_route_start(sh->dns, domain, &p, &r) == 0 && !wait_route(sh, &r, deadline)) {
-		mx_route_free(&r);
+	l.route_running = mx_route_start(sh->dns, domain, &p, rp) == 0;
+	if (!wait_lookup(sh, &l, &mp, deadline)) {
+		if (l.sts_started)
+			mtasts_discovery_free(&l.sts);
+		mx_route_free(rp);
 		render_info(sh->render, "interrupted: the lookup of the MX of %s was cancelled",
 			    esc(&e, domain));
 		if (sh->batch) {
@@ -232,24 +365,26 @@ void shell_connect_mx(struct shell *sh, const char *domain, const char *port, en
 		buf_free(&e);
 		return;
 	}
+	const struct mx_route *r = rp;
 	enum session_status st = SESSION_ERR_NET;
-	if (r.kind == MX_ROUTE_FAIL) {
+	if (r->kind == MX_ROUTE_FAIL) {
 		/* SERVFAIL, a timeout, a bogus answer: not "no MX" (that would send the mail to
 		   the domain's address on the word of a failed lookup) */
 		render_error(sh->render, "%s: stopping (a sending MTA would defer and try later)",
-			     esc(&e, r.error));
-	} else if (r.kind == MX_ROUTE_NULL) {
+			     esc(&e, r->error));
+	} else if (r->kind == MX_ROUTE_NULL) {
 		render_error(sh->render,
 			     "%s accepts no mail: its MX is the null MX \"0 .\" (RFC 7505, %s); a "
 			     "sending MTA bounces with 556 5.1.10",
-			     esc(&e, r.domain), dns_sec_name(r.mx.sec));
+			     esc(&e, r->domain), dns_sec_name(r->mx.sec));
 		st = SESSION_ERR_REFUSED;
 	} else {
-		show_route(sh, &r);
+		show_route(sh, r);
+		show_sts(sh, &l);
 		st = SESSION_ERR_NET;
 		bool next = true, tried = false;
-		for (size_t i = 0; i < r.n && next; i++) {
-			const struct mx_host *h = &r.hosts[i];
+		for (size_t i = 0; i < r->n && next; i++) {
+			const struct mx_host *h = &r->hosts[i];
 			if (dane_forbids(h)) {
 				render_error(sh->render, "%s: %s: %s; not tried (RFC 7672 2.2)",
 					     esc(&e, h->name), dns_dane_verdict_name(h->dane),
@@ -257,12 +392,16 @@ void shell_connect_mx(struct shell *sh, const char *domain, const char *port, en
 				st = SESSION_ERR_TLS;
 				continue;
 			}
+			if (!sts_allows(sh, &l, h)) {
+				st = SESSION_ERR_TLS;
+				continue;
+			}
 			for (size_t k = 0; k < h->naddrs && next; k++) {
 				render_info(sh->render, "trying MX %zu of %zu: %s (%s) port %s",
-					    i + 1, r.n, esc(&e, h->name), h->addrs[k].text,
+					    i + 1, r->n, esc(&e, h->name), h->addrs[k].text,
 					    portbuf);
 				tried = true;
-				st = try_host(sh, h, h->addrs[k].text, portbuf, mode, &next);
+				st = try_host(sh, &l, h, h->addrs[k].text, portbuf, mode, &next);
 				if (st == SESSION_OK)
 					break;
 				if (next)
@@ -275,11 +414,13 @@ void shell_connect_mx(struct shell *sh, const char *domain, const char *port, en
 		}
 		if (st != SESSION_OK && !tried && st == SESSION_ERR_NET)
 			render_error(sh->render, "no MX host of %s has an address to connect to",
-				     esc(&e, r.domain));
+				     esc(&e, r->domain));
 		else if (st != SESSION_OK && next)
-			render_error(sh->render, "no MX host of %s answered", esc(&e, r.domain));
+			render_error(sh->render, "no MX host of %s answered", esc(&e, r->domain));
 	}
-	mx_route_free(&r);
+	if (l.sts_started)
+		mtasts_discovery_free(&l.sts);
+	mx_route_free(rp);
 	buf_free(&e);
 	shell_connected(sh, st);
 }

@@ -9,12 +9,15 @@ Usage: test_mx.py [SMTPSH_BINARY] [TEST_NAME_PATTERN...]
 """
 
 import hashlib
+import http.server
 import os
+import stat
 import socket
 import ssl
 import subprocess
 import tempfile
 import threading
+import time
 import unittest
 
 import dnslab
@@ -31,6 +34,7 @@ class Env:
     lab = None
     postfix = None
     tls = None
+    https = None
 
 
 E = Env()
@@ -49,22 +53,83 @@ def cert_sha256(pem_path):
         return hashlib.sha256(ssl.PEM_cert_to_DER_cert(f.read())).hexdigest()
 
 
+STS_CASES = ("sts", "stsbad", "ststesting", "stsredirect", "stsbig", "both")
+POLICY = ("version: STSv1\r\nmode: %s\r\nmx: mx-sts1.example.net\r\n"
+          "mx: *.sts-pool.example.net\r\nmax_age: 86400\r\n")
+
+
 def make_ca_and_leaf(d):
-    """A test CA and a leaf for mx-dane2.example.net (chain: leaf + CA)."""
+    """A test CA, a leaf for the implicit-TLS MX host (chain: leaf + CA) and one for the
+    MTA-STS policy hosts."""
     ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
     openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
             "-subj", "/CN=smtpsh MX lab CA", "-addext", "basicConstraints=critical,CA:TRUE",
             "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-    with open(os.path.join(d, "mx.ext"), "w") as f:
-        f.write("subjectAltName=DNS:mx-dane2.example.net\nextendedKeyUsage=serverAuth\n")
-    openssl("req", *ec, "-keyout", "mx.key", "-out", "mx.csr", "-subj",
-            "/CN=mx-dane2.example.net", cwd=d)
-    openssl("x509", "-req", "-in", "mx.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "2", "-out", "mx.pem", "-extfile", "mx.ext", cwd=d)
-    with open(os.path.join(d, "mx-chain.pem"), "w") as out:
-        for part in ("mx.pem", "ca.pem"):
-            with open(os.path.join(d, part)) as f:
-                out.write(f.read())
+
+    def leaf(name, sans):
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n"
+                    % ",".join("DNS:" + s for s in sans))
+        openssl("req", *ec, "-keyout", name + ".key", "-out", name + ".csr", "-subj",
+                "/CN=" + sans[0], cwd=d)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-days", "2", "-out", name + ".pem", "-extfile",
+                name + ".ext", cwd=d)
+        with open(os.path.join(d, name + "-chain.pem"), "w") as out:
+            for part in (name + ".pem", "ca.pem"):
+                with open(os.path.join(d, part)) as f:
+                    out.write(f.read())
+    leaf("mx", ["mx-dane2.example.net", "mx-sts1.example.net"])
+    leaf("web", ["mta-sts.%s.example.net" % c for c in STS_CASES])
+
+
+class PolicyHandler(http.server.BaseHTTPRequestHandler):
+    """mta-sts.<case>.example.net/.well-known/mta-sts.txt, by Host header."""
+
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        host = (self.headers.get("Host") or "").split(":")[0]
+        case = host[len("mta-sts."):].split(".")[0] if host.startswith("mta-sts.") else ""
+        if case in ("sts", "stsbad", "both"):
+            return self._send(200, (POLICY % "enforce").encode())
+        if case == "ststesting":
+            return self._send(200, (POLICY % "testing").encode())
+        if case == "stsredirect":
+            self.send_response(301)
+            self.send_header("Location", "https://elsewhere.example.net/policy")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if case == "stsbig":
+            return self._send(200, (POLICY % "enforce").encode() + b"x: " + b"y" * 70000 +
+                              b"\n")
+        return self._send(404, b"no such case")
+
+    def _send(self, code, body):
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except OSError:
+            pass  # the client stopped reading (the 64 KiB limit)
+
+
+class HttpsServer:
+    def __init__(self, chain, key):
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PolicyHandler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(chain, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
 
 
 class TlsServer:
@@ -124,7 +189,17 @@ def zone_records():
         # DANE-TA(2) against the implicit-TLS server's CA
         "dane2 MX 10 mx-dane2", "mx-dane2 A " + lo,
         "_%d._tcp.mx-dane2 TLSA 2 0 1 %s" % (E.tls.port, ta),
+        # MTA-STS (RFC 8461): the policy lists mx-sts1 and *.sts-pool
+        "sts MX 10 mx-sts1", "mx-sts1 A " + lo,
+        "stsbad MX 10 mx-elsewhere", "mx-elsewhere A " + lo,
+        "ststesting MX 10 mx-elsewhere",
+        "stsredirect MX 10 mx-sts1", "stsbig MX 10 mx-sts1",
+        # DANE and MTA-STS both: DANE takes precedence (RFC 8461 2)
+        "both MX 10 mx-dane3",
     ]
+    for case in STS_CASES:
+        recs += ['_mta-sts.%s TXT "v=STSv1; id=20261207T01;"' % case,
+                 "mta-sts.%s A %s" % (case, lo)]
     child = lambda: ["@ MX 10 mx", "mx A " + lo, "%s.mx TLSA 3 1 1 %s" % (tcp, ee)]
     children = {"insecure": (child(), None), "bogus": (child(), "bad-ds")}
     return recs, children
@@ -135,6 +210,7 @@ def setUpModule():
     E.dir = tempfile.mkdtemp(prefix="smtpsh-mxtest-")
     make_ca_and_leaf(E.dir)
     E.tls = TlsServer(os.path.join(E.dir, "mx-chain.pem"), os.path.join(E.dir, "mx.key"))
+    E.https = HttpsServer(os.path.join(E.dir, "web-chain.pem"), os.path.join(E.dir, "web.key"))
     E.postfix = PostfixLab()
     E.postfix.start()
     recs, children = zone_records()
@@ -151,15 +227,22 @@ def tearDownModule():
         E.postfix.stop()
     if E.tls:
         E.tls.close()
+    if E.https:
+        E.https.close()
     if E.dir:
         subprocess.run(["rm", "-rf", E.dir])
 
 
-def mx(domain, port=None, *opts, stdin=b"QUIT\n", timeout_s=5):
-    """smtpsh --mx DOMAIN PORT through the lab's resolver and trust anchor (batch mode)."""
+def mx(domain, port=None, *opts, stdin=b"QUIT\n", timeout_s=5, cache=None):
+    """smtpsh --mx DOMAIN PORT through the lab's resolver and trust anchor (batch mode); the
+    MTA-STS policy fetch trusts the lab CA and goes to the lab's HTTPS port, its cache in
+    cache (default: a new folder)."""
     args = ["--mx", domain, str(port or E.postfix.submission_port), "--resolver", E.lab.resolver,
             "--trust-anchor", E.lab.trust_anchor, "--timeout", str(timeout_s)] + list(opts)
-    r = run_smtpsh(args, stdin, home=os.path.join(E.dir, "home"))
+    env = {"SMTPSH_MTA_STS_CAFILE": os.path.join(E.dir, "ca.pem"),
+           "SMTPSH_MTA_STS_PORT": str(E.https.port),
+           "XDG_CACHE_HOME": cache or tempfile.mkdtemp(dir=E.dir)}
+    r = run_smtpsh(args, stdin, home=os.path.join(E.dir, "home"), env=env)
     if "Sanitizer" in r.stderr or "runtime error:" in r.stderr:
         raise AssertionError(r.stderr[-3000:])
     return r
@@ -304,6 +387,95 @@ class Dane(unittest.TestCase):
         self.assertIn("policy: opportunistic TLS (RFC 7435; DANE not available: the host's "
                       "address records are insecure)", r.stdout)
         self.assertNotIn("DANE verified", r.stdout)
+
+
+class MtaSts(unittest.TestCase):
+    def ca(self):
+        return os.path.join(E.dir, "ca.pem")
+
+    def test_enforce_matching_mx_fetched_then_cached(self):
+        cache = tempfile.mkdtemp(dir=E.dir)
+        r = mx("sts.example.net", E.tls.port, "--tls", "--cafile", self.ca(), cache=cache)
+        out = r.stdout
+        self.assertIn("*  MTA-STS policy of sts.example.net (fetched, id 20261207T01): mode "
+                      "enforce, max_age 86400, mx mx-sts1.example.net, *.sts-pool.example.net",
+                      out)
+        self.assertIn("*  policy: MTA-STS (RFC 8461, enforce; DANE not available: _%d._tcp."
+                      "mx-sts1.example.net has no TLSA records (signed denial)): "
+                      "mx-sts1.example.net is listed, the certificate must verify, STARTTLS "
+                      "required" % E.tls.port, out)
+        self.assertIn("~> QUIT", out)
+        self.assertEqual(r.rc, 0, out + r.stderr)
+        path = os.path.join(cache, "smtpsh", "mta-sts", "sts.example.net")
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        r = mx("sts.example.net", E.tls.port, "--tls", "--cafile", self.ca(), cache=cache)
+        self.assertIn("*  MTA-STS policy of sts.example.net (cached, id 20261207T01)", r.stdout)
+
+    def test_enforce_unlisted_mx_not_tried(self):
+        r = mx("stsbad.example.net")
+        both = r.stdout + r.stderr
+        self.assertIn("mx-elsewhere.example.net is not listed in the MTA-STS policy (enforce, "
+                      "RFC 8461 4.1): not tried", both)
+        self.assertNotIn("trying MX", both)
+        self.assertEqual(r.rc, 4)
+
+    def test_enforce_certificate_must_verify(self):
+        # the Postfix lab's certificate names localhost, not mx-sts1.example.net
+        r = mx("sts.example.net")
+        both = r.stdout + r.stderr
+        self.assertIn("TLS certificate of mx-sts1.example.net not trusted", both)
+        self.assertIn("MTA-STS (RFC 8461 4.2, enforce): the certificate of mx-sts1.example.net "
+                      "must verify: a sending MTA does not deliver; --insecure goes on "
+                      "(marked ?> <?)", both)
+        self.assertEqual(r.rc, 4)
+
+    def test_testing_mode_reports_and_goes_on(self):
+        r = mx("ststesting.example.net", None, "--insecure")
+        both = r.stdout + r.stderr
+        self.assertIn("mode testing", both)
+        self.assertIn("mx-elsewhere.example.net is not listed in the MTA-STS policy (testing: "
+                      "reported, a sending MTA goes on)", both)
+        self.assertIn("?> QUIT", r.stdout)
+
+    def test_redirect_is_no_policy(self):
+        r = mx("stsredirect.example.net", None, "--insecure")
+        self.assertRegex(r.stdout, r"\*  MTA-STS: no policy \(policy fetch failed: https://"
+                         r"mta-sts\.stsredirect\.example\.net:\d+/\.well-known/mta-sts\.txt: "
+                         r"redirect \(HTTP 301 to https://elsewhere\.example\.net/policy\) "
+                         r"refused\)")
+        self.assertIn("policy: opportunistic TLS (RFC 7435", r.stdout)
+
+    def test_over_64_kib_is_no_policy(self):
+        r = mx("stsbig.example.net", None, "--insecure")
+        self.assertIn("larger than 65536 bytes, transfer aborted", r.stdout)
+        self.assertIn("policy: opportunistic TLS (RFC 7435", r.stdout)
+
+    def test_a_failed_fetch_keeps_the_cached_policy(self):
+        # policy downgrade: whoever blocks the fetch (here: a redirect) does not turn an
+        # enforced policy off while a cached one is fresh (RFC 8461 5)
+        cache = tempfile.mkdtemp(dir=E.dir)
+        d = os.path.join(cache, "smtpsh", "mta-sts")
+        os.makedirs(d, mode=0o700)
+        with open(os.path.join(d, "stsredirect.example.net"), "w") as f:
+            f.write("smtpsh-mta-sts-cache 1 old1 %d\n" % int(time.time()))
+            f.write(POLICY.replace("\r\n", "\n") % "enforce")
+        r = mx("stsredirect.example.net", cache=cache)
+        both = r.stdout + r.stderr
+        self.assertIn("*  MTA-STS policy of stsredirect.example.net (cached, id old1): mode "
+                      "enforce", both)
+        self.assertIn("using the cached policy", both)
+        self.assertIn("MTA-STS (RFC 8461 4.2, enforce): the certificate of mx-sts1.example.net "
+                      "must verify", both)
+        self.assertEqual(r.rc, 4)
+
+    def test_dane_takes_precedence(self):
+        r = mx("both.example.net")
+        out = r.stdout
+        self.assertIn("*  MTA-STS policy of both.example.net (fetched", out)
+        self.assertIn("policy: DANE (RFC 7672): the TLSA records decide, STARTTLS required; "
+                      "the MTA-STS policy does not apply (RFC 8461 2)", out)
+        self.assertIn("DANE verified: 3 1 1 matched the leaf key", out)
+        self.assertEqual(r.rc, 0, out + r.stderr)
 
 
 if __name__ == "__main__":
