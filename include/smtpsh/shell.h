@@ -130,6 +130,14 @@ void shell_connect(struct shell *sh, const char *host, const char *port, enum tl
  */
 void shell_connect_mx(struct shell *sh, const char *domain, const char *port, enum tls_mode mode);
 
+/*
+ * \dns [DOMAIN]: what DNS says about mail for domain (NULL: the last --mx domain, else the
+ * connected host's domain): the MX route with each host's addresses, TLSA records at
+ * _25._tcp.HOST and DANE verdict, the MTA-STS record and policy, TLS-RPT, SPF and DMARC;
+ * every answer with its DNSSEC state, every record escaped and bounded.
+ */
+void shell_show_dns(struct shell *sh, const char *domain);
+
 /* Records a session failure: sets the exit status, ends a batch when it must. */
 void shell_failed(struct shell *sh, enum session_status st);
 

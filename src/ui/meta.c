@@ -121,6 +121,15 @@ static void cmd_tls(struct shell *sh, int argc, char **argv)
 	buf_free(&out);
 }
 
+static void cmd_dns(struct shell *sh, int argc, char **argv)
+{
+	if (argc > 2) {
+		shell_error(sh, "usage: \\dns [DOMAIN]");
+		return;
+	}
+	shell_show_dns(sh, argc > 1 ? argv[1] : NULL);
+}
+
 static void cmd_help(struct shell *sh, int argc, char **argv)
 {
 	meta_help(sh, argc > 1 ? argv[1] : NULL);
@@ -398,7 +407,8 @@ static void complete_files(struct candidates *c)
 /* \connect: host, then port, then --tls/--starttls/--plain. */
 static void complete_connect(struct candidates *c)
 {
-	static const char *const opts[] = {"--tls", "--starttls", "--plain", "--lmtp", "--smtp"};
+	static const char *const opts[] = {"--tls",  "--starttls", "--plain",
+					   "--lmtp", "--smtp",	   "--mx"};
 	if (c->nwords >= 2 || c->text[0] == '-')
 		for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
 			candidates_offer(c, opts[i]);
@@ -428,10 +438,17 @@ static void complete_help(struct candidates *c)
 const struct meta_command meta_commands[] = {
     {.name = "connect",
      .run = cmd_connect,
-     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp]",
+     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp] [--mx]",
      .help = "connect to an SMTP (or --lmtp: LMTP) server; HOST may be a UNIX socket path "
-	     "(/... or ./...) (says QUIT to the current one first)",
+	     "(/... or ./...) (says QUIT to the current one first); --mx: HOST is a mail "
+	     "domain, connect to its MX hosts (DNSSEC, DANE, MTA-STS)",
      .complete = complete_connect},
+    {.name = "dns",
+     .run = cmd_dns,
+     .args = "[DOMAIN]",
+     .help = "what DNS says about mail for DOMAIN (default: the --mx domain or the host's): "
+	     "MX, addresses, TLSA, MTA-STS, TLS-RPT, SPF, DMARC, each with its DNSSEC state",
+     .flags = LOCAL_IN_PIPELINE},
     {.name = "disconnect",
      .run = cmd_disconnect,
      .args = "",

@@ -19,6 +19,7 @@
 
 #include "smtpsh/escape.h"
 #include "smtpsh/https.h"
+#include "smtpsh/mailrecords.h"
 #include "smtpsh/mtasts.h"
 #include "smtpsh/mxroute.h"
 
@@ -55,6 +56,8 @@ struct lookup {
 	struct mtasts_discovery sts;
 	bool route_running;
 	bool sts_started, sts_running;
+	struct mail_records *recs; /* \dns: SPF, DMARC, TLS-RPT, MTA-STS records, or NULL */
+	bool recs_running;
 };
 
 /*
@@ -76,7 +79,9 @@ static bool wait_lookup(struct shell *sh, struct lookup *l, const struct mtasts_
 			l->sts_running = mtasts_discover_start(ctx, l->route.domain,
 							       &l->route.sts_txt, mp, &l->sts) == 1;
 		}
-		if (!l->route_running && !l->sts_running)
+		if (l->recs_running)
+			l->recs_running = !mail_records_ready(l->recs);
+		if (!l->route_running && !l->sts_running && !l->recs_running)
 			return true;
 		if (sh->interrupted && *sh->interrupted)
 			return false;
@@ -85,6 +90,8 @@ static bool wait_lookup(struct shell *sh, struct lookup *l, const struct mtasts_
 			/* the route's queries are answered as timeouts; a fetch still running
 			   gets its own timeout (the same --timeout) from https.c */
 			dns_cancel_all(ctx, "timeout");
+			if (l->recs_running)
+				l->recs_running = !mail_records_ready(l->recs);
 			if (!l->route_running && l->sts_running)
 				l->sts_running = mtasts_discover_step(&l->sts) == 1;
 			continue;
@@ -344,6 +351,11 @@ void shell_connect_mx(struct shell *sh, const char *domain, const char *port, en
 	};
 	struct lookup l = {0};
 	struct mx_route *rp = &l.route;
+	char *copy = strdup(domain); /* \dns's default from now on */
+	if (copy) {
+		free(sh->mx_domain);
+		sh->mx_domain = copy;
+	}
 	struct buf e;
 	buf_init(&e);
 	render_info(sh->render, "looking up the MX and MTA-STS of %s (DNSSEC validated by smtpsh)",
@@ -423,4 +435,146 @@ void shell_connect_mx(struct shell *sh, const char *domain, const char *port, en
 	mx_route_free(rp);
 	buf_free(&e);
 	shell_connected(sh, st);
+}
+
+/* ---- \dns ---------------------------------------------------------------------------------- */
+
+#define DNS_TEXT_SHOWN 512 /* bytes of one TXT record shown (DNS_TXT_MAX may be 8 KiB) */
+
+/* "NOERROR secure", "NXDOMAIN insecure", "SERVFAIL bogus (why)" for one answer. */
+static void answer_state(const struct dns_answer *a, struct buf *out)
+{
+	struct buf e;
+	buf_init(&e);
+	buf_printf(out, "%s %s", dns_status_name(a->status), dns_sec_name(a->sec));
+	if (a->why_bogus)
+		buf_printf(out, " (%s)", esc(&e, a->why_bogus));
+	else if (a->error)
+		buf_printf(out, " (%s)", esc(&e, a->error));
+	buf_free(&e);
+}
+
+/* The domain \dns looks at without an argument: the last --mx domain, else the connected
+   host's domain (its name without the first label, "mx1.example.net" -> "example.net"). */
+static const char *default_domain(const struct shell *sh)
+{
+	if (sh->mx_domain)
+		return sh->mx_domain;
+	const char *host = session_host(sh->session);
+	if (!host || host[0] == '/' || strchr(host, ':'))
+		return NULL;
+	const char *dot = strchr(host, '.');
+	return dot && strchr(dot + 1, '.') ? dot + 1 : host;
+}
+
+void shell_show_dns(struct shell *sh, const char *domain)
+{
+	if (!domain)
+		domain = default_domain(sh);
+	if (!domain) {
+		shell_error(sh, "usage: \\dns DOMAIN (no --mx domain or host to default to)");
+		return;
+	}
+	if (!shell_dns(sh)) {
+		shell_failed(sh, SESSION_ERR_LOCAL);
+		return;
+	}
+	struct mail_records recs = {0};
+	struct lookup l = {.recs = &recs};
+	struct mx_route_params p = {.port = 25, .mta_sts = true};
+	const char *sts_port = getenv("SMTPSH_MTA_STS_PORT");
+	struct mtasts_params mp = {
+	    .port = sts_port ? (unsigned)strtoul(sts_port, NULL, 10) : 0,
+	    .timeout_ms = session_timeout_ms(sh->session),
+	};
+	struct buf e, out;
+	buf_init(&e);
+	buf_init(&out);
+	render_info(sh->render, "DNS of %s (DNSSEC validated by smtpsh)", esc(&e, domain));
+	render_flush(sh->render);
+	long long deadline = dns_now_ms() + session_timeout_ms(sh->session);
+	l.route_running = mx_route_start(sh->dns, domain, &p, &l.route) == 0;
+	l.recs_running = mail_records_start(sh->dns, domain, &recs) == 0;
+	if (!wait_lookup(sh, &l, &mp, deadline)) {
+		render_info(sh->render, "interrupted: the DNS lookups of %s were cancelled",
+			    esc(&e, domain));
+	} else {
+		const struct mx_route *r = &l.route;
+		buf_printf(&out, "MX       %s: ", esc(&e, r->domain ? r->domain : domain));
+		answer_state(&r->mx, &out);
+		if (r->kind == MX_ROUTE_NULL)
+			buf_puts(&out, ": null MX \"0 .\": accepts no mail (RFC 7505)");
+		else if (r->kind == MX_ROUTE_IMPLICIT)
+			buf_puts(&out, ": no MX, the domain's own address (implicit MX)");
+		else if (r->kind == MX_ROUTE_FAIL)
+			buf_puts(&out, ": no route (a sending MTA defers)");
+		buf_putc(&out, '\n');
+		for (size_t i = 0; i < r->n; i++) {
+			const struct mx_host *h = &r->hosts[i];
+			buf_printf(&out, "  %u %s%s%s\n", h->pref, esc(&e, h->name),
+				   h->canon ? " CNAME " : "", h->canon ? h->canon : "");
+			buf_printf(&out, "    A/AAAA  ");
+			addresses(h, &out);
+			buf_puts(&out, "\n    TLSA    ");
+			const struct dns_answer *t = h->tlsa_used ? h->tlsa_used : &h->tlsa;
+			buf_printf(&out,
+				   "_25._tcp.%s: ", esc(&e, h->tlsa_base ? h->tlsa_base : h->name));
+			answer_state(t, &out);
+			for (size_t k = 0; k < t->n && k < 8; k++) {
+				struct dns_tlsa rec;
+				if (dns_parse_tlsa(t->rr[k].data, t->rr[k].len, &rec) == 0) {
+					buf_puts(&out, k ? ", " : ": ");
+					dns_tlsa_format(&rec, TLSA_SHOWN_HEX, &out);
+				}
+			}
+			buf_printf(&out, "\n    DANE    %s%s%s\n", dns_dane_verdict_name(h->dane),
+				   h->dane_why ? ": " : "",
+				   h->dane_why ? esc(&e, h->dane_why) : "");
+		}
+		for (int k = 0; k < MAIL_REC_KINDS; k++) {
+			const struct mail_record_kind_info *info = &mail_record_kinds[k];
+			buf_printf(&out, "%-8s %s%s: ", info->name, info->prefix,
+				   esc(&e, r->domain ? r->domain : domain));
+			answer_state(&recs.answer[k], &out);
+			if (recs.answer[k].status == DNS_OK && recs.n[k] == 0)
+				buf_printf(&out, ", no %s record", info->tag);
+			for (size_t i = 0; i < recs.n[k]; i++) {
+				const struct buf *t = &recs.text[k][i];
+				size_t len = t->len > DNS_TEXT_SHOWN ? DNS_TEXT_SHOWN : t->len;
+				buf_puts(&out, "\n  \"");
+				escape_append(&out, t->data, len, ESCAPE_DEFAULT);
+				buf_printf(&out, "\"%s", len < t->len ? " (cut)" : "");
+			}
+			if (recs.n[k] > 1)
+				buf_printf(&out, "\n  %zu %s records: one is expected", recs.n[k],
+					   info->tag);
+			buf_putc(&out, '\n');
+			if (k == MAIL_REC_MTASTS) {
+				const struct mtasts_result *res = &l.sts.result;
+				const struct mtasts_policy *pol = &res->policy.policy;
+				if (res->source == MTASTS_SRC_NONE) {
+					const char *note = res->note.data ? res->note.data : "";
+					buf_reset(&e);
+					escape_append(&e, note, strlen(note), ESCAPE_DEFAULT);
+					buf_printf(&out, "  policy: none (%s)\n",
+						   e.data ? e.data : "");
+				} else {
+					buf_printf(&out, "  policy (%s): mode %s, max_age %lu, mx",
+						   res->source == MTASTS_SRC_CACHE ? "cached"
+										   : "fetched",
+						   mtasts_mode_name(pol->mode), pol->max_age);
+					for (size_t i = 0; i < pol->nmx; i++)
+						buf_printf(&out, " %s", esc(&e, pol->mx[i]));
+					buf_putc(&out, '\n');
+				}
+			}
+		}
+		render_text(sh->render, out.data);
+	}
+	if (l.sts_started)
+		mtasts_discovery_free(&l.sts);
+	mail_records_free(&recs);
+	mx_route_free(&l.route);
+	buf_free(&e);
+	buf_free(&out);
 }

@@ -64,6 +64,7 @@ void shell_free(struct shell *sh)
 		return;
 	pipe_clear(sh);
 	dns_free(sh->dns);
+	free(sh->mx_domain);
 	free(sh);
 }
 

@@ -65,6 +65,7 @@ struct shell {
 	const char *resolver;
 	const char *trust_anchor;
 	struct dns_ctx *dns;
+	char *mx_domain; /* the last --mx domain: \dns's default */
 	/* The message of a script whose DATA the server did not accept: its lines up to the
 	   lone "." are skipped, never run (shell_skip_begin). */
 	struct {

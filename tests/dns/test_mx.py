@@ -196,6 +196,11 @@ def zone_records():
         "stsredirect MX 10 mx-sts1", "stsbig MX 10 mx-sts1",
         # DANE and MTA-STS both: DANE takes precedence (RFC 8461 2)
         "both MX 10 mx-dane3",
+        # the records \dns shows; one SPF record carries a terminal escape (ESC [ 3 1 m)
+        'sts TXT "v=spf1 ip4:127.0.0.0/8 -all"', 'sts TXT "unrelated text"',
+        '_dmarc.sts TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.net"',
+        '_smtp._tls.sts TXT "v=TLSRPTv1; rua=mailto:tlsrpt@example.net"',
+        'fallback TXT "v=spf1 \\027[31mred -all"',
     ]
     for case in STS_CASES:
         recs += ['_mta-sts.%s TXT "v=STSv1; id=20261207T01;"' % case,
@@ -476,6 +481,49 @@ class MtaSts(unittest.TestCase):
                       "the MTA-STS policy does not apply (RFC 8461 2)", out)
         self.assertIn("DANE verified: 3 1 1 matched the leaf key", out)
         self.assertEqual(r.rc, 0, out + r.stderr)
+
+
+class DnsCommand(unittest.TestCase):
+    def test_everything_about_a_domain(self):
+        r = mx("sts.example.net", E.tls.port, "--tls", "--cafile",
+               os.path.join(E.dir, "ca.pem"), stdin=b"\\dns\nQUIT\n")
+        out = r.stdout
+        self.assertIn("*  DNS of sts.example.net (DNSSEC validated by smtpsh)\n"
+                      "   MX       sts.example.net: NOERROR secure\n"
+                      "     10 mx-sts1.example.net\n"
+                      "       A/AAAA  127.0.0.1 secure\n"
+                      "       TLSA    _25._tcp.mx-sts1.example.net: NXDOMAIN secure\n", out)
+        self.assertIn('   SPF      sts.example.net: NOERROR secure\n'
+                      '     "v=spf1 ip4:127.0.0.0/8 -all"\n', out)
+        self.assertIn('   DMARC    _dmarc.sts.example.net: NOERROR secure\n'
+                      '     "v=DMARC1; p=reject; rua=mailto:dmarc@example.net"\n', out)
+        self.assertIn('   TLS-RPT  _smtp._tls.sts.example.net: NOERROR secure\n'
+                      '     "v=TLSRPTv1; rua=mailto:tlsrpt@example.net"\n', out)
+        self.assertIn('   MTA-STS  _mta-sts.sts.example.net: NOERROR secure\n'
+                      '     "v=STSv1; id=20261207T01;"\n'
+                      '     policy (cached): mode enforce, max_age 86400, mx '
+                      'mx-sts1.example.net *.sts-pool.example.net\n', out)
+        self.assertNotIn("unrelated text", out)
+
+    def test_dane_bogus_and_null(self):
+        r = mx("dane3.example.net", None, stdin=b"\\dns bogus.example.net\n"
+               b"\\dns nullmx.example.net\n\\dns insecure.example.net\nQUIT\n")
+        out = r.stdout
+        self.assertRegex(out, r"   MX       bogus\.example\.net: SERVFAIL bogus \(validation "
+                         r"failure .*\): no route \(a sending MTA defers\)")
+        self.assertIn('   MX       nullmx.example.net: NOERROR secure: null MX "0 .": accepts '
+                      "no mail (RFC 7505)", out)
+        self.assertIn("   MX       insecure.example.net: NOERROR insecure\n", out)
+        self.assertIn("       DANE    DANE not available: the host's address records are "
+                      "insecure", out)
+        self.assertIn("~> QUIT", out)  # the session went on
+
+    def test_default_domain_and_hostile_text(self):
+        r = mx("fallback.example.net", None, "--insecure", stdin=b"\\dns\nQUIT\n")
+        out = r.stdout
+        self.assertIn("*  DNS of fallback.example.net", out)
+        self.assertNotIn("\x1b", out)
+        self.assertRegex(out, r'     "v=spf1 \\(x1[bB]|e|033)\[31mred -all"')
 
 
 if __name__ == "__main__":
