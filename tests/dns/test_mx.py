@@ -526,5 +526,40 @@ class DnsCommand(unittest.TestCase):
         self.assertRegex(out, r'     "v=spf1 \\(x1[bB]|e|033)\[31mred -all"')
 
 
+class Repl(unittest.TestCase):
+    """The lookups in the REPL (a real pty): Ctrl-C cancels them at once."""
+
+    def test_ctrl_c_cancels_the_lookup(self):
+        import pexpect
+        from smtpshtest import pty_environ, smtpsh_path
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))  # a resolver that never answers
+        inputrc = os.path.join(E.dir, "inputrc")
+        with open(inputrc, "w") as f:
+            f.write("set enable-bracketed-paste off\n")
+        env = pty_environ(os.path.join(E.dir, "home"), inputrc)
+        child = pexpect.spawn(smtpsh_path(), ["--resolver", "127.0.0.1@%d"
+                                              % silent.getsockname()[1], "--trust-anchor",
+                                              E.lab.trust_anchor, "--timeout", "30"],
+                              env=env, timeout=5, dimensions=(40, 200))
+        try:
+            child.expect("smtpsh> ")
+            child.send("\\connect --mx fallback.example.net\r")
+            child.expect("looking up the MX and MTA-STS of fallback.example.net")
+            time.sleep(0.5)
+            t0 = time.monotonic()
+            child.sendcontrol("c")
+            child.expect("interrupted: the lookup of the MX of fallback.example.net was "
+                         "cancelled")
+            child.expect("smtpsh> ")
+            self.assertLess(time.monotonic() - t0, 3)  # not the 30 s of --timeout
+            child.send("\\quit\r")
+            child.expect(pexpect.EOF)
+        finally:
+            silent.close()
+            if child.isalive():
+                child.terminate(force=True)
+
+
 if __name__ == "__main__":
     tap_main()
