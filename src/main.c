@@ -84,6 +84,7 @@ struct startup {
 	struct profile_set profiles;
 	struct buf profiles_path;
 	struct buf cafile;
+	struct buf trust_anchor; /* the profile's trust-anchor, ~/ expanded */
 	struct buf scratch;
 	const struct profile *profile; /* the one the command line named, or NULL */
 	const char *host;
@@ -226,9 +227,21 @@ static int run(const struct cli *c, struct startup *st)
 	    .profiles_path = st->profiles_path.len ? st->profiles_path.data : NULL,
 	    .practice = st->practice,
 	    .token_command = cli->token_command,
-	    .resolver = cli->resolver,
+	    .resolver = first(cli->resolver, prof ? prof->resolver : NULL, NULL),
 	    .trust_anchor = cli->trust_anchor,
 	};
+	if (!cli->trust_anchor && prof && prof->trust_anchor) {
+		if (paths_expand_home(prof->trust_anchor, &st->trust_anchor) < 0) {
+			fprintf(stderr,
+				"smtpsh: profile %s: trust-anchor %s: no home directory known\n",
+				prof->name, prof->trust_anchor);
+			session_free(session);
+			render_free(&render);
+			transcript_writer_free(&rec);
+			return EXIT_USAGE;
+		}
+		sp.trust_anchor = st->trust_anchor.data;
+	}
 	if (st->practice) /* \auth asks only for the password */
 		sp.default_user = st->practice->env.user;
 	if (prof) {
@@ -328,6 +341,7 @@ static int start(const struct cli *c)
 	profile_set_init(&st.profiles);
 	buf_init(&st.profiles_path);
 	buf_init(&st.cafile);
+	buf_init(&st.trust_anchor);
 	buf_init(&st.scratch);
 	int status;
 	if (prepare(c, &st, &status)) {
@@ -342,6 +356,7 @@ static int start(const struct cli *c)
 	profile_set_free(&st.profiles);
 	buf_free(&st.profiles_path);
 	buf_free(&st.cafile);
+	buf_free(&st.trust_anchor);
 	buf_free(&st.scratch);
 	return status;
 }

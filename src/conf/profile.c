@@ -24,16 +24,18 @@ struct key {
 #define FIELD(f) offsetof(struct profile, f)
 
 static const struct key keys[] = {
-	{"host", KEY_WORD, FIELD(host)},
-	{"port", KEY_PORT, FIELD(port)},
-	{"tls", KEY_TLS, 0},
-	{"user", KEY_TEXT, FIELD(user)},
-	{"auth", KEY_MECH, FIELD(auth)},
-	{"password-command", KEY_TEXT, FIELD(password_command)},
-	{"cafile", KEY_TEXT, FIELD(cafile)},
-	{"ehlo", KEY_WORD, FIELD(ehlo)},
-	{"timeout", KEY_TIMEOUT, 0},
-	{"note", KEY_TEXT, FIELD(note)},
+    {"host", KEY_WORD, FIELD(host)},
+    {"port", KEY_PORT, FIELD(port)},
+    {"tls", KEY_TLS, 0},
+    {"user", KEY_TEXT, FIELD(user)},
+    {"auth", KEY_MECH, FIELD(auth)},
+    {"password-command", KEY_TEXT, FIELD(password_command)},
+    {"cafile", KEY_TEXT, FIELD(cafile)},
+    {"ehlo", KEY_WORD, FIELD(ehlo)},
+    {"timeout", KEY_TIMEOUT, 0},
+    {"note", KEY_TEXT, FIELD(note)},
+    {"resolver", KEY_WORD, FIELD(resolver)},
+    {"trust-anchor", KEY_TEXT, FIELD(trust_anchor)},
 };
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
 
@@ -256,7 +258,8 @@ static int assignment(struct parser *ps, const char *s, size_t n)
 	if (k == KEY_COUNT)
 		return fail(ps,
 			    "unknown key '%s' (known: host, port, tls, user, auth, "
-			    "password-command, cafile, ehlo, timeout, note)",
+			    "password-command, cafile, ehlo, timeout, note, resolver, "
+			    "trust-anchor)",
 			    key);
 	struct profile *p = current(ps);
 	if (!p)

@@ -526,6 +526,21 @@ class DnsCommand(unittest.TestCase):
         self.assertRegex(out, r'     "v=spf1 \\(x1[bB]|e|033)\[31mred -all"')
 
 
+class Profile(unittest.TestCase):
+    def test_profile_keys_resolver_and_trust_anchor(self):
+        home = tempfile.mkdtemp(dir=E.dir)
+        os.makedirs(os.path.join(home, ".config", "smtpsh"))
+        with open(os.path.join(home, ".config", "smtpsh", "profiles"), "w") as f:
+            f.write("[lab]\nhost = 127.0.0.1\nport = %d\ntls = starttls\nresolver = %s\n"
+                    "trust-anchor = ~/ta.key\n" % (E.postfix.submission_port, E.lab.resolver))
+        subprocess.run(["cp", E.lab.trust_anchor, os.path.join(home, "ta.key")], check=True)
+        r = run_smtpsh(["-p", "lab", "--insecure", "--timeout", "5"],
+                       b"\\dns sts.example.net\nQUIT\n", home=home)
+        # the lab's names exist only behind the profile's resolver, and validate as secure
+        # only from the profile's trust anchor
+        self.assertIn("   MX       sts.example.net: NOERROR secure\n", r.stdout)
+
+
 class Repl(unittest.TestCase):
     """The lookups in the REPL (a real pty): Ctrl-C cancels them at once."""
 

@@ -79,6 +79,8 @@ static void test_parse_ok(void)
 			   "ehlo = client.example\n"
 			   "timeout = 2.5\n"
 			   "note = the lab = Postfix\n"
+			   "resolver = 127.0.0.1@5353\n"
+			   "trust-anchor = ~/lab/trust anchor.key\n"
 			   "[gmail]\n"
 			   "host = smtp.example.test\n"
 			   "tls = tls\n"
@@ -108,6 +110,8 @@ static void test_parse_ok(void)
 		is_str(lab->ehlo, "client.example", "ehlo");
 		is_int(lab->timeout_ms, 2500, "timeout in ms");
 		is_str(lab->note, "the lab = Postfix", "note keeps a second '='");
+		is_str(lab->resolver, "127.0.0.1@5353", "resolver");
+		is_str(lab->trust_anchor, "~/lab/trust anchor.key", "trust-anchor as written");
 	}
 	const struct profile *g = profile_find(&set, "gmail");
 	ok(g && !g->builtin && strcmp(g->host, "smtp.example.test") == 0,
