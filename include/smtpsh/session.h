@@ -124,13 +124,15 @@ enum session_status session_connect(struct smtp_session *s, const char *host, co
  * and checks, and session_host(), is the MX host's. How it is authenticated follows the
  * precedence of RFC 8461 section 2: DANE when the host has secure, usable TLSA records
  * (RFC 7672: STARTTLS is then required and the records decide, not the WebPKI), else the
- * certificate is verified as always; opportunistic (RFC 7435): a server that does not offer
- * STARTTLS is spoken to in plaintext, and the screen says so.
+ * certificate is verified as always (the shell applies MTA-STS, RFC 8461, around it);
+ * opportunistic (RFC 7435): a server that does not offer STARTTLS is spoken to in plaintext,
+ * and the screen says so.
  */
 struct session_mx {
 	const char *name;      /* the MX host (or the domain itself for the implicit MX) */
 	const char *addr;      /* the address of it to connect to */
-	bool opportunistic;    /* no STARTTLS offered: go on in plaintext (ignored with DANE) */
+	bool opportunistic;    /* no STARTTLS offered: go on in plaintext (false with DANE and
+				  MTA-STS enforce: STARTTLS required) */
 	const char *tlsa_base; /* DANE: the TLSA base domain (RFC 7672 2.2.2), or NULL */
 	const struct dns_tlsa *tlsa; /* DANE: the secure TLSA records (copied) */
 	size_t ntlsa;		     /* 0: no DANE */

@@ -123,10 +123,12 @@ void shell_connect(struct shell *sh, const char *host, const char *port, enum tl
  * --mx / \connect --mx: looks up where mail for domain goes (RFC 5321 5.1: MX by preference,
  * the implicit MX, the null MX of RFC 7505) with the DNSSEC state of each answer, shows the
  * route, then connects to its hosts in order until one answers, with DANE (RFC 7672) where
- * the TLSA records are secure, else opportunistic STARTTLS (RFC 7435) verified as always.
+ * the TLSA records are secure, else under the domain's MTA-STS policy (RFC 8461, fetched
+ * beside the route; enforce skips unlisted hosts), else opportunistic STARTTLS (RFC 7435)
+ * verified as always.
  * port NULL: 25 (also the TLSA name's _25._tcp). The lookups are bounded by the timeout and
  * stop at Ctrl-C. A null MX is a refusal (exit status 1, EXIT_REPLY, in a batch); a failed
- * lookup a network failure (3).
+ * lookup a network failure (3); hosts refused by DANE or MTA-STS a TLS failure (4).
  */
 void shell_connect_mx(struct shell *sh, const char *domain, const char *port, enum tls_mode mode);
 

@@ -3,9 +3,12 @@
  * safe? The route of RFC 5321 5.1 (net/mxroute.c: MX by preference, the implicit MX, the null
  * MX of RFC 7505, each answer with its DNSSEC state and each host's DANE verdict) is shown as
  * local lines, then its hosts are tried in order as a sending MTA tries them. The policy that
- * applies is said for every try: DANE (RFC 7672) when the host's TLSA records are secure and
- * usable, else opportunistic TLS (RFC 7435). Everything from DNS is hostile: names come as
- * presentation text (dns_name_from_wire's \DDD escapes), libunbound's reasons are escaped here.
+ * applies is said for every try, in the precedence of RFC 8461 section 2: DANE (RFC 7672) when
+ * the host's TLSA records are secure and usable, else the domain's MTA-STS policy (RFC 8461,
+ * fetched beside the route), else opportunistic TLS (RFC 7435). \dns shows the same lookups
+ * and the domain's mail TXT records. Everything from DNS is hostile: names come as
+ * presentation text (dns_name_from_wire's \DDD escapes), libunbound's reasons and TXT data are
+ * escaped here.
  */
 #include "smtpsh/shell.h"
 
@@ -398,9 +401,12 @@ void shell_connect_mx(struct shell *sh, const char *domain, const char *port, en
 		for (size_t i = 0; i < r->n && next; i++) {
 			const struct mx_host *h = &r->hosts[i];
 			if (dane_forbids(h)) {
+				struct buf why;
+				buf_init(&why);
 				render_error(sh->render, "%s: %s: %s; not tried (RFC 7672 2.2)",
 					     esc(&e, h->name), dns_dane_verdict_name(h->dane),
-					     h->dane_why ? h->dane_why : "");
+					     esc(&why, h->dane_why));
+				buf_free(&why);
 				st = SESSION_ERR_TLS;
 				continue;
 			}
@@ -426,6 +432,10 @@ void shell_connect_mx(struct shell *sh, const char *domain, const char *port, en
 		}
 		if (st != SESSION_OK && !tried && st == SESSION_ERR_NET)
 			render_error(sh->render, "no MX host of %s has an address to connect to",
+				     esc(&e, r->domain));
+		else if (st != SESSION_OK && !tried)
+			render_error(sh->render,
+				     "no MX host of %s may be used: DANE or MTA-STS refused each",
 				     esc(&e, r->domain));
 		else if (st != SESSION_OK && next)
 			render_error(sh->render, "no MX host of %s answered", esc(&e, r->domain));
