@@ -318,6 +318,8 @@ unsigned long long session_bytes_in(const struct smtp_session *s);
 unsigned long long session_bytes_out(const struct smtp_session *s);
 /* The --timeout in milliseconds (also the limit of a --password-command). */
 int session_timeout_ms(const struct smtp_session *s);
+/* -4 / -6 (CONN_V4, CONN_V6), or CONN_ANY. */
+enum conn_family session_family(const struct smtp_session *s);
 /* After a 235 reply to AUTH on this connection: the mechanism, and the user name when the
    exchange showed it (PLAIN, LOGIN, CRAM-MD5, XOAUTH2; "" otherwise). NULL when not
    authenticated. The password is never kept. */

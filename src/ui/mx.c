@@ -414,7 +414,12 @@ void shell_connect_mx(struct shell *sh, const char *domain, const char *port, en
 				st = SESSION_ERR_TLS;
 				continue;
 			}
+			enum conn_family fam = session_family(sh->session);
 			for (size_t k = 0; k < h->naddrs && next; k++) {
+				int type = h->addrs[k].type;
+				if ((fam == CONN_V4 && type != DNS_T_A) ||
+				    (fam == CONN_V6 && type != DNS_T_AAAA))
+					continue; /* -4 / -6 */
 				render_info(sh->render, "trying MX %zu of %zu: %s (%s) port %s",
 					    i + 1, r->n, esc(&e, h->name), h->addrs[k].text,
 					    portbuf);
