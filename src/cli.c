@@ -55,6 +55,9 @@ enum {
 	OPT_PROXY_FROM,
 	OPT_OCSP,
 	OPT_RESUME,
+	OPT_MX,
+	OPT_RESOLVER,
+	OPT_TRUST_ANCHOR,
 };
 
 static const char short_options[] = "46f:hp:VX";
@@ -111,6 +114,9 @@ static const struct option long_options[] = {
     {"proxy-from", required_argument, NULL, OPT_PROXY_FROM},
     {"ocsp", no_argument, NULL, OPT_OCSP},
     {"resume", no_argument, NULL, OPT_RESUME},
+    {"mx", no_argument, NULL, OPT_MX},
+    {"resolver", required_argument, NULL, OPT_RESOLVER},
+    {"trust-anchor", required_argument, NULL, OPT_TRUST_ANCHOR},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -156,6 +162,21 @@ void cli_usage(FILE *f)
 	      "                        the client the PROXY header names (default: the\n"
 	      "                        connection's own local address and port)\n"
 	      "  HOST may be a UNIX socket's path: one that starts with / or ./\n"
+	      "\n",
+	      f);
+	fputs("Where mail for a domain goes (DNS with DNSSEC, DANE):\n"
+	      "      --mx              HOST is a mail domain: look up its MX hosts (RFC 5321\n"
+	      "                        5.1), show them with their DNSSEC state, connect to\n"
+	      "                        the first that answers (PORT, default 25, is also the\n"
+	      "                        TLSA port); DANE when the TLSA records are secure,\n"
+	      "                        else the domain's MTA-STS policy, else opportunistic\n"
+	      "                        STARTTLS\n"
+	      "      --resolver ADDR[@PORT]\n"
+	      "                        send DNS queries to this resolver (default: the\n"
+	      "                        system's); DNSSEC is validated by smtpsh itself\n"
+	      "      --trust-anchor FILE\n"
+	      "                        the DNSSEC trust anchor (default\n"
+	      "                        /usr/share/dns/root.key)\n"
 	      "\n",
 	      f);
 	fputs("Logging in (\\auth in the shell, --auth with --send):\n"
@@ -448,6 +469,15 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 		case OPT_RESUME:
 			c->resume = true;
 			break;
+		case OPT_MX:
+			c->mx = true;
+			break;
+		case OPT_RESOLVER:
+			c->resolver = optarg;
+			break;
+		case OPT_TRUST_ANCHOR:
+			c->trust_anchor = optarg;
+			break;
 		case OPT_PROXY:
 			if (strcmp(optarg, "v1") != 0 && strcmp(optarg, "v2") != 0 &&
 			    strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0) {
@@ -666,6 +696,14 @@ enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
 	}
 	if (parse_environment(&c->env, &c->histsize) < 0 || !check_transcript_options(&c->opt))
 		return leave(status, EXIT_USAGE);
+	if (c->opt.mx && (c->nargs < 1 || c->nargs > 2 || c->opt.profile || c->opt.practice ||
+			  c->opt.replay.path || c->opt.send || c->opt.lmtp || c->opt.proxy)) {
+		fputs("smtpsh: --mx takes DOMAIN [PORT] (not with a profile, --practice, "
+		      "--replay, --send, --lmtp or --proxy)\nTry 'smtpsh --help' for more "
+		      "information.\n",
+		      stderr);
+		return leave(status, EXIT_USAGE);
+	}
 	if (c->opt.proxy_from && !c->opt.proxy) {
 		fputs("smtpsh: --proxy-from goes with --proxy v1|v2\n", stderr);
 		return leave(status, EXIT_USAGE);

@@ -63,7 +63,7 @@ static int pick_target(char **args, int npos, const struct cli_options *cli,
 		}
 		*host = npos ? args[0] : NULL;
 		*port = npos > 1 ? args[1] : NULL;
-		*prof = *host ? profile_for_argument(set, *host) : NULL;
+		*prof = *host && !cli->mx ? profile_for_argument(set, *host) : NULL;
 	}
 	if (*prof) {
 		*host = (*prof)->host;
@@ -84,6 +84,7 @@ struct startup {
 	struct profile_set profiles;
 	struct buf profiles_path;
 	struct buf cafile;
+	struct buf trust_anchor; /* the profile's trust-anchor, ~/ expanded */
 	struct buf scratch;
 	const struct profile *profile; /* the one the command line named, or NULL */
 	const char *host;
@@ -228,7 +229,21 @@ static int run(const struct cli *c, struct startup *st)
 	    .profiles_path = st->profiles_path.len ? st->profiles_path.data : NULL,
 	    .practice = st->practice,
 	    .token_command = cli->token_command,
+	    .resolver = first(cli->resolver, prof ? prof->resolver : NULL, NULL),
+	    .trust_anchor = cli->trust_anchor,
 	};
+	if (!cli->trust_anchor && prof && prof->trust_anchor) {
+		if (paths_expand_home(prof->trust_anchor, &st->trust_anchor) < 0) {
+			fprintf(stderr,
+				"smtpsh: profile %s: trust-anchor %s: no home directory known\n",
+				prof->name, prof->trust_anchor);
+			session_free(session);
+			render_free(&render);
+			transcript_writer_free(&rec);
+			return EXIT_USAGE;
+		}
+		sp.trust_anchor = st->trust_anchor.data;
+	}
 	if (st->practice) /* \auth asks only for the password */
 		sp.default_user = st->practice->env.user;
 	if (prof) {
@@ -297,7 +312,9 @@ static int run(const struct cli *c, struct startup *st)
 		shell_connect(sh, st->host, st->port, st->mode);
 		status = send_oneshot(sh, cli->message, st->params.ehlo_name, cli->auth, cli->user);
 	} else {
-		if (st->host && !shell_done(sh))
+		if (st->host && cli->mx && !shell_done(sh))
+			shell_connect_mx(sh, st->host, st->port, st->mode);
+		else if (st->host && !shell_done(sh))
 			shell_connect(sh, st->host, st->port, st->mode);
 		if (shell_done(sh))
 			status = shell_status(sh);
@@ -326,6 +343,7 @@ static int start(const struct cli *c)
 	profile_set_init(&st.profiles);
 	buf_init(&st.profiles_path);
 	buf_init(&st.cafile);
+	buf_init(&st.trust_anchor);
 	buf_init(&st.scratch);
 	int status;
 	if (prepare(c, &st, &status)) {
@@ -340,6 +358,7 @@ static int start(const struct cli *c)
 	profile_set_free(&st.profiles);
 	buf_free(&st.profiles_path);
 	buf_free(&st.cafile);
+	buf_free(&st.trust_anchor);
 	buf_free(&st.scratch);
 	return status;
 }

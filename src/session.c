@@ -146,6 +146,7 @@ void session_free(struct smtp_session *s)
 	free(s->sni);
 	SSL_SESSION_free(s->resume_sess);
 	free(s->resume_host);
+	session_mx_clear(s);
 	free(s);
 }
 

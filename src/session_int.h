@@ -92,6 +92,18 @@ struct smtp_session {
 	char resume_port[16];
 	bool resume_wanted, resume_once;
 
+	/* session_connect_mx: the MX host's DANE records and whether plaintext may follow when
+	   STARTTLS is not offered (RFC 7435); cleared by session_connect */
+	struct {
+		bool on; /* a route host: the fields below hold */
+		bool opportunistic;
+		char *tlsa_base;
+		struct dns_tlsa *rr; /* data copied into each record's own allocation */
+		size_t n;
+		char result[256]; /* after the handshake: what matched, or why nothing did */
+		bool used;	  /* DANE was enabled on this connection's SSL */
+	} mx;
+
 	struct smtp_client c; /* the protocol: phase, replies owed, caps, AUTH */
 	bool pipe_resent;     /* the last session_pipeline sent its commands again in lockstep */
 
@@ -165,6 +177,8 @@ __attribute__((format(printf, 3, 4))) void session_notify_timed(struct smtp_sess
 								const char *fmt, ...);
 
 /* session_tls.c: the handshake on the connection (implicit, or after STARTTLS's 220). */
+/* Forgets the MX host's DANE records (session_connect_mx's). */
+void session_mx_clear(struct smtp_session *s);
 enum session_status session_handshake(struct smtp_session *s);
 enum session_status session_upgrade_tls(struct smtp_session *s);
 

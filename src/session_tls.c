@@ -11,6 +11,7 @@
 #include "smtpsh/session.h"
 
 #include "session_int.h"
+#include "smtpsh/dane.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/tls.h"
 #include "smtpsh/tls_chain.h"
@@ -52,12 +53,37 @@ static bool resumable(const struct smtp_session *s)
 	       SSL_SESSION_is_resumable(s->resume_sess);
 }
 
+/* tls_handshake's setup hook: the MX host's secure TLSA records go to OpenSSL's DANE
+   verifier (RFC 7672), which then decides instead of the WebPKI. */
+static int dane_setup(SSL *ssl, void *arg, char *err, size_t errlen)
+{
+	struct smtp_session *s = arg;
+	struct buf e;
+	buf_init(&e);
+	int r = dane_apply(ssl, s->mx.tlsa_base, s->host, s->mx.rr, s->mx.n, &e);
+	if (r < 0)
+		snprintf(err, errlen, "%s", e.data ? e.data : "DANE could not be set up");
+	buf_free(&e);
+	s->mx.used = r > 0;
+	return r < 0 ? -1 : 0;
+}
+
 enum session_status session_handshake(struct smtp_session *s)
 {
 	char err[512] = "";
 	if (!s->ctx) {
 		struct tls_options opt = {.cafile = s->p.cafile, .insecure = s->p.insecure};
 		s->ctx = tls_context_new(&opt, err, sizeof err);
+		struct buf e;
+		buf_init(&e);
+		/* DANE needs the context's digest tables (once per context); an SSL that gets no
+		   TLSA records verifies as before */
+		if (s->ctx && dane_ctx_enable(s->ctx, &e) < 0) {
+			snprintf(err, sizeof err, "%s", e.data ? e.data : "cannot enable DANE");
+			SSL_CTX_free(s->ctx);
+			s->ctx = NULL;
+		}
+		buf_free(&e);
 		if (!s->ctx) {
 			enum session_status st = session_fail(s, SESSION_ERR_TLS, "%s", err);
 			session_close(s, true, "TLS could not be set up");
@@ -76,13 +102,15 @@ enum session_status session_handshake(struct smtp_session *s)
 	long long t0 = conn_now_ms();
 	/* Over a UNIX socket there is no host name to check but the one --sni gives. */
 	const char *name = s->conn.unix_socket ? s->sni : s->host;
-	int r = tls_handshake(&s->conn, s->ctx, name, s->p.timeout_ms, s->intr, err, sizeof err);
+	s->mx.used = false;
+	int r = tls_handshake_with(&s->conn, s->ctx, name, s->mx.n ? dane_setup : NULL, s,
+				   s->p.timeout_ms, s->intr, err, sizeof err);
 	long took = (long)(conn_now_ms() - t0);
 	s->resume.offer = NULL;
 	if (r != 0) {
 		enum session_status st = session_fail(
-		    s, r == CONN_IO_INTERRUPTED ? SESSION_ERR_INTERRUPTED : SESSION_ERR_TLS, "%s",
-		    err);
+		    s, r == CONN_IO_INTERRUPTED ? SESSION_ERR_INTERRUPTED : SESSION_ERR_TLS, "%s%s",
+		    s->mx.used ? "DANE (RFC 7672) refused the server: " : "", err);
 		session_close(s, true, "connection closed: no TLS");
 		return st;
 	}
@@ -109,6 +137,15 @@ enum session_status session_handshake(struct smtp_session *s)
 		buf_puts(&sum, ", not resumed (no earlier TLS session with this host and port)");
 	else if (offered && !SSL_session_reused(s->conn.ssl))
 		buf_puts(&sum, ", not resumed (the server did a full handshake)");
+	if (s->mx.used) {
+		struct buf m;
+		buf_init(&m);
+		int matched = dane_match(s->conn.ssl, &m);
+		snprintf(s->mx.result, sizeof s->mx.result, "%s", m.data ? m.data : "");
+		buf_printf(&sum, matched == 1 ? ", DANE verified: %s" : ", DANE NOT verified: %s",
+			   s->mx.result);
+		buf_free(&m);
+	}
 	struct session_event ev = {
 	    .type = SEV_TLS, .text = sum.data ? sum.data : "", .len = sum.len, .elapsed_ms = took};
 	session_emit(s, &ev);
@@ -196,6 +233,11 @@ enum session_status session_upgrade_tls(struct smtp_session *s)
 	return SESSION_OK;
 }
 
+const char *session_dane(const struct smtp_session *s)
+{
+	return s->conn.ssl && s->mx.used ? s->mx.result : NULL;
+}
+
 bool session_tls(const struct smtp_session *s)
 {
 	return s->conn.ssl != NULL;
@@ -236,6 +278,9 @@ void session_describe_tls(const struct smtp_session *s, struct buf *out)
 					   : "upgraded by STARTTLS",
 			   s->host, s->conn.peer_addr, s->port);
 	tls_describe(s->conn.ssl, out);
+	if (s->mx.used)
+		buf_printf(out, "\ndane:         %s (TLSA records of _%s._tcp.%s, RFC 7672)",
+			   s->mx.result, s->port, s->mx.tlsa_base);
 	buf_puts(out, "\n");
 	if (s->ocsp_view[0]) {
 		buf_puts(out, s->ocsp_view);

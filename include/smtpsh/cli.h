@@ -30,12 +30,15 @@ struct cli_options {
 	bool no_rc;
 	bool list_profiles;
 	enum conn_family family;
-	bool lmtp;		/* --lmtp */
-	int proxy;		/* --proxy v1|v2: 1 or 2 */
-	const char *proxy_from; /* --proxy-from ADDR:PORT */
-	const char *sni;	/* --sni NAME */
-	bool ocsp;		/* --ocsp */
-	bool resume;		/* --resume */
+	bool lmtp;		  /* --lmtp */
+	int proxy;		  /* --proxy v1|v2: 1 or 2 */
+	const char *proxy_from;	  /* --proxy-from ADDR:PORT */
+	const char *sni;	  /* --sni NAME */
+	bool ocsp;		  /* --ocsp */
+	bool resume;		  /* --resume */
+	bool mx;		  /* --mx: HOST is a mail domain, connect to its MX */
+	const char *resolver;	  /* --resolver ADDR[@PORT] */
+	const char *trust_anchor; /* --trust-anchor FILE */
 	bool explain, timing, show_raw, pipeline, step;
 	const char *record;
 	struct replay_options replay;

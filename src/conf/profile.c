@@ -37,6 +37,8 @@ static const struct key keys[] = {
 	{"timeout", KEY_TIMEOUT, 0},
 	{"ocsp", KEY_YESNO, FIELD(ocsp)},
 	{"note", KEY_TEXT, FIELD(note)},
+	{"resolver", KEY_WORD, FIELD(resolver)},
+	{"trust-anchor", KEY_TEXT, FIELD(trust_anchor)},
 };
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
 
@@ -270,7 +272,8 @@ static int assignment(struct parser *ps, const char *s, size_t n)
 	if (k == KEY_COUNT)
 		return fail(ps,
 			    "unknown key '%s' (known: host, port, tls, user, auth, "
-			    "password-command, cafile, ehlo, timeout, ocsp, note)",
+			    "password-command, cafile, ehlo, timeout, ocsp, note, resolver, "
+			    "trust-anchor)",
 			    key);
 	struct profile *p = current(ps);
 	if (!p)

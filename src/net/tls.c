@@ -275,6 +275,13 @@ static void handshake_error(SSL *ssl, int ret, const struct verify_note *note, c
 int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, int timeout_ms,
 		  volatile sig_atomic_t *intr, char *err, size_t errlen)
 {
+	return tls_handshake_with(c, ctx, host, NULL, NULL, timeout_ms, intr, err, errlen);
+}
+
+int tls_handshake_with(struct conn *c, SSL_CTX *ctx, const char *host, tls_setup_fn setup,
+		       void *arg, int timeout_ms, volatile sig_atomic_t *intr, char *err,
+		       size_t errlen)
+{
 	SSL *ssl = SSL_new(ctx);
 	if (!ssl || !SSL_set_fd(ssl, c->fd)) {
 		snprintf(err, errlen, "cannot set up TLS");
@@ -294,6 +301,10 @@ int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, int timeout_ms
 	if (host)
 		SSL_set1_host(ssl, host);
 	tls_resume_apply(ctx, ssl); /* the session to resume, if the caller offers one */
+	if (setup && setup(ssl, arg, err, errlen) < 0) {
+		SSL_free(ssl);
+		return CONN_IO_ERROR;
+	}
 	SSL_set_connect_state(ssl);
 	struct verify_note note = {0};
 	SSL_set_app_data(ssl, &note);

@@ -28,8 +28,11 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 	const char *host = NULL, *port = NULL;
 	enum tls_mode mode = sh->mode;
 	struct session_link link = sh->link;
+	bool mx = false;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--lmtp") == 0)
+		if (strcmp(argv[i], "--mx") == 0)
+			mx = true;
+		else if (strcmp(argv[i], "--lmtp") == 0)
 			link.lmtp = true;
 		else if (strcmp(argv[i], "--smtp") == 0)
 			link.lmtp = false;
@@ -55,11 +58,19 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 	}
 	if (!host) {
 		shell_error(sh, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain] "
-				"[--lmtp|--smtp] [--ocsp]");
+				"[--lmtp|--smtp] [--ocsp], or \\connect --mx DOMAIN [PORT]");
+		return;
+	}
+	if (mx && (link.lmtp || link.proxy)) {
+		shell_error(sh, "\\connect --mx: not with --lmtp or --proxy");
 		return;
 	}
 	if (session_set_link(sh->session, &link) < 0) {
 		shell_error(sh, "\\connect: %s", session_error(sh->session));
+		return;
+	}
+	if (mx) {
+		shell_connect_mx(sh, host, port, mode);
 		return;
 	}
 	shell_connect(sh, host, port, mode);
@@ -157,6 +168,15 @@ static void cmd_tls(struct shell *sh, int argc, char **argv)
 	session_describe_tls(sh->session, &out);
 	render_text(sh->render, out.data);
 	buf_free(&out);
+}
+
+static void cmd_dns(struct shell *sh, int argc, char **argv)
+{
+	if (argc > 2) {
+		shell_error(sh, "usage: \\dns [DOMAIN]");
+		return;
+	}
+	shell_show_dns(sh, argc > 1 ? argv[1] : NULL);
 }
 
 static void cmd_help(struct shell *sh, int argc, char **argv)
@@ -447,7 +467,7 @@ static void complete_files(struct candidates *c)
 static void complete_connect(struct candidates *c)
 {
 	static const char *const opts[] = {"--tls",  "--starttls", "--plain",
-					   "--lmtp", "--smtp",	   "--ocsp"};
+					   "--lmtp", "--smtp",	   "--ocsp", "--mx"};
 	if (c->nwords >= 2 || c->text[0] == '-')
 		for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
 			candidates_offer(c, opts[i]);
@@ -493,9 +513,10 @@ static void complete_help(struct candidates *c)
 const struct meta_command meta_commands[] = {
     {.name = "connect",
      .run = cmd_connect,
-     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp] [--ocsp]",
+     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp] [--ocsp] [--mx]",
      .help = "connect to an SMTP (or --lmtp: LMTP) server; HOST may be a UNIX socket path "
-	     "(/... or ./...) (says QUIT to the current one first)",
+	     "(/... or ./...) (says QUIT to the current one first); --mx: HOST is a mail "
+	     "domain, connect to its MX hosts (DNSSEC, DANE, MTA-STS)",
      .complete = complete_connect},
     {.name = "reconnect",
      .run = cmd_reconnect,
@@ -503,6 +524,12 @@ const struct meta_command meta_commands[] = {
      .help = "connect again to the same host and port with the same options (QUIT to the "
 	     "current connection first); --resume offers the last TLS session",
      .complete = complete_reconnect},
+    {.name = "dns",
+     .run = cmd_dns,
+     .args = "[DOMAIN]",
+     .help = "what DNS says about mail for DOMAIN (default: the --mx domain or the host's): "
+	     "MX, addresses, TLSA, MTA-STS, TLS-RPT, SPF, DMARC, each with its DNSSEC state",
+     .flags = LOCAL_IN_PIPELINE},
     {.name = "disconnect",
      .run = cmd_disconnect,
      .args = "",

@@ -61,7 +61,7 @@ int main(void)
 	/* each local command's own completer */
 	is_str(cands("\\connect "), "localhost", "\\connect: a host");
 	is_str(cands("\\connect --s"), "--starttls --smtp", "\\connect: an option");
-	is_str(cands("\\connect h "), "--tls --starttls --plain --lmtp --smtp --ocsp",
+	is_str(cands("\\connect h "), "--tls --starttls --plain --lmtp --smtp --ocsp --mx",
 	       "\\connect HOST: the options");
 	is_str(cands("\\connect h 25 --p"), "--plain", "\\connect HOST PORT: an option");
 	is_str(cands("\\reconnect "), "--resume", "\\reconnect: --resume");

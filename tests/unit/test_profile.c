@@ -80,6 +80,8 @@ static void test_parse_ok(void)
 			   "timeout = 2.5\n"
 			   "ocsp = yes\n"
 			   "note = the lab = Postfix\n"
+			   "resolver = 127.0.0.1@5353\n"
+			   "trust-anchor = ~/lab/trust anchor.key\n"
 			   "[gmail]\n"
 			   "host = smtp.example.test\n"
 			   "tls = tls\n"
@@ -110,6 +112,8 @@ static void test_parse_ok(void)
 		is_int(lab->timeout_ms, 2500, "timeout in ms");
 		ok(lab->ocsp, "ocsp = yes");
 		is_str(lab->note, "the lab = Postfix", "note keeps a second '='");
+		is_str(lab->resolver, "127.0.0.1@5353", "resolver");
+		is_str(lab->trust_anchor, "~/lab/trust anchor.key", "trust-anchor as written");
 	}
 	const struct profile *g = profile_find(&set, "gmail");
 	ok(g && !g->builtin && strcmp(g->host, "smtp.example.test") == 0,
