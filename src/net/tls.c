@@ -164,7 +164,11 @@ static void append_verify(struct buf *out, SSL *ssl)
 	if (!SSL_get0_peer_certificate(ssl))
 		buf_puts(out, "no certificate");
 	else if (SSL_get_verify_result(ssl) == X509_V_OK)
-		buf_puts(out, "certificate verified");
+		/* With DANE enabled and matched (RFC 7672), the TLSA records decided, not the
+		   WebPKI: say so, so that nobody reads it as a CA's word. */
+		buf_puts(out, SSL_get0_dane_authority(ssl, NULL, NULL) >= 0
+				  ? "certificate verified by DANE"
+				  : "certificate verified");
 	else {
 		buf_puts(out, "certificate NOT verified: ");
 		append_verify_problem(out, SSL_get_verify_result(ssl),

@@ -357,7 +357,7 @@ class Dane(unittest.TestCase):
         self.assertIn("*      DANE applies: 1 secure TLSA record at _%d._tcp.mx-dane3.example.net: "
                       "3 1 1 " % E.postfix.submission_port, out)
         self.assertIn("policy: DANE (RFC 7672): the TLSA records decide, STARTTLS required", out)
-        self.assertRegex(out, r"\*  TLSv1\.3 \S+, certificate verified \(CN=localhost\), DANE "
+        self.assertRegex(out, r"\*  TLSv1\.3 \S+, certificate verified by DANE \(CN=localhost\), DANE "
                          r"verified: 3 1 1 matched the leaf key")
         self.assertIn("~> QUIT", out)
         self.assertEqual(r.rc, 0, out + r.stderr)
