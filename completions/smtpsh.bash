@@ -19,12 +19,13 @@ _smtpsh()
 		--subject --body --body-file --attach --header --chunking --notify --ret
 		--envid --auth --user
 		--practice --serve --listen --maildir --script --lmtp --sni --proxy
-		--proxy-from"
+		--proxy-from --diagram -o --output --format --width --notes"
 	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
 	with_arg+="--record --replay --replay-user --password-command --oauth-token-command "
 	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
 	with_arg+="--notify --ret --envid "
 	with_arg+="--auth --user --listen --maildir --script --sni --proxy --proxy-from "
+	with_arg+="--diagram -o --output --format --width "
 	COMPREPLY=()
 
 	# --opt=value: bash splits it into "--opt" "=" "value"
@@ -34,7 +35,8 @@ _smtpsh()
 		prev=${COMP_WORDS[COMP_CWORD - 2]}
 	fi
 	case $prev in
-	--cafile | -f | --file | --record | --replay | --body-file | --attach | --script)
+	--cafile | -f | --file | --record | --replay | --body-file | --attach | --script | \
+		--diagram | -o | --output)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
@@ -54,6 +56,10 @@ _smtpsh()
 		;;
 	--proxy)
 		COMPREPLY=($(compgen -W "v1 v2" -- "$cur"))
+		return
+		;;
+	--format)
+		COMPREPLY=($(compgen -W "svg html txt" -- "$cur"))
 		return
 		;;
 	--color)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "smtpsh/cli.h"
+#include "smtpsh/diagram_cmd.h"
 #include "smtpsh/history.h"
 #include "smtpsh/meta.h"
 #include "smtpsh/paths.h"
@@ -352,6 +353,9 @@ int main(int argc, char **argv)
 		break;
 	case CLI_SERVE:
 		status = practice_serve(&cli.opt.practice_opt);
+		break;
+	case CLI_DIAGRAM:
+		status = diagram_cmd_run(&cli.opt.diagram);
 		break;
 	case CLI_RUN:
 		status = start(&cli);
