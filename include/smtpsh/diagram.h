@@ -109,8 +109,9 @@ int diagram_add(struct diagram *d, const struct transcript_entry *e, unsigned lo
 /* Keeps one transcript line (as read, without its line end) for the HTML page. Returns 0 or -1. */
 int diagram_add_source(struct diagram *d, const char *line, size_t len);
 
-/* Ends the model: closes the last arrow, finds the TLS bands and the pipelined groups. Call it
-   once after the last diagram_add. Returns 0 or -1 (memory). */
+/* Finds the TLS bands and the pipelined groups of the arrows so far (comments after the last
+   arrow become its note). Call it before rendering; more diagram_add may follow (the shell's
+   diagram grows), then call it again. Returns 0 or -1 (memory). */
 int diagram_finish(struct diagram *d);
 
 /*
@@ -140,6 +141,33 @@ int diagram_render(const struct diagram *d, enum diagram_format f, const struct 
  * anything but a regular file at path. Returns 0, or -1 with a message in err.
  */
 int diagram_save(const char *path, const struct buf *data, char *err, size_t errlen);
+
+/* ---- the session so far (\diagram in the shell) ------------------------------------------- */
+
+/*
+ * A diagram that grows with the session: a transcript writer (the same one as --record, so the
+ * same redacted events) writes into a stream whose lines are parsed as they come and added to
+ * the model. Bounded as any diagram: DIAGRAM_MAX_ARROWS events, message content folded as it
+ * arrives, DIAGRAM_MAX_SOURCE bytes of transcript kept for an HTML page.
+ */
+struct diagram_live {
+	struct transcript_writer w;
+	struct diagram d;
+	struct buf partial; /* the start of a line not ended yet */
+	int state;	    /* 0: the first line comes, 1: the header, 2: events */
+	unsigned long lineno;
+	bool skip_line; /* the line going on is longer than a transcript line may be */
+};
+
+/* Starts the diagram of a session. Add diagram_live_event as a listener of the session right
+   away. Returns 0, or -1 (memory). */
+int diagram_live_init(struct diagram_live *l);
+void diagram_live_free(struct diagram_live *l);
+/* The session listener; arg is the struct diagram_live. */
+void diagram_live_event(const struct session_event *ev, void *arg);
+/* Renders the session so far. Returns 0 or -1 (memory). */
+int diagram_live_render(struct diagram_live *l, enum diagram_format f,
+			const struct diagram_options *o, struct buf *out);
 
 /* Appends text with & < > " ' as XML character references (and U+FFFE/U+FFFF, which XML
    does not allow, as "\u{FFFE}"). text is display-escaped already. Returns 0 or -1. */

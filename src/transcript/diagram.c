@@ -340,7 +340,6 @@ static void tls_label(const struct diagram_arrow *a, char *out, size_t outlen)
 
 int diagram_finish(struct diagram *d)
 {
-	d->open = OPEN_NONE;
 	if (d->pending_note.len && d->n && !d->arrows[d->n - 1].note) {
 		/* comments after the last event: its note */
 		d->arrows[d->n - 1].note = strdup(d->pending_note.data);

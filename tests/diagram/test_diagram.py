@@ -7,6 +7,7 @@ apply; the output file is written 0644 and never through a symbolic link.
 Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/diagram/test_diagram.py [PATH/TO/smtpsh]  (TAP)
 """
 
+import base64
 import os
 import shutil
 import stat
@@ -185,6 +186,48 @@ class Svg(unittest.TestCase):
             self.assertNotIn("<img", html)
             self.assertNotIn("<b>", html)
             self.assertIn("script-src 'sha256-", html)
+
+
+class InTheShell(unittest.TestCase):
+    """\\diagram [FILE] against the practice server: the session so far, from what a
+    recording would hold (the secret redacted, content folded), recording or not."""
+
+    def test_session_so_far(self):
+        secret = base64.b64encode(b"\0alice@example.test\0S3cret-Pa55").decode()
+        with tempfile.TemporaryDirectory() as tmp:
+            svg, page = os.path.join(tmp, "s.svg"), os.path.join(tmp, "s.html")
+            lines = ["EHLO client.example", "STARTTLS", "EHLO client.example",
+                     "AUTH PLAIN " + secret, "MAIL FROM:<a@example.test>",
+                     "RCPT TO:<b@example.test>", "DATA", "Subject: drawn", ""]
+            lines += ["body line %d" % i for i in range(1, 7)]
+            lines += [".", "\\diagram", "\\diagram " + svg, "\\diagram " + page, "QUIT"]
+            r = run_smtpsh(["--practice", "-X"], stdin=("\n".join(lines) + "\n").encode(),
+                           home=tmp, timeout=60)
+            self.assertEqual(r.rc, 0, r.describe())
+            ladder = [row for row in r.stdout.split("\n") if "\u2502" in row]
+            self.assertGreater(len(ladder), 20, r.stdout)
+            self.assertLessEqual(max(len(row) for row in ladder), 80)
+            text = "\n".join(ladder)
+            for shown in ("\u2500\u2500 EHLO client.example", "\u2500\u2500 STARTTLS",
+                          "\u2550\u2550 TLSv1.3 ", "\u2500\u2500 AUTH PLAIN <redacted>",
+                          "\u25c4\u2500 535 5.7.8", "\u2504\u2504 Subject: drawn",
+                          "(4 more lines)", "\u2500\u2500 . "):
+                self.assertIn(shown, text)
+            self.assertNotIn(secret, text)
+            self.assertNotIn("body line 6", text)
+            for path in (svg, page):
+                data = open(path, encoding="utf-8").read()
+                self.assertNotIn(secret, data)
+                self.assertIn("AUTH PLAIN &lt;redacted&gt;", data)
+                self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o644)
+            lint = subprocess.run(["xmllint", "--noout", svg], stderr=subprocess.PIPE,
+                                  universal_newlines=True)
+            self.assertEqual(lint.returncode, 0, lint.stderr)
+            self.assertIn("diagram of ", r.stdout)
+            # a name without a known extension: a local error, exit 2 in batch mode
+            r = run_smtpsh(["-X"], stdin=b"\\diagram x.png\n", home=tmp)
+            self.assertEqual(r.rc, 2, r.describe())
+            self.assertIn("\\diagram: cannot tell the format from the name 'x.png'", r.stderr)
 
 
 class CommandLine(unittest.TestCase):
