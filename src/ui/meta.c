@@ -406,16 +406,17 @@ static void cmd_diagram(struct shell *sh, int argc, char **argv)
 	}
 	enum diagram_format fmt = DIAGRAM_TXT;
 	if (argc == 2 && diagram_format_of_path(argv[1], &fmt) < 0) {
-		shell_error(sh, "\\diagram: cannot tell the format from the name '%s': end it in "
-				".svg, .html or .txt",
+		shell_error(sh,
+			    "\\diagram: cannot tell the format from the name '%s': end it in "
+			    ".svg, .html or .txt",
 			    argv[1]);
 		return;
 	}
 	/* on the screen, render_text indents each line by 3: the ladder fits the terminal (or
 	   80 columns) with them */
 	int width = diagram_terminal_width(1);
-	struct diagram_options o = {.notes = true, .width = width ? width - 3 : 77,
-				    .title = "smtpsh session"};
+	struct diagram_options o = {
+	    .notes = true, .width = width ? width - 3 : 77, .title = "smtpsh session"};
 	if (o.width < DIAGRAM_WIDTH_MIN || argc == 2)
 		o.width = argc == 2 ? 80 : DIAGRAM_WIDTH_MIN;
 	struct buf out;
