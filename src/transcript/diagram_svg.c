@@ -200,13 +200,26 @@ static bool on_wire(const struct diagram_arrow *a)
 	return a->kind != DIAGRAM_LOCAL && a->kind != DIAGRAM_ALERT;
 }
 
-/* Lays the arrows out top to bottom (evenly: the time an arrow takes is its text's). */
+/*
+ * Lays the arrows out top to bottom. Without timings evenly: each takes the room of its text.
+ * With them (recorded with --timing: "+Nms" on the last line of a reply), to scale: the time a
+ * reply took since its command was written is the space above it, TIME_SPAN px for the slowest
+ * reply of the session and at most 1 px a millisecond.
+ */
+#define TIME_SPAN 160
 static int layout(struct svg *s, const struct diagram *d, struct place *pl)
 {
+	long slowest = 0;
+	for (size_t i = 0; i < d->n; i++)
+		if (d->arrows[i].kind == DIAGRAM_REPLY && d->arrows[i].elapsed_ms > slowest)
+			slowest = d->arrows[i].elapsed_ms;
+	double scale = slowest > TIME_SPAN ? (double)TIME_SPAN / (double)slowest : 1.0;
 	int y = TOP;
 	for (size_t i = 0; i < d->n; i++) {
 		const struct diagram_arrow *a = &d->arrows[i];
 		int k = (int)arrow_lines(s, a, NULL, NULL);
+		if (a->kind == DIAGRAM_REPLY && a->elapsed_ms > 0)
+			y += (int)((double)a->elapsed_ms * scale + 0.5);
 		pl[i].top = y;
 		if (on_wire(a)) {
 			pl[i].line = y + k * LH + 6;
@@ -231,6 +244,8 @@ static void draw_arrow(struct svg *s, const struct diagram *d, size_t i, const s
 		putf(s, " data-group=\"%u\"", a->group);
 	if (a->kind == DIAGRAM_REPLY)
 		putf(s, " data-code=\"%d\"", a->code);
+	if (a->elapsed_ms >= 0)
+		putf(s, " data-ms=\"%ld\"", a->elapsed_ms);
 	put(s, ">");
 	if (a->lastno != a->lineno)
 		putf(s, "<title>transcript lines %lu-%lu</title>\n", a->lineno, a->lastno);

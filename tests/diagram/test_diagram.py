@@ -153,6 +153,25 @@ class Svg(unittest.TestCase):
         self.assertTrue(any(l.startswith("TLSv1.") for l in labels), labels)
         self.assertTrue(any(l.startswith("TLS_") or "-" in l for l in labels[2:]), labels)
 
+    def test_times_to_scale(self):
+        """with timings (--timing), the space above a reply is the time it took"""
+        with tempfile.TemporaryDirectory() as tmp:
+            gaps = {}
+            for timed in (True, False):
+                src = os.path.join(tmp, "t.transcript")
+                with open(src, "w") as f:
+                    f.write("smtpsh-transcript 2\nhost: h\n\n")
+                    for cmd, ms in (("EHLO a", 5), ("NOOP", 400), ("QUIT", 40)):
+                        f.write("-> %s\n%s<- 250 ok\n" % (cmd, "+%dms " % ms if timed else ""))
+                root = self.render(src)
+                ys = [int(g.find(SVG + "line").get("y1")) for g in root.iter(SVG + "g")
+                      if g.get("class", "").startswith("arrow ")]
+                gaps[timed] = [b - a for a, b in zip(ys[0::2], ys[1::2])]
+            self.assertEqual(len(set(gaps[False])), 1, "evenly spaced: %r" % gaps[False])
+            even = gaps[False][0]
+            self.assertEqual([g - even for g in gaps[True]], [2, 160, 16],
+                             "5, 400 and 40 ms: the slowest gets 160 px")
+
     def test_injection(self):
         with tempfile.TemporaryDirectory() as tmp:
             src = os.path.join(tmp, "evil.transcript")
