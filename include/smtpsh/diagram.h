@@ -115,10 +115,11 @@ int diagram_add_source(struct diagram *d, const char *line, size_t len);
 int diagram_finish(struct diagram *d);
 
 /*
- * Reads a transcript file into d (initialised by the caller) with transcript_reader, lines
- * kept for the HTML page. Returns 0, or -1 with a message in err.
+ * Reads a transcript file into d (initialised by the caller) with transcript_reader; with
+ * source, its lines are kept for an HTML page too (of a regular file only). Returns 0, or -1
+ * with a message in err.
  */
-int diagram_read_file(struct diagram *d, const char *path, char *err, size_t errlen);
+int diagram_read_file(struct diagram *d, const char *path, bool source, char *err, size_t errlen);
 
 /* The renderers: append the diagram to out. Return 0, or -1 when memory ran out. */
 int diagram_render_txt(const struct diagram *d, const struct diagram_options *o, struct buf *out);

@@ -7,10 +7,13 @@
 #include "smtpsh/diagram.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "smtpsh/escape.h"
 #include "diagram_int.h"
@@ -404,11 +407,22 @@ int diagram_finish(struct diagram *d)
 }
 
 /* Keeps the lines of the file (the HTML page shows them beside the diagram, with ids the
-   arrows link to); a line is read as transcript_reader reads it (LF or CRLF). */
+   arrows link to); a line is read as transcript_reader reads it (LF or CRLF). A second reading:
+   only of a regular file (a FIFO would block, and give nothing twice); otherwise the page says
+   the transcript is not shown. */
 static int read_source(struct diagram *d, const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		d->source_cut = true;
+		return 0;
+	}
+	FILE *f = fdopen(fd, "r");
 	if (!f) {
+		close(fd);
 		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		return -1;
 	}
@@ -442,8 +456,9 @@ static int read_source(struct diagram *d, const char *path, char *err, size_t er
 	return r;
 }
 
-int diagram_read_file(struct diagram *d, const char *path, char *err, size_t errlen)
+int diagram_read_file(struct diagram *d, const char *path, bool source, char *err, size_t errlen)
 {
+	err[0] = '\0';
 	struct transcript_reader rd;
 	if (transcript_reader_open(&rd, path) < 0) {
 		snprintf(err, errlen, "%s", rd.err);
@@ -472,7 +487,7 @@ int diagram_read_file(struct diagram *d, const char *path, char *err, size_t err
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	return read_source(d, path, err, errlen);
+	return source ? read_source(d, path, err, errlen) : 0;
 }
 
 int diagram_xml_escape(struct buf *out, const char *text, size_t len)

@@ -529,11 +529,14 @@ int diagram_render_html(const struct diagram *d, const struct diagram_options *o
 		put(&s, "</span>");
 		p += n + (nl ? 1 : 0);
 	}
-	if (d->source_cut)
+	if (d->source_cut && d->source_lines)
 		putf(&s,
 		     "<span class=\"ln\">\u2026 (the rest of the transcript is not shown: "
 		     "more than %u bytes)</span>",
 		     DIAGRAM_MAX_SOURCE);
+	else if (d->source_cut)
+		put(&s, "<span class=\"ln\">(the transcript is not shown: not a regular "
+			"file)</span>");
 	put(&s, "</pre>\n</main>\n<script>");
 	put(&s, measure_script);
 	put(&s, "</script>\n</body>\n</html>\n");

@@ -28,7 +28,7 @@ int diagram_cmd_run(const struct diagram_request *r)
 		o.width = r->output ? 0 : diagram_terminal_width(STDOUT_FILENO);
 	if (!o.width)
 		o.width = 80;
-	if (diagram_read_file(&d, r->transcript, err, sizeof err) < 0) {
+	if (diagram_read_file(&d, r->transcript, r->fmt == DIAGRAM_HTML, err, sizeof err) < 0) {
 		fprintf(stderr, "smtpsh: --diagram: %s\n", err);
 		goto done;
 	}

@@ -13,6 +13,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 import unittest
 import xml.etree.ElementTree as ET
 
@@ -310,6 +311,21 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(max(len(row) for row in text.split("\n")), 70)
             self.assertEqual(sorted(os.listdir(tmp)), ["d.txt", "dir.svg", "target"],
                              "no temporary file left")
+
+    def test_fifo_read_once(self):
+        """a transcript from a FIFO: read once, the HTML page says the text is not shown
+        (a second reading for the page would block for ever)"""
+        with tempfile.TemporaryDirectory() as tmp:
+            fifo = os.path.join(tmp, "t.fifo")
+            os.mkfifo(fifo)
+            feeder = threading.Thread(target=lambda: open(fifo, "wb").write(
+                open(TRANSCRIPTS[0], "rb").read()))
+            feeder.start()
+            r = run_smtpsh(["--diagram", fifo, "--format", "html"], timeout=20)
+            feeder.join(5)
+            self.assertEqual(r.rc, 0, r.describe())
+            self.assertIn("(the transcript is not shown: not a regular file)", r.stdout)
+            self.assertIn("EHLO client.example", r.stdout)
 
     def test_format_option_to_stdout(self):
         r = diagram(TRANSCRIPTS[0], "--format", "svg")
