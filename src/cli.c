@@ -57,6 +57,7 @@ enum {
 	OPT_FORMAT,
 	OPT_WIDTH,
 	OPT_NOTES,
+	OPT_ASCII,
 };
 
 static const char short_options[] = "46f:ho:p:VX";
@@ -116,6 +117,7 @@ static const struct option long_options[] = {
     {"format", required_argument, NULL, OPT_FORMAT},
     {"width", required_argument, NULL, OPT_WIDTH},
     {"notes", no_argument, NULL, OPT_NOTES},
+    {"ascii", no_argument, NULL, OPT_ASCII},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -250,6 +252,8 @@ void cli_usage(FILE *f)
 	      "      --width N         columns of a txt diagram (default: the terminal's,\n"
 	      "                        else 80)\n"
 	      "      --notes           the transcript's comments and timings as side notes\n"
+	      "      --ascii           a txt diagram in ASCII instead of box-drawing\n"
+	      "                        characters\n"
 	      "\n"
 	      "Display:\n"
 	      "      --color WHEN      colour the output: auto (default), always, never;\n"
@@ -509,6 +513,10 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 			c->diagram.notes = true;
 			c->diagram_only = "--notes";
 			break;
+		case OPT_ASCII:
+			c->diagram.ascii = true;
+			c->diagram_only = "--ascii";
+			break;
 		case 'h':
 			cli_usage(stdout);
 			return leave(status, EXIT_OK);
@@ -720,9 +728,9 @@ static enum cli_action diagram_options(struct cli *cli, int *status)
 			d->output);
 		return leave(status, EXIT_USAGE);
 	}
-	if (d->width && d->fmt != DIAGRAM_TXT) {
-		fputs("smtpsh: --width goes with the txt format (an SVG or HTML diagram scales)\n",
-		      stderr);
+	if ((d->width || d->ascii) && d->fmt != DIAGRAM_TXT) {
+		fprintf(stderr, "smtpsh: %s goes with the txt format (an SVG or HTML diagram %s)\n",
+			d->width ? "--width" : "--ascii", d->width ? "scales" : "is drawn");
 		return leave(status, EXIT_USAGE);
 	}
 	return CLI_DIAGRAM;

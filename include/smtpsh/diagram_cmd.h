@@ -16,6 +16,7 @@ struct diagram_request {
 	enum diagram_format fmt; /* what cli_parse made of format and output */
 	int width;		 /* --width N, or 0: the terminal's width, else 80 */
 	bool notes;		 /* --notes */
+	bool ascii;		 /* --ascii */
 };
 
 /* The columns of the terminal on fd, or 0 when fd is no terminal. */

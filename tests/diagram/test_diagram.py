@@ -93,6 +93,17 @@ class TextLadder(unittest.TestCase):
         self.assertIn("MAIL FROM:<alice@example.test>", rows[top[0]])
         self.assertIn("354 End data", rows[bottom[0]])
 
+    def test_ascii(self):
+        path = os.path.join(os.path.dirname(TRANSCRIPTS[0]), "02-starttls-auth-login.transcript")
+        r = run_smtpsh(["--diagram", path, "--ascii", "--width", "60"])
+        self.assertEqual(r.rc, 0, r.describe())
+        self.assertTrue(all(b < 0x80 for b in r.stdout_bytes), "ASCII only")
+        self.assertLessEqual(max(len(row) for row in r.stdout.split("\n")), 60)
+        self.assertIn("# |-- EHLO client.example --", r.stdout)
+        self.assertIn("|<- 220 2.0.0 Ready to start TLS --", r.stdout)
+        want = [squeeze(line) for _, lines in commands_and_replies(path) for line in lines]
+        self.assertIsNone(find_in_order(squeeze(r.stdout.replace("|", "")), want))
+
     def test_notes(self):
         path = os.path.join(os.path.dirname(TRANSCRIPTS[0]), "02-starttls-auth-login.transcript")
         self.assertNotIn("Everything said before", diagram(path).stdout)
@@ -266,6 +277,8 @@ class CommandLine(unittest.TestCase):
                 (["--diagram", t, "--format", "svg", "--width", "90"],
                  "--width goes with the txt format"),
                 (["--diagram", t, "--width", "10"], "--width takes a number of columns"),
+                (["--diagram", t, "--ascii", "-o", "x.svg"], "--ascii goes with the txt format"),
+                (["--ascii"], "--ascii goes with --diagram TRANSCRIPT"),
                 (["--diagram", "/nonexistent/x.transcript"], "cannot read"),
         ]:
             with self.subTest(args=args):
