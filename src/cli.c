@@ -252,6 +252,7 @@ void cli_usage(FILE *f)
 	      "      --width N         columns of a txt diagram (default: the terminal's,\n"
 	      "                        else 80)\n"
 	      "      --notes           the transcript's comments and timings as side notes\n"
+	      "                        (--explain: what each reply code means)\n"
 	      "      --ascii           a txt diagram in ASCII instead of box-drawing\n"
 	      "                        characters\n"
 	      "\n"
@@ -721,6 +722,7 @@ static enum cli_action diagram_options(struct cli *cli, int *status)
 			other);
 		return leave(status, EXIT_USAGE);
 	}
+	d->explain = c->explain; /* what each reply code means, as a side note */
 	if (!d->format && d->output && diagram_format_of_path(d->output, &d->fmt) < 0) {
 		fprintf(stderr,
 			"smtpsh: cannot tell the format from the name '%s': end it in .svg, .html "

@@ -90,6 +90,7 @@ struct diagram {
 
 struct diagram_options {
 	bool notes;	   /* comments and timings as side notes */
+	bool explain;	   /* what each reply's code means, as a side note (--explain) */
 	bool ascii;	   /* txt: ASCII instead of box-drawing characters */
 	int width;	   /* txt: columns (DIAGRAM_WIDTH_MIN..MAX) */
 	const char *title; /* html/svg: the page's title (escaped here), or NULL */
@@ -169,6 +170,14 @@ void diagram_live_event(const struct session_event *ev, void *arg);
 /* Renders the session so far. Returns 0 or -1 (memory). */
 int diagram_live_render(struct diagram_live *l, enum diagram_format f,
 			const struct diagram_options *o, struct buf *out);
+
+/* Appends what the code of reply a means (codes_brief, as --explain shows it beside a reply);
+   nothing for another arrow or a line without a code. Returns 0 or -1. */
+int diagram_explain(const struct diagram_arrow *a, struct buf *out);
+/* The side note of arrow a: its comments (o->notes), then what its code means (o->explain),
+   one paragraph each. Appends to out; returns 0 or -1. */
+int diagram_side_text(const struct diagram_arrow *a, const struct diagram_options *o,
+		      struct buf *out);
 
 /* Appends text with & < > " ' as XML character references (and U+FFFE/U+FFFF, which XML
    does not allow, as "\u{FFFE}"). text is display-escaped already. Returns 0 or -1. */

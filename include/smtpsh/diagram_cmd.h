@@ -17,6 +17,7 @@ struct diagram_request {
 	int width;		 /* --width N, or 0: the terminal's width, else 80 */
 	bool notes;		 /* --notes */
 	bool ascii;		 /* --ascii */
+	bool explain;		 /* --explain: what each reply code means, beside it */
 };
 
 /* The columns of the terminal on fd, or 0 when fd is no terminal. */

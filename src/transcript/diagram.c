@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "smtpsh/codes.h"
 #include "smtpsh/escape.h"
 #include "diagram_int.h"
 
@@ -488,6 +489,46 @@ int diagram_read_file(struct diagram *d, const char *path, bool source, char *er
 		return -1;
 	}
 	return source ? read_source(d, path, err, errlen) : 0;
+}
+
+int diagram_explain(const struct diagram_arrow *a, struct buf *out)
+{
+	if (a->kind != DIAGRAM_REPLY || !a->code || !a->text.len)
+		return 0;
+	/* the last line: a multi-line reply's enhanced code is on each, LMTP's first line is
+	   the recipient */
+	const char *last = strrchr(a->text.data, '\n');
+	last = last ? last + 1 : a->text.data;
+	int code;
+	struct enh_code enh;
+	bool has_enh = false;
+	if (!codes_parse_reply_line(last, strlen(last), &code, &enh, &has_enh))
+		return 0;
+	if (buf_printf(out, "%d: ", code) < 0)
+		return -1;
+	codes_brief(code, has_enh ? &enh : NULL, out);
+	return buf_append(out, "", 0);
+}
+
+int diagram_side_text(const struct diagram_arrow *a, const struct diagram_options *o,
+		      struct buf *out)
+{
+	size_t start = out->len;
+	if (o->notes && a->note && buf_puts(out, a->note) < 0)
+		return -1;
+	if (o->explain) {
+		struct buf e;
+		buf_init(&e);
+		int r = diagram_explain(a, &e);
+		if (r == 0 && e.len && out->len > start)
+			r = buf_putc(out, '\n');
+		if (r == 0 && e.len)
+			r = buf_append(out, e.data, e.len);
+		buf_free(&e);
+		if (r < 0)
+			return -1;
+	}
+	return buf_append(out, "", 0);
 }
 
 int diagram_xml_escape(struct buf *out, const char *text, size_t len)

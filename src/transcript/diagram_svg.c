@@ -363,18 +363,21 @@ static void draw_svg(struct svg *s, const struct diagram *d, const struct diagra
 	}
 	int bottom = layout(s, d, pl);
 	/* side notes: beside their arrow, pushed down when the one before is still there */
-	int width = o->notes ? NOTE_X + NOTE_COLS * 8 + 16 : X_S + 70;
+	bool side = o->notes || o->explain;
+	int width = side ? NOTE_X + NOTE_COLS * 8 + 16 : X_S + 70;
 	int notes_end = 0;
-	if (o->notes)
-		for (size_t i = 0; i < d->n; i++) {
-			const struct diagram_arrow *a = &d->arrows[i];
-			if (!a->note)
-				continue;
-			int y = pl[i].top > notes_end ? pl[i].top : notes_end;
-			size_t k =
-			    wrapped(s, NULL, a->note, strlen(a->note), NULL, NOTE_COLS, NULL, NULL);
-			notes_end = y + (int)k * LH + 10;
-		}
+	struct buf note;
+	buf_init(&note);
+	for (size_t i = 0; side && i < d->n; i++) {
+		buf_reset(&note);
+		if (diagram_side_text(&d->arrows[i], o, &note) < 0)
+			s->err = -1;
+		if (!note.len)
+			continue;
+		int y = pl[i].top > notes_end ? pl[i].top : notes_end;
+		size_t k = wrapped(s, NULL, note.data, note.len, NULL, NOTE_COLS, NULL, NULL);
+		notes_end = y + (int)k * LH + 10;
+	}
 	int foot = (d->dropped ? 1 : 0) + (d->cut ? 1 : 0);
 	int height = (bottom > notes_end ? bottom : notes_end) + 16 + foot * LH;
 	putf(s,
@@ -416,22 +419,24 @@ static void draw_svg(struct svg *s, const struct diagram *d, const struct diagra
 	for (size_t i = 0; i < d->n && !s->err; i++) {
 		const struct diagram_arrow *a = &d->arrows[i];
 		draw_arrow(s, d, i, &pl[i]);
-		if (!o->notes)
-			continue;
-		if (a->elapsed_ms >= 0)
+		if (o->notes && a->elapsed_ms >= 0)
 			putf(s,
 			     "<text class=\"ms\" x=\"%d\" y=\"%d\" text-anchor=\"end\">%ld "
 			     "ms</text>\n",
 			     X_C - 8, on_wire(a) ? pl[i].line + 5 : pl[i].top + 15, a->elapsed_ms);
-		if (a->note) {
+		buf_reset(&note);
+		if (side && diagram_side_text(a, o, &note) < 0)
+			s->err = -1;
+		if (note.len) {
 			struct note_ctx c = {.y = pl[i].top > notes_end ? pl[i].top : notes_end};
 			putf(s, "<g class=\"notes\" data-line=\"%lu\">", a->lineno);
-			size_t k = wrapped(s, NULL, a->note, strlen(a->note), NULL, NOTE_COLS,
-					   note_el, &c);
+			size_t k =
+			    wrapped(s, NULL, note.data, note.len, NULL, NOTE_COLS, note_el, &c);
 			put(s, "</g>\n");
 			notes_end = c.y + (int)k * LH + 10;
 		}
 	}
+	buf_free(&note);
 	int y = (bottom > notes_end ? bottom : notes_end) + 4;
 	if (d->dropped)
 		putf(s,

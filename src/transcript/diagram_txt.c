@@ -323,6 +323,15 @@ int diagram_render_txt(const struct diagram *d, const struct diagram_options *o,
 		size_t acols = wide ? t.inner - 3 : cols;
 		c.rows = pieces(&t, a, acols, NULL, NULL);
 		pieces(&t, a, acols, arrow_piece, &c);
+		if (o->explain) {
+			struct buf e;
+			buf_init(&e);
+			if (diagram_explain(a, &e) < 0)
+				t.err = -1;
+			if (e.len)
+				note_rows(&t, d, i, "=", e.data, false);
+			buf_free(&e);
+		}
 		if (o->notes && a->elapsed_ms >= 0) {
 			char ms[40];
 			snprintf(ms, sizeof ms, "%ld ms", a->elapsed_ms);

@@ -23,8 +23,11 @@ int diagram_cmd_run(const struct diagram_request *r)
 	int status = EXIT_USAGE;
 	struct buf out;
 	buf_init(&out);
-	struct diagram_options o = {
-	    .notes = r->notes, .ascii = r->ascii, .width = r->width, .title = r->transcript};
+	struct diagram_options o = {.notes = r->notes,
+				    .explain = r->explain,
+				    .ascii = r->ascii,
+				    .width = r->width,
+				    .title = r->transcript};
 	if (!o.width)
 		o.width = r->output ? 0 : diagram_terminal_width(STDOUT_FILENO);
 	if (!o.width)

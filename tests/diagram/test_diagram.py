@@ -109,6 +109,24 @@ class TextLadder(unittest.TestCase):
         self.assertNotIn("Everything said before", diagram(path).stdout)
         r = diagram(path, "--notes", "--width", "200")
         self.assertIn("# After 220, the TLS handshake runs on the same connection", r.stdout)
+        self.assertNotIn("= 235:", r.stdout)
+
+    def test_explain(self):
+        """--explain: what each reply's code means, beside it (txt) or as its note (SVG)"""
+        path = os.path.join(os.path.dirname(TRANSCRIPTS[0]), "06-unknown-recipient.transcript")
+        r = diagram(path, "--explain", "--width", "200")
+        self.assertEqual(r.rc, 0, r.describe())
+        rows = r.stdout.split("\n")
+        i = [k for k, row in enumerate(rows) if "550 5.1.1 <nobody@example.test>" in row][0]
+        self.assertIn("= 550: permanent failure: mailbox unavailable", rows[i + 1])
+        self.assertIn("5.1.1 bad destination mailbox address", rows[i + 1])
+        r = diagram(path, "--explain", "--format", "svg")
+        notes = ["".join("".join(t.itertext()) for t in g.iter(SVG + "text"))
+                 for g in ET.fromstring(r.stdout_bytes).iter(SVG + "g")
+                 if g.get("class") == "notes"]
+        want = squeeze("550: permanent failure: mailbox unavailable (not found, no access, or "
+                       "refused by policy); 5.1.1 bad destination mailbox address")
+        self.assertIn(want, [squeeze(n) for n in notes])
 
 
 class Svg(unittest.TestCase):
