@@ -100,25 +100,27 @@ static size_t wrapped(struct svg *s, const char *prefix, const char *text, size_
 	size_t count = 0;
 	const char *p = text ? text : "";
 	const char *end = p + textlen;
-	bool first = true;
-	while (first || p < end || fold) {
+	/* every line of the text (an empty one too: message content has them), then fold */
+	size_t lines = 1;
+	for (const char *q = p; (q = memchr(q, '\n', (size_t)(end - q))); q++)
+		lines++;
+	if (fold)
+		lines++;
+	for (size_t l = 0; l < lines; l++) {
+		bool first = l == 0;
 		buf_reset(&line);
 		if (first && prefix && buf_puts(&line, prefix) < 0)
 			s->err = -1;
-		if (p < end || first) {
+		if (fold && l + 1 == lines) {
+			if (buf_puts(&line, fold) < 0)
+				s->err = -1;
+		} else {
 			const char *nl = memchr(p, '\n', (size_t)(end - p));
 			size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 			if (buf_append(&line, p, n) < 0)
 				s->err = -1;
 			p += n + (nl ? 1 : 0);
-			if (nl && p == end)
-				end = p; /* a final "\n" ends the text */
-		} else {
-			if (buf_puts(&line, fold) < 0)
-				s->err = -1;
-			fold = NULL;
 		}
-		first = false;
 		const char *t = line.data ? line.data : "";
 		size_t len = line.len;
 		do {
