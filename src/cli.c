@@ -699,27 +699,50 @@ static enum cli_action diagram_options(struct cli *cli, int *status)
 		fprintf(stderr, "smtpsh: %s goes with --diagram TRANSCRIPT\n", c->diagram_only);
 		return leave(status, EXIT_USAGE);
 	}
-	const char *other = cli->nargs		    ? "a HOST"
-			    : c->profile	    ? "--profile"
-			    : c->script		    ? "-f"
-			    : c->record		    ? "--record"
-			    : c->replay.path	    ? "--replay"
-			    : c->send		    ? "--send"
-			    : c->practice	    ? "--practice"
-			    : c->practice_opt.serve ? "--serve"
-			    : c->list_profiles	    ? "--list-profiles"
-			    : c->step		    ? "--step"
-			    : c->pipeline	    ? "--pipeline"
-			    : c->mode_set	    ? "--tls or --starttls"
-			    : c->proxy		    ? "--proxy"
-			    : c->lmtp		    ? "--lmtp"
-			    : c->sni		    ? "--sni"
-						    : NULL;
-	if (other) {
+	/* what a connection, a session or the shell uses: refused, not silently ignored */
+	char send_opt[64];
+	snprintf(send_opt, sizeof send_opt, "--%s", c->send_only ? c->send_only : "");
+	const struct {
+		bool given;
+		const char *name;
+	} session_only[] = {
+	    {cli->nargs > 0, "a HOST"},
+	    {c->profile, "--profile"},
+	    {c->script, "-f"},
+	    {c->record, "--record"},
+	    {c->replay.path || c->replay.user || c->replay.skip_auth, "--replay"},
+	    {c->send, "--send"},
+	    {c->send_only, send_opt},
+	    {c->practice, "--practice"},
+	    {c->practice_opt.serve || c->practice_opt.listen || c->practice_opt.maildir ||
+		 c->practice_opt.script,
+	     "--serve"},
+	    {c->list_profiles, "--list-profiles"},
+	    {c->step, "--step"},
+	    {c->pipeline, "--pipeline"},
+	    {c->strict, "--strict"},
+	    {c->mode_set, "--tls or --starttls"},
+	    {c->family != CONN_ANY, "-4 or -6"},
+	    {c->cafile, "--cafile"},
+	    {c->insecure, "--insecure"},
+	    {c->timeout_ms, "--timeout"},
+	    {c->ehlo, "--ehlo"},
+	    {c->allow_plaintext_auth, "--allow-plaintext-auth"},
+	    {c->password_command || c->token_command, "--password-command"},
+	    {c->proxy || c->proxy_from, "--proxy"},
+	    {c->lmtp, "--lmtp"},
+	    {c->sni, "--sni"},
+	    {c->timing, "--timing (the transcript's own timings are drawn)"},
+	    {c->show_raw, "--show-raw"},
+	    {c->color, "--color"},
+	};
+	for (size_t i = 0; i < sizeof session_only / sizeof *session_only; i++) {
+		if (!session_only[i].given)
+			continue;
 		fprintf(stderr,
 			"smtpsh: --diagram draws a transcript and connects nowhere: %s does not go "
 			"with it\n",
-			other);
+			session_only[i].name);
 		return leave(status, EXIT_USAGE);
 	}
 	d->explain = c->explain; /* what each reply code means, as a side note */
