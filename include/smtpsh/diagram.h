@@ -46,6 +46,7 @@ struct diagram_arrow {
 	struct buf text;      /* its lines, each escaped for display, joined by '\n' */
 	size_t nlines;	      /* lines in text */
 	size_t more;	      /* lines folded away (said as "… (N more lines)") */
+	struct buf spare;     /* the first line folded away: shown instead of "… (1 more line)" */
 	int code;	      /* REPLY: the code of its last line, 0 when malformed */
 	char *note;	      /* comment lines before it (side note), escaped, or NULL */
 };

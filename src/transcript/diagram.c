@@ -38,6 +38,7 @@ void diagram_free(struct diagram *d)
 {
 	for (size_t i = 0; i < d->n; i++) {
 		buf_free(&d->arrows[i].text);
+		buf_free(&d->arrows[i].spare);
 		free(d->arrows[i].note);
 	}
 	free(d->arrows);
@@ -105,6 +106,7 @@ static struct diagram_arrow *new_arrow(struct diagram *d, enum diagram_kind kind
 	struct diagram_arrow *a = &d->arrows[d->n++];
 	memset(a, 0, sizeof *a);
 	buf_init(&a->text);
+	buf_init(&a->spare);
 	a->kind = kind;
 	a->tls = e->tls;
 	a->verified = e->verified;
@@ -127,7 +129,9 @@ static int add_line(struct diagram *d, struct diagram_arrow *a, const char *s, s
 {
 	a->lastno = lineno;
 	if (a->nlines >= max) {
-		a->more++;
+		/* the first one is kept: when it is the last, it takes the place of the fold */
+		if (a->more++ == 0 && put_display(d, &a->spare, s, len, flags) < 0)
+			return -1;
 		return 0;
 	}
 	if (a->nlines && buf_putc(&a->text, '\n') < 0)
@@ -351,6 +355,19 @@ int diagram_finish(struct diagram *d)
 			return -1;
 	}
 	buf_reset(&d->pending_note);
+	/* a fold of one line costs a line too: show the line */
+	for (size_t i = 0; i < d->n; i++) {
+		struct diagram_arrow *a = &d->arrows[i];
+		if (a->more != 1)
+			continue;
+		if (buf_putc(&a->text, '\n') < 0 ||
+		    buf_append(&a->text, a->spare.data, a->spare.len) < 0 ||
+		    buf_append(&a->text, "", 0) < 0)
+			return -1;
+		a->nlines++;
+		a->more = 0;
+		buf_free(&a->spare);
+	}
 	free(d->bands);
 	free(d->groups);
 	d->bands = NULL;

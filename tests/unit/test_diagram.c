@@ -143,6 +143,20 @@ static void test_version2(void)
 	diagram_free(&d);
 }
 
+/* A fold of one line would cost a line: the line is shown instead. */
+static void test_fold_of_one(void)
+{
+	const char *const lines[] = {
+	    "-> DATA", "<- 354 go", "-> a", "-> b", "-> c", "-> d", "-> e", "-> .", NULL,
+	};
+	struct diagram d;
+	build(&d, lines);
+	is_int((long long)d.arrows[2].nlines, DIAGRAM_CONTENT_LINES + 1, "5 lines of content shown");
+	is_int((long long)d.arrows[2].more, 0, "none folded");
+	is_str(d.arrows[2].text.data, "a\nb\nc\nd\ne", "all of them");
+	diagram_free(&d);
+}
+
 static void test_hostile(void)
 {
 	/* control bytes, markup and a bidi override from the network: escaped in the model */
@@ -269,6 +283,7 @@ int main(void)
 {
 	test_model();
 	test_version2();
+	test_fold_of_one();
 	test_hostile();
 	test_bounds();
 	test_txt_width();
