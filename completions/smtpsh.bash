@@ -19,13 +19,15 @@ _smtpsh()
 		--subject --body --body-file --attach --header --chunking --notify --ret
 		--envid --auth --user
 		--practice --serve --listen --maildir --script --lmtp --sni --proxy
-		--proxy-from --mx --resolver --trust-anchor"
+		--proxy-from --mx --resolver --trust-anchor
+		--diagram -o --output --format --width --notes --ascii"
 	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
 	with_arg+="--record --replay --replay-user --password-command --oauth-token-command "
 	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
 	with_arg+="--notify --ret --envid "
 	with_arg+="--auth --user --listen --maildir --script --sni --proxy --proxy-from "
 	with_arg+="--resolver --trust-anchor "
+	with_arg+="--diagram -o --output --format --width "
 	COMPREPLY=()
 
 	# --opt=value: bash splits it into "--opt" "=" "value"
@@ -36,7 +38,7 @@ _smtpsh()
 	fi
 	case $prev in
 	--cafile | -f | --file | --record | --replay | --body-file | --attach | --script | \
-		--trust-anchor)
+		--trust-anchor | --diagram | -o | --output)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
@@ -56,6 +58,10 @@ _smtpsh()
 		;;
 	--proxy)
 		COMPREPLY=($(compgen -W "v1 v2" -- "$cur"))
+		return
+		;;
+	--format)
+		COMPREPLY=($(compgen -W "svg html txt" -- "$cur"))
 		return
 		;;
 	--color)

@@ -58,9 +58,14 @@ enum {
 	OPT_MX,
 	OPT_RESOLVER,
 	OPT_TRUST_ANCHOR,
+	OPT_DIAGRAM,
+	OPT_FORMAT,
+	OPT_WIDTH,
+	OPT_NOTES,
+	OPT_ASCII,
 };
 
-static const char short_options[] = "46f:hp:VX";
+static const char short_options[] = "46f:ho:p:VX";
 
 static const struct option long_options[] = {
     {"tls", no_argument, NULL, OPT_TLS},
@@ -117,6 +122,12 @@ static const struct option long_options[] = {
     {"mx", no_argument, NULL, OPT_MX},
     {"resolver", required_argument, NULL, OPT_RESOLVER},
     {"trust-anchor", required_argument, NULL, OPT_TRUST_ANCHOR},
+    {"diagram", required_argument, NULL, OPT_DIAGRAM},
+    {"output", required_argument, NULL, 'o'},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"width", required_argument, NULL, OPT_WIDTH},
+    {"notes", no_argument, NULL, OPT_NOTES},
+    {"ascii", no_argument, NULL, OPT_ASCII},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -128,6 +139,7 @@ void cli_usage(FILE *f)
 	      "  or:  smtpsh [OPTION]... PROFILE [PORT]\n"
 	      "  or:  smtpsh --practice [OPTION]...\n"
 	      "  or:  smtpsh --serve [PORT] [--listen ADDR] [--maildir DIR] [--script FILE]\n"
+	      "  or:  smtpsh --diagram TRANSCRIPT [-o FILE] [--format FORMAT]\n"
 	      "An interactive shell for SMTP: shows every command sent and every reply.\n"
 	      "Without HOST the shell starts disconnected (\\connect HOST [PORT] connects).\n"
 	      "A HOST without a dot or colon that names a profile or preset connects with it.\n"
@@ -260,6 +272,18 @@ void cli_usage(FILE *f)
 	      "                        secret; the password comes from SMTPSH_REPLAY_PASSWORD\n"
 	      "      --replay-skip-auth\n"
 	      "                        leave the AUTH exchanges of the transcript out\n"
+	      "      --diagram FILE    draw the transcript FILE as a ladder diagram (client\n"
+	      "                        left, server right, TLS shaded) and exit\n"
+	      "  -o, --output FILE     write the diagram to FILE (mode 0644) instead of\n"
+	      "                        standard output\n"
+	      "      --format FORMAT   svg, html (the SVG beside the transcript) or txt\n"
+	      "                        (default: from -o's extension, else txt)\n"
+	      "      --width N         columns of a txt diagram (default: the terminal's,\n"
+	      "                        else 80)\n"
+	      "      --notes           the transcript's comments and timings as side notes\n"
+	      "                        (--explain: what each reply code means)\n"
+	      "      --ascii           a txt diagram in ASCII instead of box-drawing\n"
+	      "                        characters\n"
 	      "\n"
 	      "Display:\n"
 	      "      --color WHEN      colour the output: auto (default), always, never;\n"
@@ -497,6 +521,47 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 			}
 			c->proxy_from = optarg;
 			break;
+		case OPT_DIAGRAM:
+			c->diagram.transcript = optarg;
+			break;
+		case 'o':
+			c->diagram.output = optarg;
+			c->diagram_only = "-o";
+			break;
+		case OPT_FORMAT:
+			if (diagram_format_parse(optarg, &c->diagram.fmt) < 0) {
+				fprintf(stderr,
+					"smtpsh: --format takes svg, html or txt, not '%s'\n",
+					optarg);
+				return leave(status, EXIT_USAGE);
+			}
+			c->diagram.format = optarg;
+			c->diagram_only = "--format";
+			break;
+		case OPT_WIDTH: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (end == optarg || *end || v < DIAGRAM_WIDTH_MIN ||
+			    v > DIAGRAM_WIDTH_MAX) {
+				fprintf(
+				    stderr,
+				    "smtpsh: --width takes a number of columns from %d to %d, not "
+				    "'%s'\n",
+				    DIAGRAM_WIDTH_MIN, DIAGRAM_WIDTH_MAX, optarg);
+				return leave(status, EXIT_USAGE);
+			}
+			c->diagram.width = (int)v;
+			c->diagram_only = "--width";
+			break;
+		}
+		case OPT_NOTES:
+			c->diagram.notes = true;
+			c->diagram_only = "--notes";
+			break;
+		case OPT_ASCII:
+			c->diagram.ascii = true;
+			c->diagram_only = "--ascii";
+			break;
 		case 'h':
 			cli_usage(stdout);
 			return leave(status, EXIT_OK);
@@ -666,6 +731,85 @@ static enum cli_action practice_options(struct cli *cli, int *status)
 	return CLI_RUN;
 }
 
+/* --diagram draws a transcript and leaves: nothing of a session goes with it. CLI_DIAGRAM, or
+   CLI_EXIT with *status. */
+static enum cli_action diagram_options(struct cli *cli, int *status)
+{
+	struct cli_options *c = &cli->opt;
+	struct diagram_request *d = &c->diagram;
+	if (!d->transcript) {
+		if (!c->diagram_only)
+			return CLI_RUN;
+		fprintf(stderr, "smtpsh: %s goes with --diagram TRANSCRIPT\n", c->diagram_only);
+		return leave(status, EXIT_USAGE);
+	}
+	/* what a connection, a session or the shell uses: refused, not silently ignored */
+	char send_opt[64];
+	snprintf(send_opt, sizeof send_opt, "--%s", c->send_only ? c->send_only : "");
+	const struct {
+		bool given;
+		const char *name;
+	} session_only[] = {
+	    {cli->nargs > 0, "a HOST"},
+	    {c->profile, "--profile"},
+	    {c->script, "-f"},
+	    {c->record, "--record"},
+	    {c->replay.path || c->replay.user || c->replay.skip_auth, "--replay"},
+	    {c->send, "--send"},
+	    {c->send_only, send_opt},
+	    {c->practice, "--practice"},
+	    {c->practice_opt.serve || c->practice_opt.listen || c->practice_opt.maildir ||
+		 c->practice_opt.script,
+	     "--serve"},
+	    {c->list_profiles, "--list-profiles"},
+	    {c->step, "--step"},
+	    {c->pipeline, "--pipeline"},
+	    {c->strict, "--strict"},
+	    {c->mode_set, "--tls or --starttls"},
+	    {c->family != CONN_ANY, "-4 or -6"},
+	    {c->cafile, "--cafile"},
+	    {c->insecure, "--insecure"},
+	    {c->timeout_ms, "--timeout"},
+	    {c->ehlo, "--ehlo"},
+	    {c->allow_plaintext_auth, "--allow-plaintext-auth"},
+	    {c->password_command || c->token_command, "--password-command"},
+	    {c->proxy || c->proxy_from, "--proxy"},
+	    {c->lmtp, "--lmtp"},
+	    {c->sni, "--sni"},
+	    {c->ocsp, "--ocsp"},
+	    {c->resume, "--resume"},
+	    {c->mx, "--mx"},
+	    {c->resolver, "--resolver"},
+	    {c->trust_anchor, "--trust-anchor"},
+	    {c->timing, "--timing (the transcript's own timings are drawn)"},
+	    {c->show_raw, "--show-raw"},
+	    {c->color, "--color"},
+	};
+	for (size_t i = 0; i < sizeof session_only / sizeof *session_only; i++) {
+		if (!session_only[i].given)
+			continue;
+		fprintf(stderr,
+			"smtpsh: --diagram draws a transcript and connects nowhere: %s does not go "
+			"with it\n",
+			session_only[i].name);
+		return leave(status, EXIT_USAGE);
+	}
+	d->explain = c->explain; /* what each reply code means, as a side note */
+	if (!d->format && d->output && diagram_format_of_path(d->output, &d->fmt) < 0) {
+		fprintf(stderr,
+			"smtpsh: cannot tell the format from the name '%s': end it in .svg, .html "
+			"or .txt, or give --format svg|html|txt\n",
+			d->output);
+		return leave(status, EXIT_USAGE);
+	}
+	if ((d->width || d->ascii) && d->fmt != DIAGRAM_TXT) {
+		fprintf(stderr, "smtpsh: %s goes with the txt format (an SVG or HTML diagram %s)\n",
+			d->width ? "--width" : "--ascii", d->width ? "scales" : "is drawn");
+		return leave(status, EXIT_USAGE);
+	}
+	return CLI_DIAGRAM;
+}
+
 void cli_init(struct cli *c)
 {
 	memset(c, 0, sizeof *c);
@@ -688,6 +832,9 @@ enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
 	c->args = argv + optind;
 	c->nargs = argc - optind;
 	char err[512];
+	a = diagram_options(c, status);
+	if (a != CLI_RUN)
+		return a;
 	const char *conflict = send_conflict(&c->opt, err, sizeof err);
 	if (conflict) {
 		fprintf(stderr, "smtpsh: %s\nTry 'smtpsh --help' for more information.\n",

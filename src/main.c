@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "smtpsh/cli.h"
+#include "smtpsh/diagram_cmd.h"
 #include "smtpsh/history.h"
 #include "smtpsh/meta.h"
 #include "smtpsh/paths.h"
@@ -209,12 +210,18 @@ static int run(const struct cli *c, struct startup *st)
 	struct transcript_writer rec;
 	transcript_writer_init(&rec);
 	session_add_quiet_listener(session, transcript_event, transcript_wants_quiet, &rec);
+	/* \diagram: the session so far, drawn from the events a recording would hold */
+	struct diagram_live live;
+	bool have_live = diagram_live_init(&live) == 0;
+	if (have_live)
+		session_add_listener(session, diagram_live_event, &live);
 	const struct profile *prof = st->profile;
 	struct shell_params sp = {
 	    .session = session,
 	    .render = &render,
 	    .local = &meta_local_commands,
 	    .rec = &rec,
+	    .live = have_live ? &live : NULL,
 	    .batch = batch,
 	    .strict = cli->strict,
 	    .mode = cli->mode,
@@ -256,6 +263,7 @@ static int run(const struct cli *c, struct startup *st)
 	if (session_set_link(session, &sp.link) < 0) { /* --proxy-from was checked by cli.c */
 		fprintf(stderr, "smtpsh: %s\n", session_error(session));
 		transcript_writer_free(&rec);
+		diagram_live_free(&live);
 		session_free(session);
 		render_free(&render);
 		return EXIT_USAGE;
@@ -264,6 +272,7 @@ static int run(const struct cli *c, struct startup *st)
 	if (!sh) {
 		fputs("smtpsh: out of memory\n", stderr);
 		transcript_writer_free(&rec);
+		diagram_live_free(&live);
 		session_free(session);
 		render_free(&render);
 		return EXIT_USAGE;
@@ -331,6 +340,7 @@ static int run(const struct cli *c, struct startup *st)
 	}
 	shell_free(sh);
 	transcript_writer_free(&rec);
+	diagram_live_free(&live);
 	session_free(session);
 	render_free(&render);
 	return status;
@@ -373,6 +383,9 @@ int main(int argc, char **argv)
 		break;
 	case CLI_SERVE:
 		status = practice_serve(&cli.opt.practice_opt);
+		break;
+	case CLI_DIAGRAM:
+		status = diagram_cmd_run(&cli.opt.diagram);
 		break;
 	case CLI_RUN:
 		status = start(&cli);

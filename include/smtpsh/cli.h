@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "smtpsh/diagram_cmd.h"
 #include "smtpsh/practice.h"
 #include "smtpsh/proto.h"
 #include "smtpsh/replay.h"
@@ -51,6 +52,8 @@ struct cli_options {
 	struct send_opts *message;	      /* --from, --to... */
 	bool practice;			      /* --practice */
 	struct practice_options practice_opt; /* --serve, --listen, --maildir */
+	struct diagram_request diagram;	      /* --diagram FILE, -o, --format, --width, --notes */
+	const char *diagram_only;	      /* the name of an option given that needs --diagram */
 };
 
 struct cli {
@@ -64,10 +67,11 @@ struct cli {
 
 /* What main() does after cli_parse. */
 enum cli_action {
-	CLI_RUN,   /* connect (or not), then the shell, a batch, --send or --replay */
-	CLI_SERVE, /* --serve: the practice server alone, opt.practice_opt says how */
-	CLI_EXIT,  /* leave with the exit status given: --help, --version, or a usage error
-		      (already said on stderr) */
+	CLI_RUN,     /* connect (or not), then the shell, a batch, --send or --replay */
+	CLI_SERVE,   /* --serve: the practice server alone, opt.practice_opt says how */
+	CLI_DIAGRAM, /* --diagram: draw a transcript, opt.diagram says how */
+	CLI_EXIT,    /* leave with the exit status given: --help, --version, or a usage error
+			(already said on stderr) */
 };
 
 void cli_init(struct cli *c);

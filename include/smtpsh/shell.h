@@ -12,6 +12,7 @@
 #include "smtpsh/render.h"
 #include "smtpsh/session.h"
 #include "smtpsh/transcript.h"
+#include "smtpsh/diagram.h"
 
 struct profile_set;
 
@@ -56,6 +57,7 @@ struct shell_params {
 	struct render *render;
 	const struct shell_local_commands *local; /* not NULL */
 	struct transcript_writer *rec;		  /* \record / --record, or NULL */
+	struct diagram_live *live;		  /* the session so far, for \diagram, or NULL */
 	bool batch;				  /* stop at network/TLS failures */
 	bool strict;		   /* also stop at 4xx/5xx replies and protocol errors */
 	enum tls_mode mode;	   /* default for \connect */

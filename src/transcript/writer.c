@@ -153,6 +153,22 @@ int transcript_open(struct transcript_writer *w, const char *path)
 	return 0;
 }
 
+int transcript_open_stream(struct transcript_writer *w, FILE *f, const char *name)
+{
+	transcript_close(w);
+	w->failed = false;
+	w->err[0] = '\0';
+	w->path = strdup(name);
+	if (!w->path)
+		return -1;
+	w->f = f;
+	w->header_done = false;
+	w->lines = 0;
+	if (w->connected)
+		header(w);
+	return 0;
+}
+
 void transcript_close(struct transcript_writer *w)
 {
 	if (w->f) {

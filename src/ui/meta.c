@@ -13,6 +13,7 @@
 #include "smtpsh/bdat.h"
 #include "smtpsh/codes.h"
 #include "smtpsh/conn.h"
+#include "smtpsh/diagram_cmd.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/profiles.h"
 #include "smtpsh/send.h"
@@ -458,6 +459,48 @@ static void cmd_set(struct shell *sh, int argc, char **argv)
 /* Completers of the commands of this file (the others sit beside their commands). */
 
 /* \record FILE, \file PATH: Readline's file names. */
+/* \diagram [FILE]: the session so far, drawn; on the screen as a text ladder the terminal's
+   width, or into FILE in the format its extension names. */
+static void cmd_diagram(struct shell *sh, int argc, char **argv)
+{
+	if (!sh->live) {
+		render_error(sh->render, "\\diagram is not available here");
+		return;
+	}
+	if (argc > 2) {
+		shell_error(sh, "usage: \\diagram [FILE]");
+		return;
+	}
+	enum diagram_format fmt = DIAGRAM_TXT;
+	if (argc == 2 && diagram_format_of_path(argv[1], &fmt) < 0) {
+		shell_error(sh,
+			    "\\diagram: cannot tell the format from the name '%s': end it in "
+			    ".svg, .html or .txt",
+			    argv[1]);
+		return;
+	}
+	/* on the screen, render_text indents each line by 3: the ladder fits the terminal (or
+	   80 columns) with them */
+	int width = diagram_terminal_width(1);
+	struct diagram_options o = {
+	    .notes = true, .width = width ? width - 3 : 77, .title = "smtpsh session"};
+	if (o.width < DIAGRAM_WIDTH_MIN || argc == 2)
+		o.width = argc == 2 ? 80 : DIAGRAM_WIDTH_MIN;
+	struct buf out;
+	buf_init(&out);
+	char err[600];
+	if (diagram_live_render(sh->live, fmt, &o, &out) < 0)
+		shell_error(sh, "\\diagram: out of memory");
+	else if (argc == 1)
+		render_text(sh->render, out.data ? out.data : "");
+	else if (diagram_save(argv[1], &out, err, sizeof err) < 0)
+		shell_error(sh, "\\diagram: %s", err);
+	else
+		render_info(sh->render, "diagram of %zu events written to %s", sh->live->d.n,
+			    argv[1]);
+	buf_free(&out);
+}
+
 static void complete_files(struct candidates *c)
 {
 	c->files = true;
@@ -595,6 +638,13 @@ const struct meta_command meta_commands[] = {
      .args = "FILE|off",
      .help = "write the session to a transcript file (secrets redacted)",
      .complete = complete_files},
+    {.name = "diagram",
+     .run = cmd_diagram,
+     .args = "[FILE]",
+     .help = "draw the session so far as a ladder diagram: on the screen, or into FILE (.svg, "
+	     ".html or .txt)",
+     .complete = complete_files,
+     .flags = LOCAL_IN_PIPELINE},
     {.name = "set",
      .run = cmd_set,
      .args = "[NAME on|off]",

@@ -28,6 +28,7 @@ struct shell *shell_new(const struct shell_params *p)
 	sh->render = p->render;
 	sh->local = p->local;
 	sh->rec = p->rec;
+	sh->live = p->live;
 	sh->batch = p->batch;
 	sh->strict = p->strict;
 	sh->mode = p->mode;
@@ -103,6 +104,8 @@ void shell_apply_settings(struct shell *sh)
 	r->escape_flags = sh->show_raw ? ESCAPE_SHOW_RAW : ESCAPE_DEFAULT;
 	if (sh->rec)
 		sh->rec->times = sh->timing;
+	if (sh->live)
+		sh->live->w.times = sh->timing;
 }
 
 static void set_status(struct shell *sh, int status)

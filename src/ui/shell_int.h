@@ -49,6 +49,7 @@ struct shell {
 	bool pipeline_auto; /* --pipeline: group MAIL/RCPT/RSET with what follows when offered */
 	bool step;          /* --step: wait for Enter (on the terminal) before each command */
 	struct transcript_writer *rec; /* \record / --record (set by main), or NULL */
+	struct diagram_live *live;     /* the session so far, for \diagram (set by main), or NULL */
 	/* Commands collected for one pipelined write (\pipeline, or --pipeline). */
 	bool pipe_collecting; /* \pipeline was typed: collect until DATA or \end */
 	size_t pipe_n;
