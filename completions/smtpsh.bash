@@ -11,7 +11,7 @@ _smtpsh_profiles()
 _smtpsh()
 {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local opts="-4 -6 --tls --starttls --cafile --insecure --timeout --ehlo
+	local opts="-4 -6 --tls --starttls --cafile --insecure --ocsp --resume --timeout --ehlo
 		--allow-plaintext-auth -p --profile --list-profiles -X --no-rc -f --file
 		--strict --color -h --help -V --version --explain --timing --show-raw
 		--pipeline --step --record --replay --replay-user --replay-skip-auth
@@ -19,13 +19,16 @@ _smtpsh()
 		--subject --body --body-file --attach --header --chunking --notify --ret
 		--envid --auth --user
 		--practice --serve --listen --maildir --script --lmtp --sni --proxy
-		--proxy-from --tls-min --tls-max --ciphers --ciphersuites --groups --no-sni
-		--cert --key --key-password-command"
+		--proxy-from --mx --resolver --trust-anchor
+		--diagram -o --output --format --width --notes --ascii --tls-min --tls-max
+		--ciphers --ciphersuites --groups --no-sni --cert --key --key-password-command"
 	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
 	with_arg+="--record --replay --replay-user --password-command --oauth-token-command "
 	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
 	with_arg+="--notify --ret --envid "
 	with_arg+="--auth --user --listen --maildir --script --sni --proxy --proxy-from "
+	with_arg+="--resolver --trust-anchor "
+	with_arg+="--diagram -o --output --format --width "
 	with_arg+="--tls-min --tls-max --ciphers --ciphersuites --groups --cert --key "
 	with_arg+="--key-password-command "
 	COMPREPLY=()
@@ -37,7 +40,8 @@ _smtpsh()
 		prev=${COMP_WORDS[COMP_CWORD - 2]}
 	fi
 	case $prev in
-	--cafile | -f | --file | --record | --replay | --body-file | --attach | --script | --cert | --key)
+	--cafile | -f | --file | --record | --replay | --body-file | --attach | --script | \
+		--trust-anchor | --diagram | -o | --output | --cert | --key)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
@@ -61,6 +65,10 @@ _smtpsh()
 		;;
 	--tls-min | --tls-max)
 		COMPREPLY=($(compgen -W "1.0 1.1 1.2 1.3" -- "$cur"))
+		return
+		;;
+	--format)
+		COMPREPLY=($(compgen -W "svg html txt" -- "$cur"))
 		return
 		;;
 	--color)

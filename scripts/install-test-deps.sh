@@ -15,7 +15,8 @@ libnet-ssleay-perl libio-socket-ssl-perl
 curl msmtp libnss-wrapper
 libunbound-dev libevent-dev nettle-dev libcurl4-openssl-dev
 knot knot-dnsutils unbound dns-root-data
-dovecot-core dovecot-lmtpd"
+dovecot-core dovecot-lmtpd
+libxml2-utils chromium"
 
 missing=""
 for p in $PKGS; do

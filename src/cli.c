@@ -53,10 +53,20 @@ enum {
 	OPT_SNI,
 	OPT_PROXY,
 	OPT_PROXY_FROM,
+	OPT_OCSP,
+	OPT_RESUME,
+	OPT_MX,
+	OPT_RESOLVER,
+	OPT_TRUST_ANCHOR,
+	OPT_DIAGRAM,
+	OPT_FORMAT,
+	OPT_WIDTH,
+	OPT_NOTES,
+	OPT_ASCII,
 	OPT_TLS_CONTROL, /* --tls-min --ciphers --cert ...: set by tls_control_set() by name */
 };
 
-static const char short_options[] = "46f:hp:VX";
+static const char short_options[] = "46f:ho:p:VX";
 
 static const struct option long_options[] = {
     {"tls", no_argument, NULL, OPT_TLS},
@@ -108,6 +118,17 @@ static const struct option long_options[] = {
     {"sni", required_argument, NULL, OPT_SNI},
     {"proxy", required_argument, NULL, OPT_PROXY},
     {"proxy-from", required_argument, NULL, OPT_PROXY_FROM},
+    {"ocsp", no_argument, NULL, OPT_OCSP},
+    {"resume", no_argument, NULL, OPT_RESUME},
+    {"mx", no_argument, NULL, OPT_MX},
+    {"resolver", required_argument, NULL, OPT_RESOLVER},
+    {"trust-anchor", required_argument, NULL, OPT_TRUST_ANCHOR},
+    {"diagram", required_argument, NULL, OPT_DIAGRAM},
+    {"output", required_argument, NULL, 'o'},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"width", required_argument, NULL, OPT_WIDTH},
+    {"notes", no_argument, NULL, OPT_NOTES},
+    {"ascii", no_argument, NULL, OPT_ASCII},
     {"tls-min", required_argument, NULL, OPT_TLS_CONTROL},
     {"tls-max", required_argument, NULL, OPT_TLS_CONTROL},
     {"ciphers", required_argument, NULL, OPT_TLS_CONTROL},
@@ -128,6 +149,7 @@ void cli_usage(FILE *f)
 	      "  or:  smtpsh [OPTION]... PROFILE [PORT]\n"
 	      "  or:  smtpsh --practice [OPTION]...\n"
 	      "  or:  smtpsh --serve [PORT] [--listen ADDR] [--maildir DIR] [--script FILE]\n"
+	      "  or:  smtpsh --diagram TRANSCRIPT [-o FILE] [--format FORMAT]\n"
 	      "An interactive shell for SMTP: shows every command sent and every reply.\n"
 	      "Without HOST the shell starts disconnected (\\connect HOST [PORT] connects).\n"
 	      "A HOST without a dot or colon that names a profile or preset connects with it.\n"
@@ -141,6 +163,10 @@ void cli_usage(FILE *f)
 	      "      --cafile FILE     trust the CA certificates in FILE (PEM) instead of\n"
 	      "                        the system store\n"
 	      "      --insecure        go on despite certificate problems (marked ?> <?)\n"
+	      "      --ocsp            ask for the server's stapled OCSP response and check\n"
+	      "                        it; a revoked certificate is refused\n"
+	      "      --resume          a new connection to the same host and port offers\n"
+	      "                        the last TLS session (\\reconnect, \\connect)\n"
 	      "      --timeout SECONDS connect, handshake and reply timeout (default 30)\n"
 	      "      --ehlo NAME       the name of the automatic EHLO of --starttls\n"
 	      "                        (default localhost)\n"
@@ -177,6 +203,21 @@ void cli_usage(FILE *f)
 	      "                        run CMD with /bin/sh; its first line is the key's\n"
 	      "                        passphrase (without it an encrypted key is asked\n"
 	      "                        for on the terminal)\n"
+	      "\n",
+	      f);
+	fputs("Where mail for a domain goes (DNS with DNSSEC, DANE):\n"
+	      "      --mx              HOST is a mail domain: look up its MX hosts (RFC 5321\n"
+	      "                        5.1), show them with their DNSSEC state, connect to\n"
+	      "                        the first that answers (PORT, default 25, is also the\n"
+	      "                        TLSA port); DANE when the TLSA records are secure,\n"
+	      "                        else the domain's MTA-STS policy, else opportunistic\n"
+	      "                        STARTTLS\n"
+	      "      --resolver ADDR[@PORT]\n"
+	      "                        send DNS queries to this resolver (default: the\n"
+	      "                        system's); DNSSEC is validated by smtpsh itself\n"
+	      "      --trust-anchor FILE\n"
+	      "                        the DNSSEC trust anchor (default\n"
+	      "                        /usr/share/dns/root.key)\n"
 	      "\n",
 	      f);
 	fputs("Logging in (\\auth in the shell, --auth with --send):\n"
@@ -260,6 +301,18 @@ void cli_usage(FILE *f)
 	      "                        secret; the password comes from SMTPSH_REPLAY_PASSWORD\n"
 	      "      --replay-skip-auth\n"
 	      "                        leave the AUTH exchanges of the transcript out\n"
+	      "      --diagram FILE    draw the transcript FILE as a ladder diagram (client\n"
+	      "                        left, server right, TLS shaded) and exit\n"
+	      "  -o, --output FILE     write the diagram to FILE (mode 0644) instead of\n"
+	      "                        standard output\n"
+	      "      --format FORMAT   svg, html (the SVG beside the transcript) or txt\n"
+	      "                        (default: from -o's extension, else txt)\n"
+	      "      --width N         columns of a txt diagram (default: the terminal's,\n"
+	      "                        else 80)\n"
+	      "      --notes           the transcript's comments and timings as side notes\n"
+	      "                        (--explain: what each reply code means)\n"
+	      "      --ascii           a txt diagram in ASCII instead of box-drawing\n"
+	      "                        characters\n"
 	      "\n"
 	      "Display:\n"
 	      "      --color WHEN      colour the output: auto (default), always, never;\n"
@@ -463,6 +516,21 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 		case OPT_SNI:
 			c->sni = optarg;
 			break;
+		case OPT_OCSP:
+			c->ocsp = true;
+			break;
+		case OPT_RESUME:
+			c->resume = true;
+			break;
+		case OPT_MX:
+			c->mx = true;
+			break;
+		case OPT_RESOLVER:
+			c->resolver = optarg;
+			break;
+		case OPT_TRUST_ANCHOR:
+			c->trust_anchor = optarg;
+			break;
 		case OPT_PROXY:
 			if (strcmp(optarg, "v1") != 0 && strcmp(optarg, "v2") != 0 &&
 			    strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0) {
@@ -481,6 +549,47 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 				return leave(status, EXIT_USAGE);
 			}
 			c->proxy_from = optarg;
+			break;
+		case OPT_DIAGRAM:
+			c->diagram.transcript = optarg;
+			break;
+		case 'o':
+			c->diagram.output = optarg;
+			c->diagram_only = "-o";
+			break;
+		case OPT_FORMAT:
+			if (diagram_format_parse(optarg, &c->diagram.fmt) < 0) {
+				fprintf(stderr,
+					"smtpsh: --format takes svg, html or txt, not '%s'\n",
+					optarg);
+				return leave(status, EXIT_USAGE);
+			}
+			c->diagram.format = optarg;
+			c->diagram_only = "--format";
+			break;
+		case OPT_WIDTH: {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			if (end == optarg || *end || v < DIAGRAM_WIDTH_MIN ||
+			    v > DIAGRAM_WIDTH_MAX) {
+				fprintf(
+				    stderr,
+				    "smtpsh: --width takes a number of columns from %d to %d, not "
+				    "'%s'\n",
+				    DIAGRAM_WIDTH_MIN, DIAGRAM_WIDTH_MAX, optarg);
+				return leave(status, EXIT_USAGE);
+			}
+			c->diagram.width = (int)v;
+			c->diagram_only = "--width";
+			break;
+		}
+		case OPT_NOTES:
+			c->diagram.notes = true;
+			c->diagram_only = "--notes";
+			break;
+		case OPT_ASCII:
+			c->diagram.ascii = true;
+			c->diagram_only = "--ascii";
 			break;
 		case OPT_TLS_CONTROL:
 			if (tls_control_set(&c->tls, long_options[idx].name, optarg, err,
@@ -659,6 +768,85 @@ static enum cli_action practice_options(struct cli *cli, int *status)
 	return CLI_RUN;
 }
 
+/* --diagram draws a transcript and leaves: nothing of a session goes with it. CLI_DIAGRAM, or
+   CLI_EXIT with *status. */
+static enum cli_action diagram_options(struct cli *cli, int *status)
+{
+	struct cli_options *c = &cli->opt;
+	struct diagram_request *d = &c->diagram;
+	if (!d->transcript) {
+		if (!c->diagram_only)
+			return CLI_RUN;
+		fprintf(stderr, "smtpsh: %s goes with --diagram TRANSCRIPT\n", c->diagram_only);
+		return leave(status, EXIT_USAGE);
+	}
+	/* what a connection, a session or the shell uses: refused, not silently ignored */
+	char send_opt[64];
+	snprintf(send_opt, sizeof send_opt, "--%s", c->send_only ? c->send_only : "");
+	const struct {
+		bool given;
+		const char *name;
+	} session_only[] = {
+	    {cli->nargs > 0, "a HOST"},
+	    {c->profile, "--profile"},
+	    {c->script, "-f"},
+	    {c->record, "--record"},
+	    {c->replay.path || c->replay.user || c->replay.skip_auth, "--replay"},
+	    {c->send, "--send"},
+	    {c->send_only, send_opt},
+	    {c->practice, "--practice"},
+	    {c->practice_opt.serve || c->practice_opt.listen || c->practice_opt.maildir ||
+		 c->practice_opt.script,
+	     "--serve"},
+	    {c->list_profiles, "--list-profiles"},
+	    {c->step, "--step"},
+	    {c->pipeline, "--pipeline"},
+	    {c->strict, "--strict"},
+	    {c->mode_set, "--tls or --starttls"},
+	    {c->family != CONN_ANY, "-4 or -6"},
+	    {c->cafile, "--cafile"},
+	    {c->insecure, "--insecure"},
+	    {c->timeout_ms, "--timeout"},
+	    {c->ehlo, "--ehlo"},
+	    {c->allow_plaintext_auth, "--allow-plaintext-auth"},
+	    {c->password_command || c->token_command, "--password-command"},
+	    {c->proxy || c->proxy_from, "--proxy"},
+	    {c->lmtp, "--lmtp"},
+	    {c->sni, "--sni"},
+	    {c->ocsp, "--ocsp"},
+	    {c->resume, "--resume"},
+	    {c->mx, "--mx"},
+	    {c->resolver, "--resolver"},
+	    {c->trust_anchor, "--trust-anchor"},
+	    {c->timing, "--timing (the transcript's own timings are drawn)"},
+	    {c->show_raw, "--show-raw"},
+	    {c->color, "--color"},
+	};
+	for (size_t i = 0; i < sizeof session_only / sizeof *session_only; i++) {
+		if (!session_only[i].given)
+			continue;
+		fprintf(stderr,
+			"smtpsh: --diagram draws a transcript and connects nowhere: %s does not go "
+			"with it\n",
+			session_only[i].name);
+		return leave(status, EXIT_USAGE);
+	}
+	d->explain = c->explain; /* what each reply code means, as a side note */
+	if (!d->format && d->output && diagram_format_of_path(d->output, &d->fmt) < 0) {
+		fprintf(stderr,
+			"smtpsh: cannot tell the format from the name '%s': end it in .svg, .html "
+			"or .txt, or give --format svg|html|txt\n",
+			d->output);
+		return leave(status, EXIT_USAGE);
+	}
+	if ((d->width || d->ascii) && d->fmt != DIAGRAM_TXT) {
+		fprintf(stderr, "smtpsh: %s goes with the txt format (an SVG or HTML diagram %s)\n",
+			d->width ? "--width" : "--ascii", d->width ? "scales" : "is drawn");
+		return leave(status, EXIT_USAGE);
+	}
+	return CLI_DIAGRAM;
+}
+
 void cli_init(struct cli *c)
 {
 	memset(c, 0, sizeof *c);
@@ -681,6 +869,9 @@ enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
 	c->args = argv + optind;
 	c->nargs = argc - optind;
 	char err[512];
+	a = diagram_options(c, status);
+	if (a != CLI_RUN)
+		return a;
 	const char *conflict = send_conflict(&c->opt, err, sizeof err);
 	if (conflict) {
 		fprintf(stderr, "smtpsh: %s\nTry 'smtpsh --help' for more information.\n",
@@ -691,6 +882,14 @@ enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
 		return leave(status, EXIT_USAGE);
 	if (tls_controls_check(&c->opt.tls, err, sizeof err) < 0) {
 		fprintf(stderr, "smtpsh: %s\n", err);
+		return leave(status, EXIT_USAGE);
+	}
+	if (c->opt.mx && (c->nargs < 1 || c->nargs > 2 || c->opt.profile || c->opt.practice ||
+			  c->opt.replay.path || c->opt.send || c->opt.lmtp || c->opt.proxy)) {
+		fputs("smtpsh: --mx takes DOMAIN [PORT] (not with a profile, --practice, "
+		      "--replay, --send, --lmtp or --proxy)\nTry 'smtpsh --help' for more "
+		      "information.\n",
+		      stderr);
 		return leave(status, EXIT_USAGE);
 	}
 	if (c->opt.proxy_from && !c->opt.proxy) {

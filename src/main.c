@@ -11,6 +11,7 @@
 
 #include "smtpsh/cli.h"
 #include "smtpsh/cred.h"
+#include "smtpsh/diagram_cmd.h"
 #include "smtpsh/history.h"
 #include "smtpsh/meta.h"
 #include "smtpsh/paths.h"
@@ -64,7 +65,7 @@ static int pick_target(char **args, int npos, const struct cli_options *cli,
 		}
 		*host = npos ? args[0] : NULL;
 		*port = npos > 1 ? args[1] : NULL;
-		*prof = *host ? profile_for_argument(set, *host) : NULL;
+		*prof = *host && !cli->mx ? profile_for_argument(set, *host) : NULL;
 	}
 	if (*prof) {
 		*host = (*prof)->host;
@@ -119,6 +120,7 @@ struct startup {
 	struct profile_set profiles;
 	struct buf profiles_path;
 	struct buf cafile;
+	struct buf trust_anchor; /* the profile's trust-anchor, ~/ expanded */
 	struct buf scratch;
 	const struct profile *profile; /* the one the command line named, or NULL */
 	const char *host;
@@ -245,12 +247,18 @@ static int run(const struct cli *c, struct startup *st)
 	struct transcript_writer rec;
 	transcript_writer_init(&rec);
 	session_add_quiet_listener(session, transcript_event, transcript_wants_quiet, &rec);
+	/* \diagram: the session so far, drawn from the events a recording would hold */
+	struct diagram_live live;
+	bool have_live = diagram_live_init(&live) == 0;
+	if (have_live)
+		session_add_listener(session, diagram_live_event, &live);
 	const struct profile *prof = st->profile;
 	struct shell_params sp = {
 	    .session = session,
 	    .render = &render,
 	    .local = &meta_local_commands,
 	    .rec = &rec,
+	    .live = have_live ? &live : NULL,
 	    .batch = batch,
 	    .strict = cli->strict,
 	    .mode = cli->mode,
@@ -259,11 +267,27 @@ static int run(const struct cli *c, struct startup *st)
 	    .link = {.lmtp = cli->lmtp,
 		     .proxy = cli->proxy,
 		     .proxy_from = cli->proxy_from,
-		     .sni = cli->sni},
+		     .sni = cli->sni,
+		     .ocsp = cli->ocsp || (prof && prof->ocsp),
+		     .resume = cli->resume},
 	    .profiles_path = st->profiles_path.len ? st->profiles_path.data : NULL,
 	    .practice = st->practice,
 	    .token_command = cli->token_command,
+	    .resolver = first(cli->resolver, prof ? prof->resolver : NULL, NULL),
+	    .trust_anchor = cli->trust_anchor,
 	};
+	if (!cli->trust_anchor && prof && prof->trust_anchor) {
+		if (paths_expand_home(prof->trust_anchor, &st->trust_anchor) < 0) {
+			fprintf(stderr,
+				"smtpsh: profile %s: trust-anchor %s: no home directory known\n",
+				prof->name, prof->trust_anchor);
+			session_free(session);
+			render_free(&render);
+			transcript_writer_free(&rec);
+			return EXIT_USAGE;
+		}
+		sp.trust_anchor = st->trust_anchor.data;
+	}
 	if (st->practice) /* \auth asks only for the password */
 		sp.default_user = st->practice->env.user;
 	if (prof) {
@@ -279,6 +303,7 @@ static int run(const struct cli *c, struct startup *st)
 	if (session_set_link(session, &sp.link) < 0) {
 		fprintf(stderr, "smtpsh: %s\n", session_error(session));
 		transcript_writer_free(&rec);
+		diagram_live_free(&live);
 		session_free(session);
 		render_free(&render);
 		return EXIT_USAGE;
@@ -287,6 +312,7 @@ static int run(const struct cli *c, struct startup *st)
 	if (!sh) {
 		fputs("smtpsh: out of memory\n", stderr);
 		transcript_writer_free(&rec);
+		diagram_live_free(&live);
 		session_free(session);
 		render_free(&render);
 		return EXIT_USAGE;
@@ -335,7 +361,9 @@ static int run(const struct cli *c, struct startup *st)
 		shell_connect(sh, st->host, st->port, st->mode);
 		status = send_oneshot(sh, cli->message, st->params.ehlo_name, cli->auth, cli->user);
 	} else {
-		if (st->host && !shell_done(sh))
+		if (st->host && cli->mx && !shell_done(sh))
+			shell_connect_mx(sh, st->host, st->port, st->mode);
+		else if (st->host && !shell_done(sh))
 			shell_connect(sh, st->host, st->port, st->mode);
 		if (shell_done(sh))
 			status = shell_status(sh);
@@ -352,6 +380,7 @@ static int run(const struct cli *c, struct startup *st)
 	}
 	shell_free(sh);
 	transcript_writer_free(&rec);
+	diagram_live_free(&live);
 	session_free(session);
 	render_free(&render);
 	return status;
@@ -364,6 +393,7 @@ static int start(const struct cli *c)
 	profile_set_init(&st.profiles);
 	buf_init(&st.profiles_path);
 	buf_init(&st.cafile);
+	buf_init(&st.trust_anchor);
 	buf_init(&st.scratch);
 	int status;
 	if (prepare(c, &st, &status)) {
@@ -378,6 +408,7 @@ static int start(const struct cli *c)
 	profile_set_free(&st.profiles);
 	buf_free(&st.profiles_path);
 	buf_free(&st.cafile);
+	buf_free(&st.trust_anchor);
 	buf_free(&st.scratch);
 	return status;
 }
@@ -392,6 +423,9 @@ int main(int argc, char **argv)
 		break;
 	case CLI_SERVE:
 		status = practice_serve(&cli.opt.practice_opt);
+		break;
+	case CLI_DIAGRAM:
+		status = diagram_cmd_run(&cli.opt.diagram);
 		break;
 	case CLI_RUN:
 		status = start(&cli);

@@ -145,6 +145,9 @@ void session_free(struct smtp_session *s)
 	free(s->proxy_from);
 	free(s->sni);
 	session_free_tls_controls(s);
+	SSL_SESSION_free(s->resume_sess);
+	free(s->resume_host);
+	session_mx_clear(s);
 	free(s);
 }
 

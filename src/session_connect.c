@@ -42,6 +42,8 @@ int session_set_link(struct smtp_session *s, const struct session_link *l)
 	s->sni = sni;
 	s->lmtp = l->lmtp;
 	s->proxy = l->proxy;
+	s->ocsp = l->ocsp;
+	s->resume_wanted = l->resume;
 	client_set_lmtp(&s->c, l->lmtp);
 	return 0;
 }
@@ -91,10 +93,21 @@ static enum session_status require_starttls(struct smtp_session *s)
 	struct smtp_reply rep;
 	smtp_reply_init(&rep);
 	enum session_status st = session_send_command(s, line, NULL, VERB_EHLO, &rep);
-	if (st == SESSION_OK && rep.code != 250)
+	if (st == SESSION_OK && rep.code != 250) {
 		st = session_fail(s, SESSION_ERR_TLS, "%.4s refused (%d): cannot ask for STARTTLS",
 				  line, rep.code);
-	else if (st == SESSION_OK && !caps_has(&s->c.caps, "STARTTLS"))
+	} else if (st == SESSION_OK && !caps_has(&s->c.caps, "STARTTLS") && s->mx.opportunistic &&
+		   !s->mx.n) {
+		/* RFC 7435: an MTA without DANE or an MTA-STS policy delivers in plaintext to a
+		   server that offers no STARTTLS; the only case where smtpsh goes on without it */
+		session_notify(
+		    s, SEV_WARNING,
+		    "%s does not offer STARTTLS: opportunistic TLS (RFC 7435) goes on in "
+		    "plaintext, as a sending MTA would; nothing protects this session",
+		    s->host);
+		smtp_reply_free(&rep);
+		return SESSION_OK;
+	} else if (st == SESSION_OK && !caps_has(&s->c.caps, "STARTTLS"))
 		st = session_fail(s, SESSION_ERR_TLS,
 				  "the server does not offer STARTTLS: stopping here, nothing more "
 				  "is sent in plaintext");
@@ -116,8 +129,56 @@ static enum session_status require_starttls(struct smtp_session *s)
 	return st;
 }
 
+/* session_connect's work: connects to addr, while host is the name shown and checked. */
+static enum session_status connect_to(struct smtp_session *s, const char *host, const char *addr,
+				      const char *port, enum tls_mode mode);
+
 enum session_status session_connect(struct smtp_session *s, const char *host, const char *port,
 				    enum tls_mode mode)
+{
+	session_mx_clear(s);
+	return connect_to(s, host, host, port, mode);
+}
+
+enum session_status session_connect_mx(struct smtp_session *s, const struct session_mx *mx,
+				       const char *port, enum tls_mode mode)
+{
+	session_mx_clear(s);
+	s->mx.on = true;
+	s->mx.opportunistic = mx->opportunistic;
+	if (mx->ntlsa) {
+		s->mx.tlsa_base = strdup(mx->tlsa_base ? mx->tlsa_base : mx->name);
+		s->mx.rr = calloc(mx->ntlsa, sizeof *s->mx.rr);
+		if (!s->mx.tlsa_base || !s->mx.rr) {
+			session_mx_clear(s);
+			return session_fail(s, SESSION_ERR_LOCAL, "out of memory");
+		}
+		for (size_t i = 0; i < mx->ntlsa; i++) {
+			unsigned char *d = malloc(mx->tlsa[i].len ? mx->tlsa[i].len : 1);
+			if (!d) {
+				session_mx_clear(s);
+				return session_fail(s, SESSION_ERR_LOCAL, "out of memory");
+			}
+			memcpy(d, mx->tlsa[i].data, mx->tlsa[i].len);
+			s->mx.rr[i] = mx->tlsa[i];
+			s->mx.rr[i].data = d;
+			s->mx.n++;
+		}
+	}
+	return connect_to(s, mx->name, mx->addr, port, mode);
+}
+
+void session_mx_clear(struct smtp_session *s)
+{
+	for (size_t i = 0; i < s->mx.n; i++)
+		free((void *)s->mx.rr[i].data);
+	free(s->mx.rr);
+	free(s->mx.tlsa_base);
+	memset(&s->mx, 0, sizeof s->mx);
+}
+
+static enum session_status connect_to(struct smtp_session *s, const char *host, const char *addr,
+				      const char *port, enum tls_mode mode)
 {
 	if (s->conn.fd >= 0)
 		session_disconnect(s, "connection closed (new connection)");
@@ -133,7 +194,9 @@ enum session_status session_connect(struct smtp_session *s, const char *host, co
 	char err[512] = "";
 	session_before_wait(s);
 	long long t0 = conn_now_ms();
-	int r = conn_connect(&s->conn, host, port, s->p.family, s->p.timeout_ms, s->intr, err,
+	s->mx.used = false;
+	s->mx.result[0] = '\0';
+	int r = conn_connect(&s->conn, addr, port, s->p.family, s->p.timeout_ms, s->intr, err,
 			     sizeof err);
 	long took = (long)(conn_now_ms() - t0);
 	if (r != 0) {

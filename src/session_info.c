@@ -93,6 +93,11 @@ int session_timeout_ms(const struct smtp_session *s)
 	return s->p.timeout_ms;
 }
 
+enum conn_family session_family(const struct smtp_session *s)
+{
+	return s->p.family;
+}
+
 const char *session_auth_user(const struct smtp_session *s)
 {
 	return s->c.authed ? s->c.auth_user : NULL;

@@ -13,6 +13,7 @@
 #include "smtpsh/client.h"
 #include "smtpsh/conn.h"
 #include "smtpsh/dotstuff.h"
+#include "smtpsh/tls_resume.h"
 
 #define SESSION_LISTENERS_MAX 4
 #define SESSION_FILE_CHUNK (64 * 1024)
@@ -81,6 +82,27 @@ struct smtp_session {
 	int proxy;
 	char *proxy_from;
 	char *sni;
+	bool ocsp;	      /* session_link's: ask for a stapled OCSP response */
+	char ocsp_view[2048]; /* what \tls shows of this connection's OCSP response ("": none) */
+	/* Resumption (session_tls.c): the last session the server gave, with whom; whether
+	   handshakes offer it (session_link's resume) or the next one does (resume_once). */
+	struct tls_resume resume;
+	SSL_SESSION *resume_sess;
+	char *resume_host;
+	char resume_port[16];
+	bool resume_wanted, resume_once;
+
+	/* session_connect_mx: the MX host's DANE records and whether plaintext may follow when
+	   STARTTLS is not offered (RFC 7435); cleared by session_connect */
+	struct {
+		bool on; /* a route host: the fields below hold */
+		bool opportunistic;
+		char *tlsa_base;
+		struct dns_tlsa *rr; /* data copied into each record's own allocation */
+		size_t n;
+		char result[256]; /* after the handshake: what matched, or why nothing did */
+		bool used;	  /* DANE was enabled on this connection's SSL */
+	} mx;
 	struct tls_controls tls; /* session_set_link's, the strings owned (session_tls.c) */
 
 	struct smtp_client c; /* the protocol: phase, replies owed, caps, AUTH */
@@ -156,6 +178,8 @@ __attribute__((format(printf, 3, 4))) void session_notify_timed(struct smtp_sess
 								const char *fmt, ...);
 
 /* session_tls.c: the handshake on the connection (implicit, or after STARTTLS's 220). */
+/* Forgets the MX host's DANE records (session_connect_mx's). */
+void session_mx_clear(struct smtp_session *s);
 enum session_status session_handshake(struct smtp_session *s);
 enum session_status session_upgrade_tls(struct smtp_session *s);
 /* Takes a copy of the TLS controls; a change drops the TLS context, and controls beyond the

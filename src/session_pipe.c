@@ -61,6 +61,7 @@ enum session_status session_pipeline(struct smtp_session *s, const char *const *
 	if (!caps_has(&s->c.caps, "PIPELINING"))
 		return session_fail(s, SESSION_ERR_STATE, "the server did not offer PIPELINING%s",
 				    s->c.caps.known ? ""
+				    : s->lmtp	    ? " (no LHLO reply known: send LHLO first)"
 						    : " (no EHLO reply known: send EHLO first)");
 	if (n == 0 || n > SESSION_PIPELINE_MAX)
 		return session_fail(s, SESSION_ERR_LOCAL,

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "smtpsh/diagram_cmd.h"
 #include "smtpsh/practice.h"
 #include "smtpsh/proto.h"
 #include "smtpsh/replay.h"
@@ -31,11 +32,16 @@ struct cli_options {
 	bool no_rc;
 	bool list_profiles;
 	enum conn_family family;
-	bool lmtp;		 /* --lmtp */
-	int proxy;		 /* --proxy v1|v2: 1 or 2 */
-	const char *proxy_from;	 /* --proxy-from ADDR:PORT */
-	const char *sni;	 /* --sni NAME */
-	struct tls_controls tls; /* --tls-min, --ciphers, --cert... (tlsctl.h) */
+	bool lmtp;		  /* --lmtp */
+	int proxy;		  /* --proxy v1|v2: 1 or 2 */
+	const char *proxy_from;	  /* --proxy-from ADDR:PORT */
+	const char *sni;	  /* --sni NAME */
+	bool ocsp;		  /* --ocsp */
+	bool resume;		  /* --resume */
+	bool mx;		  /* --mx: HOST is a mail domain, connect to its MX */
+	const char *resolver;	  /* --resolver ADDR[@PORT] */
+	const char *trust_anchor; /* --trust-anchor FILE */
+	struct tls_controls tls;  /* --tls-min, --ciphers, --cert... (tlsctl.h) */
 	bool explain, timing, show_raw, pipeline, step;
 	const char *record;
 	struct replay_options replay;
@@ -48,6 +54,8 @@ struct cli_options {
 	struct send_opts *message;	      /* --from, --to... */
 	bool practice;			      /* --practice */
 	struct practice_options practice_opt; /* --serve, --listen, --maildir */
+	struct diagram_request diagram;	      /* --diagram FILE, -o, --format, --width, --notes */
+	const char *diagram_only;	      /* the name of an option given that needs --diagram */
 };
 
 struct cli {
@@ -61,10 +69,11 @@ struct cli {
 
 /* What main() does after cli_parse. */
 enum cli_action {
-	CLI_RUN,   /* connect (or not), then the shell, a batch, --send or --replay */
-	CLI_SERVE, /* --serve: the practice server alone, opt.practice_opt says how */
-	CLI_EXIT,  /* leave with the exit status given: --help, --version, or a usage error
-		      (already said on stderr) */
+	CLI_RUN,     /* connect (or not), then the shell, a batch, --send or --replay */
+	CLI_SERVE,   /* --serve: the practice server alone, opt.practice_opt says how */
+	CLI_DIAGRAM, /* --diagram: draw a transcript, opt.diagram says how */
+	CLI_EXIT,    /* leave with the exit status given: --help, --version, or a usage error
+			(already said on stderr) */
 };
 
 void cli_init(struct cli *c);

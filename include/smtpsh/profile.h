@@ -15,6 +15,8 @@
  *     ehlo = client.example
  *     timeout = 10
  *     note = the Postfix of the test lab
+ *     resolver = 127.0.0.1@5353  for \connect --mx and \dns
+ *     trust-anchor = ~/lab/trust-anchor.key
  *
  * Pure: parsing works on a string; nothing here reads files or prints. smtpsh(1) documents the
  * format and the precedence rules.
@@ -41,10 +43,13 @@ struct profile {
 	const char *cafile;           /* NULL: the system store (a leading ~/ is the home) */
 	const char *ehlo;             /* the automatic EHLO's name, or NULL */
 	const char *note;             /* one line shown before connecting, or NULL */
+	const char *resolver;	      /* --resolver ADDR[@PORT] for --mx and \dns, or NULL */
+	const char *trust_anchor;     /* --trust-anchor FILE (a leading ~/ is the home), or NULL */
 	/* TLS controls (tlsctl.h) as written, checked by tls_control_set when read; or NULL */
 	const char *tls_min, *tls_max, *ciphers, *ciphersuites, *groups, *no_sni, *cert, *key,
 	    *key_password_command;
 	int timeout_ms;               /* 0: not set */
+	bool ocsp;		      /* ocsp = yes: as --ocsp */
 	bool builtin;                 /* a preset that ships with smtpsh */
 	unsigned line;                /* the line of its [name] in the file (0 for presets) */
 };

@@ -22,6 +22,7 @@
 #include "smtpsh/buf.h"
 #include "smtpsh/caps.h"
 #include "smtpsh/client.h"
+#include "smtpsh/dns.h"
 #include "smtpsh/event.h"
 #include "smtpsh/proto.h"
 #include "smtpsh/tlsctl.h"
@@ -77,6 +78,11 @@ struct session_link {
 				    connection's real local address and port */
 	const char *sni;	 /* the server name to send and check instead of the host (over
 				    a UNIX socket: NULL, none is checked, said when TLS starts) */
+	bool ocsp; /* --ocsp: ask for a stapled OCSP response (RFC 6066 8) and check it; a
+		      verified "revoked" is a certificate failure (tls_ocsp.h) */
+	bool resume; /* --resume: a TLS handshake with the host and port of the last TLS session
+			offers that session (a TLS 1.3 ticket, a TLS 1.2 session); the TLS line
+			says whether the server resumed it */
 	struct tls_controls tls; /* --tls-min, --ciphers, --cert...: a change makes a new TLS
 				    context (a client key is loaded, and its passphrase asked,
 				    when the link is set) */
@@ -85,6 +91,10 @@ struct session_link {
 /* A new, disconnected session; params are copied. NULL when memory ran out. */
 struct smtp_session *session_new(const struct session_params *params);
 void session_free(struct smtp_session *s);
+
+/* The next connection (only) offers the last TLS session, as session_link's resume does
+   (\reconnect --resume). Sessions are kept in memory only, never written anywhere. */
+void session_resume_next(struct smtp_session *s);
 
 /* Sets how the next connections begin and speak (strings are copied). 0, or -1 (the message
    in session_error()) when --proxy-from is no ADDR:PORT, the TLS controls do not go together
@@ -125,6 +135,35 @@ void session_set_interrupt(struct smtp_session *s, volatile sig_atomic_t *flag);
  */
 enum session_status session_connect(struct smtp_session *s, const char *host, const char *port,
 				    enum tls_mode mode);
+
+/*
+ * One host of an MX route (RFC 5321 5.1), as the shell's --mx hands it over: the connection
+ * goes to an address the validated route gave (no second lookup), while the name TLS sends
+ * and checks, and session_host(), is the MX host's. How it is authenticated follows the
+ * precedence of RFC 8461 section 2: DANE when the host has secure, usable TLSA records
+ * (RFC 7672: STARTTLS is then required and the records decide, not the WebPKI), else the
+ * certificate is verified as always (the shell applies MTA-STS, RFC 8461, around it);
+ * opportunistic (RFC 7435): a server that does not offer STARTTLS is spoken to in plaintext,
+ * and the screen says so.
+ */
+struct session_mx {
+	const char *name;      /* the MX host (or the domain itself for the implicit MX) */
+	const char *addr;      /* the address of it to connect to */
+	bool opportunistic;    /* no STARTTLS offered: go on in plaintext (false with DANE and
+				  MTA-STS enforce: STARTTLS required) */
+	const char *tlsa_base; /* DANE: the TLSA base domain (RFC 7672 2.2.2), or NULL */
+	const struct dns_tlsa *tlsa; /* DANE: the secure TLSA records (copied) */
+	size_t ntlsa;		     /* 0: no DANE */
+};
+
+/* session_connect to one MX host (struct session_mx). Same results; DANE's refusal of the
+   certificate is SESSION_ERR_TLS with the reason. */
+enum session_status session_connect_mx(struct smtp_session *s, const struct session_mx *mx,
+				       const char *port, enum tls_mode mode);
+
+/* After a handshake under DANE: which TLSA record matched ("3 1 1 matched the leaf key"), or
+   why none did (--insecure went on); NULL when DANE was not used on this connection. */
+const char *session_dane(const struct smtp_session *s);
 
 /*
  * Sends one command line (without CRLF; it must hold no CR, LF or NUL) and waits for its
@@ -299,6 +338,8 @@ unsigned long long session_bytes_in(const struct smtp_session *s);
 unsigned long long session_bytes_out(const struct smtp_session *s);
 /* The --timeout in milliseconds (also the limit of a --password-command). */
 int session_timeout_ms(const struct smtp_session *s);
+/* -4 / -6 (CONN_V4, CONN_V6), or CONN_ANY. */
+enum conn_family session_family(const struct smtp_session *s);
 /* After a 235 reply to AUTH on this connection: the mechanism, and the user name when the
    exchange showed it (PLAIN, LOGIN, CRAM-MD5, XOAUTH2; "" otherwise). NULL when not
    authenticated. The password is never kept. */
@@ -311,5 +352,8 @@ void session_tls_summary(const struct smtp_session *s, struct buf *out);
 const char *session_error(const struct smtp_session *s);
 /* Describes the protection of the connection for \tls (several lines). */
 void session_describe_tls(const struct smtp_session *s, struct buf *out);
+/* \tls save: writes the chain the server sent as PEM files into dir (tls_chain_save), one
+   line per file to report. The number of files, or -1 (the message in session_error()). */
+int session_tls_save(struct smtp_session *s, const char *dir, struct buf *report);
 
 #endif

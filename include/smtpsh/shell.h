@@ -12,6 +12,7 @@
 #include "smtpsh/render.h"
 #include "smtpsh/session.h"
 #include "smtpsh/transcript.h"
+#include "smtpsh/diagram.h"
 
 struct profile_set;
 
@@ -56,6 +57,7 @@ struct shell_params {
 	struct render *render;
 	const struct shell_local_commands *local; /* not NULL */
 	struct transcript_writer *rec;		  /* \record / --record, or NULL */
+	struct diagram_live *live;		  /* the session so far, for \diagram, or NULL */
 	bool batch;				  /* stop at network/TLS failures */
 	bool strict;		   /* also stop at 4xx/5xx replies and protocol errors */
 	enum tls_mode mode;	   /* default for \connect */
@@ -71,6 +73,8 @@ struct shell_params {
 	const struct profile_set *profiles;
 	const char *profiles_path;
 	struct practice *practice; /* the practice server of --practice, or NULL */
+	const char *resolver;	   /* --resolver ADDR[@PORT], or NULL: the system's */
+	const char *trust_anchor;  /* --trust-anchor FILE, or NULL: the system's root key */
 };
 
 /* A new shell on params->session; NULL when memory ran out. */
@@ -116,6 +120,27 @@ void shell_quit(struct shell *sh);
 /* Connects as \connect and the command line do (a connection already open gets QUIT first);
    updates the status on failure. */
 void shell_connect(struct shell *sh, const char *host, const char *port, enum tls_mode mode);
+
+/*
+ * --mx / \connect --mx: looks up where mail for domain goes (RFC 5321 5.1: MX by preference,
+ * the implicit MX, the null MX of RFC 7505) with the DNSSEC state of each answer, shows the
+ * route, then connects to its hosts in order until one answers, with DANE (RFC 7672) where
+ * the TLSA records are secure, else under the domain's MTA-STS policy (RFC 8461, fetched
+ * beside the route; enforce skips unlisted hosts), else opportunistic STARTTLS (RFC 7435)
+ * verified as always.
+ * port NULL: 25 (also the TLSA name's _25._tcp). The lookups are bounded by the timeout and
+ * stop at Ctrl-C. A null MX is a refusal (exit status 1, EXIT_REPLY, in a batch); a failed
+ * lookup a network failure (3); hosts refused by DANE or MTA-STS a TLS failure (4).
+ */
+void shell_connect_mx(struct shell *sh, const char *domain, const char *port, enum tls_mode mode);
+
+/*
+ * \dns [DOMAIN]: what DNS says about mail for domain (NULL: the last --mx domain, else the
+ * connected host's domain): the MX route with each host's addresses, TLSA records at
+ * _25._tcp.HOST and DANE verdict, the MTA-STS record and policy, TLS-RPT, SPF and DMARC;
+ * every answer with its DNSSEC state, every record escaped and bounded.
+ */
+void shell_show_dns(struct shell *sh, const char *domain);
 
 /* Records a session failure: sets the exit status, ends a batch when it must. */
 void shell_failed(struct shell *sh, enum session_status st);

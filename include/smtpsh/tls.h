@@ -46,6 +46,17 @@ SSL_CTX *tls_context_new(const struct tls_options *opt, char *err, size_t errlen
 int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, const struct tls_controls *ctl,
 		  int timeout_ms, volatile sig_atomic_t *intr, char *err, size_t errlen);
 
+/*
+ * Called on the new SSL after the name is set and before the handshake starts: how a
+ * caller adds what tls_handshake does not know (DANE's TLSA records, dane_apply). Returns 0,
+ * or -1 with a one-line reason in err (the handshake is then not tried).
+ */
+typedef int (*tls_setup_fn)(SSL *ssl, void *arg, char *err, size_t errlen);
+/* tls_handshake with setup(ssl, arg) run first (setup may be NULL); ctl as there. */
+int tls_handshake_with(struct conn *c, SSL_CTX *ctx, const char *host,
+		       const struct tls_controls *ctl, tls_setup_fn setup, void *arg, int timeout_ms,
+		       volatile sig_atomic_t *intr, char *err, size_t errlen);
+
 /* One line: "TLSv1.3 TLS_AES_256_GCM_SHA384, certificate verified (CN=localhost)". */
 void tls_summary(SSL *ssl, struct buf *out);
 /* Several lines for \tls: protocol, cipher, subject, issuer, SANs, validity, verification. */

@@ -56,6 +56,13 @@ void transcript_writer_free(struct transcript_writer *w);
  */
 int transcript_open(struct transcript_writer *w, const char *path);
 
+/*
+ * Starts recording into f, an open stream (the shell's in-memory copy of the session for
+ * \diagram: a stream of fopencookie), named name in messages. The writer owns f from now on
+ * and closes it in transcript_close. Returns 0, or -1 (memory).
+ */
+int transcript_open_stream(struct transcript_writer *w, FILE *f, const char *name);
+
 /* Ends the recording (writes the header if nothing else was written) and closes the file. */
 void transcript_close(struct transcript_writer *w);
 

@@ -16,12 +16,14 @@ enum key_kind {
 	KEY_TIMEOUT, /* seconds */
 	KEY_MECH,    /* a SASL mechanism name */
 	KEY_TLSCTL,  /* a TLS control of tlsctl.h, checked by tls_control_set ("no-sni = yes") */
+	KEY_YESNO,   /* yes | no, into a bool */
 };
 
 struct key {
 	const char *name;
 	enum key_kind kind;
-	size_t offset; /* of the const char * in struct profile (KEY_WORD/TEXT/PORT/MECH) */
+	size_t offset; /* of the const char * in struct profile (KEY_WORD/TEXT/PORT/MECH), of the
+			  bool (KEY_YESNO) */
 };
 
 #define FIELD(f) offsetof(struct profile, f)
@@ -36,16 +38,19 @@ static const struct key keys[] = {
 	{"cafile", KEY_TEXT, FIELD(cafile)},
 	{"ehlo", KEY_WORD, FIELD(ehlo)},
 	{"timeout", KEY_TIMEOUT, 0},
+	{"ocsp", KEY_YESNO, FIELD(ocsp)},
 	{"note", KEY_TEXT, FIELD(note)},
-    {"tls-min", KEY_TLSCTL, FIELD(tls_min)},
-    {"tls-max", KEY_TLSCTL, FIELD(tls_max)},
-    {"ciphers", KEY_TLSCTL, FIELD(ciphers)},
-    {"ciphersuites", KEY_TLSCTL, FIELD(ciphersuites)},
-    {"groups", KEY_TLSCTL, FIELD(groups)},
-    {"no-sni", KEY_TLSCTL, FIELD(no_sni)},
-    {"cert", KEY_TLSCTL, FIELD(cert)},
-    {"key", KEY_TLSCTL, FIELD(key)},
-    {"key-password-command", KEY_TLSCTL, FIELD(key_password_command)},
+	{"tls-min", KEY_TLSCTL, FIELD(tls_min)},
+	{"tls-max", KEY_TLSCTL, FIELD(tls_max)},
+	{"ciphers", KEY_TLSCTL, FIELD(ciphers)},
+	{"ciphersuites", KEY_TLSCTL, FIELD(ciphersuites)},
+	{"groups", KEY_TLSCTL, FIELD(groups)},
+	{"no-sni", KEY_TLSCTL, FIELD(no_sni)},
+	{"cert", KEY_TLSCTL, FIELD(cert)},
+	{"key", KEY_TLSCTL, FIELD(key)},
+	{"key-password-command", KEY_TLSCTL, FIELD(key_password_command)},
+	{"resolver", KEY_WORD, FIELD(resolver)},
+	{"trust-anchor", KEY_TEXT, FIELD(trust_anchor)},
 };
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
 
@@ -85,7 +90,8 @@ void profile_set_free(struct profile_set *set)
 		struct profile *p = &set->items[i];
 		free((void *)p->name);
 		for (size_t k = 0; k < KEY_COUNT; k++)
-			if (keys[k].kind != KEY_TLS && keys[k].kind != KEY_TIMEOUT)
+			if (keys[k].kind != KEY_TLS && keys[k].kind != KEY_TIMEOUT &&
+			    keys[k].kind != KEY_YESNO)
 				free((void *)*string_field(p, keys[k].offset));
 	}
 	free(set->items);
@@ -200,6 +206,16 @@ static int set_value(struct parser *ps, struct profile *p, const struct key *k, 
 		else
 			return fail(ps, "tls is none, starttls or tls, not '%s'", v);
 		return 0;
+	case KEY_YESNO: {
+		bool *flag = (bool *)(void *)((char *)p + k->offset);
+		if (strcmp(v, "yes") == 0)
+			*flag = true;
+		else if (strcmp(v, "no") == 0)
+			*flag = false;
+		else
+			return fail(ps, "%s is yes or no, not '%s'", k->name, v);
+		return 0;
+	}
 	case KEY_TIMEOUT:
 		if (parse_timeout(v, &p->timeout_ms) < 0)
 			return fail(ps, "timeout is a number of seconds (up to 86400), not '%s'",
@@ -278,9 +294,9 @@ static int assignment(struct parser *ps, const char *s, size_t n)
 	if (k == KEY_COUNT)
 		return fail(ps,
 			    "unknown key '%s' (known: host, port, tls, user, auth, "
-			    "password-command, cafile, ehlo, timeout, note, tls-min, tls-max, "
-			    "ciphers, ciphersuites, groups, no-sni, cert, key, "
-			    "key-password-command)",
+			    "password-command, cafile, ehlo, timeout, ocsp, note, resolver, "
+			    "trust-anchor, tls-min, tls-max, ciphers, ciphersuites, groups, "
+			    "no-sni, cert, key, key-password-command)",
 			    key);
 	struct profile *p = current(ps);
 	if (!p)

@@ -14,6 +14,8 @@
 #include <openssl/x509v3.h>
 
 #include "smtpsh/escape.h"
+#include "smtpsh/tls_chain.h"
+#include "smtpsh/tls_resume.h"
 
 /* What the callbacks saw during one handshake; OpenSSL keeps no certificate of a failed
    handshake, and forgets the alert and the version the server chose. */
@@ -238,26 +240,10 @@ static void append_name(struct buf *out, X509_NAME *name)
 	BIO_free(bio);
 }
 
+/* Bounded: a name-mismatch message must stay one line of sane length (tls_chain.h). */
 static void append_sans(struct buf *out, X509 *cert)
 {
-	GENERAL_NAMES *names = X509_get_ext_d2i(cert, NID_subject_alt_name, NULL, NULL);
-	if (!names) {
-		buf_puts(out, "(none)");
-		return;
-	}
-	BIO *bio = BIO_new(BIO_s_mem());
-	for (int i = 0; bio && i < sk_GENERAL_NAME_num(names); i++) {
-		if (i)
-			BIO_puts(bio, ", ");
-		GENERAL_NAME_print(bio, sk_GENERAL_NAME_value(names, i));
-	}
-	if (bio) {
-		char *data;
-		long len = BIO_get_mem_data(bio, &data);
-		escape_append(out, data, len > 0 ? (size_t)len : 0, ESCAPE_DEFAULT);
-		BIO_free(bio);
-	}
-	GENERAL_NAMES_free(names);
+	tls_chain_append_sans(out, cert);
 }
 
 static void append_time(struct buf *out, const ASN1_TIME *t)
@@ -334,7 +320,11 @@ static void append_verify(struct buf *out, SSL *ssl)
 	if (!SSL_get0_peer_certificate(ssl))
 		buf_puts(out, "no certificate");
 	else if (SSL_get_verify_result(ssl) == X509_V_OK)
-		buf_puts(out, "certificate verified");
+		/* With DANE enabled and matched (RFC 7672), the TLSA records decided, not the
+		   WebPKI: say so, so that nobody reads it as a CA's word. */
+		buf_puts(out, SSL_get0_dane_authority(ssl, NULL, NULL) >= 0
+				  ? "certificate verified by DANE"
+				  : "certificate verified");
 	else {
 		buf_puts(out, "certificate NOT verified: ");
 		append_verify_problem(out, SSL_get_verify_result(ssl),
@@ -373,31 +363,62 @@ void tls_summary(SSL *ssl, struct buf *out)
 		append_name(out, X509_get_subject_name(cert));
 		buf_puts(out, ")");
 	}
+	if (SSL_session_reused(ssl))
+		buf_puts(out, ", resumed");
 	append_controls_note(out, ssl);
+}
+
+/* The key exchange group ("X25519", "secp256r1", "ffdhe2048"), or what the peer's ephemeral key
+   was when OpenSSL names no group. */
+static void append_group(struct buf *out, SSL *ssl)
+{
+	int nid = SSL_get_negotiated_group(ssl);
+	const char *name = nid ? SSL_group_to_name(ssl, nid) : NULL;
+	EVP_PKEY *tmp = NULL;
+	if (name)
+		buf_puts(out, name);
+	else if (SSL_get_peer_tmp_key(ssl, &tmp) && tmp)
+		buf_printf(out, "%s %d bits", EVP_PKEY_get0_type_name(tmp), EVP_PKEY_get_bits(tmp));
+	else
+		buf_puts(out, "none (no ephemeral key exchange)");
+	EVP_PKEY_free(tmp);
+	ERR_clear_error();
 }
 
 void tls_describe(SSL *ssl, struct buf *out)
 {
 	int bits = 0;
 	SSL_get_cipher_bits(ssl, &bits);
-	buf_printf(out, "protocol:  %s\n", SSL_get_version(ssl));
-	buf_printf(out, "cipher:    %s (%d bits)\n", SSL_get_cipher_name(ssl), bits);
-	X509 *cert = SSL_get0_peer_certificate(ssl);
-	if (cert) {
-		buf_puts(out, "subject:   ");
-		append_name(out, X509_get_subject_name(cert));
-		buf_puts(out, "\nissuer:    ");
-		append_name(out, X509_get_issuer_name(cert));
-		buf_puts(out, "\nnames:     ");
-		append_sans(out, cert);
-		buf_puts(out, "\nvalid:     from ");
-		append_time(out, X509_get0_notBefore(cert));
-		buf_puts(out, " until ");
-		append_time(out, X509_get0_notAfter(cert));
-		buf_puts(out, "\n");
+	buf_printf(out, "protocol:     %s\n", SSL_get_version(ssl));
+	buf_printf(out, "cipher:       %s (%d bits)\n", SSL_get_cipher_name(ssl), bits);
+	buf_puts(out, "key exchange: ");
+	append_group(out, ssl);
+	buf_printf(out, "\nsession:      %s\n",
+		   SSL_session_reused(ssl) ? "resumed (no full handshake)"
+					   : "new (full handshake)");
+	/* What we sent: our own words, but a --sni or \connect name is escaped all the same. */
+	const char *sni = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+	buf_puts(out, "sni sent:     ");
+	if (sni)
+		escape_append(out, sni, strlen(sni), ESCAPE_DEFAULT);
+	else
+		buf_puts(out, "none (an IP address or a UNIX socket without --sni)");
+	buf_puts(out, "\nclient cert:  ");
+	X509 *mine = SSL_get_certificate(ssl);
+	if (mine) {
+		tls_chain_append_name(out, X509_get_subject_name(mine));
+		buf_puts(out, ", sha256 ");
+		tls_chain_append_fingerprint(out, mine);
+	} else {
+		buf_puts(out, "none sent");
 	}
-	buf_puts(out, "verified:  ");
+	buf_puts(out, "\n");
+	tls_chain_describe(ssl, out);
+	buf_puts(out, "verified:     ");
 	append_verify(out, ssl);
+	long v = SSL_get_verify_result(ssl);
+	if (SSL_get0_peer_certificate(ssl) && v != X509_V_OK)
+		buf_printf(out, " (OpenSSL: %ld, %s)", v, X509_verify_cert_error_string(v));
 }
 
 static void handshake_error(SSL *ssl, int ret, const struct verify_note *note, const char *host,
@@ -440,6 +461,13 @@ static void handshake_error(SSL *ssl, int ret, const struct verify_note *note, c
 int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, const struct tls_controls *ctl,
 		  int timeout_ms, volatile sig_atomic_t *intr, char *err, size_t errlen)
 {
+	return tls_handshake_with(c, ctx, host, ctl, NULL, NULL, timeout_ms, intr, err, errlen);
+}
+
+int tls_handshake_with(struct conn *c, SSL_CTX *ctx, const char *host,
+		       const struct tls_controls *ctl, tls_setup_fn setup, void *arg, int timeout_ms,
+		       volatile sig_atomic_t *intr, char *err, size_t errlen)
+{
 	SSL *ssl = SSL_new(ctx);
 	if (!ssl || !SSL_set_fd(ssl, c->fd)) {
 		snprintf(err, errlen, "cannot set up TLS");
@@ -460,6 +488,11 @@ int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, const struct t
 	SSL_set_hostflags(ssl, X509_CHECK_FLAG_NEVER_CHECK_SUBJECT);
 	if (host)
 		SSL_set1_host(ssl, host);
+	tls_resume_apply(ctx, ssl); /* the session to resume, if the caller offers one */
+	if (setup && setup(ssl, arg, err, errlen) < 0) {
+		SSL_free(ssl);
+		return CONN_IO_ERROR;
+	}
 	SSL_set_connect_state(ssl);
 	struct verify_note note = {.alert = -1};
 	SSL_set_app_data(ssl, &note);

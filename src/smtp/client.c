@@ -722,7 +722,8 @@ static enum client_action apply_reply(struct smtp_client *c, const struct client
 		client_set_phase(c, PHASE_GREETED);
 		notify(c, SEV_INFO,
 		       "XCLIENT accepted: that reply is the new greeting; the extensions are "
-		       "forgotten, EHLO comes next");
+		       "forgotten, %s comes next",
+		       c->lmtp ? "LHLO" : "EHLO");
 		return CLIENT_NEW_GREETING;
 	case VERB_QUIT:
 		if (code == 221)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "smtpsh/conn.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/session.h"
 
@@ -79,7 +80,10 @@ static void header(struct transcript_writer *w)
 		    [TLS_NONE] = "none", [TLS_IMPLICIT] = "implicit", [TLS_STARTTLS] = "starttls"};
 		buf_puts(&w->line, "\nhost: ");
 		put_plain(&w->line, w->host, strlen(w->host));
-		buf_printf(&w->line, "\nport: %s\ntls: %s", w->port, modes[w->mode]);
+		/* A UNIX socket has no port: its path is the host (FORMAT.md). */
+		if (!conn_is_socket_path(w->host))
+			buf_printf(&w->line, "\nport: %s", w->port);
+		buf_printf(&w->line, "\ntls: %s", modes[w->mode]);
 		if (w->lmtp) /* version 2: a replay speaks LMTP too (FORMAT.md) */
 			buf_puts(&w->line, "\nprotocol: lmtp");
 	}
@@ -141,6 +145,22 @@ int transcript_open(struct transcript_writer *w, const char *path)
 		return -1;
 	}
 	w->path = strdup(path);
+	w->f = f;
+	w->header_done = false;
+	w->lines = 0;
+	if (w->connected)
+		header(w);
+	return 0;
+}
+
+int transcript_open_stream(struct transcript_writer *w, FILE *f, const char *name)
+{
+	transcript_close(w);
+	w->failed = false;
+	w->err[0] = '\0';
+	w->path = strdup(name);
+	if (!w->path)
+		return -1;
 	w->f = f;
 	w->header_done = false;
 	w->lines = 0;

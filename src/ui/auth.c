@@ -248,8 +248,10 @@ static bool pick_mech(struct shell *sh, const char *name, enum sasl_mech *mech)
 		return true;
 	}
 	if (!caps->known) {
-		shell_error(sh, "no capabilities known: send EHLO first, or name the "
-				"mechanism (\\auth MECH [USER])");
+		shell_error(sh,
+			    "no capabilities known: send %s first, or name the "
+			    "mechanism (\\auth MECH [USER])",
+			    session_hello_verb(sh->session));
 		return false;
 	}
 	bool have_token = sh->token_command || (getenv(TOKEN_ENV) && *getenv(TOKEN_ENV));

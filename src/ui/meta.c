@@ -12,6 +12,8 @@
 #include "smtpsh/auth.h"
 #include "smtpsh/bdat.h"
 #include "smtpsh/codes.h"
+#include "smtpsh/conn.h"
+#include "smtpsh/diagram_cmd.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/profiles.h"
 #include "smtpsh/send.h"
@@ -28,8 +30,11 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 	const char *host = NULL, *port = NULL;
 	enum tls_mode mode = sh->mode;
 	struct session_link link = sh->link;
+	bool mx = false;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--lmtp") == 0)
+		if (strcmp(argv[i], "--mx") == 0)
+			mx = true;
+		else if (strcmp(argv[i], "--lmtp") == 0)
 			link.lmtp = true;
 		else if (strcmp(argv[i], "--smtp") == 0)
 			link.lmtp = false;
@@ -39,6 +44,8 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 			mode = TLS_STARTTLS;
 		else if (strcmp(argv[i], "--plain") == 0)
 			mode = TLS_NONE;
+		else if (strcmp(argv[i], "--ocsp") == 0)
+			link.ocsp = true;
 		else if (strcmp(argv[i], "--sni") == 0 && i + 1 < argc)
 			link.sni = argv[++i];
 		else if (argv[i][0] == '-' && argv[i][1] == '-' &&
@@ -70,15 +77,53 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 	}
 	if (!host) {
 		shell_error(sh, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain] "
-				"[--lmtp|--smtp] [--sni NAME] [TLS controls: --tls-min VER, "
-				"--cert FILE...]");
+				"[--lmtp|--smtp] [--ocsp] [--sni NAME] [TLS controls: --tls-min VER, "
+				"--cert FILE...], or \\connect --mx DOMAIN [PORT]");
+		return;
+	}
+	if (mx && (link.lmtp || link.proxy)) {
+		shell_error(sh, "\\connect --mx: not with --lmtp or --proxy");
 		return;
 	}
 	if (session_set_link(sh->session, &link) < 0) {
 		shell_error(sh, "\\connect: %s", session_error(sh->session));
 		return;
 	}
+	if (mx) {
+		shell_connect_mx(sh, host, port, mode);
+		return;
+	}
 	shell_connect(sh, host, port, mode);
+}
+
+/* \reconnect [--resume]: the same host, port, TLS mode and link as the last connection (QUIT
+   to the current one first, as \connect does). */
+static void cmd_reconnect(struct shell *sh, int argc, char **argv)
+{
+	bool resume = false;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--resume") != 0) {
+			shell_error(sh, "usage: \\reconnect [--resume]");
+			return;
+		}
+		resume = true;
+	}
+	const char *last = session_host(sh->session);
+	if (!last || !*last) {
+		shell_error(sh, "\\reconnect: no connection yet (\\connect HOST first)");
+		return;
+	}
+	char *host = strdup(last);
+	char port[sizeof "65535"] = "";
+	snprintf(port, sizeof port, "%s", session_port(sh->session));
+	if (!host) {
+		shell_error(sh, "\\reconnect: out of memory");
+		return;
+	}
+	if (resume)
+		session_resume_next(sh->session);
+	shell_connect(sh, host, port[0] ? port : NULL, session_tls_mode(sh->session));
+	free(host);
 }
 
 static void cmd_disconnect(struct shell *sh, int argc, char **argv)
@@ -98,7 +143,8 @@ static void cmd_caps(struct shell *sh, int argc, char **argv)
 		return;
 	}
 	if (!c->known) {
-		render_info(sh->render, "no capabilities known: send EHLO%s",
+		render_info(sh->render, "no capabilities known: send %s%s",
+			    session_hello_verb(sh->session),
 			    session_tls(sh->session) ? " (those seen before STARTTLS were forgotten)"
 						     : "");
 		return;
@@ -120,13 +166,37 @@ static void cmd_caps(struct shell *sh, int argc, char **argv)
 	buf_free(&out);
 }
 
+/* \tls: the whole picture; \tls save DIR: the chain the server sent as PEM files. */
 static void cmd_tls(struct shell *sh, int argc, char **argv)
 {
 	struct buf out;
 	buf_init(&out);
+	if (argc >= 2 && strcmp(argv[1], "save") == 0) {
+		if (argc != 3) {
+			shell_error(sh, "usage: \\tls save DIR");
+		} else if (session_tls_save(sh->session, argv[2], &out) >= 0) {
+			render_text(sh->render, out.data);
+		}
+		buf_free(&out);
+		return;
+	}
+	if (argc > 1) {
+		shell_error(sh, "usage: \\tls [save DIR]");
+		buf_free(&out);
+		return;
+	}
 	session_describe_tls(sh->session, &out);
 	render_text(sh->render, out.data);
 	buf_free(&out);
+}
+
+static void cmd_dns(struct shell *sh, int argc, char **argv)
+{
+	if (argc > 2) {
+		shell_error(sh, "usage: \\dns [DOMAIN]");
+		return;
+	}
+	shell_show_dns(sh, argc > 1 ? argv[1] : NULL);
 }
 
 static void cmd_help(struct shell *sh, int argc, char **argv)
@@ -285,11 +355,18 @@ static void cmd_status(struct shell *sh, int argc, char **argv)
 		status_line(&out, "peer:", "not connected%s", session_host(s) ? " (was " : "");
 		if (session_host(s)) {
 			out.len--;
-			buf_printf(&out, "%s port %s)\n", session_host(s), session_port(s));
+			if (conn_is_socket_path(session_host(s)))
+				buf_printf(&out, "UNIX socket %s)\n", session_host(s));
+			else
+				buf_printf(&out, "%s port %s)\n", session_host(s),
+					   session_port(s));
 		}
 	} else {
 		const char *host = session_host(s), *addr = session_peer_addr(s);
-		if (strcmp(host, addr) == 0)
+		if (conn_is_socket_path(host))
+			status_line(&out, "peer:", "UNIX socket %s%s", addr,
+				    session_lmtp(s) ? " (LMTP)" : "");
+		else if (strcmp(host, addr) == 0)
 			status_line(&out, "peer:", "%s port %u", addr, session_peer_port(s));
 		else
 			status_line(&out, "peer:", "%s (%s) port %u", host, addr, session_peer_port(s));
@@ -319,7 +396,10 @@ static void cmd_status(struct shell *sh, int argc, char **argv)
 			buf_printf(&tmp, "%s%s%s%s", i ? ", " : "", c->items[i].name,
 				   *c->items[i].params ? " " : "", c->items[i].params);
 		status_line(&out, "capabilities:", "%s",
-			    !c->known ? "none known (send EHLO)" : c->n ? tmp.data : "(none advertised)");
+			    !c->known ? (session_lmtp(s) ? "none known (send LHLO)"
+							 : "none known (send EHLO)")
+			    : c->n    ? tmp.data
+				      : "(none advertised)");
 		status_line(&out, "bytes:", "%llu received, %llu sent", session_bytes_in(s),
 			    session_bytes_out(s));
 	}
@@ -398,6 +478,48 @@ static void cmd_set(struct shell *sh, int argc, char **argv)
 /* Completers of the commands of this file (the others sit beside their commands). */
 
 /* \record FILE, \file PATH: Readline's file names. */
+/* \diagram [FILE]: the session so far, drawn; on the screen as a text ladder the terminal's
+   width, or into FILE in the format its extension names. */
+static void cmd_diagram(struct shell *sh, int argc, char **argv)
+{
+	if (!sh->live) {
+		render_error(sh->render, "\\diagram is not available here");
+		return;
+	}
+	if (argc > 2) {
+		shell_error(sh, "usage: \\diagram [FILE]");
+		return;
+	}
+	enum diagram_format fmt = DIAGRAM_TXT;
+	if (argc == 2 && diagram_format_of_path(argv[1], &fmt) < 0) {
+		shell_error(sh,
+			    "\\diagram: cannot tell the format from the name '%s': end it in "
+			    ".svg, .html or .txt",
+			    argv[1]);
+		return;
+	}
+	/* on the screen, render_text indents each line by 3: the ladder fits the terminal (or
+	   80 columns) with them */
+	int width = diagram_terminal_width(1);
+	struct diagram_options o = {
+	    .notes = true, .width = width ? width - 3 : 77, .title = "smtpsh session"};
+	if (o.width < DIAGRAM_WIDTH_MIN || argc == 2)
+		o.width = argc == 2 ? 80 : DIAGRAM_WIDTH_MIN;
+	struct buf out;
+	buf_init(&out);
+	char err[600];
+	if (diagram_live_render(sh->live, fmt, &o, &out) < 0)
+		shell_error(sh, "\\diagram: out of memory");
+	else if (argc == 1)
+		render_text(sh->render, out.data ? out.data : "");
+	else if (diagram_save(argv[1], &out, err, sizeof err) < 0)
+		shell_error(sh, "\\diagram: %s", err);
+	else
+		render_info(sh->render, "diagram of %zu events written to %s", sh->live->d.n,
+			    argv[1]);
+	buf_free(&out);
+}
+
 static void complete_files(struct candidates *c)
 {
 	c->files = true;
@@ -407,7 +529,7 @@ static void complete_files(struct candidates *c)
 static void complete_connect(struct candidates *c)
 {
 	static const char *const opts[] = {"--tls",  "--starttls", "--plain",
-					   "--lmtp", "--smtp",	   "--sni"};
+					   "--lmtp", "--smtp",	   "--ocsp", "--mx", "--sni"};
 	if (c->nwords >= 2 || c->text[0] == '-') {
 		for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
 			candidates_offer(c, opts[i]);
@@ -416,6 +538,22 @@ static void complete_connect(struct candidates *c)
 	}
 	if (c->nwords == 1 && c->text[0] != '-')
 		candidates_offer(c, "localhost");
+}
+
+/* \reconnect: --resume. */
+static void complete_reconnect(struct candidates *c)
+{
+	if (c->nwords == 1)
+		candidates_offer(c, "--resume");
+}
+
+/* \tls: "save", then a folder. */
+static void complete_tls(struct candidates *c)
+{
+	if (c->nwords == 1)
+		candidates_offer(c, "save");
+	else if (c->nwords == 2)
+		c->files = true;
 }
 
 /* \set: a setting's name, then on/off. */
@@ -440,14 +578,27 @@ static void complete_help(struct candidates *c)
 const struct meta_command meta_commands[] = {
     {.name = "connect",
      .run = cmd_connect,
-     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp] [--sni NAME] "
-	     "[--tls-min VER] [--tls-max VER] [--ciphers LIST] [--ciphersuites LIST] "
-	     "[--groups LIST] [--no-sni] [--cert FILE] [--key FILE] "
+     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp] [--ocsp] [--mx] "
+	     "[--sni NAME] [--tls-min VER] [--tls-max VER] [--ciphers LIST] "
+	     "[--ciphersuites LIST] [--groups LIST] [--no-sni] [--cert FILE] [--key FILE] "
 	     "[--key-password-command CMD]",
      .help = "connect to an SMTP (or --lmtp: LMTP) server; HOST may be a UNIX socket path "
-	     "(/... or ./...) (says QUIT to the current one first); the TLS controls are "
+	     "(/... or ./...) (says QUIT to the current one first); --mx: HOST is a mail "
+	     "domain, connect to its MX hosts (DNSSEC, DANE, MTA-STS); the TLS controls are "
 	     "smtpsh's options of the same names, for this connection",
      .complete = complete_connect},
+    {.name = "reconnect",
+     .run = cmd_reconnect,
+     .args = "[--resume]",
+     .help = "connect again to the same host and port with the same options (QUIT to the "
+	     "current connection first); --resume offers the last TLS session",
+     .complete = complete_reconnect},
+    {.name = "dns",
+     .run = cmd_dns,
+     .args = "[DOMAIN]",
+     .help = "what DNS says about mail for DOMAIN (default: the --mx domain or the host's): "
+	     "MX, addresses, TLSA, MTA-STS, TLS-RPT, SPF, DMARC, each with its DNSSEC state",
+     .flags = LOCAL_IN_PIPELINE},
     {.name = "disconnect",
      .run = cmd_disconnect,
      .args = "",
@@ -459,8 +610,11 @@ const struct meta_command meta_commands[] = {
      .flags = LOCAL_IN_PIPELINE},
     {.name = "tls",
      .run = cmd_tls,
-     .args = "",
-     .help = "show what protects the connection: protocol, cipher, certificate",
+     .args = "[save DIR]",
+     .help = "show what protects the connection: protocol, cipher, key exchange, resumption, "
+	     "the whole certificate chain and its verification; save DIR writes the chain as "
+	     "PEM files (DIR/0-leaf.pem ...)",
+     .complete = complete_tls,
      .flags = LOCAL_IN_PIPELINE},
     {.name = "file",
      .run = cmd_file,
@@ -510,6 +664,13 @@ const struct meta_command meta_commands[] = {
      .args = "FILE|off",
      .help = "write the session to a transcript file (secrets redacted)",
      .complete = complete_files},
+    {.name = "diagram",
+     .run = cmd_diagram,
+     .args = "[FILE]",
+     .help = "draw the session so far as a ladder diagram: on the screen, or into FILE (.svg, "
+	     ".html or .txt)",
+     .complete = complete_files,
+     .flags = LOCAL_IN_PIPELINE},
     {.name = "set",
      .run = cmd_set,
      .args = "[NAME on|off]",

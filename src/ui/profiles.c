@@ -51,7 +51,7 @@ static void describe(const struct profile *p, struct buf *out)
 	buf_printf(out, "  %-12s ", p->name);
 	profiles_summary(p, out);
 	buf_putc(out, '\n');
-	if (p->cafile || p->ehlo || p->timeout_ms) {
+	if (p->cafile || p->ehlo || p->timeout_ms || p->ocsp) {
 		buf_printf(out, "  %-12s", "");
 		if (p->cafile)
 			buf_printf(out, " cafile %s", p->cafile);
@@ -59,6 +59,8 @@ static void describe(const struct profile *p, struct buf *out)
 			buf_printf(out, " ehlo %s", p->ehlo);
 		if (p->timeout_ms)
 			buf_printf(out, " timeout %gs", p->timeout_ms / 1000.0);
+		if (p->ocsp)
+			buf_puts(out, " ocsp");
 		buf_putc(out, '\n');
 	}
 	if (p->note)

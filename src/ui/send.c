@@ -162,8 +162,10 @@ static bool check_state(struct shell *sh)
 	switch (session_phase(s)) {
 	case PHASE_GREETING:
 	case PHASE_GREETED:
-		why = "send EHLO first (its reply says whether SIZE, 8BITMIME and SMTPUTF8 are "
-		      "offered)";
+		why = session_lmtp(s) ? "send LHLO first (its reply says whether SIZE, 8BITMIME "
+					"and SMTPUTF8 are offered)"
+				      : "send EHLO first (its reply says whether SIZE, 8BITMIME "
+					"and SMTPUTF8 are offered)";
 		break;
 	case PHASE_MAIL:
 	case PHASE_RCPT:

@@ -11,6 +11,7 @@
 
 #include "smtpsh/authline.h"
 #include "smtpsh/escape.h"
+#include "smtpsh/dns.h"
 #include "smtpsh/sasl.h"
 #include "smtpsh/step.h"
 #include "smtpsh/summary.h"
@@ -27,6 +28,7 @@ struct shell *shell_new(const struct shell_params *p)
 	sh->render = p->render;
 	sh->local = p->local;
 	sh->rec = p->rec;
+	sh->live = p->live;
 	sh->batch = p->batch;
 	sh->strict = p->strict;
 	sh->mode = p->mode;
@@ -39,6 +41,8 @@ struct shell *shell_new(const struct shell_params *p)
 	sh->profiles = p->profiles;
 	sh->profiles_path = p->profiles_path;
 	sh->practice = p->practice;
+	sh->resolver = p->resolver;
+	sh->trust_anchor = p->trust_anchor;
 	sh->status = EXIT_OK;
 	return sh;
 }
@@ -60,6 +64,8 @@ void shell_free(struct shell *sh)
 	if (!sh)
 		return;
 	pipe_clear(sh);
+	dns_free(sh->dns);
+	free(sh->mx_domain);
 	free(sh);
 }
 
@@ -98,6 +104,8 @@ void shell_apply_settings(struct shell *sh)
 	r->escape_flags = sh->show_raw ? ESCAPE_SHOW_RAW : ESCAPE_DEFAULT;
 	if (sh->rec)
 		sh->rec->times = sh->timing;
+	if (sh->live)
+		sh->live->w.times = sh->timing;
 }
 
 static void set_status(struct shell *sh, int status)
@@ -234,7 +242,16 @@ void shell_connect(struct shell *sh, const char *host, const char *port, enum tl
 	/* The connection being left gets its QUIT (\disconnect is the abrupt way); how that
 	   goes is shown, and does not keep the new connection from being made. */
 	say_quit(sh);
-	enum session_status st = session_connect(sh->session, host, port, mode);
+	shell_connected(sh, session_connect(sh->session, host, port, mode));
+}
+
+void shell_leave_connection(struct shell *sh)
+{
+	say_quit(sh);
+}
+
+void shell_connected(struct shell *sh, enum session_status st)
+{
 	shell_failed(sh, st);
 	/* RFC 5321 3.1: after a 554 (or a 4xx) greeting the server takes no mail. --strict stops
 	   there, before anything is sent, as it stops at any other refusal. */
@@ -339,7 +356,9 @@ bool shell_pipeline_start(struct shell *sh)
 	const char *why = !session_connected(sh->session) ? "not connected"
 			  : session_phase(sh->session) == PHASE_DATA ? "inside DATA"
 			  : session_in_auth(sh->session)	    ? "inside an AUTH exchange"
-			  : !caps->known ? "no EHLO reply known yet: send EHLO first"
+			  : !caps->known ? (session_lmtp(sh->session)
+						? "no LHLO reply known yet: send LHLO first"
+						: "no EHLO reply known yet: send EHLO first")
 			  : !caps_has(caps, "PIPELINING") ? "the server did not offer PIPELINING"
 							  : NULL;
 	if (why) {

@@ -16,6 +16,7 @@
 
 /* Not shell.h: the shell's own header stays above this one (no circle of includes). */
 struct practice;
+struct dns_ctx;
 struct profile_set;
 struct shell_local_commands;
 
@@ -48,6 +49,7 @@ struct shell {
 	bool pipeline_auto; /* --pipeline: group MAIL/RCPT/RSET with what follows when offered */
 	bool step;          /* --step: wait for Enter (on the terminal) before each command */
 	struct transcript_writer *rec; /* \record / --record (set by main), or NULL */
+	struct diagram_live *live;     /* the session so far, for \diagram (set by main), or NULL */
 	/* Commands collected for one pipelined write (\pipeline, or --pipeline). */
 	bool pipe_collecting; /* \pipeline was typed: collect until DATA or \end */
 	size_t pipe_n;
@@ -60,6 +62,11 @@ struct shell {
 	unsigned long long chunk_skip;
 	/* session_messages() when the result per recipient was last shown (summary.h) */
 	unsigned long summary_seen;
+	/* DNS (--mx, \dns): the resolver's options, and its context once made (shell_dns) */
+	const char *resolver;
+	const char *trust_anchor;
+	struct dns_ctx *dns;
+	char *mx_domain; /* the last --mx domain: \dns's default */
 	/* The message of a script whose DATA the server did not accept: its lines up to the
 	   lone "." are skipped, never run (shell_skip_begin). */
 	struct {
@@ -69,5 +76,10 @@ struct shell {
 		unsigned long long bytes;
 	} skip;
 };
+
+/* The connection being left gets its QUIT (before a new one is made). */
+void shell_leave_connection(struct shell *sh);
+/* After a connect: records st, and --strict stops at a refusing greeting. */
+void shell_connected(struct shell *sh, enum session_status st);
 
 #endif

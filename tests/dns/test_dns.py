@@ -25,7 +25,7 @@ import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 import dnslab
-from smtpshtest import openssl, tap_main
+from smtpshtest import openssl, run_smtpsh, tap_main
 
 DNSTOOL = os.environ.get("DNSTOOL") or os.path.join(
     os.path.dirname(os.path.dirname(HERE)), "build", "tests", "dns", "dnstool")
@@ -624,6 +624,41 @@ def ours(domain, port):
     return "unknown: " + out
 
 
+def smtpsh_mx(domain, port, *opts):
+    """The real smtpsh --mx DOMAIN PORT (implicit TLS, as posttls-finger -w) through the lab."""
+    r = run_smtpsh(["--mx", domain, str(port), "--tls", "--resolver", E.lab.resolver,
+                    "--trust-anchor", E.lab.trust_anchor, "--timeout", "3"] + list(opts),
+                   b"QUIT\n", home=E.dir)
+    return r.stdout + r.stderr
+
+
+def smtpsh_verdict(domain, port):
+    """smtpsh's own verdict (the binary, not dnstool) in posttls_verdict's words."""
+    out = smtpsh_mx(domain, port)
+    if re.search(r"MX lookup of \S+: .*: stopping", out):
+        return "lookup failed"
+    if "accepts no mail: its MX is the null MX" in out:
+        return "null MX"
+    m = re.search(r"DANE verified: (\d \d \d) matched", out)
+    if m:
+        return "DANE match " + m.group(1)
+    m = re.search(r"DANE \(RFC 7672\) refused the server: TLS certificate of \S+ not trusted: "
+                  r"([^;]*)", out)
+    if m:
+        why = m.group(1).lower()
+        # the same failure in Postfix's words
+        if why.startswith("name mismatch"):
+            why = "hostname mismatch"
+        elif why.startswith("certificate expired"):
+            why = "certificate has expired"
+        return "DANE failed: " + why
+    if re.search(r"^\*      no usable TLSA records:", out, re.M):
+        return "no usable TLSA"
+    if re.search(r"policy: opportunistic TLS \(RFC 7435; DANE not available", out):
+        return "no DANE"
+    return "unknown: " + out
+
+
 def posttls_verdict(out):
     """posttls-finger's verdict for the first MX host it reached (with -L ...,dane)."""
     if "Destination address lookup failed" in out:
@@ -703,6 +738,46 @@ class PosttlsFinger(unittest.TestCase):
             port = E.old.port if domain.startswith("exp") else E.tls.port
             out = self.finger(domain, port=port)
             got = (posttls_verdict(out), ours(domain, port))
+            if got != (want, want):
+                wrong.append("%s: want %r, posttls-finger %r, smtpsh %r\n%s"
+                             % (domain, want, got[0], got[1], out))
+        self.assertEqual(wrong, [])
+
+    def test_smtpsh_binary_same_mx_order(self):
+        # the binary tries the hosts in the order posttls-finger does (none answers)
+        out = self.finger("ordered.example.net", "-a", "ipv4")
+        theirs = []
+        for h in re.findall(r"Failed to establish session to \S+ via (\S+):", out):
+            if not theirs or theirs[-1] != h:
+                theirs.append(h)
+        # -4 as posttls-finger's "-a ipv4": mx-c's ::1 is not tried
+        mine = re.findall(r"^\*  trying MX \d of 4: (\S+) ",
+                          smtpsh_mx("ordered.example.net", E.tls.port, "-4"), re.M)
+        group = lambda hs: [frozenset(hs[:2])] + hs[2:]
+        self.assertEqual(len(mine), 4, mine)
+        self.assertEqual(group(theirs), group(mine), out)
+
+    def test_smtpsh_binary_same_dane_verdicts(self):
+        cases = {
+            "dane3.example.net": "DANE match 3 1 1",
+            "dane2.example.net": "DANE match 2 0 1",
+            "danebad.example.net": "DANE failed: no matching dane tlsa records",
+            "danename.example.net": "DANE failed: hostname mismatch",
+            "unusable.example.net": "no usable TLSA",
+            "secure.example.net": "DANE match 3 1 1",
+            "insecure.example.net": "no DANE",
+            "hosted.example.net": "DANE match 3 1 1",
+            "bogus.example.net": "lookup failed",
+            "nullmx.example.net": "null MX",
+            "daneee.example.net": "DANE match 3 1 1",
+            "expee.example.net": "DANE match 3 1 1",
+            "expta.example.net": "DANE failed: certificate has expired",
+        }
+        wrong = []
+        for domain, want in cases.items():
+            port = E.old.port if domain.startswith("exp") else E.tls.port
+            out = self.finger(domain, port=port)
+            got = (posttls_verdict(out), smtpsh_verdict(domain, port))
             if got != (want, want):
                 wrong.append("%s: want %r, posttls-finger %r, smtpsh %r\n%s"
                              % (domain, want, got[0], got[1], out))

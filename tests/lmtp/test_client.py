@@ -109,6 +109,26 @@ class Dovecot(unittest.TestCase):
         out = self.deliver([LAB.lmtp_socket])
         self.assertIn("*  connected to UNIX socket %s (LMTP)" % LAB.lmtp_socket, out)
 
+    def test_socket_named_as_a_socket_and_lhlo_as_lhlo(self):
+        """on a UNIX socket, \\status, \\tls and the recorded header name the socket, not a
+        port (there is none); before LHLO, \\caps and \\status ask for LHLO, not EHLO"""
+        rec = os.path.join(LAB.dir, "socket-header.txt")
+        script = "\\caps\n\\status\n\\tls\nLHLO client.test\nQUIT\n\\status\n"
+        rc, out, err = run(["--lmtp", "--record", rec, LAB.lmtp_socket], script)
+        self.assertEqual(rc, 0, out + err)
+        self.assertIn("no capabilities known: send LHLO", out)
+        self.assertIn("none known (send LHLO)", out)
+        self.assertNotIn("send EHLO", out)
+        self.assertRegex(out, r"peer:\s+UNIX socket %s \(LMTP\)" % re.escape(LAB.lmtp_socket))
+        self.assertIn("plaintext: nothing protects this session to UNIX socket %s\n"
+                      % LAB.lmtp_socket, out)
+        self.assertRegex(out, r"not connected \(was UNIX socket %s\)" % re.escape(LAB.lmtp_socket))
+        self.assertNotRegex(out, r"port 25\b")
+        with open(rec) as f:
+            header = f.read().split("\n\n")[0]
+        self.assertIn("host: %s\ntls: none\nprotocol: lmtp" % LAB.lmtp_socket, header)
+        self.assertNotIn("port:", header)
+
     def test_relative_socket_path(self):
         """./path is a socket path too (relative to the current folder)"""
         rc, out, err = run(["--lmtp", "./" + os.path.relpath(LAB.lmtp_socket)],

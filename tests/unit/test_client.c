@@ -1053,6 +1053,7 @@ static void test_xclient(void)
 	is_str(trace.data, "ready -> greeted\n", "traced");
 	ok(!c.caps.known && !caps_has(&c.caps, "XCLIENT"), "the capabilities are forgotten");
 	ok(has_event("I XCLIENT accepted"), "said as a local event");
+	ok(has_event("EHLO comes next"), "naming the hello verb of SMTP");
 	is_int(exchange("EHLO spike.example", "250-mx\r\n250 PIPELINING\r\n"), CLIENT_REPLY,
 	       "EHLO after the new greeting");
 	is_int(c.phase, PHASE_READY, "ready again");
@@ -1060,6 +1061,16 @@ static void test_xclient(void)
 	       "a refused XCLIENT is a reply");
 	is_int(c.phase, PHASE_READY, "and changes nothing");
 	ok(caps_has(&c.caps, "PIPELINING"), "the capabilities stay");
+
+	/* LMTP (Postfix's lmtp client can XCLIENT too): the new greeting asks for LHLO. */
+	greeted();
+	client_set_lmtp(&c, true);
+	exchange("LHLO me", "250-mx\r\n250 XCLIENT ADDR\r\n");
+	buf_reset(&events);
+	is_int(exchange("XCLIENT ADDR=192.0.2.1", "220 mx.example LMTP\r\n"), CLIENT_NEW_GREETING,
+	       "LMTP: a new greeting too");
+	ok(has_event("LHLO comes next") && !has_event("EHLO"), "naming LHLO, not EHLO");
+	client_set_lmtp(&c, false);
 }
 
 /* --- raw bytes: out of step, and back ------------------------------------------------------ */

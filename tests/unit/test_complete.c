@@ -62,12 +62,16 @@ int main(void)
 	is_str(cands("\\connect "), "localhost", "\\connect: a host");
 	is_str(cands("\\connect --s"), "--starttls --smtp --sni", "\\connect: an option");
 	is_str(cands("\\connect h "),
-	       "--tls --starttls --plain --lmtp --smtp --sni --tls-min --tls-max --ciphers "
-	       "--ciphersuites --groups --no-sni --cert --key --key-password-command",
+	       "--tls --starttls --plain --lmtp --smtp --ocsp --mx --sni --tls-min --tls-max "
+	       "--ciphers --ciphersuites --groups --no-sni --cert --key --key-password-command",
 	       "\\connect HOST: the options, the TLS controls among them");
 	is_str(cands("\\connect h --tls-m"), "--tls-min --tls-max",
 	       "\\connect: the TLS controls complete");
 	is_str(cands("\\connect h 25 --p"), "--plain", "\\connect HOST PORT: an option");
+	is_str(cands("\\reconnect "), "--resume", "\\reconnect: --resume");
+	is_str(cands("\\tls "), "save", "\\tls: save");
+	is_str(cands("\\tls s"), "save", "\\tls s");
+	is_str(cands("\\tls save x "), "", "\\tls save DIR: nothing more");
 	is_str(cands("\\set "), "explain timing show-raw reveal-secrets", "\\set: the settings");
 	is_str(cands("\\set t"), "timing", "\\set t");
 	is_str(cands("\\set timing "), "on off", "\\set NAME: on or off");

@@ -78,7 +78,10 @@ static void test_parse_ok(void)
 			   "cafile = ~/lab/ca.pem\n"
 			   "ehlo = client.example\n"
 			   "timeout = 2.5\n"
+			   "ocsp = yes\n"
 			   "note = the lab = Postfix\n"
+			   "resolver = 127.0.0.1@5353\n"
+			   "trust-anchor = ~/lab/trust anchor.key\n"
 			   "tls-min = 1.0\n"
 			   "ciphers = HIGH:!aNULL\n"
 			   "cert = /lab/client.pem\n"
@@ -118,12 +121,16 @@ static void test_parse_ok(void)
 		ok(!lab->key && !lab->tls_max, "the TLS controls not given stay NULL");
 		is_str(lab->ehlo, "client.example", "ehlo");
 		is_int(lab->timeout_ms, 2500, "timeout in ms");
+		ok(lab->ocsp, "ocsp = yes");
 		is_str(lab->note, "the lab = Postfix", "note keeps a second '='");
+		is_str(lab->resolver, "127.0.0.1@5353", "resolver");
+		is_str(lab->trust_anchor, "~/lab/trust anchor.key", "trust-anchor as written");
 	}
 	const struct profile *g = profile_find(&set, "gmail");
 	ok(g && !g->builtin && strcmp(g->host, "smtp.example.test") == 0,
 	   "a profile replaces the preset of its name");
 	ok(g && g->tls == TLS_IMPLICIT, "tls = tls is implicit TLS");
+	ok(g && !g->ocsp, "no ocsp key: not asked");
 	ok(g && strcmp(profile_port(g), "465") == 0, "default port of implicit TLS");
 	const struct profile *pl = profile_find(&set, "plain_one");
 	ok(pl && pl->tls == TLS_NONE, "tls = none");
@@ -164,6 +171,7 @@ static void test_parse_errors(void)
 	    "insecure refused (a footgun)");
 	bad("[a]\nhost = x\npassword = hunter2\n", 3, "password-command", "a password is refused");
 	bad("[a]\nhost = x\ntls = maybe\n", 3, "none, starttls or tls", "bad tls");
+	bad("[a]\nhost = x\nocsp = on\n", 3, "ocsp is yes or no, not 'on'", "bad ocsp");
 	bad("[a]\nhost = x\ntls = STARTTLS\n", 3, "none, starttls or tls", "tls is lower case");
 	bad("[a]\nhost = x\nport = 0\n", 3, "port is a number", "port 0");
 	bad("[a]\nhost = x\nport = 65536\n", 3, "port is a number", "port 65536");
