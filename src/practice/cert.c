@@ -213,6 +213,10 @@ SSL_CTX *practice_tls_context(const char *cafile, const char *certfile, const ch
 		goto out;
 	}
 	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any);
+	/* A server that asks for client certificates must name its sessions' context, or
+	   OpenSSL refuses to resume them ("session id context uninitialized"). */
+	static const unsigned char sid_ctx[] = "smtpsh practice server";
+	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
 out:
 	X509_free(ca);
 	X509_free(cert);
