@@ -202,9 +202,14 @@ SSL_CTX *tls_context_new(const struct tls_options *opt, char *err, size_t errlen
 		SSL_CTX_set_app_data(ctx, (void *)opt->cafile); /* says "--cafile given" */
 		ok = SSL_CTX_load_verify_locations(ctx, opt->cafile, NULL);
 		if (!ok) {
-			unsigned long e = ERR_get_error();
+			/* the first error is the cause; OpenSSL 3 has no reason string for a
+			   system error (errno), which strerror names */
+			unsigned long e = ERR_peek_error();
+			const char *why = !e		       ? "unreadable"
+					  : ERR_SYSTEM_ERROR(e) ? strerror(ERR_GET_REASON(e))
+								: ERR_reason_error_string(e);
 			snprintf(err, errlen, "cannot load CA file %s: %s", opt->cafile,
-				 e ? ERR_reason_error_string(e) : "unreadable");
+				 why ? why : "no PEM certificate in it");
 		}
 	} else {
 		ok = SSL_CTX_set_default_verify_paths(ctx);

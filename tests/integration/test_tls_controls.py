@@ -242,6 +242,19 @@ class TlsControls(unittest.TestCase):
             self.assertTrue(lines[0].startswith("smtpsh: " + words), r.describe())
             self.assertEqual(r.stdout, "")
 
+    def test_unreadable_cafile_named(self):
+        """a --cafile that cannot be read: the reason in words (errno), not OpenSSL's silence"""
+        r = smtpsh(["--tls", "--cafile", "/nonexistent/ca.pem", "127.0.0.1", PORTS["tls12"]],
+                   script(["QUIT"]))
+        self.assertExit(r, 4)
+        self.assertIn("!  error: cannot load CA file /nonexistent/ca.pem: No such file or "
+                      "directory", r.stderr, r.describe())
+        r = smtpsh(["--tls", "--cafile", FILES["key"], "127.0.0.1", PORTS["tls12"]],
+                   script(["QUIT"]))
+        self.assertExit(r, 4)
+        self.assertIn("!  error: cannot load CA file %s: " % FILES["key"], r.stderr)
+        self.assertNotIn("(null)", r.stderr, r.describe())
+
     # --- SNI ------------------------------------------------------------------------------
     def test_sni_picks_the_certificate(self):
         """--sni NAME gets (and checks) NAME's certificate; --no-sni and no match get the
