@@ -185,6 +185,11 @@ void tls_failure_words(const struct tls_failure *f, const struct tls_controls *t
 	int hi = t->max_version ? t->max_version : TLS1_3_VERSION;
 	const char *lo_s = tls_version_name(lo), *hi_s = tls_version_name(hi);
 	const char *alert = f->alert_text ? f->alert_text : "?";
+	/* OpenSSL 3.0 names no TLS 1.3 alert: SSL_alert_desc_string_long says "unknown" */
+	if (f->alert == TLS13_AD_CERTIFICATE_REQUIRED)
+		alert = "certificate required";
+	else if (f->alert == TLS13_AD_MISSING_EXTENSION)
+		alert = "missing extension";
 	bool lists = t->ciphers || t->ciphersuites || t->groups;
 
 	/* The server chose a version we do not offer (its ServerHello says which). */

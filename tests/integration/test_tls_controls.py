@@ -331,6 +331,26 @@ class TlsControls(unittest.TestCase):
             self.assertEqual(r.stdout, "")
             self.assertNoKeys(r)
 
+    def test_tls13_certificate_required_after_the_handshake(self):
+        """TLS 1.3: a server that requires a client certificate says so after the handshake
+        (RFC 8446 4.4.2.4): the alert in words, with what to try"""
+        port = free_port()
+        srv = subprocess.Popen(["openssl", "s_server", "-quiet", "-accept", "127.0.0.1:%d" % port,
+                                "-cert", LAB.cafile, "-key",
+                                os.path.join(LAB.env["POSTFIX_CONFIG"], "key.pem"),
+                                "-tls1_3", "-Verify", "1", "-CAfile", FILES["ca"]],
+                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+        try:
+            wait_port(port)
+            r = smtpsh(["--tls", "--cafile", LAB.cafile, "127.0.0.1", port],
+                       script(["EHLO me", "QUIT"]))
+        finally:
+            srv.kill()
+            srv.wait()
+        self.assertIn("the server wants a client certificate (alert \"certificate required\"): "
+                      "give one with --cert FILE --key FILE", r.stderr, r.describe())
+
     def test_key_not_matching_certificate(self):
         """a key that is not the certificate's: said before connecting"""
         r = self.rcpt_remote("--cert", FILES["cert"], "--key", FILES["other_key"])

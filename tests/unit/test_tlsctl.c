@@ -140,6 +140,9 @@ static void test_words(void)
 	       "the server wants a client certificate (alert \"certificate required\"): give one "
 	       "with --cert FILE --key FILE",
 	       "certificate_required");
+	f = (struct tls_failure){.alert = TLS13_AD_CERTIFICATE_REQUIRED, .alert_text = "unknown"};
+	ok(strstr(words(f, none), "(alert \"certificate required\")") != NULL,
+	   "TLS 1.3's alert named where OpenSSL 3.0 says \"unknown\"");
 	f = (struct tls_failure){.alert = SSL_AD_UNKNOWN_CA, .alert_text = "unknown CA"};
 	ok(strstr(words(f, (struct tls_controls){.cert = "c.pem"}),
 		  "the server refused our client certificate (alert \"unknown CA\")") != NULL,
