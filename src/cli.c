@@ -197,6 +197,7 @@ void cli_usage(FILE *f)
 	      "                        the password\n"
 	      "      --oauth-token-command CMD\n"
 	      "                        the same for the OAuth2 bearer token of XOAUTH2\n"
+	      "                        and OAUTHBEARER\n"
 	      "  Without them: SMTPSH_PASSWORD / SMTPSH_OAUTH_TOKEN (other processes of the\n"
 	      "  same user can read the environment: prefer a command), then ~/.netrc (mode\n"
 	      "  600), then a question on the terminal (the password is not echoed).\n"
@@ -221,8 +222,9 @@ void cli_usage(FILE *f)
 	      "      --notify WHEN     DSN (RFC 3461): NEVER, or SUCCESS,FAILURE,DELAY\n"
 	      "      --ret FULL|HDRS   DSN: what a bounce returns of the message\n"
 	      "      --envid ID        DSN: the envelope identifier bounces quote\n"
-	      "      --auth MECH       log in first: PLAIN, LOGIN, CRAM-MD5, XOAUTH2, or\n"
-	      "                        auto (the best one the server offers)\n"
+	      "      --auth MECH       log in first: PLAIN, LOGIN, CRAM-MD5, XOAUTH2,\n"
+	      "                        OAUTHBEARER, or auto (the best one the server\n"
+	      "                        offers)\n"
 	      "      --user USER       the user for --auth (default: the profile's, then\n"
 	      "                        ~/.netrc, else asked)\n"
 	      "  In the shell, \\send takes the same message options.\n"
@@ -600,7 +602,7 @@ static const char *send_conflict(const struct cli_options *c, char *buf, size_t 
 	if (!m->from || m->nto + m->ncc + m->nbcc == 0)
 		return "--send needs --from ADDRESS and --to ADDRESS (or --cc, --bcc)";
 	if (c->auth && strcasecmp(c->auth, "auto") != 0 && sasl_mech_parse(c->auth, &mech) < 0)
-		return "--auth takes PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or auto";
+		return "--auth takes PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER or auto";
 	return NULL;
 }
 

@@ -85,6 +85,10 @@ bool authview_user(const char *mech, unsigned nth, const char *resp, size_t len,
 			found = un > 0;
 		}
 		break;
+	case SASL_OAUTHBEARER:
+		/* "n,a=" user "," ^A ...: the GS2 header's authzid (RFC 7628 3.1) */
+		found = sasl_oauthbearer_user(p, n, out, outlen);
+		break;
 	case SASL_MECH_COUNT:
 		break;
 	}
@@ -137,6 +141,11 @@ int authview_respond(const char *mech, unsigned nth, const char *challenge, size
 	case SASL_XOAUTH2:
 		if (nth == 1)
 			r = sasl_xoauth2_response(user, pass, out, &why);
+		break;
+	case SASL_OAUTHBEARER:
+		/* A replay does not know the original host= and port=: left out (optional) */
+		if (nth == 1)
+			r = sasl_oauthbearer_response(user, NULL, 0, pass, out, &why);
 		break;
 	case SASL_MECH_COUNT:
 		break;

@@ -654,7 +654,8 @@ const struct meta_command meta_commands[] = {
     {.name = "auth",
      .run = auth_cmd,
      .args = "[MECH] [USER]",
-     .help = "log in: the whole AUTH exchange (PLAIN, LOGIN, CRAM-MD5, XOAUTH2), every step "
+     .help = "log in: the whole AUTH exchange (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER), "
+	     "every step "
 	     "shown; the password from --password-command, SMTPSH_PASSWORD, ~/.netrc or a "
 	     "prompt without echo",
      .complete = auth_complete},
