@@ -257,6 +257,7 @@ static int run(const struct cli *c, struct startup *st)
 		sp.default_user = prof->user;
 		sp.default_mech = prof->auth;
 		sp.password_command = prof->password_command;
+		sp.oauth_profile = prof;
 	}
 	if (cli->password_command)
 		sp.password_command = cli->password_command;

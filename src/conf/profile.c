@@ -26,21 +26,31 @@ struct key {
 #define FIELD(f) offsetof(struct profile, f)
 
 static const struct key keys[] = {
-	{"host", KEY_WORD, FIELD(host)},
-	{"port", KEY_PORT, FIELD(port)},
-	{"tls", KEY_TLS, 0},
-	{"user", KEY_TEXT, FIELD(user)},
-	{"auth", KEY_MECH, FIELD(auth)},
-	{"password-command", KEY_TEXT, FIELD(password_command)},
-	{"cafile", KEY_TEXT, FIELD(cafile)},
-	{"ehlo", KEY_WORD, FIELD(ehlo)},
-	{"timeout", KEY_TIMEOUT, 0},
-	{"ocsp", KEY_YESNO, FIELD(ocsp)},
-	{"note", KEY_TEXT, FIELD(note)},
-	{"resolver", KEY_WORD, FIELD(resolver)},
-	{"trust-anchor", KEY_TEXT, FIELD(trust_anchor)},
+    {"host", KEY_WORD, FIELD(host)},
+    {"port", KEY_PORT, FIELD(port)},
+    {"tls", KEY_TLS, 0},
+    {"user", KEY_TEXT, FIELD(user)},
+    {"auth", KEY_MECH, FIELD(auth)},
+    {"password-command", KEY_TEXT, FIELD(password_command)},
+    {"cafile", KEY_TEXT, FIELD(cafile)},
+    {"ehlo", KEY_WORD, FIELD(ehlo)},
+    {"timeout", KEY_TIMEOUT, 0},
+    {"ocsp", KEY_YESNO, FIELD(ocsp)},
+    {"note", KEY_TEXT, FIELD(note)},
+    {"resolver", KEY_WORD, FIELD(resolver)},
+    {"trust-anchor", KEY_TEXT, FIELD(trust_anchor)},
+    {"oauth-client-id", KEY_WORD, FIELD(oauth_client_id)},
+    {"oauth-tenant", KEY_WORD, FIELD(oauth_tenant)},
+    {"oauth-scope", KEY_TEXT, FIELD(oauth_scope)},
+    {"oauth-token-url", KEY_WORD, FIELD(oauth_token_url)},
+    {"oauth-authorize-url", KEY_WORD, FIELD(oauth_authorize_url)},
+    {"oauth-device-url", KEY_WORD, FIELD(oauth_device_url)},
+    {"oauth-revoke-url", KEY_WORD, FIELD(oauth_revoke_url)},
+    {"oauth-client-secret-command", KEY_TEXT, FIELD(oauth_client_secret_command)},
+    {"oauth-cafile", KEY_TEXT, FIELD(oauth_cafile)},
 };
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
+_Static_assert(KEY_COUNT <= 32, "struct parser's seen has a bit per key");
 
 struct parser {
 	struct profile_set *set;

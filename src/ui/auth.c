@@ -120,6 +120,10 @@ static bool get_secret(struct shell *sh, struct creds *c, bool token)
 			render_info(sh->render, "%s from %s", what, token ? TOKEN_ENV : PASSWORD_ENV);
 		return c->secret != NULL;
 	}
+	/* the profile's OAuth2 settings: the stored refresh token gets an access token (the
+	   command and the variable above win over it) */
+	if (token && oauth_configured(sh))
+		return oauth_token_for_auth(sh, &c->secret);
 	if (!token) {
 		/* the netrc entry read for the user name, or one for this user */
 		if (c->netrc_read && c->netrc.login && strcmp(c->netrc.login, c->user) != 0) {
@@ -281,7 +285,8 @@ static bool pick_mech(struct shell *sh, const char *name, enum sasl_mech *mech)
 			    session_hello_verb(sh->session));
 		return false;
 	}
-	bool have_token = sh->token_command || (getenv(TOKEN_ENV) && *getenv(TOKEN_ENV));
+	bool have_token =
+	    sh->token_command || (getenv(TOKEN_ENV) && *getenv(TOKEN_ENV)) || oauth_configured(sh);
 	bool verified = session_tls_verified(sh->session);
 	if (sasl_choose(adv, verified, have_token, mech) < 0) {
 		const struct smtp_cap *a = caps_find(caps, "AUTH");

@@ -659,6 +659,11 @@ const struct meta_command meta_commands[] = {
 	     "shown; the password from --password-command, SMTPSH_PASSWORD, ~/.netrc or a "
 	     "prompt without echo",
      .complete = auth_complete},
+    {.name = "oauth",
+     .run = oauth_cmd,
+     .args = "status|logout",
+     .help = "OAuth2 of the profile: status (account, scope, when stored, the access token's "
+	     "expiry; never a token), logout (revoke where offered, delete the stored token)"},
     {.name = "b64",
      .run = auth_cmd_b64,
      .args = "TEXT",

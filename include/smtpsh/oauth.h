@@ -1,0 +1,89 @@
+/*
+ * OAuth2 for SMTP: what smtpsh says to a provider's token endpoint (RFC 6749) and how it
+ * reads the answers. The parsers are pure (json-c, bounded, fuzzed: tests/fuzz/fuzz_oauthjson.c);
+ * the requests go over https.c (verified TLS, no redirects, bounded bodies). Nothing prints;
+ * tokens never reach an error message.
+ */
+#ifndef SMTPSH_OAUTH_H
+#define SMTPSH_OAUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "smtpsh/buf.h"
+#include "smtpsh/dns.h"
+
+/* A token endpoint's answer is small; a larger body is refused. */
+#define OAUTH_BODY_MAX 65536
+
+/* What the token endpoint answered (RFC 6749 5.1 success, 5.2 error). Strings are owned:
+   oauth_token_free wipes the tokens. */
+struct oauth_token {
+	char *access_token;  /* secret */
+	char *refresh_token; /* secret; NULL when the provider did not send a new one */
+	char *scope;	     /* NULL when not said (then: the scope asked for) */
+	char *token_type;    /* "Bearer" */
+	long expires_in;     /* seconds, 0 when not said */
+	/* RFC 6749 5.2: "invalid_grant" (a refresh token revoked or expired), "invalid_client"...
+	 */
+	char error[64];
+	char error_description[256]; /* from the provider: escape it before showing it */
+};
+
+void oauth_token_free(struct oauth_token *t);
+
+/*
+ * Reads a token endpoint's JSON answer body[0..len) (HTTP status status) into out. Returns 0
+ * for a success (an access_token of type Bearer), 1 for an OAuth2 error (out->error set), -1
+ * with err for anything else (not JSON, no access_token, not Bearer, a value too long).
+ */
+int oauth_parse_token(const char *body, size_t len, long status, struct oauth_token *out,
+		      struct buf *err);
+
+/*
+ * Appends name=value to a form (application/x-www-form-urlencoded, with '&' before all but
+ * the first pair), value percent-encoded but for the unreserved octets (RFC 3986 2.3).
+ * Returns 0, or -1 when memory ran out. A form holding a secret is wiped by the caller
+ * (buf_free_secret); reserve its size first so that no realloc leaves a copy behind.
+ */
+int oauth_form_add(struct buf *form, const char *name, const char *value);
+
+/* Where an endpoint is: https://HOST[:PORT]/PATH split (the scheme must be https). */
+struct oauth_url {
+	char host[256];
+	unsigned port; /* 443 when not given */
+	char path[1024];
+};
+
+/* Splits url into out. Returns 0, or -1 with err (not https, no host, too long). */
+int oauth_url_parse(const char *url, struct oauth_url *out, struct buf *err);
+
+/* What a request needs besides its grant. */
+struct oauth_client {
+	const char *token_url;
+	const char *client_id;
+	const char *client_secret; /* NULL for a public client (Microsoft's native apps) */
+	const char *scope;
+	const char *cafile;  /* PEM CAs to trust instead of the system store, or NULL */
+	struct dns_ctx *dns; /* resolves the endpoint's host (NULL: IP addresses only) */
+	int timeout_ms;
+};
+
+/*
+ * The refresh grant (RFC 6749 6): POSTs grant_type=refresh_token to the token endpoint.
+ * Returns 0 with out filled (out->refresh_token set when the provider rotated it: store it),
+ * 1 with out->error set when the provider refused (invalid_grant: log in again), -1 with err
+ * when the request failed (network, TLS, HTTP status without an OAuth2 error, bad JSON).
+ */
+int oauth_refresh(const struct oauth_client *c, const char *refresh_token, struct oauth_token *out,
+		  struct buf *err);
+
+/*
+ * Token revocation (RFC 7009): POSTs token=refresh_token&token_type_hint=refresh_token to
+ * revoke_url. Returns 0 when the provider answered 200 (RFC 7009 2.2: also for a token it
+ * did not know), -1 with err otherwise.
+ */
+int oauth_revoke(const struct oauth_client *c, const char *revoke_url, const char *refresh_token,
+		 struct buf *err);
+
+#endif

@@ -1,0 +1,225 @@
+#!/usr/bin/python3
+"""OAuth2 against a mock identity provider (tests/lib/mockidp.py: HTTPS on loopback with a CA
+made here) and a scripted SMTP server: the stored refresh token gets an access token that
+\\auth XOAUTH2 / OAUTHBEARER send; the rotated refresh token is stored (0600, in a 0700
+directory); an access token with less than a minute left is refreshed, one with more is used
+from memory; a revoked refresh token asks to log in again and sends nothing; the command and
+the variable win over the store; \\oauth status and logout (revocation, RFC 7009). No token
+the provider issued appears on the screen or in the transcript.
+
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/integration/test_oauth.py [NAME...]
+"""
+
+import base64
+import json
+import os
+import stat
+import sys
+
+sys.dont_write_bytecode = True
+from harness import SmtpshTestCase
+from mockidp import MockIdP
+from smtpshtest import run_smtpsh, tap_main
+
+USER = "alice@example.test"
+GREET = "send 220 scripted.test ESMTP\\r\\n\nexpect EHLO .*\n"
+CAPS = "send 250-scripted.test\\r\\n250 AUTH XOAUTH2 OAUTHBEARER\\r\\n\n"
+QUIT = "expect QUIT\nsend 221 bye\\r\\n\n"
+
+
+def xoauth2(user, token):
+    return base64.b64encode(("user=%s\x01auth=Bearer %s\x01\x01" % (user, token)).encode())
+
+
+class OAuth(SmtpshTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.idp = MockIdP(self.tmp)
+        self.store = os.path.join(self.tmp, ".local", "state", "smtpsh", "oauth")
+
+    def tearDown(self):
+        self.idp.stop()
+        super().tearDown()
+
+    def write_profile(self, port, **extra):
+        conf = os.path.join(self.tmp, ".config", "smtpsh")
+        os.makedirs(conf, exist_ok=True)
+        keys = {
+            "host": "127.0.0.1", "port": str(port), "tls": "none", "user": USER,
+            "oauth-client-id": "smtpsh-test", "oauth-tenant": "contoso",
+            "oauth-scope": "smtp offline_access",
+            "oauth-token-url": self.idp.url("/{tenant}/oauth2/v2.0/token"),
+            "oauth-revoke-url": self.idp.url("/revoke"),
+            "oauth-cafile": self.idp.cafile,
+        }
+        keys.update(extra)
+        with open(os.path.join(conf, "profiles"), "w") as f:
+            f.write("[mock]\n" + "".join("%s = %s\n" % kv for kv in keys.items()))
+
+    def store_token(self, rt, mode=0o600):
+        os.makedirs(self.store, mode=0o700, exist_ok=True)
+        path = os.path.join(self.store, "mock.json")
+        with open(path, "w") as f:
+            json.dump({"account": USER, "scope": "smtp", "stored": 1765000000,
+                       "refresh_token": rt}, f)
+        os.chmod(path, mode)
+        return path
+
+    def stored(self):
+        with open(os.path.join(self.store, "mock.json")) as f:
+            return json.load(f)
+
+    def run_mock(self, script, stdin, env=None):
+        srv = self.server(script, text=True)
+        self.write_profile(srv.port)
+        self.rec = os.path.join(self.tmp, "session.smtpsh")
+        e = {"SMTPSH_OAUTH_TOKEN": ""}
+        e.update(env or {})
+        r = run_smtpsh(["--timeout", "10", "--record", self.rec, "mock"], stdin=stdin.encode(),
+                       timeout=40, env=e, home=self.tmp, cwd=self.tmp)
+        self.assert_no_crash(r)
+        return srv, r
+
+    def assert_no_token_shown(self, r):
+        """No token the provider issued on the screen or in the transcript."""
+        with open(self.rec, errors="replace") as f:
+            transcript = f.read()
+        for t in self.idp.issued:
+            self.assertNotIn(t, r.out() + r.err(), "a token on the screen")
+            self.assertNotIn(t, transcript, "a token in the transcript")
+            self.assertNotIn(base64.b64encode(t.encode()).decode()[:16], transcript)
+        self.assertIn("AUTH", transcript)
+
+    def refreshes(self):
+        return [f for p, f in self.idp.requests if p.endswith("/token")]
+
+    def test_refresh_rotate_and_send(self):
+        """the stored refresh token gets an access token; XOAUTH2 sends it; the rotated
+        refresh token is stored 0600 in a 0700 directory"""
+        rt = self.idp.grant(USER)
+        self.store_token(rt)
+        script = (GREET + CAPS + "expect AUTH XOAUTH2 [A-Za-z0-9+/=]+\n"
+                  + "send 235 2.7.0 Accepted\\r\\n\n" + QUIT)
+        srv, r = self.run_mock(script, "EHLO c\n\\auth XOAUTH2\nQUIT\n")
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        (form,) = self.refreshes()
+        self.assertEqual(form["grant_type"], "refresh_token")
+        self.assertEqual(form["refresh_token"], rt)
+        self.assertEqual(form["client_id"], "smtpsh-test")
+        self.assertEqual(form["scope"], "smtp offline_access")
+        self.assertEqual(self.idp.requests[0][0], "/contoso/oauth2/v2.0/token",
+                         "{tenant} replaced")
+        (at,) = self.idp.access
+        self.assertIn(b"AUTH XOAUTH2 " + xoauth2(USER, at) + b"\r\n", srv.record())
+        new_rt = self.stored()["refresh_token"]
+        self.assertNotEqual(new_rt, rt, "the rotated token stored")
+        self.assertIn(new_rt, self.idp.refresh)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.store, "mock.json")).st_mode),
+                         0o600)
+        self.assertEqual(stat.S_IMODE(os.stat(self.store).st_mode), 0o700)
+        self.assertIn("*  OAuth2: new access token for %s (expires in 3600 s; scope smtp)"
+                      % USER, r.out())
+        self.assert_line(r, "-> AUTH XOAUTH2 <redacted>")
+        self.assert_no_token_shown(r)
+
+    def test_oauthbearer_and_auto(self):
+        """\\auth without MECH picks a token mechanism when the profile has OAuth2 settings;
+        OAUTHBEARER carries the same access token"""
+        self.store_token(self.idp.grant(USER))
+        script = (GREET + CAPS + "expect AUTH OAUTHBEARER [A-Za-z0-9+/=]+\n"
+                  + "send 235 2.7.0 Accepted\\r\\n\n"
+                  + "expect AUTH XOAUTH2 [A-Za-z0-9+/=]+\nsend 235 ok\\r\\n\n" + QUIT)
+        srv, r = self.run_mock(script, "EHLO c\n\\auth OAUTHBEARER\n\\auth\nQUIT\n")
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        (at,) = self.idp.access
+        ob = base64.b64encode(("n,a=%s,\x01host=127.0.0.1\x01port=%d\x01auth=Bearer %s\x01\x01"
+                               % (USER, srv.port, at)).encode())
+        self.assertIn(b"AUTH OAUTHBEARER " + ob + b"\r\n", srv.record())
+        self.assertIn("mechanism XOAUTH2 (a token source was given)", r.out())
+        self.assertEqual(len(self.refreshes()), 1, "the second \\auth used the token in memory")
+        self.assertIn("OAuth2: the access token in memory", r.out())
+        self.assert_no_token_shown(r)
+
+    def test_refresh_before_expiry(self):
+        """an access token with less than a minute left is refreshed before it is used"""
+        self.idp.expires_in = 30
+        self.store_token(self.idp.grant(USER))
+        script = (GREET + CAPS
+                  + "expect AUTH XOAUTH2 [A-Za-z0-9+/=]+\nsend 235 ok\\r\\n\n" * 2 + QUIT)
+        srv, r = self.run_mock(script, "EHLO c\n\\auth XOAUTH2\n\\auth XOAUTH2\nQUIT\n")
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        self.assertEqual(len(self.refreshes()), 2, "refreshed twice")
+        first, second = self.refreshes()
+        self.assertEqual(second["refresh_token"], self.idp.issued[2],
+                         "the second refresh used the rotated token")
+        ats = [t for t in self.idp.issued if t.startswith("at-")]
+        rec = srv.record()
+        self.assertIn(xoauth2(USER, ats[0]), rec)
+        self.assertIn(xoauth2(USER, ats[1]), rec)
+        self.assert_no_token_shown(r)
+
+    def test_revoked_asks_to_log_in_again(self):
+        """a revoked refresh token: the provider's invalid_grant shown (escaped), 'log in
+        again', and no AUTH is sent"""
+        rt = self.idp.grant(USER)
+        self.idp.refresh.pop(rt)
+        self.idp.revoked.add(rt)
+        self.store_token(rt)
+        srv, r = self.run_mock(GREET + CAPS + "wait-close\n", "EHLO c\n\\auth XOAUTH2\nQUIT\n")
+        self.assert_server_ok(srv, r)
+        self.assert_exit(r, 2)  # a batch stops at a local error
+        self.assertIn("the provider refused the stored refresh token (invalid_grant: "
+                      "AADSTS70008: the refresh token was revoked\\x1b[31m): it was revoked "
+                      "or has expired; log in again", r.err())
+        self.assertNotIn("\x1b", r.out() + r.err())
+        self.assertNotIn(b"AUTH", srv.record())
+        self.assertEqual(self.stored()["refresh_token"], rt, "the store is left alone")
+
+    def test_command_and_variable_win(self):
+        """SMTPSH_OAUTH_TOKEN wins over the store: the provider is not asked"""
+        self.store_token(self.idp.grant(USER))
+        script = (GREET + CAPS + "expect AUTH XOAUTH2 %s\nsend 235 ok\\r\\n\n"
+                  % xoauth2(USER, "from-env").decode().replace("+", "\\+") + QUIT)
+        srv, r = self.run_mock(script, "EHLO c\n\\auth XOAUTH2\nQUIT\n",
+                               env={"SMTPSH_OAUTH_TOKEN": "from-env"})
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        self.assertEqual(self.idp.requests, [])
+
+    def test_wide_token_file_refused(self):
+        """a token file others may read is refused (chmod 600), nothing sent"""
+        self.store_token(self.idp.grant(USER), mode=0o644)
+        srv, r = self.run_mock(GREET + CAPS + "wait-close\n", "EHLO c\n\\auth XOAUTH2\nQUIT\n")
+        self.assert_server_ok(srv, r)
+        self.assert_exit(r, 2)
+        self.assertNotIn(b"AUTH", srv.record())
+        self.assertIn("group or others may read it (mode 0644): chmod 600", r.err())
+        self.assertEqual(self.idp.requests, [])
+
+    def test_status_and_logout(self):
+        """\\oauth status: account, scope, when; never a token. \\oauth logout revokes the
+        grant (RFC 7009) and deletes the file"""
+        rt = self.idp.grant(USER)
+        self.store_token(rt)
+        srv, r = self.run_mock("send 220 scripted.test ESMTP\\r\\n\n" + QUIT,
+                               "\\oauth status\n\\oauth logout\n\\oauth status\nQUIT\n")
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        self.assertIn("*  OAuth2 mock: account %s; scope smtp; refresh token stored "
+                      "2025-12-06 05:46:40 UTC" % USER, r.out())
+        self.assertIn("*  OAuth2 mock: no access token in memory", r.out())
+        self.assertEqual(self.idp.requests, [("/revoke", {
+            "token": rt, "token_type_hint": "refresh_token", "client_id": "smtpsh-test"})])
+        self.assertIn("the grant was revoked at " + self.idp.url("/revoke"), r.out())
+        self.assertIn("the stored refresh token was deleted", r.out())
+        self.assertIn("*  OAuth2 mock: no refresh token stored", r.out())
+        self.assertFalse(os.path.exists(os.path.join(self.store, "mock.json")))
+        self.assertNotIn(rt, r.out() + r.err())
+
+
+if __name__ == "__main__":
+    tap_main()

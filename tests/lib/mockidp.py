@@ -1,0 +1,113 @@
+"""A mock OAuth2 identity provider for the tests: HTTPS on 127.0.0.1 (a certificate made by
+the test, its own CA), in a thread of the test process. It speaks the parts of RFC 6749 and
+RFC 7009 smtpsh uses: the refresh grant (refresh tokens rotate on every use, as Microsoft's
+do; a revoked or unknown one gets 400 invalid_grant) and revocation. Every token it issues is
+recorded, so that a test can search smtpsh's screen, transcripts and history for them.
+
+    idp = MockIdP(tmpdir, client_id="smtpsh-test")
+    rt = idp.grant("alice@example.test")     # a refresh token, as a login would leave one
+    ... idp.url("/token") ... idp.cafile ...
+    idp.requests  # [(path, {form})]
+    idp.issued    # every token handed out
+    idp.stop()
+"""
+
+import json
+import secrets
+import ssl
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from smtpshtest import make_cert
+
+
+class MockIdP:
+
+    def __init__(self, directory, client_id="smtpsh-test", expires_in=3600, scope="smtp"):
+        self.client_id = client_id
+        self.expires_in = expires_in
+        self.scope = scope
+        self.refresh = {}      # refresh token -> account
+        self.access = {}       # access token -> account
+        self.revoked = set()
+        self.issued = []
+        self.requests = []
+        self.lock = threading.Lock()
+        self.cafile, key = make_cert(directory, subject="/CN=mock idp", name="idp",
+                                     san="IP:127.0.0.1")
+        idp = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def reply(self, status, obj):
+                body = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length", "0"))
+                form = dict(urllib.parse.parse_qsl(self.rfile.read(n).decode(),
+                                                   keep_blank_values=True))
+                with idp.lock:
+                    idp.requests.append((self.path, form))
+                    status, obj = idp.handle(self.path, form)
+                self.reply(status, obj)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(self.cafile, key)
+        self.server.socket = ctx.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return "https://127.0.0.1:%d%s" % (self.port, path)
+
+    def new_token(self, kind):
+        t = "%s-%s" % (kind, secrets.token_urlsafe(24))
+        self.issued.append(t)
+        return t
+
+    def grant(self, account):
+        """A refresh token for account, as a finished login leaves it."""
+        with self.lock:
+            rt = self.new_token("rt")
+            self.refresh[rt] = account
+            return rt
+
+    def handle(self, path, form):
+        if path.endswith("/token"):
+            if form.get("client_id") != self.client_id:
+                return 401, {"error": "invalid_client",
+                             "error_description": "unknown client"}
+            if form.get("grant_type") != "refresh_token":
+                return 400, {"error": "unsupported_grant_type"}
+            rt = form.get("refresh_token", "")
+            if rt in self.revoked or rt not in self.refresh:
+                return 400, {"error": "invalid_grant",
+                             "error_description": "AADSTS70008: the refresh token was "
+                                                  "revoked\x1b[31m"}
+            account = self.refresh.pop(rt)
+            self.revoked.add(rt)  # rotation: the old one is dead
+            at, new_rt = self.new_token("at"), self.new_token("rt")
+            self.access[at] = account
+            self.refresh[new_rt] = account
+            return 200, {"token_type": "Bearer", "access_token": at, "refresh_token": new_rt,
+                         "expires_in": self.expires_in, "scope": self.scope}
+        if path.endswith("/revoke"):
+            rt = form.get("token", "")
+            self.refresh.pop(rt, None)
+            self.revoked.add(rt)
+            return 200, {}
+        return 404, {"error": "not_found"}
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
