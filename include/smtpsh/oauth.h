@@ -78,6 +78,38 @@ struct oauth_client {
 int oauth_refresh(const struct oauth_client *c, const char *refresh_token, struct oauth_token *out,
 		  struct buf *err);
 
+/* ---- the device authorization grant (RFC 8628) ------------------------------------------ */
+
+/* The device authorization response (RFC 8628 3.2). Strings owned; oauth_device_free. */
+struct oauth_device {
+	char *device_code;		 /* for the polls: never shown */
+	char *user_code;		 /* what the user types at verification_uri */
+	char *verification_uri;		 /* (Microsoft's v1 said verification_url: taken too) */
+	char *verification_uri_complete; /* the URI with the code in it, or NULL */
+	long expires_in;		 /* seconds the codes live */
+	long interval;			 /* seconds between polls: 5 when not said (3.2) */
+};
+
+void oauth_device_free(struct oauth_device *d);
+
+/* Reads a device authorization response: 0, 1 with tok_err->error set (an OAuth2 error), -1
+   with err (not JSON, a field missing, a URI that is not https). */
+int oauth_parse_device(const char *body, size_t len, long status, struct oauth_device *out,
+		       struct oauth_token *tok_err, struct buf *err);
+
+/* Asks device_url for a device code and a user code (RFC 8628 3.1). Returns as
+   oauth_parse_device. */
+int oauth_device_start(const struct oauth_client *c, const char *device_url,
+		       struct oauth_device *out, struct oauth_token *tok_err, struct buf *err);
+
+/*
+ * One poll of the token endpoint with the device code (RFC 8628 3.4). Returns as
+ * oauth_refresh: 0 with the tokens; 1 with out->error "authorization_pending" (poll again),
+ * "slow_down" (add 5 s to the interval, 3.5), "expired_token", "access_denied"...; -1 with err.
+ */
+int oauth_device_poll(const struct oauth_client *c, const char *device_code,
+		      struct oauth_token *out, struct buf *err);
+
 /*
  * Token revocation (RFC 7009): POSTs token=refresh_token&token_type_hint=refresh_token to
  * revoke_url. Returns 0 when the provider answered 200 (RFC 7009 2.2: also for a token it

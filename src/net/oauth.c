@@ -240,6 +240,109 @@ static int token_request(const struct oauth_client *c, const char *form, struct 
 	return r;
 }
 
+/* ---- the device authorization grant (RFC 8628) ------------------------------------------ */
+
+void oauth_device_free(struct oauth_device *d)
+{
+	free_secret_str(d->device_code);
+	free(d->user_code);
+	free(d->verification_uri);
+	free(d->verification_uri_complete);
+	memset(d, 0, sizeof *d);
+}
+
+static long member_long(struct json_object *obj, const char *key, long dflt, long max)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(obj, key, &v))
+		return dflt;
+	long long e = json_object_is_type(v, json_type_int) ? json_object_get_int64(v)
+		      : json_object_is_type(v, json_type_string)
+			  ? strtoll(json_object_get_string(v), NULL, 10)
+			  : -1;
+	return e >= 0 && e <= max ? (long)e : dflt;
+}
+
+/* Parses body as one flat JSON object (depth 4, strict, nothing after it); NULL if not. */
+static struct json_object *parse_object(const char *body, size_t len)
+{
+	if (len > OAUTH_BODY_MAX)
+		return NULL;
+	struct json_tokener *tok = json_tokener_new_ex(4);
+	if (!tok)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	struct json_object *obj = json_tokener_parse_ex(tok, body, (int)len);
+	size_t end = obj ? json_tokener_get_parse_end(tok) : 0;
+	while (obj && end < len && body[end] && strchr(" \t\r\n", body[end]))
+		end++;
+	json_tokener_free(tok);
+	if (obj && (end != len || !json_object_is_type(obj, json_type_object))) {
+		json_object_put(obj);
+		obj = NULL;
+	}
+	return obj;
+}
+
+int oauth_parse_device(const char *body, size_t len, long status, struct oauth_device *out,
+		       struct oauth_token *tok_err, struct buf *err)
+{
+	memset(out, 0, sizeof *out);
+	memset(tok_err, 0, sizeof *tok_err);
+	struct json_object *obj = parse_object(body, len);
+	int r = -1;
+	if (!obj) {
+		buf_printf(err, "the device endpoint's answer (HTTP %ld) is not a JSON object",
+			   status);
+		return -1;
+	}
+	member_fixed(obj, "error", tok_err->error, sizeof tok_err->error);
+	if (tok_err->error[0]) {
+		member_fixed(obj, "error_description", tok_err->error_description,
+			     sizeof tok_err->error_description);
+		r = 1;
+		goto out;
+	}
+	if (status != 200) {
+		buf_printf(err, "the device endpoint answered HTTP %ld without an OAuth2 error",
+			   status);
+		goto out;
+	}
+	if (member(obj, "device_code", 4096, &out->device_code) < 0 ||
+	    member(obj, "user_code", 64, &out->user_code) < 0 ||
+	    member(obj, "verification_uri", 1024, &out->verification_uri) < 0 ||
+	    member(obj, "verification_uri_complete", 1024, &out->verification_uri_complete) < 0) {
+		buf_puts(err, "the device endpoint's answer has a value that is too long");
+		goto out;
+	}
+	if (!out->verification_uri &&
+	    member(obj, "verification_url", 1024, &out->verification_uri) < 0) {
+		buf_puts(err, "the device endpoint's answer has a value that is too long");
+		goto out;
+	}
+	if (!out->device_code || !*out->device_code || !out->user_code || !*out->user_code ||
+	    !out->verification_uri) {
+		buf_puts(err, "the device endpoint's answer lacks device_code, user_code or "
+			      "verification_uri");
+		goto out;
+	}
+	/* the user is sent there: https only, never a javascript: or file: URI */
+	if (strncasecmp(out->verification_uri, "https://", 8) != 0 ||
+	    (out->verification_uri_complete &&
+	     strncasecmp(out->verification_uri_complete, "https://", 8) != 0)) {
+		buf_puts(err, "the device endpoint's verification URI is not https");
+		goto out;
+	}
+	out->expires_in = member_long(obj, "expires_in", 900, 86400);
+	out->interval = member_long(obj, "interval", 5, 3600);
+	r = 0;
+out:
+	json_object_put(obj);
+	if (r != 0)
+		oauth_device_free(out);
+	return r;
+}
+
 /* POSTs form to url; the answer's status into *status (the body is dropped). */
 static int post(const struct oauth_client *c, const char *url, const char *form, long *status,
 		struct buf *err)
@@ -284,6 +387,75 @@ int oauth_revoke(const struct oauth_client *c, const char *revoke_url, const cha
 			r = 0;
 		else
 			buf_printf(err, "the revocation endpoint answered HTTP %ld", status);
+	}
+	buf_free_secret(&form);
+	return r;
+}
+
+int oauth_device_start(const struct oauth_client *c, const char *device_url,
+		       struct oauth_device *out, struct oauth_token *tok_err, struct buf *err)
+{
+	memset(out, 0, sizeof *out);
+	memset(tok_err, 0, sizeof *tok_err);
+	struct buf form;
+	buf_init(&form);
+	struct oauth_url u;
+	int r = -1;
+	if (oauth_form_add(&form, "client_id", c->client_id) < 0 ||
+	    (c->scope && *c->scope && oauth_form_add(&form, "scope", c->scope) < 0)) {
+		buf_puts(err, "out of memory");
+		goto out;
+	}
+	if (oauth_url_parse(device_url, &u, err) < 0)
+		goto out;
+	struct https_params p = {
+	    .host = u.host,
+	    .port = u.port,
+	    .path = u.path,
+	    .cafile = c->cafile,
+	    .max_bytes = OAUTH_BODY_MAX,
+	    .timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 30000,
+	    .dns = c->dns,
+	    .form = form.data,
+	    .accept_json = true,
+	};
+	struct https_result res;
+	struct buf herr;
+	buf_init(&herr);
+	if (https_get(&p, &res, &herr) < 0) {
+		buf_printf(err, "device endpoint: %s", herr.data ? herr.data : "failed");
+		buf_free(&herr);
+		goto out;
+	}
+	buf_free(&herr);
+	r = oauth_parse_device(res.body.data ? res.body.data : "", res.body.len, res.status, out,
+			       tok_err, err);
+	if (res.body.data)
+		OPENSSL_cleanse(res.body.data, res.body.cap);
+	https_result_free(&res);
+out:
+	buf_free(&form);
+	return r;
+}
+
+int oauth_device_poll(const struct oauth_client *c, const char *device_code,
+		      struct oauth_token *out, struct buf *err)
+{
+	struct buf form;
+	buf_init(&form);
+	size_t need = 160 + 3 * (strlen(device_code) + strlen(c->client_id) +
+				 (c->client_secret ? strlen(c->client_secret) : 0));
+	int r = -1;
+	if (buf_reserve(&form, need) < 0 ||
+	    oauth_form_add(&form, "grant_type", "urn:ietf:params:oauth:grant-type:device_code") <
+		0 ||
+	    oauth_form_add(&form, "device_code", device_code) < 0 ||
+	    oauth_form_add(&form, "client_id", c->client_id) < 0 ||
+	    (c->client_secret && oauth_form_add(&form, "client_secret", c->client_secret) < 0)) {
+		buf_puts(err, "out of memory");
+		memset(out, 0, sizeof *out);
+	} else {
+		r = token_request(c, form.data, out, err);
 	}
 	buf_free_secret(&form);
 	return r;

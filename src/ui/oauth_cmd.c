@@ -27,7 +27,8 @@
    ID). */
 struct oauth_conf {
 	const char *name;
-	const char *client_id, *tenant, *scope, *token_url, *revoke_url, *secret_command, *cafile;
+	const char *client_id, *tenant, *scope, *token_url, *revoke_url, *secret_command, *cafile,
+	    *device_url, *authorize_url;
 };
 
 static const char *pick(const char *own, const char *preset)
@@ -53,6 +54,8 @@ static bool get_conf(const struct shell *sh, struct oauth_conf *c)
 	c->scope = pick(p->oauth_scope, pre ? pre->oauth_scope : NULL);
 	c->token_url = pick(p->oauth_token_url, pre ? pre->oauth_token_url : NULL);
 	c->revoke_url = pick(p->oauth_revoke_url, pre ? pre->oauth_revoke_url : NULL);
+	c->device_url = pick(p->oauth_device_url, pre ? pre->oauth_device_url : NULL);
+	c->authorize_url = pick(p->oauth_authorize_url, pre ? pre->oauth_authorize_url : NULL);
 	c->secret_command = p->oauth_client_secret_command;
 	c->cafile = p->oauth_cafile;
 	return c->client_id && c->token_url;
@@ -358,11 +361,162 @@ static void cmd_logout(struct shell *sh, const struct oauth_conf *c)
 	buf_free(&err);
 }
 
+/* Sleeps ms in steps of 100 ms; false when Ctrl-C came. */
+static bool nap(struct shell *sh, long ms)
+{
+	for (long slept = 0; slept < ms; slept += 100) {
+		if (sh->interrupted && *sh->interrupted)
+			return false;
+		struct timespec ts = {0, 100 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	return !(sh->interrupted && *sh->interrupted);
+}
+
+/* The tokens of a finished login: the refresh token stored (under the lock), the access
+   token kept in memory. */
+static bool keep_tokens(struct shell *sh, const struct oauth_conf *c, struct oauth_token *tok)
+{
+	oauth_forget(sh);
+	sh->oauth_access = tok->access_token;
+	tok->access_token = NULL;
+	sh->oauth_expires = tok->expires_in ? (long long)time(NULL) + tok->expires_in : 0;
+	if (!tok->refresh_token) {
+		render_warning(
+		    sh->render,
+		    "OAuth2 %s: the provider sent no refresh token (is offline_access in "
+		    "the scope?): the access token serves this session only",
+		    c->name);
+		return true;
+	}
+	struct buf err;
+	buf_init(&err);
+	struct oauth_stored t = {
+	    .account = (char *)(sh->default_user ? sh->default_user : ""),
+	    .refresh_token = tok->refresh_token,
+	    .scope = (char *)(tok->scope ? tok->scope
+			      : c->scope ? c->scope
+					 : ""),
+	    .stored = (long long)time(NULL),
+	};
+	struct oauth_store *st = oauth_store_open(NULL, &err);
+	bool ok = st && oauth_store_lock(st, STORE_LOCK_MS, &err) == 0 &&
+		  oauth_store_save(st, c->name, &t, &err) == 0;
+	if (ok)
+		render_info(sh->render, "OAuth2 %s: logged in%s%s; refresh token stored in %s",
+			    c->name, t.account[0] ? " as " : "", t.account, oauth_store_dir(st));
+	else
+		shell_error(sh,
+			    "OAuth2 %s: logged in, but the refresh token could not be stored: %s",
+			    c->name, err.data);
+	oauth_store_close(st);
+	buf_free(&err);
+	return ok;
+}
+
+/* The device authorization grant (RFC 8628): show the code, poll until the user said yes. */
+static void login_device(struct shell *sh, const struct oauth_conf *c)
+{
+	struct buf err, token_url, cafile, device_url;
+	buf_init(&err);
+	buf_init(&token_url);
+	buf_init(&cafile);
+	buf_init(&device_url);
+	struct oauth_device dev = {0};
+	struct oauth_token tok = {0};
+	char *secret = NULL;
+	struct oauth_client cl;
+	if (!make_client(sh, c, &cl, &token_url, &cafile, &secret))
+		goto out;
+	expand_tenant(c->device_url, c->tenant, &device_url);
+	int r = oauth_device_start(&cl, device_url.data, &dev, &tok, &err);
+	if (r != 0) {
+		if (r == 1)
+			shell_error(sh, "OAuth2 %s: the device endpoint refused: %s%s%s", c->name,
+				    tok.error, tok.error_description[0] ? ": " : "",
+				    tok.error_description);
+		else
+			shell_error(sh, "OAuth2 %s: %s", c->name, err.data);
+		goto out;
+	}
+	render_info(sh->render,
+		    "OAuth2 %s: to sign in, open %s and enter the code %s (within %ld s)", c->name,
+		    dev.verification_uri, dev.user_code, dev.expires_in);
+	if (dev.verification_uri_complete)
+		render_info(sh->render, "OAuth2 %s: or open %s", c->name,
+			    dev.verification_uri_complete);
+	long interval = dev.interval;
+	long long deadline = (long long)time(NULL) + dev.expires_in;
+	for (;;) {
+		if (!nap(sh, interval * 1000)) {
+			shell_error(sh, "OAuth2 %s: login interrupted", c->name);
+			goto out;
+		}
+		if ((long long)time(NULL) >= deadline) {
+			shell_error(sh,
+				    "OAuth2 %s: the code expired before the sign-in: \\oauth login "
+				    "again",
+				    c->name);
+			goto out;
+		}
+		oauth_token_free(&tok);
+		buf_reset(&err);
+		r = oauth_device_poll(&cl, dev.device_code, &tok, &err);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			shell_error(sh, "OAuth2 %s: %s", c->name, err.data);
+			goto out;
+		}
+		/* RFC 8628 3.5 */
+		if (strcmp(tok.error, "authorization_pending") == 0)
+			continue;
+		if (strcmp(tok.error, "slow_down") == 0) {
+			interval += 5;
+			render_info(sh->render,
+				    "OAuth2 %s: the provider asks to poll more slowly: "
+				    "every %ld s",
+				    c->name, interval);
+			continue;
+		}
+		const char *what = strcmp(tok.error, "access_denied") == 0
+				       ? "the sign-in was declined"
+				   : strcmp(tok.error, "expired_token") == 0
+				       ? "the code expired before the sign-in: \\oauth login again"
+				       : "the provider refused the login";
+		shell_error(sh, "OAuth2 %s: %s (%s%s%s)", c->name, what, tok.error,
+			    tok.error_description[0] ? ": " : "", tok.error_description);
+		goto out;
+	}
+	keep_tokens(sh, c, &tok);
+out:
+	free_secret(secret);
+	oauth_token_free(&tok);
+	oauth_device_free(&dev);
+	buf_free(&err);
+	buf_free(&token_url);
+	buf_free(&cafile);
+	buf_free(&device_url);
+}
+
+static void cmd_login(struct shell *sh, const struct oauth_conf *c)
+{
+	if (c->device_url) {
+		login_device(sh, c);
+		return;
+	}
+	shell_error(sh,
+		    "OAuth2 %s: the profile has no oauth-device-url; this version logs in with "
+		    "the device flow only (Google does not offer it for the Gmail scope)",
+		    c->name);
+}
+
 void oauth_cmd(struct shell *sh, int argc, char **argv)
 {
 	struct oauth_conf c;
-	if (argc != 2 || (strcmp(argv[1], "status") != 0 && strcmp(argv[1], "logout") != 0)) {
-		shell_error(sh, "usage: \\oauth status|logout");
+	if (argc != 2 || (strcmp(argv[1], "status") != 0 && strcmp(argv[1], "logout") != 0 &&
+			  strcmp(argv[1], "login") != 0)) {
+		shell_error(sh, "usage: \\oauth login|status|logout");
 		return;
 	}
 	if (!get_conf(sh, &c)) {
@@ -377,6 +531,8 @@ void oauth_cmd(struct shell *sh, int argc, char **argv)
 	}
 	if (strcmp(argv[1], "status") == 0)
 		cmd_status(sh, &c);
+	else if (strcmp(argv[1], "login") == 0)
+		cmd_login(sh, &c);
 	else
 		cmd_logout(sh, &c);
 }

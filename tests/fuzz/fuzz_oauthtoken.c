@@ -1,4 +1,5 @@
-/* libFuzzer harness: a token endpoint's answer (hostile network input, RFC 6749 5.1/5.2)
+/* libFuzzer harness: a token endpoint's answer (hostile network input, RFC 6749 5.1/5.2) and a
+   device authorization response (RFC 8628 3.2)
    never crashes, never reads past the length given; a success has a Bearer access token, an
    error a NUL-terminated error code, a refusal nothing left allocated (LeakSanitizer). */
 #include <stdint.h>
@@ -30,6 +31,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == -1 && (!err.len || t.access_token || t.refresh_token))
 		abort();
 	oauth_token_free(&t);
+	/* the device authorization response: a success has https URIs and both codes */
+	struct oauth_device d;
+	buf_reset(&err);
+	r = oauth_parse_device(copy, size, 200, &d, &t, &err);
+	if (r == 0 && (!d.device_code || !d.user_code || !d.verification_uri ||
+		       strncasecmp(d.verification_uri, "https://", 8) != 0 || d.interval < 0))
+		abort();
+	oauth_device_free(&d);
 	buf_free(&err);
 	free(copy);
 	return 0;

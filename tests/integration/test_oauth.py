@@ -51,6 +51,7 @@ class OAuth(SmtpshTestCase):
             "oauth-scope": "smtp offline_access",
             "oauth-token-url": self.idp.url("/{tenant}/oauth2/v2.0/token"),
             "oauth-revoke-url": self.idp.url("/revoke"),
+            "oauth-device-url": self.idp.url("/{tenant}/device"),
             "oauth-cafile": self.idp.cafile,
         }
         keys.update(extra)
@@ -219,6 +220,58 @@ class OAuth(SmtpshTestCase):
         self.assertIn("*  OAuth2 mock: no refresh token stored", r.out())
         self.assertFalse(os.path.exists(os.path.join(self.store, "mock.json")))
         self.assertNotIn(rt, r.out() + r.err())
+
+    def test_device_login(self):
+        """\\oauth login: the device flow shows the code and the URL, polls through
+        authorization_pending, stores the refresh token (0600) and keeps the access token
+        for \\auth"""
+        script = (GREET + CAPS + "expect AUTH XOAUTH2 [A-Za-z0-9+/=]+\nsend 235 ok\\r\\n\n"
+                  + QUIT)
+        srv, r = self.run_mock(script, "\\oauth login\nEHLO c\n\\auth XOAUTH2\n"
+                                       "\\oauth status\nQUIT\n")
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        self.assertIn("*  OAuth2 mock: to sign in, open %s and enter the code WDJB-MJHT "
+                      "(within 60 s)" % self.idp.url("/verify"), r.out())
+        device, poll1, poll2 = self.idp.requests
+        self.assertEqual(device, ("/contoso/device", {"client_id": "smtpsh-test",
+                                                      "scope": "smtp offline_access"}))
+        self.assertEqual(poll1[1]["grant_type"], "urn:ietf:params:oauth:grant-type:device_code")
+        self.assertEqual(poll1[1]["device_code"], poll2[1]["device_code"])
+        (at,) = self.idp.access
+        self.assertIn(xoauth2(USER, at), srv.record())
+        self.assertIn("OAuth2: the access token in memory", r.out())
+        self.assertEqual(self.stored()["refresh_token"], list(self.idp.refresh)[0])
+        self.assertEqual(self.stored()["account"], USER)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.join(self.store, "mock.json")).st_mode),
+                         0o600)
+        self.assertIn("an access token in memory, expires in", r.out())
+        self.assert_no_token_shown(r)
+        for t in self.idp.issued:  # the device code too
+            self.assertNotIn(t, r.out() + r.err())
+
+    def test_device_slow_down(self):
+        """slow_down adds 5 s to the interval (RFC 8628 3.5)"""
+        self.idp.device_plan = ["slow_down", "ok"]
+        srv, r = self.run_mock("send 220 scripted.test ESMTP\\r\\n\n" + QUIT,
+                               "\\oauth login\nQUIT\n")
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        self.assertIn("the provider asks to poll more slowly: every 6 s", r.out())
+        self.assertIn("logged in as %s" % USER, r.out())
+
+    def test_device_denied_and_expired(self):
+        """access_denied and expired_token end the login with what happened; nothing stored"""
+        for step, said in (("access_denied", "the sign-in was declined (access_denied"),
+                           ("expired_token", "the code expired before the sign-in: \\oauth "
+                                             "login again (expired_token")):
+            self.idp.device_plan = ["authorization_pending", step]
+            srv, r = self.run_mock("send 220 scripted.test ESMTP\\r\\n\nwait-close\n",
+                                   "\\oauth login\nQUIT\n")
+            self.assert_server_ok(srv, r)
+            self.assert_exit(r, 2)
+            self.assertIn(said, r.err())
+            self.assertFalse(os.path.exists(os.path.join(self.store, "mock.json")))
 
 
 if __name__ == "__main__":

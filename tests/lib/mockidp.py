@@ -1,6 +1,7 @@
 """A mock OAuth2 identity provider for the tests: HTTPS on 127.0.0.1 (a certificate made by
-the test, its own CA), in a thread of the test process. It speaks the parts of RFC 6749 and
-RFC 7009 smtpsh uses: the refresh grant (refresh tokens rotate on every use, as Microsoft's
+the test, its own CA), in a thread of the test process. It speaks the parts of RFC 6749,
+RFC 8628 and RFC 7009 smtpsh uses: the device flow (device_plan says what each poll gets:
+authorization_pending, slow_down, access_denied, expired_token, ok), the refresh grant (refresh tokens rotate on every use, as Microsoft's
 do; a revoked or unknown one gets 400 invalid_grant) and revocation. Every token it issues is
 recorded, so that a test can search smtpsh's screen, transcripts and history for them.
 
@@ -33,6 +34,10 @@ class MockIdP:
         self.revoked = set()
         self.issued = []
         self.requests = []
+        # the device flow: what each poll of a device code gets, in order ("ok": the tokens)
+        self.device_plan = ["authorization_pending", "ok"]
+        self.device = {}       # device code -> account
+        self.device_interval = 1
         self.lock = threading.Lock()
         self.cafile, key = make_cert(directory, subject="/CN=mock idp", name="idp",
                                      san="IP:127.0.0.1")
@@ -87,6 +92,14 @@ class MockIdP:
             if form.get("client_id") != self.client_id:
                 return 401, {"error": "invalid_client",
                              "error_description": "unknown client"}
+            if form.get("grant_type") == "urn:ietf:params:oauth:grant-type:device_code":
+                dc = form.get("device_code", "")
+                if dc not in self.device:
+                    return 400, {"error": "invalid_grant"}
+                step = self.device_plan.pop(0) if self.device_plan else "expired_token"
+                if step != "ok":
+                    return 400, {"error": step, "error_description": "mock: " + step}
+                return 200, self.tokens(self.device.pop(dc))
             if form.get("grant_type") != "refresh_token":
                 return 400, {"error": "unsupported_grant_type"}
             rt = form.get("refresh_token", "")
@@ -96,17 +109,30 @@ class MockIdP:
                                                   "revoked\x1b[31m"}
             account = self.refresh.pop(rt)
             self.revoked.add(rt)  # rotation: the old one is dead
-            at, new_rt = self.new_token("at"), self.new_token("rt")
-            self.access[at] = account
-            self.refresh[new_rt] = account
-            return 200, {"token_type": "Bearer", "access_token": at, "refresh_token": new_rt,
-                         "expires_in": self.expires_in, "scope": self.scope}
+            return 200, self.tokens(account)
+        if path.endswith("/device"):
+            if form.get("client_id") != self.client_id:
+                return 400, {"error": "invalid_client"}
+            dc = self.new_token("dc")
+            self.device[dc] = self.device_account
+            return 200, {"device_code": dc, "user_code": "WDJB-MJHT",
+                         "verification_uri": self.url("/verify"), "expires_in": 60,
+                         "interval": self.device_interval}
         if path.endswith("/revoke"):
             rt = form.get("token", "")
             self.refresh.pop(rt, None)
             self.revoked.add(rt)
             return 200, {}
         return 404, {"error": "not_found"}
+
+    device_account = "alice@example.test"
+
+    def tokens(self, account):
+        at, rt = self.new_token("at"), self.new_token("rt")
+        self.access[at] = account
+        self.refresh[rt] = account
+        return {"token_type": "Bearer", "access_token": at, "refresh_token": rt,
+                "expires_in": self.expires_in, "scope": self.scope}
 
     def stop(self):
         self.server.shutdown()

@@ -102,9 +102,45 @@ static void test_url(void)
 	buf_free(&err);
 }
 
+static void test_device(void)
+{
+	struct oauth_device d;
+	struct oauth_token e;
+	struct buf err;
+	buf_init(&err);
+	/* RFC 8628 3.2's example */
+	const char *ok_body = "{\"device_code\":\"GmRhmhcxhwAzkoEqiMEg_DnyEysNkuNhszIySk9eS\","
+			      "\"user_code\":\"WDJB-MJHT\",\"verification_uri\":"
+			      "\"https://example.com/device\",\"verification_uri_complete\":"
+			      "\"https://example.com/device?user_code=WDJB-MJHT\","
+			      "\"expires_in\":1800,\"interval\":5}";
+	is_int(oauth_parse_device(ok_body, strlen(ok_body), 200, &d, &e, &err), 0, "RFC 8628 3.2");
+	is_str(d.user_code, "WDJB-MJHT", "user_code");
+	is_str(d.verification_uri, "https://example.com/device", "verification_uri");
+	is_int(d.expires_in, 1800, "expires_in");
+	is_int(d.interval, 5, "interval");
+	oauth_device_free(&d);
+	const char *v1 = "{\"device_code\":\"d\",\"user_code\":\"u\",\"verification_url\":"
+			 "\"https://microsoft.com/devicelogin\",\"expires_in\":\"900\"}";
+	is_int(oauth_parse_device(v1, strlen(v1), 200, &d, &e, &err), 0, "verification_url too");
+	ok(d.interval == 5 && d.expires_in == 900, "interval 5 when not said (3.2)");
+	oauth_device_free(&d);
+	const char *js = "{\"device_code\":\"d\",\"user_code\":\"u\",\"verification_uri\":"
+			 "\"javascript:alert(1)\"}";
+	is_int(oauth_parse_device(js, strlen(js), 200, &d, &e, &err), -1,
+	       "a URI that is not https");
+	const char *no = "{\"user_code\":\"u\",\"verification_uri\":\"https://x\"}";
+	is_int(oauth_parse_device(no, strlen(no), 200, &d, &e, &err), -1, "no device_code");
+	const char *er = "{\"error\":\"invalid_client\"}";
+	is_int(oauth_parse_device(er, strlen(er), 400, &d, &e, &err), 1, "an OAuth2 error");
+	is_str(e.error, "invalid_client", "its code");
+	buf_free(&err);
+}
+
 int main(void)
 {
 	test_token();
+	test_device();
 	test_form();
 	test_url();
 	return done_testing();
