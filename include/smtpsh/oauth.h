@@ -7,6 +7,7 @@
 #ifndef SMTPSH_OAUTH_H
 #define SMTPSH_OAUTH_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -77,6 +78,54 @@ struct oauth_client {
  */
 int oauth_refresh(const struct oauth_client *c, const char *refresh_token, struct oauth_token *out,
 		  struct buf *err);
+
+/* ---- the authorization code grant with PKCE (RFC 6749 4.1, RFC 7636, RFC 8252) ----------- */
+
+/* A PKCE pair (RFC 7636 4.1, 4.2): the verifier, 43 base64url characters of 32 random
+   octets, and its S256 challenge (base64url of its SHA-256, no padding). -1 when OpenSSL
+   has no random bytes. */
+int oauth_pkce(char verifier[44], char challenge[44]);
+
+/* A random state (RFC 6749 10.12): 32 hex digits. -1 when OpenSSL has no random bytes. */
+int oauth_state(char out[33]);
+
+/* The authorization request's URL (RFC 6749 4.1.1, RFC 7636 4.3): authorize_url with
+   response_type=code, client_id, redirect_uri, scope, state, code_challenge and
+   code_challenge_method=S256 added to its query. Into out (reset first); -1 out of memory. */
+int oauth_authorize_request(const char *authorize_url, const char *client_id,
+			    const char *redirect_uri, const char *scope, const char *state,
+			    const char *challenge, struct buf *out);
+
+/*
+ * The redirect's answer (RFC 6749 4.1.2): target is the request target the browser sent to
+ * the loopback listener ("/?code=...&state=...") or the whole redirected URL pasted back.
+ * Returns 0 with *code (malloc'd) when the state matches; 1 with error set (the provider's
+ * "error" and "error_description", e.g. access_denied); -1 with err (no code, the state
+ * missing or not ours: a forged redirect is refused).
+ */
+int oauth_parse_redirect(const char *target, const char *state, char **code,
+			 struct oauth_token *error, struct buf *err);
+
+/* The code exchanged for tokens (RFC 6749 4.1.3, with the PKCE verifier). As oauth_refresh. */
+int oauth_code_exchange(const struct oauth_client *c, const char *code, const char *redirect_uri,
+			const char *verifier, struct oauth_token *out, struct buf *err);
+
+/*
+ * The loopback redirect listener (RFC 8252 7.3): a socket on 127.0.0.1 at a port the system
+ * picks. Returns the listening fd (its port in *port), or -1 with err.
+ */
+int oauth_listen(unsigned *port, struct buf *err);
+
+/*
+ * Waits up to timeout_ms for the browser's request on the listener fd (stopping early when
+ * *stop becomes nonzero: Ctrl-C), reads its request line (at most 8 KiB, 10 s), reads it with
+ * oauth_parse_redirect, answers a short page that says how the login went, and closes the
+ * connection. A request for another path (a browser's /favicon.ico) is answered 404 and
+ * waited past. Returns as oauth_parse_redirect; -1 with err also on timeout or interruption.
+ */
+int oauth_accept_redirect(int fd, int timeout_ms, volatile const sig_atomic_t *stop,
+			  const char *state, char **code, struct oauth_token *error,
+			  struct buf *err);
 
 /* ---- the device authorization grant (RFC 8628) ------------------------------------------ */
 

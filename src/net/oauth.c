@@ -1,6 +1,11 @@
 #include "smtpsh/oauth.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +14,11 @@
 #include <curl/curl.h>
 #include <json-c/json.h>
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "smtpsh/https.h"
 
@@ -484,4 +494,317 @@ int oauth_refresh(const struct oauth_client *c, const char *refresh_token, struc
 	}
 	buf_free_secret(&form);
 	return r;
+}
+
+/* ---- the authorization code grant with PKCE ---------------------------------------------- */
+
+/* base64url without padding (RFC 4648 5, RFC 7636 Appendix A) of in[0..n) into out. */
+static void b64url(const unsigned char *in, int n, char *out)
+{
+	unsigned char tmp[64];
+	int w = EVP_EncodeBlock(tmp, in, n);
+	int o = 0;
+	for (int i = 0; i < w && tmp[i] != '='; i++)
+		out[o++] = tmp[i] == '+' ? '-' : tmp[i] == '/' ? '_' : (char)tmp[i];
+	out[o] = '\0';
+	OPENSSL_cleanse(tmp, sizeof tmp);
+}
+
+int oauth_pkce(char verifier[44], char challenge[44])
+{
+	unsigned char rnd[32], md[32];
+	unsigned int mdlen = 0;
+	if (RAND_bytes(rnd, sizeof rnd) != 1)
+		return -1;
+	b64url(rnd, 32, verifier); /* 43 characters of [A-Za-z0-9-_] (RFC 7636 4.1) */
+	OPENSSL_cleanse(rnd, sizeof rnd);
+	if (!EVP_Digest(verifier, 43, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+		return -1;
+	b64url(md, 32, challenge);
+	return 0;
+}
+
+int oauth_state(char out[33])
+{
+	unsigned char rnd[16];
+	if (RAND_bytes(rnd, sizeof rnd) != 1)
+		return -1;
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 * i, 3, "%02x", rnd[i]);
+	return 0;
+}
+
+int oauth_authorize_request(const char *authorize_url, const char *client_id,
+			    const char *redirect_uri, const char *scope, const char *state,
+			    const char *challenge, struct buf *out)
+{
+	struct buf q;
+	buf_init(&q);
+	int r = oauth_form_add(&q, "response_type", "code") |
+		oauth_form_add(&q, "client_id", client_id) |
+		oauth_form_add(&q, "redirect_uri", redirect_uri) |
+		(scope && *scope ? oauth_form_add(&q, "scope", scope) : 0) |
+		oauth_form_add(&q, "state", state) |
+		oauth_form_add(&q, "code_challenge", challenge) |
+		oauth_form_add(&q, "code_challenge_method", "S256");
+	buf_reset(out);
+	if (r == 0)
+		r = buf_printf(out, "%s%c%s", authorize_url, strchr(authorize_url, '?') ? '&' : '?',
+			       q.data);
+	buf_free(&q);
+	return r < 0 ? -1 : 0;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+				      : -1;
+}
+
+/* The value of name in the query q[0..n) (a=b&c=d), percent- and '+'-decoded, malloc'd; NULL
+   when absent (or when it decodes to a NUL). */
+static char *query_param(const char *q, size_t n, const char *name)
+{
+	size_t nl = strlen(name);
+	const char *p = q, *end = q + n;
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *e = amp ? amp : end;
+		if ((size_t)(e - p) > nl && memcmp(p, name, nl) == 0 && p[nl] == '=') {
+			const char *v = p + nl + 1;
+			char *out = malloc((size_t)(e - v) + 1);
+			if (!out)
+				return NULL;
+			size_t o = 0;
+			for (; v < e; v++) {
+				if (*v == '%' && e - v >= 3 && hexval(v[1]) >= 0 &&
+				    hexval(v[2]) >= 0) {
+					out[o++] = (char)(hexval(v[1]) * 16 + hexval(v[2]));
+					v += 2;
+				} else {
+					out[o++] = *v == '+' ? ' ' : *v;
+				}
+			}
+			out[o] = '\0';
+			if (strlen(out) != o) {
+				free(out);
+				return NULL;
+			}
+			return out;
+		}
+		p = e + 1;
+	}
+	return NULL;
+}
+
+int oauth_parse_redirect(const char *target, const char *state, char **code,
+			 struct oauth_token *error, struct buf *err)
+{
+	*code = NULL;
+	memset(error, 0, sizeof *error);
+	const char *q = strchr(target, '?');
+	if (!q) {
+		buf_puts(err, "the redirect has no query: no code");
+		return -1;
+	}
+	q++;
+	size_t n = strcspn(q, "# \r\n");
+	char *got_state = query_param(q, n, "state");
+	int r = -1;
+	/* RFC 6749 10.12: a redirect without our state is someone else's (CSRF): refused,
+	   error or not */
+	if (!got_state || strlen(got_state) != strlen(state) ||
+	    CRYPTO_memcmp(got_state, state, strlen(state)) != 0) {
+		buf_puts(err, got_state ? "the redirect's state is not the one sent: refused (a "
+					  "forged or stale redirect)"
+					: "the redirect has no state: refused");
+		goto out;
+	}
+	char *e = query_param(q, n, "error");
+	if (e) {
+		snprintf(error->error, sizeof error->error, "%s", e);
+		free(e);
+		char *d = query_param(q, n, "error_description");
+		if (d) {
+			snprintf(error->error_description, sizeof error->error_description, "%s",
+				 d);
+			free(d);
+		}
+		r = 1;
+		goto out;
+	}
+	*code = query_param(q, n, "code");
+	if (!*code || !**code || strlen(*code) > 8192) {
+		free_secret_str(*code);
+		*code = NULL;
+		buf_puts(err, "the redirect has no code");
+		goto out;
+	}
+	r = 0;
+out:
+	free(got_state);
+	return r;
+}
+
+int oauth_code_exchange(const struct oauth_client *c, const char *code, const char *redirect_uri,
+			const char *verifier, struct oauth_token *out, struct buf *err)
+{
+	struct buf form;
+	buf_init(&form);
+	size_t need =
+	    192 + 3 * (strlen(code) + strlen(redirect_uri) + strlen(verifier) +
+		       strlen(c->client_id) + (c->client_secret ? strlen(c->client_secret) : 0));
+	int r = -1;
+	if (buf_reserve(&form, need) < 0 ||
+	    oauth_form_add(&form, "grant_type", "authorization_code") < 0 ||
+	    oauth_form_add(&form, "code", code) < 0 ||
+	    oauth_form_add(&form, "redirect_uri", redirect_uri) < 0 ||
+	    oauth_form_add(&form, "code_verifier", verifier) < 0 ||
+	    oauth_form_add(&form, "client_id", c->client_id) < 0 ||
+	    (c->client_secret && oauth_form_add(&form, "client_secret", c->client_secret) < 0)) {
+		buf_puts(err, "out of memory");
+		memset(out, 0, sizeof *out);
+	} else {
+		r = token_request(c, form.data, out, err);
+	}
+	buf_free_secret(&form);
+	return r;
+}
+
+int oauth_listen(unsigned *port, struct buf *err)
+{
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
+	sa.sin_addr.s_addr =
+	    htonl(INADDR_LOOPBACK); /* RFC 8252 8.3: the loopback IP, not "localhost" */
+	socklen_t len = sizeof sa;
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 4) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+		buf_printf(err, "cannot listen on 127.0.0.1 for the redirect: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void answer(int c, int status, const char *title, const char *text)
+{
+	char body[1024], head[256];
+	struct buf esc;
+	buf_init(&esc);
+	/* the provider's words go into HTML: escaped */
+	for (const char *p = text; *p; p++)
+		if (*p == '<')
+			buf_puts(&esc, "&lt;");
+		else if (*p == '>')
+			buf_puts(&esc, "&gt;");
+		else if (*p == '&')
+			buf_puts(&esc, "&amp;");
+		else if (*p == '"')
+			buf_puts(&esc, "&quot;");
+		else
+			buf_putc(&esc, *p);
+	int bn = snprintf(body, sizeof body,
+			  "<!doctype html><meta charset=utf-8><title>smtpsh: %s</title>"
+			  "<p>smtpsh: %s</p>\n",
+			  title, esc.data ? esc.data : "");
+	buf_free(&esc);
+	if (bn < 0 || (size_t)bn >= sizeof body)
+		bn = (int)strlen(body);
+	int hn =
+	    snprintf(head, sizeof head,
+		     "HTTP/1.1 %d %s\r\nContent-Type: text/html; charset=utf-8\r\n"
+		     "Content-Length: %d\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n",
+		     status,
+		     status == 200   ? "OK"
+		     : status == 404 ? "Not Found"
+				     : "Bad Request",
+		     bn);
+	/* best effort: the browser's page is a courtesy, the login does not depend on it */
+	if (write(c, head, (size_t)hn) == hn && write(c, body, (size_t)bn) == bn)
+		shutdown(c, SHUT_WR);
+}
+
+int oauth_accept_redirect(int fd, int timeout_ms, volatile const sig_atomic_t *stop,
+			  const char *state, char **code, struct oauth_token *error,
+			  struct buf *err)
+{
+	*code = NULL;
+	memset(error, 0, sizeof *error);
+	long long deadline = now_ms() + timeout_ms;
+	for (;;) {
+		long long left = deadline - now_ms();
+		if (left <= 0) {
+			buf_printf(err, "no redirect came within %d s", timeout_ms / 1000);
+			return -1;
+		}
+		if (stop && *stop) {
+			buf_puts(err, "interrupted");
+			return -1;
+		}
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		int n = poll(&p, 1, left > 200 ? 200 : (int)left);
+		if (n < 0 && errno != EINTR) {
+			buf_printf(err, "poll: %s", strerror(errno));
+			return -1;
+		}
+		if (n <= 0)
+			continue;
+		int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		/* the request line, read within 10 s, at most 8 KiB */
+		char req[8193];
+		size_t got = 0;
+		long long rdl = now_ms() + 10000;
+		while (got < sizeof req - 1 && !memchr(req, '\n', got)) {
+			struct pollfd cp = {.fd = c, .events = POLLIN};
+			long long l = rdl - now_ms();
+			if (l <= 0 || poll(&cp, 1, (int)l) <= 0)
+				break;
+			ssize_t r = read(c, req + got, sizeof req - 1 - got);
+			if (r <= 0)
+				break;
+			got += (size_t)r;
+		}
+		req[got] = '\0';
+		char *nl = memchr(req, '\n', got);
+		if (!nl || strncmp(req, "GET ", 4) != 0) {
+			answer(c, 400, "bad request", "not a redirect");
+			close(c);
+			continue;
+		}
+		*nl = '\0';
+		char *target = req + 4, *sp = strchr(target, ' ');
+		if (sp)
+			*sp = '\0';
+		if (target[0] != '/' || target[1] != '?') {
+			answer(c, 404, "not found", "not the redirect");
+			close(c);
+			continue; /* /favicon.ico and the like */
+		}
+		int r = oauth_parse_redirect(target, state, code, error, err);
+		if (r == 0)
+			answer(c, 200, "logged in",
+			       "the login went through; you can close this window and go back to "
+			       "smtpsh.");
+		else if (r == 1)
+			answer(c, 200, "login refused", error->error);
+		else
+			answer(c, 400, "refused", err->data ? err->data : "");
+		OPENSSL_cleanse(req, sizeof req);
+		close(c);
+		return r;
+	}
 }

@@ -661,9 +661,10 @@ const struct meta_command meta_commands[] = {
      .complete = auth_complete},
     {.name = "oauth",
      .run = oauth_cmd,
-     .args = "login|status|logout",
-     .help = "OAuth2 of the profile: login (the device flow, RFC 8628: a code to enter at the "
-	     "provider; the refresh token stored), status (account, scope, when stored, the "
+     .args = "login [--browser|--device|--paste] | status | logout",
+     .help = "OAuth2 of the profile: login (in the browser: code + PKCE, loopback redirect; "
+	     "--paste over ssh; --device: a code to enter at the provider, RFC 8628; the "
+	     "refresh token stored), status (account, scope, when stored, the "
 	     "access token's expiry; never a token), logout (revoke where offered, delete the "
 	     "stored token)"},
     {.name = "b64",

@@ -4,10 +4,13 @@
  * (src/net/oauth.c), and \oauth status | logout. The access token stays in memory (struct
  * shell), the refresh token on disk; neither is ever shown, recorded or put in a message.
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -499,24 +502,197 @@ out:
 	buf_free(&device_url);
 }
 
-static void cmd_login(struct shell *sh, const struct oauth_conf *c)
+#define REDIRECT_WAIT_MS (5 * 60 * 1000) /* time to sign in at the provider */
+
+/* The browser to open: the first entry of $BROWSER (a ':'-separated list, the convention),
+   else xdg-open when there is a display; NULL: none (the URL is only printed). Into out. */
+static const char *pick_browser(char *out, size_t size)
 {
-	if (c->device_url) {
+	const char *b = getenv("BROWSER");
+	if (b && *b) {
+		snprintf(out, size, "%.*s", (int)strcspn(b, ":"), b);
+		return out[0] ? out : NULL;
+	}
+	if ((getenv("DISPLAY") && *getenv("DISPLAY")) ||
+	    (getenv("WAYLAND_DISPLAY") && *getenv("WAYLAND_DISPLAY"))) {
+		snprintf(out, size, "xdg-open");
+		return out;
+	}
+	return NULL;
+}
+
+/* Starts browser url (no shell: the URL is one argument), detached (a grandchild, so no
+   zombie is left), its output discarded. */
+static bool open_browser(const char *browser, const char *url)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return false;
+	if (pid == 0) {
+		if (fork() == 0) {
+			int null = open("/dev/null", O_RDWR);
+			if (null >= 0) {
+				dup2(null, 0);
+				dup2(null, 1);
+				dup2(null, 2);
+			}
+			setsid();
+			execlp(browser, browser, url, (char *)NULL);
+			_exit(127);
+		}
+		_exit(0);
+	}
+	int st;
+	waitpid(pid, &st, 0);
+	return true;
+}
+
+/*
+ * The authorization code grant with PKCE (RFC 7636) and a one-shot loopback redirect
+ * (RFC 8252): the sign-in page opens in the browser, which the provider sends back to
+ * http://127.0.0.1:PORT/ with the code; the state is checked; paste: the redirected URL is
+ * pasted back instead (the browser runs on another machine: ssh).
+ */
+static void login_browser(struct shell *sh, const struct oauth_conf *c, bool paste)
+{
+	struct buf err, token_url, cafile, authz, url, redirect;
+	buf_init(&err);
+	buf_init(&token_url);
+	buf_init(&cafile);
+	buf_init(&authz);
+	buf_init(&url);
+	buf_init(&redirect);
+	struct oauth_token tok = {0};
+	char *secret = NULL, *code = NULL, *pasted = NULL;
+	char verifier[44] = "", challenge[44], state[33], browser[256];
+	int fd = -1;
+	unsigned port = 0;
+	struct oauth_client cl;
+	if (!make_client(sh, c, &cl, &token_url, &cafile, &secret))
+		goto out;
+	if (oauth_pkce(verifier, challenge) < 0 || oauth_state(state) < 0) {
+		shell_error(sh, "OAuth2 %s: no random bytes from OpenSSL", c->name);
+		goto out;
+	}
+	fd = oauth_listen(&port, &err);
+	if (fd < 0) {
+		shell_error(sh, "OAuth2 %s: %s", c->name, err.data);
+		goto out;
+	}
+	buf_printf(&redirect, "http://127.0.0.1:%u/", port);
+	expand_tenant(c->authorize_url, c->tenant, &authz);
+	if (oauth_authorize_request(authz.data, c->client_id, redirect.data, c->scope, state,
+				    challenge, &url) < 0) {
+		shell_error(sh, "out of memory");
+		goto out;
+	}
+	const char *b = paste ? NULL : pick_browser(browser, sizeof browser);
+	if (b && open_browser(b, url.data))
+		render_info(sh->render, "OAuth2 %s: signing in with %s; if no page opens, open: %s",
+			    c->name, b, url.data);
+	else
+		render_info(sh->render, "OAuth2 %s: open this address in a browser and sign in: %s",
+			    c->name, url.data);
+	int r;
+	if (paste) {
+		char perr[256] = "";
+		render_info(sh->render,
+			    "OAuth2 %s: the browser is then sent to %s..., which fails on another "
+			    "machine: copy that address from its address bar",
+			    c->name, redirect.data);
+		if (cred_prompt("the address the browser was sent to: ", true, &pasted, perr,
+				sizeof perr) != CRED_OK) {
+			shell_error(sh, "OAuth2 %s: %s", c->name,
+				    perr[0] ? perr : "nothing pasted");
+			goto out;
+		}
+		r = oauth_parse_redirect(pasted, state, &code, &tok, &err);
+	} else {
+		r = oauth_accept_redirect(fd, REDIRECT_WAIT_MS, sh->interrupted, state, &code, &tok,
+					  &err);
+	}
+	if (r == 1) {
+		shell_error(sh, "OAuth2 %s: %s (%s%s%s)", c->name,
+			    strcmp(tok.error, "access_denied") == 0
+				? "the sign-in was declined"
+				: "the provider refused the login",
+			    tok.error, tok.error_description[0] ? ": " : "", tok.error_description);
+		goto out;
+	}
+	if (r < 0) {
+		shell_error(sh, "OAuth2 %s: %s", c->name, err.data);
+		goto out;
+	}
+	render_info(sh->render,
+		    "OAuth2 %s: the provider sent a code (state checked); exchanging "
+		    "it at %s",
+		    c->name, token_url.data);
+	buf_reset(&err);
+	r = oauth_code_exchange(&cl, code, redirect.data, verifier, &tok, &err);
+	if (r != 0) {
+		if (r == 1)
+			shell_error(sh, "OAuth2 %s: the token endpoint refused the code (%s%s%s)",
+				    c->name, tok.error, tok.error_description[0] ? ": " : "",
+				    tok.error_description);
+		else
+			shell_error(sh, "OAuth2 %s: %s", c->name, err.data);
+		goto out;
+	}
+	keep_tokens(sh, c, &tok);
+out:
+	if (fd >= 0)
+		close(fd);
+	OPENSSL_cleanse(verifier, sizeof verifier);
+	free_secret(secret);
+	free_secret(code);
+	free_secret(pasted);
+	oauth_token_free(&tok);
+	buf_free(&err);
+	buf_free(&token_url);
+	buf_free(&cafile);
+	buf_free(&authz);
+	buf_free(&url);
+	buf_free(&redirect);
+}
+
+/* \oauth login [--browser|--device|--paste]: the code flow when the profile has an
+   authorize endpoint and a browser can be opened (or --browser), else the device flow where
+   offered, else the code flow with the address printed. */
+static void cmd_login(struct shell *sh, const struct oauth_conf *c, const char *how)
+{
+	char browser[256];
+	bool device =
+	    how ? strcmp(how, "--device") == 0
+		: c->device_url && (!c->authorize_url || !pick_browser(browser, sizeof browser));
+	if (device) {
+		if (!c->device_url) {
+			shell_error(sh,
+				    "OAuth2 %s: no oauth-device-url (Google does not offer the "
+				    "device flow for the Gmail scope)",
+				    c->name);
+			return;
+		}
 		login_device(sh, c);
 		return;
 	}
-	shell_error(sh,
-		    "OAuth2 %s: the profile has no oauth-device-url; this version logs in with "
-		    "the device flow only (Google does not offer it for the Gmail scope)",
-		    c->name);
+	if (!c->authorize_url) {
+		shell_error(sh, "OAuth2 %s: no oauth-authorize-url", c->name);
+		return;
+	}
+	login_browser(sh, c, how && strcmp(how, "--paste") == 0);
 }
 
 void oauth_cmd(struct shell *sh, int argc, char **argv)
 {
 	struct oauth_conf c;
-	if (argc != 2 || (strcmp(argv[1], "status") != 0 && strcmp(argv[1], "logout") != 0 &&
-			  strcmp(argv[1], "login") != 0)) {
-		shell_error(sh, "usage: \\oauth login|status|logout");
+	bool login = argc >= 2 && strcmp(argv[1], "login") == 0;
+	const char *how = login && argc == 3 ? argv[2] : NULL;
+	if ((argc != 2 && !(login && argc == 3)) ||
+	    (!login && strcmp(argv[1], "status") != 0 && strcmp(argv[1], "logout") != 0) ||
+	    (how && strcmp(how, "--browser") != 0 && strcmp(how, "--device") != 0 &&
+	     strcmp(how, "--paste") != 0)) {
+		shell_error(sh, "usage: \\oauth login [--browser|--device|--paste] | status | "
+				"logout");
 		return;
 	}
 	if (!get_conf(sh, &c)) {
@@ -531,8 +707,8 @@ void oauth_cmd(struct shell *sh, int argc, char **argv)
 	}
 	if (strcmp(argv[1], "status") == 0)
 		cmd_status(sh, &c);
-	else if (strcmp(argv[1], "login") == 0)
-		cmd_login(sh, &c);
+	else if (login)
+		cmd_login(sh, &c, how);
 	else
 		cmd_logout(sh, &c);
 }

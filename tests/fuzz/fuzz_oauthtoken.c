@@ -1,5 +1,5 @@
-/* libFuzzer harness: a token endpoint's answer (hostile network input, RFC 6749 5.1/5.2) and a
-   device authorization response (RFC 8628 3.2)
+/* libFuzzer harness: a token endpoint's answer (hostile network input, RFC 6749 5.1/5.2), a
+   device authorization response (RFC 8628 3.2) and a redirect's query (RFC 6749 4.1.2)
    never crashes, never reads past the length given; a success has a Bearer access token, an
    error a NUL-terminated error code, a refusal nothing left allocated (LeakSanitizer). */
 #include <stdint.h>
@@ -39,6 +39,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		       strncasecmp(d.verification_uri, "https://", 8) != 0 || d.interval < 0))
 		abort();
 	oauth_device_free(&d);
+	/* a redirect's target (from the loopback listener or pasted): a code only with our state */
+	char *target = malloc(size + 1), *code = NULL;
+	if (target) {
+		memcpy(target, data, size);
+		target[size] = '\0';
+		buf_reset(&err);
+		r = oauth_parse_redirect(target, "0123456789abcdef0123456789abcdef", &code, &t,
+					 &err);
+		if (r == 0 && (!code || !strstr(target, "0123456789abcdef0123456789abcdef")))
+			abort();
+		if (r != 0 && code)
+			abort();
+		free(code);
+		free(target);
+	}
 	buf_free(&err);
 	free(copy);
 	return 0;

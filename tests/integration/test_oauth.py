@@ -71,9 +71,9 @@ class OAuth(SmtpshTestCase):
         with open(os.path.join(self.store, "mock.json")) as f:
             return json.load(f)
 
-    def run_mock(self, script, stdin, env=None):
+    def run_mock(self, script, stdin, env=None, **profile):
         srv = self.server(script, text=True)
-        self.write_profile(srv.port)
+        self.write_profile(srv.port, **profile)
         self.rec = os.path.join(self.tmp, "session.smtpsh")
         e = {"SMTPSH_OAUTH_TOKEN": ""}
         e.update(env or {})
@@ -272,6 +272,74 @@ class OAuth(SmtpshTestCase):
             self.assert_exit(r, 2)
             self.assertIn(said, r.err())
             self.assertFalse(os.path.exists(os.path.join(self.store, "mock.json")))
+
+    def browser_env(self, **extra):
+        self.page = os.path.join(self.tmp, "browser-page.txt")
+        e = {"BROWSER": os.path.join(os.path.dirname(__file__), "..", "lib", "fakebrowser.py"),
+             "FAKEBROWSER_CA": self.idp.cafile, "FAKEBROWSER_LOG": self.page}
+        e.update(extra)
+        return e
+
+    def page_text(self):
+        with open(self.page) as f:
+            return f.read()
+
+    def test_browser_login(self):
+        """\\oauth login: the code flow with PKCE S256 and a loopback redirect; $BROWSER plays
+        the consent (a /favicon.ico first, answered 404 and waited past); the state is
+        checked, the code exchanged with the verifier; the token stored and used"""
+        script = (GREET + CAPS + "expect AUTH XOAUTH2 [A-Za-z0-9+/=]+\nsend 235 ok\\r\\n\n"
+                  + QUIT)
+        srv, r = self.run_mock(script, "\\oauth login\nEHLO c\n\\auth XOAUTH2\nQUIT\n",
+                               env=self.browser_env(FAKEBROWSER_FIRST="favicon"),
+                               **{"oauth-authorize-url": self.idp.url("/{tenant}/authorize")})
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        (q,) = self.idp.authorize_requests
+        self.assertEqual(q["response_type"], "code")
+        self.assertEqual(q["code_challenge_method"], "S256")
+        self.assertRegex(q["code_challenge"], r"^[A-Za-z0-9_-]{43}$")
+        self.assertRegex(q["redirect_uri"], r"^http://127\.0\.0\.1:\d+/$")
+        self.assertRegex(q["state"], r"^[0-9a-f]{32}$")
+        self.assertEqual(q["scope"], "smtp offline_access")
+        (path, form), = self.idp.requests
+        self.assertEqual(path, "/contoso/oauth2/v2.0/token")
+        self.assertEqual(form["grant_type"], "authorization_code")
+        self.assertEqual(form["redirect_uri"], q["redirect_uri"])
+        self.assertRegex(form["code_verifier"], r"^[A-Za-z0-9_-]{43}$")
+        self.assertTrue(self.page_text().startswith("200\n"), self.page_text())
+        self.assertIn("the login went through", self.page_text())
+        self.assertIn("the provider sent a code (state checked)", r.out())
+        (at,) = self.idp.access
+        self.assertIn(xoauth2(USER, at), srv.record())
+        self.assertEqual(self.stored()["refresh_token"], list(self.idp.refresh)[0])
+        self.assertNotIn(form["code"], r.out() + r.err())
+        self.assertNotIn(form["code_verifier"], r.out() + r.err())
+        self.assert_no_token_shown(r)
+
+    def test_browser_forged_state(self):
+        """a redirect whose state is not the one sent is refused; nothing is exchanged"""
+        srv, r = self.run_mock("send 220 scripted.test ESMTP\\r\\n\nwait-close\n",
+                               "\\oauth login\nQUIT\n",
+                               env=self.browser_env(FAKEBROWSER_TAMPER="state"),
+                               **{"oauth-authorize-url": self.idp.url("/authorize")})
+        self.assert_server_ok(srv, r)
+        self.assert_exit(r, 2)
+        self.assertIn("the redirect's state is not the one sent: refused", r.err())
+        self.assertTrue(self.page_text().startswith("400\n"), self.page_text())
+        self.assertEqual(self.idp.requests, [], "no code exchanged")
+        self.assertFalse(os.path.exists(os.path.join(self.store, "mock.json")))
+
+    def test_browser_declined(self):
+        """the provider's access_denied on the redirect ends the login"""
+        self.idp.authorize_answer = "access_denied"
+        srv, r = self.run_mock("send 220 scripted.test ESMTP\\r\\n\nwait-close\n",
+                               "\\oauth login --browser\nQUIT\n", env=self.browser_env(),
+                               **{"oauth-authorize-url": self.idp.url("/authorize")})
+        self.assert_server_ok(srv, r)
+        self.assert_exit(r, 2)
+        self.assertIn("the sign-in was declined (access_denied: mock: access_denied)", r.err())
+        self.assertEqual(self.idp.requests, [])
 
 
 if __name__ == "__main__":

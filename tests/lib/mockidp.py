@@ -13,6 +13,8 @@ recorded, so that a test can search smtpsh's screen, transcripts and history for
     idp.stop()
 """
 
+import base64
+import hashlib
 import json
 import secrets
 import ssl
@@ -38,6 +40,11 @@ class MockIdP:
         self.device_plan = ["authorization_pending", "ok"]
         self.device = {}       # device code -> account
         self.device_interval = 1
+        # the code flow: what /authorize answers ("ok": a code; else that error) and the
+        # codes given out: code -> (challenge, redirect_uri, account)
+        self.authorize_answer = "ok"
+        self.codes = {}
+        self.authorize_requests = []
         self.lock = threading.Lock()
         self.cafile, key = make_cert(directory, subject="/CN=mock idp", name="idp",
                                      san="IP:127.0.0.1")
@@ -54,6 +61,20 @@ class MockIdP:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def do_GET(self):
+                url = urllib.parse.urlsplit(self.path)
+                q = dict(urllib.parse.parse_qsl(url.query))
+                with idp.lock:
+                    idp.authorize_requests.append(q)
+                    location = idp.authorize(url.path, q)
+                if not location:
+                    self.reply(400, {"error": "invalid_request"})
+                    return
+                self.send_response(302)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
 
             def do_POST(self):
                 n = int(self.headers.get("Content-Length", "0"))
@@ -100,6 +121,21 @@ class MockIdP:
                 if step != "ok":
                     return 400, {"error": step, "error_description": "mock: " + step}
                 return 200, self.tokens(self.device.pop(dc))
+            if form.get("grant_type") == "authorization_code":
+                code = form.get("code", "")
+                if code not in self.codes:
+                    return 400, {"error": "invalid_grant", "error_description": "unknown code"}
+                challenge, redirect_uri, account = self.codes.pop(code)
+                verifier = form.get("code_verifier", "")
+                s256 = base64.urlsafe_b64encode(
+                    hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+                if s256 != challenge:  # RFC 7636 4.6
+                    return 400, {"error": "invalid_grant",
+                                 "error_description": "PKCE verification failed"}
+                if form.get("redirect_uri") != redirect_uri:
+                    return 400, {"error": "invalid_grant",
+                                 "error_description": "redirect_uri mismatch"}
+                return 200, self.tokens(account)
             if form.get("grant_type") != "refresh_token":
                 return 400, {"error": "unsupported_grant_type"}
             rt = form.get("refresh_token", "")
@@ -126,6 +162,24 @@ class MockIdP:
         return 404, {"error": "not_found"}
 
     device_account = "alice@example.test"
+
+    def authorize(self, path, q):
+        """The Location of /authorize's redirect, or None for a bad request."""
+        if (not path.endswith("/authorize") or q.get("client_id") != self.client_id
+                or q.get("response_type") != "code"
+                or q.get("code_challenge_method") != "S256"
+                or not q.get("redirect_uri", "").startswith("http://127.0.0.1:")):
+            return None
+        back = {"state": q.get("state", "")}
+        if self.authorize_answer == "ok":
+            code = self.new_token("code")
+            self.codes[code] = (q.get("code_challenge"), q["redirect_uri"],
+                                self.device_account)
+            back["code"] = code
+        else:
+            back["error"] = self.authorize_answer
+            back["error_description"] = "mock: " + self.authorize_answer
+        return q["redirect_uri"] + "?" + urllib.parse.urlencode(back)
 
     def tokens(self, account):
         at, rt = self.new_token("at"), self.new_token("rt")

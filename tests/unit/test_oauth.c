@@ -137,8 +137,63 @@ static void test_device(void)
 	buf_free(&err);
 }
 
+static void test_code_flow(void)
+{
+	char v[44], ch[44], v2[44], ch2[44], st[33];
+	ok(oauth_pkce(v, ch) == 0 && strlen(v) == 43 && strlen(ch) == 43, "PKCE: 43 and 43");
+	ok(strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == 43,
+	   "the verifier is base64url (RFC 7636 4.1)");
+	ok(oauth_pkce(v2, ch2) == 0 && strcmp(v, v2) != 0, "a new verifier each time");
+	ok(oauth_state(st) == 0 && strlen(st) == 32, "a state of 32 hex digits");
+	struct buf u;
+	buf_init(&u);
+	ok(oauth_authorize_request("https://idp.example/authorize", "cid", "http://127.0.0.1:5000/",
+				   "smtp offline_access", "s1", "ch", &u) == 0,
+	   "the authorization request");
+	is_str(u.data,
+	       "https://idp.example/"
+	       "authorize?response_type=code&client_id=cid&redirect_uri=http%3A%2F%2F"
+	       "127.0.0.1%3A5000%2F&scope=smtp%20offline_access&state=s1&code_challenge=ch&"
+	       "code_challenge_method=S256",
+	       "all the parameters, encoded");
+	oauth_authorize_request("https://idp.example/a?p=1", "c", "r", NULL, "s", "h", &u);
+	ok(strstr(u.data, "/a?p=1&response_type=code") != NULL, "an existing query kept");
+	buf_free(&u);
+
+	struct buf err;
+	buf_init(&err);
+	struct oauth_token e;
+	char *code;
+	is_int(oauth_parse_redirect("/?code=abc%2Bd+e&state=s1", "s1", &code, &e, &err), 0,
+	       "a code with our state");
+	is_str(code, "abc+d e", "decoded");
+	free(code);
+	is_int(oauth_parse_redirect("http://127.0.0.1:5000/?state=s1&code=x#frag", "s1", &code, &e,
+				    &err),
+	       0, "a pasted URL");
+	is_str(code, "x", "its code");
+	free(code);
+	is_int(oauth_parse_redirect("/?code=x&state=s2", "s1", &code, &e, &err), -1,
+	       "another state refused");
+	is_int(oauth_parse_redirect("/?code=x", "s1", &code, &e, &err), -1, "no state refused");
+	is_int(oauth_parse_redirect("/?code=x&state=s", "s1", &code, &e, &err), -1,
+	       "a prefix of the state refused");
+	is_int(oauth_parse_redirect("/?error=access_denied&error_description=no%20way&state=s1",
+				    "s1", &code, &e, &err),
+	       1, "the provider's error");
+	is_str(e.error, "access_denied", "error");
+	is_str(e.error_description, "no way", "error_description");
+	is_int(oauth_parse_redirect("/?error=access_denied&state=evil", "s1", &code, &e, &err), -1,
+	       "an error with a foreign state refused too");
+	is_int(oauth_parse_redirect("/?state=s1&code=a%00b", "s1", &code, &e, &err), -1,
+	       "a NUL in the code refused");
+	is_int(oauth_parse_redirect("/", "s1", &code, &e, &err), -1, "no query");
+	buf_free(&err);
+}
+
 int main(void)
 {
+	test_code_flow();
 	test_token();
 	test_device();
 	test_form();
