@@ -40,6 +40,7 @@ enum {
 	OPT_REPLAY_SKIP_AUTH,
 	OPT_PASSWORD_COMMAND,
 	OPT_TOKEN_COMMAND,
+	OPT_OAUTH_LOGIN,
 	OPT_SEND,
 	OPT_SEND_OPTION, /* --from --to ...: recorded by send_opts_add() under their name */
 	OPT_AUTH,
@@ -92,6 +93,7 @@ static const struct option long_options[] = {
     {"replay-skip-auth", no_argument, NULL, OPT_REPLAY_SKIP_AUTH},
     {"password-command", required_argument, NULL, OPT_PASSWORD_COMMAND},
     {"oauth-token-command", required_argument, NULL, OPT_TOKEN_COMMAND},
+    {"oauth-login", required_argument, NULL, OPT_OAUTH_LOGIN},
     {"send", no_argument, NULL, OPT_SEND},
     {"from", required_argument, NULL, OPT_SEND_OPTION},
     {"to", required_argument, NULL, OPT_SEND_OPTION},
@@ -198,6 +200,10 @@ void cli_usage(FILE *f)
 	      "      --oauth-token-command CMD\n"
 	      "                        the same for the OAuth2 bearer token of XOAUTH2\n"
 	      "                        and OAUTHBEARER\n"
+	      "      --oauth-login PROFILE\n"
+	      "                        sign in with OAuth2 (\\oauth login: in the browser,\n"
+	      "                        else with a code) for PROFILE, store its refresh\n"
+	      "                        token, and leave; nothing is connected\n"
 	      "  Without them: SMTPSH_PASSWORD / SMTPSH_OAUTH_TOKEN (other processes of the\n"
 	      "  same user can read the environment: prefer a command), then ~/.netrc (mode\n"
 	      "  600), then a question on the terminal (the password is not echoed).\n"
@@ -363,6 +369,10 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 			break;
 		case OPT_TOKEN_COMMAND:
 			c->token_command = optarg;
+			break;
+		case OPT_OAUTH_LOGIN:
+			c->oauth_login = optarg;
+			c->profile = optarg; /* the profile whose OAuth2 settings sign in */
 			break;
 		case OPT_SEND:
 			c->send = true;
@@ -855,6 +865,14 @@ enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
 	}
 	if (c->opt.proxy_from && !c->opt.proxy) {
 		fputs("smtpsh: --proxy-from goes with --proxy v1|v2\n", stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	if (c->opt.oauth_login && (c->nargs > 0 || c->opt.send || c->opt.replay.path ||
+				   c->opt.script || c->opt.practice || c->opt.mx)) {
+		fputs("smtpsh: --oauth-login PROFILE signs in and leaves: no HOST, --send, "
+		      "--replay, -f, --practice or --mx with it\nTry 'smtpsh --help' for more "
+		      "information.\n",
+		      stderr);
 		return leave(status, EXIT_USAGE);
 	}
 	return practice_options(c, status);

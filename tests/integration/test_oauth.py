@@ -250,6 +250,23 @@ class OAuth(SmtpshTestCase):
         for t in self.idp.issued:  # the device code too
             self.assertNotIn(t, r.out() + r.err())
 
+    def test_oauth_login_option(self):
+        """smtpsh --oauth-login PROFILE: signs in (device flow), stores, leaves: exit 0, no
+        connection"""
+        self.write_profile(1)  # port 1: nothing listens there, nothing may connect
+        r = run_smtpsh(["--timeout", "10", "--oauth-login", "mock"], b"", timeout=40,
+                       env={"SMTPSH_OAUTH_TOKEN": ""}, home=self.tmp, cwd=self.tmp)
+        self.assert_no_crash(r)
+        self.assert_exit(r, 0)
+        self.assertIn("enter the code WDJB-MJHT", r.out())
+        self.assertIn("logged in as %s" % USER, r.out())
+        self.assertNotIn("connect", r.out() + r.err())
+        self.assertEqual(self.stored()["refresh_token"], list(self.idp.refresh)[0])
+        bad = run_smtpsh(["--oauth-login", "mock", "mx.example.test"], b"", home=self.tmp,
+                         cwd=self.tmp)
+        self.assert_exit(bad, 2)
+        self.assertIn("--oauth-login PROFILE signs in and leaves", bad.err())
+
     def test_device_slow_down(self):
         """slow_down adds 5 s to the interval (RFC 8628 3.5)"""
         self.idp.device_plan = ["slow_down", "ok"]
@@ -272,6 +289,28 @@ class OAuth(SmtpshTestCase):
             self.assert_exit(r, 2)
             self.assertIn(said, r.err())
             self.assertFalse(os.path.exists(os.path.join(self.store, "mock.json")))
+
+    def test_send_auth_auto(self):
+        """smtpsh --send --auth auto PROFILE: XOAUTH2 with a token refreshed from the store"""
+        self.store_token(self.idp.grant(USER))
+        script = (GREET + "send 250-scripted.test\\r\\n250-AUTH XOAUTH2\\r\\n250 8BITMIME\\r\\n\n"
+                  + "expect AUTH XOAUTH2 [A-Za-z0-9+/=]+\nsend 235 ok\\r\\n\n"
+                  + "expect MAIL FROM:<a@x\\.test>.*\nsend 250 ok\\r\\n\n"
+                  + "expect RCPT TO:<b@x\\.test>\nsend 250 ok\\r\\n\n"
+                  + "expect DATA\nsend 354 go ahead\\r\\n\n"
+                  + "expect (?!\\.$).*\n" * 9 + "expect \\.\nsend 250 queued\\r\\n\n" + QUIT)
+        srv = self.server(script, text=True)
+        self.write_profile(srv.port)
+        r = run_smtpsh(["--timeout", "10", "--send", "--auth", "auto", "--from", "a@x.test",
+                        "--to", "b@x.test", "--body", "hi", "mock"], b"", timeout=40,
+                       env={"SMTPSH_OAUTH_TOKEN": ""}, home=self.tmp, cwd=self.tmp)
+        self.assert_no_crash(r)
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        (at,) = self.idp.access
+        self.assertIn(b"AUTH XOAUTH2 " + xoauth2(USER, at) + b"\r\n", srv.record())
+        for t in self.idp.issued:
+            self.assertNotIn(t, r.out() + r.err())
 
     def browser_env(self, **extra):
         self.page = os.path.join(self.tmp, "browser-page.txt")
