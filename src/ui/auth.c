@@ -231,8 +231,12 @@ static bool exchange(struct shell *sh, enum sasl_mech mech, const char *user, co
 							   "(or send * again)");
 			break;
 		}
-		if (c.token_error)
+		if (c.token_error) {
 			token_refused(sh, &c);
+			/* an access token the server refused is not used again: the next \auth
+			   gets a new one from the stored refresh token */
+			oauth_forget(sh);
+		}
 		st = send_step(sh, resp.data, is_secret, "<redacted>", &rep);
 		buf_free_secret(&resp);
 	}

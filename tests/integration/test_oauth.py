@@ -144,6 +144,21 @@ class OAuth(SmtpshTestCase):
         self.assertIn("OAuth2: the access token in memory", r.out())
         self.assert_no_token_shown(r)
 
+    def test_refused_token_forgotten(self):
+        """an access token the server refused (334 error) is not reused: the next \\auth
+        refreshes"""
+        self.store_token(self.idp.grant(USER))
+        err = base64.b64encode(b'{"status":"401","schemes":"bearer"}').decode()
+        script = (GREET + CAPS + "expect AUTH XOAUTH2 [A-Za-z0-9+/=]+\nsend 334 %s\\r\\n\n" % err
+                  + "expect \nsend 535 5.7.8 no\\r\\n\n"
+                  + "expect AUTH XOAUTH2 [A-Za-z0-9+/=]+\nsend 235 ok\\r\\n\n" + QUIT)
+        srv, r = self.run_mock(script, "EHLO c\n\\auth XOAUTH2\n\\auth XOAUTH2\nQUIT\n")
+        self.assert_server_ok(srv, r)
+        self.assertEqual(len(self.refreshes()), 2, "refreshed again after the refusal")
+        ats = [t for t in self.idp.issued if t.startswith("at-")]
+        self.assertIn(xoauth2(USER, ats[1]), srv.record())
+        self.assertIn("the server refused the token: status 401, schemes bearer", r.out())
+
     def test_refresh_before_expiry(self):
         """an access token with less than a minute left is refreshed before it is used"""
         self.idp.expires_in = 30
