@@ -181,8 +181,10 @@ class MockIdP:
             back["error_description"] = "mock: " + self.authorize_answer
         return q["redirect_uri"] + "?" + urllib.parse.urlencode(back)
 
+    fixed_access = None  # an access token to hand out instead of a random one (interop)
+
     def tokens(self, account):
-        at, rt = self.new_token("at"), self.new_token("rt")
+        at, rt = self.fixed_access or self.new_token("at"), self.new_token("rt")
         self.access[at] = account
         self.refresh[rt] = account
         return {"token_type": "Bearer", "access_token": at, "refresh_token": rt,
