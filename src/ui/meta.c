@@ -546,6 +546,19 @@ static void complete_set(struct candidates *c)
 	}
 }
 
+/* \oauth: its subcommands, then login's ways. */
+static void complete_oauth(struct candidates *c)
+{
+	static const char *const subs[] = {"login", "status", "logout"};
+	static const char *const ways[] = {"--browser", "--device", "--paste"};
+	if (c->nwords == 1)
+		for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+			candidates_offer(c, subs[i]);
+	if (c->nwords == 2 && strcmp(c->arg1, "login") == 0)
+		for (size_t i = 0; i < sizeof ways / sizeof ways[0]; i++)
+			candidates_offer(c, ways[i]);
+}
+
 /* \help: the SMTP verbs and the local commands. */
 static void complete_help(struct candidates *c)
 {
@@ -666,7 +679,8 @@ const struct meta_command meta_commands[] = {
 	     "--paste over ssh; --device: a code to enter at the provider, RFC 8628; the "
 	     "refresh token stored), status (account, scope, when stored, the "
 	     "access token's expiry; never a token), logout (revoke where offered, delete the "
-	     "stored token)"},
+	     "stored token)",
+     .complete = complete_oauth},
     {.name = "b64",
      .run = auth_cmd_b64,
      .args = "TEXT",

@@ -72,6 +72,8 @@ int main(void)
 	is_str(cands("\\set t"), "timing", "\\set t");
 	is_str(cands("\\set timing "), "on off", "\\set NAME: on or off");
 	is_str(cands("\\set timing on "), "", "\\set NAME VALUE: nothing more");
+	is_str(cands("\\oauth "), "login status logout", "\\oauth: its subcommands");
+	is_str(cands("\\oauth login "), "--browser --device --paste", "\\oauth login: the ways");
 	is_str(cands("\\auth "), "PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER",
 	       "\\auth: the mechanisms it knows");
 	is_str(cands("\\auth cr"), "CRAM-MD5", "\\auth: any case");
