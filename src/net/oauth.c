@@ -540,13 +540,15 @@ int oauth_authorize_request(const char *authorize_url, const char *client_id,
 {
 	struct buf q;
 	buf_init(&q);
-	int r = oauth_form_add(&q, "response_type", "code") |
-		oauth_form_add(&q, "client_id", client_id) |
-		oauth_form_add(&q, "redirect_uri", redirect_uri) |
-		(scope && *scope ? oauth_form_add(&q, "scope", scope) : 0) |
-		oauth_form_add(&q, "state", state) |
-		oauth_form_add(&q, "code_challenge", challenge) |
-		oauth_form_add(&q, "code_challenge_method", "S256");
+	int r = 0;
+	if (oauth_form_add(&q, "response_type", "code") < 0 ||
+	    oauth_form_add(&q, "client_id", client_id) < 0 ||
+	    oauth_form_add(&q, "redirect_uri", redirect_uri) < 0 ||
+	    (scope && *scope && oauth_form_add(&q, "scope", scope) < 0) ||
+	    oauth_form_add(&q, "state", state) < 0 ||
+	    oauth_form_add(&q, "code_challenge", challenge) < 0 ||
+	    oauth_form_add(&q, "code_challenge_method", "S256") < 0)
+		r = -1;
 	buf_reset(out);
 	if (r == 0)
 		r = buf_printf(out, "%s%c%s", authorize_url, strchr(authorize_url, '?') ? '&' : '?',

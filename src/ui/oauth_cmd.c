@@ -4,6 +4,7 @@
  * (src/net/oauth.c), and \oauth status | logout. The access token stays in memory (struct
  * shell), the refresh token on disk; neither is ever shown, recorded or put in a message.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -122,8 +123,9 @@ static bool make_client(struct shell *sh, const struct oauth_conf *c, struct oau
 	}
 	buf_free(&err);
 	/* a name needs the resolver; an address (a provider on loopback in the tests) does not */
-	bool literal = strspn(u.host, "0123456789.:abcdefABCDEF") == strlen(u.host) &&
-		       (strchr(u.host, '.') || strchr(u.host, ':'));
+	unsigned char addr[16];
+	bool literal =
+	    inet_pton(AF_INET, u.host, addr) == 1 || inet_pton(AF_INET6, u.host, addr) == 1;
 	cl->dns = literal ? NULL : shell_dns(sh);
 	if (!literal && !cl->dns)
 		return false;
