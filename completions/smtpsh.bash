@@ -15,7 +15,7 @@ _smtpsh()
 		--allow-plaintext-auth -p --profile --list-profiles -X --no-rc -f --file
 		--strict --color -h --help -V --version --explain --timing --show-raw
 		--pipeline --step --record --replay --replay-user --replay-skip-auth
-		--password-command --oauth-token-command --send --from --to --cc --bcc
+		--password-command --oauth-token-command --oauth-login --send --from --to --cc --bcc
 		--subject --body --body-file --attach --header --chunking --notify --ret
 		--envid --auth --user
 		--practice --serve --listen --maildir --script --lmtp --sni --proxy
@@ -24,6 +24,7 @@ _smtpsh()
 		--ciphers --ciphersuites --groups --no-sni --cert --key --key-password-command"
 	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
 	with_arg+="--record --replay --replay-user --password-command --oauth-token-command "
+	with_arg+="--oauth-login "
 	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
 	with_arg+="--notify --ret --envid "
 	with_arg+="--auth --user --listen --maildir --script --sni --proxy --proxy-from "
@@ -75,12 +76,12 @@ _smtpsh()
 		COMPREPLY=($(compgen -W "auto always never" -- "$cur"))
 		return
 		;;
-	-p | --profile)
+	-p | --profile | --oauth-login)
 		COMPREPLY=($(compgen -W "$(_smtpsh_profiles)" -- "$cur"))
 		return
 		;;
 	--auth)
-		COMPREPLY=($(compgen -W "auto PLAIN LOGIN CRAM-MD5 XOAUTH2" -- "$cur"))
+		COMPREPLY=($(compgen -W "auto PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER" -- "$cur"))
 		return
 		;;
 	--notify)

@@ -13,7 +13,7 @@ swaks openssl clang libfuzzer-14-dev valgrind ca-certificates time
 man-db groff-base zsh bash-completion
 libnet-ssleay-perl libio-socket-ssl-perl
 curl msmtp libnss-wrapper
-libunbound-dev libevent-dev nettle-dev libcurl4-openssl-dev
+libunbound-dev libevent-dev nettle-dev libcurl4-openssl-dev libjson-c-dev
 knot knot-dnsutils unbound dns-root-data
 dovecot-core dovecot-lmtpd
 libxml2-utils chromium"

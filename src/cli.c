@@ -40,6 +40,7 @@ enum {
 	OPT_REPLAY_SKIP_AUTH,
 	OPT_PASSWORD_COMMAND,
 	OPT_TOKEN_COMMAND,
+	OPT_OAUTH_LOGIN,
 	OPT_SEND,
 	OPT_SEND_OPTION, /* --from --to ...: recorded by send_opts_add() under their name */
 	OPT_AUTH,
@@ -93,6 +94,7 @@ static const struct option long_options[] = {
     {"replay-skip-auth", no_argument, NULL, OPT_REPLAY_SKIP_AUTH},
     {"password-command", required_argument, NULL, OPT_PASSWORD_COMMAND},
     {"oauth-token-command", required_argument, NULL, OPT_TOKEN_COMMAND},
+    {"oauth-login", required_argument, NULL, OPT_OAUTH_LOGIN},
     {"send", no_argument, NULL, OPT_SEND},
     {"from", required_argument, NULL, OPT_SEND_OPTION},
     {"to", required_argument, NULL, OPT_SEND_OPTION},
@@ -226,6 +228,11 @@ void cli_usage(FILE *f)
 	      "                        the password\n"
 	      "      --oauth-token-command CMD\n"
 	      "                        the same for the OAuth2 bearer token of XOAUTH2\n"
+	      "                        and OAUTHBEARER\n"
+	      "      --oauth-login PROFILE\n"
+	      "                        sign in with OAuth2 (\\oauth login: in the browser,\n"
+	      "                        else with a code) for PROFILE, store its refresh\n"
+	      "                        token, and leave; nothing is connected\n"
 	      "  Without them: SMTPSH_PASSWORD / SMTPSH_OAUTH_TOKEN (other processes of the\n"
 	      "  same user can read the environment: prefer a command), then ~/.netrc (mode\n"
 	      "  600), then a question on the terminal (the password is not echoed).\n"
@@ -250,8 +257,9 @@ void cli_usage(FILE *f)
 	      "      --notify WHEN     DSN (RFC 3461): NEVER, or SUCCESS,FAILURE,DELAY\n"
 	      "      --ret FULL|HDRS   DSN: what a bounce returns of the message\n"
 	      "      --envid ID        DSN: the envelope identifier bounces quote\n"
-	      "      --auth MECH       log in first: PLAIN, LOGIN, CRAM-MD5, XOAUTH2, or\n"
-	      "                        auto (the best one the server offers)\n"
+	      "      --auth MECH       log in first: PLAIN, LOGIN, CRAM-MD5, XOAUTH2,\n"
+	      "                        OAUTHBEARER, or auto (the best one the server\n"
+	      "                        offers)\n"
 	      "      --user USER       the user for --auth (default: the profile's, then\n"
 	      "                        ~/.netrc, else asked)\n"
 	      "  In the shell, \\send takes the same message options.\n"
@@ -390,6 +398,10 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 			break;
 		case OPT_TOKEN_COMMAND:
 			c->token_command = optarg;
+			break;
+		case OPT_OAUTH_LOGIN:
+			c->oauth_login = optarg;
+			c->profile = optarg; /* the profile whose OAuth2 settings sign in */
 			break;
 		case OPT_SEND:
 			c->send = true;
@@ -636,7 +648,7 @@ static const char *send_conflict(const struct cli_options *c, char *buf, size_t 
 	if (!m->from || m->nto + m->ncc + m->nbcc == 0)
 		return "--send needs --from ADDRESS and --to ADDRESS (or --cc, --bcc)";
 	if (c->auth && strcasecmp(c->auth, "auto") != 0 && sasl_mech_parse(c->auth, &mech) < 0)
-		return "--auth takes PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or auto";
+		return "--auth takes PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER or auto";
 	return NULL;
 }
 
@@ -809,7 +821,7 @@ static enum cli_action diagram_options(struct cli *cli, int *status)
 	    {c->timeout_ms, "--timeout"},
 	    {c->ehlo, "--ehlo"},
 	    {c->allow_plaintext_auth, "--allow-plaintext-auth"},
-	    {c->password_command || c->token_command, "--password-command"},
+	    {c->password_command, "--password-command"},
 	    {c->proxy || c->proxy_from, "--proxy"},
 	    {c->lmtp, "--lmtp"},
 	    {c->sni, "--sni"},
@@ -818,6 +830,9 @@ static enum cli_action diagram_options(struct cli *cli, int *status)
 	    {c->mx, "--mx"},
 	    {c->resolver, "--resolver"},
 	    {c->trust_anchor, "--trust-anchor"},
+	    {!tls_controls_equal(&c->tls, &(struct tls_controls){0}),
+	     "a TLS control (--tls-min, --ciphers, --cert...)"},
+	    {c->token_command, "--oauth-token-command"},
 	    {c->timing, "--timing (the transcript's own timings are drawn)"},
 	    {c->show_raw, "--show-raw"},
 	    {c->color, "--color"},
@@ -894,6 +909,14 @@ enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
 	}
 	if (c->opt.proxy_from && !c->opt.proxy) {
 		fputs("smtpsh: --proxy-from goes with --proxy v1|v2\n", stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	if (c->opt.oauth_login && (c->nargs > 0 || c->opt.send || c->opt.replay.path ||
+				   c->opt.script || c->opt.practice || c->opt.mx)) {
+		fputs("smtpsh: --oauth-login PROFILE signs in and leaves: no HOST, --send, "
+		      "--replay, -f, --practice or --mx with it\nTry 'smtpsh --help' for more "
+		      "information.\n",
+		      stderr);
 		return leave(status, EXIT_USAGE);
 	}
 	return practice_options(c, status);

@@ -294,6 +294,7 @@ static int run(const struct cli *c, struct startup *st)
 		sp.default_user = prof->user;
 		sp.default_mech = prof->auth;
 		sp.password_command = prof->password_command;
+		sp.oauth_profile = prof;
 	}
 	if (cli->password_command)
 		sp.password_command = cli->password_command;
@@ -334,7 +335,7 @@ static int run(const struct cli *c, struct startup *st)
 		fprintf(stderr, "smtpsh: --record: %s\n", rec.err);
 		shell_end(sh, EXIT_USAGE);
 	}
-	if (!st->in && !cli->replay.path && !cli->send && !shell_done(sh)) {
+	if (!st->in && !cli->replay.path && !cli->send && !cli->oauth_login && !shell_done(sh)) {
 		const char *hist = getenv("SMTPSH_HISTFILE");
 		bool own = hist != NULL;
 		if (!own && paths_file(PATHS_STATE, "history", &st->scratch) == 0)
@@ -357,6 +358,11 @@ static int run(const struct cli *c, struct startup *st)
 		r.host = st->host;
 		r.port = st->port;
 		status = replay_run(sh, &r);
+	} else if (cli->oauth_login && !shell_done(sh)) {
+		/* sign in and leave: the profile's OAuth2 settings, no connection */
+		static const char login[] = "\\oauth login";
+		shell_execute(sh, login, sizeof login - 1);
+		status = shell_status(sh);
 	} else if (cli->send && !shell_done(sh)) {
 		shell_connect(sh, st->host, st->port, st->mode);
 		status = send_oneshot(sh, cli->message, st->params.ehlo_name, cli->auth, cli->user);

@@ -47,6 +47,7 @@ struct cli_options {
 	struct replay_options replay;
 	const char *password_command;
 	const char *token_command;
+	const char *oauth_login; /* --oauth-login PROFILE: sign in (\oauth login) and leave */
 	bool send;			      /* --send: one message, then leave */
 	const char *send_only;		      /* the name of an option given that needs --send */
 	const char *auth;		      /* --auth MECH|auto */

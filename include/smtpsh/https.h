@@ -1,15 +1,16 @@
 /*
- * The few HTTPS fetches smtpsh makes (the MTA-STS policy now, OAuth2 endpoints later), on
- * libcurl: GET only, no redirects (a 3xx is an error that names it), a size cap that aborts
- * the transfer as soon as the body passes it, a timeout, WebPKI verification always on (a CA
- * file may replace the system store), and the host name resolved through smtpsh's own
- * libunbound context (CURLOPT_RESOLVE), never through a second resolver. The body is hostile
+ * The few HTTPS fetches smtpsh makes (the MTA-STS policy, OAuth2 endpoints), on libcurl: GET,
+ * or a POST of a form (OAuth2, RFC 6749 4.1.3), no redirects (a 3xx is an error that names it), a
+ * size cap that aborts the transfer as soon as the body passes it, a timeout, WebPKI verification
+ * always on (a CA file may replace the system store), and the host name resolved through smtpsh's
+ * own libunbound context (CURLOPT_RESOLVE), never through a second resolver. The body is hostile
  * input. Nothing prints.
  */
 #ifndef SMTPSH_HTTPS_H
 #define SMTPSH_HTTPS_H
 
 #include <poll.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "smtpsh/buf.h"
@@ -22,7 +23,12 @@ struct https_params {
 	const char *cafile;  /* PEM CAs to trust instead of the system store, or NULL */
 	size_t max_bytes;    /* body limit: the transfer is aborted past it */
 	int timeout_ms;	     /* for the address lookup and the transfer together */
-	struct dns_ctx *dns; /* resolves host (A and AAAA in parallel) */
+	struct dns_ctx *dns; /* resolves host (A and AAAA in parallel); may be NULL when host is
+				an IP address (an OAuth2 provider on loopback in the tests) */
+	/* A POST of an application/x-www-form-urlencoded body instead of a GET, when not NULL
+	   (borrowed; it may hold a secret: libcurl sends it from this memory, no copy). */
+	const char *form;
+	bool accept_json; /* send "Accept: application/json" */
 };
 
 struct https_result {

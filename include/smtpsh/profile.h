@@ -17,6 +17,13 @@
  *     note = the Postfix of the test lab
  *     resolver = 127.0.0.1@5353  for \connect --mx and \dns
  *     trust-anchor = ~/lab/trust-anchor.key
+ *     oauth-client-id = 00000000-0000-0000-0000-000000000000   your app registration
+ *     oauth-tenant = organizations                  {tenant} in the URLs (Microsoft)
+ *     oauth-scope = https://outlook.office.com/SMTP.Send offline_access
+ *     oauth-token-url = https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token
+ *     oauth-authorize-url = ...   oauth-device-url = ...   oauth-revoke-url = ...
+ *     oauth-client-secret-command = pass show google/client-secret
+ *     oauth-cafile = ~/lab/idp-ca.pem               CAs for the endpoints (tests)
  *
  * Pure: parsing works on a string; nothing here reads files or prints. smtpsh(1) documents the
  * format and the precedence rules.
@@ -48,6 +55,17 @@ struct profile {
 	/* TLS controls (tlsctl.h) as written, checked by tls_control_set when read; or NULL */
 	const char *tls_min, *tls_max, *ciphers, *ciphersuites, *groups, *no_sni, *cert, *key,
 	    *key_password_command;
+	/* OAuth2 (RFC 6749): the user's own app registration and the provider's endpoints; a
+	   "{tenant}" in a URL stands for oauth_tenant ("common" when not set). NULL: not set. */
+	const char *oauth_client_id;
+	const char *oauth_tenant;
+	const char *oauth_scope;
+	const char *oauth_token_url;
+	const char *oauth_authorize_url;
+	const char *oauth_device_url;
+	const char *oauth_revoke_url;
+	const char *oauth_client_secret_command; /* Google's desktop clients have a secret */
+	const char *oauth_cafile;     /* PEM CAs for the endpoints instead of the system store */
 	int timeout_ms;               /* 0: not set */
 	bool ocsp;		      /* ocsp = yes: as --ocsp */
 	bool builtin;                 /* a preset that ships with smtpsh */

@@ -1,7 +1,9 @@
 /*
  * SASL for SMTP AUTH (RFC 4954), client side, pure: base64 (OpenSSL's), the decoding of 334
- * challenges, and the steps of PLAIN (RFC 4616), LOGIN, CRAM-MD5 (RFC 2195) and XOAUTH2
- * (Google/Microsoft bearer tokens). No I/O: the caller sends the lines and reads the replies.
+ * challenges, and the steps of PLAIN (RFC 4616), LOGIN, CRAM-MD5 (RFC 2195), XOAUTH2
+ * (Google/Microsoft bearer tokens) and OAUTHBEARER (RFC 7628, the standard form of the same),
+ * with the JSON error of the OAuth2 mechanisms decoded (json-c). No I/O: the caller sends the
+ * lines and reads the replies.
  *
  * Buffers that get a secret (a response holding a password or a token) are filled with one
  * allocation of the exact size, so no stale copy is left behind by a realloc; the caller wipes
@@ -60,14 +62,15 @@ enum sasl_mech {
 	SASL_XOAUTH2,
 	SASL_EXTERNAL, /* RFC 4422 appendix A: the TLS client certificate logs in; never chosen
 			  by sasl_choose, only named */
+	SASL_OAUTHBEARER,
 	SASL_MECH_COUNT,
 };
 
-/* "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "EXTERNAL". */
+/* "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "EXTERNAL", "OAUTHBEARER". */
 const char *sasl_mech_name(enum sasl_mech m);
 /* The mechanism named name (case-insensitive); -1 for one we do not support. */
 int sasl_mech_parse(const char *name, enum sasl_mech *out);
-/* Does the mechanism take a bearer token (XOAUTH2) rather than a password? */
+/* Does the mechanism take a bearer token (XOAUTH2, OAUTHBEARER) rather than a password? */
 bool sasl_mech_takes_token(enum sasl_mech m);
 /* Does it need a user and a secret at all? Not EXTERNAL: the credentials are the client
    certificate of the TLS layer (user is then the optional authorization identity). */
@@ -78,7 +81,9 @@ unsigned sasl_advertised(const struct smtp_caps *caps);
 
 /*
  * The mechanism \auth uses when none is named: among those advertised (a mask from
- * sasl_advertised), XOAUTH2 when a token source was given; else, when a verified TLS channel
+ * sasl_advertised), when a token source was given, XOAUTH2, else OAUTHBEARER (Microsoft
+ * offers only XOAUTH2, Google both; XOAUTH2 is the one every provider that takes tokens
+ * knows); else, when a verified TLS channel
  * protects the password, PLAIN > LOGIN > CRAM-MD5 (PLAIN is the standard one; CRAM-MD5 is
  * obsolete and needs the server to keep plaintext-equivalent passwords); without verified TLS
  * (an unverified certificate, or plaintext on loopback), CRAM-MD5 > PLAIN > LOGIN, because
@@ -120,6 +125,16 @@ int sasl_plain_response(const char *user, const char *secret, struct buf *out);
  */
 int sasl_xoauth2_response(const char *user, const char *token, struct buf *out, const char **why);
 
+/*
+ * OAUTHBEARER's initial response (RFC 7628 section 3.1): base64 of the GS2 header
+ * "n,a=" user "," (RFC 5801: ',' and '=' in the user escaped as =2C and =3D), then ^A, then
+ * "host=" host ^A and "port=" port ^A when known (host NULL or empty, port 0: left out), then
+ * "auth=Bearer " token ^A ^A; appended to out like sasl_plain_response. A user, host or token
+ * with a 0x01 byte (the separator) is refused: -1 with *why set, nothing appended.
+ */
+int sasl_oauthbearer_response(const char *user, const char *host, unsigned port, const char *token,
+			      struct buf *out, const char **why);
+
 /* LOGIN's answer to one prompt: base64 of text (the user name or the password), appended to
    out like sasl_plain_response. Returns 0, or -1 when memory ran out. */
 int sasl_login_response(const char *text, struct buf *out);
@@ -137,6 +152,33 @@ struct sasl_plain_fields {
  */
 int sasl_plain_split(const char *p, size_t n, struct sasl_plain_fields *out);
 
+/*
+ * The user of a decoded OAUTHBEARER response p[0..n): the authzid of its GS2 header
+ * "n,a=USER," with =2C and =3D turned back into ',' and '=', written to out (NUL-terminated,
+ * cut to outlen). Returns true when there is one.
+ */
+bool sasl_oauthbearer_user(const char *p, size_t n, char *out, size_t outlen);
+
+/* ---- the JSON error of XOAUTH2 and OAUTHBEARER ------------------------------------------- */
+
+/* What an OAuth2 mechanism's 334 error says (RFC 7628 section 3.2.2; Google's XOAUTH2 sends
+   the same object with "schemes"). Raw text from the server (NUL-free, cut to the size of each
+   field): escape it before showing it. An absent field is "". */
+struct sasl_oauth_error {
+	char status[64];  /* "invalid_token", "401", "400"... */
+	char scope[256];  /* the scope the token lacks or needs */
+	char schemes[64]; /* "bearer" (Google) */
+	char openid[256]; /* "openid-configuration": where the provider describes itself */
+};
+
+/*
+ * Decodes the JSON object of an OAuth2 mechanism's error challenge (decoded from base64,
+ * json[0..len)): one object, nesting at most 4 deep (json-c's tokener, bounded by the length
+ * given). Strings and numbers are taken; other kinds of value are ignored. Returns 0 when it
+ * is an object with a status, -1 otherwise (not JSON, not an object, no status).
+ */
+int sasl_oauth_error_parse(const char *json, size_t len, struct sasl_oauth_error *out);
+
 /* ---- the client's steps ------------------------------------------------------------------ */
 
 /* One exchange. user and secret (password or token) are borrowed, never copied. */
@@ -145,11 +187,17 @@ struct sasl_client {
 	const char *user;
 	const char *secret;
 	int step;	  /* 334 challenges answered so far */
-	bool token_error; /* XOAUTH2: the server answered the token with an error challenge */
+	bool token_error; /* XOAUTH2, OAUTHBEARER: the server answered the token with an error */
+	const char *host; /* OAUTHBEARER: the server's name and port (RFC 7628 3.1); NULL, 0 */
+	unsigned port;	  /* when not known: the fields are left out */
+	struct sasl_oauth_error error; /* token_error: the error decoded (status "" if not JSON) */
 };
 
 void sasl_client_init(struct sasl_client *c, enum sasl_mech mech, const char *user,
 		      const char *secret);
+
+/* The server's host name and port for OAUTHBEARER's host= and port= fields (borrowed). */
+void sasl_client_set_server(struct sasl_client *c, const char *host, unsigned port);
 
 /*
  * The AUTH command to send ("AUTH PLAIN <initial response>", "AUTH LOGIN"...), appended to
@@ -168,9 +216,11 @@ enum sasl_step {
 /*
  * The answer to a 334 reply: text/len is its line as received. PLAIN and XOAUTH2 have sent
  * everything in the initial response; LOGIN answers the user name then the password;
- * CRAM-MD5 answers "user HMAC-MD5-hex" (RFC 2195). An XOAUTH2 334 carries the server's error
- * (JSON): the answer is an empty line, after which the server sends its final 5xx; token_error
- * is then set. *secret tells whether resp holds a secret.
+ * CRAM-MD5 answers "user HMAC-MD5-hex" (RFC 2195). An XOAUTH2 or OAUTHBEARER 334 carries the
+ * server's error (JSON, decoded into c->error): the answer ends the exchange, after which the
+ * server sends its final 5xx: an empty line for XOAUTH2 (Google's and Microsoft's rule), the
+ * base64 of a single ^A ("AQ==") for OAUTHBEARER (RFC 7628 section 3.2.3); token_error is
+ * then set. *secret tells whether resp holds a secret.
  */
 enum sasl_step sasl_client_step(struct sasl_client *c, const char *text, size_t len,
 				struct buf *resp, bool *secret, const char **why);

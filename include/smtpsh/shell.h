@@ -14,6 +14,7 @@
 #include "smtpsh/transcript.h"
 #include "smtpsh/diagram.h"
 
+struct profile;
 struct profile_set;
 
 struct practice; /* smtpsh --practice (practice.h) */
@@ -69,6 +70,8 @@ struct shell_params {
 	const char *password_command; /* a command whose output is the password
 					 (--password-command, else the profile's) */
 	const char *token_command;    /* --oauth-token-command: prints the XOAUTH2 token */
+	/* The profile smtpsh started with, for OAuth2 (\oauth, the stored token), or NULL. */
+	const struct profile *oauth_profile;
 	/* The user's profiles (for \presets) and the file they came from (may be NULL). */
 	const struct profile_set *profiles;
 	const char *profiles_path;

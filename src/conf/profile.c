@@ -51,8 +51,18 @@ static const struct key keys[] = {
 	{"key-password-command", KEY_TLSCTL, FIELD(key_password_command)},
 	{"resolver", KEY_WORD, FIELD(resolver)},
 	{"trust-anchor", KEY_TEXT, FIELD(trust_anchor)},
+	{"oauth-client-id", KEY_WORD, FIELD(oauth_client_id)},
+	{"oauth-tenant", KEY_WORD, FIELD(oauth_tenant)},
+	{"oauth-scope", KEY_TEXT, FIELD(oauth_scope)},
+	{"oauth-token-url", KEY_WORD, FIELD(oauth_token_url)},
+	{"oauth-authorize-url", KEY_WORD, FIELD(oauth_authorize_url)},
+	{"oauth-device-url", KEY_WORD, FIELD(oauth_device_url)},
+	{"oauth-revoke-url", KEY_WORD, FIELD(oauth_revoke_url)},
+	{"oauth-client-secret-command", KEY_TEXT, FIELD(oauth_client_secret_command)},
+	{"oauth-cafile", KEY_TEXT, FIELD(oauth_cafile)},
 };
 #define KEY_COUNT (sizeof keys / sizeof keys[0])
+_Static_assert(KEY_COUNT <= 32, "struct parser's seen has a bit per key");
 
 struct parser {
 	struct profile_set *set;
@@ -291,13 +301,19 @@ static int assignment(struct parser *ps, const char *s, size_t n)
 	size_t k = 0;
 	while (k < KEY_COUNT && strcmp(keys[k].name, key) != 0)
 		k++;
-	if (k == KEY_COUNT)
-		return fail(ps,
-			    "unknown key '%s' (known: host, port, tls, user, auth, "
-			    "password-command, cafile, ehlo, timeout, ocsp, note, resolver, "
-			    "trust-anchor, tls-min, tls-max, ciphers, ciphersuites, groups, "
-			    "no-sni, cert, key, key-password-command)",
-			    key);
+	if (k == KEY_COUNT) {
+		/* the known keys, from the one table (it grows with each feature) */
+		char known[1024];
+		size_t used = 0;
+		for (size_t i = 0; i < KEY_COUNT && used < sizeof known; i++) {
+			int w = snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "",
+					 keys[i].name);
+			if (w < 0)
+				break;
+			used += (size_t)w;
+		}
+		return fail(ps, "unknown key '%s' (known: %s)", key, known);
+	}
 	struct profile *p = current(ps);
 	if (!p)
 		return fail(ps, "%s before the first [name] line", key);

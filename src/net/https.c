@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/select.h>
 
 #include <curl/curl.h>
@@ -53,6 +54,10 @@ struct https_req {
 	CURLM *multi;
 	CURL *easy;
 	struct curl_slist *resolve;
+	struct curl_slist *headers;
+	const char *form; /* borrowed from the params: the caller keeps it until https_finish */
+	bool accept_json;
+	bool literal; /* host is an IP address: no lookup */
 	struct buf url;
 	char curl_err[CURL_ERROR_SIZE];
 	bool too_big;
@@ -113,8 +118,16 @@ struct https_req *https_start(const struct https_params *p)
 	r->path = strdup(p->path);
 	r->cafile = p->cafile ? strdup(p->cafile) : NULL;
 	r->state = REQ_RESOLVING;
+	r->form = p->form;
+	r->accept_json = p->accept_json;
 	if (!r->host || !r->path || (p->cafile && !r->cafile)) {
 		fail(r, "out of memory");
+		return r;
+	}
+	/* An address needs no lookup (and libunbound would look it up as a name). */
+	unsigned char addr[16];
+	if (inet_pton(AF_INET, r->host, addr) == 1 || inet_pton(AF_INET6, r->host, addr) == 1) {
+		r->literal = true;
 		return r;
 	}
 	if (!r->dns) {
@@ -158,7 +171,7 @@ static void start_transfer(struct https_req *r)
 {
 	struct buf entry;
 	buf_init(&entry);
-	if (resolve_entry(r, &entry) < 0) {
+	if (!r->literal && resolve_entry(r, &entry) < 0) {
 		buf_free(&entry);
 		return;
 	}
@@ -171,10 +184,12 @@ static void start_transfer(struct https_req *r)
 	global_init();
 	r->multi = curl_multi_init();
 	r->easy = curl_easy_init();
-	r->resolve = curl_slist_append(NULL, entry.data);
+	r->resolve = r->literal ? NULL : curl_slist_append(NULL, entry.data);
 	buf_free(&entry);
-	if (!r->multi || !r->easy || !r->resolve ||
-	    buf_printf(&r->url, "https://%s:%u%s", r->host, r->port, r->path) < 0) {
+	bool v6 = strchr(r->host, ':') != NULL;
+	if (!r->multi || !r->easy || (!r->literal && !r->resolve) ||
+	    buf_printf(&r->url, "https://%s%s%s:%u%s", v6 ? "[" : "", r->host, v6 ? "]" : "",
+		       r->port, r->path) < 0) {
 		fail(r, "out of memory");
 		return;
 	}
@@ -182,7 +197,18 @@ static void start_transfer(struct https_req *r)
 	curl_easy_setopt(c, CURLOPT_URL, r->url.data);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "https");
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(c, CURLOPT_RESOLVE, r->resolve);
+	if (r->resolve)
+		curl_easy_setopt(c, CURLOPT_RESOLVE, r->resolve);
+	if (r->form) {
+		/* CURLOPT_POSTFIELDS sends from the caller's memory: no copy of a secret */
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->form);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(r->form));
+	}
+	if (r->accept_json) {
+		r->headers = curl_slist_append(NULL, "Accept: application/json");
+		if (r->headers)
+			curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->headers);
+	}
 	curl_easy_setopt(c, CURLOPT_PROXY, ""); /* never a proxy from the environment */
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, left);
@@ -332,6 +358,7 @@ int https_finish(struct https_req *r, struct https_result *out, struct buf *err)
 	if (r->multi)
 		curl_multi_cleanup(r->multi);
 	curl_slist_free_all(r->resolve);
+	curl_slist_free_all(r->headers);
 	buf_free(&r->url);
 	buf_free(&r->err);
 	free(r->host);
@@ -352,7 +379,7 @@ int https_get(const struct https_params *p, struct https_result *out, struct buf
 	while (https_step(r) == 1) {
 		struct pollfd pfd[9];
 		size_t n = https_pollfds(r, pfd, 8);
-		pfd[n].fd = p->dns ? dns_fd(p->dns) : -1;
+		pfd[n].fd = p->dns ? dns_fd(p->dns) : -1; /* poll() skips a negative fd */
 		pfd[n].events = POLLIN;
 		pfd[n].revents = 0;
 		if (poll(pfd, n + 1, https_timeout_ms(r)) < 0 && errno != EINTR)

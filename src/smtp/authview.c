@@ -89,6 +89,10 @@ bool authview_user(const char *mech, unsigned nth, const char *resp, size_t len,
 		copy_out(p, n, out, outlen);
 		found = n > 0;
 		break;
+	case SASL_OAUTHBEARER:
+		/* "n,a=" user "," ^A ...: the GS2 header's authzid (RFC 7628 3.1) */
+		found = sasl_oauthbearer_user(p, n, out, outlen);
+		break;
 	case SASL_MECH_COUNT:
 		break;
 	}
@@ -145,6 +149,11 @@ int authview_respond(const char *mech, unsigned nth, const char *challenge, size
 	case SASL_EXTERNAL: /* an empty challenge: the (empty) authorization identity */
 		if (nth == 1)
 			r = buf_reserve(out, 0);
+		break;
+	case SASL_OAUTHBEARER:
+		/* A replay does not know the original host= and port=: left out (optional) */
+		if (nth == 1)
+			r = sasl_oauthbearer_response(user, NULL, 0, pass, out, &why);
 		break;
 	case SASL_MECH_COUNT:
 		break;

@@ -213,183 +213,190 @@ const char *codes_enh_detail(int subject, int detail)
 #define YAHOO "Yahoo/AOL: "
 
 const struct code_hint code_hints[] = {
-	/* Office 365 / Outlook.com: SMTP AUTH switched off, basic auth gone, MFA */
-	{535, "5.7.139", NULL, "SmtpClientAuthentication is disabled",
-	 O365 "SMTP AUTH is disabled for the whole tenant; an admin turns it on "
-	      "(Set-TransportConfig -SmtpClientAuthenticationDisabled $false) or per mailbox, see "
-	      "https://aka.ms/smtp_auth_disabled"},
-	{535, "5.7.139", NULL, "basic authentication is disabled",
-	 O365 "basic authentication (password AUTH) is off for this tenant: log in with OAuth2 "
-	      "(AUTH XOAUTH2 and a token), or ask the admin"},
-	{535, "5.7.139", NULL, "security defaults",
-	 O365 "the organisation's security defaults (MFA) block password AUTH: use OAuth2 "
-	      "(XOAUTH2), or the admin must exclude this account"},
-	{535, "5.7.139", NULL, "credentials were incorrect",
-	 O365 "wrong user name or password; the user name is the full address (UPN); with MFA on, "
-	      "a password alone is refused"},
-	{535, "5.7.139", NULL, NULL,
-	 O365 "authentication refused by policy (SMTP AUTH disabled for the tenant or the mailbox, "
-	      "MFA or conditional access): the reply text says which; OAuth2 (XOAUTH2) or the admin "
-	      "can help"},
-	{535, "5.7.3", NULL, NULL,
-	 O365 "authentication unsuccessful: wrong user name/password, or SMTP AUTH disabled for "
-	      "this mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false) or the "
-	      "tenant; with MFA use OAuth2 (XOAUTH2)"},
-	{530, "5.7.57", NULL, NULL,
-	 O365 "the client is not authenticated: AUTH (after STARTTLS, on port 587) before MAIL FROM"},
-	{550, "5.7.60", NULL, NULL,
-	 O365 "you may not send as this sender: MAIL FROM and From: must be the mailbox you logged "
-	      "in as, or the admin grants Send As"},
-	{554, "5.2.0", NULL, "SendAsDenied",
-	 O365 "SendAsDenied: the From/MAIL FROM address is not the mailbox you logged in as "
-	      "(and you have no Send As right): send from your own address"},
-	{554, "5.2.252", NULL, "SendAsDenied",
-	 "Outlook.com: SendAsDenied: you may only send as the account you logged in with"},
-	{550, "5.7.64", NULL, NULL,
-	 O365 "TenantAttribution / relay access denied: the connector does not recognise this "
-	      "sender's IP or certificate; log in (AUTH) or fix the inbound connector"},
-	{550, "5.7.708", NULL, NULL,
-	 O365 "traffic from this IP is not accepted (low reputation): send through your own "
-	      "provider's submission server"},
-	{550, "5.7.501", NULL, NULL,
-	 O365 "the account is blocked for sending spam: the admin must release it (Restricted "
-	      "entities)"},
-	{550, "5.7.520", NULL, NULL, "Outlook.com: refused as spam by content filtering"},
-	{451, "4.7.500", NULL, NULL,
-	 O365 "server busy / throttled: wait and try again later, more slowly"},
+    /* Office 365 / Outlook.com: SMTP AUTH switched off, basic auth gone, MFA */
+    {535, "5.7.139", NULL, "SmtpClientAuthentication is disabled",
+     O365 "SMTP AUTH is disabled for the whole tenant; an admin turns it on "
+	  "(Set-TransportConfig -SmtpClientAuthenticationDisabled $false) or per mailbox, see "
+	  "https://aka.ms/smtp_auth_disabled"},
+    /* Microsoft's retirement of Basic authentication for SMTP AUTH (end of 2026): the
+       password no longer works at all; OAuth2 is the way left */
+    {550, "5.7.30", NULL, NULL,
+     O365 "Basic authentication (a password) is not accepted for client submission: log in "
+	  "with OAuth2 (\\oauth login with a profile holding your app's oauth-client-id, "
+	  "then \\auth XOAUTH2; see docs/oauth.md)"},
+    {535, "5.7.139", NULL, "basic authentication is disabled",
+     O365 "basic authentication (password AUTH) is off for this tenant: log in with OAuth2 "
+	  "(\\oauth login, then AUTH XOAUTH2 with the token), or ask the admin"},
+    {535, "5.7.139", NULL, "security defaults",
+     O365 "the organisation's security defaults (MFA) block password AUTH: use OAuth2 "
+	  "(\\oauth login, then XOAUTH2), or the admin must exclude this account"},
+    {535, "5.7.139", NULL, "credentials were incorrect",
+     O365 "wrong user name or password; the user name is the full address (UPN); with MFA on, "
+	  "a password alone is refused"},
+    {535, "5.7.139", NULL, NULL,
+     O365 "authentication refused by policy (SMTP AUTH disabled for the tenant or the mailbox, "
+	  "MFA or conditional access): the reply text says which; OAuth2 (\\oauth login, "
+	  "XOAUTH2) or the admin can help"},
+    {535, "5.7.3", NULL, NULL,
+     O365 "authentication unsuccessful: wrong user name/password, or SMTP AUTH disabled for "
+	  "this mailbox (Set-CASMailbox -SmtpClientAuthenticationDisabled $false) or the "
+	  "tenant; with MFA use OAuth2 (XOAUTH2)"},
+    {530, "5.7.57", NULL, NULL,
+     O365 "the client is not authenticated: AUTH (after STARTTLS, on port 587) before MAIL FROM"},
+    {550, "5.7.60", NULL, NULL,
+     O365 "you may not send as this sender: MAIL FROM and From: must be the mailbox you logged "
+	  "in as, or the admin grants Send As"},
+    {554, "5.2.0", NULL, "SendAsDenied",
+     O365 "SendAsDenied: the From/MAIL FROM address is not the mailbox you logged in as "
+	  "(and you have no Send As right): send from your own address"},
+    {554, "5.2.252", NULL, "SendAsDenied",
+     "Outlook.com: SendAsDenied: you may only send as the account you logged in with"},
+    {550, "5.7.64", NULL, NULL,
+     O365 "TenantAttribution / relay access denied: the connector does not recognise this "
+	  "sender's IP or certificate; log in (AUTH) or fix the inbound connector"},
+    {550, "5.7.708", NULL, NULL,
+     O365 "traffic from this IP is not accepted (low reputation): send through your own "
+	  "provider's submission server"},
+    {550, "5.7.501", NULL, NULL,
+     O365 "the account is blocked for sending spam: the admin must release it (Restricted "
+	  "entities)"},
+    {550, "5.7.520", NULL, NULL, "Outlook.com: refused as spam by content filtering"},
+    {451, "4.7.500", NULL, NULL,
+     O365 "server busy / throttled: wait and try again later, more slowly"},
 
-	/* Gmail */
-	{534, "5.7.9", NULL, "InvalidSecondFactor",
-	 GMAIL "2-Step Verification is on: make an app password (Google Account > Security > App "
-	       "passwords) and log in with it, or use OAuth2 (XOAUTH2)"},
-	{534, "5.7.14", NULL, NULL,
-	 GMAIL "Google wants a web login first (\"Less secure apps\" is gone): use an app password "
-	       "(needs 2-Step Verification) or OAuth2 (XOAUTH2)"},
-	{535, "5.7.8", NULL, "BadCredentials",
-	 GMAIL "user name and password not accepted: the user is the whole address; Google refuses "
-	       "the account password for SMTP: use an app password, or OAuth2 (XOAUTH2)"},
-	{530, "5.7.0", NULL, "Authentication Required",
-	 GMAIL "log in (AUTH, after STARTTLS on 587 or on 465) before MAIL FROM"},
-	{550, "5.7.26", NULL, NULL,
-	 "unauthenticated sender: the sending domain's SPF, DKIM or DMARC checks failed (Gmail "
-	 "requires SPF or DKIM): send through the domain's own server, or fix its DNS records"},
-	{550, "5.7.25", NULL, NULL,
-	 "the sending IP has no reverse DNS (PTR) record: send through a proper mail server"},
-	{550, "5.7.1", NULL, "not authorized to send email directly",
-	 GMAIL "this IP may not deliver directly (a home or cloud IP): send through your provider's "
-	       "submission server (587 with AUTH)"},
-	{421, "4.7.0", NULL, "unusual rate",
-	 GMAIL "too much mail or too many complaints from this IP: slow down and try later"},
-	{454, "4.7.0", NULL, "Too many login attempts",
-	 "too many login attempts: wait a while before trying again"},
-	{555, "5.5.2", NULL, NULL,
-	 "syntax error: write the address in angle brackets, MAIL FROM:<a@example.org>"},
+    /* Gmail */
+    {534, "5.7.9", NULL, "InvalidSecondFactor",
+     GMAIL "2-Step Verification is on: make an app password (Google Account > Security > App "
+	   "passwords) and log in with it, or use OAuth2 (XOAUTH2)"},
+    {534, "5.7.14", NULL, NULL,
+     GMAIL "Google wants a web login first (\"Less secure apps\" is gone): use an app password "
+	   "(needs 2-Step Verification) or OAuth2 (XOAUTH2)"},
+    {535, "5.7.8", NULL, "BadCredentials",
+     GMAIL "user name and password not accepted: the user is the whole address; Google refuses "
+	   "the account password for SMTP: use an app password, or OAuth2 (XOAUTH2)"},
+    {530, "5.7.0", NULL, "Authentication Required",
+     GMAIL "log in (AUTH, after STARTTLS on 587 or on 465) before MAIL FROM"},
+    {550, "5.7.26", NULL, NULL,
+     "unauthenticated sender: the sending domain's SPF, DKIM or DMARC checks failed (Gmail "
+     "requires SPF or DKIM): send through the domain's own server, or fix its DNS records"},
+    {550, "5.7.25", NULL, NULL,
+     "the sending IP has no reverse DNS (PTR) record: send through a proper mail server"},
+    {550, "5.7.1", NULL, "not authorized to send email directly",
+     GMAIL "this IP may not deliver directly (a home or cloud IP): send through your provider's "
+	   "submission server (587 with AUTH)"},
+    {421, "4.7.0", NULL, "unusual rate",
+     GMAIL "too much mail or too many complaints from this IP: slow down and try later"},
+    {454, "4.7.0", NULL, "Too many login attempts",
+     "too many login attempts: wait a while before trying again"},
+    {555, "5.5.2", NULL, NULL,
+     "syntax error: write the address in angle brackets, MAIL FROM:<a@example.org>"},
 
-	/* Yahoo / AOL */
-	{535, "5.7.0", NULL, "#AUTH005",
-	 YAHOO "too many bad login attempts; AOL and Yahoo want an app password (Account security > "
-	       "Generate app password), not the account password"},
-	{535, "5.7.0", NULL, "#MBR",
-	 YAHOO "the account must be verified in a web browser first (login.yahoo.com / "
-	       "login.aol.com)"},
-	{421, "4.7.0", NULL, "[TS",
-	 YAHOO "mail from this IP is deferred (complaints or rate): try later, more slowly"},
-	{553, "5.7.1", NULL, "[BL",
-	 "this IP is on a block list (the bracketed code names it): send through your provider"},
-	{553, NULL, NULL, "From address not verified",
-	 YAHOO "the From address is not one of your account's verified addresses"},
+    /* Yahoo / AOL */
+    {535, "5.7.0", NULL, "#AUTH005",
+     YAHOO "too many bad login attempts; AOL and Yahoo want an app password (Account security > "
+	   "Generate app password), not the account password"},
+    {535, "5.7.0", NULL, "#MBR",
+     YAHOO "the account must be verified in a web browser first (login.yahoo.com / "
+	   "login.aol.com)"},
+    {421, "4.7.0", NULL, "[TS",
+     YAHOO "mail from this IP is deferred (complaints or rate): try later, more slowly"},
+    {553, "5.7.1", NULL, "[BL",
+     "this IP is on a block list (the bracketed code names it): send through your provider"},
+    {553, NULL, NULL, "From address not verified",
+     YAHOO "the From address is not one of your account's verified addresses"},
 
-	/* Authentication (RFC 4954, RFC 3207): what every server says */
-	{535, "5.7.8", NULL, NULL,
-	 "bad credentials: check the user name (often the whole address) and the password; "
-	 "providers with 2-step verification want an app password or OAuth2"},
-	{535, NULL, NULL, NULL,
-	 "authentication failed: check the user name and the password (base64 of each for AUTH "
-	 "LOGIN); some providers want an app password or OAuth2"},
-	{534, NULL, NULL, NULL,
-	 "the mechanism or password is too weak for this server: an application-specific password "
-	 "or OAuth2 (XOAUTH2) is required"},
-	{530, NULL, NULL, "STARTTLS",
-	 "TLS first: send STARTTLS, then EHLO again, then AUTH (or connect with --starttls / "
-	 "--tls)"},
-	{530, NULL, NULL, NULL,
-	 "authentication required: log in with AUTH (after STARTTLS) before MAIL FROM"},
-	{538, NULL, NULL, NULL,
-	 "this mechanism needs an encrypted connection: STARTTLS first, then EHLO and AUTH"},
-	{454, "4.7.0", "AUTH", NULL,
-	 "temporary authentication failure (the server's password check is unavailable, or too "
-	 "many attempts): wait and try again; the credentials may be fine"},
-	{454, NULL, "AUTH", NULL,
-	 "temporary authentication failure: wait and try again; the credentials may be fine"},
-	{454, NULL, "STARTTLS", NULL,
-	 "the server cannot do TLS now (its certificate or key is broken): try later; do not send "
-	 "a password without TLS"},
-	{504, NULL, "AUTH", NULL,
-	 "unknown mechanism: use one the server lists on its AUTH line (\\caps)"},
-	{503, NULL, "AUTH", "not enabled",
-	 "this port offers no AUTH: use the submission port (587 with STARTTLS, or 465 with TLS)"},
-	{503, NULL, "AUTH", "already authenticated", "you are logged in already (RSET does not undo it)"},
-	{503, NULL, "AUTH", NULL,
-	 "AUTH is not possible now: send EHLO first, and STARTTLS if the server wants TLS; a "
-	 "second AUTH is refused"},
-	{501, NULL, "AUTH", NULL,
-	 "the AUTH answer is not valid base64 (or was cancelled): \\b64 encodes text for you"},
-	{432, NULL, NULL, NULL, "a password change is needed: log in through the provider's web page"},
+    /* Authentication (RFC 4954, RFC 3207): what every server says */
+    {535, "5.7.8", NULL, NULL,
+     "bad credentials: check the user name (often the whole address) and the password; "
+     "providers with 2-step verification want an app password or OAuth2"},
+    {535, NULL, NULL, NULL,
+     "authentication failed: check the user name and the password (base64 of each for AUTH "
+     "LOGIN); some providers want an app password or OAuth2"},
+    {534, NULL, NULL, NULL,
+     "the mechanism or password is too weak for this server: an application-specific password "
+     "or OAuth2 (XOAUTH2) is required"},
+    {530, NULL, NULL, "STARTTLS",
+     "TLS first: send STARTTLS, then EHLO again, then AUTH (or connect with --starttls / "
+     "--tls)"},
+    {530, NULL, NULL, NULL,
+     "authentication required: log in with AUTH (after STARTTLS) before MAIL FROM"},
+    {538, NULL, NULL, NULL,
+     "this mechanism needs an encrypted connection: STARTTLS first, then EHLO and AUTH"},
+    {454, "4.7.0", "AUTH", NULL,
+     "temporary authentication failure (the server's password check is unavailable, or too "
+     "many attempts): wait and try again; the credentials may be fine"},
+    {454, NULL, "AUTH", NULL,
+     "temporary authentication failure: wait and try again; the credentials may be fine"},
+    {454, NULL, "STARTTLS", NULL,
+     "the server cannot do TLS now (its certificate or key is broken): try later; do not send "
+     "a password without TLS"},
+    {504, NULL, "AUTH", NULL,
+     "unknown mechanism: use one the server lists on its AUTH line (\\caps)"},
+    {503, NULL, "AUTH", "not enabled",
+     "this port offers no AUTH: use the submission port (587 with STARTTLS, or 465 with TLS)"},
+    {503, NULL, "AUTH", "already authenticated",
+     "you are logged in already (RSET does not undo it)"},
+    {503, NULL, "AUTH", NULL,
+     "AUTH is not possible now: send EHLO first, and STARTTLS if the server wants TLS; a "
+     "second AUTH is refused"},
+    {501, NULL, "AUTH", NULL,
+     "the AUTH answer is not valid base64 (or was cancelled): \\b64 encodes text for you"},
+    {432, NULL, NULL, NULL, "a password change is needed: log in through the provider's web page"},
 
-	/* Relaying, senders, recipients, sizes, spam */
-	{554, "5.7.1", NULL, "Relay access denied",
-	 "relay denied: this server does not forward mail to other domains for you: log in first "
-	 "(AUTH, on 587 or 465) or send only to the domains it serves"},
-	{454, "4.7.1", NULL, "Relay access denied",
-	 "relay denied: log in first (AUTH) or send only to the domains this server serves"},
-	{550, "5.7.1", NULL, "relay",
-	 "relay denied: log in first (AUTH) or send only to the domains this server serves"},
-	{554, NULL, NULL, "relay",
-	 "relay denied: log in first (AUTH) or send only to the domains this server serves"},
-	{553, "5.7.1", NULL, "not owned by user",
-	 "sender not allowed: MAIL FROM must be an address of the account you logged in as"},
-	{553, "5.7.1", NULL, "not logged in",
-	 "sender not allowed without login: AUTH first, then MAIL FROM your own address"},
-	{550, "5.7.1", NULL, "spam",
-	 "refused as spam: check the content, the sending IP's reputation and the domain's "
-	 "SPF/DKIM/DMARC"},
-	{550, "5.7.1", NULL, "unsolicited",
-	 "refused as unsolicited mail: check the content, the sending IP's reputation and the "
-	 "domain's SPF/DKIM/DMARC"},
-	{550, "5.7.1", NULL, "Client host rejected",
-	 "this server refuses your IP address (policy or block list)"},
-	{550, "5.7.1", NULL, NULL,
-	 "refused by policy: the text says why (relay, spam, sender, IP); log in, or ask the "
-	 "postmaster"},
-	{550, "5.1.1", NULL, NULL, "no such mailbox: check the recipient's address (typo?)"},
-	{550, NULL, NULL, "User unknown", "no such mailbox: check the recipient's address (typo?)"},
-	{550, NULL, NULL, "does not exist", "no such mailbox: check the recipient's address (typo?)"},
-	{552, "5.3.4", NULL, NULL,
-	 "message too big: EHLO's SIZE line gives the limit; send a smaller message (share big files "
-	 "by link)"},
-	{552, "5.2.3", NULL, NULL,
-	 "message too big for this server's limit (EHLO's SIZE line): send a smaller message"},
-	{552, "5.2.2", NULL, NULL, "the recipient's mailbox is full: try later or tell them otherwise"},
-	{452, "4.2.2", NULL, NULL, "the recipient's mailbox is full (for now): try later"},
-	{452, "4.5.3", NULL, NULL,
-	 "too many recipients for one message: send the rest in another transaction"},
-	{451, "4.7.1", NULL, "greylist",
-	 "greylisting: the server wants the same message again in a few minutes (real mail "
-	 "servers retry by themselves)"},
-	{450, "4.7.1", NULL, "greylist",
-	 "greylisting: the server wants the same message again in a few minutes (real mail "
-	 "servers retry by themselves)"},
-	{501, "5.1.7", NULL, NULL,
-	 "bad sender address: write MAIL FROM:<a@example.org> with angle brackets, no spaces"},
-	{501, "5.1.3", NULL, NULL,
-	 "bad recipient address: write RCPT TO:<b@example.org> with angle brackets, no spaces"},
-	{503, NULL, NULL, "need MAIL", "MAIL FROM first, then RCPT TO, then DATA"},
-	{503, NULL, NULL, "need RCPT", "at least one RCPT TO must be accepted before DATA"},
-	{503, NULL, NULL, "valid recipients", "no RCPT TO was accepted: DATA needs one"},
-	{503, NULL, NULL, "HELO/EHLO", "say EHLO (or HELO) first"},
-	{502, NULL, "STARTTLS", NULL, "this server does not offer TLS here: try port 465 (--tls)"},
-	{421, NULL, NULL, NULL,
-	 "the server is closing the connection: connect again later (if it repeats, slow down)"},
+    /* Relaying, senders, recipients, sizes, spam */
+    {554, "5.7.1", NULL, "Relay access denied",
+     "relay denied: this server does not forward mail to other domains for you: log in first "
+     "(AUTH, on 587 or 465) or send only to the domains it serves"},
+    {454, "4.7.1", NULL, "Relay access denied",
+     "relay denied: log in first (AUTH) or send only to the domains this server serves"},
+    {550, "5.7.1", NULL, "relay",
+     "relay denied: log in first (AUTH) or send only to the domains this server serves"},
+    {554, NULL, NULL, "relay",
+     "relay denied: log in first (AUTH) or send only to the domains this server serves"},
+    {553, "5.7.1", NULL, "not owned by user",
+     "sender not allowed: MAIL FROM must be an address of the account you logged in as"},
+    {553, "5.7.1", NULL, "not logged in",
+     "sender not allowed without login: AUTH first, then MAIL FROM your own address"},
+    {550, "5.7.1", NULL, "spam",
+     "refused as spam: check the content, the sending IP's reputation and the domain's "
+     "SPF/DKIM/DMARC"},
+    {550, "5.7.1", NULL, "unsolicited",
+     "refused as unsolicited mail: check the content, the sending IP's reputation and the "
+     "domain's SPF/DKIM/DMARC"},
+    {550, "5.7.1", NULL, "Client host rejected",
+     "this server refuses your IP address (policy or block list)"},
+    {550, "5.7.1", NULL, NULL,
+     "refused by policy: the text says why (relay, spam, sender, IP); log in, or ask the "
+     "postmaster"},
+    {550, "5.1.1", NULL, NULL, "no such mailbox: check the recipient's address (typo?)"},
+    {550, NULL, NULL, "User unknown", "no such mailbox: check the recipient's address (typo?)"},
+    {550, NULL, NULL, "does not exist", "no such mailbox: check the recipient's address (typo?)"},
+    {552, "5.3.4", NULL, NULL,
+     "message too big: EHLO's SIZE line gives the limit; send a smaller message (share big files "
+     "by link)"},
+    {552, "5.2.3", NULL, NULL,
+     "message too big for this server's limit (EHLO's SIZE line): send a smaller message"},
+    {552, "5.2.2", NULL, NULL, "the recipient's mailbox is full: try later or tell them otherwise"},
+    {452, "4.2.2", NULL, NULL, "the recipient's mailbox is full (for now): try later"},
+    {452, "4.5.3", NULL, NULL,
+     "too many recipients for one message: send the rest in another transaction"},
+    {451, "4.7.1", NULL, "greylist",
+     "greylisting: the server wants the same message again in a few minutes (real mail "
+     "servers retry by themselves)"},
+    {450, "4.7.1", NULL, "greylist",
+     "greylisting: the server wants the same message again in a few minutes (real mail "
+     "servers retry by themselves)"},
+    {501, "5.1.7", NULL, NULL,
+     "bad sender address: write MAIL FROM:<a@example.org> with angle brackets, no spaces"},
+    {501, "5.1.3", NULL, NULL,
+     "bad recipient address: write RCPT TO:<b@example.org> with angle brackets, no spaces"},
+    {503, NULL, NULL, "need MAIL", "MAIL FROM first, then RCPT TO, then DATA"},
+    {503, NULL, NULL, "need RCPT", "at least one RCPT TO must be accepted before DATA"},
+    {503, NULL, NULL, "valid recipients", "no RCPT TO was accepted: DATA needs one"},
+    {503, NULL, NULL, "HELO/EHLO", "say EHLO (or HELO) first"},
+    {502, NULL, "STARTTLS", NULL, "this server does not offer TLS here: try port 465 (--tls)"},
+    {421, NULL, NULL, NULL,
+     "the server is closing the connection: connect again later (if it repeats, slow down)"},
 };
 
 const size_t code_hint_count = sizeof code_hints / sizeof code_hints[0];

@@ -9,9 +9,15 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <json-c/json.h>
+
 static const char *const mech_names[SASL_MECH_COUNT] = {
-    [SASL_PLAIN] = "PLAIN",	[SASL_LOGIN] = "LOGIN",	      [SASL_CRAM_MD5] = "CRAM-MD5",
-    [SASL_XOAUTH2] = "XOAUTH2", [SASL_EXTERNAL] = "EXTERNAL",
+    [SASL_PLAIN] = "PLAIN",
+    [SASL_LOGIN] = "LOGIN",
+    [SASL_CRAM_MD5] = "CRAM-MD5",
+    [SASL_XOAUTH2] = "XOAUTH2",
+    [SASL_EXTERNAL] = "EXTERNAL",
+    [SASL_OAUTHBEARER] = "OAUTHBEARER",
 };
 
 /* ---- base64 ---------------------------------------------------------------------------- */
@@ -146,7 +152,7 @@ int sasl_mech_parse(const char *name, enum sasl_mech *out)
 
 bool sasl_mech_takes_token(enum sasl_mech m)
 {
-	return m == SASL_XOAUTH2;
+	return m == SASL_XOAUTH2 || m == SASL_OAUTHBEARER;
 }
 
 bool sasl_mech_needs_secret(enum sasl_mech m)
@@ -169,6 +175,10 @@ int sasl_choose(unsigned advertised, bool tls_verified, bool have_token, enum sa
 	static const enum sasl_mech exposed[] = {SASL_CRAM_MD5, SASL_PLAIN, SASL_LOGIN};
 	if (have_token && (advertised & (1u << SASL_XOAUTH2))) {
 		*out = SASL_XOAUTH2;
+		return 0;
+	}
+	if (have_token && (advertised & (1u << SASL_OAUTHBEARER))) {
+		*out = SASL_OAUTHBEARER;
 		return 0;
 	}
 	const enum sasl_mech *order = tls_verified ? protected : exposed;
@@ -195,6 +205,15 @@ void sasl_client_init(struct sasl_client *c, enum sasl_mech mech, const char *us
 	c->secret = secret ? secret : "";
 	c->step = 0;
 	c->token_error = false;
+	c->host = NULL;
+	c->port = 0;
+	memset(&c->error, 0, sizeof c->error);
+}
+
+void sasl_client_set_server(struct sasl_client *c, const char *host, unsigned port)
+{
+	c->host = host;
+	c->port = port;
 }
 
 /* Appends prefix and the base64 of the n octets of parts (concatenated) to out, with one
@@ -253,6 +272,127 @@ static int xoauth2_encode(const char *prefix, const char *user, const char *toke
 	return 0;
 }
 
+/* RFC 7628 3.1: gs2-header kvsep [host kvsep] [port kvsep] auth kvsep kvsep, where the
+   gs2-header is "n,a=" saslname "," (no channel binding; RFC 5801 section 4: ',' and '=' in a
+   saslname are written =2C and =3D). */
+static int oauthbearer_encode(const char *prefix, const char *user, const char *host, unsigned port,
+			      const char *token, struct buf *out, const char **why)
+{
+	if (strchr(user, '\001') || strchr(token, '\001') || (host && strchr(host, '\001'))) {
+		*why =
+		    "a user name, host or token with a 0x01 byte cannot be sent with OAUTHBEARER";
+		return -1;
+	}
+	struct buf name;
+	buf_init(&name);
+	int r = buf_reserve(&name, strlen(user) * 3);
+	for (const char *u = user; r == 0 && *u; u++)
+		r = *u == ','	? buf_puts(&name, "=2C")
+		    : *u == '=' ? buf_puts(&name, "=3D")
+				: buf_append(&name, u, 1);
+	char portfield[32] = "";
+	if (port)
+		snprintf(portfield, sizeof portfield, "port=%u\001", port);
+	bool has_host = host && *host;
+	const char *parts[] = {"n,a=",
+			       name.data ? name.data : "",
+			       ",\001",
+			       has_host ? "host=" : "",
+			       has_host ? host : "",
+			       has_host ? "\001" : "",
+			       portfield,
+			       "auth=Bearer ",
+			       token,
+			       "\001\001"};
+	size_t lens[10];
+	for (size_t i = 0; i < 10; i++)
+		lens[i] = strlen(parts[i]);
+	if (r < 0 || encode_parts(out, prefix, parts, lens, 10) < 0) {
+		buf_free(&name);
+		*why = "out of memory";
+		return -1;
+	}
+	buf_free(&name);
+	return 0;
+}
+
+int sasl_oauthbearer_response(const char *user, const char *host, unsigned port, const char *token,
+			      struct buf *out, const char **why)
+{
+	return oauthbearer_encode("", user, host, port, token, out, why);
+}
+
+bool sasl_oauthbearer_user(const char *p, size_t n, char *out, size_t outlen)
+{
+	/* gs2-cb-flag "," [ "a=" saslname ] ",": the flag is n, y or p=... */
+	const char *c1 = memchr(p, ',', n);
+	if (!c1 || (size_t)(c1 - p) + 3 > n || c1[1] != 'a' || c1[2] != '=' || !outlen)
+		return false;
+	const char *s = c1 + 3, *end = p + n;
+	const char *c2 = memchr(s, ',', (size_t)(end - s));
+	if (!c2)
+		return false;
+	size_t o = 0;
+	for (const char *q = s; q < c2 && o + 1 < outlen; q++) {
+		if (*q == '=' && c2 - q >= 3 &&
+		    (memcmp(q, "=2C", 3) == 0 || memcmp(q, "=3D", 3) == 0)) {
+			out[o++] = q[2] == 'C' ? ',' : '=';
+			q += 2;
+		} else {
+			out[o++] = *q;
+		}
+	}
+	out[o] = '\0';
+	return o > 0;
+}
+
+/* ---- the JSON error of XOAUTH2 and OAUTHBEARER ------------------------------------------- */
+
+/* Copies a string or number member of obj into dst (cut, NULs end it early). */
+static void json_field(struct json_object *obj, const char *key, char *dst, size_t size)
+{
+	struct json_object *v;
+	dst[0] = '\0';
+	if (!json_object_object_get_ex(obj, key, &v))
+		return;
+	enum json_type t = json_object_get_type(v);
+	if (t != json_type_string && t != json_type_int && t != json_type_double)
+		return;
+	snprintf(dst, size, "%s", json_object_get_string(v));
+}
+
+int sasl_oauth_error_parse(const char *json, size_t len, struct sasl_oauth_error *out)
+{
+	memset(out, 0, sizeof *out);
+	if (len > SASL_CHALLENGE_MAX || len > INT_MAX)
+		return -1;
+	/* The error is a flat object: a depth of 4 leaves room for what a server adds and stops
+	   a hostile nesting long before json-c's default of 32. */
+	struct json_tokener *tok = json_tokener_new_ex(4);
+	if (!tok)
+		return -1;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	struct json_object *obj = json_tokener_parse_ex(tok, json, (int)len);
+	size_t end = obj ? json_tokener_get_parse_end(tok) : 0;
+	bool whole = obj && json_tokener_get_error(tok) == json_tokener_success && end <= len;
+	while (whole && end < len && strchr(" \t\r\n", json[end]) && json[end])
+		end++;
+	whole = whole && end == len;
+	json_tokener_free(tok);
+	int r = -1;
+	if (whole && json_object_is_type(obj, json_type_object)) {
+		json_field(obj, "status", out->status, sizeof out->status);
+		json_field(obj, "scope", out->scope, sizeof out->scope);
+		json_field(obj, "schemes", out->schemes, sizeof out->schemes);
+		json_field(obj, "openid-configuration", out->openid, sizeof out->openid);
+		r = out->status[0] ? 0 : -1;
+	}
+	json_object_put(obj);
+	if (r < 0)
+		memset(out, 0, sizeof *out);
+	return r;
+}
+
 int sasl_plain_response(const char *user, const char *secret, struct buf *out)
 {
 	return plain_encode("", user, secret, out);
@@ -299,6 +439,12 @@ int sasl_client_start(struct sasl_client *c, struct buf *line, bool *secret, con
 		return 0;
 	case SASL_XOAUTH2: {
 		int r = xoauth2_encode("AUTH XOAUTH2 ", c->user, c->secret, line, why);
+		*secret = r == 0;
+		return r;
+	}
+	case SASL_OAUTHBEARER: {
+		int r = oauthbearer_encode("AUTH OAUTHBEARER ", c->user, c->host, c->port,
+					   c->secret, line, why);
 		*secret = r == 0;
 		return r;
 	}
@@ -404,15 +550,25 @@ enum sasl_step sasl_client_step(struct sasl_client *c, const char *text, size_t 
 		*secret = true;
 		return cram_md5(c, text, len, resp, why);
 	case SASL_XOAUTH2:
+	case SASL_OAUTHBEARER: {
 		if (step > 0) {
-			*why = "the server asks for more after the XOAUTH2 error";
+			*why = c->mech == SASL_XOAUTH2
+				   ? "the server asks for more after the XOAUTH2 error"
+				   : "the server asks for more after the OAUTHBEARER error";
 			return SASL_STEP_CANCEL;
 		}
-		/* The challenge is the error (JSON); an empty answer gets the final reply. */
+		/* The challenge is the error (JSON). XOAUTH2 ends the exchange with an empty
+		   answer; OAUTHBEARER with a lone ^A (RFC 7628 3.2.3: "a single %x01"). */
 		c->token_error = true;
-		if (buf_reserve(resp, 0) < 0)
-			return SASL_STEP_NOMEM;
-		return SASL_STEP_SEND;
+		struct buf chal;
+		buf_init(&chal);
+		if (sasl_challenge_decode(text, len, &chal) == SASL_DECODE_OK)
+			sasl_oauth_error_parse(chal.data, chal.len, &c->error);
+		buf_free(&chal);
+		int r = c->mech == SASL_XOAUTH2 ? buf_reserve(resp, 0)
+						: sasl_b64_encode("\001", 1, resp);
+		return r < 0 ? SASL_STEP_NOMEM : SASL_STEP_SEND;
+	}
 	case SASL_EXTERNAL:
 		*why = "the server asks for more after the EXTERNAL initial response";
 		return SASL_STEP_CANCEL;

@@ -120,6 +120,10 @@ static bool get_secret(struct shell *sh, struct creds *c, bool token)
 			render_info(sh->render, "%s from %s", what, token ? TOKEN_ENV : PASSWORD_ENV);
 		return c->secret != NULL;
 	}
+	/* the profile's OAuth2 settings: the stored refresh token gets an access token (the
+	   command and the variable above win over it) */
+	if (token && oauth_configured(sh))
+		return oauth_token_for_auth(sh, &c->secret);
 	if (!token) {
 		/* the netrc entry read for the user name, or one for this user */
 		if (c->netrc_read && c->netrc.login && strcmp(c->netrc.login, c->user) != 0) {
@@ -162,10 +166,41 @@ static enum session_status send_step(struct shell *sh, const char *line, bool se
 	return session_command(sh->session, line, shown, rep);
 }
 
+/* The 334 error of XOAUTH2 or OAUTHBEARER, decoded (RFC 7628 3.2.2: status, scope; Google adds
+   schemes), with the usual causes: the server's text is escaped by the renderer. */
+static void token_refused(struct shell *sh, const struct sasl_client *c)
+{
+	const struct sasl_oauth_error *e = &c->error;
+	char said[700] = "";
+	if (e->status[0])
+		snprintf(said, sizeof said, ": status %s%s%s%s%s%s%s", e->status,
+			 e->scope[0] ? ", scope " : "", e->scope, e->schemes[0] ? ", schemes " : "",
+			 e->schemes, e->openid[0] ? ", openid-configuration " : "", e->openid);
+	render_info(sh->render,
+		    "the server refused the token%s (the 334 holds its reason; usual causes: the "
+		    "token expired or was revoked, it lacks the scope SMTP needs, it was issued "
+		    "for another user, or SMTP AUTH is disabled for the mailbox); %s",
+		    e->status[0] ? said : " (its 334 is not the JSON error expected)",
+		    c->mech == SASL_OAUTHBEARER
+			? "a lone ^A (AQ==) asks for the final reply (RFC 7628 3.2.3)"
+			: "an empty line asks for the final reply");
+}
+
+/* The port for OAUTHBEARER's port= field: the one asked for, else the one connected to. */
+static unsigned server_port(const struct smtp_session *s)
+{
+	const char *p = session_port(s);
+	if (p && *p && strspn(p, "0123456789") == strlen(p) && strlen(p) <= 5)
+		return (unsigned)strtoul(p, NULL, 10);
+	return session_peer_port(s);
+}
+
 static bool exchange(struct shell *sh, enum sasl_mech mech, const char *user, const char *secret)
 {
 	struct sasl_client c;
 	sasl_client_init(&c, mech, user, secret);
+	/* OAUTHBEARER names the server it logs in to (RFC 7628 3.1: host, port) */
+	sasl_client_set_server(&c, session_host(sh->session), server_port(sh->session));
 	struct buf line;
 	buf_init(&line);
 	bool is_secret;
@@ -196,9 +231,12 @@ static bool exchange(struct shell *sh, enum sasl_mech mech, const char *user, co
 							   "(or send * again)");
 			break;
 		}
-		if (c.token_error)
-			render_info(sh->render, "the server refused the token (the 334 holds its "
-						"reason); an empty line asks for the final reply");
+		if (c.token_error) {
+			token_refused(sh, &c);
+			/* an access token the server refused is not used again: the next \auth
+			   gets a new one from the stored refresh token */
+			oauth_forget(sh);
+		}
 		st = send_step(sh, resp.data, is_secret, "<redacted>", &rep);
 		buf_free_secret(&resp);
 	}
@@ -223,8 +261,8 @@ static bool pick_mech(struct shell *sh, const char *name, enum sasl_mech *mech)
 		if (sasl_mech_parse(name, mech) < 0) {
 			shell_error(sh,
 				    "\\auth does not know the mechanism %s (it knows PLAIN, LOGIN, "
-				    "CRAM-MD5, XOAUTH2 and EXTERNAL; type AUTH %s to try it by "
-				    "hand)",
+				    "CRAM-MD5, XOAUTH2, OAUTHBEARER and EXTERNAL; type AUTH %s to "
+				    "try it by hand)",
 				    name, name);
 			return false;
 		}
@@ -254,23 +292,25 @@ static bool pick_mech(struct shell *sh, const char *name, enum sasl_mech *mech)
 			    session_hello_verb(sh->session));
 		return false;
 	}
-	bool have_token = sh->token_command || (getenv(TOKEN_ENV) && *getenv(TOKEN_ENV));
+	bool have_token =
+	    sh->token_command || (getenv(TOKEN_ENV) && *getenv(TOKEN_ENV)) || oauth_configured(sh);
 	bool verified = session_tls_verified(sh->session);
 	if (sasl_choose(adv, verified, have_token, mech) < 0) {
 		const struct smtp_cap *a = caps_find(caps, "AUTH");
 		shell_error(sh, "%s%s%s", a ? "no mechanism smtpsh supports among: " : "",
 			    a ? a->params : "the server does not offer AUTH here (STARTTLS first?)",
-			    a && (adv & (1u << SASL_XOAUTH2)) ? " (XOAUTH2 needs a token: "
-								"--oauth-token-command or "
-								"SMTPSH_OAUTH_TOKEN)"
-							      : "");
+			    a && (adv & (1u << SASL_XOAUTH2 | 1u << SASL_OAUTHBEARER))
+				? " (XOAUTH2 and OAUTHBEARER need a token: "
+				  "--oauth-token-command or "
+				  "SMTPSH_OAUTH_TOKEN)"
+				: "");
 		return false;
 	}
 	render_info(sh->render, "mechanism %s (%s)", sasl_mech_name(*mech),
-		    *mech == SASL_XOAUTH2 ? "a token source was given"
-		    : verified	      ? "the best advertised one under verified TLS"
-				      : "the best advertised one without verified TLS: the "
-					"password itself is not sent when CRAM-MD5 is possible");
+		    sasl_mech_takes_token(*mech) ? "a token source was given"
+		    : verified			 ? "the best advertised one under verified TLS"
+			       : "the best advertised one without verified TLS: the "
+				 "password itself is not sent when CRAM-MD5 is possible");
 	return true;
 }
 

@@ -16,7 +16,7 @@
 
 static const struct shell *current;
 
-static const char *const default_mechs[] = {"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2"};
+static const char *const default_mechs[] = {"PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"};
 
 /*
  * XCLIENT's and XFORWARD's attributes as NAME=, from the EHLO reply's list (Postfix

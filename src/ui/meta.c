@@ -568,6 +568,19 @@ static void complete_set(struct candidates *c)
 	}
 }
 
+/* \oauth: its subcommands, then login's ways. */
+static void complete_oauth(struct candidates *c)
+{
+	static const char *const subs[] = {"login", "status", "logout"};
+	static const char *const ways[] = {"--browser", "--device", "--paste"};
+	if (c->nwords == 1)
+		for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+			candidates_offer(c, subs[i]);
+	if (c->nwords == 2 && strcmp(c->arg1, "login") == 0)
+		for (size_t i = 0; i < sizeof ways / sizeof ways[0]; i++)
+			candidates_offer(c, ways[i]);
+}
+
 /* \help: the SMTP verbs and the local commands. */
 static void complete_help(struct candidates *c)
 {
@@ -680,11 +693,21 @@ const struct meta_command meta_commands[] = {
     {.name = "auth",
      .run = auth_cmd,
      .args = "[MECH] [USER]",
-     .help = "log in: the whole AUTH exchange (PLAIN, LOGIN, CRAM-MD5, XOAUTH2), every step "
+     .help = "log in: the whole AUTH exchange (PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER), "
+	     "every step "
 	     "shown; the password from --password-command, SMTPSH_PASSWORD, ~/.netrc or a "
 	     "prompt without echo; \\auth EXTERNAL [AUTHZID] logs in with the --cert client "
 	     "certificate (RFC 4422)",
      .complete = auth_complete},
+    {.name = "oauth",
+     .run = oauth_cmd,
+     .args = "login [--browser|--device|--paste] | status | logout",
+     .help = "OAuth2 of the profile: login (in the browser: code + PKCE, loopback redirect; "
+	     "--paste over ssh; --device: a code to enter at the provider, RFC 8628; the "
+	     "refresh token stored), status (account, scope, when stored, the "
+	     "access token's expiry; never a token), logout (revoke where offered, delete the "
+	     "stored token)",
+     .complete = complete_oauth},
     {.name = "b64",
      .run = auth_cmd_b64,
      .args = "TEXT",

@@ -29,7 +29,7 @@
 #define TLSA_SHOWN_HEX 16 /* hex digits of a TLSA record's data on the route's lines */
 
 /* The shell's resolver, made on first use (no DNS is touched by a session without --mx). */
-static struct dns_ctx *shell_dns(struct shell *sh)
+struct dns_ctx *shell_dns(struct shell *sh)
 {
 	if (sh->dns)
 		return sh->dns;

@@ -278,8 +278,8 @@ static char *line_to_send(struct replay *rp, const char *rec, bool *secret)
 	if (r < 0 || !out.data) {
 		buf_free_secret(&out);
 		stop(rp,
-		     "line %lu: cannot answer AUTH %s for a replay (PLAIN, LOGIN, CRAM-MD5 and "
-		     "XOAUTH2 can be)",
+		     "line %lu: cannot answer AUTH %s for a replay (PLAIN, LOGIN, CRAM-MD5, "
+		     "XOAUTH2 and OAUTHBEARER can be)",
 		     rp->rd.lineno, rp->mech[0] ? rp->mech : "?");
 		set_status(rp, EXIT_USAGE);
 		return NULL;

@@ -38,6 +38,7 @@ struct shell *shell_new(const struct shell_params *p)
 	sh->default_mech = p->default_mech;
 	sh->password_command = p->password_command;
 	sh->token_command = p->token_command;
+	sh->oauth_profile = p->oauth_profile;
 	sh->profiles = p->profiles;
 	sh->profiles_path = p->profiles_path;
 	sh->practice = p->practice;
@@ -64,6 +65,7 @@ void shell_free(struct shell *sh)
 	if (!sh)
 		return;
 	pipe_clear(sh);
+	oauth_forget(sh);
 	dns_free(sh->dns);
 	free(sh->mx_domain);
 	free(sh);

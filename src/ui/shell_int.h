@@ -17,6 +17,7 @@
 /* Not shell.h: the shell's own header stays above this one (no circle of includes). */
 struct practice;
 struct dns_ctx;
+struct profile;
 struct profile_set;
 struct shell_local_commands;
 
@@ -67,6 +68,11 @@ struct shell {
 	const char *trust_anchor;
 	struct dns_ctx *dns;
 	char *mx_domain; /* the last --mx domain: \dns's default */
+	/* OAuth2 (src/ui/oauth_cmd.c): the profile smtpsh started with (NULL: none), and the
+	   access token got for it, in memory only (wiped when replaced or freed). */
+	const struct profile *oauth_profile;
+	char *oauth_access;
+	long long oauth_expires; /* time() when oauth_access expires; 0: unknown */
 	/* The message of a script whose DATA the server did not accept: its lines up to the
 	   lone "." are skipped, never run (shell_skip_begin). */
 	struct {
@@ -81,5 +87,25 @@ struct shell {
 void shell_leave_connection(struct shell *sh);
 /* After a connect: records st, and --strict stops at a refusing greeting. */
 void shell_connected(struct shell *sh, enum session_status st);
+
+/* The shell's resolver, made on first use (src/ui/mx.c); NULL when it could not start (said). */
+struct dns_ctx *shell_dns(struct shell *sh);
+
+/* ---- OAuth2 (src/ui/oauth_cmd.c) ---- */
+
+/* Does the profile smtpsh started with say how to get an OAuth2 token (a client ID and a
+   token endpoint, its own or its preset's)? Then \auth XOAUTH2/OAUTHBEARER use the store. */
+bool oauth_configured(const struct shell *sh);
+/*
+ * The access token for \auth (*token malloc'd: the caller wipes it): the one in memory while
+ * it has more than a minute left, else a new one got with the stored refresh token (a rotated
+ * refresh token is stored at once, under the store's lock). false after an error was shown
+ * (none stored; the provider refused it: log in again; the endpoint failed).
+ */
+bool oauth_token_for_auth(struct shell *sh, char **token);
+/* Forgets and wipes the access token in memory. */
+void oauth_forget(struct shell *sh);
+/* \oauth status | logout */
+void oauth_cmd(struct shell *sh, int argc, char **argv);
 
 #endif

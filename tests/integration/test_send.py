@@ -352,7 +352,7 @@ class Send(unittest.TestCase):
         self.assertIn("--send needs --from ADDRESS and --to ADDRESS", r.stderr)
         r = self.oneshot(["--auth", "GSSAPI", "--from", "a@x", "--to", "b@x", "127.0.0.1", "25"])
         self.assertEqual(r.rc, 2)
-        self.assertIn("--auth takes PLAIN, LOGIN, CRAM-MD5, XOAUTH2 or auto", r.stderr)
+        self.assertIn("--auth takes PLAIN, LOGIN, CRAM-MD5, XOAUTH2, OAUTHBEARER or auto", r.stderr)
 
     def test_oneshot_connection_refused_exit_3(self):
         """--send to a closed port: exit 3"""

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """\\auth and \\send against scripted servers (tests/hostile/server.py) for what the real
-Postfix cannot show: XOAUTH2 (the exact initial response; the error challenge answered with
-an empty line), a bad CRAM-MD5 challenge (cancelled with "*"), SIZE exceeded (nothing sent),
+Postfix cannot show: XOAUTH2 (the exact initial response; the error challenge decoded and
+answered with an empty line), OAUTHBEARER (RFC 7628: GS2 header, host and port; the error
+answered with ^A), a bad CRAM-MD5 challenge (cancelled with "*"), SIZE exceeded (nothing sent),
 a server without 8BITMIME (the 8-bit body goes base64) or SMTPUTF8 (refused), SIZE= equal
 to the octets of the message, and --send refused at the end of DATA (exit 1).
 
@@ -21,6 +22,12 @@ USER = "someuser@example.com"
 TOKEN = "ya29.vF9dft4qmTc2Nvb3RlckBhdHRhdmlzdGEuY29tCg"
 IR = "dXNlcj1zb21ldXNlckBleGFtcGxlLmNvbQFhdXRoPUJlYXJlciB5YTI5LnZGOWRmdDRxbVRjMk52YjNSbGNrQmhk" \
      "SFJoZG1semRHRXVZMjl0Q2cBAQ=="
+# OAUTHBEARER (RFC 7628 3.1) to 127.0.0.1: the GS2 header, host= and port= (filled in per test)
+def oauthbearer_ir(port):
+    return base64.b64encode(("n,a=%s,\x01host=127.0.0.1\x01port=%d\x01auth=Bearer %s\x01\x01"
+                             % (USER, port, TOKEN)).encode()).decode()
+
+
 ERROR_JSON = base64.b64encode(b'{"status":"401","schemes":"bearer","scope":'
                               b'"https://mail.google.com/"}').decode()
 
@@ -93,7 +100,29 @@ class Scripted(SmtpshTestCase):
                                                    base64.b64decode(ERROR_JSON).decode()))
         self.assert_line(r, "-> ")
         self.assert_line_starts(r, "<- 535 5.7.8 Username and Password not accepted")
-        self.assertIn("refused the token", r.out())
+        self.assertIn("refused the token: status 401, scope https://mail.google.com/, "
+                      "schemes bearer (", r.out())
+        self.assertIn("usual causes:", r.out())
+
+    def test_oauthbearer_exact_and_error(self):
+        """OAUTHBEARER: the exact GS2 initial response with host= and port=; the 334 error is
+        decoded (status, scope, schemes) and answered with a lone ^A (RFC 7628 3.2.3)"""
+        script = (GREET + caps("AUTH XOAUTH2 OAUTHBEARER")
+                  + "expect AUTH OAUTHBEARER [A-Za-z0-9+/=]+\n"
+                  + "send 334 %s\\r\\n\n" % ERROR_JSON
+                  + "expect AQ==\nsend 535 5.7.8 Username and Password not accepted\\r\\n\n"
+                  + "expect NOOP\nsend 250 ok\\r\\n\n" + QUIT)
+        srv, r = self.run_script(script, "EHLO c\n\\auth OAUTHBEARER %s\nNOOP\nQUIT\n" % USER,
+                                 env={"SMTPSH_OAUTH_TOKEN": TOKEN})
+        self.assert_exit(r, 0)
+        self.assert_server_ok(srv, r)
+        self.assertIn(("AUTH OAUTHBEARER %s\r\n" % oauthbearer_ir(srv.port)).encode(),
+                      srv.record())
+        self.assert_line(r, "-> AUTH OAUTHBEARER <redacted>")
+        self.assertIn("the server refused the token: status 401, scope "
+                      "https://mail.google.com/, schemes bearer", r.out())
+        self.assertIn("a lone ^A (AQ==) asks for the final reply", r.out())
+        self.assertNotIn(TOKEN, r.out() + r.err())
 
     def test_xoauth2_not_chosen_without_token(self):
         """no token source: \\auth picks PLAIN even if XOAUTH2 is offered"""

@@ -18,7 +18,8 @@ import unittest
 sys.dont_write_bytecode = True
 from interoplib import (Daemon, HERE, MatrixTests, NODE, NODE_MODULES, parse_message, PKI,
                         require_node_modules, rmtree, Server, Store)
-from smtpshtest import free_port, tap_main, token
+from mockidp import MockIdP
+from smtpshtest import free_port, run_smtpsh, tap_main, token
 
 WORK = tempfile.mkdtemp(prefix="smtpsh-interop-smtp-server-")
 SERVERS = {}
@@ -98,6 +99,43 @@ class SmtpServerMatrix(MatrixTests, unittest.TestCase):
         self.assertIn(" BODY=8BITMIME", mail)
         self.assertEqual(msg["Content-Transfer-Encoding"], "8bit")
         self.assertIn("Gr\u00fc\u00dfe".encode(), data)
+
+
+    def test_xoauth2_token_from_the_store(self):
+        """--send --auth auto with a profile's OAuth2 settings: the stored refresh token gets
+        an access token from the mock provider (HTTPS, its own CA), which smtp-server's
+        onAuth callback accepts for XOAUTH2 under STARTTLS; no token on the screen"""
+        S = self.S
+        home = tempfile.mkdtemp(prefix="oauth-home-", dir=WORK)
+        idp = MockIdP(home)
+        try:
+            idp.fixed_access = S.oauth_token
+            rt = idp.grant(S.user)
+            store = os.path.join(home, ".local", "state", "smtpsh", "oauth")
+            os.makedirs(store, mode=0o700)
+            with open(os.path.join(store, "node.json"), "w") as f:
+                json.dump({"account": S.user, "scope": "smtp", "stored": 1,
+                           "refresh_token": rt}, f)
+            os.chmod(os.path.join(store, "node.json"), 0o600)
+            conf = os.path.join(home, ".config", "smtpsh")
+            os.makedirs(conf)
+            with open(os.path.join(conf, "profiles"), "w") as f:
+                f.write("[node]\nhost = %s\nport = %s\ntls = starttls\ncafile = %s\n"
+                        "user = %s\noauth-client-id = smtpsh-test\noauth-token-url = %s\n"
+                        "oauth-cafile = %s\n" % (S.host, S.port, S.pki.cafile, S.user,
+                                                  idp.url("/token"), idp.cafile))
+            tok = token()
+            r = run_smtpsh(["--send", "--auth", "auto", "--from", S.sender, "--to", S.rcpt,
+                            "--body", tok, "node"], b"", home=home,
+                           env={"SMTPSH_OAUTH_TOKEN": ""})
+            self.assertEqual(r.rc, 0, self.describe(r))
+            self.assertIn("~> AUTH XOAUTH2 <redacted>", r.out())
+            self.assertIn("authenticated as %s (XOAUTH2)" % S.user, r.out())
+            self.assertEqual(len(S.stored(tok)), 1)
+            for t in idp.issued + [S.oauth_token]:
+                self.assertNotIn(t, r.out() + r.err())
+        finally:
+            idp.stop()
 
 
 class Hidden8bit(MatrixTests, unittest.TestCase):

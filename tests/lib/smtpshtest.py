@@ -24,6 +24,7 @@ the same way. Nothing here skips a test: a missing binary or tool is a failure.
 import atexit
 import base64
 import os
+import random
 import re
 import shlex
 import shutil
@@ -338,13 +339,32 @@ def script(lines):
 
 # --- ports, processes, certificates, Maildirs ------------------------------------
 
+_PORTS_GIVEN = set()
+
+
 def free_port():
-    """A TCP port of 127.0.0.1 free right now (a listener started next may take it)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A TCP port of 127.0.0.1 free right now, for a listener started next.
+
+    Chosen at random below the kernel's ephemeral range (32768-60999 on Debian), never twice
+    by one process: a port the kernel hands out for bind(("", 0)) is soon handed out again to
+    the next caller once closed, so two labs starting at once (tests run two at a time, and
+    a lab adds listeners then reloads) could both be given it, and the second would talk to
+    the first's server; client sockets take their local ports from that range too."""
+    rnd = random.SystemRandom()
+    for _ in range(200):
+        port = rnd.randrange(20000, 32768)
+        if port in _PORTS_GIVEN:
+            continue
+        s = socket.socket()
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _PORTS_GIVEN.add(port)
+        return port
+    raise RuntimeError("no free TCP port in 20000-32767 on 127.0.0.1")
 
 
 def has_ipv6_loopback():

@@ -71,6 +71,13 @@ static void test_user(void)
 			 56, u, sizeof u) &&
 		   !strcmp(u, "bob@example.org"),
 	   "XOAUTH2");
+	/* RFC 7628 4.1: the user from the GS2 header */
+	const char *ob =
+	    "bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9MTQzAWF1"
+	    "dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB";
+	ok(authview_user("OAUTHBEARER", 1, ob, strlen(ob), u, sizeof u) &&
+	       !strcmp(u, "user@example.com"),
+	   "OAUTHBEARER");
 	ok(!authview_user("GSSAPI", 1, "YWxpY2U=", 8, u, sizeof u), "unknown mechanism");
 	ok(!authview_user("LOGIN", 1, "!!!", 3, u, sizeof u), "not base64");
 	char small[4];

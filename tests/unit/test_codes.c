@@ -131,6 +131,16 @@ static void test_hints(void)
 	ok(hint_has("535 5.7.139 Authentication unsuccessful, basic authentication is disabled.",
 		    "AUTH", "OAuth2"),
 	   "535 5.7.139 basic auth disabled: OAuth2");
+	ok(hint_has("535 5.7.139 Authentication unsuccessful, basic authentication is disabled.",
+		    "AUTH", "\\oauth login"),
+	   "535 5.7.139 basic auth disabled: \\oauth login");
+	ok(hint_has("535 5.7.139 Authentication unsuccessful, the request did not meet the "
+		    "criteria to be authenticated successfully",
+		    "AUTH", "\\oauth login"),
+	   "535 5.7.139 by policy: \\oauth login");
+	ok(hint_has("550 5.7.30 Basic authentication is not supported for Client Submission.",
+		    "AUTH", "\\oauth login"),
+	   "550 5.7.30 (Basic auth retired): \\oauth login");
 	ok(hint_has("535 5.7.3 Authentication unsuccessful [SN4PR0601CA0005.namprd06.prod]",
 		    "AUTH", "Set-CASMailbox"),
 	   "535 5.7.3 (Office 365): per mailbox");

@@ -76,7 +76,10 @@ int main(void)
 	is_str(cands("\\set t"), "timing", "\\set t");
 	is_str(cands("\\set timing "), "on off", "\\set NAME: on or off");
 	is_str(cands("\\set timing on "), "", "\\set NAME VALUE: nothing more");
-	is_str(cands("\\auth "), "PLAIN LOGIN CRAM-MD5 XOAUTH2", "\\auth: the mechanisms it knows");
+	is_str(cands("\\oauth "), "login status logout", "\\oauth: its subcommands");
+	is_str(cands("\\oauth login "), "--browser --device --paste", "\\oauth login: the ways");
+	is_str(cands("\\auth "), "PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER",
+	       "\\auth: the mechanisms it knows");
 	is_str(cands("\\auth cr"), "CRAM-MD5", "\\auth: any case");
 	is_str(cands("\\auth PLAIN "), "", "\\auth MECH: no user offered");
 	is_str(cands("\\send "),
@@ -108,7 +111,8 @@ int main(void)
 	/* SMTP commands typed by hand */
 	is_str(cands("MAIL "), "FROM:<<no space>", "MAIL: FROM:<, no blank after it");
 	is_str(cands("rcpt t"), "TO:<<no space>", "rcpt t: TO:<");
-	is_str(cands("AUTH "), "PLAIN LOGIN CRAM-MD5 XOAUTH2", "AUTH: the usual mechanisms");
+	is_str(cands("AUTH "), "PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER",
+	       "AUTH: the usual mechanisms");
 	is_str(cands("MAIL FROM:<a@b> "), "", "MAIL FROM:<...>: nothing more");
 
 	/* what the shell asks of the table: the flags of a row */

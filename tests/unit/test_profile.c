@@ -210,10 +210,69 @@ static void test_parse_errors(void)
 	bad(big, 1, "1 to 64", "a name of 65 characters");
 }
 
+static void test_oauth(void)
+{
+	const struct profile *o = profile_find(NULL, "office365"),
+			     *l = profile_find(NULL, "outlook"), *g = profile_find(NULL, "gmail");
+	is_str(o->oauth_token_url, "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+	       "office365: Microsoft identity platform v2 token endpoint");
+	is_str(o->oauth_authorize_url,
+	       "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
+	       "office365: authorize endpoint");
+	is_str(o->oauth_device_url,
+	       "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode",
+	       "office365: device endpoint");
+	is_str(o->oauth_tenant, "organizations", "office365: work or school accounts");
+	is_str(o->oauth_scope, "https://outlook.office.com/SMTP.Send offline_access",
+	       "office365: SMTP.Send and a refresh token");
+	is_str(l->oauth_tenant, "consumers", "outlook: personal accounts");
+	is_str(l->oauth_scope, o->oauth_scope, "outlook: the same scope");
+	is_str(g->oauth_scope, "https://mail.google.com/", "gmail: the Gmail scope");
+	is_str(g->oauth_token_url, "https://oauth2.googleapis.com/token", "gmail: token endpoint");
+	ok(g->oauth_device_url == NULL, "gmail: no device flow for the Gmail scope");
+	is_str(g->oauth_revoke_url, "https://oauth2.googleapis.com/revoke", "gmail: revocation");
+	size_t n;
+	const struct profile *all = profile_presets(&n);
+	for (size_t i = 0; i < n; i++)
+		ok(all[i].oauth_client_id == NULL, "%s: no client ID ships", all[i].name);
+
+	const char *text = "[mock]\n"
+			   "host = 127.0.0.1\n"
+			   "oauth-client-id = smtpsh-test\n"
+			   "oauth-tenant = contoso.example\n"
+			   "oauth-scope = smtp offline_access\n"
+			   "oauth-token-url = https://127.0.0.1:8443/{tenant}/token\n"
+			   "oauth-authorize-url = https://127.0.0.1:8443/authorize\n"
+			   "oauth-device-url = https://127.0.0.1:8443/device\n"
+			   "oauth-revoke-url = https://127.0.0.1:8443/revoke\n"
+			   "oauth-client-secret-command = pass show idp/secret\n"
+			   "oauth-cafile = ~/lab/idp ca.pem\n";
+	struct profile_set set;
+	unsigned line;
+	char err[256];
+	if (!ok(parse(&set, text, &line, err, sizeof err) == 0, "OAuth2 keys parse")) {
+		diag("line %u: %s", line, err);
+		return;
+	}
+	const struct profile *m = profile_find(&set, "mock");
+	is_str(m->oauth_client_id, "smtpsh-test", "oauth-client-id");
+	is_str(m->oauth_tenant, "contoso.example", "oauth-tenant");
+	is_str(m->oauth_scope, "smtp offline_access", "oauth-scope: the rest of the line");
+	is_str(m->oauth_token_url, "https://127.0.0.1:8443/{tenant}/token", "oauth-token-url");
+	is_str(m->oauth_authorize_url, "https://127.0.0.1:8443/authorize", "oauth-authorize-url");
+	is_str(m->oauth_device_url, "https://127.0.0.1:8443/device", "oauth-device-url");
+	is_str(m->oauth_revoke_url, "https://127.0.0.1:8443/revoke", "oauth-revoke-url");
+	is_str(m->oauth_client_secret_command, "pass show idp/secret",
+	       "oauth-client-secret-command");
+	is_str(m->oauth_cafile, "~/lab/idp ca.pem", "oauth-cafile");
+	profile_set_free(&set);
+}
+
 int main(void)
 {
 	test_presets();
 	test_parse_ok();
 	test_parse_errors();
+	test_oauth();
 	return done_testing();
 }

@@ -318,6 +318,99 @@ static void test_xoauth2(void)
 	buf_free(&r);
 }
 
+static void test_oauthbearer(void)
+{
+	struct sasl_client c;
+	struct buf line, r;
+	bool secret;
+	const char *why;
+	buf_init(&line);
+	buf_init(&r);
+	/* RFC 7628 section 4.1, the example's exact bytes */
+	sasl_client_init(&c, SASL_OAUTHBEARER, "user@example.com",
+			 "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==");
+	sasl_client_set_server(&c, "server.example.com", 143);
+	is_int(sasl_client_start(&c, &line, &secret, &why), 0, "OAUTHBEARER start");
+	is_str(
+	    line.data,
+	    "AUTH OAUTHBEARER bixhPXVzZXJAZXhhbXBsZS5jb20sAWhvc3Q9c2VydmVyLmV4YW1wbGUuY29tAXBvcnQ9"
+	    "MTQzAWF1dGg9QmVhcmVyIHZGOWRmdDRxbVRjMk52YjNSbGNrQmhiSFJoZG1semRHRXVZMjl0Q2c9PQEB",
+	    "OAUTHBEARER initial response (RFC 7628 4.1)");
+	ok(secret, "the token is a secret");
+	/* RFC 7628 section 4.3: the error, answered with a lone ^A */
+	const char *err =
+	    "334 eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NvcGUiOiJleGFtcGxlX3Njb3BlIiwib3Bl"
+	    "bmlkLWNvbmZpZ3VyYXRpb24iOiJodHRwczovL2V4YW1wbGUuY29tLy53ZWxsLWtub3duL29wZW5p"
+	    "ZC1jb25maWd1cmF0aW9uIn0=";
+	is_int(sasl_client_step(&c, err, strlen(err), &r, &secret, &why), SASL_STEP_SEND,
+	       "error challenge: answered");
+	is_str(r.data, "AQ==", "with a lone ^A (RFC 7628 3.2.3)");
+	ok(c.token_error, "token_error set");
+	is_str(c.error.status, "invalid_token", "status decoded");
+	is_str(c.error.scope, "example_scope", "scope decoded");
+	is_str(c.error.openid, "https://example.com/.well-known/openid-configuration",
+	       "openid-configuration decoded");
+	is_int(sasl_client_step(&c, err, strlen(err), &r, &secret, &why), SASL_STEP_CANCEL,
+	       "a second challenge cancels");
+	/* GS2 saslname escaping (RFC 5801 4); no host or port known: the fields are left out */
+	buf_reset(&line);
+	sasl_client_init(&c, SASL_OAUTHBEARER, "a=b,c", "t");
+	is_int(sasl_client_start(&c, &line, &secret, &why), 0, "escaped user");
+	is_str(line.data, "AUTH OAUTHBEARER bixhPWE9M0RiPTJDYywBYXV0aD1CZWFyZXIgdAEB",
+	       "',' and '=' as =2C and =3D, no host= or port=");
+	char user[64];
+	const char dec[] = "n,a=a=3Db=2Cc,\001auth=Bearer t\001\001";
+	ok(sasl_oauthbearer_user(dec, sizeof dec - 1, user, sizeof user) &&
+	       strcmp(user, "a=b,c") == 0,
+	   "the user read back from the GS2 header");
+	ok(!sasl_oauthbearer_user("n,,\001auth=Bearer t\001\001", 18, user, sizeof user),
+	   "no authzid: no user");
+	buf_reset(&line);
+	sasl_client_init(&c, SASL_OAUTHBEARER, "u", "t\001host=evil");
+	is_int(sasl_client_start(&c, &line, &secret, &why), -1, "0x01 in the token refused");
+	ok(why != NULL && line.len == 0, "with a reason, nothing built");
+	sasl_client_set_server(&c, "h\001", 1);
+	c.secret = "t";
+	is_int(sasl_client_start(&c, &line, &secret, &why), -1, "0x01 in the host refused");
+	buf_free_secret(&line);
+	buf_free(&r);
+}
+
+static void test_oauth_error(void)
+{
+	struct sasl_oauth_error e;
+	const char *g =
+	    "{\"status\":\"401\",\"schemes\":\"bearer\",\"scope\":\"https://mail.google.com/\"}";
+	is_int(sasl_oauth_error_parse(g, strlen(g), &e), 0, "Google's XOAUTH2 error");
+	is_str(e.status, "401", "status");
+	is_str(e.schemes, "bearer", "schemes");
+	is_str(e.scope, "https://mail.google.com/", "scope");
+	const char *n = "{\"status\":400,\"scope\":[1]}\r\n";
+	is_int(sasl_oauth_error_parse(n, strlen(n), &e), 0, "a number status, trailing CRLF");
+	is_str(e.status, "400", "the number as text");
+	is_str(e.scope, "", "an array is no scope");
+	const char *bad[] = {"",
+			     "not json",
+			     "[\"status\"]",
+			     "{\"scope\":\"x\"}",
+			     "{\"status\":\"x\"} trailing",
+			     "{\"status\":\"x\",}",
+			     "{'status':'x'}",
+			     "{\"a\":{\"b\":{\"c\":{\"d\":{\"e\":1}}}},\"status\":\"x\"}"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int r = sasl_oauth_error_parse(bad[i], strlen(bad[i]), &e);
+		ok(r == -1 && e.status[0] == '\0', "refused: %s", bad[i]);
+	}
+	/* a NUL inside: the length given is what counts */
+	const char nul[] = "{\"status\":\"x\"}\0{";
+	is_int(sasl_oauth_error_parse(nul, sizeof nul - 1, &e), -1, "bytes after a NUL count");
+	/* long values are cut, not overflowed */
+	char big[2048];
+	snprintf(big, sizeof big, "{\"status\":\"%01000d\"}", 7);
+	is_int(sasl_oauth_error_parse(big, strlen(big), &e), 0, "a long status");
+	is_int((long)strlen(e.status), (long)sizeof e.status - 1, "cut to the field");
+}
+
 /* The builders that the client's steps, the replay (authview.c) and the practice server share. */
 /* RFC 4422 appendix A: the authorization identity, "=" when empty; no secret, never chosen. */
 static void test_external(void)
@@ -408,6 +501,8 @@ int main(void)
 	test_cram_md5();
 	test_xoauth2();
 	test_external();
+	test_oauthbearer();
+	test_oauth_error();
 	test_responses();
 	return done_testing();
 }

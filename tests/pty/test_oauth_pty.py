@@ -1,0 +1,119 @@
+#!/usr/bin/python3
+"""\\oauth login --paste in a real pty (pexpect), as over ssh: smtpsh prints the sign-in
+address; the test plays the browser on "another machine" (it GETs the address from the mock
+provider, tests/lib/mockidp.py, and does not follow the redirect to 127.0.0.1); the redirected
+address is pasted at smtpsh's question without echo. The state is checked, the code
+exchanged, the refresh token stored; neither the code nor any token reaches the terminal or
+the history file.
+
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/pty/test_oauth_pty.py [PATH/TO/smtpsh] [NAME...]
+"""
+
+import http.client
+import os
+import shutil
+import ssl
+import sys
+import tempfile
+import unittest
+import urllib.parse
+
+import pexpect
+
+sys.dont_write_bytecode = True
+from harness import ScriptedServer
+from mockidp import MockIdP
+from smtpshtest import pty_environ, smtpsh_path, tap_main
+
+TIMEOUT = 15
+
+
+class OAuthPty(unittest.TestCase):
+
+    def setUp(self):
+        self.home = tempfile.mkdtemp(prefix="smtpsh-pty-oauth-")
+        self.idp = MockIdP(self.home)
+        self.srv = ScriptedServer("send 220 scripted.test ESMTP\\r\\n\nexpect QUIT\n"
+                                  "send 221 bye\\r\\n\n", self.home,
+                                  text=True, lifetime=60)
+        conf = os.path.join(self.home, ".config", "smtpsh")
+        os.makedirs(conf)
+        with open(os.path.join(conf, "profiles"), "w") as f:
+            f.write("[mock]\nhost = 127.0.0.1\nport = %d\ntls = none\nuser = alice@example.test\n"
+                    "oauth-client-id = smtpsh-test\noauth-scope = smtp offline_access\n"
+                    "oauth-token-url = %s\noauth-authorize-url = %s\noauth-cafile = %s\n"
+                    % (self.srv.port, self.idp.url("/token"), self.idp.url("/authorize"),
+                       self.idp.cafile))
+        inputrc = os.path.join(self.home, "inputrc")
+        with open(inputrc, "w") as f:
+            f.write("set enable-bracketed-paste off\nset bell-style none\n"
+                    "set horizontal-scroll-mode off\n")
+        env = pty_environ(self.home, inputrc, SMTPSH_OAUTH_TOKEN="")
+        self.log_path = os.path.join(self.home, "pty.log")
+        self.logf = open(self.log_path, "wb")
+        self.child = pexpect.spawn(smtpsh_path(), ["mock"], env=env, cwd=self.home,
+                                   timeout=TIMEOUT, dimensions=(40, 2000))
+        self.child.logfile_read = self.logf
+
+    def tearDown(self):
+        if self.child.isalive():
+            self.child.terminate(force=True)
+        self.logf.close()
+        self.srv.kill()
+        self.idp.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def screen(self):
+        self.logf.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def expect(self, rx):
+        try:
+            return self.child.expect(rx)
+        except (pexpect.TIMEOUT, pexpect.EOF) as e:
+            self.fail("waited for /%s/, got %s; terminal so far:\n%r"
+                      % (rx, type(e).__name__, self.screen()[-3000:]))
+
+    def browse_elsewhere(self, url):
+        """The browser on another machine: sign in, and read the address it is sent to."""
+        u = urllib.parse.urlsplit(url)
+        ctx = ssl.create_default_context(cafile=self.idp.cafile)
+        conn = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=10)
+        conn.request("GET", u.path + "?" + u.query)
+        resp = conn.getresponse()
+        self.assertEqual(resp.status, 302)
+        return resp.getheader("Location")
+
+    def test_paste_back(self):
+        self.expect(r"127\.0\.0\.1:\d+ greeted> ")
+        self.child.sendline("\\oauth login --paste")
+        self.expect(r"open this address in a browser and sign in: (https://\S+)")
+        url = self.child.match.group(1).decode()
+        location = self.browse_elsewhere(url)
+        self.expect(r"the address the browser was sent to: ")
+        self.child.sendline(location)
+        self.expect(r"logged in as alice@example\.test; refresh token stored")
+        self.expect(r"127\.0\.0\.1:\d+ greeted> ")
+        self.child.sendline("\\oauth status")
+        self.expect(r"an access token in memory, expires in \d+ s")
+        self.child.sendcontrol("d")
+        self.child.expect(pexpect.EOF)
+        self.child.close()
+        code = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)["code"][0]
+        screen = self.screen()
+        hist_path = os.path.join(self.home, ".local", "state", "smtpsh", "history")
+        with open(hist_path, errors="replace") as f:
+            history = f.read()
+        self.assertIn("\\oauth status", history, "the history file was written")
+        secrets = [code] + self.idp.issued
+        for s in secrets:
+            self.assertNotIn(s, screen, "a code or token on the terminal")
+            self.assertNotIn(s, history, "a code or token in the history")
+        (path, form), = self.idp.requests
+        self.assertEqual(form["grant_type"], "authorization_code")
+        self.assertEqual(form["code"], code)
+
+
+if __name__ == "__main__":
+    tap_main()
