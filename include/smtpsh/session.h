@@ -27,6 +27,7 @@
 #include "smtpsh/proto.h"
 
 struct smtp_session;
+struct ssl_st; /* OpenSSL's SSL, for session_ssl() */
 
 enum session_status {
 	SESSION_OK = 0,
@@ -334,6 +335,9 @@ enum conn_family session_family(const struct smtp_session *s);
    authenticated. The password is never kept. */
 const char *session_auth_user(const struct smtp_session *s);
 const char *session_auth_mech(const struct smtp_session *s);
+/* The OpenSSL connection under TLS (borrowed, valid until the connection ends), or NULL when
+   plaintext: for --check, which reads facts of the certificate and the cipher from it. */
+struct ssl_st *session_ssl(const struct smtp_session *s);
 /* One line on the TLS of the connection ("TLSv1.3 TLS_AES_256_GCM_SHA384, certificate
    verified (CN=localhost)"), or nothing when plaintext. */
 void session_tls_summary(const struct smtp_session *s, struct buf *out);
