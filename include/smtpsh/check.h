@@ -58,7 +58,7 @@ struct check_result {
 struct check_report {
 	struct check_result *items;
 	size_t n, cap;
-	bool connected; /* at least one connection got a greeting */
+	bool connected; /* at least one connection was made (TCP, or the UNIX socket) */
 	long elapsed_ms;
 };
 

@@ -61,6 +61,8 @@ static void probe_listener(const struct session_event *ev, void *arg)
 			p->nreplies++;
 	} else if (ev->type == SEV_WARNING && ev->text && strncmp(ev->text, "discarded", 9) == 0) {
 		p->discarded = true;
+	} else if (ev->type == SEV_INFO && ev->text && strncmp(ev->text, "connected", 9) == 0) {
+		p->x->report->connected = true; /* a connection was made, whatever follows */
 	} else if (ev->type == SEV_CLOSED) {
 		p->closed = true;
 	}
@@ -95,10 +97,7 @@ enum session_status probe_open(struct probe *p, struct check_ctx *x, enum tls_mo
 		struct session_link link = {.ocsp = true};
 		session_set_link(p->s, &link);
 	}
-	enum session_status st = session_connect(p->s, x->o->host, x->o->port, mode);
-	if (session_greeting_code(p->s) > 0)
-		x->report->connected = true;
-	return st;
+	return session_connect(p->s, x->o->host, x->o->port, mode);
 }
 
 enum session_status probe_cmd(struct probe *p, const char *line, struct smtp_reply *reply)

@@ -16,6 +16,7 @@
 
 /* What the first plaintext (or implicit TLS) EHLO showed, for the checks that follow. */
 struct check_seen {
+	bool greeted; /* 220: the other checks may run */
 	bool ehlo_ok;
 	bool starttls;
 	char auth_plain[256]; /* AUTH mechanisms offered before TLS ("" none) */

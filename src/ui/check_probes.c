@@ -84,6 +84,7 @@ static void run_greeting(struct check_ctx *x)
 		probe_close(&p);
 		return;
 	}
+	x->seen.greeted = true;
 	if (p.greet_ms > 5000)
 		probe_verdict(&p, "connection", "greeting", SENDS_GREETING, CHECK_WARN,
 			      "220 after %ld ms (slow: clients wait, some give up)", p.greet_ms);
@@ -455,7 +456,8 @@ static void run_relay(struct check_ctx *x)
 /* ---- user enumeration ---------------------------------------------------------------- */
 
 #define SENDS_USERS                                                                                \
-	"EHLO, [STARTTLS], VRFY postmaster, VRFY of a made-up user, EXPN postmaster, QUIT"
+	"EHLO, [STARTTLS], VRFY of --check-rcpt (else postmaster), VRFY of a made-up user in "     \
+	"its domain, EXPN postmaster, QUIT"
 
 static void run_users(struct check_ctx *x)
 {
@@ -853,9 +855,9 @@ const struct check_def *check_defs(size_t *n)
 void check_probes_run(struct check_ctx *x)
 {
 	/* the greeting's connection learns what the others need (STARTTLS, AUTH); a server
-	   that gives no greeting at all gets no more connections */
+	   that does not greet with 220 gets no more connections (nothing more can be decided) */
 	run_greeting(x);
-	if (!x->report->connected)
+	if (!x->seen.greeted)
 		return;
 	for (size_t i = 1; i < sizeof defs / sizeof *defs; i++) {
 		if (x->o->intr && *x->o->intr)
