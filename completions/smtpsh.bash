@@ -19,14 +19,14 @@ _smtpsh()
 		--subject --body --body-file --attach --header --chunking --notify --ret
 		--envid --auth --user
 		--practice --serve --listen --maildir --script --lmtp --sni --proxy
-		--proxy-from --mx --resolver --trust-anchor
+		--proxy-from --mx --resolver --trust-anchor --check --role --json --check-rcpt
 		--diagram -o --output --format --width --notes --ascii"
 	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
 	with_arg+="--record --replay --replay-user --password-command --oauth-token-command "
 	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
 	with_arg+="--notify --ret --envid "
 	with_arg+="--auth --user --listen --maildir --script --sni --proxy --proxy-from "
-	with_arg+="--resolver --trust-anchor "
+	with_arg+="--resolver --trust-anchor --role --check-rcpt "
 	with_arg+="--diagram -o --output --format --width "
 	COMPREPLY=()
 
