@@ -328,6 +328,10 @@ unsigned long long session_bytes_in(const struct smtp_session *s);
 unsigned long long session_bytes_out(const struct smtp_session *s);
 /* The --timeout in milliseconds (also the limit of a --password-command). */
 int session_timeout_ms(const struct smtp_session *s);
+/* The CA file the session trusts (session_params' cafile), or NULL for the system store; the
+   name of its automatic EHLO. For \check, which opens connections of its own alike. */
+const char *session_cafile(const struct smtp_session *s);
+const char *session_ehlo_name(const struct smtp_session *s);
 /* -4 / -6 (CONN_V4, CONN_V6), or CONN_ANY. */
 enum conn_family session_family(const struct smtp_session *s);
 /* After a 235 reply to AUTH on this connection: the mechanism, and the user name when the

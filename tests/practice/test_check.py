@@ -117,6 +117,31 @@ class Faults(unittest.TestCase):
         self.assertFalse(any(n.startswith("smuggling-") for n in checks))
 
 
+class InTheShell(unittest.TestCase):
+
+    def test_check_command(self):
+        """\\check in the shell: the battery against the connected server, its report
+        indented, the shell's own connection untouched; \\help names it"""
+        r = run_smtpsh(["--practice"], "\\check --role submission\nNOOP\n\\help check\n"
+                       "QUIT\n", home=WORK)
+        out = r.out().splitlines()
+        self.assertTrue(any(l.startswith("   *  checking 127.0.0.1 port ") and
+                            l.endswith("as submission: one connection at a time; nothing is "
+                                       "sent but what follows") for l in out), r.describe())
+        self.assertIn("   PASS      plaintext-auth: AUTH refused before TLS (538)", out)
+        self.assertTrue(any(l.startswith("   FAIL      open-relay:") for l in out))
+        # the shell's connection goes on after the check
+        i = out.index("-> NOOP")
+        self.assertEqual(out[i + 1], "<- 250 2.0.0 Ok")
+        self.assertTrue(any("\\check [--role mx|submission] [--check-rcpt ADDRESS]" in l
+                            for l in out), r.stdout)
+        self.assertEqual(r.rc, 0, r.describe())
+
+    def test_check_needs_a_server(self):
+        r = run_smtpsh([], "\\check\n", home=WORK)
+        self.assertIn("\\check: no server yet", r.stderr)
+
+
 class Schema(unittest.TestCase):
 
     def test_every_field_of_its_type(self):
