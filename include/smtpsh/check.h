@@ -70,7 +70,7 @@ const char *check_verdict_name(enum check_verdict v);
 /* What the checks will send, before they start (safety: the user reads it first). */
 void check_print_plan(FILE *f, const struct check_options *o);
 
-/* Runs every check against o->host (one connection at a time). The report is filled in any
+/* Runs every check against o->host (at most four connections at once). The report is filled in any
    case; free it with check_report_free. */
 void check_run(const struct check_options *o, struct check_report *r);
 void check_report_free(struct check_report *r);

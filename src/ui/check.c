@@ -9,6 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "check_int.h"
 #include "config.h"
@@ -243,6 +246,188 @@ void probe_close(struct probe *p)
 	memset(p, 0, sizeof *p);
 }
 
+/* ---- running jobs in parallel (check_int.h) ------------------------------------------------ */
+
+/*
+ * What a child sends back: per finding a header and the evidence's bytes, then the end. The
+ * area, name and sends strings are the registry's literals: a forked child has the same image
+ * at the same addresses, so the pointers hold in the parent.
+ */
+struct wire_finding {
+	const char *area, *name, *sends;
+	int verdict;
+	char why[512];
+	size_t evidence_len;
+};
+
+static void child_report(int fd, const struct check_report *r)
+{
+	struct buf out;
+	buf_init(&out);
+	unsigned char connected = r->connected;
+	buf_append(&out, &connected, 1);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct check_result *c = &r->items[i];
+		struct wire_finding w = {c->area,	  c->name, c->sends,
+					 (int)c->verdict, "",	   c->evidence.len};
+		memcpy(w.why, c->why, sizeof w.why);
+		buf_append(&out, &w, sizeof w);
+		buf_append(&out, c->evidence.data, c->evidence.len);
+	}
+	for (size_t off = 0; off < out.len;) {
+		ssize_t k = write(fd, out.data + off, out.len - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		off += (size_t)k;
+	}
+	buf_free(&out);
+}
+
+/* Adds what a child sent (in) to the report; a child that died early sent less: what is
+   missing is said as an undecided finding. */
+static void parent_collect(struct check_ctx *x, const struct buf *in, int status)
+{
+	size_t off = 0;
+	if (in->len >= 1) {
+		if (in->data[0])
+			x->report->connected = true;
+		off = 1;
+	}
+	while (off + sizeof(struct wire_finding) <= in->len) {
+		struct wire_finding w;
+		memcpy(&w, in->data + off, sizeof w);
+		off += sizeof w;
+		if (w.evidence_len > in->len - off)
+			break;
+		w.why[sizeof w.why - 1] = '\0';
+		struct check_result *c = check_add(x, w.area, w.name, w.sends,
+						   (enum check_verdict)w.verdict, "%s", w.why);
+		if (c)
+			buf_append(&c->evidence, in->data + off, w.evidence_len);
+		off += w.evidence_len;
+	}
+	if (off != in->len || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		check_add(x, "connection", "check-process", "", CHECK_UNDECIDED,
+			  "could not be decided: a check's process ended abnormally (status %d)",
+			  status);
+}
+
+struct running {
+	pid_t pid;
+	int fd;
+	struct buf in;
+	size_t job;
+	bool done;
+	int status;
+};
+
+void check_run_parallel(struct check_ctx *x, const struct check_job *jobs, size_t n)
+{
+	struct running *r = calloc(n ? n : 1, sizeof *r);
+	if (!r) {
+		for (size_t i = 0; i < n; i++)
+			jobs[i].run(x, jobs[i].arg);
+		return;
+	}
+	size_t next = 0, active = 0, collected = 0;
+	fflush(NULL); /* nothing buffered may be written twice */
+	while (collected < n) {
+		while (active < CHECK_PARALLEL_MAX && next < n && !(x->o->intr && *x->o->intr)) {
+			struct running *j = &r[next];
+			j->job = next++;
+			buf_init(&j->in);
+			int p[2];
+			if (pipe(p) < 0 || (j->pid = fork()) < 0) {
+				/* no process: the job runs here, its findings kept for its turn */
+				struct check_report own = {0};
+				struct check_ctx sub = *x;
+				sub.report = &own;
+				jobs[j->job].run(&sub, jobs[j->job].arg);
+				for (size_t i = 0; i < own.n; i++) {
+					struct wire_finding w = {own.items[i].area,
+								 own.items[i].name,
+								 own.items[i].sends,
+								 (int)own.items[i].verdict,
+								 "",
+								 own.items[i].evidence.len};
+					memcpy(w.why, own.items[i].why, sizeof w.why);
+					if (!j->in.len) {
+						unsigned char c = own.connected;
+						buf_append(&j->in, &c, 1);
+					}
+					buf_append(&j->in, &w, sizeof w);
+					buf_append(&j->in, own.items[i].evidence.data,
+						   own.items[i].evidence.len);
+				}
+				check_report_free(&own);
+				j->fd = -1;
+				j->pid = -1;
+				j->done = true;
+				collected++;
+				continue;
+			}
+			if (j->pid == 0) {
+				close(p[0]);
+				struct check_report own = {0};
+				struct check_ctx sub = *x;
+				sub.report = &own;
+				jobs[j->job].run(&sub, jobs[j->job].arg);
+				child_report(p[1], &own);
+				_exit(0);
+			}
+			close(p[1]);
+			j->fd = p[0];
+			active++;
+		}
+		if (!active) {
+			if (next < n) /* interrupted: the jobs not started are not run */
+				collected = n;
+			break;
+		}
+		struct pollfd pfd[CHECK_PARALLEL_MAX];
+		size_t which[CHECK_PARALLEL_MAX], np = 0;
+		for (size_t i = 0; i < next; i++)
+			if (r[i].fd >= 0 && !r[i].done && np < CHECK_PARALLEL_MAX) {
+				pfd[np] = (struct pollfd){.fd = r[i].fd, .events = POLLIN};
+				which[np++] = i;
+			}
+		if (poll(pfd, np, -1) < 0 && errno != EINTR)
+			break;
+		for (size_t k = 0; k < np; k++) {
+			if (!(pfd[k].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			struct running *j = &r[which[k]];
+			char chunk[16384];
+			ssize_t got = read(j->fd, chunk, sizeof chunk);
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got > 0) {
+				buf_append(&j->in, chunk, (size_t)got);
+				continue;
+			}
+			close(j->fd);
+			j->fd = -1;
+			while (waitpid(j->pid, &j->status, 0) < 0 && errno == EINTR)
+				;
+			j->done = true;
+			active--;
+			collected++;
+		}
+	}
+	for (size_t i = 0; i < next; i++) {
+		if (r[i].fd >= 0) { /* only after a failed poll */
+			close(r[i].fd);
+			waitpid(r[i].pid, &r[i].status, 0);
+		}
+		if (r[i].done || r[i].pid > 0)
+			parent_collect(x, &r[i].in, r[i].pid < 0 ? 0 : r[i].status);
+		buf_free(&r[i].in);
+	}
+	free(r);
+}
+
 /* ---- the run and the report -------------------------------------------------------------- */
 
 void check_run(const struct check_options *o, struct check_report *r)
@@ -275,10 +460,10 @@ int check_exit_status(const struct check_report *r)
 void check_print_plan(FILE *f, const struct check_options *o)
 {
 	fprintf(f,
-		"*  checking %s port %s as %s%s: one connection at a time; nothing is sent "
+		"*  checking %s port %s as %s%s: at most %d connections at once; nothing is sent "
 		"but what follows\n",
 		o->host, o->port ? o->port : "25", check_role_name(o->role),
-		o->implicit_tls ? " (implicit TLS)" : "");
+		o->implicit_tls ? " (implicit TLS)" : "", CHECK_PARALLEL_MAX);
 	size_t n;
 	const struct check_def *defs = check_defs(&n);
 	for (size_t i = 0; i < n; i++)

@@ -39,6 +39,21 @@ struct check_def {
 const struct check_def *check_defs(size_t *n);
 void check_probes_run(struct check_ctx *x);
 
+/* One piece of work that needs only what x->seen holds: a check group, or one smuggling
+   variant (arg). */
+struct check_job {
+	void (*run)(struct check_ctx *x, size_t arg);
+	size_t arg;
+};
+#define CHECK_PARALLEL_MAX 4 /* connections at once (the limit) */
+/*
+ * Runs the jobs, at most CHECK_PARALLEL_MAX at once, each in a child process of its own (a
+ * fork: the sessions share nothing, and a crash costs one job). A child sends its findings
+ * back through a pipe; they are added to the report in the order of the jobs, whatever the
+ * order they finish in. A job that cannot be forked runs here.
+ */
+void check_run_parallel(struct check_ctx *x, const struct check_job *jobs, size_t n);
+
 #define PROBE_REPLIES_MAX 16
 
 /* One connection of a check: the session, the renderer writing its events to memory (the

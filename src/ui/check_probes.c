@@ -852,16 +852,76 @@ const struct check_def *check_defs(size_t *n)
 	return defs;
 }
 
+static void job_auth(struct check_ctx *x, size_t arg)
+{
+	(void)arg;
+	run_auth(x);
+}
+
+static void job_injection(struct check_ctx *x, size_t arg)
+{
+	(void)arg;
+	run_injection(x);
+}
+
+static void job_relay(struct check_ctx *x, size_t arg)
+{
+	(void)arg;
+	run_relay(x);
+}
+
+static void job_users(struct check_ctx *x, size_t arg)
+{
+	(void)arg;
+	run_users(x);
+}
+
+static void job_protocol(struct check_ctx *x, size_t arg)
+{
+	(void)arg;
+	run_protocol(x);
+}
+
+static void job_bare_lf(struct check_ctx *x, size_t arg)
+{
+	(void)arg;
+	run_bare_lf(x);
+}
+
+static void job_long_line(struct check_ctx *x, size_t arg)
+{
+	(void)arg;
+	run_long_line(x);
+}
+
+static void job_smuggle(struct check_ctx *x, size_t arg)
+{
+	if (x->o->check_rcpt)
+		run_smuggle_one(x, arg);
+	else
+		run_smuggling(x);
+}
+
 void check_probes_run(struct check_ctx *x)
 {
 	/* the greeting's connection learns what the others need (STARTTLS, AUTH); a server
-	   that does not greet with 220 gets no more connections (nothing more can be decided) */
+	   that does not greet with 220 gets no more connections (nothing more can be decided).
+	   TLS comes next (the AUTH mechanisms under TLS); the rest is independent. */
 	run_greeting(x);
-	if (!x->seen.greeted)
+	if (!x->seen.greeted || (x->o->intr && *x->o->intr))
 		return;
-	for (size_t i = 1; i < sizeof defs / sizeof *defs; i++) {
-		if (x->o->intr && *x->o->intr)
-			return;
-		defs[i].run(x);
-	}
+	run_tls(x);
+	struct check_job jobs[16];
+	size_t n = 0;
+	jobs[n++] = (struct check_job){job_auth, 0};
+	jobs[n++] = (struct check_job){job_injection, 0};
+	jobs[n++] = (struct check_job){job_relay, 0};
+	jobs[n++] = (struct check_job){job_users, 0};
+	jobs[n++] = (struct check_job){job_protocol, 0};
+	jobs[n++] = (struct check_job){job_bare_lf, 0};
+	jobs[n++] = (struct check_job){job_long_line, 0};
+	size_t variants_n = x->o->check_rcpt ? sizeof variants / sizeof *variants : 1;
+	for (size_t i = 0; i < variants_n; i++)
+		jobs[n++] = (struct check_job){job_smuggle, i};
+	check_run_parallel(x, jobs, n);
 }

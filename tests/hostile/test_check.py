@@ -5,6 +5,9 @@ is then 1 (3 only when no connection could be made at all); hostile bytes in the
 escaped, in the text report and in --json."""
 
 import json
+import socket
+import threading
+import time
 
 from harness import SmtpshTestCase
 from smtpshtest import free_port, run_smtpsh, tap_main
@@ -73,6 +76,64 @@ class CheckUndecided(SmtpshTestCase):
         srv, r, _ = self.check(script, json_out=False)
         self.assertIn('          | <- 220 mx.example \\x1b[31mred\\x07 \\xff',
                       r.out().splitlines())
+
+
+class LoadOnTheServer(SmtpshTestCase):
+
+    def test_at_most_four_connections_at_once(self):
+        """the checks after the greeting run in parallel, never more than four connections
+        at once (a slow server keeps each one open long enough to overlap)"""
+        lsock = socket.socket()
+        lsock.bind(('127.0.0.1', 0))
+        lsock.listen(32)
+        port = lsock.getsockname()[1]
+        state = {'now': 0, 'max': 0, 'total': 0}
+        lock = threading.Lock()
+
+        def serve(conn):
+            with lock:
+                state['now'] += 1
+                state['total'] += 1
+                state['max'] = max(state['max'], state['now'])
+            try:
+                conn.sendall(b'220 slow.example ESMTP\r\n')
+                f = conn.makefile('rb')
+                for line in f:
+                    time.sleep(0.05)
+                    verb = line.split(b' ')[0].strip().upper()
+                    if verb == b'EHLO':
+                        conn.sendall(b'250-slow.example\r\n250 PIPELINING\r\n')
+                    elif verb == b'QUIT':
+                        conn.sendall(b'221 bye\r\n')
+                        break
+                    else:
+                        conn.sendall(b'250 ok\r\n')
+            except OSError:
+                pass
+            finally:
+                with lock:
+                    state['now'] -= 1
+                conn.close()
+
+        def accept():
+            while True:
+                try:
+                    c, _ = lsock.accept()
+                except OSError:
+                    return
+                threading.Thread(target=serve, args=(c,), daemon=True).start()
+
+        threading.Thread(target=accept, daemon=True).start()
+        try:
+            r = run_smtpsh(['--check', '--json', '--timeout', '3', '127.0.0.1', str(port)],
+                           timeout=60, home=self.tmp, cwd=self.tmp)
+        finally:
+            lsock.close()
+        report = json.loads(r.stdout)
+        self.assertGreaterEqual(state['total'], 7, state)  # greeting + 6 in parallel
+        self.assertLessEqual(state['max'], 4, state)
+        self.assertGreater(state['max'], 1, 'no check ran in parallel: %r' % state)
+        self.assertTrue(report['connected'])
 
 
 if __name__ == '__main__':

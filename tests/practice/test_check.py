@@ -126,7 +126,7 @@ class InTheShell(unittest.TestCase):
                        "QUIT\n", home=WORK)
         out = r.out().splitlines()
         self.assertTrue(any(l.startswith("   *  checking 127.0.0.1 port ") and
-                            l.endswith("as submission: one connection at a time; nothing is "
+                            l.endswith("as submission: at most 4 connections at once; nothing is "
                                        "sent but what follows") for l in out), r.describe())
         self.assertIn("   PASS      plaintext-auth: AUTH refused before TLS (538)", out)
         self.assertTrue(any(l.startswith("   FAIL      open-relay:") for l in out))
