@@ -193,11 +193,11 @@ static void tls_cert_findings(struct probe *p, SSL *ssl)
 	else if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0)
 		tls_finding(p, "valid:", "certificate-expiry", CHECK_FAIL, "not valid yet");
 	else if (days < 14)
-		tls_finding(p, "valid:", "certificate-expiry", CHECK_WARN, "expires in %d days",
-			    days);
+		tls_finding(p, "valid:", "certificate-expiry", CHECK_WARN, "expires in %d day%s",
+			    days, days == 1 ? "" : "s");
 	else
-		tls_finding(p, "valid:", "certificate-expiry", CHECK_PASS, "expires in %d days",
-			    days);
+		tls_finding(p, "valid:", "certificate-expiry", CHECK_PASS, "expires in %d day%s",
+			    days, days == 1 ? "" : "s");
 
 	EVP_PKEY *key = X509_get0_pubkey(cert);
 	int bits = key ? EVP_PKEY_get_bits(key) : 0;
