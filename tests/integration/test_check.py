@@ -28,7 +28,18 @@ setUpModule, tearDownModule = LAB.start, LAB.stop
 
 RCPT = "alice@example.test"
 
-SECURE_MAIN = [
+TLS_STRICT = ["%s = >=TLSv1.2" % k for k in ("smtpd_tls_protocols",
+                                            "smtpd_tls_mandatory_protocols")] + \
+    ["%s = aNULL, eNULL, EXPORT, LOW, RC4, DES, 3DES, MD5" % k
+     for k in ("smtpd_tls_exclude_ciphers", "smtpd_tls_mandatory_exclude_ciphers")]
+# TLS 1.0 with OpenSSL 3.0 needs security level 0 (the recipe); ALL, unlike DEFAULT,
+# also has the anonymous (aNULL) suites
+TLS_OLD = ["smtpd_tls_protocols = >=TLSv1", "smtpd_tls_mandatory_protocols = >=TLSv1",
+           "smtpd_tls_ciphers = low", "smtpd_tls_mandatory_ciphers = low",
+           "tls_low_cipherlist = ALL:@SECLEVEL=0", "smtpd_tls_exclude_ciphers =",
+           "smtpd_tls_mandatory_exclude_ciphers ="]
+
+SECURE_MAIN = TLS_STRICT + [
     "smtpd_forbid_bare_newline = yes",
     "smtpd_forbid_bare_newline_exclusions =",  # its default exempts $mynetworks (loopback)
     "disable_vrfy_command = yes",
@@ -38,7 +49,7 @@ SECURE_MAIN = [
 ]
 SECURE_SUBMISSION = ["smtpd_tls_security_level=encrypt", "smtpd_tls_auth_only=yes"]
 
-INSECURE_MAIN = [
+INSECURE_MAIN = TLS_OLD + [
     "smtpd_forbid_bare_newline = no",
     "disable_vrfy_command = no",
     "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination",
@@ -109,6 +120,7 @@ class CheckPostfix(unittest.TestCase):
         for name in ("greeting", "ehlo", "starttls-offered", "tls13", "cipher",
                      "certificate-trust", "certificate-name", "certificate-expiry",
                      "certificate-key", "certificate-signature", "starttls-injection",
+                     "tls10", "tls11", "weak-ciphers",
                      "plaintext-auth", "auth-after-starttls", "open-relay", "vrfy", "expn",
                      "pipelining", "size", "8bitmime", "smtputf8", "bare-lf", "long-line",
                      "smuggling-lf-dot-lf", "smuggling-lf-dot-crlf", "smuggling-cr-dot-cr",
@@ -147,6 +159,9 @@ class CheckPostfix(unittest.TestCase):
         v = verdicts(report)
         expect = {
             "open-relay": "fail",
+            "tls10": "warn",
+            "tls11": "warn",
+            "weak-ciphers": "fail",
             "plaintext-auth": "fail",
             "auth-after-starttls": "warn",
             "vrfy": "fail",
@@ -165,6 +180,12 @@ class CheckPostfix(unittest.TestCase):
         for name, verdict in expect.items():
             self.assertEqual(v.get(name), verdict, "%s\n%s" % (name, r.stdout))
         self.assertEqual(r.rc, 1, r.describe())
+        old = by_name(report, "tls10")
+        self.assertIn("<- 220 2.0.0 Ready to start TLS", old["evidence"])
+        self.assertTrue(any(l.startswith("*  handshake accepted: TLSv1 ")
+                            for l in old["evidence"]), old)
+        weak = by_name(report, "weak-ciphers")
+        self.assertRegex(weak["why"], r"^a weak cipher suite is accepted: TLSv1\.[0-2] \S+")
         relay = by_name(report, "open-relay")
         self.assertIn("open relay", relay["why"])
         self.assertTrue(any(l.startswith("<~ 250 2.1.5") for l in relay["evidence"]), relay)
