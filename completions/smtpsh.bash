@@ -20,7 +20,8 @@ _smtpsh()
 		--envid --auth --user
 		--practice --serve --listen --maildir --script --lmtp --sni --proxy
 		--proxy-from --mx --resolver --trust-anchor --check --role --json --check-rcpt
-		--diagram -o --output --format --width --notes --ascii"
+		--diagram -o --output --format --width --notes --ascii --tls-min --tls-max
+		--ciphers --ciphersuites --groups --no-sni --cert --key --key-password-command"
 	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
 	with_arg+="--record --replay --replay-user --password-command --oauth-token-command "
 	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
@@ -28,6 +29,8 @@ _smtpsh()
 	with_arg+="--auth --user --listen --maildir --script --sni --proxy --proxy-from "
 	with_arg+="--resolver --trust-anchor --role --check-rcpt "
 	with_arg+="--diagram -o --output --format --width "
+	with_arg+="--tls-min --tls-max --ciphers --ciphersuites --groups --cert --key "
+	with_arg+="--key-password-command "
 	COMPREPLY=()
 
 	# --opt=value: bash splits it into "--opt" "=" "value"
@@ -38,7 +41,7 @@ _smtpsh()
 	fi
 	case $prev in
 	--cafile | -f | --file | --record | --replay | --body-file | --attach | --script | \
-		--trust-anchor | --diagram | -o | --output)
+		--trust-anchor | --diagram | -o | --output | --cert | --key)
 		compopt -o filenames 2>/dev/null
 		COMPREPLY=($(compgen -f -- "$cur"))
 		return
@@ -58,6 +61,10 @@ _smtpsh()
 		;;
 	--proxy)
 		COMPREPLY=($(compgen -W "v1 v2" -- "$cur"))
+		return
+		;;
+	--tls-min | --tls-max)
+		COMPREPLY=($(compgen -W "1.0 1.1 1.2 1.3" -- "$cur"))
 		return
 		;;
 	--format)

@@ -67,6 +67,7 @@ enum {
 	OPT_ROLE,
 	OPT_JSON,
 	OPT_CHECK_RCPT,
+	OPT_TLS_CONTROL, /* --tls-min --ciphers --cert ...: set by tls_control_set() by name */
 };
 
 static const char short_options[] = "46f:ho:p:VX";
@@ -136,6 +137,15 @@ static const struct option long_options[] = {
     {"role", required_argument, NULL, OPT_ROLE},
     {"json", no_argument, NULL, OPT_JSON},
     {"check-rcpt", required_argument, NULL, OPT_CHECK_RCPT},
+    {"tls-min", required_argument, NULL, OPT_TLS_CONTROL},
+    {"tls-max", required_argument, NULL, OPT_TLS_CONTROL},
+    {"ciphers", required_argument, NULL, OPT_TLS_CONTROL},
+    {"ciphersuites", required_argument, NULL, OPT_TLS_CONTROL},
+    {"groups", required_argument, NULL, OPT_TLS_CONTROL},
+    {"no-sni", no_argument, NULL, OPT_TLS_CONTROL},
+    {"cert", required_argument, NULL, OPT_TLS_CONTROL},
+    {"key", required_argument, NULL, OPT_TLS_CONTROL},
+    {"key-password-command", required_argument, NULL, OPT_TLS_CONTROL},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -175,14 +185,33 @@ void cli_usage(FILE *f)
 	      "      --lmtp            speak LMTP (RFC 2033): LHLO, one reply per recipient\n"
 	      "                        after the final \".\" (or BDAT LAST); with --serve or\n"
 	      "                        --practice the practice server speaks it\n"
-	      "      --sni NAME        TLS over a UNIX socket: send and check NAME (without\n"
-	      "                        it no server name is checked, and smtpsh says so)\n"
+	      "      --sni NAME        send and check the server name NAME instead of HOST\n"
+	      "                        (over a UNIX socket, without it no server name is\n"
+	      "                        checked, and smtpsh says so)\n"
 	      "      --proxy VERSION   send a PROXY protocol header (v1 text, v2 binary)\n"
 	      "                        before the greeting\n"
 	      "      --proxy-from ADDR:PORT\n"
 	      "                        the client the PROXY header names (default: the\n"
 	      "                        connection's own local address and port)\n"
 	      "  HOST may be a UNIX socket's path: one that starts with / or ./\n"
+	      "\n",
+	      f);
+	fputs("TLS controls (also \\connect flags and profile keys):\n"
+	      "      --tls-min VERSION lowest TLS version offered: 1.0, 1.1, 1.2 (default)\n"
+	      "                        or 1.3; below 1.2 lowers OpenSSL's security level\n"
+	      "                        to 0 (the TLS line says so)\n"
+	      "      --tls-max VERSION highest TLS version offered (default 1.3)\n"
+	      "      --ciphers LIST    OpenSSL cipher list for TLS 1.2 and below\n"
+	      "      --ciphersuites LIST\n"
+	      "                        TLS 1.3 cipher suites (TLS_AES_128_GCM_SHA256:...)\n"
+	      "      --groups LIST     key exchange groups (X25519:P-256:...)\n"
+	      "      --no-sni          send no server name (the name is still checked)\n"
+	      "      --cert FILE       client certificate (PEM, may hold its chain and key)\n"
+	      "      --key FILE        the client certificate's private key (PEM)\n"
+	      "      --key-password-command CMD\n"
+	      "                        run CMD with /bin/sh; its first line is the key's\n"
+	      "                        passphrase (without it an encrypted key is asked\n"
+	      "                        for on the terminal)\n"
 	      "\n",
 	      f);
 	fputs("Where mail for a domain goes (DNS with DNSSEC, DANE):\n"
@@ -602,6 +631,13 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 			c->diagram.ascii = true;
 			c->diagram_only = "--ascii";
 			break;
+		case OPT_TLS_CONTROL:
+			if (tls_control_set(&c->tls, long_options[idx].name, optarg, err,
+					    sizeof err) < 0) {
+				fprintf(stderr, "smtpsh: %s\n", err);
+				return leave(status, EXIT_USAGE);
+			}
+			break;
 		case 'h':
 			cli_usage(stdout);
 			return leave(status, EXIT_OK);
@@ -742,7 +778,8 @@ static enum cli_action practice_options(struct cli *cli, int *status)
 	struct practice_options *o = &c->practice_opt;
 	if (o->serve) {
 		if (c->practice || cli->nargs > 1 || c->profile || c->replay.path || c->script ||
-		    c->send || c->proxy || c->sni) {
+		    c->send || c->proxy || c->sni ||
+		    !tls_controls_equal(&c->tls, &(struct tls_controls){0})) {
 			fputs("smtpsh: --serve takes only a PORT (and --listen, --maildir, "
 			      "--script, --lmtp)\n",
 			      stderr);
@@ -883,6 +920,10 @@ enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
 	}
 	if (parse_environment(&c->env, &c->histsize) < 0 || !check_transcript_options(&c->opt))
 		return leave(status, EXIT_USAGE);
+	if (tls_controls_check(&c->opt.tls, err, sizeof err) < 0) {
+		fprintf(stderr, "smtpsh: %s\n", err);
+		return leave(status, EXIT_USAGE);
+	}
 	if (c->opt.mx && (c->nargs < 1 || c->nargs > 2 || c->opt.profile || c->opt.practice ||
 			  c->opt.replay.path || c->opt.send || c->opt.lmtp || c->opt.proxy)) {
 		fputs("smtpsh: --mx takes DOMAIN [PORT] (not with a profile, --practice, "

@@ -11,6 +11,7 @@
 
 #include "smtpsh/check.h"
 #include "smtpsh/cli.h"
+#include "smtpsh/cred.h"
 #include "smtpsh/diagram_cmd.h"
 #include "smtpsh/history.h"
 #include "smtpsh/meta.h"
@@ -79,6 +80,40 @@ static int pick_target(char **args, int npos, const struct cli_options *cli,
 static const char *first(const char *cli, const char *profile, const char *environment)
 {
 	return cli ? cli : profile ? profile : environment;
+}
+
+/*
+ * The TLS controls of the profile (checked when the file was read), then the command line's
+ * over them: each control given on the command line wins.
+ */
+static void tls_controls_of(const struct profile *prof, const struct tls_controls *cli,
+			    struct tls_controls *out)
+{
+	*out = (struct tls_controls){0};
+	char err[300];
+	if (prof) {
+		const char *v[] = {
+		    prof->tls_min, prof->tls_max, prof->ciphers, prof->ciphersuites,
+		    prof->groups,  prof->cert,	  prof->key,	 prof->key_password_command};
+		const char *names[] = {"tls-min", "tls-max", "ciphers", "ciphersuites",
+				       "groups",  "cert",    "key",	"key-password-command"};
+		for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+			if (v[i])
+				tls_control_set(out, names[i], v[i], err, sizeof err);
+		out->no_sni = prof->no_sni != NULL;
+	}
+	if (cli->min_version)
+		out->min_version = cli->min_version;
+	if (cli->max_version)
+		out->max_version = cli->max_version;
+	const char **dst[] = {&out->ciphers, &out->ciphersuites, &out->groups,
+			      &out->cert,    &out->key,		 &out->key_password_command};
+	const char *const src[] = {cli->ciphers, cli->ciphersuites, cli->groups,
+				   cli->cert,	 cli->key,	    cli->key_password_command};
+	for (size_t i = 0; i < sizeof src / sizeof src[0]; i++)
+		if (src[i])
+			*dst[i] = src[i];
+	out->no_sni = out->no_sni || cli->no_sni;
 }
 
 /* What main() sets up before the shell runs; freed in one place. */
@@ -201,6 +236,8 @@ static int run(const struct cli *c, struct startup *st)
 		st->params.before_wait = render_flush;
 		st->params.before_wait_arg = &render;
 	}
+	st->params.key_passphrase = cred_key_passphrase;
+	st->params.key_passphrase_arg = &st->params.timeout_ms;
 	struct smtp_session *session = session_new(&st->params);
 	if (!session) {
 		fputs("smtpsh: out of memory\n", stderr);
@@ -261,7 +298,10 @@ static int run(const struct cli *c, struct startup *st)
 	}
 	if (cli->password_command)
 		sp.password_command = cli->password_command;
-	if (session_set_link(session, &sp.link) < 0) { /* --proxy-from was checked by cli.c */
+	tls_controls_of(prof, &cli->tls, &sp.link.tls);
+	/* --proxy-from was checked by cli.c; a client key is loaded here (its passphrase
+	   asked), and a wrong one ends smtpsh before it connects */
+	if (session_set_link(session, &sp.link) < 0) {
 		fprintf(stderr, "smtpsh: %s\n", session_error(session));
 		transcript_writer_free(&rec);
 		diagram_live_free(&live);

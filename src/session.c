@@ -144,6 +144,7 @@ void session_free(struct smtp_session *s)
 	free(s->host);
 	free(s->proxy_from);
 	free(s->sni);
+	session_free_tls_controls(s);
 	SSL_SESSION_free(s->resume_sess);
 	free(s->resume_host);
 	session_mx_clear(s);

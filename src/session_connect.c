@@ -26,6 +26,8 @@ int session_set_link(struct smtp_session *s, const struct session_link *l)
 			     l->proxy_from);
 		return -1;
 	}
+	if (session_set_tls_controls(s, &l->tls) < 0)
+		return -1;
 	char *from = l->proxy_from ? strdup(l->proxy_from) : NULL;
 	char *sni = l->sni ? strdup(l->sni) : NULL;
 	if ((l->proxy_from && !from) || (l->sni && !sni)) {

@@ -103,6 +103,7 @@ struct smtp_session {
 		char result[256]; /* after the handshake: what matched, or why nothing did */
 		bool used;	  /* DANE was enabled on this connection's SSL */
 	} mx;
+	struct tls_controls tls; /* session_set_link's, the strings owned (session_tls.c) */
 
 	struct smtp_client c; /* the protocol: phase, replies owed, caps, AUTH */
 	bool pipe_resent;     /* the last session_pipeline sent its commands again in lockstep */
@@ -181,6 +182,12 @@ __attribute__((format(printf, 3, 4))) void session_notify_timed(struct smtp_sess
 void session_mx_clear(struct smtp_session *s);
 enum session_status session_handshake(struct smtp_session *s);
 enum session_status session_upgrade_tls(struct smtp_session *s);
+/* Takes a copy of the TLS controls; a change drops the TLS context, and controls beyond the
+   defaults make the new one at once (their errors, a wrong passphrase, are said now, not at
+   the handshake). 0, or -1 with the message in session_error(). */
+int session_set_tls_controls(struct smtp_session *s, const struct tls_controls *t);
+/* Frees the strings of the session's controls. */
+void session_free_tls_controls(struct smtp_session *s);
 
 /* Does a listener want the quiet lines of the body that starts now? */
 bool session_quiet_wanted(const struct smtp_session *s);

@@ -4,6 +4,7 @@
  * (net/tls.c); the SSL object stays here, behind session_tls_summary() and
  * session_describe_tls().
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,29 +69,100 @@ static int dane_setup(SSL *ssl, void *arg, char *err, size_t errlen)
 	return r < 0 ? -1 : 0;
 }
 
+/* The strings of a tls_controls, to copy and free them in one loop. */
+static const size_t control_strings[] = {
+    offsetof(struct tls_controls, ciphers), offsetof(struct tls_controls, ciphersuites),
+    offsetof(struct tls_controls, groups),  offsetof(struct tls_controls, cert),
+    offsetof(struct tls_controls, key),	    offsetof(struct tls_controls, key_password_command),
+};
+#define CONTROL_STRINGS (sizeof control_strings / sizeof control_strings[0])
+
+static const char **string_at(struct tls_controls *t, size_t i)
+{
+	return (const char **)(void *)((char *)t + control_strings[i]);
+}
+
+void session_free_tls_controls(struct smtp_session *s)
+{
+	for (size_t i = 0; i < CONTROL_STRINGS; i++)
+		free((void *)*string_at(&s->tls, i));
+	memset(&s->tls, 0, sizeof s->tls);
+}
+
+/* Makes s->ctx from the parameters and the controls, when there is none yet. */
+static int make_context(struct smtp_session *s, char *err, size_t errlen)
+{
+	if (s->ctx)
+		return 0;
+	struct tls_options opt = {.cafile = s->p.cafile,
+				  .insecure = s->p.insecure,
+				  .ctl = &s->tls,
+				  .passphrase = s->p.key_passphrase,
+				  .passphrase_arg = s->p.key_passphrase_arg};
+	s->ctx = tls_context_new(&opt, err, errlen);
+	struct buf e;
+	buf_init(&e);
+	/* DANE needs the context's digest tables (once per context); an SSL that gets no
+	   TLSA records verifies as before */
+	if (s->ctx && dane_ctx_enable(s->ctx, &e) < 0) {
+		snprintf(err, errlen, "%s", e.data ? e.data : "cannot enable DANE");
+		SSL_CTX_free(s->ctx);
+		s->ctx = NULL;
+	}
+	buf_free(&e);
+	if (!s->ctx)
+		return -1;
+	s->resume = (struct tls_resume){.sink = keep_session, .arg = s};
+	tls_resume_attach(s->ctx, &s->resume);
+	return 0;
+}
+
+int session_set_tls_controls(struct smtp_session *s, const struct tls_controls *t)
+{
+	char err[512];
+	/* said by the caller (smtpsh: ..., \\connect: ...), not as an event of a connection */
+	if (tls_controls_check(t, err, sizeof err) < 0) {
+		snprintf(s->err, sizeof s->err, "%s", err);
+		return -1;
+	}
+	if (tls_controls_equal(&s->tls, t))
+		return 0;
+	struct tls_controls copy = *t;
+	bool nomem = false;
+	for (size_t i = 0; i < CONTROL_STRINGS; i++) {
+		const char **p = string_at(&copy, i);
+		if (*p && !(*p = strdup(*p)))
+			nomem = true;
+	}
+	session_free_tls_controls(s);
+	s->tls = copy;
+	if (s->ctx) { /* a connection's SSL keeps its own reference */
+		SSL_CTX_free(s->ctx);
+		s->ctx = NULL;
+	}
+	if (nomem) {
+		session_free_tls_controls(s);
+		snprintf(s->err, sizeof s->err, "out of memory");
+		return -1;
+	}
+	static const struct tls_controls none;
+	if (!tls_controls_equal(&s->tls, &none) && make_context(s, err, sizeof err) < 0) {
+		session_free_tls_controls(s);
+		snprintf(s->err, sizeof s->err, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 enum session_status session_handshake(struct smtp_session *s)
 {
 	char err[512] = "";
 	if (!s->ctx) {
-		struct tls_options opt = {.cafile = s->p.cafile, .insecure = s->p.insecure};
-		s->ctx = tls_context_new(&opt, err, sizeof err);
-		struct buf e;
-		buf_init(&e);
-		/* DANE needs the context's digest tables (once per context); an SSL that gets no
-		   TLSA records verifies as before */
-		if (s->ctx && dane_ctx_enable(s->ctx, &e) < 0) {
-			snprintf(err, sizeof err, "%s", e.data ? e.data : "cannot enable DANE");
-			SSL_CTX_free(s->ctx);
-			s->ctx = NULL;
-		}
-		buf_free(&e);
-		if (!s->ctx) {
+		if (make_context(s, err, sizeof err) < 0) {
 			enum session_status st = session_fail(s, SESSION_ERR_TLS, "%s", err);
 			session_close(s, true, "TLS could not be set up");
 			return st;
 		}
-		s->resume = (struct tls_resume){.sink = keep_session, .arg = s};
-		tls_resume_attach(s->ctx, &s->resume);
 	}
 	bool resume = s->resume_wanted || s->resume_once;
 	s->resume_once = false;
@@ -100,10 +172,11 @@ enum session_status session_handshake(struct smtp_session *s)
 	s->ocsp_view[0] = '\0';
 	session_before_wait(s);
 	long long t0 = conn_now_ms();
-	/* Over a UNIX socket there is no host name to check but the one --sni gives. */
-	const char *name = s->conn.unix_socket ? s->sni : s->host;
+	/* --sni NAME is sent and checked instead of the host (a server reached by its address);
+	   over a UNIX socket there is no host name to check but the one --sni gives. */
+	const char *name = s->sni ? s->sni : s->conn.unix_socket ? NULL : s->host;
 	s->mx.used = false;
-	int r = tls_handshake_with(&s->conn, s->ctx, name, s->mx.n ? dane_setup : NULL, s,
+	int r = tls_handshake_with(&s->conn, s->ctx, name, &s->tls, s->mx.n ? dane_setup : NULL, s,
 				   s->p.timeout_ms, s->intr, err, sizeof err);
 	long took = (long)(conn_now_ms() - t0);
 	s->resume.offer = NULL;
@@ -251,6 +324,11 @@ struct ssl_st *session_ssl(const struct smtp_session *s)
 bool session_tls_verified(const struct smtp_session *s)
 {
 	return s->conn.ssl != NULL && s->verified;
+}
+
+bool session_tls_client_cert(const struct smtp_session *s)
+{
+	return s->conn.ssl != NULL && tls_client_cert_sent(s->conn.ssl);
 }
 
 void session_tls_summary(const struct smtp_session *s, struct buf *out)

@@ -14,6 +14,7 @@
 #include "smtpsh/proto.h"
 #include "smtpsh/replay.h"
 #include "smtpsh/send.h"
+#include "smtpsh/tlsctl.h"
 
 /* What the command line (or the environment) asked for; NULL / false / 0: not given. */
 struct cli_options {
@@ -40,6 +41,7 @@ struct cli_options {
 	bool mx;		  /* --mx: HOST is a mail domain, connect to its MX */
 	const char *resolver;	  /* --resolver ADDR[@PORT] */
 	const char *trust_anchor; /* --trust-anchor FILE */
+	struct tls_controls tls;  /* --tls-min, --ciphers, --cert... (tlsctl.h) */
 	bool explain, timing, show_raw, pipeline, step;
 	const char *record;
 	struct replay_options replay;

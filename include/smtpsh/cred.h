@@ -39,6 +39,16 @@ enum cred_status cred_from_netrc(const char *host, const char *user, struct netr
 enum cred_status cred_prompt(const char *prompt, bool secret, char **out, char *err,
 			     size_t errlen);
 
+/*
+ * The passphrase of an encrypted client key (a tls_passphrase_fn, tlsctl.h): the first line of
+ * command (run as cred_from_command, within *(int *)arg milliseconds), or without a command
+ * asked on the terminal without echo. Never from the AUTH password's sources (the variables,
+ * ~/.netrc, --password-command): a key is not a mailbox. Returns the length written to buf, or
+ * -1 with one line in err.
+ */
+int cred_key_passphrase(const char *keyfile, const char *command, char *buf, size_t size, char *err,
+			size_t errlen, void *arg);
+
 /* Wipes and releases s (NULL is fine). */
 void cred_free(char *s);
 

@@ -33,6 +33,8 @@ struct practice_env {
 	char dir[1024];	       /* the temporary folder (removed at the end) */
 	char cafile[PATH_MAX]; /* the CA certificate to trust */
 	char certfile[PATH_MAX];
+	char clientfile[PATH_MAX]; /* a client certificate and its key (PEM) for --cert: AUTH
+				      EXTERNAL (issued by the CA to the demo user) */
 	char maildir[PATH_MAX];
 	char logfile[PATH_MAX]; /* --practice: the server's log */
 	char user[32];
@@ -56,10 +58,16 @@ void practice_env_cleanup(struct practice_env *e);
 /* Removes the temporary folder only (what practice_env_cleanup does last). */
 void practice_env_remove_dir(const struct practice_env *e);
 
-/* Makes the CA (to cafile) and the server certificate (to certfile) for localhost, 127.0.0.1,
-   ::1 and extra_ip (or NULL); returns the server's TLS context, or NULL with err. */
-SSL_CTX *practice_tls_context(const char *cafile, const char *certfile, const char *extra_ip,
-			      char *err, size_t errlen);
+/* Makes the CA (to cafile), the server certificate (to certfile) for localhost, 127.0.0.1,
+   ::1 and extra_ip (or NULL), and a client certificate for client_cn with its key (to
+   clientfile, mode 0600); returns the server's TLS context, which asks every client for a
+   certificate (never requires one), or NULL with err. */
+SSL_CTX *practice_tls_context(const char *cafile, const char *certfile, const char *clientfile,
+			      const char *client_cn, const char *extra_ip, char *err,
+			      size_t errlen);
+/* The identity (CN) of the client certificate the handshake of ssl verified against the
+   practice CA, into out; false when there is none (or it is not the CA's). */
+bool practice_client_identity(SSL *ssl, char *out, size_t outlen);
 
 struct practice_loop {
 	struct practice_env *env;

@@ -45,6 +45,9 @@ struct profile {
 	const char *note;             /* one line shown before connecting, or NULL */
 	const char *resolver;	      /* --resolver ADDR[@PORT] for --mx and \dns, or NULL */
 	const char *trust_anchor;     /* --trust-anchor FILE (a leading ~/ is the home), or NULL */
+	/* TLS controls (tlsctl.h) as written, checked by tls_control_set when read; or NULL */
+	const char *tls_min, *tls_max, *ciphers, *ciphersuites, *groups, *no_sni, *cert, *key,
+	    *key_password_command;
 	int timeout_ms;               /* 0: not set */
 	bool ocsp;		      /* ocsp = yes: as --ocsp */
 	bool builtin;                 /* a preset that ships with smtpsh */

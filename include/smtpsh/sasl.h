@@ -58,15 +58,20 @@ enum sasl_mech {
 	SASL_LOGIN,
 	SASL_CRAM_MD5,
 	SASL_XOAUTH2,
+	SASL_EXTERNAL, /* RFC 4422 appendix A: the TLS client certificate logs in; never chosen
+			  by sasl_choose, only named */
 	SASL_MECH_COUNT,
 };
 
-/* "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2". */
+/* "PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "EXTERNAL". */
 const char *sasl_mech_name(enum sasl_mech m);
 /* The mechanism named name (case-insensitive); -1 for one we do not support. */
 int sasl_mech_parse(const char *name, enum sasl_mech *out);
 /* Does the mechanism take a bearer token (XOAUTH2) rather than a password? */
 bool sasl_mech_takes_token(enum sasl_mech m);
+/* Does it need a user and a secret at all? Not EXTERNAL: the credentials are the client
+   certificate of the TLS layer (user is then the optional authorization identity). */
+bool sasl_mech_needs_secret(enum sasl_mech m);
 
 /* The supported mechanisms the EHLO reply lists after AUTH: a bit (1u << mech) for each. */
 unsigned sasl_advertised(const struct smtp_caps *caps);

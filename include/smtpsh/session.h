@@ -25,6 +25,7 @@
 #include "smtpsh/dns.h"
 #include "smtpsh/event.h"
 #include "smtpsh/proto.h"
+#include "smtpsh/tlsctl.h"
 
 struct smtp_session;
 struct ssl_st; /* OpenSSL's SSL, for session_ssl() */
@@ -61,6 +62,9 @@ struct session_params {
 	   write): the caller flushes its buffered output there. NULL: nothing. */
 	void (*before_wait)(void *arg);
 	void *before_wait_arg;
+	/* Asks for the passphrase of an encrypted --key (tlsctl.h); NULL: such a key fails. */
+	tls_passphrase_fn key_passphrase;
+	void *key_passphrase_arg;
 };
 
 /*
@@ -71,15 +75,18 @@ struct session_link {
 	bool lmtp; /* LMTP (RFC 2033): LHLO, one reply per accepted recipient after "." */
 	int proxy; /* 0, or 1 / 2: a PROXY protocol header of that version right after
 		      connecting, before the greeting (proxy.h) */
-	const char *proxy_from; /* "ADDR:PORT" the header names as the client; NULL: the
-				   connection's real local address and port */
-	const char *sni;	/* TLS over a UNIX socket: the server name to send and check;
-				   NULL: none is checked (said when TLS starts) */
+	const char *proxy_from;	 /* "ADDR:PORT" the header names as the client; NULL: the
+				    connection's real local address and port */
+	const char *sni;	 /* the server name to send and check instead of the host (over
+				    a UNIX socket: NULL, none is checked, said when TLS starts) */
 	bool ocsp; /* --ocsp: ask for a stapled OCSP response (RFC 6066 8) and check it; a
 		      verified "revoked" is a certificate failure (tls_ocsp.h) */
 	bool resume; /* --resume: a TLS handshake with the host and port of the last TLS session
 			offers that session (a TLS 1.3 ticket, a TLS 1.2 session); the TLS line
 			says whether the server resumed it */
+	struct tls_controls tls; /* --tls-min, --ciphers, --cert...: a change makes a new TLS
+				    context (a client key is loaded, and its passphrase asked,
+				    when the link is set) */
 };
 
 /* A new, disconnected session; params are copied. NULL when memory ran out. */
@@ -91,7 +98,9 @@ void session_free(struct smtp_session *s);
 void session_resume_next(struct smtp_session *s);
 
 /* Sets how the next connections begin and speak (strings are copied). 0, or -1 (the message
-   in session_error()) when --proxy-from is no ADDR:PORT or memory ran out. */
+   in session_error()) when --proxy-from is no ADDR:PORT, the TLS controls do not go together
+   or cannot be applied (a client certificate or key that cannot be loaded, a key that does
+   not match its certificate), or memory ran out. */
 int session_set_link(struct smtp_session *s, const struct session_link *link);
 /* Speak LMTP (true) or SMTP from the next connection on, the rest of the link unchanged (a
    replay of a transcript whose header says "protocol: lmtp"). */
@@ -309,6 +318,8 @@ bool session_connected(const struct smtp_session *s);
 bool session_tls(const struct smtp_session *s);
 /* Under TLS with a verified certificate (not just --insecure)? */
 bool session_tls_verified(const struct smtp_session *s);
+/* Under TLS, and a client certificate was sent (the server asked, --cert gave one)? */
+bool session_tls_client_cert(const struct smtp_session *s);
 /* Is the peer a loopback address (127.0.0.0/8, ::1) or a UNIX-domain socket (this host)? */
 bool session_peer_loopback(const struct smtp_session *s);
 /* After a 334 reply to AUTH: the next line is a SASL response (a secret), not a command. */

@@ -151,6 +151,7 @@ struct smtpd_conn {
 	void *event_arg;
 
 	/* session */
+	char client_cert[256]; /* smtpd_tls_client_identity's, or "" */
 	char *helo;
 	bool esmtp;
 	bool authenticated;
@@ -218,6 +219,11 @@ enum smtpd_action smtpd_step(struct smtpd_conn *c, time_t now);
 /* The handshake after STARTTLS succeeded: the session starts over (RFC 3207 section 4.2);
    any input buffered before it is discarded (it was sent in plaintext). */
 void smtpd_tls_started(struct smtpd_conn *c);
+
+/* After the handshake: the identity (CN, else e-mail) of the client certificate the practice
+   CA issued and the handshake verified, or NULL for none. EHLO then offers AUTH EXTERNAL,
+   which logs in as it. */
+void smtpd_tls_client_identity(struct smtpd_conn *c, const char *identity);
 
 /* The client said nothing for too long: queues a 421 and closes. */
 void smtpd_timeout(struct smtpd_conn *c);

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smtpsh/tlsctl.h"
+
 enum key_kind {
 	KEY_WORD,    /* one word: no blanks */
 	KEY_TEXT,    /* the rest of the line */
@@ -13,6 +15,7 @@ enum key_kind {
 	KEY_TLS,     /* none | starttls | tls */
 	KEY_TIMEOUT, /* seconds */
 	KEY_MECH,    /* a SASL mechanism name */
+	KEY_TLSCTL,  /* a TLS control of tlsctl.h, checked by tls_control_set ("no-sni = yes") */
 	KEY_YESNO,   /* yes | no, into a bool */
 };
 
@@ -37,6 +40,15 @@ static const struct key keys[] = {
 	{"timeout", KEY_TIMEOUT, 0},
 	{"ocsp", KEY_YESNO, FIELD(ocsp)},
 	{"note", KEY_TEXT, FIELD(note)},
+	{"tls-min", KEY_TLSCTL, FIELD(tls_min)},
+	{"tls-max", KEY_TLSCTL, FIELD(tls_max)},
+	{"ciphers", KEY_TLSCTL, FIELD(ciphers)},
+	{"ciphersuites", KEY_TLSCTL, FIELD(ciphersuites)},
+	{"groups", KEY_TLSCTL, FIELD(groups)},
+	{"no-sni", KEY_TLSCTL, FIELD(no_sni)},
+	{"cert", KEY_TLSCTL, FIELD(cert)},
+	{"key", KEY_TLSCTL, FIELD(key)},
+	{"key-password-command", KEY_TLSCTL, FIELD(key_password_command)},
 	{"resolver", KEY_WORD, FIELD(resolver)},
 	{"trust-anchor", KEY_TEXT, FIELD(trust_anchor)},
 };
@@ -227,6 +239,16 @@ static int set_value(struct parser *ps, struct profile *p, const struct key *k, 
 					"XOAUTH2...), not '%s'",
 				    v);
 		break;
+	case KEY_TLSCTL: {
+		struct tls_controls t = {0};
+		char err[300];
+		if (strcmp(k->name, "no-sni") == 0
+			? strcmp(v, "yes") != 0
+			: tls_control_set(&t, k->name, v, err, sizeof err) < 0)
+			return fail(ps, "%s",
+				    strcmp(k->name, "no-sni") == 0 ? "no-sni takes yes" : err);
+		break;
+	}
 	case KEY_TEXT:
 		break;
 	}
@@ -273,7 +295,8 @@ static int assignment(struct parser *ps, const char *s, size_t n)
 		return fail(ps,
 			    "unknown key '%s' (known: host, port, tls, user, auth, "
 			    "password-command, cafile, ehlo, timeout, ocsp, note, resolver, "
-			    "trust-anchor)",
+			    "trust-anchor, tls-min, tls-max, ciphers, ciphersuites, groups, "
+			    "no-sni, cert, key, key-password-command)",
 			    key);
 	struct profile *p = current(ps);
 	if (!p)

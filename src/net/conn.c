@@ -17,6 +17,8 @@
 
 #include <openssl/err.h>
 
+#include "smtpsh/tlsctl.h"
+
 bool conn_addr_is_loopback(const char *addr)
 {
 	unsigned char a[16];
@@ -270,11 +272,25 @@ void conn_close(struct conn *c, bool abrupt)
 	c->want = POLLIN;
 }
 
-static void ssl_error_text(char *err, size_t errlen, const char *what)
+static void ssl_error_text(SSL *ssl, char *err, size_t errlen, const char *what)
 {
 	unsigned long e = ERR_get_error();
 	char msg[256];
-	if (e)
+	int reason = e ? ERR_GET_REASON(e) : 0;
+	if (e && ssl && !SSL_is_server(ssl) && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	    reason >= SSL_AD_REASON_OFFSET && reason < SSL_AD_REASON_OFFSET + 256) {
+		/* An alert from the server after our handshake ended: TLS 1.3 checks the client's
+		   certificate then (RFC 8446 4.4.2.4, "certificate required"). In words. */
+		int alert = reason - SSL_AD_REASON_OFFSET;
+		struct tls_failure f = {.alert = alert,
+					.alert_text = SSL_alert_desc_string_long(alert)};
+		struct tls_controls t = {.cert = SSL_get_certificate(ssl) ? "given" : NULL};
+		struct buf words;
+		buf_init(&words);
+		tls_failure_words(&f, &t, &words);
+		snprintf(msg, sizeof msg, "%s", words.data ? words.data : "?");
+		buf_free(&words);
+	} else if (e)
 		ERR_error_string_n(e, msg, sizeof msg);
 	else
 		snprintf(msg, sizeof msg, "%s",
@@ -328,14 +344,14 @@ ssize_t conn_read(struct conn *c, void *buf, size_t len, char *err, size_t errle
 	case SSL_ERROR_SYSCALL:
 		if (errno == 0 && ERR_peek_error() == 0)
 			return CONN_IO_EOF; /* closed without close_notify */
-		ssl_error_text(err, errlen, "TLS read error");
+		ssl_error_text(c->ssl, err, errlen, "TLS read error");
 		return CONN_IO_ERROR;
 	default:
 		if (ERR_GET_REASON(ERR_peek_error()) == SSL_R_UNEXPECTED_EOF_WHILE_READING) {
 			ERR_clear_error();
 			return CONN_IO_EOF;
 		}
-		ssl_error_text(err, errlen, "TLS read error");
+		ssl_error_text(c->ssl, err, errlen, "TLS read error");
 		return CONN_IO_ERROR;
 	}
 }
@@ -377,7 +393,7 @@ ssize_t conn_write(struct conn *c, const void *buf, size_t len, char *err, size_
 		c->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
 		return CONN_IO_AGAIN;
 	}
-	ssl_error_text(err, errlen, "TLS write error");
+	ssl_error_text(c->ssl, err, errlen, "TLS write error");
 	return CONN_IO_ERROR;
 }
 

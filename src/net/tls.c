@@ -7,16 +7,24 @@
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/evperr.h>
+#include <openssl/pemerr.h>
+#include <openssl/proverr.h>
+#include <openssl/x509err.h>
 #include <openssl/x509v3.h>
 
 #include "smtpsh/escape.h"
 #include "smtpsh/tls_chain.h"
 #include "smtpsh/tls_resume.h"
 
-/* What the verification callback saw first; OpenSSL keeps no certificate of a failed handshake. */
+/* What the callbacks saw during one handshake; OpenSSL keeps no certificate of a failed
+   handshake, and forgets the alert and the version the server chose. */
 struct verify_note {
 	long err;
-	X509 *cert; /* the certificate the error is about */
+	X509 *cert;	    /* the certificate the error is about */
+	int alert;	    /* the alert the server sent (its description), -1: none */
+	int server_version; /* the version of the ServerHello, 0: none arrived */
+	bool sent_cert;	    /* we sent a client certificate (the server asked for one) */
 };
 
 static int verify_cb(int ok, X509_STORE_CTX *x)
@@ -30,6 +38,152 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
 			note->cert = cert;
 	}
 	return ok; /* OpenSSL's decision stands: fail with SSL_VERIFY_PEER, go on without */
+}
+
+/* The alert the server sent (SSL_CB_READ_ALERT: ret is level << 8 | description). */
+static void info_cb(const SSL *ssl, int where, int ret)
+{
+	struct verify_note *note = SSL_get_app_data(ssl);
+	if (note && (where & SSL_CB_READ_ALERT) && note->alert < 0)
+		note->alert = ret & 0xff;
+}
+
+/* The version the server chose (legacy_version of the ServerHello: TLS 1.3's is 1.2 and then
+   also acceptable to us, RFC 8446 4.1.3), and whether our Certificate message left. */
+static void msg_cb(int write_p, int version, int content_type, const void *buf, size_t len,
+		   SSL *ssl, void *arg)
+{
+	(void)version;
+	(void)arg;
+	struct verify_note *note = SSL_get_app_data(ssl);
+	const unsigned char *p = buf;
+	if (!note || content_type != SSL3_RT_HANDSHAKE || len < 1)
+		return;
+	if (!write_p && p[0] == SSL3_MT_SERVER_HELLO && len >= 6 && !note->server_version)
+		note->server_version = p[4] << 8 | p[5];
+	/* an empty Certificate message (no certificate) is 4 + 3 (+ 1 in TLS 1.3) bytes */
+	if (write_p && p[0] == SSL3_MT_CERTIFICATE && len > 8)
+		note->sent_cert = true;
+}
+
+/* An SSL's mark "a client certificate was sent", for tls_summary after the handshake. */
+static int sent_cert_index(void)
+{
+	static int idx = -1;
+	if (idx < 0)
+		idx = SSL_get_ex_new_index(0, NULL, NULL, NULL, NULL);
+	return idx;
+}
+
+struct passphrase_call {
+	const struct tls_options *opt;
+	const char *keyfile;
+	char err[300];
+	bool failed;
+};
+
+/* OpenSSL's pem_password_cb around opt->passphrase; the secret is wiped by the caller's
+   buffer being OpenSSL's (PEM_read cleanses it). */
+static int passphrase_cb(char *buf, int size, int rwflag, void *arg)
+{
+	(void)rwflag;
+	struct passphrase_call *call = arg;
+	const struct tls_options *opt = call->opt;
+	if (!opt->passphrase) {
+		snprintf(call->err, sizeof call->err,
+			 "the key %s is encrypted (no passphrase known)", call->keyfile);
+		call->failed = true;
+		return -1;
+	}
+	int n =
+	    opt->passphrase(call->keyfile, opt->ctl ? opt->ctl->key_password_command : NULL, buf,
+			    (size_t)size, call->err, sizeof call->err, opt->passphrase_arg);
+	if (n < 0)
+		call->failed = true;
+	return n < 0 ? -1 : n;
+}
+
+/* The client certificate and its key: loaded, the key decrypted, the pair checked. */
+static int load_client_cert(SSL_CTX *ctx, const struct tls_options *opt, char *err, size_t errlen)
+{
+	const struct tls_controls *t = opt->ctl;
+	if (SSL_CTX_use_certificate_chain_file(ctx, t->cert) != 1) {
+		unsigned long e = ERR_peek_error(); /* the first: the cause (a system error) */
+		snprintf(err, errlen, "cannot load the client certificate %s: %s", t->cert,
+			 !e		       ? "unreadable"
+			 : ERR_SYSTEM_ERROR(e) ? strerror(ERR_GET_REASON(e))
+					       : "no PEM certificate in it");
+		return -1;
+	}
+	struct passphrase_call call = {.opt = opt, .keyfile = t->key ? t->key : t->cert};
+	SSL_CTX_set_default_passwd_cb(ctx, passphrase_cb);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, &call);
+	int ok = SSL_CTX_use_PrivateKey_file(ctx, call.keyfile, SSL_FILETYPE_PEM);
+	SSL_CTX_set_default_passwd_cb(ctx, NULL);
+	SSL_CTX_set_default_passwd_cb_userdata(ctx, NULL);
+	if (ok != 1) {
+		/* OpenSSL's queue holds the story (a store, a provider, PKCS#12...): the words
+		   come from the errors that tell the cause, not from the last "PEM lib". */
+		bool bad_decrypt = false, mismatch = false;
+		unsigned long e, sys = 0;
+		while ((e = ERR_get_error()) != 0) {
+			if (ERR_SYSTEM_ERROR(e) && !sys)
+				sys = e;
+			int lib = ERR_GET_LIB(e), reason = ERR_GET_REASON(e);
+			bad_decrypt |= (lib == ERR_LIB_PROV && reason == PROV_R_BAD_DECRYPT) ||
+				       (lib == ERR_LIB_EVP && reason == EVP_R_BAD_DECRYPT) ||
+				       (lib == ERR_LIB_PEM && reason == PEM_R_BAD_DECRYPT) ||
+				       lib == ERR_LIB_PKCS12;
+			mismatch |= lib == ERR_LIB_X509 && reason == X509_R_KEY_VALUES_MISMATCH;
+		}
+		if (call.failed)
+			snprintf(err, errlen, "cannot load the key %s: %s", call.keyfile, call.err);
+		else if (mismatch)
+			snprintf(err, errlen, "the key %s does not match the certificate %s",
+				 call.keyfile, t->cert);
+		else if (bad_decrypt)
+			snprintf(err, errlen, "cannot load the key %s: wrong passphrase",
+				 call.keyfile);
+		else if (sys)
+			snprintf(err, errlen, "cannot load the key %s: %s", call.keyfile,
+				 strerror(ERR_GET_REASON(sys)));
+		else if (!t->key)
+			snprintf(err, errlen, "%s holds no private key: give it with --key FILE",
+				 t->cert);
+		else
+			snprintf(err, errlen, "cannot load the key %s: no PEM private key in it",
+				 call.keyfile);
+		return -1;
+	}
+	if (SSL_CTX_check_private_key(ctx) != 1) {
+		snprintf(err, errlen, "the key %s does not match the certificate %s", call.keyfile,
+			 t->cert);
+		return -1;
+	}
+	return 0;
+}
+
+/* Versions, lists and the client certificate of the controls (checked when parsed: a list
+   OpenSSL refuses here is a local error all the same). */
+static int apply_controls(SSL_CTX *ctx, const struct tls_options *opt, char *err, size_t errlen)
+{
+	const struct tls_controls *t = opt->ctl;
+	if (t->min_version) {
+		SSL_CTX_set_min_proto_version(ctx, t->min_version);
+		/* OpenSSL 3's default level 1 refuses TLS 1.0 and 1.1 (their SHA-1 signatures):
+		   they need level 0, lowered only when asked, and the TLS line says so. */
+		if (t->min_version < TLS1_2_VERSION)
+			SSL_CTX_set_security_level(ctx, 0);
+	}
+	if (t->max_version)
+		SSL_CTX_set_max_proto_version(ctx, t->max_version);
+	if ((t->ciphers && SSL_CTX_set_cipher_list(ctx, t->ciphers) != 1) ||
+	    (t->ciphersuites && SSL_CTX_set_ciphersuites(ctx, t->ciphersuites) != 1) ||
+	    (t->groups && SSL_CTX_set1_groups_list(ctx, t->groups) != 1)) {
+		snprintf(err, errlen, "OpenSSL refuses --ciphers, --ciphersuites or --groups");
+		return -1;
+	}
+	return t->cert ? load_client_cert(ctx, opt, err, errlen) : 0;
 }
 
 SSL_CTX *tls_context_new(const struct tls_options *opt, char *err, size_t errlen)
@@ -48,15 +202,22 @@ SSL_CTX *tls_context_new(const struct tls_options *opt, char *err, size_t errlen
 		SSL_CTX_set_app_data(ctx, (void *)opt->cafile); /* says "--cafile given" */
 		ok = SSL_CTX_load_verify_locations(ctx, opt->cafile, NULL);
 		if (!ok) {
-			unsigned long e = ERR_get_error();
+			/* the first error is the cause; OpenSSL 3 has no reason string for a
+			   system error (errno), which strerror names */
+			unsigned long e = ERR_peek_error();
+			const char *why = !e		       ? "unreadable"
+					  : ERR_SYSTEM_ERROR(e) ? strerror(ERR_GET_REASON(e))
+								: ERR_reason_error_string(e);
 			snprintf(err, errlen, "cannot load CA file %s: %s", opt->cafile,
-				 e ? ERR_reason_error_string(e) : "unreadable");
+				 why ? why : "no PEM certificate in it");
 		}
 	} else {
 		ok = SSL_CTX_set_default_verify_paths(ctx);
 		if (!ok)
 			snprintf(err, errlen, "cannot load the system CA store");
 	}
+	if (ok && opt->ctl && apply_controls(ctx, opt, err, errlen) < 0)
+		ok = 0;
 	ERR_clear_error();
 	if (!ok) {
 		SSL_CTX_free(ctx);
@@ -177,6 +338,26 @@ static void append_verify(struct buf *out, SSL *ssl)
 	}
 }
 
+bool tls_client_cert_sent(SSL *ssl)
+{
+	return sent_cert_index() >= 0 && SSL_get_ex_data(ssl, sent_cert_index()) != NULL;
+}
+
+/* What the TLS controls changed, for the TLS line (and so the transcript): a lowered security
+   level, the client certificate sent. */
+static void append_controls_note(struct buf *out, SSL *ssl)
+{
+	X509 *mine = SSL_get_certificate(ssl);
+	if (mine && tls_client_cert_sent(ssl)) {
+		buf_puts(out, ", client certificate sent (");
+		append_name(out, X509_get_subject_name(mine));
+		buf_puts(out, ")");
+	}
+	if (SSL_get_security_level(ssl) == 0)
+		buf_printf(out, " (security level 0: --tls-min %s)",
+			   tls_version_name((int)SSL_get_min_proto_version(ssl)));
+}
+
 void tls_summary(SSL *ssl, struct buf *out)
 {
 	buf_printf(out, "%s %s, ", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
@@ -189,6 +370,7 @@ void tls_summary(SSL *ssl, struct buf *out)
 	}
 	if (SSL_session_reused(ssl))
 		buf_puts(out, ", resumed");
+	append_controls_note(out, ssl);
 }
 
 /* The key exchange group ("X25519", "secp256r1", "ffdhe2048"), or what the peer's ephemeral key
@@ -245,7 +427,7 @@ void tls_describe(SSL *ssl, struct buf *out)
 }
 
 static void handshake_error(SSL *ssl, int ret, const struct verify_note *note, const char *host,
-			    char *err, size_t errlen)
+			    const struct tls_controls *ctl, char *err, size_t errlen)
 {
 	unsigned long e = ERR_peek_error();
 	if (note->err) {
@@ -260,31 +442,36 @@ static void handshake_error(SSL *ssl, int ret, const struct verify_note *note, c
 		snprintf(err, errlen, "TLS certificate of %s not trusted: %s", host,
 			 msg.data ? msg.data : "?");
 		buf_free(&msg);
-	} else if (e) {
-		const char *reason = ERR_reason_error_string(e);
-		snprintf(err, errlen, "TLS handshake with %s failed: %s%s", host,
-			 reason ? reason : "error",
-			 ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER
-				 ? " (the server did not answer with TLS)"
-				 : "");
-	} else if (SSL_get_error(ssl, ret) == SSL_ERROR_SYSCALL || ret == 0) {
-		snprintf(err, errlen, "TLS handshake with %s failed: the server closed the connection",
-			 host);
-	} else {
-		snprintf(err, errlen, "TLS handshake with %s failed", host);
+		ERR_clear_error();
+		return;
 	}
+	int why = SSL_get_error(ssl, ret);
+	struct tls_failure f = {
+	    .reason = e ? ERR_GET_REASON(e) : 0,
+	    .alert = note->alert,
+	    .server_version = note->server_version,
+	    .closed = !e && (why == SSL_ERROR_SYSCALL || why == SSL_ERROR_ZERO_RETURN || ret == 0),
+	    .reason_text = e ? ERR_reason_error_string(e) : NULL,
+	    .alert_text = note->alert >= 0 ? SSL_alert_desc_string_long(note->alert) : NULL,
+	};
+	static const struct tls_controls none;
+	struct buf msg;
+	buf_init(&msg);
+	tls_failure_words(&f, ctl ? ctl : &none, &msg);
+	snprintf(err, errlen, "TLS handshake with %s failed: %s", host, msg.data ? msg.data : "?");
+	buf_free(&msg);
 	ERR_clear_error();
 }
 
-int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, int timeout_ms,
-		  volatile sig_atomic_t *intr, char *err, size_t errlen)
+int tls_handshake(struct conn *c, SSL_CTX *ctx, const char *host, const struct tls_controls *ctl,
+		  int timeout_ms, volatile sig_atomic_t *intr, char *err, size_t errlen)
 {
-	return tls_handshake_with(c, ctx, host, NULL, NULL, timeout_ms, intr, err, errlen);
+	return tls_handshake_with(c, ctx, host, ctl, NULL, NULL, timeout_ms, intr, err, errlen);
 }
 
-int tls_handshake_with(struct conn *c, SSL_CTX *ctx, const char *host, tls_setup_fn setup,
-		       void *arg, int timeout_ms, volatile sig_atomic_t *intr, char *err,
-		       size_t errlen)
+int tls_handshake_with(struct conn *c, SSL_CTX *ctx, const char *host,
+		       const struct tls_controls *ctl, tls_setup_fn setup, void *arg, int timeout_ms,
+		       volatile sig_atomic_t *intr, char *err, size_t errlen)
 {
 	SSL *ssl = SSL_new(ctx);
 	if (!ssl || !SSL_set_fd(ssl, c->fd)) {
@@ -295,7 +482,9 @@ int tls_handshake_with(struct conn *c, SSL_CTX *ctx, const char *host, tls_setup
 	/* host NULL (TLS over a UNIX socket without --sni): no SNI, and no name to check; the
 	   chain is still verified. */
 	const char *what = host ? host : "the server";
-	if (host && !is_ip_literal(host))
+	/* RFC 6066 3: SNI holds a DNS name, never an address; --no-sni sends none (which
+	   certificate does the server give a client that names no host?). */
+	if (host && !is_ip_literal(host) && !(ctl && ctl->no_sni))
 		SSL_set_tlsext_host_name(ssl, host);
 	/* Checked by OpenSSL during verification; IP literals are recognised by SSL_set1_host.
 	   Only the subjectAltName counts: OpenSSL would fall back to the subject's CN when a
@@ -310,8 +499,10 @@ int tls_handshake_with(struct conn *c, SSL_CTX *ctx, const char *host, tls_setup
 		return CONN_IO_ERROR;
 	}
 	SSL_set_connect_state(ssl);
-	struct verify_note note = {0};
+	struct verify_note note = {.alert = -1};
 	SSL_set_app_data(ssl, &note);
+	SSL_set_info_callback(ssl, info_cb);
+	SSL_set_msg_callback(ssl, msg_cb);
 	int result = 0;
 	long long deadline = conn_now_ms() + timeout_ms;
 	for (;;) {
@@ -327,7 +518,7 @@ int tls_handshake_with(struct conn *c, SSL_CTX *ctx, const char *host, tls_setup
 		else if (e == SSL_ERROR_WANT_WRITE)
 			want = POLLOUT;
 		else {
-			handshake_error(ssl, r, &note, what, err, errlen);
+			handshake_error(ssl, r, &note, what, ctl, err, errlen);
 			result = CONN_IO_ERROR;
 			break;
 		}
@@ -341,7 +532,11 @@ int tls_handshake_with(struct conn *c, SSL_CTX *ctx, const char *host, tls_setup
 		}
 	}
 	SSL_set_app_data(ssl, NULL);
+	SSL_set_info_callback(ssl, NULL);
+	SSL_set_msg_callback(ssl, NULL);
 	X509_free(note.cert);
+	if (note.sent_cert && sent_cert_index() >= 0)
+		SSL_set_ex_data(ssl, sent_cert_index(), ssl); /* any non-NULL pointer: "sent" */
 	if (result != 0) {
 		SSL_free(ssl);
 		return result;

@@ -2,11 +2,16 @@
  * The practice server's certificates, made at start with OpenSSL: a throw-away CA (its key
  * is never written anywhere and is freed once it signed) and a server certificate for
  * localhost, 127.0.0.1 and ::1 (and the --listen address), valid for one day. The CA goes
- * to a file the client trusts explicitly (smtpsh --cafile, swaks --tls-ca-path, ...).
+ * to a file the client trusts explicitly (smtpsh --cafile, swaks --tls-ca-path, ...). The CA
+ * also issues a client certificate to the demo user (its key written beside it, for smtpsh
+ * --cert): every client is asked for a certificate, none has to send one, and one the CA
+ * issued offers AUTH EXTERNAL (RFC 4422 appendix A).
  */
 #include "smtpsh/practice_server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -90,6 +95,44 @@ static int write_pem(const char *path, X509 *cert)
 	return fclose(f) == 0 && ok ? 0 : -1;
 }
 
+/* The client's certificate and key in one PEM file only its owner may read. */
+static int write_client(const char *path, X509 *cert, EVP_PKEY *key)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	int ok = PEM_write_X509(f, cert) && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL);
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+/* Every certificate is let through the handshake: one from another CA only goes without
+   EXTERNAL (practice_client_identity reads the verdict), as a real server that merely asks. */
+static int accept_any(int ok, X509_STORE_CTX *x)
+{
+	(void)ok;
+	(void)x;
+	return 1;
+}
+
+bool practice_client_identity(SSL *ssl, char *out, size_t outlen)
+{
+	X509 *peer = SSL_get0_peer_certificate(ssl);
+	if (!peer || SSL_get_verify_result(ssl) != X509_V_OK || outlen == 0)
+		return false;
+	int n = X509_NAME_get_text_by_NID(X509_get_subject_name(peer), NID_commonName, out,
+					  (int)outlen);
+	if (n <= 0)
+		return false;
+	for (int i = 0; i < n; i++) /* shown on the screen: printable ASCII only */
+		if (out[i] < 0x21 || out[i] > 0x7e)
+			return false;
+	return true;
+}
+
 static void openssl_error(char *err, size_t errlen, const char *what)
 {
 	unsigned long e = ERR_get_error();
@@ -97,15 +140,15 @@ static void openssl_error(char *err, size_t errlen, const char *what)
 	ERR_clear_error();
 }
 
-SSL_CTX *practice_tls_context(const char *cafile, const char *certfile, const char *extra_ip,
-			      char *err, size_t errlen)
+SSL_CTX *practice_tls_context(const char *cafile, const char *certfile, const char *clientfile,
+			      const char *client_cn, const char *extra_ip, char *err, size_t errlen)
 {
 	SSL_CTX *ctx = NULL;
-	X509 *ca = NULL, *cert = NULL;
-	EVP_PKEY *ca_key = new_key(), *key = new_key();
+	X509 *ca = NULL, *cert = NULL, *client = NULL;
+	EVP_PKEY *ca_key = new_key(), *key = new_key(), *client_key = new_key();
 	unsigned char rnd[4];
 	char ca_cn[64], san[160];
-	if (!ca_key || !key || RAND_bytes(rnd, sizeof rnd) != 1) {
+	if (!ca_key || !key || !client_key || RAND_bytes(rnd, sizeof rnd) != 1) {
 		openssl_error(err, errlen, "cannot make a key");
 		goto out;
 	}
@@ -134,13 +177,19 @@ SSL_CTX *practice_tls_context(const char *cafile, const char *certfile, const ch
 					"authorityKeyIdentifier",
 					"keyid:always",
 					NULL};
+	const char *const client_exts[] = {
+	    "basicConstraints",		 "critical,CA:FALSE", "keyUsage",
+	    "critical,digitalSignature", "extendedKeyUsage",  "clientAuth",
+	    "authorityKeyIdentifier",	 "keyid:always",      NULL};
 	ca = make_cert(ca_key, ca_cn, NULL, ca_key, ca_exts);
 	cert = ca ? make_cert(key, "localhost", ca, ca_key, srv_exts) : NULL;
-	if (!cert) {
+	client = cert ? make_cert(client_key, client_cn, ca, ca_key, client_exts) : NULL;
+	if (!client) {
 		openssl_error(err, errlen, "cannot make the certificates");
 		goto out;
 	}
-	if (write_pem(cafile, ca) < 0 || write_pem(certfile, cert) < 0) {
+	if (write_pem(cafile, ca) < 0 || write_pem(certfile, cert) < 0 ||
+	    write_client(clientfile, client, client_key) < 0) {
 		snprintf(err, errlen, "cannot write %s", cafile);
 		goto out;
 	}
@@ -154,10 +203,26 @@ SSL_CTX *practice_tls_context(const char *cafile, const char *certfile, const ch
 		goto out;
 	}
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	/* Ask for a client certificate from this CA (SSL_VERIFY_PEER without
+	   FAIL_IF_NO_PEER_CERT: asked, never required). */
+	if (X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), ca) != 1 ||
+	    SSL_CTX_add_client_CA(ctx, ca) != 1) {
+		openssl_error(err, errlen, "cannot set up the TLS server");
+		SSL_CTX_free(ctx);
+		ctx = NULL;
+		goto out;
+	}
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, accept_any);
+	/* A server that asks for client certificates must name its sessions' context, or
+	   OpenSSL refuses to resume them ("session id context uninitialized"). */
+	static const unsigned char sid_ctx[] = "smtpsh practice server";
+	SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof sid_ctx - 1);
 out:
 	X509_free(ca);
 	X509_free(cert);
+	X509_free(client);
 	EVP_PKEY_free(ca_key);
 	EVP_PKEY_free(key);
+	EVP_PKEY_free(client_key);
 	return ctx;
 }

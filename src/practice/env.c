@@ -175,6 +175,7 @@ int practice_env_setup(struct practice_env *e, const struct practice_options *o,
 	}
 	snprintf(e->cafile, sizeof e->cafile, "%s/ca.pem", e->dir);
 	snprintf(e->certfile, sizeof e->certfile, "%s/server-cert.pem", e->dir);
+	snprintf(e->clientfile, sizeof e->clientfile, "%s/client.pem", e->dir);
 	snprintf(e->logfile, sizeof e->logfile, "%s/server.log", e->dir);
 	if (o->maildir) {
 		char cwd[PATH_MAX] = "";
@@ -210,7 +211,8 @@ int practice_env_setup(struct practice_env *e, const struct practice_options *o,
 	if (o->listen && parse_addr(o->listen, 0, &ss, &len) == 0 && !is_wildcard(&ss) &&
 	    !is_loopback(&ss))
 		extra = o->listen;
-	e->ssl = practice_tls_context(e->cafile, e->certfile, extra, err, errlen);
+	e->ssl = practice_tls_context(e->cafile, e->certfile, e->clientfile, e->user, extra, err,
+				      errlen);
 	if (!e->ssl)
 		goto fail;
 	return 0;

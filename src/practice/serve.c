@@ -59,6 +59,8 @@ int practice_serve(const struct practice_options *o)
 	printf("*    or   openssl s_client -starttls smtp -CAfile %s -connect localhost:%u\n",
 	       env.cafile, env.port);
 	if (!o->script)
+		printf("*  client certificate for AUTH EXTERNAL: %s (--cert)\n", env.clientfile);
+	if (!o->script)
 		printf("*  Maildir: %s%s\n", env.maildir,
 		       o->maildir ? ""
 				  : " (removed when the server stops; --maildir DIR keeps "

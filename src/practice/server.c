@@ -144,6 +144,9 @@ static void do_handshake(struct pconn *c)
 		print_note(c->loop, c->id, "TLS established: %s %s", SSL_get_version(c->conn.ssl),
 			   SSL_get_cipher_name(c->conn.ssl));
 		smtpd_tls_started(&c->eng);
+		char id[128];
+		if (practice_client_identity(c->conn.ssl, id, sizeof id))
+			smtpd_tls_client_identity(&c->eng, id);
 	} else if (r == CONN_IO_AGAIN) {
 		c->want = (short)c->conn.want;
 	} else {

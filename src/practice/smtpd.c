@@ -226,6 +226,7 @@ void smtpd_tls_started(struct smtpd_conn *c)
 	c->helo = NULL;
 	c->esmtp = false;
 	c->authenticated = false;
+	c->client_cert[0] = '\0';
 	reset_transaction(c);
 	smtpd_set_state(c, SMTPD_S_COMMAND);
 }
@@ -238,6 +239,14 @@ static void close_with(struct smtpd_conn *c, const char *line)
 	smtpd_auth_end(&c->auth);
 	smtpd_say(c, "%s", line);
 	smtpd_set_state(c, SMTPD_S_CLOSED);
+}
+
+void smtpd_tls_client_identity(struct smtpd_conn *c, const char *identity)
+{
+	snprintf(c->client_cert, sizeof c->client_cert, "%s", identity ? identity : "");
+	if (identity)
+		smtpd_note(c, "client certificate from the practice CA: %s (AUTH EXTERNAL offered)",
+			   identity);
 }
 
 void smtpd_timeout(struct smtpd_conn *c)
@@ -538,7 +547,8 @@ static enum smtpd_action hello(struct smtpd_conn *c, char *args, const char *ver
 	if (c->cfg->tls_available && !c->tls)
 		smtpd_say(c, "250-STARTTLS");
 	if (smtpd_auth_offered(c))
-		smtpd_say(c, "250-AUTH PLAIN LOGIN CRAM-MD5");
+		smtpd_say(c, "250-AUTH PLAIN LOGIN CRAM-MD5%s",
+			  c->client_cert[0] ? " EXTERNAL" : "");
 	smtpd_say(c, "250 HELP");
 	return SMTPD_REPLY;
 }
@@ -1189,6 +1199,7 @@ static struct smtpd_account account(const struct smtpd_conn *c)
 	    .hostname = c->cfg->hostname,
 	    .user = c->cfg->user,
 	    .password = c->cfg->password,
+	    .cert_identity = c->client_cert,
 	};
 }
 

@@ -27,9 +27,10 @@ enum mech {
 	MECH_PLAIN,
 	MECH_LOGIN,
 	MECH_CRAM_MD5,
+	MECH_EXTERNAL,
 };
 
-static const char *const mech_names[] = {"", "PLAIN", "LOGIN", "CRAM-MD5"};
+static const char *const mech_names[] = {"", "PLAIN", "LOGIN", "CRAM-MD5", "EXTERNAL"};
 
 struct smtpd_auth {
 	enum mech mech;
@@ -194,6 +195,26 @@ static void cram_response(struct smtpd_auth *a, const struct smtpd_account *acct
 		succeed(a, acct, out);
 }
 
+/*
+ * EXTERNAL (RFC 4422 appendix A): the credentials are the client certificate the TLS layer
+ * verified; the message is the authorization identity, empty to act as the certificate's own.
+ */
+static void external_response(struct smtpd_auth *a, const struct smtpd_account *acct,
+			      const struct buf *d, struct smtpd_auth_outcome *out)
+{
+	const char *id = acct->cert_identity ? acct->cert_identity : "";
+	if (!*id) {
+		fail(a, "no client certificate from the practice CA was presented", out);
+		return;
+	}
+	if (d->len && (d->len != strlen(id) || memcmp(d->data, id, d->len) != 0)) {
+		fail(a, "the authorization identity differs from the certificate's", out);
+		return;
+	}
+	note(out, "EXTERNAL login as %s (the client certificate) succeeded", id);
+	reply(out, SMTPD_AUTH_OK, "235 2.7.0 Authentication successful");
+}
+
 /* A base64 response (from the AUTH line or a continuation line). */
 static void respond(struct smtpd_auth *a, const struct smtpd_account *acct, const char *b64,
 		    struct smtpd_auth_outcome *out)
@@ -213,6 +234,9 @@ static void respond(struct smtpd_auth *a, const struct smtpd_account *acct, cons
 			break;
 		case MECH_CRAM_MD5:
 			cram_response(a, acct, &d, out);
+			break;
+		case MECH_EXTERNAL:
+			external_response(a, acct, &d, out);
 			break;
 		case MECH_NONE: /* not reached: an exchange has its mechanism from the start */
 			fail(a, "no mechanism", out);
@@ -234,7 +258,7 @@ static void begin(struct smtpd_auth *a, const struct smtpd_account *acct, const 
 		respond(a, acct, resp, out);
 		return;
 	}
-	if (a->mech == MECH_PLAIN) {
+	if (a->mech == MECH_PLAIN || a->mech == MECH_EXTERNAL) {
 		reply(out, SMTPD_AUTH_MORE, "334 ");
 	} else if (a->mech == MECH_LOGIN) {
 		reply(out, SMTPD_AUTH_MORE, "334 VXNlcm5hbWU6"); /* "Username:" */
@@ -271,12 +295,18 @@ void smtpd_auth_start(struct smtpd_auth **ap, const struct smtpd_account *acct, 
 		return;
 	}
 	enum mech m = MECH_NONE;
-	for (int i = MECH_PLAIN; i <= MECH_CRAM_MD5; i++)
+	for (int i = MECH_PLAIN; i <= MECH_EXTERNAL; i++)
 		if (strcasecmp(args, mech_names[i]) == 0)
 			m = (enum mech)i;
-	if (m == MECH_NONE) {
+	/* EXTERNAL exists only for a client with a certificate of the practice CA (offered in
+	   EHLO just then) */
+	if (m == MECH_NONE ||
+	    (m == MECH_EXTERNAL && !(acct->cert_identity && *acct->cert_identity))) {
 		reply(out, SMTPD_AUTH_DONE,
-		      "504 5.5.4 Unrecognized authentication type (PLAIN, LOGIN or CRAM-MD5)");
+		      "504 5.5.4 Unrecognized authentication type (PLAIN, LOGIN or CRAM-MD5%s)",
+		      m == MECH_EXTERNAL ? "; EXTERNAL needs a client certificate from the "
+					   "practice CA"
+					 : "");
 		return;
 	}
 	*ap = calloc(1, sizeof **ap);

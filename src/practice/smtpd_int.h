@@ -26,6 +26,9 @@ struct smtpd_account {
 	const char *hostname; /* in the CRAM-MD5 challenge */
 	const char *user;
 	const char *password;
+	/* the identity (CN, else e-mail) of the client certificate the practice CA issued and
+	   the handshake verified, or "": AUTH EXTERNAL logs in as it (RFC 4422 appendix A) */
+	const char *cert_identity;
 };
 
 /* What the core does after a step of an AUTH exchange. */

@@ -85,6 +85,10 @@ bool authview_user(const char *mech, unsigned nth, const char *resp, size_t len,
 			found = un > 0;
 		}
 		break;
+	case SASL_EXTERNAL: /* the authorization identity asked for (RFC 4422 A.1) */
+		copy_out(p, n, out, outlen);
+		found = n > 0;
+		break;
 	case SASL_MECH_COUNT:
 		break;
 	}
@@ -137,6 +141,10 @@ int authview_respond(const char *mech, unsigned nth, const char *challenge, size
 	case SASL_XOAUTH2:
 		if (nth == 1)
 			r = sasl_xoauth2_response(user, pass, out, &why);
+		break;
+	case SASL_EXTERNAL: /* an empty challenge: the (empty) authorization identity */
+		if (nth == 1)
+			r = buf_reserve(out, 0);
 		break;
 	case SASL_MECH_COUNT:
 		break;

@@ -10,10 +10,8 @@
 #include <openssl/hmac.h>
 
 static const char *const mech_names[SASL_MECH_COUNT] = {
-    [SASL_PLAIN] = "PLAIN",
-    [SASL_LOGIN] = "LOGIN",
-    [SASL_CRAM_MD5] = "CRAM-MD5",
-    [SASL_XOAUTH2] = "XOAUTH2",
+    [SASL_PLAIN] = "PLAIN",	[SASL_LOGIN] = "LOGIN",	      [SASL_CRAM_MD5] = "CRAM-MD5",
+    [SASL_XOAUTH2] = "XOAUTH2", [SASL_EXTERNAL] = "EXTERNAL",
 };
 
 /* ---- base64 ---------------------------------------------------------------------------- */
@@ -149,6 +147,11 @@ int sasl_mech_parse(const char *name, enum sasl_mech *out)
 bool sasl_mech_takes_token(enum sasl_mech m)
 {
 	return m == SASL_XOAUTH2;
+}
+
+bool sasl_mech_needs_secret(enum sasl_mech m)
+{
+	return m != SASL_EXTERNAL;
 }
 
 unsigned sasl_advertised(const struct smtp_caps *caps)
@@ -306,6 +309,17 @@ int sasl_client_start(struct sasl_client *c, struct buf *line, bool *secret, con
 			return -1;
 		}
 		return 0;
+	case SASL_EXTERNAL:
+		/* RFC 4422 appendix A: the message is the authorization identity, empty to act
+		   as the identity the certificate gives; "=" is the empty initial response
+		   (RFC 4954 4). No secret: the proof is the TLS handshake. */
+		if (buf_puts(line, "AUTH EXTERNAL ") < 0 ||
+		    (c->user && *c->user ? sasl_b64_encode(c->user, strlen(c->user), line)
+					 : buf_puts(line, "=")) < 0) {
+			*why = "out of memory";
+			return -1;
+		}
+		return 0;
 	case SASL_MECH_COUNT:
 		break;
 	}
@@ -399,6 +413,9 @@ enum sasl_step sasl_client_step(struct sasl_client *c, const char *text, size_t 
 		if (buf_reserve(resp, 0) < 0)
 			return SASL_STEP_NOMEM;
 		return SASL_STEP_SEND;
+	case SASL_EXTERNAL:
+		*why = "the server asks for more after the EXTERNAL initial response";
+		return SASL_STEP_CANCEL;
 	case SASL_MECH_COUNT:
 		break;
 	}

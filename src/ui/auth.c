@@ -204,7 +204,10 @@ static bool exchange(struct shell *sh, enum sasl_mech mech, const char *user, co
 	}
 	shell_failed(sh, st);
 	bool ok = st == SESSION_OK && rep.code == 235;
-	if (ok)
+	if (ok && !user)
+		render_info(sh->render, "authenticated by the client certificate (%s)",
+			    sasl_mech_name(mech));
+	else if (ok)
 		render_info(sh->render, "authenticated as %s (%s)", user, sasl_mech_name(mech));
 	else if (st == SESSION_OK)
 		shell_check_reply(sh, &rep);
@@ -220,7 +223,8 @@ static bool pick_mech(struct shell *sh, const char *name, enum sasl_mech *mech)
 		if (sasl_mech_parse(name, mech) < 0) {
 			shell_error(sh,
 				    "\\auth does not know the mechanism %s (it knows PLAIN, LOGIN, "
-				    "CRAM-MD5 and XOAUTH2; type AUTH %s to try it by hand)",
+				    "CRAM-MD5, XOAUTH2 and EXTERNAL; type AUTH %s to try it by "
+				    "hand)",
 				    name, name);
 			return false;
 		}
@@ -297,6 +301,15 @@ bool auth_run(struct shell *sh, const char *mech_name, const char *user)
 	enum sasl_mech mech;
 	if (!pick_mech(sh, mech_name, &mech))
 		return false;
+	if (!sasl_mech_needs_secret(mech)) {
+		/* EXTERNAL: the client certificate is the credential; user is the optional
+		   authorization identity */
+		if (!session_tls(s) || !session_tls_client_cert(s))
+			render_warning(sh->render,
+				       "EXTERNAL logs in with the TLS client certificate, and none "
+				       "was sent on this connection (--cert FILE --key FILE)");
+		return exchange(sh, mech, user, NULL);
+	}
 	bool token = sasl_mech_takes_token(mech);
 	struct creds c = {0};
 	bool ok = get_user(sh, &c, user) && get_secret(sh, &c, token) &&
@@ -395,8 +408,10 @@ void auth_complete(struct candidates *c)
 {
 	if (c->nwords != 1)
 		return;
+	/* what the server advertised; before EHLO the usual ones (EXTERNAL only when offered:
+	   it needs a client certificate the server accepts) */
 	unsigned adv = sasl_advertised(session_caps(c->sh->session));
 	for (int i = 0; i < SASL_MECH_COUNT; i++)
-		if (!adv || (adv & (1u << i)))
+		if (adv ? (adv & (1u << i)) != 0 : i != SASL_EXTERNAL)
 			candidates_offer(c, sasl_mech_name((enum sasl_mech)i));
 }

@@ -71,7 +71,22 @@ static void probe_listener(const struct session_event *ev, void *arg)
 	}
 }
 
+static enum session_status probe_start(struct probe *p, struct check_ctx *x, enum tls_mode mode,
+				       bool ocsp, const struct tls_controls *ctl);
+
 enum session_status probe_open(struct probe *p, struct check_ctx *x, enum tls_mode mode, bool ocsp)
+{
+	return probe_start(p, x, mode, ocsp, NULL);
+}
+
+enum session_status probe_open_tls(struct probe *p, struct check_ctx *x, enum tls_mode mode,
+				   const struct tls_controls *ctl)
+{
+	return probe_start(p, x, mode, false, ctl);
+}
+
+static enum session_status probe_start(struct probe *p, struct check_ctx *x, enum tls_mode mode,
+				       bool ocsp, const struct tls_controls *ctl)
 {
 	memset(p, 0, sizeof *p);
 	p->x = x;
@@ -96,9 +111,14 @@ enum session_status probe_open(struct probe *p, struct check_ctx *x, enum tls_mo
 	session_add_listener(p->s, probe_listener, p);
 	if (x->o->intr)
 		session_set_interrupt(p->s, x->o->intr);
-	if (ocsp) {
-		struct session_link link = {.ocsp = true};
-		session_set_link(p->s, &link);
+	if (ocsp || ctl) {
+		struct session_link link = {.ocsp = ocsp};
+		if (ctl)
+			link.tls = *ctl;
+		if (session_set_link(p->s, &link) < 0) {
+			snprintf(p->why, sizeof p->why, "%s", session_error(p->s));
+			return SESSION_ERR_LOCAL;
+		}
 	}
 	return session_connect(p->s, x->o->host, x->o->port, mode);
 }

@@ -81,6 +81,9 @@ struct probe {
 /* Connects (TLS mode as given) with a fresh session whose events become the evidence.
    ocsp: ask for a stapled OCSP response. */
 enum session_status probe_open(struct probe *p, struct check_ctx *x, enum tls_mode mode, bool ocsp);
+/* probe_open with the TLS controls (tlsctl.h) given: versions and ciphers offered. */
+enum session_status probe_open_tls(struct probe *p, struct check_ctx *x, enum tls_mode mode,
+				   const struct tls_controls *ctl);
 enum session_status probe_cmd(struct probe *p, const char *line, struct smtp_reply *reply);
 /* EHLO unless the session knows the capabilities already; a refusal is SESSION_ERR_STATE
    with p->why set. */

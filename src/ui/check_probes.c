@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/ocsp.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -292,92 +290,39 @@ static void run_tls(struct check_ctx *x)
 /* ---- TLS: what the server accepts beyond smtpsh's own offer ------------------------------ */
 
 #define SENDS_TLSOLD                                                                               \
-	"per probe: EHLO, STARTTLS (raw), then a handshake offering only TLS 1.0, only TLS "       \
-	"1.1, or only weak cipher suites (NULL, anonymous, EXPORT, LOW, RC4, DES, 3DES) at "       \
-	"OpenSSL security level 0; the connection is then closed"
+	"per probe: EHLO, STARTTLS, a handshake offering only TLS 1.0, only TLS 1.1, or only "     \
+	"weak cipher suites (NULL, anonymous, EXPORT, LOW, RC4, DES, 3DES) at OpenSSL "            \
+	"security level 0 (--tls-min/--tls-max/--ciphers), EHLO, QUIT"
 
 /*
- * The session's TLS context offers what smtpsh trusts (TLS 1.2 and 1.3, OpenSSL's default
- * suites), so what the server would also accept needs a handshake of another kind: after the
- * session's STARTTLS and its 220 (shown as evidence), a throw-away SSL on a copy of the
- * session's socket offers only the old version or the weak suites. Nothing is sent through it:
- * the handshake alone says yes or no. 1 accepted (what in *got), 0 refused, -1 undecided.
+ * The session offers what smtpsh trusts (TLS 1.2 and 1.3, OpenSSL's default suites); what the
+ * server would also accept is asked with the TLS controls (tlsctl.h): a connection whose
+ * STARTTLS handshake offers only the old version or the weak suites. 1 accepted (the TLS line
+ * says with what), 0 refused (the session's words for the failure in got), -1 undecided.
  */
 static int tls_offer(struct probe *p, struct check_ctx *x, int version, const char *ciphers,
 		     char *got, size_t n)
 {
-	enum session_status st = probe_open(p, x, TLS_NONE, false);
-	if (st == SESSION_OK)
-		st = probe_ehlo(p);
-	probe_mark(p);
-	if (st == SESSION_OK) {
-		p->counting = true;
-		st = session_raw(p->s, "STARTTLS\r\n", 10, false);
+	struct tls_controls ctl = {
+	    .min_version = version ? version : TLS1_VERSION,
+	    .max_version = version ? version : TLS1_2_VERSION,
+	    .ciphers = ciphers,
+	};
+	enum session_status st = probe_open_tls(p, x, TLS_STARTTLS, &ctl);
+	if (st == SESSION_OK && session_tls(p->s)) {
+		struct buf line;
+		buf_init(&line);
+		session_tls_summary(p->s, &line);
+		snprintf(got, n, "%.*s", (int)strcspn(line.data ? line.data : "", ","),
+			 line.data ? line.data : "");
+		buf_free(&line);
+		return 1;
 	}
-	if (st == SESSION_OK)
-		for (int waited = 0; waited < x->o->timeout_ms && !p->nreplies && !p->closed;
-		     waited += 100)
-			probe_listen(p, 100);
-	p->counting = false;
-	if (st != SESSION_OK || !p->nreplies || p->replies[0] != 220) {
-		if (st == SESSION_OK)
-			snprintf(p->why, sizeof p->why, "no 220 to STARTTLS (%d)",
-				 p->nreplies ? p->replies[0] : 0);
-		return -1;
+	if (st == SESSION_ERR_TLS && p->s) {
+		snprintf(got, n, "%s", session_error(p->s));
+		return 0;
 	}
-	int fd = dup(session_fd(p->s));
-	SSL_CTX *ctx = fd < 0 ? NULL : SSL_CTX_new(TLS_client_method());
-	SSL *ssl = NULL;
-	int result = -1;
-	if (ctx) {
-		SSL_CTX_set_security_level(ctx, 0);
-		SSL_CTX_set_min_proto_version(ctx, version ? version : TLS1_VERSION);
-		SSL_CTX_set_max_proto_version(ctx, version ? version : TLS1_2_VERSION);
-		if (SSL_CTX_set_cipher_list(ctx, ciphers) == 1 && (ssl = SSL_new(ctx)) &&
-		    SSL_set_fd(ssl, fd) == 1) {
-			SSL_set_tlsext_host_name(ssl, x->o->host);
-			long long end = conn_now_ms() + x->o->timeout_ms;
-			for (;;) {
-				ERR_clear_error();
-				int r = SSL_connect(ssl);
-				if (r == 1) {
-					snprintf(got, n, "%s %s", SSL_get_version(ssl),
-						 SSL_get_cipher_name(ssl));
-					result = 1;
-					break;
-				}
-				int e = SSL_get_error(ssl, r);
-				long long left = end - conn_now_ms();
-				if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)) {
-					unsigned long err = ERR_peek_last_error();
-					snprintf(got, n, "%s",
-						 err ? ERR_reason_error_string(err)
-						     : "connection closed");
-					result = 0;
-					break;
-				}
-				if (left <= 0) {
-					snprintf(p->why, sizeof p->why, "the handshake timed out");
-					break;
-				}
-				struct pollfd pfd = {.fd = fd,
-						     .events = e == SSL_ERROR_WANT_READ ? POLLIN
-											: POLLOUT};
-				poll(&pfd, 1, (int)left);
-			}
-		} else {
-			snprintf(p->why, sizeof p->why, "OpenSSL cannot offer that here");
-		}
-	}
-	if (result >= 0)
-		render_info(&p->render, "%s: %s",
-			    result ? "handshake accepted" : "handshake refused", got);
-	SSL_free(ssl);
-	SSL_CTX_free(ctx);
-	if (fd >= 0)
-		close(fd);
-	session_disconnect(p->s, "TLS probe done");
-	return result;
+	return -1;
 }
 
 static void job_tls_old(struct check_ctx *x, size_t which)

@@ -334,3 +334,38 @@ enum cred_status cred_prompt(const char *prompt, bool secret, char **out, char *
 	OPENSSL_cleanse(&c, sizeof c);
 	return st;
 }
+
+int cred_key_passphrase(const char *keyfile, const char *command, char *buf, size_t size, char *err,
+			size_t errlen, void *arg)
+{
+	int timeout_ms = arg ? *(const int *)arg : 30000;
+	char *secret = NULL, why[300];
+	enum cred_status st;
+	if (command) {
+		st = cred_from_command(command, timeout_ms, &secret, why, sizeof why);
+		if (st != CRED_OK) {
+			snprintf(err, errlen, "--key-password-command: %s", why);
+			return -1;
+		}
+	} else {
+		char prompt[PATH_MAX + 40];
+		snprintf(prompt, sizeof prompt, "Passphrase for %s: ", keyfile);
+		st = cred_prompt(prompt, true, &secret, why, sizeof why);
+		if (st != CRED_OK) {
+			snprintf(err, errlen,
+				 "the key is encrypted and its passphrase could not be asked: %s "
+				 "(--key-password-command CMD gives it)",
+				 why);
+			return -1;
+		}
+	}
+	size_t n = strlen(secret);
+	if (n >= size) {
+		cred_free(secret);
+		snprintf(err, errlen, "the passphrase is longer than %zu octets", size - 1);
+		return -1;
+	}
+	memcpy(buf, secret, n + 1);
+	cred_free(secret);
+	return (int)n;
+}

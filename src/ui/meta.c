@@ -18,6 +18,7 @@
 #include "smtpsh/escape.h"
 #include "smtpsh/profiles.h"
 #include "smtpsh/send.h"
+#include "smtpsh/tlsctl.h"
 #include "smtpsh/practice_cmd.h"
 #include "smtpsh/raw_cmd.h"
 #include "smtpsh/verbs.h"
@@ -46,7 +47,24 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 			mode = TLS_NONE;
 		else if (strcmp(argv[i], "--ocsp") == 0)
 			link.ocsp = true;
-		else if (argv[i][0] == '-' && argv[i][1] == '-') {
+		else if (strcmp(argv[i], "--sni") == 0 && i + 1 < argc)
+			link.sni = argv[++i];
+		else if (argv[i][0] == '-' && argv[i][1] == '-' &&
+			 tls_control_arity(argv[i] + 2) >= 0) {
+			/* the TLS controls of the command line, for this connection */
+			const char *name = argv[i] + 2;
+			bool valued = tls_control_arity(name) == 1;
+			if (valued && i + 1 >= argc) {
+				shell_error(sh, "\\connect: %s needs a value", argv[i]);
+				return;
+			}
+			char err[300];
+			if (tls_control_set(&link.tls, name, valued ? argv[++i] : NULL, err,
+					    sizeof err) < 0) {
+				shell_error(sh, "\\connect: %s", err);
+				return;
+			}
+		} else if (argv[i][0] == '-' && argv[i][1] == '-') {
 			shell_error(sh, "\\connect: unknown option %s", argv[i]);
 			return;
 		} else if (!host)
@@ -60,7 +78,8 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 	}
 	if (!host) {
 		shell_error(sh, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain] "
-				"[--lmtp|--smtp] [--ocsp], or \\connect --mx DOMAIN [PORT]");
+				"[--lmtp|--smtp] [--ocsp] [--sni NAME] [TLS controls: --tls-min VER, "
+				"--cert FILE...], or \\connect --mx DOMAIN [PORT]");
 		return;
 	}
 	if (mx && (link.lmtp || link.proxy)) {
@@ -511,10 +530,13 @@ static void complete_files(struct candidates *c)
 static void complete_connect(struct candidates *c)
 {
 	static const char *const opts[] = {"--tls",  "--starttls", "--plain",
-					   "--lmtp", "--smtp",	   "--ocsp", "--mx"};
-	if (c->nwords >= 2 || c->text[0] == '-')
+					   "--lmtp", "--smtp",	   "--ocsp", "--mx", "--sni"};
+	if (c->nwords >= 2 || c->text[0] == '-') {
 		for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
 			candidates_offer(c, opts[i]);
+		for (size_t i = 0; tls_control_flags[i]; i++)
+			candidates_offer(c, tls_control_flags[i]);
+	}
 	if (c->nwords == 1 && c->text[0] != '-')
 		candidates_offer(c, "localhost");
 }
@@ -557,10 +579,14 @@ static void complete_help(struct candidates *c)
 const struct meta_command meta_commands[] = {
     {.name = "connect",
      .run = cmd_connect,
-     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp] [--ocsp] [--mx]",
+     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp] [--ocsp] [--mx] "
+	     "[--sni NAME] [--tls-min VER] [--tls-max VER] [--ciphers LIST] "
+	     "[--ciphersuites LIST] [--groups LIST] [--no-sni] [--cert FILE] [--key FILE] "
+	     "[--key-password-command CMD]",
      .help = "connect to an SMTP (or --lmtp: LMTP) server; HOST may be a UNIX socket path "
 	     "(/... or ./...) (says QUIT to the current one first); --mx: HOST is a mail "
-	     "domain, connect to its MX hosts (DNSSEC, DANE, MTA-STS)",
+	     "domain, connect to its MX hosts (DNSSEC, DANE, MTA-STS); the TLS controls are "
+	     "smtpsh's options of the same names, for this connection",
      .complete = complete_connect},
     {.name = "reconnect",
      .run = cmd_reconnect,
@@ -664,7 +690,8 @@ const struct meta_command meta_commands[] = {
      .args = "[MECH] [USER]",
      .help = "log in: the whole AUTH exchange (PLAIN, LOGIN, CRAM-MD5, XOAUTH2), every step "
 	     "shown; the password from --password-command, SMTPSH_PASSWORD, ~/.netrc or a "
-	     "prompt without echo",
+	     "prompt without echo; \\auth EXTERNAL [AUTHZID] logs in with the --cert client "
+	     "certificate (RFC 4422)",
      .complete = auth_complete},
     {.name = "b64",
      .run = auth_cmd_b64,

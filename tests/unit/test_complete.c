@@ -62,9 +62,13 @@ int main(void)
 
 	/* each local command's own completer */
 	is_str(cands("\\connect "), "localhost", "\\connect: a host");
-	is_str(cands("\\connect --s"), "--starttls --smtp", "\\connect: an option");
-	is_str(cands("\\connect h "), "--tls --starttls --plain --lmtp --smtp --ocsp --mx",
-	       "\\connect HOST: the options");
+	is_str(cands("\\connect --s"), "--starttls --smtp --sni", "\\connect: an option");
+	is_str(cands("\\connect h "),
+	       "--tls --starttls --plain --lmtp --smtp --ocsp --mx --sni --tls-min --tls-max "
+	       "--ciphers --ciphersuites --groups --no-sni --cert --key --key-password-command",
+	       "\\connect HOST: the options, the TLS controls among them");
+	is_str(cands("\\connect h --tls-m"), "--tls-min --tls-max",
+	       "\\connect: the TLS controls complete");
 	is_str(cands("\\connect h 25 --p"), "--plain", "\\connect HOST PORT: an option");
 	is_str(cands("\\reconnect "), "--resume", "\\reconnect: --resume");
 	is_str(cands("\\tls "), "save", "\\tls: save");

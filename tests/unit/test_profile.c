@@ -82,6 +82,11 @@ static void test_parse_ok(void)
 			   "note = the lab = Postfix\n"
 			   "resolver = 127.0.0.1@5353\n"
 			   "trust-anchor = ~/lab/trust anchor.key\n"
+			   "tls-min = 1.0\n"
+			   "ciphers = HIGH:!aNULL\n"
+			   "cert = /lab/client.pem\n"
+			   "key-password-command = pass show lab/key\n"
+			   "no-sni = yes\n"
 			   "[gmail]\n"
 			   "host = smtp.example.test\n"
 			   "tls = tls\n"
@@ -108,6 +113,12 @@ static void test_parse_ok(void)
 		is_str(lab->password_command, "pass show lab/alice | head -n 1",
 		       "password-command: the rest of the line");
 		is_str(lab->cafile, "~/lab/ca.pem", "cafile as written");
+		is_str(lab->tls_min, "1.0", "tls-min as written");
+		is_str(lab->ciphers, "HIGH:!aNULL", "ciphers as written");
+		is_str(lab->cert, "/lab/client.pem", "cert as written");
+		is_str(lab->key_password_command, "pass show lab/key", "key-password-command");
+		is_str(lab->no_sni, "yes", "no-sni");
+		ok(!lab->key && !lab->tls_max, "the TLS controls not given stay NULL");
 		is_str(lab->ehlo, "client.example", "ehlo");
 		is_int(lab->timeout_ms, 2500, "timeout in ms");
 		ok(lab->ocsp, "ocsp = yes");
@@ -181,6 +192,10 @@ static void test_parse_errors(void)
 	bad("[a]\nhost = mail example\n", 2, "without blanks", "host with a blank");
 	bad("[a]\nhost = x\nehlo = a b\n", 3, "without blanks", "ehlo with a blank");
 	bad("[a]\nhost = x\nauth = PLAIN LOGIN\n", 3, "SASL mechanism", "two mechanisms");
+	bad("[a]\nhost = x\ntls-min = 0.9\n", 3, "takes 1.0, 1.1, 1.2 or 1.3, not '0.9'",
+	    "a TLS version checked as the option is");
+	bad("[a]\nhost = x\nciphers = NOPE\n", 3, "OpenSSL knows no cipher", "a cipher list");
+	bad("[a]\nhost = x\nno-sni = maybe\n", 3, "no-sni takes yes", "no-sni = yes only");
 	bad("[a]\nhost = x\nnote = a\033[2Jb\n", 3, "control character", "an escape in a value");
 	struct profile_set set;
 	unsigned line;

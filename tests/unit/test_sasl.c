@@ -319,6 +319,38 @@ static void test_xoauth2(void)
 }
 
 /* The builders that the client's steps, the replay (authview.c) and the practice server share. */
+/* RFC 4422 appendix A: the authorization identity, "=" when empty; no secret, never chosen. */
+static void test_external(void)
+{
+	struct sasl_client c;
+	struct buf line, r;
+	bool secret = true;
+	const char *why;
+	enum sasl_mech m;
+	ok(sasl_mech_parse("external", &m) == 0 && m == SASL_EXTERNAL, "EXTERNAL parsed");
+	ok(!sasl_mech_needs_secret(SASL_EXTERNAL) && sasl_mech_needs_secret(SASL_PLAIN),
+	   "EXTERNAL needs no secret");
+	buf_init(&line);
+	sasl_client_init(&c, SASL_EXTERNAL, NULL, NULL);
+	is_int(sasl_client_start(&c, &line, &secret, &why), 0, "EXTERNAL start");
+	is_str(line.data, "AUTH EXTERNAL =", "no authorization identity: the empty response");
+	ok(!secret, "EXTERNAL holds no secret");
+	buf_init(&r);
+	is_int(sasl_client_step(&c, "", 0, &r, &secret, &why), SASL_STEP_CANCEL,
+	       "a challenge after it cancels");
+	buf_free(&r);
+	buf_free(&line);
+	buf_init(&line);
+	sasl_client_init(&c, SASL_EXTERNAL, "student", NULL);
+	sasl_client_start(&c, &line, &secret, &why);
+	is_str(line.data, "AUTH EXTERNAL c3R1ZGVudA==", "the base64 authorization identity");
+	buf_free(&line);
+	unsigned all = (1u << SASL_MECH_COUNT) - 1;
+	ok(sasl_choose(1u << SASL_EXTERNAL, true, true, &m) < 0, "EXTERNAL alone is never chosen");
+	ok(sasl_choose(all, true, false, &m) == 0 && m == SASL_PLAIN,
+	   "with everything offered, PLAIN under verified TLS");
+}
+
 static void test_responses(void)
 {
 	struct buf b;
@@ -375,6 +407,7 @@ int main(void)
 	test_login();
 	test_cram_md5();
 	test_xoauth2();
+	test_external();
 	test_responses();
 	return done_testing();
 }
