@@ -36,6 +36,7 @@ struct practice_settings {
 	bool vrfy_leak;		 /* VRFY says 250 for postmaster and the login, 550 for others */
 	bool smuggling;		 /* a "." line ends the data whatever its line ends (bare LF) */
 	bool starttls_injection; /* what was pipelined after STARTTLS is run inside TLS */
+	bool old_tls;		 /* TLS 1.0 and 1.1 and every suite (anonymous too) accepted */
 };
 
 void practice_settings_defaults(struct practice_settings *s);

@@ -164,6 +164,13 @@ static const struct setting table[] = {
      .teaches = "commands pipelined after STARTTLS in plaintext are run inside TLS "
 		"(CVE-2011-0411)",
      .values = on_off},
+    {.name = "old-tls",
+     .kind = K_BOOL,
+     FIELD(old_tls),
+     .args = "on|off",
+     .teaches = "accept TLS 1.0 and 1.1 and every cipher suite, anonymous ones too "
+		"(OpenSSL security level 0; off: TLS 1.2 at least)",
+     .values = on_off},
 };
 
 #define NSETTINGS (sizeof table / sizeof table[0])

@@ -109,6 +109,22 @@ class Faults(unittest.TestCase):
         self.assertIn("-> NOOP\\r\\n  \t[chunk]", on["evidence"])
         self.assertIn("CVE-2011-0411", on["why"])
 
+    def test_old_tls(self):
+        """old-tls: TLS 1.0 and 1.1 accepted (warnings), an anonymous suite too (a failure)"""
+        SRV.control("old-tls on")
+        try:
+            r, report, checks = check()
+        finally:
+            SRV.control("old-tls off")
+        self.assertEqual(checks["tls10"]["verdict"], "warn", checks["tls10"])
+        self.assertEqual(checks["tls11"]["verdict"], "warn", checks["tls11"])
+        self.assertEqual(checks["weak-ciphers"]["verdict"], "fail", checks["weak-ciphers"])
+        self.assertTrue(any(l.startswith("*  TLSv1 ") for l in checks["tls10"]["evidence"]),
+                        checks["tls10"])
+        r, report, checks = check()
+        for name in ("tls10", "tls11", "weak-ciphers"):
+            self.assertEqual(checks[name]["verdict"], "pass", checks[name])
+
     def test_smuggling_skipped_without_check_rcpt(self):
         """without --check-rcpt no message is sent: smuggling is skipped, and why"""
         r, report, checks = check()

@@ -791,7 +791,7 @@ static void test_settings(void)
 	   "describe lists every setting");
 	const char *names[16];
 	size_t n = practice_setting_names(names, 16);
-	is_int(n, 15, "fourteen settings and reset for completion");
+	is_int(n, 16, "fifteen settings and reset for completion");
 	n = practice_setting_values("drop-after", names, 16);
 	ok(n > 5 && strcmp(names[0], "connect") == 0, "values of drop-after for completion");
 	buf_free(&msg);
@@ -819,6 +819,7 @@ static void test_settings_text(void)
 	    {"vrfy-leak", "on"},
 	    {"smuggling", "on"},
 	    {"starttls-injection", "on"},
+	    {"old-tls", "on"},
 	};
 	for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
 		is_int(practice_settings_set(&s, set[i][0], set[i][1], &msg), 0, "%s %s", set[i][0],
@@ -833,6 +834,7 @@ static void test_settings_text(void)
 	    "timeout        10 s",    "bdat-miscount  short",
 	    "mailbox-full   full@*",  "vrfy-leak      on",
 	    "smuggling      on",      "starttls-injection on",
+	    "old-tls        on",
 	};
 	const char *p = msg.data;
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
@@ -877,7 +879,7 @@ static void test_settings_text(void)
 	is_str(msg.data,
 	       "no setting 'x' (the settings: greylist, reject, size, require-tls, auth-required, "
 	       "plain-auth, slow, drop-after, timeout, bdat-miscount, mailbox-full, vrfy-leak, "
-	       "smuggling, starttls-injection, reset)",
+	       "smuggling, starttls-injection, old-tls, reset)",
 	       "unknown setting: the names");
 	buf_free(&msg);
 }
