@@ -1,7 +1,7 @@
 /*
- * --check: the engine (a probe: one connection with its evidence), the report and its two
- * forms (text grouped by area, JSON). The checks themselves are in check_probes.c; both
- * share check_int.h.
+ * --check: the engine (a probe: one connection with its evidence; jobs run in parallel in
+ * processes of their own), the report and its two forms (text grouped by area, JSON). The
+ * checks themselves and their registry are in check_probes.c; both share check_int.h.
  */
 #include "smtpsh/check.h"
 
@@ -487,7 +487,7 @@ void check_print_plan(FILE *f, const struct check_options *o)
 	size_t n;
 	const struct check_def *defs = check_defs(&n);
 	for (size_t i = 0; i < n; i++)
-		fprintf(f, "*    %-10s %s\n", defs[i].area, defs[i].sends);
+		fprintf(f, "*    %-10s %s: %s\n", defs[i].area, defs[i].names, defs[i].sends);
 	if (o->check_rcpt)
 		fprintf(f,
 			"*  messages go to %s only (one per smuggling variant, marked in the "

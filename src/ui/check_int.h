@@ -33,8 +33,11 @@ struct check_ctx {
 /* One entry of the registry: what a group of checks is and what it sends. */
 struct check_def {
 	const char *area;
+	const char *names; /* the findings it makes (their JSON names) */
 	const char *sends;
-	void (*run)(struct check_ctx *x);
+	void (*run)(struct check_ctx *x, size_t arg); /* one job: arg 0..jobs-1 */
+	size_t jobs;
+	bool first; /* runs alone, before the others: they need what it learns */
 };
 const struct check_def *check_defs(size_t *n);
 void check_probes_run(struct check_ctx *x);

@@ -909,24 +909,16 @@ static void run_smuggling(struct check_ctx *x)
 
 /* ---- the registry --------------------------------------------------------------------- */
 
-static const struct check_def defs[] = {
-    {"connection", SENDS_GREETING, run_greeting},
-    {"tls", SENDS_TLS, run_tls},
-    {"auth", SENDS_AUTH, run_auth},
-    {"tls", SENDS_TLSOLD, NULL},
-    {"tls", SENDS_INJECT, run_injection},
-    {"relay", SENDS_RELAY, run_relay},
-    {"users", SENDS_USERS, run_users},
-    {"smtp", SENDS_PROTO, run_protocol},
-    {"smtp", SENDS_BARELF, run_bare_lf},
-    {"smtp", SENDS_LONG, run_long_line},
-    {"smuggling", SENDS_SMUGGLE, run_smuggling},
-};
-
-const struct check_def *check_defs(size_t *n)
+static void job_greeting(struct check_ctx *x, size_t arg)
 {
-	*n = sizeof defs / sizeof *defs;
-	return defs;
+	(void)arg;
+	run_greeting(x);
+}
+
+static void job_tls(struct check_ctx *x, size_t arg)
+{
+	(void)arg;
+	run_tls(x);
 }
 
 static void job_auth(struct check_ctx *x, size_t arg)
@@ -979,28 +971,53 @@ static void job_smuggle(struct check_ctx *x, size_t arg)
 		run_smuggling(x);
 }
 
+#define NVARIANTS (sizeof variants / sizeof *variants)
+
+/* In order: the plan lists them so, the report keeps their findings so. The "first" ones run
+   alone, one after the other (the greeting's EHLO says whether STARTTLS is offered, the TLS
+   probe which AUTH mechanisms come under TLS); the others are independent, run in parallel. */
+static const struct check_def defs[] = {
+    {"connection", "greeting ehlo starttls-offered", SENDS_GREETING, job_greeting, 1, true},
+    {"tls",
+     "tls13 cipher certificate-trust certificate-name certificate-expiry certificate-key "
+     "certificate-signature ocsp-stapling",
+     SENDS_TLS, job_tls, 1, true},
+    {"tls", "tls10 tls11 weak-ciphers", SENDS_TLSOLD, job_tls_old, 3, false},
+    {"auth", "plaintext-auth auth-after-starttls mechanisms", SENDS_AUTH, job_auth, 1, false},
+    {"tls", "starttls-injection", SENDS_INJECT, job_injection, 1, false},
+    {"relay", "open-relay", SENDS_RELAY, job_relay, 1, false},
+    {"users", "vrfy expn", SENDS_USERS, job_users, 1, false},
+    {"smtp", "pipelining size 8bitmime smtputf8 chunking", SENDS_PROTO, job_protocol, 1, false},
+    {"smtp", "bare-lf", SENDS_BARELF, job_bare_lf, 1, false},
+    {"smtp", "long-line", SENDS_LONG, job_long_line, 1, false},
+    {"smuggling", "smuggling-*", SENDS_SMUGGLE, job_smuggle, NVARIANTS, false},
+};
+
+const struct check_def *check_defs(size_t *n)
+{
+	*n = sizeof defs / sizeof *defs;
+	return defs;
+}
+
 void check_probes_run(struct check_ctx *x)
 {
-	/* the greeting's connection learns what the others need (STARTTLS, AUTH); a server
-	   that does not greet with 220 gets no more connections (nothing more can be decided).
-	   TLS comes next (the AUTH mechanisms under TLS); the rest is independent. */
-	run_greeting(x);
-	if (!x->seen.greeted || (x->o->intr && *x->o->intr))
-		return;
-	run_tls(x);
-	struct check_job jobs[24];
+	struct check_job jobs[32];
 	size_t n = 0;
-	for (size_t i = 0; i < 3; i++)
-		jobs[n++] = (struct check_job){job_tls_old, i};
-	jobs[n++] = (struct check_job){job_auth, 0};
-	jobs[n++] = (struct check_job){job_injection, 0};
-	jobs[n++] = (struct check_job){job_relay, 0};
-	jobs[n++] = (struct check_job){job_users, 0};
-	jobs[n++] = (struct check_job){job_protocol, 0};
-	jobs[n++] = (struct check_job){job_bare_lf, 0};
-	jobs[n++] = (struct check_job){job_long_line, 0};
-	size_t variants_n = x->o->check_rcpt ? sizeof variants / sizeof *variants : 1;
-	for (size_t i = 0; i < variants_n; i++)
-		jobs[n++] = (struct check_job){job_smuggle, i};
+	for (size_t d = 0; d < sizeof defs / sizeof *defs; d++) {
+		if (x->o->intr && *x->o->intr)
+			return;
+		if (defs[d].first) {
+			defs[d].run(x, 0);
+			/* a server that does not greet with 220 gets no more connections:
+			   nothing more can be decided */
+			if (!x->seen.greeted)
+				return;
+			continue;
+		}
+		/* the smuggling variants are one job each, only with --check-rcpt */
+		size_t count = defs[d].run == job_smuggle && !x->o->check_rcpt ? 1 : defs[d].jobs;
+		for (size_t i = 0; i < count && n < sizeof jobs / sizeof *jobs; i++)
+			jobs[n++] = (struct check_job){defs[d].run, i};
+	}
 	check_run_parallel(x, jobs, n);
 }
