@@ -533,7 +533,7 @@ static void run_relay(struct check_ctx *x)
 
 #define SENDS_USERS                                                                                \
 	"EHLO, [STARTTLS], VRFY of --check-rcpt (else postmaster), VRFY of a made-up user in "     \
-	"its domain, EXPN postmaster, QUIT"
+	"its domain, EXPN postmaster; with --check-rcpt MAIL, RCPT of both, RSET; QUIT"
 
 static void run_users(struct check_ctx *x)
 {
@@ -583,6 +583,35 @@ static void run_users(struct check_ctx *x)
 	else
 		probe_verdict(&p, "users", "expn", SENDS_USERS, CHECK_PASS,
 			      "EXPN expands nothing (%d)", expn);
+	/* RCPT: with --check-rcpt, that mailbox against a made-up one of its domain (then
+	   RSET: no DATA). Most servers tell them apart here, and should (a 550 at RCPT spares
+	   bounces to forged senders): information, not a fault */
+	if (st == SESSION_OK && rcpt && at) {
+		probe_mark(&p);
+		int mail = 0, yes = 0, no = 0;
+		snprintf(line, sizeof line, "MAIL FROM:<%s>", rcpt);
+		if ((st = probe_cmd(&p, line, &r)) == SESSION_OK)
+			mail = r.code;
+		snprintf(line, sizeof line, "RCPT TO:<%s>", rcpt);
+		if (st == SESSION_OK && ok2(mail) && (st = probe_cmd(&p, line, &r)) == SESSION_OK)
+			yes = r.code;
+		snprintf(line, sizeof line, "RCPT TO:<smtpsh-no-such-user-%08lx%s>",
+			 (unsigned long)(conn_now_ms() & 0xffffffff), at);
+		if (st == SESSION_OK && ok2(mail) && (st = probe_cmd(&p, line, &r)) == SESSION_OK)
+			no = r.code;
+		if (st == SESSION_OK)
+			probe_cmd(&p, "RSET", NULL);
+		if (st != SESSION_OK)
+			probe_undecided(&p, "users", "rcpt", SENDS_USERS, st);
+		else if (!ok2(mail))
+			probe_verdict(&p, "users", "rcpt", SENDS_USERS, CHECK_SKIPPED,
+				      "MAIL refused (%d): RCPT cannot be tried", mail);
+		else
+			probe_verdict(&p, "users", "rcpt", SENDS_USERS, CHECK_INFO,
+				      "RCPT %s the existing user (%d) from a made-up one (%d)%s",
+				      ok2(yes) != ok2(no) ? "tells" : "does not tell", yes, no,
+				      ok2(yes) != ok2(no) ? " (usual recipient validation)" : "");
+	}
 	smtp_reply_free(&r);
 	probe_close(&p);
 }

@@ -113,7 +113,7 @@ class CheckPostfix(unittest.TestCase):
         v = verdicts(report)
         # Postfix 3.7 takes a bare LF in a command even with smtpd_forbid_bare_newline =
         # yes (it refuses it in the data: the smuggling checks)
-        info = {"chunking", "ocsp-stapling", "mechanisms", "bare-lf"}
+        info = {"chunking", "ocsp-stapling", "mechanisms", "bare-lf", "rcpt"}
         for name, verdict in v.items():
             self.assertEqual(verdict, "info" if name in info else "pass",
                              "%s: %s\n%s" % (name, by_name(report, name)["why"], r.stdout))
@@ -141,6 +141,10 @@ class CheckPostfix(unittest.TestCase):
         self.assertTrue(auth["evidence"][1].startswith("<- 530 5.7.0"), auth)
         vrfy = by_name(report, "vrfy")
         self.assertTrue(any(l.startswith("~> VRFY " + RCPT) for l in vrfy["evidence"]))
+        rcpt = by_name(report, "rcpt")
+        self.assertEqual(rcpt["why"], "RCPT tells the existing user (250) from a made-up one "
+                         "(550) (usual recipient validation)")
+        self.assertEqual(rcpt["evidence"][-2:], ["~> RSET", "<~ 250 2.0.0 Ok"])
         bare = by_name(report, "bare-lf")
         self.assertIn("~> NOOP\\n  \t[raw, 5 octets]", bare["evidence"])
         smug = by_name(report, "smuggling-lf-dot-crlf")
