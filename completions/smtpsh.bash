@@ -19,7 +19,7 @@ _smtpsh()
 		--subject --body --body-file --attach --header --chunking --notify --ret
 		--envid --auth --user
 		--practice --serve --listen --maildir --script --lmtp --sni --proxy
-		--proxy-from --mx --resolver --trust-anchor
+		--proxy-from --mx --resolver --trust-anchor --check --role --json --check-rcpt
 		--diagram -o --output --format --width --notes --ascii --tls-min --tls-max
 		--ciphers --ciphersuites --groups --no-sni --cert --key --key-password-command"
 	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
@@ -28,7 +28,7 @@ _smtpsh()
 	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
 	with_arg+="--notify --ret --envid "
 	with_arg+="--auth --user --listen --maildir --script --sni --proxy --proxy-from "
-	with_arg+="--resolver --trust-anchor "
+	with_arg+="--resolver --trust-anchor --role --check-rcpt "
 	with_arg+="--diagram -o --output --format --width "
 	with_arg+="--tls-min --tls-max --ciphers --ciphersuites --groups --cert --key "
 	with_arg+="--key-password-command "

@@ -64,6 +64,10 @@ enum {
 	OPT_WIDTH,
 	OPT_NOTES,
 	OPT_ASCII,
+	OPT_CHECK,
+	OPT_ROLE,
+	OPT_JSON,
+	OPT_CHECK_RCPT,
 	OPT_TLS_CONTROL, /* --tls-min --ciphers --cert ...: set by tls_control_set() by name */
 };
 
@@ -131,6 +135,10 @@ static const struct option long_options[] = {
     {"width", required_argument, NULL, OPT_WIDTH},
     {"notes", no_argument, NULL, OPT_NOTES},
     {"ascii", no_argument, NULL, OPT_ASCII},
+    {"check", no_argument, NULL, OPT_CHECK},
+    {"role", required_argument, NULL, OPT_ROLE},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"check-rcpt", required_argument, NULL, OPT_CHECK_RCPT},
     {"tls-min", required_argument, NULL, OPT_TLS_CONTROL},
     {"tls-max", required_argument, NULL, OPT_TLS_CONTROL},
     {"ciphers", required_argument, NULL, OPT_TLS_CONTROL},
@@ -152,6 +160,7 @@ void cli_usage(FILE *f)
 	      "  or:  smtpsh --practice [OPTION]...\n"
 	      "  or:  smtpsh --serve [PORT] [--listen ADDR] [--maildir DIR] [--script FILE]\n"
 	      "  or:  smtpsh --diagram TRANSCRIPT [-o FILE] [--format FORMAT]\n"
+	      "  or:  smtpsh --check [--role ROLE] [--json] HOST [PORT]\n"
 	      "An interactive shell for SMTP: shows every command sent and every reply.\n"
 	      "Without HOST the shell starts disconnected (\\connect HOST [PORT] connects).\n"
 	      "A HOST without a dot or colon that names a profile or preset connects with it.\n"
@@ -220,6 +229,20 @@ void cli_usage(FILE *f)
 	      "      --trust-anchor FILE\n"
 	      "                        the DNSSEC trust anchor (default\n"
 	      "                        /usr/share/dns/root.key)\n"
+	      "\n",
+	      f);
+	fputs("Auditing a server (every finding with the exchange that proves it):\n"
+	      "      --check           run the checks of docs/check.md against HOST [PORT]\n"
+	      "                        (default 25) and print a report grouped by area;\n"
+	      "                        exit 0 no failure, 1 a failure or an undecided\n"
+	      "                        check, 3 no connection at all\n"
+	      "      --role ROLE       mx or submission (default: from the port, 587 and\n"
+	      "                        465 submission, else mx; 465 or --tls: implicit TLS)\n"
+	      "      --json            the report as JSON (schema: docs/check.md)\n"
+	      "      --check-rcpt ADDRESS\n"
+	      "                        the smuggling checks send one message per variant\n"
+	      "                        to ADDRESS (a mailbox you own); without it they are\n"
+	      "                        skipped\n"
 	      "\n",
 	      f);
 	fputs("Logging in (\\auth in the shell, --auth with --send):\n"
@@ -537,6 +560,23 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 		case OPT_MX:
 			c->mx = true;
 			break;
+		case OPT_CHECK:
+			c->check = true;
+			break;
+		case OPT_ROLE:
+			if (strcmp(optarg, "mx") != 0 && strcmp(optarg, "submission") != 0) {
+				fprintf(stderr, "smtpsh: --role takes mx or submission, not '%s'\n",
+					optarg);
+				return leave(status, EXIT_USAGE);
+			}
+			c->role = optarg;
+			break;
+		case OPT_JSON:
+			c->json = true;
+			break;
+		case OPT_CHECK_RCPT:
+			c->check_rcpt = optarg;
+			break;
 		case OPT_RESOLVER:
 			c->resolver = optarg;
 			break;
@@ -833,6 +873,7 @@ static enum cli_action diagram_options(struct cli *cli, int *status)
 	    {!tls_controls_equal(&c->tls, &(struct tls_controls){0}),
 	     "a TLS control (--tls-min, --ciphers, --cert...)"},
 	    {c->token_command, "--oauth-token-command"},
+	    {c->check || c->role || c->json || c->check_rcpt, "--check"},
 	    {c->timing, "--timing (the transcript's own timings are drawn)"},
 	    {c->show_raw, "--show-raw"},
 	    {c->color, "--color"},
@@ -904,6 +945,19 @@ enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
 		fputs("smtpsh: --mx takes DOMAIN [PORT] (not with a profile, --practice, "
 		      "--replay, --send, --lmtp or --proxy)\nTry 'smtpsh --help' for more "
 		      "information.\n",
+		      stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	if ((c->opt.role || c->opt.json || c->opt.check_rcpt) && !c->opt.check) {
+		fputs("smtpsh: --role, --json and --check-rcpt go with --check\n", stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	if (c->opt.check && (c->nargs < 1 || c->nargs > 2 || c->opt.mx || c->opt.profile ||
+			     c->opt.practice || c->opt.replay.path || c->opt.send || c->opt.lmtp ||
+			     c->opt.proxy || c->opt.script || c->opt.record)) {
+		fputs("smtpsh: --check takes HOST [PORT] (not with --mx, a profile, --practice, "
+		      "--replay, --send, --lmtp, --proxy, -f or --record)\nTry 'smtpsh --help' "
+		      "for more information.\n",
 		      stderr);
 		return leave(status, EXIT_USAGE);
 	}

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "smtpsh/check.h"
 #include "smtpsh/cli.h"
 #include "smtpsh/cred.h"
 #include "smtpsh/diagram_cmd.h"
@@ -392,6 +393,49 @@ static int run(const struct cli *c, struct startup *st)
 	return status;
 }
 
+static volatile sig_atomic_t check_interrupted;
+
+static void on_check_interrupt(int sig)
+{
+	(void)sig;
+	check_interrupted = 1;
+}
+
+/* --check: the plan, the checks, the report (text or --json); no shell. */
+static int run_check(const struct cli *c, const struct startup *st)
+{
+	const struct cli_options *cli = &c->opt;
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_check_interrupt);
+	struct check_options o = {
+	    .host = st->host,
+	    .port = st->port ? st->port : "25",
+	    .cafile = st->params.cafile,
+	    /* a check that waits this long is undecided: shorter than the shell's 30 s */
+	    .timeout_ms = cli->timeout_ms     ? cli->timeout_ms
+			  : c->env.timeout_ms ? c->env.timeout_ms
+					      : 10000,
+	    .family = cli->family,
+	    .ehlo_name = st->params.ehlo_name,
+	    .check_rcpt = cli->check_rcpt,
+	    .intr = &check_interrupted,
+	};
+	o.role = cli->role ? (strcmp(cli->role, "submission") == 0 ? CHECK_ROLE_SUBMISSION
+								   : CHECK_ROLE_MX)
+			   : check_role_for_port(o.port);
+	o.implicit_tls = st->mode == TLS_IMPLICIT || (!cli->mode_set && strcmp(o.port, "465") == 0);
+	check_print_plan(cli->json ? stderr : stdout, &o);
+	struct check_report r;
+	check_run(&o, &r);
+	if (cli->json)
+		check_print_json(stdout, &o, &r);
+	else
+		check_print_text(stdout, &o, &r);
+	int status = check_interrupted ? EXIT_INTERRUPT : check_exit_status(&r);
+	check_report_free(&r);
+	return status;
+}
+
 /* Profiles, target and session (prepare), the practice server, then the shell (run). */
 static int start(const struct cli *c)
 {
@@ -403,7 +447,9 @@ static int start(const struct cli *c)
 	buf_init(&st.scratch);
 	int status;
 	if (prepare(c, &st, &status)) {
-		if (!c->opt.practice || start_practice(&c->opt, &st))
+		if (c->opt.check)
+			status = run_check(c, &st);
+		else if (!c->opt.practice || start_practice(&c->opt, &st))
 			status = run(c, &st);
 		else
 			status = EXIT_USAGE;

@@ -93,6 +93,16 @@ int session_timeout_ms(const struct smtp_session *s)
 	return s->p.timeout_ms;
 }
 
+const char *session_cafile(const struct smtp_session *s)
+{
+	return s->cafile;
+}
+
+const char *session_ehlo_name(const struct smtp_session *s)
+{
+	return s->ehlo_name;
+}
+
 enum conn_family session_family(const struct smtp_session *s)
 {
 	return s->p.family;

@@ -316,6 +316,11 @@ bool session_tls(const struct smtp_session *s)
 	return s->conn.ssl != NULL;
 }
 
+struct ssl_st *session_ssl(const struct smtp_session *s)
+{
+	return s->conn.ssl;
+}
+
 bool session_tls_verified(const struct smtp_session *s)
 {
 	return s->conn.ssl != NULL && s->verified;

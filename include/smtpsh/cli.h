@@ -57,6 +57,10 @@ struct cli_options {
 	struct practice_options practice_opt; /* --serve, --listen, --maildir */
 	struct diagram_request diagram;	      /* --diagram FILE, -o, --format, --width, --notes */
 	const char *diagram_only;	      /* the name of an option given that needs --diagram */
+	bool check;			      /* --check: audit HOST [PORT] */
+	const char *role;		      /* --role mx|submission */
+	bool json;			      /* --json: the --check report as JSON */
+	const char *check_rcpt;		      /* --check-rcpt ADDRESS */
 };
 
 struct cli {

@@ -32,6 +32,11 @@ struct practice_settings {
 	char bdat_miscount[8]; /* "short"/"long": read one octet less/more of each BDAT chunk */
 	char mailbox_full[PRACTICE_REJECT_MAX]; /* glob patterns of recipients whose mailbox is full
 						 */
+	/* Faults that smtpsh --check finds (issue 16): */
+	bool vrfy_leak;		 /* VRFY says 250 for postmaster and the login, 550 for others */
+	bool smuggling;		 /* a "." line ends the data whatever its line ends (bare LF) */
+	bool starttls_injection; /* what was pipelined after STARTTLS is run inside TLS */
+	bool old_tls;		 /* TLS 1.0 and 1.1 and every suite (anonymous too) accepted */
 };
 
 void practice_settings_defaults(struct practice_settings *s);

@@ -28,6 +28,7 @@
 #include "smtpsh/tlsctl.h"
 
 struct smtp_session;
+struct ssl_st; /* OpenSSL's SSL, for session_ssl() */
 
 enum session_status {
 	SESSION_OK = 0,
@@ -338,6 +339,10 @@ unsigned long long session_bytes_in(const struct smtp_session *s);
 unsigned long long session_bytes_out(const struct smtp_session *s);
 /* The --timeout in milliseconds (also the limit of a --password-command). */
 int session_timeout_ms(const struct smtp_session *s);
+/* The CA file the session trusts (session_params' cafile), or NULL for the system store; the
+   name of its automatic EHLO. For \check, which opens connections of its own alike. */
+const char *session_cafile(const struct smtp_session *s);
+const char *session_ehlo_name(const struct smtp_session *s);
 /* -4 / -6 (CONN_V4, CONN_V6), or CONN_ANY. */
 enum conn_family session_family(const struct smtp_session *s);
 /* After a 235 reply to AUTH on this connection: the mechanism, and the user name when the
@@ -345,6 +350,9 @@ enum conn_family session_family(const struct smtp_session *s);
    authenticated. The password is never kept. */
 const char *session_auth_user(const struct smtp_session *s);
 const char *session_auth_mech(const struct smtp_session *s);
+/* The OpenSSL connection under TLS (borrowed, valid until the connection ends), or NULL when
+   plaintext: for --check, which reads facts of the certificate and the cipher from it. */
+struct ssl_st *session_ssl(const struct smtp_session *s);
 /* One line on the TLS of the connection ("TLSv1.3 TLS_AES_256_GCM_SHA384, certificate
    verified (CN=localhost)"), or nothing when plaintext. */
 void session_tls_summary(const struct smtp_session *s, struct buf *out);

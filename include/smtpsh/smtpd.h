@@ -145,6 +145,7 @@ struct smtpd_conn {
 	struct buf out;	   /* reply bytes to send */
 	bool skipping;	   /* dropping the rest of an overlong line */
 	bool drop_pending; /* drop-after connect: the first step drops */
+	bool injected;	   /* starttls-injection: what followed STARTTLS is kept for TLS */
 	unsigned errors;
 	void (*on_event)(void *arg, const struct smtpd_event *ev);
 	void *event_arg;

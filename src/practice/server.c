@@ -158,6 +158,19 @@ static void start_tls(struct pconn *c)
 {
 	c->after = AFTER_NOTHING;
 	c->handshaking = true;
+	/* the old-tls fault: this connection's SSL takes what a server of 2010 took (TLS 1.0,
+	   anonymous suites); the shared context stays as it is for the others */
+	if (c->loop->cfg.settings.old_tls && !c->conn.ssl) {
+		SSL *ssl = SSL_new(c->loop->env->ssl);
+		if (ssl && SSL_set_fd(ssl, c->conn.fd) == 1) {
+			SSL_set_security_level(ssl, 0);
+			SSL_set_min_proto_version(ssl, TLS1_VERSION);
+			SSL_set_cipher_list(ssl, "ALL:@SECLEVEL=0");
+			c->conn.ssl = ssl;
+		} else {
+			SSL_free(ssl);
+		}
+	}
 	do_handshake(c);
 }
 

@@ -143,6 +143,34 @@ static const struct setting table[] = {
      .teaches = "452 4.2.2 to matching recipients: at RCPT in SMTP, after the data (that "
 		"recipient only) in LMTP",
      .values = full_values},
+    {.name = "vrfy-leak",
+     .kind = K_BOOL,
+     FIELD(vrfy_leak),
+     .args = "on|off",
+     .teaches = "VRFY tells users apart: 250 for postmaster and the login, 550 5.1.1 for "
+		"others (user enumeration; off: 252 to all)",
+     .values = on_off},
+    {.name = "smuggling",
+     .kind = K_BOOL,
+     FIELD(smuggling),
+     .args = "on|off",
+     .teaches = "a '.' line ends the data even between bare LFs (\\n.\\n): what follows is "
+		"read as commands (SMTP smuggling, 2023)",
+     .values = on_off},
+    {.name = "starttls-injection",
+     .kind = K_BOOL,
+     FIELD(starttls_injection),
+     .args = "on|off",
+     .teaches = "commands pipelined after STARTTLS in plaintext are run inside TLS "
+		"(CVE-2011-0411)",
+     .values = on_off},
+    {.name = "old-tls",
+     .kind = K_BOOL,
+     FIELD(old_tls),
+     .args = "on|off",
+     .teaches = "accept TLS 1.0 and 1.1 and every cipher suite, anonymous ones too "
+		"(OpenSSL security level 0; off: TLS 1.2 at least)",
+     .values = on_off},
 };
 
 #define NSETTINGS (sizeof table / sizeof table[0])

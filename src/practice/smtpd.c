@@ -208,7 +208,13 @@ struct buf *smtpd_out(struct smtpd_conn *c)
 
 void smtpd_tls_started(struct smtpd_conn *c)
 {
-	if (c->in.len) {
+	if (c->injected) { /* the starttls-injection fault: kept for the TLS session */
+		c->injected = false;
+		smtpd_note(c,
+			   "starttls-injection: %zu bytes pipelined after STARTTLS in plaintext "
+			   "are read as commands inside TLS",
+			   c->in.len);
+	} else if (c->in.len) {
 		smtpd_note(c, "discarded %zu bytes received before the TLS handshake", c->in.len);
 		OPENSSL_cleanse(c->in.data, c->in.len);
 		buf_reset(&c->in);
@@ -1098,6 +1104,16 @@ static enum smtpd_action cmd_bdat(struct smtpd_conn *c, char *args, time_t now)
 	return SMTPD_NO_REPLY;
 }
 
+/* vrfy-leak: the users the server admits to, postmaster (RFC 5321 4.5.1) and the login,
+   with or without a domain. */
+static bool vrfy_known(const struct smtpd_conn *c, const char *addr)
+{
+	size_t local = strcspn(addr, "@");
+	const char *user = c->cfg->user ? c->cfg->user : "";
+	return (local == 10 && strncasecmp(addr, "postmaster", 10) == 0) ||
+	       (*user && local == strlen(user) && strncasecmp(addr, user, local) == 0);
+}
+
 static enum smtpd_action cmd_vrfy(struct smtpd_conn *c, char *args, time_t now)
 {
 	(void)now;
@@ -1117,6 +1133,11 @@ static enum smtpd_action cmd_vrfy(struct smtpd_conn *c, char *args, time_t now)
 		smtpd_say(c,
 			  "550 5.1.1 <%s>: Recipient address rejected: User unknown "
 			  "(matches the reject setting)",
+			  shown);
+	else if (c->cfg->settings.vrfy_leak && vrfy_known(c, addr))
+		smtpd_say(c, "250 2.1.5 <%s> (vrfy-leak: this user exists)", shown);
+	else if (c->cfg->settings.vrfy_leak)
+		smtpd_say(c, "550 5.1.1 <%s>: User unknown (vrfy-leak: telling users apart)",
 			  shown);
 	else
 		smtpd_say(c, "252 2.0.0 Cannot VRFY user, but will accept message and attempt "
@@ -1558,7 +1579,9 @@ static enum smtpd_action chunk_step(struct smtpd_conn *c)
 static enum smtpd_action data_line(struct smtpd_conn *c, const char *line, size_t len, bool crlf)
 {
 	if (len == 1 && line[0] == '.') {
-		if (crlf && c->prev_crlf) {
+		/* the smuggling fault: the end of data the way a vulnerable server sees it,
+		   a "." line between any line ends */
+		if ((crlf && c->prev_crlf) || c->cfg->settings.smuggling) {
 			emit(c, SMTPD_EV_RECEIVED, line, len, false, false);
 			return end_of_data(c);
 		}
@@ -1744,7 +1767,13 @@ enum smtpd_action smtpd_step(struct smtpd_conn *c, time_t now)
 		a = command(c, data, len, now);
 		if (a == SMTPD_STARTTLS) {
 			/* RFC 3207 4.2 / CVE-2011-0411: nothing sent before the handshake may
-			   count as a command inside TLS. */
+			   count as a command inside TLS (unless the starttls-injection fault
+			   shows what happens when it does: kept, and run after the handshake) */
+			if (c->cfg->settings.starttls_injection) {
+				consume(c, total);
+				c->injected = c->in.len > 0;
+				return a;
+			}
 			if (c->in.len > total)
 				smtpd_note(
 				    c,

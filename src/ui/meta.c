@@ -13,6 +13,7 @@
 #include "smtpsh/bdat.h"
 #include "smtpsh/codes.h"
 #include "smtpsh/conn.h"
+#include "smtpsh/check_cmd.h"
 #include "smtpsh/diagram_cmd.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/profiles.h"
@@ -611,6 +612,13 @@ const struct meta_command meta_commands[] = {
      .args = "[DOMAIN]",
      .help = "what DNS says about mail for DOMAIN (default: the --mx domain or the host's): "
 	     "MX, addresses, TLSA, MTA-STS, TLS-RPT, SPF, DMARC, each with its DNSSEC state",
+     .flags = LOCAL_IN_PIPELINE},
+    {.name = "check",
+     .run = check_cmd,
+     .args = "[--role mx|submission] [--check-rcpt ADDRESS]",
+     .help = "audit the server of the connection as --check does: every check on a "
+	     "connection of its own, a report with the evidence of each finding (docs/check.md)",
+     .complete = check_cmd_complete,
      .flags = LOCAL_IN_PIPELINE},
     {.name = "disconnect",
      .run = cmd_disconnect,

@@ -296,6 +296,7 @@ class CommandLine(unittest.TestCase):
                 (["--diagram", t, "--resolver", "127.0.0.1"], "--resolver does not go with it"),
                 (["--diagram", t, "--ocsp"], "--ocsp does not go with it"),
                 (["--diagram", t, "--resume"], "--resume does not go with it"),
+                (["--diagram", t, "--check"], "--check does not go with it"),
                 (["--diagram", t, "--tls-min", "1.3"],
                  "a TLS control (--tls-min, --ciphers, --cert...) does not go with it"),
                 (["-o", "x.svg", "localhost"], "-o goes with --diagram TRANSCRIPT"),

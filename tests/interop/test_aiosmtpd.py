@@ -16,7 +16,7 @@ import unittest
 
 sys.dont_write_bytecode = True
 from interoplib import Daemon, HERE, MatrixTests, PKI, require, rmtree, Server, Store, write_json
-from smtpshtest import free_port, tap_main
+from smtpshtest import free_port, run_smtpsh, tap_main
 
 WORK = tempfile.mkdtemp(prefix="smtpsh-interop-aiosmtpd-")
 PYTHON = "/usr/bin/python3"
@@ -84,6 +84,35 @@ class AiosmtpdMatrix(MatrixTests, unittest.TestCase):
         tls = [t for m, t in r.events if m == "<~"]
         self.assertFalse([t for t in plain if "AUTH" in t], self.describe(r))
         self.assertIn("250-AUTH LOGIN PLAIN", tls, self.describe(r))
+
+    def test_check(self):
+        """smtpsh --check against Debian's aiosmtpd 1.4.3: every verdict. It takes any
+        recipient (open-relay fails), offers no PIPELINING, and ends the data only at
+        CRLF.CRLF (every smuggling variant passes: one reply per message)"""
+        import json
+        r = run_smtpsh(["--check", "--json", "--cafile", S.pki.cafile, "--check-rcpt",
+                        S.user, S.host, S.port], home=S.home)
+        report = json.loads(r.stdout)
+        got = {c["name"]: c["verdict"] for c in report["checks"]}
+        want = {
+            "greeting": "pass", "ehlo": "pass", "starttls-offered": "pass", "tls13": "pass",
+            "cipher": "pass", "certificate-trust": "pass", "certificate-name": "pass",
+            "certificate-expiry": "warn",  # the test PKI's certificate lives two days
+            "certificate-key": "pass",
+            "certificate-signature": "pass", "ocsp-stapling": "info",
+            "starttls-injection": "pass", "plaintext-auth": "pass",
+            "tls10": "pass", "tls11": "pass", "weak-ciphers": "pass",
+            "auth-after-starttls": "pass", "mechanisms": "info", "open-relay": "fail",
+            "vrfy": "pass", "expn": "pass", "rcpt": "info", "pipelining": "info", "size": "pass",
+            "8bitmime": "pass", "smtputf8": "pass", "chunking": "info", "bare-lf": "info",
+            "long-line": "pass",
+            "smuggling-lf-dot-lf": "pass", "smuggling-lf-dot-crlf": "pass",
+            "smuggling-cr-dot-cr": "pass", "smuggling-crlf-dot-cr": "pass",
+            "smuggling-cr-dot-crlf": "pass", "smuggling-crlf-nul-dot-crlf": "pass",
+        }
+        self.assertEqual({k: v for k, v in got.items() if want.get(k) != v},
+                         {k: v for k, v in want.items() if got.get(k) != v}, r.stdout)
+        self.assertEqual(r.rc, 1, r.describe())
 
 
 if __name__ == "__main__":

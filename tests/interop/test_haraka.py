@@ -26,7 +26,7 @@ import unittest
 sys.dont_write_bytecode = True
 from interoplib import (Daemon, HERE, MatrixTests, NODE, NODE_MODULES, PKI, require_node_modules,
                         rmtree, Server, Store)
-from smtpshtest import free_port, read_reply, tap_main, token
+from smtpshtest import free_port, read_reply, run_smtpsh, tap_main, token
 
 WORK = tempfile.mkdtemp(prefix="smtpsh-interop-haraka-")
 HARAKA = os.path.join(NODE_MODULES, "Haraka", "bin", "haraka")
@@ -150,6 +150,29 @@ class HarakaMatrix(MatrixTests, unittest.TestCase):
         must not lose one), exit 0"""
         MatrixTests.test_pipeline_two_messages(self)
 
+    def test_check(self):
+        """smtpsh --check against Haraka (issue 16): every verdict. The matrix's Haraka offers
+        AUTH before TLS and answers AUTH PLAIN there with 334 (plaintext-auth fails, with the
+        exchange as evidence), and hangs up on a 1105-octet command line (521: a warning)"""
+        import json
+        r = run_smtpsh(["--check", "--json", "--cafile", S.pki.cafile, S.host, S.port],
+                       home=S.home)
+        report = json.loads(r.stdout)
+        got = {c["name"]: c["verdict"] for c in report["checks"]}
+        self.assertEqual(got, HARAKA_VERDICTS, r.stdout)
+
+
+HARAKA_VERDICTS = {
+    "greeting": "pass", "ehlo": "pass", "starttls-offered": "pass", "tls13": "pass",
+    "cipher": "pass", "certificate-trust": "pass", "certificate-name": "pass",
+    "certificate-expiry": "warn",  # the test PKI's certificate lives two days
+    "certificate-key": "pass", "certificate-signature": "pass", "ocsp-stapling": "info",
+    "tls10": "pass", "tls11": "pass", "weak-ciphers": "pass", "plaintext-auth": "fail",
+    "auth-after-starttls": "info", "mechanisms": "info", "starttls-injection": "pass",
+    "open-relay": "pass", "vrfy": "pass", "expn": "pass", "pipelining": "pass", "size": "pass",
+    "8bitmime": "pass", "smtputf8": "pass", "chunking": "info", "bare-lf": "info",
+    "long-line": "warn", "smuggling": "skipped",
+}
 
 if __name__ == "__main__":
     tap_main()

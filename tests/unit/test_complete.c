@@ -52,7 +52,9 @@ int main(void)
 		return 1;
 
 	/* the first word, disconnected: the local commands outside DATA */
-	is_str(cands("\\c"), "\\connect \\caps \\cancel", "\\c: the local commands it starts");
+	is_str(cands("\\c"), "\\connect \\check \\caps \\cancel",
+	       "\\c: the local commands it starts");
+	is_str(cands("\\check --"), "--role --check-rcpt", "\\check: its options");
 	is_str(cands("\\e"), "\\explain \\end", "\\e");
 	ok(strstr(cands(""), "\\quit") && !strstr(cands(""), "\\file"),
 	   "an empty line offers the local commands, not \\file (inside DATA only)");

@@ -704,6 +704,41 @@ static void test_faults(void)
 	reply_is(take(&c), "", "drop-after connect: no greeting");
 	is_int(smtpd_step(&c, clock_now), SMTPD_DROP, "dropped at once");
 	smtpd_conn_free(&c);
+
+	/* the faults smtpsh --check finds (issue 16) */
+	reset_config();
+	cfg.settings.vrfy_leak = true;
+	open_conn(&c, false);
+	ehlo(&c);
+	expect(&c, "VRFY postmaster\r\n", "250 2.1.5 <postmaster>");
+	expect(&c, "VRFY <Student@example.test>\r\n", "250 2.1.5 <Student@example.test>");
+	expect(&c, "VRFY students@example.test\r\n", "550 5.1.1 <students@example.test>");
+	smtpd_conn_free(&c);
+
+	reset_config();
+	cfg.settings.smuggling = true;
+	open_conn(&c, false);
+	ehlo(&c);
+	commits = 0;
+	const char *got = talk(&c, "MAIL FROM:<a@b.test>\r\nRCPT TO:<c@d.test>\r\nDATA\r\n"
+				   "before\n.\nNOOP\r\n");
+	ok(strstr(got, "354 End data with <CR><LF>.<CR><LF>\r\n250 2.0.0 Ok: stored as ") &&
+	       strstr(got, ")\r\n250 2.0.0 Ok\r\n"),
+	   "smuggling: \\n.\\n ends the data, NOOP is a command");
+	is_int(commits, 1, "the message before it was stored");
+	smtpd_conn_free(&c);
+
+	reset_config();
+	cfg.settings.starttls_injection = true;
+	open_conn(&c, false);
+	ehlo(&c);
+	reply_is(talk(&c, "STARTTLS\r\nNOOP\r\n"), "220 2.0.0 Ready to start TLS\r\n",
+		 "starttls-injection: 220 first");
+	smtpd_tls_started(&c);
+	ok(strstr(events.data, "I starttls-injection: 6 bytes pipelined after STARTTLS") != NULL,
+	   "said on the server's screen");
+	expect(&c, "", "250 2.0.0 Ok");
+	smtpd_conn_free(&c);
 }
 
 static void test_settings(void)
@@ -756,7 +791,7 @@ static void test_settings(void)
 	   "describe lists every setting");
 	const char *names[16];
 	size_t n = practice_setting_names(names, 16);
-	is_int(n, 12, "eleven settings and reset for completion");
+	is_int(n, 16, "fifteen settings and reset for completion");
 	n = practice_setting_values("drop-after", names, 16);
 	ok(n > 5 && strcmp(names[0], "connect") == 0, "values of drop-after for completion");
 	buf_free(&msg);
@@ -781,6 +816,10 @@ static void test_settings_text(void)
 	    {"timeout", "10"},
 	    {"bdat-miscount", "SHORT"},
 	    {"mailbox-full", "full@*"},
+	    {"vrfy-leak", "on"},
+	    {"smuggling", "on"},
+	    {"starttls-injection", "on"},
+	    {"old-tls", "on"},
 	};
 	for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
 		is_int(practice_settings_set(&s, set[i][0], set[i][1], &msg), 0, "%s %s", set[i][0],
@@ -793,7 +832,9 @@ static void test_settings_text(void)
 	    "auth-required  off",     "plain-auth     on",
 	    "slow           off",     "drop-after     DATA",
 	    "timeout        10 s",    "bdat-miscount  short",
-	    "mailbox-full   full@*",
+	    "mailbox-full   full@*",  "vrfy-leak      on",
+	    "smuggling      on",      "starttls-injection on",
+	    "old-tls        on",
 	};
 	const char *p = msg.data;
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
@@ -837,7 +878,8 @@ static void test_settings_text(void)
 	practice_settings_set(&s, "x", "1", &msg);
 	is_str(msg.data,
 	       "no setting 'x' (the settings: greylist, reject, size, require-tls, auth-required, "
-	       "plain-auth, slow, drop-after, timeout, bdat-miscount, mailbox-full, reset)",
+	       "plain-auth, slow, drop-after, timeout, bdat-miscount, mailbox-full, vrfy-leak, "
+	       "smuggling, starttls-injection, old-tls, reset)",
 	       "unknown setting: the names");
 	buf_free(&msg);
 }
