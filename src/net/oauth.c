@@ -62,6 +62,67 @@ static void member_fixed(struct json_object *obj, const char *key, char *dst, si
 		snprintf(dst, size, "%s", json_object_get_string(v));
 }
 
+static long member_long(struct json_object *obj, const char *key, long dflt, long max)
+{
+	struct json_object *v;
+	if (!json_object_object_get_ex(obj, key, &v))
+		return dflt;
+	long long e = json_object_is_type(v, json_type_int) ? json_object_get_int64(v)
+		      : json_object_is_type(v, json_type_string)
+			  ? strtoll(json_object_get_string(v), NULL, 10)
+			  : -1;
+	return e >= 0 && e <= max ? (long)e : dflt;
+}
+
+/* Parses body as one flat JSON object (depth 4, strict, nothing after it); NULL if not. */
+static struct json_object *parse_object(const char *body, size_t len)
+{
+	if (len > OAUTH_BODY_MAX)
+		return NULL;
+	struct json_tokener *tok = json_tokener_new_ex(4);
+	if (!tok)
+		return NULL;
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	struct json_object *obj = json_tokener_parse_ex(tok, body, (int)len);
+	size_t end = obj ? json_tokener_get_parse_end(tok) : 0;
+	while (obj && end < len && body[end] && strchr(" \t\r\n", body[end]))
+		end++;
+	json_tokener_free(tok);
+	if (obj && (end != len || !json_object_is_type(obj, json_type_object))) {
+		json_object_put(obj);
+		obj = NULL;
+	}
+	return obj;
+}
+
+/*
+ * The start every endpoint's answer shares (RFC 6749 5.2, RFC 8628 3.5): a JSON object with
+ * an "error" member is the provider's error, whatever the HTTP status (1, with it in
+ * tok_err); without one, only 200 is an answer (0); anything else is -1 with a line in err.
+ * what names the endpoint in those lines ("token", "device").
+ */
+static int answer_head(struct json_object *obj, long status, const char *what,
+		       struct oauth_token *tok_err, struct buf *err)
+{
+	if (!obj) {
+		buf_printf(err, "the %s endpoint's answer (HTTP %ld) is not a JSON object", what,
+			   status);
+		return -1;
+	}
+	member_fixed(obj, "error", tok_err->error, sizeof tok_err->error);
+	if (tok_err->error[0]) {
+		member_fixed(obj, "error_description", tok_err->error_description,
+			     sizeof tok_err->error_description);
+		return 1;
+	}
+	if (status != 200) {
+		buf_printf(err, "the %s endpoint answered HTTP %ld without an OAuth2 error", what,
+			   status);
+		return -1;
+	}
+	return 0;
+}
+
 int oauth_parse_token(const char *body, size_t len, long status, struct oauth_token *out,
 		      struct buf *err)
 {
@@ -71,38 +132,11 @@ int oauth_parse_token(const char *body, size_t len, long status, struct oauth_to
 			   OAUTH_BODY_MAX);
 		return -1;
 	}
-	/* A flat object (depth 4 leaves room for what providers add), nothing after it. */
-	struct json_tokener *tok = json_tokener_new_ex(4);
-	if (!tok) {
-		buf_puts(err, "out of memory");
-		return -1;
-	}
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	struct json_object *obj = json_tokener_parse_ex(tok, body, (int)len);
-	size_t end = obj ? json_tokener_get_parse_end(tok) : 0;
-	while (obj && end < len && body[end] && strchr(" \t\r\n", body[end]))
-		end++;
-	bool whole = obj && end == len && json_object_is_type(obj, json_type_object);
-	json_tokener_free(tok);
-	int r = -1;
-	if (!whole) {
-		buf_printf(err, "the token endpoint's answer (HTTP %ld) is not a JSON object",
-			   status);
+	struct json_object *obj = parse_object(body, len);
+	int r = answer_head(obj, status, "token", out, err);
+	if (r != 0)
 		goto out;
-	}
-	member_fixed(obj, "error", out->error, sizeof out->error);
-	if (out->error[0]) {
-		/* RFC 6749 5.2: an error, whatever the status (400, 401) */
-		member_fixed(obj, "error_description", out->error_description,
-			     sizeof out->error_description);
-		r = 1;
-		goto out;
-	}
-	if (status != 200) {
-		buf_printf(err, "the token endpoint answered HTTP %ld without an OAuth2 error",
-			   status);
-		goto out;
-	}
+	r = -1;
 	/* Tokens are at most a few KiB (Microsoft's JWTs ~2-4 KiB); 16 KiB is plenty. */
 	if (member(obj, "access_token", 16384, &out->access_token) < 0 ||
 	    member(obj, "refresh_token", 16384, &out->refresh_token) < 0 ||
@@ -212,13 +246,17 @@ out:
 	return r;
 }
 
-/* POSTs form to the token endpoint and reads the answer (oauth_refresh's contract). */
-static int token_request(const struct oauth_client *c, const char *form, struct oauth_token *out,
-			 struct buf *err)
+/*
+ * POSTs form (application/x-www-form-urlencoded) to the endpoint url over verified HTTPS
+ * (the one libcurl path, bounded to OAUTH_BODY_MAX) and gives its answer in res; what names
+ * the endpoint in err ("token endpoint: ..."). The caller frees res, wiping a body that held
+ * tokens.
+ */
+static int post(const struct oauth_client *c, const char *url, const char *form, const char *what,
+		struct https_result *res, struct buf *err)
 {
-	memset(out, 0, sizeof *out);
 	struct oauth_url u;
-	if (oauth_url_parse(c->token_url, &u, err) < 0)
+	if (oauth_url_parse(url, &u, err) < 0)
 		return -1;
 	struct https_params p = {
 	    .host = u.host,
@@ -231,22 +269,34 @@ static int token_request(const struct oauth_client *c, const char *form, struct 
 	    .form = form,
 	    .accept_json = true,
 	};
-	struct https_result res;
 	struct buf herr;
 	buf_init(&herr);
-	int r = https_get(&p, &res, &herr);
-	if (r < 0) {
-		buf_printf(err, "token endpoint: %s", herr.data ? herr.data : "failed");
-		buf_free(&herr);
-		return -1;
-	}
+	int r = https_get(&p, res, &herr);
+	if (r < 0)
+		buf_printf(err, "%s endpoint: %s", what, herr.data ? herr.data : "failed");
 	buf_free(&herr);
-	r = oauth_parse_token(res.body.data ? res.body.data : "", res.body.len, res.status, out,
-			      err);
-	/* the body held the tokens: wipe it */
-	if (res.body.data)
-		OPENSSL_cleanse(res.body.data, res.body.cap);
-	https_result_free(&res);
+	return r;
+}
+
+/* Frees an answer whose body held tokens or codes: wiped first. */
+static void answer_free(struct https_result *res)
+{
+	if (res->body.data)
+		OPENSSL_cleanse(res->body.data, res->body.cap);
+	https_result_free(res);
+}
+
+/* POSTs form to the token endpoint and reads the answer (oauth_refresh's contract). */
+static int token_request(const struct oauth_client *c, const char *form, struct oauth_token *out,
+			 struct buf *err)
+{
+	memset(out, 0, sizeof *out);
+	struct https_result res;
+	if (post(c, c->token_url, form, "token", &res, err) < 0)
+		return -1;
+	int r = oauth_parse_token(res.body.data ? res.body.data : "", res.body.len, res.status,
+				  out, err);
+	answer_free(&res); /* the body held the tokens */
 	return r;
 }
 
@@ -261,63 +311,16 @@ void oauth_device_free(struct oauth_device *d)
 	memset(d, 0, sizeof *d);
 }
 
-static long member_long(struct json_object *obj, const char *key, long dflt, long max)
-{
-	struct json_object *v;
-	if (!json_object_object_get_ex(obj, key, &v))
-		return dflt;
-	long long e = json_object_is_type(v, json_type_int) ? json_object_get_int64(v)
-		      : json_object_is_type(v, json_type_string)
-			  ? strtoll(json_object_get_string(v), NULL, 10)
-			  : -1;
-	return e >= 0 && e <= max ? (long)e : dflt;
-}
-
-/* Parses body as one flat JSON object (depth 4, strict, nothing after it); NULL if not. */
-static struct json_object *parse_object(const char *body, size_t len)
-{
-	if (len > OAUTH_BODY_MAX)
-		return NULL;
-	struct json_tokener *tok = json_tokener_new_ex(4);
-	if (!tok)
-		return NULL;
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	struct json_object *obj = json_tokener_parse_ex(tok, body, (int)len);
-	size_t end = obj ? json_tokener_get_parse_end(tok) : 0;
-	while (obj && end < len && body[end] && strchr(" \t\r\n", body[end]))
-		end++;
-	json_tokener_free(tok);
-	if (obj && (end != len || !json_object_is_type(obj, json_type_object))) {
-		json_object_put(obj);
-		obj = NULL;
-	}
-	return obj;
-}
-
 int oauth_parse_device(const char *body, size_t len, long status, struct oauth_device *out,
 		       struct oauth_token *tok_err, struct buf *err)
 {
 	memset(out, 0, sizeof *out);
 	memset(tok_err, 0, sizeof *tok_err);
 	struct json_object *obj = parse_object(body, len);
-	int r = -1;
-	if (!obj) {
-		buf_printf(err, "the device endpoint's answer (HTTP %ld) is not a JSON object",
-			   status);
-		return -1;
-	}
-	member_fixed(obj, "error", tok_err->error, sizeof tok_err->error);
-	if (tok_err->error[0]) {
-		member_fixed(obj, "error_description", tok_err->error_description,
-			     sizeof tok_err->error_description);
-		r = 1;
+	int r = answer_head(obj, status, "device", tok_err, err);
+	if (r != 0)
 		goto out;
-	}
-	if (status != 200) {
-		buf_printf(err, "the device endpoint answered HTTP %ld without an OAuth2 error",
-			   status);
-		goto out;
-	}
+	r = -1;
 	if (member(obj, "device_code", 4096, &out->device_code) < 0 ||
 	    member(obj, "user_code", 64, &out->user_code) < 0 ||
 	    member(obj, "verification_uri", 1024, &out->verification_uri) < 0 ||
@@ -353,31 +356,6 @@ out:
 	return r;
 }
 
-/* POSTs form to url; the answer's status into *status (the body is dropped). */
-static int post(const struct oauth_client *c, const char *url, const char *form, long *status,
-		struct buf *err)
-{
-	struct oauth_url u;
-	if (oauth_url_parse(url, &u, err) < 0)
-		return -1;
-	struct https_params p = {
-	    .host = u.host,
-	    .port = u.port,
-	    .path = u.path,
-	    .cafile = c->cafile,
-	    .max_bytes = OAUTH_BODY_MAX,
-	    .timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 30000,
-	    .dns = c->dns,
-	    .form = form,
-	    .accept_json = true,
-	};
-	struct https_result res;
-	int r = https_get(&p, &res, err);
-	*status = res.status;
-	https_result_free(&res);
-	return r;
-}
-
 int oauth_revoke(const struct oauth_client *c, const char *revoke_url, const char *refresh_token,
 		 struct buf *err)
 {
@@ -386,17 +364,18 @@ int oauth_revoke(const struct oauth_client *c, const char *revoke_url, const cha
 	size_t need = 96 + 3 * (strlen(refresh_token) + strlen(c->client_id) +
 				(c->client_secret ? strlen(c->client_secret) : 0));
 	int r = -1;
-	long status = 0;
+	struct https_result res;
 	if (buf_reserve(&form, need) < 0 || oauth_form_add(&form, "token", refresh_token) < 0 ||
 	    oauth_form_add(&form, "token_type_hint", "refresh_token") < 0 ||
 	    oauth_form_add(&form, "client_id", c->client_id) < 0 ||
 	    (c->client_secret && oauth_form_add(&form, "client_secret", c->client_secret) < 0)) {
 		buf_puts(err, "out of memory");
-	} else if (post(c, revoke_url, form.data, &status, err) == 0) {
-		if (status == 200)
+	} else if (post(c, revoke_url, form.data, "revocation", &res, err) == 0) {
+		if (res.status == 200)
 			r = 0;
 		else
-			buf_printf(err, "the revocation endpoint answered HTTP %ld", status);
+			buf_printf(err, "the revocation endpoint answered HTTP %ld", res.status);
+		answer_free(&res);
 	}
 	buf_free_secret(&form);
 	return r;
@@ -409,40 +388,18 @@ int oauth_device_start(const struct oauth_client *c, const char *device_url,
 	memset(tok_err, 0, sizeof *tok_err);
 	struct buf form;
 	buf_init(&form);
-	struct oauth_url u;
 	int r = -1;
 	if (oauth_form_add(&form, "client_id", c->client_id) < 0 ||
 	    (c->scope && *c->scope && oauth_form_add(&form, "scope", c->scope) < 0)) {
 		buf_puts(err, "out of memory");
 		goto out;
 	}
-	if (oauth_url_parse(device_url, &u, err) < 0)
-		goto out;
-	struct https_params p = {
-	    .host = u.host,
-	    .port = u.port,
-	    .path = u.path,
-	    .cafile = c->cafile,
-	    .max_bytes = OAUTH_BODY_MAX,
-	    .timeout_ms = c->timeout_ms > 0 ? c->timeout_ms : 30000,
-	    .dns = c->dns,
-	    .form = form.data,
-	    .accept_json = true,
-	};
 	struct https_result res;
-	struct buf herr;
-	buf_init(&herr);
-	if (https_get(&p, &res, &herr) < 0) {
-		buf_printf(err, "device endpoint: %s", herr.data ? herr.data : "failed");
-		buf_free(&herr);
+	if (post(c, device_url, form.data, "device", &res, err) < 0)
 		goto out;
-	}
-	buf_free(&herr);
 	r = oauth_parse_device(res.body.data ? res.body.data : "", res.body.len, res.status, out,
 			       tok_err, err);
-	if (res.body.data)
-		OPENSSL_cleanse(res.body.data, res.body.cap);
-	https_result_free(&res);
+	answer_free(&res);
 out:
 	buf_free(&form);
 	return r;

@@ -66,7 +66,7 @@ static bool ehlo_name_ok(const char *g)
 	return true;
 }
 
-static void run_greeting(struct check_ctx *x)
+static void run_greeting(struct check_ctx *x, size_t arg)
 {
 	struct probe p;
 	enum session_status st = probe_open(&p, x, plain_mode(x), false);
@@ -225,7 +225,7 @@ static void tls_cert_findings(struct probe *p, SSL *ssl)
 			    signame ? signame : "?");
 }
 
-static void run_tls(struct check_ctx *x)
+static void run_tls(struct check_ctx *x, size_t arg)
 {
 	if (!x->o->implicit_tls && !x->seen.starttls) {
 		check_add(x, "tls", "tls", SENDS_TLS, CHECK_SKIPPED,
@@ -369,7 +369,7 @@ static void job_tls_old(struct check_ctx *x, size_t which)
 	"EHLO, AUTH PLAIN without initial response, then * to cancel at a 334 (no user, no "       \
 	"password), QUIT"
 
-static void run_auth(struct check_ctx *x)
+static void run_auth(struct check_ctx *x, size_t arg)
 {
 	bool sub = x->o->role == CHECK_ROLE_SUBMISSION;
 	if (x->o->implicit_tls) {
@@ -431,7 +431,7 @@ static void run_auth(struct check_ctx *x)
 
 #define SENDS_INJECT "EHLO, STARTTLS and NOOP in one write, TLS handshake, EHLO, NOOP, QUIT"
 
-static void run_injection(struct check_ctx *x)
+static void run_injection(struct check_ctx *x, size_t arg)
 {
 	if (x->o->implicit_tls || !x->seen.starttls) {
 		check_add(x, "tls", "starttls-injection", SENDS_INJECT, CHECK_SKIPPED,
@@ -488,7 +488,7 @@ static void run_injection(struct check_ctx *x)
 	"EHLO, [STARTTLS], MAIL FROM:<" CHECK_FROM ">, RCPT TO:<" CHECK_OUTSIDE                    \
 	"> without AUTH, RSET (never DATA), QUIT"
 
-static void run_relay(struct check_ctx *x)
+static void run_relay(struct check_ctx *x, size_t arg)
 {
 	struct probe p;
 	enum session_status st = probe_open(&p, x, tx_mode(x), false);
@@ -535,7 +535,7 @@ static void run_relay(struct check_ctx *x)
 	"EHLO, [STARTTLS], VRFY of --check-rcpt (else postmaster), VRFY of a made-up user in "     \
 	"its domain, EXPN postmaster; with --check-rcpt MAIL, RCPT of both, RSET; QUIT"
 
-static void run_users(struct check_ctx *x)
+static void run_users(struct check_ctx *x, size_t arg)
 {
 	struct probe p;
 	enum session_status st = probe_open(&p, x, tx_mode(x), false);
@@ -666,7 +666,7 @@ static void judge_param(struct probe *p, const char *name, const char *cap, cons
 			      ok2(code) ? "accepted" : "refused", code);
 }
 
-static void run_protocol(struct check_ctx *x)
+static void run_protocol(struct check_ctx *x, size_t arg)
 {
 	struct probe p;
 	enum session_status st = probe_open(&p, x, tx_mode(x), false);
@@ -757,7 +757,7 @@ static void run_protocol(struct check_ctx *x)
 
 #define SENDS_BARELF "EHLO, [STARTTLS], \"NOOP\" ended by a bare LF, NOOP, QUIT"
 
-static void run_bare_lf(struct check_ctx *x)
+static void run_bare_lf(struct check_ctx *x, size_t arg)
 {
 	struct probe p;
 	enum session_status st = probe_open(&p, x, tx_mode(x), false);
@@ -807,7 +807,7 @@ static void run_bare_lf(struct check_ctx *x)
 
 #define SENDS_LONG "EHLO, [STARTTLS], NOOP with 1100 octets of argument, NOOP, QUIT"
 
-static void run_long_line(struct check_ctx *x)
+static void run_long_line(struct check_ctx *x, size_t arg)
 {
 	struct probe p;
 	enum session_status st = probe_open(&p, x, tx_mode(x), false);
@@ -938,60 +938,6 @@ static void run_smuggling(struct check_ctx *x)
 
 /* ---- the registry --------------------------------------------------------------------- */
 
-static void job_greeting(struct check_ctx *x, size_t arg)
-{
-	(void)arg;
-	run_greeting(x);
-}
-
-static void job_tls(struct check_ctx *x, size_t arg)
-{
-	(void)arg;
-	run_tls(x);
-}
-
-static void job_auth(struct check_ctx *x, size_t arg)
-{
-	(void)arg;
-	run_auth(x);
-}
-
-static void job_injection(struct check_ctx *x, size_t arg)
-{
-	(void)arg;
-	run_injection(x);
-}
-
-static void job_relay(struct check_ctx *x, size_t arg)
-{
-	(void)arg;
-	run_relay(x);
-}
-
-static void job_users(struct check_ctx *x, size_t arg)
-{
-	(void)arg;
-	run_users(x);
-}
-
-static void job_protocol(struct check_ctx *x, size_t arg)
-{
-	(void)arg;
-	run_protocol(x);
-}
-
-static void job_bare_lf(struct check_ctx *x, size_t arg)
-{
-	(void)arg;
-	run_bare_lf(x);
-}
-
-static void job_long_line(struct check_ctx *x, size_t arg)
-{
-	(void)arg;
-	run_long_line(x);
-}
-
 static void job_smuggle(struct check_ctx *x, size_t arg)
 {
 	if (x->o->check_rcpt)
@@ -1006,19 +952,19 @@ static void job_smuggle(struct check_ctx *x, size_t arg)
    alone, one after the other (the greeting's EHLO says whether STARTTLS is offered, the TLS
    probe which AUTH mechanisms come under TLS); the others are independent, run in parallel. */
 static const struct check_def defs[] = {
-    {"connection", "greeting ehlo starttls-offered", SENDS_GREETING, job_greeting, 1, true},
+    {"connection", "greeting ehlo starttls-offered", SENDS_GREETING, run_greeting, 1, true},
     {"tls",
      "tls13 cipher certificate-trust certificate-name certificate-expiry certificate-key "
      "certificate-signature ocsp-stapling",
-     SENDS_TLS, job_tls, 1, true},
+     SENDS_TLS, run_tls, 1, true},
     {"tls", "tls10 tls11 weak-ciphers", SENDS_TLSOLD, job_tls_old, 3, false},
-    {"auth", "plaintext-auth auth-after-starttls mechanisms", SENDS_AUTH, job_auth, 1, false},
-    {"tls", "starttls-injection", SENDS_INJECT, job_injection, 1, false},
-    {"relay", "open-relay", SENDS_RELAY, job_relay, 1, false},
-    {"users", "vrfy expn", SENDS_USERS, job_users, 1, false},
-    {"smtp", "pipelining size 8bitmime smtputf8 chunking", SENDS_PROTO, job_protocol, 1, false},
-    {"smtp", "bare-lf", SENDS_BARELF, job_bare_lf, 1, false},
-    {"smtp", "long-line", SENDS_LONG, job_long_line, 1, false},
+    {"auth", "plaintext-auth auth-after-starttls mechanisms", SENDS_AUTH, run_auth, 1, false},
+    {"tls", "starttls-injection", SENDS_INJECT, run_injection, 1, false},
+    {"relay", "open-relay", SENDS_RELAY, run_relay, 1, false},
+    {"users", "vrfy expn", SENDS_USERS, run_users, 1, false},
+    {"smtp", "pipelining size 8bitmime smtputf8 chunking", SENDS_PROTO, run_protocol, 1, false},
+    {"smtp", "bare-lf", SENDS_BARELF, run_bare_lf, 1, false},
+    {"smtp", "long-line", SENDS_LONG, run_long_line, 1, false},
     {"smuggling", "smuggling-*", SENDS_SMUGGLE, job_smuggle, NVARIANTS, false},
 };
 
