@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -280,20 +281,32 @@ struct wire_finding {
 	size_t evidence_len;
 };
 
+/* The findings of r in wire form, after the "connected" byte, appended to out. */
+static void wire_append(struct buf *out, const struct check_report *r)
+{
+	unsigned char connected = r->connected;
+	buf_append(out, &connected, 1);
+	for (size_t i = 0; i < r->n; i++) {
+		const struct check_result *c = &r->items[i];
+		/* every byte defined, padding too: the struct goes down the pipe whole */
+		struct wire_finding w;
+		memset(&w, 0, sizeof w);
+		w.area = c->area;
+		w.name = c->name;
+		w.sends = c->sends;
+		w.verdict = (int)c->verdict;
+		w.evidence_len = c->evidence.len;
+		snprintf(w.why, sizeof w.why, "%s", c->why);
+		buf_append(out, &w, sizeof w);
+		buf_append(out, c->evidence.data, c->evidence.len);
+	}
+}
+
 static void child_report(int fd, const struct check_report *r)
 {
 	struct buf out;
 	buf_init(&out);
-	unsigned char connected = r->connected;
-	buf_append(&out, &connected, 1);
-	for (size_t i = 0; i < r->n; i++) {
-		const struct check_result *c = &r->items[i];
-		struct wire_finding w = {c->area,	  c->name, c->sends,
-					 (int)c->verdict, "",	   c->evidence.len};
-		memcpy(w.why, c->why, sizeof w.why);
-		buf_append(&out, &w, sizeof w);
-		buf_append(&out, c->evidence.data, c->evidence.len);
-	}
+	wire_append(&out, r);
 	for (size_t off = 0; off < out.len;) {
 		ssize_t k = write(fd, out.data + off, out.len - off);
 		if (k < 0 && errno == EINTR)
@@ -365,22 +378,8 @@ void check_run_parallel(struct check_ctx *x, const struct check_job *jobs, size_
 				struct check_ctx sub = *x;
 				sub.report = &own;
 				jobs[j->job].run(&sub, jobs[j->job].arg);
-				for (size_t i = 0; i < own.n; i++) {
-					struct wire_finding w = {own.items[i].area,
-								 own.items[i].name,
-								 own.items[i].sends,
-								 (int)own.items[i].verdict,
-								 "",
-								 own.items[i].evidence.len};
-					memcpy(w.why, own.items[i].why, sizeof w.why);
-					if (!j->in.len) {
-						unsigned char c = own.connected;
-						buf_append(&j->in, &c, 1);
-					}
-					buf_append(&j->in, &w, sizeof w);
-					buf_append(&j->in, own.items[i].evidence.data,
-						   own.items[i].evidence.len);
-				}
+				if (own.n)
+					wire_append(&j->in, &own);
 				check_report_free(&own);
 				j->fd = -1;
 				j->pid = -1;
@@ -389,6 +388,11 @@ void check_run_parallel(struct check_ctx *x, const struct check_job *jobs, size_
 				continue;
 			}
 			if (j->pid == 0) {
+				/* the shell's stdin is not the check's: its file offset is shared,
+				   and an exit that syncs stdio (valgrind's freeres) would move it */
+				int null = open("/dev/null", O_RDONLY);
+				if (null >= 0)
+					dup2(null, 0);
 				close(p[0]);
 				struct check_report own = {0};
 				struct check_ctx sub = *x;

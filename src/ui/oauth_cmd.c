@@ -527,17 +527,21 @@ static const char *pick_browser(char *out, size_t size)
    zombie is left), its output discarded. */
 static bool open_browser(const char *browser, const char *url)
 {
+	fflush(NULL); /* nothing buffered may be written twice (a child's exit may flush) */
 	pid_t pid = fork();
 	if (pid < 0)
 		return false;
 	if (pid == 0) {
+		/* /dev/null for both children, before anything else: stdin's file offset is
+		   shared with the shell, and a child's exit that syncs stdio (valgrind runs glibc's
+		   freeres at _exit) would move it back under the shell's script */
+		int null = open("/dev/null", O_RDWR);
+		if (null >= 0) {
+			dup2(null, 0);
+			dup2(null, 1);
+			dup2(null, 2);
+		}
 		if (fork() == 0) {
-			int null = open("/dev/null", O_RDWR);
-			if (null >= 0) {
-				dup2(null, 0);
-				dup2(null, 1);
-				dup2(null, 2);
-			}
 			setsid();
 			execlp(browser, browser, url, (char *)NULL);
 			_exit(127);
