@@ -37,6 +37,7 @@ struct practice_settings {
 	bool smuggling;		 /* a "." line ends the data whatever its line ends (bare LF) */
 	bool starttls_injection; /* what was pipelined after STARTTLS is run inside TLS */
 	bool old_tls;		 /* TLS 1.0 and 1.1 and every suite (anonymous too) accepted */
+	bool open_relay;	 /* RCPT to any domain accepted without AUTH (off: 554 5.7.1) */
 };
 
 void practice_settings_defaults(struct practice_settings *s);

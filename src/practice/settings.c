@@ -171,6 +171,13 @@ static const struct setting table[] = {
      .teaches = "accept TLS 1.0 and 1.1 and every cipher suite, anonymous ones too "
 		"(OpenSSL security level 0; off: TLS 1.2 at least)",
      .values = on_off},
+    {.name = "open-relay",
+     .kind = K_BOOL,
+     FIELD(open_relay),
+     .args = "on|off",
+     .teaches = "RCPT to any domain accepted without AUTH: an open relay (off: 554 5.7.1 "
+		"Relay access denied, as Postfix)",
+     .values = on_off},
 };
 
 #define NSETTINGS (sizeof table / sizeof table[0])

@@ -768,6 +768,27 @@ static int rcpt_params(struct smtpd_conn *c, char *params, char *dsn, size_t dsn
 	return 0;
 }
 
+/*
+ * Is the recipient's domain one this server takes mail for (Postfix's mydestination)? Its
+ * own name, localhost, a loopback address literal (where it listens), and every name under
+ * .test, the top-level domain reserved for testing (RFC 2606 2, RFC 6761 6.2): the class's
+ * examples (example.test, b.test...) can never be a real outside domain. "postmaster" alone
+ * is always local (RFC 5321 4.1.1.3). Other names, example.com too, are another domain.
+ */
+static bool own_domain(const struct smtpd_conn *c, const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	if (!at)
+		return true; /* <postmaster> */
+	const char *d = at + 1;
+	size_t len = strlen(d);
+	if (strcasecmp(d, c->cfg->hostname) == 0 || strcasecmp(d, "localhost") == 0)
+		return true;
+	if (strncmp(d, "[127.", 5) == 0 || strcasecmp(d, "[IPv6:::1]") == 0)
+		return true;
+	return len > 5 && strcasecmp(d + len - 5, ".test") == 0;
+}
+
 static enum smtpd_action cmd_rcpt(struct smtpd_conn *c, char *args, time_t now)
 {
 	if (!c->mail) {
@@ -804,6 +825,14 @@ static enum smtpd_action cmd_rcpt(struct smtpd_conn *c, char *args, time_t now)
 		return SMTPD_REPLY;
 	}
 	const struct practice_settings *set = &c->cfg->settings;
+	/* Postfix's reject_unauth_destination (smtpd_relay_restrictions), in its words: another
+	   domain only for a client that logged in (RFC 5321 3.6.2: relaying is by agreement,
+	   RFC 4954 for the login). Even then the message is stored, never relayed. An LMTP
+	   server is the last hop (RFC 2033 1): it takes every recipient it knows. */
+	if (!c->cfg->lmtp && !c->authenticated && !set->open_relay && !own_domain(c, p.addr)) {
+		smtpd_say(c, "554 5.7.1 <%s>: Relay access denied", p.addr);
+		return SMTPD_REPLY;
+	}
 	if (practice_settings_rejects(set, p.addr)) {
 		smtpd_say(c,
 			  "550 5.1.1 <%s>: Recipient address rejected: User unknown "

@@ -90,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		strcpy(cfg.settings.bdat_miscount, flags2 & 4 ? "long" : "short");
 	if (flags2 & 8)
 		strcpy(cfg.settings.mailbox_full, "f*@*");
+	cfg.settings.open_relay = flags2 & 16; /* else RCPT outside .test is refused before AUTH */
 	cfg.store = (struct smtpd_store){begin, write_cb, commit, abort_cb, &cfg};
 	struct smtpd_conn c;
 	if (smtpd_conn_init(&c, &cfg, "127.0.0.1", flags & 128, NULL, NULL) < 0)

@@ -125,6 +125,25 @@ class Faults(unittest.TestCase):
         for name in ("tls10", "tls11", "weak-ciphers"):
             self.assertEqual(checks[name]["verdict"], "pass", checks[name])
 
+    def test_open_relay(self):
+        """open-relay: RCPT to example.com without AUTH accepted is a failure; off, Postfix's
+        554 5.7.1 Relay access denied passes"""
+        on, off = self.fault("open-relay", "open-relay", "fail", "pass")
+        self.assertIn("~> RCPT TO:<check@example.com>", on["evidence"])
+        self.assertIn("~> RSET", on["evidence"])
+        self.assertNotIn("~> DATA", on["evidence"])
+        self.assertTrue(any(l.startswith("<~ 554 5.7.1 <check@example.com>: Relay access "
+                                         "denied") for l in off["evidence"]), off)
+
+    def test_secure_by_default(self):
+        """the default practice server passes: no failure, no warning (its certificate lives
+        long enough, it relays for nobody); only smuggling is skipped without --check-rcpt"""
+        r, report, checks = check()
+        bad = {n: c for n, c in checks.items() if c["verdict"] not in ("pass", "info")}
+        self.assertEqual(list(bad), ["smuggling"], "%s\n%s" % (bad, r.stdout))
+        self.assertEqual(bad["smuggling"]["verdict"], "skipped")
+        self.assertEqual(r.rc, 0, r.describe())
+
     def test_smuggling_skipped_without_check_rcpt(self):
         """without --check-rcpt no message is sent: smuggling is skipped, and why"""
         r, report, checks = check()
@@ -145,7 +164,7 @@ class InTheShell(unittest.TestCase):
                             l.endswith("as submission: at most 4 connections at once; nothing is "
                                        "sent but what follows") for l in out), r.describe())
         self.assertIn("   PASS      plaintext-auth: AUTH refused before TLS (538)", out)
-        self.assertTrue(any(l.startswith("   FAIL      open-relay:") for l in out))
+        self.assertIn("   PASS      open-relay: RCPT to example.com refused (554)", out)
         # the shell's connection goes on after the check
         i = out.index("-> NOOP")
         self.assertEqual(out[i + 1], "<- 250 2.0.0 Ok")

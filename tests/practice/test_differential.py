@@ -241,9 +241,9 @@ DIFFERENCES = [
      "RFC 5321 4.1.1.8: HELP; Postfix does not implement it"),
     ("EXPN", ["EHLO client.test", "EXPN staff"], 1, 500, 502,
      "RFC 5321 4.2.4: a known but unimplemented command is 502, not 500"),
-    ("relaying", ["EHLO client.test", "MAIL FROM:<s@client.test>",
-                  "RCPT TO:<x@elsewhere.test>"], 2, 554, 250,
-     "the practice server stores mail for every domain (it never relays)"),
+    ("RCPT to another .test domain", ["EHLO client.test", "MAIL FROM:<s@client.test>",
+                                      "RCPT TO:<x@elsewhere.test>"], 2, 554, 250,
+     "the practice server takes every .test domain (RFC 2606) as its own"),
     ("ENVID with a bare '='", ["EHLO client.test", "MAIL FROM:<s@client.test> ENVID=a=b"], 1,
      250, 501, "RFC 3461 4: '=' is not an xchar (it is written +3D)"),
     ("UTF-8 address without SMTPUTF8", ["EHLO client.test", "MAIL FROM:<j\u00f6rg@client.test>"],
@@ -261,6 +261,12 @@ DIFFERENCES_TLS = [
      "RFC 4954 4: 501 5.5.2 when the response cannot be decoded"),
     ("AUTH right after STARTTLS", ["EHLO client.test", "STARTTLS", "AUTH PLAIN {PLAIN}"],
      2, 235, 503, "RFC 3207 4.2: after TLS the client must EHLO again"),
+    ("RCPT to another domain after AUTH", ["EHLO client.test", "STARTTLS", "EHLO client.test",
+                                           "AUTH PLAIN {PLAIN}", "MAIL FROM:<s@client.test>",
+                                           "RCPT TO:<x@example.com>"], 5, 554, 250,
+     "a logged-in client may relay, as with Postfix's default smtpd_relay_restrictions "
+     "(permit_sasl_authenticated; the lab has reject_unauth_destination alone); the "
+     "practice server stores it"),
 ]
 
 
@@ -304,6 +310,16 @@ class Differential(unittest.TestCase):
             with self.subTest(script=script[3]):
                 a, b = self.compare(postfix_submission(), script)
                 self.assertIn(235, [x[1] for x in a])
+
+    def test_relay_denied(self):
+        """RCPT to another domain without AUTH: refused in Postfix's very words"""
+        script = ["EHLO client.test", "MAIL FROM:<s@client.test>", "RCPT TO:<x@example.com>",
+                  "QUIT"]
+        a, b = self.compare(postfix_plain(), script)
+        # the reply as shown, after the "<- " mark
+        self.assertEqual(strip_note(a[2][3])[3:],
+                         "554 5.7.1 <x@example.com>: Relay access denied", table(a, b))
+        self.assertEqual(strip_note(b[2][3])[3:], strip_note(a[2][3])[3:], table(a, b))
 
     def test_documented_differences(self):
         """each documented difference is real (so the list of docs/teaching.md stays true)"""

@@ -797,6 +797,59 @@ static void test_settings(void)
 	buf_free(&msg);
 }
 
+/* Relaying: another domain only after AUTH (or with the open-relay fault), as Postfix's
+   reject_unauth_destination; its own domains (its name, localhost, .test) always. */
+static void test_relay(void)
+{
+	struct smtpd_conn c;
+	char resp[512], line[600];
+	reset_config();
+	open_conn(&c, true);
+	ehlo(&c);
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "250");
+	expect(&c, "RCPT TO:<x@example.com>\r\n",
+	       "554 5.7.1 <x@example.com>: Relay access denied\r\n");
+	expect(&c, "RCPT TO:<x@test>\r\n", "554 5.7.1 <x@test>: Relay access denied");
+	expect(&c, "RCPT TO:<x@example.test.com>\r\n", "554 5.7.1");
+	expect(&c, "RCPT TO:<x@[192.0.2.1]>\r\n", "554 5.7.1 <x@[192.0.2.1]>: Relay access");
+	expect(&c, "RCPT TO:<@example.test:x@example.org>\r\n",
+	       "554 5.7.1 <x@example.org>: Relay access denied"); /* the route is ignored */
+	expect(&c, "DATA\r\n", "554 5.5.1 Error: no valid recipients");
+	/* its own domains */
+	expect(&c, "RCPT TO:<bob@example.test>\r\n", "250 2.1.5 Ok\r\n");
+	expect(&c, "RCPT TO:<bob@B.TEST>\r\n", "250 2.1.5 Ok\r\n");
+	expect(&c, "RCPT TO:<bob@mail.class.test>\r\n", "250 2.1.5 Ok\r\n");
+	expect(&c, "RCPT TO:<bob@localhost>\r\n", "250 2.1.5 Ok\r\n");
+	expect(&c, "RCPT TO:<bob@[127.0.0.1]>\r\n", "250 2.1.5 Ok\r\n");
+	expect(&c, "RCPT TO:<bob@[IPv6:::1]>\r\n", "250 2.1.5 Ok\r\n");
+	expect(&c, "RCPT TO:<postmaster>\r\n", "250 2.1.5 Ok\r\n");
+	cfg.hostname = "mx.example.net";
+	expect(&c, "RCPT TO:<bob@MX.example.net>\r\n", "250 2.1.5 Ok\r\n");
+	expect(&c, "RSET\r\n", "250");
+	/* the fault: anything goes, as today's open relays */
+	cfg.settings.open_relay = true;
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "250");
+	expect(&c, "RCPT TO:<x@example.com>\r\n", "250 2.1.5 Ok\r\n");
+	cfg.settings.open_relay = false;
+	expect(&c, "RCPT TO:<y@example.com>\r\n", "554 5.7.1");
+	expect(&c, "RSET\r\n", "250");
+	/* a logged-in client may: the message is stored, nothing is relayed */
+	plain_response("", "student", "s3cret-Pw", resp);
+	snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", resp);
+	expect(&c, line, "235 2.7.0");
+	expect(&c, "MAIL FROM:<student@localhost>\r\n", "250");
+	expect(&c, "RCPT TO:<x@example.com>\r\n", "250 2.1.5 Ok\r\n");
+	smtpd_conn_free(&c);
+	/* LMTP is the last hop (RFC 2033): no relaying to refuse */
+	reset_config();
+	cfg.lmtp = true;
+	open_conn(&c, false);
+	talk(&c, "LHLO client.test\r\n");
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "250");
+	expect(&c, "RCPT TO:<x@example.org>\r\n", "250 2.1.5 Ok\r\n");
+	smtpd_conn_free(&c);
+}
+
 /* The exact words of the listing and of the refusals: one table makes them all. */
 static void test_settings_text(void)
 {
@@ -820,6 +873,7 @@ static void test_settings_text(void)
 	    {"smuggling", "on"},
 	    {"starttls-injection", "on"},
 	    {"old-tls", "on"},
+	    {"open-relay", "on"},
 	};
 	for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
 		is_int(practice_settings_set(&s, set[i][0], set[i][1], &msg), 0, "%s %s", set[i][0],
@@ -834,7 +888,7 @@ static void test_settings_text(void)
 	    "timeout        10 s",    "bdat-miscount  short",
 	    "mailbox-full   full@*",  "vrfy-leak      on",
 	    "smuggling      on",      "starttls-injection on",
-	    "old-tls        on",
+	    "old-tls        on",      "open-relay     on",
 	};
 	const char *p = msg.data;
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
@@ -879,7 +933,7 @@ static void test_settings_text(void)
 	is_str(msg.data,
 	       "no setting 'x' (the settings: greylist, reject, size, require-tls, auth-required, "
 	       "plain-auth, slow, drop-after, timeout, bdat-miscount, mailbox-full, vrfy-leak, "
-	       "smuggling, starttls-injection, old-tls, reset)",
+	       "smuggling, starttls-injection, old-tls, open-relay, reset)",
 	       "unknown setting: the names");
 	buf_free(&msg);
 }
@@ -1411,6 +1465,7 @@ int main(void)
 	test_faults();
 	test_settings();
 	test_settings_text();
+	test_relay();
 	test_script();
 	test_script_raw();
 	test_auth_spellings_redacted();
