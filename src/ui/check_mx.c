@@ -119,8 +119,9 @@ static void route_findings(struct check_ctx *x, const struct mx_route *r,
 	buf_free(&e);
 }
 
-/* DANE for one host: a connection under its secure TLSA records decides whether they match. */
-static void dane_finding(struct check_ctx *x, const struct mx_host *h, const char *addr,
+/* DANE for one host: a connection under its secure TLSA records decides whether they match.
+   Returns true when they did (the finding passed). */
+static bool dane_finding(struct check_ctx *x, const struct mx_host *h, const char *addr,
 			 enum tls_mode mode)
 {
 	struct buf e;
@@ -132,13 +133,13 @@ static void dane_finding(struct check_ctx *x, const struct mx_host *h, const cha
 			  h->dane == DANE_BOGUS ? "" : "could not be decided: ",
 			  dns_dane_verdict_name(h->dane), esc(&e, h->dane_why));
 		buf_free(&e);
-		return;
+		return false;
 	}
 	if (h->dane != DANE_APPLIES) {
 		check_add(x, "route", "dane", sends_dns, CHECK_INFO, "%s: %s",
 			  dns_dane_verdict_name(h->dane), esc(&e, h->dane_why));
 		buf_free(&e);
-		return;
+		return false;
 	}
 	struct dns_tlsa t[DNS_RRS_MAX];
 	size_t n = mx_usable_tlsa(h, t, DNS_RRS_MAX);
@@ -147,7 +148,7 @@ static void dane_finding(struct check_ctx *x, const struct mx_host *h, const cha
 			  "could not be decided: %s has no address to connect to",
 			  esc(&e, h->name));
 		buf_free(&e);
-		return;
+		return false;
 	}
 	struct session_mx mx = {
 	    .name = h->name,
@@ -163,7 +164,8 @@ static void dane_finding(struct check_ctx *x, const struct mx_host *h, const cha
 	const char *d = p.s ? session_dane(p.s) : NULL;
 	/* the probe goes on through any certificate (insecure): session_dane says which record
 	   matched ("3 1 1 matched the leaf key") or why none did ("no TLSA record matched") */
-	if (st == SESSION_OK && d && strncmp(d, "no ", 3) != 0)
+	bool matched = st == SESSION_OK && d && strncmp(d, "no ", 3) != 0;
+	if (matched)
 		probe_verdict(&p, "route", "dane", sends_dane, CHECK_PASS,
 			      "%zu secure TLSA record%s at _%s._tcp.%s: %s", n, n == 1 ? "" : "s",
 			      x->o->port, esc(&e, h->tlsa_base), d);
@@ -181,6 +183,7 @@ static void dane_finding(struct check_ctx *x, const struct mx_host *h, const cha
 		probe_undecided(&p, "route", "dane", sends_dane, st);
 	probe_close(&p);
 	buf_free(&e);
+	return matched;
 }
 
 /* MTA-STS for one host (RFC 8461 4.1): is it listed in the domain's policy? */
@@ -207,6 +210,29 @@ static void sts_finding(struct check_ctx *x, const struct mx_host *h,
 			  "MTA goes on)",
 			  esc(&e, h->name));
 	buf_free(&e);
+}
+
+/*
+ * Under DANE the TLSA records, not a public CA, authenticate an MX host (RFC 7672 2.2, 3.1.1:
+ * DANE-EE ignores the chain, the names and the dates; DANE-TA's match includes the name
+ * check): when the host's "dane" passed, the WebPKI findings certificate-trust and
+ * certificate-name are information, not failures, for every sending MTA that does DANE.
+ */
+static void dane_authenticates(struct check_report *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct check_result *c = &r->items[i];
+		if (c->verdict != CHECK_FAIL || strcmp(c->area, "tls") != 0 ||
+		    (strcmp(c->name, "certificate-trust") != 0 &&
+		     strcmp(c->name, "certificate-name") != 0))
+			continue;
+		static const char note[] = " (WebPKI); DANE authenticates this host (see dane)";
+		size_t len = strlen(c->why);
+		if (len + sizeof note > sizeof c->why) /* a long why loses its end, not the note */
+			len = sizeof c->why - sizeof note;
+		memcpy(c->why + len, note, sizeof note);
+		c->verdict = CHECK_INFO;
+	}
 }
 
 struct host_run {
@@ -325,7 +351,8 @@ int check_mx_run(const struct check_options *o, const struct dns_params *dp, boo
 		}
 		long long h0 = conn_now_ms();
 		struct check_ctx hx = {.o = &hr->o, .report = &hr->r};
-		dane_finding(&hx, h, addr, o->implicit_tls ? TLS_IMPLICIT : TLS_STARTTLS);
+		bool dane =
+		    dane_finding(&hx, h, addr, o->implicit_tls ? TLS_IMPLICIT : TLS_STARTTLS);
 		sts_finding(&hx, h, &sts);
 		if (addr) {
 			struct check_report battery;
@@ -337,6 +364,8 @@ int check_mx_run(const struct check_options *o, const struct dns_params *dp, boo
 				if (d)
 					buf_append(&d->evidence, c->evidence.data, c->evidence.len);
 			}
+			if (dane)
+				dane_authenticates(&hr->r);
 			hr->r.connected = hr->r.connected || battery.connected;
 			check_report_free(&battery);
 		} else {

@@ -39,6 +39,14 @@ class Route(unittest.TestCase):
                       "3 1 1 matched the leaf key" % port(), out)
         self.assertRegex(out, r"\nPASS      greeting: ")
         self.assertIn("INFO      mta-sts: no MTA-STS policy", out)
+        # the name TLS checks is the MX host's, not the address connected to (the lab's
+        # certificate names localhost and 127.0.0.1)
+        self.assertIn("INFO      certificate-name: the certificate does not name "
+                      "mx-dane3.example.net (WebPKI); DANE authenticates this host (see dane)",
+                      out)
+        # DANE-EE authenticates the self-signed certificate (RFC 7672 3.1.1)
+        self.assertIn("INFO      certificate-trust: not trusted: self-signed certificate "
+                      "(WebPKI); DANE authenticates this host (see dane)", out)
         self.assertIn(r.rc, (0, 1), out + r.stderr)
 
     def test_dane_mismatch_fails(self):
@@ -46,6 +54,9 @@ class Route(unittest.TestCase):
         self.assertIn("FAIL      dane: secure TLSA records at _%d._tcp.mx-bad.example.net, but "
                       "no TLSA record matched" % port(), r.stdout)
         self.assertRegex(r.stdout, r"\nPASS      greeting: ")
+        # no DANE to fall back on: the WebPKI findings stay failures
+        self.assertIn("FAIL      certificate-trust: not trusted: self-signed certificate\n",
+                      r.stdout)
         self.assertEqual(r.rc, 1, r.stdout + r.stderr)
 
     def test_insecure_zone_dane_not_available(self):
