@@ -161,6 +161,7 @@ void cli_usage(FILE *f)
 	      "  or:  smtpsh --serve [PORT] [--listen ADDR] [--maildir DIR] [--script FILE]\n"
 	      "  or:  smtpsh --diagram TRANSCRIPT [-o FILE] [--format FORMAT]\n"
 	      "  or:  smtpsh --check [--role ROLE] [--json] HOST [PORT]\n"
+	      "  or:  smtpsh --check --mx [--json] DOMAIN [PORT]\n"
 	      "An interactive shell for SMTP: shows every command sent and every reply.\n"
 	      "Without HOST the shell starts disconnected (\\connect HOST [PORT] connects).\n"
 	      "A HOST without a dot or colon that names a profile or preset connects with it.\n"
@@ -235,7 +236,9 @@ void cli_usage(FILE *f)
 	      "      --check           run the checks of docs/check.md against HOST [PORT]\n"
 	      "                        (default 25) and print a report grouped by area;\n"
 	      "                        exit 0 no failure, 1 a failure or an undecided\n"
-	      "                        check, 3 no connection at all\n"
+	      "                        check, 3 no connection at all; with --mx every MX\n"
+	      "                        host of the domain HOST, with the route's DNSSEC,\n"
+	      "                        DANE and MTA-STS findings\n"
 	      "      --role ROLE       mx or submission (default: from the port, 587 and\n"
 	      "                        465 submission, else mx; 465 or --tls: implicit TLS)\n"
 	      "      --json            the report as JSON (schema: docs/check.md)\n"
@@ -952,13 +955,21 @@ enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
 		fputs("smtpsh: --role, --json and --check-rcpt go with --check\n", stderr);
 		return leave(status, EXIT_USAGE);
 	}
-	if (c->opt.check && (c->nargs < 1 || c->nargs > 2 || c->opt.mx || c->opt.profile ||
-			     c->opt.practice || c->opt.replay.path || c->opt.send || c->opt.lmtp ||
-			     c->opt.proxy || c->opt.script || c->opt.record)) {
-		fputs("smtpsh: --check takes HOST [PORT] (not with --mx, a profile, --practice, "
+	if (c->opt.check && (c->nargs < 1 || c->nargs > 2 || c->opt.profile || c->opt.practice ||
+			     c->opt.replay.path || c->opt.send || c->opt.lmtp || c->opt.proxy ||
+			     c->opt.script || c->opt.record)) {
+		fputs("smtpsh: --check takes HOST [PORT] (not with a profile, --practice, "
 		      "--replay, --send, --lmtp, --proxy, -f or --record)\nTry 'smtpsh --help' "
 		      "for more information.\n",
 		      stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	/* --check --mx: each MX host is checked as an MX (role mx) under its own name */
+	if (c->opt.check && c->opt.mx && (c->opt.role || c->opt.sni)) {
+		fprintf(stderr,
+			"smtpsh: --check --mx checks every MX host as mx under its own name: %s "
+			"does not apply\nTry 'smtpsh --help' for more information.\n",
+			c->opt.role ? "--role" : "--sni");
 		return leave(status, EXIT_USAGE);
 	}
 	if (c->opt.proxy_from && !c->opt.proxy) {

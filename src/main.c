@@ -13,6 +13,7 @@
 #include "smtpsh/cli.h"
 #include "smtpsh/cred.h"
 #include "smtpsh/diagram_cmd.h"
+#include "smtpsh/dns.h"
 #include "smtpsh/history.h"
 #include "smtpsh/meta.h"
 #include "smtpsh/paths.h"
@@ -424,6 +425,13 @@ static int run_check(const struct cli *c, const struct startup *st)
 								   : CHECK_ROLE_MX)
 			   : check_role_for_port(o.port);
 	o.implicit_tls = st->mode == TLS_IMPLICIT || (!cli->mode_set && strcmp(o.port, "465") == 0);
+	if (cli->mx) {
+		/* the DNS settings as --mx takes them (the profile's are refused with --check) */
+		struct dns_params dp = {.resolver = cli->resolver,
+					.trust_anchor = cli->trust_anchor};
+		int st_mx = check_mx_run(&o, &dp, cli->json, cli->json ? stderr : stdout, stdout);
+		return check_interrupted ? EXIT_INTERRUPT : st_mx;
+	}
 	check_print_plan(cli->json ? stderr : stdout, &o);
 	struct check_report r;
 	check_run(&o, &r);

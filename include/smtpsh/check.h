@@ -33,6 +33,8 @@ enum check_role {
 
 struct check_options {
 	const char *host;
+	const char *sni;      /* --check --mx: the MX host's name, sent and checked by TLS, while
+				 host is the address connected to; NULL: host itself */
 	const char *port;     /* NULL: 25 */
 	enum check_role role; /* guessed from the port unless role_set */
 	bool role_set;	      /* --role */
@@ -82,5 +84,24 @@ void check_print_json(FILE *f, const struct check_options *o, const struct check
 
 /* 0 no failure; 1 a failure or an undecided check; 3 no connection could be made at all. */
 int check_exit_status(const struct check_report *r);
+
+/* The findings grouped by area and the count line (check_print_text without its header). */
+void check_print_findings(FILE *f, const struct check_report *r);
+/* Parts of the JSON object: "host", "port"... "summary" (no braces); "checks":[...]. */
+void check_print_json_fields(FILE *f, const struct check_options *o, const struct check_report *r);
+void check_print_json_checks(FILE *f, const struct check_report *r);
+void check_json_string(FILE *f, const char *s); /* a JSON string, every odd byte escaped */
+
+/*
+ * --check --mx DOMAIN [PORT]: the MX route of DOMAIN resolved once (mxroute.h, with DNSSEC,
+ * DANE and MTA-STS), shown as --mx shows it, findings for the route (area "route"), then the
+ * battery of check_run against every MX host (its first address; the MX host is the name
+ * TLS checks), each with its DANE and MTA-STS findings. o->host is the domain. Prints the
+ * plan and the route to plan (stderr with --json), the report to out. Returns the exit
+ * status of --check: 0, 1, or 3 when no MX host could be connected to.
+ */
+struct dns_params;
+int check_mx_run(const struct check_options *o, const struct dns_params *dp, bool json, FILE *plan,
+		 FILE *out);
 
 #endif

@@ -73,21 +73,29 @@ static void probe_listener(const struct session_event *ev, void *arg)
 }
 
 static enum session_status probe_start(struct probe *p, struct check_ctx *x, enum tls_mode mode,
-				       bool ocsp, const struct tls_controls *ctl);
+				       bool ocsp, const struct tls_controls *ctl,
+				       const struct session_mx *mx);
 
 enum session_status probe_open(struct probe *p, struct check_ctx *x, enum tls_mode mode, bool ocsp)
 {
-	return probe_start(p, x, mode, ocsp, NULL);
+	return probe_start(p, x, mode, ocsp, NULL, NULL);
 }
 
 enum session_status probe_open_tls(struct probe *p, struct check_ctx *x, enum tls_mode mode,
 				   const struct tls_controls *ctl)
 {
-	return probe_start(p, x, mode, false, ctl);
+	return probe_start(p, x, mode, false, ctl, NULL);
+}
+
+enum session_status probe_open_mx(struct probe *p, struct check_ctx *x, const struct session_mx *mx,
+				  enum tls_mode mode)
+{
+	return probe_start(p, x, mode, false, NULL, mx);
 }
 
 static enum session_status probe_start(struct probe *p, struct check_ctx *x, enum tls_mode mode,
-				       bool ocsp, const struct tls_controls *ctl)
+				       bool ocsp, const struct tls_controls *ctl,
+				       const struct session_mx *mx)
 {
 	memset(p, 0, sizeof *p);
 	p->x = x;
@@ -112,8 +120,9 @@ static enum session_status probe_start(struct probe *p, struct check_ctx *x, enu
 	session_add_listener(p->s, probe_listener, p);
 	if (x->o->intr)
 		session_set_interrupt(p->s, x->o->intr);
-	if (ocsp || ctl) {
-		struct session_link link = {.ocsp = ocsp};
+	if (ocsp || ctl || x->o->sni) {
+		/* --check --mx: the address is connected to, the MX host is the name TLS checks */
+		struct session_link link = {.ocsp = ocsp, .sni = x->o->sni};
 		if (ctl)
 			link.tls = *ctl;
 		if (session_set_link(p->s, &link) < 0) {
@@ -121,6 +130,8 @@ static enum session_status probe_start(struct probe *p, struct check_ctx *x, enu
 			return SESSION_ERR_LOCAL;
 		}
 	}
+	if (mx)
+		return session_connect_mx(p->s, mx, x->o->port, mode);
 	return session_connect(p->s, x->o->host, x->o->port, mode);
 }
 
@@ -502,8 +513,8 @@ void check_print_plan(FILE *f, const struct check_options *o)
 	fflush(f);
 }
 
-static const char *const areas[] = {"connection", "smtp",  "tls",      "auth",
-				    "relay",	  "users", "smuggling"};
+static const char *const areas[] = {"route", "connection", "smtp",  "tls",
+				    "auth",  "relay",	   "users", "smuggling"};
 
 static const char *verdict_tag(enum check_verdict v)
 {
@@ -513,8 +524,19 @@ static const char *verdict_tag(enum check_verdict v)
 
 void check_print_text(FILE *f, const struct check_options *o, const struct check_report *r)
 {
-	fprintf(f, "smtpsh --check %s port %s (%s)\n", o->host, o->port ? o->port : "25",
-		check_role_name(o->role));
+	if (o->sni)
+		fprintf(f, "smtpsh --check %s (%s) port %s (%s)\n", o->sni, o->host,
+			o->port ? o->port : "25", check_role_name(o->role));
+	else
+		fprintf(f, "smtpsh --check %s port %s (%s)\n", o->host, o->port ? o->port : "25",
+			check_role_name(o->role));
+	check_print_findings(f, r);
+	if (!r->connected)
+		fprintf(f, "no connection could be made to %s\n", o->host);
+}
+
+void check_print_findings(FILE *f, const struct check_report *r)
+{
 	for (size_t a = 0; a < sizeof areas / sizeof *areas; a++) {
 		bool header = false;
 		for (size_t i = 0; i < r->n; i++) {
@@ -546,8 +568,6 @@ void check_print_text(FILE *f, const struct check_options *o, const struct check
 		"\n%zu pass, %zu warn, %zu fail, %zu info, %zu undecided, %zu skipped in %ld ms\n",
 		count[CHECK_PASS], count[CHECK_WARN], count[CHECK_FAIL], count[CHECK_INFO],
 		count[CHECK_UNDECIDED], count[CHECK_SKIPPED], r->elapsed_ms);
-	if (!r->connected)
-		fprintf(f, "no connection could be made to %s\n", o->host);
 }
 
 /* A JSON string: quotes, backslash and every byte outside printable ASCII escaped (the
@@ -579,8 +599,24 @@ void check_print_json(FILE *f, const struct check_options *o, const struct check
 {
 	fputs("{\"tool\":\"smtpsh\",\"version\":", f);
 	json_cstr(f, SMTPSH_VERSION);
-	fputs(",\"schema\":1,\"host\":", f);
+	fputs(",\"schema\":1,", f);
+	check_print_json_fields(f, o, r);
+	fputs("}\n", f);
+}
+
+void check_json_string(FILE *f, const char *s)
+{
+	json_cstr(f, s);
+}
+
+void check_print_json_fields(FILE *f, const struct check_options *o, const struct check_report *r)
+{
+	fputs("\"host\":", f);
 	json_cstr(f, o->host);
+	if (o->sni) {
+		fputs(",\"name\":", f);
+		json_cstr(f, o->sni);
+	}
 	fputs(",\"port\":", f);
 	json_cstr(f, o->port ? o->port : "25");
 	fputs(",\"role\":", f);
@@ -594,7 +630,13 @@ void check_print_json(FILE *f, const struct check_options *o, const struct check
 	fputs(",\"summary\":{", f);
 	for (int v = CHECK_PASS; v <= CHECK_SKIPPED; v++)
 		fprintf(f, "%s\"%s\":%zu", v ? "," : "", check_verdict_name(v), count[v]);
-	fputs("},\"checks\":[", f);
+	fputs("},", f);
+	check_print_json_checks(f, r);
+}
+
+void check_print_json_checks(FILE *f, const struct check_report *r)
+{
+	fputs("\"checks\":[", f);
 	for (size_t i = 0; i < r->n; i++) {
 		const struct check_result *c = &r->items[i];
 		fputs(i ? ",{" : "{", f);
@@ -626,5 +668,5 @@ void check_print_json(FILE *f, const struct check_options *o, const struct check
 		}
 		fputs("]}", f);
 	}
-	fputs("]}\n", f);
+	fputc(']', f);
 }

@@ -87,6 +87,9 @@ enum session_status probe_open(struct probe *p, struct check_ctx *x, enum tls_mo
 /* probe_open with the TLS controls (tlsctl.h) given: versions and ciphers offered. */
 enum session_status probe_open_tls(struct probe *p, struct check_ctx *x, enum tls_mode mode,
 				   const struct tls_controls *ctl);
+/* probe_open to one MX host (session_connect_mx: its address, its name, DANE's TLSA). */
+enum session_status probe_open_mx(struct probe *p, struct check_ctx *x, const struct session_mx *mx,
+				  enum tls_mode mode);
 enum session_status probe_cmd(struct probe *p, const char *line, struct smtp_reply *reply);
 /* EHLO unless the session knows the capabilities already; a refusal is SESSION_ERR_STATE
    with p->why set. */

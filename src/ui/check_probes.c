@@ -172,16 +172,18 @@ static void tls_cert_findings(struct probe *p, SSL *ssl)
 		tls_finding(p, "verified:", "certificate-trust", CHECK_FAIL, "not trusted: %s",
 			    X509_verify_cert_error_string(SSL_get_verify_result(ssl)));
 
-	/* the names: OpenSSL's matching (RFC 6125), an IP literal against the IP SANs */
-	int named = X509_check_ip_asc(cert, x->o->host, 0);
+	/* the names: OpenSSL's matching (RFC 6125), an IP literal against the IP SANs; the
+	   name TLS checks is the MX host's under --check --mx (sni), not the address */
+	const char *name = x->o->sni ? x->o->sni : x->o->host;
+	int named = X509_check_ip_asc(cert, name, 0);
 	if (named < 0)
-		named = X509_check_host(cert, x->o->host, 0, 0, NULL);
+		named = X509_check_host(cert, name, 0, 0, NULL);
 	if (named == 1)
 		tls_finding(p, "names:", "certificate-name", CHECK_PASS, "the certificate names %s",
-			    x->o->host);
+			    name);
 	else
 		tls_finding(p, "names:", "certificate-name", CHECK_FAIL,
-			    "the certificate does not name %s", x->o->host);
+			    "the certificate does not name %s", name);
 
 	int days = 0, secs = 0;
 	if (!ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(cert)))

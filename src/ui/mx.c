@@ -126,9 +126,7 @@ static void addresses(const struct mx_host *h, struct buf *out)
 			   dns_status_name(h->aaaa.status));
 }
 
-/* The usable TLSA records of a host whose verdict is DANE_APPLIES, parsed (pointing into its
-   answer). Returns how many, at most max. */
-static size_t usable_tlsa(const struct mx_host *h, struct dns_tlsa *out, size_t max)
+size_t mx_usable_tlsa(const struct mx_host *h, struct dns_tlsa *out, size_t max)
 {
 	size_t n = 0;
 	const struct dns_answer *a = h->tlsa_used;
@@ -139,19 +137,17 @@ static size_t usable_tlsa(const struct mx_host *h, struct dns_tlsa *out, size_t 
 	return n;
 }
 
-/* The route as local lines: the MX answer, then each host with its addresses and DANE. */
-static void show_route(struct shell *sh, const struct mx_route *r)
+void mx_show_route(struct render *rd, const struct mx_route *r)
 {
 	struct buf e, line;
 	buf_init(&e);
 	buf_init(&line);
 	const char *domain = esc(&e, r->domain);
 	if (r->kind == MX_ROUTE_MX)
-		render_info(sh->render,
-			    "MX of %s (%s): %zu host%s, tried by preference (RFC 5321 5.1)", domain,
-			    dns_sec_name(r->mx.sec), r->n, r->n == 1 ? "" : "s");
+		render_info(rd, "MX of %s (%s): %zu host%s, tried by preference (RFC 5321 5.1)",
+			    domain, dns_sec_name(r->mx.sec), r->n, r->n == 1 ? "" : "s");
 	else if (r->kind == MX_ROUTE_IMPLICIT)
-		render_info(sh->render,
+		render_info(rd,
 			    "no MX for %s (%s, %s): the domain's own address receives its mail "
 			    "(implicit MX, RFC 5321 5.1)",
 			    domain, dns_status_name(r->mx.status), dns_sec_name(r->mx.sec));
@@ -163,11 +159,11 @@ static void show_route(struct shell *sh, const struct mx_route *r)
 			buf_printf(&line, " (CNAME to %s)", esc(&e, h->canon));
 		buf_puts(&line, ": ");
 		addresses(h, &line);
-		render_info(sh->render, "%s", line.data);
+		render_info(rd, "%s", line.data);
 		buf_reset(&line);
 		if (h->dane == DANE_APPLIES) {
 			struct dns_tlsa t[DNS_RRS_MAX];
-			size_t n = usable_tlsa(h, t, DNS_RRS_MAX);
+			size_t n = mx_usable_tlsa(h, t, DNS_RRS_MAX);
 			buf_printf(&line,
 				   "    DANE applies: %zu secure TLSA record%s at _%u._tcp.%s", n,
 				   n == 1 ? "" : "s", r->port, esc(&e, h->tlsa_base));
@@ -179,7 +175,7 @@ static void show_route(struct shell *sh, const struct mx_route *r)
 			buf_printf(&line, "    %s: %s", dns_dane_verdict_name(h->dane),
 				   esc(&e, h->dane_why));
 		}
-		render_info(sh->render, "%s", line.data);
+		render_info(rd, "%s", line.data);
 	}
 	buf_free(&e);
 	buf_free(&line);
@@ -246,7 +242,7 @@ static enum session_status try_host(struct shell *sh, const struct lookup *l,
 	struct buf e;
 	buf_init(&e);
 	struct dns_tlsa t[DNS_RRS_MAX];
-	size_t n = h->dane == DANE_APPLIES ? usable_tlsa(h, t, DNS_RRS_MAX) : 0;
+	size_t n = h->dane == DANE_APPLIES ? mx_usable_tlsa(h, t, DNS_RRS_MAX) : 0;
 	const struct mtasts_policy *sts = n ? NULL : sts_policy(l);
 	bool enforce = sts && sts->mode == MTASTS_ENFORCE;
 	struct session_mx mx = {
@@ -394,7 +390,7 @@ void shell_connect_mx(struct shell *sh, const char *domain, const char *port, en
 			     esc(&e, r->domain), dns_sec_name(r->mx.sec));
 		st = SESSION_ERR_REFUSED;
 	} else {
-		show_route(sh, r);
+		mx_show_route(sh->render, r);
 		show_sts(sh, &l);
 		st = SESSION_ERR_NET;
 		bool next = true, tried = false;

@@ -108,4 +108,13 @@ void oauth_forget(struct shell *sh);
 /* \oauth status | logout */
 void oauth_cmd(struct shell *sh, int argc, char **argv);
 
+/* mx.c, shared with --check --mx (check_mx.c): the route as local lines (the MX answer, then
+   each host with its addresses and DANE verdict); the usable TLSA records of a host whose
+   verdict is DANE_APPLIES, parsed (pointing into its answer), at most max. */
+struct mx_route;
+struct mx_host;
+struct dns_tlsa;
+void mx_show_route(struct render *rd, const struct mx_route *r);
+size_t mx_usable_tlsa(const struct mx_host *h, struct dns_tlsa *out, size_t max);
+
 #endif
