@@ -19,12 +19,12 @@ import ssl
 import stat
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 import dnslab
+from dnslab import HttpsServer, TlsServer, spki_sha256
 from smtpshtest import openssl, run_smtpsh, tap_main
 
 DNSTOOL = os.environ.get("DNSTOOL") or os.path.join(
@@ -83,44 +83,6 @@ def der(pem_path):
         return ssl.PEM_cert_to_DER_cert(f.read())
 
 
-def spki_sha256(pem_path):
-    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", pem_path],
-                         check=True, stdout=subprocess.PIPE).stdout
-    spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
-                          check=True, stdout=subprocess.PIPE).stdout
-    return hashlib.sha256(spki).hexdigest()
-
-
-class TlsServer:
-    """The "MX host": completes a TLS handshake with the chain it was given, says 220."""
-
-    def __init__(self, chain, key):
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(chain, key)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                with self.ctx.wrap_socket(conn, server_side=True) as s:
-                    s.sendall(b"220 mx.example.net ESMTP lab\r\n")
-            except (OSError, ssl.SSLError):
-                pass  # the client refused our certificate: expected in some tests
-            finally:
-                conn.close()
-
-    def close(self):
-        self.sock.close()
-
-
 class PolicyHandler(http.server.BaseHTTPRequestHandler):
     """mta-sts.<case>.example.net/.well-known/mta-sts.txt, by Host header."""
 
@@ -166,20 +128,6 @@ class PolicyHandler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(body)
         except OSError:
             pass  # the client stopped reading (the 64 KiB limit): what the test wants
-
-
-class HttpsServer:
-    def __init__(self, chain, key):
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PolicyHandler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(chain, key)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 class Env:
@@ -260,7 +208,8 @@ def setUpModule():
     make_certs(E.dir)
     E.tls = TlsServer(os.path.join(E.dir, "mx-chain.pem"), os.path.join(E.dir, "mx.key"))
     E.old = TlsServer(os.path.join(E.dir, "old-chain.pem"), os.path.join(E.dir, "old.key"))
-    E.https = HttpsServer(os.path.join(E.dir, "web-chain.pem"), os.path.join(E.dir, "web.key"))
+    E.https = HttpsServer(os.path.join(E.dir, "web-chain.pem"), os.path.join(E.dir, "web.key"),
+                          PolicyHandler)
     recs, children = zone_records(E.tls.port, E.old.port)
     E.lab = dnslab.DnsLab(PARENT, recs, children, directory=os.path.join(E.dir, "knot"))
     os.makedirs(E.lab.dir)

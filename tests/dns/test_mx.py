@@ -16,11 +16,11 @@ import socket
 import ssl
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
 import dnslab
+from dnslab import HttpsServer, TlsServer, spki_sha256
 from lablib import PostfixLab
 from smtpshtest import openssl, run_smtpsh, tap_main
 
@@ -38,14 +38,6 @@ class Env:
 
 
 E = Env()
-
-
-def spki_sha256(pem_path):
-    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", pem_path],
-                         check=True, stdout=subprocess.PIPE).stdout
-    spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
-                          check=True, stdout=subprocess.PIPE).stdout
-    return hashlib.sha256(spki).hexdigest()
 
 
 def cert_sha256(pem_path):
@@ -118,57 +110,6 @@ class PolicyHandler(http.server.BaseHTTPRequestHandler):
             pass  # the client stopped reading (the 64 KiB limit)
 
 
-class HttpsServer:
-    def __init__(self, chain, key):
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), PolicyHandler)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(chain, key)
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
-        self.port = self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-class TlsServer:
-    """An implicit-TLS "MX host" with the CA's chain: greets, answers QUIT."""
-
-    def __init__(self, chain, key):
-        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.ctx.load_cert_chain(chain, key)
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                conn.settimeout(10)
-                with self.ctx.wrap_socket(conn, server_side=True) as s:
-                    s.sendall(b"220 mx-dane2.example.net ESMTP lab\r\n")
-                    f = s.makefile("rb")
-                    for line in f:
-                        if line.upper().startswith(b"QUIT"):
-                            s.sendall(b"221 2.0.0 bye\r\n")
-                            break
-                        s.sendall(b"250 ok\r\n")
-            except (OSError, ssl.SSLError):
-                pass  # the client refused our certificate: expected in some tests
-            finally:
-                conn.close()
-
-    def close(self):
-        self.sock.close()
-
-
 def zone_records():
     # DANE needs STARTTLS: the lab's submission port offers it (its plain port does not)
     tcp = "_%d._tcp" % E.postfix.submission_port
@@ -214,8 +155,10 @@ def setUpModule():
     dnslab.require_knot()
     E.dir = tempfile.mkdtemp(prefix="smtpsh-mxtest-")
     make_ca_and_leaf(E.dir)
-    E.tls = TlsServer(os.path.join(E.dir, "mx-chain.pem"), os.path.join(E.dir, "mx.key"))
-    E.https = HttpsServer(os.path.join(E.dir, "web-chain.pem"), os.path.join(E.dir, "web.key"))
+    E.tls = TlsServer(os.path.join(E.dir, "mx-chain.pem"), os.path.join(E.dir, "mx.key"),
+                      b"220 mx-dane2.example.net ESMTP lab\r\n", answer=True)
+    E.https = HttpsServer(os.path.join(E.dir, "web-chain.pem"), os.path.join(E.dir, "web.key"),
+                          PolicyHandler)
     E.postfix = PostfixLab()
     E.postfix.start()
     recs, children = zone_records()

@@ -24,11 +24,15 @@ Not under test., invalid. or localhost.: libunbound answers those special-use na
 (see /work/shared/TESTLAB-NOTES.md). Nothing here touches the machine's DNS configuration.
 """
 
+import hashlib
+import http.server
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
+import threading
 import time
 
 from lablib import LabError
@@ -349,3 +353,70 @@ remote-control:
         self.proc = None
         if self in running_labs:
             running_labs.remove(self)
+
+
+# ---- servers and digests the DNS tests put behind their zones ----------------------------
+
+def spki_sha256(pem_path):
+    """The SHA-256 of a certificate's SubjectPublicKeyInfo: the data of a "3 1 1" TLSA."""
+    pub = subprocess.run(["openssl", "x509", "-pubkey", "-noout", "-in", pem_path],
+                         check=True, stdout=subprocess.PIPE).stdout
+    spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"], input=pub,
+                          check=True, stdout=subprocess.PIPE).stdout
+    return hashlib.sha256(spki).hexdigest()
+
+
+class TlsServer:
+    """An implicit-TLS "MX host" with the chain it was given: says banner; with answer
+    (a test that goes on talking), 250 to every line and 221 to QUIT, else it hangs up."""
+
+    def __init__(self, chain, key, banner=b"220 mx.example.net ESMTP lab\r\n", answer=False):
+        self.ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.ctx.load_cert_chain(chain, key)
+        self.banner, self.answer = banner, answer
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            try:
+                if self.answer:
+                    conn.settimeout(10)
+                with self.ctx.wrap_socket(conn, server_side=True) as s:
+                    s.sendall(self.banner)
+                    for line in s.makefile("rb") if self.answer else ():
+                        if line.upper().startswith(b"QUIT"):
+                            s.sendall(b"221 2.0.0 bye\r\n")
+                            break
+                        s.sendall(b"250 ok\r\n")
+            except (OSError, ssl.SSLError):
+                pass  # the client refused our certificate: expected in some tests
+            finally:
+                conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+class HttpsServer:
+    """An HTTPS server on a free loopback port with the chain it was given, answering with
+    handler (an http.server.BaseHTTPRequestHandler class: the MTA-STS policies of a test)."""
+
+    def __init__(self, chain, key, handler):
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(chain, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
