@@ -23,9 +23,9 @@ struct render {
 	int escape_flags;
 	/* Annotations beside lines (set by the shell from its settings). Whatever the flags, a
 	   334 challenge shows its decoded text and a failure the table knows shows its hint. */
-	bool explain;  /* what every reply code means (RFC 5321, RFC 3463) */
-	bool timing;   /* milliseconds beside replies, the connect and the TLS handshake */
-	bool show_raw; /* line ends shown (\r\n, or \n for a bare LF) */
+	bool explain;	  /* what every reply code means (RFC 5321, RFC 3463) */
+	bool timing;	  /* milliseconds beside replies, the connect and the TLS handshake */
+	bool show_raw;	  /* line ends shown (\r\n, or \n for a bare LF) */
 	struct buf reply; /* lines of the reply being shown, for hints (bounded) */
 	/* Called before anything is written, so the REPL can take its input line off screen. */
 	void (*before_output)(void *arg);
@@ -37,6 +37,10 @@ struct render {
 	   it before waiting (for the network, for input); out is still flushed before anything
 	   is written to err, so the two streams stay in order. */
 	bool flush_each;
+	/* Fit lines to the terminal's width, wrapped at blanks with the continuation lines
+	   indented under the text (the shell sets it for an interactive session; batch mode and
+	   pipes get every line whole). The width is the terminal's at each line (TIOCGWINSZ). */
+	bool wrap;
 	struct buf line;
 };
 

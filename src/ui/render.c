@@ -2,10 +2,13 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "smtpsh/codes.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/sasl.h"
+#include "smtpsh/wrap.h"
 
 #define REPLY_KEEP (8 * 1024) /* bytes of a reply kept for matching hints */
 
@@ -29,6 +32,7 @@ void render_init(struct render *r, FILE *out, FILE *err, bool color)
 	r->hook_arg = NULL;
 	r->where = NULL;
 	r->flush_each = true;
+	r->wrap = false;
 	r->explain = r->timing = r->show_raw = false;
 	buf_init(&r->line);
 	buf_init(&r->reply);
@@ -69,13 +73,85 @@ void render_flush(void *arg)
 	fflush(r->out);
 }
 
-static void flush_line(struct render *r, FILE *f)
+/* The columns of the terminal f writes to, asked anew for each line so that a resize
+   (SIGWINCH) counts from the next line on; 0 when f is no terminal or wrapping is off. */
+static size_t width_of(const struct render *r, FILE *f)
+{
+	struct winsize ws;
+	if (!r->wrap || !isatty(fileno(f)) || ioctl(fileno(f), TIOCGWINSZ, &ws) < 0)
+		return 0;
+	return ws.ws_col;
+}
+
+/*
+ * Where the continuation lines of a line of render_text start: under the second column of a
+ * table row ("  EHLO      extended hello": after the first run of two blanks, when it sits in
+ * the left half), under the text of a "- " item, else two columns in from the line's indent.
+ */
+static size_t text_hang(const char *s, size_t n, size_t width)
+{
+	size_t lead = strspn(s, " ");
+	if (lead > n)
+		lead = n;
+	size_t hang = lead + 2;
+	if (n >= lead + 2 && s[lead] == '-' && s[lead + 1] == ' ')
+		lead += 2;
+	for (size_t i = lead; i + 1 < n; i++) {
+		if (s[i] == ' ' && s[i + 1] == ' ' && i > lead) {
+			size_t j = i;
+			while (j < n && s[j] == ' ')
+				j++;
+			size_t col = wrap_columns(s, j);
+			if (col <= width / 2)
+				return col;
+			break;
+		}
+	}
+	return hang;
+}
+
+/*
+ * Writes r->line to f: on a terminal, each line wrapped at blanks to its width (wrap_line),
+ * the continuation lines indented by 3 under the text after the marker ("-> ", "*  "), or for
+ * text (render_text) as text_hang says. A pipe or a file gets the lines as they are.
+ */
+static void write_lines(struct render *r, FILE *f, bool text)
+{
+	size_t width = width_of(r, f);
+	if (!width) {
+		fwrite(r->line.data, 1, r->line.len, f);
+		return;
+	}
+	struct buf out;
+	buf_init(&out);
+	const char *p = r->line.data, *end = r->line.data + r->line.len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		wrap_line(&out, p, n, width, text ? text_hang(p, n, width) : 3);
+		if (nl)
+			buf_putc(&out, '\n');
+		p += n + (nl ? 1 : 0);
+	}
+	if (out.len == 0 || !out.data) /* out of memory: the lines as they are */
+		fwrite(r->line.data, 1, r->line.len, f);
+	else
+		fwrite(out.data, 1, out.len, f);
+	buf_free(&out);
+}
+
+static void flush_lines(struct render *r, FILE *f, bool text)
 {
 	if (f == r->err)
 		fflush(r->out);
-	fwrite(r->line.data, 1, r->line.len, f);
+	write_lines(r, f, text);
 	if (f == r->err || r->flush_each)
 		fflush(f);
+}
+
+static void flush_line(struct render *r, FILE *f)
+{
+	flush_lines(r, f, false);
 }
 
 /*
@@ -182,12 +258,13 @@ static void reply_notes(struct render *r, const struct session_event *ev, struct
 			buf_putc(notes, ']');
 		} else if (d == SASL_DECODE_TOO_LONG) {
 			note_open(r, notes);
-			buf_printf(notes, "challenge not decoded: over %d octets]", SASL_CHALLENGE_MAX);
+			buf_printf(notes, "challenge not decoded: over %d octets]",
+				   SASL_CHALLENGE_MAX);
 		}
 		buf_free(&dec);
 	}
-	const struct code_hint *h = codes_hint(code, has_enh ? &enh : NULL, ev->verb, r->reply.data,
-					       r->reply.len);
+	const struct code_hint *h =
+	    codes_hint(code, has_enh ? &enh : NULL, ev->verb, r->reply.data, r->reply.len);
 	if (h) {
 		note_open(r, notes);
 		buf_puts(notes, "hint: ");
@@ -267,7 +344,7 @@ void render_event(const struct session_event *ev, void *arg)
 		else
 			buf_puts(&notes, "chunk]");
 	}
-	const char *marker = !ev->tls ? (sent ? "->" : "<-")
+	const char *marker = !ev->tls	    ? (sent ? "->" : "<-")
 			     : ev->verified ? (sent ? "~>" : "<~")
 					    : (sent ? "?>" : "<?");
 	before(r);
@@ -280,7 +357,8 @@ void render_event(const struct session_event *ev, void *arg)
 		if (!sent && ev->len >= 3 && ev->code) {
 			/* Escaped in one piece, exactly as without colour: whether a combining mark
 			   after the code is escaped depends on what precedes it, not on where the
-			   colour changes. A reply with a code starts with 3 digits, kept as they are. */
+			   colour changes. A reply with a code starts with 3 digits, kept as they
+			   are. */
 			struct buf esc;
 			buf_init(&esc);
 			escape_append(&esc, ev->text, ev->len, r->escape_flags);
@@ -320,7 +398,8 @@ void render_event(const struct session_event *ev, void *arg)
 
 __attribute__((format(printf, 6, 0))) static void vlocal(struct render *r, FILE *f,
 							 const char *marker, const char *color,
-		   const char *prefix, const char *fmt, va_list ap)
+							 const char *prefix, const char *fmt,
+							 va_list ap)
 {
 	char msg[2048];
 	vsnprintf(msg, sizeof msg, fmt, ap);
@@ -393,5 +472,5 @@ void render_text(struct render *r, const char *text)
 		buf_putc(&r->line, '\n');
 		p += n + (nl ? 1 : 0);
 	}
-	flush_line(r, r->out);
+	flush_lines(r, r->out, true);
 }
