@@ -15,6 +15,7 @@
 #include "smtpsh/exit.h"
 #include "smtpsh/history.h"
 #include "smtpsh/proxy.h"
+#include "smtpsh/render.h"
 #include "smtpsh/sasl.h"
 #include "smtpsh/step.h"
 
@@ -27,6 +28,7 @@ enum {
 	OPT_EHLO,
 	OPT_STRICT,
 	OPT_COLOR,
+	OPT_THEME,
 	OPT_ALLOW_PLAINTEXT_AUTH,
 	OPT_LIST_PROFILES,
 	OPT_EXPLAIN,
@@ -83,6 +85,7 @@ static const struct option long_options[] = {
     {"file", required_argument, NULL, 'f'},
     {"strict", no_argument, NULL, OPT_STRICT},
     {"color", required_argument, NULL, OPT_COLOR},
+    {"theme", required_argument, NULL, OPT_THEME},
     {"allow-plaintext-auth", no_argument, NULL, OPT_ALLOW_PLAINTEXT_AUTH},
     {"profile", required_argument, NULL, 'p'},
     {"list-profiles", no_argument, NULL, OPT_LIST_PROFILES},
@@ -351,6 +354,8 @@ void cli_usage(FILE *f)
 	      "Display:\n"
 	      "      --color WHEN      colour the output: auto (default), always, never;\n"
 	      "                        NO_COLOR in the environment means never for auto\n"
+	      "      --theme THEME     colours for dark (default), light (light terminals,\n"
+	      "                        projectors: no faint text) or mono terminals\n"
 	      "      --explain         say beside every reply what its code means\n"
 	      "      --timing          show milliseconds per reply, connect and handshake\n"
 	      "      --show-raw        show the line ends: \\r\\n, or \\n for a bare LF\n"
@@ -496,6 +501,13 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 				return leave(status, EXIT_USAGE);
 			}
 			c->color = optarg;
+			break;
+		case OPT_THEME:
+			if (render_theme_parse(optarg) < 0) {
+				fprintf(stderr, "smtpsh: --theme takes dark, light or mono\n");
+				return leave(status, EXIT_USAGE);
+			}
+			c->theme = optarg;
 			break;
 		case 'p':
 			c->profile = optarg;
@@ -880,6 +892,7 @@ static enum cli_action diagram_options(struct cli *cli, int *status)
 	    {c->timing, "--timing (the transcript's own timings are drawn)"},
 	    {c->show_raw, "--show-raw"},
 	    {c->color, "--color"},
+	    {c->theme, "--theme"},
 	};
 	for (size_t i = 0; i < sizeof session_only / sizeof *session_only; i++) {
 		if (!session_only[i].given)

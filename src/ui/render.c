@@ -33,6 +33,7 @@ void render_init(struct render *r, FILE *out, FILE *err, bool color)
 	r->where = NULL;
 	r->flush_each = true;
 	r->wrap = false;
+	r->theme = RENDER_THEME_DARK;
 	r->explain = r->timing = r->show_raw = false;
 	buf_init(&r->line);
 	buf_init(&r->reply);
@@ -50,15 +51,67 @@ static void before(struct render *r)
 		r->before_output(r->hook_arg);
 }
 
-static const char *code_color(int code)
+/* What a colour says; each theme draws it its own way. */
+enum role {
+	ROLE_FAINT, /* local events ("*"), comments, the received marker, message lines */
+	ROLE_NOTE,  /* the bracketed annotations */
+	ROLE_SENT,  /* the sent marker */
+	ROLE_OK,    /* 2xx */
+	ROLE_MORE,  /* 3xx */
+	ROLE_TEMP,  /* 4xx, warnings, the line ends of show-raw */
+	ROLE_FAIL,  /* 5xx, unverified TLS, a line that is no reply */
+	ROLE_TLS,   /* verified TLS */
+	ROLE_ERROR,
+	ROLE_ALERT,
+	ROLE_COUNT
+};
+
+/*
+ * dark (the default): faint (ESC[2m) for what matters least. light: for light backgrounds and
+ * projectors, where faint text and yellow vanish: no faint anywhere, annotations blue,
+ * magenta for yellow. mono: no colour, bold for errors only. --color never (or NO_COLOR) has
+ * no SGR at all, whatever the theme.
+ */
+static const char *const palettes[][ROLE_COUNT] = {
+    [RENDER_THEME_DARK] = {C_DIM, C_DIM, C_CYAN, C_GREEN, C_BLUE, C_YELLOW, C_RED, C_MAGENTA,
+			   C_BOLD C_RED, C_BOLD C_YELLOW},
+    [RENDER_THEME_LIGHT] = {"", C_BLUE, C_BLUE, C_GREEN, C_BLUE, C_MAGENTA, C_RED, C_MAGENTA,
+			    C_BOLD C_RED, C_BOLD C_MAGENTA},
+    [RENDER_THEME_MONO] = {"", "", "", "", "", "", "", "", C_BOLD, C_BOLD},
+};
+
+const char *const render_theme_names[] = {"dark", "light", "mono", NULL};
+
+int render_theme_parse(const char *name)
+{
+	for (int i = 0; render_theme_names[i]; i++)
+		if (strcmp(render_theme_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* Starts role's colour (nothing without colour or when the theme has none for it). */
+static void sgr_on(const struct render *r, struct buf *b, enum role role)
+{
+	if (r->color && *palettes[r->theme][role])
+		buf_puts(b, palettes[r->theme][role]);
+}
+
+static void sgr_off(const struct render *r, struct buf *b, enum role role)
+{
+	if (r->color && *palettes[r->theme][role])
+		buf_puts(b, C_RESET);
+}
+
+static enum role code_role(int code)
 {
 	if (code >= 200 && code < 300)
-		return C_GREEN;
+		return ROLE_OK;
 	if (code >= 300 && code < 400)
-		return C_BLUE;
+		return ROLE_MORE;
 	if (code >= 400 && code < 500)
-		return C_YELLOW;
-	return C_RED;
+		return ROLE_TEMP;
+	return ROLE_FAIL;
 }
 
 /* Our own messages may quote server bytes: whatever they hold, no control byte passes. */
@@ -172,25 +225,22 @@ static void note_text(struct render *r, struct buf *b, const char *text)
 	buf_putc(b, ']');
 }
 
-/* Appends the annotations (already bracketed) to the line, dim on a colour terminal. */
+/* Appends the annotations (already bracketed) to the line, in the theme's ROLE_NOTE. */
 static void put_notes(struct render *r, const struct buf *notes)
 {
 	if (!notes->len)
 		return;
-	if (r->color)
-		buf_puts(&r->line, C_DIM);
+	sgr_on(r, &r->line, ROLE_NOTE);
 	buf_append(&r->line, notes->data, notes->len);
-	if (r->color)
-		buf_puts(&r->line, C_RESET);
+	sgr_off(r, &r->line, ROLE_NOTE);
 }
 
-static void local_line_notes(struct render *r, FILE *f, const char *marker, const char *color,
+static void local_line_notes(struct render *r, FILE *f, const char *marker, enum role color,
 			     const char *prefix, const char *text, const struct buf *notes)
 {
 	before(r);
 	buf_reset(&r->line);
-	if (r->color)
-		buf_puts(&r->line, color);
+	sgr_on(r, &r->line, color);
 	buf_puts(&r->line, marker);
 	buf_puts(&r->line, "  ");
 	if (r->where && f == r->err) {
@@ -199,15 +249,14 @@ static void local_line_notes(struct render *r, FILE *f, const char *marker, cons
 	}
 	buf_puts(&r->line, prefix);
 	put_sanitized(&r->line, text, strlen(text));
-	if (r->color)
-		buf_puts(&r->line, C_RESET);
+	sgr_off(r, &r->line, color);
 	if (notes)
 		put_notes(r, notes);
 	buf_putc(&r->line, '\n');
 	flush_line(r, f);
 }
 
-static void local_line(struct render *r, FILE *f, const char *marker, const char *color,
+static void local_line(struct render *r, FILE *f, const char *marker, enum role color,
 		       const char *prefix, const char *text)
 {
 	local_line_notes(r, f, marker, color, prefix, text, NULL);
@@ -301,20 +350,20 @@ void render_event(const struct session_event *ev, void *arg)
 	case SEV_INFO:
 	case SEV_CLOSED:
 		note_ms(r, &notes, "", ev->elapsed_ms);
-		local_line_notes(r, r->out, "*", C_DIM, "", ev->text, &notes);
+		local_line_notes(r, r->out, "*", ROLE_FAINT, "", ev->text, &notes);
 		buf_free(&notes);
 		return;
 	case SEV_TLS:
 		note_ms(r, &notes, "handshake ", ev->elapsed_ms);
-		local_line_notes(r, r->out, "*", ev->verified ? C_MAGENTA : C_RED, "", ev->text,
+		local_line_notes(r, r->out, "*", ev->verified ? ROLE_TLS : ROLE_FAIL, "", ev->text,
 				 &notes);
 		buf_free(&notes);
 		return;
 	case SEV_WARNING:
-		local_line(r, r->err, "!", C_YELLOW, "warning: ", ev->text);
+		local_line(r, r->err, "!", ROLE_TEMP, "warning: ", ev->text);
 		return;
 	case SEV_ERROR:
-		local_line(r, r->err, "!", C_BOLD C_RED, "error: ", ev->text);
+		local_line(r, r->err, "!", ROLE_ERROR, "error: ", ev->text);
 		return;
 	case SEV_SENT:
 		if (ev->quiet)
@@ -350,10 +399,11 @@ void render_event(const struct session_event *ev, void *arg)
 	before(r);
 	buf_reset(&r->line);
 	if (r->color) {
-		const char *mc = ev->tls && !ev->verified ? C_RED : sent ? C_CYAN : C_DIM;
-		buf_puts(&r->line, mc);
+		enum role mc = ev->tls && !ev->verified ? ROLE_FAIL : sent ? ROLE_SENT : ROLE_FAINT;
+		sgr_on(r, &r->line, mc);
 		buf_puts(&r->line, marker);
-		buf_puts(&r->line, C_RESET " ");
+		sgr_off(r, &r->line, mc);
+		buf_putc(&r->line, ' ');
 		if (!sent && ev->len >= 3 && ev->code) {
 			/* Escaped in one piece, exactly as without colour: whether a combining mark
 			   after the code is escaped depends on what precedes it, not on where the
@@ -362,21 +412,21 @@ void render_event(const struct session_event *ev, void *arg)
 			struct buf esc;
 			buf_init(&esc);
 			escape_append(&esc, ev->text, ev->len, r->escape_flags);
-			buf_puts(&r->line, code_color(ev->code));
+			sgr_on(r, &r->line, code_role(ev->code));
 			buf_append(&r->line, esc.data, 3);
-			buf_puts(&r->line, C_RESET);
+			sgr_off(r, &r->line, code_role(ev->code));
 			buf_append(&r->line, esc.data + 3, esc.len - 3);
 			buf_free(&esc);
 		} else if (!sent && !ev->code) {
-			buf_puts(&r->line, C_RED);
+			sgr_on(r, &r->line, ROLE_FAIL);
 			escape_append(&r->line, ev->text, ev->len, r->escape_flags);
-			buf_puts(&r->line, C_RESET);
+			sgr_off(r, &r->line, ROLE_FAIL);
 		} else {
 			if (ev->body)
-				buf_puts(&r->line, C_DIM);
+				sgr_on(r, &r->line, ROLE_FAINT);
 			escape_append(&r->line, ev->text, ev->len, r->escape_flags);
 			if (ev->body)
-				buf_puts(&r->line, C_RESET);
+				sgr_off(r, &r->line, ROLE_FAINT);
 		}
 	} else {
 		buf_puts(&r->line, marker);
@@ -385,10 +435,9 @@ void render_event(const struct session_event *ev, void *arg)
 	}
 	if (r->show_raw && !(sent && (ev->raw || ev->chunk))) {
 		const char *end = !sent && ev->bare_lf ? "\\n" : "\\r\\n";
-		if (r->color)
-			buf_printf(&r->line, C_YELLOW "%s" C_RESET, end);
-		else
-			buf_puts(&r->line, end);
+		sgr_on(r, &r->line, ROLE_TEMP);
+		buf_puts(&r->line, end);
+		sgr_off(r, &r->line, ROLE_TEMP);
 	}
 	put_notes(r, &notes);
 	buf_free(&notes);
@@ -397,7 +446,7 @@ void render_event(const struct session_event *ev, void *arg)
 }
 
 __attribute__((format(printf, 6, 0))) static void vlocal(struct render *r, FILE *f,
-							 const char *marker, const char *color,
+							 const char *marker, enum role color,
 							 const char *prefix, const char *fmt,
 							 va_list ap)
 {
@@ -410,7 +459,7 @@ void render_info(struct render *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlocal(r, r->out, "*", C_DIM, "", fmt, ap);
+	vlocal(r, r->out, "*", ROLE_FAINT, "", fmt, ap);
 	va_end(ap);
 }
 
@@ -418,13 +467,13 @@ void render_warning(struct render *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlocal(r, r->err, "!", C_YELLOW, "warning: ", fmt, ap);
+	vlocal(r, r->err, "!", ROLE_TEMP, "warning: ", fmt, ap);
 	va_end(ap);
 }
 
 void render_verror(struct render *r, const char *fmt, va_list ap)
 {
-	vlocal(r, r->err, "!", C_BOLD C_RED, "error: ", fmt, ap);
+	vlocal(r, r->err, "!", ROLE_ERROR, "error: ", fmt, ap);
 }
 
 void render_error(struct render *r, const char *fmt, ...)
@@ -439,7 +488,7 @@ void render_alert(struct render *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlocal(r, r->err, "!", C_BOLD C_YELLOW, "", fmt, ap);
+	vlocal(r, r->err, "!", ROLE_ALERT, "", fmt, ap);
 	va_end(ap);
 }
 
@@ -454,7 +503,7 @@ void render_comment(struct render *r, const char *text, size_t len)
 		buf_puts(&r->line, "#\n");
 		flush_line(r, r->out);
 	} else {
-		local_line(r, r->out, "#", C_DIM, "", b.data);
+		local_line(r, r->out, "#", ROLE_FAINT, "", b.data);
 	}
 	buf_free(&b);
 }
@@ -473,4 +522,9 @@ void render_text(struct render *r, const char *text)
 		p += n + (nl ? 1 : 0);
 	}
 	flush_lines(r, r->out, true);
+}
+
+size_t render_width(const struct render *r)
+{
+	return width_of(r, r->out);
 }
