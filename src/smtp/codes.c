@@ -638,17 +638,15 @@ int codes_explain_pair(const char *basic_arg, const char *enh_arg, struct buf *o
 	const char *meaning = codes_basic(code);
 	const char *subject = codes_enh_subject(e.subject);
 	const char *detail = codes_enh_detail(e.subject, e.detail);
-	int i = basic_index(code);
-	/* One heading for both: the class once (the two say the same), then what each adds. */
+	/* One heading for both: the class once (the two say the same), then what each adds;
+	   the references are the long form's. */
 	buf_printf(out, "%d %d.%d.%d: %s\n", code, e.cls, e.subject, e.detail,
 		   codes_basic_class(code));
-	if (i >= 0)
-		buf_printf(out, "  %d: %s (%s)\n", code, meaning, basic[i].spec);
-	else
-		buf_printf(out, "  %d: not a code of RFC 5321 or its extensions\n", code);
-	buf_printf(out, "  %d.%d.%d: %s: %s (RFC 3463)", e.cls, e.subject, e.detail,
-		   subject ? subject : "subject not assigned",
-		   detail ? detail : "a detail the IANA registry does not list (the server's own)");
+	buf_printf(out, "  %d: %s\n", code,
+		   meaning ? meaning : "not a code of RFC 5321 or its extensions");
+	buf_printf(out, "  %d.%d.%d: %s (%s)", e.cls, e.subject, e.detail,
+		   detail ? detail : "a detail the IANA registry does not list (the server's own)",
+		   subject ? subject : "subject not assigned");
 	size_t before = out->len;
 	explain_hints(code, &e, "what to do, by the text of the reply:\n", out);
 	if (out->len == before)
