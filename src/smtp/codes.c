@@ -551,9 +551,15 @@ static void explain_hints(int code, const struct enh_code *enh, const char *head
 			  struct buf *out)
 {
 	bool any = false;
+	/* For a pair, the hints up to the first without a condition: codes_hint takes the first
+	   that matches, so those after it are never shown beside such a reply. */
+	size_t count = code_hint_count;
+	for (size_t i = 0; code && enh && i < count; i++)
+		if (hint_of(&code_hints[i], code, enh) && !code_hints[i].verb && !code_hints[i].text)
+			count = i + 1;
 	/* the cases with a condition first, "otherwise" last */
-	for (size_t n = 0; n < 2 * code_hint_count; n++) {
-		size_t i = n % code_hint_count, pass = n / code_hint_count;
+	for (size_t n = 0; n < 2 * count; n++) {
+		size_t i = n % count, pass = n / count;
 		const struct code_hint *h = &code_hints[i];
 		if (!hint_of(h, code, enh))
 			continue;
@@ -569,7 +575,7 @@ static void explain_hints(int code, const struct enh_code *enh, const char *head
 		buf_printf(out, "\n%s  - ", any ? "" : heading);
 		any = true;
 		hint_condition(h, code, enh, out);
-		for (size_t k = i + 1; k < code_hint_count; k++) {
+		for (size_t k = i + 1; k < count; k++) {
 			if (!hint_of(&code_hints[k], code, enh) ||
 			    strcmp(code_hints[k].hint, h->hint) != 0)
 				continue;

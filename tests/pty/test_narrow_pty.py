@@ -156,13 +156,14 @@ class NarrowTerminal(unittest.TestCase):
         c.expect(pexpect.EOF)
 
     def test_help_set_practice_fit_60_and_compact_prompt(self):
-        """\\help, \\set, \\practice, \\explain -v and the startup lines fit 60 columns;
+        """\\help, \\set, \\practice, \\explain -v, \\check's report and the startup lines fit
+        60 columns;
         \\set prompt compact leaves the phase alone"""
         c = self.spawn(["--practice"])
         c.expect(PROMPT)
         self.assert_fits(screen_lines(c.before), 60, "the startup lines")
         for cmd in ("\\help", "\\set", "\\practice", "\\explain -v 550 5.7.1", "EHLO me",
-                    "\\status", "\\caps"):
+                    "\\status", "\\caps", "\\check"):
             lines = self.run_command(cmd)
             self.assertGreater(len(lines), 1, cmd)
             self.assert_fits(lines, 60, cmd)
