@@ -145,7 +145,7 @@ int wrap_line(struct buf *out, const char *line, size_t len, size_t width, size_
 		size_t end = b + wbytes;
 		while (i < end) {
 			struct piece p = next_piece(line + i, end - i);
-			if (p.cols && col + p.cols > width && content) {
+			if (p.cols && col + p.cols > width && (content || col > hang)) {
 				if (newline(out, hang, &col) < 0)
 					return -1;
 				content = false;
