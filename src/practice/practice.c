@@ -132,6 +132,7 @@ struct practice *practice_start(const struct practice_options *o, char *err, siz
 	p->pid = pid;
 	p->control = sv[0];
 	snprintf(p->port, sizeof p->port, "%u", p->env.port);
+	p->like = o->like;
 	/* The child serves; the shell keeps only the paths and the login. */
 	for (size_t i = 0; i < p->env.nfds; i++)
 		close(p->env.fds[i]);
