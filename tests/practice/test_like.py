@@ -25,6 +25,7 @@ import unittest
 sys.dont_write_bytecode = True
 from smtpshtest import run_smtpsh, tap_main, token, wait_in_maildir
 from practicelib import Serve
+import curated
 
 WORK = tempfile.mkdtemp(prefix="smtpsh-like-test-")
 SRV = None  # --serve 0 --like gmail --tls-port 0: both ports
@@ -296,6 +297,33 @@ class ImplicitTls(unittest.TestCase):
                 r = run_smtpsh(args, timeout=10)
                 self.assertEqual(r.rc, 2, r.describe())
                 self.assertIn(msg, r.err())
+
+
+class Lessons(unittest.TestCase):
+
+    def test_lesson_transcripts_replay(self):
+        """the assignment's two paths (transcripts/14-office365-..., 15-aol-465-to-gmail)
+        replay against --serve --like PROVIDER with every code as recorded"""
+        for name, serve_options, std, options in curated.PRACTICE_CURATED:
+            with self.subTest(name=name):
+                path = curated.transcript_path(name)
+                with open(path) as f:
+                    text = f.read()
+                self.assertIn("\nport: %d\n" % std, text)
+                self.assertIn("\n# ", text, "a curated transcript explains itself")
+                srv = Serve(os.path.join(WORK, "Maildir-" + name), serve_options)
+                try:
+                    self.assertNotIn(srv.password, text)
+                    r = run_smtpsh(["--replay", path, "--replay-user", srv.user,
+                                    "--cafile", srv.cafile] + options
+                                   + ["localhost", str(srv.port)],
+                                   env={"SMTPSH_REPLAY_PASSWORD": srv.password}, timeout=30)
+                    self.assertEqual(r.rc, 0, r.describe())
+                    self.assertRegex(r.out(), r"\*  replay: \d+ replies compared, all as "
+                                              r"recorded")
+                    self.assertNotIn("!  replay", r.err(), r.describe())
+                finally:
+                    srv.stop()
 
 
 if __name__ == "__main__":
