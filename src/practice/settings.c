@@ -362,8 +362,14 @@ int practice_settings_set(struct practice_settings *s, const char *name, const c
 			  struct buf *msg)
 {
 	if (strcasecmp(name, "reset") == 0 && (!value || !*value)) {
+		/* the provider is who the server is (--like), not a fault: it stays */
+		char like[sizeof s->like];
+		memcpy(like, s->like, sizeof like);
 		practice_settings_defaults(s);
+		memcpy(s->like, like, sizeof like);
 		buf_puts(msg, "all settings are back to their defaults");
+		if (*like)
+			buf_printf(msg, " (like %s stays: 'like off' ends it)", like);
 		return 0;
 	}
 	const struct setting *st = find(name);

@@ -1593,6 +1593,17 @@ static enum smtpd_action finish_message(struct smtpd_conn *c, const char *fail, 
 	return SMTPD_REPLY;
 }
 
+/* The sendas-denied refusal of a provider that refuses after the message (Exchange), into
+   out; NULL when this message is not refused so. */
+static const char *sendas_failure(const struct smtpd_conn *c, char *out, size_t outlen)
+{
+	const char *text = c->sendas_refused ? like_reply(like_of(c), LIKE_SENDAS_DENIED) : NULL;
+	if (!text)
+		return NULL;
+	snprintf(out, outlen, "%s (%s)", text, SENDAS_REASON);
+	return out;
+}
+
 static enum smtpd_action end_of_data(struct smtpd_conn *c)
 {
 	char fail[512];
@@ -1605,10 +1616,7 @@ static enum smtpd_action end_of_data(struct smtpd_conn *c)
 		snprintf(fail, sizeof fail, "552 5.3.4 Error: message file too big");
 	else if (c->msg_write_failed)
 		snprintf(fail, sizeof fail, "451 4.3.0 Error: cannot write the message");
-	else if (c->sendas_refused) /* a provider that refuses after the message (Exchange) */
-		snprintf(fail, sizeof fail, "%s (%s)", like_reply(like_of(c), LIKE_SENDAS_DENIED),
-			 SENDAS_REASON);
-	else
+	else if (!sendas_failure(c, fail, sizeof fail))
 		fail[0] = '\0';
 	char note[200] = "";
 	if (c->bare_lf_lines)
@@ -1698,11 +1706,11 @@ static enum smtpd_action end_of_chunk(struct smtpd_conn *c)
 		c->chunk_cr = false;
 		data_write(c, "\r", 1);
 	}
-	char before[64], after[100];
+	char before[64], after[100], fail[512];
 	snprintf(before, sizeof before, "%llu octets received, ", c->chunk_octets);
 	snprintf(after, sizeof after, " (%llu octets in %lu chunk%s)", c->msg_size, c->chunks,
 		 c->chunks == 1 ? "" : "s");
-	return finish_message(c, NULL, before, after);
+	return finish_message(c, sendas_failure(c, fail, sizeof fail), before, after);
 }
 
 /* Takes what has arrived of the current chunk: counted octets, never scanned for lines. */

@@ -1486,6 +1486,23 @@ static const char *login_plain(struct smtpd_conn *c, const char *user, const cha
    the reason after them, the app password, basic-auth off, sendas-denied. */
 static void test_like(void)
 {
+	struct practice_settings ps;
+	struct buf m;
+	buf_init(&m);
+	practice_settings_defaults(&ps);
+	is_int(practice_settings_set(&ps, "like", "Office365", &m), 0, "like office365");
+	ps.app_password = true;
+	buf_reset(&m);
+	practice_settings_set(&ps, "reset", NULL, &m);
+	is_str(m.data,
+	       "all settings are back to their defaults (like office365 stays: 'like off' ends it)",
+	       "reset keeps the provider");
+	ok(!ps.app_password && ps.basic_auth && strcmp(ps.like, "office365") == 0,
+	   "the faults are reset, the provider stays");
+	buf_reset(&m);
+	is_int(practice_settings_set(&ps, "like", "hotmail", &m), -1, "an unknown provider");
+	buf_free(&m);
+
 	for (size_t i = 0; like_provider_names[i]; i++)
 		ok(like_find(like_provider_names[i]) != NULL, "provider %s in the table",
 		   like_provider_names[i]);
@@ -1541,6 +1558,8 @@ static void test_like(void)
 		       "MapiExceptionSendAsDenied; ") &&
 	       strstr(got, "(sendas-denied on: the sender's local part must be the login name)"),
 	   "office365 sendas-denied: 554 5.2.0 after the message");
+	talk(&c, "MAIL FROM:<boss@example.test>\r\nRCPT TO:<x@example.test>\r\n");
+	expect(&c, "BDAT 3 LAST\r\nhi\n", "554 5.2.0 STOREDRV.Submission.Exception");
 	int before = commits;
 	talk(&c, "MAIL FROM:<Student@example.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n");
 	expect(&c, "x\r\n.\r\n", "250 2.0.0 Ok");
