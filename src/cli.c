@@ -815,6 +815,12 @@ static enum cli_action like_options(struct cli_options *c, int *status)
 			o->like);
 		return leave(status, EXIT_USAGE);
 	}
+	if (p && o->lmtp) {
+		fputs("smtpsh: --like answers as a provider's submission server (SMTP): not with "
+		      "--lmtp\n",
+		      stderr);
+		return leave(status, EXIT_USAGE);
+	}
 	if (o->serve && c->mode_set)
 		o->tls = c->mode == TLS_IMPLICIT;
 	if (o->tls && o->tls_port) {

@@ -130,13 +130,15 @@ static void smtpd_say_like(struct smtpd_conn *c, enum like_situation s, const ch
 		size_t n = strcspn(text, "\n");
 		char line[900];
 		size_t len = 0;
-		for (size_t i = 0; i < n && len < sizeof line - 300;) {
-			if (strncmp(text + i, "{host}", 6) == 0) {
-				len += (size_t)snprintf(line + len, sizeof line - len, "%s", host);
-				i += 6;
-			} else if (strncmp(text + i, "{peer}", 6) == 0) {
-				len +=
-				    (size_t)snprintf(line + len, sizeof line - len, "%s", c->peer);
+		for (size_t i = 0; i < n && len < sizeof line - 1;) {
+			const char *sub = strncmp(text + i, "{host}", 6) == 0	? host
+					  : strncmp(text + i, "{peer}", 6) == 0 ? c->peer
+										: NULL;
+			if (sub) {
+				int k = snprintf(line + len, sizeof line - len, "%s", sub);
+				len += k > 0 ? (size_t)k : 0;
+				if (len > sizeof line - 1) /* cut: the table's lines are short */
+					len = sizeof line - 1;
 				i += 6;
 			} else {
 				line[len++] = text[i++];
@@ -151,9 +153,9 @@ static void smtpd_say_like(struct smtpd_conn *c, enum like_situation s, const ch
 	}
 }
 
-/* The reply to a command that needs HELO/EHLO first ("LHLO" in LMTP, RFC 2033 4.1): after STARTTLS,
-   the client must say EHLO again (RFC 3207 4.2), and a practice server says so rather than "send
-   EHLO". */
+/* The reply to a command that needs HELO/EHLO first ("LHLO" in LMTP, RFC 2033 4.1): after
+   STARTTLS the client must say EHLO again (RFC 3207 4.2), and a practice server says so rather
+   than just "send EHLO". */
 static const char *need_hello(const struct smtpd_conn *c)
 {
 	if (c->tls && c->starttls_done && !c->cfg->lmtp)

@@ -286,12 +286,14 @@ class ImplicitTls(unittest.TestCase):
             srv.stop()
 
     def test_like_usage_errors(self):
-        """unknown provider, --tls-port without --serve, --tls with --tls-port: refused"""
+        """unknown provider, --tls-port or --like without --serve, --like with --lmtp, --tls
+        with --tls-port: refused"""
         for args, msg in ((["--serve", "0", "--like", "hotmail"], "--like hotmail: not a "
                                                                    "provider I know"),
                           (["--tls-port", "0", "localhost"], "--tls-port goes with --serve"),
                           (["--like", "gmail", "localhost"], "--like goes with --practice or "
                                                              "--serve"),
+                          (["--serve", "0", "--like", "gmail", "--lmtp"], "not with --lmtp"),
                           (["--serve", "0", "--tls", "--tls-port", "0"], "no --tls-port")):
             with self.subTest(args=args):
                 r = run_smtpsh(args, timeout=10)
