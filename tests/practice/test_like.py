@@ -18,6 +18,7 @@ import shutil
 import smtplib
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -207,6 +208,31 @@ class Providers(unittest.TestCase):
                                ("Subject: %s\r\n\r\nmine\r\n" % tok).encode())
                     wait_in_maildir(SRV.maildir, tok, 10, SRV.describe)
                 SRV.control("reset", r"back to their defaults")
+
+
+class Swaks(unittest.TestCase):
+
+    def test_office365_with_swaks(self):
+        """swaks on the STARTTLS port: Office 365's 535 5.7.3 for a wrong password, with
+        the reason; with the right one, the message is stored"""
+        SRV.control("like office365", r"like +office365")
+        self.addCleanup(SRV.control, "reset", r"back to their defaults")
+        base = ["/usr/bin/swaks", "--server", "localhost", "--port", str(SRV.port),
+                "--helo", "client.test", "--from", "student@example.test",
+                "--to", "teacher@example.test", "--tls", "--tls-verify", "--tls-ca-path",
+                SRV.cafile, "--auth", "LOGIN", "--auth-user", SRV.user]
+        p = subprocess.run(base + ["--auth-password", "not-" + SRV.password],
+                           capture_output=True, timeout=30)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertNotEqual(p.returncode, 0, out)
+        self.assertIn("<~* 535 5.7.3 Authentication unsuccessful (wrong password)", out)
+        tok = token()
+        p = subprocess.run(base + ["--auth-password", SRV.password, "--header",
+                                   "Subject: " + tok], capture_output=True, timeout=30)
+        out = p.stdout.decode("utf-8", "replace")
+        self.assertEqual(p.returncode, 0, out)
+        self.assertIn("<-  220 smtp.office365.com Microsoft ESMTP MAIL Service ready", out)
+        wait_in_maildir(SRV.maildir, tok, 10, SRV.describe)
 
 
 class WithoutLike(unittest.TestCase):
