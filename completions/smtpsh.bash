@@ -18,7 +18,7 @@ _smtpsh()
 		--password-command --oauth-token-command --oauth-login --send --from --to --cc --bcc
 		--subject --body --body-file --attach --header --chunking --notify --ret
 		--envid --auth --user
-		--practice --serve --listen --maildir --script --lmtp --sni --proxy
+		--practice --serve --listen --maildir --script --lmtp --like --tls-port --sni --proxy
 		--proxy-from --mx --resolver --trust-anchor --check --role --json --check-rcpt
 		--diagram -o --output --format --width --notes --ascii --tls-min --tls-max
 		--ciphers --ciphersuites --groups --no-sni --cert --key --key-password-command"
@@ -28,6 +28,7 @@ _smtpsh()
 	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
 	with_arg+="--notify --ret --envid "
 	with_arg+="--auth --user --listen --maildir --script --sni --proxy --proxy-from "
+	with_arg+="--like --tls-port "
 	with_arg+="--resolver --trust-anchor --role --check-rcpt "
 	with_arg+="--diagram -o --output --format --width "
 	with_arg+="--tls-min --tls-max --ciphers --ciphersuites --groups --cert --key "
@@ -58,6 +59,14 @@ _smtpsh()
 		;;
 	--serve)
 		COMPREPLY=($(compgen -W "2525 0" -- "$cur"))
+		return
+		;;
+	--like)
+		COMPREPLY=($(compgen -W "office365 outlook gmail aol yahoo icloud" -- "$cur"))
+		return
+		;;
+	--tls-port)
+		COMPREPLY=($(compgen -W "2465 0" -- "$cur"))
 		return
 		;;
 	--proxy)

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "smtpsh/exit.h"
 #include "smtpsh/history.h"
+#include "smtpsh/practice_like.h"
 #include "smtpsh/proxy.h"
 #include "smtpsh/render.h"
 #include "smtpsh/sasl.h"
@@ -70,6 +71,8 @@ enum {
 	OPT_ROLE,
 	OPT_JSON,
 	OPT_CHECK_RCPT,
+	OPT_LIKE,
+	OPT_TLS_PORT,
 	OPT_TLS_CONTROL, /* --tls-min --ciphers --cert ...: set by tls_control_set() by name */
 };
 
@@ -124,6 +127,8 @@ static const struct option long_options[] = {
     {"maildir", required_argument, NULL, OPT_MAILDIR},
     {"script", required_argument, NULL, OPT_SCRIPT},
     {"lmtp", no_argument, NULL, OPT_LMTP},
+    {"like", required_argument, NULL, OPT_LIKE},
+    {"tls-port", required_argument, NULL, OPT_TLS_PORT},
     {"sni", required_argument, NULL, OPT_SNI},
     {"proxy", required_argument, NULL, OPT_PROXY},
     {"proxy-from", required_argument, NULL, OPT_PROXY_FROM},
@@ -325,6 +330,12 @@ void cli_usage(FILE *f)
 	      "                        temporary folder, removed at the end)\n"
 	      "      --script FILE     --serve the server side of a transcript: every client\n"
 	      "                        gets its recorded replies (a recorded server, offline)\n"
+	      "      --like PROVIDER   --practice or --serve answering like office365,\n"
+	      "                        outlook, gmail, aol, yahoo or icloud: their replies,\n"
+	      "                        AUTH only after STARTTLS and before MAIL (--serve:\n"
+	      "                        port 2587; gmail, aol, yahoo also 2465 implicit TLS)\n"
+	      "      --tls             with --serve: PORT speaks implicit TLS (default 2465)\n"
+	      "      --tls-port PORT   with --serve: also listen on PORT, implicit TLS\n"
 	      "\n",
 	      f);
 	fputs("Transcripts:\n"
@@ -563,6 +574,12 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 		case OPT_LMTP:
 			c->lmtp = c->practice_opt.lmtp = true;
 			break;
+		case OPT_LIKE:
+			c->practice_opt.like = optarg;
+			break;
+		case OPT_TLS_PORT:
+			c->practice_opt.tls_port = optarg;
+			break;
 		case OPT_SNI:
 			c->sni = optarg;
 			break;
@@ -797,6 +814,37 @@ static bool check_transcript_options(struct cli_options *c)
 	return true;
 }
 
+/* --like PROVIDER (a known one), --serve --tls, --tls-port: CLI_RUN, or CLI_EXIT with *status.
+   A provider with a 465 port makes --serve listen on --tls-port too (2465 unless given). */
+static enum cli_action like_options(struct cli_options *c, int *status)
+{
+	struct practice_options *o = &c->practice_opt;
+	const struct like_provider *p = NULL;
+	if (o->like && !(p = like_find(o->like))) {
+		fprintf(stderr,
+			"smtpsh: --like %s: not a provider I know (office365, outlook, "
+			"gmail, aol, yahoo, icloud)\n",
+			o->like);
+		return leave(status, EXIT_USAGE);
+	}
+	if (p && o->lmtp) {
+		fputs("smtpsh: --like answers as a provider's submission server (SMTP): not with "
+		      "--lmtp\n",
+		      stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	if (o->serve && c->mode_set)
+		o->tls = c->mode == TLS_IMPLICIT;
+	if (o->tls && o->tls_port) {
+		fputs("smtpsh: --serve --tls makes PORT implicit TLS already: no --tls-port\n",
+		      stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	if (p && o->serve && p->implicit_tls && !o->tls && !o->tls_port)
+		o->tls_port = PRACTICE_SERVE_TLS_PORT;
+	return CLI_RUN;
+}
+
 /* --serve runs the practice server alone (CLI_SERVE); --practice and its options are
    checked (CLI_RUN, or CLI_EXIT with *status). */
 static enum cli_action practice_options(struct cli *cli, int *status)
@@ -813,8 +861,20 @@ static enum cli_action practice_options(struct cli *cli, int *status)
 			return leave(status, EXIT_USAGE);
 		}
 		o->port = cli->nargs ? cli->args[0] : NULL;
+		if (like_options(c, status) != CLI_RUN)
+			return CLI_EXIT;
 		return CLI_SERVE;
 	}
+	if (o->tls_port) {
+		fputs("smtpsh: --tls-port goes with --serve\n", stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	if (o->like && !c->practice) {
+		fputs("smtpsh: --like goes with --practice or --serve\n", stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	if (o->like && like_options(c, status) != CLI_RUN)
+		return CLI_EXIT;
 	if (o->listen || o->script || (o->maildir && !c->practice)) {
 		fprintf(stderr, "smtpsh: %s goes with %s\n",
 			o->listen   ? "--listen"
@@ -863,7 +923,7 @@ static enum cli_action diagram_options(struct cli *cli, int *status)
 	    {c->send_only, send_opt},
 	    {c->practice, "--practice"},
 	    {c->practice_opt.serve || c->practice_opt.listen || c->practice_opt.maildir ||
-		 c->practice_opt.script,
+		 c->practice_opt.script || c->practice_opt.like || c->practice_opt.tls_port,
 	     "--serve"},
 	    {c->list_profiles, "--list-profiles"},
 	    {c->step, "--step"},
