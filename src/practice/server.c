@@ -49,6 +49,7 @@ struct hall {
 	struct addr_count **buckets;
 	size_t nbuckets;	       /* a power of two */
 	long long accept_paused_until; /* out of descriptors: the listeners wait until then */
+	bool accept_failing;	       /* ... and the teacher was told (once until it works) */
 };
 
 struct pconn {
@@ -409,12 +410,13 @@ static int accept_one(struct practice_loop *l, struct hall *h, int lfd, struct p
 	if (r != 0) {
 		/* EMFILE or ENFILE leave the connection queued and the listener readable: wait
 		   for connections to end rather than spin */
-		if (!h->accept_paused_until)
+		if (!h->accept_failing)
 			print_note(l, 0, "%s", err);
+		h->accept_failing = true;
 		h->accept_paused_until = now + 1000;
 		return -1;
 	}
-	h->accept_paused_until = 0;
+	h->accept_failing = false;
 	if (h->conns >= l->env->max_clients) {
 		refuse(l, &conn, false);
 		return 1;

@@ -212,6 +212,39 @@ class Hall(unittest.TestCase):
         clients, _ = hallclient.hall(srv.port, 100)
         self.assertEqual([c.error for c in clients if not c.ok], [])
 
+    def test_out_of_descriptors_waits(self):
+        """the limit on open files lowered under a running server (prlimit): accepting
+        fails with EMFILE; the server says so once, does not spin on the listener, and
+        serves the waiting clients once others leave"""
+        srv = Server("md-emfile")
+        self.addCleanup(srv.stop)
+        subprocess.run(["prlimit", "--pid", str(srv.p.pid), "--nofile=16:16"], check=True)
+        held = []
+        self.addCleanup(lambda: [s.close() for s in held])
+        while True:  # fill the table: the first connection that gets no greeting is queued
+            s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            held.append(s)
+            s.settimeout(1.5)
+            try:
+                self.assertRegex(s.recv(100), rb"^220 ")
+            except socket.timeout:
+                break
+            self.assertLess(len(held), 16)
+        srv.out.wait(r"^\*  cannot accept a connection: Too many open files$")
+        with open("/proc/%d/stat" % srv.p.pid) as f:
+            cpu0 = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+        time.sleep(2)
+        with open("/proc/%d/stat" % srv.p.pid) as f:
+            cpu1 = sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:13])
+        self.assertLess((cpu1 - cpu0) / os.sysconf("SC_CLK_TCK"), 0.5, "no busy loop")
+        self.assertEqual(srv.out.text().count("cannot accept a connection"), 1)
+        waiting = held.pop()
+        for s in held[:3]:
+            s.close()
+        waiting.settimeout(10)
+        self.assertRegex(waiting.recv(100), rb"^220 ", "served once others left")
+        held.append(waiting)
+
     def test_options_refused_where_they_do_not_apply(self):
         """--max-clients and --max-per-address: numbers from 1, only with --serve or
         --practice"""
