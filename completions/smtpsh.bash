@@ -19,6 +19,8 @@ _smtpsh()
 		--subject --body --body-file --attach --header --chunking --notify --ret
 		--envid --auth --user
 		--practice --serve --listen --maildir --script --lmtp --like --tls-port --sni --proxy
+		--practice --serve --listen --maildir --script --lmtp --sni --proxy
+		--max-clients --max-per-address
 		--proxy-from --mx --resolver --trust-anchor --check --role --json --check-rcpt
 		--diagram -o --output --format --width --notes --ascii --tls-min --tls-max
 		--ciphers --ciphersuites --groups --no-sni --cert --key --key-password-command"
@@ -33,6 +35,7 @@ _smtpsh()
 	with_arg+="--diagram -o --output --format --width "
 	with_arg+="--tls-min --tls-max --ciphers --ciphersuites --groups --cert --key "
 	with_arg+="--key-password-command "
+	with_arg+="--max-clients --max-per-address "
 	COMPREPLY=()
 
 	# --opt=value: bash splits it into "--opt" "=" "value"

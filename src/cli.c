@@ -1,6 +1,7 @@
 /* smtpsh's command line: the options, the variables that stand for options, --help. */
 #include "smtpsh/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,8 @@ enum {
 	OPT_MAILDIR,
 	OPT_SCRIPT,
 	OPT_LMTP,
+	OPT_MAX_CLIENTS,
+	OPT_MAX_PER_ADDRESS,
 	OPT_SNI,
 	OPT_PROXY,
 	OPT_PROXY_FROM,
@@ -129,6 +132,8 @@ static const struct option long_options[] = {
     {"lmtp", no_argument, NULL, OPT_LMTP},
     {"like", required_argument, NULL, OPT_LIKE},
     {"tls-port", required_argument, NULL, OPT_TLS_PORT},
+    {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
+    {"max-per-address", required_argument, NULL, OPT_MAX_PER_ADDRESS},
     {"sni", required_argument, NULL, OPT_SNI},
     {"proxy", required_argument, NULL, OPT_PROXY},
     {"proxy-from", required_argument, NULL, OPT_PROXY_FROM},
@@ -336,6 +341,10 @@ void cli_usage(FILE *f)
 	      "                        port 2587; gmail, aol, yahoo also 2465 implicit TLS)\n"
 	      "      --tls             with --serve: PORT speaks implicit TLS (default 2465)\n"
 	      "      --tls-port PORT   with --serve: also listen on PORT, implicit TLS\n"
+	      "      --max-clients N   serve N clients at once (default 500; more get a 421)\n"
+	      "      --max-per-address N\n"
+	      "                        of them, at most N from one address (default: the\n"
+	      "                        same as --max-clients: a class behind one NAT)\n"
 	      "\n",
 	      f);
 	fputs("Transcripts:\n"
@@ -408,6 +417,18 @@ static int parse_timeout(const char *s, int *ms)
 		return -1;
 	*ms = (int)(v * 1000);
 	return *ms > 0 ? 0 : -1;
+}
+
+/* --max-clients, --max-per-address: 1 to 1000000 */
+static int parse_count(const char *s, unsigned *n)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (end == s || *end || *s == '-' || *s == '+' || errno || v < 1 || v > 1000000)
+		return -1;
+	*n = (unsigned)v;
+	return 0;
 }
 
 static bool valid_color(const char *s)
@@ -579,6 +600,18 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 			break;
 		case OPT_TLS_PORT:
 			c->practice_opt.tls_port = optarg;
+			break;
+		case OPT_MAX_CLIENTS:
+		case OPT_MAX_PER_ADDRESS:
+			if (parse_count(optarg, opt == OPT_MAX_CLIENTS
+						    ? &c->practice_opt.max_clients
+						    : &c->practice_opt.max_per_address) < 0) {
+				fprintf(stderr,
+					"smtpsh: --%s needs a number from 1 to 1000000, not '%s'\n",
+					opt == OPT_MAX_CLIENTS ? "max-clients" : "max-per-address",
+					optarg);
+				return leave(status, EXIT_USAGE);
+			}
 			break;
 		case OPT_SNI:
 			c->sni = optarg;
@@ -856,7 +889,7 @@ static enum cli_action practice_options(struct cli *cli, int *status)
 		    c->send || c->proxy || c->sni ||
 		    !tls_controls_equal(&c->tls, &(struct tls_controls){0})) {
 			fputs("smtpsh: --serve takes only a PORT (and --listen, --maildir, "
-			      "--script, --lmtp)\n",
+			      "--script, --lmtp, --max-clients, --max-per-address)\n",
 			      stderr);
 			return leave(status, EXIT_USAGE);
 		}
@@ -882,6 +915,11 @@ static enum cli_action practice_options(struct cli *cli, int *status)
 				    : "--maildir",
 			o->maildir && !o->listen && !o->script ? "--serve or --practice"
 							       : "--serve");
+		return leave(status, EXIT_USAGE);
+	}
+	if ((o->max_clients || o->max_per_address) && !c->practice) {
+		fprintf(stderr, "smtpsh: %s goes with --serve or --practice\n",
+			o->max_clients ? "--max-clients" : "--max-per-address");
 		return leave(status, EXIT_USAGE);
 	}
 	if (c->practice && (cli->nargs || c->cafile || c->profile || c->replay.path || c->send ||
@@ -923,7 +961,8 @@ static enum cli_action diagram_options(struct cli *cli, int *status)
 	    {c->send_only, send_opt},
 	    {c->practice, "--practice"},
 	    {c->practice_opt.serve || c->practice_opt.listen || c->practice_opt.maildir ||
-		 c->practice_opt.script || c->practice_opt.like || c->practice_opt.tls_port,
+		 c->practice_opt.script || c->practice_opt.like || c->practice_opt.tls_port ||
+		 c->practice_opt.max_clients || c->practice_opt.max_per_address,
 	     "--serve"},
 	    {c->list_profiles, "--list-profiles"},
 	    {c->step, "--step"},

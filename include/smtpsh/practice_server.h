@@ -16,7 +16,16 @@
 #include "smtpsh/smtpd.h"
 
 #define PRACTICE_LISTEN_MAX 4 /* a port (and --tls-port) on 127.0.0.1 and ::1 */
-#define PRACTICE_CONN_MAX 64  /* connections served at once; more get a 421 */
+/*
+ * How many clients are served at once (issue 17: a lecture hall that connects within one
+ * second). Each connection holds PRACTICE_FDS_PER_CONN descriptors at most: its socket and,
+ * during DATA or BDAT, the Maildir file of its message. The server keeps PRACTICE_FDS_OWN
+ * for itself: standard input, output and error, the listening sockets, the control channel,
+ * the Maildir that \inbox reads, and the socket of a client refused with a 421.
+ */
+#define PRACTICE_CLIENTS_DEFAULT 500 /* --max-clients and --max-per-address by default */
+#define PRACTICE_FDS_PER_CONN 2
+#define PRACTICE_FDS_OWN 16
 #define PRACTICE_SERVE_PORT "2525"
 #define PRACTICE_SERVE_LIKE_PORT "2587" /* --serve --like: port 587 style, unprivileged */
 #define PRACTICE_SERVE_TLS_PORT "2465"	/* --serve --tls, --tls-port's default: port 465 style */
@@ -31,6 +40,8 @@ struct practice_options {
 	const char *like;    /* --like PROVIDER (practice_like.h), or NULL */
 	bool tls;	     /* --serve --tls: PORT speaks implicit TLS (port 465 style) */
 	const char *tls_port; /* --serve --tls-port PORT: a second port, implicit TLS */
+	unsigned max_clients;	  /* --max-clients N, 0: PRACTICE_CLIENTS_DEFAULT */
+	unsigned max_per_address; /* --max-per-address N, 0: the same as max_clients */
 };
 
 /* What a running practice server is made of. */
@@ -53,11 +64,18 @@ struct practice_env {
 	size_t nfds;
 	bool loopback; /* every address listened on is a loopback one */
 	SSL_CTX *ssl;
+	unsigned max_clients;	  /* connections served at once (--max-clients) */
+	unsigned max_per_address; /* of them from one client address */
+	char limits_note[200];	  /* why the default max_clients was lowered, or "" */
 };
 
 /*
  * Makes the temporary folder, the certificates, the Maildir and the demo password, and
  * binds the listening sockets. Returns 0, or -1 with a reason in err (everything undone).
+ * First the limits (--max-clients, --max-per-address) are checked against the limit on open
+ * files, whose soft value is raised to the hard one (RLIMIT_NOFILE): a --max-clients that
+ * cannot fit is refused (err says how many can be served); the default is lowered to what
+ * fits, and limits_note says so.
  */
 int practice_env_setup(struct practice_env *e, const struct practice_options *o, char *err,
 		       size_t errlen);

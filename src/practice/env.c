@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -17,6 +18,10 @@
 
 #define DEMO_USER "student"
 #define PASSWORD_LEN 12
+/* Connections the kernel completes before they are accepted: a hall of 500 connecting in the
+   same second must not overflow it (a dropped SYN is retried only after a second or more).
+   Linux silently caps it at net.core.somaxconn (4096 since 5.4). */
+#define LISTEN_BACKLOG 4096
 
 /* Letters and digits that cannot be misread (no 0/O, 1/l/I). */
 static const char password_chars[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -93,7 +98,7 @@ static int listen_on(const char *text, unsigned *port)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (ss.ss_family == AF_INET6 && strcmp(text, "::1") == 0)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 32) < 0) {
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0) {
 		int e = errno;
 		close(fd);
 		errno = e;
@@ -196,10 +201,57 @@ bool practice_env_implicit_tls(const struct practice_env *e, int fd)
 	return false;
 }
 
+/*
+ * A lecture hall connects at once (issue 17), and each connection holds up to
+ * PRACTICE_FDS_PER_CONN descriptors: the soft limit on open files (often 1024, for select()'s
+ * sake; this server polls) is raised to the hard one, and what it then allows is the ceiling.
+ */
+static int set_limits(struct practice_env *e, const struct practice_options *o, char *err,
+		      size_t errlen)
+{
+	struct rlimit rl;
+	unsigned long long files = 1024; /* when the limit cannot be read: the common default */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur != rl.rlim_max) {
+			struct rlimit raised = {rl.rlim_max, rl.rlim_max};
+			if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+				rl.rlim_cur = rl.rlim_max;
+		}
+		files = rl.rlim_cur == RLIM_INFINITY ? ~0ULL : (unsigned long long)rl.rlim_cur;
+	}
+	unsigned long long fit =
+	    files > PRACTICE_FDS_OWN ? (files - PRACTICE_FDS_OWN) / PRACTICE_FDS_PER_CONN : 0;
+	if (fit > 1000000)
+		fit = 1000000; /* --max-clients' own ceiling (cli.c) */
+	e->max_clients = o->max_clients ? o->max_clients : PRACTICE_CLIENTS_DEFAULT;
+	if (e->max_clients > fit) {
+		if (o->max_clients || fit == 0) {
+			snprintf(err, errlen,
+				 "--max-clients %u does not fit in the limit on open files (%llu): "
+				 "%u descriptors per client and %u for the server serve at most "
+				 "%llu (raise the hard limit: ulimit -Hn, or prlimit --nofile)",
+				 e->max_clients, files, PRACTICE_FDS_PER_CONN, PRACTICE_FDS_OWN,
+				 fit);
+			return -1;
+		}
+		snprintf(e->limits_note, sizeof e->limits_note,
+			 "the limit on open files (%llu) serves at most %llu clients at once, not "
+			 "%u (--max-clients)",
+			 files, fit, e->max_clients);
+		e->max_clients = (unsigned)fit;
+	}
+	e->max_per_address = o->max_per_address ? o->max_per_address : e->max_clients;
+	if (e->max_per_address > e->max_clients)
+		e->max_per_address = e->max_clients;
+	return 0;
+}
+
 int practice_env_setup(struct practice_env *e, const struct practice_options *o, char *err,
 		       size_t errlen)
 {
 	memset(e, 0, sizeof *e);
+	if (set_limits(e, o, err, errlen) < 0)
+		return -1;
 	const char *tmp = getenv("TMPDIR");
 	if (!tmp || !*tmp || strlen(tmp) > 900)
 		tmp = "/tmp";

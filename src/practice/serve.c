@@ -72,6 +72,12 @@ int practice_serve(const struct practice_options *o)
 			"! warning: listening on %s: anyone who can reach this machine can "
 			"talk to this server (it stores mail, it never relays it)\n",
 			env.addrs[0]);
+	if (env.limits_note[0])
+		fprintf(stderr, "! warning: %s\n", env.limits_note);
+	printf("*  serving up to %u clients at once", env.max_clients);
+	if (env.max_per_address < env.max_clients)
+		printf(", %u from one address", env.max_per_address);
+	printf(" (--max-clients, --max-per-address)\n");
 	if (!o->script)
 		printf("*  AUTH login: user %s, password %s (offered after STARTTLS); app password "
 		       "%s (the only one accepted with app-password on)\n",

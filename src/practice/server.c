@@ -7,6 +7,10 @@
  * Memory per connection is bounded: the engine takes at most SMTPD_IN_MAX bytes of input,
  * and no input is read while replies wait to be sent (a client that never reads stalls only
  * itself, and is dropped after the timeout).
+ * A lecture hall connects at once (issue 17): up to env->max_clients connections (500 by
+ * default), env->max_per_address of them from one address; a client beyond either limit gets
+ * a 421 that names it. The counts are kept as connections come and go (a hash of the client
+ * addresses), so that accepting stays O(1) however many are connected.
  */
 #include "smtpsh/practice_server.h"
 
@@ -32,8 +36,25 @@ enum after {
 	AFTER_CLOSE, /* close once the output is sent */
 };
 
+/* How many connections one client address holds (a bucket's chain). */
+struct addr_count {
+	struct addr_count *next;
+	unsigned n;
+	char addr[sizeof((struct conn *)0)->peer_addr];
+};
+
+/* The connections counted: in all and per address. */
+struct hall {
+	size_t conns;
+	struct addr_count **buckets;
+	size_t nbuckets;	       /* a power of two */
+	long long accept_paused_until; /* out of descriptors: the listeners wait until then */
+	bool accept_failing;	       /* ... and the teacher was told (once until it works) */
+};
+
 struct pconn {
 	struct pconn *next;
+	struct addr_count *from; /* its address's count */
 	struct practice_loop *loop;
 	unsigned id;
 	struct conn conn; /* the socket, and TLS once started */
@@ -302,27 +323,114 @@ static size_t count_conns(struct pconn *list)
 	return n;
 }
 
-static void accept_one(struct practice_loop *l, int lfd, struct pconn **list, unsigned *next_id,
-		       long long now)
+/* FNV-1a of a client address: the bucket of its count. */
+static size_t addr_bucket(const struct hall *h, const char *addr)
+{
+	unsigned long long x = 14695981039346656037ULL;
+	for (const unsigned char *p = (const unsigned char *)addr; *p; p++)
+		x = (x ^ *p) * 1099511628211ULL;
+	return (size_t)x & (h->nbuckets - 1);
+}
+
+static struct addr_count *addr_find(const struct hall *h, const char *addr)
+{
+	for (struct addr_count *a = h->buckets[addr_bucket(h, addr)]; a; a = a->next)
+		if (strcmp(a->addr, addr) == 0)
+			return a;
+	return NULL;
+}
+
+/* One more connection from addr; NULL when out of memory. */
+static struct addr_count *addr_take(struct hall *h, const char *addr)
+{
+	struct addr_count *a = addr_find(h, addr);
+	if (!a) {
+		a = calloc(1, sizeof *a);
+		if (!a)
+			return NULL;
+		snprintf(a->addr, sizeof a->addr, "%s", addr);
+		size_t b = addr_bucket(h, addr);
+		a->next = h->buckets[b];
+		h->buckets[b] = a;
+	}
+	a->n++;
+	h->conns++;
+	return a;
+}
+
+/* One connection fewer from a's address: its count goes when it reaches none. */
+static void addr_release(struct hall *h, struct addr_count *a)
+{
+	h->conns--;
+	if (--a->n)
+		return;
+	for (struct addr_count **pp = &h->buckets[addr_bucket(h, a->addr)]; *pp;
+	     pp = &(*pp)->next) {
+		if (*pp == a) {
+			*pp = a->next;
+			free(a);
+			return;
+		}
+	}
+}
+
+/* A client beyond a limit: a 421 that names the limit (RFC 5321 3.8: 421 may come instead
+   of the greeting), best effort, and a note for the teacher. */
+static void refuse(struct practice_loop *l, struct conn *conn, bool per_address)
+{
+	char line[400], err[300];
+	unsigned limit = per_address ? l->env->max_per_address : l->env->max_clients;
+	int n = per_address
+		    ? snprintf(line, sizeof line,
+			       "421 4.7.0 %s Error: too many connections from %s: at most %u at "
+			       "once from one address (--max-per-address)\r\n",
+			       l->cfg.hostname, conn->peer_addr, limit)
+		    : snprintf(line, sizeof line,
+			       "421 4.7.0 %s Error: too many connections: at most %u at once "
+			       "(--max-clients)\r\n",
+			       l->cfg.hostname, limit);
+	if (n > 0 && (size_t)n < sizeof line)
+		conn_write(conn, line, (size_t)n, err, sizeof err);
+	conn_close(conn, true);
+	print_note(l, 0, "refused a connection from %s port %u: %u already%s (%s)", conn->peer_addr,
+		   conn->peer_port, limit, per_address ? " from that address" : "",
+		   per_address ? "--max-per-address" : "--max-clients");
+}
+
+/* Accepts one waiting connection: 1 when one was taken (served or refused), 0 when none
+   waits, -1 when accepting failed (out of descriptors: the listeners pause for a second). */
+static int accept_one(struct practice_loop *l, struct hall *h, int lfd, struct pconn **list,
+		      unsigned *next_id, long long now)
 {
 	struct conn conn;
 	char err[300];
-	if (conn_accept(&conn, lfd, err, sizeof err) != 0)
-		return;
-	if (count_conns(*list) >= PRACTICE_CONN_MAX) {
-		char line[300];
-		int n = snprintf(line, sizeof line, "421 4.7.0 %s Error: too many connections\r\n",
-				 l->cfg.hostname);
-		conn_write(&conn, line, (size_t)n, err, sizeof err); /* best effort */
-		conn_close(&conn, true);
-		print_note(l, 0, "refused a connection from %s port %u: %d already", conn.peer_addr,
-			   conn.peer_port, PRACTICE_CONN_MAX);
-		return;
+	int r = conn_accept(&conn, lfd, err, sizeof err);
+	if (r == CONN_IO_AGAIN)
+		return 0;
+	if (r != 0) {
+		/* EMFILE or ENFILE leave the connection queued and the listener readable: wait
+		   for connections to end rather than spin */
+		if (!h->accept_failing)
+			print_note(l, 0, "%s", err);
+		h->accept_failing = true;
+		h->accept_paused_until = now + 1000;
+		return -1;
+	}
+	h->accept_failing = false;
+	if (h->conns >= l->env->max_clients) {
+		refuse(l, &conn, false);
+		return 1;
+	}
+	struct addr_count *from = addr_find(h, conn.peer_addr);
+	if (from && from->n >= l->env->max_per_address) {
+		refuse(l, &conn, true);
+		return 1;
 	}
 	struct pconn *c = calloc(1, sizeof *c);
-	if (!c) {
+	if (!c || !(c->from = addr_take(h, conn.peer_addr))) {
+		free(c);
 		conn_close(&conn, true);
-		return;
+		return 1;
 	}
 	c->loop = l;
 	c->conn = conn;
@@ -332,15 +440,17 @@ static void accept_one(struct practice_loop *l, int lfd, struct pconn **list, un
 	bool implicit = (l->cfg.script && l->cfg.script->implicit_tls) ||
 			practice_env_implicit_tls(l->env, lfd);
 	if (smtpd_conn_init(&c->eng, &l->cfg, conn.peer_addr, implicit, on_event, c) < 0) {
+		addr_release(h, c->from);
 		conn_close(&c->conn, true);
 		free(c);
-		return;
+		return 1;
 	}
 	if (implicit) /* TLS from the first byte: the greeting waits for the handshake */
 		start_tls(c);
 	c->hold_until = l->cfg.settings.slow_ms ? now + l->cfg.settings.slow_ms : 0;
 	c->next = *list;
 	*list = c;
+	return 1;
 }
 
 /* --- control channel -------------------------------------------------------------------------- */
@@ -462,12 +572,13 @@ static void control_read(struct practice_loop *l, struct control *ctl, struct pc
 /* --- the loop -----------------------------------------------------------------------------------
  */
 
-static void reap(struct pconn **list)
+static void reap(struct hall *h, struct pconn **list)
 {
 	for (struct pconn **pp = list; *pp;) {
 		if ((*pp)->dead) {
 			struct pconn *d = *pp;
 			*pp = d->next;
+			addr_release(h, d->from);
 			free(d);
 		} else {
 			pp = &(*pp)->next;
@@ -475,7 +586,7 @@ static void reap(struct pconn **list)
 	}
 }
 
-static void shutdown_all(struct pconn **list)
+static void shutdown_all(struct hall *h, struct pconn **list)
 {
 	long long now = now_ms();
 	for (struct pconn *c = *list; c; c = c->next) {
@@ -488,7 +599,7 @@ static void shutdown_all(struct pconn **list)
 	}
 	for (struct pconn *c = *list; c; c = c->next)
 		conn_kill(c, NULL);
-	reap(list);
+	reap(h, list);
 }
 
 int practice_loop_run(struct practice_loop *l)
@@ -498,11 +609,18 @@ int practice_loop_run(struct practice_loop *l)
 	struct control ctl = {.closed = l->control_in < 0};
 	buf_init(&ctl.in);
 	int status = 0;
-	struct pollfd *fds = calloc(PRACTICE_LISTEN_MAX + 1 + PRACTICE_CONN_MAX, sizeof *fds);
-	struct pconn **owner = calloc(PRACTICE_LISTEN_MAX + 1 + PRACTICE_CONN_MAX, sizeof *owner);
-	if (!fds || !owner) {
+	/* one bucket per connection allowed, up to 64 Ki: chains stay short */
+	struct hall hall = {.nbuckets = 16};
+	while (hall.nbuckets < l->env->max_clients && hall.nbuckets < 65536)
+		hall.nbuckets *= 2;
+	hall.buckets = calloc(hall.nbuckets, sizeof *hall.buckets);
+	size_t nmax = PRACTICE_LISTEN_MAX + 1 + (size_t)l->env->max_clients;
+	struct pollfd *fds = calloc(nmax, sizeof *fds);
+	struct pconn **owner = calloc(nmax, sizeof *owner);
+	if (!fds || !owner || !hall.buckets) {
 		free(fds);
 		free(owner);
+		free(hall.buckets);
 		return -1;
 	}
 	while (!*l->stop) {
@@ -512,12 +630,16 @@ int practice_loop_run(struct practice_loop *l)
 			check_timeout(c, now);
 			progress(c, now);
 		}
-		reap(&list);
+		reap(&hall, &list);
 
 		size_t n = 0;
 		int timeout = 1000;
+		if (hall.accept_paused_until && now >= hall.accept_paused_until)
+			hall.accept_paused_until = 0;
+		/* paused: the listeners are polled for nothing (their places stay the same) */
+		short accept_ev = hall.accept_paused_until ? 0 : POLLIN;
 		for (size_t i = 0; i < l->env->nfds; i++) {
-			fds[n] = (struct pollfd){.fd = l->env->fds[i], .events = POLLIN};
+			fds[n] = (struct pollfd){.fd = l->env->fds[i], .events = accept_ev};
 			owner[n++] = NULL;
 		}
 		size_t control_at = n;
@@ -567,13 +689,18 @@ int practice_loop_run(struct practice_loop *l)
 				if (fds[i].revents)
 					control_read(l, &ctl, list);
 			} else if (i < l->env->nfds && (fds[i].revents & POLLIN)) {
-				accept_one(l, fds[i].fd, &list, &next_id, now);
+				/* all that wait, at once: a hall connects in the same second */
+				for (int k = 0; k < 256; k++)
+					if (accept_one(l, &hall, fds[i].fd, &list, &next_id, now) <=
+					    0)
+						break;
 			}
 		}
 	}
-	shutdown_all(&list);
+	shutdown_all(&hall, &list);
 	buf_free(&ctl.in);
 	free(fds);
 	free(owner);
+	free(hall.buckets);
 	return status;
 }
