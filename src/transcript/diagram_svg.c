@@ -489,7 +489,12 @@ static void draw_title(struct svg *s, const struct diagram *d, const struct diag
 	int r = buf_puts(&t, "SMTP session");
 	if (h->protocol[0])
 		r |= buf_printf(&t, " (%s)", h->protocol);
-	if (h->host[0])
+	if (diagram_server_side(d)) {
+		/* a server-side transcript: the server's view of one client */
+		char lane_c[64], lane_s[64];
+		diagram_lanes(d, lane_c, sizeof lane_c, lane_s, sizeof lane_s);
+		r |= buf_printf(&t, " at %s from %s", lane_s, lane_c);
+	} else if (h->host[0])
 		r |= buf_printf(&t, " with %s%s%s", h->host, h->port[0] ? " port " : "", h->port);
 	if (h->date[0])
 		r |= buf_printf(&t, ", %s", h->date);
@@ -517,8 +522,17 @@ static void draw_svg(struct svg *s, const struct diagram *d, const struct diagra
 	}
 	int bottom = layout(s, d, pl);
 	/* side notes: beside their arrow, pushed down when the one before is still there */
-	bool side = o->notes || o->explain;
+	bool side = o->notes || o->explain || d->diagnoses;
+	char lane_c[64], lane_s[64];
+	diagram_lanes(d, lane_c, sizeof lane_c, lane_s, sizeof lane_s);
+	/* an actor's box fits its name (16px bold: about 10px a column) */
+	int box_c = 10 * (int)diagram_text_width(lane_c, strlen(lane_c)) + 24;
+	int box_s = 10 * (int)diagram_text_width(lane_s, strlen(lane_s)) + 24;
+	box_c = box_c < 120 ? 120 : box_c;
+	box_s = box_s < 120 ? 120 : box_s;
 	int width = side ? NOTE_X + NOTE_COLS * 8 + 16 : X_S + 70;
+	if (width < X_S + box_s / 2 + 8)
+		width = X_S + box_s / 2 + 8;
 	int notes_end = 0;
 	struct buf note;
 	buf_init(&note);
@@ -560,12 +574,21 @@ static void draw_svg(struct svg *s, const struct diagram *d, const struct diagra
 	draw_title(s, d, o);
 	draw_bands(s, d, pl);
 	int life_end = bottom - 4;
+	int left_c = X_C - box_c / 2 < 8 ? 8 : X_C - box_c / 2;
+	int mid_c = left_c + box_c / 2;
 	putf(s,
-	     "<rect class=\"box\" x=\"%d\" y=\"44\" width=\"120\" height=\"30\" rx=\"4\"/>"
-	     "<text class=\"actor\" x=\"%d\" y=\"65\" text-anchor=\"middle\">client</text>\n"
-	     "<rect class=\"box\" x=\"%d\" y=\"44\" width=\"120\" height=\"30\" rx=\"4\"/>"
-	     "<text class=\"actor\" x=\"%d\" y=\"65\" text-anchor=\"middle\">server</text>\n",
-	     X_C - 60, X_C, X_S - 60, X_S);
+	     "<rect class=\"box\" x=\"%d\" y=\"44\" width=\"%d\" height=\"30\" rx=\"4\"/>"
+	     "<text class=\"actor\" x=\"%d\" y=\"65\" "
+	     "text-anchor=\"middle\">",
+	     left_c, box_c, mid_c);
+	esc(s, lane_c, strlen(lane_c));
+	putf(s,
+	     "</text>\n<rect class=\"box\" x=\"%d\" y=\"44\" width=\"%d\" height=\"30\" "
+	     "rx=\"4\"/><text class=\"actor\" x=\"%d\" y=\"65\" "
+	     "text-anchor=\"middle\">",
+	     X_S - box_s / 2, box_s, X_S);
+	esc(s, lane_s, strlen(lane_s));
+	put(s, "</text>\n");
 	putf(s,
 	     "<line class=\"life\" x1=\"%d\" y1=\"74\" x2=\"%d\" y2=\"%d\"/>"
 	     "<line class=\"life\" x1=\"%d\" y1=\"74\" x2=\"%d\" y2=\"%d\"/>\n",

@@ -29,6 +29,8 @@ class Dom(html.parser.HTMLParser):
         super().__init__(convert_charrefs=True)
         self.arrows, self.bands, self.lines, self.scripts = [], [], {}, 0
         self.groups = []
+        self.notes = {}  # side note text -> the data-line of its arrow
+        self._note = None
         self._title = False
         self.root = {}
         self._href = None
@@ -57,6 +59,8 @@ class Dom(html.parser.HTMLParser):
             self.groups.append(a)
         if tag == "rect" and "tls-band" in cls:
             self.bands.append(a)
+        if tag == "g" and "notes" in cls:
+            self._note = [a.get("data-line"), ""]
         if tag == "span" and "ln" in cls and a.get("id"):
             self._line = a["id"]
             self.lines[self._line] = ""
@@ -64,6 +68,9 @@ class Dom(html.parser.HTMLParser):
     def handle_endtag(self, tag):
         if tag == "title":
             self._title = False
+        if tag == "g" and self._note is not None and self._arrow is None:
+            self.notes[" ".join(self._note[1].split())] = self._note[0]
+            self._note = None
         if tag == "g" and self._arrow is not None:
             if self._depth == 0:
                 self._arrow = None
@@ -75,6 +82,8 @@ class Dom(html.parser.HTMLParser):
             self._line = None
 
     def handle_data(self, data):
+        if self._note is not None:
+            self._note[1] += data + " "
         if self._arrow is not None and not self._title:
             self._arrow["text"] += data
         if self._line is not None:
@@ -229,6 +238,17 @@ class HtmlInChromium(unittest.TestCase):
         server_x = max(r[3] for _, r in replies)
         for a, r in replies:
             self.assertLess(abs(r[3] - server_x), 20, "a reply reaches the server: %r" % a)
+
+    def test_server_side(self):
+        """a server-side transcript (--serve --record): the page draws it like any other
+        (every arrow, in order, linked to its line), the lanes named by address, and each
+        diagnosis a side note beside its line"""
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                            "server-side.transcript")
+        dom, rects = self.check_page(path)
+        self.assertIn("* bare LF at the end of this line", dom.notes)
+        line = [a for a in dom.arrows if "RCPT TO:<teacher" in a["text"]][0]["data-line"]
+        self.assertEqual(dom.notes["* bare LF at the end of this line"], line)
 
     def test_hostile_page(self):
         evil = os.path.join(self.tmp, "evil.transcript")
