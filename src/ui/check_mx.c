@@ -5,8 +5,10 @@
  * --mx's own lines (mx_show_route). Findings of the route: the MX answer (null MX, no MX, a
  * failed lookup), the DNSSEC state of the MX RRset, the MTA-STS policy; per host: DANE (a
  * connection under the secure TLSA records says whether they match), whether the MTA-STS
- * policy lists it, then check_run's battery against its first address, with the MX host as
- * the name TLS checks. A host that cannot be reached is undecided, never a pass.
+ * policy lists it, then check_run's battery against each of its addresses (A and AAAA, as -4
+ * / -6 allow), with the MX host as the name TLS checks; a finding that differs between the
+ * addresses is reported per address. A host that cannot be reached is undecided, never a
+ * pass.
  */
 #include "smtpsh/check.h"
 
@@ -29,16 +31,19 @@ static const char *esc(struct buf *out, const char *text)
 	return out->data ? out->data : "";
 }
 
-/* The first address of h that -4 / -6 allow, or NULL. */
-static const char *first_address(const struct mx_host *h, enum conn_family fam)
+/* The addresses of h that -4 / -6 allow (AAAA first, then A, as the route keeps them), at
+   most MX_ADDRS_MAX; returns the count. */
+static size_t addresses(const struct mx_host *h, enum conn_family fam,
+			const char *out[MX_ADDRS_MAX])
 {
-	for (size_t k = 0; k < h->naddrs; k++) {
+	size_t n = 0;
+	for (size_t k = 0; k < h->naddrs && n < MX_ADDRS_MAX; k++) {
 		int type = h->addrs[k].type;
 		if ((fam == CONN_V4 && type != DNS_T_A) || (fam == CONN_V6 && type != DNS_T_AAAA))
 			continue;
-		return h->addrs[k].text;
+		out[n++] = h->addrs[k].text;
 	}
-	return NULL;
+	return n;
 }
 
 static const char *const sends_dns = "DNS queries only (MX, A, AAAA, TLSA, TXT _mta-sts)";
@@ -238,7 +243,63 @@ static void dane_authenticates(struct check_report *r)
 struct host_run {
 	struct check_options o;
 	struct check_report r;
+	const char *addrs[MX_ADDRS_MAX]; /* the addresses checked */
+	size_t naddrs;
+	char shown[MX_ADDRS_MAX * 48]; /* them, ", " between: the host the report names */
 };
+
+static void copy_finding(struct check_ctx *x, const struct check_result *c, const char *addr)
+{
+	struct check_result *d =
+	    addr ? check_add(x, c->area, c->name, c->sends, c->verdict, "[%s] %s", addr, c->why)
+		 : check_add(x, c->area, c->name, c->sends, c->verdict, "%s", c->why);
+	if (d)
+		buf_append(&d->evidence, c->evidence.data, c->evidence.len);
+}
+
+static const struct check_result *find(const struct check_report *r, const char *area,
+				       const char *name)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->items[i].area, area) == 0 && strcmp(r->items[i].name, name) == 0)
+			return &r->items[i];
+	return NULL;
+}
+
+/*
+ * The findings of every address of one host, as the host's (x): a finding with the same
+ * verdict at every address once (with the first address's reason and evidence); one that
+ * differs, or that some address did not reach, once per address that made it, its reason
+ * starting "[ADDR] ". In the order they first came.
+ */
+static void merge_addresses(struct check_ctx *x, const struct check_report *per,
+			    const char *const *addrs, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = 0; i < per[k].n; i++) {
+			const struct check_result *c = &per[k].items[i];
+			bool earlier = false; /* handled with an address before this one */
+			for (size_t j = 0; j < k && !earlier; j++)
+				earlier = find(&per[j], c->area, c->name) != NULL;
+			if (earlier)
+				continue;
+			bool same = true;
+			for (size_t j = k + 1; j < n && same; j++) {
+				const struct check_result *o = find(&per[j], c->area, c->name);
+				same = o && o->verdict == c->verdict;
+			}
+			if (same && k == 0) {
+				copy_finding(x, c, NULL);
+				continue;
+			}
+			for (size_t j = k; j < n; j++) {
+				const struct check_result *o = find(&per[j], c->area, c->name);
+				if (o)
+					copy_finding(x, o, addrs[j]);
+			}
+		}
+	}
+}
 
 static void print_json(FILE *out, const struct check_options *o, const struct mx_route *route,
 		       const struct check_report *rr, const struct host_run *hosts, int status,
@@ -263,7 +324,13 @@ static void print_json(FILE *out, const struct check_options *o, const struct mx
 		check_json_string(out, h->name);
 		fputs(",\"dane\":", out);
 		check_json_string(out, dns_dane_verdict_name(h->dane));
-		fputc(',', out);
+		fputs(",\"addresses\":[", out);
+		for (size_t k = 0; k < hosts[i].naddrs; k++) {
+			if (k)
+				fputc(',', out);
+			check_json_string(out, hosts[i].addrs[k]);
+		}
+		fputs("],", out);
 		check_print_json_fields(out, &hosts[i].o, &hosts[i].r);
 		fputc('}', out);
 	}
@@ -338,37 +405,54 @@ int check_mx_run(const struct check_options *o, const struct dns_params *dp, boo
 	bool connected = false;
 	for (size_t i = 0; hosts && i < route.n && !(o->intr && *o->intr); i++) {
 		const struct mx_host *h = &route.hosts[i];
-		const char *addr = first_address(h, o->family);
 		struct host_run *hr = &hosts[i];
+		hr->naddrs = addresses(h, o->family, hr->addrs);
+		for (size_t k = 0; k < hr->naddrs; k++) {
+			size_t used = strlen(hr->shown);
+			snprintf(hr->shown + used, sizeof hr->shown - used, "%s%s", k ? ", " : "",
+				 hr->addrs[k]);
+		}
 		hr->o = *o;
-		hr->o.host = addr ? addr : h->name;
+		hr->o.host = hr->naddrs ? hr->shown : h->name;
 		hr->o.sni = h->name;
 		hr->o.role = CHECK_ROLE_MX;
 		if (!json) {
 			fprintf(plan, "*  checking MX %zu of %zu: %s (%s) port %s\n", i + 1,
-				route.n, esc(&e, h->name), addr ? addr : "no address", o->port);
+				route.n, esc(&e, h->name), hr->naddrs ? hr->shown : "no address",
+				o->port);
 			fflush(plan);
 		}
 		long long h0 = conn_now_ms();
 		struct check_ctx hx = {.o = &hr->o, .report = &hr->r};
-		bool dane =
-		    dane_finding(&hx, h, addr, o->implicit_tls ? TLS_IMPLICIT : TLS_STARTTLS);
 		sts_finding(&hx, h, &sts);
-		if (addr) {
-			struct check_report battery;
-			check_run(&hr->o, &battery);
-			for (size_t k = 0; k < battery.n; k++) { /* after the route's findings */
-				struct check_result *c = &battery.items[k];
-				struct check_result *d = check_add(&hx, c->area, c->name, c->sends,
-								   c->verdict, "%s", c->why);
-				if (d)
-					buf_append(&d->evidence, c->evidence.data, c->evidence.len);
+		if (hr->naddrs) {
+			/* every address, one after the other (each battery keeps to
+			   CHECK_PARALLEL_MAX connections): a sending MTA tries them all (RFC 5321
+			   5.1), so one that behaves otherwise matters */
+			struct check_report per[MX_ADDRS_MAX];
+			size_t done = 0;
+			for (size_t k = 0; k < hr->naddrs && !(o->intr && *o->intr); k++, done++) {
+				struct check_options ao = hr->o;
+				ao.host = hr->addrs[k];
+				struct check_ctx ax = {.o = &ao, .report = &per[k]};
+				memset(&per[k], 0, sizeof per[k]);
+				bool dane =
+				    dane_finding(&ax, h, hr->addrs[k],
+						 o->implicit_tls ? TLS_IMPLICIT : TLS_STARTTLS);
+				struct check_report battery;
+				check_run(&ao, &battery);
+				for (size_t j = 0; j < battery.n; j++) /* after DANE's finding */
+					copy_finding(&ax, &battery.items[j], NULL);
+				if (dane)
+					dane_authenticates(&per[k]);
+				hr->r.connected = hr->r.connected || battery.connected;
+				check_report_free(&battery);
 			}
-			if (dane)
-				dane_authenticates(&hr->r);
-			hr->r.connected = hr->r.connected || battery.connected;
-			check_report_free(&battery);
+			merge_addresses(&hx, per, hr->addrs, done);
+			for (size_t k = 0; k < done; k++)
+				check_report_free(&per[k]);
 		} else {
+			dane_finding(&hx, h, NULL, o->implicit_tls ? TLS_IMPLICIT : TLS_STARTTLS);
 			check_add(&hx, "connection", "connect", "", CHECK_UNDECIDED,
 				  "could not be decided: %s has no address to connect to (A %s, "
 				  "AAAA %s)",
