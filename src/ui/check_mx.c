@@ -12,6 +12,8 @@
  */
 #include "smtpsh/check.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +21,8 @@
 #include "config.h"
 #include "shell_int.h"
 #include "smtpsh/escape.h"
+#include "smtpsh/exit.h"
+#include "smtpsh/https.h"
 #include "smtpsh/mtasts.h"
 #include "smtpsh/mxroute.h"
 
@@ -240,6 +244,64 @@ static void dane_authenticates(struct check_report *r)
 	}
 }
 
+static bool interrupted(const struct check_options *o)
+{
+	return o->intr && *o->intr;
+}
+
+/*
+ * The DNS phase: the route (as mx_route_resolve), then for an MX or implicit route the
+ * MTA-STS discovery (the _mta-sts TXT came with the route; the policy fetch is HTTPS), within
+ * --timeout. Driven here, in slices of at most 100 ms, not by the blocking calls: a resolver
+ * that never answers would hold Ctrl-C until the timeout. Returns false when interrupted
+ * (what is pending is cancelled by mx_route_free and mtasts_discovery_free).
+ */
+static bool resolve(struct dns_ctx *dns, const struct check_options *o,
+		    const struct mx_route_params *rp, const struct mtasts_params *mp,
+		    struct mx_route *route, struct mtasts_discovery *disc)
+{
+	long long deadline = dns_now_ms() + o->timeout_ms;
+	bool route_running = mx_route_start(dns, o->host, rp, route) == 0;
+	bool sts_started = false, sts_running = false;
+	for (;;) {
+		if (route_running)
+			route_running = mx_route_continue(route) == 1;
+		if (!route_running && !sts_started) {
+			sts_started = true;
+			if (route->kind == MX_ROUTE_MX || route->kind == MX_ROUTE_IMPLICIT)
+				sts_running = mtasts_discover_start(dns, route->domain,
+								    &route->sts_txt, mp, disc) == 1;
+		}
+		if (!route_running && !sts_running)
+			return true;
+		if (interrupted(o))
+			return false;
+		long long left = deadline - dns_now_ms();
+		if (left <= 0 && route_running) {
+			/* what is unanswered counts as a timeout (mx_route_resolve's rule); the
+			   policy fetch keeps its own timeout (https.c) */
+			dns_cancel_all(dns, "no answer before the timeout");
+			continue;
+		}
+		struct pollfd pfd[9];
+		size_t n = sts_running && disc->req ? https_pollfds(disc->req, pfd, 8) : 0;
+		pfd[n] = (struct pollfd){.fd = dns_fd(dns), .events = POLLIN};
+		int wait = 100;
+		if (sts_running && disc->req && https_timeout_ms(disc->req) >= 0 &&
+		    https_timeout_ms(disc->req) < wait)
+			wait = https_timeout_ms(disc->req);
+		if (route_running && left < wait)
+			wait = left > 0 ? (int)left : 0;
+		int r = poll(pfd, n + 1, wait);
+		if (r < 0 && errno != EINTR)
+			dns_cancel_all(dns, "poll failed");
+		else if (r > 0 && (pfd[n].revents & POLLIN))
+			dns_process(dns);
+		if (sts_running)
+			sts_running = mtasts_discover_step(disc) == 1;
+	}
+}
+
 struct host_run {
 	struct check_options o;
 	struct check_report r;
@@ -362,17 +424,29 @@ int check_mx_run(const struct check_options *o, const struct dns_params *dp, boo
 	unsigned pnum = (unsigned)strtoul(o->port, NULL, 10);
 	struct mx_route_params rp = {.port = pnum, .mta_sts = true};
 	struct mx_route route;
-	mx_route_resolve(dns, o->host, &rp, o->timeout_ms, &route);
 	/* the policy fetch's port: for tests, as --mx (the library reads SMTPSH_MTA_STS_CAFILE) */
 	const char *sts_port = getenv("SMTPSH_MTA_STS_PORT");
 	struct mtasts_params mp = {
 	    .port = sts_port ? (unsigned)strtoul(sts_port, NULL, 10) : 0,
 	    .timeout_ms = o->timeout_ms,
 	};
-	struct mtasts_result sts;
-	memset(&sts, 0, sizeof sts);
-	if (route.kind == MX_ROUTE_MX || route.kind == MX_ROUTE_IMPLICIT)
-		mtasts_discover(dns, route.domain, &route.sts_txt, &mp, &sts);
+	struct mtasts_discovery disc;
+	memset(&disc, 0, sizeof disc);
+	if (!resolve(dns, o, &rp, &mp, &route, &disc)) {
+		fprintf(stderr,
+			"smtpsh: interrupted: the DNS lookups of %s were cancelled; nothing was "
+			"checked\n",
+			esc(&e, o->host));
+		mtasts_discovery_free(&disc);
+		mx_route_free(&route);
+		dns_free(dns);
+		buf_free(&e);
+		buf_free(&err);
+		return EXIT_INTERRUPT;
+	}
+	struct mtasts_result sts = disc.result;
+	memset(&disc.result, 0, sizeof disc.result);
+	mtasts_discovery_free(&disc);
 	/* the route as --mx shows it: on the plan's stream, and as the evidence of "mx" */
 	struct buf lines;
 	buf_init(&lines);

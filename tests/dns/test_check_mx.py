@@ -8,9 +8,13 @@ Usage: test_check_mx.py [SMTPSH_BINARY] [TEST_NAME_PATTERN...]
 """
 
 import json
+import os
 import re
+import signal
 import socket
+import subprocess
 import threading
+import time
 import unittest
 
 import test_mx
@@ -243,6 +247,33 @@ class Json(unittest.TestCase):
         self.assertEqual(up["greeting"], "pass")
         self.assertTrue(doc["hosts"][1]["connected"])
         self.assertIn("MX of fallback.example.net (secure)", r.stderr)  # the route: not stdout
+
+
+class Interrupt(unittest.TestCase):
+    def test_ctrl_c_in_the_dns_phase_stops_at_once(self):
+        """Ctrl-C while the route's lookups wait on a resolver that never answers: smtpsh
+        stops at once (not at --timeout), says so, and exits 130"""
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        try:
+            p = subprocess.Popen(
+                [os.environ["SMTPSH"], "--check", "--mx", "fallback.example.net",
+                 "--resolver", "127.0.0.1@%d" % silent.getsockname()[1], "--trust-anchor",
+                 E.lab.trust_anchor, "--timeout", "30"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            time.sleep(1)
+            self.assertIsNone(p.poll(), "still waiting for the resolver")
+            t0 = time.monotonic()
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=20)
+            took = time.monotonic() - t0
+        finally:
+            silent.close()
+        self.assertLess(took, 1.0, "stopped %.1f s after Ctrl-C" % took)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertEqual(err.decode(), "smtpsh: interrupted: the DNS lookups of "
+                         "fallback.example.net were cancelled; nothing was checked\n")
+        self.assertNotIn(b"=== MX", out)
 
 
 class Usage(unittest.TestCase):
