@@ -583,7 +583,8 @@ int diagram_side_text(const struct diagram_arrow *a, const struct diagram_option
 {
 	size_t start = out->len;
 	/* the diagnoses, each line marked as the transcript marks it */
-	for (const char *p = a->diag.data, *end = p + a->diag.len; p && p < end;) {
+	const char *p = a->diag.len ? a->diag.data : NULL;
+	for (const char *end = p ? p + a->diag.len : NULL; p && p < end;) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		if ((out->len > start && buf_putc(out, '\n') < 0) || buf_puts(out, "* ") < 0 ||
