@@ -139,6 +139,16 @@ class Faults(unittest.TestCase):
                          "read the chunk as exactly its announced octets (RFC 3030 2)")
         self.assertIn("<~ 500 5.5.2 Error: bad syntax", ch["evidence"])
         self.assertEqual(r.rc, 1, r.describe())
+        # long: the server waits for an octet more than the chunk has, so no reply comes:
+        # undecided, never a pass
+        SRV.control("bdat-miscount long")
+        try:
+            r, report, checks = check("--check-rcpt", "teacher@example.test", "--timeout", "2")
+        finally:
+            SRV.control("bdat-miscount off")
+        ch = checks["chunking"]
+        self.assertEqual(ch["verdict"], "undecided", ch)
+        self.assertEqual(ch["why"], "could not be decided: no reply to BDAT within 2 s")
 
     def test_chunking_not_exercised_without_check_rcpt(self):
         """without --check-rcpt no BDAT is sent: CHUNKING is reported, and why it was not
