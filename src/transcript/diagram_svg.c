@@ -47,11 +47,11 @@ static const char style[] =
     "font-family:system-ui,'DejaVu Sans',sans-serif}"
     ".box{fill:#f2f2f2;stroke:#444;stroke-width:1.5}";
 
-/* Only in a diagram with pipelined groups: their label, and a white halo around the texts of
-   the slanted arrows, which other arrows of the group cross. */
+/* Only in a diagram with pipelined groups: their label, and the ground under the texts of the
+   slanted arrows, which other arrows of the group cross (the band's colour under TLS). */
 static const char style_groups[] =
-    "text.group{stroke:none}.slant text{paint-order:stroke;stroke:#fff;stroke-width:4px;"
-    "stroke-linejoin:round}";
+    "text.group{stroke:none}.ground{fill:#fff}.ground.tls{fill:#e4f3e2}"
+    ".ground.tls.unverified{fill:#fbe9d4}";
 
 struct svg {
 	struct buf *out;
@@ -356,6 +356,16 @@ static void wire_to(struct svg *s, int x1, int y1, int x2, int y2)
 
 /* An arrow of a pipelined group: a command's text at the client, where it leaves; a reply's
    at the server, where it leaves (right-aligned); the line slants down to the other side. */
+/* The ground under one line of a slanted arrow's text (15px monospace: 9px a column), so that
+   the lines of the group's other arrows, drawn before it, pass under the text, not through. */
+static void ground_el(struct svg *s, void *ctx, size_t i, const char *t, size_t len)
+{
+	struct line_ctx *c = ctx;
+	int w = 9 * (int)diagram_text_width(t, len) + 6;
+	putf(s, "<rect class=\"%s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/>", c->cls,
+	     c->anchor ? c->x - w + 3 : c->x - 3, c->y + 1 + (int)i * LH, w, LH - 1);
+}
+
 static void draw_slant(struct svg *s, const struct diagram_arrow *a, const struct place *p)
 {
 	struct line_ctx c = {.x = X_C + 14, .y = p->top, .anchor = NULL};
@@ -363,6 +373,10 @@ static void draw_slant(struct svg *s, const struct diagram_arrow *a, const struc
 		c.x = X_S - 14;
 		c.anchor = "end";
 	}
+	/* the ground is the colour of what is under it: the page, or the TLS band */
+	c.cls = !a->tls ? "ground" : a->verified ? "ground tls" : "ground tls unverified";
+	arrow_lines(s, a, ground_el, &c);
+	c.cls = NULL;
 	arrow_lines(s, a, line_el, &c);
 	if (a->kind == DIAGRAM_REPLY)
 		wire_to(s, X_S, p->y2, X_C, p->y1);
