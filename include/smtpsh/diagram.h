@@ -1,9 +1,10 @@
 /*
  * Ladder (sequence) diagrams of a transcript (issue 19): the client on the left, the server on
  * the right, one arrow per command and per reply, the TLS part shaded and labelled, pipelined
- * groups framed, message content folded. A pure model built from parsed transcript entries
- * (transcript.h: the one parser), and three renderers into a struct buf: a text ladder for
- * terminals and bug reports, a standalone SVG, a self-contained HTML page.
+ * groups as the crossing arrows they are (svg, html; framed in txt), message content folded. A pure
+ * model built from parsed transcript entries (transcript.h: the one parser), and three renderers
+ * into a struct buf: a text ladder for terminals and bug reports, a standalone SVG, a
+ * self-contained HTML page.
  *
  * A transcript is untrusted (students send them): every text in the model is escaped for the
  * screen already (escape_append: no control byte, no invalid UTF-8), the renderers escape it
@@ -49,6 +50,11 @@ struct diagram_arrow {
 	struct buf spare;     /* the first line folded away: shown instead of "… (1 more line)" */
 	int code;	      /* REPLY: the code of its last line, 0 when malformed */
 	char *note;	      /* comment lines before it (side note), escaped, or NULL */
+	/* A server-side transcript: the "*" lines after it (the teacher view's diagnoses of
+	   this line, "bare LF at the end of this line"), escaped, '\n' between; drawn as a
+	   side note always. At most DIAGRAM_MAX_NOTE_LINES. */
+	struct buf diag;
+	size_t ndiag;
 };
 
 struct diagram_band {
@@ -72,7 +78,8 @@ struct diagram {
 	size_t nbands;
 	struct diagram_group *groups;
 	size_t ngroups;
-	bool timings; /* some entry had a "+Nms" field */
+	bool timings;	  /* some entry had a "+Nms" field */
+	size_t diagnoses; /* arrows with a diagnosis (diag) */
 	/* The transcript's lines as read (escaped for display), for the HTML page; source_lines
 	   counts them, source_cut says the end was left out (DIAGRAM_MAX_SOURCE). */
 	struct buf source;
@@ -175,14 +182,22 @@ int diagram_live_render(struct diagram_live *l, enum diagram_format f,
 /* Appends what the code of reply a means (codes_brief, as --explain shows it beside a reply);
    nothing for another arrow or a line without a code. Returns 0 or -1. */
 int diagram_explain(const struct diagram_arrow *a, struct buf *out);
-/* The side note of arrow a: its comments (o->notes), then what its code means (o->explain),
-   one paragraph each. Appends to out; returns 0 or -1. */
+/* The side note of arrow a: its diagnoses (a server-side transcript's "*" lines, always),
+   its comments (o->notes), then what its code means (o->explain), one paragraph each.
+   Appends to out; returns 0 or -1. */
 int diagram_side_text(const struct diagram_arrow *a, const struct diagram_options *o,
 		      struct buf *out);
 
 /* Appends text with & < > " ' as XML character references (and U+FFFE/U+FFFF, which XML
    does not allow, as "\u{FFFE}"). text is display-escaped already. Returns 0 or -1. */
 int diagram_xml_escape(struct buf *out, const char *text, size_t len);
+
+/* Is d drawn from a server-side transcript (--serve --record: "perspective: server")? */
+bool diagram_server_side(const struct diagram *d);
+/* The names of the lanes: "client" and "server", or for a server-side transcript the client's
+   address ("ADDR port PORT", from peer) and "smtpsh --serve HOST PORT". Escaped for display;
+   written into the buffers given (cut to fit). */
+void diagram_lanes(const struct diagram *d, char *client, size_t clen, char *server, size_t slen);
 
 /* Columns text takes on a terminal (UTF-8; East Asian wide characters count 2). */
 size_t diagram_text_width(const char *text, size_t len);

@@ -117,6 +117,11 @@ struct transcript_header {
 	char port[16];
 	char tls[16];	   /* "none", "starttls", "implicit", or "" */
 	char protocol[16]; /* version 2: "lmtp", or "" (SMTP) */
+	/* A server-side transcript (--serve --record): "perspective: server"; host and port
+	   are then where the server listened, peer ("ADDR PORT") the client. "" for a
+	   client's transcript (the field absent, or "client"). */
+	char perspective[16];
+	char peer[128];
 };
 
 void transcript_entry_init(struct transcript_entry *e);

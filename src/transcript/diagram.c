@@ -39,6 +39,7 @@ void diagram_free(struct diagram *d)
 	for (size_t i = 0; i < d->n; i++) {
 		buf_free(&d->arrows[i].text);
 		buf_free(&d->arrows[i].spare);
+		buf_free(&d->arrows[i].diag);
 		free(d->arrows[i].note);
 	}
 	free(d->arrows);
@@ -107,6 +108,7 @@ static struct diagram_arrow *new_arrow(struct diagram *d, enum diagram_kind kind
 	memset(a, 0, sizeof *a);
 	buf_init(&a->text);
 	buf_init(&a->spare);
+	buf_init(&a->diag);
 	a->kind = kind;
 	a->tls = e->tls;
 	a->verified = e->verified;
@@ -266,6 +268,52 @@ static int add_received(struct diagram *d, const struct transcript_entry *e, uns
 	return 0;
 }
 
+bool diagram_server_side(const struct diagram *d)
+{
+	return strcmp(d->header.perspective, "server") == 0;
+}
+
+static bool starts(const struct buf *t, const char *word)
+{
+	size_t n = strlen(word);
+	return t->len >= n && strncmp(t->data, word, n) == 0;
+}
+
+/*
+ * A "*" line of a server-side transcript that tells about the line before it: the teacher
+ * view's diagnosis ("bare LF at the end of this line", "mistake: ..."). Not the events of the
+ * connection (connected, the TLS handshake, closed), which are drawn where they happen as in a
+ * client's transcript, nor a line before any of the conversation.
+ */
+static bool diagnosis(const struct diagram *d, const struct transcript_entry *e)
+{
+	if (!diagram_server_side(d) || !d->n)
+		return false;
+	const struct diagram_arrow *last = &d->arrows[d->n - 1];
+	if (last->kind == DIAGRAM_LOCAL || last->kind == DIAGRAM_ALERT)
+		return false;
+	const struct buf *t = &e->text;
+	return !starts(t, "TLS") && !starts(t, "SSL") && !starts(t, "connect") &&
+	       !starts(t, "disconnect") && !starts(t, "closed") && !starts(t, "connection ");
+}
+
+/* The diagnosis becomes a line of the side note of the arrow it is about. */
+static int add_diagnosis(struct diagram *d, const struct transcript_entry *e)
+{
+	struct diagram_arrow *a = &d->arrows[d->n - 1];
+	if (a->ndiag >= DIAGRAM_MAX_NOTE_LINES)
+		return 0;
+	if (!a->ndiag++)
+		d->diagnoses++;
+	if (a->diag.len && buf_putc(&a->diag, '\n') < 0)
+		return -1;
+	/* smtpsh's own words, the client's bytes in them escaped already */
+	if (put_display(d, &a->diag, e->text.data ? e->text.data : "", e->text.len,
+			ESCAPE_KEEP_BACKSLASH) < 0)
+		return -1;
+	return buf_append(&a->diag, "", 0);
+}
+
 int diagram_add(struct diagram *d, const struct transcript_entry *e, unsigned long lineno)
 {
 	bool oom = false;
@@ -294,6 +342,9 @@ int diagram_add(struct diagram *d, const struct transcript_entry *e, unsigned lo
 			return -1;
 		return buf_append(&d->pending_note, "", 0);
 	case TR_INFO:
+		if (diagnosis(d, e))
+			return add_diagnosis(d, e);
+		/* fall through */
 	case TR_ALERT:
 		a = new_arrow(d, e->kind == TR_INFO ? DIAGRAM_LOCAL : DIAGRAM_ALERT, e, lineno,
 			      &oom);
@@ -531,6 +582,18 @@ int diagram_side_text(const struct diagram_arrow *a, const struct diagram_option
 		      struct buf *out)
 {
 	size_t start = out->len;
+	/* the diagnoses, each line marked as the transcript marks it */
+	const char *p = a->diag.len ? a->diag.data : NULL;
+	for (const char *end = p ? p + a->diag.len : NULL; p && p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		if ((out->len > start && buf_putc(out, '\n') < 0) || buf_puts(out, "* ") < 0 ||
+		    buf_append(out, p, n) < 0)
+			return -1;
+		p += n + 1;
+	}
+	if (o->notes && a->note && out->len > start && buf_putc(out, '\n') < 0)
+		return -1;
 	if (o->notes && a->note && buf_puts(out, a->note) < 0)
 		return -1;
 	if (o->explain) {
@@ -546,6 +609,44 @@ int diagram_side_text(const struct diagram_arrow *a, const struct diagram_option
 			return -1;
 	}
 	return buf_append(out, "", 0);
+}
+
+/* text escaped for display into out[0..outlen), cut at a character boundary. */
+static void lane_name(const char *text, char *out, size_t outlen)
+{
+	struct buf e;
+	buf_init(&e);
+	if (escape_append(&e, text, strlen(text), ESCAPE_KEEP_BACKSLASH) < 0 || !e.data) {
+		snprintf(out, outlen, "?");
+	} else {
+		size_t n = utf8_cut(e.data, e.len, outlen - 1);
+		memcpy(out, e.data, n);
+		out[n] = '\0';
+	}
+	buf_free(&e);
+}
+
+void diagram_lanes(const struct diagram *d, char *client, size_t clen, char *server, size_t slen)
+{
+	const struct transcript_header *h = &d->header;
+	if (!diagram_server_side(d)) {
+		snprintf(client, clen, "client");
+		snprintf(server, slen, "server");
+		return;
+	}
+	char t[400];
+	/* "peer: ADDR PORT": an IPv6 address has no blank, so the last blank parts them */
+	const char *blank = strrchr(h->peer, ' ');
+	if (!h->peer[0])
+		snprintf(t, sizeof t, "client");
+	else if (blank)
+		snprintf(t, sizeof t, "%.*s port %s", (int)(blank - h->peer), h->peer, blank + 1);
+	else
+		snprintf(t, sizeof t, "%s", h->peer);
+	lane_name(t, client, clen);
+	snprintf(t, sizeof t, "smtpsh --serve%s%s%s%s", h->host[0] ? " " : "", h->host,
+		 h->port[0] ? " " : "", h->port);
+	lane_name(t, server, slen);
 }
 
 int diagram_xml_escape(struct buf *out, const char *text, size_t len)

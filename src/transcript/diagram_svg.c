@@ -47,6 +47,12 @@ static const char style[] =
     "font-family:system-ui,'DejaVu Sans',sans-serif}"
     ".box{fill:#f2f2f2;stroke:#444;stroke-width:1.5}";
 
+/* Only in a diagram with pipelined groups: their label, and the ground under the texts of the
+   slanted arrows, which other arrows of the group cross (the band's colour under TLS). */
+static const char style_groups[] =
+    "text.group{stroke:none}.ground{fill:#fff}.ground.tls{fill:#e4f3e2}"
+    ".ground.tls.unverified{fill:#fbe9d4}";
+
 struct svg {
 	struct buf *out;
 	int err;
@@ -138,9 +144,13 @@ static size_t wrapped(struct svg *s, const char *prefix, const char *text, size_
 	return count;
 }
 
-/* Where each arrow landed: the top of its box, the y of its line, its bottom. */
+/* Where each arrow landed: the top of its box, the y of its line, its bottom. An arrow of a
+   pipelined group slants: its line runs from y1 at the client to y2 at the server (line is
+   then where it leaves its sender); others have y1 == y2 == line. */
 struct place {
 	int top, line, bottom;
+	int y1, y2;
+	bool slant;
 };
 
 static const char *kind_class(const struct diagram_arrow *a)
@@ -181,12 +191,13 @@ static void fold_text(const struct diagram_arrow *a, char *out, size_t outlen)
 struct line_ctx {
 	int x, y;
 	const char *cls;
+	const char *anchor; /* text-anchor, or NULL (start) */
 };
 
 static void line_el(struct svg *s, void *ctx, size_t i, const char *t, size_t len)
 {
 	struct line_ctx *c = ctx;
-	text_el(s, c->cls, c->x, c->y + 15 + (int)i * LH, NULL, t, len);
+	text_el(s, c->cls, c->x, c->y + 15 + (int)i * LH, c->anchor, t, len);
 }
 
 static size_t arrow_lines(struct svg *s, const struct diagram_arrow *a, line_fn fn, void *ctx)
@@ -209,6 +220,83 @@ static bool on_wire(const struct diagram_arrow *a)
  * reply of the session and at most 1 px a millisecond.
  */
 #define TIME_SPAN 160
+
+/*
+ * A pipelined group (RFC 2920) as the overlapping arrows it is: its commands leave the client
+ * one after another without waiting (each under its text, at the client's side), and each
+ * slants down to the server, where it lands lower (its flight); the server answers a command
+ * once it has read it, so reply j leaves the server no earlier than command j landed (its
+ * text above, at the server's side) and slants down to the client. The first replies leave
+ * while later commands are still on their way: the arrows cross, as the octets do on the
+ * wire. Texts never overlap one another: the replies' start below the last command's.
+ * Returns false (lay the arrows out one by one) for a group that is not commands then their
+ * replies with nothing between (a transcript cut short, an alert in the middle).
+ */
+#define FLIGHT 60
+static bool layout_group(struct svg *s, const struct diagram *d, const struct diagram_group *g,
+			 struct place *pl, int y, int *end)
+{
+	size_t cmds = 0;
+	for (size_t i = g->first; i <= g->last; i++) {
+		const struct diagram_arrow *a = &d->arrows[i];
+		if (a->group != d->arrows[g->first].group || !on_wire(a))
+			return false;
+		if (a->kind != DIAGRAM_REPLY) {
+			if (i != g->first + cmds)
+				return false; /* a command after a reply */
+			cmds++;
+		}
+	}
+	if (cmds < 2)
+		return false;
+	/* the flight: as long as the commands take to leave, so that all of them are on the
+	   way at once (FLIGHT at least, for a visible slant) */
+	int flight = 0;
+	for (size_t i = g->first; i < g->first + cmds; i++)
+		flight += (int)arrow_lines(s, &d->arrows[i], NULL, NULL) * LH + 12;
+	if (flight < FLIGHT)
+		flight = FLIGHT;
+	/* the commands: stacked at the client, each landing flight px below where it left, and
+	   no earlier than the one before it (one write: they arrive in order) */
+	int landed = 0;
+	for (size_t i = g->first; i < g->first + cmds; i++) {
+		int k = (int)arrow_lines(s, &d->arrows[i], NULL, NULL);
+		pl[i].slant = true;
+		pl[i].top = y;
+		pl[i].line = pl[i].y1 = y + k * LH + 6;
+		pl[i].y2 = pl[i].y1 + flight;
+		if (pl[i].y2 < landed + 8)
+			pl[i].y2 = landed + 8;
+		landed = pl[i].y2;
+		pl[i].bottom = pl[i].y2 + 6;
+		y = pl[i].line + 6;
+	}
+	int texts = y + 6; /* where the replies' texts may begin */
+	int bottom = landed + 6;
+	size_t j = 0;
+	int left = 0; /* where the reply before left the server */
+	for (size_t i = g->first + cmds; i <= g->last; i++, j++) {
+		int k = (int)arrow_lines(s, &d->arrows[i], NULL, NULL);
+		const struct place *c = &pl[g->first + (j < cmds ? j : cmds - 1)];
+		int from = c->y2 + 4; /* its command has landed */
+		if (from < texts + k * LH + 6)
+			from = texts + k * LH + 6;
+		if (from < left + k * LH + 12)
+			from = left + k * LH + 12;
+		pl[i].slant = true;
+		pl[i].top = from - k * LH - 6;
+		pl[i].line = pl[i].y2 = from;
+		pl[i].y1 = from + flight;
+		pl[i].bottom = pl[i].y1 + 6;
+		left = from;
+		texts = from + 6;
+		if (pl[i].bottom > bottom)
+			bottom = pl[i].bottom;
+	}
+	*end = bottom + 12;
+	return true;
+}
+
 static int layout(struct svg *s, const struct diagram *d, struct place *pl)
 {
 	long slowest = 0;
@@ -219,6 +307,13 @@ static int layout(struct svg *s, const struct diagram *d, struct place *pl)
 	int y = TOP;
 	for (size_t i = 0; i < d->n; i++) {
 		const struct diagram_arrow *a = &d->arrows[i];
+		if (a->group && a->kind != DIAGRAM_REPLY) {
+			const struct diagram_group *g = &d->groups[a->group - 1];
+			if (g->first == i && layout_group(s, d, g, pl, y, &y)) {
+				i = g->last;
+				continue;
+			}
+		}
 		int k = (int)arrow_lines(s, a, NULL, NULL);
 		if (a->kind == DIAGRAM_REPLY && a->elapsed_ms > 0)
 			y += (int)((double)a->elapsed_ms * scale + 0.5);
@@ -230,9 +325,63 @@ static int layout(struct svg *s, const struct diagram *d, struct place *pl)
 			pl[i].line = y + k * LH;
 			pl[i].bottom = y + k * LH + 4;
 		}
+		pl[i].y1 = pl[i].y2 = pl[i].line;
 		y = pl[i].bottom + 12;
 	}
 	return y;
+}
+
+/* sqrt(v) for v >= 1 by Newton's method (a few steps suffice for a head's direction; the
+   library's sqrt would take libm for one call). */
+static double root(double v)
+{
+	double r = v > 1 ? v : 1;
+	for (int i = 0; i < 40; i++)
+		r = (r + v / r) / 2;
+	return r;
+}
+
+/* A line from (x1, y1) to (x2, y2) with its head at the end, pointing along the line. */
+static void wire_to(struct svg *s, int x1, int y1, int x2, int y2)
+{
+	double dx = x2 - x1, dy = y2 - y1, len = root(dx * dx + dy * dy);
+	double ux = len > 0 ? dx / len : 1, uy = len > 0 ? dy / len : 0;
+	/* the line stops inside the head; the head is 13 px long, 12 px wide */
+	double bx = x2 - 13 * ux, by = y2 - 13 * uy;
+	putf(s, "<line class=\"wire\" x1=\"%d\" y1=\"%d\" x2=\"%.1f\" y2=\"%.1f\"/>", x1, y1,
+	     x2 - 12 * ux, y2 - 12 * uy);
+	putf(s, "<polygon class=\"head\" points=\"%d,%d %.1f,%.1f %.1f,%.1f\"/>", x2, y2,
+	     bx - 6 * uy, by + 6 * ux, bx + 6 * uy, by - 6 * ux);
+}
+
+/* An arrow of a pipelined group: a command's text at the client, where it leaves; a reply's
+   at the server, where it leaves (right-aligned); the line slants down to the other side. */
+/* The ground under one line of a slanted arrow's text (15px monospace: 9px a column), so that
+   the lines of the group's other arrows, drawn before it, pass under the text, not through. */
+static void ground_el(struct svg *s, void *ctx, size_t i, const char *t, size_t len)
+{
+	struct line_ctx *c = ctx;
+	int w = 9 * (int)diagram_text_width(t, len) + 6;
+	putf(s, "<rect class=\"%s\" x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\"/>", c->cls,
+	     c->anchor ? c->x - w + 3 : c->x - 3, c->y + 1 + (int)i * LH, w, LH - 1);
+}
+
+static void draw_slant(struct svg *s, const struct diagram_arrow *a, const struct place *p)
+{
+	struct line_ctx c = {.x = X_C + 14, .y = p->top, .anchor = NULL};
+	if (a->kind == DIAGRAM_REPLY) {
+		c.x = X_S - 14;
+		c.anchor = "end";
+	}
+	/* the ground is the colour of what is under it: the page, or the TLS band */
+	c.cls = !a->tls ? "ground" : a->verified ? "ground tls" : "ground tls unverified";
+	arrow_lines(s, a, ground_el, &c);
+	c.cls = NULL;
+	arrow_lines(s, a, line_el, &c);
+	if (a->kind == DIAGRAM_REPLY)
+		wire_to(s, X_S, p->y2, X_C, p->y1);
+	else
+		wire_to(s, X_C, p->y1, X_S, p->y2);
 }
 
 static void draw_arrow(struct svg *s, const struct diagram *d, size_t i, const struct place *p)
@@ -240,8 +389,8 @@ static void draw_arrow(struct svg *s, const struct diagram *d, size_t i, const s
 	const struct diagram_arrow *a = &d->arrows[i];
 	if (s->links)
 		putf(s, "<a href=\"#l%lu\">", a->lineno);
-	putf(s, "<g class=\"arrow %s\" id=\"a%zu\" data-line=\"%lu\" data-tls=\"%d\"",
-	     kind_class(a), i + 1, a->lineno, a->tls ? 1 : 0);
+	putf(s, "<g class=\"arrow %s%s\" id=\"a%zu\" data-line=\"%lu\" data-tls=\"%d\"",
+	     kind_class(a), p->slant ? " slant" : "", i + 1, a->lineno, a->tls ? 1 : 0);
 	if (a->group)
 		putf(s, " data-group=\"%u\"", a->group);
 	if (a->kind == DIAGRAM_REPLY)
@@ -253,6 +402,14 @@ static void draw_arrow(struct svg *s, const struct diagram *d, size_t i, const s
 		putf(s, "<title>transcript lines %lu-%lu</title>\n", a->lineno, a->lastno);
 	else
 		putf(s, "<title>transcript line %lu</title>\n", a->lineno);
+	if (p->slant) {
+		draw_slant(s, a, p);
+		put(s, "</g>");
+		if (s->links)
+			put(s, "</a>");
+		put(s, "\n");
+		return;
+	}
 	struct line_ctx c = {.x = X_C + 14, .y = p->top};
 	arrow_lines(s, a, line_el, &c);
 	int ly = p->line;
@@ -309,8 +466,9 @@ static void draw_bands(struct svg *s, const struct diagram *d, const struct plac
 	}
 }
 
-/* Pipelined groups (RFC 2920): a bracket left of the client's lifeline around the commands
-   sent in one write and their replies. */
+/* Pipelined groups (RFC 2920): their arrows slant and cross (layout_group); a label left of
+   the client's lifeline says what they are. A group that could not be laid out so gets a
+   bracket around its commands and their replies. */
 static void draw_groups(struct svg *s, const struct diagram *d, const struct place *pl)
 {
 	for (size_t k = 0; k < d->ngroups; k++) {
@@ -318,6 +476,14 @@ static void draw_groups(struct svg *s, const struct diagram *d, const struct pla
 		if (!g->commands)
 			continue;
 		int top = pl[g->first].top, bottom = pl[g->last].bottom;
+		if (pl[g->first].slant) {
+			putf(s,
+			     "<text class=\"group glabel\" id=\"group%zu\" x=\"%d\" y=\"%d\" "
+			     "text-anchor=\"end\" data-commands=\"%u\">pipelined: %u in one "
+			     "write</text>\n",
+			     k + 1, X_C - 24, top + 15, g->commands, g->commands);
+			continue;
+		}
 		putf(s,
 		     "<path class=\"group\" id=\"group%zu\" d=\"M %d %d h -10 V %d h 10\" "
 		     "data-commands=\"%u\"/>\n",
@@ -337,7 +503,12 @@ static void draw_title(struct svg *s, const struct diagram *d, const struct diag
 	int r = buf_puts(&t, "SMTP session");
 	if (h->protocol[0])
 		r |= buf_printf(&t, " (%s)", h->protocol);
-	if (h->host[0])
+	if (diagram_server_side(d)) {
+		/* a server-side transcript: the server's view of one client */
+		char lane_c[64], lane_s[64];
+		diagram_lanes(d, lane_c, sizeof lane_c, lane_s, sizeof lane_s);
+		r |= buf_printf(&t, " at %s from %s", lane_s, lane_c);
+	} else if (h->host[0])
 		r |= buf_printf(&t, " with %s%s%s", h->host, h->port[0] ? " port " : "", h->port);
 	if (h->date[0])
 		r |= buf_printf(&t, ", %s", h->date);
@@ -365,8 +536,17 @@ static void draw_svg(struct svg *s, const struct diagram *d, const struct diagra
 	}
 	int bottom = layout(s, d, pl);
 	/* side notes: beside their arrow, pushed down when the one before is still there */
-	bool side = o->notes || o->explain;
+	bool side = o->notes || o->explain || d->diagnoses;
+	char lane_c[64], lane_s[64];
+	diagram_lanes(d, lane_c, sizeof lane_c, lane_s, sizeof lane_s);
+	/* an actor's box fits its name (16px bold: about 10px a column) */
+	int box_c = 10 * (int)diagram_text_width(lane_c, strlen(lane_c)) + 24;
+	int box_s = 10 * (int)diagram_text_width(lane_s, strlen(lane_s)) + 24;
+	box_c = box_c < 120 ? 120 : box_c;
+	box_s = box_s < 120 ? 120 : box_s;
 	int width = side ? NOTE_X + NOTE_COLS * 8 + 16 : X_S + 70;
+	if (width < X_S + box_s / 2 + 8)
+		width = X_S + box_s / 2 + 8;
 	int notes_end = 0;
 	struct buf note;
 	buf_init(&note);
@@ -400,18 +580,29 @@ static void draw_svg(struct svg *s, const struct diagram *d, const struct diagra
 	buf_free(&t);
 	put(s, "</title>\n<style>");
 	put(s, style);
+	if (d->ngroups)
+		put(s, style_groups);
 	put(s, "</style>\n");
 	putf(s, "<rect x=\"0\" y=\"0\" width=\"%d\" height=\"%d\" fill=\"#fff\"/>\n", width,
 	     height);
 	draw_title(s, d, o);
 	draw_bands(s, d, pl);
 	int life_end = bottom - 4;
+	int left_c = X_C - box_c / 2 < 8 ? 8 : X_C - box_c / 2;
+	int mid_c = left_c + box_c / 2;
 	putf(s,
-	     "<rect class=\"box\" x=\"%d\" y=\"44\" width=\"120\" height=\"30\" rx=\"4\"/>"
-	     "<text class=\"actor\" x=\"%d\" y=\"65\" text-anchor=\"middle\">client</text>\n"
-	     "<rect class=\"box\" x=\"%d\" y=\"44\" width=\"120\" height=\"30\" rx=\"4\"/>"
-	     "<text class=\"actor\" x=\"%d\" y=\"65\" text-anchor=\"middle\">server</text>\n",
-	     X_C - 60, X_C, X_S - 60, X_S);
+	     "<rect class=\"box\" x=\"%d\" y=\"44\" width=\"%d\" height=\"30\" rx=\"4\"/>"
+	     "<text class=\"actor\" x=\"%d\" y=\"65\" "
+	     "text-anchor=\"middle\">",
+	     left_c, box_c, mid_c);
+	esc(s, lane_c, strlen(lane_c));
+	putf(s,
+	     "</text>\n<rect class=\"box\" x=\"%d\" y=\"44\" width=\"%d\" height=\"30\" "
+	     "rx=\"4\"/><text class=\"actor\" x=\"%d\" y=\"65\" "
+	     "text-anchor=\"middle\">",
+	     X_S - box_s / 2, box_s, X_S);
+	esc(s, lane_s, strlen(lane_s));
+	put(s, "</text>\n");
 	putf(s,
 	     "<line class=\"life\" x1=\"%d\" y1=\"74\" x2=\"%d\" y2=\"%d\"/>"
 	     "<line class=\"life\" x1=\"%d\" y1=\"74\" x2=\"%d\" y2=\"%d\"/>\n",
@@ -463,14 +654,18 @@ int diagram_render_svg(const struct diagram *d, const struct diagram_options *o,
 }
 
 /* Writes each arrow's box (and the TLS bands' and groups') into data- attributes once the
-   page is laid out: what a test or a tool reads from the rendered page. */
+   page is laid out, and the extent of an arrow's line (data-wire-top/bottom: where a slanted
+   one leaves and lands): what a test or a tool reads from the rendered page. */
 static const char measure_script[] =
     "(function(){var els=document.querySelectorAll('svg .arrow, svg .tls-band, svg .group');"
     "for(var i=0;i<els.length;i++){var r=els[i].getBoundingClientRect();"
     "els[i].setAttribute('data-top',r.top.toFixed(1));"
     "els[i].setAttribute('data-bottom',r.bottom.toFixed(1));"
     "els[i].setAttribute('data-left',r.left.toFixed(1));"
-    "els[i].setAttribute('data-right',r.right.toFixed(1));}"
+    "els[i].setAttribute('data-right',r.right.toFixed(1));"
+    "var w=els[i].querySelector('.wire');if(w){r=w.getBoundingClientRect();"
+    "els[i].setAttribute('data-wire-top',r.top.toFixed(1));"
+    "els[i].setAttribute('data-wire-bottom',r.bottom.toFixed(1));}}"
     "document.documentElement.setAttribute('data-measured',String(els.length));})();";
 
 static const char page_style[] =

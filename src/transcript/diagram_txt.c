@@ -216,7 +216,8 @@ static void note_rows(struct txt *t, const struct diagram *d, size_t i, const ch
 {
 	const char *s = text;
 	size_t len = strlen(text);
-	size_t cols = t->inner - 4;
+	size_t mw = strlen(mark); /* an ASCII mark */
+	size_t cols = t->inner - 3 - mw;
 	while (len) {
 		const char *nl = memchr(s, '\n', len);
 		size_t n = nl ? (size_t)(nl - s) : len;
@@ -229,7 +230,7 @@ static void note_rows(struct txt *t, const struct diagram *d, size_t i, const ch
 			puts_(t, mark);
 			puts_(t, " ");
 			put(t, p, k);
-			repeat(t, " ", t->inner - 3 - diagram_text_width(p, k));
+			repeat(t, " ", t->inner - 2 - mw - diagram_text_width(p, k));
 			row_end(t);
 			p += k + (rest ? skip : 0);
 			rest -= k + (rest ? skip : 0);
@@ -247,6 +248,8 @@ static void put_title(struct txt *t, const struct diagram *d)
 	buf_init(&e);
 	const struct transcript_header *h = &d->header;
 	int r = buf_puts(&b, "smtpsh transcript");
+	if (diagram_server_side(d))
+		r |= buf_puts(&b, " (server side)");
 	if (h->host[0])
 		r |= buf_printf(&b, ": %s%s%s", h->host, h->port[0] ? " port " : "", h->port);
 	if (h->tls[0])
@@ -277,9 +280,20 @@ int diagram_render_txt(const struct diagram *d, const struct diagram_options *o,
 	size_t cols = t.inner - 5; /* text on an arrow row */
 
 	put_title(&t, d);
-	puts_(&t, "  client");
-	repeat(&t, " ", t.width - 8 - 6);
-	puts_(&t, "server\n");
+	/* the lanes' names: the client's at its lifeline, the server's ending at its own; each
+	   at most half the width (a server-side transcript names them by address) */
+	char lane_c[64], lane_s[64];
+	diagram_lanes(d, lane_c, sizeof lane_c, lane_s, sizeof lane_s);
+	size_t half = t.width / 2 - 2;
+	size_t wc = diagram_text_width(lane_c, strlen(lane_c));
+	size_t ws = diagram_text_width(lane_s, strlen(lane_s));
+	wc = wc > half ? half : wc;
+	ws = ws > half ? half : ws;
+	puts_(&t, "  ");
+	put_fit_pad(&t, lane_c, strlen(lane_c), wc, true);
+	repeat(&t, " ", t.width - 2 - wc - ws);
+	put_fit_pad(&t, lane_s, strlen(lane_s), ws, true);
+	puts_(&t, "\n");
 	row_begin(&t, false, NULL);
 	repeat(&t, " ", t.inner);
 	row_end(&t);
@@ -323,6 +337,9 @@ int diagram_render_txt(const struct diagram *d, const struct diagram_options *o,
 		size_t acols = wide ? t.inner - 3 : cols;
 		c.rows = pieces(&t, a, acols, NULL, NULL);
 		pieces(&t, a, acols, arrow_piece, &c);
+		/* a server-side transcript's diagnoses of this line: under its text */
+		if (a->diag.len)
+			note_rows(&t, d, i, "  *", a->diag.data, false);
 		if (o->explain) {
 			struct buf e;
 			buf_init(&e);

@@ -182,7 +182,19 @@ int transcript_parse_header_line(const char *line, size_t len, struct transcript
 	FIELD("port", h->port)
 	FIELD("tls", h->tls)
 	FIELD("protocol", h->protocol)
+	FIELD("peer", h->peer)
 #undef FIELD
+	if (k == 11 && memcmp(line, "perspective", 11) == 0) {
+		/* whose view the events are (the events mean the same either way: -> is the
+		   client's, <- the server's); a value this smtpsh does not know is refused,
+		   not taken for a client's */
+		if (vlen == 6 && memcmp(v, "client", 6) == 0)
+			return 1;
+		if (vlen == 6 && memcmp(v, "server", 6) == 0)
+			return store(h->perspective, sizeof h->perspective, v, vlen, "perspective",
+				     err, errlen);
+		return bad(err, errlen, "header field perspective is \"client\" or \"server\"");
+	}
 	return 1; /* a field this version does not know: ignored */
 }
 

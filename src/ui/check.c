@@ -505,11 +505,13 @@ void check_print_plan(FILE *f, const struct check_options *o)
 		fprintf(f, "*    %-10s %s: %s\n", defs[i].area, defs[i].names, defs[i].sends);
 	if (o->check_rcpt)
 		fprintf(f,
-			"*  messages go to %s only (one per smuggling variant, marked in the "
-			"Subject)\n",
+			"*  messages go to %s only (one per smuggling variant, two in BDAT chunks "
+			"when CHUNKING is offered, each marked in the Subject)\n",
 			o->check_rcpt);
 	else
-		fputs("*  no message is sent (smuggling checks need --check-rcpt ADDRESS)\n", f);
+		fputs("*  no message is sent (the smuggling and CHUNKING checks need --check-rcpt "
+		      "ADDRESS)\n",
+		      f);
 	fflush(f);
 }
 

@@ -5,11 +5,15 @@
  * --mx's own lines (mx_show_route). Findings of the route: the MX answer (null MX, no MX, a
  * failed lookup), the DNSSEC state of the MX RRset, the MTA-STS policy; per host: DANE (a
  * connection under the secure TLSA records says whether they match), whether the MTA-STS
- * policy lists it, then check_run's battery against its first address, with the MX host as
- * the name TLS checks. A host that cannot be reached is undecided, never a pass.
+ * policy lists it, then check_run's battery against each of its addresses (A and AAAA, as -4
+ * / -6 allow), with the MX host as the name TLS checks; a finding that differs between the
+ * addresses is reported per address. A host that cannot be reached is undecided, never a
+ * pass.
  */
 #include "smtpsh/check.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +21,8 @@
 #include "config.h"
 #include "shell_int.h"
 #include "smtpsh/escape.h"
+#include "smtpsh/exit.h"
+#include "smtpsh/https.h"
 #include "smtpsh/mtasts.h"
 #include "smtpsh/mxroute.h"
 
@@ -29,16 +35,19 @@ static const char *esc(struct buf *out, const char *text)
 	return out->data ? out->data : "";
 }
 
-/* The first address of h that -4 / -6 allow, or NULL. */
-static const char *first_address(const struct mx_host *h, enum conn_family fam)
+/* The addresses of h that -4 / -6 allow (AAAA first, then A, as the route keeps them), at
+   most MX_ADDRS_MAX; returns the count. */
+static size_t addresses(const struct mx_host *h, enum conn_family fam,
+			const char *out[MX_ADDRS_MAX])
 {
-	for (size_t k = 0; k < h->naddrs; k++) {
+	size_t n = 0;
+	for (size_t k = 0; k < h->naddrs && n < MX_ADDRS_MAX; k++) {
 		int type = h->addrs[k].type;
 		if ((fam == CONN_V4 && type != DNS_T_A) || (fam == CONN_V6 && type != DNS_T_AAAA))
 			continue;
-		return h->addrs[k].text;
+		out[n++] = h->addrs[k].text;
 	}
-	return NULL;
+	return n;
 }
 
 static const char *const sends_dns = "DNS queries only (MX, A, AAAA, TLSA, TXT _mta-sts)";
@@ -235,10 +244,124 @@ static void dane_authenticates(struct check_report *r)
 	}
 }
 
+static bool interrupted(const struct check_options *o)
+{
+	return o->intr && *o->intr;
+}
+
+/*
+ * The DNS phase: the route (as mx_route_resolve), then for an MX or implicit route the
+ * MTA-STS discovery (the _mta-sts TXT came with the route; the policy fetch is HTTPS), within
+ * --timeout. Driven here, in slices of at most 100 ms, not by the blocking calls: a resolver
+ * that never answers would hold Ctrl-C until the timeout. Returns false when interrupted
+ * (what is pending is cancelled by mx_route_free and mtasts_discovery_free).
+ */
+static bool resolve(struct dns_ctx *dns, const struct check_options *o,
+		    const struct mx_route_params *rp, const struct mtasts_params *mp,
+		    struct mx_route *route, struct mtasts_discovery *disc)
+{
+	long long deadline = dns_now_ms() + o->timeout_ms;
+	bool route_running = mx_route_start(dns, o->host, rp, route) == 0;
+	bool sts_started = false, sts_running = false;
+	for (;;) {
+		if (route_running)
+			route_running = mx_route_continue(route) == 1;
+		if (!route_running && !sts_started) {
+			sts_started = true;
+			if (route->kind == MX_ROUTE_MX || route->kind == MX_ROUTE_IMPLICIT)
+				sts_running = mtasts_discover_start(dns, route->domain,
+								    &route->sts_txt, mp, disc) == 1;
+		}
+		if (!route_running && !sts_running)
+			return true;
+		if (interrupted(o))
+			return false;
+		long long left = deadline - dns_now_ms();
+		if (left <= 0 && route_running) {
+			/* what is unanswered counts as a timeout (mx_route_resolve's rule); the
+			   policy fetch keeps its own timeout (https.c) */
+			dns_cancel_all(dns, "no answer before the timeout");
+			continue;
+		}
+		struct pollfd pfd[9];
+		size_t n = sts_running && disc->req ? https_pollfds(disc->req, pfd, 8) : 0;
+		pfd[n] = (struct pollfd){.fd = dns_fd(dns), .events = POLLIN};
+		int wait = 100;
+		if (sts_running && disc->req && https_timeout_ms(disc->req) >= 0 &&
+		    https_timeout_ms(disc->req) < wait)
+			wait = https_timeout_ms(disc->req);
+		if (route_running && left < wait)
+			wait = left > 0 ? (int)left : 0;
+		int r = poll(pfd, n + 1, wait);
+		if (r < 0 && errno != EINTR)
+			dns_cancel_all(dns, "poll failed");
+		else if (r > 0 && (pfd[n].revents & POLLIN))
+			dns_process(dns);
+		if (sts_running)
+			sts_running = mtasts_discover_step(disc) == 1;
+	}
+}
+
 struct host_run {
 	struct check_options o;
 	struct check_report r;
+	const char *addrs[MX_ADDRS_MAX]; /* the addresses checked */
+	size_t naddrs;
+	char shown[MX_ADDRS_MAX * 48]; /* them, ", " between: the host the report names */
 };
+
+static void copy_finding(struct check_ctx *x, const struct check_result *c, const char *addr)
+{
+	struct check_result *d =
+	    addr ? check_add(x, c->area, c->name, c->sends, c->verdict, "[%s] %s", addr, c->why)
+		 : check_add(x, c->area, c->name, c->sends, c->verdict, "%s", c->why);
+	if (d)
+		buf_append(&d->evidence, c->evidence.data, c->evidence.len);
+}
+
+static const struct check_result *find(const struct check_report *r, const char *area,
+				       const char *name)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->items[i].area, area) == 0 && strcmp(r->items[i].name, name) == 0)
+			return &r->items[i];
+	return NULL;
+}
+
+/*
+ * The findings of every address of one host, as the host's (x): a finding with the same
+ * verdict at every address once (with the first address's reason and evidence); one that
+ * differs, or that some address did not reach, once per address that made it, its reason
+ * starting "[ADDR] ". In the order they first came.
+ */
+static void merge_addresses(struct check_ctx *x, const struct check_report *per,
+			    const char *const *addrs, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		for (size_t i = 0; i < per[k].n; i++) {
+			const struct check_result *c = &per[k].items[i];
+			bool earlier = false; /* handled with an address before this one */
+			for (size_t j = 0; j < k && !earlier; j++)
+				earlier = find(&per[j], c->area, c->name) != NULL;
+			if (earlier)
+				continue;
+			bool same = true;
+			for (size_t j = k + 1; j < n && same; j++) {
+				const struct check_result *o = find(&per[j], c->area, c->name);
+				same = o && o->verdict == c->verdict;
+			}
+			if (same && k == 0) {
+				copy_finding(x, c, NULL);
+				continue;
+			}
+			for (size_t j = k; j < n; j++) {
+				const struct check_result *o = find(&per[j], c->area, c->name);
+				if (o)
+					copy_finding(x, o, addrs[j]);
+			}
+		}
+	}
+}
 
 static void print_json(FILE *out, const struct check_options *o, const struct mx_route *route,
 		       const struct check_report *rr, const struct host_run *hosts, int status,
@@ -263,7 +386,13 @@ static void print_json(FILE *out, const struct check_options *o, const struct mx
 		check_json_string(out, h->name);
 		fputs(",\"dane\":", out);
 		check_json_string(out, dns_dane_verdict_name(h->dane));
-		fputc(',', out);
+		fputs(",\"addresses\":[", out);
+		for (size_t k = 0; k < hosts[i].naddrs; k++) {
+			if (k)
+				fputc(',', out);
+			check_json_string(out, hosts[i].addrs[k]);
+		}
+		fputs("],", out);
 		check_print_json_fields(out, &hosts[i].o, &hosts[i].r);
 		fputc('}', out);
 	}
@@ -295,17 +424,29 @@ int check_mx_run(const struct check_options *o, const struct dns_params *dp, boo
 	unsigned pnum = (unsigned)strtoul(o->port, NULL, 10);
 	struct mx_route_params rp = {.port = pnum, .mta_sts = true};
 	struct mx_route route;
-	mx_route_resolve(dns, o->host, &rp, o->timeout_ms, &route);
 	/* the policy fetch's port: for tests, as --mx (the library reads SMTPSH_MTA_STS_CAFILE) */
 	const char *sts_port = getenv("SMTPSH_MTA_STS_PORT");
 	struct mtasts_params mp = {
 	    .port = sts_port ? (unsigned)strtoul(sts_port, NULL, 10) : 0,
 	    .timeout_ms = o->timeout_ms,
 	};
-	struct mtasts_result sts;
-	memset(&sts, 0, sizeof sts);
-	if (route.kind == MX_ROUTE_MX || route.kind == MX_ROUTE_IMPLICIT)
-		mtasts_discover(dns, route.domain, &route.sts_txt, &mp, &sts);
+	struct mtasts_discovery disc;
+	memset(&disc, 0, sizeof disc);
+	if (!resolve(dns, o, &rp, &mp, &route, &disc)) {
+		fprintf(stderr,
+			"smtpsh: interrupted: the DNS lookups of %s were cancelled; nothing was "
+			"checked\n",
+			esc(&e, o->host));
+		mtasts_discovery_free(&disc);
+		mx_route_free(&route);
+		dns_free(dns);
+		buf_free(&e);
+		buf_free(&err);
+		return EXIT_INTERRUPT;
+	}
+	struct mtasts_result sts = disc.result;
+	memset(&disc.result, 0, sizeof disc.result);
+	mtasts_discovery_free(&disc);
 	/* the route as --mx shows it: on the plan's stream, and as the evidence of "mx" */
 	struct buf lines;
 	buf_init(&lines);
@@ -338,37 +479,54 @@ int check_mx_run(const struct check_options *o, const struct dns_params *dp, boo
 	bool connected = false;
 	for (size_t i = 0; hosts && i < route.n && !(o->intr && *o->intr); i++) {
 		const struct mx_host *h = &route.hosts[i];
-		const char *addr = first_address(h, o->family);
 		struct host_run *hr = &hosts[i];
+		hr->naddrs = addresses(h, o->family, hr->addrs);
+		for (size_t k = 0; k < hr->naddrs; k++) {
+			size_t used = strlen(hr->shown);
+			snprintf(hr->shown + used, sizeof hr->shown - used, "%s%s", k ? ", " : "",
+				 hr->addrs[k]);
+		}
 		hr->o = *o;
-		hr->o.host = addr ? addr : h->name;
+		hr->o.host = hr->naddrs ? hr->shown : h->name;
 		hr->o.sni = h->name;
 		hr->o.role = CHECK_ROLE_MX;
 		if (!json) {
 			fprintf(plan, "*  checking MX %zu of %zu: %s (%s) port %s\n", i + 1,
-				route.n, esc(&e, h->name), addr ? addr : "no address", o->port);
+				route.n, esc(&e, h->name), hr->naddrs ? hr->shown : "no address",
+				o->port);
 			fflush(plan);
 		}
 		long long h0 = conn_now_ms();
 		struct check_ctx hx = {.o = &hr->o, .report = &hr->r};
-		bool dane =
-		    dane_finding(&hx, h, addr, o->implicit_tls ? TLS_IMPLICIT : TLS_STARTTLS);
 		sts_finding(&hx, h, &sts);
-		if (addr) {
-			struct check_report battery;
-			check_run(&hr->o, &battery);
-			for (size_t k = 0; k < battery.n; k++) { /* after the route's findings */
-				struct check_result *c = &battery.items[k];
-				struct check_result *d = check_add(&hx, c->area, c->name, c->sends,
-								   c->verdict, "%s", c->why);
-				if (d)
-					buf_append(&d->evidence, c->evidence.data, c->evidence.len);
+		if (hr->naddrs) {
+			/* every address, one after the other (each battery keeps to
+			   CHECK_PARALLEL_MAX connections): a sending MTA tries them all (RFC 5321
+			   5.1), so one that behaves otherwise matters */
+			struct check_report per[MX_ADDRS_MAX];
+			size_t done = 0;
+			for (size_t k = 0; k < hr->naddrs && !(o->intr && *o->intr); k++, done++) {
+				struct check_options ao = hr->o;
+				ao.host = hr->addrs[k];
+				struct check_ctx ax = {.o = &ao, .report = &per[k]};
+				memset(&per[k], 0, sizeof per[k]);
+				bool dane =
+				    dane_finding(&ax, h, hr->addrs[k],
+						 o->implicit_tls ? TLS_IMPLICIT : TLS_STARTTLS);
+				struct check_report battery;
+				check_run(&ao, &battery);
+				for (size_t j = 0; j < battery.n; j++) /* after DANE's finding */
+					copy_finding(&ax, &battery.items[j], NULL);
+				if (dane)
+					dane_authenticates(&per[k]);
+				hr->r.connected = hr->r.connected || battery.connected;
+				check_report_free(&battery);
 			}
-			if (dane)
-				dane_authenticates(&hr->r);
-			hr->r.connected = hr->r.connected || battery.connected;
-			check_report_free(&battery);
+			merge_addresses(&hx, per, hr->addrs, done);
+			for (size_t k = 0; k < done; k++)
+				check_report_free(&per[k]);
 		} else {
+			dane_finding(&hx, h, NULL, o->implicit_tls ? TLS_IMPLICIT : TLS_STARTTLS);
 			check_add(&hx, "connection", "connect", "", CHECK_UNDECIDED,
 				  "could not be decided: %s has no address to connect to (A %s, "
 				  "AAAA %s)",

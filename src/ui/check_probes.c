@@ -748,12 +748,137 @@ static void run_protocol(struct check_ctx *x, size_t arg)
 		judge_param(&p, "8bitmime", "8BITMIME", "BODY=8BITMIME", base);
 	if (session_connected(p.s))
 		judge_param(&p, "smtputf8", "SMTPUTF8", "SMTPUTF8", base);
-	p.mark = ehlo;
-	p.grep = "CHUNKING";
-	if (session_connected(p.s))
-		probe_verdict(&p, "smtp", "chunking", SENDS_PROTO, CHECK_INFO,
-			      "CHUNKING %s (BDAT needs a message: not tried)",
-			      caps_has(c, "CHUNKING") ? "advertised" : "not advertised");
+	probe_close(&p);
+}
+
+/* ---- CHUNKING: BDAT exercised (RFC 3030) ------------------------------------------------ */
+
+#define SENDS_CHUNKING                                                                             \
+	"EHLO, [STARTTLS]; with --check-rcpt and CHUNKING only: two messages to that address, "    \
+	"one as BDAT n LAST, one as BDAT n then BDAT m LAST, each followed by NOOP; QUIT"
+
+/*
+ * One message to --check-rcpt in BDAT chunks (1 or 2), then NOOP. Every chunk is owed one
+ * reply and NOOP one (RFC 3030 2: a chunk is exactly its octets, no reply in between); a
+ * server that counts the octets otherwise than announced answers some of them as a command
+ * (more replies than were due) or waits for octets that never come (no reply). Returns the
+ * verdict, with what happened in why.
+ */
+static enum check_verdict chunked_message(struct probe *p, int chunks, enum session_status *st,
+					  char *why, size_t whylen)
+{
+	const char *rcpt = p->x->o->check_rcpt;
+	struct smtp_reply r;
+	smtp_reply_init(&r);
+	char line[600];
+	enum check_verdict v = CHECK_PASS;
+	snprintf(line, sizeof line, "MAIL FROM:<%s>", rcpt);
+	if ((*st = probe_cmd(p, line, &r)) == SESSION_OK && !ok2(r.code)) {
+		snprintf(p->why, sizeof p->why, "MAIL refused (%d)", r.code);
+		*st = SESSION_ERR_STATE;
+	}
+	snprintf(line, sizeof line, "RCPT TO:<%s>", rcpt);
+	if (*st == SESSION_OK && (*st = probe_cmd(p, line, &r)) == SESSION_OK && !ok2(r.code)) {
+		snprintf(p->why, sizeof p->why, "RCPT refused (%d)", r.code);
+		*st = SESSION_ERR_STATE;
+	}
+	struct buf msg;
+	buf_init(&msg);
+	buf_printf(&msg,
+		   "From: <%s>\r\nTo: <%s>\r\nSubject: smtpsh --check chunking: %s\r\n\r\n"
+		   "This message tests that the server reads BDAT chunks by their octet count.\r\n",
+		   rcpt, rcpt, chunks == 1 ? "one chunk (BDAT LAST)" : "two chunks");
+	/* the two-chunk message splits inside a line: octets, not lines (RFC 3030 2) */
+	size_t cut = chunks == 1 ? msg.len : msg.len / 2;
+	int codes[2] = {0, 0};
+	p->counting = true;
+	p->nreplies = 0;
+	for (int i = 0; i < chunks && *st == SESSION_OK; i++) {
+		size_t off = i ? cut : 0, len = i ? msg.len - cut : cut;
+		bool last = i == chunks - 1;
+		*st = session_bdat_begin(p->s, len, last);
+		if (*st == SESSION_OK)
+			*st = session_bdat_write(p->s, msg.data + off, len);
+		if (*st == SESSION_OK)
+			*st = session_bdat_end(p->s, &r);
+		if (*st == SESSION_OK)
+			codes[i] = r.code;
+		if (*st == SESSION_OK && !ok2(r.code)) {
+			v = CHECK_FAIL;
+			snprintf(why, whylen,
+				 "CHUNKING advertised, but BDAT %zu%s was refused (%d)", len,
+				 last ? " LAST" : "", r.code);
+			break;
+		}
+	}
+	size_t due = (size_t)chunks + 1;
+	if (*st == SESSION_OK && v == CHECK_PASS) {
+		*st = probe_cmd(p, "NOOP", &r);
+		/* replies the server owes nobody come after NOOP's: wait for them a little */
+		if (*st == SESSION_OK)
+			probe_listen(p, 300);
+	}
+	p->counting = false;
+	if (v == CHECK_PASS && (*st == SESSION_OK || p->closed) && p->nreplies > due) {
+		v = CHECK_FAIL;
+		snprintf(why, whylen,
+			 "%zu replies came where %zu were due: the server did not read the chunk "
+			 "as exactly its announced octets (RFC 3030 2)",
+			 p->nreplies, due);
+		*st = SESSION_OK;
+	} else if (v == CHECK_PASS && *st == SESSION_OK && !ok2(r.code)) {
+		v = CHECK_FAIL;
+		snprintf(why, whylen,
+			 "NOOP after the message got %d: the server is out of step after BDAT",
+			 r.code);
+	} else if (v == CHECK_PASS && *st == SESSION_OK) {
+		if (chunks == 1)
+			snprintf(why, whylen, "BDAT %zu LAST got %d", msg.len, codes[0]);
+		else
+			snprintf(why, whylen, "BDAT %zu got %d, BDAT %zu LAST %d", cut, codes[0],
+				 msg.len - cut, codes[1]);
+	}
+	buf_free(&msg);
+	smtp_reply_free(&r);
+	return v;
+}
+
+static void run_chunking(struct check_ctx *x, size_t arg)
+{
+	struct probe p;
+	enum session_status st = probe_open(&p, x, tx_mode(x), false);
+	if (st == SESSION_OK)
+		st = probe_ehlo(&p);
+	if (st != SESSION_OK) {
+		probe_undecided(&p, "smtp", "chunking", SENDS_CHUNKING, st);
+		probe_close(&p);
+		return;
+	}
+	bool has = caps_has(session_caps(p.s), "CHUNKING");
+	if (!has || !x->o->check_rcpt) {
+		p.grep = "CHUNKING";
+		probe_verdict(&p, "smtp", "chunking", SENDS_CHUNKING, CHECK_INFO,
+			      "CHUNKING %s; BDAT not exercised (%s)",
+			      has ? "advertised" : "not advertised",
+			      has ? "it needs a message accepted by the server: give --check-rcpt "
+				    "ADDRESS"
+				  : "RFC 3030");
+		probe_close(&p);
+		return;
+	}
+	probe_mark(&p);
+	char one[256] = "", two[256] = "";
+	enum check_verdict v = chunked_message(&p, 1, &st, one, sizeof one);
+	if (st == SESSION_OK && v == CHECK_PASS)
+		v = chunked_message(&p, 2, &st, two, sizeof two);
+	if (st != SESSION_OK)
+		probe_undecided(&p, "smtp", "chunking", SENDS_CHUNKING, st);
+	else if (v != CHECK_PASS)
+		probe_verdict(&p, "smtp", "chunking", SENDS_CHUNKING, v, "%s", two[0] ? two : one);
+	else
+		probe_verdict(&p, "smtp", "chunking", SENDS_CHUNKING, CHECK_PASS,
+			      "CHUNKING advertised and honoured: %s; %s; NOOP after each in step",
+			      one, two);
 	probe_close(&p);
 }
 
@@ -964,7 +1089,8 @@ static const struct check_def defs[] = {
     {"tls", "starttls-injection", SENDS_INJECT, run_injection, 1, false},
     {"relay", "open-relay", SENDS_RELAY, run_relay, 1, false},
     {"users", "vrfy expn", SENDS_USERS, run_users, 1, false},
-    {"smtp", "pipelining size 8bitmime smtputf8 chunking", SENDS_PROTO, run_protocol, 1, false},
+    {"smtp", "pipelining size 8bitmime smtputf8", SENDS_PROTO, run_protocol, 1, false},
+    {"smtp", "chunking", SENDS_CHUNKING, run_chunking, 1, false},
     {"smtp", "bare-lf", SENDS_BARELF, run_bare_lf, 1, false},
     {"smtp", "long-line", SENDS_LONG, run_long_line, 1, false},
     {"smuggling", "smuggling-*", SENDS_SMUGGLE, job_smuggle, NVARIANTS, false},

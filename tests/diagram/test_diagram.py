@@ -378,5 +378,92 @@ class CommandLine(unittest.TestCase):
         ET.fromstring(r.stdout_bytes)
 
 
+SERVER_SIDE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                           "server-side.transcript")
+DIAGNOSES = {
+    "HELO student.example":
+        "* mistake: HELO, not EHLO: the server cannot list its extensions (RFC 5321 4.1.1.1)",
+    "MAIL FROM: <student@example.test>":
+        "* mistake: a blank after \"FROM:\" (RFC 5321 4.1.2 allows none)",
+    "RCPT TO:<teacher@example.test>": "* bare LF at the end of this line",
+}
+
+
+class ServerSide(unittest.TestCase):
+    """A server-side transcript (--serve --record: "perspective: server", "peer:"): the lanes
+    named by the client's address and the server's, the teacher view's "*" diagnoses drawn
+    as side notes of the line they are about, in svg, html and txt."""
+
+    def test_svg(self):
+        r = diagram(SERVER_SIDE, "--format", "svg")
+        self.assertEqual(r.rc, 0, r.describe())
+        root = ET.fromstring(r.stdout_bytes)
+        texts = lambda el: "".join("".join(t.itertext()) for t in el.iter(SVG + "text"))
+        actors = [t.text for t in root.iter(SVG + "text") if t.get("class") == "actor"]
+        self.assertEqual(actors, ["127.0.0.1 port 54321", "smtpsh --serve 127.0.0.1 2525"])
+        title = [t.text for t in root.iter(SVG + "text") if t.get("class") == "title"][0]
+        self.assertEqual(title, "SMTP session at smtpsh --serve 127.0.0.1 2525 from 127.0.0.1 "
+                         "port 54321, 2026-12-07T14:00:00Z")
+        arrows = [g for g in root.iter(SVG + "g") if "arrow" in (g.get("class") or "")]
+        notes = {g.get("data-line"): squeeze(texts(g)) for g in root.iter(SVG + "g")
+                 if g.get("class") == "notes"}
+        # each diagnosis beside its line, and nowhere between the lifelines
+        for command, said in DIAGNOSES.items():
+            a = [g for g in arrows if squeeze(texts(g)) == squeeze(command)]
+            self.assertEqual(len(a), 1, command)
+            self.assertEqual(notes.get(a[0].get("data-line")), squeeze(said), notes)
+        self.assertEqual(len(notes), 3, notes)
+        self.assertFalse(any("mistake" in texts(g) or "bare LF" in texts(g) for g in arrows))
+        # the connection's events stay where they happen; TLS is shaded as in a client's
+        local = [texts(g) for g in arrows if "local" in g.get("class")]
+        self.assertEqual(local, ["* connection from 127.0.0.1 port 54321",
+                                 "* TLSv1.3 TLS_AES_256_GCM_SHA384", "* connection closed"])
+        bands = [e for e in root.iter(SVG + "rect") if "tls-band" in (e.get("class") or "")]
+        self.assertEqual(len(bands), 1)
+        # the client's words are text, escaped
+        self.assertIn('Subject: <b>hello</b> & "goodbye"', texts(root))
+        lint = subprocess.run(["xmllint", "--noout", "-"], input=r.stdout_bytes,
+                              stderr=subprocess.PIPE)
+        self.assertEqual(lint.returncode, 0, lint.stderr)
+
+    def test_txt(self):
+        for width in (80, 60):
+            with self.subTest(width=width):
+                r = diagram(SERVER_SIDE, "--width", str(width))
+                self.assertEqual(r.rc, 0, r.describe())
+                rows = r.stdout.split("\n")
+                self.assertLessEqual(max(len(row) for row in rows), width, r.stdout)
+                self.assertTrue(rows[0].startswith("smtpsh transcript (server side): "
+                                                   "127.0.0.1 port 2525"), rows[0])
+                self.assertTrue(rows[1].startswith("  127.0.0.1 port 54321 "), rows[1])
+                self.assertIn("smtpsh --serve 127.0.0.1", rows[1])
+                # the diagnosis right under its line, before the reply
+                i = [k for k, row in enumerate(rows) if "HELO student.example" in row][0]
+                self.assertEqual(rows[i + 1][2:8], "\u2502   * ", rows[i + 1])
+                self.assertIn("mistake: HELO, not EHLO", rows[i + 1])
+                j = [k for k, row in enumerate(rows) if "250 localhost" in row][0]
+                self.assertGreater(j, i + 1)
+                self.assertTrue(all("* " in rows[k] for k in range(i + 1, j)), rows[i:j])
+                i = [k for k, row in enumerate(rows) if "RCPT TO:<teacher" in row][0]
+                self.assertIn("   * bare LF at the end of this line", rows[i + 1])
+                self.assertIn("\u2502 * connection from 127.0.0.1 port 54321", r.stdout)
+                want = [squeeze(line) for _, lines in commands_and_replies(SERVER_SIDE)
+                        for line in lines]
+                self.assertIsNone(find_in_order(squeeze(r.stdout), want))
+
+    def test_client_transcript_lanes_unchanged(self):
+        r = diagram(TRANSCRIPTS[0], "--width", "80")
+        self.assertEqual(r.stdout.split("\n")[1], "  client" + " " * 66 + "server")
+
+    def test_unknown_perspective_refused(self):
+        path = os.path.join(tempfile.mkdtemp(prefix="smtpsh-persp-"), "x.transcript")
+        with open(path, "w") as f:
+            f.write("smtpsh-transcript 2\nperspective: relay\n\n-> NOOP\n<- 250 ok\n")
+        r = diagram(path, "--width", "80")
+        self.assertEqual(r.rc, 2, r.describe())
+        self.assertIn('perspective is "client" or "server"', r.stderr)
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+
+
 if __name__ == "__main__":
     tap_main()

@@ -28,7 +28,9 @@ class Dom(html.parser.HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.arrows, self.bands, self.lines, self.scripts = [], [], {}, 0
-        self.groups = 0
+        self.groups = []
+        self.notes = {}  # side note text -> the data-line of its arrow
+        self._note = None
         self._title = False
         self.root = {}
         self._href = None
@@ -53,10 +55,12 @@ class Dom(html.parser.HTMLParser):
             self._depth = 0
         elif tag == "g" and self._arrow is not None:
             self._depth += 1
-        if tag == "path" and "group" in cls:
-            self.groups += 1
+        if "group" in cls:
+            self.groups.append(a)
         if tag == "rect" and "tls-band" in cls:
             self.bands.append(a)
+        if tag == "g" and "notes" in cls:
+            self._note = [a.get("data-line"), ""]
         if tag == "span" and "ln" in cls and a.get("id"):
             self._line = a["id"]
             self.lines[self._line] = ""
@@ -64,6 +68,9 @@ class Dom(html.parser.HTMLParser):
     def handle_endtag(self, tag):
         if tag == "title":
             self._title = False
+        if tag == "g" and self._note is not None and self._arrow is None:
+            self.notes[" ".join(self._note[1].split())] = self._note[0]
+            self._note = None
         if tag == "g" and self._arrow is not None:
             if self._depth == 0:
                 self._arrow = None
@@ -75,6 +82,8 @@ class Dom(html.parser.HTMLParser):
             self._line = None
 
     def handle_data(self, data):
+        if self._note is not None:
+            self._note[1] += data + " "
         if self._arrow is not None and not self._title:
             self._arrow["text"] += data
         if self._line is not None:
@@ -122,7 +131,7 @@ class HtmlInChromium(unittest.TestCase):
         dom = self.render(transcript)
         self.assertEqual(dom.scripts, 1)
         measured = int(dom.root.get("data-measured", "-1"))
-        self.assertEqual(measured, len(dom.arrows) + len(dom.bands) + dom.groups,
+        self.assertEqual(measured, len(dom.arrows) + len(dom.bands) + len(dom.groups),
                          "the page's script measured every arrow, band and group")
         # the arrows: as many as the transcript has commands and replies (plus local events)
         wire = [a for a in dom.arrows if a["kind"] in ("send", "raw", "reply")]
@@ -131,13 +140,17 @@ class HtmlInChromium(unittest.TestCase):
         for a, (kind, lines) in zip(wire, want):
             self.assertEqual(a["kind"], kind)
             self.assertIn(squeeze("".join(lines)), squeeze(a["text"]))
-        # top to bottom in transcript order, none overlapping the next
+        # top to bottom in transcript order, none overlapping the next but the arrows of one
+        # pipelined group, which cross (test_pipelined_arrows_overlap); a group ends above
+        # what follows it
         rects = [rect(a) for a in dom.arrows]
         lines = [int(a["data-line"]) for a in dom.arrows]
         self.assertEqual(lines, sorted(lines))
-        for (t0, b0, _, _), (t1, b1, _, _) in zip(rects, rects[1:]):
+        for k, ((t0, b0, _, _), (t1, b1, _, _)) in enumerate(zip(rects, rects[1:])):
             self.assertLess(t0, t1)
-            self.assertLessEqual(b0, t1)
+            g0, g1 = dom.arrows[k].get("data-group"), dom.arrows[k + 1].get("data-group")
+            if g0 is None or g0 != g1:
+                self.assertLessEqual(max(r[1] for r in rects[:k + 1]), t1)
         for a, (top, bottom, left, right) in zip(dom.arrows, rects):
             self.assertGreater(bottom - top, 10, "drawn: %r" % a)
             self.assertGreater(right - left, 50)
@@ -180,6 +193,62 @@ class HtmlInChromium(unittest.TestCase):
                 # the first TLS arrow starts right below the band's top, the last ends at its bottom
                 self.assertLess(min(r[0] for r in tls) - top, 20)
                 self.assertLess(bottom - max(r[1] for r in tls), 20)
+
+    def test_pipelined_arrows_overlap(self):
+        """a pipelined group: its commands leave the client one after another, each slanting
+        down to the server; each reply leaves the server after its command landed and slants
+        down to the client; the first replies leave while later commands are on their way
+        (the arrows cross); the texts of the group do not overlap one another"""
+        dom, rects = self.check_page(os.path.join(LIBRARY, "08-pipelining.transcript"))
+        group = [(a, r) for a, r in zip(dom.arrows, rects) if a.get("data-group") == "1"]
+        cmds = [(a, r) for a, r in group if a["kind"] == "send"]
+        replies = [(a, r) for a, r in group if a["kind"] == "reply"]
+        self.assertEqual([squeeze(a["text"]) for a, _ in cmds],
+                         [squeeze(t) for t in ("MAIL FROM:<alice@example.test>",
+                                               "RCPT TO:<bob@example.test>",
+                                               "RCPT TO:<nobody@example.test>",
+                                               "RCPT TO:<carol@example.test>", "DATA")])
+        self.assertEqual([a["data-code"] for a, _ in replies],
+                         ["250", "250", "550", "250", "354"])
+        self.assertEqual(len(dom.groups), 1)
+        self.assertEqual(dom.groups[0]["data-commands"], "5")
+        self.assertIn("slant", dom.arrows[rects.index(cmds[0][1])]["class"])
+
+        def wire(a):
+            return float(a["data-wire-top"]), float(a["data-wire-bottom"])
+
+        for a, _ in group:
+            top, bottom = wire(a)
+            self.assertGreater(bottom - top, 50, "a slanted line: %r" % a)
+        # the commands leave one after another, and are all on the way at once: the last
+        # leaves before the first lands
+        leave = [wire(a)[0] for a, _ in cmds]
+        land = [wire(a)[1] for a, _ in cmds]
+        self.assertEqual(leave, sorted(leave))
+        self.assertEqual(land, sorted(land))
+        self.assertLess(leave[-1], land[0])
+        # each reply leaves the server after its command landed, in order
+        rleave = [wire(a)[0] for a, _ in replies]
+        self.assertEqual(rleave, sorted(rleave))
+        for (c, _), (r, _) in zip(cmds, replies):
+            self.assertGreaterEqual(wire(r)[0], wire(c)[1])
+        # the first reply leaves while the last command is still on its way: they cross
+        self.assertLess(rleave[0], land[-1])
+        # a command's text at the client's side, a reply's at the server's
+        server_x = max(r[3] for _, r in replies)
+        for a, r in replies:
+            self.assertLess(abs(r[3] - server_x), 20, "a reply reaches the server: %r" % a)
+
+    def test_server_side(self):
+        """a server-side transcript (--serve --record): the page draws it like any other
+        (every arrow, in order, linked to its line), the lanes named by address, and each
+        diagnosis a side note beside its line"""
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
+                            "server-side.transcript")
+        dom, rects = self.check_page(path)
+        self.assertIn("* bare LF at the end of this line", dom.notes)
+        line = [a for a in dom.arrows if "RCPT TO:<teacher" in a["text"]][0]["data-line"]
+        self.assertEqual(dom.notes["* bare LF at the end of this line"], line)
 
     def test_hostile_page(self):
         evil = os.path.join(self.tmp, "evil.transcript")

@@ -8,6 +8,13 @@ Usage: test_check_mx.py [SMTPSH_BINARY] [TEST_NAME_PATTERN...]
 """
 
 import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
 import unittest
 
 import test_mx
@@ -100,6 +107,104 @@ class Route(unittest.TestCase):
         self.assertEqual(r.rc, 1, out + r.stderr)
 
 
+class EveryAddress(unittest.TestCase):
+    """An MX host with two addresses (A 127.0.0.1, AAAA ::1), a different server behind
+    each on the same port: both are checked; a finding that is the same at both is
+    reported once, one that differs once per address."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.socks = []
+        for _ in range(20):
+            v6 = socket.socket(socket.AF_INET6)
+            v6.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            v6.bind(("::1", 0))
+            v4 = socket.socket()
+            try:
+                v4.bind(("127.0.0.1", v6.getsockname()[1]))
+            except OSError:
+                v6.close()
+                v4.close()
+                continue
+            break
+        else:
+            raise AssertionError("no port free on both 127.0.0.1 and ::1")
+        cls.port = v6.getsockname()[1]
+        cls.seen = {"127.0.0.1": 0, "::1": 0}
+        for sock, name, caps in ((v4, "127.0.0.1", b"250-v4.example\r\n250 PIPELINING\r\n"),
+                                 (v6, "::1", b"250 v6.example\r\n")):
+            sock.listen(16)
+            cls.socks.append(sock)
+            threading.Thread(target=cls.accept, args=(sock, name, caps), daemon=True).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        for s in cls.socks:
+            s.close()
+
+    @classmethod
+    def accept(cls, sock, name, caps):
+        while True:
+            try:
+                c, _ = sock.accept()
+            except OSError:
+                return
+            cls.seen[name] += 1
+            threading.Thread(target=cls.serve, args=(c, caps), daemon=True).start()
+
+    @staticmethod
+    def serve(conn, caps):
+        """greets, EHLO with caps (PIPELINING only at 127.0.0.1), 250 to the rest"""
+        try:
+            conn.sendall(b"220 lab ESMTP\r\n")
+            for line in conn.makefile("rb"):
+                verb = line.split(b" ")[0].strip().upper()
+                if verb == b"EHLO":
+                    conn.sendall(caps)
+                elif verb == b"QUIT":
+                    conn.sendall(b"221 bye\r\n")
+                    break
+                else:
+                    conn.sendall(b"250 ok\r\n")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def test_both_addresses_checked_differences_per_address(self):
+        r = check("twoaddr.example.net", port=self.port)
+        out = r.stdout
+        self.assertIn("smtpsh --check mx-two.example.net (::1, 127.0.0.1) port %d (mx)"
+                      % self.port, out)
+        self.assertGreater(self.seen["::1"], 1, out)
+        self.assertGreater(self.seen["127.0.0.1"], 1, out)
+        # the same at both: once, as it is
+        self.assertEqual(len(re.findall(r"\nPASS      greeting: ", out)), 1, out)
+        self.assertEqual(len(re.findall(r"\n\w+ +starttls-offered: ", out)), 1, out)
+        # different: once per address, which says so
+        self.assertIn("\nINFO      pipelining: [::1] PIPELINING not advertised (RFC 2920)", out)
+        self.assertIn("\nPASS      pipelining: [127.0.0.1] three commands in one write, three "
+                      "replies in order", out)
+        self.assertIn("*  checking MX 1 of 1: mx-two.example.net (::1, 127.0.0.1) port %d"
+                      % self.port, out)
+
+    def test_json_addresses(self):
+        r = check("twoaddr.example.net", "--json", port=self.port)
+        doc = json.loads(r.stdout)
+        host = doc["hosts"][0]
+        self.assertEqual(host["addresses"], ["::1", "127.0.0.1"])
+        pipelining = [c for c in host["checks"] if c["name"] == "pipelining"]
+        self.assertEqual([(c["verdict"], c["why"][:12]) for c in pipelining],
+                         [("info", "[::1] PIPELI"), ("pass", "[127.0.0.1] ")])
+        self.assertEqual(sum(1 for c in host["checks"] if c["name"] == "greeting"), 1)
+
+    def test_minus_4_checks_only_the_a_address(self):
+        r = check("twoaddr.example.net", "-4", port=self.port)
+        self.assertIn("smtpsh --check mx-two.example.net (127.0.0.1) port %d (mx)" % self.port,
+                      r.stdout)
+        self.assertIn("\nPASS      pipelining: three commands in one write", r.stdout)
+
+
 class MtaSts(unittest.TestCase):
     def test_enforce_listed_passes(self):
         r = check("sts.example.net")
@@ -142,6 +247,33 @@ class Json(unittest.TestCase):
         self.assertEqual(up["greeting"], "pass")
         self.assertTrue(doc["hosts"][1]["connected"])
         self.assertIn("MX of fallback.example.net (secure)", r.stderr)  # the route: not stdout
+
+
+class Interrupt(unittest.TestCase):
+    def test_ctrl_c_in_the_dns_phase_stops_at_once(self):
+        """Ctrl-C while the route's lookups wait on a resolver that never answers: smtpsh
+        stops at once (not at --timeout), says so, and exits 130"""
+        silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        silent.bind(("127.0.0.1", 0))
+        try:
+            p = subprocess.Popen(
+                [os.environ["SMTPSH"], "--check", "--mx", "fallback.example.net",
+                 "--resolver", "127.0.0.1@%d" % silent.getsockname()[1], "--trust-anchor",
+                 E.lab.trust_anchor, "--timeout", "30"],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            time.sleep(1)
+            self.assertIsNone(p.poll(), "still waiting for the resolver")
+            t0 = time.monotonic()
+            p.send_signal(signal.SIGINT)
+            out, err = p.communicate(timeout=20)
+            took = time.monotonic() - t0
+        finally:
+            silent.close()
+        self.assertLess(took, 1.0, "stopped %.1f s after Ctrl-C" % took)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertEqual(err.decode(), "smtpsh: interrupted: the DNS lookups of "
+                         "fallback.example.net were cancelled; nothing was checked\n")
+        self.assertNotIn(b"=== MX", out)
 
 
 class Usage(unittest.TestCase):

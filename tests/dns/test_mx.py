@@ -137,6 +137,8 @@ def zone_records():
         "stsredirect MX 10 mx-sts1", "stsbig MX 10 mx-sts1",
         # DANE and MTA-STS both: DANE takes precedence (RFC 8461 2)
         "both MX 10 mx-dane3",
+        # one MX host, two addresses (--check --mx checks each: test_check_mx.py)
+        "twoaddr MX 10 mx-two", "mx-two A " + lo, "mx-two AAAA ::1",
         # the records \dns shows; one SPF record carries a terminal escape (ESC [ 3 1 m)
         'sts TXT "v=spf1 ip4:127.0.0.0/8 -all"', 'sts TXT "unrelated text"',
         '_dmarc.sts TXT "v=DMARC1; p=reject; rua=mailto:dmarc@example.net"',

@@ -136,5 +136,103 @@ class LoadOnTheServer(SmtpshTestCase):
         self.assertTrue(report['connected'])
 
 
+class BrokenBdat(SmtpshTestCase):
+    """CHUNKING advertised by servers that break BDAT. --check opens several connections,
+    more than the one-connection scripted server (server.py) serves: a small threaded server
+    here, its BDAT handling broken in the way each test names."""
+
+    def serve(self, bdat):
+        lsock = socket.socket()
+        lsock.bind(('127.0.0.1', 0))
+        lsock.listen(16)
+        self.addCleanup(lsock.close)
+
+        def one(conn):
+            try:
+                conn.sendall(b'220 broken.example ESMTP\r\n')
+                f = conn.makefile('rb')
+                while True:
+                    line = f.readline()
+                    if not line:
+                        break
+                    words = line.split()
+                    verb = words[0].upper() if words else b''
+                    if verb == b'EHLO':
+                        conn.sendall(b'250-broken.example\r\n250-PIPELINING\r\n'
+                                     b'250 CHUNKING\r\n')
+                    elif verb == b'QUIT':
+                        conn.sendall(b'221 bye\r\n')
+                        break
+                    elif verb == b'BDAT':
+                        bdat(conn, f, words)
+                    else:
+                        conn.sendall(b'250 ok\r\n')
+            except OSError:
+                pass
+            finally:
+                conn.close()
+
+        def accept():
+            while True:
+                try:
+                    c, _ = lsock.accept()
+                except OSError:
+                    return
+                threading.Thread(target=one, args=(c,), daemon=True).start()
+
+        threading.Thread(target=accept, daemon=True).start()
+        return lsock.getsockname()[1]
+
+    def check(self, bdat):
+        port = self.serve(bdat)
+        r = run_smtpsh(['--check', '--json', '--timeout', '2', '--check-rcpt',
+                        'admin@broken.example', '127.0.0.1', str(port)], timeout=60,
+                       home=self.tmp, cwd=self.tmp)
+        report = json.loads(r.stdout)
+        return r, {c['name']: c for c in report['checks']}
+
+    def test_chunk_read_as_lines(self):
+        """a server that ignores BDAT's count and reads the chunk as command lines answers
+        each of them: more replies than due, a failure with the replies in the evidence"""
+        def bdat(conn, f, words):
+            conn.sendall(b'250 ok\r\n')  # the chunk's lines follow as "commands"
+        r, checks = self.check(bdat)
+        ch = checks['chunking']
+        self.assertEqual(ch['verdict'], 'fail', ch)
+        self.assertRegex(ch['why'], r'^\d+ replies came where 2 were due: the server did not '
+                         r'read the chunk as exactly its announced octets')
+        self.assertGreater(sum(1 for l in ch['evidence'] if l.startswith('<- 250 ok')), 2, ch)
+        self.assert_exit(r, 1)
+
+    def test_middle_chunk_refused(self):
+        """a server that takes BDAT LAST but refuses a chunk without LAST: CHUNKING is
+        advertised but not honoured, a failure naming the refused chunk"""
+        def bdat(conn, f, words):
+            n = int(words[1])
+            f.read(n)
+            if len(words) > 2 and words[2].upper() == b'LAST':
+                conn.sendall(b'250 2.0.0 queued\r\n')
+            else:
+                conn.sendall(b'504 5.5.4 only BDAT LAST here\r\n')
+        r, checks = self.check(bdat)
+        ch = checks['chunking']
+        self.assertEqual(ch['verdict'], 'fail', ch)
+        self.assertRegex(ch['why'], r'^CHUNKING advertised, but BDAT \d+ was refused \(504\)$')
+        self.assertIn('<- 504 5.5.4 only BDAT LAST here', ch['evidence'])
+        self.assert_exit(r, 1)
+
+    def test_no_reply_to_bdat_is_undecided(self):
+        """a server that waits for more octets than announced (never answers the chunk):
+        undecided, never a pass"""
+        def bdat(conn, f, words):
+            f.read(int(words[1]) + 1)
+            conn.sendall(b'250 late\r\n')
+        r, checks = self.check(bdat)
+        ch = checks['chunking']
+        self.assertEqual(ch['verdict'], 'undecided', ch)
+        self.assertIn('could not be decided', ch['why'])
+        self.assert_exit(r, 1)
+
+
 if __name__ == '__main__':
     tap_main()

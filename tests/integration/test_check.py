@@ -16,6 +16,7 @@ scripts/install-test-deps.sh.
 
 import json
 import os
+import re
 import subprocess
 import time
 import unittest
@@ -113,7 +114,7 @@ class CheckPostfix(unittest.TestCase):
         v = verdicts(report)
         # Postfix 3.7 takes a bare LF in a command even with smtpd_forbid_bare_newline =
         # yes (it refuses it in the data: the smuggling checks)
-        info = {"chunking", "ocsp-stapling", "mechanisms", "bare-lf", "rcpt"}
+        info = {"ocsp-stapling", "mechanisms", "bare-lf", "rcpt"}
         for name, verdict in v.items():
             self.assertEqual(verdict, "info" if name in info else "pass",
                              "%s: %s\n%s" % (name, by_name(report, name)["why"], r.stdout))
@@ -147,6 +148,12 @@ class CheckPostfix(unittest.TestCase):
         self.assertEqual(rcpt["evidence"][-2:], ["~> RSET", "<~ 250 2.0.0 Ok"])
         bare = by_name(report, "bare-lf")
         self.assertIn("~> NOOP\\n  \t[raw, 5 octets]", bare["evidence"])
+        chunking = by_name(report, "chunking")
+        self.assertRegex(chunking["why"], r"^CHUNKING advertised and honoured: BDAT \d+ LAST "
+                         r"got 250; BDAT \d+ got 250, BDAT \d+ LAST 250; NOOP after each")
+        self.assertTrue(any(re.match(r"<~ 250 2\.0\.0 Ok: \d+ bytes queued as ", l)
+                            for l in chunking["evidence"]), chunking)
+        self.assertEqual(sum(1 for l in chunking["evidence"] if l == "~> NOOP"), 2, chunking)
         smug = by_name(report, "smuggling-lf-dot-crlf")
         self.assertIn("stayed in the message", smug["why"])
         self.assertEqual(sum(1 for l in smug["evidence"] if l.startswith("<~ 250 2.0.0 Ok")),
@@ -212,8 +219,8 @@ class CheckPostfix(unittest.TestCase):
         out = r.stdout.splitlines()
         self.assertTrue(out[0].startswith("*  checking 127.0.0.1 port %d as mx"
                                           % LAB.submission_port), r.stdout)
-        self.assertIn("*  no message is sent (smuggling checks need --check-rcpt ADDRESS)",
-                      out)
+        self.assertIn("*  no message is sent (the smuggling and CHUNKING checks need "
+                      "--check-rcpt ADDRESS)", out)
         heads = [l for l in out if l.startswith("== ")]
         self.assertEqual(heads, ["== connection", "== smtp", "== tls", "== auth", "== relay",
                                  "== users", "== smuggling"])

@@ -9,6 +9,7 @@ Prints TAP.
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -101,6 +102,64 @@ class Faults(unittest.TestCase):
         for name in checks:
             if name.startswith("smuggling-"):
                 self.assertEqual(checks[name]["verdict"], "pass", checks[name])
+
+    def test_chunking_exercised(self):
+        """with --check-rcpt, CHUNKING is exercised: a one-chunk and a two-chunk message,
+        each chunk answered 250 and NOOP after it in step; bdat-miscount short (the server
+        reads one octet less) gives one reply more than due: a failure"""
+        r, report, checks = check("--check-rcpt", "teacher@example.test")
+        ch = checks["chunking"]
+        self.assertEqual(ch["verdict"], "pass", ch)
+        self.assertRegex(ch["why"], r"^CHUNKING advertised and honoured: BDAT (\d+) LAST got "
+                         r"250; BDAT (\d+) got 250, BDAT (\d+) LAST 250; NOOP after each in "
+                         r"step$")
+        self.assertEqual(ch["evidence"][:4], ["~> MAIL FROM:<teacher@example.test>",
+                                              "<~ 250 2.1.0 Ok",
+                                              "~> RCPT TO:<teacher@example.test>",
+                                              "<~ 250 2.1.5 Ok"])
+        self.assertRegex(ch["evidence"][4], r"^~> BDAT \d+ LAST$")
+        self.assertIn("~> Subject: smtpsh --check chunking: one chunk (BDAT LAST)",
+                      ch["evidence"])
+        # the two chunks split the Subject line: BDAT counts octets, not lines
+        i = ch["evidence"].index("~> Subject: smtpsh --check chunking:")
+        self.assertRegex(ch["evidence"][i - 3], r"^~> BDAT \d+$")
+        self.assertRegex(ch["evidence"][i + 1], r"^<~ 250 ")
+        self.assertRegex(ch["evidence"][i + 2], r"^~> BDAT \d+ LAST$")
+        self.assertEqual(ch["evidence"][i + 3], "~>  two chunks")
+        self.assertEqual(sum(1 for l in ch["evidence"] if l == "~> NOOP"), 2, ch)
+        self.assertEqual(r.rc, 0, r.describe())
+        SRV.control("bdat-miscount short")
+        try:
+            r, report, checks = check("--check-rcpt", "teacher@example.test")
+        finally:
+            SRV.control("bdat-miscount off")
+        ch = checks["chunking"]
+        self.assertEqual(ch["verdict"], "fail", ch)
+        self.assertEqual(ch["why"], "3 replies came where 2 were due: the server did not "
+                         "read the chunk as exactly its announced octets (RFC 3030 2)")
+        self.assertIn("<~ 500 5.5.2 Error: bad syntax", ch["evidence"])
+        self.assertEqual(r.rc, 1, r.describe())
+        # long: the server waits for an octet more than the chunk has, so no reply comes:
+        # undecided, never a pass
+        SRV.control("bdat-miscount long")
+        try:
+            r, report, checks = check("--check-rcpt", "teacher@example.test", "--timeout", "2")
+        finally:
+            SRV.control("bdat-miscount off")
+        ch = checks["chunking"]
+        self.assertEqual(ch["verdict"], "undecided", ch)
+        self.assertEqual(ch["why"], "could not be decided: no reply to BDAT within 2 s")
+
+    def test_chunking_not_exercised_without_check_rcpt(self):
+        """without --check-rcpt no BDAT is sent: CHUNKING is reported, and why it was not
+        exercised"""
+        r, report, checks = check()
+        ch = checks["chunking"]
+        self.assertEqual(ch["verdict"], "info", ch)
+        self.assertEqual(ch["why"], "CHUNKING advertised; BDAT not exercised (it needs a "
+                         "message accepted by the server: give --check-rcpt ADDRESS)")
+        self.assertEqual(ch["evidence"], ["<- 250-CHUNKING", "<~ 250-CHUNKING"])
+        self.assertNotIn("~> BDAT", r.stdout)
 
     def test_starttls_injection(self):
         """starttls-injection: the NOOP pipelined after STARTTLS is answered inside TLS"""

@@ -331,6 +331,19 @@ static void test_parse(void)
 	ok(transcript_parse_header_line("protocol: lmtp", 14, &h, err, sizeof err) == 1 &&
 	       !strcmp(h.protocol, "lmtp"),
 	   "version 2: the protocol field (LMTP)");
+	ok(!h.perspective[0] &&
+	       transcript_parse_header_line("perspective: client", 19, &h, err, sizeof err) == 1 &&
+	       !h.perspective[0],
+	   "perspective: client is a client's transcript, as without the field");
+	ok(transcript_parse_header_line("perspective: server", 19, &h, err, sizeof err) == 1 &&
+	       !strcmp(h.perspective, "server") &&
+	       transcript_parse_header_line("peer: 127.0.0.1 54321", 21, &h, err, sizeof err) ==
+		   1 &&
+	       !strcmp(h.peer, "127.0.0.1 54321"),
+	   "a server-side transcript (--serve --record): perspective and peer");
+	ok(transcript_parse_header_line("perspective: relay", 18, &h, err, sizeof err) < 0 &&
+	       strstr(err, "\"client\" or \"server\""),
+	   "an unknown perspective is refused, not taken for a client's");
 	ok(transcript_parse_header_line("x-future: 1", 11, &h, err, sizeof err) == 1,
 	   "unknown field ignored");
 	ok(transcript_parse_header_line("# note", 6, &h, err, sizeof err) == 1, "header comment");
