@@ -69,6 +69,7 @@ enum {
 	OPT_JSON,
 	OPT_CHECK_RCPT,
 	OPT_TLS_CONTROL, /* --tls-min --ciphers --cert ...: set by tls_control_set() by name */
+	OPT_QUIET,
 };
 
 static const char short_options[] = "46f:ho:p:VX";
@@ -121,6 +122,7 @@ static const struct option long_options[] = {
     {"maildir", required_argument, NULL, OPT_MAILDIR},
     {"script", required_argument, NULL, OPT_SCRIPT},
     {"lmtp", no_argument, NULL, OPT_LMTP},
+    {"quiet", no_argument, NULL, OPT_QUIET},
     {"sni", required_argument, NULL, OPT_SNI},
     {"proxy", required_argument, NULL, OPT_PROXY},
     {"proxy-from", required_argument, NULL, OPT_PROXY_FROM},
@@ -322,6 +324,8 @@ void cli_usage(FILE *f)
 	      "                        temporary folder, removed at the end)\n"
 	      "      --script FILE     --serve the server side of a transcript: every client\n"
 	      "                        gets its recorded replies (a recorded server, offline)\n"
+	      "      --quiet           --serve shows only the mistakes it names and a\n"
+	      "                        summary line per connection\n"
 	      "\n",
 	      f);
 	fputs("Transcripts:\n"
@@ -550,6 +554,9 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 			break;
 		case OPT_LMTP:
 			c->lmtp = c->practice_opt.lmtp = true;
+			break;
+		case OPT_QUIET:
+			c->practice_opt.quiet = true;
 			break;
 		case OPT_SNI:
 			c->sni = optarg;

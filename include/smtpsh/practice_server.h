@@ -13,6 +13,7 @@
 
 #include <openssl/ssl.h>
 
+#include "smtpsh/buf.h"
 #include "smtpsh/smtpd.h"
 
 #define PRACTICE_LISTEN_MAX 2
@@ -26,6 +27,7 @@ struct practice_options {
 	const char *maildir; /* --maildir DIR, or NULL: inside the temporary folder */
 	const char *script;  /* --serve --script FILE: play a transcript's server side */
 	bool lmtp;	     /* --lmtp: speak LMTP (RFC 2033; smtpd.h's cfg.lmtp) */
+	bool quiet;	     /* --serve --quiet: only mistakes and connection summaries */
 };
 
 /* What a running practice server is made of. */
@@ -69,11 +71,23 @@ SSL_CTX *practice_tls_context(const char *cafile, const char *certfile, const ch
    practice CA, into out; false when there is none (or it is not the CA's). */
 bool practice_client_identity(SSL *ssl, char *out, size_t outlen);
 
+/* What the teacher view counted since the server started. */
+struct practice_counts {
+	unsigned long clients;		 /* connections seen */
+	unsigned long ended;		 /* ... of which ended */
+	unsigned long clients_delivered; /* ended having delivered a message */
+	unsigned long clients_failed;	 /* ended without one */
+	unsigned long delivered, failed; /* messages */
+	unsigned long mistakes;		 /* mistakes named (diagnose.h) */
+};
+
 struct practice_loop {
 	struct practice_env *env;
 	struct smtpd_config cfg;
-	FILE *out;	 /* where conversations and notes are printed */
-	bool show_body;	 /* print message lines too (the first 100 of each message) */
+	FILE *out;	/* where conversations and notes are printed */
+	bool show_body; /* print message lines too (the first 20 of each message) */
+	bool quiet;	/* --serve --quiet: only the mistakes and the connection summaries */
+	struct practice_counts counts;
 	int control_in;	 /* control lines come from here (-1: none) */
 	int control_out; /* replies go here (-1: printed to out as "*" lines) */
 	volatile sig_atomic_t *stop;
@@ -86,5 +100,8 @@ struct practice_loop {
  * Returns 0, or -1 when poll() failed.
  */
 int practice_loop_run(struct practice_loop *l);
+
+/* The counts as one line (for the "stats" control line and the end of --serve). */
+void practice_loop_stats(const struct practice_loop *l, struct buf *out);
 
 #endif

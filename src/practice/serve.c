@@ -73,14 +73,17 @@ int practice_serve(const struct practice_options *o)
 	else
 		printf("*  mail is stored, never relayed; type 'help' for the teaching faults; "
 		       "Ctrl-C stops the server\n");
-	printf("*  [N] numbers the connections; -> is what the server sends, <- what it receives "
-	       "(~> <~ under TLS)\n");
+	printf("*  [N] numbers the connections; -> is what the client sent, <- what the server "
+	       "answered (~> <~ under TLS), as on the client's screen; \"| \" marks message "
+	       "lines; [LF] [CR] [no CRLF] mark wrong line ends%s\n",
+	       o->quiet ? "; --quiet: only the mistakes and a summary per connection" : "");
 	fflush(stdout);
 
 	struct practice_loop loop = {
 	    .env = &env,
 	    .out = stdout,
 	    .show_body = true,
+	    .quiet = o->quiet,
 	    .control_in = STDIN_FILENO,
 	    .control_out = -1,
 	    .stop = &serve_stop,
@@ -94,8 +97,12 @@ int practice_serve(const struct practice_options *o)
 	practice_settings_defaults(&loop.cfg.settings);
 	maildir_store(&loop.cfg.store, env.maildir);
 	int r = practice_loop_run(&loop);
-	printf("*  server stopped (%lu message%s stored)\n", loop.cfg.messages,
-	       loop.cfg.messages == 1 ? "" : "s");
+	struct buf stats;
+	buf_init(&stats);
+	practice_loop_stats(&loop, &stats);
+	printf("*  server stopped (%lu message%s stored)\n*  %s\n", loop.cfg.messages,
+	       loop.cfg.messages == 1 ? "" : "s", stats.data ? stats.data : "");
+	buf_free(&stats);
 	fflush(stdout);
 	practice_env_cleanup(&env);
 	smtpd_script_free(&script);

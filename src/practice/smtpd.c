@@ -1,7 +1,8 @@
 /*
  * The practice server's SMTP state machine: lines, commands, the envelope and DATA.
  * Reply texts follow Postfix where both implement a case (the differential test compares
- * them); where RFC 5321/4954 name a better code, the RFC wins (docs/teaching.md, "The practice server").
+ * them); where RFC 5321/4954 name a better code, the RFC wins (docs/teaching.md, "The practice
+ * server").
  */
 #include "smtpsh/smtpd.h"
 
@@ -46,17 +47,27 @@ static void emit(struct smtpd_conn *c, enum smtpd_event_type type, const char *t
 	    .tls = c->tls,
 	    .body = body,
 	    .secret = secret,
+	    .end = type == SMTPD_EV_RECEIVED ? c->line_end : SMTPD_END_CRLF,
 	};
 	c->on_event(c->event_arg, &ev);
 }
 
+static bool known_verb(const char *line, size_t len);
+
 /* Reports a command line received; an AUTH with a response (a secret), spelt any way a server
-   reads one (authline.h), is reported redacted, whatever this server makes of it. */
+   reads one (authline.h), is reported redacted, whatever this server makes of it. So is a
+   line that is no command after an AUTH that did not start an exchange or failed: a client
+   that does not read the replies (538 before STARTTLS, 501 not base64) sends its base64 user
+   name and password all the same, and they arrive here as "commands". */
 static void emit_command(struct smtpd_conn *c, const char *line, size_t len)
 {
 	char shown[64];
+	if (c->sasl_astray && known_verb(line, len))
+		c->sasl_astray = false;
 	if (authline_redact(line, len, shown, sizeof shown))
 		emit(c, SMTPD_EV_RECEIVED, shown, strlen(shown), false, true);
+	else if (c->sasl_astray)
+		emit(c, SMTPD_EV_RECEIVED, "<redacted>", 10, false, true);
 	else
 		emit(c, SMTPD_EV_RECEIVED, line, len, false, false);
 }
@@ -1322,6 +1333,19 @@ static const struct command {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+/* Is the first word of line a verb of the table (whatever the mode)? */
+static bool known_verb(const char *line, size_t len)
+{
+	size_t vlen = 0;
+	while (vlen < len && line[vlen] != ' ')
+		vlen++;
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strlen(commands[i].verb) == vlen &&
+		    strncasecmp(commands[i].verb, line, vlen) == 0)
+			return true;
+	return false;
+}
+
 /* A verb of the other protocol (EHLO in LMTP, LHLO in SMTP). */
 static bool wrong_mode(const struct smtpd_conn *c, const struct command *cmd)
 {
@@ -1540,6 +1564,7 @@ static void chunk_write(struct smtpd_conn *c, const char *p, size_t n)
 /* Shows the octets of a chunk on the server's screen, a line (up to an LF) at a time. */
 static void chunk_show(struct smtpd_conn *c, const char *p, size_t n)
 {
+	c->line_end = SMTPD_END_OCTETS;
 	while (n) {
 		const char *nl = memchr(p, '\n', n);
 		size_t len = nl ? (size_t)(nl - p) + 1 : n;
@@ -1775,6 +1800,7 @@ enum smtpd_action smtpd_step(struct smtpd_conn *c, time_t now)
 		return after_errors(c, too_long(c, crlf));
 	}
 	data[len] = '\0';
+	c->line_end = crlf ? SMTPD_END_CRLF : SMTPD_END_LF;
 	enum smtpd_action a;
 	if (c->cfg->script) {
 		a = script_line(c, data, len);
@@ -1791,9 +1817,14 @@ enum smtpd_action smtpd_step(struct smtpd_conn *c, time_t now)
 		struct smtpd_account acct = account(c);
 		smtpd_auth_continue(&c->auth, &acct, data, &o);
 		a = auth_apply(c, &o);
+		c->sasl_astray = c->state != SMTPD_S_AUTH && !c->authenticated;
 	} else {
+		bool is_auth =
+		    len >= 4 && strncasecmp(data, "AUTH", 4) == 0 && (len == 4 || data[4] == ' ');
 		emit_command(c, data, len);
 		a = command(c, data, len, now);
+		if (is_auth)
+			c->sasl_astray = c->state != SMTPD_S_AUTH && !c->authenticated;
 		if (a == SMTPD_STARTTLS) {
 			/* RFC 3207 4.2 / CVE-2011-0411: nothing sent before the handshake may
 			   count as a command inside TLS (unless the starttls-injection fault

@@ -389,7 +389,8 @@ class Extensions(RawClient, unittest.TestCase):
 class Screen(unittest.TestCase):
 
     def test_both_sides_shown(self):
-        """the screen shows [N], the client's lines (<-) and the server's (->), escaped"""
+        """the screen shows [N], the client's lines (->) and the server's (<-), escaped: the
+        arrows of the client's own screen (one visual language)"""
         s = socket.create_connection(("127.0.0.1", SRV.port), timeout=10)
         f = s.makefile("rb")
         f.readline()
@@ -397,16 +398,19 @@ class Screen(unittest.TestCase):
         while not f.readline().startswith(b"221"):
             pass
         s.close()
-        time.sleep(0.2)
-        lines = conversation(last_connection())
+        cid = last_connection()
+        SRV.out.wait(r"^\[%d\] \*  end of " % cid)
+        lines = conversation(cid)
         self.assertRegex(lines[0], r"^\*  connection from 127\.0\.0\.1 port \d+$")
-        self.assertEqual(lines[1], "-> 220 localhost ESMTP smtpsh practice server")
-        self.assertEqual(lines[2], "<- EHLO esc\\x1b[2Jape.test")
-        self.assertEqual(lines[3], "-> 250-localhost Hello esc?[2Jape.test")
-        self.assertIn("<- AUTH PLAIN <redacted>", lines)
+        self.assertEqual(lines[1], "<- 220 localhost ESMTP smtpsh practice server")
+        self.assertEqual(lines[2], "-> EHLO esc\\x1b[2Jape.test")
+        self.assertEqual(lines[3], "<- 250-localhost Hello esc?[2Jape.test")
+        self.assertIn("-> AUTH PLAIN <redacted>", lines)
         self.assertNotIn("AHN0dWRlbnQAeA", SRV.out.text())
-        self.assertIn("-> 221 2.0.0 Bye", lines)
-        self.assertEqual(lines[-1], "*  connection closed")
+        self.assertIn("<- 221 2.0.0 Bye", lines)
+        self.assertEqual(lines[-2], "*  connection closed")
+        self.assertRegex(lines[-1], r"^\*  end of 127\.0\.0\.1 port \d+: 3 commands, 0 messages "
+                         r"delivered, 0 failed, 1 mistake, \d+\.\d s$")
 
     def test_invisible_and_combining_bytes_escaped(self):
         """issue 12 (10d, 10e): what a TLS ClientHello sent in plaintext looks like (controls then
@@ -421,8 +425,8 @@ class Screen(unittest.TestCase):
         s.close()
         time.sleep(0.2)
         lines = conversation(last_connection())
-        self.assertIn("<- \\x16\\x03\\x01\\u{0301}\\u{0308}\\x02 hello\\u{200B}world\\u{FEFF}", lines)
-        self.assertIn("<- \\u{0301}NOOP", lines)
+        self.assertIn("-> \\x16\\x03\\x01\\u{0301}\\u{0308}\\x02 hello\\u{200B}world\\u{FEFF}", lines)
+        self.assertIn("-> \\u{0301}NOOP", lines)
         self.assertNotIn("\u0301", SRV.out.text())
         self.assertNotIn("\u200b", SRV.out.text())
 
