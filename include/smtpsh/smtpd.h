@@ -204,6 +204,12 @@ struct smtpd_conn {
 	struct smtpd_auth *auth; /* the AUTH exchange in progress, or NULL */
 
 	size_t script_pos; /* --script: the next step */
+	/* --script, after a recorded 354: the message is compared as a whole, so that a client
+	   whose message has other lines still gets the recorded reply to its "." */
+	bool script_data;
+	unsigned long script_recorded;	 /* the recording's message lines */
+	unsigned long script_lines;	 /* the client's so far */
+	unsigned long script_first_diff; /* the first line that differs (from 1), 0: none yet */
 };
 
 /*

@@ -1668,9 +1668,49 @@ static enum smtpd_action data_line(struct smtpd_conn *c, const char *line, size_
 /* --- --script: a recorded server ---------------------------------------------------------------
  */
 
+/* A line of the client's message after a recorded 354: compared with the recording's line at
+   the same place; the "." ends it wherever the recording's lines are (RFC 5321 4.1.1.4). Returns
+   false for the ".", which the caller plays as the recorded step after the message. */
+static bool script_message_line(struct smtpd_conn *c, const char *line, size_t len)
+{
+	const struct smtpd_script *sc = c->cfg->script;
+	if (len == 1 && line[0] == '.') {
+		unsigned long missing = 0;
+		while (c->script_pos < sc->n && sc->steps[c->script_pos].content) {
+			c->script_pos++;
+			missing++;
+		}
+		if (missing && !c->script_first_diff)
+			c->script_first_diff = c->script_lines + 1;
+		if (c->script_first_diff)
+			smtpd_note(
+			    c,
+			    "the message differs from the recording (%lu line%s sent, %lu "
+			    "recorded; the first difference at line %lu): the recorded reply "
+			    "to its \".\" is given all the same",
+			    c->script_lines, c->script_lines == 1 ? "" : "s", c->script_recorded,
+			    c->script_first_diff);
+		c->script_data = false;
+		return false;
+	}
+	emit(c, SMTPD_EV_RECEIVED, line, len, true, false);
+	c->script_lines++;
+	const struct smtpd_script_step *st =
+	    c->script_pos < sc->n && sc->steps[c->script_pos].content ? &sc->steps[c->script_pos]
+								      : NULL;
+	if (st)
+		c->script_pos++;
+	if (!c->script_first_diff && (!st || (!st->secret && (strlen(st->expect) != len ||
+							      memcmp(st->expect, line, len) != 0))))
+		c->script_first_diff = c->script_lines;
+	return true;
+}
+
 static enum smtpd_action script_line(struct smtpd_conn *c, const char *line, size_t len)
 {
 	const struct smtpd_script *sc = c->cfg->script;
+	if (c->script_data && script_message_line(c, line, len))
+		return SMTPD_NO_REPLY;
 	if (c->script_pos >= sc->n) {
 		emit_command(c, line, len);
 		char end[300];
@@ -1699,6 +1739,13 @@ static enum smtpd_action script_line(struct smtpd_conn *c, const char *line, siz
 		return SMTPD_STARTTLS;
 	}
 	const char *last = st->replies[st->nreplies - 1];
+	if (strncmp(last, "354", 3) == 0) { /* the message follows: compared as a whole */
+		c->script_data = true;
+		c->script_lines = c->script_first_diff = 0;
+		c->script_recorded = 0;
+		for (size_t i = c->script_pos; i < sc->n && sc->steps[i].content; i++)
+			c->script_recorded++;
+	}
 	if (strncmp(last, "221", 3) == 0 || strncmp(last, "421", 3) == 0) {
 		smtpd_set_state(c, SMTPD_S_CLOSED);
 		return SMTPD_CLOSE;

@@ -488,6 +488,30 @@ class Script(unittest.TestCase):
         s.close()  # the recording goes on with AUTH, not QUIT
         self.assertIn("TLS established", srv.out.text())
 
+    def test_other_message_gets_the_recorded_reply(self):
+        """issue 17: a client whose message has other lines than the recording (more, fewer,
+        different) still gets the recorded reply to its "." (the message compared as a whole,
+        the difference noted); it used to get nothing and time out"""
+        path = os.path.join(self.TRANSCRIPTS, "01-plain-delivery.transcript")
+        for body, sent, first in (("Subject: other\r\n\r\none line only\r\n", 3, 1),
+                                  ("".join("line %d\r\n" % i for i in range(12)), 12, 1)):
+            with self.subTest(lines=sent):
+                srv = self.serve(path)
+                with smtplib.SMTP("127.0.0.1", srv.port, local_hostname="client.example",
+                                  timeout=10) as s:
+                    s.ehlo("client.example")
+                    self.assertEqual(s.mail("alice@example.test")[0], 250)
+                    self.assertEqual(s.rcpt("bob@example.test")[0], 250)
+                    code, msg = s.data(body.encode())
+                    self.assertEqual((code, msg), (250, b"2.0.0 Ok: queued as 8D57DA74C32"))
+                    self.assertEqual(s.docmd("QUIT")[0], 221)
+                srv.out.wait(r"^\[1\] \*  end of ")
+                self.assertIn("[1] *  the message differs from the recording (%d lines sent, 8 "
+                              "recorded; the first difference at line %d): the recorded reply "
+                              "to its \".\" is given all the same" % (sent, first),
+                              srv.out.lines)
+                self.assertEqual(srv.stop(), 0)
+
     def test_bad_script(self):
         """a missing transcript, or --script without --serve: exit 2"""
         p = subprocess.run([smtpsh_path(), "--serve", "0",
