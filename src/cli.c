@@ -654,6 +654,7 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 			c->diagram_only = "--ascii";
 			break;
 		case OPT_TLS_CONTROL:
+			c->tls_only = long_options[idx].name;
 			if (tls_control_set(&c->tls, long_options[idx].name, optarg, err,
 					    sizeof err) < 0) {
 				fprintf(stderr, "smtpsh: %s\n", err);
@@ -792,6 +793,81 @@ static bool check_transcript_options(struct cli_options *c)
 	return true;
 }
 
+/* --serve is a server: what a client connection, a session or the shell uses does not apply
+   to it, and is refused by name rather than silently ignored. CLI_RUN, or CLI_EXIT. */
+static enum cli_action serve_refusals(struct cli *cli, int *status)
+{
+	struct cli_options *c = &cli->opt;
+	if (!c->practice_opt.serve)
+		return CLI_RUN;
+	char send_opt[64];
+	snprintf(send_opt, sizeof send_opt, "--%s", c->send_only ? c->send_only : "");
+	char tls_opt[64];
+	snprintf(tls_opt, sizeof tls_opt, "--%s", c->tls_only ? c->tls_only : "");
+	const struct {
+		bool given;
+		const char *name;
+		const char *instead; /* what does it on --serve, or NULL */
+	} client_only[] = {
+	    {cli->nargs > 1, "a HOST", "--serve takes only a PORT"},
+	    {c->practice, "--practice", NULL},
+	    {c->profile && !c->oauth_login, "--profile", NULL},
+	    {c->list_profiles, "--list-profiles", NULL},
+	    {c->no_rc, "--no-rc", NULL},
+	    {c->script, "-f", NULL},
+	    {c->record, "--record", NULL},
+	    {c->replay.path, "--replay", NULL},
+	    {c->replay.user, "--replay-user", NULL},
+	    {c->replay.skip_auth, "--replay-skip-auth", NULL},
+	    {c->send, "--send", NULL},
+	    {c->send_only, send_opt, NULL},
+	    {c->step, "--step", NULL},
+	    {c->pipeline, "--pipeline", NULL},
+	    {c->strict, "--strict", NULL},
+	    {c->mode_set && c->mode == TLS_IMPLICIT, "--tls", NULL},
+	    {c->mode_set && c->mode != TLS_IMPLICIT, "--starttls", NULL},
+	    {c->family != CONN_ANY, "-4 or -6", "--listen ADDR picks the address"},
+	    {c->cafile, "--cafile", NULL},
+	    {c->insecure, "--insecure", NULL},
+	    {c->timeout_ms, "--timeout", "type 'timeout N' on its standard input"},
+	    {c->ehlo, "--ehlo", NULL},
+	    {c->allow_plaintext_auth, "--allow-plaintext-auth",
+	     "type 'plain-auth on' on its standard input"},
+	    {c->password_command, "--password-command", NULL},
+	    {c->token_command, "--oauth-token-command", NULL},
+	    {c->oauth_login, "--oauth-login", NULL},
+	    {c->proxy, "--proxy", NULL},
+	    {c->proxy_from, "--proxy-from", NULL},
+	    {c->sni, "--sni", NULL},
+	    {c->ocsp, "--ocsp", NULL},
+	    {c->resume, "--resume", NULL},
+	    {c->mx, "--mx", NULL},
+	    {c->resolver, "--resolver", NULL},
+	    {c->trust_anchor, "--trust-anchor", NULL},
+	    {c->tls_only, tls_opt, NULL},
+	    {c->check, "--check", NULL},
+	    {c->role, "--role", NULL},
+	    {c->json, "--json", NULL},
+	    {c->check_rcpt, "--check-rcpt", NULL},
+	    {c->explain, "--explain", NULL},
+	    {c->timing, "--timing", NULL},
+	    {c->show_raw, "--show-raw", NULL},
+	    {c->color, "--color", NULL},
+	};
+	for (size_t i = 0; i < sizeof client_only / sizeof *client_only; i++) {
+		if (!client_only[i].given)
+			continue;
+		fprintf(stderr,
+			"smtpsh: --serve runs a server and shows its own view: %s does not apply "
+			"to it%s%s%s\nTry 'smtpsh --help' for more information.\n",
+			client_only[i].name, client_only[i].instead ? " (" : "",
+			client_only[i].instead ? client_only[i].instead : "",
+			client_only[i].instead ? ")" : "");
+		return leave(status, EXIT_USAGE);
+	}
+	return CLI_RUN;
+}
+
 /* --serve runs the practice server alone (CLI_SERVE); --practice and its options are
    checked (CLI_RUN, or CLI_EXIT with *status). */
 static enum cli_action practice_options(struct cli *cli, int *status)
@@ -799,24 +875,18 @@ static enum cli_action practice_options(struct cli *cli, int *status)
 	struct cli_options *c = &cli->opt;
 	struct practice_options *o = &c->practice_opt;
 	if (o->serve) {
-		if (c->practice || cli->nargs > 1 || c->profile || c->replay.path || c->script ||
-		    c->send || c->proxy || c->sni ||
-		    !tls_controls_equal(&c->tls, &(struct tls_controls){0})) {
-			fputs("smtpsh: --serve takes only a PORT (and --listen, --maildir, "
-			      "--script, --lmtp)\n",
-			      stderr);
-			return leave(status, EXIT_USAGE);
-		}
 		o->port = cli->nargs ? cli->args[0] : NULL;
 		return CLI_SERVE;
 	}
-	if (o->listen || o->script || (o->maildir && !c->practice)) {
+	if (o->listen || o->script || o->quiet || (o->maildir && !c->practice)) {
 		fprintf(stderr, "smtpsh: %s goes with %s\n",
 			o->listen   ? "--listen"
 			: o->script ? "--script"
+			: o->quiet  ? "--quiet"
 				    : "--maildir",
-			o->maildir && !o->listen && !o->script ? "--serve or --practice"
-							       : "--serve");
+			o->maildir && !o->listen && !o->script && !o->quiet
+			    ? "--serve or --practice"
+			    : "--serve");
 		return leave(status, EXIT_USAGE);
 	}
 	if (c->practice && (cli->nargs || c->cafile || c->profile || c->replay.path || c->send ||
@@ -936,6 +1006,9 @@ enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
 	c->nargs = argc - optind;
 	char err[512];
 	a = diagram_options(c, status);
+	if (a != CLI_RUN)
+		return a;
+	a = serve_refusals(c, status);
 	if (a != CLI_RUN)
 		return a;
 	const char *conflict = send_conflict(&c->opt, err, sizeof err);

@@ -354,5 +354,68 @@ class Quiet(unittest.TestCase):
                          "without one; 1 message delivered, 0 failed; 1 mistake named")
 
 
+class Options(unittest.TestCase):
+    """issue 17: an option that does not apply to --serve is refused by name, never silently
+    ignored. Every option of --help (tests/tool checks --help against the parser) is tried."""
+
+    # what goes with --serve (and --help, --version, which leave at once)
+    APPLY = {"--serve", "--listen", "--maildir", "--script", "--lmtp", "--quiet", "--help",
+             "--version"}
+
+    def values(self):
+        f = os.path.join(WORK, "file.txt")
+        with open(f, "w") as fh:
+            fh.write("x\n")
+        return {"--cafile": f, "--timeout": "5", "--ehlo": "client.test", "--file": f,
+                "--color": "never", "--profile": "office365", "--record": f + ".rec",
+                "--replay": f, "--replay-user": "u", "--password-command": "true",
+                "--oauth-token-command": "true", "--oauth-login": "office365",
+                "--from": "a@b.test", "--to": "c@d.test", "--cc": "c@d.test",
+                "--bcc": "c@d.test", "--subject": "s", "--body": "b", "--body-file": f,
+                "--attach": f, "--header": "X-A: b", "--notify": "NEVER", "--ret": "FULL",
+                "--envid": "x", "--auth": "PLAIN", "--user": "u", "--sni": "localhost",
+                "--proxy": "v1", "--proxy-from": "192.0.2.1:25", "--resolver": "127.0.0.1",
+                "--trust-anchor": f, "--diagram": f, "--output": f + ".svg", "--format": "txt",
+                "--width": "80", "--role": "mx", "--check-rcpt": "a@b.test",
+                "--tls-min": "1.2", "--tls-max": "1.3", "--ciphers": "HIGH",
+                "--ciphersuites": "TLS_AES_128_GCM_SHA256", "--groups": "X25519",
+                "--cert": f, "--key": f, "--key-password-command": "true"}
+
+    def test_every_option_that_does_not_apply_is_refused(self):
+        help_text = subprocess.run([smtpsh_path(), "--help"], capture_output=True,
+                                   text=True).stdout
+        names = sorted(set(re.findall(r"^ +(?:-\w, )?(--[a-z0-9-]+)", help_text, re.M)))
+        self.assertGreater(len(names), 60, names)
+        values = self.values()
+        tried = 0
+        for name in names:
+            if name in self.APPLY:
+                continue
+            with self.subTest(option=name):
+                argv = [smtpsh_path(), "--serve", "0", name] + (
+                    [values[name]] if name in values else [])
+                env = dict(os.environ, SMTPSH_REPLAY_PASSWORD="x")
+                p = subprocess.run(argv, capture_output=True, text=True, timeout=20, env=env,
+                                   stdin=subprocess.DEVNULL)
+                self.assertEqual(p.returncode, 2, "%s: %s%s" % (name, p.stdout, p.stderr))
+                self.assertNotIn("practice server on", p.stdout)
+                short = {"--file": "-f", "--output": "-o"}
+                self.assertIn(short.get(name, name), p.stderr)
+                tried += 1
+        self.assertGreater(tried, 50)
+
+    def test_refusal_words(self):
+        p = subprocess.run([smtpsh_path(), "--serve", "0", "--timeout", "5"],
+                           capture_output=True, text=True, timeout=20,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 2)
+        self.assertEqual(p.stderr.split("\n")[0], "smtpsh: --serve runs a server and shows its "
+                         "own view: --timeout does not apply to it (type 'timeout N' on its "
+                         "standard input)")
+        p = subprocess.run([smtpsh_path(), "--quiet"], capture_output=True, text=True,
+                           timeout=20, stdin=subprocess.DEVNULL)
+        self.assertEqual((p.returncode, p.stderr), (2, "smtpsh: --quiet goes with --serve\n"))
+
+
 if __name__ == "__main__":
     tap_main()
