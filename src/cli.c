@@ -326,6 +326,7 @@ void cli_usage(FILE *f)
 	      "                        gets its recorded replies (a recorded server, offline)\n"
 	      "      --quiet           --serve shows only the mistakes it names and a\n"
 	      "                        summary line per connection\n"
+	      "      --record DIR      with --serve: a transcript of each connection in DIR\n"
 	      "\n",
 	      f);
 	fputs("Transcripts:\n"
@@ -815,7 +816,6 @@ static enum cli_action serve_refusals(struct cli *cli, int *status)
 	    {c->list_profiles, "--list-profiles", NULL},
 	    {c->no_rc, "--no-rc", NULL},
 	    {c->script, "-f", NULL},
-	    {c->record, "--record", NULL},
 	    {c->replay.path, "--replay", NULL},
 	    {c->replay.user, "--replay-user", NULL},
 	    {c->replay.skip_auth, "--replay-skip-auth", NULL},
@@ -876,6 +876,7 @@ static enum cli_action practice_options(struct cli *cli, int *status)
 	struct practice_options *o = &c->practice_opt;
 	if (o->serve) {
 		o->port = cli->nargs ? cli->args[0] : NULL;
+		o->record = c->record; /* a folder: a transcript per connection */
 		return CLI_SERVE;
 	}
 	if (o->listen || o->script || o->quiet || (o->maildir && !c->practice)) {

@@ -28,6 +28,7 @@ struct practice_options {
 	const char *script;  /* --serve --script FILE: play a transcript's server side */
 	bool lmtp;	     /* --lmtp: speak LMTP (RFC 2033; smtpd.h's cfg.lmtp) */
 	bool quiet;	     /* --serve --quiet: only mistakes and connection summaries */
+	const char *record;  /* --serve --record DIR: a transcript per connection there */
 };
 
 /* What a running practice server is made of. */
@@ -87,6 +88,7 @@ struct practice_loop {
 	FILE *out;	/* where conversations and notes are printed */
 	bool show_body; /* print message lines too (the first 20 of each message) */
 	bool quiet;	/* --serve --quiet: only the mistakes and the connection summaries */
+	const char *record_dir; /* --serve --record DIR (serve_record.h), or NULL */
 	struct practice_counts counts;
 	int control_in;	 /* control lines come from here (-1: none) */
 	int control_out; /* replies go here (-1: printed to out as "*" lines) */

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "smtpsh/exit.h"
@@ -24,6 +25,14 @@ int practice_serve(const struct practice_options *o)
 	struct smtpd_script script;
 	char err[512];
 	smtpd_script_init(&script);
+	struct stat st;
+	if (o->record && (stat(o->record, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		fprintf(stderr,
+			"smtpsh: --serve --record DIR writes a transcript per connection into the "
+			"folder DIR: %s is not a folder\n",
+			o->record);
+		return EXIT_USAGE;
+	}
 	if (o->script && smtpd_script_load(&script, o->script, err, sizeof err) < 0) {
 		fprintf(stderr, "smtpsh: --script: %s\n", err);
 		return EXIT_USAGE;
@@ -73,6 +82,10 @@ int practice_serve(const struct practice_options *o)
 	else
 		printf("*  mail is stored, never relayed; type 'help' for the teaching faults; "
 		       "Ctrl-C stops the server\n");
+	if (o->record)
+		printf("*  recording each connection to %s/DATE-N-ADDRESS.transcript (the server's "
+		       "side: -> what the client sent, <- what the server answered)\n",
+		       o->record);
 	printf("*  [N] numbers the connections; -> is what the client sent, <- what the server "
 	       "answered (~> <~ under TLS), as on the client's screen; \"| \" marks message "
 	       "lines; [LF] [CR] [no CRLF] mark wrong line ends%s\n",
@@ -84,6 +97,7 @@ int practice_serve(const struct practice_options *o)
 	    .out = stdout,
 	    .show_body = true,
 	    .quiet = o->quiet,
+	    .record_dir = o->record,
 	    .control_in = STDIN_FILENO,
 	    .control_out = -1,
 	    .stop = &serve_stop,

@@ -10,12 +10,15 @@
  */
 #include "smtpsh/practice_server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -23,6 +26,7 @@
 #include "smtpsh/conn.h"
 #include "smtpsh/diagnose.h"
 #include "smtpsh/escape.h"
+#include "smtpsh/serve_record.h"
 
 #define BODY_SHOWN_MAX 20 /* message lines printed per message; then a summary */
 #define READ_CHUNK 4096
@@ -52,6 +56,7 @@ struct pconn {
 	long long started; /* the first event (the greeting), 0 before */
 	unsigned long body_shown, body_hidden;
 	unsigned long long body_octets; /* of the message being shown, CRLF counted */
+	struct serve_record *rec;	/* --record DIR: this connection's transcript, or NULL */
 };
 
 static long long now_ms(void)
@@ -105,11 +110,54 @@ static void print_note(struct practice_loop *l, unsigned id, const char *fmt, ..
 	print_line(l, id, "*", text, strlen(text));
 }
 
-/* The diagnosis' notes (mistakes, line-end explanations): shown even --quiet. */
-static void print_diag(struct practice_loop *l, unsigned id, const struct diag_notes *n)
+/* The diagnosis' notes (mistakes, line-end explanations): shown even --quiet, recorded. */
+static void print_diag(struct pconn *c, const struct diag_notes *n)
 {
-	for (size_t i = 0; i < n->n; i++)
-		emit_line(l, id, "*", n->text[i], strlen(n->text[i]), NULL);
+	for (size_t i = 0; i < n->n; i++) {
+		emit_line(c->loop, c->id, "*", n->text[i], strlen(n->text[i]), NULL);
+		serve_record_note(c->rec, n->text[i]);
+	}
+}
+
+/* A line-end mark of diagnose.c in a transcript's words (a note after the line). */
+static void record_mark(struct pconn *c, const char *mark)
+{
+	if (!c->rec || !*mark)
+		return;
+	if (strstr(mark, "[CR]"))
+		serve_record_note(c->rec, "a CR inside this line");
+	if (strstr(mark, "[LF]"))
+		serve_record_note(c->rec, "bare LF at the end of this line");
+	if (strstr(mark, "[no CRLF]"))
+		serve_record_note(c->rec, "no line end: the connection closed before it");
+}
+
+/* --record DIR: the connection's transcript starts with its first event (the greeting). */
+static void record_start(struct pconn *c, bool tls)
+{
+	struct practice_loop *l = c->loop;
+	if (!l->record_dir)
+		return;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char addr[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (getsockname(c->conn.fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr);
+			port = ntohs(a->sin6_port);
+		} else if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &a->sin_addr, addr, sizeof addr);
+			port = ntohs(a->sin_port);
+		}
+	}
+	char err[400];
+	c->rec = serve_record_open(l->record_dir, c->id, addr, port, c->conn.peer_addr,
+				   c->conn.peer_port, tls, err, sizeof err);
+	if (!c->rec)
+		fprintf(stderr, "! error: --record: %s\n", err);
 }
 
 /* The summary of a message's lines past the first BODY_SHOWN_MAX. */
@@ -143,11 +191,13 @@ static void on_event(void *arg, const struct smtpd_event *ev)
 	if (!c->started) {
 		c->started = now_ms();
 		l->counts.clients++;
+		record_start(c, ev->tls);
 	}
+	serve_record_event(c->rec, ev);
 	if (ev->type == SMTPD_EV_INFO) {
 		print_line(l, c->id, "*", ev->text, ev->len);
 		diag_server_note(&c->diag, ev->text, ev->len, &notes);
-		print_diag(l, c->id, &notes);
+		print_diag(c, &notes);
 		return;
 	}
 	if (ev->type == SMTPD_EV_SENT) {
@@ -157,6 +207,7 @@ static void on_event(void *arg, const struct smtpd_event *ev)
 	}
 	const char *marker = ev->tls ? "~>" : "->";
 	const char *mark = diag_line_end(&c->diag, ev->text, ev->len, line_end(ev->end), &notes);
+	record_mark(c, mark);
 	if (ev->body) {
 		diag_message_line(&c->diag, ev->text, ev->len);
 		c->body_octets += ev->len + (ev->end == SMTPD_END_OCTETS ? 0 : 2);
@@ -173,14 +224,14 @@ static void on_event(void *arg, const struct smtpd_event *ev)
 				buf_free(&b);
 			}
 		}
-		print_diag(l, c->id, &notes);
+		print_diag(c, &notes);
 		return;
 	}
 	flush_hidden(c);
 	diag_command(&c->diag, ev->text, ev->len, ev->secret, &notes);
 	if (!l->quiet)
 		emit_line(l, c->id, marker, ev->text, ev->len, mark);
-	print_diag(l, c->id, &notes);
+	print_diag(c, &notes);
 }
 
 /* The connection closed with an unfinished line in the engine's input: shown with its mark
@@ -195,24 +246,34 @@ static void show_unended(struct pconn *c)
 	const char *mark = diag_line_end(&c->diag, e->in.data, e->in.len, DIAG_END_NONE, &notes);
 	const char *marker = e->tls ? "~>" : "->";
 	char shown[64];
-	bool secret = e->state == SMTPD_S_AUTH || e->sasl_astray;
-	if (!secret && e->state != SMTPD_S_DATA &&
-	    authline_redact(e->in.data, e->in.len, shown, sizeof shown)) {
-		emit_line(l, c->id, marker, shown, strlen(shown), mark);
-	} else if (secret) {
-		emit_line(l, c->id, marker, "<redacted>", 10, mark);
+	struct buf b;
+	buf_init(&b);
+	struct smtpd_event ev = {.type = SMTPD_EV_RECEIVED, .tls = e->tls, .end = SMTPD_END_CRLF};
+	if (e->state == SMTPD_S_AUTH || e->sasl_astray) {
+		ev.text = "<redacted>";
+		ev.secret = true;
 	} else if (e->state == SMTPD_S_DATA) {
 		diag_message_line(&c->diag, e->in.data, e->in.len);
-		struct buf b;
-		buf_init(&b);
-		buf_puts(&b, "| ");
-		buf_append(&b, e->in.data, e->in.len);
-		emit_line(l, c->id, marker, b.data ? b.data : "", b.len, mark);
-		buf_free(&b);
+		ev.text = e->in.data;
+		ev.len = e->in.len;
+		ev.body = true;
+	} else if (authline_redact(e->in.data, e->in.len, shown, sizeof shown)) {
+		ev.text = shown;
+		ev.secret = true;
 	} else {
-		emit_line(l, c->id, marker, e->in.data, e->in.len, mark);
+		ev.text = e->in.data;
+		ev.len = e->in.len;
 	}
-	print_diag(l, c->id, &notes);
+	if (!ev.len)
+		ev.len = strlen(ev.text);
+	if (ev.body)
+		buf_puts(&b, "| ");
+	buf_append(&b, ev.text, ev.len);
+	emit_line(l, c->id, marker, b.data ? b.data : "", b.len, mark);
+	buf_free(&b);
+	serve_record_event(c->rec, &ev);
+	record_mark(c, mark);
+	print_diag(c, &notes);
 }
 
 /* The connection's last lines: what the diagnosis found at the end, and a summary. */
@@ -221,7 +282,7 @@ static void conn_summary(struct pconn *c)
 	struct practice_loop *l = c->loop;
 	struct diag_notes notes = {0};
 	diag_end(&c->diag, &notes);
-	print_diag(l, c->id, &notes);
+	print_diag(c, &notes);
 	const struct diag *d = &c->diag;
 	long long ms = c->started ? now_ms() - c->started : 0;
 	char text[400];
@@ -232,6 +293,7 @@ static void conn_summary(struct pconn *c)
 		 d->delivered, d->delivered == 1 ? "" : "s", d->failed, d->mistakes,
 		 d->mistakes == 1 ? "" : "s", ms / 1000, ms % 1000 / 100);
 	emit_line(l, c->id, "*", text, strlen(text), NULL);
+	serve_record_note(c->rec, text);
 	struct practice_counts *t = &l->counts;
 	t->ended++;
 	if (d->delivered)
@@ -266,8 +328,12 @@ static void conn_kill(struct pconn *c, const char *why)
 	flush_hidden(c);
 	if (why)
 		print_note(c->loop, c->id, "%s", why);
+	if (why)
+		serve_record_note(c->rec, why);
 	if (c->started)
 		conn_summary(c);
+	serve_record_close(c->rec, NULL);
+	c->rec = NULL;
 	/* a close_notify (best effort) once TLS carried a conversation that ended */
 	conn_close(&c->conn, c->handshaking || c->after == AFTER_NOTHING);
 	smtpd_conn_free(&c->eng);
@@ -283,6 +349,12 @@ static void do_handshake(struct pconn *c)
 		c->want = 0;
 		print_note(c->loop, c->id, "TLS established: %s %s", SSL_get_version(c->conn.ssl),
 			   SSL_get_cipher_name(c->conn.ssl));
+		if (c->rec) {
+			char tls[200];
+			snprintf(tls, sizeof tls, "TLS established: %s %s",
+				 SSL_get_version(c->conn.ssl), SSL_get_cipher_name(c->conn.ssl));
+			serve_record_note(c->rec, tls);
+		}
 		diag_tls(&c->diag);
 		smtpd_tls_started(&c->eng);
 		char id[128];

@@ -354,13 +354,102 @@ class Quiet(unittest.TestCase):
                          "without one; 1 message delivered, 0 failed; 1 mistake named")
 
 
+class Record(unittest.TestCase):
+    """--serve --record DIR: a server-side transcript per connection (transcripts/FORMAT.md,
+    "Server-side transcripts"); --replay and --serve --script both read it."""
+
+    def test_record_replay_and_script(self):
+        rec = os.path.join(WORK, "rec")
+        os.mkdir(rec)
+        srv = Serve(os.path.join(WORK, "md-rec"), extra=["--record", rec])
+        try:
+            password = "Pw-%s" % token()
+            b64p = base64.b64encode(password.encode())
+            start = len(srv.out.lines)
+            c = Raw(srv.port)
+            c.send(b"EHLO student\n")
+            c.send(b"AUTH LOGIN\r\n")
+            c.send(b64p + b"\r\n")
+            c.send(b"QUIT\r\n")
+            c.close()
+            finished_connection(srv, start)
+            start = len(srv.out.lines)
+            tok = token()
+            with smtplib.SMTP("127.0.0.1", srv.port, local_hostname="client.test",
+                              timeout=10) as s:
+                s.sendmail("s@client.test", ["r@example.test"],
+                           ("Subject: %s\r\n\r\n.dot\r\nbody\r\n" % tok).encode())
+            finished_connection(srv, start)
+        finally:
+            self.assertEqual(srv.stop(), 0)
+        names = sorted(os.listdir(rec))
+        self.assertEqual(len(names), 2, names)
+        for i, name in enumerate(names):
+            self.assertRegex(name, r"^\d{8}T\d{6}Z-%d-127\.0\.0\.1\.transcript$" % (i + 1))
+            self.assertEqual(os.stat(os.path.join(rec, name)).st_mode & 0o777, 0o600)
+        with open(os.path.join(rec, names[0])) as f:
+            first = f.read()
+        head, body = first.split("\n\n", 1)
+        self.assertRegex(head, r"^smtpsh-transcript 2\ntool: smtpsh \S+\ndate: \S+\nhost: "
+                         r"127\.0\.0\.1\nport: %d\ntls: none\nperspective: server\npeer: "
+                         r"127\.0\.0\.1 \d+$" % srv.port)
+        self.assertTrue(body.startswith("<- 220 localhost ESMTP smtpsh practice server\n"
+                                        "-> EHLO student\n*  bare LF at the end of this line\n"),
+                        body)
+        self.assertIn("-> AUTH LOGIN\n*  mistake: AUTH before STARTTLS", body)
+        self.assertIn("<- 538 5.7.11 ", body)
+        self.assertIn("\n-> <redacted>\n<- 500 ", body)
+        self.assertNotIn(password, first)
+        self.assertNotIn(b64p.decode(), first)
+        self.assertRegex(body, r"\*  end of 127\.0\.0\.1 port \d+: 3 commands, 0 messages "
+                         r"delivered, 0 failed, 2 mistakes, \d+\.\d s\n$")
+        second = os.path.join(rec, names[1])
+        with open(second) as f:
+            text = f.read()
+        self.assertIn("-> Subject: %s\n->\n-> ..dot\n-> body\n-> .\n" % tok, text,
+                      "every message line, as received (dot-stuffed)")
+
+        # --replay: the client's side of a server-side transcript is its "->" lines
+        srv2 = Serve(os.path.join(WORK, "md-rec2"), stdin=subprocess.DEVNULL)
+        try:
+            p = subprocess.run([smtpsh_path(), "--replay", second, "127.0.0.1",
+                                str(srv2.port)], capture_output=True, text=True, timeout=60,
+                               stdin=subprocess.DEVNULL, env=dict(os.environ, NO_COLOR="1"))
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+            self.assertRegex(p.stdout, r"replay: \d+ replies compared, all as recorded")
+        finally:
+            srv2.stop()
+        # --serve --script: its "<-" lines are the server to play
+        srv3 = Serve(os.path.join(WORK, "md-rec3"), ["--script", second],
+                     stdin=subprocess.DEVNULL)
+        try:
+            with smtplib.SMTP("127.0.0.1", srv3.port, local_hostname="client.test",
+                              timeout=10) as s:
+                s.ehlo("client.test")
+                self.assertEqual(s.mail("s@client.test")[0], 250)
+                self.assertEqual(s.rcpt("r@example.test")[0], 250)
+                code, msg = s.data(("Subject: %s\r\n\r\n.dot\r\nbody\r\n" % tok).encode())
+                self.assertEqual(code, 250)
+                self.assertRegex(msg.decode(), r"^2\.0\.0 Ok: stored as \w+$")
+        finally:
+            srv3.stop()
+
+    def test_record_needs_a_folder(self):
+        p = subprocess.run([smtpsh_path(), "--serve", "0", "--record",
+                            os.path.join(WORK, "no-such-folder")], capture_output=True,
+                           text=True, timeout=20, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("--serve --record DIR writes a transcript per connection into the folder "
+                      "DIR: ", p.stderr)
+
+
 class Options(unittest.TestCase):
     """issue 17: an option that does not apply to --serve is refused by name, never silently
     ignored. Every option of --help (tests/tool checks --help against the parser) is tried."""
 
     # what goes with --serve (and --help, --version, which leave at once)
-    APPLY = {"--serve", "--listen", "--maildir", "--script", "--lmtp", "--quiet", "--help",
-             "--version"}
+    APPLY = {"--serve", "--listen", "--maildir", "--script", "--lmtp", "--quiet", "--record",
+             "--help", "--version"}
 
     def values(self):
         f = os.path.join(WORK, "file.txt")
