@@ -219,6 +219,31 @@ class Mistakes(unittest.TestCase):
                       'the message was forgotten (RFC 5321 4.1.1.4); nothing stored', lines)
         self.assertRegex(lines[-1], r": 4 commands, 0 messages delivered, 1 failed, 1 mistake, ")
 
+    def test_forgotten_dot_then_timeout(self):
+        """the classic: no "." after the message, the client waits for the reply to its QUIT,
+        the server for the end of the data, until its timeout: the 421, then the mistake"""
+        srv = Serve(os.path.join(WORK, "md-timeout"))
+        try:
+            srv.control("timeout 1", r"timeout")
+            start = len(srv.out.lines)
+            c = Raw(srv.port)
+            c.send(b"EHLO student\r\n")
+            c.send(b"MAIL FROM:<s@client.test>\r\n")
+            c.send(b"RCPT TO:<r@example.test>\r\n")
+            c.send(b"DATA\r\n")
+            reply = c.send(b"Subject: no dot\r\n\r\nhello\r\nQUIT\r\n")
+            self.assertTrue(reply[0].startswith("421 4.4.2"), reply)
+            c.close()
+            lines = finished_connection(srv, start)
+        finally:
+            srv.stop()
+        i = lines.index("-> | QUIT")
+        self.assertEqual(lines[i + 1], "*  the client said nothing for 1 s")
+        self.assertTrue(lines[i + 2].startswith("<- 421 4.4.2 "), lines)
+        self.assertIn('*  mistake: "QUIT" was sent as a message line: the line "." that ends '
+                      'the message was forgotten (RFC 5321 4.1.1.4); nothing stored',
+                      lines[i + 3:])
+
     def test_closed_inside_data(self):
         """the connection closed inside DATA: "nothing stored", not a TLS story"""
         start = len(SRV.out.lines)
