@@ -310,13 +310,13 @@ void practice_loop_stats(const struct practice_loop *l, struct buf *out)
 	const struct practice_counts *t = &l->counts;
 	unsigned long live = t->clients - t->ended;
 	buf_printf(out,
-		   "%lu client%s seen%s: %lu delivered a message, %lu ended without one; %lu "
+		   "%lu client%s seen: %lu delivered a message, %lu ended without one; %lu "
 		   "message%s delivered, %lu failed; %lu mistake%s named",
-		   t->clients, t->clients == 1 ? "" : "s", "", t->clients_delivered,
+		   t->clients, t->clients == 1 ? "" : "s", t->clients_delivered,
 		   t->clients_failed, t->delivered, t->delivered == 1 ? "" : "s", t->failed,
 		   t->mistakes, t->mistakes == 1 ? "" : "s");
 	if (live)
-		buf_printf(out, " (%lu still connected)", live);
+		buf_printf(out, " (%lu still connected: counted when they end)", live);
 }
 
 /* --- connections --------------------------------------------------------------------------- */
