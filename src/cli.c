@@ -161,6 +161,7 @@ void cli_usage(FILE *f)
 	      "  or:  smtpsh [OPTION]... PROFILE [PORT]\n"
 	      "  or:  smtpsh --practice [OPTION]...\n"
 	      "  or:  smtpsh --serve [PORT] [--listen ADDR] [--maildir DIR] [--script FILE]\n"
+	      "                      [--record DIR] [--quiet]\n"
 	      "  or:  smtpsh --diagram TRANSCRIPT [-o FILE] [--format FORMAT]\n"
 	      "  or:  smtpsh --check [--role ROLE] [--json] HOST [PORT]\n"
 	      "  or:  smtpsh --check --mx [--json] DOMAIN [PORT]\n"
