@@ -97,8 +97,8 @@ struct practice_loop {
 
 /*
  * Serves connections until *stop is set (or the control channel ends, when control_out is
- * a socket). Control lines: "show", "help", "reset", "NAME VALUE...", "quit". Replies to
- * control_out are lines "- text" and a last line "ok [text]" or "error text".
+ * a socket). Control lines: "show", "help", "reset", "stats", "NAME VALUE...", "quit".
+ * Replies to control_out are lines "- text" and a last line "ok [text]" or "error text".
  * Returns 0, or -1 when poll() failed.
  */
 int practice_loop_run(struct practice_loop *l);
