@@ -18,8 +18,7 @@ _smtpsh()
 		--password-command --oauth-token-command --oauth-login --send --from --to --cc --bcc
 		--subject --body --body-file --attach --header --chunking --notify --ret
 		--envid --auth --user
-		--practice --serve --listen --maildir --script --lmtp --like --tls-port --sni --proxy
-		--practice --serve --listen --maildir --script --lmtp --sni --proxy
+		--practice --serve --listen --maildir --script --quiet --lmtp --like --tls-port --sni --proxy
 		--max-clients --max-per-address
 		--proxy-from --mx --resolver --trust-anchor --check --role --json --check-rcpt
 		--diagram -o --output --format --width --notes --ascii --tls-min --tls-max

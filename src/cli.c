@@ -77,6 +77,7 @@ enum {
 	OPT_LIKE,
 	OPT_TLS_PORT,
 	OPT_TLS_CONTROL, /* --tls-min --ciphers --cert ...: set by tls_control_set() by name */
+	OPT_QUIET,
 };
 
 static const char short_options[] = "46f:ho:p:VX";
@@ -134,6 +135,7 @@ static const struct option long_options[] = {
     {"tls-port", required_argument, NULL, OPT_TLS_PORT},
     {"max-clients", required_argument, NULL, OPT_MAX_CLIENTS},
     {"max-per-address", required_argument, NULL, OPT_MAX_PER_ADDRESS},
+    {"quiet", no_argument, NULL, OPT_QUIET},
     {"sni", required_argument, NULL, OPT_SNI},
     {"proxy", required_argument, NULL, OPT_PROXY},
     {"proxy-from", required_argument, NULL, OPT_PROXY_FROM},
@@ -172,6 +174,7 @@ void cli_usage(FILE *f)
 	      "  or:  smtpsh [OPTION]... PROFILE [PORT]\n"
 	      "  or:  smtpsh --practice [OPTION]...\n"
 	      "  or:  smtpsh --serve [PORT] [--listen ADDR] [--maildir DIR] [--script FILE]\n"
+	      "                      [--record DIR] [--quiet]\n"
 	      "  or:  smtpsh --diagram TRANSCRIPT [-o FILE] [--format FORMAT]\n"
 	      "  or:  smtpsh --check [--role ROLE] [--json] HOST [PORT]\n"
 	      "  or:  smtpsh --check --mx [--json] DOMAIN [PORT]\n"
@@ -345,6 +348,9 @@ void cli_usage(FILE *f)
 	      "      --max-per-address N\n"
 	      "                        of them, at most N from one address (default: the\n"
 	      "                        same as --max-clients: a class behind one NAT)\n"
+	      "      --quiet           --serve shows only the mistakes it names and a\n"
+	      "                        summary line per connection\n"
+	      "      --record DIR      with --serve: a transcript of each connection in DIR\n"
 	      "\n",
 	      f);
 	fputs("Transcripts:\n"
@@ -613,6 +619,9 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 				return leave(status, EXIT_USAGE);
 			}
 			break;
+		case OPT_QUIET:
+			c->practice_opt.quiet = true;
+			break;
 		case OPT_SNI:
 			c->sni = optarg;
 			break;
@@ -709,6 +718,7 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 			c->diagram_only = "--ascii";
 			break;
 		case OPT_TLS_CONTROL:
+			c->tls_only = long_options[idx].name;
 			if (tls_control_set(&c->tls, long_options[idx].name, optarg, err,
 					    sizeof err) < 0) {
 				fprintf(stderr, "smtpsh: %s\n", err);
@@ -878,6 +888,80 @@ static enum cli_action like_options(struct cli_options *c, int *status)
 	return CLI_RUN;
 }
 
+/* --serve is a server: what a client connection, a session or the shell uses does not apply
+   to it, and is refused by name rather than silently ignored. CLI_RUN, or CLI_EXIT. */
+static enum cli_action serve_refusals(struct cli *cli, int *status)
+{
+	struct cli_options *c = &cli->opt;
+	if (!c->practice_opt.serve)
+		return CLI_RUN;
+	char send_opt[64];
+	snprintf(send_opt, sizeof send_opt, "--%s", c->send_only ? c->send_only : "");
+	char tls_opt[64];
+	snprintf(tls_opt, sizeof tls_opt, "--%s", c->tls_only ? c->tls_only : "");
+	const struct {
+		bool given;
+		const char *name;
+		const char *instead; /* what does it on --serve, or NULL */
+	} client_only[] = {
+	    {cli->nargs > 1, "a HOST", "--serve takes only a PORT"},
+	    {c->practice, "--practice", NULL},
+	    {c->profile && !c->oauth_login, "--profile", NULL},
+	    {c->list_profiles, "--list-profiles", NULL},
+	    {c->no_rc, "--no-rc", NULL},
+	    {c->script, "-f", NULL},
+	    {c->replay.path, "--replay", NULL},
+	    {c->replay.user, "--replay-user", NULL},
+	    {c->replay.skip_auth, "--replay-skip-auth", NULL},
+	    {c->send, "--send", NULL},
+	    {c->send_only, send_opt, NULL},
+	    {c->step, "--step", NULL},
+	    {c->pipeline, "--pipeline", NULL},
+	    {c->strict, "--strict", NULL},
+	    {c->mode_set && c->mode != TLS_IMPLICIT, "--starttls", NULL},
+	    {c->family != CONN_ANY, "-4 or -6", "--listen ADDR picks the address"},
+	    {c->cafile, "--cafile", NULL},
+	    {c->insecure, "--insecure", NULL},
+	    {c->timeout_ms, "--timeout", "type 'timeout N' on its standard input"},
+	    {c->ehlo, "--ehlo", NULL},
+	    {c->allow_plaintext_auth, "--allow-plaintext-auth",
+	     "type 'plain-auth on' on its standard input"},
+	    {c->password_command, "--password-command", NULL},
+	    {c->token_command, "--oauth-token-command", NULL},
+	    {c->oauth_login, "--oauth-login", NULL},
+	    {c->proxy, "--proxy", NULL},
+	    {c->proxy_from, "--proxy-from", NULL},
+	    {c->sni, "--sni", NULL},
+	    {c->ocsp, "--ocsp", NULL},
+	    {c->resume, "--resume", NULL},
+	    {c->mx, "--mx", NULL},
+	    {c->resolver, "--resolver", NULL},
+	    {c->trust_anchor, "--trust-anchor", NULL},
+	    {c->tls_only, tls_opt, NULL},
+	    {c->check, "--check", NULL},
+	    {c->role, "--role", NULL},
+	    {c->json, "--json", NULL},
+	    {c->check_rcpt, "--check-rcpt", NULL},
+	    {c->explain, "--explain", NULL},
+	    {c->timing, "--timing", NULL},
+	    {c->show_raw, "--show-raw", NULL},
+	    {c->color, "--color", NULL},
+	    {c->theme, "--theme", NULL},
+	};
+	for (size_t i = 0; i < sizeof client_only / sizeof *client_only; i++) {
+		if (!client_only[i].given)
+			continue;
+		fprintf(stderr,
+			"smtpsh: --serve runs a server and shows its own view: %s does not apply "
+			"to it%s%s%s\nTry 'smtpsh --help' for more information.\n",
+			client_only[i].name, client_only[i].instead ? " (" : "",
+			client_only[i].instead ? client_only[i].instead : "",
+			client_only[i].instead ? ")" : "");
+		return leave(status, EXIT_USAGE);
+	}
+	return CLI_RUN;
+}
+
 /* --serve runs the practice server alone (CLI_SERVE); --practice and its options are
    checked (CLI_RUN, or CLI_EXIT with *status). */
 static enum cli_action practice_options(struct cli *cli, int *status)
@@ -885,15 +969,8 @@ static enum cli_action practice_options(struct cli *cli, int *status)
 	struct cli_options *c = &cli->opt;
 	struct practice_options *o = &c->practice_opt;
 	if (o->serve) {
-		if (c->practice || cli->nargs > 1 || c->profile || c->replay.path || c->script ||
-		    c->send || c->proxy || c->sni ||
-		    !tls_controls_equal(&c->tls, &(struct tls_controls){0})) {
-			fputs("smtpsh: --serve takes only a PORT (and --listen, --maildir, "
-			      "--script, --lmtp, --max-clients, --max-per-address)\n",
-			      stderr);
-			return leave(status, EXIT_USAGE);
-		}
 		o->port = cli->nargs ? cli->args[0] : NULL;
+		o->record = c->record; /* a folder: a transcript per connection */
 		if (like_options(c, status) != CLI_RUN)
 			return CLI_EXIT;
 		return CLI_SERVE;
@@ -908,13 +985,15 @@ static enum cli_action practice_options(struct cli *cli, int *status)
 	}
 	if (o->like && like_options(c, status) != CLI_RUN)
 		return CLI_EXIT;
-	if (o->listen || o->script || (o->maildir && !c->practice)) {
+	if (o->listen || o->script || o->quiet || (o->maildir && !c->practice)) {
 		fprintf(stderr, "smtpsh: %s goes with %s\n",
 			o->listen   ? "--listen"
 			: o->script ? "--script"
+			: o->quiet  ? "--quiet"
 				    : "--maildir",
-			o->maildir && !o->listen && !o->script ? "--serve or --practice"
-							       : "--serve");
+			o->maildir && !o->listen && !o->script && !o->quiet
+			    ? "--serve or --practice"
+			    : "--serve");
 		return leave(status, EXIT_USAGE);
 	}
 	if ((o->max_clients || o->max_per_address) && !c->practice) {
@@ -962,7 +1041,8 @@ static enum cli_action diagram_options(struct cli *cli, int *status)
 	    {c->practice, "--practice"},
 	    {c->practice_opt.serve || c->practice_opt.listen || c->practice_opt.maildir ||
 		 c->practice_opt.script || c->practice_opt.like || c->practice_opt.tls_port ||
-		 c->practice_opt.max_clients || c->practice_opt.max_per_address,
+		 c->practice_opt.max_clients || c->practice_opt.max_per_address ||
+		 c->practice_opt.quiet,
 	     "--serve"},
 	    {c->list_profiles, "--list-profiles"},
 	    {c->step, "--step"},
@@ -1041,6 +1121,9 @@ enum cli_action cli_parse(struct cli *c, int argc, char **argv, int *status)
 	c->nargs = argc - optind;
 	char err[512];
 	a = diagram_options(c, status);
+	if (a != CLI_RUN)
+		return a;
+	a = serve_refusals(c, status);
 	if (a != CLI_RUN)
 		return a;
 	const char *conflict = send_conflict(&c->opt, err, sizeof err);

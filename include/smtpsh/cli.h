@@ -43,6 +43,7 @@ struct cli_options {
 	const char *resolver;	  /* --resolver ADDR[@PORT] */
 	const char *trust_anchor; /* --trust-anchor FILE */
 	struct tls_controls tls;  /* --tls-min, --ciphers, --cert... (tlsctl.h) */
+	const char *tls_only;	  /* the name of the last TLS control given */
 	bool explain, timing, show_raw, pipeline, step;
 	const char *record;
 	struct replay_options replay;

@@ -13,6 +13,7 @@
 
 #include <openssl/ssl.h>
 
+#include "smtpsh/buf.h"
 #include "smtpsh/smtpd.h"
 
 #define PRACTICE_LISTEN_MAX 4 /* a port (and --tls-port) on 127.0.0.1 and ::1 */
@@ -42,6 +43,8 @@ struct practice_options {
 	const char *tls_port; /* --serve --tls-port PORT: a second port, implicit TLS */
 	unsigned max_clients;	  /* --max-clients N, 0: PRACTICE_CLIENTS_DEFAULT */
 	unsigned max_per_address; /* --max-per-address N, 0: the same as max_clients */
+	bool quiet;	     /* --serve --quiet: only mistakes and connection summaries */
+	const char *record;  /* --serve --record DIR: a transcript per connection there */
 };
 
 /* What a running practice server is made of. */
@@ -97,11 +100,24 @@ SSL_CTX *practice_tls_context(const char *cafile, const char *certfile, const ch
    practice CA, into out; false when there is none (or it is not the CA's). */
 bool practice_client_identity(SSL *ssl, char *out, size_t outlen);
 
+/* What the teacher view counted since the server started. */
+struct practice_counts {
+	unsigned long clients;		 /* connections seen */
+	unsigned long ended;		 /* ... of which ended */
+	unsigned long clients_delivered; /* ended having delivered a message */
+	unsigned long clients_failed;	 /* ended without one */
+	unsigned long delivered, failed; /* messages */
+	unsigned long mistakes;		 /* mistakes named (diagnose.h) */
+};
+
 struct practice_loop {
 	struct practice_env *env;
 	struct smtpd_config cfg;
-	FILE *out;	 /* where conversations and notes are printed */
-	bool show_body;	 /* print message lines too (the first 100 of each message) */
+	FILE *out;	/* where conversations and notes are printed */
+	bool show_body; /* print message lines too (the first 20 of each message) */
+	bool quiet;	/* --serve --quiet: only the mistakes and the connection summaries */
+	const char *record_dir; /* --serve --record DIR (serve_record.h), or NULL */
+	struct practice_counts counts;
 	int control_in;	 /* control lines come from here (-1: none) */
 	int control_out; /* replies go here (-1: printed to out as "*" lines) */
 	volatile sig_atomic_t *stop;
@@ -109,10 +125,13 @@ struct practice_loop {
 
 /*
  * Serves connections until *stop is set (or the control channel ends, when control_out is
- * a socket). Control lines: "show", "help", "reset", "NAME VALUE...", "quit". Replies to
- * control_out are lines "- text" and a last line "ok [text]" or "error text".
+ * a socket). Control lines: "show", "help", "reset", "stats", "NAME VALUE...", "quit".
+ * Replies to control_out are lines "- text" and a last line "ok [text]" or "error text".
  * Returns 0, or -1 when poll() failed.
  */
 int practice_loop_run(struct practice_loop *l);
+
+/* The counts as one line (for the "stats" control line and the end of --serve). */
+void practice_loop_stats(const struct practice_loop *l, struct buf *out);
 
 #endif

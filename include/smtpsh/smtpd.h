@@ -50,6 +50,13 @@ enum smtpd_event_type {
 	SMTPD_EV_INFO,	   /* a note of the server ("message stored as ...") */
 };
 
+/* How a RECEIVED line ended (for the teacher view's line-end marks). */
+enum smtpd_line_end {
+	SMTPD_END_CRLF,	  /* CRLF, as RFC 5321 2.3.8 wants */
+	SMTPD_END_LF,	  /* a bare LF */
+	SMTPD_END_OCTETS, /* not a line: octets of a BDAT chunk, shown as they came */
+};
+
 struct smtpd_event {
 	enum smtpd_event_type type;
 	const char *text; /* not NUL-terminated: use len */
@@ -57,6 +64,7 @@ struct smtpd_event {
 	bool tls;    /* the channel was encrypted */
 	bool body;   /* RECEIVED: a line of message content */
 	bool secret; /* RECEIVED: an AUTH payload, already replaced by "<redacted>" in text */
+	enum smtpd_line_end end; /* RECEIVED: how the line ended */
 };
 
 /* The envelope of a message being stored. */
@@ -148,6 +156,9 @@ struct smtpd_conn {
 	bool drop_pending; /* drop-after connect: the first step drops */
 	bool injected;	   /* starttls-injection: what followed STARTTLS is kept for TLS */
 	unsigned errors;
+	enum smtpd_line_end line_end; /* the line being handled (reported with it) */
+	bool sasl_astray; /* an AUTH did not start an exchange (refused, failed): the lines
+			     that follow and are no command are the client's SASL answers */
 	void (*on_event)(void *arg, const struct smtpd_event *ev);
 	void *event_arg;
 
@@ -197,6 +208,12 @@ struct smtpd_conn {
 	struct smtpd_auth *auth; /* the AUTH exchange in progress, or NULL */
 
 	size_t script_pos; /* --script: the next step */
+	/* --script, after a recorded 354: the message is compared as a whole, so that a client
+	   whose message has other lines still gets the recorded reply to its "." */
+	bool script_data;
+	unsigned long script_recorded;	 /* the recording's message lines */
+	unsigned long script_lines;	 /* the client's so far */
+	unsigned long script_first_diff; /* the first line that differs (from 1), 0: none yet */
 };
 
 /*

@@ -33,6 +33,10 @@ struct transcript_writer {
 	char port[16];
 	enum tls_mode mode;
 	bool lmtp; /* the connection speaks LMTP: the header says "protocol: lmtp" */
+	/* A server-side transcript (--serve --record): the client's "ADDR PORT", owned by the
+	   caller; the header then says "perspective: server" and "peer: ..." (FORMAT.md).
+	   NULL: the client's side, as always. */
+	const char *peer;
 	bool connected;
 	bool times; /* write the elapsed-time field (the shell follows \set timing) */
 	bool header_done;

@@ -219,8 +219,9 @@ static int set_limits(struct practice_env *e, const struct practice_options *o, 
 		}
 		files = rl.rlim_cur == RLIM_INFINITY ? ~0ULL : (unsigned long long)rl.rlim_cur;
 	}
-	unsigned long long fit =
-	    files > PRACTICE_FDS_OWN ? (files - PRACTICE_FDS_OWN) / PRACTICE_FDS_PER_CONN : 0;
+	/* --serve --record keeps each connection's transcript open too */
+	unsigned per = PRACTICE_FDS_PER_CONN + (o->record ? 1 : 0);
+	unsigned long long fit = files > PRACTICE_FDS_OWN ? (files - PRACTICE_FDS_OWN) / per : 0;
 	if (fit > 1000000)
 		fit = 1000000; /* --max-clients' own ceiling (cli.c) */
 	e->max_clients = o->max_clients ? o->max_clients : PRACTICE_CLIENTS_DEFAULT;
@@ -230,7 +231,7 @@ static int set_limits(struct practice_env *e, const struct practice_options *o, 
 				 "--max-clients %u does not fit in the limit on open files (%llu): "
 				 "%u descriptors per client and %u for the server serve at most "
 				 "%llu (raise the hard limit: ulimit -Hn, or prlimit --nofile)",
-				 e->max_clients, files, PRACTICE_FDS_PER_CONN, PRACTICE_FDS_OWN,
+				 e->max_clients, files, per, PRACTICE_FDS_OWN,
 				 fit);
 			return -1;
 		}

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "smtpsh/exit.h"
@@ -41,6 +42,14 @@ int practice_serve(const struct practice_options *o)
 	struct smtpd_script script;
 	char err[512];
 	smtpd_script_init(&script);
+	struct stat st;
+	if (o->record && (stat(o->record, &st) < 0 || !S_ISDIR(st.st_mode))) {
+		fprintf(stderr,
+			"smtpsh: --serve --record DIR writes a transcript per connection into the "
+			"folder DIR: %s is not a folder\n",
+			o->record);
+		return EXIT_USAGE;
+	}
 	if (o->script && smtpd_script_load(&script, o->script, err, sizeof err) < 0) {
 		fprintf(stderr, "smtpsh: --script: %s\n", err);
 		return EXIT_USAGE;
@@ -108,14 +117,22 @@ int practice_serve(const struct practice_options *o)
 	else
 		printf("*  mail is stored, never relayed; type 'help' for the teaching faults; "
 		       "Ctrl-C stops the server\n");
-	printf("*  [N] numbers the connections; -> is what the server sends, <- what it receives "
-	       "(~> <~ under TLS)\n");
+	if (o->record)
+		printf("*  recording each connection to %s/DATE-N-ADDRESS.transcript (the server's "
+		       "side: -> what the client sent, <- what the server answered)\n",
+		       o->record);
+	printf("*  [N] numbers the connections; -> is what the client sent, <- what the server "
+	       "answered (~> <~ under TLS), as on the client's screen; \"| \" marks message "
+	       "lines; [LF] [CR] [no CRLF] mark wrong line ends%s\n",
+	       o->quiet ? "; --quiet: only the mistakes and a summary per connection" : "");
 	fflush(stdout);
 
 	struct practice_loop loop = {
 	    .env = &env,
 	    .out = stdout,
 	    .show_body = true,
+	    .quiet = o->quiet,
+	    .record_dir = o->record,
 	    .control_in = STDIN_FILENO,
 	    .control_out = -1,
 	    .stop = &serve_stop,
@@ -132,8 +149,12 @@ int practice_serve(const struct practice_options *o)
 		snprintf(loop.cfg.settings.like, sizeof loop.cfg.settings.like, "%s", like->name);
 	maildir_store(&loop.cfg.store, env.maildir);
 	int r = practice_loop_run(&loop);
-	printf("*  server stopped (%lu message%s stored)\n", loop.cfg.messages,
-	       loop.cfg.messages == 1 ? "" : "s");
+	struct buf stats;
+	buf_init(&stats);
+	practice_loop_stats(&loop, &stats);
+	printf("*  server stopped (%lu message%s stored)\n*  %s\n", loop.cfg.messages,
+	       loop.cfg.messages == 1 ? "" : "s", stats.data ? stats.data : "");
+	buf_free(&stats);
 	fflush(stdout);
 	practice_env_cleanup(&env);
 	smtpd_script_free(&script);

@@ -14,19 +14,25 @@
  */
 #include "smtpsh/practice_server.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "smtpsh/authline.h"
 #include "smtpsh/conn.h"
+#include "smtpsh/diagnose.h"
 #include "smtpsh/escape.h"
+#include "smtpsh/serve_record.h"
 
-#define BODY_SHOWN_MAX 100 /* message lines printed per message */
+#define BODY_SHOWN_MAX 20 /* message lines printed per message; then a summary */
 #define READ_CHUNK 4096
 #define CONTROL_MAX 4096
 
@@ -66,7 +72,12 @@ struct pconn {
 	long long hold_until; /* the slow setting: output waits until then */
 	long long idle_since; /* the last input read or output completed */
 	struct smtpd_conn eng;
+	/* the teacher view */
+	struct diag diag;
+	long long started; /* the first event (the greeting), 0 before */
 	unsigned long body_shown, body_hidden;
+	unsigned long long body_octets; /* of the message being shown, CRLF counted */
+	struct serve_record *rec;	/* --record DIR: this connection's transcript, or NULL */
 };
 
 static long long now_ms(void)
@@ -78,9 +89,10 @@ static long long now_ms(void)
 
 /* --- printing ----------------------------------------------------------------------------- */
 
-/* Every line of the server's view goes through escape_append, as the client's view does. */
-static void print_line(struct practice_loop *l, unsigned id, const char *marker, const char *text,
-		       size_t len)
+/* Every line of the server's view goes through escape_append, as the client's view does;
+   mark (a line-end mark of diagnose.h, or "") goes after it, apart. Printed even --quiet. */
+static void emit_line(struct practice_loop *l, unsigned id, const char *marker, const char *text,
+		      size_t len, const char *mark)
 {
 	struct buf b;
 	buf_init(&b);
@@ -89,12 +101,22 @@ static void print_line(struct practice_loop *l, unsigned id, const char *marker,
 	buf_puts(&b, marker);
 	buf_puts(&b, marker[0] == '*' ? "  " : " ");
 	escape_append(&b, text, len, ESCAPE_DEFAULT);
+	if (mark && *mark)
+		buf_printf(&b, "   %s", mark);
 	buf_putc(&b, '\n');
 	if (b.data) {
 		fwrite(b.data, 1, b.len, l->out);
 		fflush(l->out);
 	}
 	buf_free(&b);
+}
+
+/* A line of the conversation: --quiet leaves it out. */
+static void print_line(struct practice_loop *l, unsigned id, const char *marker, const char *text,
+		       size_t len)
+{
+	if (!l->quiet)
+		emit_line(l, id, marker, text, len, NULL);
 }
 
 static void print_note(struct practice_loop *l, unsigned id, const char *fmt, ...)
@@ -109,35 +131,213 @@ static void print_note(struct practice_loop *l, unsigned id, const char *fmt, ..
 	print_line(l, id, "*", text, strlen(text));
 }
 
+/* The diagnosis' notes (mistakes, line-end explanations): shown even --quiet, recorded. */
+static void print_diag(struct pconn *c, const struct diag_notes *n)
+{
+	for (size_t i = 0; i < n->n; i++) {
+		emit_line(c->loop, c->id, "*", n->text[i], strlen(n->text[i]), NULL);
+		serve_record_note(c->rec, n->text[i]);
+	}
+}
+
+/* A line-end mark of diagnose.c in a transcript's words (a note after the line). */
+static void record_mark(struct pconn *c, const char *mark)
+{
+	if (!c->rec || !*mark)
+		return;
+	if (strstr(mark, "[CR]"))
+		serve_record_note(c->rec, "a CR inside this line");
+	if (strstr(mark, "[LF]"))
+		serve_record_note(c->rec, "bare LF at the end of this line");
+	if (strstr(mark, "[no CRLF]"))
+		serve_record_note(c->rec, "no line end: the connection closed before it");
+}
+
+/* --record DIR: the connection's transcript starts with its first event (the greeting). */
+static void record_start(struct pconn *c, bool tls)
+{
+	struct practice_loop *l = c->loop;
+	if (!l->record_dir)
+		return;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof ss;
+	char addr[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+	if (getsockname(c->conn.fd, (struct sockaddr *)&ss, &sl) == 0) {
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+			inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof addr);
+			port = ntohs(a->sin6_port);
+		} else if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+			inet_ntop(AF_INET, &a->sin_addr, addr, sizeof addr);
+			port = ntohs(a->sin_port);
+		}
+	}
+	char err[400];
+	c->rec = serve_record_open(l->record_dir, c->id, addr, port, c->conn.peer_addr,
+				   c->conn.peer_port, tls, err, sizeof err);
+	if (!c->rec)
+		fprintf(stderr, "! error: --record: %s\n", err);
+}
+
+/* The summary of a message's lines past the first BODY_SHOWN_MAX. */
 static void flush_hidden(struct pconn *c)
 {
 	if (c->body_hidden)
-		print_note(c->loop, c->id, "(%lu more message lines not shown)", c->body_hidden);
+		print_note(c->loop, c->id, "... %lu more message line%s, %llu octets in all",
+			   c->body_hidden, c->body_hidden == 1 ? "" : "s", c->body_octets);
 	c->body_hidden = 0;
 	c->body_shown = 0;
+	c->body_octets = 0;
 }
 
-/* The engine's events: the server's side is "->" (sent) and "<-" (received), "~" under TLS. */
+static enum diag_line_end line_end(enum smtpd_line_end e)
+{
+	return e == SMTPD_END_LF       ? DIAG_END_LF
+	       : e == SMTPD_END_OCTETS ? DIAG_END_OCTETS
+				       : DIAG_END_CRLF;
+}
+
+/*
+ * The engine's events, in the one visual language of smtpsh: "->" is what the client sent
+ * (the server received), "<-" what the server answered, "~" under TLS; message lines are
+ * marked "| " apart from commands, and every line's end is checked (diagnose.c).
+ */
 static void on_event(void *arg, const struct smtpd_event *ev)
 {
 	struct pconn *c = arg;
 	struct practice_loop *l = c->loop;
+	struct diag_notes notes = {0};
+	if (!c->started) {
+		c->started = now_ms();
+		l->counts.clients++;
+		record_start(c, ev->tls);
+	}
+	serve_record_event(c->rec, ev);
 	if (ev->type == SMTPD_EV_INFO) {
 		print_line(l, c->id, "*", ev->text, ev->len);
+		diag_server_note(&c->diag, ev->text, ev->len, &notes);
+		print_diag(c, &notes);
 		return;
 	}
-	if (ev->type == SMTPD_EV_RECEIVED && ev->body) {
+	if (ev->type == SMTPD_EV_SENT) {
+		diag_reply(&c->diag, ev->text, ev->len);
+		print_line(l, c->id, ev->tls ? "<~" : "<-", ev->text, ev->len);
+		return;
+	}
+	const char *marker = ev->tls ? "~>" : "->";
+	const char *mark = diag_line_end(&c->diag, ev->text, ev->len, line_end(ev->end), &notes);
+	record_mark(c, mark);
+	if (ev->body) {
+		diag_message_line(&c->diag, ev->text, ev->len);
+		c->body_octets += ev->len + (ev->end == SMTPD_END_OCTETS ? 0 : 2);
 		if (!l->show_body || c->body_shown >= BODY_SHOWN_MAX) {
 			c->body_hidden++;
-			return;
+		} else {
+			c->body_shown++;
+			if (!l->quiet) {
+				struct buf b;
+				buf_init(&b);
+				buf_puts(&b, "| ");
+				buf_append(&b, ev->text, ev->len);
+				emit_line(l, c->id, marker, b.data ? b.data : "", b.len, mark);
+				buf_free(&b);
+			}
 		}
-		c->body_shown++;
-	} else if (ev->type == SMTPD_EV_RECEIVED) {
-		flush_hidden(c);
+		print_diag(c, &notes);
+		return;
 	}
-	const char *marker =
-	    ev->type == SMTPD_EV_SENT ? (ev->tls ? "~>" : "->") : (ev->tls ? "<~" : "<-");
-	print_line(l, c->id, marker, ev->text, ev->len);
+	flush_hidden(c);
+	diag_command(&c->diag, ev->text, ev->len, ev->secret, &notes);
+	if (!l->quiet)
+		emit_line(l, c->id, marker, ev->text, ev->len, mark);
+	print_diag(c, &notes);
+}
+
+/* The connection closed with an unfinished line in the engine's input: shown with its mark
+   (never an AUTH answer: redacted, as the engine would have). */
+static void show_unended(struct pconn *c)
+{
+	const struct smtpd_conn *e = &c->eng;
+	if (!e->in.len || e->skipping || e->state == SMTPD_S_CLOSED || e->state == SMTPD_S_BDAT)
+		return;
+	struct practice_loop *l = c->loop;
+	struct diag_notes notes = {0};
+	const char *mark = diag_line_end(&c->diag, e->in.data, e->in.len, DIAG_END_NONE, &notes);
+	const char *marker = e->tls ? "~>" : "->";
+	char shown[64];
+	struct buf b;
+	buf_init(&b);
+	struct smtpd_event ev = {.type = SMTPD_EV_RECEIVED, .tls = e->tls, .end = SMTPD_END_CRLF};
+	if (e->state == SMTPD_S_AUTH || e->sasl_astray) {
+		ev.text = "<redacted>";
+		ev.secret = true;
+	} else if (e->state == SMTPD_S_DATA) {
+		diag_message_line(&c->diag, e->in.data, e->in.len);
+		ev.text = e->in.data;
+		ev.len = e->in.len;
+		ev.body = true;
+	} else if (authline_redact(e->in.data, e->in.len, shown, sizeof shown)) {
+		ev.text = shown;
+		ev.secret = true;
+	} else {
+		ev.text = e->in.data;
+		ev.len = e->in.len;
+	}
+	if (!ev.len)
+		ev.len = strlen(ev.text);
+	if (ev.body)
+		buf_puts(&b, "| ");
+	buf_append(&b, ev.text, ev.len);
+	emit_line(l, c->id, marker, b.data ? b.data : "", b.len, mark);
+	buf_free(&b);
+	serve_record_event(c->rec, &ev);
+	record_mark(c, mark);
+	print_diag(c, &notes);
+}
+
+/* The connection's last lines: what the diagnosis found at the end, and a summary. */
+static void conn_summary(struct pconn *c)
+{
+	struct practice_loop *l = c->loop;
+	struct diag_notes notes = {0};
+	diag_end(&c->diag, &notes);
+	print_diag(c, &notes);
+	const struct diag *d = &c->diag;
+	long long ms = c->started ? now_ms() - c->started : 0;
+	char text[400];
+	snprintf(text, sizeof text,
+		 "end of %s port %u: %lu command%s, %lu message%s delivered, %lu failed, %lu "
+		 "mistake%s, %lld.%lld s",
+		 c->conn.peer_addr, c->conn.peer_port, d->commands, d->commands == 1 ? "" : "s",
+		 d->delivered, d->delivered == 1 ? "" : "s", d->failed, d->mistakes,
+		 d->mistakes == 1 ? "" : "s", ms / 1000, ms % 1000 / 100);
+	emit_line(l, c->id, "*", text, strlen(text), NULL);
+	serve_record_note(c->rec, text);
+	struct practice_counts *t = &l->counts;
+	t->ended++;
+	if (d->delivered)
+		t->clients_delivered++;
+	else
+		t->clients_failed++;
+	t->delivered += d->delivered;
+	t->failed += d->failed;
+	t->mistakes += d->mistakes;
+}
+
+void practice_loop_stats(const struct practice_loop *l, struct buf *out)
+{
+	const struct practice_counts *t = &l->counts;
+	unsigned long live = t->clients - t->ended;
+	buf_printf(out,
+		   "%lu client%s seen: %lu delivered a message, %lu ended without one; %lu "
+		   "message%s delivered, %lu failed; %lu mistake%s named",
+		   t->clients, t->clients == 1 ? "" : "s", t->clients_delivered,
+		   t->clients_failed, t->delivered, t->delivered == 1 ? "" : "s", t->failed,
+		   t->mistakes, t->mistakes == 1 ? "" : "s");
+	if (live)
+		buf_printf(out, " (%lu still connected: counted when they end)", live);
 }
 
 /* --- connections --------------------------------------------------------------------------- */
@@ -149,6 +349,12 @@ static void conn_kill(struct pconn *c, const char *why)
 	flush_hidden(c);
 	if (why)
 		print_note(c->loop, c->id, "%s", why);
+	if (why)
+		serve_record_note(c->rec, why);
+	if (c->started)
+		conn_summary(c);
+	serve_record_close(c->rec, NULL);
+	c->rec = NULL;
 	/* a close_notify (best effort) once TLS carried a conversation that ended */
 	conn_close(&c->conn, c->handshaking || c->after == AFTER_NOTHING);
 	smtpd_conn_free(&c->eng);
@@ -164,6 +370,13 @@ static void do_handshake(struct pconn *c)
 		c->want = 0;
 		print_note(c->loop, c->id, "TLS established: %s %s", SSL_get_version(c->conn.ssl),
 			   SSL_get_cipher_name(c->conn.ssl));
+		if (c->rec) {
+			char tls[200];
+			snprintf(tls, sizeof tls, "TLS established: %s %s",
+				 SSL_get_version(c->conn.ssl), SSL_get_cipher_name(c->conn.ssl));
+			serve_record_note(c->rec, tls);
+		}
+		diag_tls(&c->diag);
 		smtpd_tls_started(&c->eng);
 		char id[128];
 		if (practice_client_identity(c->conn.ssl, id, sizeof id))
@@ -279,8 +492,10 @@ static void progress(struct pconn *c, long long now)
 		enum smtpd_action a = smtpd_step(&c->eng, time(NULL));
 		switch (a) {
 		case SMTPD_NEED_MORE:
-			if (c->eof)
+			if (c->eof) {
+				show_unended(c);
 				conn_kill(c, "the client closed the connection");
+			}
 			return;
 		case SMTPD_NO_REPLY:
 			continue;
@@ -467,7 +682,7 @@ static void control_reply(struct practice_loop *l, bool ok, const char *text)
 		for (const char *p = text; *p;) {
 			size_t n = strcspn(p, "\n");
 			if (ok)
-				print_line(l, 0, "*", p, n);
+				emit_line(l, 0, "*", p, n, NULL);
 			else
 				fprintf(stderr, "! error: %.*s\n", (int)n, p);
 			p += n + (p[n] == '\n');
@@ -525,7 +740,11 @@ static void control_line(struct practice_loop *l, char *line, struct pconn *list
 			 "type NAME VALUE to change a setting, show to list them, reset for the "
 			 "defaults:\n");
 		practice_settings_describe(&l->cfg.settings, &msg);
-		buf_puts(&msg, "(Ctrl-C stops the server)");
+		buf_puts(&msg, "stats counts the clients, messages and mistakes so far (Ctrl-C "
+			       "stops the server)");
+		control_reply(l, true, msg.data);
+	} else if (strcasecmp(name, "stats") == 0) {
+		practice_loop_stats(l, &msg);
 		control_reply(l, true, msg.data);
 	} else if (strcasecmp(name, "quit") == 0) {
 		*l->stop = 1;

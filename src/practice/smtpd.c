@@ -48,17 +48,27 @@ static void emit(struct smtpd_conn *c, enum smtpd_event_type type, const char *t
 	    .tls = c->tls,
 	    .body = body,
 	    .secret = secret,
+	    .end = type == SMTPD_EV_RECEIVED ? c->line_end : SMTPD_END_CRLF,
 	};
 	c->on_event(c->event_arg, &ev);
 }
 
+static bool known_verb(const char *line, size_t len);
+
 /* Reports a command line received; an AUTH with a response (a secret), spelt any way a server
-   reads one (authline.h), is reported redacted, whatever this server makes of it. */
+   reads one (authline.h), is reported redacted, whatever this server makes of it. So is a
+   line that is no command after an AUTH that did not start an exchange or failed: a client
+   that does not read the replies (538 before STARTTLS, 501 not base64) sends its base64 user
+   name and password all the same, and they arrive here as "commands". */
 static void emit_command(struct smtpd_conn *c, const char *line, size_t len)
 {
 	char shown[64];
+	if (c->sasl_astray && known_verb(line, len))
+		c->sasl_astray = false;
 	if (authline_redact(line, len, shown, sizeof shown))
 		emit(c, SMTPD_EV_RECEIVED, shown, strlen(shown), false, true);
+	else if (c->sasl_astray)
+		emit(c, SMTPD_EV_RECEIVED, "<redacted>", 10, false, true);
 	else
 		emit(c, SMTPD_EV_RECEIVED, line, len, false, false);
 }
@@ -1437,6 +1447,19 @@ static const struct command {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+/* Is the first word of line a verb of the table (whatever the mode)? */
+static bool known_verb(const char *line, size_t len)
+{
+	size_t vlen = 0;
+	while (vlen < len && line[vlen] != ' ')
+		vlen++;
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strlen(commands[i].verb) == vlen &&
+		    strncasecmp(commands[i].verb, line, vlen) == 0)
+			return true;
+	return false;
+}
+
 /* A verb of the other protocol (EHLO in LMTP, LHLO in SMTP). */
 static bool wrong_mode(const struct smtpd_conn *c, const struct command *cmd)
 {
@@ -1670,6 +1693,7 @@ static void chunk_write(struct smtpd_conn *c, const char *p, size_t n)
 /* Shows the octets of a chunk on the server's screen, a line (up to an LF) at a time. */
 static void chunk_show(struct smtpd_conn *c, const char *p, size_t n)
 {
+	c->line_end = SMTPD_END_OCTETS;
 	while (n) {
 		const char *nl = memchr(p, '\n', n);
 		size_t len = nl ? (size_t)(nl - p) + 1 : n;
@@ -1773,9 +1797,49 @@ static enum smtpd_action data_line(struct smtpd_conn *c, const char *line, size_
 /* --- --script: a recorded server ---------------------------------------------------------------
  */
 
+/* A line of the client's message after a recorded 354: compared with the recording's line at
+   the same place; the "." ends it wherever the recording's lines are (RFC 5321 4.1.1.4). Returns
+   false for the ".", which the caller plays as the recorded step after the message. */
+static bool script_message_line(struct smtpd_conn *c, const char *line, size_t len)
+{
+	const struct smtpd_script *sc = c->cfg->script;
+	if (len == 1 && line[0] == '.') {
+		unsigned long missing = 0;
+		while (c->script_pos < sc->n && sc->steps[c->script_pos].content) {
+			c->script_pos++;
+			missing++;
+		}
+		if (missing && !c->script_first_diff)
+			c->script_first_diff = c->script_lines + 1;
+		if (c->script_first_diff)
+			smtpd_note(
+			    c,
+			    "the message differs from the recording (%lu line%s sent, %lu "
+			    "recorded; the first difference at line %lu): the recorded reply "
+			    "to its \".\" is given all the same",
+			    c->script_lines, c->script_lines == 1 ? "" : "s", c->script_recorded,
+			    c->script_first_diff);
+		c->script_data = false;
+		return false;
+	}
+	emit(c, SMTPD_EV_RECEIVED, line, len, true, false);
+	c->script_lines++;
+	const struct smtpd_script_step *st =
+	    c->script_pos < sc->n && sc->steps[c->script_pos].content ? &sc->steps[c->script_pos]
+								      : NULL;
+	if (st)
+		c->script_pos++;
+	if (!c->script_first_diff && (!st || (!st->secret && (strlen(st->expect) != len ||
+							      memcmp(st->expect, line, len) != 0))))
+		c->script_first_diff = c->script_lines;
+	return true;
+}
+
 static enum smtpd_action script_line(struct smtpd_conn *c, const char *line, size_t len)
 {
 	const struct smtpd_script *sc = c->cfg->script;
+	if (c->script_data && script_message_line(c, line, len))
+		return SMTPD_NO_REPLY;
 	if (c->script_pos >= sc->n) {
 		emit_command(c, line, len);
 		char end[300];
@@ -1804,6 +1868,13 @@ static enum smtpd_action script_line(struct smtpd_conn *c, const char *line, siz
 		return SMTPD_STARTTLS;
 	}
 	const char *last = st->replies[st->nreplies - 1];
+	if (strncmp(last, "354", 3) == 0) { /* the message follows: compared as a whole */
+		c->script_data = true;
+		c->script_lines = c->script_first_diff = 0;
+		c->script_recorded = 0;
+		for (size_t i = c->script_pos; i < sc->n && sc->steps[i].content; i++)
+			c->script_recorded++;
+	}
 	if (strncmp(last, "221", 3) == 0 || strncmp(last, "421", 3) == 0) {
 		smtpd_set_state(c, SMTPD_S_CLOSED);
 		return SMTPD_CLOSE;
@@ -1905,6 +1976,7 @@ enum smtpd_action smtpd_step(struct smtpd_conn *c, time_t now)
 		return after_errors(c, too_long(c, crlf));
 	}
 	data[len] = '\0';
+	c->line_end = crlf ? SMTPD_END_CRLF : SMTPD_END_LF;
 	enum smtpd_action a;
 	if (c->cfg->script) {
 		a = script_line(c, data, len);
@@ -1921,9 +1993,14 @@ enum smtpd_action smtpd_step(struct smtpd_conn *c, time_t now)
 		struct smtpd_account acct = account(c);
 		smtpd_auth_continue(&c->auth, &acct, data, &o);
 		a = auth_apply(c, &o);
+		c->sasl_astray = c->state != SMTPD_S_AUTH && !c->authenticated;
 	} else {
+		bool is_auth =
+		    len >= 4 && strncasecmp(data, "AUTH", 4) == 0 && (len == 4 || data[4] == ' ');
 		emit_command(c, data, len);
 		a = command(c, data, len, now);
+		if (is_auth)
+			c->sasl_astray = c->state != SMTPD_S_AUTH && !c->authenticated;
 		if (a == SMTPD_STARTTLS) {
 			/* RFC 3207 4.2 / CVE-2011-0411: nothing sent before the handshake may
 			   count as a command inside TLS (unless the starttls-injection fault

@@ -86,6 +86,10 @@ static void header(struct transcript_writer *w)
 		buf_printf(&w->line, "\ntls: %s", modes[w->mode]);
 		if (w->lmtp) /* version 2: a replay speaks LMTP too (FORMAT.md) */
 			buf_puts(&w->line, "\nprotocol: lmtp");
+		if (w->peer) { /* written by the server: host and port are its own */
+			buf_puts(&w->line, "\nperspective: server\npeer: ");
+			put_plain(&w->line, w->peer, strlen(w->peer));
+		}
 	}
 	buf_putc(&w->line, '\n'); /* the empty line that ends the header */
 	put_line(w);

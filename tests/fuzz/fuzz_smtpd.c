@@ -2,7 +2,9 @@
    whatever pieces, the server's memory stays bounded and every reply it queues is a well-formed
    reply line ("ddd" then " " or "-", CRLF-terminated, no CR or LF inside). SMTP or LMTP, with
    BDAT chunks of any octets (the count is read, the chunk is not scanned for lines), counted
-   right or with the bdat-miscount fault.
+   right or with the bdat-miscount fault. Every event also goes through the teacher view's
+   diagnosis (diagnose.c): its notes stay bounded whatever the lines, and a line reported as a
+   secret never shows more than "<redacted>".
 
    Input: a piece size, two bytes of flags (settings, the mode), then the client's bytes. */
 #include <ctype.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smtpsh/diagnose.h"
 #include "smtpsh/smtpd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -62,6 +65,38 @@ static void check_out(struct buf *out)
 	buf_consume(out, out->len);
 }
 
+static void check_notes(const struct diag_notes *n)
+{
+	if (n->n > DIAG_NOTES_MAX)
+		abort();
+	for (size_t i = 0; i < n->n; i++)
+		if (!memchr(n->text[i], '\0', DIAG_NOTE_LEN))
+			abort();
+}
+
+static void on_event(void *arg, const struct smtpd_event *ev)
+{
+	struct diag *d = arg;
+	struct diag_notes notes = {0};
+	if (ev->type == SMTPD_EV_INFO) {
+		diag_server_note(d, ev->text, ev->len, &notes);
+	} else if (ev->type == SMTPD_EV_SENT) {
+		diag_reply(d, ev->text, ev->len);
+	} else {
+		if (ev->secret && (ev->len > 64 || !memmem(ev->text, ev->len, "<redacted>", 10)))
+			abort();
+		enum diag_line_end end = ev->end == SMTPD_END_LF       ? DIAG_END_LF
+					 : ev->end == SMTPD_END_OCTETS ? DIAG_END_OCTETS
+								       : DIAG_END_CRLF;
+		diag_line_end(d, ev->text, ev->len, end, &notes);
+		if (ev->body)
+			diag_message_line(d, ev->text, ev->len);
+		else
+			diag_command(d, ev->text, ev->len, ev->secret, &notes);
+	}
+	check_notes(&notes);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 3)
@@ -101,7 +136,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.settings.basic_auth = !(flags2 & 64 && flags & 32);
 	cfg.store = (struct smtpd_store){begin, write_cb, commit, abort_cb, &cfg};
 	struct smtpd_conn c;
-	if (smtpd_conn_init(&c, &cfg, "127.0.0.1", flags & 128, NULL, NULL) < 0)
+	struct diag d;
+	diag_init(&d);
+	if (smtpd_conn_init(&c, &cfg, "127.0.0.1", flags & 128, on_event, &d) < 0)
 		return 0;
 	size_t off = 0;
 	bool closed = false;
@@ -114,6 +151,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			enum smtpd_action a = smtpd_step(&c, 1700000000);
 			check_out(smtpd_out(&c));
 			if (a == SMTPD_STARTTLS) {
+				diag_tls(&d);
 				smtpd_tls_started(&c);
 			} else if (a == SMTPD_CLOSE || a == SMTPD_DROP) {
 				closed = true;
@@ -127,6 +165,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	smtpd_timeout(&c);
 	check_out(smtpd_out(&c));
+	struct diag_notes notes = {0};
+	diag_end(&d, &notes);
+	check_notes(&notes);
 	smtpd_conn_free(&c);
 	return 0;
 }

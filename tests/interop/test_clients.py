@@ -85,12 +85,12 @@ class Clients(unittest.TestCase):
         screen = "\n".join(l for l in SRV.out.lines if l.startswith("["))
         self.assertNotIn(SRV.password, screen)
         # this client's conversation: verified TLS, then the login, before the message
-        cid = re.search(r"^\[(\d+)\] <~ Subject: %s via" % tok, screen, re.M).group(1)
+        cid = re.search(r"^\[(\d+)\] ~> \| Subject: %s via" % tok, screen, re.M).group(1)
         conv = [l for l in screen.split("\n") if l.startswith("[%s] " % cid)]
         text = "\n".join(conv)
         self.assertRegex(text, r"TLS established: TLSv1\.[23]")
         self.assertRegex(text, r"\*  \S+ login as %s succeeded" % re.escape(SRV.user))
-        self.assertNotRegex(text, r"\] <- (?i:auth|mail)", "AUTH or MAIL before STARTTLS")
+        self.assertNotRegex(text, r"\] -> (?i:auth|mail)", "AUTH or MAIL before STARTTLS")
 
     def run_client(self, argv, **kw):
         p = subprocess.run(argv, capture_output=True, timeout=60, **kw)

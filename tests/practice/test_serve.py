@@ -389,7 +389,8 @@ class Extensions(RawClient, unittest.TestCase):
 class Screen(unittest.TestCase):
 
     def test_both_sides_shown(self):
-        """the screen shows [N], the client's lines (<-) and the server's (->), escaped"""
+        """the screen shows [N], the client's lines (->) and the server's (<-), escaped: the
+        arrows of the client's own screen (one visual language)"""
         s = socket.create_connection(("127.0.0.1", SRV.port), timeout=10)
         f = s.makefile("rb")
         f.readline()
@@ -397,16 +398,19 @@ class Screen(unittest.TestCase):
         while not f.readline().startswith(b"221"):
             pass
         s.close()
-        time.sleep(0.2)
-        lines = conversation(last_connection())
+        cid = last_connection()
+        SRV.out.wait(r"^\[%d\] \*  end of " % cid)
+        lines = conversation(cid)
         self.assertRegex(lines[0], r"^\*  connection from 127\.0\.0\.1 port \d+$")
-        self.assertEqual(lines[1], "-> 220 localhost ESMTP smtpsh practice server")
-        self.assertEqual(lines[2], "<- EHLO esc\\x1b[2Jape.test")
-        self.assertEqual(lines[3], "-> 250-localhost Hello esc?[2Jape.test")
-        self.assertIn("<- AUTH PLAIN <redacted>", lines)
+        self.assertEqual(lines[1], "<- 220 localhost ESMTP smtpsh practice server")
+        self.assertEqual(lines[2], "-> EHLO esc\\x1b[2Jape.test")
+        self.assertEqual(lines[3], "<- 250-localhost Hello esc?[2Jape.test")
+        self.assertIn("-> AUTH PLAIN <redacted>", lines)
         self.assertNotIn("AHN0dWRlbnQAeA", SRV.out.text())
-        self.assertIn("-> 221 2.0.0 Bye", lines)
-        self.assertEqual(lines[-1], "*  connection closed")
+        self.assertIn("<- 221 2.0.0 Bye", lines)
+        self.assertEqual(lines[-2], "*  connection closed")
+        self.assertRegex(lines[-1], r"^\*  end of 127\.0\.0\.1 port \d+: 3 commands, 0 messages "
+                         r"delivered, 0 failed, 1 mistake, \d+\.\d s$")
 
     def test_invisible_and_combining_bytes_escaped(self):
         """issue 12 (10d, 10e): what a TLS ClientHello sent in plaintext looks like (controls then
@@ -421,8 +425,8 @@ class Screen(unittest.TestCase):
         s.close()
         time.sleep(0.2)
         lines = conversation(last_connection())
-        self.assertIn("<- \\x16\\x03\\x01\\u{0301}\\u{0308}\\x02 hello\\u{200B}world\\u{FEFF}", lines)
-        self.assertIn("<- \\u{0301}NOOP", lines)
+        self.assertIn("-> \\x16\\x03\\x01\\u{0301}\\u{0308}\\x02 hello\\u{200B}world\\u{FEFF}", lines)
+        self.assertIn("-> \\u{0301}NOOP", lines)
         self.assertNotIn("\u0301", SRV.out.text())
         self.assertNotIn("\u200b", SRV.out.text())
 
@@ -483,6 +487,30 @@ class Script(unittest.TestCase):
         self.assertTrue(msg.startswith(b"lab.example.test"), msg)
         s.close()  # the recording goes on with AUTH, not QUIT
         self.assertIn("TLS established", srv.out.text())
+
+    def test_other_message_gets_the_recorded_reply(self):
+        """issue 17: a client whose message has other lines than the recording (more, fewer,
+        different) still gets the recorded reply to its "." (the message compared as a whole,
+        the difference noted); it used to get nothing and time out"""
+        path = os.path.join(self.TRANSCRIPTS, "01-plain-delivery.transcript")
+        for body, sent, first in (("Subject: other\r\n\r\none line only\r\n", 3, 1),
+                                  ("".join("line %d\r\n" % i for i in range(12)), 12, 1)):
+            with self.subTest(lines=sent):
+                srv = self.serve(path)
+                with smtplib.SMTP("127.0.0.1", srv.port, local_hostname="client.example",
+                                  timeout=10) as s:
+                    s.ehlo("client.example")
+                    self.assertEqual(s.mail("alice@example.test")[0], 250)
+                    self.assertEqual(s.rcpt("bob@example.test")[0], 250)
+                    code, msg = s.data(body.encode())
+                    self.assertEqual((code, msg), (250, b"2.0.0 Ok: queued as 8D57DA74C32"))
+                    self.assertEqual(s.docmd("QUIT")[0], 221)
+                srv.out.wait(r"^\[1\] \*  end of ")
+                self.assertIn("[1] *  the message differs from the recording (%d lines sent, 8 "
+                              "recorded; the first difference at line %d): the recorded reply "
+                              "to its \".\" is given all the same" % (sent, first),
+                              srv.out.lines)
+                self.assertEqual(srv.stop(), 0)
 
     def test_bad_script(self):
         """a missing transcript, or --script without --serve: exit 2"""
