@@ -44,6 +44,15 @@ struct shell *shell_new(const struct shell_params *p)
 	sh->practice = p->practice;
 	sh->resolver = p->resolver;
 	sh->trust_anchor = p->trust_anchor;
+	sh->start.user = sh->default_user;
+	sh->start.mech = sh->default_mech;
+	sh->start.password_command = sh->password_command;
+	sh->start.oauth_profile = sh->oauth_profile;
+	const char *cafile = session_cafile(sh->session);
+	if (cafile && !(sh->start.cafile = strdup(cafile))) {
+		free(sh);
+		return NULL;
+	}
 	sh->status = EXIT_OK;
 	return sh;
 }
@@ -68,6 +77,7 @@ void shell_free(struct shell *sh)
 	oauth_forget(sh);
 	dns_free(sh->dns);
 	free(sh->mx_domain);
+	free(sh->start.cafile);
 	free(sh);
 }
 

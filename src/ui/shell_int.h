@@ -40,6 +40,13 @@ struct shell {
 	const char *password_command; /* a command whose output is the password
 					 (--password-command, else the profile's) */
 	const char *token_command;    /* --oauth-token-command: prints the XOAUTH2 token */
+	/* What smtpsh started with, for \connect HOST after a \connect PROFILE took the
+	   profile's: a profile's password command never follows the user to another host. */
+	struct {
+		const char *user, *mech, *password_command;
+		const struct profile *oauth_profile;
+		char *cafile; /* the session's CA file at start (malloc'd), or NULL */
+	} start;
 	/* The user's profiles (for \presets) and the file they came from (may be NULL). */
 	const struct profile_set *profiles;
 	const char *profiles_path;

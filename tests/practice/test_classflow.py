@@ -1,0 +1,116 @@
+#!/usr/bin/python3
+"""A class flows without friction (issue 17, the client's side), in batch mode: \\connect
+PROFILE|PRESET and \\connect alone against a loopback practice server (never a provider: a
+profile of a preset's name replaces the preset), \\auth with the practice login in a lesson
+script, the startup and hint wording.
+
+Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/practice/test_classflow.py
+       [PATH/TO/smtpsh] [NAME...]
+Prints TAP. Needs only smtpsh, Python and openssl (no network, no Postfix).
+"""
+
+import os
+import re
+import shutil
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True
+from smtpshtest import run_smtpsh, tap_main
+from practicelib import Serve
+
+HOME = tempfile.mkdtemp(prefix="smtpsh-classflow-test-")
+
+
+def tearDownModule():
+    shutil.rmtree(HOME, ignore_errors=True)
+
+
+class ClassTest(unittest.TestCase):
+
+    def serve(self):
+        maildir = tempfile.mkdtemp(prefix="maildir-", dir=HOME)
+        srv = Serve(maildir)
+        self.addCleanup(srv.stop)
+        return srv
+
+    def home_with_profiles(self, text):
+        home = tempfile.mkdtemp(prefix="home-", dir=HOME)
+        os.makedirs(os.path.join(home, ".config", "smtpsh"))
+        with open(os.path.join(home, ".config", "smtpsh", "profiles"), "w") as f:
+            f.write(text)
+        return home
+
+    def run_batch(self, args, lines, home=None, env=None):
+        r = run_smtpsh(args, stdin="".join(l + "\n" for l in lines), home=home or HOME,
+                       env=env)
+        self.assertGreaterEqual(r.rc, 0, r.describe())
+        return r
+
+
+class Connect(ClassTest):
+
+    def lab(self, srv, name="office365", user=True):
+        return self.home_with_profiles(
+            "[%s]\nhost = 127.0.0.1\nport = %d\ntls = starttls\ncafile = %s\n%s"
+            % (name, srv.port, srv.cafile, "user = %s\n" % srv.user if user else ""))
+
+    def test_connect_profile_named_like_a_preset(self):
+        """\\connect NAME connects with the profile (here one that replaces the office365
+        preset), its port, TLS mode, CA file and user: 235 with the password only"""
+        srv = self.serve()
+        home = self.lab(srv)
+        r = self.run_batch([], ["\\connect office365", "\\auth PLAIN", "QUIT"], home=home,
+                           env={"SMTPSH_PASSWORD": srv.password})
+        out = r.out()
+        self.assertIn("*  profile office365: 127.0.0.1 port %d, STARTTLS" % srv.port, out,
+                      r.describe())
+        self.assertRegex(out, r"\*  TLSv1\.[23] .*certificate verified", r.describe())
+        self.assertRegex(out, r"(?m)^<~ 235 ", r.describe())
+        self.assertNotIn("office365.com", out + r.err())
+        self.assertEqual(r.rc, 0, r.describe())
+
+    def test_connect_profile_with_port_and_mode(self):
+        """\\connect PROFILE PORT --plain: the port and the mode given win over the profile's"""
+        srv = self.serve()
+        home = self.home_with_profiles("[lab]\nhost = 127.0.0.1\nport = 1\ntls = tls\n")
+        r = self.run_batch([], ["\\connect lab %d --plain" % srv.port, "EHLO me", "QUIT"],
+                           home=home)
+        self.assertRegex(r.out(), r"(?m)^<- 220 ", r.describe())
+        self.assertRegex(r.out(), r"(?m)^<- 250 ", r.describe())
+        self.assertEqual(r.rc, 0, r.describe())
+
+    def test_host_after_profile_forgets_its_login(self):
+        """after \\connect PROFILE, \\connect HOST does not take the profile's user (nor its
+        password command) to the other host"""
+        srv = self.serve()
+        home = self.home_with_profiles(
+            "[lab]\nhost = 127.0.0.1\nport = %d\ncafile = %s\ntls = starttls\nuser = %s\n"
+            "password-command = echo %s\n" % (srv.port, srv.cafile, srv.user, srv.password))
+        r = self.run_batch(["--cafile", srv.cafile], ["\\connect lab", "QUIT",
+                                "\\connect 127.0.0.1 %d --starttls" % srv.port,
+                                "\\auth PLAIN", "QUIT"], home=home)
+        self.assertIn("no terminal to ask for the user name", r.err(), r.describe())
+        self.assertNotRegex(r.out(), r"(?m)^<~ 235 ", r.describe())
+
+    def test_connect_alone_reconnects(self):
+        """\\connect alone connects again to the last target (as \\reconnect)"""
+        srv = self.serve()
+        r = self.run_batch(["127.0.0.1", srv.port], ["QUIT", "\\connect", "EHLO again",
+                                                      "QUIT"])
+        self.assertEqual(len(re.findall(r"(?m)^<- 220 ", r.out())), 2, r.describe())
+        self.assertRegex(r.out(), r"(?m)^-> EHLO again", r.describe())
+        self.assertEqual(r.rc, 0, r.describe())
+
+    def test_reconnect_practice(self):
+        """\\reconnect and \\connect alone reach the --practice server again"""
+        r = self.run_batch(["--practice"], ["QUIT", "\\reconnect", "QUIT", "\\connect",
+                                             "EHLO again", "QUIT"])
+        self.assertEqual(len(re.findall(r"(?m)^<- 220 ", r.out())), 3, r.describe())
+        self.assertRegex(r.out(), r"(?m)^<- 250", r.describe())
+        self.assertEqual(r.rc, 0, r.describe())
+
+
+if __name__ == "__main__":
+    tap_main()
