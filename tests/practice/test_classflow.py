@@ -112,5 +112,33 @@ class Connect(ClassTest):
         self.assertEqual(r.rc, 0, r.describe())
 
 
+
+class LessonScript(ClassTest):
+
+    def test_auth_with_the_practice_login(self):
+        """a lesson script's \\auth, \\auth PLAIN and \\auth LOGIN log in with the practice
+        login without asking (the shell made the password): 235 each time"""
+        for auth in ("\\auth LOGIN", "\\auth PLAIN", "\\auth"):
+            r = self.run_batch(["--practice"], ["EHLO x", "STARTTLS", "EHLO x", auth, "QUIT"])
+            self.assertRegex(r.out(), r"(?m)^<~ 235 ", auth + "\n" + r.describe())
+            self.assertIn("the password of the practice login", r.out(), r.describe())
+            self.assertNotIn("no terminal", r.err(), r.describe())
+            self.assertEqual(r.rc, 0, r.describe())
+            password = re.search(r"AUTH login: user \S+, password (\S+) ", r.out()).group(1)
+            self.assertEqual(r.out().count(password), 1, r.describe())  # the banner only
+
+    def test_auth_elsewhere_still_asks(self):
+        """the practice password is for the practice server only: \\auth after \\connect to
+        another server asks (and in batch mode says there is no terminal)"""
+        srv = self.serve()
+        home = self.home_with_profiles("[lab]\nhost = 127.0.0.1\nport = %d\ntls = starttls\n"
+                                       "cafile = %s\n" % (srv.port, srv.cafile))
+        r = self.run_batch(["--practice"], ["\\connect lab", "\\auth PLAIN student", "QUIT"],
+                           home=home)
+        self.assertRegex(r.out(), r"\*  TLSv1\.[23] .*certificate verified", r.describe())
+        self.assertIn("no terminal to ask for the password", r.err(), r.describe())
+        self.assertNotRegex(r.out(), r"(?m)^<~ 235 ", r.describe())
+
+
 if __name__ == "__main__":
     tap_main()
