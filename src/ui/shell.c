@@ -472,6 +472,28 @@ static bool pipe_takes(struct shell *sh, const char *line)
 	       session_pipelinable(line);
 }
 
+/*
+ * AUTH PLAIN typed without its response got an empty 334 (RFC 4954 4: the server waits for
+ * the initial response): what to type now, which a newcomer cannot guess from "334 ".
+ */
+static void hint_plain_response(struct shell *sh, const char *line, size_t len,
+				const struct smtp_reply *rep)
+{
+	struct authline a;
+	if (rep->code != 334 || !authline_parse(line, len, &a) || a.has_response ||
+	    a.mech_len != 5 || strncasecmp(line + a.mech_off, "PLAIN", 5) != 0)
+		return;
+	const char *t = rep->text.data ? rep->text.data + 3 : "";
+	if (rep->text.len < 3 || t[strspn(t, " \t")] != '\0')
+		return;
+	const char *user = sh->default_user ? sh->default_user : "user";
+	render_info(sh->render,
+		    "hint: the server waits for base64 of \\0%s\\0password: \\b64 "
+		    "\\0%s\\0PASSWORD prints it, paste that line (or * cancels; \\auth PLAIN "
+		    "does all of it)",
+		    user, user);
+}
+
 static void run_command(struct shell *sh, const char *line, size_t len)
 {
 	if (!auth_allowed(sh, line))
@@ -485,6 +507,7 @@ static void run_command(struct shell *sh, const char *line, size_t len)
 	shell_failed(sh, st);
 	if (st == SESSION_OK) {
 		shell_check_reply(sh, &rep);
+		hint_plain_response(sh, line, len, &rep);
 		after_reply(sh);
 	}
 	smtp_reply_free(&rep);

@@ -140,5 +140,31 @@ class LessonScript(ClassTest):
         self.assertNotRegex(r.out(), r"(?m)^<~ 235 ", r.describe())
 
 
+
+class Wording(ClassTest):
+
+    def test_startup_suggests_auth_command(self):
+        """the banner's "try:" line suggests \\auth PLAIN, not a raw AUTH PLAIN"""
+        r = self.run_batch(["--practice"], ["QUIT"])
+        line = [l for l in r.out().splitlines() if l.startswith("*  try: ")]
+        self.assertEqual(len(line), 1, r.describe())
+        self.assertIn(", \\auth PLAIN, ", line[0])
+        self.assertNotIn(" AUTH PLAIN", line[0])
+
+    def test_empty_334_after_raw_auth_plain_hints(self):
+        """a raw AUTH PLAIN answered by an empty 334 gets the hint (\\b64 \\0user\\0password,
+        or \\auth PLAIN); AUTH LOGIN's 334 does not"""
+        r = self.run_batch(["--practice"], ["EHLO x", "STARTTLS", "EHLO x", "AUTH PLAIN", "*",
+                                            "AUTH LOGIN", "*", "QUIT"])
+        lines = r.out().splitlines()
+        i = lines.index("~> AUTH PLAIN")
+        self.assertRegex(lines[i + 1], r"^<~ 334 ?(  \t.*)?$", r.describe())
+        self.assertEqual(lines[i + 2],
+                         "*  hint: the server waits for base64 of \\0student\\0password: "
+                         "\\b64 \\0student\\0PASSWORD prints it, paste that line (or * "
+                         "cancels; \\auth PLAIN does all of it)", r.describe())
+        self.assertEqual(r.out().count("*  hint: the server waits"), 1, r.describe())
+
+
 if __name__ == "__main__":
     tap_main()
