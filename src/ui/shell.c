@@ -153,10 +153,14 @@ void shell_failed(struct shell *sh, enum session_status st)
 			set_status(sh, EXIT_INTERRUPT);
 			sh->done = true;
 		} else {
-			render_info(sh->render, "interrupted: %s%s", session_error(sh->session),
-				    session_reply_pending(sh->session)
-					    ? " (the reply will be shown when it comes)"
-					    : "");
+			const char *why = session_error(sh->session);
+			/* "interrupted while waiting for the reply to ...": said once */
+			render_info(
+			    sh->render, "%s%s%s",
+			    strncmp(why, "interrupted", 11) == 0 ? "" : "interrupted: ", why,
+			    session_reply_pending(sh->session)
+				? " (the reply will be shown when it comes)"
+				: "");
 		}
 		return;
 	case SESSION_ERR_STATE:
@@ -667,6 +671,43 @@ static void execute_line(struct shell *sh, const char *line, size_t len)
 	}
 }
 
+/* --step: "next: LINE" and a wait for Enter; false when the user stopped (q). In a batch the
+   script's reader says where it stopped (shell_script_stopped). */
+static bool step_go_on(struct shell *sh, const char *line)
+{
+	char shown[96];
+	const char *disp = masked(sh, line, shown, sizeof shown);
+	if (step_wait(disp ? disp : line))
+		return true;
+	if (!sh->batch)
+		render_info(sh->render, "stopped (--step)");
+	pipe_clear(sh);
+	set_status(sh, EXIT_INTERRUPT);
+	sh->done = true;
+	return false;
+}
+
+/*
+ * "exit" and "quit" typed at the prompt: a newcomer wants to leave the shell. "exit" is no
+ * SMTP verb: nothing is sent. "quit" is SMTP's QUIT (RFC 5321 4.1.1.10; verbs are case-blind):
+ * sent as typed when connected, with the hint after its reply. True when the line was handled
+ * here (not sent).
+ */
+static bool leave_word(struct shell *sh, const char *line)
+{
+	if (sh->batch || session_in_auth(sh->session) ||
+	    (strcmp(line, "exit") != 0 && strcmp(line, "quit") != 0))
+		return false;
+	if (line[0] == 'q' && session_connected(sh->session)) {
+		sh->hint_quit = true;
+		return false;
+	}
+	render_info(sh->render, "%s: \\quit leaves smtpsh (Ctrl-D too)%s", line,
+		    line[0] == 'e' ? "; exit is no SMTP command, nothing was sent"
+				   : "; not connected, nothing was sent");
+	return true;
+}
+
 static void run_line(struct shell *sh, const char *line, size_t len)
 {
 	if (memchr(line, '\0', len)) {
@@ -705,6 +746,10 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		}
 		if (sh->pipe_n && !sh->pipe_collecting)
 			shell_pipeline_flush(sh); /* --pipeline: what was grouped goes first */
+		/* a lesson's \auth is a step of its own: its password question comes after
+		   this Enter, never in its place */
+		if (sh->step && sh->batch && !step_go_on(sh, line))
+			return;
 		if (!sh->local->run(sh, line)) {
 			shell_error(sh, "unknown local command %.*s (\\help lists them)",
 				    (int)strcspn(line, " "), line);
@@ -714,19 +759,16 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 	if (!session_in_auth(sh->session) && (len == 0 || line[0] == '#')) {
 		if (len)
 			comment(sh, line);
+		if (len && sh->step && sh->batch) { /* a lesson's narration, as --replay shows it */
+			const char *t = line[1] == ' ' ? line + 2 : line + 1;
+			render_comment(sh->render, t, strlen(t));
+		}
 		return;
 	}
-	if (sh->step) {
-		char shown[96];
-		const char *disp = masked(sh, line, shown, sizeof shown);
-		if (!step_wait(disp ? disp : line)) {
-			render_info(sh->render, "stopped (--step)");
-			pipe_clear(sh);
-			set_status(sh, EXIT_INTERRUPT);
-			sh->done = true;
-			return;
-		}
-	}
+	if (leave_word(sh, line))
+		return;
+	if (sh->step && !step_go_on(sh, line))
+		return;
 	sh->last_code = 0;
 	if (!session_in_auth(sh->session) && client_classify(line, false) == VERB_BDAT) {
 		if (sh->pipe_n) /* --pipeline: what was grouped goes first */
@@ -739,6 +781,11 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		pipe_add(sh, line, len);
 	else
 		run_command(sh, line, len);
+	if (sh->hint_quit) {
+		sh->hint_quit = false;
+		render_info(sh->render, "QUIT ends the SMTP session, not smtpsh: \\quit leaves "
+					"smtpsh (Ctrl-D too)");
+	}
 	/* A script's DATA that got no 354: its message is skipped up to the "." (shell.h). */
 	if (data && sh->batch && !sh->done && !sh->pipe_n &&
 	    session_phase(sh->session) != PHASE_DATA)
@@ -757,6 +804,44 @@ static void batch_summary(struct shell *sh)
 	sh->summary_seen = m;
 	if (sh->batch && summary_count(sh->session).total > 1)
 		summary_show(sh->render, sh->session);
+}
+
+void shell_script_stopped(struct shell *sh, unsigned long lineno, const char *shown)
+{
+	static const struct {
+		int status;
+		const char *why;
+	} whys[] = {
+	    {EXIT_REPLY, "--strict: the server refused"},
+	    {EXIT_USAGE, "a command that could not run"},
+	    {EXIT_NET, "the connection failed or ended"},
+	    {EXIT_TLS, "TLS failed"},
+	    {EXIT_PROTO, "--strict: the server broke the protocol"},
+	    {EXIT_INTERRUPT, "stopped by you"},
+	};
+	const char *why = "stopped";
+	for (size_t i = 0; i < sizeof whys / sizeof whys[0]; i++)
+		if (whys[i].status == sh->status)
+			why = whys[i].why;
+	struct buf b;
+	buf_init(&b);
+	escape_append(&b, shown, strlen(shown), ESCAPE_KEEP_BACKSLASH);
+	if (sh->status == EXIT_INTERRUPT && sh->step)
+		render_info(sh->render,
+			    "stopped (--step) at line %lu: %s (not run, nor what follows)", lineno,
+			    b.data ? b.data : "");
+	else
+		render_info(sh->render,
+			    "the script stopped at line %lu: %s (%s, exit status %d); the lines "
+			    "after it were not run",
+			    lineno, b.data ? b.data : "", why, sh->status);
+	buf_free(&b);
+}
+
+const char *shell_shown_line(const struct shell *sh, const char *line, char *out, size_t outlen)
+{
+	const char *m = masked(sh, line, out, outlen);
+	return m ? m : line;
 }
 
 void shell_execute(struct shell *sh, const char *line, size_t len)

@@ -56,6 +56,7 @@ struct shell {
 	bool show_raw; /* line ends (CRLF, bare LF) shown */
 	bool pipeline_auto; /* --pipeline: group MAIL/RCPT/RSET with what follows when offered */
 	bool step;          /* --step: wait for Enter (on the terminal) before each command */
+	bool hint_quit;	    /* "quit" typed at the prompt: after its reply, say \quit leaves */
 	struct transcript_writer *rec; /* \record / --record (set by main), or NULL */
 	struct diagram_live *live;     /* the session so far, for \diagram (set by main), or NULL */
 	/* Commands collected for one pipelined write (\pipeline, or --pipeline). */
@@ -89,6 +90,12 @@ struct shell {
 		unsigned long long bytes;
 	} skip;
 };
+
+/* The line as the screen may show it (a secret masked, into out), for messages about it. */
+const char *shell_shown_line(const struct shell *sh, const char *line, char *out, size_t outlen);
+/* A script (batch) ended early at line lineno, shown (shell_shown_line, taken before it
+   ran): says where and why (the exit status so far), for a lesson that stops. */
+void shell_script_stopped(struct shell *sh, unsigned long lineno, const char *shown);
 
 /* The connection being left gets its QUIT (before a new one is made). */
 void shell_leave_connection(struct shell *sh);

@@ -166,5 +166,43 @@ class Wording(ClassTest):
         self.assertEqual(r.out().count("*  hint: the server waits"), 1, r.describe())
 
 
+    def test_greylist_hint_agrees_with_the_reply(self):
+        """the greylisting hint says what the reply says (come back after the time it gives,
+        with the same MAIL FROM and RCPT TO), not "a few minutes" """
+        r = self.run_batch(["--practice"], ["\\practice greylist on", "EHLO x",
+                                            "MAIL FROM:<a@example.test>",
+                                            "RCPT TO:<b@example.test>", "QUIT"])
+        line = [l for l in r.out().splitlines() if l.startswith("<- 451 4.7.1 ")]
+        self.assertEqual(len(line), 1, r.describe())
+        self.assertRegex(line[0], r"try again in \d+ seconds?  \t\[hint: greylisting: a first "
+                         r"try is refused for a while; send the same MAIL FROM and RCPT TO "
+                         r"again after the time the reply gives")
+        self.assertNotIn("minutes", line[0])
+
+    def test_script_stop_says_where_and_why(self):
+        """a script that stops says its line number, the line (a secret masked) and why"""
+        r = self.run_batch(["--practice", "--strict"],
+                           ["EHLO x", "", "AUTH PLAIN AHN0dWRlbnQAd3Jvbmc=", "QUIT"])
+        self.assertIn("*  the script stopped at line 3: AUTH PLAIN <redacted> (--strict: the "
+                      "server refused, exit status 1); the lines after it were not run",
+                      r.out(), r.describe())
+        self.assertNotIn("AHN0dWRlbnQAd3Jvbmc=", r.out() + r.err())
+        self.assertEqual(r.rc, 1)
+
+    def test_replay_stopped_at_a_secret_is_not_all_as_recorded(self):
+        """a replay that stops at a hidden AUTH secret does not say "all as recorded" """
+        srv = self.serve()
+        path = os.path.join(HOME, "secret.transcript")
+        with open(path, "w") as f:
+            f.write("smtpsh-transcript 2\nhost: 127.0.0.1\n\n<- 220 x ESMTP\n-> EHLO me\n"
+                    "<- 250 x\n-> AUTH PLAIN <redacted>\n<- 235 ok\n-> QUIT\n<- 221 bye\n")
+        r = self.run_batch(["--replay", path, "127.0.0.1", srv.port], [])
+        self.assertIn("the transcript hides the AUTH secret", r.out() + r.err(), r.describe())
+        self.assertNotIn("all as recorded", r.out(), r.describe())
+        self.assertIn("replay: stopped before the end of %s: the 2 replies compared up to "
+                      "there were as recorded, the rest was not replayed" % path, r.out(),
+                      r.describe())
+
+
 if __name__ == "__main__":
     tap_main()

@@ -153,5 +153,114 @@ class Complete(Pty):
         self.assertEqual(self.leave(), 0)
 
 
+
+class Wording(Pty):
+
+    def test_exit_and_quit_hint_at_backslash_quit(self):
+        """exit is no SMTP: a hint, nothing sent; quit is sent as QUIT when connected, and the
+        hint says \\quit leaves; not connected, quit is a hint too"""
+        self.practice()
+        self.line("exit")
+        out = self.expect("greeted> ")
+        self.assertIn("*  exit: \\quit leaves smtpsh (Ctrl-D too); exit is no SMTP command, "
+                      "nothing was sent", out)
+        self.assertNotIn("-> exit", out)
+        self.line("quit")
+        out = self.expect("smtpsh> ")
+        self.assertIn("-> quit", out)
+        self.assertIn("<- 221 ", out)
+        self.assertIn("*  QUIT ends the SMTP session, not smtpsh: \\quit leaves smtpsh "
+                      "(Ctrl-D too)", out)
+        self.line("quit")
+        out = self.expect("smtpsh> ")
+        self.assertIn("*  quit: \\quit leaves smtpsh (Ctrl-D too); not connected, nothing "
+                      "was sent", out)
+        self.line("\\quit")
+        self.p.expect(pexpect.EOF, timeout=15)
+
+    def test_ctrl_c_names_the_command(self):
+        """Ctrl-C during a wait names the command waited for, as typed"""
+        self.practice()
+        self.line("\\practice slow 3000")
+        self.expect("greeted> ")
+        self.line("XYZZY plugh")
+        self.expect("-> XYZZY plugh")
+        self.p.send(CTRL_C)
+        out = self.expect("> ")
+        self.assertIn('*  interrupted while waiting for the reply to "XYZZY plugh"', out)
+        self.assertNotIn("interrupted: interrupted", out)
+        self.leave()
+
+    def test_idle_timeout_hint_agrees(self):
+        """the 421 4.4.2 of an idle timeout gets a hint that says so"""
+        self.practice()
+        self.line("\\practice timeout 1")
+        self.expect(r"<- 421 4\.4\.2 localhost Error: timeout exceeded  \t\[hint: the server "
+                    r"waited too long for a command and closed the connection \(idle "
+                    r"timeout\)", literal=False, timeout=10)
+        self.expect("smtpsh> ")
+        self.leave()
+
+
+class Step(Pty):
+
+    def lesson(self, text):
+        path = os.path.join(HOME, "lesson-%s.smtp" % self._testMethodName)
+        with open(path, "w") as f:
+            f.write(text)
+        return path
+
+    def serve(self):
+        from practicelib import Serve
+        srv = Serve(tempfile.mkdtemp(prefix="maildir-", dir=HOME))
+        self.addCleanup(srv.stop)
+        return srv
+
+    def test_enter_never_lands_in_the_password(self):
+        """--step: the narration shown as --replay shows it; \\auth is a step of its own,
+        and an Enter pressed twice never becomes the user name nor skips a step"""
+        srv = self.serve()
+        path = self.lesson("# Today: logging in.\nEHLO me\nSTARTTLS\nEHLO me\n"
+                           "\\auth LOGIN\nQUIT\n")
+        self.spawn(["--step", "-f", path, "--cafile", srv.cafile, "127.0.0.1",
+                    str(srv.port)])
+        self.expect("#  Today: logging in.")
+        for cmd in ("EHLO me", "STARTTLS"):
+            self.expect("next: %s   [Enter: go on, q: stop] " % cmd)
+            self.p.send("\r")
+        self.expect("next: EHLO me   [Enter: go on, q: stop] ")
+        self.p.send("\r\r")  # once too often: taken neither for a step nor as an answer
+        out = self.expect("next: \\auth LOGIN   [Enter: go on, q: stop] ")
+        self.assertNotIn("user name for", out)
+        self.p.send("\r")
+        self.expect("user name for 127.0.0.1: ")
+        self.p.send("student\r")
+        self.expect("password for student at 127.0.0.1 (not shown): ")
+        self.p.send(srv.password + "\r")
+        self.expect("<~ 235 ")
+        self.expect("next: QUIT ")
+        self.p.send("\r")
+        self.p.expect(pexpect.EOF, timeout=15)
+        self.p.close()
+        self.assertEqual(self.p.exitstatus, 0, "".join(self.seen))
+        self.assertNotIn("empty password", "".join(self.seen) + self.p.before)
+
+    def test_a_stopped_lesson_says_where(self):
+        """a lesson stopped with q says the line number and the line"""
+        srv = self.serve()
+        path = self.lesson("EHLO me\n# TLS now\nSTARTTLS\nQUIT\n")
+        self.spawn(["--step", "-f", path, "--cafile", srv.cafile, "127.0.0.1",
+                    str(srv.port)])
+        self.expect("next: EHLO me ")
+        self.p.send("\r")
+        self.expect("#  TLS now")
+        self.expect("next: STARTTLS ")
+        self.p.send("q\r")
+        self.expect("*  stopped (--step) at line 3: STARTTLS (not run, nor what follows)")
+        self.p.expect(pexpect.EOF, timeout=15)
+        self.p.close()
+        self.assertEqual(self.p.exitstatus, 130)
+
+
 if __name__ == "__main__":
     tap_main()

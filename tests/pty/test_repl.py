@@ -246,7 +246,7 @@ class Repl(SmtpshTestCase):
         self.expect(r'reply line longer than|too long|64 KiB|longer')
         time.sleep(0.5)
         self.child.sendcontrol('c')
-        self.expect(r'interrupted while waiting for the reply to the command')
+        self.expect(r'interrupted while waiting for the reply to "NOOP"')
         self.expect(r'smtpsh> ')  # the connection was closed: the stream cannot be followed
         self.assertTrue(self.child.isalive())
         self.child.send('\\status\r')  # the shell answers (no endless read behind the prompt)
