@@ -41,35 +41,10 @@ static bool connect_profile(struct shell *sh, const struct profile *prof, bool m
 {
 	if (!mode_given)
 		*mode = prof->tls;
-	const char *v[] = {prof->tls_min, prof->tls_max, prof->ciphers, prof->ciphersuites,
-			   prof->groups,  prof->cert,	 prof->key,	prof->key_password_command};
-	const char *names[] = {"tls-min", "tls-max", "ciphers", "ciphersuites",
-			       "groups",  "cert",    "key",	"key-password-command"};
-	struct tls_controls t = {0};
-	char err[300];
-	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-		if (v[i] && tls_control_set(&t, names[i], v[i], err, sizeof err) < 0) {
-			shell_error(sh, "\\connect: profile %s: %s", prof->name, err);
-			return false;
-		}
-	t.no_sni = prof->no_sni != NULL;
 	/* the controls given to this \connect (and smtpsh's own) win over the profile's */
-	static const struct tls_controls none;
-	if (!tls_controls_equal(&link->tls, &none)) {
-		const struct tls_controls *g = &link->tls;
-		if (g->min_version)
-			t.min_version = g->min_version;
-		if (g->max_version)
-			t.max_version = g->max_version;
-		const char **dst[] = {&t.ciphers, &t.ciphersuites, &t.groups,
-				      &t.cert,	  &t.key,	   &t.key_password_command};
-		const char *const src[] = {g->ciphers, g->ciphersuites, g->groups,
-					   g->cert,    g->key,		g->key_password_command};
-		for (size_t i = 0; i < sizeof src / sizeof src[0]; i++)
-			if (src[i])
-				*dst[i] = src[i];
-		t.no_sni = t.no_sni || g->no_sni;
-	}
+	struct tls_controls t;
+	profile_tls_controls(prof, &t);
+	tls_controls_overlay(&t, &link->tls);
 	link->tls = t;
 	link->ocsp = link->ocsp || prof->ocsp;
 	if (prof->cafile && paths_expand_home(prof->cafile, cafile) < 0) {

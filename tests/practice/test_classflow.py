@@ -71,6 +71,18 @@ class Connect(ClassTest):
         self.assertNotIn("office365.com", out + r.err())
         self.assertEqual(r.rc, 0, r.describe())
 
+    def test_connect_profile_tls_controls(self):
+        """\\connect PROFILE takes the profile's TLS controls (tls-max = 1.2), and a control
+        given to \\connect wins over it (--tls-max 1.3)"""
+        srv = self.serve()
+        home = self.home_with_profiles(
+            "[lab]\nhost = 127.0.0.1\nport = %d\ntls = starttls\ncafile = %s\n"
+            "tls-max = 1.2\n" % (srv.port, srv.cafile))
+        r = self.run_batch([], ["\\connect lab", "QUIT", "\\connect lab --tls-max 1.3",
+                                "QUIT"], home=home)
+        tls = re.findall(r"(?m)^\*  (TLSv1\.[23]) .*certificate verified", r.out())
+        self.assertEqual(tls, ["TLSv1.2", "TLSv1.3"], r.describe())
+
     def test_connect_profile_with_port_and_mode(self):
         """\\connect PROFILE PORT --plain: the port and the mode given win over the profile's"""
         srv = self.serve()
