@@ -117,7 +117,8 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 			return;
 		}
 	}
-	if (argc == 1) { /* \connect alone: the last target again, as \reconnect */
+	const char *last = session_host(sh->session);
+	if (argc == 1 && last && *last) { /* \connect alone: the last target, as \reconnect */
 		cmd_reconnect(sh, 1, argv);
 		return;
 	}

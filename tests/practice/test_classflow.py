@@ -115,6 +115,11 @@ class Connect(ClassTest):
         self.assertRegex(r.out(), r"(?m)^-> EHLO again", r.describe())
         self.assertEqual(r.rc, 0, r.describe())
 
+    def test_connect_alone_before_any_connection(self):
+        """\\connect alone with no connection yet: the usage, naming PROFILE"""
+        r = self.run_batch([], ["\\connect"])
+        self.assertIn("usage: \\connect HOST|PROFILE [PORT]", r.err(), r.describe())
+
     def test_reconnect_practice(self):
         """\\reconnect and \\connect alone reach the --practice server again"""
         r = self.run_batch(["--practice"], ["QUIT", "\\reconnect", "QUIT", "\\connect",
