@@ -681,6 +681,7 @@ static bool step_go_on(struct shell *sh, const char *line)
 		return true;
 	if (!sh->batch)
 		render_info(sh->render, "stopped (--step)");
+	sh->step_quit = true;
 	pipe_clear(sh);
 	set_status(sh, EXIT_INTERRUPT);
 	sh->done = true;
@@ -826,7 +827,7 @@ void shell_script_stopped(struct shell *sh, unsigned long lineno, const char *sh
 	struct buf b;
 	buf_init(&b);
 	escape_append(&b, shown, strlen(shown), ESCAPE_KEEP_BACKSLASH);
-	if (sh->status == EXIT_INTERRUPT && sh->step)
+	if (sh->step_quit)
 		render_info(sh->render,
 			    "stopped (--step) at line %lu: %s (not run, nor what follows)", lineno,
 			    b.data ? b.data : "");

@@ -56,6 +56,7 @@ struct shell {
 	bool show_raw; /* line ends (CRLF, bare LF) shown */
 	bool pipeline_auto; /* --pipeline: group MAIL/RCPT/RSET with what follows when offered */
 	bool step;          /* --step: wait for Enter (on the terminal) before each command */
+	bool step_quit;	    /* q at a --step pause: the line shown was not run */
 	bool hint_quit;	    /* "quit" typed at the prompt: after its reply, say \quit leaves */
 	struct transcript_writer *rec; /* \record / --record (set by main), or NULL */
 	struct diagram_live *live;     /* the session so far, for \diagram (set by main), or NULL */

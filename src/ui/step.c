@@ -28,8 +28,8 @@ bool step_wait(const char *what)
 		return true;
 	struct buf b;
 	buf_init(&b);
-	escape_append(&b, what, strlen(what),
-		      ESCAPE_KEEP_BACKSLASH); /* a local command as written */
+	/* a local command as written: \auth, its backslash not doubled */
+	escape_append(&b, what, strlen(what), ESCAPE_KEEP_BACKSLASH);
 	fflush(stdout);
 	/* Enter means "go on" only when pressed after this prompt: one pressed twice before
 	   it would skip a step (cred_prompt flushes alike before its questions) */
