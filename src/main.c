@@ -91,30 +91,9 @@ static void tls_controls_of(const struct profile *prof, const struct tls_control
 			    struct tls_controls *out)
 {
 	*out = (struct tls_controls){0};
-	char err[300];
-	if (prof) {
-		const char *v[] = {
-		    prof->tls_min, prof->tls_max, prof->ciphers, prof->ciphersuites,
-		    prof->groups,  prof->cert,	  prof->key,	 prof->key_password_command};
-		const char *names[] = {"tls-min", "tls-max", "ciphers", "ciphersuites",
-				       "groups",  "cert",    "key",	"key-password-command"};
-		for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
-			if (v[i])
-				tls_control_set(out, names[i], v[i], err, sizeof err);
-		out->no_sni = prof->no_sni != NULL;
-	}
-	if (cli->min_version)
-		out->min_version = cli->min_version;
-	if (cli->max_version)
-		out->max_version = cli->max_version;
-	const char **dst[] = {&out->ciphers, &out->ciphersuites, &out->groups,
-			      &out->cert,    &out->key,		 &out->key_password_command};
-	const char *const src[] = {cli->ciphers, cli->ciphersuites, cli->groups,
-				   cli->cert,	 cli->key,	    cli->key_password_command};
-	for (size_t i = 0; i < sizeof src / sizeof src[0]; i++)
-		if (src[i])
-			*dst[i] = src[i];
-	out->no_sni = out->no_sni || cli->no_sni;
+	if (prof)
+		profile_tls_controls(prof, out);
+	tls_controls_overlay(out, cli);
 }
 
 /* What main() sets up before the shell runs; freed in one place. */

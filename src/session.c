@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "session_int.h"
+#include "smtpsh/escape.h"
 
 #define READ_CHUNK (16 * 1024)
 
@@ -401,9 +402,20 @@ enum session_status session_wait_reply(struct smtp_session *s, unsigned long lon
 			return st;
 		}
 		if (st == SESSION_ERR_INTERRUPTED) {
+			/* the command as the screen showed it (secrets masked), so that a
+			   Ctrl-C says which of several typed commands it gave up on */
+			const struct client_pending *pd = client_pending_head(&s->c);
+			struct buf what;
+			buf_init(&what);
+			if (pd && pd->shown[0]) {
+				buf_putc(&what, '"');
+				escape_append(&what, pd->shown, strlen(pd->shown), ESCAPE_DEFAULT);
+				buf_putc(&what, '"');
+			}
 			snprintf(s->err, sizeof s->err,
 				 "interrupted while waiting for the reply to %s",
-				 client_verb_what(v));
+				 what.len ? what.data : client_verb_what(v));
+			buf_free(&what);
 			session_abandon_stream(s);
 			return st;
 		}

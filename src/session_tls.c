@@ -154,6 +154,26 @@ int session_set_tls_controls(struct smtp_session *s, const struct tls_controls *
 	return 0;
 }
 
+int session_set_cafile(struct smtp_session *s, const char *cafile)
+{
+	const char *now = s->cafile;
+	if ((!now && !cafile) || (now && cafile && strcmp(now, cafile) == 0))
+		return 0;
+	char *copy = NULL;
+	if (cafile && !(copy = strdup(cafile))) {
+		snprintf(s->err, sizeof s->err, "out of memory");
+		return -1;
+	}
+	free(s->cafile);
+	s->cafile = copy;
+	s->p.cafile = copy;
+	if (s->ctx) { /* the CAs are the context's: the next handshake makes a new one */
+		SSL_CTX_free(s->ctx);
+		s->ctx = NULL;
+	}
+	return 0;
+}
+
 enum session_status session_handshake(struct smtp_session *s)
 {
 	char err[512] = "";

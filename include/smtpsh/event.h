@@ -78,6 +78,10 @@ struct session_event {
 	   lines, CRLF cut): the same octets come as quiet chunk events, exact, which a
 	   transcript records instead; a transcript skips this one. */
 	bool screen_only;
+	/* SEV_SENT: AUTH LOGIN's answer to a 334 that asks for the user name: that name,
+	   decoded (raw octets: escape them), for the screen alike whether it was typed by hand
+	   or sent by \auth; NULL else. The line stays secret for files (redacted). */
+	const char *login_user;
 	/* Every event: the connection it belongs to, as session_connect() was asked (host NULL
 	   before the first one; the last one's after it ended), and whether it is open. A
 	   transcript's header names them: the writer learns them here, not from the session. */

@@ -105,6 +105,11 @@ const struct profile *profile_for_argument(const struct profile_set *set, const 
 /* Is name a valid profile name: 1 to PROFILE_NAME_MAX of A-Z a-z 0-9 - _ ? */
 bool profile_name_valid(const char *name);
 
+struct tls_controls;
+/* The TLS controls of p (checked when the file was read) into out, zeroed first; the strings
+   point into p. For smtpsh PROFILE and \connect PROFILE alike. */
+void profile_tls_controls(const struct profile *p, struct tls_controls *out);
+
 /* "none", "starttls" or "tls". */
 const char *profile_tls_name(enum tls_mode mode);
 

@@ -102,6 +102,9 @@ void session_resume_next(struct smtp_session *s);
    or cannot be applied (a client certificate or key that cannot be loaded, a key that does
    not match its certificate), or memory ran out. */
 int session_set_link(struct smtp_session *s, const struct session_link *link);
+/* The CA file trusted from the next TLS handshake on (NULL: the system store), as
+   session_params' cafile (\connect PROFILE: the profile's). 0, or -1 when memory ran out. */
+int session_set_cafile(struct smtp_session *s, const char *cafile);
 /* Speak LMTP (true) or SMTP from the next connection on, the rest of the link unchanged (a
    replay of a transcript whose header says "protocol: lmtp"). */
 void session_set_lmtp(struct smtp_session *s, bool lmtp);

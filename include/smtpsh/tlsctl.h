@@ -54,6 +54,10 @@ int tls_control_set(struct tls_controls *t, const char *name, const char *value,
    line in err, else 0. */
 int tls_controls_check(const struct tls_controls *t, char *err, size_t errlen);
 
+/* Lays over on top of t: each control over sets (a version, a string, no-sni) wins; the
+   strings are not copied (the command line's over a profile's, in smtpsh and \connect). */
+void tls_controls_overlay(struct tls_controls *t, const struct tls_controls *over);
+
 /* Same controls (strings compared by content)? */
 bool tls_controls_equal(const struct tls_controls *a, const struct tls_controls *b);
 

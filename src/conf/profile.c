@@ -391,3 +391,17 @@ const struct profile *profile_for_argument(const struct profile_set *set, const 
 		return NULL;
 	return profile_find(set, arg);
 }
+
+void profile_tls_controls(const struct profile *p, struct tls_controls *out)
+{
+	*out = (struct tls_controls){0};
+	const char *v[] = {p->tls_min, p->tls_max, p->ciphers, p->ciphersuites,
+			   p->groups,  p->cert,	   p->key,     p->key_password_command};
+	const char *names[] = {"tls-min", "tls-max", "ciphers", "ciphersuites",
+			       "groups",  "cert",    "key",	"key-password-command"};
+	char err[300];
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+		if (v[i]) /* checked by profile_parse: cannot fail here */
+			tls_control_set(out, names[i], v[i], err, sizeof err);
+	out->no_sni = p->no_sni != NULL;
+}

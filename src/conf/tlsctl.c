@@ -292,3 +292,19 @@ void tls_failure_words(const struct tls_failure *f, const struct tls_controls *t
 	}
 	buf_puts(out, f->reason_text ? f->reason_text : "error");
 }
+
+void tls_controls_overlay(struct tls_controls *t, const struct tls_controls *over)
+{
+	if (over->min_version)
+		t->min_version = over->min_version;
+	if (over->max_version)
+		t->max_version = over->max_version;
+	const char **dst[] = {&t->ciphers, &t->ciphersuites, &t->groups,
+			      &t->cert,	   &t->key,	     &t->key_password_command};
+	const char *const src[] = {over->ciphers, over->ciphersuites, over->groups,
+				   over->cert,	  over->key,	      over->key_password_command};
+	for (size_t i = 0; i < sizeof src / sizeof src[0]; i++)
+		if (src[i])
+			*dst[i] = src[i];
+	t->no_sni = t->no_sni || over->no_sni;
+}

@@ -11,6 +11,7 @@
 
 #include "smtpsh/authline.h"
 #include "smtpsh/authview.h"
+#include "smtpsh/sasl.h"
 
 /* The kinds that are moments of the conversation rather than verbs: how messages and events
    name them. A verb's kind is named by its row in the verb table (verbs.c). */
@@ -493,6 +494,26 @@ static void auth_track(struct smtp_client *c, enum client_verb v, const char *li
 	OPENSSL_cleanse(user, sizeof user);
 }
 
+/*
+ * Is line AUTH LOGIN's answer to a 334 that asks for the user name ("Username:", "User
+ * Name")? Then user gets the name it carries. RFC 4954 gives LOGIN no texts: only a challenge
+ * that says so counts, and only a first answer that is valid base64, never a later one (the
+ * password's).
+ */
+static bool login_user_answer(const struct smtp_client *c, const char *line, char *user, size_t n)
+{
+	if (strcmp(c->auth_mech, "LOGIN") != 0 || c->auth_nresp != 0 || c->last.code != 334 ||
+	    !c->last.text.data)
+		return false;
+	struct buf ch;
+	buf_init(&ch);
+	bool asks =
+	    sasl_challenge_decode(c->last.text.data, c->last.text.len, &ch) == SASL_DECODE_OK &&
+	    ch.len >= 4 && strncasecmp(ch.data, "user", 4) == 0;
+	buf_free(&ch);
+	return asks && authview_user("LOGIN", 1, line, strlen(line), user, n);
+}
+
 bool client_bdat_parse(const char *line, unsigned long long *size, bool *last)
 {
 	size_t off, n = authline_verb(line, strlen(line), &off);
@@ -532,6 +553,9 @@ void client_command(struct smtp_client *c, struct client_command *o, const char 
 	}
 	o->secret = redact(line, v == VERB_AUTH_DATA, o->redacted, sizeof o->redacted);
 	o->shown = shown ? shown : line;
+	char user[CLIENT_AUTH_USER_MAX] = "";
+	if (v == VERB_AUTH_DATA && login_user_answer(c, line, user, sizeof user))
+		o->shown = line; /* the user name: the screen shows it however it was typed */
 	if (v == VERB_EHLO)
 		caps_clear(&c->caps);
 	if (v == VERB_MAIL) { /* a new transaction: its recipients follow */
@@ -547,7 +571,8 @@ void client_command(struct smtp_client *c, struct client_command *o, const char 
 				   .pipe_index = pipe_index,
 				   .pipe_total = pipe_total,
 				   .secret = o->secret,
-				   .redacted = o->secret ? o->redacted : NULL};
+				   .redacted = o->secret ? o->redacted : NULL,
+				   .login_user = user[0] ? user : NULL};
 	emit(c, &ev);
 }
 

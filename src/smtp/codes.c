@@ -380,12 +380,15 @@ const struct code_hint code_hints[] = {
     {452, "4.2.2", NULL, NULL, "the recipient's mailbox is full (for now): try later"},
     {452, "4.5.3", NULL, NULL,
      "too many recipients for one message: send the rest in another transaction"},
+    /* greylisting refuses the first RCPT of a (client, sender, recipient) and says when to
+       come back: the hint follows the reply (Postfix's postgrey and the practice server
+       say "try again in N seconds", others minutes) */
     {451, "4.7.1", NULL, "greylist",
-     "greylisting: the server wants the same message again in a few minutes (real mail "
-     "servers retry by themselves)"},
+     "greylisting: a first try is refused for a while; send the same MAIL FROM and RCPT TO "
+     "again after the time the reply gives (real mail servers retry by themselves)"},
     {450, "4.7.1", NULL, "greylist",
-     "greylisting: the server wants the same message again in a few minutes (real mail "
-     "servers retry by themselves)"},
+     "greylisting: a first try is refused for a while; send the same MAIL FROM and RCPT TO "
+     "again after the time the reply gives (real mail servers retry by themselves)"},
     {501, "5.1.7", NULL, NULL,
      "bad sender address: write MAIL FROM:<a@example.org> with angle brackets, no spaces"},
     {501, "5.1.3", NULL, NULL,
@@ -395,6 +398,11 @@ const struct code_hint code_hints[] = {
     {503, NULL, NULL, "valid recipients", "no RCPT TO was accepted: DATA needs one"},
     {503, NULL, NULL, "HELO/EHLO", "say EHLO (or HELO) first"},
     {502, NULL, "STARTTLS", NULL, "this server does not offer TLS here: try port 465 (--tls)"},
+    /* RFC 3463 4.4.2 "bad connection": Postfix (and the practice server) say "timeout
+       exceeded" when the client kept silent too long */
+    {421, "4.4.2", NULL, NULL,
+     "the server waited too long for a command and closed the connection (idle timeout): "
+     "\\reconnect, and type the next command sooner"},
     {421, NULL, NULL, NULL,
      "the server is closing the connection: connect again later (if it repeats, slow down)"},
 };

@@ -9,6 +9,7 @@
 
 #include "smtpsh/cred.h"
 #include "smtpsh/escape.h"
+#include "smtpsh/practice.h"
 #include "smtpsh/sasl.h"
 #include "shell_int.h"
 
@@ -96,6 +97,21 @@ static bool get_user(struct shell *sh, struct creds *c, const char *given)
 	return true;
 }
 
+/*
+ * A lesson script (batch mode) of --practice logs in as the practice login without a
+ * question: the shell made that password and printed it, there is nobody to type it, and it
+ * opens nothing but the practice server. Only for the practice server's own host and port
+ * (after \connect elsewhere it is asked for as anywhere), only for its user.
+ */
+static bool practice_login(const struct shell *sh, const char *user)
+{
+	const struct practice *p = sh->practice;
+	if (!p || !sh->batch || strcmp(user, p->env.user) != 0)
+		return false;
+	const char *host = session_host(sh->session), *port = session_port(sh->session);
+	return host && port && strcmp(host, p->env.addrs[0]) == 0 && strcmp(port, p->port) == 0;
+}
+
 static bool get_secret(struct shell *sh, struct creds *c, bool token)
 {
 	const char *cmd = token ? sh->token_command : sh->password_command;
@@ -124,6 +140,13 @@ static bool get_secret(struct shell *sh, struct creds *c, bool token)
 	   command and the variable above win over it) */
 	if (token && oauth_configured(sh))
 		return oauth_token_for_auth(sh, &c->secret);
+	if (!token && practice_login(sh, c->user)) {
+		c->secret = strdup(sh->practice->env.password);
+		if (c->secret)
+			render_info(sh->render, "the password of the practice login (--practice made "
+						"it)");
+		return c->secret != NULL;
+	}
 	if (!token) {
 		/* the netrc entry read for the user name, or one for this user */
 		if (c->netrc_read && c->netrc.login && strcmp(c->netrc.login, c->user) != 0) {

@@ -260,6 +260,10 @@ enum cred_status cred_prompt(const char *prompt, bool secret, char **out, char *
 		return CRED_ERROR;
 	}
 	fflush(NULL);
+	/* An answer is what is typed after the question: keys pressed before it (--step's
+	   Enter pressed twice, a line typed ahead) are thrown away, never taken as the answer.
+	   A secret question flushes them too (TCSAFLUSH below). */
+	tcflush(fd, TCIFLUSH);
 	struct termios saved, quiet;
 	bool restore = false;
 	if (secret && tcgetattr(fd, &saved) == 0) {

@@ -16,6 +16,7 @@
 #include "smtpsh/check_cmd.h"
 #include "smtpsh/diagram_cmd.h"
 #include "smtpsh/escape.h"
+#include "smtpsh/paths.h"
 #include "smtpsh/profiles.h"
 #include "smtpsh/send.h"
 #include "smtpsh/tlsctl.h"
@@ -26,12 +27,52 @@
 
 #define ARGS_MAX 128
 
+static void cmd_reconnect(struct shell *sh, int argc, char **argv);
+
+/*
+ * \connect PROFILE: what smtpsh PROFILE takes from it (profile.h), the \connect options over
+ * it: the TLS mode (unless --tls/--starttls/--plain was given), its TLS controls under the
+ * ones given, --ocsp, the CA file (~/ expanded into cafile) and \auth's user, mechanism,
+ * password command and OAuth2 settings. The summary line smtpsh shows at start is shown.
+ * false after an error was shown.
+ */
+static bool connect_profile(struct shell *sh, const struct profile *prof, bool mode_given,
+			    enum tls_mode *mode, struct session_link *link, struct buf *cafile)
+{
+	if (!mode_given)
+		*mode = prof->tls;
+	/* the controls given to this \connect (and smtpsh's own) win over the profile's */
+	struct tls_controls t;
+	profile_tls_controls(prof, &t);
+	tls_controls_overlay(&t, &link->tls);
+	link->tls = t;
+	link->ocsp = link->ocsp || prof->ocsp;
+	if (prof->cafile && paths_expand_home(prof->cafile, cafile) < 0) {
+		shell_error(sh, "\\connect: profile %s: cafile %s: no home directory known",
+			    prof->name, prof->cafile);
+		return false;
+	}
+	sh->default_user = prof->user ? prof->user : sh->start.user;
+	sh->default_mech = prof->auth;
+	sh->password_command = prof->password_command;
+	sh->oauth_profile = prof;
+	struct buf line;
+	buf_init(&line);
+	profiles_summary(prof, &line);
+	render_info(sh->render, "%s %s: %s", prof->builtin ? "preset" : "profile", prof->name,
+		    line.data ? line.data : "");
+	buf_free(&line);
+	if (prof->note)
+		render_info(sh->render, "%s", prof->note);
+	return true;
+}
+
 static void cmd_connect(struct shell *sh, int argc, char **argv)
 {
 	const char *host = NULL, *port = NULL;
 	enum tls_mode mode = sh->mode;
 	struct session_link link = sh->link;
-	bool mx = false;
+	bool mx = false, mode_given = false;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--mx") == 0)
 			mx = true;
@@ -40,11 +81,11 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 		else if (strcmp(argv[i], "--smtp") == 0)
 			link.lmtp = false;
 		else if (strcmp(argv[i], "--tls") == 0)
-			mode = TLS_IMPLICIT;
+			mode = TLS_IMPLICIT, mode_given = true;
 		else if (strcmp(argv[i], "--starttls") == 0)
-			mode = TLS_STARTTLS;
+			mode = TLS_STARTTLS, mode_given = true;
 		else if (strcmp(argv[i], "--plain") == 0)
-			mode = TLS_NONE;
+			mode = TLS_NONE, mode_given = true;
 		else if (strcmp(argv[i], "--ocsp") == 0)
 			link.ocsp = true;
 		else if (strcmp(argv[i], "--sni") == 0 && i + 1 < argc)
@@ -76,11 +117,41 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 			return;
 		}
 	}
+	const char *last = session_host(sh->session);
+	if (argc == 1 && last && *last) { /* \connect alone: the last target, as \reconnect */
+		cmd_reconnect(sh, 1, argv);
+		return;
+	}
 	if (!host) {
-		shell_error(sh, "usage: \\connect HOST [PORT] [--tls|--starttls|--plain] "
+		shell_error(sh, "usage: \\connect HOST|PROFILE [PORT] [--tls|--starttls|--plain] "
 				"[--lmtp|--smtp] [--ocsp] [--sni NAME] [TLS controls: --tls-min VER, "
 				"--cert FILE...], or \\connect --mx DOMAIN [PORT]");
 		return;
+	}
+	/* the rule of the command line (profile_for_argument): a word without a dot or a colon
+	   that names a profile or preset connects with it; anything else is a host */
+	const struct profile *prof = mx ? NULL : profile_for_argument(sh->profiles, host);
+	struct buf cafile;
+	buf_init(&cafile);
+	if (prof && !connect_profile(sh, prof, mode_given, &mode, &link, &cafile)) {
+		buf_free(&cafile);
+		return;
+	}
+	if (session_set_cafile(sh->session, prof ? cafile.data : sh->start.cafile) < 0) {
+		shell_error(sh, "\\connect: %s", session_error(sh->session));
+		buf_free(&cafile);
+		return;
+	}
+	buf_free(&cafile);
+	if (!prof) { /* what smtpsh started with, not the last profile's */
+		sh->default_user = sh->start.user;
+		sh->default_mech = sh->start.mech;
+		sh->password_command = sh->start.password_command;
+		sh->oauth_profile = sh->start.oauth_profile;
+	} else {
+		host = prof->host;
+		if (!port)
+			port = prof->port;
 	}
 	if (mx && (link.lmtp || link.proxy)) {
 		shell_error(sh, "\\connect --mx: not with --lmtp or --proxy");
@@ -616,8 +687,18 @@ static void complete_connect(struct candidates *c)
 		for (size_t i = 0; tls_control_flags[i]; i++)
 			candidates_offer(c, tls_control_flags[i]);
 	}
-	if (c->nwords == 1 && c->text[0] != '-')
+	if (c->nwords == 1 && c->text[0] != '-') {
 		candidates_offer(c, "localhost");
+		/* the profiles and presets (a preset that a profile replaces, once) */
+		const struct profile_set *set = c->sh ? c->sh->profiles : NULL;
+		size_t n;
+		const struct profile *presets = profile_presets(&n);
+		for (size_t i = 0; i < n; i++)
+			if (!set || profile_find(set, presets[i].name)->builtin)
+				candidates_offer_exact(c, presets[i].name);
+		for (size_t i = 0; set && i < set->n; i++)
+			candidates_offer_exact(c, set->items[i].name);
+	}
 }
 
 /* \reconnect: --resume. */
@@ -678,14 +759,16 @@ static void complete_help(struct candidates *c)
 const struct meta_command meta_commands[] = {
     {.name = "connect",
      .run = cmd_connect,
-     .args = "HOST [PORT] [--tls|--starttls|--plain] [--lmtp|--smtp] [--ocsp] [--mx] "
+     .args = "[HOST|PROFILE [PORT]] [--tls|--starttls|--plain] [--lmtp|--smtp] [--ocsp] [--mx] "
 	     "[--sni NAME] [--tls-min VER] [--tls-max VER] [--ciphers LIST] "
 	     "[--ciphersuites LIST] [--groups LIST] [--no-sni] [--cert FILE] [--key FILE] "
 	     "[--key-password-command CMD]",
      .help = "connect to an SMTP (or --lmtp: LMTP) server; HOST may be a UNIX socket path "
 	     "(/... or ./...) (says QUIT to the current one first); --mx: HOST is a mail "
 	     "domain, connect to its MX hosts (DNSSEC, DANE, MTA-STS); the TLS controls are "
-	     "smtpsh's options of the same names, for this connection",
+	     "smtpsh's options of the same names, for this connection; a word without a dot "
+	     "or colon that names a profile or preset (\\presets) connects with it, as smtpsh "
+	     "NAME does; alone: the last target again (\\reconnect)",
      .complete = complete_connect},
     {.name = "reconnect",
      .run = cmd_reconnect,

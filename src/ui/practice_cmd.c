@@ -38,8 +38,9 @@ void practice_banner(const struct practice *p, struct render *r)
 		    "Maildir: %s (removed when you leave); \\inbox lists it, \\practice sets "
 		    "teaching faults",
 		    p->env.maildir);
-	render_info(r, "try: EHLO me, STARTTLS, EHLO me, AUTH PLAIN, MAIL FROM:<me@example.test>, "
-		       "RCPT TO:<you@example.test>, DATA, a few lines, '.', QUIT");
+	render_info(r,
+		    "try: EHLO me, STARTTLS, EHLO me, \\auth PLAIN, MAIL FROM:<me@example.test>, "
+		    "RCPT TO:<you@example.test>, DATA, a few lines, '.', QUIT");
 }
 
 static bool need_practice(struct shell *sh, const char *cmd)

@@ -386,6 +386,10 @@ void render_event(const struct session_event *ev, void *arg)
 		/* the octets as written, nothing added: say so, and how many */
 		note_open(r, &notes);
 		buf_printf(&notes, "raw, %zu octet%s]", ev->octets, ev->octets == 1 ? "" : "s");
+	} else if (ev->login_user) { /* AUTH LOGIN's user name, decoded as the 334 above it */
+		note_open(r, &notes);
+		escape_append(&notes, ev->login_user, strlen(ev->login_user), ESCAPE_DEFAULT);
+		buf_putc(&notes, ']');
 	} else if (ev->chunk) {
 		note_open(r, &notes);
 		if (ev->chunk_omitted)

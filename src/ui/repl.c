@@ -294,6 +294,7 @@ int batch_run(struct shell *sh, FILE *in)
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
+	unsigned long lineno = 0;
 	for (;;) {
 		if (sh->done)
 			break;
@@ -304,6 +305,7 @@ int batch_run(struct shell *sh, FILE *in)
 		if (sh->done || (n = getline(&line, &cap, in)) < 0)
 			break;
 		size_t len = (size_t)n;
+		lineno++;
 		if (len && line[len - 1] == '\n')
 			line[--len] = '\0';
 		if (len && line[len - 1] == '\r') /* a script written with CRLF line ends */
@@ -312,7 +314,13 @@ int batch_run(struct shell *sh, FILE *in)
 			shell_failed(sh, session_poll(sh->session));
 		if (sh->done)
 			break;
+		/* how the line may be shown, taken before it runs (an AUTH answer is secret
+		   only while the exchange goes on) */
+		char masked[96];
+		const char *shown = shell_shown_line(sh, line, masked, sizeof masked);
 		shell_execute(sh, line, len);
+		if (sh->done && sh->status != EXIT_OK)
+			shell_script_stopped(sh, lineno, shown);
 	}
 	if (!sh->done)
 		shell_end_of_input(sh);

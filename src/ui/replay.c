@@ -631,6 +631,13 @@ static void report(struct replay *rp)
 	if (rp->differed)
 		render_alert(sh->render, "replay: %lu of %lu replies differed from %s",
 			     rp->differed, rp->compared, rp->o->path);
+	else if (rp->stop || sh->done)
+		/* stopped early (a hidden secret, --step's q...): what was compared matched, the
+		   rest was never tried */
+		render_info(sh->render,
+			    "replay: stopped before the end of %s: the %lu replies compared up to "
+			    "there were as recorded, the rest was not replayed",
+			    rp->o->path, rp->compared);
 	else
 		render_info(sh->render, "replay: %lu replies compared, all as recorded in %s",
 			    rp->compared, rp->o->path);

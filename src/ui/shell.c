@@ -44,6 +44,15 @@ struct shell *shell_new(const struct shell_params *p)
 	sh->practice = p->practice;
 	sh->resolver = p->resolver;
 	sh->trust_anchor = p->trust_anchor;
+	sh->start.user = sh->default_user;
+	sh->start.mech = sh->default_mech;
+	sh->start.password_command = sh->password_command;
+	sh->start.oauth_profile = sh->oauth_profile;
+	const char *cafile = session_cafile(sh->session);
+	if (cafile && !(sh->start.cafile = strdup(cafile))) {
+		free(sh);
+		return NULL;
+	}
 	sh->status = EXIT_OK;
 	return sh;
 }
@@ -68,6 +77,7 @@ void shell_free(struct shell *sh)
 	oauth_forget(sh);
 	dns_free(sh->dns);
 	free(sh->mx_domain);
+	free(sh->start.cafile);
 	free(sh);
 }
 
@@ -143,10 +153,14 @@ void shell_failed(struct shell *sh, enum session_status st)
 			set_status(sh, EXIT_INTERRUPT);
 			sh->done = true;
 		} else {
-			render_info(sh->render, "interrupted: %s%s", session_error(sh->session),
-				    session_reply_pending(sh->session)
-					    ? " (the reply will be shown when it comes)"
-					    : "");
+			const char *why = session_error(sh->session);
+			/* "interrupted while waiting for the reply to ...": said once */
+			render_info(
+			    sh->render, "%s%s%s",
+			    strncmp(why, "interrupted", 11) == 0 ? "" : "interrupted: ", why,
+			    session_reply_pending(sh->session)
+				? " (the reply will be shown when it comes)"
+				: "");
 		}
 		return;
 	case SESSION_ERR_STATE:
@@ -462,6 +476,28 @@ static bool pipe_takes(struct shell *sh, const char *line)
 	       session_pipelinable(line);
 }
 
+/*
+ * AUTH PLAIN typed without its response got an empty 334 (RFC 4954 4: the server waits for
+ * the initial response): what to type now, which a newcomer cannot guess from "334 ".
+ */
+static void hint_plain_response(struct shell *sh, const char *line, size_t len,
+				const struct smtp_reply *rep)
+{
+	struct authline a;
+	if (rep->code != 334 || !authline_parse(line, len, &a) || a.has_response ||
+	    a.mech_len != 5 || strncasecmp(line + a.mech_off, "PLAIN", 5) != 0)
+		return;
+	const char *t = rep->text.data ? rep->text.data + 3 : "";
+	if (rep->text.len < 3 || t[strspn(t, " \t")] != '\0')
+		return;
+	const char *user = sh->default_user ? sh->default_user : "user";
+	render_info(sh->render,
+		    "hint: the server waits for base64 of \\0%s\\0password: \\b64 "
+		    "\\0%s\\0PASSWORD prints it, paste that line (or * cancels; \\auth PLAIN "
+		    "does all of it)",
+		    user, user);
+}
+
 static void run_command(struct shell *sh, const char *line, size_t len)
 {
 	if (!auth_allowed(sh, line))
@@ -475,6 +511,7 @@ static void run_command(struct shell *sh, const char *line, size_t len)
 	shell_failed(sh, st);
 	if (st == SESSION_OK) {
 		shell_check_reply(sh, &rep);
+		hint_plain_response(sh, line, len, &rep);
 		after_reply(sh);
 	}
 	smtp_reply_free(&rep);
@@ -634,6 +671,44 @@ static void execute_line(struct shell *sh, const char *line, size_t len)
 	}
 }
 
+/* --step: "next: LINE" and a wait for Enter; false when the user stopped (q). In a batch the
+   script's reader says where it stopped (shell_script_stopped). */
+static bool step_go_on(struct shell *sh, const char *line)
+{
+	char shown[96];
+	const char *disp = masked(sh, line, shown, sizeof shown);
+	if (step_wait(disp ? disp : line))
+		return true;
+	if (!sh->batch)
+		render_info(sh->render, "stopped (--step)");
+	sh->step_quit = true;
+	pipe_clear(sh);
+	set_status(sh, EXIT_INTERRUPT);
+	sh->done = true;
+	return false;
+}
+
+/*
+ * "exit" and "quit" typed at the prompt: a newcomer wants to leave the shell. "exit" is no
+ * SMTP verb: nothing is sent. "quit" is SMTP's QUIT (RFC 5321 4.1.1.10; verbs are case-blind):
+ * sent as typed when connected, with the hint after its reply. True when the line was handled
+ * here (not sent).
+ */
+static bool leave_word(struct shell *sh, const char *line)
+{
+	if (sh->batch || session_in_auth(sh->session) ||
+	    (strcmp(line, "exit") != 0 && strcmp(line, "quit") != 0))
+		return false;
+	if (line[0] == 'q' && session_connected(sh->session)) {
+		sh->hint_quit = true;
+		return false;
+	}
+	render_info(sh->render, "%s: \\quit leaves smtpsh (Ctrl-D too)%s", line,
+		    line[0] == 'e' ? "; exit is no SMTP command, nothing was sent"
+				   : "; not connected, nothing was sent");
+	return true;
+}
+
 static void run_line(struct shell *sh, const char *line, size_t len)
 {
 	if (memchr(line, '\0', len)) {
@@ -672,6 +747,10 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		}
 		if (sh->pipe_n && !sh->pipe_collecting)
 			shell_pipeline_flush(sh); /* --pipeline: what was grouped goes first */
+		/* a lesson's \auth is a step of its own: its password question comes after
+		   this Enter, never in its place */
+		if (sh->step && sh->batch && !step_go_on(sh, line))
+			return;
 		if (!sh->local->run(sh, line)) {
 			shell_error(sh, "unknown local command %.*s (\\help lists them)",
 				    (int)strcspn(line, " "), line);
@@ -681,19 +760,16 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 	if (!session_in_auth(sh->session) && (len == 0 || line[0] == '#')) {
 		if (len)
 			comment(sh, line);
+		if (len && sh->step && sh->batch) { /* a lesson's narration, as --replay shows it */
+			const char *t = line[1] == ' ' ? line + 2 : line + 1;
+			render_comment(sh->render, t, strlen(t));
+		}
 		return;
 	}
-	if (sh->step) {
-		char shown[96];
-		const char *disp = masked(sh, line, shown, sizeof shown);
-		if (!step_wait(disp ? disp : line)) {
-			render_info(sh->render, "stopped (--step)");
-			pipe_clear(sh);
-			set_status(sh, EXIT_INTERRUPT);
-			sh->done = true;
-			return;
-		}
-	}
+	if (leave_word(sh, line))
+		return;
+	if (sh->step && !step_go_on(sh, line))
+		return;
 	sh->last_code = 0;
 	if (!session_in_auth(sh->session) && client_classify(line, false) == VERB_BDAT) {
 		if (sh->pipe_n) /* --pipeline: what was grouped goes first */
@@ -706,6 +782,11 @@ static void run_line(struct shell *sh, const char *line, size_t len)
 		pipe_add(sh, line, len);
 	else
 		run_command(sh, line, len);
+	if (sh->hint_quit) {
+		sh->hint_quit = false;
+		render_info(sh->render, "QUIT ends the SMTP session, not smtpsh: \\quit leaves "
+					"smtpsh (Ctrl-D too)");
+	}
 	/* A script's DATA that got no 354: its message is skipped up to the "." (shell.h). */
 	if (data && sh->batch && !sh->done && !sh->pipe_n &&
 	    session_phase(sh->session) != PHASE_DATA)
@@ -724,6 +805,44 @@ static void batch_summary(struct shell *sh)
 	sh->summary_seen = m;
 	if (sh->batch && summary_count(sh->session).total > 1)
 		summary_show(sh->render, sh->session);
+}
+
+void shell_script_stopped(struct shell *sh, unsigned long lineno, const char *shown)
+{
+	static const struct {
+		int status;
+		const char *why;
+	} whys[] = {
+	    {EXIT_REPLY, "--strict: the server refused"},
+	    {EXIT_USAGE, "a command that could not run"},
+	    {EXIT_NET, "the connection failed or ended"},
+	    {EXIT_TLS, "TLS failed"},
+	    {EXIT_PROTO, "--strict: the server broke the protocol"},
+	    {EXIT_INTERRUPT, "stopped by you"},
+	};
+	const char *why = "stopped";
+	for (size_t i = 0; i < sizeof whys / sizeof whys[0]; i++)
+		if (whys[i].status == sh->status)
+			why = whys[i].why;
+	struct buf b;
+	buf_init(&b);
+	escape_append(&b, shown, strlen(shown), ESCAPE_KEEP_BACKSLASH);
+	if (sh->step_quit)
+		render_info(sh->render,
+			    "stopped (--step) at line %lu: %s (not run, nor what follows)", lineno,
+			    b.data ? b.data : "");
+	else
+		render_info(sh->render,
+			    "the script stopped at line %lu: %s (%s, exit status %d); the lines "
+			    "after it were not run",
+			    lineno, b.data ? b.data : "", why, sh->status);
+	buf_free(&b);
+}
+
+const char *shell_shown_line(const struct shell *sh, const char *line, char *out, size_t outlen)
+{
+	const char *m = masked(sh, line, out, outlen);
+	return m ? m : line;
 }
 
 void shell_execute(struct shell *sh, const char *line, size_t len)

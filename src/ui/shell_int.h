@@ -40,6 +40,13 @@ struct shell {
 	const char *password_command; /* a command whose output is the password
 					 (--password-command, else the profile's) */
 	const char *token_command;    /* --oauth-token-command: prints the XOAUTH2 token */
+	/* What smtpsh started with, for \connect HOST after a \connect PROFILE took the
+	   profile's: a profile's password command never follows the user to another host. */
+	struct {
+		const char *user, *mech, *password_command;
+		const struct profile *oauth_profile;
+		char *cafile; /* the session's CA file at start (malloc'd), or NULL */
+	} start;
 	/* The user's profiles (for \presets) and the file they came from (may be NULL). */
 	const struct profile_set *profiles;
 	const char *profiles_path;
@@ -50,6 +57,8 @@ struct shell {
 	bool prompt_compact; /* \set prompt compact: the phase without host and port */
 	bool pipeline_auto; /* --pipeline: group MAIL/RCPT/RSET with what follows when offered */
 	bool step;          /* --step: wait for Enter (on the terminal) before each command */
+	bool step_quit;	    /* q at a --step pause: the line shown was not run */
+	bool hint_quit;	    /* "quit" typed at the prompt: after its reply, say \quit leaves */
 	struct transcript_writer *rec; /* \record / --record (set by main), or NULL */
 	struct diagram_live *live;     /* the session so far, for \diagram (set by main), or NULL */
 	/* Commands collected for one pipelined write (\pipeline, or --pipeline). */
@@ -83,6 +92,12 @@ struct shell {
 		unsigned long long bytes;
 	} skip;
 };
+
+/* The line as the screen may show it (a secret masked, into out), for messages about it. */
+const char *shell_shown_line(const struct shell *sh, const char *line, char *out, size_t outlen);
+/* A script (batch) ended early at line lineno, shown (shell_shown_line, taken before it
+   ran): says where and why (the exit status so far), for a lesson that stops. */
+void shell_script_stopped(struct shell *sh, unsigned long lineno, const char *shown);
 
 /* The connection being left gets its QUIT (before a new one is made). */
 void shell_leave_connection(struct shell *sh);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 
 #include "smtpsh/escape.h"
 
@@ -27,8 +28,12 @@ bool step_wait(const char *what)
 		return true;
 	struct buf b;
 	buf_init(&b);
-	escape_append(&b, what, strlen(what), ESCAPE_DEFAULT);
+	/* a local command as written: \auth, its backslash not doubled */
+	escape_append(&b, what, strlen(what), ESCAPE_KEEP_BACKSLASH);
 	fflush(stdout);
+	/* Enter means "go on" only when pressed after this prompt: one pressed twice before
+	   it would skip a step (cred_prompt flushes alike before its questions) */
+	tcflush(fileno(tty), TCIFLUSH);
 	fprintf(tty, "   next: %s   [Enter: go on, q: stop] ", b.data ? b.data : "");
 	fflush(tty);
 	buf_free(&b);

@@ -156,7 +156,7 @@ class Scripted(SmtpshTestCase):
                                  ["--password-command", "echo pw"])
         self.assert_exit(r, 0)
         self.assert_server_ok(srv, r)
-        self.assert_line(r, "-> dQ==")
+        self.assert_line(r, "-> dQ==  \t[u]")  # the user name, decoded (issue 17)
         self.assert_line(r, "-> <redacted>")
 
     def test_size_exceeded_nothing_sent(self):

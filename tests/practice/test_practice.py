@@ -130,7 +130,10 @@ class Verbs(PracticeTest):
         sh.send("STARTTLS")
         sh.err.wait(r"STARTTLS not sent: .*already encrypted")
         self.assertEqual(sh.close(), 2)
-        self.assertFalse([l for l in sh.out.lines[start:] if "STARTTLS" in l], sh.describe())
+        self.assertFalse([l for l in sh.out.lines[start:] if "STARTTLS" in l and
+                          l[:3] in ("-> ", "~> ")], sh.describe())
+        self.assertIn("*  the script stopped at line 5: STARTTLS (a command that could not run, "
+                      "exit status 2); the lines after it were not run", sh.out.lines[start:])
 
 
 class Tls(PracticeTest):

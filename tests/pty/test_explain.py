@@ -130,7 +130,8 @@ class Repl(unittest.TestCase):
         c.send('YWxpY2U=')
         c.expect(r'\*{8}')  # the answer is masked while typed
         c.send('\r')
-        self.expect_line(r'-> <redacted>')
+        # the user name answer is shown with the name decoded (as \auth shows it)
+        self.expect_line(r'-> YWxpY2U=  \t\[alice\]')
         self.expect_line(r'<- 334 UGFzc3dvcmQ6  \t\[Password:\][^\r\n]*')
         c.expect(' auth ready> ')
         c.sendline('d3Jvbmc=')

@@ -246,7 +246,7 @@ class Repl(SmtpshTestCase):
         self.expect(r'reply line longer than|too long|64 KiB|longer')
         time.sleep(0.5)
         self.child.sendcontrol('c')
-        self.expect(r'interrupted while waiting for the reply to the command')
+        self.expect(r'interrupted while waiting for the reply to "NOOP"')
         self.expect(r'smtpsh> ')  # the connection was closed: the stream cannot be followed
         self.assertTrue(self.child.isalive())
         self.child.send('\\status\r')  # the shell answers (no endless read behind the prompt)
@@ -310,9 +310,12 @@ class Repl(SmtpshTestCase):
         time.sleep(0.2)
         self.ctrl_d_quit()
         shown = self.transcript()
-        for secret in ('AHN0dWRlbnQAczNjcjN0', 'c3R1ZGVudA==', 'czNjcjN0'):
+        for secret in ('AHN0dWRlbnQAczNjcjN0', 'czNjcjN0'):
             self.assertNotIn(secret, shown, 'secret %r on screen' % secret)
-        self.assertEqual(shown.count('<redacted>'), 3, shown)
+        # AUTH LOGIN's user name is no secret: shown once sent, decoded beside it, as \auth
+        # shows it (issue 17); the password stays <redacted>
+        self.assertIn('-> c3R1ZGVudA==  \t[student]', shown)
+        self.assertEqual(shown.count('<redacted>'), 2, shown)
 
     def history_file(self):
         path = os.path.join(self.tmp, 'history')

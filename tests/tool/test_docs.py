@@ -11,7 +11,7 @@ import os
 import re
 import unittest
 
-from smtpshtest import tap_main
+from smtpshtest import smtpsh_path, tap_main
 from tooltest import REPO, read
 
 GUIDES = ["docs/teaching.md", "docs/debugging.md", "docs/tls.md", "docs/reference.md",
@@ -99,6 +99,19 @@ class Docs(unittest.TestCase):
         for guide in GUIDES:
             self.assertIn("](%s" % guide, readme, "the README does not link %s" % guide)
         self.assertIn("\n## Layout\n", readme)
+
+    def test_quick_start_manual_and_progress(self):
+        """after the quick start's build the manual can be read as the README says (the
+        page the build makes), and the quick start shows the build's progress"""
+        readme = read(os.path.join(REPO, "README.md"))
+        self.assertIn("`man ./build/doc/smtpsh.1`", readme)
+        script = read(os.path.join(REPO, "scripts", "quickstart"))
+        self.assertIn("man ./build/doc/smtpsh.1", script)
+        self.assertRegex(script, r"(?m)^\s*ninja -C build$")  # not silenced: [N/M] shown
+        self.assertNotRegex(script, r"ninja[^\n]*>\s*/dev/null")
+        page = os.path.join(os.path.dirname(smtpsh_path()), "doc", "smtpsh.1")
+        self.assertTrue(os.path.isfile(page), page)
+        self.assertRegex(read(page), r"(?m)^\.TH SMTPSH 1 ")
 
     def test_guides_link_each_other(self):
         """each guide links back to the README and to the reference"""

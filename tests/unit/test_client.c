@@ -20,6 +20,7 @@ static struct buf trace;  /* "old -> new\n" */
 static struct session_event last_recv; /* the last SEV_RECEIVED (text not kept) */
 static bool last_sent_secret;
 static char last_sent_redacted[128];
+static char last_sent_login_user[128]; /* ev->login_user of the last SEV_SENT, "" for NULL */
 
 /* An array as a pointer, for is_str (which checks its arguments for NULL). */
 static const char *S(const char *s)
@@ -43,6 +44,8 @@ static void on_event(struct session_event *ev, void *arg)
 		last_sent_secret = ev->secret;
 		snprintf(last_sent_redacted, sizeof last_sent_redacted, "%s",
 			 ev->redacted ? ev->redacted : "");
+		snprintf(last_sent_login_user, sizeof last_sent_login_user, "%s",
+			 ev->login_user ? ev->login_user : "");
 	}
 	buf_putc(&events, ' ');
 	buf_append(&events, ev->text, ev->len);
@@ -696,14 +699,27 @@ static void test_auth(void)
 	ok(last_sent_secret, "the user name response is masked");
 	is_str(S(last_sent_redacted), "<redacted>", "as <redacted>");
 	is_str(S(c.pending[c.pend_head].shown), "<redacted>", "and kept masked");
+	is_str(S(last_sent_login_user), "bob", "the screen gets the user name, decoded");
 	feed("334 UGFzc3dvcmQ6\r\n");
 	send_line("c2VjcmV0"); /* secret */
 	ok(last_sent_secret, "the password response is masked");
+	is_str(S(last_sent_login_user), "", "the password is never decoded for the screen");
 	is_int(feed("235 2.7.0 ok\r\n"), CLIENT_REPLY, "235");
 	ok(!c.in_auth, "the exchange is over");
 	is_str(S(c.auth_user), "bob", "LOGIN user followed");
 	is_str(S(c.authed_mech), "LOGIN", "LOGIN mechanism");
 	ok(!memchr(c.auth_user, 0, 0) && !strstr(c.auth_user, "secret"), "no password kept");
+
+	/* Only an answer to a challenge that asks for the user name is decoded. */
+	reach(PHASE_READY);
+	exchange("AUTH LOGIN", "334 UGFzc3dvcmQ6\r\n"); /* "Password:" first */
+	send_line("c2VjcmV0");
+	ok(last_sent_secret && !last_sent_login_user[0], "an answer to Password: stays hidden");
+	feed("535 5.7.8 bad\r\n");
+	exchange("AUTH LOGIN", "334 \r\n"); /* an empty challenge says nothing */
+	send_line("Ym9i");
+	ok(last_sent_secret && !last_sent_login_user[0], "an answer to an empty 334 stays hidden");
+	feed("535 5.7.8 bad\r\n");
 
 	/* Cancelling is no secret; a refusal forgets the user. */
 	reach(PHASE_READY);

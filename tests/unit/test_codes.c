@@ -183,6 +183,19 @@ static void test_hints(void)
 	ok(hint_has("552 5.3.4 Message size exceeds fixed limit", NULL, "too big"), "too big");
 	ok(hint_has("451 4.7.1 Please try again later (Greylisted)", "RCPT", "greylisting"),
 	   "greylisting");
+	/* the hints say what the replies say (issue 17): the practice server's and Postfix's
+	   greylisting gives seconds, not "a few minutes"; 4.4.2 is an idle timeout */
+	ok(hint_has("451 4.7.1 <a@b.test>: Recipient address rejected: Greylisted, try again in "
+		    "60 seconds",
+		    "RCPT", "after the time the reply gives") &&
+	       !hint_has("451 4.7.1 <a@b.test>: Recipient address rejected: Greylisted, try again "
+			 "in 60 seconds",
+			 "RCPT", "minutes"),
+	   "greylisting: the time is the reply's");
+	ok(hint_has("421 4.4.2 localhost Error: timeout exceeded", NULL, "idle timeout"),
+	   "421 4.4.2: the idle timeout, as the reply says");
+	ok(hint_has("421 4.3.2 localhost Service shutting down", NULL, "closing the connection"),
+	   "another 421: the general hint");
 	ok(hint_for("250 2.1.0 Ok", "MAIL") == NULL, "no hint for a success");
 	ok(hint_for("550 5.9.9 something new", "RCPT") == NULL, "no hint for an unknown failure");
 	ok(hint_for("454 4.7.0 anything", NULL) == NULL, "454 to an unknown verb: no guess");

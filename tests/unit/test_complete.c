@@ -61,7 +61,9 @@ int main(void)
 	is_str(cands("EH"), "", "disconnected: no SMTP verb is offered");
 
 	/* each local command's own completer */
-	is_str(cands("\\connect "), "localhost", "\\connect: a host");
+	is_str(cands("\\connect "), "localhost office365 outlook gmail aol yahoo icloud",
+	       "\\connect: a host, or a preset (no profiles here)");
+	is_str(cands("\\connect g"), "gmail", "\\connect: a preset's name completes");
 	is_str(cands("\\connect --s"), "--starttls --smtp --sni", "\\connect: an option");
 	is_str(cands("\\connect h "),
 	       "--tls --starttls --plain --lmtp --smtp --ocsp --mx --sni --tls-min --tls-max "
