@@ -1,6 +1,7 @@
 /* smtpsh --serve: the practice server alone in the foreground, showing every conversation. */
 #include "smtpsh/practice.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +44,13 @@ int practice_serve(const struct practice_options *o)
 	char err[512];
 	smtpd_script_init(&script);
 	struct stat st;
+	/* A missing folder is made (0700: the transcripts are the students' sessions), as
+	   --maildir makes its Maildir; its parent must exist, and anything else is refused. */
+	if (o->record && mkdir(o->record, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "smtpsh: --serve --record %s: cannot make the folder: %s\n",
+			o->record, strerror(errno));
+		return EXIT_USAGE;
+	}
 	if (o->record && (stat(o->record, &st) < 0 || !S_ISDIR(st.st_mode))) {
 		fprintf(stderr,
 			"smtpsh: --serve --record DIR writes a transcript per connection into the "

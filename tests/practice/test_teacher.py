@@ -434,6 +434,18 @@ class Record(unittest.TestCase):
         self.assertIn("-> Subject: %s\n->\n-> ..dot\n-> body\n-> .\n" % tok, text,
                       "every message line, as received (dot-stuffed)")
 
+        # --diagram draws what --serve --record wrote (issue 19): the lanes are the peer and
+        # the server, the teacher view's diagnoses are notes beside their line
+        p = subprocess.run([smtpsh_path(), "--diagram", os.path.join(rec, names[0]),
+                            "--format", "txt", "--width", "80"], capture_output=True,
+                           text=True, timeout=30, stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("smtpsh --serve 127.0.0.1 %d" % srv.port, p.stdout)
+        self.assertRegex(p.stdout, r"127\.0\.0\.1 port \d+ +smtpsh --serve")
+        self.assertRegex(p.stdout, r"EHLO student .*\n.*\* bare LF at the end of this line")
+        self.assertNotIn(password, p.stdout)
+        self.assertTrue(all(len(l) <= 80 for l in p.stdout.splitlines()))
+
         # --replay: the client's side of a server-side transcript is its "->" lines
         srv2 = Serve(os.path.join(WORK, "md-rec2"), stdin=subprocess.DEVNULL)
         try:
@@ -459,13 +471,30 @@ class Record(unittest.TestCase):
         finally:
             srv3.stop()
 
-    def test_record_needs_a_folder(self):
+    def test_record_folder(self):
+        """A missing folder is made (mode 0700, as the transcripts are the students'
+        sessions); a missing parent or a file is refused with the reason."""
+        made = os.path.join(WORK, "made-by-serve")
+        srv = Serve(os.path.join(WORK, "md-made"), extra=["--record", made],
+                    stdin=subprocess.DEVNULL)
+        try:
+            self.assertEqual(os.stat(made).st_mode & 0o777, 0o700)
+        finally:
+            srv.stop()
         p = subprocess.run([smtpsh_path(), "--serve", "0", "--record",
-                            os.path.join(WORK, "no-such-folder")], capture_output=True,
+                            os.path.join(WORK, "no-such-parent", "rec")], capture_output=True,
                            text=True, timeout=20, stdin=subprocess.DEVNULL)
         self.assertEqual(p.returncode, 2)
+        self.assertIn("cannot make the folder: No such file or directory", p.stderr)
+        afile = os.path.join(WORK, "a-file")
+        with open(afile, "w") as f:
+            f.write("x\n")
+        p = subprocess.run([smtpsh_path(), "--serve", "0", "--record", afile],
+                           capture_output=True, text=True, timeout=20,
+                           stdin=subprocess.DEVNULL)
+        self.assertEqual(p.returncode, 2)
         self.assertIn("--serve --record DIR writes a transcript per connection into the folder "
-                      "DIR: ", p.stderr)
+                      "DIR: %s is not a folder" % afile, p.stderr)
 
 
 class Options(unittest.TestCase):
