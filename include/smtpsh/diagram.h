@@ -1,7 +1,7 @@
 /*
  * Ladder (sequence) diagrams of a transcript (issue 19): the client on the left, the server on
  * the right, one arrow per command and per reply, the TLS part shaded and labelled, pipelined
- * groups as the crossing arrows they are (svg, html; framed in txt), message content folded. A pure
+ * groups as the crossing arrows they are, message content folded. A pure
  * model built from parsed transcript entries (transcript.h: the one parser), and three renderers
  * into a struct buf: a text ladder for terminals and bug reports, a standalone SVG, a
  * self-contained HTML page.

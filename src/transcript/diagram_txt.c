@@ -1,7 +1,8 @@
 /*
  * The text ladder: the client's lifeline on the left, the server's on the right, every row
  * exactly the width asked for (box-drawing characters, or ASCII). Left of the client's lifeline
- * two columns: the TLS band (shaded) and the bracket of a pipelined group.
+ * two columns: the TLS band (shaded) and the bracket of a pipelined group that cannot be drawn
+ * as its slanted, crossing arrows (draw_group).
  *
  *   ▒ │══ TLSv1.3 TLS_AES_256_GCM_SHA384 ═══════│
  *   ▒ │── EHLO client.example ────────────────►│
@@ -10,6 +11,8 @@
  */
 #include "smtpsh/diagram.h"
 
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "smtpsh/escape.h"
@@ -17,11 +20,14 @@
 
 struct glyphs {
 	const char *v, *h, *content, *right, *left, *band, *band_h, *top, *mid, *bottom, *more;
+	const char *down, *up, *cross; /* a pipelined group's slants, and where two cross */
 };
 
-static const struct glyphs box = {"\u2502", "\u2500", "\u2504", "\u25BA", "\u25C4", "\u2592",
-				  "\u2550", "\u250C", "\u2502", "\u2514", "\u2026"};
-static const struct glyphs ascii = {"|", "-", ".", ">", "<", "#", "=", "+", "|", "+", "..."};
+static const struct glyphs box = {"\u2502", "\u2500", "\u2504", "\u25BA", "\u25C4",
+				  "\u2592", "\u2550", "\u250C", "\u2502", "\u2514",
+				  "\u2026", "\u2572", "\u2571", "\u2573"};
+static const struct glyphs ascii = {"|", "-", ".", ">",	  "<",	"#", "=",
+				    "+", "|", "+", "...", "\\", "/", "X"};
 
 struct txt {
 	const struct glyphs *g;
@@ -179,11 +185,11 @@ struct arrow_ctx {
 	const struct diagram_arrow *a;
 };
 
-static void arrow_piece(struct txt *t, void *ctx, size_t r, const char *s, size_t len)
+/* The inner part of one row of an arrow: span columns. A command's first row ends in its head
+   at the server's lifeline unless head is false (a pipelined group's slant carries it on). */
+static void put_piece(struct txt *t, const struct diagram_arrow *a, size_t r, const char *s,
+		      size_t len, size_t span, bool head)
 {
-	struct arrow_ctx *c = ctx;
-	const struct diagram_arrow *a = c->a;
-	row_begin(t, in_band(c->d, c->i), group_mark(t, c->d, c->i, r, c->rows));
 	size_t w = diagram_text_width(s, len);
 	bool to_server =
 	    a->kind == DIAGRAM_SEND || a->kind == DIAGRAM_RAW || a->kind == DIAGRAM_CONTENT;
@@ -193,20 +199,28 @@ static void arrow_piece(struct txt *t, void *ctx, size_t r, const char *s, size_
 		puts_(t, " ");
 		put(t, s, len);
 		puts_(t, " ");
-		repeat(t, h, t->inner - 5 - w);
-		puts_(t, t->g->right);
+		repeat(t, h, span - 4 - w - (head ? 1 : 0));
+		if (head)
+			puts_(t, t->g->right);
 	} else if (r == 0 && a->kind == DIAGRAM_REPLY) {
 		puts_(t, t->g->left);
 		puts_(t, t->g->h);
 		puts_(t, " ");
 		put(t, s, len);
 		puts_(t, " ");
-		repeat(t, t->g->h, t->inner - 4 - w);
+		repeat(t, t->g->h, span - 4 - w);
 	} else {
 		puts_(t, r == 0 ? " " : "   ");
 		put(t, s, len);
-		repeat(t, " ", t->inner - (r == 0 ? 1 : 3) - w);
+		repeat(t, " ", span - (r == 0 ? 1 : 3) - w);
 	}
+}
+
+static void arrow_piece(struct txt *t, void *ctx, size_t r, const char *s, size_t len)
+{
+	struct arrow_ctx *c = ctx;
+	row_begin(t, in_band(c->d, c->i), group_mark(t, c->d, c->i, r, c->rows));
+	put_piece(t, c->a, r, s, len, t->inner, true);
 	row_end(t);
 }
 
@@ -238,6 +252,217 @@ static void note_rows(struct txt *t, const struct diagram *d, size_t i, const ch
 		s += n + (nl ? 1 : 0);
 		len -= n + (nl ? 1 : 0);
 	}
+}
+
+/*
+ * A pipelined group (RFC 2920) as the overlapping arrows it is, as the svg draws it: the
+ * commands leave the client on consecutive rows, each text on its row, and slant down (a
+ * diagonal of down glyphs in a strip of flight + 1 columns before the server's lifeline) to
+ * land flight rows lower; a reply leaves the server only after its command landed and slants
+ * down to the client, its text on the row where it arrives. Texts stay left of the strip, one
+ * to a row, in transcript order; the slants share the strip, and where a reply's crosses a
+ * later command's the cell shows the cross: the first replies leave while the last commands
+ * are still on their way.
+ *
+ *   │── MAIL FROM:<a@example.test> ──────────────────╲   │
+ *   │── RCPT TO:<b@example.test> ────────────────────╲╲  │
+ *   │── DATA ────────────────────────────────────────╲╲╲ │
+ *   │                                                 ╲╲►│
+ *   │                                                  ╳►│
+ *   │                                                 ╱╱►│
+ *   │◄─ 250 2.1.0 Ok ────────────────────────────────╱╱╱ │
+ *   │◄─ 250 2.1.5 Ok ────────────────────────────────╱╱  │
+ *   │◄─ 354 End data with <CR><LF>.<CR><LF> ─────────╱   │
+ *
+ * A reply leaves from beside the heads' column (a command may land there on its row) and
+ * arrives flight - 1 rows lower. The slants are one column a row: a cell where a reply's
+ * meets a command's is the cross; where they pass between two cells the pair of rows shows
+ * it (the reply's slant left of the command's below, right of it above).
+ */
+#define FLIGHT_MAX 8 /* rows (and columns) of a slant at most */
+
+struct group_row {
+	size_t arrow; /* whose text is on the row, or SIZE_MAX */
+	size_t piece; /* which piece of its text (pieces()) */
+};
+
+struct collect {
+	struct buf text;   /* the pieces, one after another */
+	size_t *off, *len; /* of each piece */
+	size_t n, cap;
+};
+
+static void collect_piece(struct txt *t, void *ctx, size_t index, const char *s, size_t len)
+{
+	(void)index;
+	struct collect *c = ctx;
+	if (c->n == c->cap) {
+		size_t cap = c->cap ? 2 * c->cap : 16;
+		size_t *off = realloc(c->off, cap * sizeof *off);
+		if (off)
+			c->off = off;
+		size_t *l = off ? realloc(c->len, cap * sizeof *l) : NULL;
+		if (l)
+			c->len = l;
+		if (!off || !l) {
+			t->err = -1;
+			return;
+		}
+		c->cap = cap;
+	}
+	c->off[c->n] = c->text.len;
+	c->len[c->n] = len;
+	c->n++;
+	if (buf_append(&c->text, s, len) < 0)
+		t->err = -1;
+}
+
+/* What the strip holds in a cell. */
+enum { CELL_NONE, CELL_DOWN, CELL_UP, CELL_CROSS, CELL_HEAD };
+
+static void mark(unsigned char *cell, unsigned char what)
+{
+	*cell = *cell == CELL_NONE || *cell == what ? what : CELL_CROSS;
+}
+
+/* Whether group g can be drawn slanted: its commands, then their replies, nothing between,
+   at least two commands, and no side rows but above its first arrow (notes, diagnoses and
+   timings say something of one arrow: they keep the arrows one by one, bracketed). */
+static bool group_slants(const struct diagram *d, const struct diagram_options *o,
+			 const struct diagram_group *g, size_t *cmds)
+{
+	size_t n = 0;
+	for (size_t i = g->first; i <= g->last; i++) {
+		const struct diagram_arrow *a = &d->arrows[i];
+		if (a->group != d->arrows[g->first].group || a->kind == DIAGRAM_LOCAL ||
+		    a->kind == DIAGRAM_ALERT)
+			return false;
+		if (a->kind != DIAGRAM_REPLY) {
+			if (i != g->first + n)
+				return false;
+			n++;
+		}
+		if (a->diag.len || (o->notes && i != g->first && a->note) ||
+		    (o->notes && a->elapsed_ms >= 0))
+			return false;
+		for (size_t k = 0; k < d->nbands; k++)
+			if (d->bands[k].first == i && i != g->first)
+				return false;
+	}
+	*cmds = n;
+	return n >= 2;
+}
+
+/* Draws group g slanted (above); false when it cannot be (group_slants), nothing drawn. */
+static bool draw_group(struct txt *t, const struct diagram *d, const struct diagram_options *o,
+		       const struct diagram_group *g)
+{
+	size_t cmds;
+	if (!group_slants(d, o, g, &cmds))
+		return false;
+	size_t n = g->last - g->first + 1;
+	size_t fmax = t->inner / 8 < FLIGHT_MAX ? t->inner / 8 : FLIGHT_MAX;
+	size_t span = t->inner - fmax - 1; /* the texts' columns, at the widest flight */
+	struct collect c = {.n = 0};
+	buf_init(&c.text);
+	size_t *first = calloc(n + 1, sizeof *first); /* each arrow's first piece */
+	size_t *row = calloc(n, sizeof *row);	      /* each arrow's first row */
+	struct group_row *rows = NULL;
+	unsigned char *cells = NULL;
+	if (!first || !row)
+		goto oom;
+	for (size_t k = 0; k < n; k++) {
+		first[k] = c.n;
+		pieces(t, &d->arrows[g->first + k], span - 5, collect_piece, &c);
+	}
+	first[n] = c.n;
+	if (t->err)
+		goto out;
+	/* the flight: as many rows as the commands take to leave, so that all of them are on
+	   their way at once (as in the svg), within the strip's room; 2 at least for a slant */
+	size_t flight = first[cmds];
+	flight = flight < 2 ? 2 : flight > fmax ? fmax : flight;
+	size_t next = 0, landed = 0;
+	for (size_t k = 0; k < cmds; k++) {
+		row[k] = next;
+		next += first[k + 1] - first[k];
+		landed = row[k] + flight; /* its head's row */
+	}
+	for (size_t k = cmds; k < n; k++) {
+		size_t j = k - cmds;
+		size_t cmd = j < cmds ? j : cmds - 1;
+		/* it leaves the row after its command landed (from beside the head's column)
+		   and arrives flight - 1 rows lower; its text below the texts before it */
+		size_t at = row[cmd] + 2 * flight;
+		if (at < next)
+			at = next;
+		row[k] = at;
+		next = at + first[k + 1] - first[k];
+	}
+	size_t nrows = next > landed + 1 ? next : landed + 1;
+	size_t strip = flight + 1;
+	rows = calloc(nrows, sizeof *rows);
+	cells = calloc(nrows * strip, 1);
+	if (!rows || !cells)
+		goto oom;
+	for (size_t r = 0; r < nrows; r++)
+		rows[r].arrow = SIZE_MAX;
+	for (size_t k = 0; k < n; k++) {
+		for (size_t p = first[k]; p < first[k + 1]; p++) {
+			rows[row[k] + p - first[k]].arrow = k;
+			rows[row[k] + p - first[k]].piece = p;
+		}
+		if (k < cmds) {
+			for (size_t s = 0; s < flight; s++)
+				mark(&cells[(row[k] + s) * strip + s], CELL_DOWN);
+			mark(&cells[(row[k] + flight) * strip + flight], CELL_HEAD);
+		} else {
+			for (size_t s = 0; s < flight; s++)
+				mark(&cells[(row[k] - s) * strip + s], CELL_UP);
+		}
+	}
+	size_t last = 0; /* the arrow of the last text row: its band */
+	for (size_t r = 0; r < nrows; r++) {
+		size_t k = rows[r].arrow;
+		if (k != SIZE_MAX)
+			last = k;
+		row_begin(t, in_band(d, g->first + last), NULL);
+		if (k == SIZE_MAX) {
+			repeat(t, " ", t->inner - strip);
+		} else {
+			size_t p = rows[r].piece;
+			put_piece(t, &d->arrows[g->first + k], p - first[k], c.text.data + c.off[p],
+				  c.len[p], t->inner - strip, false);
+		}
+		const char *const glyph[] = {" ", t->g->down, t->g->up, t->g->cross, t->g->right};
+		for (size_t s = 0; s < strip; s++)
+			puts_(t, glyph[cells[r * strip + s]]);
+		row_end(t);
+	}
+	/* what each reply's code means: after the group (each explanation names its code) */
+	if (o->explain) {
+		for (size_t k = cmds; k < n; k++) {
+			struct buf e;
+			buf_init(&e);
+			if (diagram_explain(&d->arrows[g->first + k], &e) < 0)
+				t->err = -1;
+			if (e.len)
+				note_rows(t, d, g->first + k, "=", e.data, false);
+			buf_free(&e);
+		}
+	}
+	goto out;
+oom:
+	t->err = -1;
+out:
+	free(first);
+	free(row);
+	free(rows);
+	free(cells);
+	free(c.off);
+	free(c.len);
+	buf_free(&c.text);
+	return true;
 }
 
 /* The header values of the file, escaped for display (a hostile header is text too). */
@@ -331,6 +556,13 @@ int diagram_render_txt(const struct diagram *d, const struct diagram_options *o,
 			noted_above = noted_above || d->bands[k].first == i;
 		if (o->notes && a->note && !noted_above)
 			note_rows(&t, d, i, "#", a->note, false);
+		if (a->group && a->kind != DIAGRAM_REPLY && a->group <= d->ngroups) {
+			const struct diagram_group *g = &d->groups[a->group - 1];
+			if (g->first == i && g->commands && draw_group(&t, d, o, g)) {
+				i = g->last;
+				continue;
+			}
+		}
 		struct arrow_ctx c = {.d = d, .i = i, .a = a};
 		bool wide = a->kind == DIAGRAM_LOCAL || a->kind == DIAGRAM_ALERT;
 		/* local rows have no arrow: their text takes the whole inner width */

@@ -85,13 +85,6 @@ class TextLadder(unittest.TestCase):
         self.assertEqual(len(ehlo2), 2)
         self.assertFalse(ehlo2[0].startswith("\u2592"), "the first EHLO is plaintext")
         self.assertTrue(ehlo2[1].startswith("\u2592"), "the second is in the TLS band")
-        r = diagram(os.path.join(os.path.dirname(TRANSCRIPTS[0]), "08-pipelining.transcript"))
-        rows = r.stdout.split("\n")
-        top = [i for i, row in enumerate(rows) if row[1:2] == "\u250c"]
-        bottom = [i for i, row in enumerate(rows) if row[1:2] == "\u2514"]
-        self.assertEqual(len(top), 1, r.stdout)
-        self.assertIn("MAIL FROM:<alice@example.test>", rows[top[0]])
-        self.assertIn("354 End data", rows[bottom[0]])
 
     def test_ascii(self):
         path = os.path.join(os.path.dirname(TRANSCRIPTS[0]), "02-starttls-auth-login.transcript")
@@ -127,6 +120,155 @@ class TextLadder(unittest.TestCase):
         want = squeeze("550: permanent failure: mailbox unavailable (not found, no access, or "
                        "refused by policy); 5.1.1 bad destination mailbox address")
         self.assertIn(want, [squeeze(n) for n in notes])
+
+
+PIPELINING = os.path.join(os.path.dirname(TRANSCRIPTS[0]), "08-pipelining.transcript")
+GROUP_COMMANDS = ["MAIL FROM:<alice@example.test>", "RCPT TO:<bob@example.test>",
+                  "RCPT TO:<nobody@example.test>", "RCPT TO:<carol@example.test>", "DATA"]
+GROUP_REPLIES = ["250 2.1.0 Ok", "250 2.1.5 Ok", "550 5.1.1 <nobody@example.test>",
+                 "250 2.1.5 Ok", "354 End data"]
+
+# The glyphs of the text ladder: lifeline, down slant, up slant, crossing, head, left head.
+UNICODE = dict(v="\u2502", down="\u2572", up="\u2571", cross="\u2573", right="\u25ba",
+               left="\u25c4")
+ASCII = dict(v="|", down="\\", up="/", cross="X", right=">", left="<")
+
+
+class PipelinedGroup(unittest.TestCase):
+    """A pipelined group in the text ladder: the commands leave the client on consecutive
+    rows and slant down to the server, landing lower; each reply leaves the server after its
+    command landed and slants down to the client; the first replies cross the last commands
+    (a crossing cell, and a reply that left before the last command landed)."""
+
+    def group(self, g, *args):
+        """The rendered rows, and the rows of the group's commands and replies (in order)."""
+        r = diagram(PIPELINING, *args)
+        self.assertEqual(r.rc, 0, r.describe())
+        rows = r.stdout.split("\n")
+        at = []
+        for text in GROUP_COMMANDS + GROUP_REPLIES:
+            k = next((i for i in range(at[-1] + 1 if at else 0, len(rows))
+                      if text in rows[i] and
+                      (g["v"] + g["left"] in rows[i]) == (text in GROUP_REPLIES)), None)
+            self.assertIsNotNone(k, "%r not found in order:\n%s" % (text, r.stdout))
+            at.append(k)
+        return r, rows, at[:len(GROUP_COMMANDS)], at[len(GROUP_COMMANDS):]
+
+    def check(self, g, width, *extra):
+        r, rows, cmds, replies = self.group(g, "--width", str(width), *extra)
+        self.assertLessEqual(max(len(row) for row in rows), width, r.stdout)
+        # the commands on consecutive rows, then their replies, each below the one before
+        self.assertEqual(cmds, list(range(cmds[0], cmds[0] + len(cmds))), r.stdout)
+        self.assertGreater(replies[0], cmds[-1], "the replies after all the commands")
+        self.assertEqual(replies, sorted(replies))
+        # the slants' strip: from where the first command's line turns down to the server's
+        # lifeline (the last column of the row); flight: its columns but the head's
+        first = rows[cmds[0]]
+        strip = first.index(g["down"])
+        life = first.rindex(g["v"])
+        flight = life - strip - 1
+        self.assertGreaterEqual(flight, 2, r.stdout)
+        self.assertEqual(first[strip + 1:life], " " * flight, "only its own slant yet")
+
+        def cell(row, col):
+            return rows[row][col]
+
+        for k, c in enumerate(cmds):
+            # down to the server, one column a row, its head at the lifeline flight rows lower
+            for s in range(flight):
+                self.assertIn(cell(c + s, strip + s), (g["down"], g["cross"]),
+                              "command %d, row %d of its slant:\n%s" % (k, s, r.stdout))
+            self.assertEqual(cell(c + flight, life - 1), g["right"], "command %d lands" % k)
+            self.assertEqual(rows[c][:strip].rstrip().endswith("\u2500" if g is UNICODE
+                                                                 else "-"), True)
+        left_at = []
+        for j, a in enumerate(replies):
+            # up from the client's side to beside the server's heads: its text on the row
+            # where it arrives
+            for s in range(flight):
+                self.assertIn(cell(a - s, strip + s), (g["up"], g["cross"]),
+                              "reply %d, %d rows above its arrival:\n%s" % (j, s, r.stdout))
+            left = a - flight + 1  # the row it left the server
+            self.assertGreater(left, cmds[j] + flight, "reply %d leaves after its command "
+                               "landed:\n%s" % (j, r.stdout))
+            left_at.append(left)
+        # the crossing: the first reply leaves before the last command has landed, and a
+        # cell of the strip shows two slants crossing
+        self.assertLess(left_at[0], cmds[-1] + flight, r.stdout)
+        crossings = [i for i in range(cmds[0], replies[-1] + 1)
+                     if g["cross"] in rows[i][strip:life]]
+        self.assertTrue(crossings, r.stdout)
+        self.assertTrue(all(cmds[0] < i < replies[-1] for i in crossings))
+        # every text of the group still there, in order
+        want = [squeeze(t) for t in GROUP_COMMANDS + GROUP_REPLIES]
+        text = "\n".join(row[:strip] for row in rows[cmds[0]:replies[-1] + 2])
+        if g is ASCII:
+            text = text.replace("|", "").replace("-", "")
+        self.assertIsNone(find_in_order(squeeze(text), want), r.stdout)
+        self.assertIn(squeeze("Recipient address rejected: User unknown in virtual mailbox "
+                              "table"), squeeze(text))
+        return r
+
+    def test_unicode(self):
+        for width in (80, 60):
+            with self.subTest(width=width):
+                r = self.check(UNICODE, width)
+                self.assertNotIn("\u250c", r.stdout, "no bracket for a group drawn slanted")
+
+    def test_narrowest(self):
+        """at the narrowest ladder the commands wrap: still within the width, every text in
+        order, the slants crossing"""
+        for args in ([], ["--ascii"]):
+            r = diagram(PIPELINING, "--width", "40", *args)
+            self.assertEqual(r.rc, 0, r.describe())
+            rows = r.stdout.split("\n")
+            self.assertLessEqual(max(len(row) for row in rows), 40, r.stdout)
+            g = ASCII if args else UNICODE
+            self.assertTrue(any(g["cross"] in row for row in rows), r.stdout)
+            strip = min(row.index(g["down"]) for row in rows if g["down"] in row)
+            text = "\n".join(row[:strip] for row in rows)
+            if args:
+                text = text.replace("|", "").replace("-", "")
+            want = [squeeze(t) for t in GROUP_COMMANDS + GROUP_REPLIES]
+            self.assertIsNone(find_in_order(squeeze(text), want), r.stdout)
+
+    def test_ascii(self):
+        for width in (80, 60):
+            with self.subTest(width=width):
+                r = self.check(ASCII, width, "--ascii")
+                self.assertTrue(all(b < 0x80 for b in r.stdout_bytes), "ASCII only")
+
+    def test_explain_after_the_group(self):
+        """--explain keeps the slants: what each reply means follows the group, in order"""
+        r = self.check(UNICODE, 80, "--explain")
+        rows = r.stdout.split("\n")
+        last = max(i for i, row in enumerate(rows) if "354 End data" in row)
+        below = "\n".join(rows[last + 1:])
+        self.assertIsNone(find_in_order(below, ["= 250: success", "2.1.0", "2.1.5",
+                                                "= 550: permanent failure", "= 250:",
+                                                "= 354: intermediate"]), r.stdout)
+
+    def test_timings_bracketed(self):
+        """with --notes, a reply's timing belongs beside it: the group stays one arrow a row,
+        bracketed"""
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "timed.transcript")
+            with open(PIPELINING, encoding="utf-8") as f:
+                text = f.read().replace("<- 250 2.1.0 Ok", "+12ms <- 250 2.1.0 Ok")
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            r = diagram(path, "--notes", "--width", "80")
+            self.assertEqual(r.rc, 0, r.describe())
+            rows = r.stdout.split("\n")
+            top = [i for i, row in enumerate(rows) if row[1:2] == "\u250c"]
+            bottom = [i for i, row in enumerate(rows) if row[1:2] == "\u2514"]
+            self.assertEqual(len(top), 1, r.stdout)
+            self.assertIn("MAIL FROM:<alice@example.test>", rows[top[0]])
+            self.assertIn("354 End data", rows[bottom[0]])
+            i = [k for k, row in enumerate(rows) if "250 2.1.0 Ok" in row][0]
+            self.assertIn("+ 12 ms", rows[i + 1])
+            # without --notes, the timing is not drawn: the group slants
+            self.assertNotIn("\u250c", diagram(path, "--width", "80").stdout)
 
 
 class Svg(unittest.TestCase):

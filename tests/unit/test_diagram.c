@@ -151,7 +151,8 @@ static void test_fold_of_one(void)
 	};
 	struct diagram d;
 	build(&d, lines);
-	is_int((long long)d.arrows[2].nlines, DIAGRAM_CONTENT_LINES + 1, "5 lines of content shown");
+	is_int((long long)d.arrows[2].nlines, DIAGRAM_CONTENT_LINES + 1,
+	       "5 lines of content shown");
 	is_int((long long)d.arrows[2].more, 0, "none folded");
 	is_str(d.arrows[2].text.data, "a\nb\nc\nd\ne", "all of them");
 	diagram_free(&d);
@@ -253,6 +254,130 @@ static void test_txt_width(void)
 	diagram_free(&d);
 }
 
+/* Renders d as a txt ladder of width columns into out; returns how many rows between the
+   lifelines are not exactly width columns wide. */
+static int txt_rows(const struct diagram *d, int width, bool notes, bool ascii, struct buf *out)
+{
+	struct diagram_options o = {.width = width, .notes = notes, .ascii = ascii};
+	buf_reset(out);
+	if (diagram_render_txt(d, &o, out) < 0)
+		return -1;
+	int bad = 0;
+	const char *v = ascii ? "|" : "\u2502";
+	for (char *p = out->data, *nl; (nl = strchr(p, '\n')); p = nl + 1) {
+		size_t w = diagram_text_width(p, (size_t)(nl - p));
+		if (nl - p >= 3 && !strncmp(nl - strlen(v), v, strlen(v)) && w != (size_t)width)
+			bad++;
+	}
+	return bad;
+}
+
+/* The row (0-based) holding s after row from, or -1; *line gets its start. */
+static int row_of(const char *text, const char *s, int from, const char **line)
+{
+	int r = 0;
+	for (const char *p = text, *nl; (nl = strchr(p, '\n')); p = nl + 1, r++) {
+		if (r <= from)
+			continue;
+		const char *f = strstr(p, s);
+		if (f && f < nl) {
+			*line = p;
+			return r;
+		}
+	}
+	return -1;
+}
+
+/* A pipelined group in the txt ladder: slanted inside a TLS band (every row of it shaded),
+   bracketed when a timing inside it is drawn (--notes), cut short, and a big one within the
+   width with its slants at most FLIGHT_MAX (8) columns. */
+static void test_txt_group(void)
+{
+	struct diagram d;
+	build(&d, starttls);
+	struct buf out;
+	buf_init(&out);
+	for (int width = 40; width <= 120; width += 20) {
+		is_int(txt_rows(&d, width, false, false, &out), 0,
+		       "width %d: every row fits exactly", width);
+		is_int(txt_rows(&d, width, false, true, &out), 0, "width %d: in ASCII too", width);
+	}
+	txt_rows(&d, 80, false, false, &out);
+	const char *line;
+	int mail = row_of(out.data, "MAIL FROM:<a@example.test>", -1, &line);
+	int last = row_of(out.data, "354 go ahead", mail, &line);
+	ok(mail > 0 && last > mail, "the group's first and last texts, in order");
+	int shaded = 0, slants = 0;
+	for (int r = mail; r <= last && row_of(out.data, "", r - 1, &line) == r; r++) {
+		shaded += !strncmp(line, "\u2592 ", 4);
+		slants +=
+		    strstr(line, "\u2572") != NULL && strstr(line, "\u2572") < strchr(line, '\n');
+	}
+	is_int(shaded, last - mail + 1, "every row of the group in the TLS band");
+	ok(slants >= 3, "the commands slant");
+	ok(!strstr(out.data, "\u250c"), "no bracket");
+	ok(strstr(out.data, "\u2573") != NULL, "a reply crosses a command");
+	txt_rows(&d, 80, true, false, &out);
+	ok(strstr(out.data, "\u2592\u250c\u2502\u2500\u2500 MAIL FROM:<a@example.test>") != NULL,
+	   "with --notes the timing inside it keeps the bracket");
+	ok(strstr(out.data, "+ 12 ms") != NULL, "and the timing beside its reply");
+	diagram_free(&d);
+
+	static const char *const cut[] = {"p1/3 -> MAIL FROM:<a@example.test>",
+					  "p2/3 -> RCPT TO:<b@example.test>", "p3/3 -> DATA",
+					  "<- 250 2.1.0 Ok", NULL};
+	build(&d, cut);
+	is_int(txt_rows(&d, 60, false, false, &out), 0, "a group cut short fits");
+	int heads = 0;
+	for (const char *p = out.data; (p = strstr(p, "\u25BA\u2502")); p++)
+		heads++;
+	is_int(heads, 3, "its three commands land");
+	ok(strstr(out.data, "\u25C4\u2500 250 2.1.0 Ok") != NULL, "its one reply arrives");
+	diagram_free(&d);
+
+	/* 60 RCPTs and their replies */
+	enum { N = 60 };
+	static char lines[2 * N + 2][64];
+	const char *big[2 * N + 3];
+	snprintf(lines[0], sizeof lines[0], "p1/%d -> MAIL FROM:<a@example.test>", N + 1);
+	for (int k = 0; k < N; k++)
+		snprintf(lines[k + 1], sizeof lines[k + 1], "p%d/%d -> RCPT TO:<r%d@example.test>",
+			 k + 2, N + 1, k);
+	for (int k = 0; k <= N; k++)
+		snprintf(lines[N + 1 + k], sizeof lines[N + 1 + k], "<- 250 2.1.5 Ok %d", k);
+	for (int k = 0; k < 2 * N + 2; k++)
+		big[k] = lines[k];
+	big[2 * N + 2] = NULL;
+	build(&d, big);
+	for (int width = 40; width <= 80; width += 20)
+		is_int(txt_rows(&d, width, false, false, &out), 0, "width %d: a group of %d fits",
+		       width, N + 1);
+	int r = -1, inorder = 1;
+	for (int k = 0; k < N; k++) {
+		char want[40];
+		snprintf(want, sizeof want, "RCPT TO:<r%d@example.test>", k);
+		int at = row_of(out.data, want, r, &line);
+		inorder &= at == r + 1 || (k == 0 && at > 0);
+		r = at;
+	}
+	ok(inorder, "its commands on consecutive rows, in order");
+	int first = row_of(out.data, "MAIL FROM", -1, &line);
+	const char *down = first >= 0 ? strstr(line, "\u2572") : NULL;
+	const char *end = first >= 0 ? strchr(line, '\n') : NULL;
+	ok(down && end && (size_t)(end - down) - strlen("\u2572") - strlen("\u2502") <= 8,
+	   "its slants at most 8 columns wide");
+	for (int k = 0, at = r; k <= N; k++) {
+		char want[40];
+		snprintf(want, sizeof want, "250 2.1.5 Ok %d ", k);
+		int got = row_of(out.data, want, at, &line);
+		inorder &= got > at;
+		at = got;
+	}
+	ok(inorder, "its replies after the commands, in order");
+	diagram_free(&d);
+	buf_free(&out);
+}
+
 static void test_xml_escape(void)
 {
 	struct buf out;
@@ -287,6 +412,7 @@ int main(void)
 	test_hostile();
 	test_bounds();
 	test_txt_width();
+	test_txt_group();
 	test_xml_escape();
 	test_formats();
 	return done_testing();
