@@ -45,6 +45,10 @@ struct practice_env {
 	size_t nfds;
 	bool loopback; /* every address listened on is a loopback one */
 	SSL_CTX *ssl;
+	/* the practice sign-in server (oauthd.h): HTTPS on 127.0.0.1 at oauth_port; the fd
+	   is -1 once oauthd_server_start owns it */
+	int oauth_fd;
+	unsigned oauth_port;
 };
 
 /*

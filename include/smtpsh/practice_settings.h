@@ -38,6 +38,10 @@ struct practice_settings {
 	bool starttls_injection; /* what was pipelined after STARTTLS is run inside TLS */
 	bool old_tls;		 /* TLS 1.0 and 1.1 and every suite (anonymous too) accepted */
 	bool open_relay;	 /* RCPT to any domain accepted without AUTH (off: 554 5.7.1) */
+	/* OAuth2 faults of the practice sign-in server (issue 18, oauthd.h): */
+	bool oauth_expired;  /* access tokens expire at once: 334 {"status":"401"...}, 535 */
+	char oauth_scope[8]; /* "wrong": tokens issued without the SMTP scope ("" right) */
+	bool oauth_revoked;  /* every grant is revoked: a refresh gets invalid_grant */
 };
 
 void practice_settings_defaults(struct practice_settings *s);

@@ -14,6 +14,7 @@
 #include <openssl/rand.h>
 
 #include "smtpsh/maildir.h"
+#include "smtpsh/oauthd.h"
 
 #define DEMO_USER "student"
 #define PASSWORD_LEN 12
@@ -106,6 +107,9 @@ static void close_listeners(struct practice_env *e)
 	for (size_t i = 0; i < e->nfds; i++)
 		close(e->fds[i]);
 	e->nfds = 0;
+	if (e->oauth_fd >= 0)
+		close(e->oauth_fd);
+	e->oauth_fd = -1;
 }
 
 static int bind_all(struct practice_env *e, const struct practice_options *o, char *err,
@@ -162,6 +166,7 @@ int practice_env_setup(struct practice_env *e, const struct practice_options *o,
 		       size_t errlen)
 {
 	memset(e, 0, sizeof *e);
+	e->oauth_fd = -1;
 	const char *tmp = getenv("TMPDIR");
 	if (!tmp || !*tmp || strlen(tmp) > 900)
 		tmp = "/tmp";
@@ -204,6 +209,9 @@ int practice_env_setup(struct practice_env *e, const struct practice_options *o,
 		goto fail;
 	}
 	if (bind_all(e, o, err, errlen) < 0)
+		goto fail;
+	e->oauth_fd = oauthd_listen(&e->oauth_port, err, errlen);
+	if (e->oauth_fd < 0)
 		goto fail;
 	struct sockaddr_storage ss;
 	socklen_t len;

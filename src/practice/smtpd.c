@@ -1,7 +1,8 @@
 /*
  * The practice server's SMTP state machine: lines, commands, the envelope and DATA.
  * Reply texts follow Postfix where both implement a case (the differential test compares
- * them); where RFC 5321/4954 name a better code, the RFC wins (docs/teaching.md, "The practice server").
+ * them); where RFC 5321/4954 name a better code, the RFC wins (docs/teaching.md, "The practice
+ * server").
  */
 #include "smtpsh/smtpd.h"
 
@@ -547,8 +548,9 @@ static enum smtpd_action hello(struct smtpd_conn *c, char *args, const char *ver
 	if (c->cfg->tls_available && !c->tls)
 		smtpd_say(c, "250-STARTTLS");
 	if (smtpd_auth_offered(c))
-		smtpd_say(c, "250-AUTH PLAIN LOGIN CRAM-MD5%s",
-			  c->client_cert[0] ? " EXTERNAL" : "");
+		smtpd_say(c, "250-AUTH PLAIN LOGIN CRAM-MD5%s%s",
+			  c->client_cert[0] ? " EXTERNAL" : "",
+			  c->cfg->oauth ? " XOAUTH2 OAUTHBEARER" : "");
 	smtpd_say(c, "250 HELP");
 	return SMTPD_REPLY;
 }
@@ -1229,6 +1231,7 @@ static struct smtpd_account account(const struct smtpd_conn *c)
 	    .user = c->cfg->user,
 	    .password = c->cfg->password,
 	    .cert_identity = c->client_cert,
+	    .oauth = c->cfg->oauth,
 	};
 }
 

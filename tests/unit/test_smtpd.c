@@ -889,6 +889,8 @@ static void test_settings_text(void)
 	    "mailbox-full   full@*",  "vrfy-leak      on",
 	    "smuggling      on",      "starttls-injection on",
 	    "old-tls        on",      "open-relay     on",
+	    "oauth-expired  off",     "oauth-scope    off",
+	    "oauth-revoked  off",
 	};
 	const char *p = msg.data;
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
@@ -933,7 +935,8 @@ static void test_settings_text(void)
 	is_str(msg.data,
 	       "no setting 'x' (the settings: greylist, reject, size, require-tls, auth-required, "
 	       "plain-auth, slow, drop-after, timeout, bdat-miscount, mailbox-full, vrfy-leak, "
-	       "smuggling, starttls-injection, old-tls, open-relay, reset)",
+	       "smuggling, starttls-injection, old-tls, open-relay, oauth-expired, oauth-scope, "
+	       "oauth-revoked, reset)",
 	       "unknown setting: the names");
 	buf_free(&msg);
 }
