@@ -413,9 +413,11 @@ static void cmd_logout(struct shell *sh, const struct oauth_conf *c)
 	buf_free(&err);
 }
 
-/* Sleeps ms in steps of 100 ms; false when Ctrl-C came. */
+/* Sleeps ms in steps of 100 ms; false when Ctrl-C came. What the screen holds goes out
+   first: in batch mode lines wait in stdio's buffer, and the user needs the code now. */
 static bool nap(struct shell *sh, long ms)
 {
+	render_flush(sh->render);
 	for (long slept = 0; slept < ms; slept += 100) {
 		if (sh->interrupted && *sh->interrupted)
 			return false;
@@ -647,6 +649,7 @@ static void login_browser(struct shell *sh, const struct oauth_conf *c, bool pas
 		render_info(sh->render, "OAuth2 %s: open this address in a browser and sign in: %s",
 			    c->name, url.data);
 	int r;
+	render_flush(sh->render); /* the address is needed now, also in batch mode */
 	if (paste) {
 		char perr[256] = "";
 		render_info(sh->render,
