@@ -30,7 +30,9 @@ import urllib.parse
 
 sys.dont_write_bytecode = True
 from smtpshtest import tap_main
-from practicelib import FINAL_RX, Practice, strip_note
+import smtplib
+
+from practicelib import FINAL_RX, Practice, Serve, strip_note
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 BROWSER = os.path.join(HERE, "..", "lib", "fakebrowser.py")
@@ -321,6 +323,66 @@ class OAuthPractice(unittest.TestCase):
         status, _, _ = self.https(sh, "GET", "/device")
         self.assertEqual(status, 200)
         self.finish(sh, [])
+
+
+class ServeOAuth(unittest.TestCase):
+    """smtpsh --serve: a student's own client gets a token from the sign-in server the
+    startup lines name (the device flow, as curl would) and logs in with XOAUTH2."""
+
+    def test_serve_device_token_then_smtplib_xoauth2(self):
+        """--serve: a token got by hand (device flow) logs smtplib in with XOAUTH2"""
+        tmp = tempfile.mkdtemp(prefix="smtpsh-oauth-serve-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        srv = Serve(os.path.join(tmp, "Maildir"))
+        self.addCleanup(srv.stop)
+        i = srv.out.wait(r"XOAUTH2 and OAUTHBEARER take tokens of the practice sign-in server "
+                         r"https://127\.0\.0\.1:(\d+) \(client_id smtpsh-practice")
+        port = int(re.search(r"https://127\.0\.0\.1:(\d+)", srv.out.lines[i]).group(1))
+        srv.out.wait(r"e\.g\. curl --cacert \S+ -d client_id=smtpsh-practice", i)
+        ctx = ssl.create_default_context(cafile=srv.cafile)
+
+        def post(path, **form):
+            c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+            c.request("POST", path, urllib.parse.urlencode(form),
+                      {"Content-Type": "application/x-www-form-urlencoded"})
+            r = c.getresponse()
+            return r.status, r.read().decode()
+
+        _, body = post("/devicecode", client_id="smtpsh-practice",
+                       scope="https://outlook.office.com/SMTP.Send offline_access")
+        dev = json.loads(body)
+        status, _ = post("/device", user_code=dev["user_code"], consent="yes")
+        self.assertEqual(status, 200)
+        status, body = post("/token", client_id="smtpsh-practice",
+                            device_code=dev["device_code"],
+                            grant_type="urn:ietf:params:oauth:grant-type:device_code")
+        tok = json.loads(body)
+        self.assertEqual((status, tok["token_type"]), (200, "Bearer"), body)
+        access = tok["access_token"]
+        with smtplib.SMTP("localhost", srv.port, local_hostname="client.test", timeout=10) as s:
+            s.starttls(context=ctx)
+            s.ehlo("client.test")
+            self.assertIn("XOAUTH2", s.esmtp_features["auth"].split())
+            xo = base64.b64encode(("user=%s\x01auth=Bearer %s\x01\x01"
+                                   % (srv.user, access)).encode()).decode()
+            code, _ = s.docmd("AUTH", "XOAUTH2 " + xo)
+            self.assertEqual(code, 235)
+        # another user's name with this token: refused with the JSON error, then 535
+        with smtplib.SMTP("localhost", srv.port, local_hostname="client.test", timeout=10) as s:
+            s.starttls(context=ctx)
+            s.ehlo("client.test")
+            xo = base64.b64encode(("user=mallory\x01auth=Bearer %s\x01\x01"
+                                   % access).encode()).decode()
+            code, text = s.docmd("AUTH", "XOAUTH2 " + xo)
+            self.assertEqual(code, 334)
+            self.assertEqual(json.loads(base64.b64decode(text))["status"], "400")
+            code, _ = s.docmd("")
+            self.assertEqual(code, 535)
+        srv.out.wait(r"XOAUTH2 login failed: the access token was issued for another user")
+        self.assertEqual(srv.stop(), 0)
+        self.assertNotIn(access, srv.out.text() + srv.err.text(), "the token on the teacher's "
+                         "screen")
+        self.assertIn("XOAUTH2 login as student succeeded", srv.out.text())
 
 
 if __name__ == "__main__":
