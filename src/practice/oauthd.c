@@ -473,7 +473,9 @@ static void respond(struct buf *resp, int status, const char *type, const char *
 static void respond_json(struct buf *resp, int status, struct json_object *obj)
 {
 	respond(resp, status, "application/json",
-		json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN), NULL);
+		json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN |
+							JSON_C_TO_STRING_NOSLASHESCAPE),
+		NULL);
 	json_object_put(obj);
 }
 
