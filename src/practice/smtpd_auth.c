@@ -311,6 +311,10 @@ static void bearer_response(struct smtpd_auth *a, const struct smtpd_account *ac
 	char user[128] = "";
 	const char *v;
 	size_t vl;
+	if (n && memchr(p, '\0', n)) { /* a NUL would cut a name short: "student\0x" */
+		fail(a, "the response holds a NUL", out);
+		return;
+	}
 	if (a->mech == MECH_XOAUTH2) {
 		if (!kv_get(p, n, "user", &v, &vl) || vl == 0 || vl >= sizeof user) {
 			fail(a, "the XOAUTH2 response has no user= field", out);

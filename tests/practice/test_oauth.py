@@ -378,6 +378,15 @@ class ServeOAuth(unittest.TestCase):
             self.assertEqual(json.loads(base64.b64decode(text))["status"], "400")
             code, _ = s.docmd("")
             self.assertEqual(code, 535)
+        # the right name followed by a NUL and more: refused, not cut short at the NUL
+        with smtplib.SMTP("localhost", srv.port, local_hostname="client.test", timeout=10) as s:
+            s.starttls(context=ctx)
+            s.ehlo("client.test")
+            xo = base64.b64encode(("user=%s\0x\x01auth=Bearer %s\x01\x01"
+                                   % (srv.user, access)).encode()).decode()
+            code, _ = s.docmd("AUTH", "XOAUTH2 " + xo)
+            self.assertEqual(code, 535)
+        srv.out.wait(r"XOAUTH2 login failed: the response holds a NUL")
         srv.out.wait(r"XOAUTH2 login failed: the access token was issued for another user")
         self.assertEqual(srv.stop(), 0)
         self.assertNotIn(access, srv.out.text() + srv.err.text(), "the token on the teacher's "
