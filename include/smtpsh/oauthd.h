@@ -53,6 +53,10 @@ struct oauthd_http {
  */
 int oauthd_http_parse(const char *data, size_t len, struct oauthd_http *out);
 
+/* The answer to a request oauthd_http_parse refused with status (an empty body; the
+   connection closes), into resp (reset first). */
+void oauthd_refusal(int status, struct buf *resp);
+
 /* The faults of \practice (practice_settings.h's oauth_*). */
 struct oauthd_faults {
 	bool expired;	  /* tokens live OAUTHD_SHORT_LIFETIME s; those issued count as expired */

@@ -448,6 +448,8 @@ static const char *reason(int status)
 		return "URI Too Long";
 	case 431:
 		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
 	case 501:
 		return "Not Implemented";
 	case 505:
@@ -468,6 +470,11 @@ static void respond(struct buf *resp, int status, const char *type, const char *
 	if (location)
 		buf_printf(resp, "Location: %s\r\n", location);
 	buf_printf(resp, "\r\n%s", body);
+}
+
+void oauthd_refusal(int status, struct buf *resp)
+{
+	respond(resp, status, "text/plain", "", NULL);
 }
 
 static void respond_json(struct buf *resp, int status, struct json_object *obj)

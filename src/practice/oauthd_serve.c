@@ -113,12 +113,13 @@ static void serve_one(struct oauthd_server *s, int cfd)
 				continue;
 			goto out;
 		}
-		if (in.len + (size_t)n > OAUTHD_HEAD_MAX + OAUTHD_BODY_MAX ||
-		    buf_append(&in, chunk, (size_t)n) < 0) {
+		bool full = in.len + (size_t)n > OAUTHD_HEAD_MAX + OAUTHD_BODY_MAX ||
+			    buf_append(&in, chunk, (size_t)n) < 0;
+		OPENSSL_cleanse(chunk, sizeof chunk); /* a form may hold a token */
+		if (full) {
 			status = 413;
 			break;
 		}
-		OPENSSL_cleanse(chunk, sizeof chunk);
 		status = oauthd_http_parse(in.data, in.len, &req);
 	}
 	if (status == 1) {
@@ -130,10 +131,7 @@ static void serve_one(struct oauthd_server *s, int cfd)
 				(int)strcspn(req.target, "?"), req.target, note.len ? ": " : "",
 				note.len ? note.data : "");
 	} else {
-		buf_printf(
-		    &resp,
-		    "HTTP/1.1 %d Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-		    status);
+		oauthd_refusal(status, &resp);
 		if (s->log)
 			fprintf(s->log, "*  sign-in server: a request refused (HTTP %d)\n", status);
 	}
