@@ -25,6 +25,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 import urllib.parse
 
@@ -135,8 +136,16 @@ class OAuthPractice(unittest.TestCase):
         """\\oauth login: consent page, code + PKCE, token stored apart; \\auth XOAUTH2 -> 235"""
         sh = self.start()
         self.login_browser(sh)
-        with open(os.path.join(self.home, "browser.log")) as f:
-            self.assertTrue(f.read().startswith("200\n"), "smtpsh's page after the redirect")
+        # the browser writes what smtpsh answered it once it has read it: wait for it
+        log, page = os.path.join(self.home, "browser.log"), ""
+        for _ in range(100):
+            if os.path.exists(log):
+                with open(log) as f:
+                    page = f.read()
+                if "\n" in page and page.rstrip().endswith(">"):
+                    break
+            time.sleep(0.1)
+        self.assertTrue(page.startswith("200\n"), "smtpsh's page after the redirect: %r" % page)
         st = os.stat(os.path.join(sh.dir, "oauth", "practice.json"))
         self.assertEqual(st.st_mode & 0o777, 0o600)
         refresh = self.stored_refresh_token(sh)
