@@ -1,8 +1,7 @@
 /*
  * The practice server's SMTP state machine: lines, commands, the envelope and DATA.
  * Reply texts follow Postfix where both implement a case (the differential test compares
- * them); where RFC 5321/4954 name a better code, the RFC wins (docs/teaching.md, "The practice
- * server").
+ * them); where RFC 5321/4954 name a better code, the RFC wins (docs/teaching.md, "The practice server").
  */
 #include "smtpsh/smtpd.h"
 
