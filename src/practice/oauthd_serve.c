@@ -135,6 +135,8 @@ static void serve_one(struct oauthd_server *s, int cfd)
 		if (s->log)
 			fprintf(s->log, "*  sign-in server: a request refused (HTTP %d)\n", status);
 	}
+	if (s->log)
+		fflush(s->log); /* the teacher's screen may be a pipe or a file */
 	for (size_t off = 0; resp.data && off < resp.len && ms_since(&t0) <= CONN_TIME_MS;) {
 		int n = SSL_write(ssl, resp.data + off, (int)(resp.len - off));
 		if (n <= 0) {

@@ -368,6 +368,10 @@ class ServeOAuth(unittest.TestCase):
         tok = json.loads(body)
         self.assertEqual((status, tok["token_type"]), (200, "Bearer"), body)
         access = tok["access_token"]
+        # the teacher sees the sign-in server's requests as they come, never a token
+        srv.out.wait(r"^\*  sign-in server: POST /token: token: device code redeemed; tokens "
+                     r"issued for student, scope https://outlook\.office\.com/SMTP\.Send "
+                     r"offline_access$")
         with smtplib.SMTP("localhost", srv.port, local_hostname="client.test", timeout=10) as s:
             s.starttls(context=ctx)
             s.ehlo("client.test")
