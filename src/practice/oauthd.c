@@ -849,9 +849,8 @@ static void token_device(struct oauthd *o, const char *body, size_t n, time_t no
 		return;
 	}
 	if (p->expires <= now) {
-		oauth_error(resp, 400, "expired_token", 70020,
-			    "The provided value for the input parameter 'device_code' is not "
-			    "valid. This device code has expired.");
+		oauth_error(resp, 400, "expired_token", 70019,
+			    "Verification code expired. Have the user retry the sign-in.");
 		buf_puts(note, "token: device code expired (expired_token)");
 		pending_drop(p);
 		return;
@@ -877,8 +876,8 @@ static void token_device(struct oauthd *o, const char *body, size_t n, time_t no
 		} else {
 			oauth_error(
 			    resp, 400, "authorization_pending", 70016,
-			    "OAuth 2.0 device flow error. Authorization is pending. Continue "
-			    "polling.");
+			    "The provided request has not yet been authorized by the user. The "
+			    "user must input their code.");
 		}
 		return;
 	}
