@@ -13,21 +13,22 @@ _smtpsh()
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local opts="-4 -6 --tls --starttls --cafile --insecure --ocsp --resume --timeout --ehlo
 		--allow-plaintext-auth -p --profile --list-profiles -X --no-rc -f --file
-		--strict --color -h --help -V --version --explain --timing --show-raw
+		--strict --color --theme -h --help -V --version --explain --timing --show-raw
 		--pipeline --step --record --replay --replay-user --replay-skip-auth
 		--password-command --oauth-token-command --oauth-login --send --from --to --cc --bcc
 		--subject --body --body-file --attach --header --chunking --notify --ret
 		--envid --auth --user
-		--practice --serve --listen --maildir --script --lmtp --sni --proxy
+		--practice --serve --listen --maildir --script --lmtp --like --tls-port --sni --proxy
 		--proxy-from --mx --resolver --trust-anchor --check --role --json --check-rcpt
 		--diagram -o --output --format --width --notes --ascii --tls-min --tls-max
 		--ciphers --ciphersuites --groups --no-sni --cert --key --key-password-command"
-	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color "
+	local with_arg=" --cafile --timeout --ehlo -p --profile -f --file --color --theme "
 	with_arg+="--record --replay --replay-user --password-command --oauth-token-command "
 	with_arg+="--oauth-login "
 	with_arg+="--from --to --cc --bcc --subject --body --body-file --attach --header "
 	with_arg+="--notify --ret --envid "
 	with_arg+="--auth --user --listen --maildir --script --sni --proxy --proxy-from "
+	with_arg+="--like --tls-port "
 	with_arg+="--resolver --trust-anchor --role --check-rcpt "
 	with_arg+="--diagram -o --output --format --width "
 	with_arg+="--tls-min --tls-max --ciphers --ciphersuites --groups --cert --key "
@@ -60,6 +61,14 @@ _smtpsh()
 		COMPREPLY=($(compgen -W "2525 0" -- "$cur"))
 		return
 		;;
+	--like)
+		COMPREPLY=($(compgen -W "office365 outlook gmail aol yahoo icloud" -- "$cur"))
+		return
+		;;
+	--tls-port)
+		COMPREPLY=($(compgen -W "2465 0" -- "$cur"))
+		return
+		;;
 	--proxy)
 		COMPREPLY=($(compgen -W "v1 v2" -- "$cur"))
 		return
@@ -74,6 +83,10 @@ _smtpsh()
 		;;
 	--color)
 		COMPREPLY=($(compgen -W "auto always never" -- "$cur"))
+		return
+		;;
+	--theme)
+		COMPREPLY=($(compgen -W "dark light mono" -- "$cur"))
 		return
 		;;
 	-p | --profile | --oauth-login)

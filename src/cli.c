@@ -14,7 +14,9 @@
 #include "config.h"
 #include "smtpsh/exit.h"
 #include "smtpsh/history.h"
+#include "smtpsh/practice_like.h"
 #include "smtpsh/proxy.h"
+#include "smtpsh/render.h"
 #include "smtpsh/sasl.h"
 #include "smtpsh/step.h"
 
@@ -27,6 +29,7 @@ enum {
 	OPT_EHLO,
 	OPT_STRICT,
 	OPT_COLOR,
+	OPT_THEME,
 	OPT_ALLOW_PLAINTEXT_AUTH,
 	OPT_LIST_PROFILES,
 	OPT_EXPLAIN,
@@ -68,6 +71,8 @@ enum {
 	OPT_ROLE,
 	OPT_JSON,
 	OPT_CHECK_RCPT,
+	OPT_LIKE,
+	OPT_TLS_PORT,
 	OPT_TLS_CONTROL, /* --tls-min --ciphers --cert ...: set by tls_control_set() by name */
 };
 
@@ -83,6 +88,7 @@ static const struct option long_options[] = {
     {"file", required_argument, NULL, 'f'},
     {"strict", no_argument, NULL, OPT_STRICT},
     {"color", required_argument, NULL, OPT_COLOR},
+    {"theme", required_argument, NULL, OPT_THEME},
     {"allow-plaintext-auth", no_argument, NULL, OPT_ALLOW_PLAINTEXT_AUTH},
     {"profile", required_argument, NULL, 'p'},
     {"list-profiles", no_argument, NULL, OPT_LIST_PROFILES},
@@ -121,6 +127,8 @@ static const struct option long_options[] = {
     {"maildir", required_argument, NULL, OPT_MAILDIR},
     {"script", required_argument, NULL, OPT_SCRIPT},
     {"lmtp", no_argument, NULL, OPT_LMTP},
+    {"like", required_argument, NULL, OPT_LIKE},
+    {"tls-port", required_argument, NULL, OPT_TLS_PORT},
     {"sni", required_argument, NULL, OPT_SNI},
     {"proxy", required_argument, NULL, OPT_PROXY},
     {"proxy-from", required_argument, NULL, OPT_PROXY_FROM},
@@ -322,6 +330,12 @@ void cli_usage(FILE *f)
 	      "                        temporary folder, removed at the end)\n"
 	      "      --script FILE     --serve the server side of a transcript: every client\n"
 	      "                        gets its recorded replies (a recorded server, offline)\n"
+	      "      --like PROVIDER   --practice or --serve answering like office365,\n"
+	      "                        outlook, gmail, aol, yahoo or icloud: their replies,\n"
+	      "                        AUTH only after STARTTLS and before MAIL (--serve:\n"
+	      "                        port 2587; gmail, aol, yahoo also 2465 implicit TLS)\n"
+	      "      --tls             with --serve: PORT speaks implicit TLS (default 2465)\n"
+	      "      --tls-port PORT   with --serve: also listen on PORT, implicit TLS\n"
 	      "\n",
 	      f);
 	fputs("Transcripts:\n"
@@ -351,6 +365,8 @@ void cli_usage(FILE *f)
 	      "Display:\n"
 	      "      --color WHEN      colour the output: auto (default), always, never;\n"
 	      "                        NO_COLOR in the environment means never for auto\n"
+	      "      --theme THEME     colours for dark (default), light (light terminals,\n"
+	      "                        projectors: no faint text) or mono terminals\n"
 	      "      --explain         say beside every reply what its code means\n"
 	      "      --timing          show milliseconds per reply, connect and handshake\n"
 	      "      --show-raw        show the line ends: \\r\\n, or \\n for a bare LF\n"
@@ -497,6 +513,13 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 			}
 			c->color = optarg;
 			break;
+		case OPT_THEME:
+			if (render_theme_parse(optarg) < 0) {
+				fprintf(stderr, "smtpsh: --theme takes dark, light or mono\n");
+				return leave(status, EXIT_USAGE);
+			}
+			c->theme = optarg;
+			break;
 		case 'p':
 			c->profile = optarg;
 			break;
@@ -550,6 +573,12 @@ static enum cli_action parse_options(struct cli *cli, int argc, char **argv, int
 			break;
 		case OPT_LMTP:
 			c->lmtp = c->practice_opt.lmtp = true;
+			break;
+		case OPT_LIKE:
+			c->practice_opt.like = optarg;
+			break;
+		case OPT_TLS_PORT:
+			c->practice_opt.tls_port = optarg;
 			break;
 		case OPT_SNI:
 			c->sni = optarg;
@@ -785,6 +814,37 @@ static bool check_transcript_options(struct cli_options *c)
 	return true;
 }
 
+/* --like PROVIDER (a known one), --serve --tls, --tls-port: CLI_RUN, or CLI_EXIT with *status.
+   A provider with a 465 port makes --serve listen on --tls-port too (2465 unless given). */
+static enum cli_action like_options(struct cli_options *c, int *status)
+{
+	struct practice_options *o = &c->practice_opt;
+	const struct like_provider *p = NULL;
+	if (o->like && !(p = like_find(o->like))) {
+		fprintf(stderr,
+			"smtpsh: --like %s: not a provider I know (office365, outlook, "
+			"gmail, aol, yahoo, icloud)\n",
+			o->like);
+		return leave(status, EXIT_USAGE);
+	}
+	if (p && o->lmtp) {
+		fputs("smtpsh: --like answers as a provider's submission server (SMTP): not with "
+		      "--lmtp\n",
+		      stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	if (o->serve && c->mode_set)
+		o->tls = c->mode == TLS_IMPLICIT;
+	if (o->tls && o->tls_port) {
+		fputs("smtpsh: --serve --tls makes PORT implicit TLS already: no --tls-port\n",
+		      stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	if (p && o->serve && p->implicit_tls && !o->tls && !o->tls_port)
+		o->tls_port = PRACTICE_SERVE_TLS_PORT;
+	return CLI_RUN;
+}
+
 /* --serve runs the practice server alone (CLI_SERVE); --practice and its options are
    checked (CLI_RUN, or CLI_EXIT with *status). */
 static enum cli_action practice_options(struct cli *cli, int *status)
@@ -801,8 +861,20 @@ static enum cli_action practice_options(struct cli *cli, int *status)
 			return leave(status, EXIT_USAGE);
 		}
 		o->port = cli->nargs ? cli->args[0] : NULL;
+		if (like_options(c, status) != CLI_RUN)
+			return CLI_EXIT;
 		return CLI_SERVE;
 	}
+	if (o->tls_port) {
+		fputs("smtpsh: --tls-port goes with --serve\n", stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	if (o->like && !c->practice) {
+		fputs("smtpsh: --like goes with --practice or --serve\n", stderr);
+		return leave(status, EXIT_USAGE);
+	}
+	if (o->like && like_options(c, status) != CLI_RUN)
+		return CLI_EXIT;
 	if (o->listen || o->script || (o->maildir && !c->practice)) {
 		fprintf(stderr, "smtpsh: %s goes with %s\n",
 			o->listen   ? "--listen"
@@ -851,7 +923,7 @@ static enum cli_action diagram_options(struct cli *cli, int *status)
 	    {c->send_only, send_opt},
 	    {c->practice, "--practice"},
 	    {c->practice_opt.serve || c->practice_opt.listen || c->practice_opt.maildir ||
-		 c->practice_opt.script,
+		 c->practice_opt.script || c->practice_opt.like || c->practice_opt.tls_port,
 	     "--serve"},
 	    {c->list_profiles, "--list-profiles"},
 	    {c->step, "--step"},
@@ -880,6 +952,7 @@ static enum cli_action diagram_options(struct cli *cli, int *status)
 	    {c->timing, "--timing (the transcript's own timings are drawn)"},
 	    {c->show_raw, "--show-raw"},
 	    {c->color, "--color"},
+	    {c->theme, "--theme"},
 	};
 	for (size_t i = 0; i < sizeof session_only / sizeof *session_only; i++) {
 		if (!session_only[i].given)

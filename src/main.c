@@ -237,6 +237,9 @@ static int run(const struct cli *c, struct startup *st)
 		st->params.before_wait = render_flush;
 		st->params.before_wait_arg = &render;
 	}
+	if (cli->theme)
+		render.theme = (enum render_theme)render_theme_parse(cli->theme);
+	render.wrap = !batch; /* a terminal's width: the REPL's lines only (render.h) */
 	st->params.key_passphrase = cred_key_passphrase;
 	st->params.key_passphrase_arg = &st->params.timeout_ms;
 	struct smtp_session *session = session_new(&st->params);

@@ -21,6 +21,7 @@ struct cli_options {
 	const char *cafile;
 	const char *ehlo;
 	const char *color;
+	const char *theme; /* --theme: a name render_theme_parse knows */
 	int timeout_ms; /* --timeout / SMTPSH_TIMEOUT, in milliseconds */
 	const char *profile;
 	const char *script;

@@ -58,6 +58,14 @@ void codes_brief(int code, const struct enh_code *enh, struct buf *out);
  */
 int codes_explain(const char *arg, struct buf *out);
 
+/*
+ * The explanation of a reply's code pair for \explain 550 5.7.1, short enough for a 24-line
+ * screen: one heading, what each code adds, then the advice a reply with both codes can get,
+ * each piece of advice once; the full lists of each code are codes_explain's. Returns 0, or -1
+ * (nothing appended) when the two are not a basic code and an enhanced code of the same class.
+ */
+int codes_explain_pair(const char *basic_code, const char *enhanced_code, struct buf *out);
+
 /* A hint: what to do about a failure, matched on the reply. */
 struct code_hint {
 	int code;	  /* the basic code */

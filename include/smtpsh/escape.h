@@ -3,6 +3,7 @@
 #define SMTPSH_ESCAPE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "smtpsh/buf.h"
 
@@ -38,5 +39,11 @@ int escape_needed(const char *in, size_t len);
  * (*bad points at its backslash) or when memory ran out (*bad NULL).
  */
 int escape_parse_typed(const char *in, struct buf *out, const char **bad);
+
+/*
+ * The columns a terminal gives the code point cp once escape_append let it through: 0 for a
+ * combining mark, 2 for an East Asian wide or fullwidth character (the common ranges), else 1.
+ */
+int escape_char_columns(uint32_t cp);
 
 #endif

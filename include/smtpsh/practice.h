@@ -19,9 +19,10 @@
 
 struct practice {
 	struct practice_env env;
-	pid_t pid;    /* the server's process */
-	int control;  /* our end of the control channel, -1 once closed */
-	char port[8]; /* the port, as text, for session_connect */
+	pid_t pid;	  /* the server's process */
+	int control;	  /* our end of the control channel, -1 once closed */
+	char port[8];	  /* the port, as text, for session_connect */
+	const char *like; /* --like PROVIDER at start, or NULL */
 };
 
 /*

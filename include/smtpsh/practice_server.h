@@ -15,9 +15,11 @@
 
 #include "smtpsh/smtpd.h"
 
-#define PRACTICE_LISTEN_MAX 2
-#define PRACTICE_CONN_MAX 64 /* connections served at once; more get a 421 */
+#define PRACTICE_LISTEN_MAX 4 /* a port (and --tls-port) on 127.0.0.1 and ::1 */
+#define PRACTICE_CONN_MAX 64  /* connections served at once; more get a 421 */
 #define PRACTICE_SERVE_PORT "2525"
+#define PRACTICE_SERVE_LIKE_PORT "2587" /* --serve --like: port 587 style, unprivileged */
+#define PRACTICE_SERVE_TLS_PORT "2465"	/* --serve --tls, --tls-port's default: port 465 style */
 
 struct practice_options {
 	bool serve;	     /* --serve (else --practice) */
@@ -26,6 +28,9 @@ struct practice_options {
 	const char *maildir; /* --maildir DIR, or NULL: inside the temporary folder */
 	const char *script;  /* --serve --script FILE: play a transcript's server side */
 	bool lmtp;	     /* --lmtp: speak LMTP (RFC 2033; smtpd.h's cfg.lmtp) */
+	const char *like;    /* --like PROVIDER (practice_like.h), or NULL */
+	bool tls;	     /* --serve --tls: PORT speaks implicit TLS (port 465 style) */
+	const char *tls_port; /* --serve --tls-port PORT: a second port, implicit TLS */
 };
 
 /* What a running practice server is made of. */
@@ -39,8 +44,11 @@ struct practice_env {
 	char logfile[PATH_MAX]; /* --practice: the server's log */
 	char user[32];
 	char password[32];
+	char app_password[32]; /* also logs in; with app-password on, only it */
 	unsigned port;
+	unsigned tls_port; /* --tls-port: the implicit-TLS port, or 0 */
 	int fds[PRACTICE_LISTEN_MAX];
+	bool implicit[PRACTICE_LISTEN_MAX];  /* fds[i] speaks TLS from the first byte */
 	char addrs[PRACTICE_LISTEN_MAX][64]; /* numeric addresses listened on */
 	size_t nfds;
 	bool loopback; /* every address listened on is a loopback one */
@@ -57,6 +65,8 @@ struct practice_env {
  */
 int practice_env_setup(struct practice_env *e, const struct practice_options *o, char *err,
 		       size_t errlen);
+/* Does the listening socket fd speak implicit TLS (--tls, --tls-port)? */
+bool practice_env_implicit_tls(const struct practice_env *e, int fd);
 /* Closes the sockets, frees the TLS context, removes the temporary folder (never --maildir). */
 void practice_env_cleanup(struct practice_env *e);
 /* Removes the temporary folder only (what practice_env_cleanup does last). */

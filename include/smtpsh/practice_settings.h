@@ -38,6 +38,11 @@ struct practice_settings {
 	bool starttls_injection; /* what was pipelined after STARTTLS is run inside TLS */
 	bool old_tls;		 /* TLS 1.0 and 1.1 and every suite (anonymous too) accepted */
 	bool open_relay;	 /* RCPT to any domain accepted without AUTH (off: 554 5.7.1) */
+	/* Provider personalities (issue 17, practice_like.h): */
+	char like[12];	    /* "office365", "gmail"...: answer as that provider ("" none) */
+	bool basic_auth;    /* a password login is possible (off: refused outright) */
+	bool app_password;  /* only the app password logs in, the account password is refused */
+	bool sendas_denied; /* MAIL FROM must be the logged-in user's own address */
 	/* OAuth2 faults of the practice sign-in server (issue 18, oauthd.h): */
 	bool oauth_expired;  /* access tokens expire at once: 334 {"status":"401"...}, 535 */
 	char oauth_scope[8]; /* "wrong": tokens issued without the SMTP scope ("" right) */

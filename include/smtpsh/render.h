@@ -16,10 +16,22 @@
 #include "smtpsh/buf.h"
 #include "smtpsh/session.h"
 
+/* How colours are drawn (--theme, \set theme): see render.c's palettes. */
+enum render_theme {
+	RENDER_THEME_DARK,  /* the default: faint text for what matters least */
+	RENDER_THEME_LIGHT, /* light backgrounds, projectors: no faint text, no yellow */
+	RENDER_THEME_MONO,  /* no colour, bold errors */
+};
+/* The names, in the enum's order, NULL-terminated. */
+extern const char *const render_theme_names[];
+/* The theme called name, or -1. */
+int render_theme_parse(const char *name);
+
 struct render {
 	FILE *out;
 	FILE *err;
 	bool color;
+	enum render_theme theme;
 	int escape_flags;
 	/* Annotations beside lines (set by the shell from its settings). Whatever the flags, a
 	   334 challenge shows its decoded text and a failure the table knows shows its hint. */
@@ -37,11 +49,17 @@ struct render {
 	   it before waiting (for the network, for input); out is still flushed before anything
 	   is written to err, so the two streams stay in order. */
 	bool flush_each;
+	/* Fit lines to the terminal's width, wrapped at blanks with the continuation lines
+	   indented under the text (the shell sets it for an interactive session; batch mode and
+	   pipes get every line whole). The width is the terminal's at each line (TIOCGWINSZ). */
+	bool wrap;
 	struct buf line;
 };
 
 void render_init(struct render *r, FILE *out, FILE *err, bool color);
 void render_free(struct render *r);
+/* The columns lines are fitted to on out (wrap on and out a terminal), else 0. */
+size_t render_width(const struct render *r);
 /* Writes what out holds (see flush_each); arg is the struct render (a session's before_wait). */
 void render_flush(void *arg);
 

@@ -115,7 +115,8 @@ struct smtpd_config {
 	const char *hostname; /* the name in the greeting and the Received header */
 	const char *user;     /* the demo account */
 	const char *password;
-	bool tls_available; /* a certificate is loaded: STARTTLS can be offered */
+	const char *app_password; /* also logs in (app-password on: only it), or NULL */
+	bool tls_available;	  /* a certificate is loaded: STARTTLS can be offered */
 	struct practice_settings settings;
 	struct smtpd_greylist greylist;
 	struct smtpd_store store;
@@ -160,6 +161,8 @@ struct smtpd_conn {
 	char *helo;
 	bool esmtp;
 	bool authenticated;
+	bool auth_failed;   /* an AUTH failed since the last success: MAIL gets 530 */
+	bool starttls_done; /* TLS came by STARTTLS: a command before EHLO is told to EHLO again */
 
 	/* transaction */
 	bool mail;
@@ -194,6 +197,7 @@ struct smtpd_conn {
 	char chunk_refusal[256];   /* the reply after a refused chunk is read, or "" */
 	bool chunk_refusal_resets; /* ... and it ends the transaction */
 	bool chunk_refusal_each;   /* ... once per recipient (LMTP, a LAST chunk: RFC 2033 4.3) */
+	bool sendas_refused;	   /* sendas-denied: the message is refused after its data */
 
 	struct smtpd_auth *auth; /* the AUTH exchange in progress, or NULL */
 

@@ -22,17 +22,21 @@
 /* Letters and digits that cannot be misread (no 0/O, 1/l/I). */
 static const char password_chars[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
-static int make_password(char *out, size_t outlen)
+/* An app password looks like Google's and Yahoo's: 16 lower-case letters. */
+#define APP_PASSWORD_LEN 16
+static const char app_password_chars[] = "abcdefghijklmnopqrstuvwxyz";
+
+static int make_password(char *out, size_t outlen, size_t want, const char *chars)
 {
-	size_t nchars = sizeof password_chars - 1, n = 0;
+	size_t nchars = strlen(chars), n = 0;
 	unsigned limit = 256 - 256 % (unsigned)nchars; /* no modulo bias */
-	while (n < PASSWORD_LEN && n + 1 < outlen) {
+	while (n < want && n + 1 < outlen) {
 		unsigned char rnd[16];
 		if (RAND_bytes(rnd, sizeof rnd) != 1)
 			return -1;
-		for (size_t i = 0; i < sizeof rnd && n < PASSWORD_LEN; i++)
+		for (size_t i = 0; i < sizeof rnd && n < want && n + 1 < outlen; i++)
 			if (rnd[i] < limit)
-				out[n++] = password_chars[rnd[i] % nchars];
+				out[n++] = chars[rnd[i] % nchars];
 		OPENSSL_cleanse(rnd, sizeof rnd);
 	}
 	out[n] = '\0';
@@ -112,10 +116,13 @@ static void close_listeners(struct practice_env *e)
 	e->oauth_fd = -1;
 }
 
-static int bind_all(struct practice_env *e, const struct practice_options *o, char *err,
-		    size_t errlen)
+/* Listens on port_text (on 127.0.0.1 and ::1 for --serve, or --listen's address), adding
+   the sockets after those already made; implicit: TLS from the first byte on them. The port
+   bound goes to *bound. */
+static int bind_port(struct practice_env *e, const struct practice_options *o,
+		     const char *port_text, bool implicit, unsigned *bound, char *err,
+		     size_t errlen)
 {
-	const char *port_text = o->port ? o->port : o->serve ? PRACTICE_SERVE_PORT : "0";
 	char *end;
 	unsigned long want = strtoul(port_text, &end, 10);
 	if (!*port_text || *end || want > 65535) {
@@ -133,6 +140,7 @@ static int bind_all(struct practice_env *e, const struct practice_options *o, ch
 		return -1;
 	}
 	e->loopback = is_loopback(&ss);
+	size_t first = e->nfds;
 	for (int attempt = 0; attempt < 20; attempt++) {
 		unsigned port = (unsigned)want;
 		int fd = listen_on(addrs[0], &port);
@@ -141,25 +149,55 @@ static int bind_all(struct practice_env *e, const struct practice_options *o, ch
 				 strerror(errno));
 			return -1;
 		}
-		e->fds[0] = fd;
-		snprintf(e->addrs[0], sizeof e->addrs[0], "%s", addrs[0]);
-		e->nfds = 1;
-		e->port = port;
+		e->fds[first] = fd;
+		e->implicit[first] = implicit;
+		snprintf(e->addrs[first], sizeof e->addrs[first], "%s", addrs[0]);
+		e->nfds = first + 1;
+		*bound = port;
 		if (!addrs[1])
 			return 0;
 		fd = listen_on(addrs[1], &port);
 		if (fd >= 0) {
-			e->fds[1] = fd;
-			snprintf(e->addrs[1], sizeof e->addrs[1], "%s", addrs[1]);
-			e->nfds = 2;
+			e->fds[first + 1] = fd;
+			e->implicit[first + 1] = implicit;
+			snprintf(e->addrs[first + 1], sizeof e->addrs[first + 1], "%s", addrs[1]);
+			e->nfds = first + 2;
 			return 0;
 		}
 		if (errno != EADDRINUSE || want != 0)
-			return 0;   /* no ::1 on this machine, or its port is taken: IPv4 only */
-		close_listeners(e); /* the free IPv4 port is taken on ::1: pick another */
+			return 0;     /* no ::1 on this machine, or its port is taken: IPv4 only */
+		close(e->fds[first]); /* the free IPv4 port is taken on ::1: pick another */
+		e->nfds = first;
 	}
 	snprintf(err, errlen, "cannot find a port free on both 127.0.0.1 and ::1");
 	return -1;
+}
+
+/* The listening ports: PORT (STARTTLS, or implicit TLS with --tls), and --tls-port (implicit
+   TLS) when given. Unprivileged defaults: 2525, 2587 with --like, 2465 with --tls. */
+static int bind_all(struct practice_env *e, const struct practice_options *o, char *err,
+		    size_t errlen)
+{
+	const char *port_text = o->port	    ? o->port
+				: !o->serve ? "0"
+				: o->tls    ? PRACTICE_SERVE_TLS_PORT
+				: o->like   ? PRACTICE_SERVE_LIKE_PORT
+					    : PRACTICE_SERVE_PORT;
+	if (bind_port(e, o, port_text, o->tls, &e->port, err, errlen) < 0)
+		return -1;
+	if (o->tls_port && bind_port(e, o, o->tls_port, true, &e->tls_port, err, errlen) < 0) {
+		close_listeners(e);
+		return -1;
+	}
+	return 0;
+}
+
+bool practice_env_implicit_tls(const struct practice_env *e, int fd)
+{
+	for (size_t i = 0; i < e->nfds; i++)
+		if (e->fds[i] == fd)
+			return e->implicit[i];
+	return false;
 }
 
 int practice_env_setup(struct practice_env *e, const struct practice_options *o, char *err,
@@ -204,7 +242,9 @@ int practice_env_setup(struct practice_env *e, const struct practice_options *o,
 	if (maildir_create(e->maildir, err, errlen) < 0)
 		goto fail;
 	snprintf(e->user, sizeof e->user, "%s", DEMO_USER);
-	if (make_password(e->password, sizeof e->password) < 0) {
+	if (make_password(e->password, sizeof e->password, PASSWORD_LEN, password_chars) < 0 ||
+	    make_password(e->app_password, sizeof e->app_password, APP_PASSWORD_LEN,
+			  app_password_chars) < 0) {
 		snprintf(err, errlen, "cannot draw a random password");
 		goto fail;
 	}
@@ -252,6 +292,7 @@ void practice_env_cleanup(struct practice_env *e)
 	SSL_CTX_free(e->ssl);
 	e->ssl = NULL;
 	OPENSSL_cleanse(e->password, sizeof e->password);
+	OPENSSL_cleanse(e->app_password, sizeof e->app_password);
 	practice_env_remove_dir(e);
 	e->dir[0] = '\0';
 }

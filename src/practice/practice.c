@@ -37,7 +37,8 @@ static bool kept(int fd, const int *keep, size_t nkeep)
 }
 
 /* The child: no terminal, no Readline, no inherited descriptors but its own. */
-static void child_main(struct practice_env *env, int control, pid_t parent, bool lmtp)
+static void child_main(struct practice_env *env, int control, pid_t parent,
+		       const struct practice_options *o)
 {
 	setpgid(0, 0); /* Ctrl-C at the terminal is for the shell, not for us */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -80,9 +81,12 @@ static void child_main(struct practice_env *env, int control, pid_t parent, bool
 	loop.cfg.hostname = "localhost";
 	loop.cfg.user = env->user;
 	loop.cfg.password = env->password;
+	loop.cfg.app_password = env->app_password;
 	loop.cfg.tls_available = true;
-	loop.cfg.lmtp = lmtp;
+	loop.cfg.lmtp = o->lmtp;
 	practice_settings_defaults(&loop.cfg.settings);
+	if (o->like) /* --like: checked by the command line */
+		snprintf(loop.cfg.settings.like, sizeof loop.cfg.settings.like, "%s", o->like);
 	maildir_store(&loop.cfg.store, env->maildir);
 	/* the sign-in server for XOAUTH2 and OAUTHBEARER, a thread of this process */
 	struct oauthd_hooks hooks;
@@ -135,12 +139,13 @@ struct practice *practice_start(const struct practice_options *o, char *err, siz
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		child_main(&p->env, sv[1], parent, o->lmtp);
+		child_main(&p->env, sv[1], parent, o);
 	}
 	close(sv[1]);
 	p->pid = pid;
 	p->control = sv[0];
 	snprintf(p->port, sizeof p->port, "%u", p->env.port);
+	p->like = o->like;
 	/* The child serves; the shell keeps only the paths and the login. */
 	for (size_t i = 0; i < p->env.nfds; i++)
 		close(p->env.fds[i]);

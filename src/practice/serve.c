@@ -9,6 +9,7 @@
 #include "smtpsh/exit.h"
 #include "smtpsh/maildir.h"
 #include "smtpsh/oauthd.h"
+#include "smtpsh/practice_like.h"
 #include "smtpsh/practice_script.h"
 
 static volatile sig_atomic_t serve_stop;
@@ -17,6 +18,22 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	serve_stop = 1;
+}
+
+/* "*  smtpsh practice server on 127.0.0.1 port 2587 and ::1 port 2587 (loopback only): ..." */
+static void print_port(const struct practice_env *env, bool implicit, unsigned port, bool lmtp)
+{
+	printf("*  smtpsh practice server on");
+	const char *sep = " ";
+	for (size_t i = 0; i < env->nfds; i++)
+		if (env->implicit[i] == implicit) {
+			printf("%s%s port %u", sep, env->addrs[i], port);
+			sep = " and ";
+		}
+	printf("%s: %s%s\n", env->loopback ? " (loopback only)" : "",
+	       implicit ? "implicit TLS from the first byte (port 465 style)"
+			: "plaintext, then STARTTLS (port 587 style)",
+	       lmtp ? ", speaking LMTP (RFC 2033: LHLO, one reply per recipient)" : "");
 }
 
 int practice_serve(const struct practice_options *o)
@@ -41,24 +58,36 @@ int practice_serve(const struct practice_options *o)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	printf("*  smtpsh practice server on %s port %u", env.addrs[0], env.port);
-	for (size_t i = 1; i < env.nfds; i++)
-		printf(" and %s port %u", env.addrs[i], env.port);
-	printf("%s%s\n", env.loopback ? " (loopback only)" : "",
-	       o->lmtp ? ", speaking LMTP (RFC 2033: LHLO, one reply per recipient)" : "");
+	/* Which port speaks what: one line per port. */
+	const struct like_provider *like = like_find(o->like);
+	if (!o->tls)
+		print_port(&env, false, env.port, o->lmtp);
+	if (o->tls || env.tls_port)
+		print_port(&env, true, o->tls ? env.port : env.tls_port, o->lmtp);
+	if (like)
+		printf("*  answering like %s (%s): its host name and reply texts, AUTH only after "
+		       "STARTTLS and before MAIL\n",
+		       like->name, like->hostname);
 	if (!env.loopback)
 		fprintf(stderr,
 			"! warning: listening on %s: anyone who can reach this machine can "
 			"talk to this server (it stores mail, it never relays it)\n",
 			env.addrs[0]);
 	if (!o->script)
-		printf("*  AUTH login: user %s, password %s (offered after STARTTLS)\n", env.user,
-		       env.password);
+		printf("*  AUTH login: user %s, password %s (offered after STARTTLS); app password "
+		       "%s (the only one accepted with app-password on)\n",
+		       env.user, env.password, env.app_password);
 	printf("*  CA certificate to trust: %s\n", env.cafile);
-	printf("*    e.g. smtpsh --cafile %s --starttls%s localhost %u\n", env.cafile,
-	       o->lmtp ? " --lmtp" : "", env.port);
-	printf("*    or   openssl s_client -starttls smtp -CAfile %s -connect localhost:%u\n",
-	       env.cafile, env.port);
+	if (!o->tls) {
+		printf("*    e.g. smtpsh --cafile %s --starttls%s localhost %u\n", env.cafile,
+		       o->lmtp ? " --lmtp" : "", env.port);
+		printf(
+		    "*    or   openssl s_client -starttls smtp -CAfile %s -connect localhost:%u\n",
+		    env.cafile, env.port);
+	}
+	if (o->tls || env.tls_port)
+		printf("*    e.g. smtpsh --cafile %s --tls localhost %u\n", env.cafile,
+		       o->tls ? env.port : env.tls_port);
 	if (!o->script)
 		printf("*  client certificate for AUTH EXTERNAL: %s (--cert)\n", env.clientfile);
 	if (!o->script)
@@ -89,10 +118,13 @@ int practice_serve(const struct practice_options *o)
 	loop.cfg.hostname = "localhost";
 	loop.cfg.user = env.user;
 	loop.cfg.password = env.password;
+	loop.cfg.app_password = env.app_password;
 	loop.cfg.tls_available = true;
 	loop.cfg.lmtp = o->lmtp;
 	loop.cfg.script = o->script ? &script : NULL;
 	practice_settings_defaults(&loop.cfg.settings);
+	if (like)
+		snprintf(loop.cfg.settings.like, sizeof loop.cfg.settings.like, "%s", like->name);
 	maildir_store(&loop.cfg.store, env.maildir);
 	/* the sign-in server for XOAUTH2 and OAUTHBEARER (not with --script: its replies are
 	   the transcript's) */

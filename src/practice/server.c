@@ -330,7 +330,8 @@ static void accept_one(struct practice_loop *l, int lfd, struct pconn **list, un
 	c->id = ++*next_id;
 	c->idle_since = now;
 	print_note(l, c->id, "connection from %s port %u", conn.peer_addr, conn.peer_port);
-	bool implicit = l->cfg.script && l->cfg.script->implicit_tls;
+	bool implicit = (l->cfg.script && l->cfg.script->implicit_tls) ||
+			practice_env_implicit_tls(l->env, lfd);
 	if (smtpd_conn_init(&c->eng, &l->cfg, conn.peer_addr, implicit, on_event, c) < 0) {
 		conn_close(&c->conn, true);
 		free(c);

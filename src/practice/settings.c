@@ -9,6 +9,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "smtpsh/practice_like.h"
+
 /*
  * One table drives everything: parsing (practice_settings_set), the listing
  * (practice_settings_describe) and completion (the values). Each row says where its field is
@@ -180,6 +182,35 @@ static const struct setting table[] = {
      .teaches = "RCPT to any domain accepted without AUTH: an open relay (off: 554 5.7.1 "
 		"Relay access denied, as Postfix)",
      .values = on_off},
+    {.name = "like",
+     .kind = K_CHOICE,
+     FIELD(like),
+     .args = "PROVIDER|off",
+     .teaches = "answer as office365, outlook, gmail, aol, yahoo or icloud: AUTH only after "
+		"STARTTLS and before MAIL, the provider's reply texts",
+     .values = like_provider_names,
+     .choices = like_provider_names},
+    {.name = "basic-auth",
+     .kind = K_BOOL,
+     FIELD(basic_auth),
+     .args = "on|off",
+     .teaches = "off: every password login is refused (Office 365: 550 5.7.30 Basic "
+		"authentication is not supported)",
+     .values = on_off},
+    {.name = "app-password",
+     .kind = K_BOOL,
+     FIELD(app_password),
+     .args = "on|off",
+     .teaches = "the account password is refused (Gmail: 534 5.7.9 Application-specific "
+		"password required); the app password shown at start logs in",
+     .values = on_off},
+    {.name = "sendas-denied",
+     .kind = K_BOOL,
+     FIELD(sendas_denied),
+     .args = "on|off",
+     .teaches = "a sender whose local part is not the login name is refused (Office 365: 554 "
+		"5.2.0 SendAsDenied after the message)",
+     .values = on_off},
     {.name = "oauth-expired",
      .kind = K_BOOL,
      FIELD(oauth_expired),
@@ -211,6 +242,7 @@ void practice_settings_defaults(struct practice_settings *s)
 	memset(s, 0, sizeof *s);
 	s->size = PRACTICE_SIZE_DEFAULT;
 	s->timeout = PRACTICE_TIMEOUT_DEFAULT;
+	s->basic_auth = true;
 }
 
 static const struct setting *find(const char *name)
@@ -354,8 +386,14 @@ int practice_settings_set(struct practice_settings *s, const char *name, const c
 			  struct buf *msg)
 {
 	if (strcasecmp(name, "reset") == 0 && (!value || !*value)) {
+		/* the provider is who the server is (--like), not a fault: it stays */
+		char like[sizeof s->like];
+		memcpy(like, s->like, sizeof like);
 		practice_settings_defaults(s);
+		memcpy(s->like, like, sizeof like);
 		buf_puts(msg, "all settings are back to their defaults");
+		if (*like)
+			buf_printf(msg, " (like %s stays: 'like off' ends it)", like);
 		return 0;
 	}
 	const struct setting *st = find(name);

@@ -1,7 +1,8 @@
 /*
  * The practice server's SMTP state machine: lines, commands, the envelope and DATA.
  * Reply texts follow Postfix where both implement a case (the differential test compares
- * them); where RFC 5321/4954 name a better code, the RFC wins (docs/teaching.md, "The practice server").
+ * them); where RFC 5321/4954 name a better code, the RFC wins (docs/teaching.md, "The practice
+ * server").
  */
 #include "smtpsh/smtpd.h"
 
@@ -17,6 +18,7 @@
 #include <openssl/rand.h>
 
 #include "smtpsh/authline.h"
+#include "smtpsh/practice_like.h"
 
 static const char *const state_names[] = {
     [SMTPD_S_COMMAND] = "command", [SMTPD_S_AUTH] = "auth",	    [SMTPD_S_DATA] = "data",
@@ -96,10 +98,71 @@ static void smtpd_note(struct smtpd_conn *c, const char *fmt, ...)
 		     false, false);
 }
 
-/* Is AUTH offered on this connection now (under TLS, or plain-auth on)? */
+/* The provider the server answers as (--like, \practice like), or NULL. */
+static const struct like_provider *like_of(const struct smtpd_conn *c)
+{
+	return like_find(c->cfg->settings.like);
+}
+
+/* Is AUTH offered on this connection now (under TLS, or plain-auth on)? A provider offers it
+   only under TLS, whatever plain-auth says. */
 static bool smtpd_auth_offered(const struct smtpd_conn *c)
 {
-	return c->tls || c->cfg->settings.plain_auth;
+	return c->tls || (c->cfg->settings.plain_auth && !like_of(c));
+}
+
+/*
+ * Sends a provider's reply (practice_like.h: lines joined by "\n", "{host}" and "{peer}" in
+ * them), or fallback (one line) when the provider has none for s. A reason for the student
+ * (never what the client typed) goes in parentheses after the last line's text: the
+ * provider's words stay as they are and first, so the code and text are what the real
+ * server says.
+ */
+static void smtpd_say_like(struct smtpd_conn *c, enum like_situation s, const char *fallback,
+			   const char *reason)
+{
+	const char *text = like_reply(like_of(c), s);
+	if (!text)
+		text = fallback;
+	const struct like_provider *p = like_of(c);
+	const char *host = p ? p->hostname : c->cfg->hostname;
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+		char line[900];
+		size_t len = 0;
+		for (size_t i = 0; i < n && len < sizeof line - 1;) {
+			const char *sub = strncmp(text + i, "{host}", 6) == 0	? host
+					  : strncmp(text + i, "{peer}", 6) == 0 ? c->peer
+										: NULL;
+			if (sub) {
+				int k = snprintf(line + len, sizeof line - len, "%s", sub);
+				len += k > 0 ? (size_t)k : 0;
+				if (len > sizeof line - 1) /* cut: the table's lines are short */
+					len = sizeof line - 1;
+				i += 6;
+			} else {
+				line[len++] = text[i++];
+			}
+		}
+		line[len] = '\0';
+		text += n + (text[n] == '\n');
+		if (!*text && reason && *reason)
+			smtpd_say(c, "%s (%s)", line, reason);
+		else
+			smtpd_say(c, "%s", line);
+	}
+}
+
+/* The reply to a command that needs HELO/EHLO first ("LHLO" in LMTP, RFC 2033 4.1): after
+   STARTTLS the client must say EHLO again (RFC 3207 4.2), and a practice server says so rather
+   than just "send EHLO". */
+static const char *need_hello(const struct smtpd_conn *c)
+{
+	if (c->tls && c->starttls_done && !c->cfg->lmtp)
+		return "503 5.5.1 Error: send EHLO again after STARTTLS (RFC 3207 4.2: the session "
+		       "starts over under TLS)";
+	return c->cfg->lmtp ? "503 5.5.1 Error: send LHLO first"
+			    : "503 5.5.1 Error: send HELO/EHLO first";
 }
 
 /* --- transaction ----------------------------------------------------------------------- */
@@ -132,12 +195,7 @@ static void reset_transaction(struct smtpd_conn *c)
 	c->bdat = false;
 	c->chunks = 0;
 	c->chunk_cr = false;
-}
-
-/* The hello verb(s) this server takes, for replies ("LHLO" in LMTP, RFC 2033 4.1). */
-static const char *hello_verbs(const struct smtpd_conn *c)
-{
-	return c->cfg->lmtp ? "LHLO" : "HELO/EHLO";
+	c->sendas_refused = false;
 }
 
 /* --- life cycle -------------------------------------------------------------------------- */
@@ -167,6 +225,10 @@ int smtpd_conn_init(struct smtpd_conn *c, struct smtpd_config *cfg, const char *
 		for (size_t i = 0; i < sc->steps[0].nreplies; i++)
 			smtpd_say(c, "%s", sc->steps[0].replies[i]);
 		c->script_pos = 1;
+		return 0;
+	}
+	if (like_of(c)) {
+		smtpd_say_like(c, LIKE_GREETING, "220 {host} ESMTP", NULL);
 		return 0;
 	}
 	smtpd_say(c, "220 %s %s smtpsh practice server", cfg->hostname,
@@ -226,6 +288,7 @@ void smtpd_tls_started(struct smtpd_conn *c)
 	c->helo = NULL;
 	c->esmtp = false;
 	c->authenticated = false;
+	c->auth_failed = false;
 	c->client_cert[0] = '\0';
 	reset_transaction(c);
 	smtpd_set_state(c, SMTPD_S_COMMAND);
@@ -535,7 +598,10 @@ static enum smtpd_action hello(struct smtpd_conn *c, char *args, const char *ver
 		smtpd_say(c, "250 %s", c->cfg->hostname);
 		return SMTPD_REPLY;
 	}
-	smtpd_say(c, "250-%s Hello %s", c->cfg->hostname, name);
+	if (like_of(c))
+		smtpd_say_like(c, LIKE_EHLO, "250-{host}", NULL);
+	else
+		smtpd_say(c, "250-%s Hello %s", c->cfg->hostname, name);
 	smtpd_say(c, "250-PIPELINING");
 	smtpd_say(c, "250-SIZE %lu", c->cfg->settings.size);
 	smtpd_say(c, "250-8BITMIME");
@@ -682,11 +748,25 @@ static int mail_params(struct smtpd_conn *c, char *params)
 	return 0;
 }
 
+#define SENDAS_REASON "sendas-denied on: the sender's local part must be the login name"
+
+/* The sendas-denied fault: a logged-in client sends as someone else. The demo account has
+   no domain of its own, so "the user's address" is any address whose local part is the login
+   name (student@example.test). */
+static bool sendas_denied(const struct smtpd_conn *c, const char *from)
+{
+	if (!c->cfg->settings.sendas_denied || !c->authenticated)
+		return false;
+	const char *at = strrchr(from, '@');
+	size_t n = at ? (size_t)(at - from) : strlen(from);
+	return strlen(c->cfg->user) != n || strncasecmp(from, c->cfg->user, n) != 0;
+}
+
 static enum smtpd_action cmd_mail(struct smtpd_conn *c, char *args, time_t now)
 {
 	(void)now;
 	if (!c->helo) {
-		smtpd_say(c, "503 5.5.1 Error: send %s first", hello_verbs(c));
+		smtpd_say(c, "%s", need_hello(c));
 		return SMTPD_REPLY;
 	}
 	if (c->bdat) {
@@ -697,8 +777,11 @@ static enum smtpd_action cmd_mail(struct smtpd_conn *c, char *args, time_t now)
 		smtpd_say(c, "503 5.5.1 Error: nested MAIL command");
 		return SMTPD_REPLY;
 	}
-	if (c->cfg->settings.auth_required && !c->authenticated) {
-		smtpd_say(c, "530 5.7.0 Authentication required");
+	/* After a failed AUTH the student must not "pass" by sending anyway: MAIL is refused
+	   until a login succeeds, whatever auth-required says (a provider always wants one). */
+	if ((c->cfg->settings.auth_required || like_of(c) || c->auth_failed) && !c->authenticated) {
+		smtpd_say_like(c, LIKE_NEED_AUTH, "530 5.7.0 Authentication required",
+			       c->auth_failed ? "the last AUTH failed: log in before MAIL" : NULL);
 		return SMTPD_REPLY;
 	}
 	/* UTF-8 is parsed here and refused below unless the parameters declare SMTPUTF8. */
@@ -726,6 +809,18 @@ static enum smtpd_action cmd_mail(struct smtpd_conn *c, char *args, time_t now)
 		reset_transaction(c);
 		smtpd_say(c, "553 5.6.7 Must declare SMTPUTF8 to send unicode address");
 		return SMTPD_REPLY;
+	}
+	if (sendas_denied(c, p.addr)) {
+		const struct like_provider *lp = like_of(c);
+		if (lp && lp->sendas_at_data) {
+			c->sendas_refused = true; /* refused after the message, as Exchange does */
+		} else {
+			smtpd_say_like(c, LIKE_SENDAS_DENIED,
+				       "553 5.7.1 Sender address rejected: not owned by the "
+				       "logged-in user",
+				       SENDAS_REASON);
+			return SMTPD_REPLY;
+		}
 	}
 	c->from = strdup(p.addr);
 	if (!c->from) {
@@ -1086,8 +1181,7 @@ static enum smtpd_action cmd_bdat(struct smtpd_conn *c, char *args, time_t now)
 	if (!count && !last) /* an empty chunk that is not the last: Postfix's words and order */
 		return refuse_chunk(c, 0, true, "551 5.7.1 Null BDAT request");
 	if (!c->helo)
-		return refuse_chunk(c, count, false, "503 5.5.1 Error: send %s first",
-				    hello_verbs(c));
+		return refuse_chunk(c, count, false, "%s", need_hello(c));
 	if (!c->mail)
 		return refuse_chunk(c, count, false, "503 5.5.1 Error: need MAIL command");
 	if (!c->nrcpts) {
@@ -1216,6 +1310,7 @@ static enum smtpd_action cmd_starttls(struct smtpd_conn *c, char *args, time_t n
 		smtpd_say(c, "454 4.7.0 TLS not available due to local problem");
 	} else {
 		smtpd_say(c, "220 2.0.0 Ready to start TLS");
+		c->starttls_done = true;
 		smtpd_set_state(c, SMTPD_S_TLS_WAIT);
 		return SMTPD_STARTTLS;
 	}
@@ -1229,6 +1324,9 @@ static struct smtpd_account account(const struct smtpd_conn *c)
 	    .hostname = c->cfg->hostname,
 	    .user = c->cfg->user,
 	    .password = c->cfg->password,
+	    .app_password = c->cfg->app_password,
+	    .app_password_only = c->cfg->settings.app_password,
+	    .basic_auth = c->cfg->settings.basic_auth,
 	    .cert_identity = c->client_cert,
 	    .oauth = c->cfg->oauth,
 	};
@@ -1239,10 +1337,25 @@ static enum smtpd_action auth_apply(struct smtpd_conn *c, const struct smtpd_aut
 {
 	if (o->note[0])
 		smtpd_note(c, "%s", o->note);
-	if (o->next == SMTPD_AUTH_OK)
+	if (o->next == SMTPD_AUTH_OK) {
 		c->authenticated = true;
+		c->auth_failed = false;
+	}
 	smtpd_set_state(c, o->next == SMTPD_AUTH_MORE ? SMTPD_S_AUTH : SMTPD_S_COMMAND);
-	smtpd_say(c, "%s", o->reply);
+	/* A login that failed: MAIL is refused until one succeeds; a provider says it in its
+	   own words, with the reason after them. */
+	static const enum like_situation situation[] = {
+	    [SMTPD_AUTH_FAIL_CREDENTIALS] = LIKE_AUTH_FAILED,
+	    [SMTPD_AUTH_FAIL_APP_PASSWORD] = LIKE_APP_PASSWORD,
+	    [SMTPD_AUTH_FAIL_BASIC_AUTH] = LIKE_BASIC_AUTH_OFF,
+	};
+	if (o->failure != SMTPD_AUTH_FAIL_NONE)
+		c->auth_failed = true;
+	if (o->failure != SMTPD_AUTH_FAIL_NONE && o->failure != SMTPD_AUTH_FAIL_SYNTAX &&
+	    like_reply(like_of(c), situation[o->failure]))
+		smtpd_say_like(c, situation[o->failure], "", o->why);
+	else
+		smtpd_say(c, "%s", o->reply);
 	return SMTPD_REPLY;
 }
 
@@ -1250,12 +1363,14 @@ static enum smtpd_action cmd_auth(struct smtpd_conn *c, char *args, time_t now)
 {
 	(void)now;
 	if (!smtpd_auth_offered(c)) {
-		smtpd_say(c, "538 5.7.11 Encryption required for requested authentication "
-			     "mechanism (STARTTLS first)");
+		smtpd_say_like(c, LIKE_AUTH_BEFORE_TLS,
+			       "538 5.7.11 Encryption required for requested authentication "
+			       "mechanism (STARTTLS first)",
+			       like_of(c) ? "AUTH is offered only after STARTTLS" : NULL);
 		return SMTPD_REPLY;
 	}
 	if (!c->helo) {
-		smtpd_say(c, "503 5.5.1 Error: send %s first", hello_verbs(c));
+		smtpd_say(c, "%s", need_hello(c));
 		return SMTPD_REPLY;
 	}
 	if (c->authenticated) {
@@ -1395,7 +1510,10 @@ static enum smtpd_action command(struct smtpd_conn *c, char *line, size_t len, t
 		smtpd_set_state(c, SMTPD_S_CLOSED);
 		return SMTPD_DROP;
 	}
-	if (c->cfg->settings.require_tls && !c->tls && !(cmd->flags & CMD_PRE_TLS)) {
+	/* A provider wants TLS before anything but the greeting verbs (its own words); AUTH
+	   before it is cmd_auth's case (not offered). */
+	if ((c->cfg->settings.require_tls || (like_of(c) && strcmp(verb, "AUTH") != 0)) &&
+	    !c->tls && !(cmd->flags & CMD_PRE_TLS)) {
 		unsigned long long count;
 		bool last;
 		if (cmd->flags & CMD_CHUNK)
@@ -1403,7 +1521,8 @@ static enum smtpd_action command(struct smtpd_conn *c, char *line, size_t len, t
 				   ? bdat_bad_syntax(c)
 				   : refuse_chunk(c, count, false,
 						  "530 5.7.0 Must issue a STARTTLS command first");
-		smtpd_say(c, "530 5.7.0 Must issue a STARTTLS command first");
+		smtpd_say_like(c, LIKE_NEED_TLS, "530 5.7.0 Must issue a STARTTLS command first",
+			       NULL);
 		return SMTPD_REPLY;
 	}
 	return cmd->run(c, args, now);
@@ -1478,9 +1597,20 @@ static enum smtpd_action finish_message(struct smtpd_conn *c, const char *fail, 
 	return SMTPD_REPLY;
 }
 
+/* The sendas-denied refusal of a provider that refuses after the message (Exchange), into
+   out; NULL when this message is not refused so. */
+static const char *sendas_failure(const struct smtpd_conn *c, char *out, size_t outlen)
+{
+	const char *text = c->sendas_refused ? like_reply(like_of(c), LIKE_SENDAS_DENIED) : NULL;
+	if (!text)
+		return NULL;
+	snprintf(out, outlen, "%s (%s)", text, SENDAS_REASON);
+	return out;
+}
+
 static enum smtpd_action end_of_data(struct smtpd_conn *c)
 {
-	char fail[300];
+	char fail[512];
 	if (c->msg_line_too_long)
 		snprintf(fail, sizeof fail,
 			 "500 5.5.2 Error: line too long: a message line has more than %d octets "
@@ -1490,7 +1620,7 @@ static enum smtpd_action end_of_data(struct smtpd_conn *c)
 		snprintf(fail, sizeof fail, "552 5.3.4 Error: message file too big");
 	else if (c->msg_write_failed)
 		snprintf(fail, sizeof fail, "451 4.3.0 Error: cannot write the message");
-	else
+	else if (!sendas_failure(c, fail, sizeof fail))
 		fail[0] = '\0';
 	char note[200] = "";
 	if (c->bare_lf_lines)
@@ -1580,11 +1710,11 @@ static enum smtpd_action end_of_chunk(struct smtpd_conn *c)
 		c->chunk_cr = false;
 		data_write(c, "\r", 1);
 	}
-	char before[64], after[100];
+	char before[64], after[100], fail[512];
 	snprintf(before, sizeof before, "%llu octets received, ", c->chunk_octets);
 	snprintf(after, sizeof after, " (%llu octets in %lu chunk%s)", c->msg_size, c->chunks,
 		 c->chunks == 1 ? "" : "s");
-	return finish_message(c, NULL, before, after);
+	return finish_message(c, sendas_failure(c, fail, sizeof fail), before, after);
 }
 
 /* Takes what has arrived of the current chunk: counted octets, never scanned for lines. */

@@ -103,20 +103,56 @@ static void succeed(struct smtpd_auth *a, const struct smtpd_account *acct,
 	reply(out, SMTPD_AUTH_OK, "235 2.7.0 Authentication successful");
 }
 
-static void fail(struct smtpd_auth *a, const char *why, struct smtpd_auth_outcome *out)
+/* A login that failed. It is a practice server: the reply says why (a fixed reason, never
+   what was typed), and the core may put a provider's words before it. */
+static void fail_as(struct smtpd_auth *a, enum smtpd_auth_failure kind, const char *why,
+		    struct smtpd_auth_outcome *out)
 {
 	note(out, "%s login failed: %s", mech_names[a->mech], why);
-	reply(out, SMTPD_AUTH_DONE, "535 5.7.8 Authentication credentials invalid");
+	out->failure = kind;
+	snprintf(out->why, sizeof out->why, "%s", why);
+	if (kind == SMTPD_AUTH_FAIL_APP_PASSWORD) /* Gmail's code (RFC 4954 6: 534) */
+		reply(out, SMTPD_AUTH_DONE, "534 5.7.9 Application-specific password required (%s)",
+		      why);
+	else
+		reply(out, SMTPD_AUTH_DONE, "535 5.7.8 Authentication credentials invalid (%s)",
+		      why);
 }
 
-/* The identity and password of a login; sets why when it fails. */
-static bool check_login(const struct smtpd_account *acct, const char *user, size_t ulen,
-			const char *pass, size_t plen, const char **why)
+static void fail(struct smtpd_auth *a, const char *why, struct smtpd_auth_outcome *out)
+{
+	fail_as(a, SMTPD_AUTH_FAIL_CREDENTIALS, why, out);
+}
+
+/* The provider policies on a login whose user name and secret were right: basic-auth off
+   refuses every password, app-password on the account password (not the app password). */
+static enum smtpd_auth_failure policy(const struct smtpd_account *acct, bool app_password,
+				      const char **why)
+{
+	if (!acct->basic_auth) {
+		*why = "password logins are switched off on this server (basic-auth off)";
+		return SMTPD_AUTH_FAIL_BASIC_AUTH;
+	}
+	if (acct->app_password_only && !app_password) {
+		*why = "the account password was sent; this account logs in with its app password";
+		return SMTPD_AUTH_FAIL_APP_PASSWORD;
+	}
+	return SMTPD_AUTH_FAIL_NONE;
+}
+
+/* The identity and password (the account's or the app password) of a login; sets why and
+   returns the failure when it fails. */
+static enum smtpd_auth_failure check_login(const struct smtpd_account *acct, const char *user,
+					   size_t ulen, const char *pass, size_t plen,
+					   const char **why)
 {
 	bool user_ok = same_secret(user, ulen, acct->user);
-	bool pass_ok = same_secret(pass, plen, acct->password);
+	bool app = acct->app_password && same_secret(pass, plen, acct->app_password);
+	bool pass_ok = app || same_secret(pass, plen, acct->password);
 	*why = !user_ok ? "unknown user name" : !pass_ok ? "wrong password" : NULL;
-	return user_ok && pass_ok;
+	if (*why)
+		return SMTPD_AUTH_FAIL_CREDENTIALS;
+	return policy(acct, app, why);
 }
 
 /* PLAIN: authzid NUL authcid NUL password (RFC 4616 2), split as the client builds it. */
@@ -125,7 +161,10 @@ static void plain_response(struct smtpd_auth *a, const struct smtpd_account *acc
 {
 	struct sasl_plain_fields f;
 	if (sasl_plain_split(d->data, d->len, &f) < 0 || memchr(f.passwd, '\0', f.passwd_len)) {
-		fail(a, "the PLAIN response is not authzid NUL user NUL password", out);
+		fail(a,
+		     "the PLAIN response needs two NUL separators: authzid NUL user NUL password "
+		     "(RFC 4616 2)",
+		     out);
 		return;
 	}
 	const char *why;
@@ -134,10 +173,12 @@ static void plain_response(struct smtpd_auth *a, const struct smtpd_account *acc
 		fail(a, "the authorization identity differs from the user name", out);
 		return;
 	}
-	if (check_login(acct, f.authcid, f.authcid_len, f.passwd, f.passwd_len, &why))
+	enum smtpd_auth_failure kind =
+	    check_login(acct, f.authcid, f.authcid_len, f.passwd, f.passwd_len, &why);
+	if (kind == SMTPD_AUTH_FAIL_NONE)
 		succeed(a, acct, out);
 	else
-		fail(a, why, out);
+		fail_as(a, kind, why, out);
 }
 
 static void login_response(struct smtpd_auth *a, const struct smtpd_account *acct,
@@ -155,10 +196,12 @@ static void login_response(struct smtpd_auth *a, const struct smtpd_account *acc
 		return;
 	}
 	const char *why;
-	if (check_login(acct, a->user, strlen(a->user), d->data, d->len, &why))
+	enum smtpd_auth_failure kind =
+	    check_login(acct, a->user, strlen(a->user), d->data, d->len, &why);
+	if (kind == SMTPD_AUTH_FAIL_NONE)
 		succeed(a, acct, out);
 	else
-		fail(a, why, out);
+		fail_as(a, kind, why, out);
 }
 
 /* CRAM-MD5: "user SP hex(HMAC-MD5(password, challenge))" (RFC 2195). */
@@ -194,8 +237,11 @@ static void cram_response(struct smtpd_auth *a, const struct smtpd_account *acct
 	buf_free_secret(&want);
 	buf_free_secret(&plain);
 	OPENSSL_cleanse(got, sizeof got);
-	if (why)
-		fail(a, why, out);
+	/* the digest is made with the account password: app-password on refuses it */
+	enum smtpd_auth_failure kind =
+	    why ? SMTPD_AUTH_FAIL_CREDENTIALS : policy(acct, false, &why);
+	if (kind != SMTPD_AUTH_FAIL_NONE)
+		fail_as(a, kind, why, out);
 	else
 		succeed(a, acct, out);
 }
@@ -365,6 +411,8 @@ static void respond(struct smtpd_auth *a, const struct smtpd_account *acct, cons
 	buf_init(&d);
 	if (b64_decode(b64, &d) < 0) {
 		note(out, "%s: the response is not valid base64", mech_names[a->mech]);
+		out->failure = SMTPD_AUTH_FAIL_SYNTAX;
+		snprintf(out->why, sizeof out->why, "the response is not valid base64");
 		reply(out, SMTPD_AUTH_DONE, "501 5.5.2 Cannot decode response (not base64)");
 	} else {
 		switch (a->mech) {
@@ -431,7 +479,8 @@ static void begin(struct smtpd_auth *a, const struct smtpd_account *acct, const 
 void smtpd_auth_start(struct smtpd_auth **ap, const struct smtpd_account *acct, char *args,
 		      struct smtpd_auth_outcome *out)
 {
-	out->note[0] = '\0';
+	out->note[0] = out->why[0] = '\0';
+	out->failure = SMTPD_AUTH_FAIL_NONE;
 	smtpd_auth_end(ap);
 	char *resp = args + strcspn(args, " ");
 	if (*resp) {
@@ -475,7 +524,8 @@ void smtpd_auth_start(struct smtpd_auth **ap, const struct smtpd_account *acct, 
 void smtpd_auth_continue(struct smtpd_auth **ap, const struct smtpd_account *acct, const char *line,
 			 struct smtpd_auth_outcome *out)
 {
-	out->note[0] = '\0';
+	out->note[0] = out->why[0] = '\0';
+	out->failure = SMTPD_AUTH_FAIL_NONE;
 	struct smtpd_auth *a = *ap;
 	if (!a) { /* the core only calls this inside an exchange */
 		reply(out, SMTPD_AUTH_DONE, "503 5.5.1 Error: no authentication in progress");

@@ -18,6 +18,8 @@
 #ifndef SMTPSH_SMTPD_INT_H
 #define SMTPSH_SMTPD_INT_H
 
+#include <stdbool.h>
+
 /* Nothing of smtpd.h: the auth part sees the exchange and the account, not the connection. */
 struct smtpd_auth; /* the exchange in progress (smtpd_auth.c's own) */
 struct oauthd_hooks;
@@ -27,6 +29,9 @@ struct smtpd_account {
 	const char *hostname; /* in the CRAM-MD5 challenge */
 	const char *user;
 	const char *password;
+	const char *app_password; /* also logs in, or NULL */
+	bool app_password_only;	  /* app-password on: the account password is refused */
+	bool basic_auth;	  /* off: every password login is refused */
 	/* the identity (CN, else e-mail) of the client certificate the practice CA issued and
 	   the handshake verified, or "": AUTH EXTERNAL logs in as it (RFC 4422 appendix A) */
 	const char *cert_identity;
@@ -42,10 +47,21 @@ enum smtpd_auth_next {
 	SMTPD_AUTH_OK,	 /* the client is logged in ("command", 235 in reply) */
 };
 
+/* Why a login failed (the core words a provider's reply for it, practice_like.h). */
+enum smtpd_auth_failure {
+	SMTPD_AUTH_FAIL_NONE,	      /* no login failed (it succeeded, goes on, or never began) */
+	SMTPD_AUTH_FAIL_CREDENTIALS,  /* unknown user, wrong password, a malformed response */
+	SMTPD_AUTH_FAIL_APP_PASSWORD, /* the account password where an app password is needed */
+	SMTPD_AUTH_FAIL_BASIC_AUTH,   /* basic-auth off: no password login at all */
+	SMTPD_AUTH_FAIL_SYNTAX,	      /* not base64 (the reply says so already) */
+};
+
 struct smtpd_auth_outcome {
 	enum smtpd_auth_next next;
 	char reply[512]; /* the reply line to send, without CRLF */
 	char note[512];	 /* a note for the teacher's screen (why a login failed), or "" */
+	enum smtpd_auth_failure failure;
+	char why[160]; /* the reason, for the student too: never what the client typed */
 };
 
 /*

@@ -358,11 +358,11 @@ const struct code_hint code_hints[] = {
     {553, "5.7.1", NULL, "not logged in",
      "sender not allowed without login: AUTH first, then MAIL FROM your own address"},
     {550, "5.7.1", NULL, "spam",
-     "refused as spam: check the content, the sending IP's reputation and the domain's "
-     "SPF/DKIM/DMARC"},
+     "refused as spam (unsolicited mail): check the content, the sending IP's reputation and "
+     "the domain's SPF/DKIM/DMARC"},
     {550, "5.7.1", NULL, "unsolicited",
-     "refused as unsolicited mail: check the content, the sending IP's reputation and the "
-     "domain's SPF/DKIM/DMARC"},
+     "refused as spam (unsolicited mail): check the content, the sending IP's reputation and "
+     "the domain's SPF/DKIM/DMARC"},
     {550, "5.7.1", NULL, "Client host rejected",
      "this server refuses your IP address (policy or block list)"},
     {550, "5.7.1", NULL, NULL,
@@ -514,27 +514,75 @@ void codes_brief(int code, const struct enh_code *enh, struct buf *out)
 		   detail ? detail : subject ? subject : "(unknown detail)");
 }
 
-/* Lists the hints of the table for a basic code (code) or an enhanced code (enh). */
-static void explain_hints(int code, const struct enh_code *enh, struct buf *out)
+/* Whether hint h belongs to an explanation of code, of enh, or (both given) of the pair: for
+   the pair, the hints a reply with both would get beside it (codes_hint's rule). */
+static bool hint_of(const struct code_hint *h, int code, const struct enh_code *enh)
+{
+	if (code && enh)
+		return h->code == code && (!h->enh || enh_equals(enh, h->enh));
+	return enh ? h->enh && enh_equals(enh, h->enh) : h->code == code;
+}
+
+/* The condition of hint h as the list shows it: its other code, the verb, the text. */
+static void hint_condition(const struct code_hint *h, int code, const struct enh_code *enh,
+			   struct buf *out)
+{
+	size_t start = out->len;
+	if (!code)
+		buf_printf(out, "%d ", h->code);
+	else if (h->enh && !enh)
+		buf_printf(out, "%s ", h->enh);
+	if (h->verb)
+		buf_printf(out, "to %s ", h->verb);
+	if (h->text)
+		buf_printf(out, "\"...%s...\" ", h->text);
+	if (out->len == start)
+		buf_puts(out, "otherwise ");
+	out->len--; /* the last blank */
+	out->data[out->len] = '\0';
+}
+
+/*
+ * Lists the hints of the table for a basic code (code), an enhanced code (enh) or the pair,
+ * under heading. Hints that give the same advice are one item, their conditions joined by
+ * "or": the advice is said once.
+ */
+static void explain_hints(int code, const struct enh_code *enh, const char *heading,
+			  struct buf *out)
 {
 	bool any = false;
-	for (size_t i = 0; i < code_hint_count; i++) {
+	/* For a pair, the hints up to the first without a condition: codes_hint takes the first
+	   that matches, so those after it are never shown beside such a reply. */
+	size_t count = code_hint_count;
+	for (size_t i = 0; code && enh && i < count; i++)
+		if (hint_of(&code_hints[i], code, enh) && !code_hints[i].verb && !code_hints[i].text)
+			count = i + 1;
+	/* the cases with a condition first, "otherwise" last */
+	for (size_t n = 0; n < 2 * count; n++) {
+		size_t i = n % count, pass = n / count;
 		const struct code_hint *h = &code_hints[i];
-		if (enh ? !h->enh || !enh_equals(enh, h->enh) : h->code != code)
+		if (!hint_of(h, code, enh))
 			continue;
-		buf_puts(out, any ? "\n  - " : "\nknown cases:\n  - ");
+		bool otherwise = !h->verb && !h->text && code && (enh || !h->enh);
+		if (otherwise != (pass == 1))
+			continue;
+		bool said = false; /* an earlier item gave this advice already */
+		for (size_t k = 0; k < i && !said; k++)
+			said = hint_of(&code_hints[k], code, enh) &&
+			       strcmp(code_hints[k].hint, h->hint) == 0;
+		if (said)
+			continue;
+		buf_printf(out, "\n%s  - ", any ? "" : heading);
 		any = true;
-		if (enh)
-			buf_printf(out, "%d ", h->code);
-		else if (h->enh)
-			buf_printf(out, "%s ", h->enh);
-		else if (!h->verb && !h->text)
-			buf_puts(out, "otherwise ");
-		if (h->verb)
-			buf_printf(out, "to %s ", h->verb);
-		if (h->text)
-			buf_printf(out, "\"...%s...\" ", h->text);
-		buf_printf(out, "-> %s", h->hint);
+		hint_condition(h, code, enh, out);
+		for (size_t k = i + 1; k < count; k++) {
+			if (!hint_of(&code_hints[k], code, enh) ||
+			    strcmp(code_hints[k].hint, h->hint) != 0)
+				continue;
+			buf_puts(out, " or ");
+			hint_condition(&code_hints[k], code, enh, out);
+		}
+		buf_printf(out, " -> %s", h->hint);
 	}
 }
 
@@ -555,7 +603,7 @@ static int explain_basic(int code, struct buf *out)
 		buf_printf(out, "  %s (%s)", basic[i].meaning, basic[i].spec);
 	else
 		buf_puts(out, "  not a code of RFC 5321 or its extensions: read the text of the reply");
-	explain_hints(code, NULL, out);
+	explain_hints(code, NULL, "known cases:\n", out);
 	return 0;
 }
 
@@ -569,7 +617,7 @@ static int explain_enhanced(const struct enh_code *e, struct buf *out)
 	buf_printf(out, "\n  class %d: %s\n  subject %d: %s\n  (RFC 3463 and the IANA registry of "
 			"SMTP enhanced status codes)",
 		   e->cls, cls, e->subject, subject ? subject : "not assigned");
-	explain_hints(0, e, out);
+	explain_hints(0, e, "known cases:\n", out);
 	return 0;
 }
 
@@ -583,4 +631,33 @@ int codes_explain(const char *arg, struct buf *out)
 	if (len == 3 && codes_parse_reply_line(arg, len, &code, &e, &(bool){false}))
 		return explain_basic(code, out);
 	return -1;
+}
+
+int codes_explain_pair(const char *basic_arg, const char *enh_arg, struct buf *out)
+{
+	int code;
+	struct enh_code e;
+	size_t blen = strlen(basic_arg), elen = strlen(enh_arg);
+	if (blen != 3 || !codes_parse_reply_line(basic_arg, blen, &code, &e, &(bool){false}) ||
+	    !elen || codes_parse_enhanced(enh_arg, elen, &e) != elen || e.cls != code / 100)
+		return -1;
+	const char *meaning = codes_basic(code);
+	const char *subject = codes_enh_subject(e.subject);
+	const char *detail = codes_enh_detail(e.subject, e.detail);
+	/* One heading for both: the class once (the two say the same), then what each adds;
+	   the references are the long form's. */
+	buf_printf(out, "%d %d.%d.%d: %s\n", code, e.cls, e.subject, e.detail,
+		   codes_basic_class(code));
+	buf_printf(out, "  %d: %s\n", code,
+		   meaning ? meaning : "not a code of RFC 5321 or its extensions");
+	buf_printf(out, "  %d.%d.%d: %s (%s)", e.cls, e.subject, e.detail,
+		   detail ? detail : "a detail the IANA registry does not list (the server's own)",
+		   subject ? subject : "subject not assigned");
+	size_t before = out->len;
+	explain_hints(code, &e, "what to do, by the text of the reply:\n", out);
+	if (out->len == before)
+		buf_puts(out, "\n  the text of the reply says why");
+	buf_printf(out, "\n(every case of %d and of %d.%d.%d: \\explain -v %d %d.%d.%d)", code,
+		   e.cls, e.subject, e.detail, code, e.cls, e.subject, e.detail);
+	return 0;
 }

@@ -228,18 +228,26 @@ static void cmd_presets(struct shell *sh, int argc, char **argv)
 	buf_free(&out);
 }
 
+/* \explain [-v|--all] CODE...: a basic code followed by an enhanced code of its class is one
+   reply's pair, explained as one (short: it fits a 24-line screen); -v: each code in full. */
 static void cmd_explain(struct shell *sh, int argc, char **argv)
 {
-	if (argc < 2) {
-		shell_error(sh, "usage: \\explain CODE... (a reply code like 451, or an "
-				"enhanced status code like 5.7.1)");
+	bool all = argc > 1 && (strcmp(argv[1], "-v") == 0 || strcmp(argv[1], "--all") == 0);
+	int first = all ? 2 : 1;
+	if (argc <= first) {
+		shell_error(sh, "usage: \\explain [-v|--all] CODE... (a reply code like 451, an "
+				"enhanced status code like 5.7.1, or both: 550 5.7.1)");
 		return;
 	}
 	struct buf out;
 	buf_init(&out);
-	for (int i = 1; i < argc; i++) {
+	for (int i = first; i < argc; i++) {
 		if (out.len)
 			buf_putc(&out, '\n');
+		if (!all && i + 1 < argc && codes_explain_pair(argv[i], argv[i + 1], &out) == 0) {
+			i++;
+			continue;
+		}
 		if (codes_explain(argv[i], &out) < 0) {
 			struct buf e;
 			buf_init(&e);
@@ -421,30 +429,86 @@ static void cmd_status(struct shell *sh, int argc, char **argv)
 	buf_free(&tmp);
 }
 
-/* Settings of \set: each a boolean of the shell. */
+/* Settings of \set: a boolean of the shell (on|off), or one of a few choices. */
 struct setting {
 	const char *name;
 	const char *help;
 	size_t offset; /* of the bool in struct shell */
 	const char *on_notice;
+	/* A setting with choices: their names (NULL-terminated), and how to read and change
+	   the one chosen (its index). */
+	const char *const *choices;
+	int (*get)(const struct shell *sh);
+	void (*set)(struct shell *sh, int choice);
 };
 
+static int theme_get(const struct shell *sh)
+{
+	return (int)sh->render->theme;
+}
+
+static void theme_set(struct shell *sh, int choice)
+{
+	sh->render->theme = (enum render_theme)choice;
+}
+
+static const char *const prompt_choices[] = {"full", "compact", NULL};
+
+static int prompt_get(const struct shell *sh)
+{
+	return sh->prompt_compact;
+}
+
+static void prompt_set(struct shell *sh, int choice)
+{
+	sh->prompt_compact = choice == 1;
+}
+
 static const struct setting settings[] = {
-	{"explain", "show what every reply code means beside the reply", offsetof(struct shell, explain),
-	 NULL},
-	{"timing", "show milliseconds per reply, connect time and TLS handshake time",
-	 offsetof(struct shell, timing), NULL},
-	{"show-raw", "show line ends (\\r\\n, or \\n for a bare LF) of every line",
-	 offsetof(struct shell, show_raw), NULL},
-	{"reveal-secrets", "show AUTH payloads on screen instead of <redacted>",
-	 offsetof(struct shell, reveal_secrets),
-	 "AUTH payloads (base64 of user names and passwords) are now shown on screen (never in a "
-	 "transcript): use throwaway accounts only"},
+    {.name = "explain",
+     .help = "show what every reply code means beside the reply",
+     .offset = offsetof(struct shell, explain)},
+    {.name = "timing",
+     .help = "show milliseconds per reply, connect time and TLS handshake time",
+     .offset = offsetof(struct shell, timing)},
+    {.name = "show-raw",
+     .help = "show line ends (\\r\\n, or \\n for a bare LF) of every line",
+     .offset = offsetof(struct shell, show_raw)},
+    {.name = "reveal-secrets",
+     .help = "show AUTH payloads on screen instead of <redacted>",
+     .offset = offsetof(struct shell, reveal_secrets),
+     .on_notice = "AUTH payloads (base64 of user names and passwords) are now shown on screen "
+		  "(never in a transcript): use throwaway accounts only"},
+    {.name = "theme",
+     .help = "colours: dark, light (light terminals, projectors: no faint text) or mono",
+     .choices = render_theme_names,
+     .get = theme_get,
+     .set = theme_set},
+    {.name = "prompt",
+     .help = "full (host:port tls phase>) or compact (phase> only, for narrow screens)",
+     .choices = prompt_choices,
+     .get = prompt_get,
+     .set = prompt_set},
 };
 
 static bool *setting_field(struct shell *sh, const struct setting *st)
 {
 	return (bool *)((char *)sh + st->offset);
+}
+
+static const char *setting_value(struct shell *sh, const struct setting *st)
+{
+	if (st->choices)
+		return st->choices[st->get(sh)];
+	return *setting_field(sh, st) ? "on" : "off";
+}
+
+static int choice_index(const struct setting *st, const char *name)
+{
+	for (int i = 0; st->choices[i]; i++)
+		if (strcmp(st->choices[i], name) == 0)
+			return i;
+	return -1;
 }
 
 static void cmd_set(struct shell *sh, int argc, char **argv)
@@ -453,8 +517,8 @@ static void cmd_set(struct shell *sh, int argc, char **argv)
 		struct buf out;
 		buf_init(&out);
 		for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
-			buf_printf(&out, "%-16s %-3s  %s\n", settings[i].name,
-				   *setting_field(sh, &settings[i]) ? "on" : "off", settings[i].help);
+			buf_printf(&out, "%-16s %-7s  %s\n", settings[i].name,
+				   setting_value(sh, &settings[i]), settings[i].help);
 		render_text(sh->render, out.data);
 		buf_free(&out);
 		return;
@@ -463,6 +527,21 @@ static void cmd_set(struct shell *sh, int argc, char **argv)
 	for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
 		if (strcmp(settings[i].name, argv[1]) == 0)
 			st = &settings[i];
+	if (st && st->choices) {
+		int choice = argc == 3 ? choice_index(st, argv[2]) : -1;
+		if (choice < 0) {
+			struct buf names;
+			buf_init(&names);
+			for (int i = 0; st->choices[i]; i++)
+				buf_printf(&names, "%s%s", i ? "|" : "", st->choices[i]);
+			shell_error(sh, "usage: \\set %s %s", st->name, names.data);
+			buf_free(&names);
+			return;
+		}
+		st->set(sh, choice);
+		render_info(sh->render, "%s is %s", st->name, st->choices[choice]);
+		return;
+	}
 	bool on = argc == 3 && strcmp(argv[2], "on") == 0;
 	if (!st || argc != 3 || (!on && strcmp(argv[2], "off") != 0)) {
 		shell_error(sh, "usage: \\set [NAME on|off] (\\set alone lists them)");
@@ -557,16 +636,23 @@ static void complete_tls(struct candidates *c)
 		c->files = true;
 }
 
-/* \set: a setting's name, then on/off. */
+/* \set: a setting's name, then on/off or its choices. */
 static void complete_set(struct candidates *c)
 {
 	if (c->nwords == 1)
 		for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
 			candidates_offer(c, settings[i].name);
-	if (c->nwords == 2) {
-		candidates_offer(c, "on");
-		candidates_offer(c, "off");
+	if (c->nwords != 2)
+		return;
+	for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+		if (strcmp(settings[i].name, c->arg1) != 0 || !settings[i].choices)
+			continue;
+		for (int k = 0; settings[i].choices[k]; k++)
+			candidates_offer(c, settings[i].choices[k]);
+		return;
 	}
+	candidates_offer(c, "on");
+	candidates_offer(c, "off");
 }
 
 /* \oauth: its subcommands, then login's ways. */
@@ -663,8 +749,9 @@ const struct meta_command meta_commands[] = {
      .flags = LOCAL_IN_PIPELINE},
     {.name = "explain",
      .run = cmd_explain,
-     .args = "CODE...",
-     .help = "what a reply code (451) or enhanced status code (5.7.1) means",
+     .args = "[-v] CODE...",
+     .help = "what a reply code (451) or enhanced status code (5.7.1) means; 550 5.7.1: "
+	     "the pair as one (-v: each in full, every known case)",
      .flags = LOCAL_IN_PIPELINE},
     {.name = "pipeline",
      .run = cmd_pipeline,
@@ -694,8 +781,8 @@ const struct meta_command meta_commands[] = {
      .flags = LOCAL_IN_PIPELINE},
     {.name = "set",
      .run = cmd_set,
-     .args = "[NAME on|off]",
-     .help = "list the settings, or change one",
+     .args = "[NAME on|off|CHOICE]",
+     .help = "list the settings, or change one (\\set theme light, \\set prompt compact)",
      .complete = complete_set,
      .flags = LOCAL_IN_PIPELINE},
     {.name = "auth",
@@ -909,11 +996,19 @@ void meta_help(struct shell *sh, const char *topic)
 		for (size_t i = 0; i < smtp_verb_count; i++)
 			buf_printf(&out, "  %-9s %s\n", smtp_verbs[i].name, smtp_verbs[i].summary);
 		buf_puts(&out, "Local commands (never sent):\n");
+		/* A terminal narrower than the two columns need: each command on a line of its
+		   own and its help below it (the renderer wraps both); a pipe gets the columns. */
+		size_t width = render_width(sh->render);
+		bool stacked = width && width < 100;
 		for (size_t i = 0; i < meta_command_count; i++) {
 			char name[64];
 			snprintf(name, sizeof name, "\\%s %s", meta_commands[i].name,
 				 meta_commands[i].args);
-			buf_printf(&out, "  %-44s %s\n", name, meta_commands[i].help);
+			if (stacked)
+				buf_printf(&out, "  \\%s %s\n      %s\n", meta_commands[i].name,
+					   meta_commands[i].args, meta_commands[i].help);
+			else
+				buf_printf(&out, "  %-44s %s\n", name, meta_commands[i].help);
 		}
 		buf_puts(&out, "Tab completes; \\help VERB explains one; inside DATA a line with only "
 			       "'.' ends the message.");

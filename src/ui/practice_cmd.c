@@ -23,6 +23,13 @@ void practice_banner(const struct practice *p, struct render *r)
 		    (long)p->pid, p->env.addrs[0], p->env.port);
 	render_info(r, "AUTH login: user %s, password %s (offered after STARTTLS; \\auth logs in)",
 		    p->env.user, p->env.password);
+	render_info(r, "app password %s: also logs in, and alone with \\practice app-password on",
+		    p->env.app_password);
+	if (p->like)
+		render_info(r,
+			    "answering like %s: its replies, STARTTLS before MAIL, AUTH only after "
+			    "STARTTLS and before MAIL (\\practice like off: the practice server)",
+			    p->like);
 	render_info(r,
 		    "its TLS certificate comes from a CA made just now, trusted by this session "
 		    "only: %s",

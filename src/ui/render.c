@@ -2,10 +2,13 @@
 
 #include <stdarg.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include "smtpsh/codes.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/sasl.h"
+#include "smtpsh/wrap.h"
 
 #define REPLY_KEEP (8 * 1024) /* bytes of a reply kept for matching hints */
 
@@ -29,6 +32,8 @@ void render_init(struct render *r, FILE *out, FILE *err, bool color)
 	r->hook_arg = NULL;
 	r->where = NULL;
 	r->flush_each = true;
+	r->wrap = false;
+	r->theme = RENDER_THEME_DARK;
 	r->explain = r->timing = r->show_raw = false;
 	buf_init(&r->line);
 	buf_init(&r->reply);
@@ -46,15 +51,67 @@ static void before(struct render *r)
 		r->before_output(r->hook_arg);
 }
 
-static const char *code_color(int code)
+/* What a colour says; each theme draws it its own way. */
+enum role {
+	ROLE_FAINT, /* local events ("*"), comments, the received marker, message lines */
+	ROLE_NOTE,  /* the bracketed annotations */
+	ROLE_SENT,  /* the sent marker */
+	ROLE_OK,    /* 2xx */
+	ROLE_MORE,  /* 3xx */
+	ROLE_TEMP,  /* 4xx, warnings, the line ends of show-raw */
+	ROLE_FAIL,  /* 5xx, unverified TLS, a line that is no reply */
+	ROLE_TLS,   /* verified TLS */
+	ROLE_ERROR,
+	ROLE_ALERT,
+	ROLE_COUNT
+};
+
+/*
+ * dark (the default): faint (ESC[2m) for what matters least. light: for light backgrounds and
+ * projectors, where faint text and yellow vanish: no faint anywhere, annotations blue,
+ * magenta for yellow. mono: no colour, bold for errors only. --color never (or NO_COLOR) has
+ * no SGR at all, whatever the theme.
+ */
+static const char *const palettes[][ROLE_COUNT] = {
+    [RENDER_THEME_DARK] = {C_DIM, C_DIM, C_CYAN, C_GREEN, C_BLUE, C_YELLOW, C_RED, C_MAGENTA,
+			   C_BOLD C_RED, C_BOLD C_YELLOW},
+    [RENDER_THEME_LIGHT] = {"", C_BLUE, C_BLUE, C_GREEN, C_BLUE, C_MAGENTA, C_RED, C_MAGENTA,
+			    C_BOLD C_RED, C_BOLD C_MAGENTA},
+    [RENDER_THEME_MONO] = {"", "", "", "", "", "", "", "", C_BOLD, C_BOLD},
+};
+
+const char *const render_theme_names[] = {"dark", "light", "mono", NULL};
+
+int render_theme_parse(const char *name)
+{
+	for (int i = 0; render_theme_names[i]; i++)
+		if (strcmp(render_theme_names[i], name) == 0)
+			return i;
+	return -1;
+}
+
+/* Starts role's colour (nothing without colour or when the theme has none for it). */
+static void sgr_on(const struct render *r, struct buf *b, enum role role)
+{
+	if (r->color && *palettes[r->theme][role])
+		buf_puts(b, palettes[r->theme][role]);
+}
+
+static void sgr_off(const struct render *r, struct buf *b, enum role role)
+{
+	if (r->color && *palettes[r->theme][role])
+		buf_puts(b, C_RESET);
+}
+
+static enum role code_role(int code)
 {
 	if (code >= 200 && code < 300)
-		return C_GREEN;
+		return ROLE_OK;
 	if (code >= 300 && code < 400)
-		return C_BLUE;
+		return ROLE_MORE;
 	if (code >= 400 && code < 500)
-		return C_YELLOW;
-	return C_RED;
+		return ROLE_TEMP;
+	return ROLE_FAIL;
 }
 
 /* Our own messages may quote server bytes: whatever they hold, no control byte passes. */
@@ -69,13 +126,85 @@ void render_flush(void *arg)
 	fflush(r->out);
 }
 
-static void flush_line(struct render *r, FILE *f)
+/* The columns of the terminal f writes to, asked anew for each line so that a resize
+   (SIGWINCH) counts from the next line on; 0 when f is no terminal or wrapping is off. */
+static size_t width_of(const struct render *r, FILE *f)
+{
+	struct winsize ws;
+	if (!r->wrap || !isatty(fileno(f)) || ioctl(fileno(f), TIOCGWINSZ, &ws) < 0)
+		return 0;
+	return ws.ws_col;
+}
+
+/*
+ * Where the continuation lines of a line of render_text start: under the second column of a
+ * table row ("  EHLO      extended hello": after the first run of two blanks, when it sits in
+ * the left half), under the text of a "- " item, else two columns in from the line's indent.
+ */
+static size_t text_hang(const char *s, size_t n, size_t width)
+{
+	size_t lead = strspn(s, " ");
+	if (lead > n)
+		lead = n;
+	size_t hang = lead + 2;
+	if (n >= lead + 2 && s[lead] == '-' && s[lead + 1] == ' ')
+		lead += 2;
+	for (size_t i = lead; i + 1 < n; i++) {
+		if (s[i] == ' ' && s[i + 1] == ' ' && i > lead) {
+			size_t j = i;
+			while (j < n && s[j] == ' ')
+				j++;
+			size_t col = wrap_columns(s, j);
+			if (col <= width / 2)
+				return col;
+			break;
+		}
+	}
+	return hang;
+}
+
+/*
+ * Writes r->line to f: on a terminal, each line wrapped at blanks to its width (wrap_line),
+ * the continuation lines indented by 3 under the text after the marker ("-> ", "*  "), or for
+ * text (render_text) as text_hang says. A pipe or a file gets the lines as they are.
+ */
+static void write_lines(struct render *r, FILE *f, bool text)
+{
+	size_t width = width_of(r, f);
+	if (!width) {
+		fwrite(r->line.data, 1, r->line.len, f);
+		return;
+	}
+	struct buf out;
+	buf_init(&out);
+	const char *p = r->line.data, *end = r->line.data + r->line.len;
+	while (p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t n = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		wrap_line(&out, p, n, width, text ? text_hang(p, n, width) : 3);
+		if (nl)
+			buf_putc(&out, '\n');
+		p += n + (nl ? 1 : 0);
+	}
+	if (out.len == 0 || !out.data) /* out of memory: the lines as they are */
+		fwrite(r->line.data, 1, r->line.len, f);
+	else
+		fwrite(out.data, 1, out.len, f);
+	buf_free(&out);
+}
+
+static void flush_lines(struct render *r, FILE *f, bool text)
 {
 	if (f == r->err)
 		fflush(r->out);
-	fwrite(r->line.data, 1, r->line.len, f);
+	write_lines(r, f, text);
 	if (f == r->err || r->flush_each)
 		fflush(f);
+}
+
+static void flush_line(struct render *r, FILE *f)
+{
+	flush_lines(r, f, false);
 }
 
 /*
@@ -96,25 +225,22 @@ static void note_text(struct render *r, struct buf *b, const char *text)
 	buf_putc(b, ']');
 }
 
-/* Appends the annotations (already bracketed) to the line, dim on a colour terminal. */
+/* Appends the annotations (already bracketed) to the line, in the theme's ROLE_NOTE. */
 static void put_notes(struct render *r, const struct buf *notes)
 {
 	if (!notes->len)
 		return;
-	if (r->color)
-		buf_puts(&r->line, C_DIM);
+	sgr_on(r, &r->line, ROLE_NOTE);
 	buf_append(&r->line, notes->data, notes->len);
-	if (r->color)
-		buf_puts(&r->line, C_RESET);
+	sgr_off(r, &r->line, ROLE_NOTE);
 }
 
-static void local_line_notes(struct render *r, FILE *f, const char *marker, const char *color,
+static void local_line_notes(struct render *r, FILE *f, const char *marker, enum role color,
 			     const char *prefix, const char *text, const struct buf *notes)
 {
 	before(r);
 	buf_reset(&r->line);
-	if (r->color)
-		buf_puts(&r->line, color);
+	sgr_on(r, &r->line, color);
 	buf_puts(&r->line, marker);
 	buf_puts(&r->line, "  ");
 	if (r->where && f == r->err) {
@@ -123,15 +249,14 @@ static void local_line_notes(struct render *r, FILE *f, const char *marker, cons
 	}
 	buf_puts(&r->line, prefix);
 	put_sanitized(&r->line, text, strlen(text));
-	if (r->color)
-		buf_puts(&r->line, C_RESET);
+	sgr_off(r, &r->line, color);
 	if (notes)
 		put_notes(r, notes);
 	buf_putc(&r->line, '\n');
 	flush_line(r, f);
 }
 
-static void local_line(struct render *r, FILE *f, const char *marker, const char *color,
+static void local_line(struct render *r, FILE *f, const char *marker, enum role color,
 		       const char *prefix, const char *text)
 {
 	local_line_notes(r, f, marker, color, prefix, text, NULL);
@@ -182,12 +307,13 @@ static void reply_notes(struct render *r, const struct session_event *ev, struct
 			buf_putc(notes, ']');
 		} else if (d == SASL_DECODE_TOO_LONG) {
 			note_open(r, notes);
-			buf_printf(notes, "challenge not decoded: over %d octets]", SASL_CHALLENGE_MAX);
+			buf_printf(notes, "challenge not decoded: over %d octets]",
+				   SASL_CHALLENGE_MAX);
 		}
 		buf_free(&dec);
 	}
-	const struct code_hint *h = codes_hint(code, has_enh ? &enh : NULL, ev->verb, r->reply.data,
-					       r->reply.len);
+	const struct code_hint *h =
+	    codes_hint(code, has_enh ? &enh : NULL, ev->verb, r->reply.data, r->reply.len);
 	if (h) {
 		note_open(r, notes);
 		buf_puts(notes, "hint: ");
@@ -224,20 +350,20 @@ void render_event(const struct session_event *ev, void *arg)
 	case SEV_INFO:
 	case SEV_CLOSED:
 		note_ms(r, &notes, "", ev->elapsed_ms);
-		local_line_notes(r, r->out, "*", C_DIM, "", ev->text, &notes);
+		local_line_notes(r, r->out, "*", ROLE_FAINT, "", ev->text, &notes);
 		buf_free(&notes);
 		return;
 	case SEV_TLS:
 		note_ms(r, &notes, "handshake ", ev->elapsed_ms);
-		local_line_notes(r, r->out, "*", ev->verified ? C_MAGENTA : C_RED, "", ev->text,
+		local_line_notes(r, r->out, "*", ev->verified ? ROLE_TLS : ROLE_FAIL, "", ev->text,
 				 &notes);
 		buf_free(&notes);
 		return;
 	case SEV_WARNING:
-		local_line(r, r->err, "!", C_YELLOW, "warning: ", ev->text);
+		local_line(r, r->err, "!", ROLE_TEMP, "warning: ", ev->text);
 		return;
 	case SEV_ERROR:
-		local_line(r, r->err, "!", C_BOLD C_RED, "error: ", ev->text);
+		local_line(r, r->err, "!", ROLE_ERROR, "error: ", ev->text);
 		return;
 	case SEV_SENT:
 		if (ev->quiet)
@@ -267,38 +393,40 @@ void render_event(const struct session_event *ev, void *arg)
 		else
 			buf_puts(&notes, "chunk]");
 	}
-	const char *marker = !ev->tls ? (sent ? "->" : "<-")
+	const char *marker = !ev->tls	    ? (sent ? "->" : "<-")
 			     : ev->verified ? (sent ? "~>" : "<~")
 					    : (sent ? "?>" : "<?");
 	before(r);
 	buf_reset(&r->line);
 	if (r->color) {
-		const char *mc = ev->tls && !ev->verified ? C_RED : sent ? C_CYAN : C_DIM;
-		buf_puts(&r->line, mc);
+		enum role mc = ev->tls && !ev->verified ? ROLE_FAIL : sent ? ROLE_SENT : ROLE_FAINT;
+		sgr_on(r, &r->line, mc);
 		buf_puts(&r->line, marker);
-		buf_puts(&r->line, C_RESET " ");
+		sgr_off(r, &r->line, mc);
+		buf_putc(&r->line, ' ');
 		if (!sent && ev->len >= 3 && ev->code) {
 			/* Escaped in one piece, exactly as without colour: whether a combining mark
 			   after the code is escaped depends on what precedes it, not on where the
-			   colour changes. A reply with a code starts with 3 digits, kept as they are. */
+			   colour changes. A reply with a code starts with 3 digits, kept as they
+			   are. */
 			struct buf esc;
 			buf_init(&esc);
 			escape_append(&esc, ev->text, ev->len, r->escape_flags);
-			buf_puts(&r->line, code_color(ev->code));
+			sgr_on(r, &r->line, code_role(ev->code));
 			buf_append(&r->line, esc.data, 3);
-			buf_puts(&r->line, C_RESET);
+			sgr_off(r, &r->line, code_role(ev->code));
 			buf_append(&r->line, esc.data + 3, esc.len - 3);
 			buf_free(&esc);
 		} else if (!sent && !ev->code) {
-			buf_puts(&r->line, C_RED);
+			sgr_on(r, &r->line, ROLE_FAIL);
 			escape_append(&r->line, ev->text, ev->len, r->escape_flags);
-			buf_puts(&r->line, C_RESET);
+			sgr_off(r, &r->line, ROLE_FAIL);
 		} else {
 			if (ev->body)
-				buf_puts(&r->line, C_DIM);
+				sgr_on(r, &r->line, ROLE_FAINT);
 			escape_append(&r->line, ev->text, ev->len, r->escape_flags);
 			if (ev->body)
-				buf_puts(&r->line, C_RESET);
+				sgr_off(r, &r->line, ROLE_FAINT);
 		}
 	} else {
 		buf_puts(&r->line, marker);
@@ -307,10 +435,9 @@ void render_event(const struct session_event *ev, void *arg)
 	}
 	if (r->show_raw && !(sent && (ev->raw || ev->chunk))) {
 		const char *end = !sent && ev->bare_lf ? "\\n" : "\\r\\n";
-		if (r->color)
-			buf_printf(&r->line, C_YELLOW "%s" C_RESET, end);
-		else
-			buf_puts(&r->line, end);
+		sgr_on(r, &r->line, ROLE_TEMP);
+		buf_puts(&r->line, end);
+		sgr_off(r, &r->line, ROLE_TEMP);
 	}
 	put_notes(r, &notes);
 	buf_free(&notes);
@@ -319,8 +446,9 @@ void render_event(const struct session_event *ev, void *arg)
 }
 
 __attribute__((format(printf, 6, 0))) static void vlocal(struct render *r, FILE *f,
-							 const char *marker, const char *color,
-		   const char *prefix, const char *fmt, va_list ap)
+							 const char *marker, enum role color,
+							 const char *prefix, const char *fmt,
+							 va_list ap)
 {
 	char msg[2048];
 	vsnprintf(msg, sizeof msg, fmt, ap);
@@ -331,7 +459,7 @@ void render_info(struct render *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlocal(r, r->out, "*", C_DIM, "", fmt, ap);
+	vlocal(r, r->out, "*", ROLE_FAINT, "", fmt, ap);
 	va_end(ap);
 }
 
@@ -339,13 +467,13 @@ void render_warning(struct render *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlocal(r, r->err, "!", C_YELLOW, "warning: ", fmt, ap);
+	vlocal(r, r->err, "!", ROLE_TEMP, "warning: ", fmt, ap);
 	va_end(ap);
 }
 
 void render_verror(struct render *r, const char *fmt, va_list ap)
 {
-	vlocal(r, r->err, "!", C_BOLD C_RED, "error: ", fmt, ap);
+	vlocal(r, r->err, "!", ROLE_ERROR, "error: ", fmt, ap);
 }
 
 void render_error(struct render *r, const char *fmt, ...)
@@ -360,7 +488,7 @@ void render_alert(struct render *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vlocal(r, r->err, "!", C_BOLD C_YELLOW, "", fmt, ap);
+	vlocal(r, r->err, "!", ROLE_ALERT, "", fmt, ap);
 	va_end(ap);
 }
 
@@ -375,7 +503,7 @@ void render_comment(struct render *r, const char *text, size_t len)
 		buf_puts(&r->line, "#\n");
 		flush_line(r, r->out);
 	} else {
-		local_line(r, r->out, "#", C_DIM, "", b.data);
+		local_line(r, r->out, "#", ROLE_FAINT, "", b.data);
 	}
 	buf_free(&b);
 }
@@ -393,5 +521,10 @@ void render_text(struct render *r, const char *text)
 		buf_putc(&r->line, '\n');
 		p += n + (nl ? 1 : 0);
 	}
-	flush_line(r, r->out);
+	flush_lines(r, r->out, true);
+}
+
+size_t render_width(const struct render *r)
+{
+	return width_of(r, r->out);
 }

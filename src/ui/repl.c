@@ -56,6 +56,12 @@ static void make_prompt(const struct shell *sh)
 		snprintf(pipe, sizeof pipe, " pipeline[%zu]", sh->pipe_n);
 	else if (session_bdat_open(s)) /* the octets a typed chunk still takes */
 		snprintf(pipe, sizeof pipe, " chunk[%llu]", session_bdat_left(s));
+	if (sh->prompt_compact) { /* a narrow screen: "ready tls> " */
+		snprintf(prompt, sizeof prompt, "%s%s%s%s%s%s> ", on,
+			 session_phase_name(session_phase(s)), session_tls(s) ? " tls" : "",
+			 session_in_auth(s) ? " auth" : "", pipe, off);
+		return;
+	}
 	snprintf(prompt, sizeof prompt, "%s%s%s%s:%s%s%s %s%s%s> ", on, v6 ? "[" : "", host,
 		 v6 ? "]" : "", session_port(s), session_tls(s) ? " tls" : "",
 		 session_in_auth(s) ? " auth" : "", session_phase_name(session_phase(s)), pipe, off);

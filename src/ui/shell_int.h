@@ -47,6 +47,7 @@ struct shell {
 	bool explain;  /* --explain: the meaning of every reply code beside it */
 	bool timing;   /* --timing: milliseconds beside replies, connect and handshake */
 	bool show_raw; /* line ends (CRLF, bare LF) shown */
+	bool prompt_compact; /* \set prompt compact: the phase without host and port */
 	bool pipeline_auto; /* --pipeline: group MAIL/RCPT/RSET with what follows when offered */
 	bool step;          /* --step: wait for Enter (on the terminal) before each command */
 	struct transcript_writer *rec; /* \record / --record (set by main), or NULL */

@@ -252,3 +252,18 @@ int escape_parse_typed(const char *text, struct buf *out, const char **bad)
 	out->data[out->len] = '\0';
 	return 0;
 }
+
+int escape_char_columns(uint32_t cp)
+{
+	if (is_combining(cp))
+		return 0;
+	/* East Asian Wide and Fullwidth: Hangul Jamo, CJK, Hangul syllables, compatibility
+	   ideographs, vertical and fullwidth forms, the emoji blocks, the supplementary planes */
+	if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+	    (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+	    (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+	    (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
+	    (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD))
+		return 2;
+	return 1;
+}

@@ -245,11 +245,13 @@ class InTheShell(unittest.TestCase):
         secret = base64.b64encode(b"\0alice@example.test\0S3cret-Pa55").decode()
         with tempfile.TemporaryDirectory() as tmp:
             svg, page = os.path.join(tmp, "s.svg"), os.path.join(tmp, "s.html")
+            # the failed AUTH after the message: after one, the practice server refuses MAIL
+            # until a login succeeds
             lines = ["EHLO client.example", "STARTTLS", "EHLO client.example",
-                     "AUTH PLAIN " + secret, "MAIL FROM:<a@example.test>",
+                     "MAIL FROM:<a@example.test>",
                      "RCPT TO:<b@example.test>", "DATA", "Subject: drawn", ""]
             lines += ["body line %d" % i for i in range(1, 7)]
-            lines += [".", "\\diagram", "\\diagram " + svg, "\\diagram " + page, "QUIT"]
+            lines += [".", "AUTH PLAIN " + secret, "\\diagram", "\\diagram " + svg, "\\diagram " + page, "QUIT"]
             r = run_smtpsh(["--practice", "-X"], stdin=("\n".join(lines) + "\n").encode(),
                            home=tmp, timeout=60)
             self.assertEqual(r.rc, 0, r.describe())

@@ -91,6 +91,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (flags2 & 8)
 		strcpy(cfg.settings.mailbox_full, "f*@*");
 	cfg.settings.open_relay = flags2 & 16; /* else RCPT outside .test is refused before AUTH */
+	/* a provider (--like) and its faults: the replies from practice_like.c's table */
+	static const char *const providers[] = {"office365", "gmail", "aol", "icloud"};
+	if (flags2 & 32)
+		strcpy(cfg.settings.like, providers[flags2 >> 6]);
+	cfg.app_password = "app";
+	cfg.settings.app_password = flags2 & 64;
+	cfg.settings.sendas_denied = flags2 & 128;
+	cfg.settings.basic_auth = !(flags2 & 64 && flags & 32);
 	cfg.store = (struct smtpd_store){begin, write_cb, commit, abort_cb, &cfg};
 	struct smtpd_conn c;
 	if (smtpd_conn_init(&c, &cfg, "127.0.0.1", flags & 128, NULL, NULL) < 0)

@@ -47,6 +47,17 @@ LMTP_CURATED = [
 ]
 
 
+# Recorded against the practice server answering like a provider (smtpsh --serve --like
+# PROVIDER, issue 17), replayed against it by tests/practice/test_like.py. In the scenario,
+# {USER64}, {PASS64} and {PLAIN} stand for the server's login (random at each start).
+PRACTICE_USER = "student"
+PRACTICE_CURATED = [
+    # name                                  --serve options        std  client options
+    ("14-office365-587-starttls-auth-login", ["--like", "office365"], 587, []),
+    ("15-aol-465-to-gmail",                 ["--like", "aol", "--tls"], 465, ["--tls"]),
+]
+
+
 def transcript_path(name):
     return os.path.join(LIBRARY, name + ".transcript")
 

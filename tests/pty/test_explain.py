@@ -59,8 +59,10 @@ class Repl(unittest.TestCase):
 
     def spawn(self, args):
         env = pty_environ(self.tmp, self.inputrc)
+        # wide enough that no line is wrapped (the REPL fits lines to the terminal's width):
+        # these tests match whole lines with their annotations
         self.child = pexpect.spawn(smtpsh_path(), args, env=env, encoding='utf-8',
-                                   timeout=TIMEOUT, dimensions=(50, 250), cwd=self.tmp)
+                                   timeout=TIMEOUT, dimensions=(50, 1000), cwd=self.tmp)
         return self.child
 
     def server(self, script):
@@ -102,7 +104,7 @@ class Repl(unittest.TestCase):
         c.expect(r'   example:  MAIL FROM:<alice@example\.org>\r\n')
         c.expect('smtpsh> ')
         c.sendline('\\help')
-        c.expect(r'\\explain CODE\.\.\. +what a reply code')
+        c.expect(r'\\explain \[-v\] CODE\.\.\. +what a reply code')
         c.expect(r'\\pipeline +collect MAIL')
         c.expect('smtpsh> ')
         c.sendline('\\quit')

@@ -61,13 +61,53 @@ def record_lmtp(names):
             print("wrote", curated.transcript_path(name))
 
 
+def record_practice(names):
+    """The --like lessons, against smtpsh --serve --like PROVIDER (no root needed)."""
+    import base64
+    import tempfile
+    from practicelib import Serve
+    for name, serve_options, std, options in curated.PRACTICE_CURATED:
+        if name not in names:
+            continue
+        work = tempfile.mkdtemp(prefix="smtpsh-curated-")
+        srv = Serve(os.path.join(work, "Maildir"), serve_options)
+        try:
+            b64 = lambda s: base64.b64encode(s.encode()).decode()
+            with open(curated.scenario_path(name)) as f:
+                script = (f.read().replace("{USER64}", b64(srv.user))
+                          .replace("{PASS64}", b64(srv.password))
+                          .replace("{PLAIN}", b64("\0%s\0%s" % (srv.user, srv.password))))
+            path = os.path.join(work, name + ".smtp")
+            with open(path, "w") as f:
+                f.write(script)
+            out = os.path.join(work, name + ".raw")
+            r = smtpshtest.run_smtpsh(["-f", path, "--record", out, "--cafile", srv.cafile]
+                                      + options + ["localhost", str(srv.port)])
+            if r.rc not in (0, 1):  # 1: the lesson's misstep is a refused command
+                sys.exit("%s: smtpsh failed\n%s" % (name, r.describe()))
+            with open(out) as f:
+                text = tidy(f.read(), std, srv.port)
+            text = text.replace("# recorded with smtpsh against the Postfix of its test lab "
+                                "(tests/lab);",
+                                "# recorded with smtpsh against smtpsh --serve %s;"
+                                % " ".join(serve_options))
+            text = text.replace("# the lab's port is replaced", "# the server's port is replaced")
+            with open(curated.transcript_path(name), "w") as f:
+                f.write(text)
+            print("wrote", curated.transcript_path(name))
+        finally:
+            srv.stop()
+
+
 def main():
     args = sys.argv[1:]
     exe = (os.path.abspath(args.pop(0)) if args and os.sep in args[0]
            else smtpshtest.smtpsh_path())
     os.environ["SMTPSH"] = exe
-    names = args or [c[0] for c in curated.CURATED + curated.LMTP_CURATED]
+    names = args or [c[0] for c in curated.CURATED + curated.LMTP_CURATED
+                     + curated.PRACTICE_CURATED]
     record_lmtp(names)
+    record_practice(names)
     if not [c for c in curated.CURATED if c[0] in names]:
         return
     lab = lablib.PostfixLab(small_limit=curated.SMALL_LIMIT)

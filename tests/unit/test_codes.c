@@ -188,6 +188,14 @@ static void test_hints(void)
 	ok(hint_for("454 4.7.0 anything", NULL) == NULL, "454 to an unknown verb: no guess");
 }
 
+static int count(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+		n++;
+	return n;
+}
+
 static void test_explain(void)
 {
 	struct buf b;
@@ -215,6 +223,44 @@ static void test_explain(void)
 		   codes_explain("651", &b) < 0 && codes_explain("5.7.1x", &b) < 0 &&
 		   codes_explain("", &b) < 0,
 	   "other non-codes");
+
+	/* the pair of one reply, as one explanation: each piece of advice once */
+	buf_reset(&b);
+	ok(codes_explain_pair("550", "5.7.1", &b) == 0, "\\explain 550 5.7.1: a pair");
+	ok(strncmp(b.data, "550 5.7.1: permanent failure", 28) == 0,
+	   "the pair: one heading with the class once");
+	is_int(count(b.data, "permanent failure"), 1, "the pair: the class said once");
+	is_int(count(b.data, "refused as spam"), 1, "the pair: the spam advice once");
+	is_int(count(b.data, "no such mailbox"), 0,
+	       "the pair: no advice such a reply never gets (550's 'User unknown' comes after "
+	       "5.7.1's 'otherwise' in the table)");
+	ok(strstr(b.data, "\"...relay...\" -> relay denied") != NULL, "the pair: the relay case");
+	ok(strstr(b.data, "5.7.60") == NULL && strstr(b.data, "553") == NULL,
+	   "the pair: no case of another enhanced code or another basic code");
+	const char *otherwise = strstr(b.data, "otherwise -> refused by policy");
+	ok(otherwise && !strstr(otherwise, "\n  - "), "the pair: 'otherwise' comes last");
+	ok(strstr(b.data, "\\explain -v 550 5.7.1") != NULL, "the pair names the long form");
+	buf_reset(&b);
+	ok(codes_explain_pair("535", "5.7.8", &b) == 0 && count(b.data, "otherwise") == 1 &&
+		   strstr(b.data, "otherwise -> bad credentials") &&
+		   strstr(b.data, "BadCredentials"),
+	   "535 5.7.8: one 'otherwise', the one codes_hint gives");
+	buf_reset(&b);
+	ok(codes_explain_pair("250", "5.7.1", &b) < 0 && codes_explain_pair("550", "551", &b) < 0 &&
+	       codes_explain_pair("5.7.1", "550", &b) < 0 && b.len == 0,
+	   "not a pair: another class, two basic codes, the wrong order");
+	/* the long form keeps every case, and says each piece of advice once */
+	buf_reset(&b);
+	codes_explain("550", &b);
+	is_int(count(b.data, "no such mailbox"), 1, "\\explain 550: the mailbox advice once");
+	ok(strstr(b.data, "5.1.1 or \"...User unknown...\" or \"...does not exist...\" -> no such "
+			  "mailbox") != NULL,
+	   "\\explain 550: the conditions of one advice joined");
+	bool every = true;
+	for (size_t i = 0; i < code_hint_count; i++)
+		if (code_hints[i].code == 550 && !strstr(b.data, code_hints[i].hint))
+			every = false;
+	ok(every, "\\explain 550: every piece of advice for 550 is there");
 
 	buf_reset(&b);
 	struct enh_code e = {5, 1, 1};

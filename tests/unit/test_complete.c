@@ -74,8 +74,11 @@ int main(void)
 	is_str(cands("\\tls "), "save", "\\tls: save");
 	is_str(cands("\\tls s"), "save", "\\tls s");
 	is_str(cands("\\tls save x "), "", "\\tls save DIR: nothing more");
-	is_str(cands("\\set "), "explain timing show-raw reveal-secrets", "\\set: the settings");
-	is_str(cands("\\set t"), "timing", "\\set t");
+	is_str(cands("\\set "), "explain timing show-raw reveal-secrets theme prompt",
+	       "\\set: the settings");
+	is_str(cands("\\set t"), "timing theme", "\\set t");
+	is_str(cands("\\set theme "), "dark light mono", "\\set theme: its choices");
+	is_str(cands("\\set prompt c"), "compact", "\\set prompt: its choices");
 	is_str(cands("\\set timing "), "on off", "\\set NAME: on or off");
 	is_str(cands("\\set timing on "), "", "\\set NAME VALUE: nothing more");
 	is_str(cands("\\oauth "), "login status logout", "\\oauth: its subcommands");

@@ -5,6 +5,7 @@
  */
 #include "smtpsh/smtpd.h"
 
+#include "smtpsh/practice_like.h"
 #include "smtpsh/practice_script.h"
 
 #include <stdarg.h>
@@ -476,7 +477,9 @@ static void test_starttls(void)
 	   "what was pipelined after STARTTLS is discarded, and said so");
 	smtpd_tls_started(&c);
 	ok(c.tls && !c.helo, "after the handshake: TLS, and the session starts over");
-	expect(&c, "MAIL FROM:<a@b.test>\r\n", "503 5.5.1 Error: send HELO/EHLO first");
+	/* RFC 3207 4.2: the reply says that EHLO is needed again, not just "send EHLO" */
+	expect(&c, "MAIL FROM:<a@b.test>\r\n",
+	       "503 5.5.1 Error: send EHLO again after STARTTLS (RFC 3207 4.2");
 	ehlo(&c);
 	expect(&c, "STARTTLS\r\n", "554 5.5.1 Error: TLS already active");
 	expect(&c, "MAIL FROM:<a@b.test>\r\n", "250 2.1.0 Ok");
@@ -535,18 +538,28 @@ static void test_auth(void)
 	expect(&c, "AUTH PLAIN !!!!\r\n", "501 5.5.2 Cannot decode response");
 	plain_response("", "student", "wrong", resp);
 	snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", resp);
-	expect(&c, line, "535 5.7.8 Authentication credentials invalid");
+	expect(&c, line, "535 5.7.8 Authentication credentials invalid (wrong password)\r\n");
 	ok(strstr(events.data, "I PLAIN login failed: wrong password"), "the note says why");
 	plain_response("", "someone", "s3cret-Pw", resp);
 	snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", resp);
-	expect(&c, line, "535 5.7.8");
+	expect(&c, line, "535 5.7.8 Authentication credentials invalid (unknown user name)\r\n");
 	ok(strstr(events.data, "I PLAIN login failed: unknown user name"), "unknown user noted");
 	plain_response("admin", "student", "s3cret-Pw", resp);
 	snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", resp);
 	expect(&c, line, "535 5.7.8");
 	b64("student\0s3cret-Pw", 17, resp);
 	snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", resp);
-	expect(&c, line, "535 5.7.8"); /* one NUL only */
+	expect(&c, line,
+	       "535 5.7.8 Authentication credentials invalid (the PLAIN response needs two NUL "
+	       "separators"); /* one NUL only: the reply says why, never what came */
+	ok(!strstr(out_text, "s3cret") && !strstr(out_text, "student"), "nothing typed echoed");
+	/* after a failed AUTH, MAIL is refused until a login succeeds (auth-required is off) */
+	expect(&c, "MAIL FROM:<a@b.test>\r\n",
+	       "530 5.7.0 Authentication required (the last AUTH failed");
+	expect(&c, "RSET\r\n", "250");
+	smtpd_conn_free(&c);
+	open_conn(&c, true);
+	ehlo(&c);
 	expect(&c, "MAIL FROM:<a@b.test>\r\n", "250");
 	expect(&c, "AUTH PLAIN\r\n", "503 5.5.1 Error: MAIL transaction in progress");
 	expect(&c, "RSET\r\n", "250");
@@ -561,6 +574,8 @@ static void test_auth(void)
 	snprintf(line, sizeof line, "%s\r\n", resp);
 	expect(&c, line, "235 2.7.0 Authentication successful");
 	ok(c.authenticated, "authenticated");
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "250");
+	expect(&c, "RSET\r\n", "250");
 	expect(&c, "AUTH LOGIN\r\n", "503 5.5.1 Error: already authenticated");
 	ok(!strstr(events.data, "s3cret") && !strstr(events.data, resp) &&
 	       strstr(events.data, "R <redacted>\n"),
@@ -874,6 +889,10 @@ static void test_settings_text(void)
 	    {"starttls-injection", "on"},
 	    {"old-tls", "on"},
 	    {"open-relay", "on"},
+	    {"like", "GMAIL"},
+	    {"basic-auth", "off"},
+	    {"app-password", "on"},
+	    {"sendas-denied", "on"},
 	};
 	for (size_t i = 0; i < sizeof set / sizeof set[0]; i++)
 		is_int(practice_settings_set(&s, set[i][0], set[i][1], &msg), 0, "%s %s", set[i][0],
@@ -889,6 +908,8 @@ static void test_settings_text(void)
 	    "mailbox-full   full@*",  "vrfy-leak      on",
 	    "smuggling      on",      "starttls-injection on",
 	    "old-tls        on",      "open-relay     on",
+	    "like           gmail",   "basic-auth     off",
+	    "app-password   on",      "sendas-denied  on",
 	    "oauth-expired  off",     "oauth-scope    off",
 	    "oauth-revoked  off",
 	};
@@ -932,12 +953,13 @@ static void test_settings_text(void)
 	       "usage");
 	buf_reset(&msg);
 	practice_settings_set(&s, "x", "1", &msg);
-	is_str(msg.data,
-	       "no setting 'x' (the settings: greylist, reject, size, require-tls, auth-required, "
-	       "plain-auth, slow, drop-after, timeout, bdat-miscount, mailbox-full, vrfy-leak, "
-	       "smuggling, starttls-injection, old-tls, open-relay, oauth-expired, oauth-scope, "
-	       "oauth-revoked, reset)",
-	       "unknown setting: the names");
+	is_str(
+	    msg.data,
+	    "no setting 'x' (the settings: greylist, reject, size, require-tls, auth-required, "
+	    "plain-auth, slow, drop-after, timeout, bdat-miscount, mailbox-full, vrfy-leak, "
+	    "smuggling, starttls-injection, old-tls, open-relay, like, basic-auth, app-password, "
+	    "sendas-denied, oauth-expired, oauth-scope, oauth-revoked, reset)",
+	    "unknown setting: the names");
 	buf_free(&msg);
 }
 
@@ -1453,6 +1475,147 @@ static void test_lmtp(void)
 	smtpd_conn_free(&c);
 }
 
+/* Logs in with PLAIN as user with pass; returns the reply. */
+static const char *login_plain(struct smtpd_conn *c, const char *user, const char *pass)
+{
+	char resp[512], line[600];
+	plain_response("", user, pass, resp);
+	snprintf(line, sizeof line, "AUTH PLAIN %s\r\n", resp);
+	return talk(c, line);
+}
+
+/* --like PROVIDER and the provider faults (issue 17): the provider's words for each misstep,
+   the reason after them, the app password, basic-auth off, sendas-denied. */
+static void test_like(void)
+{
+	struct practice_settings ps;
+	struct buf m;
+	buf_init(&m);
+	practice_settings_defaults(&ps);
+	is_int(practice_settings_set(&ps, "like", "Office365", &m), 0, "like office365");
+	ps.app_password = true;
+	buf_reset(&m);
+	practice_settings_set(&ps, "reset", NULL, &m);
+	is_str(m.data,
+	       "all settings are back to their defaults (like office365 stays: 'like off' ends it)",
+	       "reset keeps the provider");
+	ok(!ps.app_password && ps.basic_auth && strcmp(ps.like, "office365") == 0,
+	   "the faults are reset, the provider stays");
+	buf_reset(&m);
+	is_int(practice_settings_set(&ps, "like", "hotmail", &m), -1, "an unknown provider");
+	buf_free(&m);
+
+	for (size_t i = 0; like_provider_names[i]; i++)
+		ok(like_find(like_provider_names[i]) != NULL, "provider %s in the table",
+		   like_provider_names[i]);
+	ok(!like_find("hotmail") && !like_find(NULL), "an unknown provider is NULL");
+
+	struct smtpd_conn c;
+	reset_config();
+	cfg.app_password = "abcdefghijklmnop";
+	snprintf(cfg.settings.like, sizeof cfg.settings.like, "office365");
+	cfg.settings.plain_auth = true; /* a provider offers AUTH under TLS only, whatever this */
+	open_conn(&c, false);
+	ok(strstr(events.data, "S 220 smtp.office365.com Microsoft ESMTP MAIL Service ready\n"),
+	   "office365: its greeting");
+	const char *got = talk(&c, "EHLO client.test\r\n");
+	ok(starts(got, "250-smtp.office365.com Hello [127.0.0.1]") && !strstr(got, "AUTH") &&
+	       strstr(got, "STARTTLS"),
+	   "office365: its EHLO, STARTTLS and no AUTH before TLS");
+	expect(&c, "AUTH LOGIN\r\n", "504 5.7.4 Unrecognized authentication type");
+	expect(&c, "MAIL FROM:<student@example.test>\r\n",
+	       "530 5.7.57 Client not authenticated to send mail\r\n");
+	expect(&c, "STARTTLS\r\n", "220");
+	smtpd_tls_started(&c);
+	ehlo(&c);
+	expect(&c, "MAIL FROM:<student@example.test>\r\n",
+	       "530 5.7.57 Client not authenticated to send mail\r\n");
+	got = login_plain(&c, "student", "nope");
+	is_str(got, "535 5.7.3 Authentication unsuccessful (wrong password)\r\n",
+	       "office365: its words for a wrong password, the reason after them");
+	cfg.settings.basic_auth = false;
+	got = login_plain(&c, "student", "s3cret-Pw");
+	is_str(got,
+	       "550 5.7.30 Basic authentication is not supported for Client Submission. (password "
+	       "logins are switched off on this server (basic-auth off))\r\n",
+	       "basic-auth off: 550 5.7.30");
+	cfg.settings.basic_auth = true;
+	cfg.settings.app_password = true;
+	got = login_plain(&c, "student", "s3cret-Pw");
+	ok(starts(got, "535 5.7.139 Authentication "
+		       "unsuccessful, the request did not meet"),
+	   "app-password on: the account password is refused");
+	ok(strstr(out_text, "(the account password was sent; this account logs in with its app "
+			    "password)\r\n") != NULL,
+	   "... and the reply says why");
+	ok(!strstr(events.data, "s3cret-Pw") && !strstr(events.data, "abcdefghijklmnop"),
+	   "no password in the events");
+	expect(&c, "MAIL FROM:<student@example.test>\r\n", "530 5.7.57");
+	got = login_plain(&c, "student", "abcdefghijklmnop");
+	is_str(got, "235 2.7.0 Authentication successful\r\n", "the app password logs in");
+	cfg.settings.sendas_denied = true;
+	talk(&c, "MAIL FROM:<boss@example.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n");
+	got = talk(&c, "Subject: x\r\n\r\nhi\r\n.\r\n");
+	ok(starts(got, "554 5.2.0 STOREDRV.Submission.Exception:SendAsDeniedException."
+		       "MapiExceptionSendAsDenied; ") &&
+	       strstr(got, "(sendas-denied on: the sender's local part must be the login name)"),
+	   "office365 sendas-denied: 554 5.2.0 after the message");
+	talk(&c, "MAIL FROM:<boss@example.test>\r\nRCPT TO:<x@example.test>\r\n");
+	expect(&c, "BDAT 3 LAST\r\nhi\n", "554 5.2.0 STOREDRV.Submission.Exception");
+	int before = commits;
+	talk(&c, "MAIL FROM:<Student@example.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n");
+	expect(&c, "x\r\n.\r\n", "250 2.0.0 Ok");
+	is_int(commits, before + 1, "the user's own address is stored");
+	smtpd_conn_free(&c);
+
+	/* gmail: multi-line replies, sendas refused at MAIL (Postfix's way, Gmail has none) */
+	reset_config();
+	cfg.app_password = "abcdefghijklmnop";
+	snprintf(cfg.settings.like, sizeof cfg.settings.like, "gmail");
+	open_conn(&c, false);
+	ok(strstr(events.data, "S 220 smtp.gmail.com ESMTP practice - gsmtp\n"),
+	   "gmail: its greeting");
+	ehlo(&c);
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "530 5.7.0 Must issue a STARTTLS command first.");
+	expect(&c, "AUTH PLAIN\r\n", "530 5.7.0 Must issue a STARTTLS command first.");
+	expect(&c, "STARTTLS\r\n", "220");
+	smtpd_tls_started(&c);
+	ehlo(&c);
+	got = login_plain(&c, "nobody", "x");
+	is_str(got,
+	       "535-5.7.8 Username and Password not accepted. For more information, go to\r\n"
+	       "535 5.7.8  https://support.google.com/mail/?p=BadCredentials practice - gsmtp "
+	       "(unknown user name)\r\n",
+	       "gmail: two lines, the reason after the last");
+	cfg.settings.app_password = true;
+	got = login_plain(&c, "student", "s3cret-Pw");
+	ok(starts(got, "534-5.7.9 Application-specific password required."),
+	   "gmail app-password: 534 5.7.9");
+	expect(&c, "MAIL FROM:<a@b.test>\r\n", "530-5.7.0 Authentication Required.");
+	expect(&c, "AUTH PLAIN\r\n", "334");
+	expect(&c, "not base64!\r\n", "501 5.5.2 Cannot decode response (not base64)");
+	got = login_plain(&c, "student", "abcdefghijklmnop");
+	is_str(got, "235 2.7.0 Authentication successful\r\n", "gmail: the app password");
+	cfg.settings.sendas_denied = true;
+	expect(&c, "MAIL FROM:<boss@b.test>\r\n",
+	       "553 5.7.1 Sender address rejected: not owned by the logged-in user (sendas-denied");
+	expect(&c, "MAIL FROM:<student@b.test>\r\n", "250");
+	smtpd_conn_free(&c);
+
+	/* without --like: the app-password fault in the practice server's own words */
+	reset_config();
+	cfg.app_password = "abcdefghijklmnop";
+	cfg.settings.app_password = true;
+	open_conn(&c, true);
+	ehlo(&c);
+	got = login_plain(&c, "student", "s3cret-Pw");
+	is_str(got,
+	       "534 5.7.9 Application-specific password required (the account password was sent; "
+	       "this account logs in with its app password)\r\n",
+	       "app-password on without --like");
+	smtpd_conn_free(&c);
+}
+
 int main(void)
 {
 	buf_init(&stored);
@@ -1477,6 +1640,7 @@ int main(void)
 	test_smtputf8();
 	test_dsn();
 	test_lmtp();
+	test_like();
 	buf_free(&stored);
 	buf_free(&writing);
 	buf_free(&events);
