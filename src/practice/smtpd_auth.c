@@ -42,6 +42,7 @@ struct smtpd_auth {
 	int step;	     /* XOAUTH2, OAUTHBEARER: 1 after the 334 with the JSON error */
 	char *user;	     /* LOGIN: the user name received (a secret) */
 	char challenge[128]; /* CRAM-MD5 */
+	const char *refused; /* XOAUTH2, OAUTHBEARER: why the token was refused (a fixed text) */
 };
 
 /* A response in base64 ("=" alone is the empty response, RFC 4954 4); sasl.c decodes. The
@@ -328,7 +329,9 @@ static void bearer_refuse(struct smtpd_auth *a, enum oauthd_verdict v,
 		 status, OAUTHD_SMTP_SCOPE);
 	struct buf enc;
 	buf_init(&enc);
-	note(out, "%s login failed: %s", mech_names[a->mech], verdict_text(v));
+	a->refused = verdict_text(v);
+	note(out, "%s: the token is refused (%s): 334 with the JSON error", mech_names[a->mech],
+	     a->refused);
 	if (sasl_b64_encode(json, strlen(json), &enc) < 0 || !enc.data) {
 		reply(out, SMTPD_AUTH_DONE,
 		      "454 4.7.0 Temporary authentication failure (out of memory)");
@@ -349,7 +352,7 @@ static void bearer_response(struct smtpd_auth *a, const struct smtpd_account *ac
 			    const struct buf *d, struct smtpd_auth_outcome *out)
 {
 	if (a->step == 1) { /* the answer to the JSON error: the exchange ends (RFC 7628 3.2.3) */
-		fail(a, "the client acknowledged the token error", out);
+		fail(a, a->refused ? a->refused : "the token was refused", out);
 		return;
 	}
 	const char *p = d->data ? d->data : "";

@@ -218,6 +218,7 @@ class OAuthPractice(unittest.TestCase):
         self.assertEqual(j, {"status": "401", "schemes": "bearer",
                              "scope": "https://outlook.office.com/SMTP.Send"})
         self.assertIn("the server refused the token: status 401", sh.out.text())
+        self.assertIn("(the access token has expired)", lines[-1], "the 535 says why")
         sh.local("\\practice oauth-expired off", r"oauth-expired")
         self.auth(sh, "XOAUTH2", 235)
         self.assertIn("OAuth2: refreshing the access token at https://127.0.0.1:%d/token"
@@ -389,8 +390,9 @@ class ServeOAuth(unittest.TestCase):
             code, text = s.docmd("AUTH", "XOAUTH2 " + xo)
             self.assertEqual(code, 334)
             self.assertEqual(json.loads(base64.b64decode(text))["status"], "400")
-            code, _ = s.docmd("")
+            code, text = s.docmd("")
             self.assertEqual(code, 535)
+            self.assertIn(b"(the access token was issued for another user)", text)
         # the right name followed by a NUL and more: refused, not cut short at the NUL
         with smtplib.SMTP("localhost", srv.port, local_hostname="client.test", timeout=10) as s:
             s.starttls(context=ctx)
