@@ -43,6 +43,10 @@ struct practice_settings {
 	bool basic_auth;    /* a password login is possible (off: refused outright) */
 	bool app_password;  /* only the app password logs in, the account password is refused */
 	bool sendas_denied; /* MAIL FROM must be the logged-in user's own address */
+	/* OAuth2 faults of the practice sign-in server (issue 18, oauthd.h): */
+	bool oauth_expired;  /* access tokens expire at once: 334 {"status":"401"...}, 535 */
+	char oauth_scope[8]; /* "wrong": tokens issued without the SMTP scope ("" right) */
+	bool oauth_revoked;  /* every grant is revoked: a refresh gets invalid_grant */
 };
 
 void practice_settings_defaults(struct practice_settings *s);

@@ -21,6 +21,8 @@
 #include "smtpsh/buf.h"
 #include "smtpsh/practice_settings.h"
 
+struct oauthd_hooks;
+
 #define SMTPD_IN_MAX (16 * 1024) /* input bytes held; feed no more than smtpd_room() */
 #define SMTPD_CMD_MAX 512	 /* a command line, CRLF included (RFC 5321 4.5.3.1.4) */
 #define SMTPD_TEXT_MAX 1000	 /* a message line, CRLF included (RFC 5321 4.5.3.1.6) */
@@ -131,6 +133,9 @@ struct smtpd_config {
 	/* LMTP (RFC 2033) instead of SMTP: LHLO instead of EHLO/HELO, and after the message one
 	   reply per accepted recipient, in RCPT order. Set before the first connection. */
 	bool lmtp;
+	/* The practice sign-in server (oauthd.h), or NULL: with it, AUTH offers XOAUTH2 and
+	   OAUTHBEARER and checks their tokens with it. */
+	const struct oauthd_hooks *oauth;
 };
 
 /* An AUTH exchange in progress: src/practice/smtpd_auth.c's alone. */

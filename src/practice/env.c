@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "smtpsh/maildir.h"
+#include "smtpsh/oauthd.h"
 
 #define DEMO_USER "student"
 #define PASSWORD_LEN 12
@@ -115,6 +116,9 @@ static void close_listeners(struct practice_env *e)
 	for (size_t i = 0; i < e->nfds; i++)
 		close(e->fds[i]);
 	e->nfds = 0;
+	if (e->oauth_fd >= 0)
+		close(e->oauth_fd);
+	e->oauth_fd = -1;
 }
 
 /* Listens on port_text (on 127.0.0.1 and ::1 for --serve, or --listen's address), adding
@@ -253,6 +257,7 @@ int practice_env_setup(struct practice_env *e, const struct practice_options *o,
 	memset(e, 0, sizeof *e);
 	if (set_limits(e, o, err, errlen) < 0)
 		return -1;
+	e->oauth_fd = -1;
 	const char *tmp = getenv("TMPDIR");
 	if (!tmp || !*tmp || strlen(tmp) > 900)
 		tmp = "/tmp";
@@ -297,6 +302,9 @@ int practice_env_setup(struct practice_env *e, const struct practice_options *o,
 		goto fail;
 	}
 	if (bind_all(e, o, err, errlen) < 0)
+		goto fail;
+	e->oauth_fd = oauthd_listen(&e->oauth_port, err, errlen);
+	if (e->oauth_fd < 0)
 		goto fail;
 	struct sockaddr_storage ss;
 	socklen_t len;

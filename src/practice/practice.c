@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "smtpsh/maildir.h"
+#include "smtpsh/oauthd.h"
 
 #define CONTROL_TIMEOUT_MS 5000
 #define STOP_WAIT_MS 3000
@@ -57,11 +58,12 @@ static void child_main(struct practice_env *env, int control, pid_t parent,
 		dup2(null, STDIN_FILENO);
 	dup2(log >= 0 ? log : null, STDOUT_FILENO);
 	dup2(log >= 0 ? log : null, STDERR_FILENO);
-	int keep[PRACTICE_LISTEN_MAX + 1];
+	int keep[PRACTICE_LISTEN_MAX + 2];
 	size_t nkeep = 0;
 	for (size_t i = 0; i < env->nfds; i++)
 		keep[nkeep++] = env->fds[i];
 	keep[nkeep++] = control;
+	keep[nkeep++] = env->oauth_fd;
 	for (int fd = 3; fd < 1024; fd++)
 		if (!kept(fd, keep, nkeep))
 			close(fd);
@@ -86,7 +88,18 @@ static void child_main(struct practice_env *env, int control, pid_t parent,
 	if (o->like) /* --like: checked by the command line */
 		snprintf(loop.cfg.settings.like, sizeof loop.cfg.settings.like, "%s", o->like);
 	maildir_store(&loop.cfg.store, env->maildir);
+	/* the sign-in server for XOAUTH2 and OAUTHBEARER, a thread of this process */
+	struct oauthd_hooks hooks;
+	char oerr[256];
+	struct oauthd_server *od = oauthd_server_start(
+	    env->oauth_fd, env->oauth_port, env->ssl, env->user, stdout, &hooks, oerr, sizeof oerr);
+	env->oauth_fd = -1;
+	if (od)
+		loop.cfg.oauth = &hooks;
+	else
+		printf("*  no sign-in server (XOAUTH2 not offered): %s\n", oerr);
 	int r = practice_loop_run(&loop);
+	oauthd_server_stop(od);
 	printf("*  practice server stops\n");
 	fflush(stdout);
 	practice_env_cleanup(env); /* the folder goes with the server that used it */
@@ -137,6 +150,9 @@ struct practice *practice_start(const struct practice_options *o, char *err, siz
 	for (size_t i = 0; i < p->env.nfds; i++)
 		close(p->env.fds[i]);
 	p->env.nfds = 0;
+	if (p->env.oauth_fd >= 0)
+		close(p->env.oauth_fd);
+	p->env.oauth_fd = -1;
 	SSL_CTX_free(p->env.ssl);
 	p->env.ssl = NULL;
 	return p;

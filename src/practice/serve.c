@@ -10,6 +10,7 @@
 
 #include "smtpsh/exit.h"
 #include "smtpsh/maildir.h"
+#include "smtpsh/oauthd.h"
 #include "smtpsh/practice_like.h"
 #include "smtpsh/practice_script.h"
 
@@ -156,7 +157,31 @@ int practice_serve(const struct practice_options *o)
 	if (like)
 		snprintf(loop.cfg.settings.like, sizeof loop.cfg.settings.like, "%s", like->name);
 	maildir_store(&loop.cfg.store, env.maildir);
+	/* the sign-in server for XOAUTH2 and OAUTHBEARER (not with --script: its replies are
+	   the transcript's) */
+	struct oauthd_hooks hooks;
+	struct oauthd_server *od = NULL;
+	if (!o->script) {
+		od = oauthd_server_start(env.oauth_fd, env.oauth_port, env.ssl, env.user, stdout,
+					 &hooks, err, sizeof err);
+		env.oauth_fd = -1;
+		if (od) {
+			loop.cfg.oauth = &hooks;
+			printf(
+			    "*  XOAUTH2 and OAUTHBEARER take tokens of the practice sign-in server "
+			    "https://127.0.0.1:%u (client_id %s; device flow: POST /devicecode, "
+			    "then open /device; see docs/oauth.md)\n",
+			    env.oauth_port, OAUTHD_CLIENT_ID);
+			printf("*    e.g. curl --cacert %s -d client_id=%s -d 'scope=%s' "
+			       "https://127.0.0.1:%u/devicecode\n",
+			       env.cafile, OAUTHD_CLIENT_ID, OAUTHD_SCOPE, env.oauth_port);
+		} else {
+			printf("*  no sign-in server (XOAUTH2 not offered): %s\n", err);
+		}
+		fflush(stdout);
+	}
 	int r = practice_loop_run(&loop);
+	oauthd_server_stop(od);
 	struct buf stats;
 	buf_init(&stats);
 	practice_loop_stats(&loop, &stats);

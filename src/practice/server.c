@@ -31,6 +31,7 @@
 #include "smtpsh/diagnose.h"
 #include "smtpsh/escape.h"
 #include "smtpsh/serve_record.h"
+#include "smtpsh/oauthd.h"
 
 #define BODY_SHOWN_MAX 20 /* message lines printed per message; then a summary */
 #define READ_CHUNK 4096
@@ -756,6 +757,13 @@ static void control_line(struct practice_loop *l, char *line, struct pconn *list
 		if (r == 0 && (was_greylist != l->cfg.settings.greylist ||
 			       was_delay != l->cfg.settings.greylist_delay))
 			smtpd_greylist_clear(&l->cfg.greylist);
+		if (r == 0 && l->cfg.oauth) /* the sign-in server's faults (oauthd.h) */
+			l->cfg.oauth->faults(
+			    l->cfg.oauth->arg,
+			    &(struct oauthd_faults){.expired = l->cfg.settings.oauth_expired,
+						    .scope_wrong =
+							l->cfg.settings.oauth_scope[0] != '\0',
+						    .revoked = l->cfg.settings.oauth_revoked});
 		control_reply(l, r == 0, msg.data ? msg.data : "");
 	}
 	buf_free(&msg);

@@ -61,6 +61,8 @@ static const char *const drop_verbs[] = {"CONNECT", "EHLO", "HELO", "LHLO", "STA
 static const char *const miscount_values[] = {"short", "long", "off", NULL};
 static const char *const miscount_choices[] = {"short", "long", NULL};
 static const char *const full_values[] = {"off", NULL};
+static const char *const scope_values[] = {"wrong", "off", NULL};
+static const char *const scope_choices[] = {"wrong", NULL};
 
 static const struct setting table[] = {
     {.name = "greylist",
@@ -208,6 +210,28 @@ static const struct setting table[] = {
      .args = "on|off",
      .teaches = "a sender whose local part is not the login name is refused (Office 365: 554 "
 		"5.2.0 SendAsDenied after the message)",
+     .values = on_off},
+    {.name = "oauth-expired",
+     .kind = K_BOOL,
+     FIELD(oauth_expired),
+     .args = "on|off",
+     .teaches = "OAuth2 access tokens expire at once: XOAUTH2 gets 334 {\"status\":\"401\"...} "
+		"then 535 (off: a refresh gets a good one again)",
+     .values = on_off},
+    {.name = "oauth-scope",
+     .kind = K_CHOICE,
+     FIELD(oauth_scope),
+     .args = "wrong|off",
+     .teaches = "OAuth2 tokens are issued without the SMTP scope: 334 {\"status\":\"400\"...} "
+		"then 535",
+     .values = scope_values,
+     .choices = scope_choices},
+    {.name = "oauth-revoked",
+     .kind = K_BOOL,
+     FIELD(oauth_revoked),
+     .args = "on|off",
+     .teaches = "OAuth2: every grant so far is revoked (as a password reset does): its "
+		"tokens fail and a refresh gets invalid_grant, so log in again",
      .values = on_off},
 };
 

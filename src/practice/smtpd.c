@@ -623,8 +623,9 @@ static enum smtpd_action hello(struct smtpd_conn *c, char *args, const char *ver
 	if (c->cfg->tls_available && !c->tls)
 		smtpd_say(c, "250-STARTTLS");
 	if (smtpd_auth_offered(c))
-		smtpd_say(c, "250-AUTH PLAIN LOGIN CRAM-MD5%s",
-			  c->client_cert[0] ? " EXTERNAL" : "");
+		smtpd_say(c, "250-AUTH PLAIN LOGIN CRAM-MD5%s%s",
+			  c->client_cert[0] ? " EXTERNAL" : "",
+			  c->cfg->oauth ? " XOAUTH2 OAUTHBEARER" : "");
 	smtpd_say(c, "250 HELP");
 	return SMTPD_REPLY;
 }
@@ -1337,6 +1338,7 @@ static struct smtpd_account account(const struct smtpd_conn *c)
 	    .app_password_only = c->cfg->settings.app_password,
 	    .basic_auth = c->cfg->settings.basic_auth,
 	    .cert_identity = c->client_cert,
+	    .oauth = c->cfg->oauth,
 	};
 }
 

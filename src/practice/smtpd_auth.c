@@ -8,6 +8,7 @@
  */
 #include "smtpd_int.h"
 
+#include "smtpsh/oauthd.h"
 #include "smtpsh/sasl.h"
 
 #include <ctype.h>
@@ -28,15 +29,20 @@ enum mech {
 	MECH_LOGIN,
 	MECH_CRAM_MD5,
 	MECH_EXTERNAL,
+	MECH_XOAUTH2,	  /* bearer tokens of the practice sign-in server (oauthd.h) */
+	MECH_OAUTHBEARER, /* the same, RFC 7628 */
+	MECH_COUNT,
 };
 
-static const char *const mech_names[] = {"", "PLAIN", "LOGIN", "CRAM-MD5", "EXTERNAL"};
+static const char *const mech_names[] = {"",	     "PLAIN",	"LOGIN",      "CRAM-MD5",
+					 "EXTERNAL", "XOAUTH2", "OAUTHBEARER"};
 
 struct smtpd_auth {
 	enum mech mech;
-	int step;
+	int step;	     /* XOAUTH2, OAUTHBEARER: 1 after the 334 with the JSON error */
 	char *user;	     /* LOGIN: the user name received (a secret) */
 	char challenge[128]; /* CRAM-MD5 */
+	const char *refused; /* XOAUTH2, OAUTHBEARER: why the token was refused (a fixed text) */
 };
 
 /* A response in base64 ("=" alone is the empty response, RFC 4954 4); sasl.c decodes. The
@@ -261,6 +267,145 @@ static void external_response(struct smtpd_auth *a, const struct smtpd_account *
 	reply(out, SMTPD_AUTH_OK, "235 2.7.0 Authentication successful");
 }
 
+/* ---- XOAUTH2 and OAUTHBEARER: bearer tokens of the practice sign-in server -------------- */
+
+/* The value of key in a ^A-separated list of key=value fields p[0..n) (XOAUTH2's and
+   RFC 7628 3.1's kvpairs), as a pointer into p and its length. */
+static bool kv_get(const char *p, size_t n, const char *key, const char **v, size_t *vl)
+{
+	size_t kl = strlen(key);
+	const char *end = p + n;
+	while (p < end) {
+		const char *sep = memchr(p, '\x01', (size_t)(end - p));
+		const char *fe = sep ? sep : end;
+		if ((size_t)(fe - p) > kl && p[kl] == '=' && memcmp(p, key, kl) == 0) {
+			*v = p + kl + 1;
+			*vl = (size_t)(fe - *v);
+			return true;
+		}
+		p = sep ? sep + 1 : end;
+	}
+	return false;
+}
+
+/* Why a token was refused, for the teacher's screen (never the token). */
+static const char *verdict_text(enum oauthd_verdict v)
+{
+	switch (v) {
+	case OAUTHD_TOKEN_OK:
+		return "accepted";
+	case OAUTHD_TOKEN_UNKNOWN:
+		return "the sign-in server never issued this access token (or a refresh replaced "
+		       "it)";
+	case OAUTHD_TOKEN_EXPIRED:
+		return "the access token has expired";
+	case OAUTHD_TOKEN_REVOKED:
+		return "the grant of this access token was revoked";
+	case OAUTHD_TOKEN_SCOPE:
+		return "the access token lacks the SMTP scope (" OAUTHD_SMTP_SCOPE ")";
+	case OAUTHD_TOKEN_OTHER_USER:
+		return "the access token was issued for another user";
+	}
+	return "?";
+}
+
+/*
+ * The refusal as providers send it: a 334 whose text is base64 of a JSON object (RFC 7628
+ * 3.2.2), after which the client answers once (an empty line for XOAUTH2, ^A for
+ * OAUTHBEARER) and gets the final 535. XOAUTH2 uses Google's form ("status":"401" for a token
+ * that expired or was revoked, "400" otherwise); OAUTHBEARER RFC 7628's status values
+ * (invalid_token, insufficient_scope, RFC 6750 3.1).
+ */
+static void bearer_refuse(struct smtpd_auth *a, enum oauthd_verdict v,
+			  struct smtpd_auth_outcome *out)
+{
+	bool token_dead =
+	    v == OAUTHD_TOKEN_UNKNOWN || v == OAUTHD_TOKEN_EXPIRED || v == OAUTHD_TOKEN_REVOKED;
+	const char *status = a->mech == MECH_XOAUTH2   ? (token_dead ? "401" : "400")
+			     : v == OAUTHD_TOKEN_SCOPE ? "insufficient_scope"
+						       : "invalid_token";
+	char json[256];
+	snprintf(json, sizeof json, "{\"status\":\"%s\",\"schemes\":\"bearer\",\"scope\":\"%s\"}",
+		 status, OAUTHD_SMTP_SCOPE);
+	struct buf enc;
+	buf_init(&enc);
+	a->refused = verdict_text(v);
+	note(out, "%s: the token is refused (%s): 334 with the JSON error", mech_names[a->mech],
+	     a->refused);
+	if (sasl_b64_encode(json, strlen(json), &enc) < 0 || !enc.data) {
+		reply(out, SMTPD_AUTH_DONE,
+		      "454 4.7.0 Temporary authentication failure (out of memory)");
+	} else {
+		a->step = 1;
+		reply(out, SMTPD_AUTH_MORE, "334 %s", enc.data);
+	}
+	buf_free(&enc);
+}
+
+/*
+ * XOAUTH2: "user=" user ^A "auth=Bearer " token ^A ^A. OAUTHBEARER (RFC 7628 3.1): the GS2
+ * header "n,a=user," (no channel binding: "p=" is refused, "y" accepted), then ^A-separated
+ * host=, port= and auth= fields, ^A ^A. The token is checked by the sign-in server that
+ * issued it: the user must be the account it was issued for.
+ */
+static void bearer_response(struct smtpd_auth *a, const struct smtpd_account *acct,
+			    const struct buf *d, struct smtpd_auth_outcome *out)
+{
+	if (a->step == 1) { /* the answer to the JSON error: the exchange ends (RFC 7628 3.2.3) */
+		fail(a, a->refused ? a->refused : "the token was refused", out);
+		return;
+	}
+	const char *p = d->data ? d->data : "";
+	size_t n = d->len;
+	char user[128] = "";
+	const char *v;
+	size_t vl;
+	if (n && memchr(p, '\0', n)) { /* a NUL would cut a name short: "student\0x" */
+		fail(a, "the response holds a NUL", out);
+		return;
+	}
+	if (a->mech == MECH_XOAUTH2) {
+		if (!kv_get(p, n, "user", &v, &vl) || vl == 0 || vl >= sizeof user) {
+			fail(a, "the XOAUTH2 response has no user= field", out);
+			return;
+		}
+		memcpy(user, v, vl);
+	} else {
+		if (n < 3 || (p[0] != 'n' && p[0] != 'y') || p[1] != ',') {
+			fail(a,
+			     p[0] == 'p'
+				 ? "OAUTHBEARER with channel binding (p=) is not offered"
+				 : "the OAUTHBEARER response does not start with a GS2 header "
+				   "(n,a=user,)",
+			     out);
+			return;
+		}
+		if (!sasl_oauthbearer_user(p, n, user, sizeof user))
+			user[0] = '\0';
+		const char *h;
+		size_t hl;
+		if (!kv_get(p, n, "host", &h, &hl) || !kv_get(p, n, "port", &v, &vl) || hl == 0 ||
+		    vl == 0 || vl > 5 || strspn(v, "0123456789") < vl) {
+			fail(a, "the OAUTHBEARER response lacks host= or port= (RFC 7628 3.1)",
+			     out);
+			return;
+		}
+	}
+	if (!kv_get(p, n, "auth", &v, &vl) || vl < 8 || strncasecmp(v, "Bearer ", 7) != 0) {
+		fail(a, "no auth=Bearer TOKEN field", out);
+		return;
+	}
+	enum oauthd_verdict verdict =
+	    acct->oauth->check(acct->oauth->arg, v + 7, vl - 7, user[0] ? user : NULL);
+	if (verdict != OAUTHD_TOKEN_OK) {
+		bearer_refuse(a, verdict, out);
+		return;
+	}
+	note(out, "%s login as %s succeeded (a token of the practice sign-in server)",
+	     mech_names[a->mech], user[0] ? user : acct->user);
+	reply(out, SMTPD_AUTH_OK, "235 2.7.0 Authentication successful");
+}
+
 /* A base64 response (from the AUTH line or a continuation line). */
 static void respond(struct smtpd_auth *a, const struct smtpd_account *acct, const char *b64,
 		    struct smtpd_auth_outcome *out)
@@ -286,6 +431,11 @@ static void respond(struct smtpd_auth *a, const struct smtpd_account *acct, cons
 		case MECH_EXTERNAL:
 			external_response(a, acct, &d, out);
 			break;
+		case MECH_XOAUTH2:
+		case MECH_OAUTHBEARER:
+			bearer_response(a, acct, &d, out);
+			break;
+		case MECH_COUNT:
 		case MECH_NONE: /* not reached: an exchange has its mechanism from the start */
 			fail(a, "no mechanism", out);
 			break;
@@ -306,7 +456,8 @@ static void begin(struct smtpd_auth *a, const struct smtpd_account *acct, const 
 		respond(a, acct, resp, out);
 		return;
 	}
-	if (a->mech == MECH_PLAIN || a->mech == MECH_EXTERNAL) {
+	if (a->mech == MECH_PLAIN || a->mech == MECH_EXTERNAL || a->mech == MECH_XOAUTH2 ||
+	    a->mech == MECH_OAUTHBEARER) {
 		reply(out, SMTPD_AUTH_MORE, "334 ");
 	} else if (a->mech == MECH_LOGIN) {
 		reply(out, SMTPD_AUTH_MORE, "334 VXNlcm5hbWU6"); /* "Username:" */
@@ -344,9 +495,12 @@ void smtpd_auth_start(struct smtpd_auth **ap, const struct smtpd_account *acct, 
 		return;
 	}
 	enum mech m = MECH_NONE;
-	for (int i = MECH_PLAIN; i <= MECH_EXTERNAL; i++)
+	for (int i = MECH_PLAIN; i < MECH_COUNT; i++)
 		if (strcasecmp(args, mech_names[i]) == 0)
 			m = (enum mech)i;
+	/* the token mechanisms exist only where a sign-in server issues the tokens */
+	if ((m == MECH_XOAUTH2 || m == MECH_OAUTHBEARER) && !acct->oauth)
+		m = MECH_NONE;
 	/* EXTERNAL exists only for a client with a certificate of the practice CA (offered in
 	   EHLO just then) */
 	if (m == MECH_NONE ||

@@ -22,6 +22,7 @@
 
 /* Nothing of smtpd.h: the auth part sees the exchange and the account, not the connection. */
 struct smtpd_auth; /* the exchange in progress (smtpd_auth.c's own) */
+struct oauthd_hooks;
 
 /* The demo account (from struct smtpd_config). */
 struct smtpd_account {
@@ -34,6 +35,9 @@ struct smtpd_account {
 	/* the identity (CN, else e-mail) of the client certificate the practice CA issued and
 	   the handshake verified, or "": AUTH EXTERNAL logs in as it (RFC 4422 appendix A) */
 	const char *cert_identity;
+	/* the practice sign-in server's token check (oauthd.h), or NULL: XOAUTH2 and
+	   OAUTHBEARER are offered only with it */
+	const struct oauthd_hooks *oauth;
 };
 
 /* What the core does after a step of an AUTH exchange. */

@@ -880,7 +880,8 @@ const struct meta_command meta_commands[] = {
     {.name = "oauth",
      .run = oauth_cmd,
      .args = "login [--browser|--device|--paste] | status | logout",
-     .help = "OAuth2 of the profile: login (in the browser: code + PKCE, loopback redirect; "
+     .help = "OAuth2 of the profile (--practice: of its sign-in server): login (in the "
+	     "browser: code + PKCE, loopback redirect; "
 	     "--paste over ssh; --device: a code to enter at the provider, RFC 8628; the "
 	     "refresh token stored), status (account, scope, when stored, the "
 	     "access token's expiry; never a token), logout (revoke where offered, delete the "

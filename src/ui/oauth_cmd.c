@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,7 +19,9 @@
 #include "smtpsh/cred.h"
 #include "smtpsh/oauth.h"
 #include "smtpsh/oauth_store.h"
+#include "smtpsh/oauthd.h"
 #include "smtpsh/paths.h"
+#include "smtpsh/practice.h"
 #include "smtpsh/profile.h"
 #include "smtpsh/shell.h"
 #include "shell_int.h"
@@ -33,7 +36,41 @@ struct oauth_conf {
 	const char *name;
 	const char *client_id, *tenant, *scope, *token_url, *revoke_url, *secret_command, *cafile,
 	    *device_url, *authorize_url;
+	/* --practice without a profile: the practice sign-in server (oauthd.h), its tokens kept
+	   in a store of their own in the practice folder, never the user's real store */
+	bool practice;
+	char urls[4][64];
+	char store_dir[PATH_MAX];
 };
+
+/* The store to use: the practice one, or NULL (the user's, oauth_store.h). */
+static const char *store_dir(const struct oauth_conf *c)
+{
+	return c->store_dir[0] ? c->store_dir : NULL;
+}
+
+/* --practice: the endpoints of its sign-in server, the practice CA, the demo account. */
+static bool practice_conf(const struct shell *sh, struct oauth_conf *c)
+{
+	const struct practice *p = sh->practice;
+	if (!p || !p->env.oauth_port)
+		return false;
+	const char *path[4] = {"token", "authorize", "devicecode", "revoke"};
+	for (int i = 0; i < 4; i++)
+		snprintf(c->urls[i], sizeof c->urls[i], "https://127.0.0.1:%u/%s",
+			 p->env.oauth_port, path[i]);
+	snprintf(c->store_dir, sizeof c->store_dir, "%s/oauth", p->env.dir);
+	c->practice = true;
+	c->name = "practice";
+	c->client_id = OAUTHD_CLIENT_ID;
+	c->scope = OAUTHD_SCOPE;
+	c->token_url = c->urls[0];
+	c->authorize_url = c->urls[1];
+	c->device_url = c->urls[2];
+	c->revoke_url = c->urls[3];
+	c->cafile = p->env.cafile;
+	return true;
+}
 
 static const char *pick(const char *own, const char *preset)
 {
@@ -45,7 +82,7 @@ static bool get_conf(const struct shell *sh, struct oauth_conf *c)
 	const struct profile *p = sh->oauth_profile;
 	memset(c, 0, sizeof *c);
 	if (!p)
-		return false;
+		return practice_conf(sh, c);
 	const struct profile *pre = NULL;
 	size_t n;
 	const struct profile *all = profile_presets(&n);
@@ -68,7 +105,16 @@ static bool get_conf(const struct shell *sh, struct oauth_conf *c)
 bool oauth_configured(const struct shell *sh)
 {
 	struct oauth_conf c;
-	return get_conf(sh, &c);
+	if (!get_conf(sh, &c))
+		return false;
+	if (!c.practice)
+		return true;
+	/* the practice server takes passwords too: its tokens are \auth's choice only once
+	   \oauth login got one */
+	struct stat st;
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof path, "%s/%s.json", c.store_dir, c.name);
+	return sh->oauth_access || lstat(path, &st) == 0;
 }
 
 void oauth_forget(struct shell *sh)
@@ -164,8 +210,9 @@ static bool refresh(struct shell *sh, const struct oauth_conf *c, struct oauth_s
 	}
 	if (r == 0) {
 		shell_error(sh,
-			    "OAuth2: no refresh token stored for the profile %s (in %s): give a "
-			    "token with --oauth-token-command or SMTPSH_OAUTH_TOKEN",
+			    "OAuth2: no refresh token stored for the profile %s (in %s): \\oauth "
+			    "login first, or give a token with --oauth-token-command or "
+			    "SMTPSH_OAUTH_TOKEN",
 			    c->name, oauth_store_dir(st));
 		goto out;
 	}
@@ -246,7 +293,7 @@ bool oauth_token_for_auth(struct shell *sh, char **token)
 	}
 	struct buf err;
 	buf_init(&err);
-	struct oauth_store *st = oauth_store_open(NULL, &err);
+	struct oauth_store *st = oauth_store_open(store_dir(&c), &err);
 	if (!st || oauth_store_lock(st, STORE_LOCK_MS, &err) < 0) {
 		shell_error(sh, "OAuth2: %s", err.data);
 		oauth_store_close(st);
@@ -265,7 +312,7 @@ static void cmd_status(struct shell *sh, const struct oauth_conf *c)
 {
 	struct buf err;
 	buf_init(&err);
-	struct oauth_store *st = oauth_store_open(NULL, &err);
+	struct oauth_store *st = oauth_store_open(store_dir(c), &err);
 	if (!st) {
 		shell_error(sh, "OAuth2: %s", err.data);
 		buf_free(&err);
@@ -310,7 +357,7 @@ static void cmd_logout(struct shell *sh, const struct oauth_conf *c)
 	struct buf err;
 	buf_init(&err);
 	oauth_forget(sh);
-	struct oauth_store *st = oauth_store_open(NULL, &err);
+	struct oauth_store *st = oauth_store_open(store_dir(c), &err);
 	if (!st || oauth_store_lock(st, STORE_LOCK_MS, &err) < 0) {
 		shell_error(sh, "OAuth2: %s", err.data);
 		oauth_store_close(st);
@@ -366,9 +413,11 @@ static void cmd_logout(struct shell *sh, const struct oauth_conf *c)
 	buf_free(&err);
 }
 
-/* Sleeps ms in steps of 100 ms; false when Ctrl-C came. */
+/* Sleeps ms in steps of 100 ms; false when Ctrl-C came. What the screen holds goes out
+   first: in batch mode lines wait in stdio's buffer, and the user needs the code now. */
 static bool nap(struct shell *sh, long ms)
 {
+	render_flush(sh->render);
 	for (long slept = 0; slept < ms; slept += 100) {
 		if (sh->interrupted && *sh->interrupted)
 			return false;
@@ -404,7 +453,7 @@ static bool keep_tokens(struct shell *sh, const struct oauth_conf *c, struct oau
 					 : ""),
 	    .stored = (long long)time(NULL),
 	};
-	struct oauth_store *st = oauth_store_open(NULL, &err);
+	struct oauth_store *st = oauth_store_open(store_dir(c), &err);
 	bool ok = st && oauth_store_lock(st, STORE_LOCK_MS, &err) == 0 &&
 		  oauth_store_save(st, c->name, &t, &err) == 0;
 	if (ok)
@@ -600,6 +649,7 @@ static void login_browser(struct shell *sh, const struct oauth_conf *c, bool pas
 		render_info(sh->render, "OAuth2 %s: open this address in a browser and sign in: %s",
 			    c->name, url.data);
 	int r;
+	render_flush(sh->render); /* the address is needed now, also in batch mode */
 	if (paste) {
 		char perr[256] = "";
 		render_info(sh->render,

@@ -38,6 +38,12 @@ void practice_banner(const struct practice *p, struct render *r)
 		    "Maildir: %s (removed when you leave); \\inbox lists it, \\practice sets "
 		    "teaching faults",
 		    p->env.maildir);
+	if (p->env.oauth_port)
+		render_info(r,
+			    "OAuth2 offline: \\oauth login signs %s in at the practice sign-in "
+			    "server https://127.0.0.1:%u (browser or device code), then \\auth "
+			    "XOAUTH2 or \\auth OAUTHBEARER",
+			    p->env.user, p->env.oauth_port);
 	render_info(r,
 		    "try: EHLO me, STARTTLS, EHLO me, \\auth PLAIN, MAIL FROM:<me@example.test>, "
 		    "RCPT TO:<you@example.test>, DATA, a few lines, '.', QUIT");

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "smtpsh/diagnose.h"
+#include "smtpsh/oauthd.h"
 #include "smtpsh/smtpd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -97,6 +98,24 @@ static void on_event(void *arg, const struct smtpd_event *ev)
 	check_notes(&notes);
 }
 
+/* The practice sign-in server's check for XOAUTH2 and OAUTHBEARER (one core for all runs): a
+   token it never issued is refused with the JSON error, so the responses' parsing is fuzzed. */
+static struct oauthd *oauth_core;
+
+static enum oauthd_verdict oauth_check(void *arg, const char *token, size_t len, const char *user)
+{
+	(void)arg;
+	return oauthd_check_token(oauth_core, token, len, user, 1000);
+}
+
+static void oauth_faults(void *arg, const struct oauthd_faults *f)
+{
+	(void)arg;
+	oauthd_set_faults(oauth_core, f);
+}
+
+static const struct oauthd_hooks oauth_hooks = {oauth_check, oauth_faults, NULL};
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size < 3)
@@ -135,6 +154,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cfg.settings.sendas_denied = flags2 & 128;
 	cfg.settings.basic_auth = !(flags2 & 64 && flags & 32);
 	cfg.store = (struct smtpd_store){begin, write_cb, commit, abort_cb, &cfg};
+	/* with plain-auth on, XOAUTH2 and OAUTHBEARER are offered too (no flag bit is free) */
+	if (flags & 2 &&
+	    (oauth_core || (oauth_core = oauthd_new("https://127.0.0.1:1", "student"))))
+		cfg.oauth = &oauth_hooks;
 	struct smtpd_conn c;
 	struct diag d;
 	diag_init(&d);

@@ -85,10 +85,10 @@ class Output:
 class Shell:
     """smtpsh in batch mode (stdin a pipe), driven one line at a time."""
 
-    def __init__(self, args, home=None):
+    def __init__(self, args, home=None, env=None):
         self.args = [smtpsh_path()] + [str(a) for a in args]
         self.p = subprocess.Popen(self.args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, env=smtpsh_environ(home))
+                                  stderr=subprocess.PIPE, env=smtpsh_environ(home, env))
         self.out = Output(self.p.stdout)
         self.err = Output(self.p.stderr)
         self.rc = None
@@ -145,8 +145,8 @@ class Shell:
 class Practice(Shell):
     """smtpsh --practice: reads the banner (pid, port, login, CA, Maildir) and the greeting."""
 
-    def __init__(self, extra=(), home=None):
-        super().__init__(["--practice"] + list(extra), home)
+    def __init__(self, extra=(), home=None, env=None):
+        super().__init__(["--practice"] + list(extra), home, env)
         try:
             self.out.wait(r"^(<-|<~) 220 ")
         except AssertionError:

@@ -73,7 +73,7 @@ class Faults(unittest.TestCase):
         """plain-auth on a submission port: AUTH offered before STARTTLS is a warning"""
         on, off = self.fault("plain-auth", "auth-after-starttls", "warn", "pass", "--role",
                              "submission")
-        self.assertIn("<- 250-AUTH PLAIN LOGIN CRAM-MD5", on["evidence"])
+        self.assertIn("<- 250-AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER", on["evidence"])
 
     def test_vrfy_leak(self):
         """vrfy-leak: VRFY postmaster 250, a made-up user 550: user enumeration"""

@@ -52,7 +52,7 @@ class External(unittest.TestCase):
         tls = [t for t in r.info() if t.startswith("TLSv")]
         self.assertRegex(tls[0], r"client certificate sent \(CN=student,O=smtpsh practice "
                          r"server\)$", r.describe())
-        self.assertEqual(self.auth_caps(r), "250-AUTH PLAIN LOGIN CRAM-MD5 EXTERNAL")
+        self.assertEqual(self.auth_caps(r), "250-AUTH PLAIN LOGIN CRAM-MD5 EXTERNAL XOAUTH2 OAUTHBEARER")
         self.assertIn(("~>", "AUTH EXTERNAL ="), r.sent(), r.describe())
         self.assertIn(("<~", "235 2.7.0 Authentication successful"), r.received())
         self.assertIn("authenticated by the client certificate (EXTERNAL)", r.info())
@@ -74,8 +74,8 @@ class External(unittest.TestCase):
         """without --cert: EXTERNAL not offered, \\auth EXTERNAL says so and sends nothing;
         typed by hand it gets 504"""
         r = self.run_shell(["\\auth EXTERNAL", "QUIT"])
-        self.assertEqual(self.auth_caps(r), "250-AUTH PLAIN LOGIN CRAM-MD5", r.describe())
-        self.assertIn("the server does not offer EXTERNAL (it offers: PLAIN LOGIN CRAM-MD5): "
+        self.assertEqual(self.auth_caps(r), "250-AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER", r.describe())
+        self.assertIn("the server does not offer EXTERNAL (it offers: PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER): "
                       "nothing sent", r.stderr)
         self.assertFalse(any(t.startswith("AUTH") for t in r.sent_text()), r.describe())
         r = self.run_shell(["AUTH EXTERNAL =", "QUIT"])
@@ -88,7 +88,7 @@ class External(unittest.TestCase):
         cert, key = make_cert(self.tmp, subject="/CN=student", name="foreign", san=None)
         r = self.run_shell(["QUIT"], "--cert", cert, "--key", key)
         self.assertEqual(r.rc, 0, r.describe())
-        self.assertEqual(self.auth_caps(r), "250-AUTH PLAIN LOGIN CRAM-MD5", r.describe())
+        self.assertEqual(self.auth_caps(r), "250-AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER", r.describe())
 
 
 if __name__ == "__main__":

@@ -155,7 +155,7 @@ class Providers(unittest.TestCase):
                                        "3207 4.2: the session starts over under TLS)"))
                 s.ehlo()
                 self.assertEqual(s.esmtp_features["auth"].split(),
-                                 ["PLAIN", "LOGIN", "CRAM-MD5"])
+                                 ["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"])
                 self.assertReply(s.docmd("MAIL", "FROM:<student@example.test>"),
                                  want["mail_before_auth"], "MAIL before AUTH")
                 got = s.docmd("AUTH", "PLAIN " + plain(SRV.user, "wrong-" + SRV.password))

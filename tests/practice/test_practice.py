@@ -122,7 +122,7 @@ class Verbs(PracticeTest):
         tls = [l.split(" ", 1)[1][4:] for l in self.code(sh, "EHLO client.test", 250)]
         self.assertEqual(tls, ["localhost Hello client.test", "PIPELINING", "SIZE 10240000",
                                "8BITMIME", "BINARYMIME", "CHUNKING", "DSN", "SMTPUTF8",
-                               "ENHANCEDSTATUSCODES", "AUTH PLAIN LOGIN CRAM-MD5", "HELP"])
+                               "ENHANCEDSTATUSCODES", "AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER", "HELP"])
         self.assertTrue(all(l.startswith("<~ ") for l in self.code(sh, "NOOP", 250)))
         # A second STARTTLS never leaves smtpsh (RFC 3207 4.2; the server's 554 for it is
         # in tests/unit/test_smtpd.c): a local refusal, which ends a script.
@@ -266,7 +266,7 @@ class Auth(PracticeTest):
         sh.local("\\practice auth-required on")
         sh.local("\\practice plain-auth on")
         lines = self.code(sh, "EHLO client.test", 250)
-        self.assertIn("<- 250-AUTH PLAIN LOGIN CRAM-MD5", lines)
+        self.assertIn("<- 250-AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER", lines)
         self.code(sh, "MAIL FROM:<a@b.test>", 530, "530 5.7.0 Authentication required")
         self.code(sh, "AUTH PLAIN " + b64("\0%s\0%s" % (sh.user, sh.password)), 235)
         self.code(sh, "MAIL FROM:<a@b.test>", 250)

@@ -114,7 +114,8 @@ class Smtplib(unittest.TestCase):
                     s.starttls(context=ctx)
                     s.ehlo("client.test")
                     self.assertEqual(s.esmtp_features["auth"].split(),
-                                     ["PLAIN", "LOGIN", "CRAM-MD5"])
+                                     ["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2",
+                                      "OAUTHBEARER"])
                     s.user, s.password = SRV.user, "wrong"
                     with self.assertRaises(smtplib.SMTPAuthenticationError) as cm:
                         s.auth(mech, getattr(s, "auth_" + mech.lower().replace("-", "_")),

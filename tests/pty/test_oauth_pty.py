@@ -9,8 +9,11 @@ the history file.
 Usage: PYTHONPATH=tests/lib /usr/bin/python3 tests/pty/test_oauth_pty.py [PATH/TO/smtpsh] [NAME...]
 """
 
+import glob
 import http.client
+import json
 import os
+import re
 import shutil
 import ssl
 import sys
@@ -26,6 +29,9 @@ from mockidp import MockIdP
 from smtpshtest import pty_environ, smtpsh_path, tap_main
 
 TIMEOUT = 15
+HERE = os.path.dirname(os.path.abspath(__file__))
+# a token, a code or a PKCE verifier of the practice sign-in server: 43 base64url characters
+SECRET_RX = re.compile(r"(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{43}(?![A-Za-z0-9_-])")
 
 
 class OAuthPty(unittest.TestCase):
@@ -113,6 +119,81 @@ class OAuthPty(unittest.TestCase):
         (path, form), = self.idp.requests
         self.assertEqual(form["grant_type"], "authorization_code")
         self.assertEqual(form["code"], code)
+
+
+class PracticeOAuthPty(unittest.TestCase):
+    """smtpsh --practice in a pty: \\oauth login (the practice sign-in server; $BROWSER
+    presses Accept), \\auth XOAUTH2; the oauth-revoked fault: the token refused, the refresh
+    refused with "log in again", a new login, 235. No token or code on the terminal or in the
+    history file."""
+
+    def setUp(self):
+        self.home = tempfile.mkdtemp(prefix="smtpsh-pty-oauth-practice-")
+        self.tmp = os.path.join(self.home, "tmp")
+        os.mkdir(self.tmp)
+        inputrc = os.path.join(self.home, "inputrc")
+        with open(inputrc, "w") as f:
+            f.write("set enable-bracketed-paste off\nset bell-style none\n"
+                    "set horizontal-scroll-mode off\n")
+        env = pty_environ(self.home, inputrc, SMTPSH_OAUTH_TOKEN="", TMPDIR=self.tmp,
+                          BROWSER=os.path.join(HERE, "..", "lib", "fakebrowser.py"),
+                          FAKEBROWSER_LOG=os.path.join(self.home, "browser.log"),
+                          DISPLAY="", WAYLAND_DISPLAY="")
+        self.log_path = os.path.join(self.home, "pty.log")
+        self.logf = open(self.log_path, "wb")
+        self.child = pexpect.spawn(smtpsh_path(), ["--practice"], env=env, cwd=self.home,
+                                   timeout=TIMEOUT, dimensions=(40, 2000))
+        self.child.logfile_read = self.logf
+
+    screen = OAuthPty.screen
+    expect = OAuthPty.expect
+
+    def tearDown(self):
+        if self.child.isalive():
+            self.child.terminate(force=True)
+        self.logf.close()
+        shutil.rmtree(self.home, ignore_errors=True)
+
+    def refresh_token(self):
+        path, = glob.glob(os.path.join(self.tmp, "smtpsh-practice.*", "oauth", "practice.json"))
+        with open(path) as f:
+            return json.load(f)["refresh_token"]
+
+    def run_line(self, line, rx):
+        self.child.sendline(line)
+        self.expect(rx)
+
+    def test_login_revoked_login_again(self):
+        self.expect(r"greeted> ")
+        tokens = []
+        self.run_line("\\oauth login", r"OAuth2 practice: logged in as student")
+        tokens.append(self.refresh_token())
+        self.run_line("EHLO me", r"250 HELP")
+        self.run_line("STARTTLS", r"certificate verified")
+        self.run_line("EHLO me", r"250-AUTH PLAIN LOGIN CRAM-MD5 XOAUTH2 OAUTHBEARER")
+        self.run_line("\\practice oauth-revoked on", r"oauth-revoked +on")
+        self.run_line("\\auth XOAUTH2", r"<~ 535 ")
+        self.run_line("\\auth XOAUTH2", r"invalid_grant: AADSTS50173.*log in again")
+        self.run_line("\\oauth login", r"OAuth2 practice: logged in as student")
+        tokens.append(self.refresh_token())
+        self.run_line("\\auth XOAUTH2", r"<~ 235 2\.7\.0 Authentication successful")
+        self.run_line("QUIT", r"connection closed after QUIT")
+        self.expect(r"smtpsh> ")
+        self.child.sendcontrol("d")
+        self.child.expect(pexpect.EOF)
+        self.child.close()
+        screen = self.screen()
+        with open(os.path.join(self.home, ".local", "state", "smtpsh", "history"),
+                  errors="replace") as f:
+            history = f.read()
+        self.assertIn("\\practice oauth-revoked on", history, "the history file was written")
+        public = set(re.findall(r"code_challenge=([A-Za-z0-9_-]{43})", screen))
+        for name, text in (("terminal", screen), ("history", history)):
+            for t in tokens:
+                self.assertRegex(t, SECRET_RX)
+                self.assertNotIn(t, text, "a refresh token in the %s" % name)
+            self.assertEqual(set(SECRET_RX.findall(text)) - public, set(),
+                             "something shaped like a token or a code in the %s" % name)
 
 
 if __name__ == "__main__":

@@ -910,6 +910,8 @@ static void test_settings_text(void)
 	    "old-tls        on",      "open-relay     on",
 	    "like           gmail",   "basic-auth     off",
 	    "app-password   on",      "sendas-denied  on",
+	    "oauth-expired  off",     "oauth-scope    off",
+	    "oauth-revoked  off",
 	};
 	const char *p = msg.data;
 	for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
@@ -956,7 +958,7 @@ static void test_settings_text(void)
 	    "no setting 'x' (the settings: greylist, reject, size, require-tls, auth-required, "
 	    "plain-auth, slow, drop-after, timeout, bdat-miscount, mailbox-full, vrfy-leak, "
 	    "smuggling, starttls-injection, old-tls, open-relay, like, basic-auth, app-password, "
-	    "sendas-denied, reset)",
+	    "sendas-denied, oauth-expired, oauth-scope, oauth-revoked, reset)",
 	    "unknown setting: the names");
 	buf_free(&msg);
 }
