@@ -130,11 +130,6 @@ int practice_serve(const struct practice_options *o)
 		printf("*  recording each connection to %s/DATE-N-ADDRESS.transcript (the server's "
 		       "side: -> what the client sent, <- what the server answered)\n",
 		       o->record);
-	printf("*  [N] numbers the connections; -> is what the client sent, <- what the server "
-	       "answered (~> <~ under TLS), as on the client's screen; \"| \" marks message "
-	       "lines; [LF] [CR] [no CRLF] mark wrong line ends%s\n",
-	       o->quiet ? "; --quiet: only the mistakes and a summary per connection" : "");
-	fflush(stdout);
 
 	struct practice_loop loop = {
 	    .env = &env,
@@ -162,7 +157,8 @@ int practice_serve(const struct practice_options *o)
 	struct oauthd_hooks hooks;
 	struct oauthd_server *od = NULL;
 	if (!o->script) {
-		od = oauthd_server_start(env.oauth_fd, env.oauth_port, env.ssl, env.user, stdout,
+		od = oauthd_server_start(env.oauth_fd, env.oauth_port, env.ssl, env.user,
+					 o->quiet ? NULL : stdout, /* --quiet: mistakes only */
 					 &hooks, err, sizeof err);
 		env.oauth_fd = -1;
 		if (od) {
@@ -180,6 +176,12 @@ int practice_serve(const struct practice_options *o)
 		}
 		fflush(stdout);
 	}
+	/* the legend last: what follows is the conversation */
+	printf("*  [N] numbers the connections; -> is what the client sent, <- what the server "
+	       "answered (~> <~ under TLS), as on the client's screen; \"| \" marks message "
+	       "lines; [LF] [CR] [no CRLF] mark wrong line ends%s\n",
+	       o->quiet ? "; --quiet: only the mistakes and a summary per connection" : "");
+	fflush(stdout);
 	int r = practice_loop_run(&loop);
 	oauthd_server_stop(od);
 	struct buf stats;
