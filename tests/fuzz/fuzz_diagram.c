@@ -59,7 +59,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (diagram_finish(&d) < 0)
 		abort();
-	struct diagram_options o = {.width = width, .notes = data[0] & 1, .title = "fuzz"};
+	/* the first byte also picks --notes, --explain and --ascii (each changes the txt layout:
+	   side notes, explanations after a pipelined group, ASCII strokes) */
+	struct diagram_options o = {.width = width,
+				    .notes = data[0] & 1,
+				    .explain = data[0] & 2,
+				    .ascii = data[0] & 4,
+				    .title = "fuzz"};
 	struct buf out;
 	buf_init(&out);
 	if (diagram_render_txt(&d, &o, &out) < 0)
