@@ -177,17 +177,6 @@ int oauthd_http_parse(const char *data, size_t len, struct oauthd_http *out)
 
 /* ---- forms and queries ----------------------------------------------------------------- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The value of name in a form or query p[0..n) (application/x-www-form-urlencoded), decoded
    into out. False when absent, too long, or holding a NUL or a control octet. */
 static bool form_get(const char *p, size_t n, const char *name, char *out, size_t outlen)
@@ -204,8 +193,8 @@ static bool form_get(const char *p, size_t n, const char *name, char *out, size_
 				if (c == '+') {
 					c = ' ';
 				} else if (c == '%') {
-					int h = pe - q > 2 ? hexval(q[1]) : -1;
-					int l = pe - q > 2 ? hexval(q[2]) : -1;
+					int h = pe - q > 2 ? OPENSSL_hexchar2int((unsigned char)q[1]) : -1;
+					int l = pe - q > 2 ? OPENSSL_hexchar2int((unsigned char)q[2]) : -1;
 					if (h < 0 || l < 0)
 						return false;
 					c = h * 16 + l;
