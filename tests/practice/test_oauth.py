@@ -225,6 +225,8 @@ class OAuthPractice(unittest.TestCase):
         sh = self.start(extra=["--like", "office365"])
         self.assertIn("<- 220 smtp.office365.com Microsoft ESMTP MAIL Service ready",
                       sh.out.text())
+        self.assertIn("try: EHLO me, STARTTLS, EHLO me, \\auth LOGIN, MAIL FROM:",
+                      sh.out.text(), "the start names a mechanism Office 365 offers")
         sh.command("EHLO client.test")
         sh.command("STARTTLS")
         code, lines = sh.command("EHLO client.test")
