@@ -22,6 +22,7 @@ enum like_situation {
 	LIKE_BASIC_AUTH_OFF,  /* basic-auth off: a password login is refused outright */
 	LIKE_APP_PASSWORD,    /* app-password on: the account password, not an app password */
 	LIKE_SENDAS_DENIED,   /* sendas-denied on: MAIL FROM is not the logged-in user's */
+	LIKE_AUTH_MECH,	      /* AUTH with a mechanism the provider does not offer */
 	LIKE_SITUATIONS
 };
 
@@ -31,6 +32,10 @@ struct like_provider {
 	const char *ports;    /* the port style, for the startup lines and docs */
 	bool implicit_tls;    /* also 465, implicit TLS (--serve listens on a second port) */
 	bool sendas_at_data;  /* sendas-denied is refused after the message, not at MAIL */
+	/* The mechanisms of the provider's "250-AUTH" line, in its order, limited to those the
+	   practice server implements (smtpd.c also drops XOAUTH2 and OAUTHBEARER when no
+	   sign-in server issues tokens); AUTH with any other gets LIKE_AUTH_MECH. */
+	const char *auth;
 };
 
 /* The provider called name (case-insensitive), or NULL. */

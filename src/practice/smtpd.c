@@ -122,6 +122,48 @@ static bool smtpd_auth_offered(const struct smtpd_conn *c)
 }
 
 /*
+ * The mechanisms of the "250-AUTH" line, into out: the practice server's own, or with --like
+ * the provider's (practice_like.c), less XOAUTH2 and OAUTHBEARER when no sign-in server issues
+ * tokens, so the line never names a mechanism this server cannot carry out (RFC 4954 3).
+ * AUTH checks the mechanism against the same list.
+ */
+static void auth_mechs(const struct smtpd_conn *c, char *out, size_t size)
+{
+	const struct like_provider *p = like_of(c);
+	if (!p) {
+		snprintf(out, size, "PLAIN LOGIN CRAM-MD5%s%s",
+			 c->client_cert[0] ? " EXTERNAL" : "",
+			 c->cfg->oauth ? " XOAUTH2 OAUTHBEARER" : "");
+		return;
+	}
+	size_t len = 0;
+	out[0] = '\0';
+	for (const char *m = p->auth; *m;) {
+		size_t n = strcspn(m, " ");
+		bool token = (n == 7 && strncmp(m, "XOAUTH2", n) == 0) ||
+			     (n == 11 && strncmp(m, "OAUTHBEARER", n) == 0);
+		if ((!token || c->cfg->oauth) && len + n + 2 <= size)
+			len += (size_t)snprintf(out + len, size - len, "%s%.*s", len ? " " : "",
+						(int)n, m);
+		m += n + strspn(m + n, " ");
+	}
+}
+
+/* Is mech (n bytes) one of the AUTH line's mechanisms (case-insensitive: RFC 4954 4)? */
+static bool auth_mech_offered(const struct smtpd_conn *c, const char *mech, size_t n)
+{
+	char list[128];
+	auth_mechs(c, list, sizeof list);
+	for (const char *m = list; *m;) {
+		size_t k = strcspn(m, " ");
+		if (k == n && strncasecmp(m, mech, n) == 0)
+			return true;
+		m += k + strspn(m + k, " ");
+	}
+	return false;
+}
+
+/*
  * Sends a provider's reply (practice_like.h: lines joined by "\n", "{host}" and "{peer}" in
  * them), or fallback (one line) when the provider has none for s. A reason for the student
  * (never what the client typed) goes in parentheses after the last line's text: the
@@ -622,10 +664,11 @@ static enum smtpd_action hello(struct smtpd_conn *c, char *args, const char *ver
 	smtpd_say(c, "250-ENHANCEDSTATUSCODES");
 	if (c->cfg->tls_available && !c->tls)
 		smtpd_say(c, "250-STARTTLS");
-	if (smtpd_auth_offered(c))
-		smtpd_say(c, "250-AUTH PLAIN LOGIN CRAM-MD5%s%s",
-			  c->client_cert[0] ? " EXTERNAL" : "",
-			  c->cfg->oauth ? " XOAUTH2 OAUTHBEARER" : "");
+	if (smtpd_auth_offered(c)) {
+		char mechs[128];
+		auth_mechs(c, mechs, sizeof mechs);
+		smtpd_say(c, "250-AUTH %s", mechs);
+	}
 	smtpd_say(c, "250 HELP");
 	return SMTPD_REPLY;
 }
@@ -1389,6 +1432,18 @@ static enum smtpd_action cmd_auth(struct smtpd_conn *c, char *args, time_t now)
 	}
 	if (c->mail) {
 		smtpd_say(c, "503 5.5.1 Error: MAIL transaction in progress");
+		return SMTPD_REPLY;
+	}
+	/* A provider refuses a mechanism it does not offer (Office 365 has no PLAIN) in its own
+	   words, and the student learns which it does offer. The practice server's own list is
+	   checked by smtpd_auth_start, which knows why (e.g. EXTERNAL without a certificate). */
+	size_t n = strcspn(args, " ");
+	if (like_of(c) && n && !auth_mech_offered(c, args, n)) {
+		char mechs[128], why[160];
+		auth_mechs(c, mechs, sizeof mechs);
+		snprintf(why, sizeof why, "%s offers AUTH %s", like_of(c)->hostname, mechs);
+		smtpd_say_like(c, LIKE_AUTH_MECH, "504 5.5.4 Unrecognized authentication type",
+			       why);
 		return SMTPD_REPLY;
 	}
 	struct smtpd_auth_outcome o;

@@ -10,6 +10,7 @@
 #include "smtpsh/escape.h"
 #include "smtpsh/maildir.h"
 #include "smtpsh/practice.h"
+#include "smtpsh/practice_like.h"
 #include "smtpsh/practice_settings.h"
 #include "shell_int.h"
 
@@ -44,9 +45,14 @@ void practice_banner(const struct practice *p, struct render *r)
 			    "server https://127.0.0.1:%u (browser or device code), then \\auth "
 			    "XOAUTH2 or \\auth OAUTHBEARER",
 			    p->env.user, p->env.oauth_port);
+	/* a mechanism the server offers: with --like the provider's first (Office 365 has no
+	   PLAIN and refuses it) */
+	const struct like_provider *lp = like_find(p->like);
+	const char *mech = lp ? lp->auth : "PLAIN";
 	render_info(r,
-		    "try: EHLO me, STARTTLS, EHLO me, \\auth PLAIN, MAIL FROM:<me@example.test>, "
-		    "RCPT TO:<you@example.test>, DATA, a few lines, '.', QUIT");
+		    "try: EHLO me, STARTTLS, EHLO me, \\auth %.*s, MAIL FROM:<me@example.test>, "
+		    "RCPT TO:<you@example.test>, DATA, a few lines, '.', QUIT",
+		    (int)strcspn(mech, " "), mech);
 }
 
 static bool need_practice(struct shell *sh, const char *cmd)

@@ -56,6 +56,9 @@ def tls_port(srv):
 # of a reply with "\n" and strips their codes).
 EXPECT = {
     "office365": {
+        "auth": ["LOGIN", "XOAUTH2"],
+        "unknown_mech": (504, "5.7.4 Unrecognized authentication type"
+                               " (smtp.office365.com offers AUTH LOGIN XOAUTH2)"),
         "greeting": (220, "smtp.office365.com Microsoft ESMTP MAIL Service ready"),
         "mail_before_tls": (530, "5.7.57 Client not authenticated to send mail"),
         "auth_before_tls": (504, "5.7.4 Unrecognized authentication type"),
@@ -66,6 +69,9 @@ EXPECT = {
                                 "Submission."),
     },
     "outlook": {
+        "auth": ["LOGIN", "XOAUTH2"],
+        "unknown_mech": (504, "5.7.4 Unrecognized authentication type"
+                               " (smtp-mail.outlook.com offers AUTH LOGIN XOAUTH2)"),
         "greeting": (220, "smtp-mail.outlook.com Microsoft ESMTP MAIL Service ready"),
         "mail_before_tls": (530, "5.7.57 Client not authenticated to send mail"),
         "auth_before_tls": (504, "5.7.4 Unrecognized authentication type"),
@@ -76,6 +82,9 @@ EXPECT = {
                                 "disabled."),
     },
     "gmail": {
+        "auth": ["LOGIN", "PLAIN", "XOAUTH2", "OAUTHBEARER"],
+        "unknown_mech": (504, "5.7.4 Unrecognized Authentication Type practice - gsmtp"
+                               " (smtp.gmail.com offers AUTH LOGIN PLAIN XOAUTH2 OAUTHBEARER)"),
         "greeting": (220, "smtp.gmail.com ESMTP practice - gsmtp"),
         "mail_before_tls": (530, "5.7.0 Must issue a STARTTLS command first."),
         "auth_before_tls": (530, "5.7.0 Must issue a STARTTLS command first."),
@@ -85,6 +94,9 @@ EXPECT = {
         "basic_auth_off": (534, "5.7.14 Please log in with your web browser"),
     },
     "aol": {
+        "auth": ["PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"],
+        "unknown_mech": (504, "5.5.4 Unrecognized authentication type"
+                               " (smtp.aol.com offers AUTH PLAIN LOGIN XOAUTH2 OAUTHBEARER)"),
         "greeting": (220, "smtp.aol.com ESMTP ready"),
         "mail_before_tls": (530, "5.7.0 Must issue a STARTTLS command first"),
         "auth_before_tls": (538, "5.7.11 Encryption required"),
@@ -95,6 +107,10 @@ EXPECT = {
         "basic_auth_off": (535, "5.7.0 (#AUTH005) Too many bad auth attempts."),
     },
     "yahoo": {
+        "auth": ["PLAIN", "LOGIN", "XOAUTH2", "OAUTHBEARER"],
+        "unknown_mech": (504, "5.5.4 Unrecognized authentication type"
+                               " (smtp.mail.yahoo.com offers AUTH PLAIN LOGIN XOAUTH2 "
+                               "OAUTHBEARER)"),
         "greeting": (220, "smtp.mail.yahoo.com ESMTP ready"),
         "mail_before_tls": (530, "5.7.0 Must issue a STARTTLS command first"),
         "auth_before_tls": (538, "5.7.11 Encryption required"),
@@ -104,6 +120,9 @@ EXPECT = {
         "basic_auth_off": (535, "5.7.0 (#AUTH005) Too many bad auth attempts."),
     },
     "icloud": {
+        "auth": ["LOGIN", "PLAIN"],
+        "unknown_mech": (504, "5.5.4 Unrecognized authentication type"
+                               " (smtp.mail.me.com offers AUTH LOGIN PLAIN)"),
         "greeting": (220, "smtp.mail.me.com ESMTP"),
         "mail_before_tls": (530, "5.7.0 Must issue a STARTTLS command first"),
         "auth_before_tls": (538, "5.7.11 Encryption required"),
@@ -117,6 +136,21 @@ EXPECT = {
 
 def plain(user, password):
     return base64.b64encode(("\0%s\0%s" % (user, password)).encode()).decode()
+
+
+def b64(text):
+    return base64.b64encode(text.encode()).decode()
+
+
+def login(s, mechs, user, password):
+    """AUTH with the first of PLAIN or LOGIN the provider offers (Office 365 has no PLAIN):
+    the final reply"""
+    if "PLAIN" in mechs:
+        return s.docmd("AUTH", "PLAIN " + plain(user, password))
+    code, text = s.docmd("AUTH", "LOGIN " + b64(user))
+    if code != 334:
+        return code, text
+    return s.docmd(b64(password))
 
 
 class Providers(unittest.TestCase):
@@ -154,23 +188,28 @@ class Providers(unittest.TestCase):
                                  (503, "5.5.1 Error: send EHLO again after STARTTLS (RFC "
                                        "3207 4.2: the session starts over under TLS)"))
                 s.ehlo()
-                self.assertEqual(s.esmtp_features["auth"].split(),
-                                 ["PLAIN", "LOGIN", "CRAM-MD5", "XOAUTH2", "OAUTHBEARER"])
+                # the provider's own AUTH line, less what the practice server cannot do
+                mechs = s.esmtp_features["auth"].split()
+                self.assertEqual(mechs, want["auth"])
+                # a mechanism the provider does not offer: its refusal, and what it offers
+                for mech in ("CRAM-MD5",) + (() if "PLAIN" in mechs else ("PLAIN",)):
+                    got = s.docmd("AUTH", mech + " " + plain(SRV.user, SRV.password))
+                    self.assertEqual((got[0], got[1].decode()), want["unknown_mech"], mech)
                 self.assertReply(s.docmd("MAIL", "FROM:<student@example.test>"),
                                  want["mail_before_auth"], "MAIL before AUTH")
-                got = s.docmd("AUTH", "PLAIN " + plain(SRV.user, "wrong-" + SRV.password))
+                got = login(s, mechs, SRV.user, "wrong-" + SRV.password)
                 self.assertReply(got, want["wrong_password"], "wrong password")
                 self.assertTrue(got[1].decode().endswith("(wrong password)"),
                                 "the reason after the provider's words: %r" % got[1])
                 self.assertNotIn(SRV.password, got[1].decode(), "nothing typed is echoed")
                 SRV.control("app-password on", r"app-password +on")
-                self.assertReply(s.docmd("AUTH", "PLAIN " + plain(SRV.user, SRV.password)),
+                self.assertReply(login(s, mechs, SRV.user, SRV.password),
                                  want["app_password"], "app-password on, account password")
                 SRV.control("basic-auth off", r"basic-auth +off")
-                self.assertReply(s.docmd("AUTH", "PLAIN " + plain(SRV.user, app)),
+                self.assertReply(login(s, mechs, SRV.user, app),
                                  want["basic_auth_off"], "basic-auth off")
                 SRV.control("basic-auth on", r"basic-auth +on")
-                code, _ = s.docmd("AUTH", "PLAIN " + plain(SRV.user, app))
+                code, _ = login(s, mechs, SRV.user, app)
                 self.assertEqual(code, 235, "the app password logs in")
                 code, _ = s.docmd("MAIL", "FROM:<student@example.test>")
                 self.assertEqual(code, 250)

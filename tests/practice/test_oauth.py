@@ -58,7 +58,7 @@ class OAuthPractice(unittest.TestCase):
                     '"refresh_token":"the-real-one"}')
         self.transcript = os.path.join(self.home, "session.transcript")
 
-    def start(self, browser=True, consent="yes"):
+    def start(self, browser=True, consent="yes", extra=()):
         env = {"TMPDIR": self.tmp, "XDG_STATE_HOME": os.path.join(self.home, "state"),
                "FAKEBROWSER_LOG": os.path.join(self.home, "browser.log"),
                "FAKEBROWSER_CONSENT": consent, "DISPLAY": "", "WAYLAND_DISPLAY": ""}
@@ -66,7 +66,7 @@ class OAuthPractice(unittest.TestCase):
             env["BROWSER"] = BROWSER
         else:
             env["BROWSER"] = ""
-        sh = Practice(["--record", self.transcript], home=self.home, env=env)
+        sh = Practice(["--record", self.transcript] + list(extra), home=self.home, env=env)
         self.addCleanup(sh.kill)
         m = re.search(r"practice sign-in server https://127\.0\.0\.1:(\d+)", sh.out.text())
         self.assertTrue(m, "the banner names the sign-in server\n" + sh.describe())
@@ -203,6 +203,73 @@ class OAuthPractice(unittest.TestCase):
         self.https(sh, "POST", "/device", "user_code=%s&consent=no" % code)
         sh.err.wait(r"the sign-in was declined \(access_denied: AADSTS65004", timeout=30)
         self.finish(sh, [], failed=True)
+
+    # ---- the provider lessons (docs/teaching.md, Provider personalities) ------------------
+
+    def deliver(self, sh, subject):
+        """MAIL, RCPT, DATA and a message: stored (the 250 after the dot)"""
+        self.assertEqual(sh.command("MAIL FROM:<student@example.test>")[0], 250, sh.describe())
+        self.assertEqual(sh.command("RCPT TO:<teacher@example.test>")[0], 250, sh.describe())
+        self.assertEqual(sh.command("DATA")[0], 354, sh.describe())
+        sh.send("Subject: " + subject)
+        sh.send("")
+        sh.send("sent with an OAuth2 token")
+        code, lines = sh.command(".")
+        self.assertEqual(code, 250, sh.describe())
+        self.assertRegex(lines[-1], r"stored as [0-9A-F]{10}")
+
+    def test_lesson_office365(self):
+        """--like office365: its AUTH line (LOGIN XOAUTH2), PLAIN refused in its words,
+        basic-auth off: \auth LOGIN gets 550 5.7.30 and the hint names \oauth login; after
+        \oauth login, \auth XOAUTH2 -> 235 and the message is delivered"""
+        sh = self.start(extra=["--like", "office365"])
+        self.assertIn("<- 220 smtp.office365.com Microsoft ESMTP MAIL Service ready",
+                      sh.out.text())
+        self.assertIn("try: EHLO me, STARTTLS, EHLO me, \\auth LOGIN, MAIL FROM:",
+                      sh.out.text(), "the start names a mechanism Office 365 offers")
+        sh.command("EHLO client.test")
+        sh.command("STARTTLS")
+        code, lines = sh.command("EHLO client.test")
+        self.assertIn("<~ 250-AUTH LOGIN XOAUTH2", lines)
+        code, lines = sh.command("AUTH PLAIN " + base64.b64encode(
+            ("\0%s\0%s" % (sh.user, sh.password)).encode()).decode())
+        self.assertEqual(lines[-1], "<~ 504 5.7.4 Unrecognized authentication type "
+                         "(smtp.office365.com offers AUTH LOGIN XOAUTH2)")
+        sh.local("\\practice basic-auth off", r"basic-auth")
+        lines = self.auth(sh, "LOGIN", 550)
+        self.assertEqual(lines[-1], "<~ 550 5.7.30 Basic authentication is not supported for "
+                         "Client Submission. (password logins are switched off on this server "
+                         "(basic-auth off))")
+        self.assertRegex(sh.out.text() + sh.err.text(),
+                         r"Basic authentication \(a password\) is not accepted for client "
+                         r"submission: log in\s+with OAuth2 \(\\oauth login")
+        self.login_browser(sh)
+        refresh = self.stored_refresh_token(sh)
+        self.auth(sh, "XOAUTH2", 235)
+        self.assertIn("~> AUTH XOAUTH2 <redacted>", sh.out.text())
+        self.deliver(sh, "office365 lesson")
+        self.finish(sh, [refresh])
+
+    def test_lesson_gmail(self):
+        """--like gmail with app-password on: the account password gets 534 5.7.9; after
+        \oauth login, \auth XOAUTH2 -> 235 and the message is delivered"""
+        sh = self.start(extra=["--like", "gmail"])
+        sh.command("EHLO client.test")
+        sh.command("STARTTLS")
+        code, lines = sh.command("EHLO client.test")
+        self.assertIn("<~ 250-AUTH LOGIN PLAIN XOAUTH2 OAUTHBEARER", lines)
+        sh.local("\\practice app-password on", r"app-password")
+        lines = self.auth(sh, "PLAIN", 534)
+        self.assertIn("<~ 534-5.7.9 Application-specific password required. For more "
+                      "information, go to", sh.out.text())
+        self.assertEqual(lines[-1], "<~ 534 5.7.9  https://support.google.com/mail/?p=Invalid"
+                         "SecondFactor practice - gsmtp (the account password was sent; this "
+                         "account logs in with its app password)")
+        self.login_browser(sh)
+        refresh = self.stored_refresh_token(sh)
+        self.auth(sh, "XOAUTH2", 235)
+        self.deliver(sh, "gmail lesson")
+        self.finish(sh, [refresh])
 
     # ---- the faults ------------------------------------------------------------------------
 

@@ -1484,6 +1484,19 @@ static const char *login_plain(struct smtpd_conn *c, const char *user, const cha
 	return talk(c, line);
 }
 
+/* Logs in with LOGIN (the user name as the initial response, RFC 4954 4) as user with pass;
+   returns the last reply. */
+static const char *login_login(struct smtpd_conn *c, const char *user, const char *pass)
+{
+	char enc[400], line[420];
+	b64(user, strlen(user), enc);
+	snprintf(line, sizeof line, "AUTH LOGIN %s\r\n", enc);
+	talk(c, line);
+	b64(pass, strlen(pass), enc);
+	snprintf(line, sizeof line, "%s\r\n", enc);
+	return talk(c, line);
+}
+
 /* --like PROVIDER and the provider faults (issue 17): the provider's words for each misstep,
    the reason after them, the app password, basic-auth off, sendas-denied. */
 static void test_like(void)
@@ -1527,21 +1540,27 @@ static void test_like(void)
 	       "530 5.7.57 Client not authenticated to send mail\r\n");
 	expect(&c, "STARTTLS\r\n", "220");
 	smtpd_tls_started(&c);
-	ehlo(&c);
+	got = talk(&c, "EHLO client.test\r\n");
+	ok(strstr(got, "\r\n250-AUTH LOGIN\r\n") != NULL,
+	   "office365: its AUTH line, less XOAUTH2 without a sign-in server");
+	expect(&c, "AUTH PLAIN\r\n",
+	       "504 5.7.4 Unrecognized authentication type (smtp.office365.com offers AUTH "
+	       "LOGIN)\r\n");
+	expect(&c, "AUTH XOAUTH2 x\r\n", "504 5.7.4 Unrecognized authentication type");
 	expect(&c, "MAIL FROM:<student@example.test>\r\n",
 	       "530 5.7.57 Client not authenticated to send mail\r\n");
-	got = login_plain(&c, "student", "nope");
+	got = login_login(&c, "student", "nope");
 	is_str(got, "535 5.7.3 Authentication unsuccessful (wrong password)\r\n",
 	       "office365: its words for a wrong password, the reason after them");
 	cfg.settings.basic_auth = false;
-	got = login_plain(&c, "student", "s3cret-Pw");
+	got = login_login(&c, "student", "s3cret-Pw");
 	is_str(got,
 	       "550 5.7.30 Basic authentication is not supported for Client Submission. (password "
 	       "logins are switched off on this server (basic-auth off))\r\n",
 	       "basic-auth off: 550 5.7.30");
 	cfg.settings.basic_auth = true;
 	cfg.settings.app_password = true;
-	got = login_plain(&c, "student", "s3cret-Pw");
+	got = login_login(&c, "student", "s3cret-Pw");
 	ok(starts(got, "535 5.7.139 Authentication "
 		       "unsuccessful, the request did not meet"),
 	   "app-password on: the account password is refused");
@@ -1551,7 +1570,7 @@ static void test_like(void)
 	ok(!strstr(events.data, "s3cret-Pw") && !strstr(events.data, "abcdefghijklmnop"),
 	   "no password in the events");
 	expect(&c, "MAIL FROM:<student@example.test>\r\n", "530 5.7.57");
-	got = login_plain(&c, "student", "abcdefghijklmnop");
+	got = login_login(&c, "student", "abcdefghijklmnop");
 	is_str(got, "235 2.7.0 Authentication successful\r\n", "the app password logs in");
 	cfg.settings.sendas_denied = true;
 	talk(&c, "MAIL FROM:<boss@example.test>\r\nRCPT TO:<x@example.test>\r\nDATA\r\n");
