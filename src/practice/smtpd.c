@@ -1478,7 +1478,7 @@ static const struct command {
     {"LHLO", CMD_PRE_TLS | CMD_LMTP_ONLY, cmd_lhlo,
      "LHLO domain: say hello to an LMTP server and get the extensions (RFC 2033)"},
     {"STARTTLS", CMD_PRE_TLS, cmd_starttls, "STARTTLS: switch to TLS, then EHLO again"},
-    {"AUTH", 0, cmd_auth, "AUTH PLAIN|LOGIN|CRAM-MD5 [initial-response]: log in (after STARTTLS)"},
+    {"AUTH", 0, cmd_auth, "AUTH MECHANISM [initial-response]: log in (after STARTTLS)"},
     {"MAIL", 0, cmd_mail,
      "MAIL FROM:<address> [SIZE=octets] [BODY=7BIT|8BITMIME|BINARYMIME] [SMTPUTF8] "
      "[RET=FULL|HDRS] [ENVID=id]: start a message"},
@@ -1530,7 +1530,15 @@ static enum smtpd_action cmd_help(struct smtpd_conn *c, char *args, time_t now)
 		for (size_t i = 0; i < NCOMMANDS; i++)
 			if (commands[i].run && !wrong_mode(c, &commands[i]) &&
 			    strcasecmp(commands[i].verb, args) == 0) {
-				smtpd_say(c, "214 2.0.0 %s", commands[i].help);
+				if (commands[i].run == cmd_auth) {
+					/* the mechanisms of this server's AUTH line (--like's too) */
+					char mechs[128];
+					auth_mechs(c, mechs, sizeof mechs);
+					smtpd_say(c, "214 2.0.0 %s (mechanisms here: %s)",
+						  commands[i].help, mechs);
+				} else {
+					smtpd_say(c, "214 2.0.0 %s", commands[i].help);
+				}
 				return SMTPD_REPLY;
 			}
 		smtpd_say(c, "504 5.5.4 HELP topic unknown (HELP alone lists the commands)");

@@ -216,6 +216,8 @@ static void test_greeting_and_sequence(void)
 	ok(starts(got, "214-2.0.0") && strstr(got, "\r\n214 2.0.0 See RFC 5321\r\n"),
 	   "HELP: a multi-line 214");
 	expect(&c, "HELP mail\r\n", "214 2.0.0 MAIL FROM:<address>");
+	expect(&c, "HELP AUTH\r\n", "214 2.0.0 AUTH MECHANISM [initial-response]: log in (after "
+				    "STARTTLS) (mechanisms here: PLAIN LOGIN CRAM-MD5)\r\n");
 	expect(&c, "HELP xyzzy\r\n", "504 5.5.4 HELP topic unknown");
 	expect(&c, "QUIT now\r\n", "221 2.0.0 Bye");
 	is_int(last_action, SMTPD_CLOSE, "QUIT closes");
@@ -1543,6 +1545,9 @@ static void test_like(void)
 	got = talk(&c, "EHLO client.test\r\n");
 	ok(strstr(got, "\r\n250-AUTH LOGIN\r\n") != NULL,
 	   "office365: its AUTH line, less XOAUTH2 without a sign-in server");
+	expect(&c, "HELP auth\r\n",
+	       "214 2.0.0 AUTH MECHANISM [initial-response]: log in (after STARTTLS) (mechanisms "
+	       "here: LOGIN)\r\n");
 	expect(&c, "AUTH PLAIN\r\n",
 	       "504 5.7.4 Unrecognized authentication type (smtp.office365.com offers AUTH "
 	       "LOGIN)\r\n");
