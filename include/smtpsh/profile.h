@@ -25,8 +25,10 @@
  *     oauth-client-secret-command = pass show google/client-secret
  *     oauth-cafile = ~/lab/idp-ca.pem               CAs for the endpoints (tests)
  *
- * Pure: parsing works on a string; nothing here reads files or prints. smtpsh(1) documents the
- * format and the precedence rules.
+ * Pure: parsing works on a string; nothing here reads files or prints. A leading ~/ in the keys
+ * naming a file (cafile, trust-anchor, cert, key, oauth-cafile) is made the home directory
+ * when parsed, so these fields hold usable paths. smtpsh(1) documents the format and the
+ * precedence rules.
  */
 #ifndef SMTPSH_PROFILE_H
 #define SMTPSH_PROFILE_H

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "smtpsh/paths.h"
 #include "smtpsh/tlsctl.h"
 
 enum key_kind {
@@ -203,6 +204,18 @@ static int parse_timeout(const char *v, int *ms)
 	return *ms > 0 ? 0 : -1;
 }
 
+/* The keys whose value is a file: a leading "~/" is the home directory, for all of them alike
+   (a shell would expand it; the file is read without one). */
+static bool path_key(const struct key *k)
+{
+	static const char *const names[] = {"cafile", "trust-anchor", "cert", "key",
+					    "oauth-cafile"};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (strcmp(k->name, names[i]) == 0)
+			return true;
+	return false;
+}
+
 static int set_value(struct parser *ps, struct profile *p, const struct key *k, const char *v)
 {
 	switch (k->kind) {
@@ -245,8 +258,9 @@ static int set_value(struct parser *ps, struct profile *p, const struct key *k, 
 	case KEY_MECH:
 		if (strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
 		    strlen(v))
-			return fail(ps, "auth is a SASL mechanism name (PLAIN, LOGIN, CRAM-MD5, "
-					"XOAUTH2...), not '%s'",
+			return fail(ps,
+				    "auth is a SASL mechanism name (PLAIN, LOGIN, CRAM-MD5, "
+				    "XOAUTH2...), not '%s'",
 				    v);
 		break;
 	case KEY_TLSCTL: {
@@ -262,7 +276,18 @@ static int set_value(struct parser *ps, struct profile *p, const struct key *k, 
 	case KEY_TEXT:
 		break;
 	}
-	char *copy = strdup(v);
+	char *copy;
+	if (path_key(k)) {
+		struct buf path;
+		buf_init(&path);
+		if (paths_expand_home(v, &path) < 0) {
+			buf_free(&path);
+			return fail(ps, "%s %s: no home directory known for ~/", k->name, v);
+		}
+		copy = strdup(path.data ? path.data : "");
+		buf_free(&path);
+	} else
+		copy = strdup(v);
 	if (!copy)
 		return fail(ps, "out of memory");
 	*string_field(p, k->offset) = copy;

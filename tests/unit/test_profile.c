@@ -3,6 +3,7 @@
 #include "smtpsh/profile.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tap.h"
@@ -112,7 +113,7 @@ static void test_parse_ok(void)
 		is_str(lab->auth, "CRAM-MD5", "auth");
 		is_str(lab->password_command, "pass show lab/alice | head -n 1",
 		       "password-command: the rest of the line");
-		is_str(lab->cafile, "~/lab/ca.pem", "cafile as written");
+		is_str(lab->cafile, "/home/tester/lab/ca.pem", "cafile: ~/ is the home");
 		is_str(lab->tls_min, "1.0", "tls-min as written");
 		is_str(lab->ciphers, "HIGH:!aNULL", "ciphers as written");
 		is_str(lab->cert, "/lab/client.pem", "cert as written");
@@ -124,7 +125,8 @@ static void test_parse_ok(void)
 		ok(lab->ocsp, "ocsp = yes");
 		is_str(lab->note, "the lab = Postfix", "note keeps a second '='");
 		is_str(lab->resolver, "127.0.0.1@5353", "resolver");
-		is_str(lab->trust_anchor, "~/lab/trust anchor.key", "trust-anchor as written");
+		is_str(lab->trust_anchor, "/home/tester/lab/trust anchor.key",
+		       "trust-anchor: ~/ is the home");
 	}
 	const struct profile *g = profile_find(&set, "gmail");
 	ok(g && !g->builtin && strcmp(g->host, "smtp.example.test") == 0,
@@ -264,15 +266,50 @@ static void test_oauth(void)
 	is_str(m->oauth_revoke_url, "https://127.0.0.1:8443/revoke", "oauth-revoke-url");
 	is_str(m->oauth_client_secret_command, "pass show idp/secret",
 	       "oauth-client-secret-command");
-	is_str(m->oauth_cafile, "~/lab/idp ca.pem", "oauth-cafile");
+	is_str(m->oauth_cafile, "/home/tester/lab/idp ca.pem", "oauth-cafile: ~/ is the home");
+	profile_set_free(&set);
+}
+
+/* Every key naming a file takes a leading ~/ as the home directory, the same way (cert and key
+   were once read as written, a file called "~" in the working directory). Only "~/": "~user/",
+   a "~" elsewhere and the other keys stay as written. */
+static void test_home_paths(void)
+{
+	const char *text = "[c]\n"
+			   "host = mx.example\n"
+			   "cert = ~/certs/me.pem\n"
+			   "key = ~/certs/me.key\n"
+			   "cafile = ~other/ca.pem\n"
+			   "trust-anchor = /etc/~/ta.key\n"
+			   "oauth-cafile = ~/idp.pem\n"
+			   "password-command = cat ~/pw\n"
+			   "note = ~/not a path\n";
+	struct profile_set set;
+	unsigned line = 0;
+	char err[200] = "";
+	ok(parse(&set, text, &line, err, sizeof err) == 0, "home paths parse (%s)", err);
+	const struct profile *c = profile_find(&set, "c");
+	ok(c != NULL, "profile c");
+	if (c) {
+		is_str(c->cert, "/home/tester/certs/me.pem", "cert: ~/ is the home");
+		is_str(c->key, "/home/tester/certs/me.key", "key: ~/ is the home");
+		is_str(c->cafile, "~other/ca.pem", "~user/ is left alone");
+		is_str(c->trust_anchor, "/etc/~/ta.key", "a ~ inside a path is left alone");
+		is_str(c->oauth_cafile, "/home/tester/idp.pem", "oauth-cafile: ~/ is the home");
+		is_str(c->password_command, "cat ~/pw", "a command is not a path");
+		is_str(c->note, "~/not a path", "a note is not a path");
+	}
 	profile_set_free(&set);
 }
 
 int main(void)
 {
+	/* a known home for the ~/ of path keys (the parser reads $HOME) */
+	setenv("HOME", "/home/tester", 1);
 	test_presets();
 	test_parse_ok();
 	test_parse_errors();
 	test_oauth();
+	test_home_paths();
 	return done_testing();
 }
