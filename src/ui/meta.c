@@ -425,6 +425,8 @@ static void status_line(struct buf *out, const char *name, const char *fmt, ...)
 	buf_putc(out, '\n');
 }
 
+static void settings_describe(struct shell *sh, struct buf *out);
+
 static void cmd_status(struct shell *sh, int argc, char **argv)
 {
 	const struct smtp_session *s = sh->session;
@@ -491,9 +493,9 @@ static void cmd_status(struct shell *sh, int argc, char **argv)
 		status_line(&out, "recording:", "%s (%lu lines)", sh->rec->path, sh->rec->lines);
 	else
 		status_line(&out, "recording:", "off");
-	status_line(&out, "settings:", "explain %s, timing %s, show-raw %s, reveal-secrets %s",
-		    sh->explain ? "on" : "off", sh->timing ? "on" : "off",
-		    sh->show_raw ? "on" : "off", sh->reveal_secrets ? "on" : "off");
+	buf_reset(&tmp);
+	settings_describe(sh, &tmp);
+	status_line(&out, "settings:", "%s", tmp.data);
 	out.data[--out.len] = '\0';
 	render_text(sh->render, out.data);
 	buf_free(&out);
@@ -572,6 +574,15 @@ static const char *setting_value(struct shell *sh, const struct setting *st)
 	if (st->choices)
 		return st->choices[st->get(sh)];
 	return *setting_field(sh, st) ? "on" : "off";
+}
+
+/* Every setting of \set with its value, "explain off, ..., theme dark, prompt full", for
+   \status: from the same table, so that a new setting shows there too. */
+static void settings_describe(struct shell *sh, struct buf *out)
+{
+	for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++)
+		buf_printf(out, "%s%s %s", i ? ", " : "", settings[i].name,
+			   setting_value(sh, &settings[i]));
 }
 
 static int choice_index(const struct setting *st, const char *name)

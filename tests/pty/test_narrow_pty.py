@@ -253,6 +253,22 @@ class Theme(unittest.TestCase):
         self.assertNotIn("\x1b[2m", out)
         self.assertIsNone(re.search(r"\x1b\[3[0-9]m", out), "mono: no colour")
 
+    def test_status_shows_theme_and_prompt(self):
+        """\\status names the theme (--theme, \\set theme) and the prompt style (\\set
+        prompt) with the other settings; batch mode, no server needed"""
+        env = pty_environ(self.tmp, INPUTRC)
+        r = subprocess.run([smtpsh_path(), "-X", "--theme", "mono"],
+                           input=b"\\status\n\\set theme light\n\\set prompt compact\n"
+                                 b"\\status\n",
+                           capture_output=True, env=env, cwd=self.tmp, timeout=TIMEOUT)
+        out = r.stdout.decode()
+        settings = re.findall(r"^ *settings: +(.*)$", out, re.M)
+        self.assertEqual(settings, [
+            "explain off, timing off, show-raw off, reveal-secrets off, theme mono, "
+            "prompt full",
+            "explain off, timing off, show-raw off, reveal-secrets off, theme light, "
+            "prompt compact"], out)
+
     def test_no_color_wins(self):
         """NO_COLOR (the tests' environment) with --theme light: no SGR at all"""
         out = self.session(["--theme", "light"])
