@@ -259,6 +259,8 @@ static int run(const struct cli *c, struct startup *st)
 	    .token_command = cli->token_command,
 	    .resolver = first(cli->resolver, prof ? prof->resolver : NULL, NULL),
 	    .trust_anchor = cli->trust_anchor,
+	    .ehlo_given = cli->ehlo != NULL,
+	    .timeout_given = cli->timeout_ms != 0,
 	};
 	if (!cli->trust_anchor && prof && prof->trust_anchor) {
 		if (paths_expand_home(prof->trust_anchor, &st->trust_anchor) < 0) {

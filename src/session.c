@@ -118,6 +118,20 @@ struct smtp_session *session_new(const struct session_params *params)
 	return s;
 }
 
+int session_set_hello(struct smtp_session *s, const char *ehlo_name, int timeout_ms)
+{
+	char *copy = strdup(ehlo_name ? ehlo_name : "localhost");
+	if (!copy) {
+		snprintf(s->err, sizeof s->err, "out of memory");
+		return -1;
+	}
+	free(s->ehlo_name);
+	s->ehlo_name = copy;
+	s->p.ehlo_name = copy;
+	s->p.timeout_ms = timeout_ms > 0 ? timeout_ms : 30000;
+	return 0;
+}
+
 void session_reset_connection(struct smtp_session *s)
 {
 	buf_reset(&s->in);

@@ -105,6 +105,10 @@ int session_set_link(struct smtp_session *s, const struct session_link *link);
 /* The CA file trusted from the next TLS handshake on (NULL: the system store), as
    session_params' cafile (\connect PROFILE: the profile's). 0, or -1 when memory ran out. */
 int session_set_cafile(struct smtp_session *s, const char *cafile);
+/* The name of the automatic EHLO (NULL: "localhost") and the timeout (<= 0: 30 s) from now
+   on, as session_params' ehlo_name and timeout_ms (\connect PROFILE: the profile's). 0, or
+   -1 when memory ran out (nothing changed then). */
+int session_set_hello(struct smtp_session *s, const char *ehlo_name, int timeout_ms);
 /* Speak LMTP (true) or SMTP from the next connection on, the rest of the link unchanged (a
    replay of a transcript whose header says "protocol: lmtp"). */
 void session_set_lmtp(struct smtp_session *s, bool lmtp);

@@ -78,6 +78,9 @@ struct shell_params {
 	struct practice *practice; /* the practice server of --practice, or NULL */
 	const char *resolver;	   /* --resolver ADDR[@PORT], or NULL: the system's */
 	const char *trust_anchor;  /* --trust-anchor FILE, or NULL: the system's root key */
+	/* --ehlo, --timeout were given on the command line: they win over a \connect
+	   PROFILE's ehlo and timeout, as over smtpsh PROFILE's */
+	bool ehlo_given, timeout_given;
 };
 
 /* A new shell on params->session; NULL when memory ran out. */

@@ -33,8 +33,8 @@ static void cmd_reconnect(struct shell *sh, int argc, char **argv);
  * \connect PROFILE: what smtpsh PROFILE takes from it (profile.h), the \connect options over
  * it: the TLS mode (unless --tls/--starttls/--plain was given), its TLS controls under the
  * ones given, --ocsp, the CA file (~/ expanded into cafile) and \auth's user, mechanism,
- * password command and OAuth2 settings. The summary line smtpsh shows at start is shown.
- * false after an error was shown.
+ * password command and OAuth2 settings (its EHLO name and timeout: cmd_connect). The summary line
+ * smtpsh shows at start is shown. false after an error was shown.
  */
 static bool connect_profile(struct shell *sh, const struct profile *prof, bool mode_given,
 			    enum tls_mode *mode, struct session_link *link, struct buf *cafile)
@@ -137,7 +137,13 @@ static void cmd_connect(struct shell *sh, int argc, char **argv)
 		buf_free(&cafile);
 		return;
 	}
-	if (session_set_cafile(sh->session, prof ? cafile.data : sh->start.cafile) < 0) {
+	/* the EHLO name and timeout: the profile's unless the command line gave them, else (and
+	   for a host) what smtpsh started with */
+	const char *ehlo = prof && prof->ehlo && !sh->ehlo_given ? prof->ehlo : sh->start.ehlo;
+	int timeout_ms = prof && prof->timeout_ms && !sh->timeout_given ? prof->timeout_ms
+									: sh->start.timeout_ms;
+	if (session_set_cafile(sh->session, prof ? cafile.data : sh->start.cafile) < 0 ||
+	    session_set_hello(sh->session, ehlo, timeout_ms) < 0) {
 		shell_error(sh, "\\connect: %s", session_error(sh->session));
 		buf_free(&cafile);
 		return;

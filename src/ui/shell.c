@@ -48,8 +48,13 @@ struct shell *shell_new(const struct shell_params *p)
 	sh->start.mech = sh->default_mech;
 	sh->start.password_command = sh->password_command;
 	sh->start.oauth_profile = sh->oauth_profile;
+	sh->ehlo_given = p->ehlo_given;
+	sh->timeout_given = p->timeout_given;
+	sh->start.timeout_ms = session_timeout_ms(sh->session);
 	const char *cafile = session_cafile(sh->session);
-	if (cafile && !(sh->start.cafile = strdup(cafile))) {
+	if ((cafile && !(sh->start.cafile = strdup(cafile))) ||
+	    !(sh->start.ehlo = strdup(session_ehlo_name(sh->session)))) {
+		free(sh->start.cafile);
 		free(sh);
 		return NULL;
 	}
@@ -78,6 +83,7 @@ void shell_free(struct shell *sh)
 	dns_free(sh->dns);
 	free(sh->mx_domain);
 	free(sh->start.cafile);
+	free(sh->start.ehlo);
 	free(sh);
 }
 

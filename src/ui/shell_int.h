@@ -46,7 +46,10 @@ struct shell {
 		const char *user, *mech, *password_command;
 		const struct profile *oauth_profile;
 		char *cafile; /* the session's CA file at start (malloc'd), or NULL */
+		char *ehlo;   /* the session's EHLO name at start (malloc'd) */
+		int timeout_ms;
 	} start;
+	bool ehlo_given, timeout_given; /* on the command line: a profile's does not win */
 	/* The user's profiles (for \presets) and the file they came from (may be NULL). */
 	const struct profile_set *profiles;
 	const char *profiles_path;

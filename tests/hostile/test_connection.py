@@ -71,6 +71,36 @@ class Connection(SmtpshTestCase):
         self.assertLess(r.elapsed, 4.0, 'a 2 s timeout took %.1f s' % r.elapsed)
         self.assertNotIn(b'NOOP', srv.record())
 
+    def test_connect_profile_timeout(self):
+        """\\connect PROFILE waits the profile's timeout (1 s) for a greeting that never comes,
+        not smtpsh's (SMTPSH_TIMEOUT=6); after it, \\connect HOST waits smtpsh's again"""
+        silent = self.server('no_greeting.smtp')
+        nice = self.server('send 220 nice ESMTP\\r\\n\nexpect QUIT\nsend 221 bye\\r\\n\n'
+                           'wait-close\n', text=True)
+        conf = os.path.join(self.tmp, '.config', 'smtpsh')
+        os.makedirs(conf)
+        with open(os.path.join(conf, 'profiles'), 'w') as f:
+            f.write('[silent]\nhost = 127.0.0.1\nport = %d\ntimeout = 1\n'
+                    '[nice]\nhost = 127.0.0.1\nport = %d\ntimeout = 1\n'
+                    % (silent.port, nice.port))
+        r = run_smtpsh([], stdin=b'\\connect silent\nNOOP\n', timeout=15, home=self.tmp,
+                       cwd=self.tmp, env={'SMTPSH_TIMEOUT': '6'}, hang_ok=True)
+        self.assert_no_crash(r)
+        self.assert_exit(r, 3)
+        self.assert_diag(r, 'error', r'within 1 s')
+        self.assertLess(r.elapsed, 4.0, 'the profile\'s 1 s timeout took %.1f s' % r.elapsed)
+        self.assertNotIn(b'NOOP', silent.record())
+        silent = self.server('no_greeting.smtp')
+        r = run_smtpsh([], stdin=b'\\connect nice\nQUIT\n\\connect 127.0.0.1 %d\nNOOP\n'
+                       % silent.port, timeout=15, home=self.tmp, cwd=self.tmp,
+                       env={'SMTPSH_TIMEOUT': '2'}, hang_ok=True)
+        self.assert_no_crash(r)
+        self.assert_exit(r, 3)
+        self.assert_line(r, '<- 221 bye')
+        self.assert_diag(r, 'error', r'within 2 s')
+        self.assertGreater(r.elapsed, 1.5, 'the host kept the profile\'s 1 s: %r' % r)
+        self.assert_server_ok(nice, r)
+
     def test_connection_refused(self):
         # A port nobody listens on: bind one, close it, connect there.
         import socket

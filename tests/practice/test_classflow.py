@@ -106,6 +106,25 @@ class Connect(ClassTest):
         self.assertIn("no terminal to ask for the user name", r.err(), r.describe())
         self.assertNotRegex(r.out(), r"(?m)^<~ 235 ", r.describe())
 
+    def test_connect_profile_ehlo_name(self):
+        """\\connect PROFILE greets with the profile's ehlo (STARTTLS's automatic EHLO, and
+        the server's "Hello NAME"); a later \\connect HOST goes back to what smtpsh started
+        with (--ehlo's name here), and --ehlo wins over the profile's"""
+        srv = self.serve()
+        home = self.home_with_profiles(
+            "[lab]\nhost = 127.0.0.1\nport = %d\ntls = starttls\ncafile = %s\n"
+            "ehlo = client.example\n" % (srv.port, srv.cafile))
+        r = self.run_batch(["--cafile", srv.cafile],
+                           ["\\connect lab", "QUIT",
+                            "\\connect 127.0.0.1 %d --starttls" % srv.port, "QUIT"], home=home)
+        self.assertEqual(re.findall(r"(?m)^[-~]> EHLO (\S+)$", r.out()),
+                         ["client.example", "client.example", "localhost", "localhost"],
+                         r.describe())
+        self.assertRegex(r.out(), r"(?m)^<~ 250-\S+ Hello client\.example", r.describe())
+        r = self.run_batch(["--ehlo", "given.example"], ["\\connect lab", "QUIT"], home=home)
+        self.assertEqual(re.findall(r"(?m)^[-~]> EHLO (\S+)$", r.out()),
+                         ["given.example", "given.example"], r.describe())
+
     def test_connect_alone_reconnects(self):
         """\\connect alone connects again to the last target (as \\reconnect)"""
         srv = self.serve()
