@@ -114,9 +114,20 @@ struct ssl_ctx_st;
 struct oauthd_server;
 
 /*
+ * A lecture hall signs in at once: up to OAUTHD_CONNS connections are served side by side (a
+ * fixed number, not --max-clients: each is one short request and answer, so a class of 500
+ * rarely holds more than a few at the same instant, and 256 bound the thread's memory at
+ * about 256 x (16 KiB of request + TLS state) whatever --max-clients says); one more is
+ * closed on accept. Each has OAUTHD_CONN_MS for its handshake, request and answer.
+ */
+#define OAUTHD_CONNS 256
+#define OAUTHD_CONN_MS 10000
+
+/*
  * Serves the core over HTTPS (ctx: the practice server's certificate) on the listening fd in
- * a thread of its own, one connection at a time: a request must arrive within 10 s, at most
- * OAUTHD_HEAD_MAX + OAUTHD_BODY_MAX octets; log (may be NULL) gets one line per request.
+ * a thread of its own, OAUTHD_CONNS connections at once, each bounded: a request must arrive
+ * within OAUTHD_CONN_MS, at most OAUTHD_HEAD_MAX + OAUTHD_BODY_MAX octets; log (may be NULL)
+ * gets one line per request.
  * Fills hooks for smtpd_config. NULL with err when the thread could not start (fd closed).
  */
 struct oauthd_server *oauthd_server_start(int fd, unsigned port, struct ssl_ctx_st *ctx,

@@ -1,16 +1,21 @@
 /*
  * The mock authorization server over HTTPS (oauthd.h): a thread of the practice server's
  * process, so that the SMTP side checks the tokens it issued in memory, with no file and no
- * second process to keep in step. The thread owns its socket and serves one connection at a
- * time; the core (oauthd.c) is touched under one mutex, by this thread (requests) and by the
- * server's loop (token checks, faults). Every connection is bounded: 10 s in all, a request of
+ * second process to keep in step. The core (oauthd.c) is touched under one mutex, by this
+ * thread (requests) and by the server's loop (token checks, faults).
+ *
+ * A lecture hall signs in at once (issue 17), so the thread serves its connections side by
+ * side in a poll() loop, as src/practice/server.c does for SMTP: each socket non-blocking, each
+ * connection's TLS (SSL_accept, SSL_read, SSL_write) resumed where it asked to wait
+ * (SSL_ERROR_WANT_READ/WRITE), so a silent client or a stuck browser holds only its own slot.
+ * Every connection is bounded: OAUTHD_CONN_MS in all (handshake, request, answer), a request of
  * at most OAUTHD_HEAD_MAX + OAUTHD_BODY_MAX octets, then the answer and close (HTTP/1.1
- * "Connection: close"). A slow client delays the next sign-in by 10 s at most: a class's
- * browsers and shells, not the Internet, are its clients (it listens on 127.0.0.1 only).
+ * "Connection: close"); at most OAUTHD_CONNS at once, one over that is closed on accept.
  */
 #include "smtpsh/oauthd.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -24,8 +29,21 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
-#define CONN_TIME_MS 10000 /* a whole connection: handshake, request, answer */
-#define RECV_SLICE_S 1	   /* each blocking read, so that the deadline is looked at */
+#define TICK_MS 200 /* the longest poll(), so that deadlines and stop are looked at */
+
+/* Where a connection is: the TLS handshake, reading its request, writing the answer. */
+enum conn_state { C_FREE, C_ACCEPT, C_READ, C_WRITE };
+
+struct conn {
+	enum conn_state st;
+	int fd;
+	SSL *ssl;
+	short want;	 /* POLLIN or POLLOUT: what TLS waits for */
+	long deadline;	 /* ms on the monotonic clock (now_ms) */
+	struct buf in;	 /* the request so far (bounded) */
+	struct buf resp; /* the answer */
+	size_t off;	 /* of resp written */
+};
 
 struct oauthd_server {
 	struct oauthd *core;
@@ -35,11 +53,14 @@ struct oauthd_server {
 	SSL_CTX *ctx;
 	FILE *log;
 	volatile int stop; /* set by oauthd_server_stop, read by the thread (under lock) */
+	struct conn conns[OAUTHD_CONNS];
+	unsigned open;	 /* conns not C_FREE */
+	bool full_noted; /* the limit's log line is written once per time it is reached */
 };
 
 int oauthd_listen(unsigned *port, char *err, size_t errlen)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
@@ -47,7 +68,8 @@ int oauthd_listen(unsigned *port, char *err, size_t errlen)
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	socklen_t len = sizeof sa;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, 16) < 0 ||
+	/* a class's connections may all arrive in the same instant: a backlog to hold them */
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, SOMAXCONN) < 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
 		snprintf(err, errlen, "cannot listen on 127.0.0.1 for the sign-in server: %s",
 			 strerror(errno));
@@ -58,11 +80,11 @@ int oauthd_listen(unsigned *port, char *err, size_t errlen)
 	return fd;
 }
 
-static long ms_since(const struct timespec *t0)
+static long now_ms(void)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (t.tv_sec - t0->tv_sec) * 1000 + (t.tv_nsec - t0->tv_nsec) / 1000000;
+	return (long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static bool stopping(struct oauthd_server *s)
@@ -73,101 +95,182 @@ static bool stopping(struct oauthd_server *s)
 	return stop;
 }
 
-/* One connection: TLS, one request, one answer. */
-static void serve_one(struct oauthd_server *s, int cfd)
+static void conn_close(struct oauthd_server *s, struct conn *c)
 {
-	struct timeval tv = {RECV_SLICE_S, 0};
-	setsockopt(cfd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	setsockopt(cfd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-	struct timespec t0;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	SSL *ssl = SSL_new(s->ctx);
-	if (!ssl)
-		return;
-	SSL_set_fd(ssl, cfd);
-	/* this port is for browsers and smtpsh: no client certificate is asked for */
-	SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
-	int r;
-	while ((r = SSL_accept(ssl)) <= 0) {
-		int e = SSL_get_error(ssl, r);
-		if ((e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) ||
-		    ms_since(&t0) > CONN_TIME_MS || stopping(s)) {
-			SSL_free(ssl);
-			return;
-		}
+	if (c->ssl) {
+		if (c->st == C_WRITE && c->off == c->resp.len)
+			SSL_shutdown(c->ssl); /* close_notify, once, not waited for */
+		SSL_free(c->ssl);
 	}
-	struct buf in, resp, note;
-	buf_init(&in);
-	buf_init(&resp);
+	close(c->fd);
+	buf_free_secret(&c->in); /* a form may hold a code, a verifier or a refresh token */
+	buf_free_secret(&c->resp);
+	memset(c, 0, sizeof *c);
+	c->st = C_FREE;
+	c->fd = -1;
+	s->open--;
+}
+
+/* The answer to the request in c->in (status: 1, parsed into req, or a refusal). */
+static void conn_answer(struct oauthd_server *s, struct conn *c, int status,
+			const struct oauthd_http *req)
+{
+	struct buf note;
 	buf_init(&note);
-	struct oauthd_http req;
-	int status = 0;
-	while (status == 0) {
-		if (ms_since(&t0) > CONN_TIME_MS || stopping(s))
-			goto out;
-		char chunk[4096];
-		int n = SSL_read(ssl, chunk, sizeof chunk);
-		if (n <= 0) {
-			int e = SSL_get_error(ssl, n);
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-				continue;
-			goto out;
-		}
-		bool full = in.len + (size_t)n > OAUTHD_HEAD_MAX + OAUTHD_BODY_MAX ||
-			    buf_append(&in, chunk, (size_t)n) < 0;
-		OPENSSL_cleanse(chunk, sizeof chunk); /* a form may hold a token */
-		if (full) {
-			status = 413;
-			break;
-		}
-		status = oauthd_http_parse(in.data, in.len, &req);
-	}
 	if (status == 1) {
 		pthread_mutex_lock(&s->lock);
-		oauthd_handle(s->core, &req, time(NULL), &resp, &note);
+		oauthd_handle(s->core, req, time(NULL), &c->resp, &note);
 		pthread_mutex_unlock(&s->lock);
 		if (s->log)
-			fprintf(s->log, "*  sign-in server: %s %.*s%s%s\n", req.method,
-				(int)strcspn(req.target, "?"), req.target, note.len ? ": " : "",
+			fprintf(s->log, "*  sign-in server: %s %.*s%s%s\n", req->method,
+				(int)strcspn(req->target, "?"), req->target, note.len ? ": " : "",
 				note.len ? note.data : "");
 	} else {
-		oauthd_refusal(status, &resp);
+		oauthd_refusal(status, &c->resp);
 		if (s->log)
 			fprintf(s->log, "*  sign-in server: a request refused (HTTP %d)\n", status);
 	}
 	if (s->log)
 		fflush(s->log); /* the teacher's screen may be a pipe or a file */
-	for (size_t off = 0; resp.data && off < resp.len && ms_since(&t0) <= CONN_TIME_MS;) {
-		int n = SSL_write(ssl, resp.data + off, (int)(resp.len - off));
-		if (n <= 0) {
-			int e = SSL_get_error(ssl, n);
-			if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
-				continue;
-			break;
-		}
-		off += (size_t)n;
-	}
-	SSL_shutdown(ssl);
-out:
-	SSL_free(ssl);
-	buf_free_secret(&in); /* a form may hold a code, a verifier or a refresh token */
-	buf_free_secret(&resp);
 	buf_free(&note);
+	buf_free_secret(&c->in);
+	c->st = C_WRITE;
+	c->off = 0;
+}
+
+/* Whether TLS's last result r only asks to wait: then c->want says for what. */
+static bool conn_waits(struct conn *c, int r)
+{
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		c->want = POLLIN;
+		return true;
+	case SSL_ERROR_WANT_WRITE:
+		c->want = POLLOUT;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Takes the connection as far as it goes without waiting: the handshake, then reads until a
+ * whole request (or a refusal), then writes the answer. Returns false when it is over (the
+ * answer written, the peer gone, a TLS error): the caller closes it.
+ */
+static bool conn_step(struct oauthd_server *s, struct conn *c)
+{
+	if (c->st == C_ACCEPT) {
+		int r = SSL_accept(c->ssl);
+		if (r <= 0)
+			return conn_waits(c, r);
+		c->st = C_READ;
+	}
+	while (c->st == C_READ) {
+		char chunk[4096];
+		int n = SSL_read(c->ssl, chunk, sizeof chunk);
+		if (n <= 0)
+			return conn_waits(c, n);
+		bool full = c->in.len + (size_t)n > OAUTHD_HEAD_MAX + OAUTHD_BODY_MAX ||
+			    buf_append(&c->in, chunk, (size_t)n) < 0;
+		OPENSSL_cleanse(chunk, sizeof chunk); /* a form may hold a token */
+		struct oauthd_http req;
+		int status = full ? 413 : oauthd_http_parse(c->in.data, c->in.len, &req);
+		if (status != 0)
+			conn_answer(s, c, status, &req);
+	}
+	while (c->off < c->resp.len) {
+		int n = SSL_write(c->ssl, c->resp.data + c->off, (int)(c->resp.len - c->off));
+		if (n <= 0)
+			return conn_waits(c, n);
+		c->off += (size_t)n;
+	}
+	return false;
+}
+
+/* Takes every connection waiting on the listening socket, up to OAUTHD_CONNS at once. */
+static void accept_all(struct oauthd_server *s, long now)
+{
+	for (;;) {
+		int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0)
+			return; /* EAGAIN; or EMFILE: the next tick tries again */
+		struct conn *c = NULL;
+		for (size_t i = 0; !c && i < OAUTHD_CONNS && s->open < OAUTHD_CONNS; i++)
+			if (s->conns[i].st == C_FREE)
+				c = &s->conns[i];
+		if (!c || !(c->ssl = SSL_new(s->ctx))) {
+			/* over the limit: closed at once, so the client knows (a 503 would need
+			   the TLS handshake this connection was refused) */
+			close(fd);
+			if (s->log && !s->full_noted) {
+				fprintf(
+				    s->log,
+				    "*  sign-in server: %u connections at once; more are closed "
+				    "until one ends\n",
+				    s->open);
+				fflush(s->log);
+			}
+			s->full_noted = true;
+			continue;
+		}
+		s->open++;
+		c->fd = fd;
+		c->st = C_ACCEPT;
+		c->want = POLLIN;
+		c->deadline = now + OAUTHD_CONN_MS;
+		buf_init(&c->in);
+		buf_init(&c->resp);
+		SSL_set_fd(c->ssl, fd);
+		/* this port is for browsers and smtpsh: no client certificate is asked for */
+		SSL_set_verify(c->ssl, SSL_VERIFY_NONE, NULL);
+		if (!conn_step(s, c))
+			conn_close(s, c);
+	}
 }
 
 static void *run(void *arg)
 {
 	struct oauthd_server *s = arg;
-	while (!stopping(s)) {
-		struct pollfd p = {.fd = s->fd, .events = POLLIN};
-		if (poll(&p, 1, 200) <= 0)
-			continue;
-		int cfd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (cfd < 0)
-			continue;
-		serve_one(s, cfd);
-		close(cfd);
+	static const int nfds = OAUTHD_CONNS + 1;
+	struct pollfd *p = calloc(nfds, sizeof *p);
+	if (!p)
+		return NULL;
+	for (size_t i = 0; i < OAUTHD_CONNS; i++) {
+		s->conns[i].st = C_FREE;
+		s->conns[i].fd = -1;
 	}
+	int fl = fcntl(s->fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
+	while (!stopping(s)) {
+		long now = now_ms();
+		/* slot i + 1 is conns[i]; a negative fd is left out by poll() */
+		p[0] = (struct pollfd){.fd = s->fd, .events = POLLIN};
+		for (size_t i = 0; i < OAUTHD_CONNS; i++) {
+			struct conn *c = &s->conns[i];
+			if (c->st != C_FREE && now > c->deadline)
+				conn_close(s, c); /* too slow: its slot goes to the next one */
+			p[i + 1] =
+			    (struct pollfd){.fd = c->st == C_FREE ? -1 : c->fd, .events = c->want};
+		}
+		if (s->open < OAUTHD_CONNS)
+			s->full_noted = false;
+		if (poll(p, nfds, TICK_MS) <= 0)
+			continue;
+		now = now_ms();
+		for (size_t i = 0; i < OAUTHD_CONNS; i++) {
+			struct conn *c = &s->conns[i];
+			if (c->st != C_FREE && p[i + 1].revents && !conn_step(s, c))
+				conn_close(s, c);
+		}
+		if (p[0].revents & POLLIN)
+			accept_all(s, now);
+	}
+	for (size_t i = 0; i < OAUTHD_CONNS; i++)
+		if (s->conns[i].st != C_FREE)
+			conn_close(s, &s->conns[i]);
+	free(p);
 	return NULL;
 }
 
