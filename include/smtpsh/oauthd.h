@@ -24,8 +24,10 @@
 
 #define OAUTHD_HEAD_MAX 8192 /* request line and headers, the blank line included */
 #define OAUTHD_BODY_MAX 8192 /* a form body (Content-Length); more: 413 */
-#define OAUTHD_GRANTS 64     /* grants remembered (the oldest is forgotten) */
-#define OAUTHD_PENDING 32    /* sign-ins in progress (codes, device codes) */
+/* A lecture hall (issue 17: up to 500 students) signs in at once: each student's device code
+   must outlive the class's others, and each grant the next lesson's sign-ins. */
+#define OAUTHD_GRANTS 1024 /* grants remembered (the oldest is forgotten), ~0.8 MB */
+#define OAUTHD_PENDING 512 /* sign-ins in progress (codes, device codes), ~0.9 MB */
 #define OAUTHD_CLIENT_ID "smtpsh-practice"
 /* The scope SMTP needs, as Microsoft names it (Google's https://mail.google.com/ is taken
    too), and the one the practice profile asks for. */
