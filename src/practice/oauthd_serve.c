@@ -56,6 +56,7 @@ struct oauthd_server {
 	struct conn conns[OAUTHD_CONNS];
 	unsigned open;	 /* conns not C_FREE */
 	bool full_noted; /* the limit's log line is written once per time it is reached */
+	long accept_again; /* now_ms() from which the listener is polled again (after EMFILE) */
 };
 
 int oauthd_listen(unsigned *port, char *err, size_t errlen)
@@ -193,8 +194,13 @@ static void accept_all(struct oauthd_server *s, long now)
 {
 	for (;;) {
 		int fd = accept4(s->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (fd < 0)
-			return; /* EAGAIN; or EMFILE: the next tick tries again */
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+			    errno != ECONNABORTED)
+				s->accept_again =
+				    now + TICK_MS; /* EMFILE: in a tick, not at once */
+			return;
+		}
 		struct conn *c = NULL;
 		for (size_t i = 0; !c && i < OAUTHD_CONNS && s->open < OAUTHD_CONNS; i++)
 			if (s->conns[i].st == C_FREE)
@@ -232,10 +238,13 @@ static void accept_all(struct oauthd_server *s, long now)
 static void *run(void *arg)
 {
 	struct oauthd_server *s = arg;
-	static const int nfds = OAUTHD_CONNS + 1;
-	struct pollfd *p = calloc(nfds, sizeof *p);
-	if (!p)
+	struct pollfd *p = calloc(OAUTHD_CONNS + 1, sizeof *p);
+	struct conn **polled = calloc(OAUTHD_CONNS + 1, sizeof *polled);
+	if (!p || !polled) {
+		free(p);
+		free(polled);
 		return NULL;
+	}
 	for (size_t i = 0; i < OAUTHD_CONNS; i++) {
 		s->conns[i].st = C_FREE;
 		s->conns[i].fd = -1;
@@ -245,32 +254,46 @@ static void *run(void *arg)
 		fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
 	while (!stopping(s)) {
 		long now = now_ms();
-		/* slot i + 1 is conns[i]; a negative fd is left out by poll() */
-		p[0] = (struct pollfd){.fd = s->fd, .events = POLLIN};
+		/* only the open connections are polled: poll() refuses more fds than the limit on
+		   open files (EINVAL), which a teacher may have lowered; the listener is left out
+		   for a tick after accept failed (EMFILE), so that no loop spins on it */
+		nfds_t n = 0;
+		if (now >= s->accept_again) {
+			p[n] = (struct pollfd){.fd = s->fd, .events = POLLIN};
+			polled[n++] = NULL;
+		}
 		for (size_t i = 0; i < OAUTHD_CONNS; i++) {
 			struct conn *c = &s->conns[i];
 			if (c->st != C_FREE && now > c->deadline)
 				conn_close(s, c); /* too slow: its slot goes to the next one */
-			p[i + 1] =
-			    (struct pollfd){.fd = c->st == C_FREE ? -1 : c->fd, .events = c->want};
+			if (c->st == C_FREE)
+				continue;
+			p[n] = (struct pollfd){.fd = c->fd, .events = c->want};
+			polled[n++] = c;
 		}
 		if (s->open < OAUTHD_CONNS)
 			s->full_noted = false;
-		if (poll(p, nfds, TICK_MS) <= 0)
+		int r = poll(p, n, TICK_MS);
+		if (r < 0 && errno != EINTR)
+			poll(NULL, 0, TICK_MS); /* out of memory, say: wait, do not spin */
+		if (r <= 0)
 			continue;
 		now = now_ms();
-		for (size_t i = 0; i < OAUTHD_CONNS; i++) {
-			struct conn *c = &s->conns[i];
-			if (c->st != C_FREE && p[i + 1].revents && !conn_step(s, c))
+		for (nfds_t k = 0; k < n; k++) {
+			struct conn *c = polled[k];
+			if (!p[k].revents)
+				continue;
+			if (!c)
+				accept_all(s, now);
+			else if (!conn_step(s, c))
 				conn_close(s, c);
 		}
-		if (p[0].revents & POLLIN)
-			accept_all(s, now);
 	}
 	for (size_t i = 0; i < OAUTHD_CONNS; i++)
 		if (s->conns[i].st != C_FREE)
 			conn_close(s, &s->conns[i]);
 	free(p);
+	free(polled);
 	return NULL;
 }
 
