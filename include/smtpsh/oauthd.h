@@ -108,9 +108,10 @@ struct oauthd_hooks {
 
 /* ---- serving it (src/practice/oauthd_serve.c) ------------------------------------------- */
 
-/* Listens on 127.0.0.1 at a port the system picks (before the practice server forks, so the
-   shell knows it). Returns the fd (its port in *port), or -1 with err. */
-int oauthd_listen(unsigned *port, char *err, size_t errlen);
+/* Listens on addr (a numeric IPv4 or IPv6 address: --serve --listen's, so that a class
+   reaches it; NULL: 127.0.0.1) at a port the system picks (before the practice server forks,
+   so the shell knows it). Returns the fd (its port in *port), or -1 with err. */
+int oauthd_listen(const char *addr, unsigned *port, char *err, size_t errlen);
 
 struct ssl_ctx_st;
 struct oauthd_server;
@@ -130,10 +131,11 @@ struct oauthd_server;
  * a thread of its own, OAUTHD_CONNS connections at once, each bounded: a request must arrive
  * within OAUTHD_CONN_MS, at most OAUTHD_HEAD_MAX + OAUTHD_BODY_MAX octets; log (may be NULL)
  * gets one line per request.
+ * Its pages and verification_uri name https://HOST:PORT (host as practice_env's oauth_host).
  * Fills hooks for smtpd_config. NULL with err when the thread could not start (fd closed).
  */
-struct oauthd_server *oauthd_server_start(int fd, unsigned port, struct ssl_ctx_st *ctx,
-					  const char *account, FILE *log,
+struct oauthd_server *oauthd_server_start(int fd, const char *host, unsigned port,
+					  struct ssl_ctx_st *ctx, const char *account, FILE *log,
 					  struct oauthd_hooks *hooks, char *err, size_t errlen);
 /* Stops the thread, closes the socket, frees everything. */
 void oauthd_server_stop(struct oauthd_server *s);

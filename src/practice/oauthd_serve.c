@@ -54,30 +54,43 @@ struct oauthd_server {
 	FILE *log;
 	volatile int stop; /* set by oauthd_server_stop, read by the thread (under lock) */
 	struct conn conns[OAUTHD_CONNS];
-	unsigned open;	 /* conns not C_FREE */
-	bool full_noted; /* the limit's log line is written once per time it is reached */
+	unsigned open;	   /* conns not C_FREE */
+	bool full_noted;   /* the limit's log line is written once per time it is reached */
 	long accept_again; /* now_ms() from which the listener is polled again (after EMFILE) */
 };
 
-int oauthd_listen(unsigned *port, char *err, size_t errlen)
+int oauthd_listen(const char *addr, unsigned *port, char *err, size_t errlen)
 {
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (!addr)
+		addr = "127.0.0.1";
+	struct sockaddr_storage ss = {0};
+	struct sockaddr_in *v4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)&ss;
+	socklen_t len;
+	if (inet_pton(AF_INET, addr, &v4->sin_addr) == 1) {
+		v4->sin_family = AF_INET;
+		len = sizeof *v4;
+	} else if (inet_pton(AF_INET6, addr, &v6->sin6_addr) == 1) {
+		v6->sin6_family = AF_INET6;
+		len = sizeof *v6;
+	} else {
+		snprintf(err, errlen, "the sign-in server needs a numeric address, not '%s'", addr);
+		return -1;
+	}
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
 		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
 	}
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = 0};
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	socklen_t len = sizeof sa;
 	/* a class's connections may all arrive in the same instant: a backlog to hold them */
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(fd, SOMAXCONN) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
-		snprintf(err, errlen, "cannot listen on 127.0.0.1 for the sign-in server: %s",
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, SOMAXCONN) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &len) < 0) {
+		snprintf(err, errlen, "cannot listen on %s for the sign-in server: %s", addr,
 			 strerror(errno));
 		close(fd);
 		return -1;
 	}
-	*port = ntohs(sa.sin_port);
+	*port = ntohs(ss.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
 	return fd;
 }
 
@@ -314,13 +327,13 @@ static void hook_faults(void *arg, const struct oauthd_faults *f)
 	pthread_mutex_unlock(&s->lock);
 }
 
-struct oauthd_server *oauthd_server_start(int fd, unsigned port, struct ssl_ctx_st *ctx,
-					  const char *account, FILE *log,
+struct oauthd_server *oauthd_server_start(int fd, const char *host, unsigned port,
+					  struct ssl_ctx_st *ctx, const char *account, FILE *log,
 					  struct oauthd_hooks *hooks, char *err, size_t errlen)
 {
 	struct oauthd_server *s = calloc(1, sizeof *s);
-	char base[64];
-	snprintf(base, sizeof base, "https://127.0.0.1:%u", port);
+	char base[128];
+	snprintf(base, sizeof base, "https://%s:%u", host ? host : "127.0.0.1", port);
 	if (!s || !(s->core = oauthd_new(base, account))) {
 		snprintf(err, errlen, "out of memory");
 		free(s);

@@ -475,6 +475,30 @@ class ServeOAuth(unittest.TestCase):
                          "screen")
         self.assertIn("XOAUTH2 login as student succeeded", srv.out.text())
 
+    def test_serve_listen_addr_signin_there(self):
+        """--serve --listen 127.0.0.2: the sign-in server listens there too (not on
+        127.0.0.1), its startup lines and verification_uri name it, its certificate covers it"""
+        tmp = tempfile.mkdtemp(prefix="smtpsh-oauth-listen-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        srv = Serve(os.path.join(tmp, "Maildir"), ["--listen", "127.0.0.2"])
+        self.addCleanup(srv.stop)
+        i = srv.out.wait(r"XOAUTH2 and OAUTHBEARER take tokens of the practice sign-in server "
+                         r"https://127\.0\.0\.2:(\d+) \(client_id smtpsh-practice")
+        port = int(re.search(r"https://127\.0\.0\.2:(\d+)", srv.out.lines[i]).group(1))
+        srv.out.wait(r"e\.g\. curl --cacert \S+ .* https://127\.0\.0\.2:%d/devicecode$" % port,
+                     i)
+        # the default context checks the certificate's IP address against 127.0.0.2
+        ctx = ssl.create_default_context(cafile=srv.cafile)
+        c = http.client.HTTPSConnection("127.0.0.2", port, context=ctx, timeout=10)
+        c.request("POST", "/devicecode", "client_id=smtpsh-practice",
+                  {"Content-Type": "application/x-www-form-urlencoded"})
+        r = c.getresponse()
+        dev = json.loads(r.read().decode())
+        self.assertEqual(r.status, 200)
+        self.assertEqual(dev["verification_uri"], "https://127.0.0.2:%d/device" % port)
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), 5).close()
+
 
 class SignInHall(unittest.TestCase):
     """smtpsh --serve's sign-in server serves a lecture hall (issue 17): connections side by
