@@ -218,7 +218,7 @@ static void accept_all(struct oauthd_server *s, long now)
 		for (size_t i = 0; !c && i < OAUTHD_CONNS && s->open < OAUTHD_CONNS; i++)
 			if (s->conns[i].st == C_FREE)
 				c = &s->conns[i];
-		if (!c || !(c->ssl = SSL_new(s->ctx))) {
+		if (!c) {
 			/* over the limit: closed at once, so the client knows (a 503 would need
 			   the TLS handshake this connection was refused) */
 			close(fd);
@@ -231,6 +231,10 @@ static void accept_all(struct oauthd_server *s, long now)
 				fflush(s->log);
 			}
 			s->full_noted = true;
+			continue;
+		}
+		if (!(c->ssl = SSL_new(s->ctx))) {
+			close(fd); /* out of memory: this one is dropped, the others go on */
 			continue;
 		}
 		s->open++;
