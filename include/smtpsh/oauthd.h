@@ -24,8 +24,10 @@
 
 #define OAUTHD_HEAD_MAX 8192 /* request line and headers, the blank line included */
 #define OAUTHD_BODY_MAX 8192 /* a form body (Content-Length); more: 413 */
-#define OAUTHD_GRANTS 64     /* grants remembered (the oldest is forgotten) */
-#define OAUTHD_PENDING 32    /* sign-ins in progress (codes, device codes) */
+/* A lecture hall (issue 17: up to 500 students) signs in at once: each student's device code
+   must outlive the class's others, and each grant the next lesson's sign-ins. */
+#define OAUTHD_GRANTS 1024 /* grants remembered (the oldest is forgotten), ~0.8 MB */
+#define OAUTHD_PENDING 512 /* sign-ins in progress (codes, device codes), ~0.9 MB */
 #define OAUTHD_CLIENT_ID "smtpsh-practice"
 /* The scope SMTP needs, as Microsoft names it (Google's https://mail.google.com/ is taken
    too), and the one the practice profile asks for. */
@@ -106,21 +108,34 @@ struct oauthd_hooks {
 
 /* ---- serving it (src/practice/oauthd_serve.c) ------------------------------------------- */
 
-/* Listens on 127.0.0.1 at a port the system picks (before the practice server forks, so the
-   shell knows it). Returns the fd (its port in *port), or -1 with err. */
-int oauthd_listen(unsigned *port, char *err, size_t errlen);
+/* Listens on addr (a numeric IPv4 or IPv6 address: --serve --listen's, so that a class
+   reaches it; NULL: 127.0.0.1) at a port the system picks (before the practice server forks,
+   so the shell knows it). Returns the fd (its port in *port), or -1 with err. */
+int oauthd_listen(const char *addr, unsigned *port, char *err, size_t errlen);
 
 struct ssl_ctx_st;
 struct oauthd_server;
 
 /*
+ * A lecture hall signs in at once: up to OAUTHD_CONNS connections are served side by side (a
+ * fixed number, not --max-clients: each is one short request and answer, so a class of 500
+ * rarely holds more than a few at the same instant, and 256 bound the thread's memory at
+ * about 256 x (16 KiB of request + TLS state) whatever --max-clients says); one more is
+ * closed on accept. Each has OAUTHD_CONN_MS for its handshake, request and answer.
+ */
+#define OAUTHD_CONNS 256
+#define OAUTHD_CONN_MS 10000
+
+/*
  * Serves the core over HTTPS (ctx: the practice server's certificate) on the listening fd in
- * a thread of its own, one connection at a time: a request must arrive within 10 s, at most
- * OAUTHD_HEAD_MAX + OAUTHD_BODY_MAX octets; log (may be NULL) gets one line per request.
+ * a thread of its own, OAUTHD_CONNS connections at once, each bounded: a request must arrive
+ * within OAUTHD_CONN_MS, at most OAUTHD_HEAD_MAX + OAUTHD_BODY_MAX octets; log (may be NULL)
+ * gets one line per request.
+ * Its pages and verification_uri name https://HOST:PORT (host as practice_env's oauth_host).
  * Fills hooks for smtpd_config. NULL with err when the thread could not start (fd closed).
  */
-struct oauthd_server *oauthd_server_start(int fd, unsigned port, struct ssl_ctx_st *ctx,
-					  const char *account, FILE *log,
+struct oauthd_server *oauthd_server_start(int fd, const char *host, unsigned port,
+					  struct ssl_ctx_st *ctx, const char *account, FILE *log,
 					  struct oauthd_hooks *hooks, char *err, size_t errlen);
 /* Stops the thread, closes the socket, frees everything. */
 void oauthd_server_stop(struct oauthd_server *s);

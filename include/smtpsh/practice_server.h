@@ -70,10 +70,12 @@ struct practice_env {
 	unsigned max_clients;	  /* connections served at once (--max-clients) */
 	unsigned max_per_address; /* of them from one client address */
 	char limits_note[200];	  /* why the default max_clients was lowered, or "" */
-	/* the practice sign-in server (oauthd.h): HTTPS on 127.0.0.1 at oauth_port; the fd
-	   is -1 once oauthd_server_start owns it */
+	/* the practice sign-in server (oauthd.h): HTTPS at oauth_port on 127.0.0.1, or on
+	   --listen's address with --serve; oauth_host names it in its URLs ("127.0.0.1",
+	   "192.0.2.7", "[2001:db8::7]"). The fd is -1 once oauthd_server_start owns it. */
 	int oauth_fd;
 	unsigned oauth_port;
+	char oauth_host[72];
 };
 
 /*

@@ -303,15 +303,26 @@ int practice_env_setup(struct practice_env *e, const struct practice_options *o,
 	}
 	if (bind_all(e, o, err, errlen) < 0)
 		goto fail;
-	e->oauth_fd = oauthd_listen(&e->oauth_port, err, errlen);
-	if (e->oauth_fd < 0)
-		goto fail;
+	/* the sign-in server listens where the SMTP side does (--serve --listen), so that a
+	   class reaches both; its URLs name that address (127.0.0.1 for a wildcard, which names
+	   no one address), and the certificate covers it as the SMTP side's name */
 	struct sockaddr_storage ss;
 	socklen_t len;
 	const char *extra = NULL;
-	if (o->listen && parse_addr(o->listen, 0, &ss, &len) == 0 && !is_wildcard(&ss) &&
-	    !is_loopback(&ss))
-		extra = o->listen;
+	bool wildcard = false;
+	if (o->listen && parse_addr(o->listen, 0, &ss, &len) == 0) {
+		wildcard = is_wildcard(&ss);
+		if (!wildcard && strcmp(o->listen, "127.0.0.1") != 0 &&
+		    strcmp(o->listen, "::1") != 0)
+			extra = o->listen;
+	}
+	e->oauth_fd = oauthd_listen(o->listen, &e->oauth_port, err, errlen);
+	if (e->oauth_fd < 0)
+		goto fail;
+	const char *host = o->listen && !wildcard ? o->listen : "127.0.0.1";
+	bool v6 = strchr(host, ':') != NULL; /* a URL's IPv6 address is bracketed (RFC 3986) */
+	snprintf(e->oauth_host, sizeof e->oauth_host, "%s%s%s", v6 ? "[" : "", host,
+		 v6 ? "]" : "");
 	e->ssl = practice_tls_context(e->cafile, e->certfile, e->clientfile, e->user, extra, err,
 				      errlen);
 	if (!e->ssl)

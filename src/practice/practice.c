@@ -91,8 +91,9 @@ static void child_main(struct practice_env *env, int control, pid_t parent,
 	/* the sign-in server for XOAUTH2 and OAUTHBEARER, a thread of this process */
 	struct oauthd_hooks hooks;
 	char oerr[256];
-	struct oauthd_server *od = oauthd_server_start(
-	    env->oauth_fd, env->oauth_port, env->ssl, env->user, stdout, &hooks, oerr, sizeof oerr);
+	struct oauthd_server *od =
+	    oauthd_server_start(env->oauth_fd, env->oauth_host, env->oauth_port, env->ssl,
+				env->user, stdout, &hooks, oerr, sizeof oerr);
 	env->oauth_fd = -1;
 	if (od)
 		loop.cfg.oauth = &hooks;

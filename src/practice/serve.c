@@ -157,7 +157,8 @@ int practice_serve(const struct practice_options *o)
 	struct oauthd_hooks hooks;
 	struct oauthd_server *od = NULL;
 	if (!o->script) {
-		od = oauthd_server_start(env.oauth_fd, env.oauth_port, env.ssl, env.user,
+		od = oauthd_server_start(env.oauth_fd, env.oauth_host, env.oauth_port, env.ssl,
+					 env.user,
 					 o->quiet ? NULL : stdout, /* --quiet: mistakes only */
 					 &hooks, err, sizeof err);
 		env.oauth_fd = -1;
@@ -165,12 +166,13 @@ int practice_serve(const struct practice_options *o)
 			loop.cfg.oauth = &hooks;
 			printf(
 			    "*  XOAUTH2 and OAUTHBEARER take tokens of the practice sign-in server "
-			    "https://127.0.0.1:%u (client_id %s; device flow: POST /devicecode, "
+			    "https://%s:%u (client_id %s; device flow: POST /devicecode, "
 			    "then open /device; see docs/oauth.md)\n",
-			    env.oauth_port, OAUTHD_CLIENT_ID);
+			    env.oauth_host, env.oauth_port, OAUTHD_CLIENT_ID);
 			printf("*    e.g. curl --cacert %s -d client_id=%s -d 'scope=%s' "
-			       "https://127.0.0.1:%u/devicecode\n",
-			       env.cafile, OAUTHD_CLIENT_ID, OAUTHD_SCOPE, env.oauth_port);
+			       "https://%s:%u/devicecode\n",
+			       env.cafile, OAUTHD_CLIENT_ID, OAUTHD_SCOPE, env.oauth_host,
+			       env.oauth_port);
 		} else {
 			printf("*  no sign-in server (XOAUTH2 not offered): %s\n", err);
 		}

@@ -475,6 +475,132 @@ class ServeOAuth(unittest.TestCase):
                          "screen")
         self.assertIn("XOAUTH2 login as student succeeded", srv.out.text())
 
+    def test_serve_listen_addr_signin_there(self):
+        """--serve --listen 127.0.0.2: the sign-in server listens there too (not on
+        127.0.0.1), its startup lines and verification_uri name it, its certificate covers it"""
+        tmp = tempfile.mkdtemp(prefix="smtpsh-oauth-listen-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        srv = Serve(os.path.join(tmp, "Maildir"), ["--listen", "127.0.0.2"])
+        self.addCleanup(srv.stop)
+        i = srv.out.wait(r"XOAUTH2 and OAUTHBEARER take tokens of the practice sign-in server "
+                         r"https://127\.0\.0\.2:(\d+) \(client_id smtpsh-practice")
+        port = int(re.search(r"https://127\.0\.0\.2:(\d+)", srv.out.lines[i]).group(1))
+        srv.out.wait(r"e\.g\. curl --cacert \S+ .* https://127\.0\.0\.2:%d/devicecode$" % port,
+                     i)
+        # the default context checks the certificate's IP address against 127.0.0.2
+        ctx = ssl.create_default_context(cafile=srv.cafile)
+        c = http.client.HTTPSConnection("127.0.0.2", port, context=ctx, timeout=10)
+        c.request("POST", "/devicecode", "client_id=smtpsh-practice",
+                  {"Content-Type": "application/x-www-form-urlencoded"})
+        r = c.getresponse()
+        dev = json.loads(r.read().decode())
+        self.assertEqual(r.status, 200)
+        self.assertEqual(dev["verification_uri"], "https://127.0.0.2:%d/device" % port)
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), 5).close()
+
+
+class SignInHall(unittest.TestCase):
+    """smtpsh --serve's sign-in server serves a lecture hall (issue 17): connections side by
+    side, so silent ones delay no one; a class's device-code requests all answered; at most
+    OAUTHD_CONNS (256) at once, one more closed at once."""
+
+    CONNS = 256  # OAUTHD_CONNS
+
+    def setUp(self):
+        tmp = tempfile.mkdtemp(prefix="smtpsh-oauth-hall-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        self.srv = Serve(os.path.join(tmp, "Maildir"))
+        self.addCleanup(self.srv.stop)
+        i = self.srv.out.wait(r"practice sign-in server https://127\.0\.0\.1:(\d+)")
+        self.port = int(re.search(r"https://127\.0\.0\.1:(\d+)",
+                                  self.srv.out.lines[i]).group(1))
+        self.ctx = ssl.create_default_context(cafile=self.srv.cafile)
+        self.socks = []
+        self.addCleanup(lambda: [s.close() for s in self.socks])
+
+    def devicecode(self, timeout=10):
+        c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx,
+                                        timeout=timeout)
+        try:
+            c.request("POST", "/devicecode", "client_id=smtpsh-practice",
+                      {"Content-Type": "application/x-www-form-urlencoded"})
+            r = c.getresponse()
+            return r.status, json.loads(r.read().decode())
+        finally:
+            c.close()
+
+    def silent(self, n):
+        """n TCP connections that never say a word (not even a TLS hello)."""
+        for _ in range(n):
+            self.socks.append(socket.create_connection(("127.0.0.1", self.port), 10))
+
+    def test_silent_clients_delay_no_one(self):
+        """20 silent TCP connections and a TLS one with no request: a sign-in still answered
+        at once; the silent TLS one closed at its own deadline (10 s)"""
+        self.silent(20)
+        raw = socket.create_connection(("127.0.0.1", self.port), 10)
+        mute = self.ctx.wrap_socket(raw, server_hostname="127.0.0.1")  # handshake done
+        self.socks.append(mute)
+        t0 = time.monotonic()
+        status, dev = self.devicecode()
+        took = time.monotonic() - t0
+        self.assertEqual(status, 200)
+        self.assertRegex(dev["user_code"], r"^[A-Z]{4}-[A-Z]{4}$")
+        self.assertLess(took, 0.5, "a sign-in waited behind silent connections")
+        # the one that said nothing is closed when its 10 s are over, not before
+        mute.settimeout(15)
+        t0 = time.monotonic()
+        try:
+            self.assertEqual(mute.recv(100), b"")
+        except (ConnectionResetError, ssl.SSLError):
+            pass
+        self.assertGreater(time.monotonic() - t0, 7)
+        self.assertLess(time.monotonic() - t0, 12)
+
+    def test_a_class_asks_for_device_codes_at_once(self):
+        """100 device-code requests at the same time: each answered 200 with its own codes,
+        and each device code still known (authorization_pending) afterwards"""
+        import concurrent.futures
+        with concurrent.futures.ThreadPoolExecutor(100) as pool:
+            got = list(pool.map(lambda _: self.devicecode(20), range(100)))
+        self.assertEqual([s for s, _ in got], [200] * 100)
+        self.assertEqual(len({d["user_code"] for _, d in got}), 100)
+        # every student's device code still waits for its sign-in (none forgotten)
+        for _, dev in got:
+            c = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx,
+                                            timeout=10)
+            c.request("POST", "/token", urllib.parse.urlencode(dict(
+                client_id="smtpsh-practice", device_code=dev["device_code"],
+                grant_type="urn:ietf:params:oauth:grant-type:device_code")),
+                {"Content-Type": "application/x-www-form-urlencoded"})
+            r = c.getresponse()
+            self.assertEqual(json.loads(r.read().decode())["error"], "authorization_pending")
+            c.close()
+
+    def test_connection_limit(self):
+        """256 connections at once: one more is closed at once (and the teacher told once);
+        when some end, sign-ins are answered again"""
+        self.silent(self.CONNS)
+        # the server takes them all (in the order they came), then closes the next at once
+        extra = socket.create_connection(("127.0.0.1", self.port), 10)
+        extra.settimeout(2)
+        try:
+            self.assertEqual(extra.recv(10), b"", "a connection over the limit was kept")
+        except ConnectionResetError:
+            pass
+        extra.close()
+        self.srv.out.wait(r"^\*  sign-in server: 256 connections at once; more are closed "
+                          r"until one ends$")
+        with self.assertRaises((ConnectionResetError, ssl.SSLError, OSError)):
+            self.devicecode()
+        for s in self.socks[:10]:
+            s.close()
+        time.sleep(0.5)
+        status, _ = self.devicecode()
+        self.assertEqual(status, 200)
+        self.assertEqual(self.srv.out.text().count("connections at once; more are closed"), 1)
+
 
 if __name__ == "__main__":
     tap_main()
