@@ -55,10 +55,11 @@ def conversation(cid):
     return [l[len(prefix):] for l in SRV.out.lines if l.startswith(prefix)]
 
 
-def last_connection():
-    ids = [int(m.group(1)) for m in (re.match(r"^\[(\d+)\] \*  connection from", l)
-                                     for l in SRV.out.lines) if m]
-    return ids[-1]
+def last_connection(sock):
+    """The number [N] of the connection from sock's local port, waited for (other clients, a
+    test's earlier ones still closing, may connect after it: not simply the newest)."""
+    rx = r"^\[(\d+)\] \*  connection from 127\.0\.0\.1 port %d$" % sock.getsockname()[1]
+    return int(re.match(rx, SRV.out.lines[SRV.out.wait(rx)]).group(1))
 
 
 # A message with the traps: dots, empty lines, long-ish lines, UTF-8, a tab.
@@ -273,7 +274,7 @@ class Raw(RawClient, unittest.TestCase):
         t.sendall(b"EHLO raw.test\r\nMAIL FROM:<a@client.test>\r\n")
         got = self.replies(tf, 2)
         self.assertEqual(got[1], "250 2.1.0 Ok", "no 503 nested MAIL: the injection was dropped")
-        cid = last_connection()
+        cid = last_connection(t)
         self.assertTrue(any("discarded 32 bytes the client pipelined after STARTTLS" in l
                             for l in conversation(cid)), SRV.describe())
         t.sendall(b"QUIT\r\n")
@@ -398,8 +399,8 @@ class Screen(unittest.TestCase):
         s.sendall(b"EHLO esc\x1b[2Jape.test\r\nAUTH PLAIN AHN0dWRlbnQAeA==\r\nQUIT\r\n")
         while not f.readline().startswith(b"221"):
             pass
+        cid = last_connection(s)
         s.close()
-        cid = last_connection()
         SRV.out.wait(r"^\[%d\] \*  end of " % cid)
         lines = conversation(cid)
         self.assertRegex(lines[0], r"^\*  connection from 127\.0\.0\.1 port \d+$")
@@ -423,9 +424,10 @@ class Screen(unittest.TestCase):
                   b"\xcc\x81NOOP\r\nQUIT\r\n")
         while not f.readline().startswith(b"221"):
             pass
+        cid = last_connection(s)
         s.close()
         time.sleep(0.2)
-        lines = conversation(last_connection())
+        lines = conversation(cid)
         self.assertIn("-> \\x16\\x03\\x01\\u{0301}\\u{0308}\\x02 hello\\u{200B}world\\u{FEFF}", lines)
         self.assertIn("-> \\u{0301}NOOP", lines)
         self.assertNotIn("\u0301", SRV.out.text())
