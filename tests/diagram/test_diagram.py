@@ -460,6 +460,52 @@ class CommandLine(unittest.TestCase):
                 self.assertIn(said, r.stderr)
                 self.assertEqual(r.stdout, "")
 
+    # what goes with --diagram (and --help, --version, which leave at once)
+    APPLY = {"--diagram", "--output", "--format", "--width", "--notes", "--ascii", "--explain",
+             "--no-rc", "--help", "--version"}
+
+    def test_every_option_that_does_not_apply_is_refused(self):
+        """--diagram draws and connects nowhere: every other option of --help is refused by
+        name, never silently ignored (the table in src/cli.c must grow with each option)"""
+        import re
+        t = TRANSCRIPTS[0]
+        work = tempfile.mkdtemp(prefix="smtpsh-diagram-opts-")
+        self.addCleanup(shutil.rmtree, work, True)
+        f = os.path.join(work, "file.txt")
+        with open(f, "w") as fh:
+            fh.write("x\n")
+        values = {"--cafile": f, "--timeout": "5", "--ehlo": "client.test", "--file": f,
+                  "--color": "never", "--theme": "light", "--profile": "office365",
+                  "--record": os.path.join(work, "rec"), "--replay": f, "--replay-user": "u",
+                  "--password-command": "true", "--oauth-token-command": "true",
+                  "--oauth-login": "office365", "--from": "a@b.test", "--to": "c@d.test",
+                  "--cc": "c@d.test", "--bcc": "c@d.test", "--subject": "s", "--body": "b",
+                  "--body-file": f, "--attach": f, "--header": "X-A: b", "--notify": "NEVER",
+                  "--ret": "FULL", "--envid": "x", "--auth": "PLAIN", "--user": "u",
+                  "--sni": "localhost", "--proxy": "v1", "--proxy-from": "192.0.2.1:25",
+                  "--resolver": "127.0.0.1", "--trust-anchor": f, "--role": "mx",
+                  "--check-rcpt": "a@b.test", "--tls-min": "1.2", "--tls-max": "1.3",
+                  "--ciphers": "HIGH", "--ciphersuites": "TLS_AES_128_GCM_SHA256",
+                  "--groups": "X25519", "--cert": f, "--key": f,
+                  "--key-password-command": "true", "--listen": "127.0.0.1",
+                  "--maildir": os.path.join(work, "md"), "--script": f, "--like": "gmail",
+                  "--tls-port": "2465", "--max-clients": "5", "--max-per-address": "5"}
+        help_text = run_smtpsh(["--help"]).stdout
+        names = sorted(set(re.findall(r"^ +(?:-\w, )?(--[a-z0-9-]+)", help_text, re.M)))
+        self.assertGreater(len(names), 60, names)
+        tried = 0
+        for name in names:
+            if name in self.APPLY:
+                continue
+            with self.subTest(option=name):
+                r = run_smtpsh(["--diagram", t, "-o", os.path.join(work, "x.txt"), name] +
+                               ([values[name]] if name in values else []))
+                self.assertEqual(r.rc, 2, "%s: %s" % (name, r.describe()))
+                self.assertFalse(os.path.exists(os.path.join(work, "x.txt")), name)
+                self.assertRegex(r.stderr, r"does not go with it|goes with|takes")
+                tried += 1
+        self.assertGreater(tried, 50)
+
     def test_not_a_transcript(self):
         with tempfile.NamedTemporaryFile("w", suffix=".transcript") as f:
             f.write("hello\n")
