@@ -342,10 +342,9 @@ int diagram_add(struct diagram *d, const struct transcript_entry *e, unsigned lo
 			return -1;
 		return buf_append(&d->pending_note, "", 0);
 	case TR_INFO:
-		if (diagnosis(d, e))
-			return add_diagnosis(d, e);
-		/* fall through */
 	case TR_ALERT:
+		if (e->kind == TR_INFO && diagnosis(d, e))
+			return add_diagnosis(d, e);
 		a = new_arrow(d, e->kind == TR_INFO ? DIAGRAM_LOCAL : DIAGRAM_ALERT, e, lineno,
 			      &oom);
 		if (!a)
