@@ -16,6 +16,9 @@ void buf_init(struct buf *b);
 void buf_free(struct buf *b);
 /* Wipes the bytes (OPENSSL_cleanse) before releasing them: for buffers that held secrets. */
 void buf_free_secret(struct buf *b);
+/* Wipes a NUL-terminated string that held a secret (a password, a token) and frees it; NULL
+   is fine. */
+void str_free_secret(char *s);
 /* Empties the buffer, keeping its memory. */
 void buf_reset(struct buf *b);
 int buf_reserve(struct buf *b, size_t extra);

@@ -3,7 +3,7 @@
  * (--password-command, --oauth-token-command), ~/.netrc, or a question on the terminal
  * (/dev/tty, without echo for secrets). The environment (SMTPSH_PASSWORD, SMTPSH_OAUTH_TOKEN)
  * is read by the caller with getenv(). Strings returned here that may hold a secret are
- * released with cred_free(), which wipes them.
+ * released with str_free_secret() (buf.h), which wipes them.
  */
 #ifndef SMTPSH_CRED_H
 #define SMTPSH_CRED_H
@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "smtpsh/buf.h" /* str_free_secret, for what these functions return */
 #include "smtpsh/netrc.h"
 
 enum cred_status {
@@ -48,8 +49,5 @@ enum cred_status cred_prompt(const char *prompt, bool secret, char **out, char *
  */
 int cred_key_passphrase(const char *keyfile, const char *command, char *buf, size_t size, char *err,
 			size_t errlen, void *arg);
-
-/* Wipes and releases s (NULL is fine). */
-void cred_free(char *s);
 
 #endif

@@ -24,18 +24,10 @@ struct oauth_store {
 	char *dir;
 };
 
-static void free_secret_str(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 void oauth_stored_free(struct oauth_stored *t)
 {
 	free(t->account);
-	free_secret_str(t->refresh_token);
+	str_free_secret(t->refresh_token);
 	free(t->scope);
 	t->account = t->refresh_token = t->scope = NULL;
 	t->stored = 0;

@@ -22,18 +22,10 @@
 
 #include "smtpsh/https.h"
 
-static void free_secret_str(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 void oauth_token_free(struct oauth_token *t)
 {
-	free_secret_str(t->access_token);
-	free_secret_str(t->refresh_token);
+	str_free_secret(t->access_token);
+	str_free_secret(t->refresh_token);
 	free(t->scope);
 	free(t->token_type);
 	memset(t, 0, sizeof *t);
@@ -304,7 +296,7 @@ static int token_request(const struct oauth_client *c, const char *form, struct 
 
 void oauth_device_free(struct oauth_device *d)
 {
-	free_secret_str(d->device_code);
+	str_free_secret(d->device_code);
 	free(d->user_code);
 	free(d->verification_uri);
 	free(d->verification_uri_complete);
@@ -596,7 +588,7 @@ int oauth_parse_redirect(const char *target, const char *state, char **code,
 	}
 	*code = query_param(q, n, "code");
 	if (!*code || !**code || strlen(*code) > 8192) {
-		free_secret_str(*code);
+		str_free_secret(*code);
 		*code = NULL;
 		buf_puts(err, "the redirect has no code");
 		goto out;

@@ -45,8 +45,8 @@ struct creds {
 
 static void creds_free(struct creds *c)
 {
-	cred_free(c->user);
-	cred_free(c->secret);
+	str_free_secret(c->user);
+	str_free_secret(c->secret);
 	netrc_entry_free(&c->netrc);
 }
 

@@ -19,14 +19,6 @@
 #define SECRET_LINE_MAX 8192      /* octets of a password or token line we keep */
 #define NETRC_MAX (1024 * 1024) /* a bigger ~/.netrc is not one */
 
-void cred_free(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 /* The first line of buf[0..len) (without CR LF) as a new string. */
 static char *first_line(const char *buf, size_t len)
 {
@@ -365,11 +357,11 @@ int cred_key_passphrase(const char *keyfile, const char *command, char *buf, siz
 	}
 	size_t n = strlen(secret);
 	if (n >= size) {
-		cred_free(secret);
+		str_free_secret(secret);
 		snprintf(err, errlen, "the passphrase is longer than %zu octets", size - 1);
 		return -1;
 	}
 	memcpy(buf, secret, n + 1);
-	cred_free(secret);
+	str_free_secret(secret);
 	return (int)n;
 }

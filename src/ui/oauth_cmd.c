@@ -184,14 +184,6 @@ static bool make_client(struct shell *sh, const struct oauth_conf *c, struct oau
 	return true;
 }
 
-static void free_secret(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 /* Under the store's lock: the stored refresh token, refreshed; a rotated one stored. */
 static bool refresh(struct shell *sh, const struct oauth_conf *c, struct oauth_store *st)
 {
@@ -237,7 +229,7 @@ static bool refresh(struct shell *sh, const struct oauth_conf *c, struct oauth_s
 	}
 	if (tok.refresh_token && strcmp(tok.refresh_token, stored.refresh_token) != 0) {
 		/* rotated (Microsoft rotates on every refresh): the old one may be dead already */
-		free_secret(stored.refresh_token);
+		str_free_secret(stored.refresh_token);
 		stored.refresh_token = tok.refresh_token;
 		tok.refresh_token = NULL;
 		if (tok.scope) {
@@ -267,7 +259,7 @@ static bool refresh(struct shell *sh, const struct oauth_conf *c, struct oauth_s
 			    stored.account[0] ? stored.account : c->name);
 	ok = true;
 out:
-	free_secret(secret);
+	str_free_secret(secret);
 	oauth_token_free(&tok);
 	oauth_stored_free(&stored);
 	buf_free(&err);
@@ -388,7 +380,7 @@ static void cmd_logout(struct shell *sh, const struct oauth_conf *c)
 					       "deleted here all the same",
 					       c->name, rerr.data);
 		}
-		free_secret(secret);
+		str_free_secret(secret);
 		buf_free(&rerr);
 		buf_free(&revoke);
 		buf_free(&url);
@@ -544,7 +536,7 @@ static void login_device(struct shell *sh, const struct oauth_conf *c)
 	}
 	keep_tokens(sh, c, &tok);
 out:
-	free_secret(secret);
+	str_free_secret(secret);
 	oauth_token_free(&tok);
 	oauth_device_free(&dev);
 	buf_free(&err);
@@ -699,9 +691,9 @@ out:
 	if (fd >= 0)
 		close(fd);
 	OPENSSL_cleanse(verifier, sizeof verifier);
-	free_secret(secret);
-	free_secret(code);
-	free_secret(pasted);
+	str_free_secret(secret);
+	str_free_secret(code);
+	str_free_secret(pasted);
 	oauth_token_free(&tok);
 	buf_free(&err);
 	buf_free(&token_url);

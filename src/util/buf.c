@@ -26,6 +26,14 @@ void buf_free_secret(struct buf *b)
 	buf_free(b);
 }
 
+void str_free_secret(char *s)
+{
+	if (s) {
+		OPENSSL_cleanse(s, strlen(s));
+		free(s);
+	}
+}
+
 void buf_reset(struct buf *b)
 {
 	b->len = 0;

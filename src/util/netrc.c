@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/crypto.h>
+#include "smtpsh/buf.h"
 
 struct lexer {
 	const char *p, *end;
@@ -13,14 +13,6 @@ struct lexer {
 static bool blank(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
-}
-
-static void free_secret(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
 }
 
 /* The next token, malloc'd (quotes removed, escapes applied), in *out; 0 at the end of the
@@ -91,7 +83,7 @@ struct entry {
 static void entry_clear(struct entry *e)
 {
 	free(e->login);
-	free_secret(e->password);
+	str_free_secret(e->password);
 	memset(e, 0, sizeof *e);
 }
 
@@ -161,7 +153,7 @@ int netrc_lookup(const char *text, size_t len, const char *host, const char *use
 			char *val;
 			r = next_token(&lx, &val);
 			if (r < 0) {
-				free_secret(tok);
+				str_free_secret(tok);
 				result = -1;
 				break;
 			}
@@ -169,15 +161,15 @@ int netrc_lookup(const char *text, size_t len, const char *host, const char *use
 			if (r == 1 && cur.kind != E_NONE && !*field)
 				*field = val;
 			else
-				free_secret(val);
+				str_free_secret(val);
 		} else if (strcmp(tok, "account") == 0) {
 			char *val;
 			if (next_token(&lx, &val) > 0)
-				free_secret(val);
+				str_free_secret(val);
 		} else if (strcmp(tok, "macdef") == 0) {
 			skip_macro(&lx);
 		}
-		free_secret(tok);
+		str_free_secret(tok);
 	}
 	entry_clear(&cur);
 	if (result == 0 && dflt.kind != E_NONE) {
@@ -191,6 +183,6 @@ int netrc_lookup(const char *text, size_t len, const char *host, const char *use
 void netrc_entry_free(struct netrc_entry *e)
 {
 	free(e->login);
-	free_secret(e->password);
+	str_free_secret(e->password);
 	memset(e, 0, sizeof *e);
 }
