@@ -130,6 +130,13 @@ struct practice_loop {
 };
 
 /*
+ * The server's side of l->cfg that --practice and --serve share, from l->env and the options:
+ * the host name, the demo login, TLS, LMTP, the teaching faults at their defaults with o->like's
+ * provider (by its own name), and the Maildir as the store.
+ */
+void practice_loop_config(struct practice_loop *l, const struct practice_options *o);
+
+/*
  * Serves connections until *stop is set (or the control channel ends, when control_out is
  * a socket). Control lines: "show", "help", "reset", "stats", "NAME VALUE...", "quit".
  * Replies to control_out are lines "- text" and a last line "ok [text]" or "error text".

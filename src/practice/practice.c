@@ -14,7 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "smtpsh/maildir.h"
 #include "smtpsh/oauthd.h"
 
 #define CONTROL_TIMEOUT_MS 5000
@@ -78,16 +77,7 @@ static void child_main(struct practice_env *env, int control, pid_t parent,
 	    .control_out = control,
 	    .stop = &child_stop,
 	};
-	loop.cfg.hostname = "localhost";
-	loop.cfg.user = env->user;
-	loop.cfg.password = env->password;
-	loop.cfg.app_password = env->app_password;
-	loop.cfg.tls_available = true;
-	loop.cfg.lmtp = o->lmtp;
-	practice_settings_defaults(&loop.cfg.settings);
-	if (o->like) /* --like: checked by the command line */
-		snprintf(loop.cfg.settings.like, sizeof loop.cfg.settings.like, "%s", o->like);
-	maildir_store(&loop.cfg.store, env->maildir);
+	practice_loop_config(&loop, o);
 	/* the sign-in server for XOAUTH2 and OAUTHBEARER, a thread of this process */
 	struct oauthd_hooks hooks;
 	char oerr[256];

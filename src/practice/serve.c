@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "smtpsh/exit.h"
-#include "smtpsh/maildir.h"
 #include "smtpsh/oauthd.h"
 #include "smtpsh/practice_like.h"
 #include "smtpsh/practice_script.h"
@@ -141,17 +140,8 @@ int practice_serve(const struct practice_options *o)
 	    .control_out = -1,
 	    .stop = &serve_stop,
 	};
-	loop.cfg.hostname = "localhost";
-	loop.cfg.user = env.user;
-	loop.cfg.password = env.password;
-	loop.cfg.app_password = env.app_password;
-	loop.cfg.tls_available = true;
-	loop.cfg.lmtp = o->lmtp;
+	practice_loop_config(&loop, o);
 	loop.cfg.script = o->script ? &script : NULL;
-	practice_settings_defaults(&loop.cfg.settings);
-	if (like)
-		snprintf(loop.cfg.settings.like, sizeof loop.cfg.settings.like, "%s", like->name);
-	maildir_store(&loop.cfg.store, env.maildir);
 	/* the sign-in server for XOAUTH2 and OAUTHBEARER (not with --script: its replies are
 	   the transcript's) */
 	struct oauthd_hooks hooks;

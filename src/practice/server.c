@@ -30,6 +30,9 @@
 #include "smtpsh/conn.h"
 #include "smtpsh/diagnose.h"
 #include "smtpsh/escape.h"
+#include "smtpsh/maildir.h"
+#include "smtpsh/practice_like.h"
+#include "smtpsh/practice_settings.h"
 #include "smtpsh/serve_record.h"
 #include "smtpsh/oauthd.h"
 
@@ -325,6 +328,21 @@ static void conn_summary(struct pconn *c)
 	t->delivered += d->delivered;
 	t->failed += d->failed;
 	t->mistakes += d->mistakes;
+}
+
+void practice_loop_config(struct practice_loop *l, const struct practice_options *o)
+{
+	const struct like_provider *like = o->like ? like_find(o->like) : NULL;
+	l->cfg.hostname = "localhost";
+	l->cfg.user = l->env->user;
+	l->cfg.password = l->env->password;
+	l->cfg.app_password = l->env->app_password;
+	l->cfg.tls_available = true;
+	l->cfg.lmtp = o->lmtp;
+	practice_settings_defaults(&l->cfg.settings);
+	if (like) /* --like: checked by the command line */
+		snprintf(l->cfg.settings.like, sizeof l->cfg.settings.like, "%s", like->name);
+	maildir_store(&l->cfg.store, l->env->maildir);
 }
 
 void practice_loop_stats(const struct practice_loop *l, struct buf *out)
